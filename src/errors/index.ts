@@ -1,0 +1,2 @@
+export * from './gateway-error.js';
+export { errorBody, errorEvent } from './wire.js';

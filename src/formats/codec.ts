@@ -1,0 +1,72 @@
+import type {
+  CanonicalEmbeddingRequest, CanonicalEmbeddingResponse, CanonicalRequest, CanonicalResponse, StreamEvent, Usage,
+  WireFormat,
+} from './canonical.js';
+import type { SSEMessage } from './sse.js';
+
+/** Context a format cannot read from its own body (Gemini carries model and streaming in the URL). */
+export interface RequestContext {
+  model?: string;
+  stream?: boolean;
+}
+
+export interface TranslatedRequest {
+  /** Body in the target format, with the upstream model set where the format carries it in the body. */
+  body: Record<string, unknown>;
+  /** Client parameters that could not be expressed and were dropped (surfaced as `x-meshgate-warnings`). */
+  warnings: string[];
+}
+
+export interface PassthroughRequest {
+  body: Record<string, unknown>;
+  /** Whether the client itself asked for usage in the stream (OpenAI `stream_options.include_usage`). */
+  clientWantsStreamUsage: boolean;
+}
+
+export interface PassthroughTap {
+  /** False for a message the gateway added for itself (a usage chunk the client did not ask for). */
+  forward: boolean;
+  usage?: Partial<Usage>;
+  /** True once the message carries content (text or tool call), for time-to-first-token. */
+  content?: boolean;
+  /** An error event inside the upstream stream. */
+  error?: string;
+}
+
+/**
+ * Everything meshgate knows about one wire format. A translator is a pair of these: client codec -> canonical ->
+ * provider codec. Pure functions only: no I/O, no clock other than what is passed in.
+ */
+export interface FormatCodec {
+  readonly format: WireFormat;
+
+  /** Validates a client request (zod, partial where the format is open-ended) and maps it. Throws 400 GatewayError. */
+  requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalRequest;
+  /** Builds a request for an upstream of this format. `model` is the upstream model name. */
+  requestFromCanonical(req: CanonicalRequest, model: string): TranslatedRequest;
+
+  /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
+  responseToCanonical(body: unknown): CanonicalResponse;
+  /** Builds the response a client of this format expects. */
+  responseFromCanonical(res: CanonicalResponse): Record<string, unknown>;
+
+  /** Decodes an upstream's SSE stream into canonical events. Throws UpstreamError on an in-stream error event. */
+  decodeStream(messages: AsyncIterable<SSEMessage>): AsyncGenerator<StreamEvent>;
+  /** Encodes canonical events into the SSE text a client of this format expects (terminator included). */
+  encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean }): AsyncGenerator<string>;
+
+  /** Same format in and out: set the upstream model and ask for stream usage, touching nothing else. */
+  passthroughRequest(body: Record<string, unknown>, model: string, stream: boolean): PassthroughRequest;
+  /** Reads usage/content/error out of one pass-through stream message without changing it. */
+  tapStreamMessage(message: SSEMessage, clientWantsStreamUsage: boolean): PassthroughTap;
+  /** Usage of a pass-through non-streaming response. */
+  usageFromResponse(body: unknown): Usage | undefined;
+
+  /** Embeddings, for formats that have them (OpenAI, Gemini). */
+  embeddings?: {
+    requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalEmbeddingRequest;
+    requestFromCanonical(req: CanonicalEmbeddingRequest, model: string): TranslatedRequest;
+    responseToCanonical(body: unknown): CanonicalEmbeddingResponse;
+    responseFromCanonical(res: CanonicalEmbeddingResponse): Record<string, unknown>;
+  };
+}
