@@ -85,6 +85,11 @@ export interface CanonicalRequest {
 
 export type StopReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'error';
 
+/**
+ * Token usage. `inputTokens` is ALL input tokens, cached ones included (OpenAI `prompt_tokens` semantics).
+ * Anthropic reports cache reads/writes outside `input_tokens`, so its decoder adds them in and its encoder subtracts
+ * them again; Gemini's `promptTokenCount` already includes `cachedContentTokenCount`.
+ */
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
