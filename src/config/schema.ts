@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { Secret } from './secret.js';
+
+/** A string secret from the config, wrapped so it cannot leak through JSON, logs or string interpolation. */
+const secret = z.string().transform((value) => new Secret(value));
+
+const timeoutsSchema = z
+  .object({
+    connect_ms: z.number().int().positive().default(5_000),
+    first_byte_ms: z.number().int().positive().default(60_000),
+    idle_ms: z.number().int().positive().default(60_000),
+    total_ms: z.number().int().positive().default(600_000),
+  })
+  .strict();
+
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'azure_openai', 'gemini', 'openai_compatible'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+export const DEFAULT_BASE_URLS: Record<ProviderType, string | undefined> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+  gemini: 'https://generativelanguage.googleapis.com/v1beta',
+  azure_openai: undefined,
+  openai_compatible: undefined,
+};
+
+export const providerSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (max 64)'),
+    type: z.enum(PROVIDER_TYPES),
+    /** The API root exactly as that provider's official SDK takes it. */
+    base_url: z.url({ protocol: /^https?$/ }).optional(),
+    api_key: secret.optional(),
+    /** Models served; absent → discovered from the provider's model list. `"*"` serves any model. */
+    models: z.array(z.string().min(1)).optional(),
+    /** Client-visible model name → upstream model name (e.g. an alias, or an Azure deployment's model). */
+    model_map: z.record(z.string(), z.string()).default({}),
+    /** Azure OpenAI: default deployment, per-model deployments, and the api-version query parameter. */
+    deployment: z.string().optional(),
+    deployments: z.record(z.string(), z.string()).default({}),
+    api_version: z.string().default('2024-10-21'),
+    /** Extra headers sent upstream (e.g. OpenRouter's HTTP-Referer). Values may use ${VAR}. */
+    headers: z.record(z.string(), z.string()).default({}),
+    timeouts: timeoutsSchema.prefault({}),
+    /** Retries on the same provider before failing over (connection errors, 408/409/429/5xx). */
+    max_retries: z.number().int().min(0).max(5).default(1),
+    /** Concurrent upstream requests to this provider; further requests fail over (or wait in the mesh). */
+    max_concurrent: z.number().int().positive().default(256),
+  })
+  .strict()
+  .superRefine((provider, ctx) => {
+    if (!provider.base_url && !DEFAULT_BASE_URLS[provider.type]) {
+      ctx.addIssue({ code: 'custom', path: ['base_url'], message: `base_url is required for type "${provider.type}"` });
+    }
+    if (provider.type === 'azure_openai' && !provider.deployment && Object.keys(provider.deployments).length === 0 && !provider.models?.length) {
+      ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'azure_openai needs `deployment`, `deployments` or `models` (used as deployment names)' });
+    }
+  });
+
+export type ProviderConfig = z.infer<typeof providerSchema>;
+
+export const serverSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8930),
+    /** Largest request body accepted, in bytes (413 above it). */
+    body_limit: z.number().int().positive().default(20 * 1024 * 1024),
+    /** Requests served at once by this node; above it the node is "full" (mesh forwarding or 503). */
+    max_concurrent: z.number().int().positive().default(512),
+    /** Take the client address from X-Forwarded-For (only behind a proxy you control). */
+    trust_proxy: z.boolean().default(false),
+    /** Seconds to wait for in-flight requests on shutdown before closing them. */
+    shutdown_grace_seconds: z.number().min(0).default(30),
+  })
+  .strict();
+
+export const routingSchema = z
+  .object({
+    /** Upstream attempts per request across all providers and retries. */
+    max_attempts: z.number().int().min(1).max(20).default(6),
+    /** A Retry-After longer than this is not waited for: the router moves on to the next provider. */
+    max_retry_wait_ms: z.number().int().min(0).default(2_000),
+    /** Base of the exponential back-off between retries on one provider (jittered). */
+    backoff_ms: z.number().int().min(0).default(100),
+    circuit_breaker: z
+      .object({
+        failure_threshold: z.number().int().min(1).default(5),
+        cooldown_ms: z.number().int().min(1).default(30_000),
+        max_cooldown_ms: z.number().int().min(1).default(300_000),
+      })
+      .strict()
+      .prefault({}),
+    /** Seconds between model-list refreshes of providers without a fixed `models` list. */
+    discovery_interval_seconds: z.number().int().min(10).default(300),
+  })
+  .strict();
+
+export const storageSchema = z.object({ dir: z.string().default('./data') }).strict();
+
+export const coreConfigShape = {
+  server: serverSchema.prefault({}),
+  storage: storageSchema.prefault({}),
+  routing: routingSchema.prefault({}),
+  providers: z.array(providerSchema).default([]),
+};

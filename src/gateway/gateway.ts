@@ -1,0 +1,115 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../logging/logger.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { Outcome } from '../pipeline/types.js';
+import { createProvider, type Provider } from '../providers/index.js';
+import { CircuitBreaker } from '../router/circuit-breaker.js';
+import { ModelCatalog } from '../router/model-catalog.js';
+import { Store } from '../store/index.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Skip model discovery at start (tests that configure fixed model lists do not need it). */
+  skipDiscovery?: boolean;
+}
+
+/**
+ * One meshgate node: providers, catalog, circuit breakers, pipeline, HTTP app and storage, started and stopped as a
+ * unit. `start()` listens; `close()` drains in-flight requests (up to the grace period), then releases everything.
+ */
+export class Gateway {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly providers: Provider[];
+  readonly catalog: ModelCatalog;
+  readonly breakers = new Map<string, CircuitBreaker>();
+  readonly pipeline: Pipeline;
+  readonly startedAt = Date.now();
+  store!: Store;
+  app!: FastifyInstance;
+  url = '';
+  private readonly completions = new Set<(outcome: Outcome) => void>();
+  private closing?: Promise<void>;
+
+  constructor(config: Config, private readonly options: GatewayOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? createLogger();
+    this.providers = config.providers.map(createProvider);
+    for (const provider of this.providers) {
+      const { circuit_breaker: cb } = config.routing;
+      this.breakers.set(provider.id, new CircuitBreaker(
+        { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms },
+        (state) => this.logger.warn({ provider: provider.id, state }, 'circuit breaker state changed'),
+      ));
+    }
+    this.catalog = new ModelCatalog(this.providers, this.logger);
+    this.pipeline = new Pipeline({
+      config,
+      catalog: this.catalog,
+      breakers: this.breakers,
+      logger: this.logger,
+      onComplete: (outcome) => this.complete(outcome),
+      onFailover: (from, to) => this.logger.info({ from, to }, 'failing over'),
+    });
+  }
+
+  /** Subscribes to every finished request (records, metrics, tests). */
+  onComplete(listener: (outcome: Outcome) => void): () => void {
+    this.completions.add(listener);
+    return () => this.completions.delete(listener);
+  }
+
+  private complete(outcome: Outcome): void {
+    this.logger.info(
+      {
+        requestId: outcome.requestId, model: outcome.requestedModel, provider: outcome.provider, peer: outcome.peer,
+        status: outcome.status, attempts: outcome.attempts.length, latencyMs: outcome.latencyMs, ttftMs: outcome.ttftMs,
+        inputTokens: outcome.usage?.inputTokens, outputTokens: outcome.usage?.outputTokens, stream: outcome.stream,
+        ...(outcome.errorType ? { errorType: outcome.errorType } : {}),
+      },
+      'request completed',
+    );
+    for (const listener of this.completions) {
+      try {
+        listener(outcome);
+      } catch (err) {
+        this.logger.error({ err }, 'completion listener failed');
+      }
+    }
+  }
+
+  async start(): Promise<string> {
+    this.store = await Store.open(this.config.storage.dir);
+    if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
+    this.app = await buildApp({
+      config: this.config,
+      logger: this.logger,
+      pipeline: this.pipeline,
+      info: { providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt },
+    });
+    const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
+    const { port } = new URL(address);
+    this.url = `http://${this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host}:${port}`;
+    return this.url;
+  }
+
+  /** Stops accepting requests, lets in-flight ones finish within the grace period, then closes everything. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.catalog.stop();
+    if (this.app) {
+      const grace = setTimeout(() => this.app.server.closeAllConnections(), this.config.server.shutdown_grace_seconds * 1000);
+      await this.app.close();
+      clearTimeout(grace);
+    }
+    await Promise.all(this.providers.map((p) => p.close()));
+    await this.store?.close();
+  }
+}

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { GatewayError, errorBody, toGatewayError } from '../errors/index.js';
+import type { WireFormat } from '../formats/canonical.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PrincipalRef } from '../pipeline/types.js';
+import './context.js';
+import { chatRoutes } from './routes/chat.js';
+import { infoRoutes, type InfoDeps } from './routes/info.js';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  pipeline: Pipeline;
+  info: InfoDeps;
+  /** Establishes who is asking (throws 401/403); absent → every request is public. */
+  authenticate?: (request: FastifyRequest) => Promise<PrincipalRef>;
+  /** Guards operator routes (admin, stats); absent → they are open (a public node without access control). */
+  authorizeAdmin?: (request: FastifyRequest) => Promise<void>;
+  /** CORS: headers for a request's Origin, or undefined to send none. */
+  corsHeaders?: (request: FastifyRequest) => Promise<Record<string, string> | undefined>;
+  /** API routes that go through the same auth hook (e.g. mesh status). */
+  apiPlugins?: FastifyPluginAsync[];
+  /** Operator routes guarded by `authorizeAdmin`. */
+  adminPlugins?: FastifyPluginAsync[];
+  /** Routes outside /v1 with no auth (e.g. /metrics, which has its own guard if any). */
+  openPlugins?: FastifyPluginAsync[];
+}
+
+function formatOf(request: FastifyRequest): WireFormat {
+  return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
+}
+
+function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): void {
+  const error = toGatewayError(err);
+  if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, error.message);
+  else request.log.info({ code: error.code, status: error.status }, error.message);
+  void reply.code(error.status).headers({ ...error.headers, 'x-request-id': request.id }).send(errorBody(formatOf(request), error));
+}
+
+/**
+ * The HTTP face of a node. Every client API route lives inside one encapsulated plugin whose hooks run
+ * auth (→ principal) before validation and the pipeline; operator routes live in another guarded by the admin key.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: config.server.body_limit,
+    trustProxy: config.server.trust_proxy,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new GatewayError(404, 'not_found_error', `No route for ${request.method} ${request.url.split('?')[0]}.`, { code: 'route_not_found' })),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    const cors = await deps.corsHeaders?.(request);
+    if (cors) void reply.headers(cors);
+  });
+  // CORS preflight: answered here (for allowed origins only) without touching auth or the pipeline.
+  app.options('/*', async (request, reply) => {
+    const cors = await deps.corsHeaders?.(request);
+    if (!cors) return reply.code(403).send();
+    return reply.code(204).headers({ ...cors, 'access-control-max-age': '600' }).send();
+  });
+
+  await app.register(infoRoutes(deps.info));
+  for (const plugin of deps.openPlugins ?? []) await app.register(plugin);
+
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (request, reply) => {
+      const controller = new AbortController();
+      request.clientSignal = controller.signal;
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) controller.abort(new GatewayError(499, 'invalid_request_error', 'Client closed the connection.', { code: 'client_closed' }));
+      });
+      request.principal = deps.authenticate ? await deps.authenticate(request) : { kind: 'public' };
+    });
+    await api.register(chatRoutes(deps.pipeline));
+    for (const plugin of deps.apiPlugins ?? []) await api.register(plugin);
+  });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      await deps.authorizeAdmin?.(request);
+    });
+    for (const plugin of deps.adminPlugins ?? []) await admin.register(plugin);
+  });
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,56 @@
+import type { FastifyRequest } from 'fastify';
+import { badRequest } from '../errors/index.js';
+import type { WireFormat } from '../formats/canonical.js';
+import type { Operation } from '../providers/index.js';
+import type { GatewayRequest, PrincipalRef } from '../pipeline/types.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the auth hook of the API plugin. */
+    principal?: PrincipalRef;
+    /** Aborted when the client disconnects before the response is complete. */
+    clientSignal?: AbortSignal;
+  }
+  interface FastifyContextConfig {
+    /** The wire format a route speaks, so errors are answered in the client's own shape. */
+    format?: WireFormat;
+  }
+}
+
+const HEADER_VALUE = /^[\x20-\x7e]{1,128}$/;
+
+/** `x-project` / `x-source`: free-form labels for records, bounded and printable so they are safe to store and show. */
+function label(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  if (typeof value !== 'string') return undefined;
+  if (!HEADER_VALUE.test(value)) throw badRequest(`Header ${name} must be 1-128 printable ASCII characters.`, name);
+  return value;
+}
+
+export function bodyObject(request: FastifyRequest): Record<string, unknown> {
+  const body = request.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object.');
+  return body as Record<string, unknown>;
+}
+
+export function gatewayRequest(
+  request: FastifyRequest,
+  init: { format: WireFormat; operation: Operation; body: Record<string, unknown>; model: unknown; stream: boolean },
+): GatewayRequest {
+  if (typeof init.model !== 'string' || init.model.length === 0) throw badRequest('`model` is required and must be a non-empty string.', 'model');
+  return {
+    id: request.id,
+    format: init.format,
+    operation: init.operation,
+    body: init.body,
+    model: init.model,
+    stream: init.stream,
+    signal: request.clientSignal ?? new AbortController().signal,
+    principal: request.principal ?? { kind: 'public' },
+    ip: request.ip,
+    project: label(request, 'x-project'),
+    source: label(request, 'x-source'),
+    receivedAt: Date.now(),
+    hop: { count: 0, visited: [] },
+  };
+}

@@ -1,0 +1,96 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Provider } from '../../providers/index.js';
+import type { CircuitBreaker } from '../../router/circuit-breaker.js';
+import type { ModelCatalog } from '../../router/model-catalog.js';
+import { VERSION } from '../../version.js';
+
+/** Facts about a model that the catalog may know (context length, capabilities, prices per million tokens). */
+export interface ModelFacts {
+  contextLength?: number;
+  capabilities?: string[];
+  pricing?: { input: number; output: number; cached_input?: number };
+}
+
+export interface InfoDeps {
+  providers: Provider[];
+  catalog: ModelCatalog;
+  breakers: Map<string, CircuitBreaker>;
+  startedAt: number;
+  modelFacts?: (model: string) => ModelFacts | undefined;
+  /** Models served by mesh peers (id → peer ids), shown beside local ones. */
+  meshModels?: () => Map<string, string[]>;
+  /** Extra /health fields (mesh peer id and peer count). */
+  health?: () => Record<string, unknown>;
+}
+
+/** A base URL without any userinfo (never show credentials embedded in a URL). */
+function publicUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
+  const providerView = (p: Provider) => {
+    const models = deps.catalog.providerModels(p.id);
+    return {
+      id: p.id,
+      type: p.type,
+      format: p.format,
+      base_url: publicUrl(p.config.base_url),
+      models: models?.wildcard ? ['*', ...models.models] : models?.models ?? [],
+      circuit: deps.breakers.get(p.id)?.state() ?? 'closed',
+      ...(models?.lastError ? { discovery_error: models.lastError } : {}),
+    };
+  };
+
+  return async (app) => {
+    app.get('/health', async () => ({
+      status: 'ok',
+      version: VERSION,
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+      providers: deps.providers.map((p) => ({ id: p.id, type: p.type, circuit: deps.breakers.get(p.id)?.state() ?? 'closed' })),
+      ...(deps.health?.() ?? {}),
+    }));
+
+    app.get('/v1/providers', { config: { format: 'openai' } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
+
+    app.get('/v1/models', { config: { format: 'openai' } }, async (request) => {
+      const local = deps.catalog.list();
+      const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
+      const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
+      const rows = ids.map((id) => {
+        const facts = deps.modelFacts?.(id);
+        const providers = local.find((m) => m.id === id)?.providers ?? [];
+        const peers = mesh.get(id) ?? [];
+        return {
+          id,
+          object: 'model',
+          created: 0,
+          owned_by: providers[0] ?? (peers.length ? 'mesh' : 'meshgate'),
+          providers,
+          ...(peers.length ? { peers } : {}),
+          ...(facts?.contextLength ? { context_length: facts.contextLength } : {}),
+          capabilities: facts?.capabilities ?? [],
+          ...(facts?.pricing ? { pricing: { ...facts.pricing, unit: 'USD per 1M tokens' } } : {}),
+        };
+      });
+      // The Anthropic SDK sends anthropic-version and expects its own list shape.
+      if (request.headers['anthropic-version']) {
+        return {
+          data: rows.map((r) => ({ type: 'model', id: r.id, display_name: r.id, created_at: new Date(0).toISOString() })),
+          has_more: false,
+          first_id: rows[0]?.id ?? null,
+          last_id: rows[rows.length - 1]?.id ?? null,
+        };
+      }
+      return { object: 'list', data: rows };
+    });
+  };
+}

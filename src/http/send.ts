@@ -1,0 +1,47 @@
+import type { FastifyReply } from 'fastify';
+import { errorEvent, toGatewayError } from '../errors/index.js';
+import type { WireFormat } from '../formats/canonical.js';
+import type { GatewayResponse } from '../pipeline/types.js';
+
+/**
+ * Writes a pipeline response. JSON and pass-through bytes go through fastify; SSE is written straight to the socket
+ * chunk by chunk (no buffering), waiting for `drain` when the client reads slower than the upstream writes. An error
+ * after the first byte becomes an error event in the client's format, never a silently truncated 200.
+ */
+export async function sendGatewayResponse(reply: FastifyReply, response: GatewayResponse, format: WireFormat, extraHeaders: Record<string, string> = {}): Promise<void> {
+  const headers = { ...extraHeaders, ...response.headers };
+  const { body } = response;
+  if (body.kind === 'json') return void reply.code(response.status).headers(headers).send(body.value);
+  if (body.kind === 'bytes') return void reply.code(response.status).headers(headers).send(Buffer.from(body.value.buffer, body.value.byteOffset, body.value.byteLength));
+
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(response.status, { ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  raw.flushHeaders();
+  const events = body.events;
+  try {
+    for await (const chunk of events) {
+      if (raw.destroyed) break;
+      if (!raw.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            raw.off('drain', done);
+            raw.off('close', done);
+            resolve();
+          };
+          raw.on('drain', done);
+          raw.on('close', done);
+        });
+      }
+    }
+  } catch (err) {
+    if (!raw.destroyed) {
+      const error = toGatewayError(err);
+      reply.log.warn({ err: error.message, code: error.code }, 'stream failed after first byte');
+      raw.write(errorEvent(format, error));
+    }
+  } finally {
+    await events.return(undefined);
+    if (!raw.destroyed) raw.end();
+  }
+}

@@ -1,0 +1,124 @@
+import type { Config } from '../config/index.js';
+import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
+import type { Usage, WireFormat } from '../formats/canonical.js';
+import type { Operation } from '../providers/index.js';
+import { runFailover, type AttemptRecord } from '../router/failover.js';
+import type { Prepared } from './provider-attempt.js';
+import { primeStream, type Meter } from './streaming.js';
+import type { GatewayRequest } from './types.js';
+
+/** The request frame sent to a peer (see protocol/ for the wire encoding). */
+export interface ForwardFrame {
+  id: string;
+  format: WireFormat;
+  operation: Operation;
+  model: string;
+  stream: boolean;
+  body: unknown;
+  hop: number;
+  visited: string[];
+  deadline: number;
+  principal?: string;
+}
+
+export interface PeerTrailer {
+  usage?: Usage;
+  provider?: string;
+  model?: string;
+  error?: { status: number; message: string };
+}
+
+export interface PeerResponse {
+  head: { status: number; headers: Record<string, string> };
+  /** The serving node's response in the client's own format (it ran its full pipeline). */
+  body: AsyncIterable<Uint8Array>;
+  trailer: Promise<PeerTrailer>;
+}
+
+/** What the pipeline needs from the mesh; implemented over MeshNode in mesh/. */
+export interface PeerForwarder {
+  readonly selfId: string;
+  /** Forwarding is enabled and this request has hops left. */
+  canForward(req: GatewayRequest): boolean;
+  /** Peers serving `model`, best first, never `exclude`d ones. */
+  candidates(model: string, exclude: string[], signal: AbortSignal): Promise<string[]>;
+  forward(peerId: string, frame: ForwardFrame, signal: AbortSignal): Promise<PeerResponse>;
+}
+
+const DEFAULT_DEADLINE_MS = 600_000;
+
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function peerMessage(text: string): string {
+  try {
+    const json = JSON.parse(text) as { error?: { message?: string } };
+    return json.error?.message ?? text.slice(0, 300);
+  } catch {
+    return text.slice(0, 300);
+  }
+}
+
+/**
+ * Forwards a request to mesh peers that serve the model, best first, moving on while nothing has reached the client.
+ * The body travels in the client's format, already sanitized by this node; the peer answers in that same format.
+ */
+export async function attemptPeer(
+  peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[], localError?: GatewayError,
+): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
+  const exclude = [peers.selfId, ...req.hop.visited];
+  const candidates = await peers.candidates(req.model, exclude, req.signal);
+  if (candidates.length === 0) {
+    if (localError) throw localError;
+    throw new GatewayError(404, 'not_found_error', `The model '${req.model}' is not served by this gateway or any reachable mesh peer. See GET /v1/models.`, { code: 'model_not_found' });
+  }
+  const frame: ForwardFrame = {
+    id: req.id, format: req.format, operation: req.operation, model: req.model, stream: req.stream, body: req.body,
+    hop: req.hop.count + 1, visited: [...req.hop.visited, peers.selfId], deadline: req.receivedAt + DEFAULT_DEADLINE_MS,
+    principal: req.principal.id,
+  };
+  const targets = candidates.map((peerId) => ({ id: `peer:${peerId}`, retries: 0, peerId }));
+  const result = await runFailover(targets, async (target) => {
+    let response: PeerResponse;
+    try {
+      response = await peers.forward(target.peerId, frame, req.signal);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new UpstreamError(target.id, `Peer ${target.peerId}: ${(err as Error).message}`, { retryable: true, code: 'peer_unavailable', cause: err });
+    }
+    const { status, headers } = response.head;
+    if (status >= 400) {
+      const text = (await collect(response.body)).toString('utf8');
+      throw new UpstreamError(target.id, `Peer ${target.peerId} answered ${status}: ${peerMessage(text)}`, {
+        upstreamStatus: status, retryable: isRetryableStatus(status), code: status === 404 ? 'peer_model_not_found' : 'peer_error',
+      });
+    }
+    const contentType = headers['content-type'] ?? (req.stream ? 'text/event-stream; charset=utf-8' : 'application/json');
+    const trailer = response.trailer.then((t) => {
+      if (t.usage) meter.usage = t.usage;
+      return t;
+    });
+    if (!req.stream) {
+      const bytes = await collect(response.body);
+      const t = await trailer;
+      meter.ttftMs = performance.now() - meter.startedAt;
+      return { prepared: { body: { kind: 'bytes' as const, value: bytes }, warnings: [], contentType }, trailer: t };
+    }
+    const events = (async function* () {
+      let first = true;
+      for await (const chunk of response.body) {
+        if (first) meter.ttftMs = performance.now() - meter.startedAt;
+        first = false;
+        yield chunk;
+      }
+      await trailer;
+    })();
+    const primed = await primeStream(events);
+    return { prepared: { body: { kind: 'sse' as const, events: primed }, warnings: [], contentType }, trailer: undefined };
+  }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, attempts });
+  const peerId = result.target.peerId;
+  return { prepared: result.value.prepared, peerId, provider: result.value.trailer?.provider, model: result.value.trailer?.model ?? req.model };
+}

@@ -1,0 +1,247 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Secret } from '../config/secret.js';
+import { GatewayError, UpstreamError, notFound, toGatewayError } from '../errors/index.js';
+import type { CanonicalRequest } from '../formats/canonical.js';
+import { codecs } from '../formats/index.js';
+import type { CircuitBreaker } from '../router/circuit-breaker.js';
+import { runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
+import type { ModelCatalog, Route } from '../router/model-catalog.js';
+import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
+import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
+import { newMeter, onStreamEnd, type Meter } from './streaming.js';
+import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import type { GatewayRequest, GatewayResponse, Outcome, PrincipalRef } from './types.js';
+
+/** A quota reservation held for the duration of a request (see policy/). */
+export interface Admission {
+  headers: Record<string, string>;
+  settle(outcome: Outcome): Promise<void> | void;
+  release(): Promise<void> | void;
+}
+
+export interface SanitizeVerdict {
+  body: Record<string, unknown>;
+  findings: Array<{ type: string }>;
+  /** Set when the compliance gate refuses the request. */
+  refusal?: GatewayError;
+  /** Value for `x-meshgate-sanitized`. */
+  header?: string;
+}
+
+export interface PipelineDeps {
+  config: Pick<Config, 'routing' | 'server'>;
+  catalog: ModelCatalog;
+  breakers: Map<string, CircuitBreaker>;
+  logger: Logger;
+  sanitize?: (req: GatewayRequest) => SanitizeVerdict;
+  /** Checks model permissions and reserves quota; throws 403/429. */
+  admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Promise<Admission>;
+  /** A provider key chosen by the principal's virtual key. */
+  providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
+  peers?: PeerForwarder;
+  onComplete?: (outcome: Outcome) => void;
+  onFailover?: (from: string, to: string) => void;
+}
+
+interface ProviderTarget extends FailoverTarget {
+  route: Route;
+}
+
+/** Output tokens reserved for a request that names no limit (quota estimate only). */
+const DEFAULT_OUTPUT_ESTIMATE = 1_024;
+
+/**
+ * The request pipeline after HTTP parsing and authentication: sanitize → validate → admit (quota) → route with
+ * failover over local providers → else mesh peers → respond, then settle and record. Transport-agnostic: HTTP routes
+ * and the mesh forward handler both call `handle`.
+ */
+export class Pipeline {
+  private inFlight = 0;
+  private readonly providerInFlight = new Map<string, number>();
+
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Requests being served right now (advertised as mesh capacity). */
+  get load(): number {
+    return this.inFlight;
+  }
+
+  async handle(req: GatewayRequest): Promise<GatewayResponse> {
+    const outcome: Outcome = {
+      requestId: req.id, receivedAt: req.receivedAt, format: req.format, operation: req.operation, requestedModel: req.model,
+      principal: req.principal, ip: req.ip, project: req.project, source: req.source, stream: req.stream,
+      attempts: [], status: 0, findings: [], warnings: [],
+    };
+    this.inFlight += 1;
+    let admission: Admission | undefined;
+    let finished = false;
+    const finish = (error?: unknown) => {
+      if (finished) return;
+      finished = true;
+      this.inFlight -= 1;
+      if (error !== undefined) {
+        const gatewayError = toGatewayError(error);
+        outcome.status = outcome.status >= 400 ? outcome.status : gatewayError.status;
+        outcome.errorType = gatewayError.type;
+        outcome.errorMessage = gatewayError.message;
+      }
+      outcome.latencyMs = Date.now() - req.receivedAt;
+      void Promise.resolve()
+        .then(() => (outcome.status < 400 && outcome.usage ? admission?.settle(outcome) : admission?.release()))
+        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
+        .finally(() => this.deps.onComplete?.(outcome));
+    };
+
+    try {
+      const sanitized = this.deps.sanitize?.(req);
+      if (sanitized) {
+        outcome.findings = sanitized.findings.map((f) => f.type);
+        if (sanitized.refusal) throw sanitized.refusal;
+        req = { ...req, body: sanitized.body };
+      }
+      const canonical = this.validate(req);
+      admission = await this.deps.admit?.(req, {
+        inputTokens: canonical ? estimateInputTokens(canonical) : 0,
+        maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
+      });
+      const { prepared, target, attempts, meter, estimated } = await this.route(req, canonical, outcome);
+      outcome.warnings = prepared.warnings;
+      outcome.status = 200;
+      const headers: Record<string, string> = {
+        'content-type': prepared.contentType,
+        'x-request-id': req.id,
+        'x-meshgate-provider': target,
+        'x-meshgate-attempts': String(attempts.length),
+        ...(admission?.headers ?? {}),
+        ...(prepared.warnings.length ? { 'x-meshgate-warnings': [...new Set(prepared.warnings)].join(', ') } : {}),
+        ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
+        ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
+        ...(outcome.peer ? { 'x-meshgate-served-by': outcome.peer } : {}),
+      };
+      if (prepared.body.kind !== 'sse') {
+        this.applyMeter(outcome, meter, canonical);
+        finish();
+        return { status: 200, headers, body: prepared.body };
+      }
+      const events = onStreamEnd(prepared.body.events, (error, completed) => {
+        this.applyMeter(outcome, meter, canonical);
+        if (!completed && error === undefined) outcome.clientAborted = true;
+        if (meter.error && !error) {
+          outcome.status = 502;
+          outcome.errorType = 'upstream_error';
+          outcome.errorMessage = meter.error;
+        }
+        finish(error);
+      });
+      return { status: 200, headers: { ...headers, 'cache-control': 'no-cache' }, body: { kind: 'sse', events } };
+    } catch (err) {
+      finish(err);
+      throw err;
+    }
+  }
+
+  /** Validates the client body in its own format (400 on bad input) and returns the canonical form of chat requests. */
+  private validate(req: GatewayRequest): CanonicalRequest | undefined {
+    const codec = codecs[req.format];
+    if (req.operation === 'embeddings') {
+      if (!codec.embeddings) throw new GatewayError(404, 'not_found_error', 'This API format has no embeddings endpoint.');
+      codec.embeddings.requestToCanonical(req.body, { model: req.model });
+      return undefined;
+    }
+    return codec.requestToCanonical(req.body, { model: req.model, stream: req.stream });
+  }
+
+  private applyMeter(outcome: Outcome, meter: Meter, canonical: CanonicalRequest | undefined): void {
+    outcome.ttftMs = meter.ttftMs === undefined ? undefined : Math.round(meter.ttftMs);
+    const usage = meter.usage;
+    if (usage && usage.inputTokens !== undefined && usage.outputTokens !== undefined) {
+      outcome.usage = { ...usage, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
+    } else if (canonical) {
+      // The upstream reported no (complete) usage: estimate so limits and costs never silently count zero.
+      outcome.usage = {
+        inputTokens: usage?.inputTokens ?? estimateInputTokens(canonical),
+        outputTokens: usage?.outputTokens ?? estimateTextTokens(meter.outputChars),
+      };
+      outcome.usageEstimated = true;
+    }
+  }
+
+  private async route(req: GatewayRequest, canonical: CanonicalRequest | undefined, outcome: Outcome) {
+    const { routing, server } = this.deps.config;
+    const routes = this.deps.catalog.resolve(req.model).filter((r) => r.provider.supports(req.operation) || req.operation === 'count_tokens');
+    const canonicalOnce = () => {
+      if (!canonical) throw new GatewayError(500, 'api_error', 'internal: no canonical request');
+      return canonical;
+    };
+    const attempt = req.operation === 'chat' ? attemptChat : req.operation === 'embeddings' ? attemptEmbeddings : attemptCountTokens;
+
+    let meter = newMeter(performance.now());
+    let localError: GatewayError | undefined;
+    const attempts: AttemptRecord[] = outcome.attempts;
+    const overCapacity = this.inFlight > server.max_concurrent;
+    if (routes.length > 0 && !overCapacity) {
+      const targets: ProviderTarget[] = routes.map((route) => ({ id: route.provider.id, retries: route.provider.config.max_retries, breaker: this.deps.breakers.get(route.provider.id), route }));
+      try {
+        const result = await runFailover(targets, async (target) => {
+          meter = newMeter(performance.now());
+          return this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route)));
+        }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts });
+        outcome.provider = result.target.id;
+        outcome.model = result.target.route.upstreamModel;
+        const prepared = result.value as Prepared & { estimated?: boolean };
+        return { prepared, target: result.target.id, attempts, meter, estimated: prepared.estimated ?? false };
+      } catch (err) {
+        if (req.signal.aborted) throw err;
+        localError = toGatewayError(err);
+        if (![429, 502, 503, 504].includes(localError.status)) throw localError;
+      }
+    } else if (overCapacity) {
+      localError = new GatewayError(503, 'overloaded_error', `This node is at capacity (${server.max_concurrent} requests in flight).`, { code: 'node_at_capacity', retryAfter: 1 });
+    }
+
+    const peers = this.deps.peers;
+    if (peers && peers.canForward(req)) {
+      meter = newMeter(performance.now());
+      const result = await attemptPeer(peers, req, meter, routing, attempts, localError);
+      outcome.peer = result.peerId;
+      outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
+      outcome.model = result.model;
+      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false };
+    }
+    if (localError) throw localError;
+    const suggestions = this.deps.catalog.closeMatches(req.model);
+    throw notFound(
+      `The model '${req.model}' is not served by this gateway${suggestions.length ? `; did you mean ${suggestions.map((s) => `'${s}'`).join(', ')}?` : '.'} See GET /v1/models.`,
+      'model_not_found',
+      suggestions.length ? { suggestions } : undefined,
+    );
+  }
+
+  private context(req: GatewayRequest, canonical: () => CanonicalRequest, meter: Meter, route: Route): AttemptContext {
+    return { req, canonical, meter, signal: req.signal, apiKey: this.deps.providerKey?.(req.principal, route.provider.id) };
+  }
+
+  /**
+   * Enforces a provider's `max_concurrent` for the whole life of a response (a stream holds its slot until it ends);
+   * a full provider is a retryable failure, so the router moves on.
+   */
+  private async withProviderSlot(route: Route, run: () => Promise<Prepared>): Promise<Prepared> {
+    const id = route.provider.id;
+    const current = this.providerInFlight.get(id) ?? 0;
+    if (current >= route.provider.config.max_concurrent) {
+      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
+    }
+    this.providerInFlight.set(id, current + 1);
+    const release = () => this.providerInFlight.set(id, (this.providerInFlight.get(id) ?? 1) - 1);
+    try {
+      const prepared = await run();
+      if (prepared.body.kind !== 'sse') release();
+      else prepared.body = { kind: 'sse', events: onStreamEnd(prepared.body.events, release) };
+      return prepared;
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,143 @@
+import type { Secret } from '../config/secret.js';
+import { badRequest } from '../errors/index.js';
+import type { CanonicalRequest, WireFormat } from '../formats/canonical.js';
+import { codecs } from '../formats/index.js';
+import { parseSSE } from '../formats/sse.js';
+import type { Route } from '../router/model-catalog.js';
+import { estimateInputTokens } from './token-estimate.js';
+import { meterEvents, passthroughStream, primeStream, type Meter } from './streaming.js';
+import type { GatewayRequest, ResponseBody } from './types.js';
+
+export interface Prepared {
+  body: ResponseBody;
+  /** Parameters dropped in translation (x-meshgate-warnings). */
+  warnings: string[];
+  /** Content type of the response to the client. */
+  contentType: string;
+}
+
+export interface AttemptContext {
+  req: GatewayRequest;
+  /** The validated request in canonical form (built once, shared by all attempts). */
+  canonical: () => CanonicalRequest;
+  meter: Meter;
+  signal: AbortSignal;
+  apiKey?: Secret;
+}
+
+const SSE = 'text/event-stream; charset=utf-8';
+const JSON_TYPE = 'application/json';
+
+/**
+ * One chat attempt against one provider: pass-through when the provider speaks the client's format, translation
+ * otherwise. Resolves once the response is safe to commit (non-streaming: fully read; streaming: first event
+ * produced), so any failure before that point can fail over.
+ */
+export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Prepared> {
+  const { req, meter } = ctx;
+  const { provider, upstreamModel } = route;
+  const client = codecs[req.format];
+  const target = codecs[provider.format];
+  const sameFormat = provider.format === req.format;
+
+  let body: Record<string, unknown>;
+  let warnings: string[] = [];
+  let clientWantsUsage = true;
+  if (sameFormat) {
+    const pass = client.passthroughRequest(req.body, upstreamModel, req.stream);
+    body = pass.body;
+    clientWantsUsage = pass.clientWantsStreamUsage;
+  } else {
+    const canonical = ctx.canonical();
+    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel);
+    body = translated.body;
+    warnings = [...(canonical.warnings ?? []), ...translated.warnings];
+  }
+
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+
+  if (!req.stream) {
+    if (sameFormat) {
+      const text = await upstream.text();
+      const usage = client.usageFromResponse(JSON.parse(text));
+      const bytes = Buffer.from(text);
+      if (usage) meter.usage = usage;
+      meter.ttftMs = performance.now() - meter.startedAt;
+      return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
+    }
+    const canonicalResponse = target.responseToCanonical(await upstream.json());
+    meter.usage = canonicalResponse.usage;
+    meter.ttftMs = performance.now() - meter.startedAt;
+    return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse) }, warnings, contentType: JSON_TYPE };
+  }
+
+  const messages = parseSSE(upstream.body);
+  const events = sameFormat
+    ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id)
+    : client.encodeStream(meterEvents(target.decodeStream(messages), meter), { includeUsage: includeUsageRequested(req.format, req.body) });
+  try {
+    return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
+  } catch (err) {
+    upstream.abort();
+    throw err;
+  }
+}
+
+/** Whether an OpenAI client asked for the usage chunk; other formats always carry usage. */
+function includeUsageRequested(format: WireFormat, body: Record<string, unknown>): boolean {
+  if (format !== 'openai') return true;
+  const options = body.stream_options as { include_usage?: unknown } | undefined;
+  return options?.include_usage === true;
+}
+
+/** Embeddings: OpenAI and Gemini formats, pass-through or translated. */
+export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Promise<Prepared> {
+  const { req, meter } = ctx;
+  const { provider, upstreamModel } = route;
+  const client = codecs[req.format].embeddings;
+  const target = codecs[provider.format].embeddings;
+  if (!client || !target) throw badRequest(`Provider ${provider.id} has no embeddings endpoint.`, 'model');
+  let body: Record<string, unknown>;
+  if (provider.format === req.format) {
+    body = provider.format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
+  } else {
+    body = target.requestFromCanonical(client.requestToCanonical(req.body, { model: req.model }), upstreamModel).body;
+  }
+  const upstream = await provider.call({ operation: 'embeddings', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+  const json = await upstream.json();
+  const canonical = target.responseToCanonical(json);
+  meter.usage = { inputTokens: canonical.usage.inputTokens, outputTokens: 0 };
+  const value = provider.format === req.format ? json : client.responseFromCanonical(canonical);
+  return { body: { kind: 'json', value }, warnings: [], contentType: JSON_TYPE };
+}
+
+/** Anthropic count_tokens fields; everything else in a Messages body is dropped for counting. */
+const ANTHROPIC_COUNT_FIELDS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking'];
+
+function countResponse(format: WireFormat, tokens: number): Record<string, unknown> {
+  return format === 'gemini' ? { totalTokens: tokens } : { input_tokens: tokens };
+}
+
+/**
+ * Token counting (Anthropic `/v1/messages/count_tokens`, Gemini `:countTokens`): asked of a provider that can count
+ * (Anthropic, Gemini); for the others the result is the gateway's estimate, flagged by the caller.
+ */
+export async function attemptCountTokens(route: Route, ctx: AttemptContext): Promise<Prepared & { estimated: boolean }> {
+  const { req } = ctx;
+  const { provider, upstreamModel } = route;
+  if (!provider.supports('count_tokens')) {
+    return { body: { kind: 'json', value: countResponse(req.format, estimateInputTokens(ctx.canonical())) }, warnings: [], contentType: JSON_TYPE, estimated: true };
+  }
+  let body: Record<string, unknown>;
+  if (provider.format === 'anthropic') {
+    const full = provider.format === req.format ? { ...req.body, model: upstreamModel } : codecs.anthropic.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+    body = Object.fromEntries(Object.entries(full).filter(([key]) => ANTHROPIC_COUNT_FIELDS.includes(key)));
+  } else {
+    const generate = provider.format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+    body = { generateContentRequest: { model: `models/${upstreamModel}`, ...generate } };
+  }
+  const upstream = await provider.call({ operation: 'count_tokens', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+  const json = (await upstream.json()) as { input_tokens?: number; totalTokens?: number };
+  const tokens = json.input_tokens ?? json.totalTokens ?? 0;
+  return { body: { kind: 'json', value: countResponse(req.format, tokens) }, warnings: [], contentType: JSON_TYPE, estimated: false };
+}

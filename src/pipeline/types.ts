@@ -1,0 +1,74 @@
+import type { Usage, WireFormat } from '../formats/canonical.js';
+import type { Operation } from '../providers/index.js';
+import type { AttemptRecord } from '../router/failover.js';
+
+/** Who is asking, as established by auth/. Never holds a secret: ids and labels only. */
+export interface PrincipalRef {
+  kind: 'public' | 'token' | 'virtual_key' | 'admin' | 'peer';
+  /** Token id, virtual key label, or peer id. */
+  id?: string;
+}
+
+/** One client request as the pipeline sees it, whatever transport brought it (HTTP or a mesh stream). */
+export interface GatewayRequest {
+  id: string;
+  format: WireFormat;
+  operation: Operation;
+  body: Record<string, unknown>;
+  /** Requested model (from the body, or from the URL for Gemini). */
+  model: string;
+  stream: boolean;
+  /** Aborts when the client goes away; everything upstream is cancelled with it. */
+  signal: AbortSignal;
+  principal: PrincipalRef;
+  ip?: string;
+  project?: string;
+  source?: string;
+  receivedAt: number;
+  /** Mesh hop bookkeeping: how many nodes this request already crossed and which ones. */
+  hop: { count: number; visited: string[] };
+}
+
+export type ResponseBody =
+  | { kind: 'json'; value: unknown }
+  /** Upstream bytes passed through untouched (same format in and out). */
+  | { kind: 'bytes'; value: Uint8Array }
+  /** SSE text/bytes in the client's format; an error thrown mid-way becomes an error event. */
+  | { kind: 'sse'; events: AsyncGenerator<string | Uint8Array> };
+
+export interface GatewayResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: ResponseBody;
+}
+
+/** Everything known about a request once it ended; feeds records, metrics, quota settlement and receipts. */
+export interface Outcome {
+  requestId: string;
+  receivedAt: number;
+  format: WireFormat;
+  operation: Operation;
+  requestedModel: string;
+  model?: string;
+  provider?: string;
+  /** Peer id that served the request when it was forwarded through the mesh. */
+  peer?: string;
+  principal: PrincipalRef;
+  ip?: string;
+  project?: string;
+  source?: string;
+  stream: boolean;
+  attempts: AttemptRecord[];
+  status: number;
+  errorType?: string;
+  errorMessage?: string;
+  usage?: Usage;
+  /** True when the usage is the gateway's estimate rather than the provider's report. */
+  usageEstimated?: boolean;
+  ttftMs?: number;
+  latencyMs?: number;
+  findings: string[];
+  warnings: string[];
+  /** The client went away before the response was complete. */
+  clientAborted?: boolean;
+}

@@ -1,0 +1,165 @@
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { ProviderConfig, ProviderType } from '../config/schema.js';
+import { UpstreamError, isRetryableStatus } from '../errors/index.js';
+import type { WireFormat } from '../formats/canonical.js';
+import { endpointsFor } from './endpoints.js';
+import { parseRetryAfter } from './retry-after.js';
+import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/** Pulls a human-readable message out of an upstream error body (OpenAI, Anthropic and Gemini all nest `error.message`). */
+function upstreamMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    const message = typeof body.error === 'string' ? body.error : body.error?.message ?? body.message;
+    if (typeof message === 'string') return message.slice(0, 500);
+  } catch {
+    // not JSON: fall through to the raw text
+  }
+  return text.slice(0, 200).replace(/\s+/g, ' ').trim();
+}
+
+function headerRecord(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+/**
+ * Maps a transport failure to an UpstreamError that says what happened (timeout of which kind, refused, reset) and
+ * whether trying again elsewhere makes sense. A cancellation by our own caller is re-thrown untouched.
+ */
+function transportError(providerId: string, err: unknown, signal: AbortSignal): Error {
+  if (signal.aborted) return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+  const code = (err as { code?: string }).code ?? '';
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new UpstreamError(providerId, `Provider ${providerId}: connect timeout`, { retryable: true, code: 'upstream_timeout', cause: err });
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError) {
+    return new UpstreamError(providerId, `Provider ${providerId}: no response within the first-byte timeout`, { retryable: true, code: 'upstream_timeout', cause: err });
+  }
+  if (err instanceof undiciErrors.BodyTimeoutError) {
+    return new UpstreamError(providerId, `Provider ${providerId}: stream idle longer than the idle timeout`, { retryable: true, code: 'upstream_timeout', cause: err });
+  }
+  const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' ? 'connection reset' : `connection error (${code || 'unknown'})`;
+  return new UpstreamError(providerId, `Provider ${providerId}: ${what}`, { retryable: true, code: 'upstream_connection_error', cause: err });
+}
+
+/** One provider over HTTP. Holds its own connection pool (keep-alive) with the configured connect timeout. */
+export class HttpProvider implements Provider {
+  readonly id: string;
+  readonly type: ProviderType;
+  readonly format: WireFormat;
+  readonly config: ProviderConfig;
+  private readonly endpoints: ProviderEndpoints;
+  private readonly agent: Agent;
+
+  constructor(config: ProviderConfig) {
+    this.id = config.id;
+    this.type = config.type;
+    this.config = config;
+    this.endpoints = endpointsFor(config);
+    this.format = this.endpoints.format;
+    this.agent = new Agent({
+      connect: { timeout: config.timeouts.connect_ms },
+      keepAliveTimeout: 30_000,
+      connections: config.max_concurrent,
+      pipelining: 1,
+    });
+  }
+
+  supports(op: Operation): boolean {
+    return this.endpoints.operations.has(op);
+  }
+
+  private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string }): Record<string, string> {
+    const key = (call.apiKey ?? this.config.api_key)?.reveal();
+    return {
+      ...this.config.headers,
+      ...this.endpoints.headers(key || undefined),
+      ...(call.requestId ? { 'x-request-id': call.requestId } : {}),
+    };
+  }
+
+  async call(call: UpstreamCall): Promise<UpstreamResponse> {
+    const { timeouts } = this.config;
+    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(timeouts.total_ms)]);
+    const url = this.endpoints.url(call.operation, call.model, call.stream);
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json', ...this.headers(call) },
+        body: JSON.stringify(call.body),
+        signal,
+        headersTimeout: timeouts.first_byte_ms,
+        bodyTimeout: timeouts.idle_ms,
+      });
+    } catch (err) {
+      if (!call.signal.aborted && signal.aborted) {
+        throw new UpstreamError(this.id, `Provider ${this.id}: total timeout of ${timeouts.total_ms} ms exceeded`, { retryable: true, code: 'upstream_timeout', cause: err });
+      }
+      throw transportError(this.id, err, call.signal);
+    }
+    const headers = headerRecord(response.headers);
+    if (response.statusCode < 200 || response.statusCode >= 300) {
+      const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '');
+      const retryable = isRetryableStatus(response.statusCode);
+      throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${upstreamMessage(text)}`, {
+        upstreamStatus: response.statusCode,
+        retryable,
+        retryAfter: parseRetryAfter(headers),
+        code: response.statusCode === 429 ? 'upstream_rate_limited' : 'upstream_error',
+      });
+    }
+    const body = response.body;
+    const id = this.id;
+    return {
+      status: response.statusCode,
+      headers,
+      body: (async function* () {
+        try {
+          for await (const chunk of body) yield chunk as Uint8Array;
+        } catch (err) {
+          throw transportError(id, err, call.signal);
+        }
+      })(),
+      text: () => body.text(),
+      json: () => body.json(),
+      abort: () => body.destroy(),
+    };
+  }
+
+  async discoverModels(signal: AbortSignal): Promise<string[]> {
+    const models = this.endpoints.models;
+    if (!models) return [];
+    const response = await request(models.url, { method: 'GET', dispatcher: this.agent, headers: this.headers({}), signal });
+    if (response.statusCode !== 200) {
+      await response.body.dump();
+      throw new Error(`model list answered ${response.statusCode}`);
+    }
+    return models.parse(await response.body.json());
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+async function readLimited(body: AsyncIterable<Uint8Array> & { destroy(): void }, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.byteLength;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,60 @@
+import type { ProviderConfig, ProviderType } from '../config/schema.js';
+import type { Secret } from '../config/secret.js';
+import type { WireFormat } from '../formats/canonical.js';
+
+export type Operation = 'chat' | 'embeddings' | 'count_tokens';
+
+export interface UpstreamCall {
+  operation: Operation;
+  /** Upstream model name (after `model_map`). */
+  model: string;
+  stream: boolean;
+  /** Body in the provider's own wire format. */
+  body: Record<string, unknown>;
+  /** Aborts the upstream request: client disconnect, deadline, or the router giving up. */
+  signal: AbortSignal;
+  /** A key chosen by a virtual key, replacing the configured one for this call. */
+  apiKey?: Secret;
+  /** The gateway request id, sent upstream as `x-request-id` for correlation. */
+  requestId?: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The response body as it arrives; consuming it is the caller's job (or `text()`/`json()`). */
+  body: AsyncIterable<Uint8Array>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  /** Stops the body download (used when the client goes away). */
+  abort(): void;
+}
+
+/**
+ * What a provider adapter knows: where each operation lives and how to authenticate. Bodies are built by the
+ * format codecs (src/formats); the adapter only moves bytes. Adding a provider means adding an endpoint spec here,
+ * never touching the router.
+ */
+export interface ProviderEndpoints {
+  format: WireFormat;
+  operations: ReadonlySet<Operation>;
+  /** URL of an operation for a model (Gemini and Azure put the model or deployment in the path). */
+  url(op: Operation, model: string, stream: boolean): string;
+  /** Authentication and protocol headers; the key never goes into a URL. */
+  headers(apiKey: string | undefined): Record<string, string>;
+  /** Model-list endpoint and how to read it, for discovery. */
+  models?: { url: string; parse(body: unknown): string[] };
+}
+
+export interface Provider {
+  readonly id: string;
+  readonly type: ProviderType;
+  readonly format: WireFormat;
+  readonly config: ProviderConfig;
+  supports(op: Operation): boolean;
+  /** Sends one request. Resolves on a 2xx response (body not yet read); throws UpstreamError otherwise. */
+  call(call: UpstreamCall): Promise<UpstreamResponse>;
+  /** Lists the provider's models (discovery), bounded by `signal`. */
+  discoverModels(signal: AbortSignal): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,168 @@
+import { GatewayError, UpstreamError } from '../errors/index.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+
+export interface FailoverTarget {
+  /** Provider id or `peer:<peerId>`. */
+  id: string;
+  /** Extra attempts on this target after a retryable failure. */
+  retries: number;
+  breaker?: CircuitBreaker;
+}
+
+export interface AttemptRecord {
+  target: string;
+  ok: boolean;
+  status?: number;
+  code?: string;
+  error?: string;
+  durationMs: number;
+}
+
+export interface FailoverOptions {
+  maxAttempts: number;
+  maxRetryWaitMs: number;
+  backoffMs: number;
+  /** The client's signal: when it aborts, failover stops at once. */
+  signal: AbortSignal;
+  onFailover?: (from: string, to: string) => void;
+  /** Receives every attempt as it ends (also when all fail), for records and headers. */
+  attempts?: AttemptRecord[];
+}
+
+export interface FailoverResult<T, Target extends FailoverTarget> {
+  value: T;
+  target: Target;
+  attempts: AttemptRecord[];
+}
+
+type Verdict = 'retry' | 'next' | 'stop';
+
+/**
+ * What a failure means for the next step:
+ * - retryable upstream failures (connection, timeout, 408/409/429/5xx) are retried on the same target, then the next;
+ * - 401/403/404 from an upstream are that upstream's problem (bad key, model not deployed there): next target;
+ * - a translation that the target cannot express (400 raised by us, not by the upstream): next target;
+ * - any other 4xx from an upstream is the request's fault: stop and report it.
+ */
+function classify(err: unknown): Verdict {
+  if (err instanceof UpstreamError) {
+    if (err.retryable) return 'retry';
+    const status = err.upstreamStatus ?? 0;
+    return status === 401 || status === 403 || status === 404 ? 'next' : 'stop';
+  }
+  if (err instanceof GatewayError && err.status === 400) return 'next';
+  return 'stop';
+}
+
+/** Whether a failure says the target is unhealthy (feeds the circuit breaker). */
+function countsAgainstTarget(err: unknown): boolean {
+  if (!(err instanceof UpstreamError)) return false;
+  const status = err.upstreamStatus;
+  if (status === undefined) return true; // connection error or timeout
+  return status >= 500 || status === 401 || status === 403 || status === 408;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+/**
+ * Tries targets in order until one succeeds. `attempt` must resolve only once the response is committed-safe (for a
+ * stream: its first event arrived), so failover never happens after a byte reached the client.
+ */
+export async function runFailover<T, Target extends FailoverTarget>(
+  targets: Target[],
+  attempt: (target: Target, attemptNumber: number) => Promise<T>,
+  options: FailoverOptions,
+): Promise<FailoverResult<T, Target>> {
+  const attempts: AttemptRecord[] = options.attempts ?? [];
+  const failures: Array<{ target: string; err: unknown }> = [];
+  const skippedOpen: Target[] = [];
+  let previous: string | undefined;
+
+  for (const target of targets) {
+    if (target.breaker && !target.breaker.tryAcquire()) {
+      skippedOpen.push(target);
+      continue;
+    }
+    for (let round = 0; round <= target.retries; round++) {
+      if (attempts.length >= options.maxAttempts) break;
+      if (previous !== undefined && previous !== target.id) options.onFailover?.(previous, target.id);
+      previous = target.id;
+      const started = performance.now();
+      try {
+        const value = await attempt(target, attempts.length + 1);
+        target.breaker?.onSuccess();
+        attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started });
+        return { value, target, attempts };
+      } catch (err) {
+        if (options.signal.aborted) {
+          target.breaker?.onNeutral();
+          throw err;
+        }
+        const durationMs = performance.now() - started;
+        const gatewayError = err instanceof GatewayError ? err : undefined;
+        attempts.push({
+          target: target.id, ok: false, durationMs,
+          status: err instanceof UpstreamError ? err.upstreamStatus : gatewayError?.status,
+          code: gatewayError?.code ?? 'error',
+          error: gatewayError?.message ?? (err as Error).message,
+        });
+        failures.push({ target: target.id, err });
+        if (countsAgainstTarget(err)) target.breaker?.onFailure();
+        else target.breaker?.onNeutral();
+
+        const verdict = classify(err);
+        if (verdict === 'stop') throw err;
+        if (verdict === 'next' || round === target.retries) break;
+        if (target.breaker && target.breaker.state() !== 'closed') break;
+        const retryAfterMs = err instanceof UpstreamError && err.retryAfter !== undefined ? err.retryAfter * 1000 : undefined;
+        if (retryAfterMs !== undefined && retryAfterMs > options.maxRetryWaitMs) break;
+        const backoff = options.backoffMs * 2 ** round * (0.5 + Math.random() / 2);
+        await sleep(retryAfterMs ?? backoff, options.signal);
+      }
+    }
+    if (attempts.length >= options.maxAttempts) break;
+  }
+  throw exhausted(failures, skippedOpen);
+}
+
+/** The error for "nothing worked", saying which targets were tried and why, with the most useful status. */
+function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpen: FailoverTarget[]): GatewayError {
+  const tried = failures.map(({ target, err }) => `${target}: ${err instanceof Error ? err.message : String(err)}`);
+  const skipped = skippedOpen.map((t) => t.id);
+  const details = { tried, ...(skipped.length ? { circuit_open: skipped } : {}) };
+  if (failures.length === 0) {
+    const retryIn = Math.min(...skippedOpen.map((t) => t.breaker?.retryInMs() ?? 0));
+    return new GatewayError(503, 'overloaded_error', `All providers for this model are unavailable (circuit open: ${skipped.join(', ')}).`, {
+      code: 'providers_unavailable', retryAfter: Math.max(1, Math.ceil(retryIn / 1000)), details,
+    });
+  }
+  const errors = failures.map((f) => f.err);
+  // Every failure was our own refusal to translate (e.g. n > 1 for Anthropic): that is the client's answer.
+  if (errors.every((e) => e instanceof GatewayError && !(e instanceof UpstreamError) && e.status === 400)) return errors[0] as GatewayError;
+  const upstream = errors.filter((e): e is UpstreamError => e instanceof UpstreamError);
+  const summary = `All providers failed (${tried.join('; ')})`;
+  if (upstream.length === errors.length && upstream.every((e) => e.upstreamStatus === 429)) {
+    const retryAfter = Math.min(...upstream.map((e) => e.retryAfter ?? 1));
+    return new GatewayError(429, 'rate_limit_error', summary, { code: 'upstream_rate_limited', retryAfter, details });
+  }
+  if (upstream.length === errors.length && upstream.every((e) => e.code === 'upstream_timeout')) {
+    return new GatewayError(504, 'timeout_error', summary, { code: 'upstream_timeout', details });
+  }
+  const last = errors[errors.length - 1];
+  if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500) {
+    return new GatewayError(last.status, last.type, summary, { code: last.code, details });
+  }
+  return new GatewayError(502, 'upstream_error', summary, { code: 'upstream_error', details });
+}

@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import type { Provider } from '../providers/index.js';
+
+export interface Route {
+  provider: Provider;
+  /** The model name sent upstream (after `model_map`). */
+  upstreamModel: string;
+}
+
+interface Entry {
+  provider: Provider;
+  models: Set<string>;
+  wildcard: boolean;
+  discovered: boolean;
+  lastError?: string;
+}
+
+/** Edit distance, for suggesting close model names on a 404. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const saved = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = saved;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Which provider serves which model. Providers with a `models` list serve exactly those (plus `model_map` keys);
+ * `"*"` serves anything; providers without a list are asked for theirs at start and every discovery interval.
+ * Order of routes = order of providers in the config (that is the failover order).
+ */
+export class ModelCatalog {
+  private readonly entries: Entry[];
+  private timer?: NodeJS.Timeout;
+
+  constructor(providers: Provider[], private readonly logger?: Logger) {
+    this.entries = providers.map((provider) => {
+      const listed = provider.config.models ?? [];
+      return {
+        provider,
+        models: new Set([...listed.filter((m) => m !== '*'), ...Object.keys(provider.config.model_map)]),
+        wildcard: listed.includes('*'),
+        discovered: provider.config.models === undefined,
+      };
+    });
+  }
+
+  /** Discovers model lists now, then again every `intervalMs` in the background. */
+  async start(intervalMs: number, timeoutMs = 5_000): Promise<void> {
+    await this.discover(timeoutMs);
+    if (this.entries.some((e) => e.discovered)) {
+      this.timer = setInterval(() => void this.discover(timeoutMs), intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async discover(timeoutMs: number): Promise<void> {
+    await Promise.all(
+      this.entries
+        .filter((e) => e.discovered)
+        .map(async (entry) => {
+          try {
+            const models = await entry.provider.discoverModels(AbortSignal.timeout(timeoutMs));
+            entry.models = new Set([...models, ...Object.keys(entry.provider.config.model_map)]);
+            entry.lastError = undefined;
+            this.logger?.info({ provider: entry.provider.id, models: models.length }, 'discovered provider models');
+          } catch (err) {
+            entry.lastError = (err as Error).message;
+            this.logger?.warn({ provider: entry.provider.id, err: entry.lastError }, 'model discovery failed; will retry');
+          }
+        }),
+    );
+  }
+
+  private upstreamName(provider: Provider, model: string): string {
+    return provider.config.model_map[model] ?? model;
+  }
+
+  /** Routes for a requested model, in failover order. `provider-id/model` pins one provider. */
+  resolve(model: string): Route[] {
+    const slash = model.indexOf('/');
+    if (slash > 0) {
+      const pinned = this.entries.find((e) => e.provider.id === model.slice(0, slash));
+      if (pinned) {
+        const rest = model.slice(slash + 1);
+        return [{ provider: pinned.provider, upstreamModel: this.upstreamName(pinned.provider, rest) }];
+      }
+    }
+    const routes: Route[] = [];
+    for (const entry of this.entries) {
+      if (entry.wildcard || entry.models.has(model)) routes.push({ provider: entry.provider, upstreamModel: this.upstreamName(entry.provider, model) });
+    }
+    return routes;
+  }
+
+  /** Every known model with the providers serving it, in config order. */
+  list(): Array<{ id: string; providers: string[] }> {
+    const byModel = new Map<string, string[]>();
+    for (const entry of this.entries) {
+      for (const model of entry.models) {
+        const list = byModel.get(model) ?? [];
+        list.push(entry.provider.id);
+        byModel.set(model, list);
+      }
+    }
+    return [...byModel.entries()].map(([id, providers]) => ({ id, providers })).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  providerModels(providerId: string): { models: string[]; wildcard: boolean; lastError?: string } | undefined {
+    const entry = this.entries.find((e) => e.provider.id === providerId);
+    return entry && { models: [...entry.models], wildcard: entry.wildcard, lastError: entry.lastError };
+  }
+
+  closeMatches(model: string, limit = 3): string[] {
+    const lower = model.toLowerCase();
+    return this.list()
+      .map(({ id }) => ({ id, score: id.toLowerCase().includes(lower) || lower.includes(id.toLowerCase()) ? 0 : distance(lower, id.toLowerCase()) }))
+      .filter(({ id, score }) => score <= Math.max(3, Math.floor(id.length / 3)))
+      .sort((a, b) => a.score - b.score)
+      .slice(0, limit)
+      .map(({ id }) => id);
+  }
+}

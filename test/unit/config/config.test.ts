@@ -1,0 +1,84 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../../../src/config/index.js';
+
+async function tomlFile(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-config-'));
+  const file = join(dir, 'meshgate.toml');
+  await writeFile(file, text);
+  return file;
+}
+
+describe('config', () => {
+  it('gives sane defaults with no file and no provider variables', async () => {
+    const { config, source } = await loadConfig({ env: {} });
+    expect(source).toBe('defaults + environment');
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8930, trust_proxy: false });
+    expect(config.storage.dir).toBe('./data');
+    expect(config.providers).toEqual([]);
+  });
+
+  it('finds providers in the usual environment variables and wraps their keys', async () => {
+    const { config } = await loadConfig({
+      env: { OPENAI_API_KEY: 'sk-test-1', ANTHROPIC_API_KEY: 'sk-ant-2', GEMINI_API_KEY: 'AIza3', AZURE_OPENAI_API_KEY: 'az', AZURE_OPENAI_ENDPOINT: 'https://x.openai.azure.com', AZURE_OPENAI_DEPLOYMENT: 'gpt4o', OLLAMA_HOST: '127.0.0.1:11434' },
+    });
+    expect(config.providers.map((p) => `${p.id}:${p.type}`)).toEqual(['openai:openai', 'anthropic:anthropic', 'gemini:gemini', 'azure:azure_openai', 'ollama:openai_compatible']);
+    expect(config.providers[0]!.api_key!.reveal()).toBe('sk-test-1');
+    expect(JSON.stringify(config)).not.toContain('sk-test-1');
+    expect(String(config.providers[1]!.api_key)).toBe('[redacted]');
+    expect(config.providers[4]!.base_url).toBe('http://127.0.0.1:11434/v1');
+  });
+
+  it('reads a TOML file, substitutes ${VAR} and applies command-line overrides', async () => {
+    const file = await tomlFile(`
+[server]
+port = 9000
+[[providers]]
+id = "main"
+type = "openai"
+api_key = "\${MY_KEY}"
+base_url = "\${BASE:-http://127.0.0.1:1/v1}"
+models = ["gpt-4o"]
+`);
+    const { config } = await loadConfig({ file, env: { MY_KEY: 'k1' }, overrides: { port: 1234, dataDir: '/tmp/x' } });
+    expect(config.server.port).toBe(1234);
+    expect(config.storage.dir).toBe('/tmp/x');
+    expect(config.providers[0]!.base_url).toBe('http://127.0.0.1:1/v1');
+    expect(config.providers[0]!.api_key!.reveal()).toBe('k1');
+  });
+
+  it('names the key, the file and the expectation for a wrong type', async () => {
+    const file = await tomlFile(`[server]\nport = "eighty"\n`);
+    const error = await loadConfig({ file, env: {} }).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain(file);
+    expect(error.message).toMatch(/server\.port: .*number/i);
+  });
+
+  it('rejects unknown keys, naming them', () => {
+    expect(() => parseConfig({ server: { prot: 1 } }, 'x.toml')).toThrow(/server: unknown key\(s\) "prot"/);
+    expect(() => parseConfig({ providers: [{ id: 'a', type: 'openai', colour: 'red' }] }, 'x.toml')).toThrow(/providers\[0\]: unknown key\(s\) "colour"/);
+  });
+
+  it('rejects a bad provider type and lists the allowed ones', () => {
+    expect(() => parseConfig({ providers: [{ id: 'a', type: 'openia' }] }, 'x.toml')).toThrow(/providers\[0\]\.type: .*"openai"/);
+  });
+
+  it('names a missing environment variable without printing any value', () => {
+    expect(() => parseConfig({ providers: [{ id: 'a', type: 'openai', api_key: '${NOPE_KEY}' }] }, 'x.toml', {})).toThrow(
+      /x\.toml:\n  providers\[0\]\.api_key: environment variable NOPE_KEY is not set/,
+    );
+  });
+
+  it('requires a base_url where a provider type has no default, and unique ids', () => {
+    expect(() => parseConfig({ providers: [{ id: 'local', type: 'openai_compatible' }] }, 'x.toml')).toThrow(/providers\[0\]\.base_url: base_url is required/);
+    expect(() => parseConfig({ providers: [{ id: 'a', type: 'openai' }, { id: 'a', type: 'anthropic' }] }, 'x.toml')).toThrow(/providers\[1\]\.id: duplicate provider id "a"/);
+  });
+
+  it('reports invalid TOML with its position', async () => {
+    const file = await tomlFile(`[server\nport = 1`);
+    await expect(loadConfig({ file, env: {} })).rejects.toThrow(/not valid TOML \(line \d+, column \d+\)/);
+  });
+});

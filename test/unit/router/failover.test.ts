@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayError, UpstreamError } from '../../../src/errors/index.js';
+import { CircuitBreaker } from '../../../src/router/circuit-breaker.js';
+import { runFailover, type FailoverTarget } from '../../../src/router/failover.js';
+import { parseRetryAfter } from '../../../src/providers/index.js';
+
+const options = () => ({ maxAttempts: 10, maxRetryWaitMs: 50, backoffMs: 1, signal: new AbortController().signal });
+const targets = (...ids: string[]): FailoverTarget[] => ids.map((id) => ({ id, retries: 1 }));
+const fail = (id: string, status?: number, retryAfter?: number) =>
+  new UpstreamError(id, `${id} failed`, { upstreamStatus: status, retryable: status === undefined || status >= 500 || status === 429, retryAfter });
+
+describe('runFailover', () => {
+  it('retries a retryable failure on the same target, then moves to the next', async () => {
+    const calls: string[] = [];
+    const result = await runFailover(targets('a', 'b'), async (t) => {
+      calls.push(t.id);
+      if (t.id === 'a') throw fail('a', 500);
+      return 'ok';
+    }, options());
+    expect(calls).toEqual(['a', 'a', 'b']);
+    expect(result.value).toBe('ok');
+    expect(result.attempts.map((a) => [a.target, a.ok])).toEqual([['a', false], ['a', false], ['b', true]]);
+  });
+
+  it('moves on without retrying after 401/403/404 from an upstream', async () => {
+    const calls: string[] = [];
+    await runFailover(targets('a', 'b'), async (t) => {
+      calls.push(t.id);
+      if (t.id === 'a') throw fail('a', 401);
+      return 'ok';
+    }, options());
+    expect(calls).toEqual(['a', 'b']);
+  });
+
+  it('stops at a client error (400) from an upstream and reports it', async () => {
+    const calls: string[] = [];
+    const error = await runFailover(targets('a', 'b'), async (t) => {
+      calls.push(t.id);
+      throw fail(t.id, 400);
+    }, options()).catch((e) => e);
+    expect(calls).toEqual(['a']);
+    expect(error.status).toBe(400);
+  });
+
+  it('does not wait for a Retry-After longer than the cap: next target at once', async () => {
+    const calls: string[] = [];
+    await runFailover(targets('a', 'b'), async (t) => {
+      calls.push(t.id);
+      if (t.id === 'a') throw fail('a', 429, 30);
+      return 'ok';
+    }, options());
+    expect(calls).toEqual(['a', 'b']);
+  });
+
+  it('answers 429 with the shortest Retry-After when every target is rate limited', async () => {
+    const error = await runFailover(targets('a', 'b'), async (t) => {
+      throw fail(t.id, 429, t.id === 'a' ? 20 : 7);
+    }, options()).catch((e) => e);
+    expect(error).toBeInstanceOf(GatewayError);
+    expect(error.status).toBe(429);
+    expect(error.headers['retry-after']).toBe('7');
+  });
+
+  it('answers 502 naming every target tried when all fail', async () => {
+    const error = await runFailover(targets('a', 'b'), async (t) => {
+      throw fail(t.id);
+    }, options()).catch((e) => e);
+    expect(error.status).toBe(502);
+    expect(error.message).toContain('a: a failed');
+    expect(error.message).toContain('b: b failed');
+  });
+
+  it('skips a target whose circuit is open, and answers 503 when all are open', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 });
+    breaker.onFailure();
+    const calls: string[] = [];
+    const result = await runFailover([{ id: 'a', retries: 0, breaker }, { id: 'b', retries: 0 }], async (t) => {
+      calls.push(t.id);
+      return 'ok';
+    }, options());
+    expect(calls).toEqual(['b']);
+    expect(result.target.id).toBe('b');
+    const error = await runFailover([{ id: 'a', retries: 0, breaker }], async () => 'never', options()).catch((e) => e);
+    expect(error.status).toBe(503);
+    expect(Number(error.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('stops at once when the client goes away', async () => {
+    const controller = new AbortController();
+    const calls: string[] = [];
+    const error = await runFailover(targets('a', 'b'), async (t) => {
+      calls.push(t.id);
+      controller.abort(new Error('client gone'));
+      throw fail(t.id);
+    }, { ...options(), signal: controller.signal }).catch((e) => e);
+    expect(calls).toEqual(['a']);
+    expect(error.message).toBe('a failed');
+  });
+
+  it('bounds the total number of attempts', async () => {
+    let calls = 0;
+    await runFailover(targets('a', 'b', 'c'), async (t) => {
+      calls++;
+      throw fail(t.id);
+    }, { ...options(), maxAttempts: 3 }).catch(() => undefined);
+    expect(calls).toBe(3);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads retry-after-ms, delta seconds and HTTP dates', () => {
+    expect(parseRetryAfter({ 'retry-after-ms': '1500' })).toBe(1.5);
+    expect(parseRetryAfter({ 'retry-after': '12' })).toBe(12);
+    expect(parseRetryAfter({ 'retry-after': new Date(10_000).toUTCString() }, 4_000)).toBe(6);
+    expect(parseRetryAfter({ 'retry-after': 'soon' })).toBeUndefined();
+    expect(parseRetryAfter({})).toBeUndefined();
+  });
+});
