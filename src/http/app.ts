@@ -8,7 +8,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PrincipalRef } from '../pipeline/types.js';
 import './context.js';
 import { chatRoutes } from './routes/chat.js';
-import { infoRoutes, type InfoDeps } from './routes/info.js';
+import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +27,13 @@ export interface AppDeps {
   adminPlugins?: FastifyPluginAsync[];
   /** Routes outside /v1 with no auth (e.g. /metrics, which has its own guard if any). */
   openPlugins?: FastifyPluginAsync[];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered on the app (method + URL), for the route-guard test. */
+    registeredRoutes: Array<{ method: string; url: string }>;
+  }
 }
 
 function formatOf(request: FastifyRequest): WireFormat {
@@ -71,7 +78,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(204).headers({ ...cors, 'access-control-max-age': '600' }).send();
   });
 
-  await app.register(infoRoutes(deps.info));
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
+  app.decorate('registeredRoutes', routes);
+
+  await app.register(healthRoute(deps.info));
   for (const plugin of deps.openPlugins ?? []) await app.register(plugin);
 
   await app.register(async (api) => {
@@ -84,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       request.principal = deps.authenticate ? await deps.authenticate(request) : { kind: 'public' };
     });
     await api.register(chatRoutes(deps.pipeline));
+    await api.register(infoRoutes(deps.info));
     for (const plugin of deps.apiPlugins ?? []) await api.register(plugin);
   });
 

@@ -161,7 +161,8 @@ function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpe
     return new GatewayError(504, 'timeout_error', summary, { code: 'upstream_timeout', details });
   }
   const last = errors[errors.length - 1];
-  if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500) {
+  // An upstream 401/403 means the gateway's provider key is wrong: not the client's fault, so it stays a 502.
+  if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500 && last.upstreamStatus !== 401 && last.upstreamStatus !== 403) {
     return new GatewayError(last.status, last.type, summary, { code: last.code, details });
   }
   return new GatewayError(502, 'upstream_error', summary, { code: 'upstream_error', details });

@@ -51,14 +51,6 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.get('/health', async () => ({
-      status: 'ok',
-      version: VERSION,
-      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
-      providers: deps.providers.map((p) => ({ id: p.id, type: p.type, circuit: deps.breakers.get(p.id)?.state() ?? 'closed' })),
-      ...(deps.health?.() ?? {}),
-    }));
-
     app.get('/v1/providers', { config: { format: 'openai' } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
 
     app.get('/v1/models', { config: { format: 'openai' } }, async (request) => {
@@ -92,5 +84,18 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
       }
       return { object: 'list', data: rows };
     });
+  };
+}
+
+/** GET /health: liveness and a summary, open to load balancers (no secrets, no per-client data). */
+export function healthRoute(deps: InfoDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/health', async () => ({
+      status: 'ok',
+      version: VERSION,
+      uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
+      providers: deps.providers.map((p) => ({ id: p.id, type: p.type, circuit: deps.breakers.get(p.id)?.state() ?? 'closed' })),
+      ...(deps.health?.() ?? {}),
+    }));
   };
 }

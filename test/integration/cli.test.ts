@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+
+const BIN = join(import.meta.dirname, '../../bin/meshgate.js');
+
+function run(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => stdout.push(line));
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout, stderr, exited };
+}
+
+let mock: MockUpstream;
+let dir: string;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  dir = await mkdtemp(join(tmpdir(), 'meshgate-cli-'));
+});
+
+afterAll(async () => {
+  await mock?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('meshgate CLI', () => {
+  it('starts from environment variables alone, says what it serves, and stops cleanly on SIGTERM', async () => {
+    const proc = run(['start', '--port', '0', '--data', join(dir, 'data')], { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: mock.openaiBaseUrl });
+    try {
+      await expect.poll(() => proc.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      const url = proc.stdout.find((l) => l.startsWith('meshgate listening on '))!.slice('meshgate listening on '.length);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(proc.stdout.join('\n')).toContain('provider: openai (openai)');
+      const health = (await (await fetch(`${url}/health`)).json()) as { status: string; providers: Array<{ id: string }> };
+      expect(health.status).toBe('ok');
+      expect(health.providers.map((p) => p.id)).toEqual(['openai']);
+      // Models were discovered from the provider's GET /models.
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+      expect(models.data.length).toBeGreaterThan(0);
+      const chat = await fetch(`${url}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: models.data[0]!.id, messages: [{ role: 'user', content: 'from the cli test' }] }),
+      });
+      expect(chat.status).toBe(200);
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      expect(proc.stdout.at(-1)).toBe('meshgate stopped');
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
+  it('refuses a bad config with the file, the key and what was expected', async () => {
+    const file = join(dir, 'bad.toml');
+    await writeFile(file, '[server]\nport = "high"\n[[providers]]\nid = "x"\ntype = "openia"\n');
+    const proc = run(['start', '--config', file], {});
+    expect(await proc.exited).toBe(2);
+    const text = proc.stderr.join('\n');
+    expect(text).toContain(file);
+    expect(text).toMatch(/server\.port: .*number/i);
+    expect(text).toMatch(/providers\[0\]\.type/);
+  });
+
+  it('prints usage for an unknown command', async () => {
+    const proc = run(['fly'], {});
+    expect(await proc.exited).toBe(2);
+    expect(proc.stderr.join('\n')).toContain("unknown command 'fly'");
+  });
+});

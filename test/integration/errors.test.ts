@@ -1,0 +1,95 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const PROVIDER_KEY = 'sk-proj-provider-secret-0123456789';
+
+let mock: MockUpstream;
+let node: TestGateway;
+
+beforeAll(async () => {
+  mock = await startMockUpstream({ apiKey: PROVIDER_KEY });
+  node = await startTestGateway(
+    [
+      { id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: PROVIDER_KEY, models: ['gpt-4o', 'gpt-4o-mini'] },
+      { id: 'wrongkey', type: 'anthropic', base_url: mock.anthropicBaseUrl, api_key: 'sk-ant-wrong-key-987654321', models: ['claude-only'] },
+    ],
+    { server: { body_limit: 4_096 } },
+  );
+});
+
+afterAll(async () => {
+  await node?.close();
+  await mock?.close();
+});
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+describe('errors in the client format', () => {
+  it('400 for malformed JSON, OpenAI shape', async () => {
+    const res = await post('/v1/chat/completions', '{"model": "gpt-4o", ');
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { type: string; code: string; message: string } };
+    expect(body.error.type).toBe('invalid_request_error');
+    expect(body.error.code).toBe('invalid_json');
+  });
+
+  it('400 for malformed JSON, Anthropic shape', async () => {
+    const res = await post('/v1/messages', '{nope', { 'anthropic-version': '2023-06-01' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { type: string; error: { type: string } };
+    expect(body).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it('400 naming a bad field', async () => {
+    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: 'hello' }));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { message: string; param: string | null } };
+    expect(`${body.error.param} ${body.error.message}`).toContain('messages');
+    const missing = await post('/v1/chat/completions', JSON.stringify({ messages: [] }));
+    expect(((await missing.json()) as { error: { param: string } }).error.param).toBe('model');
+  });
+
+  it('404 for an unknown model, with close matches', async () => {
+    const client = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'x', maxRetries: 0 });
+    const error = await client.chat.completions.create({ model: 'gpt-4', messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(error.message).toContain("'gpt-4o'");
+    expect(error.code).toBe('model_not_found');
+  });
+
+  it('413 for an oversized body', async () => {
+    const res = await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] }));
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('request_too_large');
+  });
+
+  it('404 for an unknown route, in JSON', async () => {
+    const res = await fetch(`${node.url}/v1/nothing-here`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('route_not_found');
+  });
+
+  it('never shows a provider key: not in errors, listings or health', async () => {
+    const failed = await post('/v1/messages', JSON.stringify({ model: 'claude-only', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }), { 'anthropic-version': '2023-06-01' });
+    const failedText = await failed.text();
+    expect(failed.status).toBe(502); // the provider refused the gateway's key: not the client's fault
+    const listings = await Promise.all(['/v1/providers', '/v1/models', '/health'].map(async (p) => (await fetch(`${node.url}${p}`)).text()));
+    for (const text of [failedText, ...listings]) {
+      expect(text).not.toContain(PROVIDER_KEY);
+      expect(text).not.toContain('sk-ant-wrong-key-987654321');
+    }
+    const providers = JSON.parse(listings[0]!) as { data: Array<{ id: string; type: string }> };
+    expect(providers.data.map((p) => p.id)).toEqual(['openai', 'wrongkey']);
+  });
+
+  it('sends each provider only its own key', async () => {
+    mock.reset();
+    await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }), { authorization: 'Bearer client-credential-xyz' });
+    const sent = mock.requests.at(-1)!;
+    expect(sent.headers.authorization).toBe(`Bearer ${PROVIDER_KEY}`);
+    expect(JSON.stringify(sent)).not.toContain('client-credential-xyz');
+  });
+});

@@ -1,0 +1,37 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/index.js';
+import { unauthorized } from '../../src/errors/index.js';
+import { buildApp } from '../../src/http/app.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { ModelCatalog } from '../../src/router/model-catalog.js';
+
+/**
+ * Every route except /health and CORS preflight must sit behind a guard: client API routes behind `authenticate`,
+ * operator routes behind `authorizeAdmin` (the Portkey lesson: one route registered outside the validating
+ * middleware is a bypass). Walks the whole route table with guards that always refuse.
+ */
+describe('route guards', () => {
+  it('refuses every guarded route when the guard refuses', async () => {
+    const config = parseConfig({}, 'test', {});
+    const logger = pino({ level: 'silent' });
+    const catalog = new ModelCatalog([]);
+    const pipeline = new Pipeline({ config, catalog, breakers: new Map(), logger });
+    const app = await buildApp({
+      config, logger, pipeline,
+      info: { providers: [], catalog, breakers: new Map(), startedAt: Date.now() },
+      authenticate: async () => { throw unauthorized('guard says no', 'guard'); },
+      authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'admin_guard'); },
+    });
+    await app.ready();
+    const open = new Set(['GET /health', 'OPTIONS /*']);
+    const guarded = app.registeredRoutes.filter((r) => !open.has(`${r.method} ${r.url}`));
+    expect(guarded.length).toBeGreaterThan(6);
+    for (const route of guarded) {
+      const url = route.url.replace(':modelAction', 'gpt-4o:generateContent').replace(/:(\w+)/g, 'x');
+      const res = await app.inject({ method: route.method as 'GET', url, payload: route.method === 'GET' || route.method === 'DELETE' ? undefined : {} });
+      expect(res.statusCode, `${route.method} ${route.url} answered ${res.statusCode}`).toBe(401);
+    }
+    await app.close();
+  });
+});
