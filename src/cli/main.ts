@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { runTokenCommand } from '../auth/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { VERSION } from '../version.js';
 import { startCommand } from './start.js';
@@ -9,6 +10,8 @@ Usage:
   meshgate start [--config FILE] [--host HOST] [--port PORT] [--data DIR]
       Start a node. Without --config it serves 127.0.0.1:8930 with ./data and the providers found in
       OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, OLLAMA_HOST.
+  meshgate token create|list|verify|public-key …
+      Mint access tokens offline from the admin key (see \`meshgate token --help\`).
   meshgate config check --config FILE
       Validate a config file and print what it configures.
   meshgate --version | --help
@@ -27,6 +30,8 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     switch (command) {
       case 'start':
         return await startCommand(rest, io);
+      case 'token':
+        return await runTokenCommand(rest, io);
       case 'config': {
         const { values } = parseArgs({ args: rest.slice(1), options: { config: { type: 'string' } }, strict: true });
         if (rest[0] !== 'check' || !values.config) throw new UsageError('usage: meshgate config check --config FILE');

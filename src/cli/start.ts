@@ -28,6 +28,12 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const gateway = new Gateway(config);
   const url = await gateway.start();
+  const { adminKeyOrigin, adminKey } = gateway.access;
+  if (adminKeyOrigin.generated) {
+    io.out(`admin key generated (shown once): ${adminKey.secret.reveal()}`);
+    io.out(`  it is saved in ${adminKeyOrigin.file}; read it again with: cat ${adminKeyOrigin.file}`);
+  }
+  io.out(`auth mode: ${config.auth.mode.join(', ')}; gateway id ${adminKey.gatewayId}`);
   io.out(`meshgate listening on ${url}`);
 
   await new Promise<void>((resolve) => {

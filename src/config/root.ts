@@ -1,11 +1,24 @@
 import { z } from 'zod';
+import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
 import { coreConfigShape } from './schema.js';
+
+/**
+ * `[auth] public = true|false` (the gateway-core spelling) is accepted as shorthand for `mode = "public"` /
+ * `mode = "token"`; `mode` is the full form (public | token | key, or a list).
+ */
+const authSection = z.preprocess((raw) => {
+  if (raw === null || typeof raw !== 'object' || !('public' in raw)) return raw;
+  const { public: isPublic, ...rest } = raw as { public: unknown; mode?: unknown };
+  if (typeof isPublic !== 'boolean' || 'mode' in rest) return raw; // let the strict schema name the problem
+  return { ...rest, mode: isPublic ? 'public' : 'token' };
+}, authConfigSchema.prefault({}));
 
 /** The whole config file. Each section's schema lives with the module that owns its meaning. */
 export const configSchema = z
   .object({
     ...coreConfigShape,
-    auth: z.object({ public: z.boolean().default(true) }).strict().prefault({}),
+    auth: authSection.prefault({}),
+    key_map: keyMapSchema,
   })
   .strict()
   .superRefine((config, ctx) => {

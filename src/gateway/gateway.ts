@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import type { Outcome } from '../pipeline/types.js';
+import type { Admission } from '../pipeline/pipeline.js';
+import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
@@ -30,6 +32,7 @@ export class Gateway {
   readonly startedAt = Date.now();
   store!: Store;
   app!: FastifyInstance;
+  access!: AccessControl;
   url = '';
   private readonly completions = new Set<(outcome: Outcome) => void>();
   private closing?: Promise<void>;
@@ -51,9 +54,26 @@ export class Gateway {
       catalog: this.catalog,
       breakers: this.breakers,
       logger: this.logger,
+      admit: (req, estimate) => this.admit(req, estimate),
+      providerKey: (principal, providerId) => this.access.providerKey(principal, providerId),
       onComplete: (outcome) => this.complete(outcome),
       onFailover: (from, to) => this.logger.info({ from, to }, 'failing over'),
     });
+  }
+
+  /** Model permission, then a quota reservation sized by the estimate; settled with the real usage at the end. */
+  private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
+    this.access.checkModel(req.principal, req.model);
+    const reservation = await this.access.reserve(req.principal, {
+      ip: req.ip,
+      model: req.model,
+      estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
+    });
+    return {
+      headers: reservation.headers,
+      settle: (outcome) => reservation.settle({ tokens: (outcome.usage?.inputTokens ?? 0) + (outcome.usage?.outputTokens ?? 0) }),
+      release: () => reservation.release(),
+    };
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
@@ -83,12 +103,31 @@ export class Gateway {
 
   async start(): Promise<string> {
     this.store = await Store.open(this.config.storage.dir);
+    this.access = await AccessControl.create({
+      auth: this.config.auth,
+      keyMap: this.config.key_map,
+      store: this.store,
+      dataDir: this.config.storage.dir,
+      trustProxy: this.config.server.trust_proxy,
+    });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     this.app = await buildApp({
       config: this.config,
       logger: this.logger,
       pipeline: this.pipeline,
       info: { providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt },
+      authenticate: async (request) => {
+        const ip = this.access.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
+        request.clientIp = ip;
+        return this.access.authenticate({ headers: request.headers, ip });
+      },
+      authorizeAdmin: async (request) => this.access.authorizeAdmin(request.headers),
+      corsHeaders: async (request) => {
+        const origin = request.headers.origin;
+        const requested = request.headers['access-control-request-headers'];
+        return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
+      },
+      adminPlugins: [adminRoutes(this.access)],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);
@@ -110,6 +149,7 @@ export class Gateway {
       clearTimeout(grace);
     }
     await Promise.all(this.providers.map((p) => p.close()));
+    await this.access?.close();
     await this.store?.close();
   }
 }

@@ -95,6 +95,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (!reply.raw.writableFinished) controller.abort(new GatewayError(499, 'invalid_request_error', 'Client closed the connection.', { code: 'client_closed' }));
       });
       request.principal = deps.authenticate ? await deps.authenticate(request) : { kind: 'public' };
+      // With the principal known, CORS headers are granted only for origins its credential allows.
+      if (request.headers.origin && deps.corsHeaders) {
+        const cors = await deps.corsHeaders(request);
+        if (cors) void reply.headers(cors);
+        else for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
+      }
     });
     await api.register(chatRoutes(deps.pipeline));
     await api.register(infoRoutes(deps.info));

@@ -10,6 +10,8 @@ declare module 'fastify' {
     principal?: PrincipalRef;
     /** Aborted when the client disconnects before the response is complete. */
     clientSignal?: AbortSignal;
+    /** The client address used for per-IP quotas and geo rules (honours `server.trust_proxy`). */
+    clientIp?: string;
   }
   interface FastifyContextConfig {
     /** The wire format a route speaks, so errors are answered in the client's own shape. */
@@ -47,7 +49,7 @@ export function gatewayRequest(
     stream: init.stream,
     signal: request.clientSignal ?? new AbortController().signal,
     principal: request.principal ?? { kind: 'public' },
-    ip: request.ip,
+    ip: request.clientIp ?? request.socket.remoteAddress,
     project: label(request, 'x-project'),
     source: label(request, 'x-source'),
     receivedAt: Date.now(),

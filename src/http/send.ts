@@ -14,9 +14,11 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   if (body.kind === 'json') return void reply.code(response.status).headers(headers).send(body.value);
   if (body.kind === 'bytes') return void reply.code(response.status).headers(headers).send(Buffer.from(body.value.buffer, body.value.byteOffset, body.value.byteLength));
 
+  // Headers already set on the reply by hooks (CORS) must survive hijacking.
+  const hookHeaders = reply.getHeaders() as Record<string, string>;
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(response.status, { ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
   raw.flushHeaders();
   const events = body.events;
   try {

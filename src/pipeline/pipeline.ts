@@ -88,7 +88,8 @@ export class Pipeline {
       }
       outcome.latencyMs = Date.now() - req.receivedAt;
       void Promise.resolve()
-        .then(() => (outcome.status < 400 && outcome.usage ? admission?.settle(outcome) : admission?.release()))
+        // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
+        .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
         .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
         .finally(() => this.deps.onComplete?.(outcome));
     };

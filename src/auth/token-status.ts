@@ -1,0 +1,64 @@
+import { usdToMicros, type QuotaState, type QuotaStore } from '../policy/index.js';
+import type { AccessTokenPayload } from './access-token.js';
+import type { TokenRecord } from './token-registry.js';
+
+/** One limit of a token in its current window, as the admin API lists it. */
+export interface TokenUsage {
+  limit: number;
+  used: number;
+  remaining: number;
+  period: string;
+  /** Epoch ms of the next window, null for lifetime limits. */
+  resetAt: number | null;
+}
+
+/** What `GET /v1/admin/tokens` shows of a token: claims, validity and usage — never the token text. */
+export interface TokenStatus {
+  id: string;
+  sub?: string;
+  claims: Omit<AccessTokenPayload, 'iss' | 'jti' | 'iat' | 'exp' | 'nbf' | 'sub'> | null;
+  issuedAt: number | null;
+  notBefore: number | null;
+  expiresAt: number | null;
+  expired: boolean;
+  revokedAt: number | null;
+  source: TokenRecord['source'];
+  /** Current window of each limit; cost in USD. Per-IP quotas are per visitor and not listed here. */
+  usage: { requests?: TokenUsage; tokens?: TokenUsage; cost?: TokenUsage };
+}
+
+function toUsage(state: QuotaState, unit = 1): TokenUsage {
+  return {
+    limit: state.charge.limit / unit,
+    used: state.used / unit,
+    remaining: state.remaining / unit,
+    period: state.charge.period,
+    resetAt: Number.isFinite(state.resetAt) ? state.resetAt : null,
+  };
+}
+
+function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): TokenStatus['usage'] {
+  const scope = `token:${id}`;
+  const usage: TokenStatus['usage'] = {};
+  if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
+  if (payload.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
+  if (payload.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), 1_000_000);
+  return usage;
+}
+
+export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number): TokenStatus {
+  const payload = record.payload;
+  const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
+  return {
+    id: record.id,
+    ...(sub !== undefined ? { sub } : {}),
+    claims: payload ? claims : null,
+    issuedAt: record.issuedAt,
+    notBefore: nbf !== undefined ? nbf * 1000 : null,
+    expiresAt: record.expiresAt,
+    expired: record.expiresAt !== null && record.expiresAt <= now,
+    revokedAt: record.revokedAt ?? null,
+    source: record.source,
+    usage: payload ? usageOf(record.id, payload, quotas) : {},
+  };
+}

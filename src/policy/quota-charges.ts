@@ -1,0 +1,31 @@
+import type { AccessRules } from './access-rules.js';
+import type { QuotaCharge } from './quota-store.js';
+
+export interface UsageEstimate {
+  ip?: string;
+  /** When the principal stops existing (a token's expiry): its lifetime counters may be deleted after that. */
+  retainUntil?: number;
+  estimatedTokens: number;
+  estimatedCostMicros: number;
+}
+
+/** USD → integer micro-dollars. */
+export function usdToMicros(usd: number): number {
+  return Math.round(usd * 1_000_000);
+}
+
+/**
+ * The counters one request is charged against under `rules`, for the principal whose counters live in `scope`.
+ * A per-IP quota without a known client address is charged to the bucket "unknown", so it still limits.
+ */
+export function quotaCharges(rules: AccessRules, scope: string, estimate: UsageEstimate): QuotaCharge[] {
+  const charges: QuotaCharge[] = [];
+  if (rules.requests) charges.push({ scope, metric: 'requests', ...rules.requests, amount: 1 });
+  if (rules.tokens) charges.push({ scope, metric: 'tokens', ...rules.tokens, amount: Math.max(0, Math.ceil(estimate.estimatedTokens)) });
+  if (rules.cost) {
+    charges.push({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period, amount: Math.max(0, Math.ceil(estimate.estimatedCostMicros)) });
+  }
+  if (rules.ipQuota) charges.push({ scope: `${scope}:ip:${estimate.ip ?? 'unknown'}`, metric: 'ip', ...rules.ipQuota, amount: 1 });
+  const { retainUntil } = estimate;
+  return retainUntil === undefined ? charges : charges.map((charge) => ({ ...charge, retainUntil }));
+}

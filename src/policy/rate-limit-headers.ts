@@ -1,0 +1,65 @@
+import { GatewayError } from '../errors/index.js';
+import type { QuotaState } from './quota-store.js';
+
+/**
+ * Rate-limit headers in the style OpenAI documents (`x-ratelimit-limit-requests`, `x-ratelimit-remaining-tokens`,
+ * …; https://platform.openai.com/docs/guides/rate-limits#rate-limits-in-headers), one set per metric a request was
+ * counted against, plus the unsuffixed `x-ratelimit-limit/remaining/reset` for the tightest one. Resets are in
+ * seconds from now (delta-seconds, as `Retry-After`); a lifetime limit never resets and has no reset header.
+ * Cost is shown in USD.
+ */
+
+function display(metric: string, value: number): string {
+  return metric === 'cost' ? (value / 1_000_000).toFixed(6).replace(/\.?0+$/, '') || '0' : String(value);
+}
+
+function secondsUntil(resetAt: number, now: number): number | undefined {
+  return Number.isFinite(resetAt) ? Math.max(1, Math.ceil((resetAt - now) / 1000)) : undefined;
+}
+
+function headerSet(state: QuotaState, now: number, suffix: string): Record<string, string> {
+  const { metric, limit } = state.charge;
+  const headers: Record<string, string> = {
+    [`x-ratelimit-limit${suffix}`]: display(metric, limit),
+    [`x-ratelimit-remaining${suffix}`]: display(metric, state.remaining),
+  };
+  const reset = secondsUntil(state.resetAt, now);
+  if (reset !== undefined) headers[`x-ratelimit-reset${suffix}`] = String(reset);
+  return headers;
+}
+
+/** Headers for a successful reservation: remaining quota of every limit that applied. */
+export function quotaHeaders(states: QuotaState[], now: number): Record<string, string> {
+  if (states.length === 0) return {};
+  let headers: Record<string, string> = {};
+  for (const state of states) headers = { ...headers, ...headerSet(state, now, `-${state.charge.metric}`) };
+  const tightest = states.reduce((a, b) => (b.remaining / b.charge.limit < a.remaining / a.charge.limit ? b : a));
+  return { ...headers, ...headerSet(tightest, now, ''), 'x-ratelimit-scope': tightest.charge.metric };
+}
+
+const METRIC_NAMES: Record<string, string> = {
+  requests: 'Request',
+  tokens: 'Token',
+  cost: 'Cost',
+  ip: 'Per-IP request',
+};
+
+/** The 429 for a limit that was hit, naming it; Retry-After is when its window resets (none for lifetime limits). */
+export function quotaExceeded(state: QuotaState, now: number): GatewayError {
+  const { metric, limit, period } = state.charge;
+  const retryAfter = secondsUntil(state.resetAt, now);
+  const money = (value: number) => (metric === 'cost' ? `$${display(metric, value)}` : String(value));
+  const when = retryAfter === undefined ? 'This lifetime limit does not reset.' : `It resets in ${retryAfter} s.`;
+  const name = METRIC_NAMES[metric] ?? metric;
+  // Tokens and cost are reserved by estimate: a request can be refused while some quota remains, if its estimate
+  // (input + max_tokens) does not fit. Say so, since lowering max_tokens is then the fix.
+  const what = state.used < limit
+    ? `${name} limit: this request needs an estimated ${money(state.charge.amount)} but ${money(state.remaining)} of ${money(limit)} per ${period} remain.`
+    : `${name} limit reached (${money(limit)} per ${period}).`;
+  return new GatewayError(429, 'rate_limit_error', `${what} ${when}`, {
+    code: `${metric}_limit_exceeded`,
+    retryAfter,
+    headers: { ...headerSet(state, now, ''), 'x-ratelimit-scope': metric },
+    details: { limit: metric, period },
+  });
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { clientIp, countryVerdict, CountryLookup, normalizeIp } from '../../../src/policy/index.js';
+
+describe('clientIp', () => {
+  const headers = { 'x-forwarded-for': '203.0.113.9, 81.2.69.142' };
+
+  it('ignores X-Forwarded-For unless trust_proxy is on', () => {
+    expect(clientIp({ headers, socketAddress: '::ffff:10.0.0.2' }, false)).toBe('10.0.0.2');
+  });
+
+  it('takes the address the trusted proxy appended (rightmost), not the client-supplied one', () => {
+    expect(clientIp({ headers, socketAddress: '10.0.0.2' }, true)).toBe('81.2.69.142');
+    expect(clientIp({ headers, socketAddress: '10.0.0.2' }, 2)).toBe('203.0.113.9');
+  });
+
+  it('falls back to the socket address when the header is missing or garbage', () => {
+    expect(clientIp({ headers: {}, socketAddress: '10.0.0.2' }, true)).toBe('10.0.0.2');
+    expect(clientIp({ headers: { 'x-forwarded-for': 'not-an-ip' }, socketAddress: '10.0.0.2' }, true)).toBe('10.0.0.2');
+  });
+
+  it('normalises IPv4-mapped IPv6 and brackets', () => {
+    expect(normalizeIp('::FFFF:1.2.3.4')).toBe('1.2.3.4');
+    expect(normalizeIp('[2001:DB8::1]')).toBe('2001:db8::1');
+  });
+});
+
+describe('CountryLookup with the bundled database', () => {
+  const geo = new CountryLookup();
+
+  it('knows well-known addresses', () => {
+    expect(geo.country('8.8.8.8')).toBe('US');
+    expect(geo.country('81.2.69.142')).toBe('GB');
+    expect(geo.country('202.12.27.33')).toBe('JP');
+    expect(geo.country('2a00:1450:4001::1')).toBe('IE');
+  });
+
+  it('does not know private or invalid addresses', () => {
+    expect(geo.country('127.0.0.1')).toBeUndefined();
+    expect(geo.country('10.1.2.3')).toBeUndefined();
+    expect(geo.country('not an ip')).toBeUndefined();
+  });
+});
+
+describe('countryVerdict', () => {
+  it('applies allow lists, block lists (block wins) and the unknown-country setting', () => {
+    expect(countryVerdict({ allowedCountries: ['US'] }, 'US', 'deny')).toEqual({ allowed: true });
+    expect(countryVerdict({ allowedCountries: ['US'] }, 'GB', 'allow')).toEqual({ allowed: false, reason: 'not_allowed' });
+    expect(countryVerdict({ allowedCountries: ['US'], blockedCountries: ['US'] }, 'US', 'allow')).toEqual({ allowed: false, reason: 'blocked' });
+    expect(countryVerdict({ blockedCountries: ['RU'] }, undefined, 'deny')).toEqual({ allowed: false, reason: 'unknown' });
+    expect(countryVerdict({ blockedCountries: ['RU'] }, undefined, 'allow')).toEqual({ allowed: true });
+    expect(countryVerdict({}, undefined, 'deny')).toEqual({ allowed: true });
+  });
+});
