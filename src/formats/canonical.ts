@@ -136,6 +136,8 @@ export interface CanonicalEmbeddingRequest {
 
 export interface CanonicalEmbeddingResponse {
   model: string;
+  /** How the client wants vectors encoded (OpenAI `encoding_format`), carried over from its request. */
+  encodingFormat?: 'float' | 'base64';
   embeddings: number[][];
   usage: { inputTokens: number };
 }

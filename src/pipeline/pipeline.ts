@@ -123,7 +123,7 @@ export class Pipeline {
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
         finish();
-        return { status: 200, headers, body: prepared.body };
+        return { status: 200, headers, body: prepared.body, outcome };
       }
       const events = onStreamEnd(prepared.body.events, (error, completed) => {
         this.applyMeter(outcome, meter, canonical);
@@ -135,7 +135,7 @@ export class Pipeline {
         }
         finish(error);
       });
-      return { status: 200, headers: { ...headers, 'cache-control': 'no-cache' }, body: { kind: 'sse', events } };
+      return { status: 200, headers: { ...headers, 'cache-control': 'no-cache' }, body: { kind: 'sse', events }, outcome };
     } catch (err) {
       finish(err);
       throw err;

@@ -2,6 +2,7 @@ import type { Secret } from '../config/secret.js';
 import { badRequest } from '../errors/index.js';
 import type { CanonicalRequest, WireFormat } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
+import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE } from '../formats/sse.js';
 import type { Route } from '../router/model-catalog.js';
 import { estimateInputTokens } from './token-estimate.js';
@@ -98,16 +99,18 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
   const target = codecs[provider.format].embeddings;
   if (!client || !target) throw badRequest(`Provider ${provider.id} has no embeddings endpoint.`, 'model');
   let body: Record<string, unknown>;
+  const clientRequest = client.requestToCanonical(req.body, { model: req.model });
   if (provider.format === req.format) {
     body = provider.format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
   } else {
-    body = target.requestFromCanonical(client.requestToCanonical(req.body, { model: req.model }), upstreamModel).body;
+    body = target.requestFromCanonical(clientRequest, upstreamModel).body;
   }
   const upstream = await provider.call({ operation: 'embeddings', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
   const json = await upstream.json();
   const canonical = target.responseToCanonical(json);
-  meter.usage = { inputTokens: canonical.usage.inputTokens, outputTokens: 0 };
-  const value = provider.format === req.format ? json : client.responseFromCanonical(canonical);
+  // Gemini reports no usage for embeddings: estimate from the input rather than record zero.
+  meter.usage = { inputTokens: canonical.usage.inputTokens || estimateEmbeddingTokens(clientRequest.input), outputTokens: 0 };
+  const value = provider.format === req.format ? json : client.responseFromCanonical({ ...canonical, encodingFormat: clientRequest.encodingFormat });
   return { body: { kind: 'json', value }, warnings: [], contentType: JSON_TYPE };
 }
 

@@ -40,6 +40,8 @@ export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
   body: ResponseBody;
+  /** The request's outcome, complete once the body has been consumed (usage of a stream arrives at its end). */
+  outcome: Outcome;
 }
 
 /** Everything known about a request once it ended; feeds records, metrics, quota settlement and receipts. */

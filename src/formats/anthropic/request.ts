@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { badRequest } from '../../errors/index.js';
+import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
+import type { TranslatedRequest } from '../codec.js';
+import { zodIssueToBadRequest } from '../validation.js';
+
+/** Anthropic Messages request (https://docs.anthropic.com/en/api/messages); partial schemas, unknown fields pass. */
+const imageSource = z.union([
+  z.object({ type: z.literal('base64'), media_type: z.string(), data: z.string() }).loose(),
+  z.object({ type: z.literal('url'), url: z.string() }).loose(),
+]);
+const textBlock = z.object({ type: z.literal('text'), text: z.string() }).loose();
+const imageBlock = z.object({ type: z.literal('image'), source: imageSource }).loose();
+const block = z.object({ type: z.string() }).loose();
+const messageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)]) }).loose();
+
+export const anthropicRequestSchema = z
+  .object({
+    model: z.string().min(1),
+    max_tokens: z.number().int().positive(),
+    messages: z.array(messageSchema),
+    system: z.union([z.string(), z.array(textBlock)]).optional(),
+    stream: z.boolean().optional(),
+    temperature: z.number().min(0).max(1).optional(),
+    top_p: z.number().optional(),
+    top_k: z.number().int().optional(),
+    stop_sequences: z.array(z.string()).optional(),
+    tools: z.array(z.object({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() }).loose()).optional(),
+    tool_choice: z.object({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).loose().optional(),
+    metadata: z.object({ user_id: z.string().nullable().optional() }).loose().optional(),
+  })
+  .loose();
+
+/** Anthropic-only parameters: dropped (and named) when translating to another format. */
+const ANTHROPIC_ONLY = ['thinking', 'service_tier', 'container', 'mcp_servers', 'context_management'];
+
+/** Anthropic requires max_tokens; a translated request that names none gets this (documented in the README). */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+function image(source: z.infer<typeof imageSource>): ImagePart {
+  return { type: 'image', source: source.type === 'base64' ? { kind: 'base64', mediaType: source.media_type, data: source.data } : { kind: 'url', url: source.url } };
+}
+
+function blocksToParts(content: string | Array<z.infer<typeof block>>, where: string): ContentPart[] {
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  return content.map((b, i): ContentPart => {
+    const at = `${where}[${i}]`;
+    switch (b.type) {
+      case 'text':
+        return { type: 'text', text: textBlock.parse(b).text };
+      case 'image': {
+        const parsed = imageBlock.safeParse(b);
+        if (!parsed.success) throw badRequest(`Invalid image block: ${parsed.error.issues[0]!.message}`, `${at}.source`);
+        return image(parsed.data.source);
+      }
+      case 'tool_use': {
+        const use = b as { id?: string; name?: string; input?: unknown };
+        if (typeof use.id !== 'string' || typeof use.name !== 'string') throw badRequest('tool_use blocks need id and name.', at);
+        return { type: 'tool_call', id: use.id, name: use.name, arguments: JSON.stringify(use.input ?? {}) };
+      }
+      case 'tool_result': {
+        const result = b as { tool_use_id?: string; content?: unknown; is_error?: boolean };
+        if (typeof result.tool_use_id !== 'string') throw badRequest('tool_result blocks need tool_use_id.', `${at}.tool_use_id`);
+        const inner = result.content === undefined ? [] : blocksToParts(result.content as string | Array<z.infer<typeof block>>, `${at}.content`);
+        return { type: 'tool_result', toolCallId: result.tool_use_id, content: inner.filter((p): p is TextPart | ImagePart => p.type === 'text' || p.type === 'image'), ...(result.is_error ? { isError: true } : {}) };
+      }
+      case 'thinking': {
+        const thinking = b as { thinking?: string; signature?: string };
+        return { type: 'reasoning', text: thinking.thinking ?? '', ...(thinking.signature ? { signature: thinking.signature } : {}) };
+      }
+      case 'redacted_thinking':
+        return { type: 'reasoning', text: '' };
+      default:
+        throw badRequest(`Content block type '${b.type}' is not supported when translating to another provider format.`, `${at}.type`);
+    }
+  });
+}
+
+function toolChoice(choice: z.infer<typeof anthropicRequestSchema>['tool_choice']): ToolChoice | undefined {
+  if (!choice) return undefined;
+  switch (choice.type) {
+    case 'any': return { type: 'required' };
+    case 'tool': return { type: 'tool', name: choice.name ?? '' };
+    default: return { type: choice.type };
+  }
+}
+
+export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
+  const parsed = anthropicRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodIssueToBadRequest(parsed.error);
+  const request = parsed.data;
+  for (const [i, tool] of (request.tools ?? []).entries()) {
+    if (tool.type && tool.type !== 'custom') throw badRequest(`Server tool '${tool.type}' is not supported when translating to another provider format.`, `tools[${i}].type`);
+  }
+  const messages: CanonicalMessage[] = request.messages.map((m, i) => ({ role: m.role, content: blocksToParts(m.content, `messages[${i}].content`) }));
+  const system = typeof request.system === 'string' ? request.system : request.system?.map((b) => b.text).join('\n\n');
+  const choice = toolChoice(request.tool_choice);
+  const keys = Object.keys(body as object);
+  return {
+    model: request.model,
+    ...(system ? { system } : {}),
+    messages,
+    ...(request.tools ? { tools: request.tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema ?? { type: 'object', properties: {} } })) } : {}),
+    ...(choice ? { toolChoice: choice } : {}),
+    ...(request.tool_choice?.disable_parallel_tool_use ? { parallelToolCalls: false } : {}),
+    maxTokens: request.max_tokens,
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    ...(request.top_p !== undefined ? { topP: request.top_p } : {}),
+    ...(request.top_k !== undefined ? { topK: request.top_k } : {}),
+    ...(request.stop_sequences?.length ? { stop: request.stop_sequences } : {}),
+    ...(request.metadata?.user_id ? { user: request.metadata.user_id } : {}),
+    stream: request.stream === true,
+    warnings: ANTHROPIC_ONLY.filter((key) => keys.includes(key)),
+  };
+}
+
+/** Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; other ids are mapped deterministically so calls still pair with results. */
+export const anthropicToolId = (id: string) => id.replace(/[^a-zA-Z0-9_-]/g, '_');
+
+function partsToBlocks(parts: ContentPart[]): Array<Record<string, unknown>> {
+  const blocks: Array<Record<string, unknown>> = [];
+  for (const part of parts) {
+    switch (part.type) {
+      case 'text':
+        if (part.text !== '') blocks.push({ type: 'text', text: part.text });
+        break;
+      case 'image':
+        blocks.push({ type: 'image', source: part.source.kind === 'base64' ? { type: 'base64', media_type: part.source.mediaType, data: part.source.data } : { type: 'url', url: part.source.url } });
+        break;
+      case 'tool_call': {
+        let input: unknown;
+        try {
+          input = part.arguments.trim() === '' ? {} : JSON.parse(part.arguments);
+        } catch {
+          throw badRequest(`Tool call ${part.id} has arguments that are not valid JSON; Anthropic needs a JSON object.`, 'messages');
+        }
+        blocks.push({ type: 'tool_use', id: anthropicToolId(part.id), name: part.name, input });
+        break;
+      }
+      case 'tool_result':
+        blocks.push({ type: 'tool_result', tool_use_id: anthropicToolId(part.toolCallId), content: partsToBlocks(part.content), ...(part.isError ? { is_error: true } : {}) });
+        break;
+      case 'reasoning':
+        // Thinking blocks can only be replayed with the signature Anthropic gave them.
+        if (part.signature) blocks.push({ type: 'thinking', thinking: part.text, signature: part.signature });
+        break;
+    }
+  }
+  return blocks;
+}
+
+export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string): TranslatedRequest {
+  if (req.n !== undefined && req.n > 1) throw badRequest('Anthropic returns one choice per request; n > 1 cannot be served by this provider.', 'n');
+  const warnings: string[] = [];
+  const messages: Array<{ role: string; content: Array<Record<string, unknown>> }> = [];
+  for (const message of req.messages) {
+    const content = partsToBlocks(message.content);
+    const last = messages[messages.length - 1];
+    if (last && last.role === message.role) last.content.push(...content);
+    else messages.push({ role: message.role, content });
+  }
+  const body: Record<string, unknown> = { model, max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS, messages };
+  if (req.system) body.system = req.system;
+  if (req.tools?.length) body.tools = req.tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.parameters }));
+  if (req.toolChoice && (req.tools?.length || req.toolChoice.type === 'none')) {
+    const choice = req.toolChoice.type === 'required' ? { type: 'any' } : req.toolChoice.type === 'tool' ? { type: 'tool', name: req.toolChoice.name } : { type: req.toolChoice.type };
+    body.tool_choice = req.parallelToolCalls === false && choice.type !== 'none' ? { ...choice, disable_parallel_tool_use: true } : choice;
+  }
+  if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
+  if (req.temperature !== undefined && req.temperature > 1) warnings.push('temperature (clamped to 1)');
+  if (req.topP !== undefined) body.top_p = req.topP;
+  if (req.topK !== undefined) body.top_k = req.topK;
+  if (req.stop?.length) body.stop_sequences = req.stop;
+  if (req.user) body.metadata = { user_id: req.user };
+  if (req.seed !== undefined) warnings.push('seed');
+  if (req.presencePenalty !== undefined) warnings.push('presence_penalty');
+  if (req.frequencyPenalty !== undefined) warnings.push('frequency_penalty');
+  if (req.responseFormat && req.responseFormat.type !== 'text') warnings.push('response_format');
+  if (req.stream) body.stream = true;
+  return { body, warnings };
+}

@@ -1,0 +1,239 @@
+import { z } from 'zod';
+import { badRequest } from '../../errors/index.js';
+import type {
+  CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
+} from '../canonical.js';
+import type { TranslatedRequest } from '../codec.js';
+import { zodIssueToBadRequest } from '../validation.js';
+
+/**
+ * OpenAI Chat Completions request (https://platform.openai.com/docs/api-reference/chat/create). Schemas are partial
+ * on purpose: unknown fields pass (`.loose()`), so a new OpenAI parameter never breaks pass-through.
+ */
+const textPart = z.object({ type: z.literal('text'), text: z.string() }).loose();
+const imagePart = z.object({ type: z.literal('image_url'), image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }).loose() }).loose();
+const otherPart = z.object({ type: z.string() }).loose();
+const contentSchema = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart]))]).nullable().optional();
+const toolCallSchema = z.object({ id: z.string(), type: z.literal('function').optional(), function: z.object({ name: z.string(), arguments: z.string() }).loose() }).loose();
+
+const messageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('system'), content: contentSchema }).loose(),
+  z.object({ role: z.literal('developer'), content: contentSchema }).loose(),
+  z.object({ role: z.literal('user'), content: contentSchema }).loose(),
+  z.object({ role: z.literal('assistant'), content: contentSchema, tool_calls: z.array(toolCallSchema).optional(), refusal: z.string().nullable().optional(), function_call: z.object({ name: z.string(), arguments: z.string() }).loose().nullable().optional() }).loose(),
+  z.object({ role: z.literal('tool'), content: contentSchema, tool_call_id: z.string() }).loose(),
+  z.object({ role: z.literal('function'), content: contentSchema, name: z.string() }).loose(),
+]);
+
+const functionDef = z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }).loose();
+
+export const openaiChatRequestSchema = z
+  .object({
+    model: z.string().min(1),
+    messages: z.array(messageSchema).min(1),
+    stream: z.boolean().nullable().optional(),
+    max_tokens: z.number().int().positive().nullable().optional(),
+    max_completion_tokens: z.number().int().positive().nullable().optional(),
+    temperature: z.number().min(0).max(2).nullable().optional(),
+    top_p: z.number().min(0).max(1).nullable().optional(),
+    stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
+    seed: z.number().int().nullable().optional(),
+    presence_penalty: z.number().nullable().optional(),
+    frequency_penalty: z.number().nullable().optional(),
+    n: z.number().int().positive().nullable().optional(),
+    user: z.string().optional(),
+    parallel_tool_calls: z.boolean().optional(),
+    tools: z.array(z.object({ type: z.literal('function'), function: functionDef }).loose()).optional(),
+    tool_choice: z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) }).loose()]).optional(),
+    functions: z.array(functionDef).optional(),
+    function_call: z.union([z.enum(['auto', 'none']), z.object({ name: z.string() })]).optional(),
+    response_format: z
+      .union([
+        z.object({ type: z.literal('text') }).loose(),
+        z.object({ type: z.literal('json_object') }).loose(),
+        z.object({ type: z.literal('json_schema'), json_schema: z.object({ name: z.string(), schema: z.record(z.string(), z.unknown()).optional(), strict: z.boolean().nullable().optional() }).loose() }).loose(),
+      ])
+      .optional(),
+  })
+  .loose();
+
+export type OpenAIChatRequest = z.infer<typeof openaiChatRequestSchema>;
+
+/** OpenAI-only parameters that the canonical form cannot carry: dropped (and named) when translating. */
+const OPENAI_ONLY = ['logit_bias', 'logprobs', 'top_logprobs', 'service_tier', 'store', 'metadata', 'prediction', 'reasoning_effort', 'modalities', 'audio', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier'];
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+function imageFromUrl(url: string, detail?: ImagePart['detail']): ImagePart {
+  const match = DATA_URL.exec(url);
+  const source = match ? { kind: 'base64' as const, mediaType: match[1]!, data: match[2]! } : { kind: 'url' as const, url };
+  return { type: 'image', source, ...(detail ? { detail } : {}) };
+}
+
+function contentParts(content: z.infer<typeof contentSchema>, where: string): Array<TextPart | ImagePart> {
+  if (content === null || content === undefined) return [];
+  if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
+  return content.map((part, i) => {
+    if (part.type === 'text') return { type: 'text', text: (part as { text: string }).text };
+    if (part.type === 'image_url') {
+      const image = (part as z.infer<typeof imagePart>).image_url;
+      return imageFromUrl(image.url, image.detail);
+    }
+    throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`);
+  });
+}
+
+const textOf = (content: z.infer<typeof contentSchema>) =>
+  typeof content === 'string' ? content : (content ?? []).map((p) => (p.type === 'text' ? (p as { text: string }).text : '')).join('');
+
+function toolChoice(request: OpenAIChatRequest): ToolChoice | undefined {
+  const choice = request.tool_choice ?? (request.function_call === undefined ? undefined : typeof request.function_call === 'string' ? request.function_call : { type: 'function' as const, function: request.function_call });
+  if (choice === undefined) return undefined;
+  if (typeof choice === 'string') return { type: choice };
+  return { type: 'tool', name: choice.function.name };
+}
+
+function responseFormat(format: OpenAIChatRequest['response_format']): ResponseFormat | undefined {
+  if (!format) return undefined;
+  if (format.type === 'json_schema') {
+    const spec = (format as { json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean | null } }).json_schema;
+    return { type: 'json_schema', name: spec.name, schema: spec.schema ?? {}, ...(spec.strict ? { strict: true } : {}) };
+  }
+  return { type: format.type as 'text' | 'json_object' };
+}
+
+/** Consecutive tool results form one user message (how Anthropic and Gemini want them). */
+function pushToolResult(messages: CanonicalMessage[], part: ToolResultPart): void {
+  const last = messages[messages.length - 1];
+  if (last?.role === 'user' && last.content.length > 0 && last.content.every((p) => p.type === 'tool_result')) last.content.push(part);
+  else messages.push({ role: 'user', content: [part] });
+}
+
+export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
+  const parsed = openaiChatRequestSchema.safeParse(body);
+  if (!parsed.success) throw zodIssueToBadRequest(parsed.error);
+  const request = parsed.data;
+  const system: string[] = [];
+  const messages: CanonicalMessage[] = [];
+  request.messages.forEach((message, index) => {
+    const where = `messages[${index}].content`;
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        system.push(textOf(message.content));
+        break;
+      case 'user':
+        messages.push({ role: 'user', content: contentParts(message.content, where) });
+        break;
+      case 'assistant': {
+        const parts: ContentPart[] = contentParts(message.content, where).filter((p): p is TextPart => p.type === 'text');
+        if (message.refusal) parts.push({ type: 'text', text: message.refusal });
+        for (const call of message.tool_calls ?? []) parts.push({ type: 'tool_call', id: call.id, name: call.function.name, arguments: call.function.arguments });
+        if (message.function_call) parts.push({ type: 'tool_call', id: `call_fn_${index}`, name: message.function_call.name, arguments: message.function_call.arguments });
+        messages.push({ role: 'assistant', content: parts });
+        break;
+      }
+      case 'tool':
+        pushToolResult(messages, { type: 'tool_result', toolCallId: message.tool_call_id, content: contentParts(message.content, where) });
+        break;
+      case 'function': {
+        // Legacy function role: pair with the most recent legacy function_call id.
+        pushToolResult(messages, { type: 'tool_result', toolCallId: lastFunctionCallId(messages, message.name), name: message.name, content: [{ type: 'text', text: textOf(message.content) }] });
+        break;
+      }
+    }
+  });
+  const tools: ToolDefinition[] | undefined = request.tools?.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters ?? { type: 'object', properties: {} } }))
+    ?? request.functions?.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters ?? { type: 'object', properties: {} } }));
+  const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : request.stop;
+  const bodyKeys = Object.keys(body as object);
+  return {
+    model: request.model,
+    ...(system.length ? { system: system.join('\n\n') } : {}),
+    messages,
+    ...(tools ? { tools } : {}),
+    ...(toolChoice(request) ? { toolChoice: toolChoice(request) } : {}),
+    ...(request.parallel_tool_calls !== undefined ? { parallelToolCalls: request.parallel_tool_calls } : {}),
+    ...((request.max_completion_tokens ?? request.max_tokens) ? { maxTokens: (request.max_completion_tokens ?? request.max_tokens)! } : {}),
+    ...(request.temperature != null ? { temperature: request.temperature } : {}),
+    ...(request.top_p != null ? { topP: request.top_p } : {}),
+    ...(stop ? { stop } : {}),
+    ...(request.seed != null ? { seed: request.seed } : {}),
+    ...(request.presence_penalty != null ? { presencePenalty: request.presence_penalty } : {}),
+    ...(request.frequency_penalty != null ? { frequencyPenalty: request.frequency_penalty } : {}),
+    ...(request.n != null ? { n: request.n } : {}),
+    ...(responseFormat(request.response_format) ? { responseFormat: responseFormat(request.response_format) } : {}),
+    ...(request.user ? { user: request.user } : {}),
+    stream: request.stream === true,
+    warnings: OPENAI_ONLY.filter((key) => bodyKeys.includes(key)),
+  };
+}
+
+function lastFunctionCallId(messages: CanonicalMessage[], name: string): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    for (const part of messages[i]!.content) if (part.type === 'tool_call' && part.name === name) return part.id;
+  }
+  return `call_${name}`;
+}
+
+function imageUrl(part: ImagePart): Record<string, unknown> {
+  const url = part.source.kind === 'base64' ? `data:${part.source.mediaType};base64,${part.source.data}` : part.source.url;
+  return { type: 'image_url', image_url: { url, ...(part.detail ? { detail: part.detail } : {}) } };
+}
+
+function userContent(parts: Array<TextPart | ImagePart>): string | Array<Record<string, unknown>> {
+  if (parts.every((p) => p.type === 'text')) return parts.map((p) => (p as TextPart).text).join('');
+  return parts.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : imageUrl(p)));
+}
+
+/** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */
+export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string): TranslatedRequest {
+  const messages: Array<Record<string, unknown>> = [];
+  if (req.system) messages.push({ role: 'system', content: req.system });
+  for (const message of req.messages) {
+    if (message.role === 'assistant') {
+      const text = message.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('');
+      const calls = message.content.filter((p) => p.type === 'tool_call');
+      messages.push({
+        role: 'assistant',
+        content: text === '' && calls.length ? null : text,
+        ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
+      });
+      continue;
+    }
+    const ordinary: Array<TextPart | ImagePart> = [];
+    for (const part of message.content) {
+      if (part.type === 'tool_result') {
+        messages.push({ role: 'tool', tool_call_id: part.toolCallId, content: part.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('') });
+      } else if (part.type === 'text' || part.type === 'image') {
+        ordinary.push(part);
+      }
+    }
+    if (ordinary.length) messages.push({ role: 'user', content: userContent(ordinary) });
+  }
+  const body: Record<string, unknown> = { model, messages };
+  if (req.tools?.length) body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters } }));
+  if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', function: { name: req.toolChoice.name } } : req.toolChoice.type;
+  if (req.parallelToolCalls !== undefined && req.tools?.length) body.parallel_tool_calls = req.parallelToolCalls;
+  if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
+  if (req.temperature !== undefined) body.temperature = req.temperature;
+  if (req.topP !== undefined) body.top_p = req.topP;
+  if (req.stop?.length) body.stop = req.stop;
+  if (req.seed !== undefined) body.seed = req.seed;
+  if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
+  if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
+  if (req.n !== undefined) body.n = req.n;
+  if (req.user) body.user = req.user;
+  if (req.responseFormat) {
+    body.response_format = req.responseFormat.type === 'json_schema'
+      ? { type: 'json_schema', json_schema: { name: req.responseFormat.name, schema: req.responseFormat.schema, ...(req.responseFormat.strict ? { strict: true } : {}) } }
+      : { type: req.responseFormat.type };
+  }
+  const warnings: string[] = [];
+  if (req.topK !== undefined) warnings.push('top_k');
+  if (req.stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return { body, warnings };
+}

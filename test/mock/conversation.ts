@@ -1,0 +1,122 @@
+/**
+ * What the mock "model" says, decided from a request in any format: the last user text, images seen, tools offered,
+ * and whether the last message is a tool result. Pure functions, shared by every wire format of the mock.
+ */
+
+export type ProviderFormat = 'openai' | 'anthropic' | 'gemini';
+
+export interface Conversation {
+  lastUserText: string;
+  images: number;
+  toolNames: string[];
+  forcedTool?: string;
+  toolsDisabled: boolean;
+  lastIsToolResult: boolean;
+  toolResultText: string;
+  allText: string;
+  maxTokens?: number;
+}
+
+export type Reply =
+  | { kind: 'text'; text: string; stop: 'stop' | 'length' }
+  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const textOfParts = (parts: unknown): string => {
+  if (typeof parts === 'string') return parts;
+  if (!Array.isArray(parts)) return '';
+  return parts.map((p: Json) => (typeof p === 'string' ? p : p.text ?? (p.type === 'tool_result' ? textOfParts(p.content) : ''))).join('');
+};
+
+export function readConversation(format: ProviderFormat, body: Json): Conversation {
+  const conv: Conversation = { lastUserText: '', images: 0, toolNames: [], toolsDisabled: false, lastIsToolResult: false, toolResultText: '', allText: '' };
+  const texts: string[] = [];
+  if (format === 'openai') {
+    for (const m of body.messages ?? []) {
+      texts.push(textOfParts(m.content));
+      if (Array.isArray(m.content)) conv.images += m.content.filter((p: Json) => p.type === 'image_url').length;
+      if (m.role === 'user') conv.lastUserText = textOfParts(m.content);
+    }
+    const last = body.messages?.at(-1);
+    conv.lastIsToolResult = last?.role === 'tool' || last?.role === 'function';
+    if (conv.lastIsToolResult) conv.toolResultText = textOfParts(last.content);
+    conv.toolNames = (body.tools ?? []).map((t: Json) => t.function?.name).concat((body.functions ?? []).map((f: Json) => f.name)).filter(Boolean);
+    conv.toolsDisabled = body.tool_choice === 'none';
+    if (typeof body.tool_choice === 'object') conv.forcedTool = body.tool_choice.function?.name;
+    conv.maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  } else if (format === 'anthropic') {
+    texts.push(textOfParts(body.system));
+    for (const m of body.messages ?? []) {
+      texts.push(textOfParts(m.content));
+      if (Array.isArray(m.content)) conv.images += m.content.filter((b: Json) => b.type === 'image').length;
+      if (m.role === 'user') {
+        const blocks = Array.isArray(m.content) ? m.content : [{ type: 'text', text: m.content }];
+        const text = blocks.filter((b: Json) => b.type === 'text').map((b: Json) => b.text).join('');
+        if (text) conv.lastUserText = text;
+      }
+    }
+    const last = body.messages?.at(-1);
+    const results = Array.isArray(last?.content) ? last.content.filter((b: Json) => b.type === 'tool_result') : [];
+    conv.lastIsToolResult = last?.role === 'user' && results.length > 0;
+    if (conv.lastIsToolResult) conv.toolResultText = textOfParts(results[0].content);
+    conv.toolNames = (body.tools ?? []).map((t: Json) => t.name);
+    conv.toolsDisabled = body.tool_choice?.type === 'none';
+    if (body.tool_choice?.type === 'tool') conv.forcedTool = body.tool_choice.name;
+    conv.maxTokens = body.max_tokens;
+  } else {
+    texts.push(textOfParts(body.systemInstruction?.parts));
+    for (const c of body.contents ?? []) {
+      texts.push(textOfParts(c.parts));
+      conv.images += (c.parts ?? []).filter((p: Json) => p.inlineData || p.fileData).length;
+      const text = (c.parts ?? []).filter((p: Json) => typeof p.text === 'string').map((p: Json) => p.text).join('');
+      if ((c.role ?? 'user') === 'user' && text) conv.lastUserText = text;
+    }
+    const last = body.contents?.at(-1);
+    const response = (last?.parts ?? []).find((p: Json) => p.functionResponse)?.functionResponse;
+    conv.lastIsToolResult = response !== undefined;
+    if (response) conv.toolResultText = typeof response.response?.result === 'string' ? response.response.result : JSON.stringify(response.response);
+    conv.toolNames = (body.tools ?? []).flatMap((t: Json) => (t.functionDeclarations ?? []).map((f: Json) => f.name));
+    const calling = body.toolConfig?.functionCallingConfig;
+    conv.toolsDisabled = calling?.mode === 'NONE';
+    if (calling?.mode === 'ANY' && calling.allowedFunctionNames?.length === 1) conv.forcedTool = calling.allowedFunctionNames[0];
+    conv.maxTokens = body.generationConfig?.maxOutputTokens;
+  }
+  conv.allText = texts.join('\n');
+  return conv;
+}
+
+export function decideReply(provider: string, model: string, conv: Conversation): Reply {
+  if (conv.toolNames.length > 0 && !conv.toolsDisabled && !conv.lastIsToolResult) {
+    return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: { input: conv.lastUserText } };
+  }
+  const base = conv.lastIsToolResult
+    ? `tool result was: ${conv.toolResultText}`
+    : `mock ${provider} ${model} says: ${conv.lastUserText.slice(0, 200)}${conv.images ? ` (saw ${conv.images} image(s))` : ''}`;
+  const words = base.split(' ');
+  if (conv.maxTokens !== undefined && conv.maxTokens < words.length) return { kind: 'text', text: words.slice(0, conv.maxTokens).join(' '), stop: 'length' };
+  return { kind: 'text', text: base, stop: 'stop' };
+}
+
+/** Text pieces as streamed: one word (with its leading space) per event. */
+export function pieces(text: string): string[] {
+  return text.split(/(?= )/);
+}
+
+/** Tool-call arguments as streamed: at least two pieces. */
+export function argumentPieces(args: Record<string, unknown>): string[] {
+  const json = JSON.stringify(args);
+  const cut = Math.max(1, Math.floor(json.length / 2));
+  return [json.slice(0, cut), json.slice(cut)];
+}
+
+export interface MockUsage {
+  input: number;
+  output: number;
+  cached: number;
+}
+
+export function usageFor(conv: Conversation, outputPieces: number): MockUsage {
+  const input = Math.max(1, Math.ceil(conv.allText.length / 4));
+  return { input, output: outputPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0 };
+}

@@ -1,0 +1,274 @@
+/**
+ * A mock upstream that speaks the real wire formats of OpenAI (and Azure OpenAI paths), Anthropic and Gemini —
+ * JSON and SSE — faithfully enough that the official SDKs work against it, with scripted failures for tests.
+ * Built on node:http with no per-request logging: it is also the baseline of the benchmarks.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { decideReply, readConversation, usageFor, type ProviderFormat } from './conversation.js';
+import { errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
+
+export interface MockUpstreamOptions {
+  apiKey?: string;
+  models?: string[];
+  host?: string;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  at: number;
+}
+
+export type MockBehaviour =
+  | { kind: 'ok' }
+  | { kind: 'error'; status: number; retryAfter?: number; message?: string }
+  | { kind: 'hang' }
+  | { kind: 'hang_after_headers' }
+  | { kind: 'reset' }
+  | { kind: 'slow'; chunkDelayMs: number }
+  | { kind: 'fail_mid_stream'; afterChunks: number }
+  | { kind: 'text'; text: string }
+  | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> };
+
+export interface MockUpstream {
+  url: string;
+  openaiBaseUrl: string;
+  anthropicBaseUrl: string;
+  geminiBaseUrl: string;
+  azureEndpoint: string;
+  requests: RecordedRequest[];
+  enqueue(...behaviours: MockBehaviour[]): void;
+  setDefault(behaviour: MockBehaviour): void;
+  reset(): void;
+  inFlight(): number;
+  abortedByClient(): number;
+  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+type Operation = 'chat' | 'embeddings' | 'count_tokens' | 'models';
+interface Route { format: ProviderFormat; operation: Operation; model?: string; stream?: boolean; azure?: boolean }
+
+const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
+
+function route(method: string, path: string, query: URLSearchParams): Route | undefined {
+  if (method === 'GET' && path === '/v1/models') return { format: 'openai', operation: 'models' };
+  if (method === 'GET' && path === '/v1beta/models') return { format: 'gemini', operation: 'models' };
+  if (method !== 'POST') return undefined;
+  if (path === '/v1/chat/completions') return { format: 'openai', operation: 'chat' };
+  if (path === '/v1/embeddings') return { format: 'openai', operation: 'embeddings' };
+  if (path === '/v1/messages') return { format: 'anthropic', operation: 'chat' };
+  if (path === '/v1/messages/count_tokens') return { format: 'anthropic', operation: 'count_tokens' };
+  const azure = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(path);
+  if (azure) return { format: 'openai', operation: azure[2] === 'embeddings' ? 'embeddings' : 'chat', model: decodeURIComponent(azure[1]!), azure: true };
+  const gemini = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents|countTokens)$/.exec(path);
+  if (gemini) {
+    const method = gemini[2]!;
+    const operation: Operation = method.endsWith('Content') && method.includes('enerate') ? 'chat' : method === 'countTokens' ? 'count_tokens' : 'embeddings';
+    return { format: 'gemini', operation, model: decodeURIComponent(gemini[1]!), stream: method === 'streamGenerateContent' && query.get('alt') === 'sse' };
+  }
+  return undefined;
+}
+
+/** Whether the request carries the key the way that provider expects it; undefined when it does. */
+function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSearchParams, key: string): { status: number; message: string } | undefined {
+  if (r.azure) {
+    if (!query.get('api-version')) return { status: 400, message: 'Missing required query parameter: api-version' };
+    return headers['api-key'] === key ? undefined : { status: 401, message: 'Access denied due to invalid subscription key.' };
+  }
+  if (r.format === 'openai') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
+  if (r.format === 'anthropic') {
+    if (headers['x-api-key'] !== key) return { status: 401, message: 'invalid x-api-key' };
+    return headers['anthropic-version'] ? undefined : { status: 400, message: 'anthropic-version: header is required' };
+  }
+  return headers['x-goog-api-key'] === key || query.get('key') === key ? undefined : { status: 401, message: 'API key not valid. Please pass a valid API key.' };
+}
+
+/** A deterministic unit-ish vector for a text, so embeddings are stable across runs. */
+function vector(text: string, dimensions: number): number[] {
+  let seed = 2166136261;
+  for (let i = 0; i < text.length; i++) seed = Math.imul(seed ^ text.charCodeAt(i), 16777619);
+  return Array.from({ length: dimensions }, (_, i) => (((Math.imul(seed, i + 1) >>> 0) % 2000) - 1000) / 1000);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
+  const key = options.apiKey ?? 'test-key';
+  const models = options.models ?? DEFAULT_MODELS;
+  const requests: RecordedRequest[] = [];
+  let queue: MockBehaviour[] = [];
+  let fallback: MockBehaviour = { kind: 'ok' };
+  let active = 0;
+  let aborted = 0;
+  const sockets = new Set<Socket>();
+  const hanging = new Set<ServerResponse>();
+  const waiters = new Set<() => void>();
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  async function serveChat(r: Route, body: any, res: ServerResponse, behaviour: MockBehaviour, isClosed: () => boolean): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const model = r.model ?? body.model ?? 'unknown';
+    const conv = readConversation(r.format, body);
+    const provider = r.azure ? 'azure' : r.format;
+    let reply = decideReply(provider, model, conv);
+    if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
+    if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
+    const usage = usageFor(conv, outputPieceCount(reply));
+    const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
+    if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage));
+
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    if (behaviour.kind === 'hang_after_headers') {
+      hanging.add(res);
+      return;
+    }
+    const frames = streamFrames(r.format, model, reply, usage, { includeUsage: body.stream_options?.include_usage === true });
+    for (let i = 0; i < frames.length; i++) {
+      if (isClosed()) return;
+      if (behaviour.kind === 'fail_mid_stream' && i === behaviour.afterChunks) {
+        res.socket?.destroy();
+        return;
+      }
+      res.write(frames[i]);
+      if (behaviour.kind === 'slow' && i < frames.length - 1) await sleep(behaviour.chunkDelayMs);
+    }
+    res.end();
+  }
+
+  function serveEmbeddings(r: Route, body: any, res: ServerResponse): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (r.format === 'openai') {
+      const inputs: string[] = typeof body.input === 'string' ? [body.input] : body.input.map((i: unknown) => (typeof i === 'string' ? i : JSON.stringify(i)));
+      const dims = body.dimensions ?? 8;
+      const tokens = inputs.reduce((n, t) => n + Math.max(1, Math.ceil(t.length / 4)), 0);
+      return send(res, 200, {
+        object: 'list',
+        data: inputs.map((text, index) => {
+          const values = vector(text, dims);
+          return { object: 'embedding', index, embedding: body.encoding_format === 'base64' ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values };
+        }),
+        model: r.model ?? body.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      });
+    }
+    const requestsIn: any[] = body.requests ?? [body]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const embeddings = requestsIn.map((q) => ({ values: vector((q.content?.parts ?? []).map((p: { text?: string }) => p.text ?? '').join(''), q.outputDimensionality ?? 8) }));
+    return send(res, 200, body.requests ? { embeddings } : { embedding: embeddings[0] });
+  }
+
+  function serveCount(r: Route, body: any, res: ServerResponse): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const conv = readConversation(r.format, r.format === 'gemini' ? body.generateContentRequest ?? body : body);
+    const tokens = usageFor(conv, 0).input;
+    return send(res, 200, r.format === 'gemini' ? { totalTokens: tokens } : { input_tokens: tokens });
+  }
+
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://mock');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown = undefined;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = text;
+      }
+      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() });
+      for (const wake of waiters) wake();
+      const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
+      if (!r) return send(res, 404, { error: { message: `mock: no route ${req.method} ${url.pathname}` } });
+      const problem = authProblem(r, req.headers, url.searchParams, key);
+      if (problem) return send(res, problem.status, errorBody(r.format, problem.status, problem.message));
+      if (r.operation === 'models') {
+        return r.format === 'gemini'
+          ? send(res, 200, { models: models.map((m) => ({ name: `models/${m}`, displayName: m, supportedGenerationMethods: ['generateContent'] })) })
+          : send(res, 200, { object: 'list', data: models.map((m) => ({ id: m, object: 'model', created: 1_700_000_000, owned_by: 'mock' })) });
+      }
+      const behaviour = queue.shift() ?? fallback;
+      if (behaviour.kind === 'reset') return void req.socket.destroy();
+      if (behaviour.kind === 'error') {
+        return send(res, behaviour.status, errorBody(r.format, behaviour.status, behaviour.message ?? `mock error ${behaviour.status}`), behaviour.retryAfter !== undefined ? { 'retry-after': String(behaviour.retryAfter) } : {});
+      }
+      active += 1;
+      let closed = false;
+      let finished = false;
+      res.on('close', () => {
+        closed = true;
+        active -= 1;
+        hanging.delete(res);
+        if (!finished && !res.writableFinished) aborted += 1;
+      });
+      res.on('finish', () => {
+        finished = true;
+      });
+      if (behaviour.kind === 'hang') {
+        hanging.add(res);
+        return;
+      }
+      const work = r.operation === 'chat' ? serveChat(r, body, res, behaviour, () => closed)
+        : r.operation === 'embeddings' ? Promise.resolve(serveEmbeddings(r, body, res))
+        : Promise.resolve(serveCount(r, body, res));
+      work.catch((err: Error) => {
+        if (!res.headersSent) send(res, 500, errorBody(r.format, 500, `mock failure: ${err.message}`));
+        else res.destroy();
+      });
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+
+  return {
+    url,
+    openaiBaseUrl: `${url}/v1`,
+    anthropicBaseUrl: url,
+    geminiBaseUrl: `${url}/v1beta`,
+    azureEndpoint: url,
+    requests,
+    enqueue: (...behaviours) => void queue.push(...behaviours),
+    setDefault: (behaviour) => void (fallback = behaviour),
+    reset: () => {
+      requests.length = 0;
+      queue = [];
+      fallback = { kind: 'ok' };
+      aborted = 0;
+    },
+    inFlight: () => active,
+    abortedByClient: () => aborted,
+    waitForRequests: (n, timeoutMs = 5_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (requests.length < n) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`mock: only ${requests.length} of ${n} requests within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      }),
+    close: async () => {
+      for (const res of hanging) res.destroy();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

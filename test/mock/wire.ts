@@ -1,0 +1,125 @@
+/**
+ * The mock's replies in each provider's real wire format: whole JSON responses, SSE event sequences (as the list of
+ * SSE frames the provider would send, one per event), and error bodies.
+ */
+import { argumentPieces, pieces, type MockUsage, type ProviderFormat, type Reply } from './conversation.js';
+
+let counter = 0;
+const nextId = (prefix: string) => `${prefix}${Date.now().toString(36)}${(counter++).toString(36).padStart(4, '0')}`;
+
+const frame = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+
+function openaiUsage(u: MockUsage) {
+  return {
+    prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output,
+    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+  };
+}
+
+function anthropicUsage(u: MockUsage, output = u.output) {
+  return { input_tokens: u.input - u.cached, output_tokens: output, cache_read_input_tokens: u.cached, cache_creation_input_tokens: 0 };
+}
+
+function geminiUsage(u: MockUsage) {
+  return { promptTokenCount: u.input, candidatesTokenCount: u.output, totalTokenCount: u.input + u.output, ...(u.cached ? { cachedContentTokenCount: u.cached } : {}) };
+}
+
+export function outputPieceCount(reply: Reply): number {
+  return reply.kind === 'text' ? pieces(reply.text).length : argumentPieces(reply.arguments).length;
+}
+
+export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage): unknown {
+  if (format === 'openai') {
+    const callId = nextId('call_');
+    return {
+      id: nextId('chatcmpl-'), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock',
+      choices: [{
+        index: 0, logprobs: null,
+        message: reply.kind === 'text'
+          ? { role: 'assistant', content: reply.text, refusal: null, annotations: [] }
+          : { role: 'assistant', content: null, refusal: null, tool_calls: [{ id: callId, type: 'function', function: { name: reply.name, arguments: JSON.stringify(reply.arguments) } }] },
+        finish_reason: reply.kind === 'text' ? reply.stop : 'tool_calls',
+      }],
+      usage: openaiUsage(usage),
+    };
+  }
+  if (format === 'anthropic') {
+    return {
+      id: nextId('msg_'), type: 'message', role: 'assistant', model,
+      content: reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }],
+      stop_reason: reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use',
+      stop_sequence: null,
+      usage: anthropicUsage(usage),
+    };
+  }
+  return {
+    candidates: [{
+      content: { role: 'model', parts: reply.kind === 'text' ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.arguments } }] },
+      finishReason: reply.kind === 'text' && reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0,
+    }],
+    usageMetadata: geminiUsage(usage),
+    modelVersion: model,
+    responseId: nextId('resp_'),
+  };
+}
+
+/** The SSE frames a provider sends for this reply, in order. */
+export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean }): string[] {
+  if (format === 'openai') {
+    const base = { id: nextId('chatcmpl-'), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock' };
+    const chunk = (delta: unknown, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(opts.includeUsage ? { usage: null } : {}) });
+    const frames = [chunk({ role: 'assistant', content: '', refusal: null })];
+    if (reply.kind === 'text') {
+      for (const piece of pieces(reply.text)) frames.push(chunk({ content: piece }));
+      frames.push(chunk({}, reply.stop));
+    } else {
+      frames.push(chunk({ tool_calls: [{ index: 0, id: nextId('call_'), type: 'function', function: { name: reply.name, arguments: '' } }] }));
+      for (const piece of argumentPieces(reply.arguments)) frames.push(chunk({ tool_calls: [{ index: 0, function: { arguments: piece } }] }));
+      frames.push(chunk({}, 'tool_calls'));
+    }
+    if (opts.includeUsage) frames.push(frame({ ...base, choices: [], usage: openaiUsage(usage) }));
+    frames.push('data: [DONE]\n\n');
+    return frames;
+  }
+  if (format === 'anthropic') {
+    const frames = [
+      frame({ type: 'message_start', message: { id: nextId('msg_'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(usage, 1) } }, 'message_start'),
+    ];
+    if (reply.kind === 'text') {
+      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'));
+      frames.push(frame({ type: 'ping' }, 'ping'));
+      for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
+    } else {
+      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
+      frames.push(frame({ type: 'ping' }, 'ping'));
+      for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
+    }
+    frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
+    const stop = reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use';
+    frames.push(frame({ type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } }, 'message_delta'));
+    frames.push(frame({ type: 'message_stop' }, 'message_stop'));
+    return frames;
+  }
+  const id = nextId('resp_');
+  const chunk = (parts: unknown[], extra: Record<string, unknown> = {}) =>
+    frame({ candidates: [{ content: { role: 'model', parts }, index: 0, ...extra }], usageMetadata: geminiUsage({ ...usage, output: 0 }), modelVersion: model, responseId: id });
+  if (reply.kind === 'tool_call') {
+    return [frame({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: reply.name, args: reply.arguments } }] }, finishReason: 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })];
+  }
+  const words = pieces(reply.text);
+  return words.map((piece, i) =>
+    i === words.length - 1
+      ? frame({ candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, finishReason: reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })
+      : chunk([{ text: piece }]),
+  );
+}
+
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error' };
+const GEMINI_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'rate_limit_exceeded' };
+
+export function errorBody(format: ProviderFormat, status: number, message: string): unknown {
+  if (format === 'anthropic') return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message } };
+  if (format === 'gemini') return { error: { code: status, message, status: GEMINI_STATUS[status] ?? 'INTERNAL' } };
+  return { error: { message, type: OPENAI_ERROR_TYPES[status] ?? 'server_error', param: null, code: status === 401 ? 'invalid_api_key' : null } };
+}
