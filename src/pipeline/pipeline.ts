@@ -127,7 +127,7 @@ export class Pipeline {
       }
       const events = onStreamEnd(prepared.body.events, (error, completed) => {
         this.applyMeter(outcome, meter, canonical);
-        if (!completed && error === undefined) outcome.clientAborted = true;
+        if (!completed && (error === undefined || req.signal.aborted)) outcome.clientAborted = true;
         if (meter.error && !error) {
           outcome.status = 502;
           outcome.errorType = 'upstream_error';
@@ -150,7 +150,9 @@ export class Pipeline {
       codec.embeddings.requestToCanonical(req.body, { model: req.model });
       return undefined;
     }
-    return codec.requestToCanonical(req.body, { model: req.model, stream: req.stream });
+    // count_tokens takes a Messages body without max_tokens (https://docs.anthropic.com/en/api/messages-count-tokens).
+    const body = req.operation === 'count_tokens' && req.format === 'anthropic' ? { max_tokens: 1, ...req.body } : req.body;
+    return codec.requestToCanonical(body, { model: req.model, stream: req.stream });
   }
 
   private applyMeter(outcome: Outcome, meter: Meter, canonical: CanonicalRequest | undefined): void {

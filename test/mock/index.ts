@@ -136,6 +136,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     for (let i = 0; i < frames.length; i++) {
       if (isClosed()) return;
       if (behaviour.kind === 'fail_mid_stream' && i === behaviour.afterChunks) {
+        // Let the frames already written reach the client first: a reset in the same tick can make the client's
+        // HTTP stack drop data it had buffered, which would turn this into a failure before the first byte.
+        await new Promise<void>((resolve) => res.write('', () => resolve()));
+        await sleep(50);
         res.socket?.destroy();
         return;
       }

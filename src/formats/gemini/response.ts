@@ -152,6 +152,7 @@ export async function* decodeGeminiStream(messages: AsyncIterable<SSEMessage>): 
     if (!candidate && chunk.promptFeedback?.blockReason) finishReason = 'SAFETY';
   }
   if (!started) throw new UpstreamError('gemini', 'Upstream stream ended before any event', { retryable: true });
+  if (finishReason === undefined) throw new UpstreamError('gemini', 'Upstream stream ended before its finishReason', { retryable: false, upstreamStatus: 502 });
   yield { type: 'finish', stopReason: stopReasonFromGemini(finishReason, toolCalls > 0), usage: usage ?? { inputTokens: 0, outputTokens: 0 } };
 }
 

@@ -51,6 +51,8 @@ export async function* decodeOpenAIStream(messages: AsyncIterable<SSEMessage>): 
     if (choice.finish_reason) stopReason = stopReasonFromOpenAI(choice.finish_reason);
   }
   if (!started) throw new UpstreamError('openai', 'Upstream stream ended before any event', { retryable: true });
+  // A stream cut short (no finish_reason) must not pass for a complete answer.
+  if (stopReason === undefined) throw new UpstreamError('openai', 'Upstream stream ended before its finish_reason', { retryable: false, upstreamStatus: 502 });
   for (const index of openCalls) yield { type: 'tool_call_end', index };
   yield { type: 'finish', stopReason: stopReason ?? 'stop', usage: usage ?? { inputTokens: 0, outputTokens: 0 } };
 }
