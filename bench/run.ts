@@ -2,9 +2,15 @@
  * `npm run bench`: every benchmark of the project, printed as plain figures. `--quick` runs shorter rounds.
  * Figures go into the README's Benchmarks section together with this command.
  */
+import { runAccessBenchmark } from './access.js';
 import { runGatewayBenchmark } from './gateway.js';
+import { runSanitizeBenchmark } from './sanitize.js';
 
-const sections: Array<[string, () => Promise<string[]>]> = [['gateway core (mock upstream, zero latency)', runGatewayBenchmark]];
+const sections: Array<[string, () => Promise<string[]> | string[]]> = [
+  ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
+  ['access control: token verification + quota reservation per request', runAccessBenchmark],
+  ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
+];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
 for (const [name, run] of sections) {

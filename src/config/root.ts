@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
+import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { coreConfigShape } from './schema.js';
 
 /**
@@ -19,6 +20,7 @@ export const configSchema = z
     ...coreConfigShape,
     auth: authSection.prefault({}),
     key_map: keyMapSchema,
+    sanitization: sanitizationConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

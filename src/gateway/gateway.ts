@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
+import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { Admission } from '../pipeline/pipeline.js';
@@ -49,12 +50,19 @@ export class Gateway {
       ));
     }
     this.catalog = new ModelCatalog(this.providers, this.logger);
+    const sanitizer = createSanitizer(config.sanitization);
     this.pipeline = new Pipeline({
       config,
       catalog: this.catalog,
       breakers: this.breakers,
       logger: this.logger,
       admit: (req, estimate) => this.admit(req, estimate),
+      sanitize: sanitizer.active
+        ? (req) => {
+            const result = sanitizer.scanRequest(req.format, req.body);
+            return { body: result.body, findings: result.findings, refusal: result.blocked ? complianceError(result.findings) : undefined, header: findingsHeader(result.findings) };
+          }
+        : undefined,
       providerKey: (principal, providerId) => this.access.providerKey(principal, providerId),
       onComplete: (outcome) => this.complete(outcome),
       onFailover: (from, to) => this.logger.info({ from, to }, 'failing over'),
