@@ -1,0 +1,8 @@
+export { Ledger } from './ledger.js';
+export type { Acceptance, Measured, PeerLedger, ReconcileReport, StoredReceipt } from './ledger.js';
+export {
+  ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
+  signReceipt, verifyAck, verifyDispute, verifyReceipt,
+} from './receipt.js';
+export type { DisputePayload, ReceiptPayload } from './receipt.js';
+export { signingKeyFromRaw, verifyingKeyFromPeerId } from './keys.js';

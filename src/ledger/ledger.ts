@@ -1,0 +1,297 @@
+import type { KeyObject } from 'node:crypto';
+import type { Store } from '../store/index.js';
+import {
+  ReceiptError, channelId, costMicros, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyDispute, verifyReceipt,
+  type ReceiptPayload,
+} from './receipt.js';
+
+export interface StoredReceipt {
+  jws: string;
+  channel: string;
+  seq: number;
+  issuer: string;
+  subject: string;
+  requestId: string;
+  model: string;
+  cost: number;
+  total: number;
+  hash: string;
+  iat: number;
+  ack?: string;
+  dispute?: { reason: string; jws?: string; at: number };
+}
+
+interface ChannelHead {
+  seq: number;
+  total: number;
+  hash: string | null;
+}
+
+export interface Measured {
+  /** Usage this node measured on the response it relayed. */
+  usage?: { input: number; output: number; cached: number };
+  /** The price the peer advertised for the model, micro-USD per million tokens. */
+  price?: ReceiptPayload['price'];
+}
+
+export type Acceptance = { accepted: true; ack: string; receipt: ReceiptPayload } | { accepted: false; dispute: string; reason: string };
+
+export interface PeerLedger {
+  peer: string;
+  served: { receipts: number; totalMicros: number; lastSeq: number; unacknowledgedMicros: number };
+  consumed: { receipts: number; totalMicros: number; lastSeq: number };
+  /** Positive: the peer owes this node; negative: this node owes the peer (micro-USD). */
+  balanceMicros: number;
+  disputes: number;
+}
+
+export interface ReconcileReport {
+  channel: string;
+  imported: number;
+  /** Receipts that contradict what this node holds (same seq, different content), never overwritten. */
+  conflicts: Array<{ seq: number; reason: string }>;
+}
+
+const pad = (seq: number) => String(seq).padStart(12, '0');
+const EMPTY_HEAD: ChannelHead = { seq: 0, total: 0, hash: null };
+
+/**
+ * Both sides of the receipt protocol for one node: issuing receipts for work served, checking and acknowledging (or
+ * disputing) receipts for work consumed, per-peer totals, credit limits, and reconciliation of channels after data
+ * loss. Writes to a channel are serialised in-process (LevelDB has no compare-and-set).
+ */
+export class Ledger {
+  private readonly receipts;
+  private readonly heads;
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    store: Store,
+    readonly selfId: string,
+    private readonly key: KeyObject,
+    private readonly options: { creditLimitMicros?: number; tolerance: number },
+  ) {
+    this.receipts = store.sublevel<StoredReceipt>('receipt');
+    this.heads = store.sublevel<ChannelHead>('channel');
+  }
+
+  static open(store: Store, selfId: string, key: KeyObject, options: { creditLimitMicros?: number; tolerance?: number } = {}): Ledger {
+    return new Ledger(store, selfId, key, { tolerance: options.tolerance ?? 0.02, ...options });
+  }
+
+  private serial<T>(channel: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(channel) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    this.locks.set(channel, next.catch(() => undefined));
+    return next;
+  }
+
+  private async head(channel: string): Promise<ChannelHead> {
+    return (await this.heads.get(channel)) ?? EMPTY_HEAD;
+  }
+
+  private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}): Promise<StoredReceipt> {
+    const record: StoredReceipt = {
+      jws, channel: p.ch, seq: p.seq, issuer: p.iss, subject: p.sub, requestId: p.rid, model: p.model, cost: p.cost,
+      total: p.total, hash: receiptHash(jws), iat: p.iat, ...extra,
+    };
+    const head = await this.head(p.ch);
+    const batch = this.receipts.db.batch();
+    batch.put(`${p.ch}!${pad(p.seq)}`, record, { sublevel: this.receipts } as never);
+    if (p.seq > head.seq) batch.put(p.ch, { seq: p.seq, total: p.total, hash: record.hash }, { sublevel: this.heads } as never);
+    await batch.write();
+    return record;
+  }
+
+  /** Serving side: a signed receipt for one forwarded request, chained to the channel's previous one. */
+  issue(subject: string, requestId: string, model: string, usage: ReceiptPayload['usage'], price: ReceiptPayload['price']): Promise<string> {
+    const channel = channelId(this.selfId, subject);
+    return this.serial(channel, async () => {
+      const head = await this.head(channel);
+      const cost = costMicros(usage, price);
+      const payload: ReceiptPayload = {
+        v: 1, iss: this.selfId, sub: subject, ch: channel, seq: head.seq + 1, rid: requestId, model, usage, price, cost,
+        total: head.total + cost, prev: head.hash, iat: Date.now(),
+      };
+      const jws = await signReceipt(payload, this.key);
+      await this.store(jws, payload);
+      return jws;
+    });
+  }
+
+  /** Serving side: the unacknowledged amount owed by `subject` is over the credit limit. */
+  async creditExceeded(subject: string): Promise<boolean> {
+    if (this.options.creditLimitMicros === undefined) return false;
+    return (await this.unacknowledged(subject)) > this.options.creditLimitMicros;
+  }
+
+  private async unacknowledged(subject: string): Promise<number> {
+    const channel = channelId(this.selfId, subject);
+    let amount = 0;
+    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && !record.dispute) amount += record.cost;
+    return amount;
+  }
+
+  /** Serving side: stores the requester's acknowledgement (or dispute) of a receipt this node issued. */
+  async recordAck(ackJws: string): Promise<void> {
+    const [, payload] = ackJws.split('.');
+    const claimed = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as ReceiptPayload;
+    const key = `${claimed.ch}!${pad(claimed.seq)}`;
+    const record = await this.receipts.get(key);
+    if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.ch}#${claimed.seq} issued by this node`);
+    await verifyAck(ackJws, record.jws);
+    await this.receipts.put(key, { ...record, ack: ackJws });
+  }
+
+  async recordDispute(disputeJws: string): Promise<void> {
+    const dispute = await verifyDispute(disputeJws);
+    const key = `${dispute.ch}!${pad(dispute.seq)}`;
+    const record = await this.receipts.get(key);
+    if (!record) return;
+    if (record.subject !== dispute.signer && record.issuer !== dispute.signer) throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
+    await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
+  }
+
+  /**
+   * Requesting side: checks every field of a receipt from `peerId` for request `requestId`, then acknowledges it
+   * (countersignature) or disputes it (signed, with the reason). Both outcomes are stored.
+   */
+  accept(receiptJws: string, peerId: string, requestId: string, measured: Measured): Promise<Acceptance> {
+    const channel = channelId(peerId, this.selfId);
+    return this.serial(channel, async () => {
+      let payload: ReceiptPayload | undefined;
+      try {
+        payload = await verifyReceipt(receiptJws, peerId);
+        this.check(payload, await this.head(channel), requestId, measured);
+        const ack = await signAck(receiptJws, this.key, this.selfId);
+        await this.store(receiptJws, payload, { ack });
+        return { accepted: true as const, ack, receipt: payload };
+      } catch (err) {
+        const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;
+        const seq = payload?.seq ?? 0;
+        const dispute = await signDispute({ v: 1, ch: channel, seq: Math.max(1, seq), rid: requestId, receipt: receiptHash(receiptJws), reason, iat: Date.now() }, this.key, this.selfId);
+        if (payload && !(await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
+          // Kept for the record, outside the chain (the head does not move).
+          await this.receipts.put(`${channel}!dispute!${receiptHash(receiptJws)}`, { jws: receiptJws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash: receiptHash(receiptJws), iat: payload.iat, dispute: { reason, jws: dispute, at: Date.now() } });
+        }
+        return { accepted: false as const, dispute, reason };
+      }
+    });
+  }
+
+  private check(p: ReceiptPayload, head: ChannelHead, requestId: string, measured: Measured): void {
+    if (p.sub !== this.selfId) throw new ReceiptError('wrong_subject', `receipt is for ${p.sub}, not this node`);
+    if (p.rid !== requestId) throw new ReceiptError('wrong_request', `receipt names request ${p.rid}, not ${requestId}`);
+    if (p.seq <= head.seq) throw new ReceiptError('replayed', `sequence ${p.seq} already seen (head ${head.seq})`);
+    if (p.seq !== head.seq + 1) throw new ReceiptError('out_of_order', `sequence ${p.seq} does not follow ${head.seq}`);
+    if (p.prev !== head.hash) throw new ReceiptError('broken_chain', 'prev does not match the hash of the previous receipt');
+    if (measured.price && (p.price.input !== measured.price.input || p.price.output !== measured.price.output || p.price.cached !== measured.price.cached)) {
+      throw new ReceiptError('wrong_price', 'price differs from the price the peer advertised');
+    }
+    if (p.cost !== costMicros(p.usage, p.price)) throw new ReceiptError('wrong_cost', `cost ${p.cost} does not match usage at the stated price`);
+    if (p.total !== head.total + p.cost) throw new ReceiptError('wrong_total', `cumulative total ${p.total} is not ${head.total} + ${p.cost}`);
+    if (measured.usage) {
+      const within = (claimed: number, seen: number) => Math.abs(claimed - seen) <= Math.max(2, Math.ceil(seen * this.options.tolerance));
+      if (!within(p.usage.input, measured.usage.input) || !within(p.usage.output, measured.usage.output)) {
+        throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output} differs from measured ${measured.usage.input}/${measured.usage.output}`);
+      }
+    }
+  }
+
+  /** Every stored receipt, optionally only those with `peer` as the other party, in channel order. */
+  async list(peer?: string): Promise<StoredReceipt[]> {
+    const out: StoredReceipt[] = [];
+    for await (const record of this.receipts.values()) {
+      if (peer && record.issuer !== peer && record.subject !== peer) continue;
+      out.push(record);
+    }
+    return out;
+  }
+
+  async summary(): Promise<PeerLedger[]> {
+    const peers = new Map<string, PeerLedger>();
+    const of = (peer: string) =>
+      peers.get(peer) ?? peers.set(peer, { peer, served: { receipts: 0, totalMicros: 0, lastSeq: 0, unacknowledgedMicros: 0 }, consumed: { receipts: 0, totalMicros: 0, lastSeq: 0 }, balanceMicros: 0, disputes: 0 }).get(peer)!;
+    for (const r of await this.list()) {
+      const inChain = !r.dispute;
+      if (r.issuer === this.selfId) {
+        const p = of(r.subject);
+        if (r.dispute) p.disputes++;
+        if (!inChain) continue;
+        p.served.receipts++;
+        p.served.totalMicros += r.cost;
+        p.served.lastSeq = Math.max(p.served.lastSeq, r.seq);
+        if (!r.ack) p.served.unacknowledgedMicros += r.cost;
+      } else {
+        const p = of(r.issuer);
+        if (r.dispute) p.disputes++;
+        if (!inChain) continue;
+        p.consumed.receipts++;
+        p.consumed.totalMicros += r.cost;
+        p.consumed.lastSeq = Math.max(p.consumed.lastSeq, r.seq);
+      }
+    }
+    for (const p of peers.values()) p.balanceMicros = p.served.totalMicros - p.consumed.totalMicros;
+    return [...peers.values()];
+  }
+
+  /** Channel heads this node holds (for reconciliation). */
+  async channelHeads(): Promise<Array<{ channel: string } & ChannelHead>> {
+    const out: Array<{ channel: string } & ChannelHead> = [];
+    for await (const [channel, head] of this.heads.iterator()) out.push({ channel, ...head });
+    return out;
+  }
+
+  /** Receipts of a channel after `seq` (with their acknowledgements), for a peer that lost them. */
+  async receiptsAfter(channel: string, seq: number): Promise<Array<{ jws: string; ack?: string }>> {
+    const out: Array<{ jws: string; ack?: string }> = [];
+    for await (const r of this.receipts.values({ gt: `${channel}!${pad(seq)}`, lt: `${channel}!${pad(Number.MAX_SAFE_INTEGER)}` })) out.push({ jws: r.jws, ...(r.ack ? { ack: r.ack } : {}) });
+    return out;
+  }
+
+  /**
+   * Imports receipts a peer sent for a channel this node is party to, verifying signatures and the hash chain from
+   * this node's head. A receipt that contradicts one held here is reported, never written over.
+   */
+  importChannel(channel: string, items: Array<{ jws: string; ack?: string }>): Promise<ReconcileReport> {
+    return this.serial(channel, async () => {
+      const report: ReconcileReport = { channel, imported: 0, conflicts: [] };
+      let head = await this.head(channel);
+      for (const item of items) {
+        let p: ReceiptPayload;
+        try {
+          p = await verifyReceipt(item.jws);
+        } catch (err) {
+          report.conflicts.push({ seq: 0, reason: `unverifiable receipt: ${(err as Error).message}` });
+          continue;
+        }
+        if (p.ch !== channel || (p.iss !== this.selfId && p.sub !== this.selfId)) {
+          report.conflicts.push({ seq: p.seq, reason: 'receipt does not belong to this channel' });
+          continue;
+        }
+        const held = await this.receipts.get(`${channel}!${pad(p.seq)}`);
+        if (held) {
+          if (held.hash !== receiptHash(item.jws)) report.conflicts.push({ seq: p.seq, reason: 'differs from the receipt held for this sequence number' });
+          continue;
+        }
+        if (p.seq !== head.seq + 1 || p.prev !== head.hash || p.total !== head.total + p.cost) {
+          report.conflicts.push({ seq: p.seq, reason: 'does not chain onto the receipts held here' });
+          break;
+        }
+        let ack: string | undefined;
+        if (item.ack) {
+          try {
+            await verifyAck(item.ack, item.jws);
+            ack = item.ack;
+          } catch {
+            report.conflicts.push({ seq: p.seq, reason: 'acknowledgement does not verify' });
+          }
+        }
+        const record = await this.store(item.jws, p, ack ? { ack } : {});
+        head = { seq: p.seq, total: p.total, hash: record.hash };
+        report.imported++;
+      }
+      return report;
+    });
+  }
+}

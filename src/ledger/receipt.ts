@@ -1,0 +1,145 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
+import { z } from 'zod';
+import { verifyingKeyFromPeerId } from './keys.js';
+
+/**
+ * Signed usage receipts (protocol/receipts.md). A receipt is a compact JWS (EdDSA) signed by the serving peer,
+ * `kid` = its peer id; the requester acknowledges it by signing the very same payload bytes (`typ` ack), or refuses
+ * it with a signed dispute. Amounts are integer micro-USD; prices are micro-USD per million tokens.
+ */
+
+export const RECEIPT_VERSION = 1;
+export const RECEIPT_TYP = 'mg-receipt+jws';
+export const ACK_TYP = 'mg-receipt-ack+jws';
+export const DISPUTE_TYP = 'mg-receipt-dispute+jws';
+
+const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const receiptPayloadSchema = z
+  .object({
+    v: z.literal(RECEIPT_VERSION),
+    iss: z.string().min(1),
+    sub: z.string().min(1),
+    ch: z.string().min(1),
+    seq: z.number().int().min(1),
+    rid: z.string().min(1).max(200),
+    model: z.string().min(1).max(200),
+    usage: z.object({ input: uint, output: uint, cached: uint }).strict(),
+    price: z.object({ input: uint, output: uint, cached: uint }).strict(),
+    cost: uint,
+    total: uint,
+    prev: z.string().nullable(),
+    iat: uint,
+  })
+  .strict();
+
+export type ReceiptPayload = z.infer<typeof receiptPayloadSchema>;
+
+export const disputePayloadSchema = z
+  .object({ v: z.literal(RECEIPT_VERSION), ch: z.string(), seq: z.number().int().min(1), rid: z.string(), receipt: z.string().nullable(), reason: z.string().max(500), iat: uint })
+  .strict();
+export type DisputePayload = z.infer<typeof disputePayloadSchema>;
+
+/** The channel of a serving peer toward a requesting peer: one sequence of receipts, one running total. */
+export const channelId = (issuer: string, subject: string) => `${issuer}>${subject}`;
+
+/** Hash that chains receipts: base64url(SHA-256(compact JWS)). */
+export const receiptHash = (jws: string) => createHash('sha256').update(jws).digest('base64url');
+
+/**
+ * Cost of a usage at a price, in micro-USD: uncached input at the input price, cached input at the cached price
+ * (the input price when none is set), output at the output price; one rounding at the end, half up.
+ */
+export function costMicros(usage: ReceiptPayload['usage'], price: ReceiptPayload['price']): number {
+  const uncached = Math.max(0, usage.input - usage.cached);
+  const cachedPrice = price.cached || price.input;
+  const numerator = uncached * price.input + usage.cached * cachedPrice + usage.output * price.output;
+  return Math.floor((numerator + 500_000) / 1_000_000);
+}
+
+/** Fixed key order, so both sides sign and hash identical bytes. */
+function payloadBytes(p: ReceiptPayload): Uint8Array {
+  const ordered = {
+    v: p.v, iss: p.iss, sub: p.sub, ch: p.ch, seq: p.seq, rid: p.rid, model: p.model,
+    usage: { input: p.usage.input, output: p.usage.output, cached: p.usage.cached },
+    price: { input: p.price.input, output: p.price.output, cached: p.price.cached },
+    cost: p.cost, total: p.total, prev: p.prev, iat: p.iat,
+  };
+  return new TextEncoder().encode(JSON.stringify(ordered));
+}
+
+export async function signReceipt(payload: ReceiptPayload, key: KeyObject): Promise<string> {
+  receiptPayloadSchema.parse(payload);
+  return new CompactSign(payloadBytes(payload)).setProtectedHeader({ alg: 'EdDSA', typ: RECEIPT_TYP, kid: payload.iss }).sign(key);
+}
+
+export class ReceiptError extends Error {
+  constructor(readonly reason: string, message: string) {
+    super(message);
+    this.name = 'ReceiptError';
+  }
+}
+
+/** Verifies a JWS of our `typ`, signed by the peer named in its `kid` (and `expectedSigner` when given). */
+async function verifySigned(jws: string, typ: string, expectedSigner?: string): Promise<{ payload: Uint8Array; kid: string }> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(jws);
+  } catch {
+    throw new ReceiptError('malformed', 'not a compact JWS');
+  }
+  if (header.alg !== 'EdDSA' || header.typ !== typ || typeof header.kid !== 'string') throw new ReceiptError('malformed', `expected alg EdDSA and typ ${typ} with a kid`);
+  if (expectedSigner !== undefined && header.kid !== expectedSigner) throw new ReceiptError('wrong_signer', `signed by ${header.kid}, expected ${expectedSigner}`);
+  let key: KeyObject;
+  try {
+    key = verifyingKeyFromPeerId(header.kid);
+  } catch {
+    throw new ReceiptError('wrong_signer', `kid ${header.kid} is not an Ed25519 peer id`);
+  }
+  try {
+    const { payload } = await compactVerify(jws, key, { algorithms: ['EdDSA'] });
+    return { payload, kid: header.kid };
+  } catch {
+    throw new ReceiptError('bad_signature', 'signature does not verify with the key of the peer id in kid');
+  }
+}
+
+/** Verifies a receipt's signature and shape; `kid` must be its issuer. Chain and amounts are checked by the ledger. */
+export async function verifyReceipt(jws: string, expectedIssuer?: string): Promise<ReceiptPayload> {
+  const { payload, kid } = await verifySigned(jws, RECEIPT_TYP, expectedIssuer);
+  let parsed: ReceiptPayload;
+  try {
+    parsed = receiptPayloadSchema.parse(JSON.parse(new TextDecoder().decode(payload)));
+  } catch {
+    throw new ReceiptError('malformed', 'receipt payload does not match the schema');
+  }
+  if (parsed.iss !== kid) throw new ReceiptError('wrong_signer', 'kid is not the issuer');
+  if (parsed.ch !== channelId(parsed.iss, parsed.sub)) throw new ReceiptError('malformed', 'channel does not name issuer and subject');
+  return parsed;
+}
+
+/** The requester's acknowledgement: the receipt's payload bytes, signed by the subject. */
+export async function signAck(receiptJws: string, key: KeyObject, subject: string): Promise<string> {
+  const payload = Buffer.from(receiptJws.split('.')[1]!, 'base64url');
+  return new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', typ: ACK_TYP, kid: subject }).sign(key);
+}
+
+/** Checks an acknowledgement: signed by the receipt's subject, over exactly the receipt's payload bytes. */
+export async function verifyAck(ackJws: string, receiptJws: string): Promise<ReceiptPayload> {
+  const receipt = await verifyReceipt(receiptJws);
+  const { payload } = await verifySigned(ackJws, ACK_TYP, receipt.sub);
+  if (Buffer.compare(Buffer.from(payload), Buffer.from(receiptJws.split('.')[1]!, 'base64url')) !== 0) {
+    throw new ReceiptError('mismatch', 'acknowledgement does not cover the receipt payload');
+  }
+  return receipt;
+}
+
+export async function signDispute(dispute: DisputePayload, key: KeyObject, signer: string): Promise<string> {
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(disputePayloadSchema.parse(dispute)))).setProtectedHeader({ alg: 'EdDSA', typ: DISPUTE_TYP, kid: signer }).sign(key);
+}
+
+export async function verifyDispute(jws: string, expectedSigner?: string): Promise<DisputePayload & { signer: string }> {
+  const { payload, kid } = await verifySigned(jws, DISPUTE_TYP, expectedSigner);
+  return { ...disputePayloadSchema.parse(JSON.parse(new TextDecoder().decode(payload))), signer: kid };
+}

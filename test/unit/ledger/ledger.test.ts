@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger, signReceipt, signingKeyFromRaw, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { Store } from '../../../src/store/index.js';
+
+const dirs: string[] = [];
+const stores: Store[] = [];
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function party(creditLimitMicros?: number) {
+  const key = await generateKeyPair('Ed25519');
+  const id = peerIdFromPrivateKey(key).toString();
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-'));
+  dirs.push(dir);
+  const store = await Store.open(dir);
+  stores.push(store);
+  const signing = signingKeyFromRaw(key.raw);
+  return { id, signing, store, ledger: Ledger.open(store, id, signing, { creditLimitMicros }) };
+}
+
+const PRICE = { input: 2_500_000, output: 10_000_000, cached: 1_250_000 }; // $2.50 / $10 / $1.25 per MTok
+const USAGE = { input: 1_000, output: 500, cached: 400 };
+
+describe('receipts between two nodes', () => {
+  it('issues, verifies and acknowledges a chain of receipts; both ledgers agree', async () => {
+    const server = await party();
+    const client = await party();
+    for (let i = 1; i <= 3; i++) {
+      const jws = await server.ledger.issue(client.id, `req-${i}`, 'gpt-4o', USAGE, PRICE);
+      const result = await client.ledger.accept(jws, server.id, `req-${i}`, { usage: USAGE, price: PRICE });
+      expect(result.accepted).toBe(true);
+      if (result.accepted) await server.ledger.recordAck(result.ack);
+    }
+    const cost = costMicros(USAGE, PRICE);
+    expect(cost).toBe(Math.round((600 * 2.5 + 400 * 1.25 + 500 * 10)));
+    const [served] = await server.ledger.summary();
+    const [consumed] = await client.ledger.summary();
+    expect(served).toMatchObject({ peer: client.id, served: { receipts: 3, totalMicros: 3 * cost, lastSeq: 3, unacknowledgedMicros: 0 }, balanceMicros: 3 * cost });
+    expect(consumed).toMatchObject({ peer: server.id, consumed: { receipts: 3, totalMicros: 3 * cost, lastSeq: 3 }, balanceMicros: -3 * cost });
+  });
+
+  it('disputes tampered, replayed, out-of-order, wrong-signer, mispriced and overstated receipts', async () => {
+    const server = await party();
+    const client = await party();
+    const mallory = await party();
+    const first = await server.ledger.issue(client.id, 'r1', 'gpt-4o', USAGE, PRICE);
+    const second = await server.ledger.issue(client.id, 'r2', 'gpt-4o', USAGE, PRICE);
+
+    const [h, p, s] = first.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString()) as ReceiptPayload;
+    const tampered = [h, Buffer.from(JSON.stringify({ ...payload, cost: 1 })).toString('base64url'), s].join('.');
+    expect(await client.ledger.accept(tampered, server.id, 'r1', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^bad_signature/) });
+    expect(await client.ledger.accept(second, server.id, 'r2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^out_of_order/) });
+    expect(await client.ledger.accept(first, server.id, 'r1', { usage: USAGE })).toMatchObject({ accepted: true });
+    expect(await client.ledger.accept(first, server.id, 'r1', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^replayed/) });
+
+    // Signed by someone else but claiming to be the server.
+    const forged = await signReceipt({ ...payload, seq: 2, rid: 'r2', prev: null }, mallory.signing);
+    expect(await client.ledger.accept(forged, server.id, 'r2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^(wrong_signer|bad_signature)/) });
+    expect(await client.ledger.accept(second, server.id, 'r2', { price: { ...PRICE, output: 1 } })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^wrong_price/) });
+    expect(await client.ledger.accept(second, server.id, 'r2', { usage: { input: 100, output: 50, cached: 0 } })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^usage_mismatch/) });
+    expect(await client.ledger.accept(second, server.id, 'other-request', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^wrong_request/) });
+    expect(await client.ledger.accept(second, server.id, 'r2', { usage: USAGE, price: PRICE })).toMatchObject({ accepted: true });
+
+    // A dispute reaches the server's ledger too.
+    const refused = await client.ledger.accept(second, server.id, 'r2', {});
+    if (refused.accepted) throw new Error('expected a dispute');
+    await server.ledger.recordDispute(refused.dispute);
+    const [view] = await server.ledger.summary();
+    expect(view!.disputes).toBe(1);
+  });
+
+  it('stops serving a peer whose unacknowledged amount is over the credit limit, and resumes after acknowledgement', async () => {
+    const cost = costMicros(USAGE, PRICE);
+    const server = await party(cost); // one unacknowledged receipt is allowed, two are over
+    const client = await party();
+    const a = await server.ledger.issue(client.id, 'a', 'm', USAGE, PRICE);
+    expect(await server.ledger.creditExceeded(client.id)).toBe(false);
+    const b = await server.ledger.issue(client.id, 'b', 'm', USAGE, PRICE);
+    expect(await server.ledger.creditExceeded(client.id)).toBe(true);
+    for (const [jws, rid] of [[a, 'a'], [b, 'b']] as const) {
+      const result = await client.ledger.accept(jws, server.id, rid, {});
+      if (result.accepted) await server.ledger.recordAck(result.ack);
+    }
+    expect(await server.ledger.creditExceeded(client.id)).toBe(false);
+  });
+
+  it('recovers receipts a node lost from its peer, and reports a contradicting one', async () => {
+    const server = await party();
+    const client = await party();
+    for (let i = 1; i <= 4; i++) {
+      const jws = await server.ledger.issue(client.id, `r${i}`, 'm', USAGE, PRICE);
+      const result = await client.ledger.accept(jws, server.id, `r${i}`, {});
+      if (result.accepted) await server.ledger.recordAck(result.ack);
+    }
+    const channel = channelId(server.id, client.id);
+    // The client lost everything: a fresh store with the same identity.
+    const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-'));
+    dirs.push(dir);
+    const fresh = await Store.open(dir);
+    stores.push(fresh);
+    const recovered = Ledger.open(fresh, client.id, client.signing);
+    const report = await recovered.importChannel(channel, await server.ledger.receiptsAfter(channel, 0));
+    expect(report).toEqual({ channel, imported: 4, conflicts: [] });
+    expect((await recovered.summary())[0]).toMatchObject({ consumed: { receipts: 4, lastSeq: 4 } });
+    expect((await recovered.channelHeads())[0]).toMatchObject({ channel, seq: 4 });
+
+    // A receipt for a held sequence number with other content is reported, not written over.
+    const other = await party();
+    const foreign = await other.ledger.issue(client.id, 'x', 'm', USAGE, PRICE);
+    const conflicting = await recovered.importChannel(channel, [{ jws: foreign }]);
+    expect(conflicting.imported).toBe(0);
+    expect(conflicting.conflicts[0]!.reason).toMatch(/does not belong/);
+  });
+});
