@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { runTokenCommand } from '../auth/index.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { runReceiptsCommand } from '../ledger/receipts-command.js';
 import { VERSION } from '../version.js';
 import { startCommand } from './start.js';
 
@@ -12,6 +13,8 @@ Usage:
       OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, OLLAMA_HOST.
   meshgate token create|list|verify|public-key …
       Mint access tokens offline from the admin key (see \`meshgate token --help\`).
+  meshgate receipts verify FILE
+      Check an exported set of mesh usage receipts offline and print totals per channel.
   meshgate config check --config FILE
       Validate a config file and print what it configures.
   meshgate --version | --help
@@ -32,6 +35,8 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
         return await startCommand(rest, io);
       case 'token':
         return await runTokenCommand(rest, io);
+      case 'receipts':
+        return await runReceiptsCommand(rest, io);
       case 'config': {
         const { values } = parseArgs({ args: rest.slice(1), options: { config: { type: 'string' } }, strict: true });
         if (rest[0] !== 'check' || !values.config) throw new UsageError('usage: meshgate config check --config FILE');

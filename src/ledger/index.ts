@@ -6,3 +6,7 @@ export {
 } from './receipt.js';
 export type { DisputePayload, ReceiptPayload } from './receipt.js';
 export { signingKeyFromRaw, verifyingKeyFromPeerId } from './keys.js';
+export { ledgerRoutes } from './routes.js';
+export { verifyReceiptSet } from './verify-export.js';
+export type { ChannelReport } from './verify-export.js';
+export { runReceiptsCommand } from './receipts-command.js';

@@ -1,0 +1,46 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { badRequest } from '../errors/index.js';
+import type { Ledger, StoredReceipt } from './ledger.js';
+
+const usd = (micros: number) => micros / 1e6;
+const querySchema = z.object({ peer: z.string().min(1).optional(), format: z.enum(['json', 'csv']).default('json') }).strict();
+
+function row(r: StoredReceipt) {
+  return {
+    channel: r.channel, seq: r.seq, issuer: r.issuer, subject: r.subject, request_id: r.requestId, model: r.model,
+    cost_usd: usd(r.cost), total_usd: usd(r.total), issued_at: new Date(r.iat).toISOString(),
+    acknowledged: Boolean(r.ack), disputed: r.dispute ? r.dispute.reason : null, jws: r.jws, ack: r.ack ?? null,
+  };
+}
+
+const csvCell = (value: unknown) => {
+  const text = value === null || value === undefined ? '' : String(value);
+  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+};
+
+/** GET /v1/mesh/ledger (per-peer totals) and GET /v1/mesh/receipts (JSON or CSV, for settlement). Operator routes. */
+export function ledgerRoutes(ledger: Ledger): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/v1/mesh/ledger', async () => ({
+      peer_id: ledger.selfId,
+      data: (await ledger.summary()).map((p) => ({
+        peer: p.peer,
+        served: { receipts: p.served.receipts, total_usd: usd(p.served.totalMicros), last_seq: p.served.lastSeq, unacknowledged_usd: usd(p.served.unacknowledgedMicros) },
+        consumed: { receipts: p.consumed.receipts, total_usd: usd(p.consumed.totalMicros), last_seq: p.consumed.lastSeq },
+        balance_usd: usd(p.balanceMicros),
+        disputes: p.disputes,
+      })),
+    }));
+
+    app.get('/v1/mesh/receipts', async (request, reply) => {
+      const parsed = querySchema.safeParse(request.query);
+      if (!parsed.success) throw badRequest(`Invalid query: ${parsed.error.issues[0]!.message}`, String(parsed.error.issues[0]!.path[0] ?? ''));
+      const rows = (await ledger.list(parsed.data.peer)).map(row);
+      if (parsed.data.format === 'json') return { object: 'list', data: rows };
+      const columns = Object.keys(row({ channel: '', seq: 0, issuer: '', subject: '', requestId: '', model: '', cost: 0, total: 0, hash: '', iat: 0, jws: '' }));
+      const lines = [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell((r as Record<string, unknown>)[c])).join(','))];
+      return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="receipts.csv"').send(`${lines.join('\r\n')}\r\n`);
+    });
+  };
+}
