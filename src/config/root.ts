@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
+import { pricingConfigSchema } from '../pricing/index.js';
+import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { coreConfigShape } from './schema.js';
 
@@ -21,6 +23,8 @@ export const configSchema = z
     auth: authSection.prefault({}),
     key_map: keyMapSchema,
     sanitization: sanitizationConfigSchema.prefault({}),
+    pricing: pricingConfigSchema,
+    records: recordsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

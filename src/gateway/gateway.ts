@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
+import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
+import { PriceBook } from '../pricing/index.js';
+import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
 import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -34,6 +38,11 @@ export class Gateway {
   store!: Store;
   app!: FastifyInstance;
   access!: AccessControl;
+  records!: RecordStore;
+  readonly priceBook: PriceBook;
+  readonly metrics: GatewayMetrics;
+  /** Record writes not yet on disk; shutdown waits for them. */
+  private readonly pendingWrites = new Set<Promise<boolean>>();
   url = '';
   private readonly completions = new Set<(outcome: Outcome) => void>();
   private closing?: Promise<void>;
@@ -42,11 +51,16 @@ export class Gateway {
     this.config = config;
     this.logger = options.logger ?? createLogger();
     this.providers = config.providers.map(createProvider);
+    this.priceBook = new PriceBook(config.pricing);
+    this.metrics = createMetrics();
     for (const provider of this.providers) {
       const { circuit_breaker: cb } = config.routing;
       this.breakers.set(provider.id, new CircuitBreaker(
         { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms },
-        (state) => this.logger.warn({ provider: provider.id, state }, 'circuit breaker state changed'),
+        (state) => {
+          this.logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
+          this.metrics.setCircuitState(provider.id, state);
+        },
       ));
     }
     this.catalog = new ModelCatalog(this.providers, this.logger);
@@ -65,23 +79,42 @@ export class Gateway {
         : undefined,
       providerKey: (principal, providerId) => this.access.providerKey(principal, providerId),
       onComplete: (outcome) => this.complete(outcome),
-      onFailover: (from, to) => this.logger.info({ from, to }, 'failing over'),
+      onFailover: (from, to) => {
+        this.logger.info({ from, to }, 'failing over');
+        this.metrics.failover(from, to);
+      },
     });
   }
 
-  /** Model permission, then a quota reservation sized by the estimate; settled with the real usage at the end. */
+  /** Model permission, then a quota reservation sized by the estimate; settled with the real usage and cost at the end. */
   private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
     this.access.checkModel(req.principal, req.model);
-    const reservation = await this.access.reserve(req.principal, {
-      ip: req.ip,
-      model: req.model,
-      estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
-    });
+    const estimatedCost = this.priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
+    let reservation: Awaited<ReturnType<AccessControl['reserve']>>;
+    try {
+      reservation = await this.access.reserve(req.principal, {
+        ip: req.ip,
+        model: req.model,
+        estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
+        estimatedCostMicros: estimatedCost.costMicros ?? 0,
+      });
+    } catch (err) {
+      if (err instanceof GatewayError && err.status === 429) this.metrics.quotaRejected(err.code);
+      throw err;
+    }
     return {
       headers: reservation.headers,
-      settle: (outcome) => reservation.settle({ tokens: (outcome.usage?.inputTokens ?? 0) + (outcome.usage?.outputTokens ?? 0) }),
+      settle: (outcome) => {
+        const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
+        const cost = this.priceBook.costOf({ providerType: this.providerType(outcome.provider), model: outcome.model ?? outcome.requestedModel, usage });
+        return reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costMicros: cost.costMicros ?? undefined });
+      },
       release: () => reservation.release(),
     };
+  }
+
+  private providerType(providerId: string | undefined) {
+    return this.providers.find((p) => p.id === providerId)?.type;
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
@@ -100,6 +133,13 @@ export class Gateway {
       },
       'request completed',
     );
+    if (this.records) {
+      const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+      this.metrics.observeRecord(record);
+      const write = this.records.write(record);
+      this.pendingWrites.add(write);
+      void write.finally(() => this.pendingWrites.delete(write));
+    }
     for (const listener of this.completions) {
       try {
         listener(outcome);
@@ -118,12 +158,26 @@ export class Gateway {
       dataDir: this.config.storage.dir,
       trustProxy: this.config.server.trust_proxy,
     });
+    this.records = await RecordStore.open(this.store, {
+      retentionDays: this.config.records.retention_days,
+      flushIntervalMs: this.config.records.flush_interval_ms,
+      logger: this.logger,
+    });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     this.app = await buildApp({
       config: this.config,
       logger: this.logger,
       pipeline: this.pipeline,
-      info: { providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt },
+      info: {
+        providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt,
+        modelFacts: (model) => {
+          const price = this.priceBook.priceFor(model);
+          return price && {
+            contextLength: price.contextWindow,
+            pricing: { input: price.inputPerMTok, output: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cached_input: price.cachedInputPerMTok } : {}) },
+          };
+        },
+      },
       authenticate: async (request) => {
         const ip = this.access.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
         request.clientIp = ip;
@@ -135,7 +189,8 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access)],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records)],
+      openPlugins: [metricsRoute(this.metrics)],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);
@@ -157,6 +212,8 @@ export class Gateway {
       clearTimeout(grace);
     }
     await Promise.all(this.providers.map((p) => p.close()));
+    await Promise.all([...this.pendingWrites]);
+    await this.records?.close();
     await this.access?.close();
     await this.store?.close();
   }

@@ -1,0 +1,195 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { UsageRecord } from '../records/index.js';
+import type { CircuitState } from '../router/circuit-breaker.js';
+import { LabelLimit } from './label-limit.js';
+
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
+
+export type MeshForwardOutcome = 'ok' | 'error' | 'refused' | 'timeout';
+
+export interface MetricsOptions {
+  /** Also export Node process metrics (CPU, memory, event-loop lag, GC) under `meshgate_process_*`/`meshgate_nodejs_*`. */
+  processMetrics?: boolean;
+  /** Distinct models and peers kept as label values before the rest are counted as `(other)`. */
+  maxLabelValues?: number;
+}
+
+/**
+ * Bucket boundaries advised by the OpenTelemetry GenAI metrics conventions
+ * (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/): token counts in powers of 4, durations in
+ * seconds doubling from 10 ms, time to first token from 1 ms to 10 s.
+ */
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+/** Record fields → OTel `gen_ai.token.type` values ("input", "output"), plus our cache split for the meshgate counter. */
+const TOKEN_COUNTS: ReadonlyArray<readonly [string, (record: UsageRecord) => number]> = [
+  ['input', (r) => r.prompt_tokens],
+  ['output', (r) => r.completion_tokens],
+  ['cached_input', (r) => r.cached_tokens],
+  ['cache_write_input', (r) => r.cache_write_tokens],
+];
+
+/** OTel GenAI attribute names as Prometheus labels (dots become underscores, per the OTel→Prometheus mapping). */
+const GEN_AI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'] as const;
+
+/**
+ * The node's Prometheus metrics, on a registry of its own (never prom-client's global one, so several nodes in one
+ * process, as in the mesh tests, do not collide). Request-level metrics come from the finished request's usage
+ * record (`observeRecord`), so /metrics and the records API agree; events the record cannot carry as they happen
+ * (breaker state, quota rejections, mesh forwards, each upstream error and failover) have their own methods.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #models: LabelLimit;
+  readonly #peers: LabelLimit;
+  /** Cost per (model, provider) in integer micro-dollars; the counter is rebuilt from it at each scrape. */
+  readonly #costMicros = new Map<string, { labels: { model: string; provider: string }; micros: number }>();
+
+  readonly #requests: Counter<'model' | 'provider' | 'status_code' | 'served_by'>;
+  readonly #tokens: Counter<'model' | 'provider' | 'token_type'>;
+  readonly #unpriced: Counter<'model'>;
+  readonly #savedByFailover: Counter<'model'>;
+  readonly #upstreamErrors: Counter<'provider' | 'kind'>;
+  readonly #failovers: Counter<'from' | 'to'>;
+  readonly #quotaRejections: Counter<'limit'>;
+  readonly #meshForwards: Counter<'peer' | 'outcome'>;
+  readonly #circuitState: Gauge<'provider' | 'state'>;
+  readonly #tokenUsage: Histogram<(typeof GEN_AI_LABELS)[number] | 'gen_ai_token_type'>;
+  readonly #duration: Histogram<(typeof GEN_AI_LABELS)[number] | 'error_type'>;
+  readonly #ttft: Histogram<(typeof GEN_AI_LABELS)[number]>;
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const maxLabelValues = options.maxLabelValues ?? 500;
+    this.#models = new LabelLimit(maxLabelValues);
+    this.#peers = new LabelLimit(maxLabelValues);
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
+
+    this.#requests = new Counter({
+      name: 'meshgate_requests_total', help: 'Client requests finished, by served model, provider, HTTP status and where they were served.',
+      labelNames: ['model', 'provider', 'status_code', 'served_by'], registers,
+    });
+    this.#tokens = new Counter({
+      name: 'meshgate_tokens_total', help: 'Tokens used, by type (input includes cached_input and cache_write_input).',
+      labelNames: ['model', 'provider', 'token_type'], registers,
+    });
+    const costs = this.#costMicros;
+    new Counter({
+      name: 'meshgate_cost_usd_total', help: 'Cost of priced requests in US dollars (summed exactly in micro-dollars).',
+      labelNames: ['model', 'provider'], registers,
+      collect() {
+        this.reset();
+        for (const { labels, micros } of costs.values()) this.inc(labels, micros / 1_000_000);
+      },
+    });
+    this.#unpriced = new Counter({
+      name: 'meshgate_unpriced_requests_total', help: 'Requests with tokens whose model has no known price (cost unknown, not zero).',
+      labelNames: ['model'], registers,
+    });
+    this.#savedByFailover = new Counter({
+      name: 'meshgate_failover_saved_requests_total', help: 'Requests that succeeded after failing over from another target.',
+      labelNames: ['model'], registers,
+    });
+    this.#upstreamErrors = new Counter({
+      name: 'meshgate_upstream_errors_total', help: 'Failed attempts at an upstream provider or peer, by kind.',
+      labelNames: ['provider', 'kind'], registers,
+    });
+    this.#failovers = new Counter({
+      name: 'meshgate_failovers_total', help: 'Moves from one target (provider or peer:<id>) to the next after a failure.',
+      labelNames: ['from', 'to'], registers,
+    });
+    this.#quotaRejections = new Counter({
+      name: 'meshgate_quota_rejections_total', help: 'Requests refused by a quota or rate limit, by limit.',
+      labelNames: ['limit'], registers,
+    });
+    this.#meshForwards = new Counter({
+      name: 'meshgate_mesh_forwards_total', help: 'Requests forwarded to mesh peers, by outcome.',
+      labelNames: ['peer', 'outcome'], registers,
+    });
+    this.#circuitState = new Gauge({
+      name: 'meshgate_circuit_breaker_state', help: 'Circuit breaker state per provider: 1 for the current state, 0 for the others.',
+      labelNames: ['provider', 'state'], registers,
+    });
+    this.#tokenUsage = new Histogram({
+      name: 'gen_ai_client_token_usage', help: 'OTel gen_ai.client.token.usage: tokens per request, by gen_ai.token.type.',
+      labelNames: [...GEN_AI_LABELS, 'gen_ai_token_type'], buckets: TOKEN_BUCKETS, registers,
+    });
+    this.#duration = new Histogram({
+      name: 'gen_ai_client_operation_duration_seconds', help: 'OTel gen_ai.client.operation.duration: request duration in seconds.',
+      labelNames: [...GEN_AI_LABELS, 'error_type'], buckets: DURATION_BUCKETS, registers,
+    });
+    this.#ttft = new Histogram({
+      name: 'gen_ai_server_time_to_first_token_seconds', help: 'OTel gen_ai.server.time_to_first_token: seconds until the first output token of a stream.',
+      labelNames: [...GEN_AI_LABELS], buckets: TTFT_BUCKETS, registers,
+    });
+  }
+
+  /** Counts a finished request from its usage record. */
+  observeRecord(record: UsageRecord): void {
+    const model = this.#models.value(record.model ?? record.requested_model);
+    const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : 'none');
+    this.#requests.inc({ model, provider, status_code: String(record.status), served_by: record.served_by });
+    for (const [tokenType, count] of TOKEN_COUNTS) {
+      if (count(record) > 0) this.#tokens.inc({ model, provider, token_type: tokenType }, count(record));
+    }
+    if (record.cost_micros !== null && record.cost_micros > 0) this.#addCost(model, provider, record.cost_micros);
+    if (!record.priced) this.#unpriced.inc({ model });
+    if (record.failovers > 0 && record.status < 400) this.#savedByFailover.inc({ model });
+
+    // OTel attributes: gen_ai.request.model is what the client asked for, gen_ai.response.model what served it.
+    const genAi = {
+      gen_ai_operation_name: record.operation,
+      gen_ai_provider_name: provider,
+      gen_ai_request_model: this.#models.value(record.requested_model),
+      gen_ai_response_model: model,
+    };
+    if (record.status < 400) {
+      this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'input' }, record.prompt_tokens);
+      this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'output' }, record.completion_tokens);
+    }
+    if (record.latency_ms !== null) {
+      this.#duration.observe({ ...genAi, error_type: record.status < 400 ? '' : record.error_type ?? String(record.status) }, record.latency_ms / 1000);
+    }
+    if (record.stream && record.ttft_ms !== null) this.#ttft.observe(genAi, record.ttft_ms / 1000);
+  }
+
+  setCircuitState(provider: string, state: CircuitState): void {
+    for (const candidate of CIRCUIT_STATES) this.#circuitState.set({ provider, state: candidate }, candidate === state ? 1 : 0);
+  }
+
+  /** A request refused by a limit (`requests_per_minute`, `tokens_per_day`, `ip_rate`, ...). */
+  quotaRejected(limit: string): void {
+    this.#quotaRejections.inc({ limit });
+  }
+
+  meshForward(peer: string, outcome: MeshForwardOutcome): void {
+    this.#meshForwards.inc({ peer: this.#peers.value(peer), outcome });
+  }
+
+  /** A failed attempt at `provider` (`kind`: an error code such as `upstream_timeout`, `http_429`, `connection`). */
+  upstreamError(provider: string, kind: string): void {
+    this.#upstreamErrors.inc({ provider, kind });
+  }
+
+  failover(from: string, to: string): void {
+    this.#failovers.inc({ from, to });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  #addCost(model: string, provider: string, micros: number): void {
+    const key = `${model}\u0000${provider}`;
+    const entry = this.#costMicros.get(key);
+    if (entry) entry.micros += micros;
+    else this.#costMicros.set(key, { labels: { model, provider }, micros });
+  }
+}
+
+export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {
+  return new GatewayMetrics(options);
+}

@@ -1,0 +1,79 @@
+import type { ProviderType } from '../config/schema.js';
+import { catalogPrice } from './catalog.js';
+import { costMicros, type BillableUsage } from './cost.js';
+import { modelNameCandidates } from './model-name.js';
+import type { ModelPrice, TokenRates } from './model-price.js';
+import type { ModelPriceOverride, PricingConfig } from './pricing-config.js';
+
+export interface CostQuery {
+  /** Type of the provider that served the request; picks the catalog's provider (Azure and OpenAI differ). */
+  providerType?: ProviderType;
+  /** The model as the provider reported or was asked for (`gpt-4o-2024-08-06`). */
+  model: string;
+  usage: BillableUsage;
+  /** When the request ran (epoch ms): catalog prices can change on a date. Defaults to now. */
+  at?: number;
+}
+
+export interface CostResult {
+  /** Integer micro-dollars; null when no price is known (never a silent 0). */
+  costMicros: number | null;
+  /** False when the model has no price: the record carries the flag and the operator can add one in config. */
+  priced: boolean;
+  /** The catalog or config entry that priced it. */
+  pricedAs?: string;
+}
+
+/**
+ * Prices for this node: the operator's `[pricing]` overrides first (matched on the model name and its undated
+ * family), then the maintained catalog.
+ */
+export class PriceBook {
+  readonly #overrides: Map<string, ModelPrice>;
+
+  constructor(config: PricingConfig = {}) {
+    this.#overrides = new Map(
+      Object.entries(config).map(([model, override]) => [model.trim().toLowerCase(), fromOverride(model, override)]),
+    );
+  }
+
+  /** The price of `model` (for GET /v1/models and the mesh advertisement); undefined when unknown. */
+  priceFor(model: string, providerType?: ProviderType, at = Date.now()): ModelPrice | undefined {
+    const candidates = modelNameCandidates(model);
+    for (const candidate of candidates) {
+      const override = this.#overrides.get(candidate);
+      if (override) return override;
+    }
+    for (const candidate of candidates) {
+      const price = catalogPrice(providerType, candidate, new Date(at));
+      if (price) return price;
+    }
+    return undefined;
+  }
+
+  costOf(query: CostQuery): CostResult {
+    const price = this.priceFor(query.model, query.providerType, query.at);
+    if (!price) return { costMicros: null, priced: false };
+    return { costMicros: costMicros(price, query.usage), priced: true, pricedAs: `${price.source}:${price.model}` };
+  }
+}
+
+function fromOverride(model: string, override: ModelPriceOverride): ModelPrice {
+  return {
+    model,
+    source: 'config',
+    ...toRates(override),
+    tiers: [...override.tiers]
+      .sort((a, b) => a.above_input_tokens - b.above_input_tokens)
+      .map((tier) => ({ aboveInputTokens: tier.above_input_tokens, ...toRates(tier) })),
+  };
+}
+
+function toRates(rates: Omit<ModelPriceOverride, 'tiers'>): TokenRates {
+  return {
+    inputPerMTok: rates.input,
+    outputPerMTok: rates.output,
+    ...(rates.cached_input !== undefined ? { cachedInputPerMTok: rates.cached_input } : {}),
+    ...(rates.cache_write_input !== undefined ? { cacheWriteInputPerMTok: rates.cache_write_input } : {}),
+  };
+}

@@ -1,0 +1,68 @@
+import type { Outcome } from '../pipeline/types.js';
+import type { ProviderType } from '../config/schema.js';
+import type { CostResult, PriceBook } from '../pricing/index.js';
+import type { UsageRecord } from './usage-record.js';
+
+export interface RecordPricing {
+  priceBook: PriceBook;
+  /** Type of the local provider that served the request (a peer's price is looked up by model name alone). */
+  providerType?: ProviderType;
+}
+
+/** The usage record of a finished request, priced for the model that served it. */
+export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing): UsageRecord {
+  const usage = outcome.usage;
+  const cost = costOfOutcome(outcome, pricing);
+  const servedBy = outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
+  return {
+    id: outcome.requestId,
+    time: outcome.receivedAt,
+    project: outcome.project ?? null,
+    source: outcome.source ?? null,
+    principal: { kind: outcome.principal.kind, id: outcome.principal.id ?? null },
+    client_format: outcome.format,
+    operation: outcome.operation,
+    requested_model: outcome.requestedModel,
+    model: outcome.model ?? null,
+    provider: outcome.peer ? null : outcome.provider ?? null,
+    attempts: outcome.attempts.map((attempt) => ({
+      target: attempt.target,
+      ok: attempt.ok,
+      ...(attempt.status !== undefined ? { status: attempt.status } : {}),
+      ...(attempt.code !== undefined ? { code: attempt.code } : {}),
+      ...(attempt.error !== undefined ? { error: attempt.error } : {}),
+      duration_ms: attempt.durationMs,
+    })),
+    failovers: countFailovers(outcome.attempts.map((attempt) => attempt.target)),
+    status: outcome.status,
+    error_type: outcome.errorType ?? null,
+    prompt_tokens: usage?.inputTokens ?? 0,
+    completion_tokens: usage?.outputTokens ?? 0,
+    cached_tokens: usage?.cachedInputTokens ?? 0,
+    cache_write_tokens: usage?.cacheWriteInputTokens ?? 0,
+    usage_estimated: outcome.usageEstimated ?? false,
+    cost_micros: cost.costMicros,
+    priced: cost.priced,
+    latency_ms: outcome.latencyMs ?? null,
+    ttft_ms: outcome.ttftMs ?? null,
+    stream: outcome.stream,
+    served_by: servedBy,
+    peer: outcome.peer ?? null,
+    findings: [...outcome.findings],
+    client_aborted: outcome.clientAborted ?? false,
+  };
+}
+
+/** A failover is a move from one target to a different one; retries on the same target are not failovers. */
+export function countFailovers(targets: string[]): number {
+  let failovers = 0;
+  for (let i = 1; i < targets.length; i++) if (targets[i] !== targets[i - 1]) failovers++;
+  return failovers;
+}
+
+/** No tokens used costs nothing (a refused or failed request); tokens of an unpriced model cost "unknown". */
+function costOfOutcome(outcome: Outcome, { priceBook, providerType }: RecordPricing): CostResult {
+  const usage = outcome.usage;
+  if (!usage || usage.inputTokens + usage.outputTokens === 0) return { costMicros: 0, priced: true };
+  return priceBook.costOf({ providerType, model: outcome.model ?? outcome.requestedModel, usage, at: outcome.receivedAt });
+}

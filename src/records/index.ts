@@ -1,0 +1,15 @@
+export { RecordStore } from './record-store.js';
+export type { ProjectSummary, RecordPage, RecordStoreOptions } from './record-store.js';
+export { usageRecordSchema, attemptSchema } from './usage-record.js';
+export type { AttemptEntry, UsageRecord } from './usage-record.js';
+export { usageRecordFromOutcome, countFailovers } from './from-outcome.js';
+export type { RecordPricing } from './from-outcome.js';
+export { recordFiltersSchema, timeRangeSchema } from './record-filters.js';
+export type { RecordFilters, TimeRange } from './record-filters.js';
+export { usageStats, STATS_DIMENSIONS, NONE_KEY } from './record-stats.js';
+export type { StatsDimension, UsageGroup, UsageStats, UsageTotals } from './record-stats.js';
+export { csvField, recordsAsCsv, recordsAsNdjson, EXPORT_FORMATS } from './record-export.js';
+export type { ExportFormat } from './record-export.js';
+export { recordsRoutes } from './records-routes.js';
+export { recordsConfigSchema } from './records-config.js';
+export type { RecordsConfig } from './records-config.js';

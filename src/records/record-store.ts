@@ -1,0 +1,306 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.js';
+import { matchesFilters, type RecordFilters } from './record-filters.js';
+import {
+  decodeCursor, encodeCursor, projectIndexEnd, projectIndexKey, recordKey, splitProjectIndexKey, timeKey, timeOfRecordKey,
+} from './record-keys.js';
+import { EXPORTERS, type ExportFormat } from './record-export.js';
+import { usageStats, type UsageStats } from './record-stats.js';
+import { usageRecordSchema, type UsageRecord } from './usage-record.js';
+
+export interface RecordStoreOptions {
+  /** Records older than this many days are removed by the background sweeper; 0 keeps them forever. */
+  retentionDays: number;
+  /** Longest a record waits in memory before its batch is written. */
+  flushIntervalMs: number;
+  /** A batch this large is written at once instead of waiting for the interval. */
+  maxBatchSize?: number;
+  /** How often the retention sweeper runs. */
+  sweepIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface RecordPage {
+  data: UsageRecord[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface ProjectSummary {
+  id: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+interface Pending {
+  record: UsageRecord;
+  done: (persisted: boolean) => void;
+}
+
+const DAY_MS = 86_400_000;
+const DEFAULT_MAX_BATCH = 256;
+const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
+/** Records removed per LevelDB batch by the sweeper, and batches per sweep: a sweep never holds the db for long. */
+const SWEEP_CHUNK = 500;
+const SWEEP_MAX_CHUNKS = 40;
+/** Records read per `getMany` when a query walks the project index. */
+const INDEX_READ_CHUNK = 128;
+/** If LevelDB keeps failing, records wait in memory up to this many, then the oldest are dropped (and logged). */
+const MAX_PENDING = 100_000;
+
+/**
+ * Usage records in LevelDB. `write` queues a record in memory; the queue is written as ONE LevelDB batch (records
+ * and project index together, atomically) when it reaches `maxBatchSize` or `flushIntervalMs` after the first
+ * queued record. The promise `write` returns settles once the record is on disk (LevelDB's log, which survives a
+ * killed process), so a caller that awaits it before it considers the request finished loses no finished request's
+ * record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
+ * them.
+ */
+export class RecordStore {
+  readonly #store: Store;
+  readonly #records;
+  readonly #byProject;
+  readonly #options: Required<Omit<RecordStoreOptions, 'logger'>>;
+  readonly #logger?: Logger;
+  #pending: Pending[] = [];
+  #flushChain: Promise<void> = Promise.resolve();
+  #flushTimer?: NodeJS.Timeout;
+  #sweepTimer?: NodeJS.Timeout;
+  #sweeping?: Promise<number>;
+  #closed = false;
+
+  private constructor(store: Store, options: RecordStoreOptions) {
+    this.#store = store;
+    this.#records = store.sublevel<UsageRecord>('record');
+    this.#byProject = store.sublevel<1>('record-project');
+    this.#options = {
+      retentionDays: options.retentionDays,
+      flushIntervalMs: options.flushIntervalMs,
+      maxBatchSize: options.maxBatchSize ?? DEFAULT_MAX_BATCH,
+      sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
+    };
+    this.#logger = options.logger;
+  }
+
+  static async open(store: Store, options: RecordStoreOptions): Promise<RecordStore> {
+    const recordStore = new RecordStore(store, options);
+    await recordStore.#records.open();
+    await recordStore.#byProject.open();
+    recordStore.#startSweeper();
+    return recordStore;
+  }
+
+  /**
+   * Queues a record. Throws if it does not match the record schema (a bug in the caller, not a runtime condition).
+   * Resolves true once it is on disk, false if it could not be written (logged); never rejects.
+   */
+  write(record: UsageRecord): Promise<boolean> {
+    const parsed = usageRecordSchema.parse(record);
+    return new Promise((done) => {
+      this.#pending.push({ record: parsed, done });
+      if (this.#closed || this.#pending.length >= this.#options.maxBatchSize) void this.flush();
+      else this.#scheduleFlush();
+    });
+  }
+
+  /** Writes every queued record; resolves when they are on disk (or known to have failed). */
+  flush(): Promise<void> {
+    // #writeQueued handles LevelDB errors itself; the catch only keeps one unexpected throw from breaking the chain.
+    this.#flushChain = this.#flushChain
+      .then(() => this.#writeQueued())
+      .catch((err: unknown) => this.#logger?.error({ err: (err as Error).message }, 'usage record flush failed'));
+    return this.#flushChain;
+  }
+
+  /** Stops the timers and writes what is queued. Does not close the Store (its owner does). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    clearInterval(this.#sweepTimer);
+    await this.#sweeping;
+    await this.flush();
+    if (this.#pending.length > 0) {
+      this.#logger?.error({ lost: this.#pending.length }, 'usage records could not be written before close');
+      for (const entry of this.#pending.splice(0)) entry.done(false);
+    }
+  }
+
+  async #writeQueued(): Promise<void> {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    const operations = batch.flatMap(({ record }) => {
+      const key = recordKey(record.time, record.id);
+      return [
+        { type: 'put' as const, sublevel: this.#records, key, value: record },
+        ...(record.project !== null
+          ? [{ type: 'put' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 as const }]
+          : []),
+      ];
+    });
+    try {
+      await this.#store.db.batch(operations);
+      for (const entry of batch) entry.done(true);
+    } catch (err) {
+      if (this.#closed) {
+        // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
+        this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
+        for (const entry of batch) entry.done(false);
+        return;
+      }
+      this.#logger?.error({ err: (err as Error).message, records: batch.length }, 'writing usage records failed; will retry');
+      this.#pending.unshift(...batch);
+      this.#scheduleFlush();
+      const overflow = this.#pending.length - MAX_PENDING;
+      if (overflow > 0) {
+        this.#logger?.error({ dropped: overflow }, 'usage record queue is full; dropping the oldest records');
+        for (const entry of this.#pending.splice(0, overflow)) entry.done(false);
+      }
+    }
+  }
+
+  /**
+   * Arms the flush timer when records are waiting. It is deliberately NOT unref'd: queued records keep the process
+   * alive until they are written, while an idle store holds no timer at all.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.flush();
+    }, this.#options.flushIntervalMs);
+  }
+
+  #startSweeper(): void {
+    if (this.#options.retentionDays > 0) {
+      this.#sweepTimer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
+      this.#sweepTimer.unref();
+    }
+  }
+
+  /**
+   * Removes records older than the retention period (from `now`), in bounded chunks so one sweep never blocks
+   * the store for long; what is left is removed by the next sweep. Returns how many records it removed.
+   */
+  sweep(now = Date.now()): Promise<number> {
+    if (this.#options.retentionDays <= 0) return Promise.resolve(0);
+    this.#sweeping ??= this.#sweepOlderThan(now - this.#options.retentionDays * DAY_MS).finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweepOlderThan(cutoff: number): Promise<number> {
+    let removed = 0;
+    try {
+      for (let chunk = 0; chunk < SWEEP_MAX_CHUNKS; chunk++) {
+        const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit: SWEEP_CHUNK }).all();
+        if (expired.length === 0) break;
+        await this.#store.db.batch(expired.flatMap(([key, record]) => [
+          { type: 'del' as const, sublevel: this.#records, key },
+          ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
+        ]));
+        removed += expired.length;
+        if (expired.length < SWEEP_CHUNK) break;
+      }
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'usage record retention sweep failed; will retry');
+    }
+    if (removed > 0) this.#logger?.info({ removed, cutoff }, 'removed expired usage records');
+    return removed;
+  }
+
+  /** Records matching `filters`, newest first, `limit` per page. */
+  async list(filters: RecordFilters, cursor?: string, limit = 100): Promise<RecordPage> {
+    const before = cursor === undefined ? undefined : decodeCursor(cursor);
+    if (cursor !== undefined && before === undefined) throw new RangeError('invalid cursor');
+    const data: UsageRecord[] = [];
+    let lastKey: string | undefined;
+    let more = false;
+    for await (const [key, record] of this.scan(filters, { newestFirst: true, before })) {
+      if (data.length === limit) {
+        more = true;
+        break;
+      }
+      data.push(record);
+      lastKey = key;
+    }
+    return { data, next_cursor: more && lastKey !== undefined ? encodeCursor(lastKey) : null };
+  }
+
+  /** Every record in `filters`' range that matches them, as [key, record], oldest first unless `newestFirst`. */
+  async *scan(
+    filters: RecordFilters,
+    options: { newestFirst?: boolean; before?: string } = {},
+  ): AsyncGenerator<[string, UsageRecord]> {
+    await this.flush();
+    const lower = timeKey(filters.from ?? 0);
+    const upper = options.before ?? timeKey(filters.to ?? Number.MAX_SAFE_INTEGER);
+    const reverse = options.newestFirst ?? false;
+    const entries = filters.project === undefined
+      ? this.#records.iterator({ gte: lower, lt: upper, reverse })
+      : this.#projectRecords(filters.project, lower, upper, reverse);
+    for await (const [key, record] of entries) {
+      if (matchesFilters(record, filters)) yield [key, record];
+    }
+  }
+
+  async *#projectRecords(project: string, lower: string, upper: string, reverse: boolean): AsyncGenerator<[string, UsageRecord]> {
+    const indexKeys = this.#byProject.keys({ gte: projectIndexKey(project, lower), lt: projectIndexKey(project, upper), reverse });
+    let chunk: string[] = [];
+    for await (const indexKey of indexKeys) {
+      chunk.push(splitProjectIndexKey(indexKey).key);
+      if (chunk.length === INDEX_READ_CHUNK) {
+        yield* this.#readRecords(chunk);
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield* this.#readRecords(chunk);
+  }
+
+  async *#readRecords(keys: string[]): AsyncGenerator<[string, UsageRecord]> {
+    const records = await this.#records.getMany(keys);
+    for (let i = 0; i < keys.length; i++) {
+      const record = records[i];
+      if (record !== undefined) yield [keys[i]!, record];
+    }
+  }
+
+  /**
+   * Projects that have records, with the time of their first and last; only those with a record in the last
+   * `activeSinceMins` minutes when given. Walks the project index by seeking past each project, so it costs a
+   * few reads per project, not per record.
+   */
+  async projects(activeSinceMins?: number, now = Date.now()): Promise<ProjectSummary[]> {
+    await this.flush();
+    const cutoff = activeSinceMins === undefined ? 0 : now - activeSinceMins * 60_000;
+    const summaries: ProjectSummary[] = [];
+    const iterator = this.#byProject.keys();
+    try {
+      for (let first = await iterator.next(); first !== undefined; first = await iterator.next()) {
+        const { project, key } = splitProjectIndexKey(first);
+        const [last] = await this.#byProject.keys({ lt: projectIndexEnd(project), reverse: true, limit: 1 }).all();
+        const lastSeen = timeOfRecordKey(splitProjectIndexKey(last ?? first).key);
+        if (lastSeen >= cutoff) summaries.push({ id: project, first_seen: timeOfRecordKey(key), last_seen: lastSeen });
+        iterator.seek(projectIndexEnd(project));
+      }
+    } finally {
+      await iterator.close();
+    }
+    return summaries;
+  }
+
+  /** Totals and breakdowns (model, provider, source, project, principal, peer) of the records matching `filters`. */
+  stats(filters: RecordFilters = {}): Promise<UsageStats> {
+    return usageStats(recordsOf(this.scan(filters)), filters);
+  }
+
+  /** The records matching `filters`, oldest first, streamed as NDJSON or CSV text chunks. */
+  export(filters: RecordFilters, format: ExportFormat): AsyncGenerator<string> {
+    return EXPORTERS[format](recordsOf(this.scan(filters)));
+  }
+}
+
+async function* recordsOf(entries: AsyncIterable<[string, UsageRecord]>): AsyncGenerator<UsageRecord> {
+  for await (const [, record] of entries) yield record;
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Ids and labels only: a principal id is a token id (jti), a virtual key's label or a peer id. Anything shaped like
+ * a credential (a bearer key, a JWT) is refused, so a caller's mistake cannot store a secret in a record.
+ */
+const SECRET_SHAPES: readonly RegExp[] = [/^sk-/i, /^Bearer\s/i, /^eyJ[\w-]+\.eyJ[\w-]+\./];
+const principalIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine((id) => !SECRET_SHAPES.some((shape) => shape.test(id)), 'must be an id or label, never a credential');
+
+/** Header-supplied labels (x-project, x-source): printable, bounded, no control characters (they delimit index keys). */
+export const labelSchema = z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+
+export const attemptSchema = z.object({
+  /** Provider id, or `peer:<peerId>` for a mesh forward. */
+  target: z.string(),
+  ok: z.boolean(),
+  status: z.number().int().optional(),
+  code: z.string().optional(),
+  /** Error message as the router recorded it (secret-free by the GatewayError rule). */
+  error: z.string().optional(),
+  duration_ms: z.number().nonnegative(),
+});
+
+/**
+ * One record per request: who asked, what was asked and served, by whom, how it went and what it cost.
+ * Stored in LevelDB and returned as-is by the records API, so this schema is also the API's record shape.
+ */
+export const usageRecordSchema = z.object({
+  /** The request id, also sent to the client as `x-request-id`. */
+  id: z.string().min(1).max(128),
+  /** When the request was received, epoch ms UTC. */
+  time: z.number().int().nonnegative(),
+  project: labelSchema.nullable(),
+  source: labelSchema.nullable(),
+  principal: z.object({
+    kind: z.enum(['public', 'token', 'virtual_key', 'admin', 'peer']),
+    id: principalIdSchema.nullable(),
+  }),
+  client_format: z.enum(['openai', 'anthropic', 'gemini']),
+  operation: z.enum(['chat', 'embeddings', 'count_tokens']),
+  requested_model: z.string(),
+  /** The model that served it (after mapping/failover), null when nothing did. */
+  model: z.string().nullable(),
+  /** Provider id that served it locally; null when a peer served it or nothing did. */
+  provider: z.string().nullable(),
+  attempts: z.array(attemptSchema),
+  /** Times the router moved on to another target after a failure. */
+  failovers: z.number().int().nonnegative(),
+  status: z.number().int(),
+  error_type: z.string().nullable(),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  /** Part of prompt_tokens read from a prompt cache. */
+  cached_tokens: z.number().int().nonnegative(),
+  /** Part of prompt_tokens written to a prompt cache (Anthropic). */
+  cache_write_tokens: z.number().int().nonnegative(),
+  /** The usage is the gateway's estimate (the upstream reported none, e.g. an aborted stream). */
+  usage_estimated: z.boolean(),
+  /** Integer micro-dollars; null when the model has no known price (`priced: false`), never a silent 0. */
+  cost_micros: z.number().int().nonnegative().nullable(),
+  priced: z.boolean(),
+  latency_ms: z.number().nonnegative().nullable(),
+  ttft_ms: z.number().nonnegative().nullable(),
+  stream: z.boolean(),
+  /** `local` (a provider of this node) or `peer` (forwarded through the mesh to `peer`). */
+  served_by: z.enum(['local', 'peer', 'none']),
+  peer: z.string().nullable(),
+  /** Sanitization finding types (never the matched text). */
+  findings: z.array(z.string()),
+  client_aborted: z.boolean(),
+});
+
+export type UsageRecord = z.infer<typeof usageRecordSchema>;
+export type AttemptEntry = z.infer<typeof attemptSchema>;

@@ -1,0 +1,172 @@
+import Fastify from 'fastify';
+import { describe, expect, it } from 'vitest';
+import { createMetrics, metricsRoute, OTHER_LABEL } from '../../../src/metrics/index.js';
+import { makeRecord, mixedRecords } from '../records/make-record.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
+
+/**
+ * A parser for the Prometheus text exposition format 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/#text-format-details), strict enough to fail on
+ * what Prometheus would reject: bad names, unescaped label values, samples of a family with no TYPE line.
+ */
+function parsePrometheusText(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const types = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    if (line.startsWith('# TYPE ')) {
+      const [name, type] = line.slice(7).split(' ');
+      expect(name).toMatch(METRIC_NAME);
+      expect(['counter', 'gauge', 'histogram', 'summary', 'untyped']).toContain(type);
+      expect(types.has(name!)).toBe(false);
+      types.set(name!, type!);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const nameEnd = line.search(/[{ ]/);
+    const name = line.slice(0, nameEnd);
+    expect(name).toMatch(METRIC_NAME);
+    const labels: Record<string, string> = {};
+    let i = nameEnd;
+    if (line[i] === '{') {
+      i++;
+      while (line[i] !== '}') {
+        const eq = line.indexOf('=', i);
+        const labelName = line.slice(i, eq);
+        expect(labelName).toMatch(LABEL_NAME);
+        expect(line[eq + 1]).toBe('"');
+        let value = '';
+        let j = eq + 2;
+        for (; line[j] !== '"'; j++) {
+          if (line[j] === '\\') {
+            j++;
+            value += line[j] === 'n' ? '\n' : line[j];
+          } else value += line[j];
+          expect(j).toBeLessThan(line.length);
+        }
+        labels[labelName] = value;
+        i = j + 1;
+        if (line[i] === ',') i++;
+      }
+      i++;
+    }
+    const [valueText, timestamp] = line.slice(i).trim().split(' ');
+    expect(timestamp === undefined || /^-?\d+$/.test(timestamp)).toBe(true);
+    const value = valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : Number(valueText);
+    // Go's ParseFloat, which Prometheus uses, reads NaN case-insensitively (prom-client writes an idle event loop's "Nan").
+    expect(Number.isNaN(value) && !/^nan$/i.test(valueText ?? ''), `bad value in: ${line}`).toBe(false);
+    const family = types.has(name) ? name : HISTOGRAM_SUFFIXES.map((s) => (name.endsWith(s) ? name.slice(0, -s.length) : '')).find((f) => types.get(f) === 'histogram');
+    expect(family, `sample ${name} has no TYPE`).toBeTruthy();
+    samples.push({ name, labels, value });
+  }
+  return { samples, types };
+}
+
+const sum = (samples: Sample[], name: string, match: Record<string, string> = {}) =>
+  samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
+
+describe('GatewayMetrics', () => {
+  it('exposes counters and histograms that match the usage records they were fed', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    const records = mixedRecords(Date.UTC(2026, 10, 1));
+    for (const record of records) {
+      metrics.observeRecord(record);
+      const targets = record.attempts.map((a) => a.target);
+      for (let i = 1; i < targets.length; i++) if (targets[i] !== targets[i - 1]) metrics.failover(targets[i - 1]!, targets[i]!);
+      for (const attempt of record.attempts) if (!attempt.ok) metrics.upstreamError(attempt.target, `http_${attempt.status}`);
+    }
+    const { samples, types } = parsePrometheusText(await metrics.text());
+
+    expect(types.get('meshgate_requests_total')).toBe('counter');
+    expect(types.get('gen_ai_client_token_usage')).toBe('histogram');
+    expect(types.get('gen_ai_client_operation_duration_seconds')).toBe('histogram');
+    expect(types.get('gen_ai_server_time_to_first_token_seconds')).toBe('histogram');
+
+    expect(sum(samples, 'meshgate_requests_total')).toBe(records.length);
+    for (const status of new Set(records.map((r) => r.status))) {
+      expect(sum(samples, 'meshgate_requests_total', { status_code: String(status) })).toBe(records.filter((r) => r.status === status).length);
+    }
+    expect(sum(samples, 'meshgate_requests_total', { served_by: 'peer' })).toBe(1);
+    expect(sum(samples, 'meshgate_requests_total', { model: 'gpt-4o', provider: 'openai-main' })).toBe(2);
+
+    expect(sum(samples, 'meshgate_tokens_total', { token_type: 'input' })).toBe(records.reduce((t, r) => t + r.prompt_tokens, 0));
+    expect(sum(samples, 'meshgate_tokens_total', { token_type: 'output' })).toBe(records.reduce((t, r) => t + r.completion_tokens, 0));
+    expect(sum(samples, 'meshgate_tokens_total', { token_type: 'cached_input' })).toBe(records.reduce((t, r) => t + r.cached_tokens, 0));
+    expect(sum(samples, 'meshgate_tokens_total', { token_type: 'cache_write_input' })).toBe(records.reduce((t, r) => t + r.cache_write_tokens, 0));
+
+    const costMicros = records.reduce((t, r) => t + (r.cost_micros ?? 0), 0);
+    expect(Math.round(sum(samples, 'meshgate_cost_usd_total') * 1_000_000)).toBe(costMicros);
+    expect(sum(samples, 'meshgate_cost_usd_total', { model: 'gpt-4o', provider: 'openai-main' })).toBe(0.00165);
+    expect(sum(samples, 'meshgate_unpriced_requests_total')).toBe(records.filter((r) => !r.priced).length);
+    expect(sum(samples, 'meshgate_failover_saved_requests_total')).toBe(records.filter((r) => r.failovers > 0 && r.status < 400).length);
+    expect(sum(samples, 'meshgate_failovers_total')).toBe(records.reduce((t, r) => t + r.failovers, 0));
+    expect(sum(samples, 'meshgate_failovers_total', { from: 'openai-main', to: 'anthropic-main' })).toBe(2);
+    expect(sum(samples, 'meshgate_upstream_errors_total')).toBe(records.flatMap((r) => r.attempts).filter((a) => !a.ok).length);
+
+    const withLatency = records.filter((r) => r.latency_ms !== null);
+    expect(sum(samples, 'gen_ai_client_operation_duration_seconds_count')).toBe(withLatency.length);
+    expect(sum(samples, 'gen_ai_client_operation_duration_seconds_sum')).toBeCloseTo(withLatency.reduce((t, r) => t + r.latency_ms!, 0) / 1000, 9);
+    expect(sum(samples, 'gen_ai_client_operation_duration_seconds_count', { error_type: 'upstream_error' })).toBe(1);
+    expect(sum(samples, 'gen_ai_client_operation_duration_seconds_bucket', { le: '+Inf' })).toBe(withLatency.length);
+    expect(sum(samples, 'gen_ai_server_time_to_first_token_seconds_count')).toBe(records.filter((r) => r.stream && r.ttft_ms !== null).length);
+    expect(sum(samples, 'gen_ai_server_time_to_first_token_seconds_sum')).toBeCloseTo(0.04, 9);
+
+    const succeeded = records.filter((r) => r.status < 400);
+    expect(sum(samples, 'gen_ai_client_token_usage_count', { gen_ai_token_type: 'input' })).toBe(succeeded.length);
+    expect(sum(samples, 'gen_ai_client_token_usage_sum', { gen_ai_token_type: 'output' })).toBe(succeeded.reduce((t, r) => t + r.completion_tokens, 0));
+    expect(sum(samples, 'gen_ai_client_token_usage_count', { gen_ai_request_model: 'gpt-4o', gen_ai_response_model: 'claude-sonnet-4', gen_ai_token_type: 'input' })).toBe(1);
+  });
+
+  it('reports circuit breaker state one-hot, quota rejections and mesh forwards', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    metrics.setCircuitState('openai-main', 'open');
+    metrics.setCircuitState('openai-main', 'half_open');
+    metrics.setCircuitState('anthropic-main', 'closed');
+    metrics.quotaRejected('requests_per_minute');
+    metrics.quotaRejected('requests_per_minute');
+    metrics.quotaRejected('cost_per_day');
+    metrics.meshForward('12D3KooWPeerB', 'ok');
+    metrics.meshForward('12D3KooWPeerB', 'error');
+    const { samples } = parsePrometheusText(await metrics.text());
+    expect(sum(samples, 'meshgate_circuit_breaker_state', { provider: 'openai-main', state: 'half_open' })).toBe(1);
+    expect(sum(samples, 'meshgate_circuit_breaker_state', { provider: 'openai-main' })).toBe(1);
+    expect(sum(samples, 'meshgate_circuit_breaker_state', { provider: 'anthropic-main', state: 'closed' })).toBe(1);
+    expect(sum(samples, 'meshgate_quota_rejections_total', { limit: 'requests_per_minute' })).toBe(2);
+    expect(sum(samples, 'meshgate_quota_rejections_total')).toBe(3);
+    expect(sum(samples, 'meshgate_mesh_forwards_total', { peer: '12D3KooWPeerB' })).toBe(2);
+  });
+
+  it('caps the distinct model label values so made-up model names cannot create unbounded series', async () => {
+    const metrics = createMetrics({ processMetrics: false, maxLabelValues: 2 });
+    for (const [i, model] of ['a', 'b', 'c', 'd', 'a'].entries()) {
+      metrics.observeRecord(makeRecord({ id: `m${i}`, time: i, model: null, requested_model: model, status: 404, provider: null, served_by: 'none' }));
+    }
+    const { samples } = parsePrometheusText(await metrics.text());
+    const models = samples.filter((s) => s.name === 'meshgate_requests_total').map((s) => [s.labels.model, s.value]);
+    expect(Object.fromEntries(models)).toEqual({ a: 2, b: 1, [OTHER_LABEL]: 2 });
+  });
+
+  it('keeps each node on its own registry and serves GET /metrics in the Prometheus text format', async () => {
+    const one = createMetrics();
+    const two = createMetrics();
+    one.quotaRejected('ip_rate');
+    const app = Fastify();
+    await app.register(metricsRoute(two));
+    const response = await app.inject({ method: 'GET', url: '/metrics' });
+    await app.close();
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const { samples, types } = parsePrometheusText(response.body);
+    expect(sum(samples, 'meshgate_quota_rejections_total')).toBe(0);
+    expect(types.get('meshgate_process_cpu_seconds_total')).toBe('counter');
+  });
+});

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import type { Outcome } from '../../../src/pipeline/types.js';
+import { PriceBook } from '../../../src/pricing/index.js';
+import { countFailovers, usageRecordFromOutcome, usageRecordSchema } from '../../../src/records/index.js';
+
+const outcome: Outcome = {
+  requestId: 'req_abc',
+  receivedAt: Date.UTC(2026, 10, 1),
+  format: 'anthropic',
+  operation: 'chat',
+  requestedModel: 'gpt-4o',
+  model: 'gpt-4o-2024-08-06',
+  provider: 'openai-backup',
+  principal: { kind: 'virtual_key', id: 'team-a' },
+  project: 'alpha',
+  source: 'ide',
+  stream: true,
+  attempts: [
+    { target: 'openai-main', ok: false, status: 429, code: 'rate_limited', error: 'openai-main answered 429', durationMs: 12 },
+    { target: 'openai-main', ok: false, status: 503, durationMs: 8 },
+    { target: 'openai-backup', ok: true, status: 200, durationMs: 300 },
+  ],
+  status: 200,
+  usage: { inputTokens: 1_000_000, outputTokens: 100_000, cachedInputTokens: 400_000 },
+  ttftMs: 150,
+  latencyMs: 2_000,
+  findings: ['email'],
+  warnings: [],
+};
+
+describe('usageRecordFromOutcome', () => {
+  const book = new PriceBook();
+
+  it('builds a valid record with failovers counted across targets (retries are not failovers) and the cost priced', () => {
+    const record = usageRecordFromOutcome(outcome, { priceBook: book, providerType: 'openai' });
+    expect(usageRecordSchema.parse(record)).toEqual(record);
+    expect(record).toMatchObject({
+      id: 'req_abc', project: 'alpha', source: 'ide', principal: { kind: 'virtual_key', id: 'team-a' },
+      client_format: 'anthropic', requested_model: 'gpt-4o', model: 'gpt-4o-2024-08-06', provider: 'openai-backup',
+      failovers: 1, status: 200, error_type: null, prompt_tokens: 1_000_000, completion_tokens: 100_000, cached_tokens: 400_000,
+      // gpt-4o: 600k × 2.5 + 400k × 1.25 + 100k × 10 = 1.5 + 0.5 + 1.0 USD
+      cost_micros: 3_000_000, priced: true, ttft_ms: 150, latency_ms: 2_000, stream: true, served_by: 'local', peer: null,
+      findings: ['email'],
+    });
+    expect(record.attempts[0]).toEqual({ target: 'openai-main', ok: false, status: 429, code: 'rate_limited', error: 'openai-main answered 429', duration_ms: 12 });
+  });
+
+  it('flags an unpriced model with a null cost, and costs a request with no usage at 0', () => {
+    const unpriced = usageRecordFromOutcome({ ...outcome, model: 'private-model', requestedModel: 'private-model' }, { priceBook: book });
+    expect(unpriced).toMatchObject({ cost_micros: null, priced: false });
+    const refused = usageRecordFromOutcome({ ...outcome, model: undefined, provider: undefined, usage: undefined, attempts: [], status: 429, errorType: 'rate_limit_error' }, { priceBook: book });
+    expect(refused).toMatchObject({ cost_micros: 0, priced: true, served_by: 'none', prompt_tokens: 0, error_type: 'rate_limit_error' });
+  });
+
+  it('records a mesh-served request by its peer, with no local provider', () => {
+    const record = usageRecordFromOutcome({ ...outcome, provider: undefined, peer: '12D3KooWServer' }, { priceBook: book });
+    expect(record).toMatchObject({ served_by: 'peer', peer: '12D3KooWServer', provider: null, priced: true });
+  });
+
+  it('counts failovers as changes of target', () => {
+    expect(countFailovers([])).toBe(0);
+    expect(countFailovers(['a', 'a', 'a'])).toBe(0);
+    expect(countFailovers(['a', 'b', 'b', 'peer:x'])).toBe(2);
+  });
+});

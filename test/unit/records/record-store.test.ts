@@ -1,0 +1,195 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RecordStore, type RecordFilters, type UsageRecord } from '../../../src/records/index.js';
+import { Store } from '../../../src/store/index.js';
+import { makeRecord, mixedRecords } from './make-record.js';
+
+const BASE = Date.UTC(2026, 10, 1);
+const DAY = 86_400_000;
+/** Long enough that only explicit flushes, batch size and close() write anything during a test. */
+const NO_TIMER_FLUSH = 60_000;
+
+let dir: string;
+let store: Store;
+let records: RecordStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'meshgate-records-'));
+  store = await Store.open(dir);
+  records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: NO_TIMER_FLUSH });
+});
+
+afterEach(async () => {
+  await records.close();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function reopen(options: { retentionDays?: number; maxBatchSize?: number } = {}): Promise<void> {
+  await records.close();
+  await store.close();
+  store = await Store.open(dir);
+  records = await RecordStore.open(store, { retentionDays: options.retentionDays ?? 30, flushIntervalMs: NO_TIMER_FLUSH, maxBatchSize: options.maxBatchSize });
+}
+
+async function listAll(filters: RecordFilters, limit: number): Promise<UsageRecord[]> {
+  const all: UsageRecord[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 1000; page++) {
+    const result = await records.list(filters, cursor, limit);
+    expect(result.data.length).toBeLessThanOrEqual(limit);
+    all.push(...result.data);
+    if (result.next_cursor === null) return all;
+    cursor = result.next_cursor;
+  }
+  throw new Error('pagination did not end');
+}
+
+describe('RecordStore durability', () => {
+  it('keeps every record written before close(), across a reopen of the store', async () => {
+    const written = Array.from({ length: 600 }, (_, i) => makeRecord({ id: `req_${i}`, time: BASE + i, project: i % 2 ? 'odd' : 'even' }));
+    const persisted = written.map((record) => records.write(record));
+    await reopen();
+    expect(await Promise.all(persisted)).toEqual(written.map(() => true));
+    const all = await listAll({}, 1000);
+    expect(all.map((r) => r.id).sort()).toEqual(written.map((r) => r.id).sort());
+    expect(all[0]).toEqual(written.at(-1));
+    expect((await listAll({ project: 'odd' }, 1000)).length).toBe(300);
+  });
+
+  it('writes a full batch without waiting for close or the interval', async () => {
+    await reopen({ maxBatchSize: 4 });
+    const batch = [0, 1, 2, 3].map((i) => records.write(makeRecord({ id: `b${i}`, time: BASE + i })));
+    expect(await Promise.all(batch)).toEqual([true, true, true, true]);
+    // Read straight from LevelDB, past the RecordStore (whose queries would flush first).
+    const stored = await store.sublevel<UsageRecord>('record').values().all();
+    expect(stored.map((r) => r.id)).toEqual(['b0', 'b1', 'b2', 'b3']);
+  });
+
+  it('writes queued records on its interval timer', async () => {
+    await records.close();
+    records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: 5 });
+    expect(await records.write(makeRecord({ id: 'timed', time: BASE }))).toBe(true);
+    expect(await store.sublevel<UsageRecord>('record').values().all()).toHaveLength(1);
+  });
+
+  it('refuses a record that is not valid, and one whose principal id is a credential', () => {
+    expect(() => records.write({ ...makeRecord({ id: 'x', time: BASE }), prompt_tokens: -1 })).toThrow();
+    expect(() => records.write(makeRecord({ id: 'y', time: BASE, principal: { kind: 'token', id: 'sk-live-abcdef' } }))).toThrow(/credential/);
+    expect(() => records.write(makeRecord({ id: 'z', time: BASE, project: 'bad\u0000project' }))).toThrow();
+  });
+});
+
+describe('RecordStore retention', () => {
+  it('removes records older than the retention period, with their project index entries', async () => {
+    const now = BASE + 100 * DAY;
+    for (let i = 0; i < 1200; i++) void records.write(makeRecord({ id: `old_${i}`, time: now - 40 * DAY + i, project: 'legacy' }));
+    void records.write(makeRecord({ id: 'edge', time: now - 30 * DAY + 1, project: 'fresh' }));
+    void records.write(makeRecord({ id: 'new', time: now - DAY, project: 'fresh' }));
+    await records.flush();
+    expect(await records.sweep(now)).toBe(1200);
+    expect((await listAll({}, 100)).map((r) => r.id)).toEqual(['new', 'edge']);
+    expect((await records.projects(undefined, now)).map((p) => p.id)).toEqual(['fresh']);
+    expect(await store.sublevel('record-project').keys().all()).toHaveLength(2);
+    expect(await records.sweep(now)).toBe(0);
+  });
+
+  it('keeps everything when retention is 0', async () => {
+    await reopen({ retentionDays: 0 });
+    const persisted = records.write(makeRecord({ id: 'ancient', time: 1 }));
+    await records.flush();
+    expect(await persisted).toBe(true);
+    expect(await records.sweep(BASE)).toBe(0);
+    expect((await records.list({})).data).toHaveLength(1);
+  });
+});
+
+describe('RecordStore queries', () => {
+  const many = Array.from({ length: 40 }, (_, i) =>
+    makeRecord({
+      id: `q${String(i).padStart(2, '0')}`,
+      time: BASE + i * 1000,
+      project: ['alpha', 'beta', null][i % 3] ?? null,
+      source: i % 2 ? 'cli' : 'web',
+      model: i % 4 === 0 ? 'claude-sonnet-4' : 'gpt-4o',
+      provider: i % 4 === 0 ? 'anthropic-main' : 'openai-main',
+      status: i % 5 === 0 ? 502 : 200,
+    }),
+  );
+
+  beforeEach(async () => {
+    for (const record of many) void records.write(record);
+  });
+
+  const newestFirst = (list: UsageRecord[]) => [...list].sort((a, b) => b.time - a.time).map((r) => r.id);
+
+  it.each<[string, RecordFilters, (r: UsageRecord) => boolean]>([
+    ['no filter', {}, () => true],
+    ['time range', { from: BASE + 5000, to: BASE + 15000 }, (r) => r.time >= BASE + 5000 && r.time < BASE + 15000],
+    ['model', { model: 'claude-sonnet-4' }, (r) => r.model === 'claude-sonnet-4'],
+    ['provider', { provider: 'openai-main' }, (r) => r.provider === 'openai-main'],
+    ['project (index)', { project: 'alpha' }, (r) => r.project === 'alpha'],
+    ['project + range + source', { project: 'beta', from: BASE + 10000, source: 'cli' }, (r) => r.project === 'beta' && r.time >= BASE + 10000 && r.source === 'cli'],
+    ['status=error', { status: 'error' }, (r) => r.status >= 400],
+    ['status=success', { status: 'success' }, (r) => r.status < 400],
+    ['status=502', { status: 502 }, (r) => r.status === 502],
+  ])('filters by %s and pages through every match with a cursor', async (_name, filters, predicate) => {
+    const expected = newestFirst(many.filter(predicate));
+    expect(expected.length).toBeGreaterThan(0);
+    expect((await listAll(filters, 7)).map((r) => r.id)).toEqual(expected);
+  });
+
+  it('rejects a cursor it did not issue', async () => {
+    await expect(records.list({}, 'not-a-cursor')).rejects.toThrow(RangeError);
+  });
+
+  it('lists projects with first and last activity, and only recently active ones on request', async () => {
+    const projects = await records.projects();
+    expect(projects).toEqual([
+      { id: 'alpha', first_seen: BASE, last_seen: BASE + 39000 },
+      { id: 'beta', first_seen: BASE + 1000, last_seen: BASE + 37000 },
+    ]);
+    // At BASE+98s: alpha was last seen at +39s (within 1 min), beta at +37s (only within 2 min).
+    expect((await records.projects(1, BASE + 38000 + 60_000)).map((p) => p.id)).toEqual(['alpha']);
+    expect((await records.projects(2, BASE + 38000 + 60_000)).map((p) => p.id)).toEqual(['alpha', 'beta']);
+  });
+});
+
+describe('RecordStore stats', () => {
+  it('totals and breaks down a mix of requests by model, provider, source, project, principal and peer', async () => {
+    const mix = mixedRecords(BASE);
+    for (const record of mix) void records.write(record);
+    const stats = await records.stats({ from: BASE, to: BASE + 60_000 });
+
+    expect(stats.totals).toMatchObject({
+      requests: 7,
+      errors: 2,
+      failed_over: 2,
+      saved_by_failover: 1,
+      streamed: 1,
+      prompt_tokens: mix.reduce((sum, r) => sum + r.prompt_tokens, 0),
+      completion_tokens: mix.reduce((sum, r) => sum + r.completion_tokens, 0),
+      cached_tokens: 200,
+      cost_micros: 450 + 1200 + 900 + 0 + 300 + 0,
+      cost_usd: 0.00285,
+      unpriced_requests: 1,
+      avg_ttft_ms: 40,
+    });
+    const byKey = (dimension: keyof typeof stats.by) => Object.fromEntries(stats.by[dimension].map((g) => [g.key, g.requests]));
+    // Requests no model served are counted under the model they asked for.
+    expect(byKey('model')).toEqual({ 'gpt-4o': 5, 'claude-sonnet-4': 1, 'my-llm': 1 });
+    expect(byKey('provider')).toEqual({ 'openai-main': 2, 'anthropic-main': 1, 'local-vllm': 1, '(none)': 3 });
+    expect(byKey('source')).toEqual({ web: 3, cli: 2, batch: 1, '(none)': 1 });
+    expect(byKey('project')).toEqual({ alpha: 3, beta: 2, gamma: 1, '(none)': 1 });
+    expect(byKey('principal')).toEqual({ 'token:tok_1': 5, 'peer:12D3KooWPeerA': 1, 'virtual_key:team-a': 1 });
+    expect(byKey('peer')).toEqual({ local: 4, none: 2, '12D3KooWPeerB': 1 });
+    const alpha = stats.by.project.find((g) => g.key === 'alpha')!;
+    expect(alpha).toMatchObject({ cost_micros: 1650, unpriced_requests: 1 });
+    expect(stats.by.provider.find((g) => g.key === 'anthropic-main')).toMatchObject({ saved_by_failover: 1 });
+
+    const late = await records.stats({ from: BASE + 5000 });
+    expect(late.totals.requests).toBe(2);
+  });
+});
