@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { Secret } from '../config/secret.js';
+
+/** A multiaddr string; parsed and checked by libp2p when the node starts. */
+const multiaddrText = z.string().regex(/^\//, 'a multiaddr starts with "/"');
+
+/**
+ * `[mesh]`: how this node joins the federation. The PSK arrives as a string (usually "${MESHGATE_PSK}") and is
+ * wrapped at once so it cannot leak through logs or JSON; a Secret from the lead's config loader is accepted as is.
+ */
+export const meshConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    listen: z.array(multiaddrText).default(['/ip4/0.0.0.0/tcp/4930']),
+    /** Peers dialled at start: full multiaddrs ending in /p2p/<peer id>. */
+    bootstrap: z.array(multiaddrText.regex(/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/, 'a bootstrap address ends with /p2p/<peer id>')).default([]),
+    /** Peer ids allowed to connect to this node and to be forwarded to; [] allows any peer that can connect. */
+    allow_peers: z.array(z.string().min(1)).default([]),
+    /** libp2p private-network key: 64 hex characters, or a whole swarm.key file (/key/swarm/psk/1.0.0/). */
+    psk: z.union([z.instanceof(Secret), z.string().transform((value) => new Secret(value))]).optional(),
+    forward: z.enum(['on_failure', 'never']).default('on_failure'),
+    max_hops: z.number().int().min(0).max(8).default(1),
+    /** Lifetime of a published node record; records carry their own expiry because DHT values have no TTL. */
+    record_ttl_seconds: z.number().int().min(10).max(86_400).default(300),
+    /** Republish this long before the record expires. */
+    refresh_before_seconds: z.number().int().min(1).default(60),
+    /** Upper bound of every DHT query (put, get, provide, findProviders). */
+    dht_timeout_ms: z.number().int().positive().default(5_000),
+    /** Concurrent forwarded requests this node accepts (advertised as capacity, enforced by the forward server). */
+    max_concurrent: z.number().int().positive().default(64),
+    /** Heartbeat frame interval while a forwarded response has nothing else to send. */
+    heartbeat_ms: z.number().int().positive().default(15_000),
+    /** Largest request frame accepted from a peer (the request body travels inside it). */
+    max_request_bytes: z.number().int().positive().default(32 * 1024 * 1024),
+    /** Consecutive failures before a peer is banned; each further ban doubles, from ban_base_ms up to ban_max_ms. */
+    ban_after_failures: z.number().int().min(1).default(2),
+    ban_base_ms: z.number().int().positive().default(5_000),
+    ban_max_ms: z.number().int().positive().default(300_000),
+  })
+  .strict()
+  .superRefine((mesh, ctx) => {
+    if (mesh.refresh_before_seconds >= mesh.record_ttl_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['refresh_before_seconds'], message: 'must be shorter than record_ttl_seconds' });
+    }
+  });
+
+export type MeshConfig = z.infer<typeof meshConfigSchema>;
+export type MeshConfigInput = z.input<typeof meshConfigSchema>;

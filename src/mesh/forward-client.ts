@@ -1,0 +1,180 @@
+import type { Libp2p, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { MeshError, type MeshErrorCode } from './errors.js';
+import {
+  encodeFrame, FORWARD_PROTOCOL, MAX_RESPONSE_FRAME_BYTES,
+  type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type Frame, type RefusalCode,
+} from './forward-frames.js';
+import { FrameReader } from './frame-reader.js';
+import type { ForwardMeasurement, PeerScores } from './peer-scores.js';
+
+export interface ForwardResult {
+  peerId: string;
+  head: ForwardHead;
+  /** Ends when the peer's body ends; throws MeshError if the stream breaks mid-way. */
+  body: AsyncIterable<Uint8Array>;
+  /** Resolves after the body has been read to its end; rejects with the body's MeshError. */
+  trailer: Promise<ForwardTrailer>;
+}
+
+export interface ForwardClientOptions {
+  libp2p: Libp2p;
+  scores: PeerScores;
+  isAllowed: (peerId: string) => boolean;
+  /** Silence (no frame, not even a heartbeat) longer than this means the peer is gone. */
+  idleTimeoutMs: number;
+  /** Bound on opening the stream (a peer with no known address would otherwise wait on peer routing). */
+  dialTimeoutMs: number;
+}
+
+const REFUSAL_ERRORS: Record<RefusalCode, MeshErrorCode> = {
+  cycle: 'cycle',
+  hop_limit: 'hop_limit',
+  not_allowed: 'not_allowed',
+  timeout: 'timeout',
+  busy: 'peer_refused',
+  bad_request: 'peer_refused',
+  unavailable: 'peer_refused',
+};
+
+/** Refusals that say nothing bad about the peer: the request itself could not go there. */
+const NEUTRAL_REFUSALS = new Set<RefusalCode>(['cycle', 'hop_limit', 'not_allowed', 'timeout']);
+
+class DeadlineError extends Error {
+  constructor() {
+    super('forward deadline reached');
+    this.name = 'DeadlineError';
+  }
+}
+
+/**
+ * The requesting side of `/meshgate/forward/1.0.0`: one stream per request, request frame out, then head, body
+ * chunks and trailer in. Aborting `signal` (or the deadline passing) resets the stream, which cancels the work on
+ * the serving node. Each forward is measured for the peer's score and bans.
+ */
+export async function forwardToPeer(options: ForwardClientOptions, peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<ForwardResult> {
+  if (!options.isAllowed(peerId)) throw new MeshError('not_allowed', `peer ${peerId} is not on allow_peers`, { beforeFirstByte: true });
+  if (frame.visited.includes(peerId)) throw new MeshError('cycle', `request already visited peer ${peerId}`, { beforeFirstByte: true });
+  signal.throwIfAborted();
+  const deadline = AbortSignal.timeout(Math.max(1, frame.deadline - Date.now()));
+  const combined = AbortSignal.any([signal, deadline]);
+  const measurement = options.scores.begin(peerId);
+
+  const failBeforeHead = (code: MeshErrorCode, message: string, cause?: unknown): MeshError => {
+    if (signal.aborted) measurement.cancelled();
+    else measurement.failed();
+    return new MeshError(deadline.aborted ? 'timeout' : code, message, { beforeFirstByte: true, cause });
+  };
+
+  let stream: Stream;
+  try {
+    stream = await options.libp2p.dialProtocol(peerIdFromString(peerId), FORWARD_PROTOCOL, {
+      signal: AbortSignal.any([combined, AbortSignal.timeout(options.dialTimeoutMs)]),
+    });
+  } catch (err) {
+    if (signal.aborted) {
+      measurement.cancelled();
+      throw signal.reason;
+    }
+    throw failBeforeHead('peer_unreachable', `cannot open a forward stream to ${peerId}`, err);
+  }
+
+  const reader = new FrameReader(stream, MAX_RESPONSE_FRAME_BYTES);
+  const onAbort = () => stream.abort(deadline.aborted ? new DeadlineError() : new Error('forward cancelled'));
+  combined.addEventListener('abort', onAbort, { once: true });
+  const release = () => {
+    combined.removeEventListener('abort', onAbort);
+    reader.dispose();
+  };
+  // Silence while waiting for the next frame (heartbeats count) means the peer is gone. Only the wait is timed:
+  // a slow consumer between reads is backpressure, not a dead peer.
+  const nextFrame = async (): Promise<Frame | undefined> => {
+    const idle = new AbortController();
+    const watchdog = setTimeout(() => idle.abort(new Error('peer went silent')), options.idleTimeoutMs);
+    try {
+      return await reader.next(AbortSignal.any([combined, idle.signal]));
+    } catch (err) {
+      if (idle.signal.aborted && !combined.aborted) stream.abort(idle.signal.reason as Error);
+      throw err;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  };
+
+  let head: ForwardHead;
+  try {
+    stream.send(encodeFrame({ type: 'request', value: frame }));
+    // Half-close: the request is complete; the serving node reads the rest of its side as cancellation only.
+    await stream.close({ signal: combined });
+    let first = await nextFrame();
+    while (first?.type === 'heartbeat') first = await nextFrame();
+    if (first?.type === 'refusal') {
+      release();
+      const code = first.value.code;
+      if (NEUTRAL_REFUSALS.has(code)) measurement.cancelled();
+      else measurement.failed();
+      throw new MeshError(REFUSAL_ERRORS[code], `peer ${peerId} refused: ${first.value.message}`, { beforeFirstByte: true });
+    }
+    if (first?.type !== 'head') throw new Error(`expected a head frame, got ${first?.type ?? 'end of stream'}`);
+    head = first.value;
+  } catch (err) {
+    if (err instanceof MeshError) throw err;
+    release();
+    stream.abort(err instanceof Error ? err : new Error('forward failed'));
+    if (signal.aborted) {
+      measurement.cancelled();
+      throw signal.reason;
+    }
+    throw failBeforeHead('stream_reset', `peer ${peerId} closed the stream before answering`, err);
+  }
+  measurement.head();
+  if (head.status >= 500 || head.status === 429) measurement.failed();
+
+  let resolveTrailer!: (t: ForwardTrailer) => void;
+  let rejectTrailer!: (err: unknown) => void;
+  const trailer = new Promise<ForwardTrailer>((resolve, reject) => {
+    resolveTrailer = resolve;
+    rejectTrailer = reject;
+  });
+  trailer.catch(() => undefined); // the caller may never look at it
+  return { peerId, head, body: readBody(), trailer };
+
+  async function* readBody(): AsyncGenerator<Uint8Array> {
+    let delivered = false;
+    let done = false;
+    try {
+      for (;;) {
+        const next = await nextFrame();
+        if (next?.type === 'data') {
+          if (!delivered) measurement.firstByte();
+          delivered = true;
+          yield next.value;
+        } else if (next?.type === 'trailer') {
+          done = true;
+          measurement.succeeded();
+          resolveTrailer(next.value);
+          return;
+        } else if (next?.type !== 'heartbeat') {
+          throw new Error(`expected body frames, got ${next?.type ?? 'end of stream'}`);
+        }
+      }
+    } catch (err) {
+      const aborted = signal.aborted;
+      if (aborted) measurement.cancelled();
+      else measurement.failed();
+      const error = aborted
+        ? signal.reason
+        : new MeshError(deadline.aborted ? 'timeout' : 'stream_reset', `stream from peer ${peerId} broke mid-response`, { beforeFirstByte: !delivered, cause: err });
+      rejectTrailer(error);
+      throw error;
+    } finally {
+      release();
+      if (!done) {
+        // The consumer stopped early (or it failed): reset so the serving node stops generating.
+        measurement.cancelled();
+        rejectTrailer(new MeshError('stream_reset', 'response body was not read to its end', { beforeFirstByte: !delivered }));
+        stream.abort(new Error('forward cancelled by the requester'));
+      }
+    }
+  }
+}

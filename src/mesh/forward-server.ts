@@ -1,0 +1,149 @@
+import type { Connection, Stream } from '@libp2p/interface';
+import type { Logger } from 'pino';
+import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
+import { FrameReader } from './frame-reader.js';
+
+/** Serves one forwarded request; the lead's gateway pipeline implements it. */
+export type ForwardHandler = (
+  req: ForwardRequestFrame,
+  ctx: { peerId: string; signal: AbortSignal },
+) => Promise<{ head: ForwardHead; body: AsyncIterable<Uint8Array>; trailer: () => ForwardTrailer | Promise<ForwardTrailer> }>;
+
+export interface ForwardServerOptions {
+  selfId: string;
+  maxHops: number;
+  maxConcurrent: number;
+  maxRequestBytes: number;
+  heartbeatMs: number;
+  /** How long a peer may take to send its request frame after opening the stream. */
+  requestTimeoutMs: number;
+  isAllowed: (peerId: string) => boolean;
+  handler: () => ForwardHandler | undefined;
+  logger: Logger;
+}
+
+class StreamClosedError extends Error {
+  constructor() {
+    super('the requester closed the stream');
+    this.name = 'StreamClosedError';
+  }
+}
+
+/**
+ * The serving side of `/meshgate/forward/1.0.0`: checks who asks and the hop bookkeeping, runs the handler, and
+ * streams head, body and trailer back with heartbeats while nothing else is sent. The stream closing early
+ * (requester cancelled or died) aborts the handler's signal; the handler failing mid-body resets the stream.
+ */
+export class ForwardServer {
+  readonly #options: ForwardServerOptions;
+  #inFlight = 0;
+
+  constructor(options: ForwardServerOptions) {
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
+    const peerId = connection.remotePeer.toString();
+    const reader = new FrameReader(stream, this.#options.maxRequestBytes);
+    let request: ForwardRequestFrame;
+    try {
+      const frame = await reader.next(AbortSignal.timeout(this.#options.requestTimeoutMs));
+      if (frame?.type !== 'request') throw new Error(`expected a request frame, got ${frame?.type ?? 'end of stream'}`);
+      request = frame.value;
+    } catch (err) {
+      this.#options.logger.debug({ peer: peerId, err: (err as Error).message }, 'mesh: unreadable forward request');
+      await this.#refuse(stream, 'bad_request', 'expected one well-formed request frame');
+      return;
+    } finally {
+      reader.dispose();
+    }
+    const refusal = this.#check(request, peerId);
+    if (refusal) {
+      this.#options.logger.info({ peer: peerId, requestId: request.id, code: refusal.code }, 'mesh: forward refused');
+      await this.#refuse(stream, refusal.code, refusal.message);
+      return;
+    }
+    const handler = this.#options.handler();
+    if (!handler) {
+      await this.#refuse(stream, 'unavailable', 'this node serves no forwarded requests');
+      return;
+    }
+    this.#inFlight++;
+    try {
+      await this.#serve(stream, request, peerId, handler);
+    } finally {
+      this.#inFlight--;
+    }
+  };
+
+  #check(request: ForwardRequestFrame, peerId: string): { code: RefusalCode; message: string } | undefined {
+    const { selfId, maxHops, maxConcurrent, isAllowed } = this.#options;
+    if (!isAllowed(peerId)) return { code: 'not_allowed', message: 'peer is not on this node\'s allow list' };
+    if (request.visited.includes(selfId)) return { code: 'cycle', message: 'request already visited this node' };
+    if (request.hop > maxHops) return { code: 'hop_limit', message: `hop ${request.hop} exceeds max_hops ${maxHops}` };
+    if (request.deadline <= Date.now()) return { code: 'timeout', message: 'deadline already passed' };
+    if (this.#inFlight >= maxConcurrent) return { code: 'busy', message: 'node is at capacity' };
+    return undefined;
+  }
+
+  async #refuse(stream: Stream, code: RefusalCode, message: string): Promise<void> {
+    try {
+      stream.send(encodeFrame({ type: 'refusal', value: { code, message } }));
+      await stream.close({ signal: AbortSignal.timeout(this.#options.requestTimeoutMs) });
+    } catch {
+      stream.abort(new Error('refusal not delivered'));
+    }
+  }
+
+  async #serve(stream: Stream, request: ForwardRequestFrame, peerId: string, handler: ForwardHandler): Promise<void> {
+    const cancel = new AbortController();
+    let finished = false;
+    const onClose = () => {
+      if (!finished) cancel.abort(new StreamClosedError());
+    };
+    stream.addEventListener('close', onClose);
+    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.max(1, request.deadline - Date.now()))]);
+    let lastSentAt = Date.now();
+    const send = async (frame: Frame) => {
+      signal.throwIfAborted();
+      lastSentAt = Date.now();
+      if (!stream.send(encodeFrame(frame))) await stream.onDrain({ signal });
+    };
+    // Heartbeats keep the requester's idle timer (and any middlebox) from declaring a long generation dead.
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastSentAt < this.#options.heartbeatMs || stream.writableNeedsDrain) return;
+      send({ type: 'heartbeat' }).catch(() => undefined);
+    }, this.#options.heartbeatMs);
+    let headSent = false;
+    try {
+      const response = await handler(request, { peerId, signal });
+      await send({ type: 'head', value: response.head });
+      headSent = true;
+      for await (const chunk of response.body) {
+        for (let offset = 0; offset < chunk.byteLength; offset += MAX_DATA_FRAME_BYTES) {
+          await send({ type: 'data', value: chunk.subarray(offset, offset + MAX_DATA_FRAME_BYTES) });
+        }
+      }
+      await send({ type: 'trailer', value: await response.trailer() });
+      finished = true;
+      await stream.close({ signal });
+    } catch (err) {
+      finished = true;
+      if (cancel.signal.aborted) {
+        stream.abort(new StreamClosedError());
+        return;
+      }
+      this.#options.logger.info({ peer: peerId, requestId: request.id, err: (err as Error).message }, 'mesh: forwarded request failed');
+      // Before the head the requester can still go elsewhere: say so plainly (no internals) instead of resetting.
+      if (!headSent && !signal.aborted) await this.#refuse(stream, 'unavailable', 'the serving node failed before answering');
+      else stream.abort(err instanceof Error ? err : new Error('forward failed'));
+    } finally {
+      clearInterval(heartbeat);
+      stream.removeEventListener('close', onClose);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
+import { Uint8ArrayList } from 'uint8arraylist';
+import { decodeFrame, FrameError, type Frame } from './forward-frames.js';
+
+/** Above this many unread bytes the stream is paused (yamux then stops granting send window to the remote). */
+const HIGH_WATER_BYTES = 1024 * 1024;
+const LOW_WATER_BYTES = 256 * 1024;
+/** An unsigned varint for any length we accept fits in 5 bytes. */
+const MAX_VARINT_BYTES = 5;
+
+/**
+ * Reads length-prefixed frames off a libp2p stream. Stream chunks are not messages (a frame may arrive split or
+ * several at once), so bytes are buffered until a whole frame is there. The reader listens from construction on,
+ * so data is never left unread (an unread stream is reset once its buffer fills), and it pauses the stream while
+ * its consumer is slow so that memory stays bounded.
+ */
+export class FrameReader {
+  readonly #stream: Stream;
+  readonly #maxFrameBytes: number;
+  readonly #buffer = new Uint8ArrayList();
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(stream: Stream, maxFrameBytes: number) {
+    this.#stream = stream;
+    this.#maxFrameBytes = maxFrameBytes;
+    stream.addEventListener('message', this.#onMessage);
+    stream.addEventListener('end', this.#onEnd);
+    stream.addEventListener('close', this.#onClose);
+    if (stream.readableEnded) this.#ended = true;
+  }
+
+  readonly #onMessage = (evt: StreamMessageEvent): void => {
+    this.#buffer.append(evt.data);
+    // Pause only while nobody waits: a waiting reader needs these bytes to complete its frame.
+    if (!this.#wake && this.#buffer.byteLength > HIGH_WATER_BYTES && this.#stream.readStatus === 'readable') this.#stream.pause();
+    this.#notify();
+  };
+
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#notify();
+  };
+
+  readonly #onClose = (evt: StreamCloseEvent): void => {
+    if (evt.error) this.#error = evt.error;
+    this.#ended = true;
+    this.#notify();
+  };
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  /** The next complete frame, or undefined once the remote closed its side cleanly between frames. */
+  async next(signal?: AbortSignal): Promise<Frame | undefined> {
+    for (;;) {
+      const frame = this.#takeFrame();
+      if (frame) {
+        if (this.#stream.readStatus === 'paused' && this.#buffer.byteLength < LOW_WATER_BYTES) this.#stream.resume();
+        return frame;
+      }
+      if (this.#error) throw this.#error;
+      if (this.#ended) {
+        if (this.#buffer.byteLength > 0) throw new FrameError('stream ended inside a frame');
+        return undefined;
+      }
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => {
+          this.#wake = undefined;
+          reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        // Resuming may deliver buffered bytes synchronously; the waker is set first so they are not missed.
+        if (this.#stream.readStatus === 'paused') this.#stream.resume();
+      });
+    }
+  }
+
+  /** Stops listening; unread bytes are dropped (the stream is being closed or aborted anyway). */
+  dispose(): void {
+    this.#stream.removeEventListener('message', this.#onMessage);
+    this.#stream.removeEventListener('end', this.#onEnd);
+    this.#stream.removeEventListener('close', this.#onClose);
+    this.#notify();
+  }
+
+  #takeFrame(): Frame | undefined {
+    let length = 0;
+    let shift = 0;
+    let offset = 0;
+    for (;;) {
+      if (offset >= this.#buffer.byteLength) return undefined;
+      if (offset >= MAX_VARINT_BYTES) throw new FrameError('frame length prefix too long');
+      const byte = this.#buffer.get(offset++);
+      length += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+      if ((byte & 0x80) === 0) break;
+    }
+    if (length > this.#maxFrameBytes) throw new FrameError(`frame of ${length} bytes exceeds ${this.#maxFrameBytes}`);
+    if (this.#buffer.byteLength < offset + length) return undefined;
+    const body = this.#buffer.subarray(offset, offset + length);
+    this.#buffer.consume(offset + length);
+    return decodeFrame(body);
+  }
+}

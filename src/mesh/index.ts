@@ -1,0 +1,15 @@
+export { meshConfigSchema } from './config.js';
+export type { MeshConfig, MeshConfigInput } from './config.js';
+export { MeshError } from './errors.js';
+export type { MeshErrorCode } from './errors.js';
+export { FORWARD_PROTOCOL } from './forward-frames.js';
+export type { ForwardHead, ForwardRequestFrame, ForwardTrailer } from './forward-frames.js';
+export type { ForwardHandler } from './forward-server.js';
+export type { ForwardResult } from './forward-client.js';
+export type { Advertisement } from './advertiser.js';
+export type { ModelAdvert, RecordPayload as NodeRecord } from './node-record.js';
+export type { RankedPeer } from './peer-finder.js';
+export { MeshNode } from './mesh-node.js';
+export type { MeshNodeOptions } from './mesh-node.js';
+export type { MeshPeerStatus, MeshStatus } from './mesh-status.js';
+export { meshRoutes } from './mesh-routes.js';

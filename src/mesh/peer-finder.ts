@@ -1,0 +1,106 @@
+import type { Libp2p, PeerInfo } from '@libp2p/interface';
+import type { KadDHT } from '@libp2p/kad-dht';
+import type { Logger } from 'pino';
+import { modelCid, recordKey } from './dht-keys.js';
+import type { RecordPayload } from './node-record.js';
+import type { PeerScores } from './peer-scores.js';
+import type { RecordCache } from './record-cache.js';
+
+/** Providers looked at per DHT query: enough for failover, bounded so one query stays cheap. */
+const MAX_PROVIDERS = 20;
+
+export interface RankedPeer {
+  peerId: string;
+  record: RecordPayload;
+  score: number;
+}
+
+export interface PeerFinderOptions {
+  selfId: string;
+  libp2p: Libp2p;
+  dht: KadDHT;
+  cache: RecordCache;
+  scores: PeerScores;
+  isAllowed: (peerId: string) => boolean;
+  /** Fetches a connected peer's record directly (record exchange); false if that failed. */
+  exchange: (peerId: string) => Promise<boolean>;
+  /** Verifies and caches a record found in the DHT. */
+  acceptRecord: (bytes: Uint8Array, peerId: string) => Promise<void>;
+  dhtTimeoutMs: number;
+  logger: Logger;
+}
+
+function blendedPrice(record: RecordPayload, model: string): number | undefined {
+  const price = record.models.find((m) => m.id === model)?.price;
+  return price ? price.inputPerMTok + price.outputPerMTok : undefined;
+}
+
+/**
+ * Finds peers serving a model: the cache of verified records first (fed by the record exchange with connected
+ * peers), else a DHT look-up of the model's provider records followed by each provider's signed record, which is
+ * the truth (provider records are unsigned hints). Ranked by this node's own measurements.
+ */
+export class PeerFinder {
+  readonly #options: PeerFinderOptions;
+
+  constructor(options: PeerFinderOptions) {
+    this.#options = options;
+  }
+
+  async find(model: string, opts: { exclude?: string[]; signal?: AbortSignal } = {}): Promise<RankedPeer[]> {
+    const exclude = new Set([this.#options.selfId, ...(opts.exclude ?? [])]);
+    let records = this.#eligible(model, exclude);
+    if (records.length === 0) {
+      await this.#lookUp(model, exclude, opts.signal);
+      records = this.#eligible(model, exclude);
+    }
+    return this.rank(records, model);
+  }
+
+  rank(records: RecordPayload[], model: string): RankedPeer[] {
+    return records
+      .map((record) => ({ peerId: record.peerId, record, score: this.#options.scores.score(record.peerId, blendedPrice(record, model)) }))
+      .sort((a, b) => b.score - a.score);
+  }
+
+  #eligible(model: string, exclude: Set<string>): RecordPayload[] {
+    const { cache, scores, isAllowed } = this.#options;
+    return cache.servingModel(model).filter((r) => !exclude.has(r.peerId) && isAllowed(r.peerId) && !scores.isBanned(r.peerId));
+  }
+
+  async #lookUp(model: string, exclude: Set<string>, signal?: AbortSignal): Promise<void> {
+    const { dht, dhtTimeoutMs, logger } = this.#options;
+    const querySignal = AbortSignal.any([AbortSignal.timeout(dhtTimeoutMs), ...(signal ? [signal] : [])]);
+    const providers = new Map<string, PeerInfo>();
+    try {
+      for await (const event of dht.findProviders(await modelCid(model), { signal: querySignal })) {
+        if (event.name !== 'PROVIDER') continue;
+        for (const info of event.providers) {
+          const id = info.id.toString();
+          if (!exclude.has(id) && this.#options.isAllowed(id)) providers.set(id, info);
+        }
+        if (providers.size >= MAX_PROVIDERS) break;
+      }
+    } catch (err) {
+      logger.debug({ model, err: (err as Error).message }, 'mesh: provider look-up ended early');
+    }
+    await Promise.all([...providers.values()].map((info) => this.#fetchRecord(info, querySignal)));
+  }
+
+  async #fetchRecord(info: PeerInfo, signal: AbortSignal): Promise<void> {
+    const { libp2p, dht, logger } = this.#options;
+    const peerId = info.id.toString();
+    if (info.multiaddrs.length > 0) await libp2p.peerStore.merge(info.id, { multiaddrs: info.multiaddrs }).catch(() => undefined);
+    if (libp2p.getConnections(info.id).length > 0 && (await this.#options.exchange(peerId))) return;
+    try {
+      let best: Uint8Array | undefined;
+      // kad-dht validates every value it receives and yields the selector's pick last.
+      for await (const event of dht.get(recordKey(peerId), { signal })) {
+        if (event.name === 'VALUE') best = event.value;
+      }
+      if (best) await this.#options.acceptRecord(best, peerId);
+    } catch (err) {
+      logger.debug({ peer: peerId, err: (err as Error).message }, 'mesh: record look-up failed');
+    }
+  }
+}

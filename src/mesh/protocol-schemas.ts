@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardTrailerSchema } from './forward-frames.js';
+import { signedRecordSchema } from './node-record.js';
+
+/**
+ * The JSON Schemas published in protocol/schemas/, derived from the zod schemas the code validates with, so the
+ * spec cannot drift from the implementation (test/mesh/protocol-vectors.test.ts compares the files).
+ */
+export const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = {
+  'node-record.schema.json': signedRecordSchema,
+  'forward-request.schema.json': forwardRequestSchema,
+  'forward-head.schema.json': forwardHeadSchema,
+  'forward-trailer.schema.json': forwardTrailerSchema,
+  'forward-refusal.schema.json': forwardRefusalSchema,
+};
+
+export function protocolSchemaText(file: string): string {
+  const schema = PROTOCOL_SCHEMAS[file];
+  if (!schema) throw new Error(`no protocol schema named ${file}`);
+  return `${JSON.stringify({ $id: `https://meshgate.dev/protocol/schemas/${file}`, ...z.toJSONSchema(schema, { io: 'input' }) }, null, 2)}\n`;
+}

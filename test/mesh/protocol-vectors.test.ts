@@ -1,0 +1,60 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from '../../src/mesh/canonical-json.js';
+import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
+import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
+import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/mesh/protocol-schemas.js';
+
+const protocolDir = join(import.meta.dirname, '../../protocol');
+
+interface RecordVector {
+  description: string;
+  dhtKey: string;
+  now: number;
+  signingInput: string;
+  record: string;
+  expected: { valid: true } | { valid: false; reason: string };
+}
+
+const vectorFiles = (await readdir(join(protocolDir, 'vectors', 'records'))).filter((f) => /^record-.*\.json$/.test(f));
+
+describe('protocol/vectors: signed node records', () => {
+  it('has the vectors the spec promises', () => {
+    expect(vectorFiles.sort()).toEqual(['record-expired.json', 'record-oversized.json', 'record-peer-mismatch.json', 'record-valid.json', 'record-wrong-key.json']);
+  });
+
+  it.each(vectorFiles)('%s verifies as expected, by the record check and by the DHT validator', async (file) => {
+    const vector = JSON.parse(await readFile(join(protocolDir, 'vectors', 'records', file), 'utf8')) as RecordVector;
+    const bytes = new TextEncoder().encode(vector.record);
+    const keyBytes = new TextEncoder().encode(vector.dhtKey);
+    const peerId = peerIdOfRecordKey(keyBytes);
+    expect(peerId).toBeDefined();
+    const outcome = await verifyRecord(bytes, peerId!, vector.now).then(
+      () => ({ valid: true }),
+      (err: unknown) => ({ valid: false, reason: err instanceof RecordError ? err.reason : String(err) }),
+    );
+    expect(outcome).toEqual(vector.expected);
+    const validated = await dhtRecordValidator(() => vector.now)(keyBytes, bytes).then(() => true, () => false);
+    expect(validated).toBe(vector.expected.valid);
+    if (bytes.byteLength <= 64 * 1024) {
+      // The signing input is the context line plus the RFC 8785 canonical JSON of the payload.
+      const { payload } = JSON.parse(vector.record) as { payload: unknown };
+      expect(SIGNING_CONTEXT + canonicalJson(payload)).toBe(vector.signingInput);
+    }
+  });
+
+  it('rejects the valid vector once anything in its payload changes', async () => {
+    const vector = JSON.parse(await readFile(join(protocolDir, 'vectors', 'records', 'record-valid.json'), 'utf8')) as RecordVector;
+    const tampered = vector.record.replace('"inFlight":3', '"inFlight":0');
+    expect(tampered).not.toBe(vector.record);
+    await expect(verifyRecord(new TextEncoder().encode(tampered), peerIdOfRecordKey(new TextEncoder().encode(vector.dhtKey))!, vector.now))
+      .rejects.toMatchObject({ reason: 'bad_signature' });
+  });
+});
+
+describe('protocol/schemas', () => {
+  it.each(Object.keys(PROTOCOL_SCHEMAS))('%s matches the zod schema the code validates with', async (file) => {
+    expect(await readFile(join(protocolDir, 'schemas', file), 'utf8')).toBe(protocolSchemaText(file));
+  });
+});
