@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
+// From config.js, not the mesh index: the config must load without pulling in libp2p.
+import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
@@ -25,6 +27,7 @@ export const configSchema = z
     sanitization: sanitizationConfigSchema.prefault({}),
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
+    mesh: meshConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -4,6 +4,11 @@ import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
+import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
+import type { MeshNode, ModelAdvert } from '../mesh/index.js';
+import { VERSION } from '../version.js';
+import { forwardHandler, peerForwarder } from './mesh-bridge.js';
+import { LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
@@ -41,6 +46,9 @@ export class Gateway {
   records!: RecordStore;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
+  mesh?: MeshNode;
+  ledger?: Ledger;
+  private advertiseTimer?: NodeJS.Timeout;
   /** Record writes not yet on disk; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<boolean>>();
   url = '';
@@ -164,12 +172,15 @@ export class Gateway {
       logger: this.logger,
     });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
+    if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
       config: this.config,
       logger: this.logger,
       pipeline: this.pipeline,
       info: {
         providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt,
+        meshModels: this.mesh ? () => this.mesh!.knownModels() : undefined,
+        health: this.mesh ? () => ({ mesh: { peer_id: this.mesh!.peerId, peers: this.mesh!.status().peers.length, connections: this.mesh!.status().connections } }) : undefined,
         modelFacts: (model) => {
           const price = this.priceBook.priceFor(model);
           return price && {
@@ -189,13 +200,52 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records)],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger)] : [])],
+      apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);
     this.url = `http://${this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host}:${port}`;
     return this.url;
+  }
+
+  /**
+   * Starts the libp2p node: serves forwarded requests through this node's pipeline, advertises its models (with
+   * prices) and spare capacity, signs receipts for work it serves and checks those of work it asks peers for.
+   */
+  private async startMesh(): Promise<void> {
+    const { MeshNode } = await import('../mesh/index.js');
+    const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
+    const creditLimit = this.config.mesh.credit_limit_usd;
+    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
+    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
+    mesh.setAdvertisement(this.advertisement());
+    await mesh.start();
+    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
+    this.pipeline.attachPeers(peerForwarder(mesh, {
+      forward: this.config.mesh.forward, maxHops: this.config.mesh.max_hops, lookupTimeoutMs: this.config.mesh.dht_timeout_ms,
+      ledger: this.ledger, logger: this.logger,
+    }));
+    // Capacity changes are cheap to report; the advertiser republishes only on model or large capacity changes.
+    this.advertiseTimer = setInterval(() => mesh.setAdvertisement(this.advertisement()), 1_000);
+    this.advertiseTimer.unref();
+    this.mesh = mesh;
+  }
+
+  private advertisedPrice(model: string): ModelAdvert['price'] | undefined {
+    const price = this.priceBook.priceFor(model);
+    return price && { inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: price.cachedInputPerMTok } : {}) };
+  }
+
+  /** This node's models (local providers only: a node never advertises what it would have to forward) and capacity. */
+  private advertisement() {
+    const models: ModelAdvert[] = this.catalog.list().map(({ id }) => {
+      const price = this.advertisedPrice(id);
+      const context = this.priceBook.priceFor(id)?.contextWindow;
+      return { id, capabilities: ['chat'], ...(context ? { contextLength: context } : {}), ...(price ? { price } : {}) };
+    });
+    return { models, capacity: { maxConcurrent: this.config.server.max_concurrent, inFlight: this.pipeline.load } };
   }
 
   /** Stops accepting requests, lets in-flight ones finish within the grace period, then closes everything. */
@@ -211,6 +261,9 @@ export class Gateway {
       await this.app.close();
       clearTimeout(grace);
     }
+    clearInterval(this.advertiseTimer);
+    this.pipeline.attachPeers(undefined);
+    await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();

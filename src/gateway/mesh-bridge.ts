@@ -1,14 +1,65 @@
+import { createParser } from 'eventsource-parser';
 import type { Logger } from 'pino';
-import { errorBody, errorEvent, toGatewayError } from '../errors/index.js';
-import type { ForwardHandler, ForwardRequestFrame, MeshNode } from '../mesh/index.js';
+import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
+import type { Usage, WireFormat } from '../formats/canonical.js';
+import { codecs } from '../formats/index.js';
+import type { Ledger } from '../ledger/index.js';
+import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
+import { settleReceipt } from './mesh-ledger.js';
 
 const encoder = new TextEncoder();
 
-/** The pipeline's view of the mesh: which peers serve a model, and forwarding to one of them. */
-export function peerForwarder(mesh: MeshNode, options: { forward: 'on_failure' | 'never'; maxHops: number; lookupTimeoutMs: number }): PeerForwarder {
+/** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
+export function receiptPrice(price: ModelAdvert['price'] | undefined) {
+  const micros = (usd: number | undefined) => Math.round((usd ?? 0) * 1e6);
+  return { input: micros(price?.inputPerMTok), output: micros(price?.outputPerMTok), cached: micros(price?.cachedInputPerMTok) };
+}
+
+const receiptUsage = (usage: Partial<Usage>) => ({ input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, cached: usage.cachedInputTokens ?? 0 });
+
+/**
+ * Measures usage in a response this node relays from a peer, from the response itself (the usage chunk or event
+ * of the client's format), so the peer's receipt can be checked against something the peer did not merely assert.
+ */
+function relayMeter(format: WireFormat, stream: boolean) {
+  const codec = codecs[format];
+  let usage: Partial<Usage> = {};
+  const decoder = new TextDecoder();
+  const chunks: Uint8Array[] = [];
+  const parser = stream ? createParser({ onEvent: (m) => void (usage = { ...usage, ...codec.tapStreamMessage(m, true).usage }) }) : undefined;
+  return {
+    feed(chunk: Uint8Array) {
+      if (parser) parser.feed(decoder.decode(chunk, { stream: true }));
+      else chunks.push(chunk);
+    },
+    result(): { input: number; output: number; cached: number } | undefined {
+      if (!parser) {
+        try {
+          usage = codec.usageFromResponse(JSON.parse(Buffer.concat(chunks).toString('utf8'))) ?? {};
+        } catch {
+          return undefined;
+        }
+      }
+      return usage.inputTokens === undefined ? undefined : receiptUsage(usage);
+    },
+  };
+}
+
+export interface PeerForwarderOptions {
+  forward: 'on_failure' | 'never';
+  maxHops: number;
+  lookupTimeoutMs: number;
+  ledger?: Ledger;
+  logger: Logger;
+}
+
+/** The pipeline's view of the mesh: which peers serve a model, and forwarding to one of them (with its receipt). */
+export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): PeerForwarder {
+  const advertisedPrice = (peerId: string, model: string) =>
+    mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model)?.price;
   return {
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
@@ -18,7 +69,22 @@ export function peerForwarder(mesh: MeshNode, options: { forward: 'on_failure' |
     },
     forward: async (peerId, frame: ForwardFrame, signal): Promise<PeerResponse> => {
       const result = await mesh.forward(peerId, frame as ForwardRequestFrame, signal);
-      return { head: result.head, body: result.body, trailer: result.trailer };
+      const meter = relayMeter(frame.format, frame.stream);
+      const body = (async function* () {
+        for await (const chunk of result.body) {
+          meter.feed(chunk);
+          yield chunk;
+        }
+      })();
+      const trailer = result.trailer.then((t) => {
+        const { ledger } = options;
+        if (ledger && t.receipt) {
+          const measured = { usage: meter.result(), price: receiptPrice(advertisedPrice(peerId, frame.model)) };
+          void settleReceipt(mesh, ledger, options.logger, peerId, frame.id, t.receipt, measured);
+        }
+        return t;
+      });
+      return { head: result.head, body, trailer };
     },
   };
 }
@@ -35,13 +101,35 @@ async function* responseBytes(response: GatewayResponse, format: GatewayRequest[
   }
 }
 
+function refusal(frame: ForwardRequestFrame, error: GatewayError) {
+  return {
+    head: { status: error.status, headers: { 'content-type': 'application/json', ...error.headers } },
+    body: (async function* () {
+      yield encoder.encode(JSON.stringify(errorBody(frame.format, error)));
+    })(),
+    trailer: () => ({ error: { status: error.status, message: error.message } }),
+  };
+}
+
+export interface ForwardHandlerOptions {
+  logger: Logger;
+  ledger?: Ledger;
+  /** This node's advertised price for a model (what its receipts charge). */
+  priceOf: (model: string) => ModelAdvert['price'] | undefined;
+}
+
 /**
  * Serves requests forwarded by peers: the full local pipeline runs (sanitization, limits for the requesting peer,
  * failover over this node's providers), with the peer as principal and the hop bookkeeping of the frame, so the
- * request is never forwarded beyond `max_hops` nor back to a node it visited.
+ * request is never forwarded beyond `max_hops` nor back to a node it visited. The trailer carries a signed receipt.
  */
-export function forwardHandler(pipeline: Pipeline, logger: Logger): ForwardHandler {
+export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOptions): ForwardHandler {
+  const { logger, ledger } = options;
   return async (frame, { peerId, signal }) => {
+    if (ledger && (await ledger.creditExceeded(peerId))) {
+      logger.warn({ peer: peerId }, 'mesh: peer over its credit limit, refusing work');
+      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has unacknowledged receipts over this node's credit limit; acknowledge them to resume.`, { code: 'credit_limit_exceeded' }));
+    }
     const req: GatewayRequest = {
       id: frame.id,
       format: frame.format,
@@ -54,30 +142,34 @@ export function forwardHandler(pipeline: Pipeline, logger: Logger): ForwardHandl
       receivedAt: Date.now(),
       hop: { count: frame.hop, visited: frame.visited },
     };
-    let outcome: Outcome | undefined;
+    let response: GatewayResponse;
     try {
-      const response = await pipeline.handle(req);
-      outcome = response.outcome;
-      return {
-        head: { status: response.status, headers: response.headers },
-        body: responseBytes(response, frame.format),
-        trailer: () => ({
-          usage: outcome?.usage ? { inputTokens: outcome.usage.inputTokens, outputTokens: outcome.usage.outputTokens, cachedInputTokens: outcome.usage.cachedInputTokens } : undefined,
-          provider: outcome?.provider,
-          model: outcome?.model,
-          ...(outcome && outcome.status >= 400 ? { error: { status: outcome.status, message: outcome.errorMessage ?? 'error' } } : {}),
-        }),
-      };
+      response = await pipeline.handle(req);
     } catch (err) {
       const error = toGatewayError(err);
-      logger.info({ requestId: frame.id, peer: peerId, status: error.status, code: error.code }, 'forwarded request refused');
-      return {
-        head: { status: error.status, headers: { 'content-type': 'application/json', ...error.headers } },
-        body: (async function* () {
-          yield encoder.encode(JSON.stringify(errorBody(frame.format, error)));
-        })(),
-        trailer: () => ({ error: { status: error.status, message: error.message } }),
-      };
+      logger.info({ requestId: frame.id, peer: peerId, status: error.status, code: error.code }, 'mesh: forwarded request refused');
+      return refusal(frame, error);
     }
+    const outcome: Outcome = response.outcome;
+    return {
+      head: { status: response.status, headers: response.headers },
+      body: responseBytes(response, frame.format),
+      trailer: async () => {
+        const usage = outcome.usage;
+        const receipt = ledger && usage && outcome.status < 400
+          ? await ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), receiptPrice(options.priceOf(frame.model))).catch((err: Error) => {
+              logger.error({ err: err.message, requestId: frame.id }, 'mesh: could not issue a receipt');
+              return undefined;
+            })
+          : undefined;
+        return {
+          ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.cachedInputTokens ? { cachedInputTokens: usage.cachedInputTokens } : {}) } } : {}),
+          ...(outcome.provider ? { provider: outcome.provider } : {}),
+          ...(outcome.model ? { model: outcome.model } : {}),
+          ...(outcome.status >= 400 ? { error: { status: outcome.status, message: outcome.errorMessage ?? 'error' } } : {}),
+          ...(receipt ? { receipt } : {}),
+        };
+      },
+    };
   };
 }

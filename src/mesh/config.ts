@@ -20,6 +20,11 @@ export const meshConfigSchema = z
     psk: z.union([z.instanceof(Secret), z.string().transform((value) => new Secret(value))]).optional(),
     forward: z.enum(['on_failure', 'never']).default('on_failure'),
     max_hops: z.number().int().min(0).max(8).default(1),
+    /**
+     * Unacknowledged receipts (USD) a peer may owe this node before it stops serving that peer (402 until it
+     * acknowledges); absent = no limit. See protocol/receipts.md.
+     */
+    credit_limit_usd: z.number().positive().optional(),
     /** Lifetime of a published node record; records carry their own expiry because DHT values have no TTL. */
     record_ttl_seconds: z.number().int().min(10).max(86_400).default(300),
     /** Republish this long before the record expires. */

@@ -52,6 +52,8 @@ export const forwardTrailerSchema = z.object({
   provider: z.string().optional(),
   model: z.string().optional(),
   error: z.object({ status: z.number().int(), message: z.string() }).optional(),
+  /** The usage receipt for this request (protocol/receipts.md), a compact JWS signed by the serving node. */
+  receipt: z.string().max(16_384).optional(),
 });
 
 export const REFUSAL_CODES = ['cycle', 'hop_limit', 'not_allowed', 'timeout', 'busy', 'bad_request', 'unavailable'] as const;

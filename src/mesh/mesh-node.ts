@@ -15,6 +15,7 @@ import { PeerScores } from './peer-scores.js';
 import { peerStatuses, type MeshStatus } from './mesh-status.js';
 import { RecordCache } from './record-cache.js';
 import { RECORD_PROTOCOL, RecordExchange } from './record-exchange.js';
+import { messageStreamHandler, sendMessage, type MessageHandler } from './message-protocol.js';
 
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
 const MAX_STREAMS_PER_CONNECTION = 1024;
@@ -54,6 +55,7 @@ export class MeshNode {
   readonly isAllowed: (peerId: string) => boolean;
   readonly #recordListeners = new Set<(record: RecordPayload) => void>();
   #handler: ForwardHandler | undefined;
+  readonly #privateKey: PrivateKey;
   #bootstrapTimer: NodeJS.Timeout | undefined;
   /** The last publish reached no DHT server: publish again as soon as the routing table has one. */
   #publishedAlone = false;
@@ -62,6 +64,7 @@ export class MeshNode {
   private constructor(libp2p: MeshLibp2p, privateKey: PrivateKey, isAllowed: (peerId: string) => boolean, options: Required<Omit<MeshNodeOptions, 'dataDir'>>) {
     const { config } = options;
     this.isAllowed = isAllowed;
+    this.#privateKey = privateKey;
     this.#libp2p = libp2p;
     this.#config = config;
     this.#logger = options.logger;
@@ -195,6 +198,25 @@ export class MeshNode {
   onPeerRecord(listener: (record: RecordPayload) => void): () => void {
     this.#recordListeners.add(listener);
     return () => this.#recordListeners.delete(listener);
+  }
+
+  /** Serves a request/response protocol of one JSON message each way (e.g. `/meshgate/ledger/1.0.0`). */
+  async handleMessages(protocol: string, handler: MessageHandler): Promise<void> {
+    const guarded: MessageHandler = async (message, peerId) => {
+      if (!this.isAllowed(peerId)) return { ok: false, error: 'peer not allowed' };
+      return handler(message, peerId);
+    };
+    await this.#libp2p.handle(protocol, messageStreamHandler(guarded, REQUEST_FRAME_TIMEOUT_MS), { maxInboundStreams: MAX_STREAMS_PER_CONNECTION });
+  }
+
+  /** Sends one JSON message on `protocol` to a peer and returns its answer. */
+  sendMessage(peerId: string, protocol: string, message: unknown, timeoutMs = this.#config.dht_timeout_ms): Promise<unknown> {
+    return sendMessage(this.#libp2p, peerId, protocol, message, timeoutMs);
+  }
+
+  /** The node's Ed25519 key bytes, for signing receipts with the key its peer id names. Never leaves the process. */
+  get privateKeyBytes(): Uint8Array {
+    return this.#privateKey.raw;
   }
 
   /** Resolves when the peer's head arrives; see ForwardResult for the body and trailer. */

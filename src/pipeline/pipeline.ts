@@ -62,6 +62,11 @@ export class Pipeline {
 
   constructor(private readonly deps: PipelineDeps) {}
 
+  /** Connects the mesh once the node has started it (requests before that are served locally only). */
+  attachPeers(peers: PeerForwarder | undefined): void {
+    this.deps.peers = peers;
+  }
+
   /** Requests being served right now (advertised as mesh capacity). */
   get load(): number {
     return this.inFlight;
