@@ -34,6 +34,10 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.out(`  it is saved in ${adminKeyOrigin.file}; read it again with: cat ${adminKeyOrigin.file}`);
   }
   io.out(`auth mode: ${config.auth.mode.join(', ')}; gateway id ${adminKey.gatewayId}`);
+  if (gateway.mesh) {
+    io.out(`mesh: peer id ${gateway.mesh.peerId}, forward=${config.mesh.forward}, max_hops=${config.mesh.max_hops}`);
+    for (const address of gateway.mesh.multiaddrs()) io.out(`mesh: listening on ${address}`);
+  }
   io.out(`meshgate listening on ${url}`);
 
   await new Promise<void>((resolve) => {
