@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardTrailerSchema } from './forward-frames.js';
+import { receiptPayloadSchema } from '../ledger/receipt.js';
 import { signedRecordSchema } from './node-record.js';
 
 /**
@@ -12,10 +13,11 @@ export const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = {
   'forward-head.schema.json': forwardHeadSchema,
   'forward-trailer.schema.json': forwardTrailerSchema,
   'forward-refusal.schema.json': forwardRefusalSchema,
+  'receipt-payload.schema.json': receiptPayloadSchema,
 };
 
 export function protocolSchemaText(file: string): string {
   const schema = PROTOCOL_SCHEMAS[file];
   if (!schema) throw new Error(`no protocol schema named ${file}`);
-  return `${JSON.stringify({ $id: `https://meshgate.dev/protocol/schemas/${file}`, ...z.toJSONSchema(schema, { io: 'input' }) }, null, 2)}\n`;
+  return `${JSON.stringify({ $id: `urn:meshgate:protocol:schemas:${file}`, ...z.toJSONSchema(schema, { io: 'input' }) }, null, 2)}\n`;
 }
