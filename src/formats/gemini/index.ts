@@ -1,16 +1,23 @@
 import type { FormatCodec } from '../codec.js';
-import {
-  canonicalToGeminiEmbeddingRequest, canonicalToGeminiEmbeddingResponse, geminiEmbeddingRequestToCanonical, geminiEmbeddingResponseToCanonical,
-} from './embeddings.js';
-import { canonicalToGeminiRequest, geminiRequestToCanonical } from './request.js';
-import {
-  canonicalToGeminiResponse, decodeGeminiStream, encodeGeminiStream, geminiResponseToCanonical, tapGeminiStreamMessage, usageFromGemini,
-} from './response.js';
+import { canonicalToGeminiEmbeddingRequest, geminiEmbeddingRequestToCanonical } from './embedding-request.js';
+import { canonicalToGeminiEmbeddingResponse, geminiEmbeddingResponseToCanonical } from './embedding-response.js';
+import { geminiPassthroughRequest, tapGeminiStreamMessage, usageFromGeminiResponse } from './passthrough.js';
+import { canonicalToGeminiRequest } from './request-from-canonical.js';
+import { geminiRequestToCanonical } from './request-to-canonical.js';
+import { canonicalToGeminiResponse } from './response-from-canonical.js';
+import { geminiResponseToCanonical } from './response-to-canonical.js';
+import { decodeGeminiStream } from './stream-decode.js';
+import { encodeGeminiStream } from './stream-encode.js';
 
-export { estimateEmbeddingTokens } from './embeddings.js';
+export { estimateEmbeddingTokens } from './embedding-token-estimate.js';
 export { cleanSchemaForGemini } from './schema-cleaning.js';
+export { geminiSchemaToJsonSchema } from './schema-from-gemini.js';
 
-/** Gemini generateContent / streamGenerateContent / embeddings. Model and streaming live in the URL, not the body. */
+/**
+ * Gemini API v1beta (https://ai.google.dev/api): generateContent, streamGenerateContent?alt=sse, embedContent and
+ * batchEmbedContents. Model and streaming live in the URL, not the body: requests read them from the context and
+ * translated bodies carry neither.
+ */
 export const geminiCodec: FormatCodec = {
   format: 'gemini',
   requestToCanonical: geminiRequestToCanonical,
@@ -19,13 +26,13 @@ export const geminiCodec: FormatCodec = {
   responseFromCanonical: canonicalToGeminiResponse,
   decodeStream: decodeGeminiStream,
   encodeStream: (events) => encodeGeminiStream(events),
-  passthroughRequest: (body) => ({ body, clientWantsStreamUsage: true }),
+  passthroughRequest: (body) => geminiPassthroughRequest(body),
   tapStreamMessage: (message) => tapGeminiStreamMessage(message),
-  usageFromResponse: (body) => usageFromGemini((body as { usageMetadata?: Parameters<typeof usageFromGemini>[0] })?.usageMetadata),
+  usageFromResponse: usageFromGeminiResponse,
   embeddings: {
     requestToCanonical: geminiEmbeddingRequestToCanonical,
     requestFromCanonical: canonicalToGeminiEmbeddingRequest,
-    responseToCanonical: (body) => geminiEmbeddingResponseToCanonical(body),
+    responseToCanonical: geminiEmbeddingResponseToCanonical,
     responseFromCanonical: canonicalToGeminiEmbeddingResponse,
   },
 };
