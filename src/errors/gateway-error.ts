@@ -51,6 +51,12 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * Code of a 400 for input that is valid in the client's format but cannot be expressed in another one. The pipeline
+ * raises it only when a translation is actually needed (a same-format provider takes the request as it is).
+ */
+export const NOT_TRANSLATABLE = 'not_translatable';
+
 export const badRequest = (message: string, param?: string, code = 'invalid_request') =>
   new GatewayError(400, 'invalid_request_error', message, { param, code });
 

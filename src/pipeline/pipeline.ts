@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { Secret } from '../config/secret.js';
-import { GatewayError, UpstreamError, notFound, toGatewayError } from '../errors/index.js';
+import { GatewayError, NOT_TRANSLATABLE, UpstreamError, notFound, toGatewayError } from '../errors/index.js';
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
@@ -106,12 +106,13 @@ export class Pipeline {
         if (sanitized.refusal) throw sanitized.refusal;
         req = { ...req, body: sanitized.body };
       }
-      const canonical = this.validate(req);
+      const validated = this.validate(req);
+      const canonical = validated.canonical;
       admission = await this.deps.admit?.(req, {
-        inputTokens: canonical ? estimateInputTokens(canonical) : 0,
+        inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(req.body).length),
         maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
       });
-      const { prepared, target, attempts, meter, estimated } = await this.route(req, canonical, outcome);
+      const { prepared, target, attempts, meter, estimated } = await this.route(req, validated, outcome);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
       const headers: Record<string, string> = {
@@ -147,17 +148,26 @@ export class Pipeline {
     }
   }
 
-  /** Validates the client body in its own format (400 on bad input) and returns the canonical form of chat requests. */
-  private validate(req: GatewayRequest): CanonicalRequest | undefined {
+  /**
+   * Validates the client body in its own format (400 on bad input) and returns the canonical form of chat requests.
+   * Input that is valid but has no equivalent in other formats (a Gemini search tool, an audio part) is not refused
+   * here: the refusal is kept and raised only if a provider that needs a translation is tried.
+   */
+  private validate(req: GatewayRequest): { canonical?: CanonicalRequest; untranslatable?: GatewayError } {
     const codec = codecs[req.format];
-    if (req.operation === 'embeddings') {
-      if (!codec.embeddings) throw new GatewayError(404, 'not_found_error', 'This API format has no embeddings endpoint.');
-      codec.embeddings.requestToCanonical(req.body, { model: req.model });
-      return undefined;
+    try {
+      if (req.operation === 'embeddings') {
+        if (!codec.embeddings) throw new GatewayError(404, 'not_found_error', 'This API format has no embeddings endpoint.');
+        codec.embeddings.requestToCanonical(req.body, { model: req.model });
+        return {};
+      }
+      // count_tokens takes a Messages body without max_tokens (https://docs.anthropic.com/en/api/messages-count-tokens).
+      const body = req.operation === 'count_tokens' && req.format === 'anthropic' ? { max_tokens: 1, ...req.body } : req.body;
+      return { canonical: codec.requestToCanonical(body, { model: req.model, stream: req.stream }) };
+    } catch (err) {
+      if (err instanceof GatewayError && err.code === NOT_TRANSLATABLE) return { untranslatable: err };
+      throw err;
     }
-    // count_tokens takes a Messages body without max_tokens (https://docs.anthropic.com/en/api/messages-count-tokens).
-    const body = req.operation === 'count_tokens' && req.format === 'anthropic' ? { max_tokens: 1, ...req.body } : req.body;
-    return codec.requestToCanonical(body, { model: req.model, stream: req.stream });
   }
 
   private applyMeter(outcome: Outcome, meter: Meter, canonical: CanonicalRequest | undefined): void {
@@ -175,10 +185,12 @@ export class Pipeline {
     }
   }
 
-  private async route(req: GatewayRequest, canonical: CanonicalRequest | undefined, outcome: Outcome) {
+  private async route(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome) {
+    const { canonical, untranslatable } = validated;
     const { routing, server } = this.deps.config;
     const routes = this.deps.catalog.resolve(req.model).filter((r) => r.provider.supports(req.operation) || req.operation === 'count_tokens');
     const canonicalOnce = () => {
+      if (untranslatable) throw untranslatable;
       if (!canonical) throw new GatewayError(500, 'api_error', 'internal: no canonical request');
       return canonical;
     };

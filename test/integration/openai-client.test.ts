@@ -153,6 +153,16 @@ describe('OpenAI SDK, format-specific behaviour', () => {
     expect(sent.headers.authorization).toBe('Bearer test-key');
   });
 
+  it('passes input only OpenAI understands to an OpenAI provider, and refuses it (400) where it would need translating', async () => {
+    const content = [{ type: 'text' as const, text: 'listen' }, { type: 'input_audio' as const, input_audio: { data: 'UklGRg==', format: 'wav' as const } }];
+    const ok = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] });
+    expect(ok.choices[0]!.message.content).toContain('says: listen');
+    const error = await client.chat.completions.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content }] }).catch((e) => e);
+    expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(error.code).toBe('not_translatable');
+    expect(error.message).toContain('input_audio');
+  });
+
   it('says which parameters a translation dropped', async () => {
     const { response } = await client.chat.completions
       .create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'hi' }], logit_bias: { '1': 1 } })
