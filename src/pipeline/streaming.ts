@@ -40,7 +40,8 @@ export async function* passthroughStream(
     if (tap.usage) meter.usage = { ...meter.usage, ...tap.usage };
     if (tap.content) {
       markContent(meter);
-      meter.outputChars += message.data.length / 4; // JSON framing dominates small deltas; only a fallback estimate
+      // Only used if the provider reports no usage: the JSON framing makes it an overestimate, the safe side for limits.
+      meter.outputChars += message.data.length;
     }
     if (tap.error) {
       meter.error = tap.error;
