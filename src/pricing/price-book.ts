@@ -30,6 +30,12 @@ export interface CostResult {
  */
 export class PriceBook {
   readonly #overrides: Map<string, ModelPrice>;
+  /**
+   * Catalog look-ups by provider type, model and UTC day (catalog prices change on dates, never within a day). A
+   * look-up walks the whole catalog, and every request prices itself up to three times (reservation estimate,
+   * settlement, record), so this cache is what keeps pricing off the hot path. Unknown models are cached too.
+   */
+  readonly #cache = new Map<string, ModelPrice | null>();
 
   constructor(config: PricingConfig = {}) {
     this.#overrides = new Map(
@@ -39,6 +45,16 @@ export class PriceBook {
 
   /** The price of `model` (for GET /v1/models and the mesh advertisement); undefined when unknown. */
   priceFor(model: string, providerType?: ProviderType, at = Date.now()): ModelPrice | undefined {
+    const key = `${providerType ?? ''}\u0000${model}\u0000${Math.floor(at / 86_400_000)}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return cached ?? undefined;
+    const price = this.#lookUp(model, providerType, at);
+    if (this.#cache.size >= 10_000) this.#cache.clear();
+    this.#cache.set(key, price ?? null);
+    return price;
+  }
+
+  #lookUp(model: string, providerType: ProviderType | undefined, at: number): ModelPrice | undefined {
     const candidates = modelNameCandidates(model);
     for (const candidate of candidates) {
       const override = this.#overrides.get(candidate);
