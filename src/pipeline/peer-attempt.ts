@@ -101,6 +101,8 @@ export async function attemptPeer(
       if (t.usage) meter.usage = t.usage;
       return t;
     });
+    // A peer that breaks mid-response fails both its body and its trailer; the body's error is the one reported.
+    trailer.catch(() => undefined);
     if (!req.stream) {
       const bytes = await collect(response.body);
       const t = await trailer;
