@@ -64,7 +64,7 @@ async function askFrom(origin: string): Promise<{ status: number; text: string }
   const page = await browser.newPage();
   try {
     await page.goto(`${origin}/`);
-    return await page.evaluate(([gateway, t]) => (window as unknown as { ask: (g: string, t: string) => Promise<{ status: number; text: string }> }).ask(gateway!, t!), [node.url, token]);
+    return await page.evaluate(([gateway, t]) => (globalThis as unknown as { ask: (g: string, t: string) => Promise<{ status: number; text: string }> }).ask(gateway!, t!), [node.url, token]);
   } finally {
     await page.close();
   }
