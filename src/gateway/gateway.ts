@@ -8,6 +8,7 @@ import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder } from './mesh-bridge.js';
+import { LedgerReconciler } from './ledger-reconciler.js';
 import { LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
@@ -48,6 +49,7 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
   ledger?: Ledger;
+  reconciler?: LedgerReconciler;
   private advertiseTimer?: NodeJS.Timeout;
   /** Record writes not yet on disk; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<boolean>>();
@@ -200,7 +202,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });
@@ -223,6 +225,8 @@ export class Gateway {
     mesh.setAdvertisement(this.advertisement());
     await mesh.start();
     await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
+    this.reconciler = new LedgerReconciler(mesh, this.ledger, this.logger, { intervalMs: this.config.mesh.reconcile_interval_seconds * 1000 });
+    this.reconciler.start();
     this.pipeline.attachPeers(peerForwarder(mesh, {
       forward: this.config.mesh.forward, maxHops: this.config.mesh.max_hops, lookupTimeoutMs: this.config.mesh.dht_timeout_ms,
       ledger: this.ledger, logger: this.logger,
@@ -263,6 +267,7 @@ export class Gateway {
     }
     clearInterval(this.advertiseTimer);
     this.pipeline.attachPeers(undefined);
+    await this.reconciler?.stop();
     await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));
     await Promise.all([...this.pendingWrites]);

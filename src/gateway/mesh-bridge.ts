@@ -127,8 +127,9 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
   const { logger, ledger } = options;
   return async (frame, { peerId, signal }) => {
     if (ledger && (await ledger.creditExceeded(peerId))) {
-      logger.warn({ peer: peerId }, 'mesh: peer over its credit limit, refusing work');
-      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has unacknowledged receipts over this node's credit limit; acknowledge them to resume.`, { code: 'credit_limit_exceeded' }));
+      const owed = (await ledger.unacknowledged(peerId)) / 1e6;
+      logger.warn({ peer: peerId, unacknowledgedUsd: owed }, 'mesh: peer over its credit limit, refusing work');
+      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
     }
     const req: GatewayRequest = {
       id: frame.id,

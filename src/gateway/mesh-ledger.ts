@@ -1,27 +1,16 @@
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import type { Ledger, Measured, ReconcileReport } from '../ledger/index.js';
+import { LEDGER_PAGE, channelId, ledgerMessageSchema, type Ledger, type Measured, type ReconcileReport } from '../ledger/index.js';
 import type { MeshNode } from '../mesh/index.js';
 
 /** `/meshgate/ledger/1.0.0` (protocol/receipts.md, "Transport"): acknowledgements, disputes and reconciliation. */
 export const LEDGER_PROTOCOL = '/meshgate/ledger/1.0.0';
-
-const messageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ack'), ack: z.string().max(16_384) }),
-  z.object({ type: z.literal('dispute'), dispute: z.string().max(16_384) }),
-  z.object({ type: z.literal('heads') }),
-  z.object({ type: z.literal('fetch'), channel: z.string().max(200), after: z.number().int().min(0) }),
-]);
-
-/** Receipts sent per fetch answer; a node that is further behind fetches again. */
-const FETCH_PAGE = 500;
 
 /** A channel the asking peer is party to (issuer or subject), so nobody can read others' receipts. */
 const partyOf = (channel: string, peerId: string) => channel.split('>').includes(peerId);
 
 export function ledgerMessageHandler(ledger: Ledger) {
   return async (raw: unknown, peerId: string): Promise<unknown> => {
-    const parsed = messageSchema.safeParse(raw);
+    const parsed = ledgerMessageSchema.safeParse(raw);
     if (!parsed.success) return { ok: false, error: 'malformed ledger message' };
     const message = parsed.data;
     switch (message.type) {
@@ -35,18 +24,33 @@ export function ledgerMessageHandler(ledger: Ledger) {
         return { ok: true, heads: (await ledger.channelHeads()).filter((h) => partyOf(h.channel, peerId)) };
       case 'fetch':
         if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
-        return { ok: true, receipts: (await ledger.receiptsAfter(message.channel, message.after)).slice(0, FETCH_PAGE) };
+        return { ok: true, receipts: (await ledger.receiptsAfter(message.channel, message.after)).slice(0, LEDGER_PAGE) };
+      case 'acks':
+        if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
+        return { ok: true, acks: await ledger.acksFor(message.channel, message.seqs) };
     }
   };
 }
 
 /**
  * Requesting side of one forwarded request: checks the peer's receipt against what this node measured and the price
- * the peer advertised, then sends the acknowledgement or the dispute back to it. Never throws: a peer that cannot be
- * reached now gets the acknowledgement through reconciliation later (it stays counted as unacknowledged there).
+ * the peer advertised, then sends the acknowledgement or the dispute back to it. A receipt further ahead than the
+ * next sequence number means this node lost earlier ones (a crash before it stored them): it reconciles with the peer
+ * first, so the chain is whole again and this receipt is not disputed for a gap that was this node's own. Never
+ * throws: a peer that cannot be reached now gets the acknowledgement through reconciliation later (it stays counted
+ * as unacknowledged there until then).
  */
 export async function settleReceipt(mesh: MeshNode, ledger: Ledger, logger: Logger, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
   try {
+    const claimed = peekSequence(receipt);
+    if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > (await ledger.headSeq(claimed.channel)) + 1) {
+      // Only those before this receipt: this one is checked and acknowledged normally below.
+      const report = await fetchMissing(mesh, ledger, peerId, claimed.channel, claimed.seq - 1).catch((err: Error) => {
+        logger.warn({ peer: peerId, err: err.message }, 'mesh: could not fetch the receipts this node is missing');
+        return undefined;
+      });
+      if (report) logger.info({ peer: peerId, imported: report.imported, conflicts: report.conflicts }, 'mesh: receipts this node had lost were fetched from the peer');
+    }
     const result = await ledger.accept(receipt, peerId, requestId, measured);
     const message = result.accepted ? { type: 'ack', ack: result.ack } : { type: 'dispute', dispute: result.dispute };
     if (!result.accepted) logger.warn({ peer: peerId, requestId, reason: result.reason }, 'mesh: receipt disputed');
@@ -56,28 +60,64 @@ export async function settleReceipt(mesh: MeshNode, ledger: Ledger, logger: Logg
   }
 }
 
+/** Channel and sequence a receipt claims, read without verification (only to decide whether to reconcile first). */
+function peekSequence(jws: string): { channel: string; seq: number } | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ch?: unknown; seq?: unknown };
+    return typeof payload.ch === 'string' && typeof payload.seq === 'number' ? { channel: payload.ch, seq: payload.seq } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Reconciliation with one peer: compares channel heads and fetches the receipts this node is missing (after a crash
- * or data loss), verifying each against the chain it holds. Contradictions are reported, never papered over.
+ * Reconciliation with one peer, both directions of what can be lost:
+ * - receipts this node is missing (after a crash or data loss): channel heads are compared and the missing receipts
+ *   fetched, each verified against the chain held here;
+ * - acknowledgements of receipts this node issued that never reached it (the ack message was lost): the peer is
+ *   asked for the acknowledgements it holds, each verified against the receipt held here.
+ * Contradictions are reported, never papered over.
  */
 export async function reconcileWithPeer(mesh: MeshNode, ledger: Ledger, peerId: string): Promise<ReconcileReport[]> {
   const answer = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'heads' })) as { heads?: Array<{ channel: string; seq: number }> };
-  const mine = new Map((await ledger.channelHeads()).map((h) => [h.channel, h.seq]));
-  const reports: ReconcileReport[] = [];
+  const reports = new Map<string, ReconcileReport>();
+  const reportFor = (channel: string) => reports.get(channel) ?? reports.set(channel, { channel, imported: 0, acknowledged: 0, conflicts: [] }).get(channel)!;
   for (const head of answer.heads ?? []) {
-    if (!partyOf(head.channel, ledger.selfId)) continue;
-    let after = mine.get(head.channel) ?? 0;
-    const report: ReconcileReport = { channel: head.channel, imported: 0, conflicts: [] };
-    while (after < head.seq) {
-      const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'fetch', channel: head.channel, after })) as { receipts?: Array<{ jws: string; ack?: string }> };
-      if (!page.receipts?.length) break;
-      const imported = await ledger.importChannel(head.channel, page.receipts);
-      report.imported += imported.imported;
-      report.conflicts.push(...imported.conflicts);
-      if (imported.imported === 0) break;
-      after += imported.imported;
-    }
-    if (report.imported > 0 || report.conflicts.length > 0) reports.push(report);
+    if (!partyOf(head.channel, ledger.selfId) || !partyOf(head.channel, peerId)) continue;
+    const fetched = await fetchMissing(mesh, ledger, peerId, head.channel, head.seq);
+    const report = reportFor(head.channel);
+    report.imported += fetched.imported;
+    report.conflicts.push(...fetched.conflicts);
   }
-  return reports;
+
+  const served = channelId(ledger.selfId, peerId);
+  const open = (await ledger.openReceipts(peerId)).map((r) => r.seq);
+  for (let i = 0; i < open.length; i += LEDGER_PAGE) {
+    const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
+    for (const { seq, ack } of page.acks ?? []) {
+      try {
+        if (await ledger.recordAck(ack)) reportFor(served).acknowledged++;
+      } catch (err) {
+        reportFor(served).conflicts.push({ seq, reason: `acknowledgement does not verify: ${(err as Error).message}` });
+      }
+    }
+  }
+  return [...reports.values()].filter((r) => r.imported > 0 || r.acknowledged > 0 || r.conflicts.length > 0);
+}
+
+/** Fetches and imports the receipts of `channel` after this node's head up to `until` (inclusive), page by page. */
+async function fetchMissing(mesh: MeshNode, ledger: Ledger, peerId: string, channel: string, until: number): Promise<ReconcileReport> {
+  const report: ReconcileReport = { channel, imported: 0, acknowledged: 0, conflicts: [] };
+  let after = await ledger.headSeq(channel);
+  while (after < until) {
+    const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'fetch', channel, after })) as { receipts?: Array<{ jws: string; ack?: string }> };
+    const wanted = (page.receipts ?? []).filter((r) => (peekSequence(r.jws)?.seq ?? 0) <= until);
+    if (wanted.length === 0) break;
+    const imported = await ledger.importChannel(channel, wanted);
+    report.imported += imported.imported;
+    report.conflicts.push(...imported.conflicts);
+    if (imported.imported === 0) break;
+    after += imported.imported;
+  }
+  return report;
 }

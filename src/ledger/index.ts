@@ -6,6 +6,8 @@ export {
 } from './receipt.js';
 export type { DisputePayload, ReceiptPayload } from './receipt.js';
 export { signingKeyFromRaw, verifyingKeyFromPeerId } from './keys.js';
+export { LEDGER_PAGE, ledgerMessageSchema } from './ledger-messages.js';
+export type { LedgerMessage } from './ledger-messages.js';
 export { ledgerRoutes } from './routes.js';
 export { verifyReceiptSet } from './verify-export.js';
 export type { ChannelReport } from './verify-export.js';

@@ -47,7 +47,10 @@ export interface PeerLedger {
 
 export interface ReconcileReport {
   channel: string;
+  /** Receipts this node was missing, fetched from the peer and imported. */
   imported: number;
+  /** Acknowledgements of receipts this node issued that had not reached it (lost in transit), now recorded. */
+  acknowledged: number;
   /** Receipts that contradict what this node holds (same seq, different content), never overwritten. */
   conflicts: Array<{ seq: number; reason: string }>;
 }
@@ -64,6 +67,8 @@ export class Ledger {
   private readonly receipts;
   private readonly heads;
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Unacknowledged, undisputed amount per subject this node served (micro-USD); filled on first use by one scan. */
+  private readonly unacked = new Map<string, number>();
 
   private constructor(
     store: Store,
@@ -90,6 +95,13 @@ export class Ledger {
     return (await this.heads.get(channel)) ?? EMPTY_HEAD;
   }
 
+  /** The channel as it stood just before receipt `seq` (its predecessor's head). */
+  private async headBefore(channel: string, seq: number): Promise<ChannelHead> {
+    if (seq <= 1) return EMPTY_HEAD;
+    const previous = await this.receipts.get(`${channel}!${pad(seq - 1)}`);
+    return previous ? { seq: previous.seq, total: previous.total, hash: previous.hash } : { seq: seq - 1, total: Number.NaN, hash: null };
+  }
+
   private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}): Promise<StoredReceipt> {
     const record: StoredReceipt = {
       jws, channel: p.ch, seq: p.seq, issuer: p.iss, subject: p.sub, requestId: p.rid, model: p.model, cost: p.cost,
@@ -114,7 +126,9 @@ export class Ledger {
         total: head.total + cost, prev: head.hash, iat: Date.now(),
       };
       const jws = await signReceipt(payload, this.key);
+      const owed = await this.unacknowledged(subject);
       await this.store(jws, payload);
+      this.unacked.set(subject, owed + cost);
       return jws;
     });
   }
@@ -125,31 +139,75 @@ export class Ledger {
     return (await this.unacknowledged(subject)) > this.options.creditLimitMicros;
   }
 
-  private async unacknowledged(subject: string): Promise<number> {
-    const channel = channelId(this.selfId, subject);
+  /** Serving side: what `subject` owes this node in receipts it has neither acknowledged nor disputed (micro-USD). */
+  async unacknowledged(subject: string): Promise<number> {
+    const cached = this.unacked.get(subject);
+    if (cached !== undefined) return cached;
     let amount = 0;
-    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && !record.dispute) amount += record.cost;
+    for (const record of await this.openReceipts(subject)) amount += record.cost;
+    this.unacked.set(subject, amount);
     return amount;
   }
 
-  /** Serving side: stores the requester's acknowledgement (or dispute) of a receipt this node issued. */
-  async recordAck(ackJws: string): Promise<void> {
+  /** Serving side: receipts issued to `subject` that are neither acknowledged nor disputed, in sequence order. */
+  async openReceipts(subject: string): Promise<StoredReceipt[]> {
+    const channel = channelId(this.selfId, subject);
+    const open: StoredReceipt[] = [];
+    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && !record.dispute) open.push(record);
+    return open;
+  }
+
+  /** Receipts that leave the unacknowledged amount (acknowledged or disputed) lower the cached figure. */
+  private settled(record: StoredReceipt): void {
+    if (record.issuer !== this.selfId || record.ack || record.dispute) return;
+    const owed = this.unacked.get(record.subject);
+    if (owed !== undefined) this.unacked.set(record.subject, Math.max(0, owed - record.cost));
+  }
+
+  /**
+   * Serving side: stores the requester's acknowledgement of a receipt this node issued. Returns false when the
+   * receipt was already acknowledged (a repeat is harmless).
+   */
+  async recordAck(ackJws: string): Promise<boolean> {
     const [, payload] = ackJws.split('.');
-    const claimed = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as ReceiptPayload;
+    let claimed: ReceiptPayload;
+    try {
+      claimed = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as ReceiptPayload;
+    } catch {
+      throw new ReceiptError('malformed', 'acknowledgement payload is not JSON');
+    }
     const key = `${claimed.ch}!${pad(claimed.seq)}`;
-    const record = await this.receipts.get(key);
-    if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.ch}#${claimed.seq} issued by this node`);
-    await verifyAck(ackJws, record.jws);
-    await this.receipts.put(key, { ...record, ack: ackJws });
+    return this.serial(claimed.ch, async () => {
+      const record = await this.receipts.get(key);
+      if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.ch}#${claimed.seq} issued by this node`);
+      await verifyAck(ackJws, record.jws);
+      if (record.ack) return false;
+      await this.receipts.put(key, { ...record, ack: ackJws });
+      this.settled(record);
+      return true;
+    });
   }
 
   async recordDispute(disputeJws: string): Promise<void> {
     const dispute = await verifyDispute(disputeJws);
     const key = `${dispute.ch}!${pad(dispute.seq)}`;
-    const record = await this.receipts.get(key);
-    if (!record) return;
-    if (record.subject !== dispute.signer && record.issuer !== dispute.signer) throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
-    await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
+    await this.serial(dispute.ch, async () => {
+      const record = await this.receipts.get(key);
+      if (!record) return;
+      if (record.subject !== dispute.signer && record.issuer !== dispute.signer) throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
+      await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
+      this.settled(record);
+    });
+  }
+
+  /** Requesting side: the acknowledgements this node holds for some receipts of a channel (for the issuer that lost them). */
+  async acksFor(channel: string, seqs: number[]): Promise<Array<{ seq: number; ack: string }>> {
+    const out: Array<{ seq: number; ack: string }> = [];
+    for (const seq of seqs) {
+      const record = await this.receipts.get(`${channel}!${pad(seq)}`);
+      if (record?.ack) out.push({ seq, ack: record.ack });
+    }
+    return out;
   }
 
   /**
@@ -162,6 +220,14 @@ export class Ledger {
       let payload: ReceiptPayload | undefined;
       try {
         payload = await verifyReceipt(receiptJws, peerId);
+        const held = await this.receipts.get(`${channel}!${pad(payload.seq)}`);
+        if (held && held.hash === receiptHash(receiptJws) && !held.ack && !held.dispute) {
+          // Imported by reconciliation while its trailer was on the way: checked against the receipt before it.
+          this.check(payload, await this.headBefore(channel, payload.seq), requestId, measured);
+          const ack = await signAck(receiptJws, this.key, this.selfId);
+          await this.receipts.put(`${channel}!${pad(payload.seq)}`, { ...held, ack });
+          return { accepted: true as const, ack, receipt: payload };
+        }
         this.check(payload, await this.head(channel), requestId, measured);
         const ack = await signAck(receiptJws, this.key, this.selfId);
         await this.store(receiptJws, payload, { ack });
@@ -235,6 +301,11 @@ export class Ledger {
     return [...peers.values()];
   }
 
+  /** The last sequence number this node holds in a channel (0 when it holds none). */
+  async headSeq(channel: string): Promise<number> {
+    return (await this.head(channel)).seq;
+  }
+
   /** Channel heads this node holds (for reconciliation). */
   async channelHeads(): Promise<Array<{ channel: string } & ChannelHead>> {
     const out: Array<{ channel: string } & ChannelHead> = [];
@@ -255,7 +326,7 @@ export class Ledger {
    */
   importChannel(channel: string, items: Array<{ jws: string; ack?: string }>): Promise<ReconcileReport> {
     return this.serial(channel, async () => {
-      const report: ReconcileReport = { channel, imported: 0, conflicts: [] };
+      const report: ReconcileReport = { channel, imported: 0, acknowledged: 0, conflicts: [] };
       let head = await this.head(channel);
       for (const item of items) {
         let p: ReceiptPayload;
@@ -290,6 +361,8 @@ export class Ledger {
         const record = await this.store(item.jws, p, ack ? { ack } : {});
         head = { seq: p.seq, total: p.total, hash: record.hash };
         report.imported++;
+        // Receipts this node issued and had lost: the cached unacknowledged amount is recomputed on next use.
+        if (p.iss === this.selfId) this.unacked.delete(p.sub);
       }
       return report;
     });

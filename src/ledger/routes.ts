@@ -3,8 +3,15 @@ import { z } from 'zod';
 import { badRequest } from '../errors/index.js';
 import type { Ledger, StoredReceipt } from './ledger.js';
 
+/** What the routes need from the reconciler (src/gateway/ledger-reconciler.ts). */
+export interface ReconcileRunner {
+  reconcile(peer?: string): Promise<Array<{ peer: string; at: string; imported: number; acknowledged: number; conflicts: unknown[]; error?: string }>>;
+  results(): Map<string, { at: string; imported: number; acknowledged: number; conflicts: unknown[]; error?: string }>;
+}
+
 const usd = (micros: number) => micros / 1e6;
 const querySchema = z.object({ peer: z.string().min(1).optional(), format: z.enum(['json', 'csv']).default('json') }).strict();
+const reconcileSchema = z.object({ peer: z.string().min(1).max(200).optional() }).strict();
 
 function row(r: StoredReceipt) {
   return {
@@ -19,8 +26,15 @@ const csvCell = (value: unknown) => {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 };
 
-/** GET /v1/mesh/ledger (per-peer totals) and GET /v1/mesh/receipts (JSON or CSV, for settlement). Operator routes. */
-export function ledgerRoutes(ledger: Ledger): FastifyPluginAsync {
+const reconciliation = (r: ReturnType<ReconcileRunner['results']> extends Map<string, infer V> ? V : never) => ({
+  at: r.at, imported: r.imported, acknowledged: r.acknowledged, conflicts: r.conflicts, ...(r.error ? { error: r.error } : {}),
+});
+
+/**
+ * GET /v1/mesh/ledger (per-peer totals), GET /v1/mesh/receipts (JSON or CSV, for settlement) and
+ * POST /v1/mesh/reconcile (run reconciliation now). Operator routes.
+ */
+export function ledgerRoutes(ledger: Ledger, reconciler?: ReconcileRunner): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/mesh/ledger', async () => ({
       peer_id: ledger.selfId,
@@ -30,8 +44,18 @@ export function ledgerRoutes(ledger: Ledger): FastifyPluginAsync {
         consumed: { receipts: p.consumed.receipts, total_usd: usd(p.consumed.totalMicros), last_seq: p.consumed.lastSeq },
         balance_usd: usd(p.balanceMicros),
         disputes: p.disputes,
+        last_reconciliation: reconciler?.results().has(p.peer) ? reconciliation(reconciler.results().get(p.peer)!) : null,
       })),
     }));
+
+    // Body optional: {"peer": "<peer id>"} reconciles with that peer only; otherwise with every peer in the ledger.
+    app.post('/v1/mesh/reconcile', async (request) => {
+      if (!reconciler) throw badRequest('This node has no mesh ledger to reconcile.');
+      const parsed = reconcileSchema.safeParse(request.body ?? {});
+      if (!parsed.success) throw badRequest(`Invalid body: ${parsed.error.issues[0]!.message}`, String(parsed.error.issues[0]!.path[0] ?? ''));
+      const results = await reconciler.reconcile(parsed.data.peer);
+      return { object: 'list', data: results.map((r) => ({ peer: r.peer, ...reconciliation(r) })) };
+    });
 
     app.get('/v1/mesh/receipts', async (request, reply) => {
       const parsed = querySchema.safeParse(request.query);

@@ -25,6 +25,12 @@ export const meshConfigSchema = z
      * acknowledges); absent = no limit. See protocol/receipts.md.
      */
     credit_limit_usd: z.number().positive().optional(),
+    /**
+     * Automatic ledger reconciliation: with each peer when it is first seen after start, and with every peer this
+     * node has receipts with at this interval (missing receipts and lost acknowledgements). 0 = on demand only
+     * (POST /v1/mesh/reconcile).
+     */
+    reconcile_interval_seconds: z.number().int().min(0).default(300),
     /** Lifetime of a published node record; records carry their own expiry because DHT values have no TTL. */
     record_ttl_seconds: z.number().int().min(10).max(86_400).default(300),
     /** Republish this long before the record expires. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardTrailerSchema } from './forward-frames.js';
+import { ledgerMessageSchema } from '../ledger/ledger-messages.js';
 import { receiptPayloadSchema } from '../ledger/receipt.js';
 import { signedRecordSchema } from './node-record.js';
 
@@ -14,6 +15,7 @@ export const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = {
   'forward-trailer.schema.json': forwardTrailerSchema,
   'forward-refusal.schema.json': forwardRefusalSchema,
   'receipt-payload.schema.json': receiptPayloadSchema,
+  'ledger-message.schema.json': ledgerMessageSchema,
 };
 
 export function protocolSchemaText(file: string): string {

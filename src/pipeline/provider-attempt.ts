@@ -4,6 +4,7 @@ import type { CanonicalRequest, WireFormat } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE } from '../formats/sse.js';
+import { invalidJson } from '../providers/index.js';
 import type { Route } from '../router/model-catalog.js';
 import { estimateInputTokens } from './token-estimate.js';
 import { meterEvents, passthroughStream, primeStream, type Meter } from './streaming.js';
@@ -60,7 +61,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   if (!req.stream) {
     if (sameFormat) {
       const text = await upstream.text();
-      const usage = client.usageFromResponse(JSON.parse(text));
+      const usage = client.usageFromResponse(parseUpstreamJson(provider.id, text));
       const bytes = Buffer.from(text);
       if (usage) meter.usage = usage;
       meter.ttftMs = performance.now() - meter.startedAt;
@@ -81,6 +82,14 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   } catch (err) {
     upstream.abort();
     throw err;
+  }
+}
+
+function parseUpstreamJson(providerId: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw invalidJson(providerId, err);
   }
 }
 

@@ -28,6 +28,35 @@ function headerRecord(headers: Dispatcher.ResponseData['headers']): Record<strin
   return out;
 }
 
+/** An upstream that answered 2xx with a body that is not JSON (a proxy's error page, a truncated body). */
+export function invalidJson(providerId: string, cause: unknown): UpstreamError {
+  return new UpstreamError(providerId, `Provider ${providerId} answered with a body that is not valid JSON`, { retryable: true, code: 'upstream_invalid_response', cause });
+}
+
+/**
+ * The caller's signal plus the provider's total timeout, as one signal for the whole exchange (body included).
+ * Cheaper than `AbortSignal.any([signal, AbortSignal.timeout(ms)])` on the hot path, and `clear()` drops the timer and
+ * the listener as soon as the response is consumed instead of leaving them to the garbage collector.
+ */
+function totalDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  if (parent.aborted) {
+    controller.abort(parent.reason);
+    return { signal: controller.signal, clear: () => {} };
+  }
+  const onAbort = () => controller.abort(parent.reason);
+  parent.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new DOMException(`total timeout of ${ms} ms exceeded`, 'TimeoutError')), ms);
+  timer.unref();
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 /**
  * Maps a transport failure to an UpstreamError that says what happened (timeout of which kind, refused, reset) and
  * whether trying again elsewhere makes sense. A cancellation by our own caller is re-thrown untouched.
@@ -86,8 +115,17 @@ export class HttpProvider implements Provider {
 
   async call(call: UpstreamCall): Promise<UpstreamResponse> {
     const { timeouts } = this.config;
-    const signal = AbortSignal.any([call.signal, AbortSignal.timeout(timeouts.total_ms)]);
+    const deadline = totalDeadline(call.signal, timeouts.total_ms);
+    const { signal } = deadline;
     const url = this.endpoints.url(call.operation, call.model, call.stream);
+    const id = this.id;
+    // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
+    const failure = (err: unknown): Error => {
+      if (!call.signal.aborted && signal.aborted) {
+        return new UpstreamError(id, `Provider ${id}: total timeout of ${timeouts.total_ms} ms exceeded`, { retryable: true, code: 'upstream_timeout', cause: err });
+      }
+      return transportError(id, err, call.signal);
+    };
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -100,14 +138,12 @@ export class HttpProvider implements Provider {
         bodyTimeout: timeouts.idle_ms,
       });
     } catch (err) {
-      if (!call.signal.aborted && signal.aborted) {
-        throw new UpstreamError(this.id, `Provider ${this.id}: total timeout of ${timeouts.total_ms} ms exceeded`, { retryable: true, code: 'upstream_timeout', cause: err });
-      }
-      throw transportError(this.id, err, call.signal);
+      deadline.clear();
+      throw failure(err);
     }
     const headers = headerRecord(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
-      const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '');
+      const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
       const retryable = isRetryableStatus(response.statusCode);
       throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${upstreamMessage(text)}`, {
         upstreamStatus: response.statusCode,
@@ -117,7 +153,7 @@ export class HttpProvider implements Provider {
       });
     }
     const body = response.body;
-    const id = this.id;
+    const read = <T>(consume: () => Promise<T>) => consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(id, err) : failure(err))).finally(deadline.clear);
     return {
       status: response.statusCode,
       headers,
@@ -125,12 +161,17 @@ export class HttpProvider implements Provider {
         try {
           for await (const chunk of body) yield chunk as Uint8Array;
         } catch (err) {
-          throw transportError(id, err, call.signal);
+          throw failure(err);
+        } finally {
+          deadline.clear();
         }
       })(),
-      text: () => body.text(),
-      json: () => body.json(),
-      abort: () => body.destroy(),
+      text: () => read(() => body.text()),
+      json: () => read(() => body.json()),
+      abort: () => {
+        deadline.clear();
+        body.destroy();
+      },
     };
   }
 

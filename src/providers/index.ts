@@ -5,6 +5,7 @@ import type { Provider } from './types.js';
 export type { Operation, Provider, UpstreamCall, UpstreamResponse } from './types.js';
 export { parseRetryAfter } from './retry-after.js';
 export { ANTHROPIC_VERSION } from './endpoints.js';
+export { invalidJson } from './http-provider.js';
 
 export function createProvider(config: ProviderConfig): Provider {
   return new HttpProvider(config);

@@ -40,7 +40,8 @@ type Verdict = 'retry' | 'next' | 'stop';
 /**
  * What a failure means for the next step:
  * - retryable upstream failures (connection, timeout, 408/409/429/5xx) are retried on the same target, then the next;
- * - 401/403/404 from an upstream are that upstream's problem (bad key, model not deployed there): next target;
+ * - 401/402/403/404 from an upstream are that upstream's problem (bad key, out of credit, model not deployed
+ *   there; a peer over its credit limit): next target;
  * - a translation that the target cannot express (400 raised by us, not by the upstream): next target;
  * - any other 4xx from an upstream is the request's fault: stop and report it.
  */
@@ -48,7 +49,7 @@ function classify(err: unknown): Verdict {
   if (err instanceof UpstreamError) {
     if (err.retryable) return 'retry';
     const status = err.upstreamStatus ?? 0;
-    return status === 401 || status === 403 || status === 404 ? 'next' : 'stop';
+    return status === 401 || status === 402 || status === 403 || status === 404 ? 'next' : 'stop';
   }
   if (err instanceof GatewayError && err.status === 400) return 'next';
   return 'stop';
@@ -59,7 +60,7 @@ function countsAgainstTarget(err: unknown): boolean {
   if (!(err instanceof UpstreamError)) return false;
   const status = err.upstreamStatus;
   if (status === undefined) return true; // connection error or timeout
-  return status >= 500 || status === 401 || status === 403 || status === 408;
+  return status >= 500 || status === 401 || status === 402 || status === 403 || status === 408;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -161,8 +162,8 @@ function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpe
     return new GatewayError(504, 'timeout_error', summary, { code: 'upstream_timeout', details });
   }
   const last = errors[errors.length - 1];
-  // An upstream 401/403 means the gateway's provider key is wrong: not the client's fault, so it stays a 502.
-  if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500 && last.upstreamStatus !== 401 && last.upstreamStatus !== 403) {
+  // An upstream 401/402/403 means the gateway's provider key or account is wrong: not the client's fault, so a 502.
+  if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500 && ![401, 402, 403].includes(last.upstreamStatus)) {
     return new GatewayError(last.status, last.type, summary, { code: last.code, details });
   }
   return new GatewayError(502, 'upstream_error', summary, { code: 'upstream_error', details });

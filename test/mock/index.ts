@@ -29,6 +29,8 @@ export type MockBehaviour =
   | { kind: 'hang' }
   | { kind: 'hang_after_headers' }
   | { kind: 'reset' }
+  /** 200 with a body that is not JSON (a proxy's HTML error page, a truncated body). */
+  | { kind: 'malformed' }
   | { kind: 'slow'; chunkDelayMs: number }
   | { kind: 'fail_mid_stream'; afterChunks: number }
   | { kind: 'text'; text: string }
@@ -200,6 +202,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       }
       const behaviour = queue.shift() ?? fallback;
       if (behaviour.kind === 'reset') return void req.socket.destroy();
+      if (behaviour.kind === 'malformed') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return void res.end('<html><body>502 Bad Gateway</body></html>');
+      }
       if (behaviour.kind === 'error') {
         return send(res, behaviour.status, errorBody(r.format, behaviour.status, behaviour.message ?? `mock error ${behaviour.status}`), behaviour.retryAfter !== undefined ? { 'retry-after': String(behaviour.retryAfter) } : {});
       }

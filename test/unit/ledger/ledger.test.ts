@@ -85,11 +85,22 @@ describe('receipts between two nodes', () => {
     expect(await server.ledger.creditExceeded(client.id)).toBe(false);
     const b = await server.ledger.issue(client.id, 'b', 'm', USAGE, PRICE);
     expect(await server.ledger.creditExceeded(client.id)).toBe(true);
-    for (const [jws, rid] of [[a, 'a'], [b, 'b']] as const) {
-      const result = await client.ledger.accept(jws, server.id, rid, {});
-      if (result.accepted) await server.ledger.recordAck(result.ack);
-    }
+    const first = await client.ledger.accept(a, server.id, 'a', {});
+    expect(first.accepted).toBe(true);
+    expect(await server.ledger.recordAck((first as { ack: string }).ack)).toBe(true);
+    // A repeated acknowledgement (e.g. one that also came through reconciliation) is not counted twice.
+    expect(await server.ledger.recordAck((first as { ack: string }).ack)).toBe(false);
+    expect(await server.ledger.unacknowledged(client.id)).toBe(cost);
+    // A dispute also takes the receipt out of the unacknowledged amount.
+    const second = await client.ledger.accept(b, server.id, 'other-request', {});
+    expect(second.accepted).toBe(false);
+    await server.ledger.recordDispute((second as { dispute: string }).dispute);
+    expect(await server.ledger.unacknowledged(client.id)).toBe(0);
     expect(await server.ledger.creditExceeded(client.id)).toBe(false);
+    // The cached figure matches a fresh scan of the stored receipts.
+    const reopened = Ledger.open(server.store, server.id, server.signing);
+    expect(await reopened.unacknowledged(client.id)).toBe(0);
+    expect(await client.ledger.acksFor(channelId(server.id, client.id), [1, 2])).toEqual([{ seq: 1, ack: (first as { ack: string }).ack }]);
   });
 
   it('recovers receipts a node lost from its peer, and reports a contradicting one', async () => {
@@ -108,7 +119,7 @@ describe('receipts between two nodes', () => {
     stores.push(fresh);
     const recovered = Ledger.open(fresh, client.id, client.signing);
     const report = await recovered.importChannel(channel, await server.ledger.receiptsAfter(channel, 0));
-    expect(report).toEqual({ channel, imported: 4, conflicts: [] });
+    expect(report).toEqual({ channel, imported: 4, acknowledged: 0, conflicts: [] });
     expect((await recovered.summary())[0]).toMatchObject({ consumed: { receipts: 4, lastSeq: 4 } });
     expect((await recovered.channelHeads())[0]).toMatchObject({ channel, seq: 4 });
 
@@ -118,5 +129,23 @@ describe('receipts between two nodes', () => {
     const conflicting = await recovered.importChannel(channel, [{ jws: foreign }]);
     expect(conflicting.imported).toBe(0);
     expect(conflicting.conflicts[0]!.reason).toMatch(/does not belong/);
+  });
+
+  it('acknowledges a receipt that reconciliation imported while its trailer was still on the way', async () => {
+    const server = await party();
+    const client = await party();
+    const channel = channelId(server.id, client.id);
+    const first = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+    const second = await server.ledger.issue(client.id, 'r2', 'm', USAGE, PRICE);
+    expect((await client.ledger.importChannel(channel, await server.ledger.receiptsAfter(channel, 0))).imported).toBe(2);
+    // The trailers arrive now: both are checked against their predecessors and acknowledged, not refused as replays.
+    for (const [jws, rid] of [[first, 'r1'], [second, 'r2']] as const) {
+      const result = await client.ledger.accept(jws, server.id, rid, { usage: USAGE });
+      expect(result).toMatchObject({ accepted: true });
+      expect(await server.ledger.recordAck((result as { ack: string }).ack)).toBe(true);
+    }
+    expect(await server.ledger.unacknowledged(client.id)).toBe(0);
+    // The same receipt a second time is a replay.
+    expect(await client.ledger.accept(second, server.id, 'r2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^replayed/) });
   });
 });

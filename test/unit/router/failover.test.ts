@@ -22,11 +22,11 @@ describe('runFailover', () => {
     expect(result.attempts.map((a) => [a.target, a.ok])).toEqual([['a', false], ['a', false], ['b', true]]);
   });
 
-  it('moves on without retrying after 401/403/404 from an upstream', async () => {
+  it.each([401, 402, 403, 404])('moves on without retrying after %i from an upstream', async (status) => {
     const calls: string[] = [];
     await runFailover(targets('a', 'b'), async (t) => {
       calls.push(t.id);
-      if (t.id === 'a') throw fail('a', 401);
+      if (t.id === 'a') throw fail('a', status);
       return 'ok';
     }, options());
     expect(calls).toEqual(['a', 'b']);

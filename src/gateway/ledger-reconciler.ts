@@ -1,0 +1,102 @@
+import type { Logger } from 'pino';
+import type { Ledger } from '../ledger/index.js';
+import type { MeshNode } from '../mesh/index.js';
+import { reconcileWithPeer } from './mesh-ledger.js';
+
+/** The outcome of the last reconciliation with one peer (shown by GET /v1/mesh/ledger). */
+export interface PeerReconciliation {
+  peer: string;
+  at: string;
+  imported: number;
+  acknowledged: number;
+  conflicts: Array<{ channel: string; seq: number; reason: string }>;
+  /** Set when the peer could not be asked (unreachable, refused); nothing was changed then. */
+  error?: string;
+}
+
+export interface ReconcilerOptions {
+  /** Time between automatic rounds over every counterparty; 0 = on demand only. */
+  intervalMs: number;
+}
+
+/**
+ * Keeps both sides' ledgers whole without an operator: reconciles with each peer the first time its record arrives
+ * after this node starts (either side may have lost data while apart) and with every counterparty on a fixed
+ * interval; `reconcile()` runs it on demand.
+ * One run per peer at a time; a run that finds contradictions logs them and keeps them for the ledger view.
+ */
+export class LedgerReconciler {
+  private readonly last = new Map<string, PeerReconciliation>();
+  private readonly running = new Map<string, Promise<PeerReconciliation>>();
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly mesh: MeshNode,
+    private readonly ledger: Ledger,
+    private readonly logger: Logger,
+    private readonly options: ReconcilerOptions,
+  ) {}
+
+  start(): void {
+    if (this.options.intervalMs <= 0) return;
+    this.unsubscribe = this.mesh.onPeerRecord((record) => {
+      if (record.withdrawn || record.peerId === this.mesh.peerId) return;
+      // First sight of a peer since this node started: it may hold what this node lost, or lack what it sent.
+      if (this.last.has(record.peerId) || this.running.has(record.peerId)) return;
+      void this.reconcilePeer(record.peerId);
+    });
+    this.timer = setInterval(() => void this.reconcile(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.unsubscribe?.();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  /** The last run with each peer. */
+  results(): Map<string, PeerReconciliation> {
+    return this.last;
+  }
+
+  /** Reconciles with one peer, or with every peer this node has receipts with (one after the other). */
+  async reconcile(peer?: string): Promise<PeerReconciliation[]> {
+    const peers = peer ? [peer] : (await this.ledger.summary()).map((p) => p.peer);
+    const results: PeerReconciliation[] = [];
+    for (const id of peers) {
+      if (this.stopped) break;
+      results.push(await this.reconcilePeer(id));
+    }
+    return results;
+  }
+
+  private reconcilePeer(peer: string): Promise<PeerReconciliation> {
+    const current = this.running.get(peer);
+    if (current) return current;
+    const run = this.run(peer).finally(() => this.running.delete(peer));
+    this.running.set(peer, run);
+    return run;
+  }
+
+  private async run(peer: string): Promise<PeerReconciliation> {
+    const result: PeerReconciliation = { peer, at: new Date().toISOString(), imported: 0, acknowledged: 0, conflicts: [] };
+    try {
+      for (const report of await reconcileWithPeer(this.mesh, this.ledger, peer)) {
+        result.imported += report.imported;
+        result.acknowledged += report.acknowledged;
+        result.conflicts.push(...report.conflicts.map((c) => ({ channel: report.channel, ...c })));
+      }
+      if (result.conflicts.length > 0) this.logger.warn({ peer, conflicts: result.conflicts }, 'mesh: reconciliation found receipts that contradict this node\'s ledger');
+      else if (result.imported || result.acknowledged) this.logger.info({ peer, imported: result.imported, acknowledged: result.acknowledged }, 'mesh: ledger reconciled');
+    } catch (err) {
+      result.error = (err as Error).message;
+      this.logger.warn({ peer, err: result.error }, 'mesh: reconciliation failed; retried on the next round');
+    }
+    this.last.set(peer, result);
+    return result;
+  }
+}
