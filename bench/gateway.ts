@@ -6,40 +6,13 @@
  * Prints: added latency p50/p99 at 1 and 32 connections, the highest request rate with p99 < 50 ms (gateway vs
  * direct), added time to first token for streams, and the gateway's resident memory idle and under load.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
+import { Processes, fmt, memoryMb, percentile } from './processes.js';
 
-const ROOT = join(import.meta.dirname, '..');
 const QUICK = process.argv.includes('--quick');
-
-function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}`)), timeoutMs);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = pattern.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match);
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`process exited with ${code}`)));
-  });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** Resident memory (VmRSS) or its peak so far (VmHWM) of a process, in MB. */
-async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
-}
 
 const chatBody = (stream: boolean) =>
   JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'benchmark hello' }] });
@@ -106,21 +79,13 @@ async function maxRate(target: Target): Promise<{ rate: number; connections: num
   return best;
 }
 
-const fmt = (n: number) => n.toFixed(3);
-
 export async function runGatewayBenchmark(): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-bench-'));
-  const children: ChildProcess[] = [];
-  const node = process.execPath;
+  const processes = new Processes();
   try {
-    const mock = spawn(node, ['--import', 'tsx', join(ROOT, 'bench/mock-server.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(mock);
-    const mockUrl = (await waitForLine(mock, /^mock listening on (http:\/\/\S+)$/))[1]!;
-    const config = join(dir, 'bench.toml');
-    await writeFile(config, `[server]\nport = 0\nmax_concurrent = 4096\n[storage]\ndir = "${join(dir, 'data')}"\n[[providers]]\nid = "mock"\ntype = "openai"\nbase_url = "${mockUrl}/v1"\napi_key = "test-key"\nmodels = ["gpt-4o-mini"]\nmax_concurrent = 4096\n`);
-    const gateway = spawn(node, [join(ROOT, 'bin/meshgate.js'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } });
-    children.push(gateway);
-    const gatewayUrl = (await waitForLine(gateway, /^meshgate listening on (http:\/\/\S+)$/))[1]!;
+    const mockUrl = await processes.mock();
+    const gateway = await processes.node(dir, 'bench', `[server]\nport = 0\nmax_concurrent = 4096\n[storage]\ndir = "${join(dir, 'data')}"\n[[providers]]\nid = "mock"\ntype = "openai"\nbase_url = "${mockUrl}/v1"\napi_key = "test-key"\nmodels = ["gpt-4o-mini"]\nmax_concurrent = 4096\n`);
+    const gatewayUrl = gateway.url;
 
     const direct: Target = { name: 'direct', pool: new Pool(mockUrl, { connections: 128 }), path: '/v1/chat/completions', headers: { authorization: 'Bearer test-key' } };
     const viaGateway: Target = { name: 'gateway', pool: new Pool(gatewayUrl, { connections: 128 }), path: '/v1/chat/completions', headers: {} };
@@ -128,7 +93,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     // Warm up both paths (JIT, keep-alive connections).
     await load(direct, 8, 100);
     await load(viaGateway, 8, 100);
-    const idleRss = await memoryMb(gateway.pid!, 'VmRSS');
+    const idleRss = await memoryMb(gateway.pid, 'VmRSS');
 
     const rounds = QUICK ? 4 : 10;
     const one = await compare(direct, viaGateway, 1, rounds, QUICK ? 100 : 200);
@@ -136,7 +101,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     const ttft = await compare(direct, viaGateway, 1, rounds, QUICK ? 50 : 100, true);
     const directRate = await maxRate(direct);
     const gatewayRate = await maxRate(viaGateway);
-    const loadRss = await memoryMb(gateway.pid!, 'VmHWM');
+    const loadRss = await memoryMb(gateway.pid, 'VmHWM');
 
     await direct.pool.close();
     await viaGateway.pool.close();
@@ -148,7 +113,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       `gateway resident memory:       idle ${idleRss.toFixed(0)} MB, peak under load ${loadRss.toFixed(0)} MB`,
     ];
   } finally {
-    for (const child of children) child.kill('SIGTERM');
+    processes.stopAll();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,7 @@ import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder } from './mesh-bridge.js';
 import { LedgerReconciler } from './ledger-reconciler.js';
-import { LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
+import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
@@ -50,6 +50,7 @@ export class Gateway {
   mesh?: MeshNode;
   ledger?: Ledger;
   reconciler?: LedgerReconciler;
+  private acks?: AckBatcher;
   private advertiseTimer?: NodeJS.Timeout;
   /** Record writes not yet on disk; shutdown waits for them. */
   private readonly pendingWrites = new Set<Promise<boolean>>();
@@ -223,13 +224,15 @@ export class Gateway {
     this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
     mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
-    await mesh.start();
+    // Before start: a peer that sees this node's record may ask for reconciliation at once.
     await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
+    await mesh.start();
+    this.acks = new AckBatcher(mesh, this.logger);
     this.reconciler = new LedgerReconciler(mesh, this.ledger, this.logger, { intervalMs: this.config.mesh.reconcile_interval_seconds * 1000 });
     this.reconciler.start();
     this.pipeline.attachPeers(peerForwarder(mesh, {
       forward: this.config.mesh.forward, maxHops: this.config.mesh.max_hops, lookupTimeoutMs: this.config.mesh.dht_timeout_ms,
-      ledger: this.ledger, logger: this.logger,
+      ledger: { ledger: this.ledger, acks: this.acks }, logger: this.logger,
     }));
     // Capacity changes are cheap to report; the advertiser republishes only on model or large capacity changes.
     this.advertiseTimer = setInterval(() => mesh.setAdvertisement(this.advertisement()), 1_000);
@@ -267,6 +270,7 @@ export class Gateway {
     }
     clearInterval(this.advertiseTimer);
     this.pipeline.attachPeers(undefined);
+    await this.acks?.close();
     await this.reconciler?.stop();
     await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));

@@ -8,7 +8,7 @@ import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from 
 import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
-import { settleReceipt } from './mesh-ledger.js';
+import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
 
 const encoder = new TextEncoder();
 
@@ -52,7 +52,8 @@ export interface PeerForwarderOptions {
   forward: 'on_failure' | 'never';
   maxHops: number;
   lookupTimeoutMs: number;
-  ledger?: Ledger;
+  /** Receipts of forwarded work are checked and acknowledged with these (absent: no receipts kept). */
+  ledger?: { ledger: Ledger; acks: AckBatcher };
   logger: Logger;
 }
 
@@ -77,10 +78,9 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         }
       })();
       const trailer = result.trailer.then((t) => {
-        const { ledger } = options;
-        if (ledger && t.receipt) {
+        if (options.ledger && t.receipt) {
           const measured = { usage: meter.result(), price: receiptPrice(advertisedPrice(peerId, frame.model)) };
-          void settleReceipt(mesh, ledger, options.logger, peerId, frame.id, t.receipt, measured);
+          void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
         }
         return t;
       });

@@ -14,9 +14,12 @@ export function ledgerMessageHandler(ledger: Ledger) {
     if (!parsed.success) return { ok: false, error: 'malformed ledger message' };
     const message = parsed.data;
     switch (message.type) {
-      case 'ack':
-        await ledger.recordAck(message.ack);
-        return { ok: true };
+      case 'ack': {
+        // Each acknowledgement stands alone: one that does not verify is reported, the others are recorded.
+        const errors: string[] = [];
+        for (const ack of message.acks) await ledger.recordAck(ack).catch((err: Error) => errors.push(err.message));
+        return errors.length ? { ok: false, error: `${errors.length} of ${message.acks.length} acknowledgements refused: ${errors[0]}` } : { ok: true };
+      }
       case 'dispute':
         await ledger.recordDispute(message.dispute);
         return { ok: true };
@@ -25,7 +28,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
       case 'fetch':
         if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, receipts: (await ledger.receiptsAfter(message.channel, message.after)).slice(0, LEDGER_PAGE) };
-      case 'acks':
+      case 'fetch_acks':
         if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, acks: await ledger.acksFor(message.channel, message.seqs) };
     }
@@ -40,7 +43,8 @@ export function ledgerMessageHandler(ledger: Ledger) {
  * throws: a peer that cannot be reached now gets the acknowledgement through reconciliation later (it stays counted
  * as unacknowledged there until then).
  */
-export async function settleReceipt(mesh: MeshNode, ledger: Ledger, logger: Logger, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
+export async function settleReceipt(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
+  const { mesh, ledger, logger } = ctx;
   try {
     const claimed = peekSequence(receipt);
     if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > (await ledger.headSeq(claimed.channel)) + 1) {
@@ -52,11 +56,70 @@ export async function settleReceipt(mesh: MeshNode, ledger: Ledger, logger: Logg
       if (report) logger.info({ peer: peerId, imported: report.imported, conflicts: report.conflicts }, 'mesh: receipts this node had lost were fetched from the peer');
     }
     const result = await ledger.accept(receipt, peerId, requestId, measured);
-    const message = result.accepted ? { type: 'ack', ack: result.ack } : { type: 'dispute', dispute: result.dispute };
-    if (!result.accepted) logger.warn({ peer: peerId, requestId, reason: result.reason }, 'mesh: receipt disputed');
-    await mesh.sendMessage(peerId, LEDGER_PROTOCOL, message);
+    if (result.accepted) return ctx.acks.add(peerId, result.ack);
+    logger.warn({ peer: peerId, requestId, reason: result.reason }, 'mesh: receipt disputed');
+    await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'dispute', dispute: result.dispute });
   } catch (err) {
     logger.warn({ peer: peerId, requestId, err: (err as Error).message }, 'mesh: receipt settlement incomplete');
+  }
+}
+
+export interface SettleContext {
+  mesh: MeshNode;
+  ledger: Ledger;
+  logger: Logger;
+  acks: AckBatcher;
+}
+
+/**
+ * Acknowledgements go back to each peer in batches: the first one waits `delayMs` for others to join it (up to a
+ * page), so a busy channel costs one ledger stream per batch instead of one per request. An acknowledgement that
+ * cannot be delivered is not lost: it is stored here, and the issuer fetches it at its next reconciliation.
+ */
+export class AckBatcher {
+  private readonly pending = new Map<string, { acks: string[]; timer: NodeJS.Timeout }>();
+  private readonly sending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly mesh: MeshNode,
+    private readonly logger: Logger,
+    private readonly delayMs = 50,
+  ) {}
+
+  add(peerId: string, ack: string): void {
+    const batch = this.pending.get(peerId);
+    if (batch) {
+      batch.acks.push(ack);
+      if (batch.acks.length >= LEDGER_PAGE) this.flush(peerId);
+      return;
+    }
+    const timer = setTimeout(() => this.flush(peerId), this.delayMs);
+    timer.unref();
+    this.pending.set(peerId, { acks: [ack], timer });
+  }
+
+  /** Sends what is waiting for `peerId` (or for every peer) now. */
+  flush(peerId?: string): void {
+    for (const id of peerId ? [peerId] : [...this.pending.keys()]) {
+      const batch = this.pending.get(id);
+      if (!batch) continue;
+      this.pending.delete(id);
+      clearTimeout(batch.timer);
+      const send = this.mesh.sendMessage(id, LEDGER_PROTOCOL, { type: 'ack', acks: batch.acks })
+        .then((answer) => {
+          const reply = answer as { ok?: boolean; error?: string };
+          if (!reply.ok) this.logger.warn({ peer: id, err: reply.error }, 'mesh: peer did not record some acknowledgements');
+        })
+        .catch((err: Error) => this.logger.warn({ peer: id, acks: batch.acks.length, err: err.message }, 'mesh: acknowledgements not delivered; the peer fetches them at its next reconciliation'))
+        .finally(() => this.sending.delete(send));
+      this.sending.add(send);
+    }
+  }
+
+  /** Flushes and waits for every batch in flight (on shutdown). */
+  async close(): Promise<void> {
+    this.flush();
+    await Promise.allSettled([...this.sending]);
   }
 }
 
@@ -93,7 +156,7 @@ export async function reconcileWithPeer(mesh: MeshNode, ledger: Ledger, peerId: 
   const served = channelId(ledger.selfId, peerId);
   const open = (await ledger.openReceipts(peerId)).map((r) => r.seq);
   for (let i = 0; i < open.length; i += LEDGER_PAGE) {
-    const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
+    const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'fetch_acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
     for (const { seq, ack } of page.acks ?? []) {
       try {
         if (await ledger.recordAck(ack)) reportFor(served).acknowledged++;

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import {
-  ReceiptError, channelId, costMicros, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyDispute, verifyReceipt,
+  ReceiptError, channelId, costMicros, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
   type ReceiptPayload,
 } from './receipt.js';
 
@@ -69,6 +69,7 @@ export class Ledger {
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Unacknowledged, undisputed amount per subject this node served (micro-USD); filled on first use by one scan. */
   private readonly unacked = new Map<string, number>();
+  private readonly headCache = new Map<string, ChannelHead>();
 
   private constructor(
     store: Store,
@@ -91,8 +92,13 @@ export class Ledger {
     return next;
   }
 
+  /** Heads are read on every receipt; they change only through `store`, so they are kept in memory once read. */
   private async head(channel: string): Promise<ChannelHead> {
-    return (await this.heads.get(channel)) ?? EMPTY_HEAD;
+    const cached = this.headCache.get(channel);
+    if (cached) return cached;
+    const head = (await this.heads.get(channel)) ?? EMPTY_HEAD;
+    this.headCache.set(channel, head);
+    return head;
   }
 
   /** The channel as it stood just before receipt `seq` (its predecessor's head). */
@@ -108,10 +114,12 @@ export class Ledger {
       total: p.total, hash: receiptHash(jws), iat: p.iat, ...extra,
     };
     const head = await this.head(p.ch);
+    const next: ChannelHead = { seq: p.seq, total: p.total, hash: record.hash };
     const batch = this.receipts.db.batch();
     batch.put(`${p.ch}!${pad(p.seq)}`, record, { sublevel: this.receipts } as never);
-    if (p.seq > head.seq) batch.put(p.ch, { seq: p.seq, total: p.total, hash: record.hash }, { sublevel: this.heads } as never);
+    if (p.seq > head.seq) batch.put(p.ch, next, { sublevel: this.heads } as never);
     await batch.write();
+    if (p.seq > head.seq) this.headCache.set(p.ch, next);
     return record;
   }
 
@@ -180,7 +188,7 @@ export class Ledger {
     return this.serial(claimed.ch, async () => {
       const record = await this.receipts.get(key);
       if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.ch}#${claimed.seq} issued by this node`);
-      await verifyAck(ackJws, record.jws);
+      await verifyAckSignature(ackJws, record.jws, record.subject);
       if (record.ack) return false;
       await this.receipts.put(key, { ...record, ack: ackJws });
       this.settled(record);

@@ -1,7 +1,8 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify } from '@libp2p/identify';
-import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import type { ComponentLogger, ConnectionGater, Libp2p, Logger, PeerId, PrivateKey } from '@libp2p/interface';
+import { defaultLogger } from '@libp2p/logger';
 import { kadDHT, passthroughMapper, type SingleKadDHT } from '@libp2p/kad-dht';
 import { ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
@@ -40,6 +41,17 @@ export function allowListGater(isAllowed: (peerId: string) => boolean): Connecti
   };
 }
 
+const silent: Logger = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false, newScope: () => silent });
+
+/**
+ * libp2p's own debug logs, on only when asked for (`DEBUG=libp2p:*`, the `debug` convention libp2p documents).
+ * Off, a logger that does nothing: the default one builds three `debug` instances per stream (each probing the
+ * terminal for colours), which showed up as several percent of a forwarded request's CPU time.
+ */
+export function libp2pLogger(debug = process.env.DEBUG): ComponentLogger {
+  return debug && /libp2p/.test(debug) ? defaultLogger() : { forComponent: () => silent };
+}
+
 export interface Libp2pNodeOptions {
   privateKey: PrivateKey;
   listen: string[];
@@ -57,6 +69,7 @@ export interface Libp2pNodeOptions {
 export async function createMeshLibp2p(options: Libp2pNodeOptions): Promise<MeshLibp2p> {
   return createLibp2p({
     start: false,
+    logger: libp2pLogger(),
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],

@@ -55,6 +55,7 @@ describe('protocol/vectors: signed node records', () => {
 
 describe('protocol/schemas', () => {
   it.each(Object.keys(PROTOCOL_SCHEMAS))('%s matches the zod schema the code validates with', async (file) => {
-    expect(await readFile(join(protocolDir, 'schemas', file), 'utf8')).toBe(protocolSchemaText(file));
+    const published = await readFile(join(protocolDir, 'schemas', file), 'utf8');
+    expect(published, `protocol/schemas/${file} is out of date: run npx tsx protocol/schemas/generate.ts`).toBe(protocolSchemaText(file));
   });
 });

@@ -1,0 +1,113 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from '../../../src/gateway/mesh-ledger.js';
+import { Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
+import type { MeshNode } from '../../../src/mesh/index.js';
+import { Store } from '../../../src/store/index.js';
+
+const cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  await Promise.all(cleanup.splice(0).map((c) => c()));
+});
+
+async function party() {
+  const key = await generateKeyPair('Ed25519');
+  const id = peerIdFromPrivateKey(key).toString();
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-msg-'));
+  const store = await Store.open(dir);
+  cleanup.push(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  return { id, ledger: Ledger.open(store, id, signingKeyFromRaw(key.raw)) };
+}
+
+const USAGE = { input: 100, output: 50, cached: 0 };
+const PRICE = { input: 2_500_000, output: 10_000_000, cached: 1_250_000 };
+
+/** A MeshNode stand-in that records what would be sent, and can fail. */
+function fakeMesh(answer: () => Promise<unknown> = async () => ({ ok: true })) {
+  const sent: Array<{ peerId: string; protocol: string; message: { type: string; acks?: string[] } }> = [];
+  const mesh = { sendMessage: vi.fn(async (peerId: string, protocol: string, message: { type: string; acks?: string[] }) => (sent.push({ peerId, protocol, message }), answer())) };
+  return { mesh: mesh as unknown as MeshNode, sent };
+}
+
+describe('AckBatcher', () => {
+  it('sends the acknowledgements of a burst to each peer in one message after the delay', async () => {
+    vi.useFakeTimers();
+    const { mesh, sent } = fakeMesh();
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 50);
+    batcher.add('peer-a', 'ack1');
+    batcher.add('peer-a', 'ack2');
+    batcher.add('peer-b', 'ack3');
+    batcher.add('peer-a', 'ack4');
+    expect(sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(sent).toEqual([
+      { peerId: 'peer-a', protocol: LEDGER_PROTOCOL, message: { type: 'ack', acks: ['ack1', 'ack2', 'ack4'] } },
+      { peerId: 'peer-b', protocol: LEDGER_PROTOCOL, message: { type: 'ack', acks: ['ack3'] } },
+    ]);
+  });
+
+  it('sends a full page at once, and everything pending on close', async () => {
+    const { mesh, sent } = fakeMesh();
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 60_000);
+    for (let i = 0; i < 501; i++) batcher.add('peer-a', `ack${i}`);
+    expect(sent.map((s) => s.message.acks!.length)).toEqual([500]);
+    await batcher.close();
+    expect(sent.map((s) => s.message.acks!.length)).toEqual([500, 1]);
+  });
+
+  it('logs and keeps going when a peer cannot be reached', async () => {
+    const { mesh } = fakeMesh(async () => {
+      throw new Error('connection refused');
+    });
+    const logger = pino({ level: 'silent' });
+    const warn = vi.spyOn(logger, 'warn');
+    const batcher = new AckBatcher(mesh, logger, 60_000);
+    batcher.add('peer-a', 'ack');
+    await batcher.close();
+    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ peer: 'peer-a', acks: 1 }), expect.stringMatching(/next reconciliation/));
+  });
+});
+
+describe('the ledger message handler', () => {
+  it('records each acknowledgement of a batch on its own and names the ones it refused', async () => {
+    const server = await party();
+    const client = await party();
+    const jws = [await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE), await server.ledger.issue(client.id, 'r2', 'm', USAGE, PRICE)];
+    const acks: string[] = [];
+    for (const [i, receipt] of jws.entries()) {
+      const result = await client.ledger.accept(receipt, server.id, `r${i + 1}`, {});
+      if (result.accepted) acks.push(result.ack);
+    }
+    const handle = ledgerMessageHandler(server.ledger);
+    const forged = `${acks[1]!.split('.').slice(0, 2).join('.')}.${'A'.repeat(86)}`;
+    const answer = (await handle({ type: 'ack', acks: [acks[0], forged] }, client.id)) as { ok: boolean; error?: string };
+    expect(answer.ok).toBe(false);
+    expect(answer.error).toMatch(/^1 of 2 acknowledgements refused/);
+    expect((await server.ledger.openReceipts(client.id)).map((r) => r.seq)).toEqual([2]);
+    expect(await handle({ type: 'ack', acks: [acks[1]] }, client.id)).toEqual({ ok: true });
+    expect(await server.ledger.unacknowledged(client.id)).toBe(0);
+    expect(await handle({ type: 'ack', acks: [] }, client.id)).toEqual({ ok: false, error: 'malformed ledger message' });
+  });
+
+  it('answers reconciliation questions only about channels the asking peer is party to', async () => {
+    const server = await party();
+    const client = await party();
+    const stranger = await party();
+    await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+    const handle = ledgerMessageHandler(server.ledger);
+    const channel = `${server.id}>${client.id}`;
+    expect(await handle({ type: 'heads' }, stranger.id)).toEqual({ ok: true, heads: [] });
+    expect(await handle({ type: 'fetch', channel, after: 0 }, stranger.id)).toEqual({ ok: false, error: 'not a party of that channel' });
+    expect(await handle({ type: 'fetch_acks', channel, seqs: [1] }, stranger.id)).toEqual({ ok: false, error: 'not a party of that channel' });
+    expect(((await handle({ type: 'fetch', channel, after: 0 }, client.id)) as { receipts: unknown[] }).receipts).toHaveLength(1);
+  });
+});
