@@ -4,7 +4,7 @@
  * The mock upstream and the gateway each run in their own process (as in production); this process is the load
  * generator and uses the same undici client for both paths, interleaving rounds so drift affects both equally.
  * Prints: added latency p50/p99 at 1 and 32 connections, the highest request rate with p99 < 50 ms (gateway vs
- * direct), added time to first token for streams, and the gateway's resident memory idle and under load.
+ * direct, and bench/minimal-proxy.ts for scale), added time to first token for streams, and the gateway's resident memory idle and under load.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,8 +73,8 @@ async function maxRate(target: Target): Promise<{ rate: number; connections: num
     const { latencies, seconds } = await load(target, connections, perWorker);
     const p99 = percentile(latencies, 99);
     const rate = latencies.length / seconds;
+    // Every level is tried: on a shared VM one stall can push a single level's p99 over the bound.
     if (p99 < 50 && rate > best.rate) best = { rate, connections, p99 };
-    if (p99 >= 50) break;
   }
   return best;
 }
@@ -99,8 +99,12 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     const one = await compare(direct, viaGateway, 1, rounds, QUICK ? 100 : 200);
     const many = await compare(direct, viaGateway, 32, rounds, QUICK ? 10 : 25);
     const ttft = await compare(direct, viaGateway, 1, rounds, QUICK ? 50 : 100, true);
+    const proxy: Target = { name: 'minimal proxy', pool: new Pool(await processes.minimalProxy(mockUrl), { connections: 128 }), path: '/v1/chat/completions', headers: {} };
+    await load(proxy, 8, 100);
     const directRate = await maxRate(direct);
     const gatewayRate = await maxRate(viaGateway);
+    const proxyRate = await maxRate(proxy);
+    await proxy.pool.close();
     const loadRss = await memoryMb(gateway.pid, 'VmHWM');
 
     await direct.pool.close();
@@ -109,6 +113,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       `added latency, 1 connection:   p50 ${fmt(one.gateway.p50 - one.direct.p50)} ms, p99 ${fmt(one.gateway.p99 - one.direct.p99)} ms (direct p50 ${fmt(one.direct.p50)} / p99 ${fmt(one.direct.p99)} ms)`,
       `added latency, 32 connections: p50 ${fmt(many.gateway.p50 - many.direct.p50)} ms, p99 ${fmt(many.gateway.p99 - many.direct.p99)} ms (direct p50 ${fmt(many.direct.p50)} / p99 ${fmt(many.direct.p99)} ms)`,
       `max rate with p99 < 50 ms:     gateway ${gatewayRate.rate.toFixed(0)} req/s (${gatewayRate.connections} conns, p99 ${fmt(gatewayRate.p99)} ms) vs direct ${directRate.rate.toFixed(0)} req/s (${directRate.connections} conns) = ${((100 * gatewayRate.rate) / directRate.rate).toFixed(0)}%`,
+      `  for scale, a minimal Node proxy (parse, forward with undici, write back; nothing else): ${proxyRate.rate.toFixed(0)} req/s = ${((100 * proxyRate.rate) / directRate.rate).toFixed(0)}% of direct`,
       `added time to first token:     p50 ${fmt(ttft.gateway.p50 - ttft.direct.p50)} ms, p99 ${fmt(ttft.gateway.p99 - ttft.direct.p99)} ms`,
       `gateway resident memory:       idle ${idleRss.toFixed(0)} MB, peak under load ${loadRss.toFixed(0)} MB`,
     ];

@@ -71,6 +71,13 @@ export class Processes {
     return (await new ChildLines(child).wait(/^mock listening on (http:\/\/\S+)$/))[1]!;
   }
 
+  /** bench/minimal-proxy.ts in front of `upstream`; resolves its URL. */
+  async minimalProxy(upstream: string): Promise<string> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), upstream], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    this.children.push(child);
+    return (await new ChildLines(child).wait(/^proxy listening on (http:\/\/\S+)$/))[1]!;
+  }
+
   /** `meshgate start` with a config written to `dir`; resolves its URL, pid and output. */
   async node(dir: string, name: string, toml: string): Promise<{ url: string; pid: number; lines: ChildLines }> {
     const config = join(dir, `${name}.toml`);

@@ -1,0 +1,28 @@
+/**
+ * The floor for the rate benchmark: the least a Node.js proxy can do for a chat completion — read the body, parse
+ * it, send it upstream with undici over keep-alive, parse the answer, write it back. No validation, auth, routing,
+ * records or metrics. `npm run bench` measures it next to the gateway to show what this machine allows a proxy.
+ * Prints `proxy listening on URL`.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, request } from 'undici';
+
+const upstream = process.argv[2];
+if (!upstream) throw new Error('usage: minimal-proxy.ts UPSTREAM_URL');
+const agent = new Agent({ keepAliveTimeout: 30_000, connections: 4096 });
+
+const server = createServer(async (req, res) => {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+  const answer = await request(`${upstream}/v1/chat/completions`, {
+    method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' }, body: JSON.stringify(body),
+  });
+  const text = await answer.body.text();
+  JSON.parse(text);
+  res.writeHead(answer.statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+});
+server.listen(0, '127.0.0.1', () => console.log(`proxy listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
