@@ -11,7 +11,10 @@ import { usageRecordSchema, type UsageRecord } from './usage-record.js';
 export interface RecordStoreOptions {
   /** Records older than this many days are removed by the background sweeper; 0 keeps them forever. */
   retentionDays: number;
-  /** Longest a record waits in memory before its batch is written. */
+  /**
+   * Longest a record waits in memory before its batch is written. 0 = group commit: a record is written as soon as
+   * no other write is running, and records that arrive during a write share the next one.
+   */
   flushIntervalMs: number;
   /** A batch this large is written at once instead of waiting for the interval. */
   maxBatchSize?: number;
@@ -47,11 +50,13 @@ const SWEEP_MAX_CHUNKS = 40;
 const INDEX_READ_CHUNK = 128;
 /** If LevelDB keeps failing, records wait in memory up to this many, then the oldest are dropped (and logged). */
 const MAX_PENDING = 100_000;
+/** Least wait before retrying a failed write. */
+const RETRY_MS = 1_000;
 
 /**
  * Usage records in LevelDB. `write` queues a record in memory; the queue is written as ONE LevelDB batch (records
- * and project index together, atomically) when it reaches `maxBatchSize` or `flushIntervalMs` after the first
- * queued record. The promise `write` returns settles once the record is on disk (LevelDB's log, which survives a
+ * and project index together, atomically) when it reaches `maxBatchSize`, or `flushIntervalMs` after the first
+ * queued record — with 0 (the default), as soon as the previous write is done (group commit). The promise `write` returns settles once the record is on disk (LevelDB's log, which survives a
  * killed process), so a caller that awaits it before it considers the request finished loses no finished request's
  * record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
  * them.
@@ -65,6 +70,10 @@ export class RecordStore {
   #pending: Pending[] = [];
   #flushChain: Promise<void> = Promise.resolve();
   #flushTimer?: NodeJS.Timeout;
+  #immediate?: NodeJS.Immediate;
+  #writing = false;
+  /** The last write failed: retries wait for the timer (at least RETRY_MS) instead of spinning. */
+  #failing = false;
   #sweepTimer?: NodeJS.Timeout;
   #sweeping?: Promise<number>;
   #closed = false;
@@ -117,6 +126,8 @@ export class RecordStore {
     this.#closed = true;
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
+    clearImmediate(this.#immediate);
+    this.#immediate = undefined;
     clearInterval(this.#sweepTimer);
     await this.#sweeping;
     await this.flush();
@@ -127,8 +138,17 @@ export class RecordStore {
   }
 
   async #writeQueued(): Promise<void> {
-    const batch = this.#pending.splice(0);
-    if (batch.length === 0) return;
+    if (this.#pending.length === 0) return;
+    this.#writing = true;
+    try {
+      await this.#writeBatch(this.#pending.splice(0));
+    } finally {
+      this.#writing = false;
+      if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
+    }
+  }
+
+  async #writeBatch(batch: Pending[]): Promise<void> {
     const operations = batch.flatMap(({ record }) => {
       const key = recordKey(record.time, record.id);
       return [
@@ -140,6 +160,7 @@ export class RecordStore {
     });
     try {
       await this.#store.db.batch(operations);
+      this.#failing = false;
       for (const entry of batch) entry.done(true);
     } catch (err) {
       if (this.#closed) {
@@ -148,6 +169,7 @@ export class RecordStore {
         for (const entry of batch) entry.done(false);
         return;
       }
+      this.#failing = true;
       this.#logger?.error({ err: (err as Error).message, records: batch.length }, 'writing usage records failed; will retry');
       this.#pending.unshift(...batch);
       this.#scheduleFlush();
@@ -164,11 +186,20 @@ export class RecordStore {
    * alive until they are written, while an idle store holds no timer at all.
    */
   #scheduleFlush(): void {
+    if (this.#options.flushIntervalMs === 0 && !this.#failing) {
+      // Group commit: written as soon as no write is running; what arrives meanwhile goes in the next batch.
+      if (this.#immediate !== undefined || this.#writing) return;
+      this.#immediate = setImmediate(() => {
+        this.#immediate = undefined;
+        void this.flush();
+      });
+      return;
+    }
     if (this.#flushTimer !== undefined) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
       void this.flush();
-    }, this.#options.flushIntervalMs);
+    }, this.#failing ? Math.max(RETRY_MS, this.#options.flushIntervalMs) : this.#options.flushIntervalMs);
   }
 
   #startSweeper(): void {

@@ -75,6 +75,26 @@ describe('RecordStore durability', () => {
     expect(await store.sublevel<UsageRecord>('record').values().all()).toHaveLength(1);
   });
 
+  it('group commit (interval 0): writes at once, and records that arrive during a write share the next batch', async () => {
+    await records.close();
+    records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: 0 });
+    const batches: number[] = [];
+    const batch = store.db.batch.bind(store.db);
+    store.db.batch = ((operations: unknown[], ...rest: unknown[]) => {
+      if (Array.isArray(operations)) batches.push(operations.length);
+      return (batch as (...args: unknown[]) => unknown)(operations, ...rest);
+    }) as typeof store.db.batch;
+    try {
+      const first = records.write(makeRecord({ id: 'g0', time: BASE }));
+      await new Promise((r) => setImmediate(r)); // the first write is now running
+      const rest = [1, 2, 3].map((i) => records.write(makeRecord({ id: `g${i}`, time: BASE + i })));
+      expect(await Promise.all([first, ...rest])).toEqual([true, true, true, true]);
+      expect(batches).toEqual([1, 3]);
+    } finally {
+      store.db.batch = batch;
+    }
+  });
+
   it('refuses a record that is not valid, and one whose principal id is a credential', () => {
     expect(() => records.write({ ...makeRecord({ id: 'x', time: BASE }), prompt_tokens: -1 })).toThrow();
     expect(() => records.write(makeRecord({ id: 'y', time: BASE, principal: { kind: 'token', id: 'sk-live-abcdef' } }))).toThrow(/credential/);
