@@ -22,7 +22,7 @@ export interface Admission {
 
 export interface SanitizeVerdict {
   body: Record<string, unknown>;
-  findings: Array<{ type: string }>;
+  findings: Array<{ type: string; location: string; action: 'redacted' | 'blocked' }>;
   /** Set when the compliance gate refuses the request. */
   refusal?: GatewayError;
   /** Value for `x-meshgate-sanitized`. */
@@ -102,7 +102,7 @@ export class Pipeline {
     try {
       const sanitized = this.deps.sanitize?.(req);
       if (sanitized) {
-        outcome.findings = sanitized.findings.map((f) => f.type);
+        outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
         if (sanitized.refusal) throw sanitized.refusal;
         req = { ...req, body: sanitized.body };
       }

@@ -69,7 +69,8 @@ export interface Outcome {
   usageEstimated?: boolean;
   ttftMs?: number;
   latencyMs?: number;
-  findings: string[];
+  /** Sanitization findings (type, location, action), never the matched text. */
+  findings: Array<{ type: string; location: string; action: 'redacted' | 'blocked' }>;
   warnings: string[];
   /** The client went away before the response was complete. */
   clientAborted?: boolean;

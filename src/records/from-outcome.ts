@@ -48,7 +48,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     stream: outcome.stream,
     served_by: servedBy,
     peer: outcome.peer ?? null,
-    findings: [...outcome.findings],
+    findings: outcome.findings.map((f) => ({ ...f })),
     client_aborted: outcome.clientAborted ?? false,
   };
 }

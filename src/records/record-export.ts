@@ -48,7 +48,7 @@ const CSV_COLUMNS: ReadonlyArray<readonly [string, (record: UsageRecord) => Cell
   ['latency_ms', (r) => r.latency_ms],
   ['ttft_ms', (r) => r.ttft_ms],
   ['stream', (r) => r.stream],
-  ['findings', (r) => r.findings.join(';')],
+  ['findings', (r) => r.findings.map((f) => `${f.type}@${f.location}`).join(';')],
   ['client_aborted', (r) => r.client_aborted],
 ];
 

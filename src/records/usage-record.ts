@@ -69,8 +69,8 @@ export const usageRecordSchema = z.object({
   /** `local` (a provider of this node) or `peer` (forwarded through the mesh to `peer`). */
   served_by: z.enum(['local', 'peer', 'none']),
   peer: z.string().nullable(),
-  /** Sanitization finding types (never the matched text). */
-  findings: z.array(z.string()),
+  /** Sanitization findings: type, where in the request, and what was done — never the matched text. */
+  findings: z.array(z.object({ type: z.string(), location: z.string(), action: z.enum(['redacted', 'blocked']) }).strict()),
   client_aborted: z.boolean(),
 });
 

@@ -63,6 +63,6 @@ describe('sanitization end to end', () => {
     expect(body).toMatchObject({ type: 'error', error: { type: 'permission_error' } });
     expect(mock.requests).toHaveLength(0);
     const outcomes = await gated.waitForOutcomes(2);
-    expect(outcomes.at(-1)!.findings).toEqual(['GITHUB_TOKEN']);
+    expect(outcomes.at(-1)!.findings).toEqual([{ type: 'GITHUB_TOKEN', location: 'messages[0].content', action: 'blocked' }]);
   });
 });

@@ -24,7 +24,7 @@ const outcome: Outcome = {
   usage: { inputTokens: 1_000_000, outputTokens: 100_000, cachedInputTokens: 400_000 },
   ttftMs: 150,
   latencyMs: 2_000,
-  findings: ['email'],
+  findings: [{ type: 'email', location: 'messages[0].content', action: 'redacted' as const }],
   warnings: [],
 };
 
@@ -40,7 +40,7 @@ describe('usageRecordFromOutcome', () => {
       failovers: 1, status: 200, error_type: null, prompt_tokens: 1_000_000, completion_tokens: 100_000, cached_tokens: 400_000,
       // gpt-4o: 600k × 2.5 + 400k × 1.25 + 100k × 10 = 1.5 + 0.5 + 1.0 USD
       cost_micros: 3_000_000, priced: true, ttft_ms: 150, latency_ms: 2_000, stream: true, served_by: 'local', peer: null,
-      findings: ['email'],
+      findings: [{ type: 'email', location: 'messages[0].content', action: 'redacted' as const }],
     });
     expect(record.attempts[0]).toEqual({ target: 'openai-main', ok: false, status: 429, code: 'rate_limited', error: 'openai-main answered 429', duration_ms: 12 });
   });

@@ -51,7 +51,7 @@ const tricky = makeRecord({
   project: 'acme, "north"',
   source: '=HYPERLINK("http://x")',
   attempts: [{ target: 'openai-main', ok: false, status: 500, error: 'line one\nline two', duration_ms: 5 }],
-  findings: ['email', 'credit_card'],
+  findings: [{ type: 'email', location: 'messages[0].content', action: 'redacted' as const }, { type: 'credit_card', location: 'messages[1].content[0].text', action: 'redacted' as const }],
   cost_micros: 1_234_567,
 });
 /** A request from a moment ago: the only project active in the last minute. */
@@ -157,7 +157,7 @@ describe('records routes', () => {
     expect(cell('project')).toBe('acme, "north"');
     expect(cell('source')).toBe(`'=HYPERLINK("http://x")`);
     expect(cell('attempt_errors')).toBe('openai-main: line one\nline two');
-    expect(cell('findings')).toBe('email;credit_card');
+    expect(cell('findings')).toBe('email@messages[0].content;credit_card@messages[1].content[0].text');
     expect(cell('cost_usd')).toBe('1.234567');
     expect(cell('time')).toBe(new Date(BASE + 10_000).toISOString());
   });
