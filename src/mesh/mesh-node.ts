@@ -111,6 +111,7 @@ export class MeshNode {
       exchange: (id) => this.#exchange.exchange(this.#libp2p, id),
       acceptRecord: (bytes, id) => this.#acceptRecord(bytes, id),
       dhtTimeoutMs: config.dht_timeout_ms,
+      clock: this.#clock,
       logger: this.#logger,
     });
   }

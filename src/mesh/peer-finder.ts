@@ -27,8 +27,13 @@ export interface PeerFinderOptions {
   /** Verifies and caches a record found in the DHT. */
   acceptRecord: (bytes: Uint8Array, peerId: string) => Promise<void>;
   dhtTimeoutMs: number;
+  /** While known peers serve a model, the DHT is still asked for others in the background at most this often. */
+  refreshMs?: number;
+  clock?: () => number;
   logger: Logger;
 }
+
+const DEFAULT_REFRESH_MS = 60_000;
 
 function blendedPrice(record: RecordPayload, model: string): number | undefined {
   const price = record.models.find((m) => m.id === model)?.price;
@@ -38,10 +43,14 @@ function blendedPrice(record: RecordPayload, model: string): number | undefined 
 /**
  * Finds peers serving a model: the cache of verified records first (fed by the record exchange with connected
  * peers), else a DHT look-up of the model's provider records followed by each provider's signed record, which is
- * the truth (provider records are unsigned hints). Ranked by this node's own measurements.
+ * the truth (provider records are unsigned hints). Ranked by this node's own measurements. While the cache answers,
+ * a background look-up (at most every `refreshMs` per model) still brings in peers this node is not connected to,
+ * so the per-model index does not stop at the first peers met.
  */
 export class PeerFinder {
   readonly #options: PeerFinderOptions;
+  readonly #lastLookUp = new Map<string, number>();
+  readonly #refreshing = new Set<string>();
 
   constructor(options: PeerFinderOptions) {
     this.#options = options;
@@ -51,10 +60,29 @@ export class PeerFinder {
     const exclude = new Set([this.#options.selfId, ...(opts.exclude ?? [])]);
     let records = this.#eligible(model, exclude);
     if (records.length === 0) {
+      this.#lastLookUp.set(model, this.#now());
       await this.#lookUp(model, exclude, opts.signal);
       records = this.#eligible(model, exclude);
+    } else {
+      this.#refreshInBackground(model);
     }
     return this.rank(records, model);
+  }
+
+  #now(): number {
+    return (this.#options.clock ?? Date.now)();
+  }
+
+  #refreshInBackground(model: string): void {
+    const last = this.#lastLookUp.get(model);
+    if (this.#refreshing.has(model) || (last !== undefined && this.#now() - last < (this.#options.refreshMs ?? DEFAULT_REFRESH_MS))) return;
+    this.#lastLookUp.set(model, this.#now());
+    if (this.#lastLookUp.size > 10_000) this.#lastLookUp.clear();
+    this.#refreshing.add(model);
+    const known = this.#options.cache.servingModel(model).map((r) => r.peerId);
+    void this.#lookUp(model, new Set([this.#options.selfId, ...known]))
+      .catch(() => undefined)
+      .finally(() => this.#refreshing.delete(model));
   }
 
   rank(records: RecordPayload[], model: string): RankedPeer[] {

@@ -70,16 +70,35 @@ export async function attemptPeer(
   peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[], localError?: GatewayError,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
-  const candidates = await peers.candidates(req.model, exclude, req.signal);
-  if (candidates.length === 0) {
-    if (localError) throw localError;
-    throw new GatewayError(404, 'not_found_error', `The model '${req.model}' is not served by this gateway or any reachable mesh peer. See GET /v1/models.`, { code: 'model_not_found' });
-  }
   const frame: ForwardFrame = {
     id: req.id, format: req.format, operation: req.operation, model: req.model, stream: req.stream, body: req.body,
     hop: req.hop.count + 1, visited: [...req.hop.visited, peers.selfId], deadline: req.receivedAt + DEFAULT_DEADLINE_MS,
     principal: req.principal.id,
   };
+  // The peers this node already knows come first; when every one of them failed, the search widens once (the
+  // finder then asks the DHT for others) before the request fails.
+  let lastError: unknown;
+  for (let round = 0; round < 2; round++) {
+    const candidates = await peers.candidates(req.model, exclude, req.signal);
+    if (candidates.length === 0) break;
+    // max_attempts bounds local and peer attempts together (runFailover counts the shared `attempts`).
+    if (attempts.length >= routing.max_attempts) break;
+    try {
+      return await forwardToOneOf(peers, candidates, frame, req, meter, routing, attempts);
+    } catch (err) {
+      if (req.signal.aborted || !(err instanceof GatewayError) || ![429, 502, 503, 504].includes(err.status)) throw err;
+      lastError = err;
+      exclude.push(...candidates);
+    }
+  }
+  if (lastError) throw lastError;
+  if (localError) throw localError;
+  throw new GatewayError(404, 'not_found_error', `The model '${req.model}' is not served by this gateway or any reachable mesh peer. See GET /v1/models.`, { code: 'model_not_found' });
+}
+
+async function forwardToOneOf(
+  peers: PeerForwarder, candidates: string[], frame: ForwardFrame, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[],
+): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const targets = candidates.map((peerId) => ({ id: `peer:${peerId}`, retries: 0, peerId }));
   const result = await runFailover(targets, async (target) => {
     let response: PeerResponse;

@@ -1,11 +1,13 @@
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { describe, expect, it } from 'vitest';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
+import pino from 'pino';
+import { describe, expect, it, vi } from 'vitest';
 import { Secret } from '../../src/config/secret.js';
 import { meshConfigSchema } from '../../src/mesh/index.js';
 import { dhtRecordSelector, recordKey } from '../../src/mesh/dht-keys.js';
 import { RecordCache } from '../../src/mesh/record-cache.js';
 import { signRecord, verifyRecord, type RecordPayload } from '../../src/mesh/node-record.js';
+import { PeerFinder } from '../../src/mesh/peer-finder.js';
 import { PeerScores } from '../../src/mesh/peer-scores.js';
 
 const NOW = 1_800_000_000_000;
@@ -132,5 +134,44 @@ describe('[mesh] config', () => {
     expect(meshConfigSchema.safeParse({ bootstap: [] }).success).toBe(false);
     expect(meshConfigSchema.safeParse({ bootstrap: ['/ip4/10.0.0.1/tcp/4930'] }).success).toBe(false);
     expect(meshConfigSchema.safeParse({ record_ttl_seconds: 60, refresh_before_seconds: 60 }).success).toBe(false);
+  });
+});
+
+describe('the per-model index', () => {
+  it('keeps asking the DHT in the background (throttled) while known peers serve the model, so far peers join', async () => {
+    let now = NOW;
+    const cache = new RecordCache(() => now);
+    const known = await signer();
+    const far = await signer();
+    await cache.accept(await signRecord(payload(known.peerId), known.key), known.peerId);
+    const farRecord = await signRecord(payload(far.peerId), far.key);
+    let lookUps = 0;
+    const dht = {
+      async *findProviders() {
+        lookUps++;
+        yield { name: 'PROVIDER', providers: [{ id: peerIdFromString(far.peerId), multiaddrs: [] }] };
+      },
+      async *get() {
+        yield { name: 'VALUE', value: farRecord };
+      },
+    };
+    const libp2p = { peerStore: { merge: async () => undefined }, getConnections: () => [] };
+    const finder = new PeerFinder({
+      selfId: 'self', libp2p: libp2p as never, dht: dht as never, cache, scores: new PeerScores({ banAfterFailures: 2, banBaseMs: 1_000, banMaxMs: 10_000, clock: () => now }),
+      isAllowed: () => true, exchange: async () => false, acceptRecord: async (bytes, id) => void (await cache.accept(bytes, id)),
+      dhtTimeoutMs: 1_000, refreshMs: 60_000, clock: () => now, logger: pino({ level: 'silent' }),
+    });
+
+    // Answered from the cache at once; the DHT is asked meanwhile and the far peer joins the index.
+    expect((await finder.find('m')).map((p) => p.peerId)).toEqual([known.peerId]);
+    await vi.waitFor(() => expect(cache.servingModel('m')).toHaveLength(2), { timeout: 2_000 });
+    expect((await finder.find('m')).map((p) => p.peerId).sort()).toEqual([known.peerId, far.peerId].sort());
+    await new Promise((r) => setTimeout(r, 50)); // time for a look-up to start, were one (wrongly) started
+    expect(lookUps).toBe(1); // throttled: no second look-up within refreshMs
+    now += 60_000;
+    await cache.accept(await signRecord(payload(known.peerId, { seq: 2, expiresAt: now + 60_000 }), known.key), known.peerId);
+    await cache.accept(await signRecord(payload(far.peerId, { seq: 2, expiresAt: now + 60_000 }), far.key), far.peerId);
+    await finder.find('m');
+    await vi.waitFor(() => expect(lookUps).toBe(2), { timeout: 2_000 });
   });
 });

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../../src/config/index.js';
+import { GatewayError } from '../../../src/errors/index.js';
+import { attemptPeer, type ForwardFrame, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
+import { newMeter } from '../../../src/pipeline/streaming.js';
+import type { GatewayRequest } from '../../../src/pipeline/types.js';
+import type { AttemptRecord } from '../../../src/router/failover.js';
+
+const routing = configSchema.parse({ providers: [] }).routing;
+
+const request = (): GatewayRequest => ({
+  id: 'req_1', format: 'openai', operation: 'chat', body: { model: 'm', messages: [] }, model: 'm', stream: false,
+  signal: new AbortController().signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+});
+
+const ok = (text: string): PeerResponse => ({
+  head: { status: 200, headers: { 'content-type': 'application/json' } },
+  body: (async function* () {
+    yield new TextEncoder().encode(text);
+  })(),
+  trailer: Promise.resolve({ usage: { inputTokens: 1, outputTokens: 1 } }),
+});
+
+/**
+ * A mesh with `known` peers in the cache and `hidden` ones only the DHT knows: `candidates` returns the known peers
+ * not excluded, else (the finder's DHT look-up) the hidden ones not excluded.
+ */
+function fakeMesh(known: string[], hidden: string[], serving: Set<string>) {
+  const asked: string[][] = [];
+  const forwarded: string[] = [];
+  const forwarder: PeerForwarder = {
+    selfId: 'self',
+    canForward: () => true,
+    candidates: async (_model, exclude) => {
+      asked.push([...exclude]);
+      const fromCache = known.filter((p) => !exclude.includes(p));
+      return fromCache.length > 0 ? fromCache : hidden.filter((p) => !exclude.includes(p));
+    },
+    forward: async (peerId: string, _frame: ForwardFrame) => {
+      forwarded.push(peerId);
+      if (!serving.has(peerId)) throw new Error('connection reset');
+      return ok(`{"served_by":"${peerId}"}`);
+    },
+  };
+  return { forwarder, asked, forwarded };
+}
+
+describe('forwarding to mesh peers', () => {
+  it('widens the search to the DHT once every known peer has failed', async () => {
+    const mesh = fakeMesh(['known-1', 'known-2'], ['far-away'], new Set(['far-away']));
+    const attempts: AttemptRecord[] = [];
+    const result = await attemptPeer(mesh.forwarder, request(), newMeter(performance.now()), routing, attempts);
+    expect(result.peerId).toBe('far-away');
+    expect(mesh.forwarded).toEqual(['known-1', 'known-2', 'far-away']);
+    expect(mesh.asked).toEqual([['self'], ['self', 'known-1', 'known-2']]);
+    expect(attempts.map((a) => [a.target, a.ok])).toEqual([['peer:known-1', false], ['peer:known-2', false], ['peer:far-away', true]]);
+  });
+
+  it('stops at max_attempts across both rounds, and reports the peers that failed', async () => {
+    const mesh = fakeMesh(['known-1', 'known-2'], ['far-away'], new Set());
+    const error = await attemptPeer(mesh.forwarder, request(), newMeter(performance.now()), { ...routing, max_attempts: 2 }, []).catch((e: unknown) => e);
+    expect(mesh.forwarded).toEqual(['known-1', 'known-2']);
+    expect(error).toMatchObject({ status: 502 });
+    expect(String((error as Error).message)).toMatch(/known-1.*known-2/);
+  });
+
+  it('answers 404 when no peer serves the model, and keeps a local failure as the answer when there was one', async () => {
+    const none = fakeMesh([], [], new Set());
+    await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [])).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
+    const local = new GatewayError(503, 'overloaded_error', 'local providers down', { code: 'providers_unavailable' });
+    await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [], local)).rejects.toBe(local);
+  });
+});
