@@ -1,5 +1,10 @@
 #!/usr/bin/env node
-// meshgate command-line entry. Runs the TypeScript sources through tsx, so a fresh clone needs no build step.
+// meshgate command-line entry. Runs the compiled build (dist/, made by `npm install` through the `prepare` script)
+// when it is fresh, else the TypeScript sources through tsx (see entry.js). The build starts faster and uses less
+// memory and CPU per request; the sources keep a fresh clone or an edited checkout working without a build step.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 22) {
   console.error(
@@ -8,7 +13,14 @@ if (major < 22) {
   );
   process.exit(1);
 }
-const { register } = await import('tsx/esm/api');
-register();
-const { main } = await import('../src/cli/main.ts');
+
+const { chooseEntry } = await import('./entry.js');
+let main;
+if (chooseEntry(join(dirname(fileURLToPath(import.meta.url)), '..')) === 'dist') {
+  ({ main } = await import('../dist/cli/main.js'));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

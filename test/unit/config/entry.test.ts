@@ -1,0 +1,32 @@
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
+import { chooseEntry } from '../../../bin/entry.js';
+
+const roots: string[] = [];
+afterEach(async () => {
+  await Promise.all(roots.splice(0).map((root) => rm(root, { recursive: true, force: true })));
+});
+
+async function project(files: Record<string, number>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'meshgate-entry-'));
+  roots.push(root);
+  for (const [path, seconds] of Object.entries(files)) {
+    await mkdir(join(root, path, '..'), { recursive: true });
+    await writeFile(join(root, path), '');
+    await utimes(join(root, path), seconds, seconds);
+  }
+  return root;
+}
+
+describe('bin/meshgate.js entry choice', () => {
+  it('runs the build only when it is at least as new as every source file', async () => {
+    expect(chooseEntry(await project({ 'src/a.ts': 100, 'src/deep/b.ts': 200, 'dist/cli/main.js': 300 }), {})).toBe('dist');
+    expect(chooseEntry(await project({ 'src/a.ts': 100, 'src/deep/b.ts': 400, 'dist/cli/main.js': 300 }), {})).toBe('source');
+    expect(chooseEntry(await project({ 'src/a.ts': 100 }), {})).toBe('source');
+    expect(chooseEntry(await project({ 'dist/cli/main.js': 300 }), {})).toBe('dist');
+    expect(chooseEntry(await project({ 'src/a.ts': 100, 'dist/cli/main.js': 300 }), { MESHGATE_FROM_SOURCE: '1' })).toBe('source');
+  });
+});
