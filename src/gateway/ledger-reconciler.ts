@@ -65,13 +65,22 @@ export class LedgerReconciler {
 
   /** Reconciles with one peer, or with every peer this node has receipts with (one after the other). */
   async reconcile(peer?: string): Promise<PeerReconciliation[]> {
-    const peers = peer ? [peer] : (await this.ledger.summary()).map((p) => p.peer);
+    const peers = peer ? [peer] : await this.counterparties();
     const results: PeerReconciliation[] = [];
     for (const id of peers) {
       if (this.stopped) break;
       results.push(await this.reconcilePeer(id));
     }
     return results;
+  }
+
+  /** Every peer this node shares a receipt channel with (one entry per channel: no scan of the receipts). */
+  private async counterparties(): Promise<string[]> {
+    const peers = new Set<string>();
+    for (const { channel } of await this.ledger.channelHeads()) {
+      for (const party of channel.split('>')) if (party !== this.ledger.selfId) peers.add(party);
+    }
+    return [...peers];
   }
 
   private reconcilePeer(peer: string): Promise<PeerReconciliation> {
