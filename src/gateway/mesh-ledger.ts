@@ -21,7 +21,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
         return errors.length ? { ok: false, error: `${errors.length} of ${message.acks.length} acknowledgements refused: ${errors[0]}` } : { ok: true };
       }
       case 'dispute':
-        await ledger.recordDispute(message.dispute);
+        await ledger.recordDispute(message.dispute, peerId);
         return { ok: true };
       case 'heads':
         return { ok: true, heads: (await ledger.channelHeads()).filter((h) => partyOf(h.channel, peerId)) };

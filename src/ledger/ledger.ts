@@ -21,6 +21,19 @@ export interface StoredReceipt {
   dispute?: { reason: string; jws?: string; at: number };
 }
 
+/** A dispute that does not take a held receipt out of the totals (see `recordDispute`). */
+export interface NotedDispute {
+  channel: string;
+  seq: number;
+  requestId: string;
+  /** Hash of the disputed JWS, as the dispute names it (null when it named none). */
+  receipt: string | null;
+  reason: string;
+  signer: string;
+  jws: string;
+  at: number;
+}
+
 interface ChannelHead {
   seq: number;
   total: number;
@@ -65,6 +78,7 @@ const EMPTY_HEAD: ChannelHead = { seq: 0, total: 0, hash: null };
  */
 export class Ledger {
   private readonly receipts;
+  private readonly notedDisputes;
   private readonly heads;
   private readonly locks = new Map<string, Promise<unknown>>();
   /** Unacknowledged, undisputed amount per subject this node served (micro-USD); filled on first use by one scan. */
@@ -78,6 +92,7 @@ export class Ledger {
     private readonly options: { creditLimitMicros?: number; tolerance: number },
   ) {
     this.receipts = store.sublevel<StoredReceipt>('receipt');
+    this.notedDisputes = store.sublevel<NotedDispute>('receipt-dispute');
     this.heads = store.sublevel<ChannelHead>('channel');
   }
 
@@ -196,15 +211,28 @@ export class Ledger {
     });
   }
 
-  async recordDispute(disputeJws: string): Promise<void> {
-    const dispute = await verifyDispute(disputeJws);
+  /**
+   * Records a signed dispute from the other party of a channel (`from`, when known, must be its signer). It takes a
+   * receipt out of the totals only when it names, by hash, a receipt held here that is not acknowledged: a dispute
+   * of a receipt this node never issued in that form (altered on the way, a duplicate delivery) or of one the
+   * subject already countersigned is kept as a noted dispute, counted but without effect on the amounts.
+   */
+  async recordDispute(disputeJws: string, from?: string): Promise<void> {
+    const dispute = await verifyDispute(disputeJws, from);
+    if (!dispute.ch.split('>').includes(dispute.signer) || !dispute.ch.split('>').includes(this.selfId)) {
+      throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
+    }
     const key = `${dispute.ch}!${pad(dispute.seq)}`;
     await this.serial(dispute.ch, async () => {
       const record = await this.receipts.get(key);
-      if (!record) return;
-      if (record.subject !== dispute.signer && record.issuer !== dispute.signer) throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
-      await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
-      this.settled(record);
+      if (record && record.hash === dispute.receipt && !record.ack && !record.dispute) {
+        await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
+        this.settled(record);
+        return;
+      }
+      await this.notedDisputes.put(`${dispute.ch}!${dispute.receipt ?? `seq-${dispute.seq}-${dispute.iat}`}`, {
+        channel: dispute.ch, seq: dispute.seq, requestId: dispute.rid, receipt: dispute.receipt, reason: dispute.reason, signer: dispute.signer, jws: disputeJws, at: Date.now(),
+      });
     });
   }
 
@@ -244,9 +272,13 @@ export class Ledger {
         const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;
         const seq = payload?.seq ?? 0;
         const dispute = await signDispute({ v: 1, ch: channel, seq: Math.max(1, seq), rid: requestId, receipt: receiptHash(receiptJws), reason, iat: Date.now() }, this.key, this.selfId);
+        const hash = receiptHash(receiptJws);
         if (payload && !(await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
           // Kept for the record, outside the chain (the head does not move).
-          await this.receipts.put(`${channel}!dispute!${receiptHash(receiptJws)}`, { jws: receiptJws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash: receiptHash(receiptJws), iat: payload.iat, dispute: { reason, jws: dispute, at: Date.now() } });
+          await this.receipts.put(`${channel}!dispute!${hash}`, { jws: receiptJws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash, iat: payload.iat, dispute: { reason, jws: dispute, at: Date.now() } });
+        } else {
+          // Unverifiable, or a second receipt for a sequence number held already (a replay): noted, not stored as a receipt.
+          await this.notedDisputes.put(`${channel}!${hash}`, { channel, seq: Math.max(1, seq), requestId, receipt: hash, reason, signer: this.selfId, jws: dispute, at: Date.now() });
         }
         return { accepted: false as const, dispute, reason };
       }
@@ -304,6 +336,10 @@ export class Ledger {
         p.consumed.totalMicros += r.cost;
         p.consumed.lastSeq = Math.max(p.consumed.lastSeq, r.seq);
       }
+    }
+    for await (const noted of this.notedDisputes.values()) {
+      const other = noted.channel.split('>').find((party) => party !== this.selfId);
+      if (other) of(other).disputes++;
     }
     for (const p of peers.values()) p.balanceMicros = p.served.totalMicros - p.consumed.totalMicros;
     return [...peers.values()];

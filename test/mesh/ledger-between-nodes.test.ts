@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LEDGER_PROTOCOL } from '../../src/gateway/mesh-ledger.js';
+import { signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../src/ledger/index.js';
 import type { MeshNode } from '../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -160,5 +161,54 @@ describe('a receipt the requesting node lost', () => {
     await expect.poll(async () => (await b.gateway.ledger!.openReceipts(a.gateway.mesh!.peerId)).map((r) => r.seq), { timeout: 5_000, interval: 50 }).toEqual([1]);
     expect((await served()).disputes).toBe(0);
     accept.mockRestore();
+  });
+});
+
+describe('receipts a peer gets wrong, over the real forward path', () => {
+  const nodes = pairFor({ credit_limit_usd: undefined, reconcile_interval_seconds: 0 });
+
+  it('disputes tampered, replayed and out-of-order receipts; both sides keep the dispute and the honest chain', async () => {
+    const { a, b } = nodes;
+    const servedBy = b.gateway.mesh!.peerId;
+    const consumed = async () => (await a.gateway.ledger!.summary()).find((p) => p.peer === servedBy);
+    expect((await ask(a, 'an honest request first')).status).toBe(200);
+    await expect.poll(async () => (await consumed())?.consumed.receipts, { timeout: 5_000, interval: 50 }).toBe(1);
+    const honest = (await a.gateway.ledger!.list(servedBy))[0]!.jws;
+
+    const ledgerB = b.gateway.ledger!;
+    const issue = ledgerB.issue.bind(ledgerB);
+    const key = signingKeyFromRaw(b.gateway.mesh!.privateKeyBytes);
+    const decode = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString('utf8')) as ReceiptPayload;
+    const spy = vi.spyOn(ledgerB, 'issue');
+    // Tampered: the cost changed after signing.
+    spy.mockImplementationOnce(async (...args) => {
+      const genuine = await issue(...args);
+      const [h, , s] = genuine.split('.');
+      const p = decode(genuine);
+      return `${h}.${Buffer.from(JSON.stringify({ ...p, cost: p.cost + 1_000, total: p.total + 1_000 })).toString('base64url')}.${s}`;
+    });
+    // Replayed: the earlier, already acknowledged receipt sent again for a new request.
+    spy.mockImplementationOnce(async () => honest);
+    // Out of order: validly signed, but five sequence numbers ahead of anything B issued.
+    spy.mockImplementationOnce(async (...args) => {
+      const p = decode(await issue(...args));
+      return signReceipt({ ...p, seq: p.seq + 5 }, key);
+    });
+    for (const content of ['tampered', 'replayed', 'out of order']) expect((await ask(a, content)).status).toBe(200);
+    spy.mockRestore();
+
+    // A refused all three, and each dispute reached B.
+    await expect.poll(async () => (await consumed())?.disputes, { timeout: 5_000, interval: 50 }).toBe(3);
+    await expect.poll(async () => (await ledgerB.summary()).find((p) => p.peer === a.gateway.mesh!.peerId)?.disputes, { timeout: 5_000, interval: 50 }).toBe(3);
+    // The honest receipt stays acknowledged on both sides: a dispute of its replay does not undo the countersignature.
+    const bView = (await ledgerB.list(a.gateway.mesh!.peerId)).find((r) => r.seq === 1)!;
+    expect(bView.ack).toBeTruthy();
+    expect(bView.dispute).toBeUndefined();
+    // An honest request afterwards is accepted: A fetches the genuine receipts it never got (the gap) first.
+    expect((await ask(a, 'honest again')).status).toBe(200);
+    await expect.poll(async () => (await ledgerB.openReceipts(a.gateway.mesh!.peerId)).length, { timeout: 5_000, interval: 50 }).toBeLessThanOrEqual(3);
+    const heads = async (g: TestGateway) => (await g.gateway.ledger!.channelHeads()).find((h) => h.channel === `${servedBy}>${a.gateway.mesh!.peerId}`);
+    await expect.poll(async () => (await heads(a))?.seq, { timeout: 5_000, interval: 50 }).toBe((await heads(b))?.seq);
+    expect((await heads(a))?.hash).toBe((await heads(b))?.hash);
   });
 });
