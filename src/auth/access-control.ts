@@ -79,6 +79,9 @@ const VERIFIED_CACHE_SIZE = 10_000;
  * (origin, country, model), and how much (quotas reserved before the upstream call and settled after).
  * See src/auth/README.md for what each mechanism protects against and what it cannot.
  */
+/** How often long-expired tokens are forgotten while the node runs. */
+const PRUNE_INTERVAL_MS = 60 * 60_000;
+
 export class AccessControl {
   readonly adminKey: AdminKey;
   /** How the admin key was obtained; when `generated`, print it once with `file`. */
@@ -87,6 +90,7 @@ export class AccessControl {
   private readonly virtualKeysByDigest: Map<string, VirtualKey>;
   private readonly virtualKeysById: Map<string, VirtualKey>;
   private readonly verified = new Map<string, VerifiedToken>();
+  private pruneTimer?: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly geo: CountryLookup;
 
@@ -110,11 +114,20 @@ export class AccessControl {
   static async create(options: AccessControlOptions): Promise<AccessControl> {
     const loaded = await loadAdminKey({ configured: options.auth.admin_key?.reveal(), dataDir: options.dataDir });
     const registry = await TokenRegistry.open(options.store, (options.now ?? Date.now)());
-    return new AccessControl(options, loaded, registry, await QuotaStore.forStore(options.store, options.now));
+    const access = new AccessControl(options, loaded, registry, await QuotaStore.forStore(options.store, options.now));
+    access.pruneTimer = setInterval(() => void access.pruneTokens().catch(() => undefined), PRUNE_INTERVAL_MS);
+    access.pruneTimer.unref();
+    return access;
+  }
+
+  /** Forgets tokens expired more than a week ago (hourly while the node runs, and at start); returns how many. */
+  pruneTokens(): Promise<number> {
+    return this.registry.prune(this.now());
   }
 
   /** Waits for pending quota writes; call before closing the store. */
   async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
     await this.quotas.flush();
   }
 

@@ -45,13 +45,23 @@ export class TokenRegistry {
    */
   static async open(store: Store, now: number = Date.now()): Promise<TokenRegistry> {
     const registry = new TokenRegistry(store.sublevel<TokenRecord>('token'));
-    const forgotten: string[] = [];
-    for await (const [id, record] of registry.db.iterator()) {
-      if (record.expiresAt !== null && record.expiresAt + EXPIRED_RETENTION_MS < now) forgotten.push(id);
-      else registry.records.set(id, record);
-    }
-    for (const id of forgotten) await registry.db.del(id);
+    for await (const [id, record] of registry.db.iterator()) registry.records.set(id, record);
+    await registry.prune(now);
     return registry;
+  }
+
+  /**
+   * Forgets tokens expired more than a week ago, in memory and on disk; runs at start and periodically (a node
+   * that stays up while a site mints a token per session would otherwise grow without end). Returns how many.
+   */
+  async prune(now: number): Promise<number> {
+    const forgotten = [...this.records.values()].filter((r) => r.expiresAt !== null && r.expiresAt + EXPIRED_RETENTION_MS < now).map((r) => r.id);
+    for (const id of forgotten) {
+      this.records.delete(id);
+      await this.db.del(id);
+    }
+    if (forgotten.length > 0) this.originCache.clear();
+    return forgotten.length;
   }
 
   isRevoked(id: string): boolean {

@@ -134,5 +134,9 @@ export function toGatewayError(err: unknown): GatewayError {
     }
     return new GatewayError(e.statusCode, statusToType(e.statusCode), e.message ?? 'Bad request', { code: e.code ?? 'invalid_request' });
   }
+  // A deadline (AbortSignal.timeout) that passed while waiting on something: a timeout, not an internal failure.
+  if (err instanceof DOMException && err.name === 'TimeoutError') {
+    return new GatewayError(504, 'timeout_error', 'The request ran out of time.', { code: 'deadline_exceeded' });
+  }
   return new GatewayError(500, 'api_error', 'Internal gateway error.', { code: 'internal_error', cause: err });
 }

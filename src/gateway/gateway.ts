@@ -145,11 +145,16 @@ export class Gateway {
       'request completed',
     );
     if (this.records) {
-      const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
-      this.metrics.observeRecord(record);
-      const write = this.records.write(record);
-      this.pendingWrites.add(write);
-      void write.finally(() => this.pendingWrites.delete(write));
+      try {
+        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+        this.metrics.observeRecord(record);
+        const write = this.records.write(record);
+        this.pendingWrites.add(write);
+        void write.finally(() => this.pendingWrites.delete(write));
+      } catch (err) {
+        // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
+        this.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
+      }
     }
     for (const listener of this.completions) {
       try {

@@ -9,8 +9,11 @@ import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
+import { iterator } from '../pipeline/streaming.js';
 
 const encoder = new TextEncoder();
+/** The longest a forwarded request may run on this node, whatever deadline the requester sent. */
+const MAX_DEADLINE_MS = 60 * 60_000;
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
@@ -84,21 +87,46 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         }
         return t;
       });
+      // The pipeline may never look at the trailer (a peer that answered an error); its failure is not news then.
+      trailer.catch(() => undefined);
       return { head: result.head, body, trailer };
     },
   };
 }
 
-async function* responseBytes(response: GatewayResponse, format: GatewayRequest['format']): AsyncGenerator<Uint8Array> {
+/**
+ * The response as bytes for the forward stream. For a stream, closing this iterator (the requester went away, even
+ * before the first chunk was read) closes the pipeline's events, which releases the request's slot and quota.
+ */
+function responseBytes(response: GatewayResponse, format: GatewayRequest['format']): AsyncGenerator<Uint8Array> {
   const { body } = response;
-  if (body.kind === 'json') return yield encoder.encode(JSON.stringify(body.value));
-  if (body.kind === 'bytes') return yield body.value;
-  try {
-    for await (const chunk of body.events) yield typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
-  } catch (err) {
-    // Mid-stream failure on this node: the requester's client gets the same error event a local client would.
-    yield encoder.encode(errorEvent(format, toGatewayError(err)));
+  if (body.kind !== 'sse') {
+    let sent = false;
+    const bytes = body.kind === 'json' ? encoder.encode(JSON.stringify(body.value)) : body.value;
+    return iterator<Uint8Array>({
+      next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), { done: false as const, value: bytes })),
+      return: async () => undefined,
+    });
   }
+  const events = body.events;
+  let failed = false;
+  return iterator<Uint8Array>({
+    next: async () => {
+      if (failed) return { done: true as const, value: undefined };
+      try {
+        const next = await events.next();
+        if (next.done) return { done: true as const, value: undefined };
+        return { done: false as const, value: typeof next.value === 'string' ? encoder.encode(next.value) : next.value };
+      } catch (err) {
+        // Mid-stream failure on this node: the requester's client gets the same error event a local client would.
+        failed = true;
+        return { done: false as const, value: encoder.encode(errorEvent(format, toGatewayError(err))) };
+      }
+    },
+    return: async () => {
+      await events.return(undefined);
+    },
+  });
 }
 
 function refusal(frame: ForwardRequestFrame, error: GatewayError) {
@@ -131,6 +159,9 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       logger.warn({ peer: peerId, unacknowledgedUsd: owed }, 'mesh: peer over its credit limit, refusing work');
       return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
     }
+    if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
+      return refusal(frame, new GatewayError(400, 'invalid_request_error', 'The forwarded request body must be a JSON object.', { code: 'invalid_request' }));
+    }
     const req: GatewayRequest = {
       id: frame.id,
       format: frame.format,
@@ -138,7 +169,8 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       body: frame.body as Record<string, unknown>,
       model: frame.model,
       stream: frame.stream,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, frame.deadline - Date.now()))]),
+      // The requester's deadline, within what a timer can hold (a far-off one would overflow to 1 ms).
+      signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(MAX_DEADLINE_MS, Math.max(1, frame.deadline - Date.now())))]),
       principal: { kind: 'peer', id: peerId },
       receivedAt: Date.now(),
       hop: { count: frame.hop, visited: frame.visited },

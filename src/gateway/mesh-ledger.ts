@@ -17,7 +17,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
       case 'ack': {
         // Each acknowledgement stands alone: one that does not verify is reported, the others are recorded.
         const errors: string[] = [];
-        for (const ack of message.acks) await ledger.recordAck(ack).catch((err: Error) => errors.push(err.message));
+        for (const ack of message.acks) await ledger.recordAck(ack, peerId).catch((err: Error) => errors.push(err.message));
         return errors.length ? { ok: false, error: `${errors.length} of ${message.acks.length} acknowledgements refused: ${errors[0]}` } : { ok: true };
       }
       case 'dispute':
@@ -27,7 +27,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
         return { ok: true, heads: (await ledger.channelHeads()).filter((h) => partyOf(h.channel, peerId)) };
       case 'fetch':
         if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
-        return { ok: true, receipts: (await ledger.receiptsAfter(message.channel, message.after)).slice(0, LEDGER_PAGE) };
+        return { ok: true, receipts: await ledger.receiptsAfter(message.channel, message.after, LEDGER_PAGE) };
       case 'fetch_acks':
         if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, acks: await ledger.acksFor(message.channel, message.seqs) };
@@ -159,7 +159,7 @@ export async function reconcileWithPeer(mesh: MeshNode, ledger: Ledger, peerId: 
     const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'fetch_acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
     for (const { seq, ack } of page.acks ?? []) {
       try {
-        if (await ledger.recordAck(ack)) reportFor(served).acknowledged++;
+        if (await ledger.recordAck(ack, peerId)) reportFor(served).acknowledged++;
       } catch (err) {
         reportFor(served).conflicts.push({ seq, reason: `acknowledgement does not verify: ${(err as Error).message}` });
       }

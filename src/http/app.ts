@@ -61,6 +61,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
+    // Gemini puts the model in the path (`/v1beta/models/{model}:{method}`): room for the longest accepted model name.
+    maxParamLength: 512,
+    // Errors fastify raises before routing (bad URL, over-long parameter) get the same error shape as the rest.
+    frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));

@@ -20,6 +20,8 @@ declare module 'fastify' {
 }
 
 const HEADER_VALUE = /^[\x20-\x7e]{1,128}$/;
+/** Longest model name accepted (the mesh forward frame has the same bound). */
+export const MAX_MODEL_LENGTH = 256;
 
 /** `x-project` / `x-source`: free-form labels for records, bounded and printable so they are safe to store and show. */
 function label(request: FastifyRequest, name: string): string | undefined {
@@ -40,6 +42,8 @@ export function gatewayRequest(
   init: { format: WireFormat; operation: Operation; body: Record<string, unknown>; model: unknown; stream: boolean },
 ): GatewayRequest {
   if (typeof init.model !== 'string' || init.model.length === 0) throw badRequest('`model` is required and must be a non-empty string.', 'model');
+  // Model names are short; a long one would only cost look-ups, suggestions and memory (and cannot cross the mesh).
+  if (init.model.length > MAX_MODEL_LENGTH) throw badRequest(`\`model\` is longer than ${MAX_MODEL_LENGTH} characters.`, 'model');
   return {
     id: request.id,
     format: init.format,

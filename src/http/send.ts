@@ -18,10 +18,10 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   const hookHeaders = reply.getHeaders() as Record<string, string>;
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  raw.flushHeaders();
   const events = body.events;
   try {
+    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.flushHeaders();
     for await (const chunk of events) {
       if (raw.destroyed) break;
       if (!raw.write(chunk)) {
@@ -37,7 +37,11 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
       }
     }
   } catch (err) {
-    if (!raw.destroyed) {
+    if (!raw.headersSent) {
+      // Nothing was sent (headers refused by node:http): no way to answer in the stream's shape, so end the exchange.
+      reply.log.error({ err: (err as Error).message }, 'stream response could not start');
+      raw.destroy();
+    } else if (!raw.destroyed) {
       const error = toGatewayError(err);
       reply.log.warn({ err: error.message, code: error.code }, 'stream failed after first byte');
       raw.write(errorEvent(format, error));

@@ -103,7 +103,15 @@ export class Ledger {
   private serial<T>(channel: string, work: () => Promise<T>): Promise<T> {
     const previous = this.locks.get(channel) ?? Promise.resolve();
     const next = previous.then(work, work);
-    this.locks.set(channel, next.catch(() => undefined));
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(channel, tail);
+    // Dropped once nothing else queued behind it: the map holds only channels with work in flight.
+    void tail.then(() => {
+      if (this.locks.get(channel) === tail) this.locks.delete(channel);
+    });
     return next;
   }
 
@@ -149,7 +157,7 @@ export class Ledger {
         total: head.total + cost, prev: head.hash, iat: Date.now(),
       };
       const jws = await signReceipt(payload, this.key);
-      const owed = await this.unacknowledged(subject);
+      const owed = await this.unacknowledgedLocked(subject);
       await this.store(jws, payload);
       this.unacked.set(subject, owed + cost);
       return jws;
@@ -164,6 +172,14 @@ export class Ledger {
 
   /** Serving side: what `subject` owes this node in receipts it has neither acknowledged nor disputed (micro-USD). */
   async unacknowledged(subject: string): Promise<number> {
+    const cached = this.unacked.get(subject);
+    if (cached !== undefined) return cached;
+    // Filled under the channel's lock, so no receipt or acknowledgement lands between the scan and the cache.
+    return this.serial(channelId(this.selfId, subject), () => this.unacknowledgedLocked(subject));
+  }
+
+  /** `unacknowledged` for a caller that already holds the channel's lock. */
+  private async unacknowledgedLocked(subject: string): Promise<number> {
     const cached = this.unacked.get(subject);
     if (cached !== undefined) return cached;
     let amount = 0;
@@ -191,13 +207,17 @@ export class Ledger {
    * Serving side: stores the requester's acknowledgement of a receipt this node issued. Returns false when the
    * receipt was already acknowledged (a repeat is harmless).
    */
-  async recordAck(ackJws: string): Promise<boolean> {
+  async recordAck(ackJws: string, from?: string): Promise<boolean> {
     const [, payload] = ackJws.split('.');
     let claimed: ReceiptPayload;
     try {
       claimed = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as ReceiptPayload;
     } catch {
       throw new ReceiptError('malformed', 'acknowledgement payload is not JSON');
+    }
+    // Only the subject of this node's own channel may acknowledge; checked before anything is queued or looked up.
+    if (typeof claimed?.ch !== 'string' || (from !== undefined && claimed.ch !== channelId(this.selfId, from))) {
+      throw new ReceiptError('unknown', 'acknowledgement for a channel this peer is not the subject of');
     }
     const key = `${claimed.ch}!${pad(claimed.seq)}`;
     return this.serial(claimed.ch, async () => {
@@ -358,9 +378,10 @@ export class Ledger {
   }
 
   /** Receipts of a channel after `seq` (with their acknowledgements), for a peer that lost them. */
-  async receiptsAfter(channel: string, seq: number): Promise<Array<{ jws: string; ack?: string }>> {
+  async receiptsAfter(channel: string, seq: number, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ jws: string; ack?: string }>> {
     const out: Array<{ jws: string; ack?: string }> = [];
-    for await (const r of this.receipts.values({ gt: `${channel}!${pad(seq)}`, lt: `${channel}!${pad(Number.MAX_SAFE_INTEGER)}` })) out.push({ jws: r.jws, ...(r.ack ? { ack: r.ack } : {}) });
+    const range = { gt: `${channel}!${pad(seq)}`, lt: `${channel}!${pad(Number.MAX_SAFE_INTEGER)}`, limit };
+    for await (const r of this.receipts.values(range)) out.push({ jws: r.jws, ...(r.ack ? { ack: r.ack } : {}) });
     return out;
   }
 

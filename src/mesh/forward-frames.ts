@@ -26,7 +26,8 @@ export const MAX_RESPONSE_FRAME_BYTES = 1024 * 1024;
 
 export const forwardRequestSchema = z
   .object({
-    id: z.string().min(1).max(256),
+    /** The asking node's request id, reused in the serving node's records and receipts. */
+    id: z.string().min(1).max(128),
     format: z.enum(['openai', 'anthropic', 'gemini']),
     operation: z.enum(['chat', 'embeddings', 'count_tokens']),
     model: z.string().min(1).max(256),

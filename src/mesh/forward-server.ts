@@ -106,7 +106,8 @@ export class ForwardServer {
       if (!finished) cancel.abort(new StreamClosedError());
     };
     stream.addEventListener('close', onClose);
-    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.max(1, request.deadline - Date.now()))]);
+    // Bounded to what a timer can hold: a deadline years away would overflow to an immediate timeout.
+    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.min(2_147_483_647, Math.max(1, request.deadline - Date.now())))]);
     let lastSentAt = Date.now();
     const send = async (frame: Frame) => {
       signal.throwIfAborted();
@@ -119,15 +120,22 @@ export class ForwardServer {
       send({ type: 'heartbeat' }).catch(() => undefined);
     }, this.#options.heartbeatMs);
     let headSent = false;
+    // Closed in `finally` unless read to its end, also when the head could not be sent: the handler's cleanup
+    // (slot, quota, upstream request) hangs on it.
+    let body: AsyncIterator<Uint8Array> | undefined;
+    let bodyDone = false;
     try {
       const response = await handler(request, { peerId, signal });
+      body = response.body[Symbol.asyncIterator]();
       await send({ type: 'head', value: response.head });
       headSent = true;
-      for await (const chunk of response.body) {
+      for (let next = await body.next(); !next.done; next = await body.next()) {
+        const chunk = next.value;
         for (let offset = 0; offset < chunk.byteLength; offset += MAX_DATA_FRAME_BYTES) {
           await send({ type: 'data', value: chunk.subarray(offset, offset + MAX_DATA_FRAME_BYTES) });
         }
       }
+      bodyDone = true;
       await send({ type: 'trailer', value: await response.trailer() });
       finished = true;
       await stream.close({ signal });
@@ -144,6 +152,7 @@ export class ForwardServer {
     } finally {
       clearInterval(heartbeat);
       stream.removeEventListener('close', onClose);
+      if (body && !bodyDone) await body.return?.().catch(() => undefined);
     }
   }
 }

@@ -60,13 +60,19 @@ export class PeerFinder {
     const exclude = new Set([this.#options.selfId, ...(opts.exclude ?? [])]);
     let records = this.#eligible(model, exclude);
     if (records.length === 0) {
-      this.#lastLookUp.set(model, this.#now());
+      this.#remember(model);
       await this.#lookUp(model, exclude, opts.signal);
       records = this.#eligible(model, exclude);
     } else {
       this.#refreshInBackground(model);
     }
     return this.rank(records, model);
+  }
+
+  /** When the DHT was last asked about `model`; bounded, as model names come from clients. */
+  #remember(model: string): void {
+    if (this.#lastLookUp.size >= 10_000) this.#lastLookUp.clear();
+    this.#lastLookUp.set(model, this.#now());
   }
 
   #now(): number {
@@ -76,8 +82,7 @@ export class PeerFinder {
   #refreshInBackground(model: string): void {
     const last = this.#lastLookUp.get(model);
     if (this.#refreshing.has(model) || (last !== undefined && this.#now() - last < (this.#options.refreshMs ?? DEFAULT_REFRESH_MS))) return;
-    this.#lastLookUp.set(model, this.#now());
-    if (this.#lastLookUp.size > 10_000) this.#lastLookUp.clear();
+    this.#remember(model);
     this.#refreshing.add(model);
     const known = this.#options.cache.servingModel(model).map((r) => r.peerId);
     void this.#lookUp(model, new Set([this.#options.selfId, ...known]))

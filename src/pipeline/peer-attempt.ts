@@ -47,10 +47,23 @@ export interface PeerForwarder {
 
 const DEFAULT_DEADLINE_MS = 600_000;
 
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+const MEDIA_TYPE = /^(application|text)\/[\w.+-]+(; *[\w-]+=[\w.-]+)*$/;
+
+/** An error answer from a peer is read up to this much (enough for any error body). */
+const MAX_PEER_ERROR_BYTES = 64 * 1024;
+/** A complete (non-streamed) answer from a peer is held up to this much before it reaches the client. */
+const MAX_PEER_BODY_BYTES = 64 * 1024 * 1024;
+
+/** Reads a peer's body to its end, or up to `limit` bytes (then `truncated`; the rest is not read). */
+async function collect(body: AsyncIterable<Uint8Array>, limit: number): Promise<{ bytes: Buffer; truncated: boolean }> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > limit) return { bytes: Buffer.concat(chunks), truncated: true };
+    chunks.push(chunk);
+  }
+  return { bytes: Buffer.concat(chunks), truncated: false };
 }
 
 function peerMessage(text: string): string {
@@ -110,12 +123,14 @@ async function forwardToOneOf(
     }
     const { status, headers } = response.head;
     if (status >= 400) {
-      const text = (await collect(response.body)).toString('utf8');
+      const text = (await collect(response.body, MAX_PEER_ERROR_BYTES)).bytes.toString('utf8');
       throw new UpstreamError(target.id, `Peer ${target.peerId} answered ${status}: ${peerMessage(text)}`, {
         upstreamStatus: status, retryable: isRetryableStatus(status), code: status === 404 ? 'peer_model_not_found' : 'peer_error',
       });
     }
-    const contentType = headers['content-type'] ?? (req.stream ? 'text/event-stream; charset=utf-8' : 'application/json');
+    // The only peer header passed on to the client: taken only if it is a plain media type.
+    const peerType = headers['content-type'];
+    const contentType = typeof peerType === 'string' && MEDIA_TYPE.test(peerType) ? peerType : req.stream ? 'text/event-stream; charset=utf-8' : 'application/json';
     const trailer = response.trailer.then((t) => {
       if (t.usage) meter.usage = t.usage;
       return t;
@@ -123,7 +138,10 @@ async function forwardToOneOf(
     // A peer that breaks mid-response fails both its body and its trailer; the body's error is the one reported.
     trailer.catch(() => undefined);
     if (!req.stream) {
-      const bytes = await collect(response.body);
+      const { bytes, truncated } = await collect(response.body, MAX_PEER_BODY_BYTES);
+      if (truncated) {
+        throw new UpstreamError(target.id, `Peer ${target.peerId} sent an answer larger than ${MAX_PEER_BODY_BYTES / 1024 / 1024} MiB`, { retryable: true, code: 'peer_error' });
+      }
       const t = await trailer;
       meter.ttftMs = performance.now() - meter.startedAt;
       return { prepared: { body: { kind: 'bytes' as const, value: bytes }, warnings: [], contentType }, trailer: t };

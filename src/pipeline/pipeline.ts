@@ -5,7 +5,7 @@ import { GatewayError, NOT_TRANSLATABLE, UpstreamError, notFound, toGatewayError
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
-import { runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
+import { AT_CAPACITY, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
@@ -91,12 +91,13 @@ export class Pipeline {
         outcome.errorType = gatewayError.type;
         outcome.errorMessage = gatewayError.message;
       }
-      outcome.latencyMs = Date.now() - req.receivedAt;
+      outcome.latencyMs = Math.max(0, Date.now() - req.receivedAt); // the wall clock may step back
       void Promise.resolve()
         // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
         .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
         .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
-        .finally(() => this.deps.onComplete?.(outcome));
+        .then(() => this.deps.onComplete?.(outcome))
+        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'completion handling failed'));
     };
 
     try {
@@ -250,7 +251,7 @@ export class Pipeline {
     const id = route.provider.id;
     const current = this.providerInFlight.get(id) ?? 0;
     if (current >= route.provider.config.max_concurrent) {
-      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
+      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: AT_CAPACITY });
     }
     this.providerInFlight.set(id, current + 1);
     const release = () => this.providerInFlight.set(id, (this.providerInFlight.get(id) ?? 1) - 1);

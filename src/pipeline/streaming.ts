@@ -85,32 +85,83 @@ export async function* meterEvents(events: AsyncIterable<StreamEvent>, meter: Me
 
 /**
  * Pulls the first item of a stream before anything is sent to the client, so that a failure up to that point can
- * still fail over. Returns a generator that yields that item and then the rest.
+ * still fail over. Returns an iterator that yields that item and then the rest; closing it closes the source.
  */
 export async function primeStream<T>(source: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
-  const first = await source.next();
-  return (async function* () {
-    try {
-      if (first.done) return;
-      yield first.value;
-      yield* source;
-    } finally {
-      await source.return(undefined);
-    }
-  })();
+  let pending: IteratorResult<T> | undefined = await source.next();
+  return iterator({
+    next: async () => {
+      if (pending) {
+        const result = pending;
+        pending = undefined;
+        return result;
+      }
+      return source.next();
+    },
+    return: async (value) => {
+      pending = undefined;
+      await source.return(value);
+    },
+  });
 }
 
-/** Runs `onEnd` exactly once when a stream ends for any reason (done, error, or the consumer stopping early). */
-export async function* onStreamEnd<T>(source: AsyncGenerator<T>, onEnd: (error: unknown, completed: boolean) => void): AsyncGenerator<T> {
-  let error: unknown;
-  let completed = false;
-  try {
-    yield* source;
-    completed = true;
-  } catch (err) {
-    error = err;
-    throw err;
-  } finally {
+/**
+ * Runs `onEnd` exactly once when a stream ends for any reason: done, error, or the consumer closing it — also when
+ * it is closed before it was ever read (a native async generator that never started skips its `finally` blocks, which
+ * would leak the request's slot, quota reservation and record).
+ */
+export function onStreamEnd<T>(source: AsyncGenerator<T>, onEnd: (error: unknown, completed: boolean) => void): AsyncGenerator<T> {
+  let ended = false;
+  const end = (error: unknown, completed: boolean) => {
+    if (ended) return;
+    ended = true;
     onEnd(error, completed);
-  }
+  };
+  return iterator({
+    next: async () => {
+      if (ended) return { done: true, value: undefined };
+      let result: IteratorResult<T>;
+      try {
+        result = await source.next();
+      } catch (err) {
+        end(err, false);
+        throw err;
+      }
+      if (result.done) end(undefined, true);
+      return result;
+    },
+    return: async (value) => {
+      try {
+        await source.return(value);
+      } finally {
+        end(undefined, false);
+      }
+    },
+  });
+}
+
+/**
+ * An AsyncGenerator-compatible iterator from `next` and `return` (cleanup that runs whether or not iteration
+ * started); `throw` closes it and rethrows.
+ */
+export function iterator<T>(impl: { next: () => Promise<IteratorResult<T>>; return: (value?: unknown) => Promise<void> }): AsyncGenerator<T> {
+  let closed = false;
+  const close = async (value?: unknown) => {
+    if (closed) return;
+    closed = true;
+    await impl.return(value);
+  };
+  const it = {
+    next: () => (closed ? Promise.resolve({ done: true as const, value: undefined }) : impl.next()),
+    return: async (value?: unknown) => {
+      await close(value);
+      return { done: true as const, value };
+    },
+    throw: async (err: unknown) => {
+      await close();
+      throw err;
+    },
+    [Symbol.asyncIterator]: () => it,
+  };
+  return it as unknown as AsyncGenerator<T>;
 }

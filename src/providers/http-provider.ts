@@ -145,7 +145,11 @@ export class HttpProvider implements Provider {
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
       const retryable = isRetryableStatus(response.statusCode);
-      throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${upstreamMessage(text)}`, {
+      // An auth failure's text can quote part of the key (OpenAI shows its last characters): never passed on.
+      const detail = response.statusCode === 401 || response.statusCode === 403
+        ? 'the provider refused this gateway\'s credentials (check the provider key)'
+        : upstreamMessage(text);
+      throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${detail}`, {
         upstreamStatus: response.statusCode,
         retryable,
         retryAfter: parseRetryAfter(headers),

@@ -38,14 +38,22 @@ export interface FailoverResult<T, Target extends FailoverTarget> {
 type Verdict = 'retry' | 'next' | 'stop';
 
 /**
+ * The code of a target that is full by this node's own bookkeeping (its `max_concurrent`): not a failure of the
+ * target, so it neither feeds its circuit breaker nor is retried; the next target is tried at once.
+ */
+export const AT_CAPACITY = 'provider_at_capacity';
+
+/**
  * What a failure means for the next step:
  * - retryable upstream failures (connection, timeout, 408/409/429/5xx) are retried on the same target, then the next;
  * - 401/402/403/404 from an upstream are that upstream's problem (bad key, out of credit, model not deployed
  *   there; a peer over its credit limit): next target;
  * - a translation that the target cannot express (400 raised by us, not by the upstream): next target;
+ * - a target full by its own `max_concurrent` (AT_CAPACITY): next target, without feeding its breaker;
  * - any other 4xx from an upstream is the request's fault: stop and report it.
  */
 function classify(err: unknown): Verdict {
+  if (err instanceof UpstreamError && err.code === AT_CAPACITY) return 'next';
   if (err instanceof UpstreamError) {
     if (err.retryable) return 'retry';
     const status = err.upstreamStatus ?? 0;
@@ -57,7 +65,7 @@ function classify(err: unknown): Verdict {
 
 /** Whether a failure says the target is unhealthy (feeds the circuit breaker). */
 function countsAgainstTarget(err: unknown): boolean {
-  if (!(err instanceof UpstreamError)) return false;
+  if (!(err instanceof UpstreamError) || err.code === AT_CAPACITY) return false;
   const status = err.upstreamStatus;
   if (status === undefined) return true; // connection error or timeout
   return status >= 500 || status === 401 || status === 402 || status === 403 || status === 408;
@@ -154,6 +162,9 @@ function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpe
   if (errors.every((e) => e instanceof GatewayError && !(e instanceof UpstreamError) && e.status === 400)) return errors[0] as GatewayError;
   const upstream = errors.filter((e): e is UpstreamError => e instanceof UpstreamError);
   const summary = `All providers failed (${tried.join('; ')})`;
+  if (upstream.length === errors.length && upstream.every((e) => e.code === AT_CAPACITY)) {
+    return new GatewayError(503, 'overloaded_error', `Every provider for this model is at its max_concurrent limit (${tried.join('; ')})`, { code: AT_CAPACITY, retryAfter: 1, details });
+  }
   if (upstream.length === errors.length && upstream.every((e) => e.upstreamStatus === 429)) {
     const retryAfter = Math.min(...upstream.map((e) => e.retryAfter ?? 1));
     return new GatewayError(429, 'rate_limit_error', summary, { code: 'upstream_rate_limited', retryAfter, details });

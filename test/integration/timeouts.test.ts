@@ -72,6 +72,20 @@ describe('provider timeouts and broken answers', () => {
     expect(outcome!.attempts[0]).toMatchObject({ target: 'primary', ok: false, code: 'upstream_invalid_response' });
   });
 
+  it('never passes on what an upstream says when it refuses the key (it can quote part of it)', async () => {
+    primary.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****WXYZ. You can find your API key at …' });
+    backup.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****QRST.' });
+    const before = node.outcomes.length;
+    const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'who am I' }] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    const text = JSON.stringify((error as InstanceType<typeof OpenAI.APIError>).error);
+    expect(text).toMatch(/refused this gateway's credentials/);
+    expect(text).not.toMatch(/WXYZ|QRST/);
+    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    expect(JSON.stringify(outcome!.attempts)).not.toMatch(/WXYZ|QRST/);
+  });
+
   it('answers 502 in the client format when the only provider sends a body that is not JSON', async () => {
     primary.enqueue({ kind: 'malformed' });
     // The backup is retried (max_retries defaults to 2): every try gets a broken body.

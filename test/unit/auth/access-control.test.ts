@@ -313,6 +313,19 @@ describe('housekeeping', () => {
   });
 });
 
+describe('housekeeping while running', () => {
+  it('forgets long-expired tokens without a restart', async () => {
+    let now = Date.UTC(2026, 0, 1);
+    const { ac } = await fixture({ mode: 'token' }, { now: () => now });
+    await ac.mintToken({ expiresIn: 3_600_000 });
+    await ac.mintToken({});
+    expect(await ac.pruneTokens()).toBe(0);
+    now += 8 * 86_400_000;
+    expect(await ac.pruneTokens()).toBe(1);
+    expect((await ac.listTokens()).map((status) => status.expiresAt)).toEqual([null]);
+  });
+});
+
 describe('CORS for principals whose rules are gone', () => {
   it('sends no CORS headers instead of throwing', async () => {
     const { ac } = await fixture({ mode: 'token' });

@@ -93,6 +93,9 @@ describe('the ledger message handler', () => {
     expect(answer.ok).toBe(false);
     expect(answer.error).toMatch(/^1 of 2 acknowledgements refused/);
     expect((await server.ledger.openReceipts(client.id)).map((r) => r.seq)).toEqual([2]);
+    // Only the subject of the channel may acknowledge its receipts.
+    const stranger = await party();
+    expect(await handle({ type: 'ack', acks: [acks[1]] }, stranger.id)).toMatchObject({ ok: false, error: expect.stringMatching(/not the subject/) });
     expect(await handle({ type: 'ack', acks: [acks[1]] }, client.id)).toEqual({ ok: true });
     expect(await server.ledger.unacknowledged(client.id)).toBe(0);
     expect(await handle({ type: 'ack', acks: [] }, client.id)).toEqual({ ok: false, error: 'malformed ledger message' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, UpstreamError } from '../../../src/errors/index.js';
 import { CircuitBreaker } from '../../../src/router/circuit-breaker.js';
-import { runFailover, type FailoverTarget } from '../../../src/router/failover.js';
+import { AT_CAPACITY, runFailover, type FailoverTarget } from '../../../src/router/failover.js';
 import { parseRetryAfter } from '../../../src/providers/index.js';
 
 const options = () => ({ maxAttempts: 10, maxRetryWaitMs: 50, backoffMs: 1, signal: new AbortController().signal });
@@ -114,5 +114,26 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter({ 'retry-after': new Date(10_000).toUTCString() }, 4_000)).toBe(6);
     expect(parseRetryAfter({ 'retry-after': 'soon' })).toBeUndefined();
     expect(parseRetryAfter({})).toBeUndefined();
+  });
+});
+
+describe('a target at its own max_concurrent', () => {
+  it('is skipped without a retry and without counting against its circuit breaker; all full → 503', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 });
+    const full = (id: string) => new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: AT_CAPACITY });
+    const calls: string[] = [];
+    const result = await runFailover([{ id: 'a', retries: 2, breaker }, { id: 'b', retries: 2 }], async (t) => {
+      calls.push(t.id);
+      if (t.id === 'a') throw full('a');
+      return 'ok';
+    }, options());
+    expect(result.value).toBe('ok');
+    expect(calls).toEqual(['a', 'b']);
+    expect(breaker.state()).toBe('closed');
+    const error = await runFailover([{ id: 'a', retries: 2, breaker }, { id: 'b', retries: 2 }], async (t) => {
+      throw full(t.id);
+    }, options()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, code: AT_CAPACITY, retryAfter: 1 });
+    expect(breaker.state()).toBe('closed');
   });
 });

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onStreamEnd, primeStream } from '../../../src/pipeline/streaming.js';
+import type { GatewayRequest } from '../../../src/pipeline/types.js';
+import { startMockUpstream, type MockUpstream } from '../../mock/index.js';
+import { TEST_KEY, startTestGateway, type TestGateway } from '../../helpers/gateway.js';
+
+async function* numbers(log: string[]): AsyncGenerator<number> {
+  try {
+    for (let i = 1; i <= 3; i++) yield i;
+  } finally {
+    log.push('source closed');
+  }
+}
+
+describe('stream helpers', () => {
+  it('onStreamEnd fires once when the consumer closes a stream it never read', async () => {
+    const ends: Array<[unknown, boolean]> = [];
+    const stream = onStreamEnd(numbers([]), (error, completed) => ends.push([error, completed]));
+    await stream.return(undefined);
+    await stream.return(undefined);
+    expect(ends).toEqual([[undefined, false]]);
+    expect(await stream.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('onStreamEnd reports completion and errors', async () => {
+    const ends: Array<[unknown, boolean]> = [];
+    const all: number[] = [];
+    for await (const n of onStreamEnd(numbers([]), (error, completed) => ends.push([error, completed]))) all.push(n);
+    expect(all).toEqual([1, 2, 3]);
+    const failing = (async function* () {
+      yield 1;
+      throw new Error('upstream broke');
+    })();
+    const error = await (async () => {
+      for await (const _ of onStreamEnd(failing, (e, completed) => ends.push([(e as Error).message, completed]))) { /* drain */ }
+    })().catch((e: Error) => e.message);
+    expect(error).toBe('upstream broke');
+    expect(ends).toEqual([[undefined, true], ['upstream broke', false]]);
+  });
+
+  it('primeStream yields the primed item first, and closing it unread closes the source', async () => {
+    const log: string[] = [];
+    const primed = await primeStream(numbers(log));
+    await primed.return(undefined);
+    expect(log).toEqual(['source closed']);
+    const again = await primeStream(numbers([]));
+    const seen: number[] = [];
+    for await (const n of again) seen.push(n);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+});
+
+describe('a streamed response dropped before its first read', () => {
+  let mock: MockUpstream;
+  let node: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    node = await startTestGateway([{ id: 'mock', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_concurrent: 1 }]);
+  });
+  afterAll(async () => {
+    await node?.close();
+    await mock?.close();
+  });
+
+  it('releases the request slot, the provider slot and the upstream request, and still records the request', async () => {
+    const request = (id: string): GatewayRequest => ({
+      id, format: 'openai', operation: 'chat', body: { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'never read' }] },
+      model: 'gpt-4o', stream: true, signal: new AbortController().signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+    });
+    const before = node.outcomes.length;
+    const response = await node.gateway.pipeline.handle(request('req_dropped'));
+    expect(response.body.kind).toBe('sse');
+    expect(node.gateway.pipeline.load).toBe(1);
+    if (response.body.kind === 'sse') await response.body.events.return(undefined);
+    expect(node.gateway.pipeline.load).toBe(0);
+    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    expect(outcome).toMatchObject({ requestId: 'req_dropped', clientAborted: true });
+    // max_concurrent = 1 for the provider: a leaked slot would make this one fail.
+    const next = await node.gateway.pipeline.handle({ ...request('req_next'), stream: false, body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'next' }] } });
+    expect(next.status).toBe(200);
+  });
+});
