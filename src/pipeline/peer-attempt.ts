@@ -123,7 +123,8 @@ async function forwardToOneOf(
     }
     const { status, headers } = response.head;
     if (status >= 400) {
-      const text = (await collect(response.body, MAX_PEER_ERROR_BYTES)).bytes.toString('utf8');
+      // What the peer managed to say before its stream broke (if it did) is enough for the error message.
+      const text = (await collect(response.body, MAX_PEER_ERROR_BYTES).catch(() => ({ bytes: Buffer.from('the peer\'s stream broke') }))).bytes.toString('utf8');
       throw new UpstreamError(target.id, `Peer ${target.peerId} answered ${status}: ${peerMessage(text)}`, {
         upstreamStatus: status, retryable: isRetryableStatus(status), code: status === 404 ? 'peer_model_not_found' : 'peer_error',
       });
@@ -138,7 +139,10 @@ async function forwardToOneOf(
     // A peer that breaks mid-response fails both its body and its trailer; the body's error is the one reported.
     trailer.catch(() => undefined);
     if (!req.stream) {
-      const { bytes, truncated } = await collect(response.body, MAX_PEER_BODY_BYTES);
+      // Nothing has reached the client yet: a peer that breaks here is a failed attempt, and the next peer is tried.
+      const { bytes, truncated } = await collect(response.body, MAX_PEER_BODY_BYTES).catch((err: unknown) => {
+        throw new UpstreamError(target.id, `Peer ${target.peerId}: its stream broke before the answer was complete`, { retryable: true, code: 'peer_unavailable', cause: err });
+      });
       if (truncated) {
         throw new UpstreamError(target.id, `Peer ${target.peerId} sent an answer larger than ${MAX_PEER_BODY_BYTES / 1024 / 1024} MiB`, { retryable: true, code: 'peer_error' });
       }
