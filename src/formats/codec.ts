@@ -42,8 +42,11 @@ export interface FormatCodec {
 
   /** Validates a client request (zod, partial where the format is open-ended) and maps it. Throws 400 GatewayError. */
   requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalRequest;
-  /** Builds a request for an upstream of this format. `model` is the upstream model name. */
-  requestFromCanonical(req: CanonicalRequest, model: string): TranslatedRequest;
+  /**
+   * Builds a request for an upstream of this format. `model` is the upstream model name; `target.providerType`
+   * lets a format adapt to who speaks it (OpenAI itself vs an OpenAI-compatible server).
+   */
+  requestFromCanonical(req: CanonicalRequest, model: string, target?: { providerType?: string }): TranslatedRequest;
 
   /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
   responseToCanonical(body: unknown): CanonicalResponse;

@@ -51,7 +51,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
     clientWantsUsage = pass.clientWantsStreamUsage;
   } else {
     const canonical = ctx.canonical();
-    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel);
+    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel, { providerType: provider.type });
     body = translated.body;
     warnings = [...(canonical.warnings ?? []), ...translated.warnings];
   }

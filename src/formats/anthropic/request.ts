@@ -159,16 +159,31 @@ export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string
     if (last && last.role === message.role) last.content.push(...content);
     else messages.push({ role: message.role, content });
   }
+  // Anthropic refuses empty turns except a final assistant one (an empty reply in an OpenAI history, a Gemini turn
+  // of thoughts only): dropped, and neighbours of one role that this brings together are merged.
+  const kept: typeof messages = [];
+  messages.forEach((m, i) => {
+    if (m.content.length === 0 && !(i === messages.length - 1 && m.role === 'assistant')) return;
+    const previous = kept[kept.length - 1];
+    if (previous && previous.role === m.role) previous.content.push(...m.content);
+    else kept.push(m);
+  });
+  messages.splice(0, messages.length, ...kept);
   const body: Record<string, unknown> = { model, max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS, messages };
   if (req.system) body.system = req.system;
   if (req.tools?.length) body.tools = req.tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), input_schema: t.parameters }));
   if (req.toolChoice && (req.tools?.length || req.toolChoice.type === 'none')) {
     const choice = req.toolChoice.type === 'required' ? { type: 'any' } : req.toolChoice.type === 'tool' ? { type: 'tool', name: req.toolChoice.name } : { type: req.toolChoice.type };
     body.tool_choice = req.parallelToolCalls === false && choice.type !== 'none' ? { ...choice, disable_parallel_tool_use: true } : choice;
+  } else if (req.parallelToolCalls === false && req.tools?.length) {
+    // One tool call at a time, with the default choice: Anthropic says so through tool_choice.
+    body.tool_choice = { type: 'auto', disable_parallel_tool_use: true };
   }
   if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
   if (req.temperature !== undefined && req.temperature > 1) warnings.push('temperature (clamped to 1)');
-  if (req.topP !== undefined) body.top_p = req.topP;
+  // Current Claude models refuse temperature and top_p together; temperature is kept.
+  if (req.topP !== undefined && req.temperature === undefined) body.top_p = req.topP;
+  else if (req.topP !== undefined) warnings.push('top_p (temperature is set)');
   if (req.topK !== undefined) body.top_k = req.topK;
   if (req.stop?.length) body.stop_sequences = req.stop;
   if (req.user) body.metadata = { user_id: req.user };

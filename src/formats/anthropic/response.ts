@@ -5,6 +5,8 @@ import { anthropicToolId } from './request.js';
 export function stopReasonFromAnthropic(reason: string | null | undefined): StopReason {
   switch (reason) {
     case 'max_tokens': return 'length';
+    // Stopped because the context window is full: a truncated answer, like max_tokens.
+    case 'model_context_window_exceeded': return 'length';
     case 'tool_use': return 'tool_calls';
     case 'refusal': return 'content_filter';
     default: return 'stop'; // end_turn, stop_sequence, pause_turn

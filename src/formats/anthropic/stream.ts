@@ -9,7 +9,7 @@ interface AnthropicEvent {
   type: string;
   index?: number;
   message?: { id?: string; model?: string; usage?: AnthropicUsage };
-  content_block?: { type: string; id?: string; name?: string; text?: string; thinking?: string };
+  content_block?: { type: string; id?: string; name?: string; text?: string; thinking?: string; input?: unknown };
   delta?: { type?: string; text?: string; partial_json?: string; thinking?: string; signature?: string; stop_reason?: string | null; stop_sequence?: string | null };
   usage?: AnthropicUsage;
   error?: { type?: string; message?: string };
@@ -21,6 +21,8 @@ interface AnthropicEvent {
  */
 export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>): AsyncGenerator<StreamEvent> {
   const toolIndexOfBlock = new Map<number, number>();
+  /** Tool blocks that have produced argument text (a block with none still needs `{}` for the client to parse). */
+  const toolHasArguments = new Set<number>();
   let usage: Partial<Usage> = {};
   let stopReason: StopReason = 'stop';
   let stopSequence: string | undefined;
@@ -40,6 +42,12 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
           const toolIndex = toolIndexOfBlock.size;
           toolIndexOfBlock.set(event.index ?? 0, toolIndex);
           yield { type: 'tool_call_start', index: toolIndex, id: event.content_block.id ?? `toolu_${toolIndex}`, name: event.content_block.name ?? '' };
+          // Anthropic starts with `input: {}` and streams the JSON; a compatible server may send it whole here instead.
+          const input = event.content_block.input;
+          if (input && typeof input === 'object' && Object.keys(input).length > 0) {
+            toolHasArguments.add(toolIndex);
+            yield { type: 'tool_call_delta', index: toolIndex, argumentsDelta: JSON.stringify(input) };
+          }
         } else if (event.content_block?.type === 'text' && event.content_block.text) {
           yield { type: 'text_delta', text: event.content_block.text };
         }
@@ -49,14 +57,20 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
         if (delta?.type === 'text_delta' && delta.text) yield { type: 'text_delta', text: delta.text };
         else if (delta?.type === 'input_json_delta' && delta.partial_json) {
           const index = toolIndexOfBlock.get(event.index ?? 0);
-          if (index !== undefined) yield { type: 'tool_call_delta', index, argumentsDelta: delta.partial_json };
+          if (index !== undefined) {
+            toolHasArguments.add(index);
+            yield { type: 'tool_call_delta', index, argumentsDelta: delta.partial_json };
+          }
         } else if (delta?.type === 'thinking_delta' && delta.thinking) yield { type: 'reasoning_delta', text: delta.thinking };
         else if (delta?.type === 'signature_delta' && delta.signature) yield { type: 'reasoning_delta', text: '', signature: delta.signature };
         break;
       }
       case 'content_block_stop': {
         const index = toolIndexOfBlock.get(event.index ?? 0);
-        if (index !== undefined) yield { type: 'tool_call_end', index };
+        if (index === undefined) break;
+        // A tool called with no arguments: OpenAI clients parse the arguments string, and "" is not JSON.
+        if (!toolHasArguments.has(index)) yield { type: 'tool_call_delta', index, argumentsDelta: '{}' };
+        yield { type: 'tool_call_end', index };
         break;
       }
       case 'message_delta':

@@ -186,8 +186,29 @@ function userContent(parts: Array<TextPart | ImagePart>): string | Array<Record<
   return parts.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : imageUrl(p)));
 }
 
+/** OpenAI takes at most this many stop sequences. */
+const MAX_STOP_SEQUENCES = 4;
+
+/** Who receives an OpenAI-format request built from another format. */
+export interface OpenAITarget {
+  /** The provider type: OpenAI itself takes `max_completion_tokens`; compatible servers mostly `max_tokens`. */
+  providerType?: string;
+}
+
+/**
+ * `max_tokens` is deprecated by OpenAI and refused by its reasoning models (o-series, gpt-5), which take
+ * `max_completion_tokens`; OpenAI-compatible servers and older Azure API versions know only `max_tokens`.
+ */
+function maxTokensField(target: OpenAITarget, model: string): 'max_tokens' | 'max_completion_tokens' {
+  if (target.providerType === 'openai') return 'max_completion_tokens';
+  return /^(o\d|gpt-5)/i.test(model) ? 'max_completion_tokens' : 'max_tokens';
+}
+
 /** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */
-export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string): TranslatedRequest {
+export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string, target: OpenAITarget = {}): TranslatedRequest {
+  // Only the first choice is translated back to another format, so more would be paid for and lost.
+  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to this provider by this gateway.', 'n');
+  let droppedToolImages = false;
   const messages: Array<Record<string, unknown>> = [];
   if (req.system) messages.push({ role: 'system', content: req.system });
   for (const message of req.messages) {
@@ -204,7 +225,10 @@ export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string): 
     const ordinary: Array<TextPart | ImagePart> = [];
     for (const part of message.content) {
       if (part.type === 'tool_result') {
-        messages.push({ role: 'tool', tool_call_id: part.toolCallId, content: part.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('') });
+        const text = part.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('');
+        // A tool message has no error flag: the model is told in the text. Images cannot ride a tool message.
+        messages.push({ role: 'tool', tool_call_id: part.toolCallId, content: part.isError ? `Error: ${text}` : text });
+        if (part.content.some((p) => p.type === 'image')) droppedToolImages = true;
       } else if (part.type === 'text' || part.type === 'image') {
         ordinary.push(part);
       }
@@ -215,14 +239,13 @@ export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string): 
   if (req.tools?.length) body.tools = req.tools.map((t) => ({ type: 'function', function: { name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.parameters } }));
   if (req.toolChoice) body.tool_choice = req.toolChoice.type === 'tool' ? { type: 'function', function: { name: req.toolChoice.name } } : req.toolChoice.type;
   if (req.parallelToolCalls !== undefined && req.tools?.length) body.parallel_tool_calls = req.parallelToolCalls;
-  if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
+  if (req.maxTokens !== undefined) body[maxTokensField(target, model)] = req.maxTokens;
   if (req.temperature !== undefined) body.temperature = req.temperature;
   if (req.topP !== undefined) body.top_p = req.topP;
-  if (req.stop?.length) body.stop = req.stop;
+  if (req.stop?.length) body.stop = req.stop.slice(0, MAX_STOP_SEQUENCES);
   if (req.seed !== undefined) body.seed = req.seed;
   if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
   if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
-  if (req.n !== undefined) body.n = req.n;
   if (req.user) body.user = req.user;
   if (req.responseFormat) {
     body.response_format = req.responseFormat.type === 'json_schema'
@@ -231,6 +254,8 @@ export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string): 
   }
   const warnings: string[] = [];
   if (req.topK !== undefined) warnings.push('top_k');
+  if ((req.stop?.length ?? 0) > MAX_STOP_SEQUENCES) warnings.push(`stop (only the first ${MAX_STOP_SEQUENCES} sequences)`);
+  if (droppedToolImages) warnings.push('images in tool results');
   if (req.stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };

@@ -139,12 +139,18 @@ describe('canonical request → Gemini', () => {
   });
 
   it('maps sampling parameters into generationConfig', () => {
-    const { body } = toGemini({ maxTokens: 256, temperature: 1.2, topP: 0.8, topK: 20, stop: ['\n\n', 'END'], n: 3, seed: 42, presencePenalty: 0.1, frequencyPenalty: 0.2 });
+    const { body } = toGemini({ maxTokens: 256, temperature: 1.2, topP: 0.8, topK: 20, stop: ['\n\n', 'END'], n: 1, seed: 42 });
     expect(body.generationConfig).toEqual({
-      maxOutputTokens: 256, temperature: 1.2, topP: 0.8, topK: 20, stopSequences: ['\n\n', 'END'], candidateCount: 3, seed: 42,
-      presencePenalty: 0.1, frequencyPenalty: 0.2,
+      maxOutputTokens: 256, temperature: 1.2, topP: 0.8, topK: 20, stopSequences: ['\n\n', 'END'], candidateCount: 1, seed: 42,
     });
     expect(toGemini({ stop: [] }).body.generationConfig).toBeUndefined();
+  });
+
+  it('drops what current Gemini models refuse, naming it: penalties, stop sequences past 5; refuses n > 1', () => {
+    const { body, warnings } = toGemini({ presencePenalty: 0.1, frequencyPenalty: 0.2, stop: ['a', 'b', 'c', 'd', 'e', 'f'] });
+    expect(body.generationConfig).toEqual({ stopSequences: ['a', 'b', 'c', 'd', 'e'] });
+    expect(warnings).toEqual(['presence_penalty', 'frequency_penalty', 'stop (only the first 5 sequences)']);
+    expect(() => toGemini({ n: 3 })).toThrow(/n > 1/);
   });
 
   it('maps JSON mode to responseMimeType, with the JSON Schema as responseJsonSchema', () => {
