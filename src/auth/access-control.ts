@@ -54,8 +54,10 @@ export interface ReserveInput {
   ip?: string;
   model?: string;
   estimatedTokens: number;
-  /** Estimated cost in micro-dollars; 0 when unknown (the cost limit then only stops requests once it is reached). */
+  /** Estimated cost in micro-dollars. */
   estimatedCostMicros?: number;
+  /** False when the model has no known price: a principal with a cost limit is then refused (its spend could not be counted). */
+  priced?: boolean;
 }
 
 export interface ActualUsage {
@@ -224,7 +226,11 @@ export class AccessControl {
    */
   async reserve(principal: PrincipalRefLike, input: ReserveInput): Promise<Reservation> {
     if (input.model !== undefined) this.checkModel(principal, input.model);
-    const charges = quotaCharges(this.rulesOf(principal), this.scopeOf(principal), {
+    const rules = this.rulesOf(principal);
+    if (rules.cost && input.priced === false) {
+      throw new GatewayError(403, 'permission_error', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`, { code: 'cost_unknown' });
+    }
+    const charges = quotaCharges(rules, this.scopeOf(principal), {
       ip: input.ip,
       // A token's counters are useless once it expired: let even its lifetime counters be swept then.
       retainUntil: this.expiryOf(principal),

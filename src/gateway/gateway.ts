@@ -108,6 +108,7 @@ export class Gateway {
         model: req.model,
         estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
         estimatedCostMicros: estimatedCost.costMicros ?? 0,
+        priced: estimatedCost.priced,
       });
     } catch (err) {
       if (err instanceof GatewayError && err.status === 429) this.metrics.quotaRejected(err.code);

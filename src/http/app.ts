@@ -40,8 +40,15 @@ function formatOf(request: FastifyRequest): WireFormat {
   return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
 }
 
+/** Codes of refusals that say the calling page's origin is not allowed: such a page must not read the answer. */
+const ORIGIN_REFUSALS = new Set(['origin_not_allowed', 'origin_required']);
+
 function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): void {
   const error = toGatewayError(err);
+  // CORS headers set before authentication (the preflight-level answer) must not let a refused origin read why.
+  if (error.code && ORIGIN_REFUSALS.has(error.code)) {
+    for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
+  }
   if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, error.message);
   else request.log.info({ code: error.code, status: error.status }, error.message);
   void reply.code(error.status).headers({ ...error.headers, 'x-request-id': request.id }).send(errorBody(formatOf(request), error));

@@ -80,6 +80,7 @@ export class Pipeline {
     };
     this.inFlight += 1;
     let admission: Admission | undefined;
+    let estimate: { inputTokens: number; maxOutputTokens: number } | undefined;
     let finished = false;
     const finish = (error?: unknown) => {
       if (finished) return;
@@ -92,6 +93,13 @@ export class Pipeline {
         outcome.errorMessage = gatewayError.message;
       }
       outcome.latencyMs = Math.max(0, Date.now() - req.receivedAt); // the wall clock may step back
+      // A client that leaves once the request went upstream is charged what the upstream received: leaving is not a
+      // way to get the request back, and the input was processed (and billed) all the same.
+      if (!outcome.usage && outcome.upstreamCalled && req.signal.aborted && estimate) {
+        outcome.usage = { inputTokens: estimate.inputTokens, outputTokens: 0 };
+        outcome.usageEstimated = true;
+        outcome.clientAborted = true;
+      }
       void Promise.resolve()
         // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
         .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
@@ -109,10 +117,11 @@ export class Pipeline {
       }
       const validated = this.validate(req);
       const canonical = validated.canonical;
-      admission = await this.deps.admit?.(req, {
+      estimate = {
         inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(req.body).length),
         maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
-      });
+      };
+      admission = await this.deps.admit?.(req, estimate);
       const { prepared, target, attempts, meter, estimated } = await this.route(req, validated, outcome);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
@@ -206,6 +215,7 @@ export class Pipeline {
       try {
         const result = await runFailover(targets, async (target) => {
           meter = newMeter(performance.now());
+          outcome.upstreamCalled = true;
           return this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route)));
         }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts });
         outcome.provider = result.target.id;
@@ -224,6 +234,7 @@ export class Pipeline {
     const peers = this.deps.peers;
     if (peers && peers.canForward(req)) {
       meter = newMeter(performance.now());
+      outcome.upstreamCalled = true;
       const result = await attemptPeer(peers, req, meter, routing, attempts, localError);
       outcome.peer = result.peerId;
       outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;

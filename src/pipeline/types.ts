@@ -74,4 +74,6 @@ export interface Outcome {
   warnings: string[];
   /** The client went away before the response was complete. */
   clientAborted?: boolean;
+  /** A request went out to a provider or peer (so the upstream may have processed, and billed, the input). */
+  upstreamCalled?: boolean;
 }

@@ -32,3 +32,30 @@ export function clientIp(source: ClientAddressSource, trustProxy: boolean | numb
   const address = normalizeIp(candidate);
   return isIP(address) ? address : socket;
 }
+
+/** The eight 16-bit groups of an IPv6 address (any spelling: compressed, upper case, embedded IPv4); undefined if not IPv6. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address.toLowerCase();
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const missing = 8 - left.length - right.length;
+  return [...left, ...Array<string>(tail === undefined ? 0 : missing).fill('0'), ...right].map((g) => parseInt(g, 16));
+}
+
+/**
+ * The bucket a per-IP quota counts an address in: the address itself for IPv4, its /64 network for IPv6 — one
+ * subscriber usually holds a whole /64, so counting single IPv6 addresses would hand out 2^64 fresh quotas.
+ */
+export function ipQuotaBucket(address: string): string {
+  const groups = ipv6Groups(address);
+  if (!groups) return address;
+  return `${groups.slice(0, 4).map((g) => g.toString(16)).join(':')}::/64`;
+}
+

@@ -1,6 +1,6 @@
 export { accessRulesSchema, accessRulesShape, countryVerdict, domainPatternSchema, modelAllowed, needsCountry } from './access-rules.js';
 export type { AccessRules, CountLimit, CountryVerdict } from './access-rules.js';
-export { clientIp, normalizeIp } from './client-ip.js';
+export { clientIp, ipQuotaBucket, normalizeIp } from './client-ip.js';
 export type { ClientAddressSource } from './client-ip.js';
 export { CountryLookup, defaultGeoDatabasePath } from './geo.js';
 export { quotaCharges, usdToMicros } from './quota-charges.js';

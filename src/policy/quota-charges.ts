@@ -1,4 +1,5 @@
 import type { AccessRules } from './access-rules.js';
+import { ipQuotaBucket } from './client-ip.js';
 import type { QuotaCharge } from './quota-store.js';
 
 export interface UsageEstimate {
@@ -25,7 +26,7 @@ export function quotaCharges(rules: AccessRules, scope: string, estimate: UsageE
   if (rules.cost) {
     charges.push({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period, amount: Math.max(0, Math.ceil(estimate.estimatedCostMicros)) });
   }
-  if (rules.ipQuota) charges.push({ scope: `${scope}:ip:${estimate.ip ?? 'unknown'}`, metric: 'ip', ...rules.ipQuota, amount: 1 });
+  if (rules.ipQuota) charges.push({ scope: `${scope}:ip:${estimate.ip ? ipQuotaBucket(estimate.ip) : 'unknown'}`, metric: 'ip', ...rules.ipQuota, amount: 1 });
   const { retainUntil } = estimate;
   return retainUntil === undefined ? charges : charges.map((charge) => ({ ...charge, retainUntil }));
 }

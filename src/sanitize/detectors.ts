@@ -110,7 +110,8 @@ export const CREDENTIAL_DETECTORS: Detector[] = [
   // gitleaks: aws-access-token
   { type: 'AWS_ACCESS_KEY_ID', category: 'credential', prefilter: ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'A3T'], pattern: /\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b/g },
   // trufflehog aws detector: a 40-character secret next to an aws…secret…key name
-  { type: 'AWS_SECRET_ACCESS_KEY', category: 'credential', prefilter: ['aws'], prefilterLower: true, pattern: /\baws_?secret_?(?:access_?)?key\b["']?\s{0,5}[:=]\s{0,5}["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi },
+  // (also the `SecretAccessKey` field of `aws sts` JSON output)
+  { type: 'AWS_SECRET_ACCESS_KEY', category: 'credential', prefilter: ['aws', 'secretaccesskey', 'secret_access_key'], prefilterLower: true, pattern: /\b(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)\b["']?\s{0,5}[:=]\s{0,5}["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi },
   // gitleaks: github-pat, github-oauth, github-app-token, github-refresh-token, github-fine-grained-pat
   { type: 'GITHUB_TOKEN', category: 'credential', prefilter: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_', 'github_pat_'], pattern: /\b(?:gh[pousr]_[0-9A-Za-z]{36}|github_pat_[0-9A-Za-z_]{82})\b/g },
   // gitleaks: gcp-api-key
@@ -119,12 +120,15 @@ export const CREDENTIAL_DETECTORS: Detector[] = [
   { type: 'SLACK_TOKEN', category: 'credential', prefilter: ['xox'], pattern: /\bxox[baprse]-[0-9A-Za-z-]{10,250}/g, validate: (s) => /\d{6}/.test(s) },
   // gitleaks: stripe-access-token (live keys only; test keys move no money)
   { type: 'STRIPE_LIVE_KEY', category: 'credential', prefilter: ['_live_'], pattern: /\b(?:sk|rk)_live_[0-9A-Za-z]{20,99}\b/g },
-  // gitleaks: jwt
-  { type: 'JWT', category: 'credential', prefilter: ['eyJ'], pattern: /\beyJ[A-Za-z0-9_-]{10,4000}\.eyJ[A-Za-z0-9_-]{10,8000}\.[A-Za-z0-9_-]{10,1000}/g },
+  // gitleaks: jwt. A match may start only where a base64url run starts (the look-behind): `\b` would let every
+  // "eyJ" inside a run like "-eyJ-eyJ-eyJ…" start a 4,000-character scan, quadratic on such input.
+  { type: 'JWT', category: 'credential', prefilter: ['eyJ'], pattern: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,4000}\.eyJ[A-Za-z0-9_-]{10,8000}\.[A-Za-z0-9_-]{10,1000}/g },
   // gitleaks: generic-api-key (keyword, assignment, value with entropy >= 3.5)
   {
     type: 'GENERIC_SECRET', category: 'credential', prefilter: ['pass', 'pwd', 'secret', 'token', 'api_key', 'apikey', 'api-key'], prefilterLower: true,
-    pattern: /\b(?:password|passwd|pwd|secret|client_secret|api[_-]?key|access[_-]?token|auth[_-]?token)\b["']?\s{0,5}[:=]\s{0,5}["']?([^\s"',;`]{8,200})/gi,
+    // The keyword may carry a prefix and a suffix (DB_PASSWORD, MYSQL_ROOT_PASSWORD, SECRET_KEY, GITHUB_TOKEN), each
+    // bounded so a long run of `a_a_a_…` stays linear.
+    pattern: /(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,24}[_-]){0,4}(?:password|passwd|pwd|secret|token|api[_-]?key)(?:[_-][A-Za-z0-9]{1,24}){0,3}\b["']?\s{0,5}[:=]\s{0,5}["']?([^\s"',;`]{8,200})/gi,
     validate: (s) => shannonEntropy(s) >= GENERIC_ENTROPY_THRESHOLD,
   },
   { type: 'BEARER_TOKEN', category: 'credential', prefilter: ['earer'], pattern: /\b[Bb]earer\s{1,5}([A-Za-z0-9._~+/-]{20,500}=*)/g, validate: (s) => shannonEntropy(s) >= GENERIC_ENTROPY_THRESHOLD },

@@ -6,116 +6,94 @@ export type TextVisitor = (text: string, location: string) => string;
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Every string value inside a JSON value (tool arguments, schemas, tool results), keys left alone. */
-function walkValue(value: unknown, location: string, visit: TextVisitor): unknown {
-  if (typeof value === 'string') return visit(value, location);
-  if (Array.isArray(value)) return value.map((item, i) => walkValue(item, `${location}[${i}]`, visit));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walkValue(v, `${location}.${k}`, visit)]));
-  return value;
+/**
+ * Keys whose values are protocol vocabulary, never user text (roles, ids, enum values, media types): not scanned.
+ * Everything else is — whatever the field, so text in a field this gateway does not know (a new block type, a
+ * `name`, `metadata`, a document) is scanned too. The same list serves the three formats.
+ */
+const NOT_TEXT = new Set([
+  'model', 'role', 'type', 'id', 'tool_call_id', 'tool_use_id', 'media_type', 'mime_type', 'mimeType', 'detail',
+  'encoding_format', 'signature', 'thought_signature', 'thoughtSignature', 'finish_reason', 'stop_reason', 'format',
+  'reasoning_effort', 'service_tier', 'voice', 'task_type', 'taskType',
+]);
+
+/** Fields that hold a JSON document as a string (OpenAI tool-call arguments): walked as JSON so redaction keeps it valid. */
+const JSON_TEXT = new Set(['arguments']);
+
+/** Fields that hold base64 payloads (images, audio, files): scanned only when they declare a text media type. */
+const BASE64 = new Set(['data', 'file_data']);
+
+const mediaTypeOf = (holder: Json): string | undefined => {
+  const type = holder.media_type ?? holder.mimeType ?? holder.mime_type;
+  return typeof type === 'string' ? type : undefined;
+};
+
+interface Walk {
+  visit: TextVisitor;
+  /** Set when any visit changed a text (so JSON documents are re-serialised only when they must be). */
+  changed: boolean;
 }
 
-/** A JSON text (OpenAI tool-call arguments): walked as JSON so redaction keeps it valid; as plain text if it is not JSON. */
-function walkJsonText(text: string, location: string, visit: TextVisitor): string {
+function visitText(walk: Walk, text: string, location: string): string {
+  const out = walk.visit(text, location);
+  if (out !== text) walk.changed = true;
+  return out;
+}
+
+/** A base64 payload: decoded and scanned when it is text, re-encoded only if something was redacted. */
+function walkBase64(walk: Walk, value: string, mediaType: string | undefined, location: string): string {
+  const dataUrl = /^data:([^;,]*)(;base64)?,/.exec(value);
+  const type = dataUrl ? dataUrl[1] : mediaType;
+  if (!type || !/^(text\/|application\/(json|xml|x-yaml|yaml))/.test(type)) return value;
+  const encoded = dataUrl ? value.slice(dataUrl[0].length) : value;
+  const base64 = dataUrl ? dataUrl[2] !== undefined : true;
+  const decoded = base64 ? Buffer.from(encoded, 'base64').toString('utf8') : decodeURIComponent(encoded);
+  const scanned = visitText(walk, decoded, location);
+  if (scanned === decoded) return value;
+  const reencoded = base64 ? Buffer.from(scanned, 'utf8').toString('base64') : encodeURIComponent(scanned);
+  return dataUrl ? `${dataUrl[0]}${reencoded}` : reencoded;
+}
+
+/** A JSON text: walked as JSON (keys included) and re-serialised only if a finding changed it; plain text otherwise. */
+function walkJsonText(walk: Walk, text: string, location: string): string {
+  let parsed: unknown;
   try {
-    return JSON.stringify(walkValue(JSON.parse(text), location, visit));
+    parsed = JSON.parse(text);
   } catch {
-    return visit(text, location);
+    return visitText(walk, text, location);
   }
+  const inner: Walk = { visit: walk.visit, changed: false };
+  const walked = walkValue(inner, parsed, location);
+  if (!inner.changed) return text; // untouched: the original bytes (big numbers, key order) go on as they were
+  walk.changed = true;
+  return JSON.stringify(walked);
 }
 
-function mapArray(value: unknown, fn: (item: Json, i: number) => Json): unknown {
-  return Array.isArray(value) ? value.map((item, i) => (isObject(item) ? fn(item, i) : item)) : value;
-}
-
-/** OpenAI content: a string or parts; only text parts carry text (images are not scanned). */
-function openaiContent(content: unknown, where: string, visit: TextVisitor): unknown {
-  if (typeof content === 'string') return visit(content, where);
-  return mapArray(content, (part, i) => (typeof part.text === 'string' ? { ...part, text: visit(part.text, `${where}[${i}].text`) } : part));
-}
-
-function walkOpenAI(body: Json, visit: TextVisitor): Json {
-  return {
-    ...body,
-    messages: mapArray(body.messages, (m, i) => ({
-      ...m,
-      ...(m.content !== undefined ? { content: openaiContent(m.content, `messages[${i}].content`, visit) } : {}),
-      ...(m.tool_calls !== undefined ? {
-        tool_calls: mapArray(m.tool_calls, (call, j) => {
-          const fn = call.function as Json | undefined;
-          return fn && typeof fn.arguments === 'string' ? { ...call, function: { ...fn, arguments: walkJsonText(fn.arguments, `messages[${i}].tool_calls[${j}].function.arguments`, visit) } } : call;
-        }),
-      } : {}),
-    })),
-    ...(body.tools !== undefined ? {
-      tools: mapArray(body.tools, (tool, i) => {
-        const fn = tool.function as Json | undefined;
-        return fn ? { ...tool, function: { ...fn, ...(typeof fn.description === 'string' ? { description: visit(fn.description, `tools[${i}].function.description`) } : {}), ...(fn.parameters !== undefined ? { parameters: walkValue(fn.parameters, `tools[${i}].function.parameters`, visit) } : {}) } } : tool;
-      }),
-    } : {}),
-  };
-}
-
-function anthropicBlocks(content: unknown, where: string, visit: TextVisitor): unknown {
-  if (typeof content === 'string') return visit(content, where);
-  return mapArray(content, (block, i) => {
-    const at = `${where}[${i}]`;
-    if (block.type === 'text' && typeof block.text === 'string') return { ...block, text: visit(block.text, `${at}.text`) };
-    if (block.type === 'tool_use') return { ...block, input: walkValue(block.input, `${at}.input`, visit) };
-    if (block.type === 'tool_result') return { ...block, content: anthropicBlocks(block.content, `${at}.content`, visit) };
-    return block;
-  });
-}
-
-function walkAnthropic(body: Json, visit: TextVisitor): Json {
-  return {
-    ...body,
-    ...(body.system !== undefined ? { system: anthropicBlocks(body.system, 'system', visit) } : {}),
-    messages: mapArray(body.messages, (m, i) => ({ ...m, content: anthropicBlocks(m.content, `messages[${i}].content`, visit) })),
-    ...(body.tools !== undefined ? {
-      tools: mapArray(body.tools, (tool, i) => ({
-        ...tool,
-        ...(typeof tool.description === 'string' ? { description: visit(tool.description, `tools[${i}].description`) } : {}),
-        ...(tool.input_schema !== undefined ? { input_schema: walkValue(tool.input_schema, `tools[${i}].input_schema`, visit) } : {}),
-      })),
-    } : {}),
-  };
-}
-
-function geminiParts(parts: unknown, where: string, visit: TextVisitor): unknown {
-  return mapArray(parts, (part, i) => {
-    const at = `${where}[${i}]`;
-    if (typeof part.text === 'string') return { ...part, text: visit(part.text, `${at}.text`) };
-    if (isObject(part.functionCall)) return { ...part, functionCall: { ...part.functionCall, args: walkValue(part.functionCall.args, `${at}.functionCall.args`, visit) } };
-    if (isObject(part.functionResponse)) return { ...part, functionResponse: { ...part.functionResponse, response: walkValue(part.functionResponse.response, `${at}.functionResponse.response`, visit) } };
-    return part;
-  });
-}
-
-function walkGemini(body: Json, visit: TextVisitor): Json {
-  const system = body.systemInstruction;
-  return {
-    ...body,
-    ...(isObject(system) ? { systemInstruction: { ...system, parts: geminiParts(system.parts, 'systemInstruction.parts', visit) } } : {}),
-    ...(body.contents !== undefined ? { contents: mapArray(body.contents, (c, i) => ({ ...c, parts: geminiParts(c.parts, `contents[${i}].parts`, visit) })) } : {}),
-    ...(body.requests !== undefined ? { requests: mapArray(body.requests, (r, i) => (isObject(r.content) ? { ...r, content: { ...r.content, parts: geminiParts(r.content.parts, `requests[${i}].content.parts`, visit) } } : r)) } : {}),
-    ...(body.tools !== undefined ? { tools: walkValue(body.tools, 'tools', visit) } : {}),
-  };
-}
-
-/** OpenAI embeddings input: a string or an array of strings. */
-function walkEmbeddingInput(body: Json, visit: TextVisitor): Json {
-  const input = body.input;
-  if (typeof input === 'string') return { ...body, input: visit(input, 'input') };
-  if (Array.isArray(input)) return { ...body, input: input.map((item, i) => (typeof item === 'string' ? visit(item, `input[${i}]`) : item)) };
-  return body;
+function walkValue(walk: Walk, value: unknown, location: string): unknown {
+  if (typeof value === 'string') return value.startsWith('data:') ? walkBase64(walk, value, undefined, location) : visitText(walk, value, location);
+  if (Array.isArray(value)) return value.map((item, i) => walkValue(walk, item, `${location}[${i}]`));
+  if (!isObject(value)) return value;
+  const out: Json = {};
+  for (const [key, child] of Object.entries(value)) {
+    // Keys are text too (a JSON object in tool arguments can be keyed by anything); the location names the
+    // redacted key, never the original.
+    const safeKey = visitText(walk, key, location ? `${location}.{key}` : '{key}');
+    const at = location ? `${location}.${safeKey}` : safeKey;
+    if (NOT_TEXT.has(key) && typeof child === 'string') out[safeKey] = child;
+    else if (JSON_TEXT.has(key) && typeof child === 'string') out[safeKey] = walkJsonText(walk, child, at);
+    // Anthropic's plain-text document source carries its text in `data` (`source.type` "text"), not base64.
+    else if (BASE64.has(key) && typeof child === 'string' && value.type !== 'text') out[safeKey] = walkBase64(walk, child, mediaTypeOf(value), at);
+    else out[safeKey] = walkValue(walk, child, at);
+  }
+  return out;
 }
 
 /**
- * Applies `visit` to every text field a request of `format` sends on — messages, system prompts, tool definitions,
- * tool-call arguments and tool results — and returns a new body (the input is not modified).
+ * Applies `visit` to every text a request sends on — every string in the body except protocol vocabulary (see
+ * NOT_TEXT), object keys included, JSON tool arguments as JSON, base64 payloads when they declare a text media type
+ * — and returns a new body (the input is not modified). The same walk serves all three formats: a per-field list
+ * would let text in any field it forgot (a document block, a `name`, `metadata`) through unscanned.
  */
-export function walkRequestText(format: WireFormat, body: Json, visit: TextVisitor): Json {
-  if (format === 'anthropic') return walkAnthropic(body, visit);
-  if (format === 'gemini') return walkGemini(body, visit);
-  return body.messages !== undefined ? walkOpenAI(body, visit) : walkEmbeddingInput(body, visit);
+export function walkRequestText(_format: WireFormat, body: Json, visit: TextVisitor): Json {
+  return walkValue({ visit, changed: false }, body, '') as Json;
 }

@@ -31,7 +31,7 @@ async function start(): Promise<void> {
     storage: { dir },
     auth: { mode: ['token', 'key'] },
     key_map: { [VIRTUAL_KEY]: { label: 'team-a', providers: { openai: 'team-a-provider-key' }, requests: { limit: 1000, period: 'day' } } },
-    providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-mini'] }],
+    providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-mini', 'acme-llm-1'] }],
   }, 'access test', {});
   node = new Gateway(config, { logger: pino({ level: 'silent' }) });
   url = await node.start();
@@ -115,7 +115,12 @@ describe('access tokens', () => {
     expect(ok.status).toBe(200);
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://shop.myapp.com');
     expect(await errorCode(await chat(token, { origin: 'https://shop.myapp.com' }, 'gpt-4o'))).toBe('model_not_allowed');
-    expect(await errorCode(await chat(token, { origin: 'https://evil.example' }, 'gpt-4o-mini'))).toBe('origin_not_allowed');
+    // Tokens without domains exist on this node, so the pre-auth CORS answer allows any origin; the refusal of an
+    // origin-bound token must still not be readable by the foreign page.
+    expect((await mintViaApi({ expiresIn: 600_000 })).token).toBeTruthy();
+    const foreign = await chat(token, { origin: 'https://evil.example' }, 'gpt-4o-mini');
+    expect(await errorCode(foreign)).toBe('origin_not_allowed');
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     // A German address (checked against the bundled database first) behind trust_proxy.
     const german = '5.9.0.1';
     expect(node.access.country(german)).toBe('DE');
@@ -176,3 +181,33 @@ describe('virtual keys', () => {
     expect((await chat('not-a-known-key-at-all-0000')).status).toBe(401);
   });
 });
+
+describe('limits a client cannot dodge', () => {
+  it('counts a request the client abandoned after it went upstream', async () => {
+    const { token } = await mintViaApi({ requests: { limit: 2, period: 'day' } });
+    mock.enqueue({ kind: 'hang' });
+    const seen = mock.requests.length;
+    const leaving = new AbortController();
+    const abandoned = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST', signal: leaving.signal, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'I will not wait' }] }),
+    }).catch(() => undefined);
+    await mock.waitForRequests(seen + 1);
+    leaving.abort();
+    await abandoned;
+    // The abandoned request took one of the two; one is left, then the limit answers.
+    await expect.poll(async () => (await chat(token)).status, { timeout: 5_000, interval: 50 }).toBe(200);
+    const refused = await chat(token);
+    expect(refused.status).toBe(429);
+  });
+
+  it('refuses a cost-limited credential a model whose price is unknown, instead of not counting its cost', async () => {
+    const { token } = await mintViaApi({ cost: { limit: 0.000001 } });
+    const res = await chat(token, {}, 'acme-llm-1');
+    expect(res.status).toBe(403);
+    expect(await errorCode(res)).toBe('cost_unknown');
+    const unlimited = (await mintViaApi({})).token;
+    expect((await chat(unlimited, {}, 'acme-llm-1')).status).toBe(200);
+  });
+});
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientIp, countryVerdict, CountryLookup, normalizeIp } from '../../../src/policy/index.js';
+import { clientIp, countryVerdict, CountryLookup, ipQuotaBucket, normalizeIp } from '../../../src/policy/index.js';
 
 describe('clientIp', () => {
   const headers = { 'x-forwarded-for': '203.0.113.9, 81.2.69.142' };
@@ -21,6 +21,18 @@ describe('clientIp', () => {
   it('normalises IPv4-mapped IPv6 and brackets', () => {
     expect(normalizeIp('::FFFF:1.2.3.4')).toBe('1.2.3.4');
     expect(normalizeIp('[2001:DB8::1]')).toBe('2001:db8::1');
+  });
+});
+
+describe('ipQuotaBucket', () => {
+  it('counts IPv6 by /64 in one canonical spelling, IPv4 by address', () => {
+    const buckets = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:DB8:1:2:0:0:0:1', '2001:0db8:0001:0002:ffff:ffff:ffff:ffff'].map(ipQuotaBucket);
+    expect(new Set(buckets)).toEqual(new Set(['2001:db8:1:2::/64']));
+    expect(ipQuotaBucket('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(ipQuotaBucket('::1')).toBe('0:0:0:0::/64');
+    expect(ipQuotaBucket('64:ff9b::192.0.2.33')).toBe('64:ff9b:0:0::/64');
+    expect(ipQuotaBucket('81.2.69.142')).toBe('81.2.69.142');
+    expect(ipQuotaBucket('not an address')).toBe('not an address');
   });
 });
 

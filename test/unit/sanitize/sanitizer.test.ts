@@ -50,6 +50,50 @@ describe('sanitizer', () => {
     expect(gemini.findings).toHaveLength(4);
   });
 
+  it('scans every text field, also ones this gateway does not model: names, metadata, documents, base64 text, JSON keys', () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const openai = make().scanRequest('openai', {
+      model: 'gpt-4o',
+      metadata: { note: KEY },
+      prediction: { type: 'content', content: `predicted ${KEY}` },
+      messages: [
+        { role: 'user', name: KEY, content: [{ type: 'file', file: { filename: 'notes.txt', file_data: `data:text/plain;base64,${b64(`line ${KEY}`)}` } }] },
+        { role: 'assistant', content: null, function_call: { name: 'f', arguments: JSON.stringify({ [KEY]: 'as a key' }) } },
+      ],
+    });
+    expect(JSON.stringify(openai.body)).not.toContain(KEY);
+    const fileData = (openai.body.messages as any[])[0].content[0].file.file_data as string;
+    expect(Buffer.from(fileData.split(',')[1]!, 'base64').toString()).toBe('line [REDACTED:OPENAI_API_KEY]');
+    expect(openai.findings.map((f) => f.location).join(' ')).not.toContain(KEY);
+    expect(openai.findings).toHaveLength(5);
+
+    const anthropic = make().scanRequest('anthropic', {
+      metadata: { user_id: KEY },
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: `doc ${GH}` } }, { type: 'search_result', source: 'https://x', title: 't', content: [{ type: 'text', text: KEY }] }] }],
+    });
+    expect(JSON.stringify(anthropic.body)).not.toMatch(/sk-proj|ghp_/);
+    const gemini = make().scanRequest('gemini', {
+      system_instruction: { parts: [{ text: KEY }] },
+      contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'text/plain', data: b64(GH) } }, { inlineData: { mimeType: 'image/png', data: b64(GH) } }, { executableCode: { language: 'PYTHON', code: `k = "${KEY}"` } }] }],
+    });
+    const parts = (gemini.body.contents as any[])[0].parts;
+    expect(Buffer.from(parts[0].inlineData.data, 'base64').toString()).toBe('[REDACTED:GITHUB_TOKEN]');
+    expect(parts[1].inlineData.data).toBe(b64(GH)); // binary payloads are not decoded
+    expect(JSON.stringify(gemini.body)).not.toContain(KEY);
+  });
+
+  it('leaves tool arguments byte for byte when they hold nothing to redact, even if something else was redacted', () => {
+    const args = '{"order_id": 12345678901234567890, "amount": 1e400, "k":1,"k":2}';
+    const result = make().scanRequest('openai', {
+      messages: [
+        { role: 'user', content: `key ${KEY}` },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }] },
+      ],
+    });
+    expect(result.findings).toHaveLength(1);
+    expect((result.body.messages as any[])[1].tool_calls[0].function.arguments).toBe(args);
+  });
+
   it('blocks under the compliance gate with a 403 listing types, never values', () => {
     const result = make({ compliance_gate: true }).scanRequest('openai', { messages: [{ role: 'user', content: `k ${KEY}` }] });
     expect(result.blocked).toBe(true);
@@ -82,7 +126,7 @@ describe('sanitizer', () => {
     const sanitizer = make({ redact_pii: true, redact_ip: true });
     const adversarial = [
       'a'.repeat(100_000), 'sk-'.repeat(30_000), '@'.repeat(100_000), 'a@'.repeat(50_000), '1'.repeat(100_000),
-      '1 '.repeat(50_000), '-----BEGIN RSA PRIVATE KEY-----'.repeat(3_000), 'password='.repeat(10_000), 'eyJ.'.repeat(25_000),
+      '1 '.repeat(50_000), '-----BEGIN RSA PRIVATE KEY-----'.repeat(3_000), 'password='.repeat(10_000), 'eyJ.'.repeat(25_000), '-eyJ'.repeat(25_000),
       'Bearer '.repeat(14_000), 'DE89 '.repeat(20_000), '+1 ('.repeat(25_000), 'xoxb-'.repeat(20_000), '1.1.1.'.repeat(16_000),
     ];
     for (const noise of adversarial) {
