@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway/gateway.js';
+import type { Config } from '../config/index.js';
+import { publicUrl } from '../config/public-url.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './main.js';
 
@@ -23,15 +25,26 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
   } else {
     for (const p of config.providers) {
       const models = p.models ? p.models.join(', ') : 'discovered from the provider';
-      io.out(`provider: ${p.id} (${p.type}) → ${p.base_url ?? 'default endpoint'}; models: ${models}`);
+      io.out(`provider: ${p.id} (${p.type}) → ${p.base_url ? publicUrl(p.base_url) ?? '(invalid URL)' : 'default endpoint'}; models: ${models}`);
     }
   }
   const gateway = new Gateway(config);
-  const url = await gateway.start();
+  let url: string;
+  try {
+    url = await gateway.start();
+  } catch (err) {
+    await gateway.close().catch(() => undefined);
+    const reason = startFailure(err, config);
+    if (!reason) throw err;
+    io.err(`meshgate: ${reason}`);
+    return 1;
+  }
   const { adminKeyOrigin, adminKey } = gateway.access;
   if (adminKeyOrigin.generated) {
     io.out(`admin key generated (shown once): ${adminKey.secret.reveal()}`);
     io.out(`  it is saved in ${adminKeyOrigin.file}; read it again with: cat ${adminKeyOrigin.file}`);
+  } else if (adminKeyOrigin.file) {
+    io.out(`admin key: in ${adminKeyOrigin.file}`);
   }
   io.out(`auth mode: ${config.auth.mode.join(', ')}; gateway id ${adminKey.gatewayId}`);
   if (gateway.mesh) {
@@ -58,3 +71,18 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
   io.out('meshgate stopped');
   return 0;
 }
+
+/** A one-line reason for the start-up failures an operator causes and can fix; undefined for anything else. */
+function startFailure(err: unknown, config: Config): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string; path?: string };
+  const code = e.code ?? e.cause?.code;
+  const dir = config.storage.dir;
+  const text = `${e.message ?? ''} ${e.cause?.message ?? ''}`;
+  if (code === 'LEVEL_LOCKED' || /\block\b/i.test(text) && /LOCK/.test(text)) return `the data directory ${dir} is in use by another meshgate process (one node per data directory).`;
+  if (code === 'EADDRINUSE') return `${config.server.host}:${config.server.port} is already in use; choose another port with --port or [server] port.`;
+  if (code === 'EADDRNOTAVAIL') return `${config.server.host} is not an address of this machine; check --host or [server] host.`;
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied${e.path ? ` on ${e.path}` : ''}: check that the data directory ${dir} is writable${config.server.port < 1024 && config.server.port !== 0 ? ` and that this user may listen on port ${config.server.port}` : ''}.`;
+  if (code === 'ENOTDIR' || code === 'EEXIST') return `the data directory ${dir} cannot be created or used${e.path ? ` (${e.path} is in the way)` : ''}.`;
+  return undefined;
+}
+

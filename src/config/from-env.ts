@@ -21,9 +21,23 @@ export function providersFromEnv(env: NodeJS.ProcessEnv): Array<Record<string, u
     });
   }
   if (has('OLLAMA_HOST')) {
-    const host = env.OLLAMA_HOST!.replace(/\/+$/, '');
-    const url = /^https?:\/\//.test(host) ? host : `http://${host}`;
+    const url = ollamaUrl(env.OLLAMA_HOST!);
     providers.push({ id: 'ollama', type: 'openai_compatible', base_url: `${url}/v1` });
   }
   return providers;
 }
+
+/**
+ * OLLAMA_HOST as Ollama itself reads it: with a scheme, taken as is (default ports 80/443); without one, http and
+ * port 11434 unless a port is given (the common `OLLAMA_HOST=0.0.0.0` means 0.0.0.0:11434, not port 80).
+ */
+export function ollamaUrl(raw: string): string {
+  let host = raw.trim().replace(/\/+$/, '');
+  if (/^https?:\/\//.test(host)) return host;
+  if (/^:\d+$/.test(host)) host = `127.0.0.1${host}`; // ":11500": a port on this machine
+  const hasPort = /^\[[^\]]+\]:\d+$/.test(host) || /^[^:[\]]+:\d+$/.test(host);
+  if (hasPort) return `http://${host}`;
+  const bare = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host; // a bare IPv6 address
+  return `http://${bare}:11434`;
+}
+

@@ -75,6 +75,7 @@ export class Gateway {
       ));
     }
     this.catalog = new ModelCatalog(this.providers, this.logger);
+    this.metrics.isKnownModel = (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false);
     const sanitizer = createSanitizer(config.sanitization);
     this.pipeline = new Pipeline({
       config,

@@ -5,6 +5,9 @@ import { LabelLimit } from './label-limit.js';
 
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
 
+/** The model label for names no provider or peer serves. */
+export const UNKNOWN_MODEL = '(unknown)';
+
 export type MeshForwardOutcome = 'ok' | 'error' | 'refused' | 'timeout';
 
 export interface MetricsOptions {
@@ -126,9 +129,17 @@ export class GatewayMetrics {
     });
   }
 
+  /**
+   * Whether a requested model is one this node or its peers serve. Other names (typos, made-up names a client can
+   * send by the thousand) are counted under UNKNOWN_MODEL, so they cannot crowd real models out of the label set.
+   */
+  isKnownModel: (model: string) => boolean = () => true;
+
   /** Counts a finished request from its usage record. */
   observeRecord(record: UsageRecord): void {
-    const model = this.#models.value(record.model ?? record.requested_model);
+    const requested = this.isKnownModel(record.requested_model) ? this.#models.value(record.requested_model) : UNKNOWN_MODEL;
+    const model = record.model ? this.#models.value(record.model) : requested;
+    this.#countAttempts(record);
     const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : 'none');
     this.#requests.inc({ model, provider, status_code: String(record.status), served_by: record.served_by });
     for (const [tokenType, count] of TOKEN_COUNTS) {
@@ -142,7 +153,7 @@ export class GatewayMetrics {
     const genAi = {
       gen_ai_operation_name: record.operation,
       gen_ai_provider_name: provider,
-      gen_ai_request_model: this.#models.value(record.requested_model),
+      gen_ai_request_model: requested,
       gen_ai_response_model: model,
     };
     if (record.status < 400) {
@@ -174,7 +185,25 @@ export class GatewayMetrics {
   }
 
   failover(from: string, to: string): void {
-    this.#failovers.inc({ from, to });
+    this.#failovers.inc({ from: this.#target(from), to: this.#target(to) });
+  }
+
+  /** A provider id (bounded by the config) or `peer:<id>` (bounded through the peer label limit). */
+  #target(target: string): string {
+    return target.startsWith('peer:') ? `peer:${this.#peers.value(target.slice(5))}` : target;
+  }
+
+  /** Failed attempts (upstream errors, peers that failed) and forwards to peers, from the record's attempt list. */
+  #countAttempts(record: UsageRecord): void {
+    for (const attempt of record.attempts) {
+      const peer = attempt.target.startsWith('peer:') ? attempt.target.slice(5) : undefined;
+      if (peer !== undefined) {
+        const outcome: MeshForwardOutcome = attempt.ok ? 'ok' : attempt.code === 'upstream_timeout' || attempt.code === 'timeout' ? 'timeout' : attempt.status !== undefined && attempt.status < 500 ? 'refused' : 'error';
+        this.meshForward(peer, outcome);
+      } else if (!attempt.ok) {
+        this.upstreamError(attempt.target, attempt.code ?? (attempt.status ? `http_${attempt.status}` : 'error'));
+      }
+    }
   }
 
   /** The Prometheus text exposition of every metric. */

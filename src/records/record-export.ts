@@ -53,15 +53,16 @@ const CSV_COLUMNS: ReadonlyArray<readonly [string, (record: UsageRecord) => Cell
 ];
 
 /**
- * A CSV field per RFC 4180 §2: quoted when it holds a comma, quote, CR or LF, quotes doubled. Text that a
- * spreadsheet would run as a formula (leading = + - @ tab CR; OWASP "CSV Injection") gets a leading apostrophe,
- * since project and source come from client headers. Numbers and booleans are written bare; null is empty.
+ * A CSV field per RFC 4180 §2. Text is always quoted (quotes doubled): a spreadsheet set to split on `;` (the list
+ * separator in much of Europe) would otherwise split `p;=cmd…` inside a cell and run its second half as a formula.
+ * Text that starts like a formula (= + - @ tab CR; OWASP "CSV Injection") also gets a leading apostrophe, since
+ * project, source and model come from clients. Numbers and booleans are written bare; null is empty.
  */
 export function csvField(value: Cell): string {
   if (value === null) return '';
   if (typeof value !== 'string') return String(value);
   const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return `"${text.replaceAll('"', '""')}"`;
 }
 
 /** CSV with a header line, CRLF line ends (RFC 4180 §2.1). */

@@ -45,11 +45,12 @@ const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Records removed per LevelDB batch by the sweeper, and batches per sweep: a sweep never holds the db for long. */
 const SWEEP_CHUNK = 500;
-const SWEEP_MAX_CHUNKS = 40;
 /** Records read per `getMany` when a query walks the project index. */
 const INDEX_READ_CHUNK = 128;
 /** If LevelDB keeps failing, records wait in memory up to this many, then the oldest are dropped (and logged). */
 const MAX_PENDING = 100_000;
+/** Most records in one LevelDB batch (a backlog after failures is written in several). */
+const MAX_WRITE_BATCH = 4_096;
 /** Least wait before retrying a failed write. */
 const RETRY_MS = 1_000;
 
@@ -107,7 +108,8 @@ export class RecordStore {
     const parsed = usageRecordSchema.parse(record);
     return new Promise((done) => {
       this.#pending.push({ record: parsed, done });
-      if (this.#closed || this.#pending.length >= this.#options.maxBatchSize) void this.flush();
+      // A full batch is written at once — unless writes are failing: then the retry timer paces them.
+      if (this.#closed || (this.#pending.length >= this.#options.maxBatchSize && !this.#failing)) void this.flush();
       else this.#scheduleFlush();
     });
   }
@@ -130,7 +132,9 @@ export class RecordStore {
     this.#immediate = undefined;
     clearInterval(this.#sweepTimer);
     await this.#sweeping;
-    await this.flush();
+    // A backlog is written in several batches; stop early only if writing keeps failing.
+    do await this.flush();
+    while (this.#pending.length > 0 && !this.#failing);
     if (this.#pending.length > 0) {
       this.#logger?.error({ lost: this.#pending.length }, 'usage records could not be written before close');
       for (const entry of this.#pending.splice(0)) entry.done(false);
@@ -141,10 +145,11 @@ export class RecordStore {
     if (this.#pending.length === 0) return;
     this.#writing = true;
     try {
-      await this.#writeBatch(this.#pending.splice(0));
+      await this.#writeBatch(this.#pending.splice(0, MAX_WRITE_BATCH));
     } finally {
       this.#writing = false;
-      if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
+      if (this.#pending.length >= this.#options.maxBatchSize && !this.#closed && !this.#failing) void this.flush();
+      else if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
     }
   }
 
@@ -210,8 +215,9 @@ export class RecordStore {
   }
 
   /**
-   * Removes records older than the retention period (from `now`), in bounded chunks so one sweep never blocks
-   * the store for long; what is left is removed by the next sweep. Returns how many records it removed.
+   * Removes every record older than the retention period (from `now`), in chunks with a turn of the event loop
+   * between them, so a sweep never holds the store for long yet always catches up, whatever the request rate.
+   * Returns how many records it removed.
    */
   sweep(now = Date.now()): Promise<number> {
     if (this.#options.retentionDays <= 0) return Promise.resolve(0);
@@ -224,7 +230,7 @@ export class RecordStore {
   async #sweepOlderThan(cutoff: number): Promise<number> {
     let removed = 0;
     try {
-      for (let chunk = 0; chunk < SWEEP_MAX_CHUNKS; chunk++) {
+      while (!this.#closed) {
         const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit: SWEEP_CHUNK }).all();
         if (expired.length === 0) break;
         await this.#store.db.batch(expired.flatMap(([key, record]) => [
@@ -233,6 +239,7 @@ export class RecordStore {
         ]));
         removed += expired.length;
         if (expired.length < SWEEP_CHUNK) break;
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (err) {
       this.#logger?.warn({ err: (err as Error).message }, 'usage record retention sweep failed; will retry');

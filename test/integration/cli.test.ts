@@ -69,6 +69,34 @@ describe('meshgate CLI', () => {
     expect(text).toMatch(/providers\[0\]\.type/);
   });
 
+  it('says plainly why it cannot start: data directory in use, port in use; never prints a key in a URL', async () => {
+    const data = join(dir, 'shared-data');
+    const first = run(['start', '--port', '0', '--data', data], { OLLAMA_HOST: 'http://user:hunter2@127.0.0.1:9/?api-key=SEKRET' });
+    try {
+      await expect.poll(() => first.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      expect(first.stdout.join('\n')).not.toMatch(/hunter2|SEKRET/);
+      expect(first.stdout.join('\n')).toContain('provider: ollama (openai_compatible) → http://127.0.0.1:9');
+      const port = new URL(first.stdout.find((l) => l.startsWith('meshgate listening on '))!.slice('meshgate listening on '.length)).port;
+
+      const sameDir = run(['start', '--port', '0', '--data', data], {});
+      expect(await sameDir.exited).toBe(1);
+      expect(sameDir.stderr.join('\n')).toMatch(/^meshgate: the data directory .* is in use by another meshgate process/m);
+      expect(sameDir.stderr.join('\n')).not.toMatch(/\n\s+at /); // a sentence, not a stack trace
+
+      const samePort = run(['start', '--port', port, '--data', join(dir, 'other-data')], {});
+      expect(await samePort.exited).toBe(1);
+      expect(samePort.stderr.join('\n')).toMatch(new RegExp(`^meshgate: 127\\.0\\.0\\.1:${port} is already in use`, 'm'));
+      // The key generated before the port failed is announced by its file on the next start.
+      const again = run(['start', '--port', '0', '--data', join(dir, 'other-data')], {});
+      await expect.poll(() => again.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      expect(again.stdout.join('\n')).toMatch(/admin key(?: generated|: in )/);
+      again.child.kill('SIGTERM');
+      await again.exited;
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+  });
+
   it('prints usage for an unknown command', async () => {
     const proc = run(['fly'], {});
     expect(await proc.exited).toBe(2);

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { publicUrl } from '../../config/public-url.js';
 import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
@@ -21,19 +22,6 @@ export interface InfoDeps {
   meshModels?: () => Map<string, string[]>;
   /** Extra /health fields (mesh peer id and peer count). */
   health?: () => Record<string, unknown>;
-}
-
-/** A base URL without any userinfo (never show credentials embedded in a URL). */
-function publicUrl(url: string | undefined): string | undefined {
-  if (!url) return undefined;
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return undefined;
-  }
 }
 
 export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {

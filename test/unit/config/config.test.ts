@@ -31,6 +31,28 @@ describe('config', () => {
     expect(config.providers[4]!.base_url).toBe('http://127.0.0.1:11434/v1');
   });
 
+  it('reads OLLAMA_HOST as Ollama does: a bare host means port 11434', async () => {
+    const cases: Array<[string, string]> = [
+      ['0.0.0.0', 'http://0.0.0.0:11434/v1'], ['localhost', 'http://localhost:11434/v1'], [':11500', 'http://127.0.0.1:11500/v1'],
+      ['gpu-box:8080', 'http://gpu-box:8080/v1'], ['http://gpu-box', 'http://gpu-box/v1'], ['https://ollama.example/', 'https://ollama.example/v1'],
+      ['::1', 'http://[::1]:11434/v1'], ['[::1]:9000', 'http://[::1]:9000/v1'],
+    ];
+    for (const [host, url] of cases) {
+      const { config } = await loadConfig({ env: { OLLAMA_HOST: host } });
+      expect(config.providers[0]!.base_url, host).toBe(url);
+    }
+  });
+
+  it('refuses a ${…} that is not a valid reference instead of sending it on as text; $${ is a literal', async () => {
+    for (const written of ['${OPENAI-KEY}', '${ K }', 'prefix-${K-dflt}']) {
+      const file = await tomlFile(`[[providers]]\nid = "p"\ntype = "openai"\napi_key = "${written}"\nmodels = ["m"]\n`);
+      await expect(loadConfig({ file, env: { K: 'v' } }), written).rejects.toThrow(/providers\[0\]\.api_key: .*not a valid variable reference/);
+    }
+    const file = await tomlFile(`[[providers]]\nid = "p"\ntype = "openai"\napi_key = "$\${LITERAL}-\${K}"\nmodels = ["m"]\n`);
+    const { config } = await loadConfig({ file, env: { K: 'a${b' } });
+    expect(config.providers[0]!.api_key!.reveal()).toBe('${LITERAL}-a${b');
+  });
+
   it('reads a TOML file, substitutes ${VAR} and applies command-line overrides', async () => {
     const file = await tomlFile(`
 [server]

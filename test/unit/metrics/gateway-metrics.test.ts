@@ -9,6 +9,16 @@ const sum = (samples: Sample[], name: string, match: Record<string, string> = {}
   samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((total, s) => total + s.value, 0);
 
 describe('GatewayMetrics', () => {
+  it('counts model names nobody serves under one label, so made-up names cannot push real models out', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    metrics.isKnownModel = (model) => model === 'gpt-4o-mini';
+    for (let i = 0; i < 600; i++) metrics.observeRecord(makeRecord({ id: `bogus-${i}`, time: 1, requested_model: `bogus-${i}`, model: null, status: 404, provider: null }));
+    metrics.observeRecord(makeRecord({ id: 'real', time: 2, requested_model: 'gpt-4o-mini', model: 'gpt-4o-mini', status: 200 }));
+    const { samples } = parsePrometheusText(await metrics.text());
+    expect(sum(samples, 'meshgate_requests_total', { model: '(unknown)' })).toBe(600);
+    expect(sum(samples, 'meshgate_requests_total', { model: 'gpt-4o-mini', status_code: '200' })).toBe(1);
+  });
+
   it('exposes counters and histograms that match the usage records they were fed', async () => {
     const metrics = createMetrics({ processMetrics: false });
     const records = mixedRecords(Date.UTC(2026, 10, 1));
@@ -16,7 +26,6 @@ describe('GatewayMetrics', () => {
       metrics.observeRecord(record);
       const targets = record.attempts.map((a) => a.target);
       for (let i = 1; i < targets.length; i++) if (targets[i] !== targets[i - 1]) metrics.failover(targets[i - 1]!, targets[i]!);
-      for (const attempt of record.attempts) if (!attempt.ok) metrics.upstreamError(attempt.target, `http_${attempt.status}`);
     }
     const { samples, types } = parsePrometheusText(await metrics.text());
 
@@ -44,7 +53,10 @@ describe('GatewayMetrics', () => {
     expect(sum(samples, 'meshgate_failover_saved_requests_total')).toBe(records.filter((r) => r.failovers > 0 && r.status < 400).length);
     expect(sum(samples, 'meshgate_failovers_total')).toBe(records.reduce((t, r) => t + r.failovers, 0));
     expect(sum(samples, 'meshgate_failovers_total', { from: 'openai-main', to: 'anthropic-main' })).toBe(2);
-    expect(sum(samples, 'meshgate_upstream_errors_total')).toBe(records.flatMap((r) => r.attempts).filter((a) => !a.ok).length);
+    // Failed attempts come from each record's attempt list: provider failures as upstream errors, peers as forwards.
+    const attempts = records.flatMap((r) => r.attempts);
+    expect(sum(samples, 'meshgate_upstream_errors_total')).toBe(attempts.filter((a) => !a.ok && !a.target.startsWith('peer:')).length);
+    expect(sum(samples, 'meshgate_mesh_forwards_total')).toBe(attempts.filter((a) => a.target.startsWith('peer:')).length);
 
     const withLatency = records.filter((r) => r.latency_ms !== null);
     expect(sum(samples, 'gen_ai_client_operation_duration_seconds_count')).toBe(withLatency.length);

@@ -95,6 +95,36 @@ describe('RecordStore durability', () => {
     }
   });
 
+  it('while the disk refuses writes, retries on the timer instead of on every new record, and writes the backlog once it can', async () => {
+    await reopen({ maxBatchSize: 4 });
+    const batch = store.db.batch.bind(store.db);
+    let attempts = 0;
+    let failing = true;
+    store.db.batch = ((...args: unknown[]) => {
+      attempts++;
+      if (failing) return Promise.reject(new Error('ENOSPC: no space left on device'));
+      return (batch as (...a: unknown[]) => unknown)(...args);
+    }) as typeof store.db.batch;
+    try {
+      const first = records.write(makeRecord({ id: 'f0', time: BASE }));
+      const rest: Array<Promise<boolean>> = [];
+      for (let i = 0; i < 3; i++) rest.push(records.write(makeRecord({ id: `f${i + 1}`, time: BASE + i + 1 })));
+      await new Promise((r) => setTimeout(r, 50)); // the full batch was tried, and failed
+      const tried = attempts;
+      expect(tried).toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < 1_000; i++) rest.push(records.write(makeRecord({ id: `g${i}`, time: BASE + 10 + i })));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(attempts).toBe(tried); // new records did not each trigger a write of the whole backlog
+      failing = false;
+      await records.close();
+      expect(await Promise.all([first, ...rest])).toEqual(Array(1_004).fill(true));
+      expect(await store.sublevel<UsageRecord>('record').keys().all()).toHaveLength(1_004);
+    } finally {
+      store.db.batch = batch;
+      records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: NO_TIMER_FLUSH });
+    }
+  });
+
   it('refuses a record that is not valid, and one whose principal id is a credential', () => {
     expect(() => records.write({ ...makeRecord({ id: 'x', time: BASE }), prompt_tokens: -1 })).toThrow();
     expect(() => records.write(makeRecord({ id: 'y', time: BASE, principal: { kind: 'token', id: 'sk-live-abcdef' } }))).toThrow(/credential/);

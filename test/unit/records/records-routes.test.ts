@@ -160,6 +160,10 @@ describe('records routes', () => {
     expect(cell('findings')).toBe('email@messages[0].content;credit_card@messages[1].content[0].text');
     expect(cell('cost_usd')).toBe('1.234567');
     expect(cell('time')).toBe(new Date(BASE + 10_000).toISOString());
+    // Every text cell is quoted, so a spreadsheet splitting on ";" cannot cut a formula out of one.
+    const line = response.body.split('\r\n')[1]!;
+    expect(line).toContain('"tricky"');
+    expect(line).not.toMatch(/(^|,)[^",]*;/);
   });
 
   it('exports an unpriced record with an empty cost, not 0', async () => {
