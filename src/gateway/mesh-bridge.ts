@@ -1,4 +1,6 @@
 import { createParser } from 'eventsource-parser';
+import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
+import { estimateTextTokens } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import type { Usage, WireFormat } from '../formats/canonical.js';
@@ -14,6 +16,8 @@ import { iterator } from '../pipeline/streaming.js';
 const encoder = new TextEncoder();
 /** The longest a forwarded request may run on this node, whatever deadline the requester sent. */
 const MAX_DEADLINE_MS = 60 * 60_000;
+/** A complete answer larger than this is relayed but not parsed for its usage. */
+const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
@@ -32,14 +36,25 @@ function relayMeter(format: WireFormat, stream: boolean) {
   let usage: Partial<Usage> = {};
   const decoder = new TextDecoder();
   const chunks: Uint8Array[] = [];
-  const parser = stream ? createParser({ onEvent: (m) => void (usage = { ...usage, ...codec.tapStreamMessage(m, true).usage }) }) : undefined;
+  let size = 0;
+  let overflow = false;
+  // Bounded like every SSE parse here: a peer whose stream never ends an event is not metered (its receipt is then
+  // checked against this node's estimate) rather than buffered without end.
+  const parser = stream
+    ? createParser({ onEvent: (m) => void (usage = { ...usage, ...codec.tapStreamMessage(m, true).usage }), onError: () => void (overflow = true), maxBufferSize: MAX_SSE_EVENT_BYTES })
+    : undefined;
   return {
     feed(chunk: Uint8Array) {
-      if (parser) parser.feed(decoder.decode(chunk, { stream: true }));
-      else chunks.push(chunk);
+      if (parser) {
+        if (!overflow) parser.feed(decoder.decode(chunk, { stream: true }));
+      } else if (size <= MAX_METERED_BODY_BYTES) {
+        size += chunk.byteLength;
+        chunks.push(chunk);
+      }
     },
     result(): { input: number; output: number; cached: number } | undefined {
       if (!parser) {
+        if (size > MAX_METERED_BODY_BYTES) return undefined;
         try {
           usage = codec.usageFromResponse(JSON.parse(Buffer.concat(chunks).toString('utf8'))) ?? {};
         } catch {
@@ -72,17 +87,23 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       return peers.map((p) => p.peerId);
     },
     forward: async (peerId, frame: ForwardFrame, signal): Promise<PeerResponse> => {
+      // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
+      // the peer advertises by the time its trailer arrives.
+      const price = receiptPrice(advertisedPrice(peerId, frame.model));
+      const requestChars = JSON.stringify(frame.body).length;
       const result = await mesh.forward(peerId, frame as ForwardRequestFrame, signal);
       const meter = relayMeter(frame.format, frame.stream);
+      let relayed = 0;
       const body = (async function* () {
         for await (const chunk of result.body) {
           meter.feed(chunk);
+          relayed += chunk.byteLength;
           yield chunk;
         }
       })();
       const trailer = result.trailer.then((t) => {
         if (options.ledger && t.receipt) {
-          const measured = { usage: meter.result(), price: receiptPrice(advertisedPrice(peerId, frame.model)) };
+          const measured = { usage: meter.result(), price, estimate: { input: estimateTextTokens(requestChars), output: estimateTextTokens(relayed) } };
           void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
         }
         return t;
@@ -98,14 +119,14 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
  * The response as bytes for the forward stream. For a stream, closing this iterator (the requester went away, even
  * before the first chunk was read) closes the pipeline's events, which releases the request's slot and quota.
  */
-function responseBytes(response: GatewayResponse, format: GatewayRequest['format']): AsyncGenerator<Uint8Array> {
+function responseBytes(response: GatewayResponse, format: GatewayRequest['format'], onClose: () => void): AsyncGenerator<Uint8Array> {
   const { body } = response;
   if (body.kind !== 'sse') {
     let sent = false;
     const bytes = body.kind === 'json' ? encoder.encode(JSON.stringify(body.value)) : body.value;
     return iterator<Uint8Array>({
       next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), { done: false as const, value: bytes })),
-      return: async () => undefined,
+      return: async () => onClose(),
     });
   }
   const events = body.events;
@@ -124,7 +145,8 @@ function responseBytes(response: GatewayResponse, format: GatewayRequest['format
       }
     },
     return: async () => {
-      await events.return(undefined);
+      await events.return(undefined); // ends the pipeline's stream: its usage is known (measured or estimated) now
+      onClose();
     },
   });
 }
@@ -173,7 +195,9 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(MAX_DEADLINE_MS, Math.max(1, frame.deadline - Date.now())))]),
       principal: { kind: 'peer', id: peerId },
       receivedAt: Date.now(),
-      hop: { count: frame.hop, visited: frame.visited },
+      // The hop count and path as this node knows them, not only as the peer claims: the sending peer is on the
+      // path, and the request has come at least as many hops as the path is long.
+      hop: { count: Math.max(frame.hop, frame.visited.length, 1), visited: frame.visited.includes(peerId) ? frame.visited : [...frame.visited, peerId] },
     };
     let response: GatewayResponse;
     try {
@@ -184,17 +208,25 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       return refusal(frame, error);
     }
     const outcome: Outcome = response.outcome;
+    const price = receiptPrice(options.priceOf(frame.model));
+    // Issued once the response ended — with the trailer, or when the requester closed the stream before it (a
+    // requester cannot be served for free by resetting the stream before the trailer: the receipt then stays
+    // unacknowledged here, counts toward its credit limit, and reaches it through reconciliation).
+    let receipt: Promise<string | undefined> | undefined;
+    const issueReceipt = () => (receipt ??= (async () => {
+      const usage = outcome.usage;
+      if (!ledger || !usage || outcome.status >= 400) return undefined;
+      return ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), price).catch((err: Error) => {
+        logger.error({ err: err.message, requestId: frame.id }, 'mesh: could not issue a receipt');
+        return undefined;
+      });
+    })());
     return {
       head: { status: response.status, headers: response.headers },
-      body: responseBytes(response, frame.format),
+      body: responseBytes(response, frame.format, () => void issueReceipt()),
       trailer: async () => {
         const usage = outcome.usage;
-        const receipt = ledger && usage && outcome.status < 400
-          ? await ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), receiptPrice(options.priceOf(frame.model))).catch((err: Error) => {
-              logger.error({ err: err.message, requestId: frame.id }, 'mesh: could not issue a receipt');
-              return undefined;
-            })
-          : undefined;
+        const receipt = await issueReceipt();
         return {
           ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.cachedInputTokens ? { cachedInputTokens: usage.cachedInputTokens } : {}) } } : {}),
           ...(outcome.provider ? { provider: outcome.provider } : {}),

@@ -5,8 +5,14 @@ import type { MeshNode } from '../mesh/index.js';
 /** `/meshgate/ledger/1.0.0` (protocol/receipts.md, "Transport"): acknowledgements, disputes and reconciliation. */
 export const LEDGER_PROTOCOL = '/meshgate/ledger/1.0.0';
 
+/** Receipts a requester fetches to close a gap before checking a new receipt; beyond this it disputes instead. */
+const MAX_GAP = 2 * LEDGER_PAGE;
+
 /** A channel the asking peer is party to (issuer or subject), so nobody can read others' receipts. */
-const partyOf = (channel: string, peerId: string) => channel.split('>').includes(peerId);
+const partyOf = (channel: string, peerId: string) => {
+  const parties = channel.split('>');
+  return parties.length === 2 && parties.includes(peerId);
+};
 
 export function ledgerMessageHandler(ledger: Ledger) {
   return async (raw: unknown, peerId: string): Promise<unknown> => {
@@ -47,7 +53,9 @@ export async function settleReceipt(ctx: SettleContext, peerId: string, requestI
   const { mesh, ledger, logger } = ctx;
   try {
     const claimed = peekSequence(receipt);
-    if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > (await ledger.headSeq(claimed.channel)) + 1) {
+    const head = claimed ? await ledger.headSeq(claimed.channel) : 0;
+    // A gap is followed only so far: a peer claiming thousands of receipts this node never saw gets a dispute.
+    if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > head + 1 && claimed.seq - head <= MAX_GAP) {
       // Only those before this receipt: this one is checked and acknowledged normally below.
       const report = await fetchMissing(mesh, ledger, peerId, claimed.channel, claimed.seq - 1).catch((err: Error) => {
         logger.warn({ peer: peerId, err: err.message }, 'mesh: could not fetch the receipts this node is missing');

@@ -43,6 +43,11 @@ interface ChannelHead {
 export interface Measured {
   /** Usage this node measured on the response it relayed. */
   usage?: { input: number; output: number; cached: number };
+  /**
+   * This node's own generous estimate (from the request and the bytes it relayed), for when the response carried no
+   * usage to measure: a claim far above it (more than twice, plus 1,000 tokens) is disputed.
+   */
+  estimate?: { input: number; output: number };
   /** The price the peer advertised for the model, micro-USD per million tokens. */
   price?: ReceiptPayload['price'];
 }
@@ -52,7 +57,12 @@ export type Acceptance = { accepted: true; ack: string; receipt: ReceiptPayload 
 export interface PeerLedger {
   peer: string;
   served: { receipts: number; totalMicros: number; lastSeq: number; unacknowledgedMicros: number };
-  consumed: { receipts: number; totalMicros: number; lastSeq: number };
+  /**
+   * Receipts this node was charged. Totals count only receipts it acknowledged (what it signed for);
+   * `claimedMicros` is what the peer claims without this node's acknowledgement (receipts recovered by
+   * reconciliation that this node never checked), to be settled by the operators.
+   */
+  consumed: { receipts: number; totalMicros: number; lastSeq: number; claimedMicros: number };
   /** Positive: the peer owes this node; negative: this node owes the peer (micro-USD). */
   balanceMicros: number;
   disputes: number;
@@ -170,7 +180,10 @@ export class Ledger {
     return (await this.unacknowledged(subject)) > this.options.creditLimitMicros;
   }
 
-  /** Serving side: what `subject` owes this node in receipts it has neither acknowledged nor disputed (micro-USD). */
+  /**
+   * Serving side: what `subject` has not acknowledged (micro-USD), disputed receipts included — for the credit
+   * limit, a disputed receipt is not paid either (otherwise disputing everything would mean never being limited).
+   */
   async unacknowledged(subject: string): Promise<number> {
     const cached = this.unacked.get(subject);
     if (cached !== undefined) return cached;
@@ -182,8 +195,9 @@ export class Ledger {
   private async unacknowledgedLocked(subject: string): Promise<number> {
     const cached = this.unacked.get(subject);
     if (cached !== undefined) return cached;
+    const channel = channelId(this.selfId, subject);
     let amount = 0;
-    for (const record of await this.openReceipts(subject)) amount += record.cost;
+    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && record.issuer === this.selfId) amount += record.cost;
     this.unacked.set(subject, amount);
     return amount;
   }
@@ -196,9 +210,9 @@ export class Ledger {
     return open;
   }
 
-  /** Receipts that leave the unacknowledged amount (acknowledged or disputed) lower the cached figure. */
+  /** A receipt acknowledged now lowers the cached unacknowledged figure. */
   private settled(record: StoredReceipt): void {
-    if (record.issuer !== this.selfId || record.ack || record.dispute) return;
+    if (record.issuer !== this.selfId || record.ack) return;
     const owed = this.unacked.get(record.subject);
     if (owed !== undefined) this.unacked.set(record.subject, Math.max(0, owed - record.cost));
   }
@@ -246,8 +260,8 @@ export class Ledger {
     await this.serial(dispute.ch, async () => {
       const record = await this.receipts.get(key);
       if (record && record.hash === dispute.receipt && !record.ack && !record.dispute) {
+        // Out of the totals, but still owed as far as the credit limit goes (see `unacknowledged`).
         await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
-        this.settled(record);
         return;
       }
       await this.notedDisputes.put(`${dispute.ch}!${dispute.receipt ?? `seq-${dispute.seq}-${dispute.iat}`}`, {
@@ -316,6 +330,12 @@ export class Ledger {
     }
     if (p.cost !== costMicros(p.usage, p.price)) throw new ReceiptError('wrong_cost', `cost ${p.cost} does not match usage at the stated price`);
     if (p.total !== head.total + p.cost) throw new ReceiptError('wrong_total', `cumulative total ${p.total} is not ${head.total} + ${p.cost}`);
+    if (!measured.usage && measured.estimate) {
+      const plausible = (claimed: number, estimated: number) => claimed <= 2 * estimated + 1_000;
+      if (!plausible(p.usage.input, measured.estimate.input) || !plausible(p.usage.output, measured.estimate.output)) {
+        throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output} is far above what this node relayed (about ${measured.estimate.input}/${measured.estimate.output})`);
+      }
+    }
     if (measured.usage) {
       const within = (claimed: number, seen: number) => Math.abs(claimed - seen) <= Math.max(2, Math.ceil(seen * this.options.tolerance));
       if (!within(p.usage.input, measured.usage.input) || !within(p.usage.output, measured.usage.output)) {
@@ -337,7 +357,7 @@ export class Ledger {
   async summary(): Promise<PeerLedger[]> {
     const peers = new Map<string, PeerLedger>();
     const of = (peer: string) =>
-      peers.get(peer) ?? peers.set(peer, { peer, served: { receipts: 0, totalMicros: 0, lastSeq: 0, unacknowledgedMicros: 0 }, consumed: { receipts: 0, totalMicros: 0, lastSeq: 0 }, balanceMicros: 0, disputes: 0 }).get(peer)!;
+      peers.get(peer) ?? peers.set(peer, { peer, served: { receipts: 0, totalMicros: 0, lastSeq: 0, unacknowledgedMicros: 0 }, consumed: { receipts: 0, totalMicros: 0, lastSeq: 0, claimedMicros: 0 }, balanceMicros: 0, disputes: 0 }).get(peer)!;
     for (const r of await this.list()) {
       const inChain = !r.dispute;
       if (r.issuer === this.selfId) {
@@ -352,9 +372,13 @@ export class Ledger {
         const p = of(r.issuer);
         if (r.dispute) p.disputes++;
         if (!inChain) continue;
+        p.consumed.lastSeq = Math.max(p.consumed.lastSeq, r.seq);
+        if (!r.ack) {
+          p.consumed.claimedMicros += r.cost;
+          continue;
+        }
         p.consumed.receipts++;
         p.consumed.totalMicros += r.cost;
-        p.consumed.lastSeq = Math.max(p.consumed.lastSeq, r.seq);
       }
     }
     for await (const noted of this.notedDisputes.values()) {

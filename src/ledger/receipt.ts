@@ -37,7 +37,7 @@ export const receiptPayloadSchema = z
 export type ReceiptPayload = z.infer<typeof receiptPayloadSchema>;
 
 export const disputePayloadSchema = z
-  .object({ v: z.literal(RECEIPT_VERSION), ch: z.string(), seq: z.number().int().min(1), rid: z.string(), receipt: z.string().nullable(), reason: z.string().max(500), iat: uint })
+  .object({ v: z.literal(RECEIPT_VERSION), ch: z.string().max(200), seq: z.number().int().min(1), rid: z.string().max(200), receipt: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a receipt hash (base64url SHA-256)').nullable(), reason: z.string().max(500), iat: uint })
   .strict();
 export type DisputePayload = z.infer<typeof disputePayloadSchema>;
 

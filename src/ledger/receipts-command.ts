@@ -32,7 +32,7 @@ export async function runReceiptsCommand(argv: string[], io: { out: (l: string) 
   const reports = await verifyReceiptSet(items);
   let failed = false;
   for (const r of reports) {
-    io.out(`${r.channel}: ${r.receipts} receipt(s), seq ${r.firstSeq}..${r.lastSeq}, ${r.acknowledged} acknowledged, total ${usd(r.totalMicros)}${r.problems.length ? '' : ' — OK'}`);
+    io.out(`${r.channel}: ${r.receipts} receipt(s), seq ${r.firstSeq}..${r.lastSeq}, ${r.acknowledged} acknowledged, total ${usd(r.totalMicros)}, acknowledged ${usd(r.acknowledgedMicros)}${r.problems.length ? '' : ' — OK'}`);
     for (const problem of r.problems) io.out(`  ✗ ${problem}`);
     failed ||= r.problems.length > 0;
   }

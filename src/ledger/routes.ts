@@ -41,7 +41,7 @@ export function ledgerRoutes(ledger: Ledger, reconciler?: ReconcileRunner): Fast
       data: (await ledger.summary()).map((p) => ({
         peer: p.peer,
         served: { receipts: p.served.receipts, total_usd: usd(p.served.totalMicros), last_seq: p.served.lastSeq, unacknowledged_usd: usd(p.served.unacknowledgedMicros) },
-        consumed: { receipts: p.consumed.receipts, total_usd: usd(p.consumed.totalMicros), last_seq: p.consumed.lastSeq },
+        consumed: { receipts: p.consumed.receipts, total_usd: usd(p.consumed.totalMicros), last_seq: p.consumed.lastSeq, claimed_unacknowledged_usd: usd(p.consumed.claimedMicros) },
         balance_usd: usd(p.balanceMicros),
         disputes: p.disputes,
         last_reconciliation: reconciler?.results().has(p.peer) ? reconciliation(reconciler.results().get(p.peer)!) : null,

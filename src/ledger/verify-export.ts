@@ -7,6 +7,8 @@ export interface ChannelReport {
   receipts: number;
   acknowledged: number;
   totalMicros: number;
+  /** What the acknowledged receipts add up to: the amount the subject has signed for (the figure to settle on). */
+  acknowledgedMicros: number;
   firstSeq: number;
   lastSeq: number;
   problems: string[];
@@ -35,7 +37,7 @@ export async function verifyReceiptSet(items: Array<{ jws: string; ack?: string 
     list.sort((a, b) => a.payload.seq - b.payload.seq);
     const first = list[0]!.payload;
     const report: ChannelReport = {
-      channel, issuer: first.iss, subject: first.sub, receipts: list.length, acknowledged: 0, totalMicros: 0,
+      channel, issuer: first.iss, subject: first.sub, receipts: list.length, acknowledged: 0, totalMicros: 0, acknowledgedMicros: 0,
       firstSeq: first.seq, lastSeq: list[list.length - 1]!.payload.seq, problems: [],
     };
     let previous: { payload: ReceiptPayload; jws: string } | undefined;
@@ -55,6 +57,7 @@ export async function verifyReceiptSet(items: Array<{ jws: string; ack?: string 
         try {
           await verifyAck(entry.ack, entry.jws);
           report.acknowledged++;
+          report.acknowledgedMicros += p.cost;
         } catch (err) {
           report.problems.push(`seq ${p.seq}: acknowledgement invalid (${(err as Error).message})`);
         }
@@ -64,6 +67,6 @@ export async function verifyReceiptSet(items: Array<{ jws: string; ack?: string 
     }
     reports.push(report);
   }
-  if (unreadable.length) reports.push({ channel: '(unverifiable)', issuer: '', subject: '', receipts: unreadable.length, acknowledged: 0, totalMicros: 0, firstSeq: 0, lastSeq: 0, problems: unreadable });
+  if (unreadable.length) reports.push({ channel: '(unverifiable)', issuer: '', subject: '', receipts: unreadable.length, acknowledged: 0, totalMicros: 0, acknowledgedMicros: 0, firstSeq: 0, lastSeq: 0, problems: unreadable });
   return reports;
 }

@@ -37,8 +37,8 @@ const REFUSAL_ERRORS: Record<RefusalCode, MeshErrorCode> = {
   unavailable: 'peer_refused',
 };
 
-/** Refusals that say nothing bad about the peer: the request itself could not go there. */
-const NEUTRAL_REFUSALS = new Set<RefusalCode>(['cycle', 'hop_limit', 'not_allowed', 'timeout']);
+/** Refusals that say nothing bad about the peer: the request itself could not go there, or the peer is full now. */
+const NEUTRAL_REFUSALS = new Set<RefusalCode>(['cycle', 'hop_limit', 'not_allowed', 'timeout', 'busy']);
 
 class DeadlineError extends Error {
   constructor() {

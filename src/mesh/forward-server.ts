@@ -4,6 +4,9 @@ import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type F
 import { FrameReader } from './frame-reader.js';
 
 /** Serves one forwarded request; the lead's gateway pipeline implements it. */
+/** The longest this node works on one forwarded request, whatever deadline the requester sent. */
+const MAX_FORWARD_MS = 60 * 60_000;
+
 export type ForwardHandler = (
   req: ForwardRequestFrame,
   ctx: { peerId: string; signal: AbortSignal },
@@ -42,12 +45,21 @@ export class ForwardServer {
     this.#options = options;
   }
 
+  #reading = 0;
+
   get inFlight(): number {
     return this.#inFlight;
   }
 
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peerId = connection.remotePeer.toString();
+    // Request frames can be large (the body travels in them): only as many are read at once as requests could be
+    // served, so streams that send a length and then trickle (or never send) the rest cannot pile up buffers.
+    if (this.#reading + this.#inFlight >= this.#options.maxConcurrent) {
+      await this.#refuse(stream, 'busy', 'node is at capacity');
+      return;
+    }
+    this.#reading++;
     const reader = new FrameReader(stream, this.#options.maxRequestBytes);
     let request: ForwardRequestFrame;
     try {
@@ -60,6 +72,7 @@ export class ForwardServer {
       return;
     } finally {
       reader.dispose();
+      this.#reading--;
     }
     const refusal = this.#check(request, peerId);
     if (refusal) {
@@ -106,13 +119,14 @@ export class ForwardServer {
       if (!finished) cancel.abort(new StreamClosedError());
     };
     stream.addEventListener('close', onClose);
-    // Bounded to what a timer can hold: a deadline years away would overflow to an immediate timeout.
-    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.min(2_147_483_647, Math.max(1, request.deadline - Date.now())))]);
+    // However far the requester's deadline, a forwarded request holds a slot here for at most MAX_FORWARD_MS.
+    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())))]);
     let lastSentAt = Date.now();
     const send = async (frame: Frame) => {
       signal.throwIfAborted();
       lastSentAt = Date.now();
-      if (!stream.send(encodeFrame(frame))) await stream.onDrain({ signal });
+      // A requester that stops reading for longer than four heartbeats is gone as far as this node is concerned.
+      if (!stream.send(encodeFrame(frame))) await stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(4 * this.#options.heartbeatMs)]) });
     };
     // Heartbeats keep the requester's idle timer (and any middlebox) from declaring a long generation dead.
     const heartbeat = setInterval(() => {

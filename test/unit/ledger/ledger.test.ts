@@ -91,15 +91,17 @@ describe('receipts between two nodes', () => {
     // A repeated acknowledgement (e.g. one that also came through reconciliation) is not counted twice.
     expect(await server.ledger.recordAck((first as { ack: string }).ack)).toBe(false);
     expect(await server.ledger.unacknowledged(client.id)).toBe(cost);
-    // A dispute also takes the receipt out of the unacknowledged amount.
+    // A disputed receipt is out of the totals but still counts toward the credit limit: disputing everything must
+    // not be a way around it.
     const second = await client.ledger.accept(b, server.id, 'other-request', {});
     expect(second.accepted).toBe(false);
     await server.ledger.recordDispute((second as { dispute: string }).dispute);
-    expect(await server.ledger.unacknowledged(client.id)).toBe(0);
+    expect(await server.ledger.unacknowledged(client.id)).toBe(cost);
+    expect((await server.ledger.summary())[0]!.served.totalMicros).toBe(cost);
     expect(await server.ledger.creditExceeded(client.id)).toBe(false);
     // The cached figure matches a fresh scan of the stored receipts.
     const reopened = Ledger.open(server.store, server.id, server.signing);
-    expect(await reopened.unacknowledged(client.id)).toBe(0);
+    expect(await reopened.unacknowledged(client.id)).toBe(cost);
     expect(await client.ledger.acksFor(channelId(server.id, client.id), [1, 2])).toEqual([{ seq: 1, ack: (first as { ack: string }).ack }]);
   });
 
@@ -148,4 +150,15 @@ describe('receipts between two nodes', () => {
     // The same receipt a second time is a replay.
     expect(await client.ledger.accept(second, server.id, 'r2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^replayed/) });
   });
+
+  it('disputes a usage claim far above what the requester relayed when the response carried no usage to measure', async () => {
+    const server = await party();
+    const client = await party();
+    const inflated = await server.ledger.issue(client.id, 'r1', 'm', { input: 100_000_000, output: 5, cached: 0 }, PRICE);
+    expect(await client.ledger.accept(inflated, server.id, 'r1', { estimate: { input: 20, output: 10 } })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^usage_mismatch/) });
+    const other = await party();
+    const fair = await other.ledger.issue(client.id, 'r2', 'm', { input: 30, output: 12, cached: 0 }, PRICE);
+    expect(await client.ledger.accept(fair, other.id, 'r2', { estimate: { input: 20, output: 10 } })).toMatchObject({ accepted: true });
+  });
 });
+

@@ -1,5 +1,9 @@
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
+import type { GatewayRequest } from '../../../src/pipeline/types.js';
 import { forwardHandler } from '../../../src/gateway/mesh-bridge.js';
 import type { ForwardRequestFrame } from '../../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../../mock/index.js';
@@ -48,3 +52,34 @@ describe('forwarded requests, as the serving node sees them', () => {
     expect(result.status).toBe(504);
   });
 });
+
+describe('what a requesting peer cannot get around', () => {
+  it('counts the hops and the path as this node knows them, whatever the frame claims', async () => {
+    const seen: GatewayRequest[] = [];
+    const handle = vi.spyOn(node.gateway.pipeline, 'handle').mockImplementation(async (req) => {
+      seen.push(req);
+      throw new Error('stop here');
+    });
+    try {
+      await serve(frame({ hop: 0, visited: [] }));
+      expect(seen[0]!.hop).toEqual({ count: 1, visited: ['12D3KooWRequester'] });
+    } finally {
+      handle.mockRestore();
+    }
+  });
+
+  it('issues the receipt when the requester closes a stream before its trailer (no free service by resetting)', async () => {
+    const key = await generateKeyPair('Ed25519');
+    const self = peerIdFromPrivateKey(key).toString();
+    const requester = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+    const ledger = Ledger.open(node.gateway.store, self, signingKeyFromRaw(key.raw));
+    const handle = forwardHandler(node.gateway.pipeline, { logger: pino({ level: 'silent' }), ledger, priceOf: () => ({ inputPerMTok: 2.5, outputPerMTok: 10 }) });
+    const response = await handle(frame({ stream: true, body: { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five' }] } }), { peerId: requester, signal: new AbortController().signal });
+    const body = response.body[Symbol.asyncIterator]();
+    expect((await body.next()).done).toBe(false);
+    await body.return?.();
+    await expect.poll(async () => (await ledger.list(requester)).length, { timeout: 2_000, interval: 20 }).toBe(1);
+    expect(await ledger.unacknowledged(requester)).toBeGreaterThan(0);
+  });
+});
+
