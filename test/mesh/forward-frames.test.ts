@@ -97,6 +97,24 @@ describe('forward server refusals', () => {
     expect(calls()).toBe(0);
   });
 
+  it('reads only as many request frames at once as it could serve: a stream that never finishes its frame holds a slot', async () => {
+    const { forwardServer, calls } = server({ maxConcurrent: 2, requestTimeoutMs: 1_000 });
+    // Two streams announce a large frame and never send it.
+    const stalled = await Promise.all([0, 1].map(async () => {
+      const [outbound, inbound] = await streamPair();
+      outbound.send(Uint8Array.of(0x80, 0x80, 0x10)); // varint length 262,144: a frame that never comes
+      return { outbound, served: forwardServer.handle(inbound, { remotePeer: REQUESTER } as Connection) };
+    }));
+    // A third is refused at once, before anything of it is read.
+    const frames = await exchange(forwardServer, encodeFrame({ type: 'request', value: request() }));
+    expect(frames).toEqual([{ type: 'refusal', value: expect.objectContaining({ code: 'busy' }) }]);
+    // Once the stalled streams time out, their slots are free again.
+    await Promise.all(stalled.map((s) => s.served));
+    expect((await exchange(forwardServer, encodeFrame({ type: 'request', value: request() }))).map((f) => f.type)).toEqual(['head', 'trailer']);
+    expect(calls()).toBe(1);
+    await Promise.all(stalled.map((s) => s.outbound.close().catch(() => undefined)));
+  });
+
   it('serves a request that passes the checks', async () => {
     const { forwardServer, calls } = server();
     const frames = await exchange(forwardServer, encodeFrame({ type: 'request', value: request() }));
