@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
     // Gemini puts the model in the path (`/v1beta/models/{model}:{method}`): room for the longest accepted model name.
-    maxParamLength: 512,
+    routerOptions: { maxParamLength: 512 },
     // Errors fastify raises before routing (bad URL, over-long parameter) get the same error shape as the rest.
     frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
