@@ -35,7 +35,8 @@ export async function* decodeOpenAIStream(messages: AsyncIterable<SSEMessage>): 
       yield { type: 'start', id: chunk.id ?? 'chatcmpl-stream', model: chunk.model ?? '', ...(chunk.created ? { created: chunk.created } : {}) };
     }
     if (chunk.usage) usage = usageFromOpenAI(chunk.usage) ?? usage;
-    const choice = chunk.choices?.[0];
+    // Only the first choice is translated (n > 1 is refused when translating); chunks of others are not mixed in.
+    const choice = chunk.choices?.find((c) => (c as { index?: number }).index === undefined || (c as { index?: number }).index === 0);
     if (!choice) continue;
     const delta = choice.delta;
     if (delta?.reasoning_content) yield { type: 'reasoning_delta', text: delta.reasoning_content };

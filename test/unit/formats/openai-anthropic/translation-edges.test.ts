@@ -111,3 +111,21 @@ describe('canonical → OpenAI request', () => {
     expect(warnings).toEqual(expect.arrayContaining(['stop (only the first 4 sequences)', 'images in tool results']));
   });
 });
+
+describe('OpenAI stream → other formats', () => {
+  it('translates the first choice only, even if an upstream streams others', async () => {
+    const chunks = [
+      { id: 'c', model: 'm', choices: [{ index: 0, delta: { content: 'Hello' } }] },
+      { id: 'c', model: 'm', choices: [{ index: 1, delta: { content: 'Bonjour' } }] },
+      { id: 'c', model: 'm', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+    ];
+    const messages = (async function* (): AsyncGenerator<SSEMessage> {
+      for (const chunk of chunks) yield { data: JSON.stringify(chunk) } as SSEMessage;
+      yield { data: '[DONE]' } as SSEMessage;
+    })();
+    const text: string[] = [];
+    for await (const event of codecs.openai.decodeStream(messages)) if (event.type === 'text_delta') text.push(event.text);
+    expect(text.join('')).toBe('Hello');
+  });
+});
+
