@@ -70,8 +70,13 @@ export class MeshNode {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.peerId = libp2p.peerId.toString();
-    this.#cache = new RecordCache(this.#clock);
     this.#scores = new PeerScores({ banAfterFailures: config.ban_after_failures, banBaseMs: config.ban_base_ms, banMaxMs: config.ban_max_ms, clock: this.#clock });
+    // Kept when the cache is full: peers this node is connected to, and peers that have served it.
+    this.#cache = new RecordCache(this.#clock, (id) => {
+      const stats = this.#scores.get(id);
+      if (stats && stats.requests > stats.failures) return true;
+      return libp2p.getConnections().some((c) => c.remotePeer.toString() === id);
+    });
     this.#exchange = new RecordExchange({
       ownRecord: () => this.#advertiser.record,
       onRecord: (bytes, peerId) => this.#acceptRecord(bytes, peerId),

@@ -137,6 +137,25 @@ describe('[mesh] config', () => {
   });
 });
 
+describe('the record cache under a flood of fresh peer ids', () => {
+  it('stays within its byte bound and keeps the peers this node uses', async () => {
+    const used = await signer();
+    const bystander = await signer();
+    const cache = new RecordCache(() => NOW, (id) => id === used.peerId);
+    await cache.accept(await signRecord(payload(used.peerId), used.key), used.peerId);
+    await cache.accept(await signRecord(payload(bystander.peerId), bystander.key), bystander.peerId);
+    // ~60 KB records (the most a record may be) from 600 throw-away ids: 36 MB, over the 32 MiB bound.
+    const models = Array.from({ length: 400 }, (_, i) => ({ id: `flood-model-${i}-${'x'.repeat(100)}`, capabilities: ['chat'] }));
+    for (let i = 0; i < 600; i++) {
+      const fake = await signer();
+      await cache.accept(await signRecord(payload(fake.peerId, { models }), fake.key), fake.peerId);
+    }
+    expect(cache.get(used.peerId)).toBeDefined();
+    expect(cache.get(bystander.peerId)).toBeUndefined();
+    expect(cache.live().length).toBeLessThan(600);
+  }, 30_000);
+});
+
 describe('the per-model index', () => {
   it('keeps asking the DHT in the background (throttled) while known peers serve the model, so far peers join', async () => {
     let now = NOW;
