@@ -9,6 +9,7 @@ import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import type { Secret } from '../config/secret.js';
+import { BoundedDatastore } from './bounded-datastore.js';
 import { dhtRecordSelector, dhtRecordValidator, KAD_PROTOCOL, RECORD_NAMESPACE } from './dht-keys.js';
 
 /** kadDHT() is typed as KadDHT, but without lan/wan split it is a single DHT whose routing table we watch. */
@@ -70,6 +71,8 @@ export async function createMeshLibp2p(options: Libp2pNodeOptions): Promise<Mesh
   return createLibp2p({
     start: false,
     logger: libp2pLogger(),
+    // What DHT peers can make this node store is bounded (see bounded-datastore.ts).
+    datastore: new BoundedDatastore(),
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
