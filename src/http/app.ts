@@ -40,6 +40,12 @@ function formatOf(request: FastifyRequest): WireFormat {
   return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
 }
 
+/** A fastify route URL (`/v1/admin/tokens/:id`, `/*`) as a pattern for a request path. */
+function routePattern(url: string): RegExp {
+  const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_][A-Za-z0-9_]*/g, '[^/]+').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
 /** Codes of refusals that say the calling page's origin is not allowed: such a page must not read the answer. */
 const ORIGIN_REFUSALS = new Set(['origin_not_allowed', 'origin_required']);
 
@@ -75,9 +81,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new GatewayError(404, 'not_found_error', `No route for ${request.method} ${request.url.split('?')[0]}.`, { code: 'route_not_found' })),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    // A path that exists for other methods is a wrong method (405 with Allow), not a missing route.
+    const allowed = [...new Set(routes.filter((r) => r.method !== 'OPTIONS' && routePattern(r.url).test(path)).map((r) => r.method))];
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '));
+      return sendError(request, reply, new GatewayError(405, 'invalid_request_error', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`, { code: 'method_not_allowed' }));
+    }
+    sendError(request, reply, new GatewayError(404, 'not_found_error', `No route for ${request.method} ${path}.`, { code: 'route_not_found' }));
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     const cors = await deps.corsHeaders?.(request);

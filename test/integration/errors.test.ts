@@ -82,6 +82,16 @@ describe('errors in the client format', () => {
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('request_too_large');
   });
 
+  it('405 with Allow for a route that exists for other methods', async () => {
+    const post = await fetch(`${node.url}/v1/models`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET');
+    expect(((await post.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+    const get = await fetch(`${node.url}/v1/chat/completions`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
   it('404 for an unknown route, in JSON', async () => {
     const res = await fetch(`${node.url}/v1/nothing-here`);
     expect(res.status).toBe(404);
