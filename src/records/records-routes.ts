@@ -54,11 +54,12 @@ export function recordsRoutes(records: RecordStore): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.get('/v1/stats', async (request) => records.stats(parseParams(statsQuerySchema, request.query)));
+    // No automatic HEAD for the two routes that read whole time ranges: a HEAD would do all the work for no body.
+    app.get('/v1/stats', { exposeHeadRoute: false }, async (request) => records.stats(parseParams(statsQuerySchema, request.query)));
 
     app.get('/v1/records', async (request) => listPage(parseParams(listQuerySchema, request.query)));
 
-    app.get('/v1/records/export', async (request, reply) => {
+    app.get('/v1/records/export', { exposeHeadRoute: false }, async (request, reply) => {
       const { format, ...filters } = parseParams(exportQuerySchema, request.query);
       return reply
         .header('content-type', EXPORT_CONTENT_TYPES[format])

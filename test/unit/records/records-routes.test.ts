@@ -166,6 +166,12 @@ describe('records routes', () => {
     expect(line).not.toMatch(/(^|,)[^",]*;/);
   });
 
+  it('has no HEAD for the routes that read whole ranges (a HEAD would run the export for nothing)', async () => {
+    expect((await app.inject({ method: 'HEAD', url: '/v1/records/export' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'HEAD', url: '/v1/stats' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'HEAD', url: '/v1/records' })).statusCode).toBe(200);
+  });
+
   it('exports an unpriced record with an empty cost, not 0', async () => {
     const [header, ...rows] = parseCsv((await app.inject({ method: 'GET', url: '/v1/records/export?format=csv&model=my-llm' })).body);
     expect(rows).toHaveLength(1);
