@@ -51,9 +51,39 @@ export function parseConfig(raw: unknown, source: string, env: NodeJS.ProcessEnv
     if (err instanceof MissingEnvError) throw new ConfigError(`Invalid configuration in ${source}:\n  ${err.message}`);
     throw err;
   }
-  const result = configSchema.safeParse(substituted);
+  let result = configSchema.safeParse(substituted);
+  // `port = "${PORT}"`: a value written as a variable reference is text, where the schema may want a number or a
+  // boolean; such values (and only those) are converted when they read as one, and the config is checked again.
+  if (!result.success && coerceReferences(raw, substituted, result.error.issues)) result = configSchema.safeParse(substituted);
   if (!result.success) throw new ConfigError(formatConfigIssues(result.error, source));
   return result.data;
+}
+
+/** Converts, in place, the values at issues "expected number/boolean, received string" that came from `${…}`. */
+function coerceReferences(raw: unknown, substituted: unknown, issues: ReadonlyArray<{ code: string; path: PropertyKey[]; expected?: unknown }>): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || (issue.expected !== 'number' && issue.expected !== 'boolean') || issue.path.length === 0) continue;
+    const written = valueAt(raw, issue.path);
+    const parent = valueAt(substituted, issue.path.slice(0, -1)) as Record<PropertyKey, unknown> | undefined;
+    const key = issue.path[issue.path.length - 1]!;
+    const value = parent?.[key];
+    if (typeof written !== 'string' || !written.includes('${') || typeof value !== 'string') continue;
+    if (issue.expected === 'number' && /^-?\d+(\.\d+)?$/.test(value.trim())) parent![key] = Number(value);
+    else if (issue.expected === 'boolean' && /^(true|false)$/.test(value.trim())) parent![key] = value.trim() === 'true';
+    else continue;
+    changed = true;
+  }
+  return changed;
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let current = root;
+  for (const key of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
 }
 
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {

@@ -53,6 +53,17 @@ describe('config', () => {
     expect(config.providers[0]!.api_key!.reveal()).toBe('${LITERAL}-a${b');
   });
 
+  it('turns a ${VAR} written where a number or boolean belongs into one, and only then', async () => {
+    const file = await tomlFile(`[server]\nport = "\${PORT}"\nmax_concurrent = "\${MAX:-64}"\n[mesh]\nenabled = "\${MESH}"\nlisten = ["/ip4/127.0.0.1/tcp/0"]\n`);
+    const { config } = await loadConfig({ file, env: { PORT: '9100', MESH: 'false' } });
+    expect(config.server.port).toBe(9100);
+    expect(config.server.max_concurrent).toBe(64);
+    expect(config.mesh.enabled).toBe(false);
+    await expect(loadConfig({ file, env: { PORT: 'eighty', MESH: 'false' } })).rejects.toThrow(/server\.port/);
+    const literal = await tomlFile(`[server]\nport = "9100"\n`);
+    await expect(loadConfig({ file: literal, env: {} })).rejects.toThrow(/server\.port/); // a number written as text stays an error
+  });
+
   it('reads a TOML file, substitutes ${VAR} and applies command-line overrides', async () => {
     const file = await tomlFile(`
 [server]
