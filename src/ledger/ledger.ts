@@ -338,8 +338,9 @@ export class Ledger {
     }
     if (measured.usage) {
       const within = (claimed: number, seen: number) => Math.abs(claimed - seen) <= Math.max(2, Math.ceil(seen * this.options.tolerance));
-      if (!within(p.usage.input, measured.usage.input) || !within(p.usage.output, measured.usage.output)) {
-        throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output} differs from measured ${measured.usage.input}/${measured.usage.output}`);
+      // Cached input is priced lower: claiming fewer cached tokens than were served is overcharging too.
+      if (!within(p.usage.input, measured.usage.input) || !within(p.usage.output, measured.usage.output) || !within(p.usage.cached, measured.usage.cached)) {
+        throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output}/${p.usage.cached} (input/output/cached) differs from measured ${measured.usage.input}/${measured.usage.output}/${measured.usage.cached}`);
       }
     }
   }

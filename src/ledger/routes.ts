@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors/index.js';
+import { csvField } from '../records/record-export.js';
 import type { Ledger, StoredReceipt } from './ledger.js';
 
 /** What the routes need from the reconciler (src/gateway/ledger-reconciler.ts). */
@@ -21,10 +22,8 @@ function row(r: StoredReceipt) {
   };
 }
 
-const csvCell = (value: unknown) => {
-  const text = value === null || value === undefined ? '' : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-};
+/** Same rules as the records export: text always quoted, formula-looking text neutralised (models come from clients). */
+const csvCell = (value: unknown) => csvField(value === undefined ? null : typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string | number | boolean | null));
 
 const reconciliation = (r: ReturnType<ReconcileRunner['results']> extends Map<string, infer V> ? V : never) => ({
   at: r.at, imported: r.imported, acknowledged: r.acknowledged, conflicts: r.conflicts, ...(r.error ? { error: r.error } : {}),

@@ -7,15 +7,11 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Keys whose values are protocol vocabulary, never user text (roles, ids, enum values, media types): not scanned.
- * Everything else is — whatever the field, so text in a field this gateway does not know (a new block type, a
- * `name`, `metadata`, a document) is scanned too. The same list serves the three formats.
+ * Keys whose values are opaque provider tokens that must go back byte for byte (thinking signatures): not scanned.
+ * Everything else is, at any depth — ids and enum-like fields included, since inside tool arguments or metadata a
+ * key named `id` or `type` holds whatever the user put there.
  */
-const NOT_TEXT = new Set([
-  'model', 'role', 'type', 'id', 'tool_call_id', 'tool_use_id', 'media_type', 'mime_type', 'mimeType', 'detail',
-  'encoding_format', 'signature', 'thought_signature', 'thoughtSignature', 'finish_reason', 'stop_reason', 'format',
-  'reasoning_effort', 'service_tier', 'voice', 'task_type', 'taskType',
-]);
+const NOT_TEXT = new Set(['signature', 'thought_signature', 'thoughtSignature']);
 
 /** Fields that hold a JSON document as a string (OpenAI tool-call arguments): walked as JSON so redaction keeps it valid. */
 const JSON_TEXT = new Set(['arguments']);

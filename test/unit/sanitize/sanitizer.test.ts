@@ -82,6 +82,17 @@ describe('sanitizer', () => {
     expect(JSON.stringify(gemini.body)).not.toContain(KEY);
   });
 
+  it('scans values under keys like id, type or model too when users put text there (tool arguments, metadata)', () => {
+    const result = make().scanRequest('openai', {
+      model: 'gpt-4o',
+      metadata: { type: KEY },
+      messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ id: KEY, format: GH, model: KEY }) } }] }],
+    });
+    expect(JSON.stringify(result.body)).not.toMatch(/sk-proj|ghp_/);
+    expect(result.findings).toHaveLength(4);
+    expect((result.body as { model: string }).model).toBe('gpt-4o');
+  });
+
   it('leaves tool arguments byte for byte when they hold nothing to redact, even if something else was redacted', () => {
     const args = '{"order_id": 12345678901234567890, "amount": 1e400, "k":1,"k":2}';
     const result = make().scanRequest('openai', {
