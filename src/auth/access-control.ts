@@ -42,6 +42,8 @@ export interface AccessControlOptions {
   now?: () => number;
   /** Country database; defaults to `auth.geo_db` or the bundled one. */
   geo?: CountryLookup;
+  /** Limits for each mesh peer this node serves (mesh.peer_limits), counted per peer id. */
+  peerLimits?: AccessRules;
 }
 
 export interface AuthRequest {
@@ -339,8 +341,9 @@ export class AccessControl {
       }
       case 'public':
         return this.options.auth.public_limits;
-      case 'admin':
       case 'peer':
+        return this.options.peerLimits ?? {};
+      case 'admin':
         return {};
     }
   }
@@ -357,6 +360,8 @@ export class AccessControl {
         return `token:${principal.id}`;
       case 'virtual_key':
         return `key:${principal.id}`;
+      case 'peer':
+        return `peer:${principal.id}`;
       default:
         return principal.kind;
     }

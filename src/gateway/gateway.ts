@@ -175,6 +175,7 @@ export class Gateway {
       store: this.store,
       dataDir: this.config.storage.dir,
       trustProxy: this.config.server.trust_proxy,
+      peerLimits: this.config.mesh.peer_limits,
     });
     this.records = await RecordStore.open(this.store, {
       retentionDays: this.config.records.retention_days,

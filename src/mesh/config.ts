@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Secret } from '../config/secret.js';
+import { accessRulesShape } from '../policy/access-rules.js';
 
 /** A multiaddr string; parsed and checked by libp2p when the node starts. */
 const multiaddrText = z.string().regex(/^\//, 'a multiaddr starts with "/"');
@@ -25,6 +26,14 @@ export const meshConfigSchema = z
      * acknowledges); absent = no limit. See protocol/receipts.md.
      */
     credit_limit_usd: z.number().positive().optional(),
+    /**
+     * Limits for each peer this node serves forwarded requests for, counted per peer id, like an access token's:
+     * requests and tokens per period, a cost cap, a model allowlist. Absent = none (the credit limit still applies).
+     */
+    peer_limits: z
+      .object({ requests: accessRulesShape.requests, tokens: accessRulesShape.tokens, cost: accessRulesShape.cost, models: accessRulesShape.models })
+      .strict()
+      .default({}),
     /**
      * Automatic ledger reconciliation: with each peer when it is first seen after start, and with every peer this
      * node has receipts with at this interval (missing receipts and lost acknowledgements). 0 = on demand only

@@ -83,3 +83,41 @@ describe('what a requesting peer cannot get around', () => {
   });
 });
 
+
+describe('the serving node applies its own rules to forwarded requests', () => {
+  let limited: TestGateway;
+  let upstream: MockUpstream;
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    limited = await startTestGateway(
+      [{ id: 'mock', type: 'openai', base_url: upstream.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-mini'] }],
+      { mesh: { peer_limits: { requests: { limit: 1, period: 'day' }, models: ['gpt-4o'] } } },
+    );
+  });
+  afterAll(async () => {
+    await limited?.close();
+    await upstream?.close();
+  });
+
+  const serveAs = async (peerId: string, f: ForwardRequestFrame) => {
+    const response = await forwardHandler(limited.gateway.pipeline, { logger: pino({ level: 'silent' }), priceOf: () => undefined })(f, { peerId, signal: new AbortController().signal });
+    for await (const _chunk of response.body) { /* drain */ }
+    return response.head.status;
+  };
+
+  it('limits each peer on its own (mesh.peer_limits), and refuses models outside the peer allowlist', async () => {
+    expect(await serveAs('12D3KooWPeerOne', frame({}))).toBe(200);
+    expect(await serveAs('12D3KooWPeerOne', frame({}))).toBe(429);
+    expect(await serveAs('12D3KooWPeerTwo', frame({}))).toBe(200);
+    expect(await serveAs('12D3KooWPeerThree', frame({ model: 'gpt-4o-mini', body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] } }))).toBe(403);
+  });
+
+  it('sanitizes a forwarded request before its own providers see it', async () => {
+    const key = 'sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h';
+    const before = upstream.requests.length;
+    expect(await serveAs('12D3KooWPeerFour', frame({ body: { model: 'gpt-4o', messages: [{ role: 'user', content: `my key ${key}` }] } }))).toBe(200);
+    const sent = JSON.stringify(upstream.requests.slice(before).map((r) => r.body));
+    expect(sent).toContain('[REDACTED:OPENAI_API_KEY]');
+    expect(sent).not.toContain(key);
+  });
+});
