@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Ledger, signReceipt, signingKeyFromRaw, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { Ledger, runReceiptsCommand, signReceipt, signingKeyFromRaw, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
 import { Store } from '../../../src/store/index.js';
 
 const dirs: string[] = [];
@@ -159,6 +159,35 @@ describe('receipts between two nodes', () => {
     const other = await party();
     const fair = await other.ledger.issue(client.id, 'r2', 'm', { input: 30, output: 12, cached: 0 }, PRICE);
     expect(await client.ledger.accept(fair, other.id, 'r2', { estimate: { input: 20, output: 10 } })).toMatchObject({ accepted: true });
+  });
+
+  it('meshgate receipts verify checks an exported set offline: totals per channel, and a tampered receipt fails it', async () => {
+    const server = await party();
+    const client = await party();
+    const exported: Array<{ jws: string; ack: string | null }> = [];
+    for (let i = 1; i <= 3; i++) {
+      const jws = await server.ledger.issue(client.id, `r${i}`, 'm', USAGE, PRICE);
+      const result = await client.ledger.accept(jws, server.id, `r${i}`, {});
+      exported.push({ jws, ack: i < 3 && result.accepted ? result.ack : null });
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'meshgate-export-'));
+    dirs.push(dir);
+    const run = async (data: unknown) => {
+      const file = join(dir, `set-${Math.random()}.json`);
+      await writeFile(file, JSON.stringify({ object: 'list', data }));
+      const out: string[] = [];
+      const code = await runReceiptsCommand(['verify', file], { out: (l) => out.push(l), err: (l) => out.push(l) });
+      return { code, text: out.join('\n') };
+    };
+    const good = await run(exported);
+    expect(good.code).toBe(0);
+    const cost = costMicros(USAGE, PRICE);
+    expect(good.text).toContain(`3 receipt(s), seq 1..3, 2 acknowledged, total $${(3 * cost / 1e6).toFixed(6)}, acknowledged $${(2 * cost / 1e6).toFixed(6)} — OK`);
+    const [h, p, s] = exported[1]!.jws.split('.');
+    const tampered = JSON.parse(Buffer.from(p!, 'base64url').toString()) as ReceiptPayload;
+    const bad = await run([exported[0], { jws: `${h}.${Buffer.from(JSON.stringify({ ...tampered, cost: tampered.cost + 1 })).toString('base64url')}.${s}`, ack: null }, exported[2]]);
+    expect(bad.code).toBe(1);
+    expect(bad.text).toMatch(/✗/);
   });
 });
 
