@@ -56,7 +56,10 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
     warnings = [...(canonical.warnings ?? []), ...translated.warnings];
   }
 
-  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+  // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
+  const passHeaders = req.anthropicBeta && provider.format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
+  if (req.anthropicBeta && !passHeaders) warnings = [...warnings, 'anthropic-beta'];
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {
     if (sameFormat) {

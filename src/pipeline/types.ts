@@ -25,6 +25,8 @@ export interface GatewayRequest {
   project?: string;
   source?: string;
   receivedAt: number;
+  /** `anthropic-beta` of an Anthropic-format client: passed on to Anthropic providers, named in warnings otherwise. */
+  anthropicBeta?: string;
   /** Mesh hop bookkeeping: how many nodes this request already crossed and which ones. */
   hop: { count: number; visited: string[] };
 }

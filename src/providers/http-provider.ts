@@ -104,9 +104,10 @@ export class HttpProvider implements Provider {
     return this.endpoints.operations.has(op);
   }
 
-  private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string }): Record<string, string> {
+  private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
     const key = (call.apiKey ?? this.config.api_key)?.reveal();
     return {
+      ...call.passHeaders,
       ...this.config.headers,
       ...this.endpoints.headers(key || undefined),
       ...(call.requestId ? { 'x-request-id': call.requestId } : {}),

@@ -17,6 +17,8 @@ export interface UpstreamCall {
   apiKey?: Secret;
   /** The gateway request id, sent upstream as `x-request-id` for correlation. */
   requestId?: string;
+  /** Client headers that belong to this provider's API and are passed on (e.g. `anthropic-beta`). */
+  passHeaders?: Record<string, string>;
 }
 
 export interface UpstreamResponse {

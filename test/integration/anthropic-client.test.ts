@@ -116,6 +116,17 @@ describe('Anthropic SDK, format-specific behaviour', () => {
     expect(sent.body.metadata).toEqual({ user_id: 'u-1' });
   });
 
+  it('passes anthropic-beta on to Anthropic providers, and names it in the warnings where it cannot be honoured', async () => {
+    mock.reset();
+    const beta = { headers: { 'anthropic-beta': 'prompt-caching-2024-07-31,output-128k-2025-02-19' } };
+    const direct = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }, beta).withResponse();
+    expect(mock.requests.at(-1)!.headers['anthropic-beta']).toBe('prompt-caching-2024-07-31,output-128k-2025-02-19');
+    expect(direct.response.headers.get('x-meshgate-warnings')).toBeNull();
+    const translated = await client.messages.create({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }, beta).withResponse();
+    expect(mock.requests.at(-1)!.headers['anthropic-beta']).toBeUndefined();
+    expect(translated.response.headers.get('x-meshgate-warnings')).toContain('anthropic-beta');
+  });
+
   it('lists models in the Anthropic shape', async () => {
     const page = await client.models.list();
     expect(page.data.map((m) => m.id)).toEqual(expect.arrayContaining(['claude-sonnet-4-5', 'gpt-4o']));
