@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/load.js';
 import { createHash } from 'node:crypto';
 import type { Secret } from '../config/secret.js';
 import { forbidden, GatewayError, unauthorized } from '../errors/index.js';
@@ -119,6 +120,14 @@ export class AccessControl {
     const loaded = await loadAdminKey({ configured: options.auth.admin_key?.reveal(), dataDir: options.dataDir });
     const registry = await TokenRegistry.open(options.store, (options.now ?? Date.now)());
     const access = new AccessControl(options, loaded, registry, await QuotaStore.forStore(options.store, options.now));
+    // A configured country database is opened now: a wrong path is a start-up error, not a first-request one.
+    if (options.auth.geo_db) {
+      try {
+        access.geo.open();
+      } catch (err) {
+        throw new ConfigError(`Invalid configuration: auth.geo_db: ${(err as Error).message}`);
+      }
+    }
     access.pruneTimer = setInterval(() => void access.pruneTokens().catch(() => undefined), PRUNE_INTERVAL_MS);
     access.pruneTimer.unref();
     return access;

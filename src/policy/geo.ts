@@ -24,6 +24,15 @@ export class CountryLookup {
 
   constructor(private readonly file: string = defaultGeoDatabasePath()) {}
 
+  /** Opens the database now (it is otherwise opened on first use), so a wrong path fails at start-up. */
+  open(): void {
+    try {
+      this.reader ??= new Reader<Response>(readFileSync(this.file));
+    } catch (err) {
+      throw new Error(`cannot read the country database ${this.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+
   /** Country code in upper case, or undefined when the database does not know the address (private ranges, etc.). */
   country(ip: string): string | undefined {
     this.reader ??= new Reader<Response>(readFileSync(this.file));

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdminKey, generateGatewayToken, keyMapSchema, type AccessControl, type Principal } from '../../../src/auth/index.js';
 import { GatewayError } from '../../../src/errors/index.js';
+import { defaultGeoDatabasePath } from '../../../src/policy/index.js';
 import { accessControlFixture } from './access-control-fixture.js';
 
 const closers: Array<() => Promise<void>> = [];
@@ -310,6 +311,14 @@ describe('housekeeping', () => {
     for await (const key of second.store.sublevel('quota').keys()) counters.push(key);
     expect(counters).toHaveLength(1);
     expect((await second.ac.listTokens())[0]!.usage.requests).toMatchObject({ used: 1, remaining: 4 });
+  });
+});
+
+describe('auth.geo_db', () => {
+  it('reads a MaxMind-format file given in the config, and refuses to start with a path it cannot read', async () => {
+    const { ac } = await fixture({ mode: 'public', geo_db: defaultGeoDatabasePath() });
+    expect(ac.country('81.2.69.142')).toBe('GB');
+    await expect(fixture({ mode: 'public', geo_db: '/nonexistent/GeoLite2-Country.mmdb' })).rejects.toThrow(/auth\.geo_db: cannot read the country database \/nonexistent\/GeoLite2-Country\.mmdb: ENOENT/);
   });
 });
 
