@@ -192,6 +192,13 @@ describe('OpenAI SDK, format-specific behaviour', () => {
     for await (const model of client.models.list()) models.push(model);
     const ids = models.map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['gpt-4o', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'gpt-4o-azure']));
-    expect((models.find((m) => m.id === 'gpt-4o') as unknown as { providers: string[] }).providers).toEqual(['openai']);
+    type Listed = { providers: string[]; capabilities: string[]; context_length?: number; pricing?: { input: number; output: number; unit: string } };
+    const gpt = models.find((m) => m.id === 'gpt-4o') as unknown as Listed;
+    expect(gpt.providers).toEqual(['openai']);
+    expect(gpt.capabilities).toEqual(['chat']);
+    expect(gpt.context_length).toBeGreaterThan(0);
+    expect(gpt.pricing).toMatchObject({ input: 2.5, output: 10, unit: 'USD per 1M tokens' });
+    expect((models.find((m) => m.id === 'claude-sonnet-4-5') as unknown as Listed).capabilities).toEqual(['chat', 'count_tokens']);
+    expect((models.find((m) => m.id === 'text-embedding-3-small') as unknown as Listed).capabilities).toEqual(['embeddings']);
   });
 });

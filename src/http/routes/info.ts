@@ -24,6 +24,20 @@ export interface InfoDeps {
   health?: () => Record<string, unknown>;
 }
 
+/**
+ * What a client can do with a model here: the endpoints of the providers serving it (an embedding model, named so
+ * by convention, is offered for embeddings only), or chat when only peers serve it.
+ */
+function capabilitiesOf(model: string, providers: Provider[], servedByPeers: boolean): string[] {
+  if (/embed/i.test(model)) return providers.some((p) => p.supports('embeddings')) ? ['embeddings'] : [];
+  const ops = new Set<string>(servedByPeers ? ['chat'] : []);
+  for (const provider of providers) {
+    if (provider.supports('chat')) ops.add('chat');
+    if (provider.supports('count_tokens')) ops.add('count_tokens');
+  }
+  return [...ops];
+}
+
 export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
   const providerView = (p: Provider) => {
     const models = deps.catalog.providerModels(p.id);
@@ -57,7 +71,7 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
           providers,
           ...(peers.length ? { peers } : {}),
           ...(facts?.contextLength ? { context_length: facts.contextLength } : {}),
-          capabilities: facts?.capabilities ?? [],
+          capabilities: facts?.capabilities ?? capabilitiesOf(id, providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined), peers.length > 0),
           ...(facts?.pricing ? { pricing: { ...facts.pricing, unit: 'USD per 1M tokens' } } : {}),
         };
       });
