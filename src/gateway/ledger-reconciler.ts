@@ -1,18 +1,7 @@
 import type { Logger } from 'pino';
-import type { Ledger } from '../ledger/index.js';
+import { channelParties, type Ledger, type PeerReconciliation } from '../ledger/index.js';
 import type { MeshNode } from '../mesh/index.js';
 import { reconcileWithPeer } from './mesh-ledger.js';
-
-/** The outcome of the last reconciliation with one peer (shown by GET /v1/mesh/ledger). */
-export interface PeerReconciliation {
-  peer: string;
-  at: string;
-  imported: number;
-  acknowledged: number;
-  conflicts: Array<{ channel: string; seq: number; reason: string }>;
-  /** Set when the peer could not be asked (unreachable, refused); nothing was changed then. */
-  error?: string;
-}
 
 export interface ReconcilerOptions {
   /** Time between automatic rounds over every counterparty; 0 = on demand only. */
@@ -78,7 +67,7 @@ export class LedgerReconciler {
   private async counterparties(): Promise<string[]> {
     const peers = new Set<string>();
     for (const { channel } of await this.ledger.channelHeads()) {
-      for (const party of channel.split('>')) if (party !== this.ledger.selfId) peers.add(party);
+      for (const party of channelParties(channel) ?? []) if (party !== this.ledger.selfId) peers.add(party);
     }
     return [...peers];
   }

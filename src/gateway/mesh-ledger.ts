@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LEDGER_PAGE, channelId, ledgerMessageSchema, type Ledger, type Measured, type ReconcileReport } from '../ledger/index.js';
+import { LEDGER_PAGE, channelId, claimedPosition, isPartyOf, ledgerMessageSchema, newReconcileReport, type Ledger, type Measured, type ReconcileReport } from '../ledger/index.js';
 import type { MeshNode } from '../mesh/index.js';
 
 /** `/meshgate/ledger/1.0.0` (protocol/receipts.md, "Transport"): acknowledgements, disputes and reconciliation. */
@@ -7,12 +7,6 @@ export const LEDGER_PROTOCOL = '/meshgate/ledger/1.0.0';
 
 /** Receipts a requester fetches to close a gap before checking a new receipt; beyond this it disputes instead. */
 const MAX_GAP = 2 * LEDGER_PAGE;
-
-/** A channel the asking peer is party to (issuer or subject), so nobody can read others' receipts. */
-const partyOf = (channel: string, peerId: string) => {
-  const parties = channel.split('>');
-  return parties.length === 2 && parties.includes(peerId);
-};
 
 export function ledgerMessageHandler(ledger: Ledger) {
   return async (raw: unknown, peerId: string): Promise<unknown> => {
@@ -30,12 +24,12 @@ export function ledgerMessageHandler(ledger: Ledger) {
         await ledger.recordDispute(message.dispute, peerId);
         return { ok: true };
       case 'heads':
-        return { ok: true, heads: (await ledger.channelHeads()).filter((h) => partyOf(h.channel, peerId)) };
+        return { ok: true, heads: (await ledger.channelHeads()).filter((h) => isPartyOf(h.channel, peerId)) };
       case 'fetch':
-        if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
+        if (!isPartyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, receipts: await ledger.receiptsAfter(message.channel, message.after, LEDGER_PAGE) };
       case 'fetch_acks':
-        if (!partyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
+        if (!isPartyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, acks: await ledger.acksFor(message.channel, message.seqs) };
     }
   };
@@ -52,7 +46,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
 export async function settleReceipt(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
   const { mesh, ledger, logger } = ctx;
   try {
-    const claimed = peekSequence(receipt);
+    const claimed = claimedPosition(receipt);
     const head = claimed ? await ledger.headSeq(claimed.channel) : 0;
     // A gap is followed only so far: a peer claiming thousands of receipts this node never saw gets a dispute.
     if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > head + 1 && claimed.seq - head <= MAX_GAP) {
@@ -131,16 +125,6 @@ export class AckBatcher {
   }
 }
 
-/** Channel and sequence a receipt claims, read without verification (only to decide whether to reconcile first). */
-function peekSequence(jws: string): { channel: string; seq: number } | undefined {
-  try {
-    const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ch?: unknown; seq?: unknown };
-    return typeof payload.ch === 'string' && typeof payload.seq === 'number' ? { channel: payload.ch, seq: payload.seq } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Reconciliation with one peer, both directions of what can be lost:
  * - receipts this node is missing (after a crash or data loss): channel heads are compared and the missing receipts
@@ -152,9 +136,9 @@ function peekSequence(jws: string): { channel: string; seq: number } | undefined
 export async function reconcileWithPeer(mesh: MeshNode, ledger: Ledger, peerId: string): Promise<ReconcileReport[]> {
   const answer = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'heads' })) as { heads?: Array<{ channel: string; seq: number }> };
   const reports = new Map<string, ReconcileReport>();
-  const reportFor = (channel: string) => reports.get(channel) ?? reports.set(channel, { channel, imported: 0, acknowledged: 0, conflicts: [] }).get(channel)!;
+  const reportFor = (channel: string) => reports.get(channel) ?? reports.set(channel, newReconcileReport(channel)).get(channel)!;
   for (const head of answer.heads ?? []) {
-    if (!partyOf(head.channel, ledger.selfId) || !partyOf(head.channel, peerId)) continue;
+    if (!isPartyOf(head.channel, ledger.selfId) || !isPartyOf(head.channel, peerId)) continue;
     const fetched = await fetchMissing(mesh, ledger, peerId, head.channel, head.seq);
     const report = reportFor(head.channel);
     report.imported += fetched.imported;
@@ -178,11 +162,11 @@ export async function reconcileWithPeer(mesh: MeshNode, ledger: Ledger, peerId: 
 
 /** Fetches and imports the receipts of `channel` after this node's head up to `until` (inclusive), page by page. */
 async function fetchMissing(mesh: MeshNode, ledger: Ledger, peerId: string, channel: string, until: number): Promise<ReconcileReport> {
-  const report: ReconcileReport = { channel, imported: 0, acknowledged: 0, conflicts: [] };
+  const report = newReconcileReport(channel);
   let after = await ledger.headSeq(channel);
   while (after < until) {
     const page = (await mesh.sendMessage(peerId, LEDGER_PROTOCOL, { type: 'fetch', channel, after })) as { receipts?: Array<{ jws: string; ack?: string }> };
-    const wanted = (page.receipts ?? []).filter((r) => (peekSequence(r.jws)?.seq ?? 0) <= until);
+    const wanted = (page.receipts ?? []).filter((r) => (claimedPosition(r.jws)?.seq ?? 0) <= until);
     if (wanted.length === 0) break;
     const imported = await ledger.importChannel(channel, wanted);
     report.imported += imported.imported;

@@ -1,7 +1,7 @@
-export { Ledger } from './ledger.js';
-export type { Acceptance, Measured, PeerLedger, ReconcileReport, StoredReceipt } from './ledger.js';
+export { Ledger, newReconcileReport } from './ledger.js';
+export type { Acceptance, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export {
-  ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
+  ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, channelParties, claimedPosition, isPartyOf, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
   signReceipt, verifyAck, verifyDispute, verifyReceipt,
 } from './receipt.js';
 export type { DisputePayload, ReceiptPayload } from './receipt.js';

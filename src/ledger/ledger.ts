@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import {
-  ReceiptError, channelId, costMicros, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
+  ReceiptError, channelId, channelParties, claimedPosition, costMicros, isPartyOf, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
   type ReceiptPayload,
 } from './receipt.js';
 
@@ -76,6 +76,19 @@ export interface ReconcileReport {
   acknowledged: number;
   /** Receipts that contradict what this node holds (same seq, different content), never overwritten. */
   conflicts: Array<{ seq: number; reason: string }>;
+}
+
+export const newReconcileReport = (channel: string): ReconcileReport => ({ channel, imported: 0, acknowledged: 0, conflicts: [] });
+
+/** The outcome of the last reconciliation with one peer (kept by the reconciler, shown by GET /v1/mesh/ledger). */
+export interface PeerReconciliation {
+  peer: string;
+  at: string;
+  imported: number;
+  acknowledged: number;
+  conflicts: Array<{ channel: string; seq: number; reason: string }>;
+  /** Set when the peer could not be asked (unreachable, refused); nothing was changed then. */
+  error?: string;
 }
 
 const pad = (seq: number) => String(seq).padStart(12, '0');
@@ -222,21 +235,16 @@ export class Ledger {
    * receipt was already acknowledged (a repeat is harmless).
    */
   async recordAck(ackJws: string, from?: string): Promise<boolean> {
-    const [, payload] = ackJws.split('.');
-    let claimed: ReceiptPayload;
-    try {
-      claimed = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as ReceiptPayload;
-    } catch {
-      throw new ReceiptError('malformed', 'acknowledgement payload is not JSON');
-    }
+    const claimed = claimedPosition(ackJws);
+    if (!claimed) throw new ReceiptError('malformed', 'acknowledgement payload does not name a channel and sequence');
     // Only the subject of this node's own channel may acknowledge; checked before anything is queued or looked up.
-    if (typeof claimed?.ch !== 'string' || (from !== undefined && claimed.ch !== channelId(this.selfId, from))) {
+    if (from !== undefined && claimed.channel !== channelId(this.selfId, from)) {
       throw new ReceiptError('unknown', 'acknowledgement for a channel this peer is not the subject of');
     }
-    const key = `${claimed.ch}!${pad(claimed.seq)}`;
-    return this.serial(claimed.ch, async () => {
+    const key = `${claimed.channel}!${pad(claimed.seq)}`;
+    return this.serial(claimed.channel, async () => {
       const record = await this.receipts.get(key);
-      if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.ch}#${claimed.seq} issued by this node`);
+      if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.channel}#${claimed.seq} issued by this node`);
       await verifyAckSignature(ackJws, record.jws, record.subject);
       if (record.ack) return false;
       await this.receipts.put(key, { ...record, ack: ackJws });
@@ -253,7 +261,7 @@ export class Ledger {
    */
   async recordDispute(disputeJws: string, from?: string): Promise<void> {
     const dispute = await verifyDispute(disputeJws, from);
-    if (!dispute.ch.split('>').includes(dispute.signer) || !dispute.ch.split('>').includes(this.selfId)) {
+    if (!isPartyOf(dispute.ch, dispute.signer) || !isPartyOf(dispute.ch, this.selfId)) {
       throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
     }
     const key = `${dispute.ch}!${pad(dispute.seq)}`;
@@ -305,8 +313,8 @@ export class Ledger {
       } catch (err) {
         const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;
         const seq = payload?.seq ?? 0;
-        const dispute = await signDispute({ v: 1, ch: channel, seq: Math.max(1, seq), rid: requestId, receipt: receiptHash(receiptJws), reason, iat: Date.now() }, this.key, this.selfId);
         const hash = receiptHash(receiptJws);
+        const dispute = await signDispute({ v: 1, ch: channel, seq: Math.max(1, seq), rid: requestId, receipt: hash, reason, iat: Date.now() }, this.key, this.selfId);
         if (payload && !(await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
           // Kept for the record, outside the chain (the head does not move).
           await this.receipts.put(`${channel}!dispute!${hash}`, { jws: receiptJws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash, iat: payload.iat, dispute: { reason, jws: dispute, at: Date.now() } });
@@ -383,7 +391,7 @@ export class Ledger {
       }
     }
     for await (const noted of this.notedDisputes.values()) {
-      const other = noted.channel.split('>').find((party) => party !== this.selfId);
+      const other = channelParties(noted.channel)?.find((party) => party !== this.selfId);
       if (other) of(other).disputes++;
     }
     for (const p of peers.values()) p.balanceMicros = p.served.totalMicros - p.consumed.totalMicros;
@@ -416,7 +424,7 @@ export class Ledger {
    */
   importChannel(channel: string, items: Array<{ jws: string; ack?: string }>): Promise<ReconcileReport> {
     return this.serial(channel, async () => {
-      const report: ReconcileReport = { channel, imported: 0, acknowledged: 0, conflicts: [] };
+      const report = newReconcileReport(channel);
       let head = await this.head(channel);
       for (const item of items) {
         let p: ReceiptPayload;

@@ -44,6 +44,28 @@ export type DisputePayload = z.infer<typeof disputePayloadSchema>;
 /** The channel of a serving peer toward a requesting peer: one sequence of receipts, one running total. */
 export const channelId = (issuer: string, subject: string) => `${issuer}>${subject}`;
 
+/** The two parties of a channel id (issuer, subject), or undefined for anything that is not one. */
+export function channelParties(channel: string): [issuer: string, subject: string] | undefined {
+  const parties = channel.split('>');
+  return parties.length === 2 && parties[0] && parties[1] ? [parties[0], parties[1]] : undefined;
+}
+
+/** Whether `peer` is one of the two parties of `channel`. */
+export const isPartyOf = (channel: string, peer: string) => channelParties(channel)?.includes(peer) ?? false;
+
+/**
+ * The channel and sequence number a receipt or acknowledgement JWS claims, read WITHOUT verifying it: only to decide
+ * where to look (which channel to lock, whether a gap must be fetched first). Undefined when it does not parse.
+ */
+export function claimedPosition(jws: string): { channel: string; seq: number } | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { ch?: unknown; seq?: unknown };
+    return typeof payload.ch === 'string' && typeof payload.seq === 'number' ? { channel: payload.ch, seq: payload.seq } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Hash that chains receipts: base64url(SHA-256(compact JWS)). */
 export const receiptHash = (jws: string) => createHash('sha256').update(jws).digest('base64url');
 

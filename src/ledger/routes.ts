@@ -2,12 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors/index.js';
 import { csvField } from '../records/record-export.js';
-import type { Ledger, StoredReceipt } from './ledger.js';
+import type { Ledger, PeerReconciliation, StoredReceipt } from './ledger.js';
 
 /** What the routes need from the reconciler (src/gateway/ledger-reconciler.ts). */
 export interface ReconcileRunner {
-  reconcile(peer?: string): Promise<Array<{ peer: string; at: string; imported: number; acknowledged: number; conflicts: unknown[]; error?: string }>>;
-  results(): Map<string, { at: string; imported: number; acknowledged: number; conflicts: unknown[]; error?: string }>;
+  reconcile(peer?: string): Promise<PeerReconciliation[]>;
+  results(): Map<string, PeerReconciliation>;
 }
 
 const usd = (micros: number) => micros / 1e6;
@@ -22,12 +22,13 @@ function row(r: StoredReceipt) {
   };
 }
 
-/** Same rules as the records export: text always quoted, formula-looking text neutralised (models come from clients). */
-const csvCell = (value: unknown) => csvField(value === undefined ? null : typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as string | number | boolean | null));
-
-const reconciliation = (r: ReturnType<ReconcileRunner['results']> extends Map<string, infer V> ? V : never) => ({
-  at: r.at, imported: r.imported, acknowledged: r.acknowledged, conflicts: r.conflicts, ...(r.error ? { error: r.error } : {}),
-});
+/** The last reconciliation with `peer`, as the ledger view shows it (the peer is the row's own). */
+function lastReconciliation(reconciler: ReconcileRunner | undefined, peer: string) {
+  const result = reconciler?.results().get(peer);
+  if (!result) return null;
+  const { peer: _peer, ...rest } = result;
+  return rest;
+}
 
 /**
  * GET /v1/mesh/ledger (per-peer totals), GET /v1/mesh/receipts (JSON or CSV, for settlement) and
@@ -43,7 +44,7 @@ export function ledgerRoutes(ledger: Ledger, reconciler?: ReconcileRunner): Fast
         consumed: { receipts: p.consumed.receipts, total_usd: usd(p.consumed.totalMicros), last_seq: p.consumed.lastSeq, claimed_unacknowledged_usd: usd(p.consumed.claimedMicros) },
         balance_usd: usd(p.balanceMicros),
         disputes: p.disputes,
-        last_reconciliation: reconciler?.results().has(p.peer) ? reconciliation(reconciler.results().get(p.peer)!) : null,
+        last_reconciliation: lastReconciliation(reconciler, p.peer),
       })),
     }));
 
@@ -53,7 +54,7 @@ export function ledgerRoutes(ledger: Ledger, reconciler?: ReconcileRunner): Fast
       const parsed = reconcileSchema.safeParse(request.body ?? {});
       if (!parsed.success) throw badRequest(`Invalid body: ${parsed.error.issues[0]!.message}`, String(parsed.error.issues[0]!.path[0] ?? ''));
       const results = await reconciler.reconcile(parsed.data.peer);
-      return { object: 'list', data: results.map((r) => ({ peer: r.peer, ...reconciliation(r) })) };
+      return { object: 'list', data: results };
     });
 
     app.get('/v1/mesh/receipts', async (request, reply) => {
@@ -62,7 +63,7 @@ export function ledgerRoutes(ledger: Ledger, reconciler?: ReconcileRunner): Fast
       const rows = (await ledger.list(parsed.data.peer)).map(row);
       if (parsed.data.format === 'json') return { object: 'list', data: rows };
       const columns = Object.keys(row({ channel: '', seq: 0, issuer: '', subject: '', requestId: '', model: '', cost: 0, total: 0, hash: '', iat: 0, jws: '' }));
-      const lines = [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell((r as Record<string, unknown>)[c])).join(','))];
+      const lines = [columns.join(','), ...rows.map((r) => columns.map((c) => csvField((r as Record<string, string | number | boolean | null>)[c]!)).join(','))];
       return reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="receipts.csv"').send(`${lines.join('\r\n')}\r\n`);
     });
   };

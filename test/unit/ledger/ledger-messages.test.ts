@@ -1,32 +1,14 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from '../../../src/gateway/mesh-ledger.js';
-import { Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
 import type { MeshNode } from '../../../src/mesh/index.js';
-import { Store } from '../../../src/store/index.js';
+import { ledgerParty } from './ledger-party.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(cleanup.splice(0).map((c) => c()));
 });
 
-async function party() {
-  const key = await generateKeyPair('Ed25519');
-  const id = peerIdFromPrivateKey(key).toString();
-  const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-msg-'));
-  const store = await Store.open(dir);
-  cleanup.push(async () => {
-    await store.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { id, ledger: Ledger.open(store, id, signingKeyFromRaw(key.raw)) };
-}
+const party = ledgerParty;
 
 const USAGE = { input: 100, output: 50, cached: 0 };
 const PRICE = { input: 2_500_000, output: 10_000_000, cached: 1_250_000 };

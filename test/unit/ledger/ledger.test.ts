@@ -1,29 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ledger, runReceiptsCommand, signReceipt, signingKeyFromRaw, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
-import { Store } from '../../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
+import { Ledger, runReceiptsCommand, signReceipt, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { ledgerParty, tempDir, tempStore } from './ledger-party.js';
 
-const dirs: string[] = [];
-const stores: Store[] = [];
-afterEach(async () => {
-  await Promise.all(stores.splice(0).map((s) => s.close()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function party(creditLimitMicros?: number) {
-  const key = await generateKeyPair('Ed25519');
-  const id = peerIdFromPrivateKey(key).toString();
-  const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-'));
-  dirs.push(dir);
-  const store = await Store.open(dir);
-  stores.push(store);
-  const signing = signingKeyFromRaw(key.raw);
-  return { id, signing, store, ledger: Ledger.open(store, id, signing, { creditLimitMicros }) };
-}
+const party = ledgerParty;
 
 const PRICE = { input: 2_500_000, output: 10_000_000, cached: 1_250_000 }; // $2.50 / $10 / $1.25 per MTok
 const USAGE = { input: 1_000, output: 500, cached: 400 };
@@ -115,10 +96,7 @@ describe('receipts between two nodes', () => {
     }
     const channel = channelId(server.id, client.id);
     // The client lost everything: a fresh store with the same identity.
-    const dir = await mkdtemp(join(tmpdir(), 'meshgate-ledger-'));
-    dirs.push(dir);
-    const fresh = await Store.open(dir);
-    stores.push(fresh);
+    const fresh = await tempStore();
     const recovered = Ledger.open(fresh, client.id, client.signing);
     const report = await recovered.importChannel(channel, await server.ledger.receiptsAfter(channel, 0));
     expect(report).toEqual({ channel, imported: 4, acknowledged: 0, conflicts: [] });
@@ -170,8 +148,7 @@ describe('receipts between two nodes', () => {
       const result = await client.ledger.accept(jws, server.id, `r${i}`, {});
       exported.push({ jws, ack: i < 3 && result.accepted ? result.ack : null });
     }
-    const dir = await mkdtemp(join(tmpdir(), 'meshgate-export-'));
-    dirs.push(dir);
+    const dir = await tempDir();
     const run = async (data: unknown) => {
       const file = join(dir, `set-${Math.random()}.json`);
       await writeFile(file, JSON.stringify({ object: 'list', data }));
