@@ -14,8 +14,6 @@ import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
 import { iterator } from '../pipeline/streaming.js';
 
 const encoder = new TextEncoder();
-/** The longest a forwarded request may run on this node, whatever deadline the requester sent. */
-const MAX_DEADLINE_MS = 60 * 60_000;
 /** A complete answer larger than this is relayed but not parsed for its usage. */
 const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -90,7 +88,6 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
       const price = receiptPrice(advertisedPrice(peerId, frame.model));
-      const requestChars = JSON.stringify(frame.body).length;
       const result = await mesh.forward(peerId, frame as ForwardRequestFrame, signal);
       const meter = relayMeter(frame.format, frame.stream);
       let relayed = 0;
@@ -103,7 +100,10 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       })();
       const trailer = result.trailer.then((t) => {
         if (options.ledger && t.receipt) {
-          const measured = { usage: meter.result(), price, estimate: { input: estimateTextTokens(requestChars), output: estimateTextTokens(relayed) } };
+          const usage = meter.result();
+          // Only when the response carried no usage to measure: this node's own estimate to check the claim against.
+          const estimate = usage ? undefined : { input: estimateTextTokens(JSON.stringify(frame.body).length), output: estimateTextTokens(relayed) };
+          const measured = { usage, price, estimate };
           void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
         }
         return t;
@@ -191,8 +191,8 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       body: frame.body as Record<string, unknown>,
       model: frame.model,
       stream: frame.stream,
-      // The requester's deadline, within what a timer can hold (a far-off one would overflow to 1 ms).
-      signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(MAX_DEADLINE_MS, Math.max(1, frame.deadline - Date.now())))]),
+      // Aborted when the requester goes away or the frame's deadline (capped by the forward server) passes.
+      signal,
       principal: { kind: 'peer', id: peerId },
       receivedAt: Date.now(),
       // The hop count and path as this node knows them, not only as the peer claims: the sending peer is on the

@@ -121,4 +121,18 @@ describe('forward server refusals', () => {
     expect(frames.map((f) => f.type)).toEqual(['head', 'trailer']);
     expect(calls()).toBe(1);
   });
+
+  it('serves a request whose deadline is beyond what a timer holds (capped, not overflowing to 1 ms)', async () => {
+    let handlerSignal: AbortSignal | undefined;
+    const { forwardServer } = server({
+      handler: () => async (_req, ctx) => {
+        handlerSignal = ctx.signal;
+        await new Promise((r) => setTimeout(r, 20));
+        return { head: { status: 200, headers: {} }, body: (async function* () {})(), trailer: () => ({}) };
+      },
+    });
+    const frames = await exchange(forwardServer, encodeFrame({ type: 'request', value: request({ deadline: Date.now() + 2 ** 33 }) }));
+    expect(frames.map((f) => f.type)).toEqual(['head', 'trailer']);
+    expect(handlerSignal?.aborted).toBe(false);
+  });
 });

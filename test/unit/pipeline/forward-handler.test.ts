@@ -27,9 +27,10 @@ const frame = (overrides: Partial<ForwardRequestFrame>): ForwardRequestFrame => 
   ...overrides,
 });
 
-async function serve(f: ForwardRequestFrame) {
+/** `signal` stands for what the forward server passes: the requester going away, or the frame's deadline passing. */
+async function serve(f: ForwardRequestFrame, signal = new AbortController().signal) {
   const handle = forwardHandler(node.gateway.pipeline, { logger: pino({ level: 'silent' }), priceOf: () => undefined });
-  const response = await handle(f, { peerId: '12D3KooWRequester', signal: new AbortController().signal });
+  const response = await handle(f, { peerId: '12D3KooWRequester', signal });
   const chunks: Uint8Array[] = [];
   for await (const chunk of response.body) chunks.push(chunk);
   return { status: response.head.status, body: Buffer.concat(chunks).toString('utf8') };
@@ -40,15 +41,9 @@ describe('forwarded requests, as the serving node sees them', () => {
     for (const body of [null, [], 'text']) expect((await serve(frame({ body }))).status).toBe(400);
   });
 
-  it('serves a request whose deadline is far beyond what a timer holds', async () => {
-    const result = await serve(frame({ deadline: Date.now() + 2 ** 33 }));
-    expect(result.status).toBe(200);
-    expect(result.body).toContain('says: from a peer');
-  });
-
   it('answers 504 when the deadline passes while the provider is still working', async () => {
     mock.enqueue({ kind: 'hang' });
-    const result = await serve(frame({ deadline: Date.now() + 300 }));
+    const result = await serve(frame({}), AbortSignal.timeout(300));
     expect(result.status).toBe(504);
   });
 });
