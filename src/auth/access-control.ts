@@ -1,5 +1,5 @@
-import { ConfigError } from '../config/load.js';
 import { createHash } from 'node:crypto';
+import { ConfigError } from '../config/config-error.js';
 import type { Secret } from '../config/secret.js';
 import { forbidden, GatewayError, unauthorized } from '../errors/index.js';
 import {
@@ -78,15 +78,14 @@ export interface Reservation {
 
 /** Verified tokens kept so a repeat request skips the signature check (exp/nbf/revocation are re-checked every time). */
 const VERIFIED_CACHE_SIZE = 10_000;
+/** How often long-expired tokens are forgotten while the node runs. */
+const PRUNE_INTERVAL_MS = 60 * 60_000;
 
 /**
  * Access control for one node: who is asking (admin key, access token, virtual key, or the public), whether they may
  * (origin, country, model), and how much (quotas reserved before the upstream call and settled after).
  * See src/auth/README.md for what each mechanism protects against and what it cannot.
  */
-/** How often long-expired tokens are forgotten while the node runs. */
-const PRUNE_INTERVAL_MS = 60 * 60_000;
-
 export class AccessControl {
   readonly adminKey: AdminKey;
   /** How the admin key was obtained; when `generated`, print it once with `file`. */

@@ -74,15 +74,16 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
 
 /** A one-line reason for the start-up failures an operator causes and can fix; undefined for anything else. */
 function startFailure(err: unknown, config: Config): string | undefined {
-  const e = err as { code?: string; cause?: { code?: string; message?: string }; message?: string; path?: string };
-  const code = e.code ?? e.cause?.code;
+  // LevelDB reports "not open" with the reason (LEVEL_LOCKED, EACCES, …) as its cause: both codes are looked at.
+  const e = err as { code?: string; cause?: { code?: string; path?: string }; path?: string };
+  const codes = [e.code, e.cause?.code];
+  const has = (...wanted: string[]) => wanted.some((code) => codes.includes(code));
+  const path = e.path ?? e.cause?.path;
   const dir = config.storage.dir;
-  const text = `${e.message ?? ''} ${e.cause?.message ?? ''}`;
-  if (code === 'LEVEL_LOCKED' || /\block\b/i.test(text) && /LOCK/.test(text)) return `the data directory ${dir} is in use by another meshgate process (one node per data directory).`;
-  if (code === 'EADDRINUSE') return `${config.server.host}:${config.server.port} is already in use; choose another port with --port or [server] port.`;
-  if (code === 'EADDRNOTAVAIL') return `${config.server.host} is not an address of this machine; check --host or [server] host.`;
-  if (code === 'EACCES' || code === 'EPERM') return `permission denied${e.path ? ` on ${e.path}` : ''}: check that the data directory ${dir} is writable${config.server.port < 1024 && config.server.port !== 0 ? ` and that this user may listen on port ${config.server.port}` : ''}.`;
-  if (code === 'ENOTDIR' || code === 'EEXIST') return `the data directory ${dir} cannot be created or used${e.path ? ` (${e.path} is in the way)` : ''}.`;
+  if (has('LEVEL_LOCKED')) return `the data directory ${dir} is in use by another meshgate process (one node per data directory).`;
+  if (has('EADDRINUSE')) return `${config.server.host}:${config.server.port} is already in use; choose another port with --port or [server] port.`;
+  if (has('EADDRNOTAVAIL')) return `${config.server.host} is not an address of this machine; check --host or [server] host.`;
+  if (has('EACCES', 'EPERM')) return `permission denied${path ? ` on ${path}` : ''}: check that the data directory ${dir} is writable${config.server.port < 1024 && config.server.port !== 0 ? ` and that this user may listen on port ${config.server.port}` : ''}.`;
+  if (has('ENOTDIR', 'EEXIST')) return `the data directory ${dir} cannot be created or used${path ? ` (${path} is in the way)` : ''}.`;
   return undefined;
 }
-

@@ -1,17 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
+import { ConfigError } from './config-error.js';
 import { MissingEnvError, substituteEnv } from './env.js';
 import { configSchema, type Config } from './root.js';
 import { providersFromEnv } from './from-env.js';
 
 /** A config that cannot be used; its message names the file, the key and what was expected. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './config-error.js';
 
 function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');

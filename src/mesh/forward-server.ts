@@ -3,10 +3,10 @@ import type { Logger } from 'pino';
 import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
 import { FrameReader } from './frame-reader.js';
 
-/** Serves one forwarded request; the lead's gateway pipeline implements it. */
 /** The longest this node works on one forwarded request, whatever deadline the requester sent. */
 const MAX_FORWARD_MS = 60 * 60_000;
 
+/** Serves one forwarded request; the lead's gateway pipeline implements it. */
 export type ForwardHandler = (
   req: ForwardRequestFrame,
   ctx: { peerId: string; signal: AbortSignal },
@@ -40,12 +40,12 @@ class StreamClosedError extends Error {
 export class ForwardServer {
   readonly #options: ForwardServerOptions;
   #inFlight = 0;
+  /** Streams whose request frame is still being read (bounded with #inFlight by maxConcurrent). */
+  #reading = 0;
 
   constructor(options: ForwardServerOptions) {
     this.#options = options;
   }
-
-  #reading = 0;
 
   get inFlight(): number {
     return this.#inFlight;

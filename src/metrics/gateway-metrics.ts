@@ -5,6 +5,9 @@ import { LabelLimit } from './label-limit.js';
 
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
 
+/** The peer id of an attempt target `peer:<id>`; undefined for a provider id. */
+const peerOf = (target: string) => (target.startsWith('peer:') ? target.slice(5) : undefined);
+
 /** The model label for names no provider or peer serves. */
 export const UNKNOWN_MODEL = '(unknown)';
 
@@ -137,7 +140,9 @@ export class GatewayMetrics {
 
   /** Counts a finished request from its usage record. */
   observeRecord(record: UsageRecord): void {
-    const requested = this.isKnownModel(record.requested_model) ? this.#models.value(record.requested_model) : UNKNOWN_MODEL;
+    // A request something served was for a known model; only the others are looked up.
+    const known = record.model !== null || this.isKnownModel(record.requested_model);
+    const requested = known ? this.#models.value(record.requested_model) : UNKNOWN_MODEL;
     const model = record.model ? this.#models.value(record.model) : requested;
     this.#countAttempts(record);
     const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : 'none');
@@ -190,13 +195,14 @@ export class GatewayMetrics {
 
   /** A provider id (bounded by the config) or `peer:<id>` (bounded through the peer label limit). */
   #target(target: string): string {
-    return target.startsWith('peer:') ? `peer:${this.#peers.value(target.slice(5))}` : target;
+    const peer = peerOf(target);
+    return peer === undefined ? target : `peer:${this.#peers.value(peer)}`;
   }
 
   /** Failed attempts (upstream errors, peers that failed) and forwards to peers, from the record's attempt list. */
   #countAttempts(record: UsageRecord): void {
     for (const attempt of record.attempts) {
-      const peer = attempt.target.startsWith('peer:') ? attempt.target.slice(5) : undefined;
+      const peer = peerOf(attempt.target);
       if (peer !== undefined) {
         const outcome: MeshForwardOutcome = attempt.ok ? 'ok' : attempt.code === 'upstream_timeout' || attempt.code === 'timeout' ? 'timeout' : attempt.status !== undefined && attempt.status < 500 ? 'refused' : 'error';
         this.meshForward(peer, outcome);

@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
 import type { Usage, WireFormat } from '../formats/canonical.js';
 import type { Operation } from '../providers/index.js';
-import { runFailover, type AttemptRecord } from '../router/failover.js';
+import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
 import type { Prepared } from './provider-attempt.js';
 import { primeStream, type Meter } from './streaming.js';
 import type { GatewayRequest } from './types.js';
@@ -99,7 +99,7 @@ export async function attemptPeer(
     try {
       return await forwardToOneOf(peers, candidates, frame, req, meter, routing, attempts);
     } catch (err) {
-      if (req.signal.aborted || !(err instanceof GatewayError) || ![429, 502, 503, 504].includes(err.status)) throw err;
+      if (req.signal.aborted || !answerableElsewhere(err)) throw err;
       lastError = err;
       exclude.push(...candidates);
     }

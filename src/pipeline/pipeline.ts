@@ -5,7 +5,7 @@ import { GatewayError, NOT_TRANSLATABLE, UpstreamError, notFound, toGatewayError
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
-import { AT_CAPACITY, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
+import { AT_CAPACITY, answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
@@ -225,7 +225,7 @@ export class Pipeline {
       } catch (err) {
         if (req.signal.aborted) throw err;
         localError = toGatewayError(err);
-        if (![429, 502, 503, 504].includes(localError.status)) throw localError;
+        if (!answerableElsewhere(localError)) throw localError;
       }
     } else if (overCapacity) {
       localError = new GatewayError(503, 'overloaded_error', `This node is at capacity (${server.max_concurrent} requests in flight).`, { code: 'node_at_capacity', retryAfter: 1 });

@@ -57,9 +57,9 @@ const RETRY_MS = 1_000;
 /**
  * Usage records in LevelDB. `write` queues a record in memory; the queue is written as ONE LevelDB batch (records
  * and project index together, atomically) when it reaches `maxBatchSize`, or `flushIntervalMs` after the first
- * queued record — with 0 (the default), as soon as the previous write is done (group commit). The promise `write` returns settles once the record is on disk (LevelDB's log, which survives a
- * killed process), so a caller that awaits it before it considers the request finished loses no finished request's
- * record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
+ * queued record — with 0 (the default), as soon as the previous write is done (group commit). The promise `write`
+ * returns settles once the record is on disk (LevelDB's log, which survives a killed process), so a caller that
+ * awaits it before it considers the request finished loses no finished request's record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
  * them.
  */
 export class RecordStore {

@@ -44,6 +44,13 @@ type Verdict = 'retry' | 'next' | 'stop';
 export const AT_CAPACITY = 'provider_at_capacity';
 
 /**
+ * Whether a request that failed with this error could still be answered elsewhere (the next tier of targets: mesh
+ * peers after local providers, more peers after the known ones): rate limits, upstream failures, overload, timeouts.
+ * Anything else (the request's own fault, a refusal by policy) is the answer.
+ */
+export const answerableElsewhere = (err: unknown) => err instanceof GatewayError && [429, 502, 503, 504].includes(err.status);
+
+/**
  * What a failure means for the next step:
  * - retryable upstream failures (connection, timeout, 408/409/429/5xx) are retried on the same target, then the next;
  * - 401/402/403/404 from an upstream are that upstream's problem (bad key, out of credit, model not deployed
