@@ -28,12 +28,12 @@ export function runSanitizeBenchmark(): string[] {
     for (const withSecrets of [false, true]) {
       const text = prompt(kb * 1024, withSecrets);
       const body = { model: 'm', messages: [{ role: 'user', content: text }] };
-      for (let i = 0; i < 3; i++) sanitizer.scanRequest('openai', body);
+      for (let i = 0; i < 3; i++) sanitizer.scanRequest(body);
       const times: number[] = [];
       const repeats = kb >= 1000 ? 9 : 31;
       for (let i = 0; i < repeats; i++) {
         const started = performance.now();
-        sanitizer.scanRequest('openai', body);
+        sanitizer.scanRequest(body);
         times.push(performance.now() - started);
       }
       lines.push(`${String(kb).padStart(4)} KB ${withSecrets ? 'with secrets' : 'clean       '}: median ${median(times).toFixed(3)} ms`);

@@ -85,7 +85,7 @@ export class Gateway {
       admit: (req, estimate) => this.admit(req, estimate),
       sanitize: sanitizer.active
         ? (req) => {
-            const result = sanitizer.scanRequest(req.format, req.body);
+            const result = sanitizer.scanRequest(req.body);
             return { body: result.body, findings: result.findings, refusal: result.blocked ? complianceError(result.findings) : undefined, header: findingsHeader(result.findings) };
           }
         : undefined,

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors/index.js';
-import type { WireFormat } from '../formats/canonical.js';
 import { CREDENTIAL_DETECTORS, IP_DETECTOR, PII_DETECTORS, type Category, type Detector } from './detectors.js';
 import { findSecrets, redact } from './scan-text.js';
 import { walkRequestText } from './walk-request.js';
@@ -35,7 +34,8 @@ export interface SanitizeResult {
 
 export interface Sanitizer {
   readonly active: boolean;
-  scanRequest(format: WireFormat, body: Record<string, unknown>): SanitizeResult;
+  /** Every text of a request body, whatever its wire format (the walk is the same for all three). */
+  scanRequest(body: Record<string, unknown>): SanitizeResult;
   /** One string: the redacted text and the types found. */
   scanText(text: string): { text: string; types: string[] };
 }
@@ -50,10 +50,10 @@ export function createSanitizer(config: SanitizationConfig): Sanitizer {
   const privateKeys = config.scan_credentials;
   return {
     active,
-    scanRequest(format, body) {
+    scanRequest(body) {
       if (!active) return { body, findings: [], blocked: false };
       const findings: Finding[] = [];
-      const scanned = walkRequestText(format, body, (text, location) => {
+      const scanned = walkRequestText(body, (text, location) => {
         const found = findSecrets(text, detectors, privateKeys);
         if (found.length === 0) return text;
         for (const f of found) {
@@ -62,7 +62,7 @@ export function createSanitizer(config: SanitizationConfig): Sanitizer {
         return redact(text, found);
       });
       const blocked = findings.some((f) => f.action === 'blocked');
-      return { body: findings.length ? scanned : body, findings, blocked };
+      return { body: scanned, findings, blocked };
     },
     scanText(text) {
       const found = active ? findSecrets(text, detectors, privateKeys) : [];

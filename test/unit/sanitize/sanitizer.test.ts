@@ -17,7 +17,7 @@ describe('sanitizer', () => {
       ],
       tools: [{ type: 'function', function: { name: 'f', description: `uses ${GH}`, parameters: { type: 'object', properties: { a: { description: KEY } } } } }],
     };
-    const result = make().scanRequest('openai', body);
+    const result = make().scanRequest(body);
     const text = JSON.stringify(result.body);
     expect(text).not.toContain(KEY);
     expect(text).not.toContain(GH);
@@ -33,7 +33,7 @@ describe('sanitizer', () => {
   });
 
   it('redacts Anthropic blocks and Gemini parts', () => {
-    const anthropic = make().scanRequest('anthropic', {
+    const anthropic = make().scanRequest({
       system: [{ type: 'text', text: KEY }],
       messages: [
         { role: 'assistant', content: [{ type: 'tool_use', id: 't', name: 'f', input: { nested: { key: KEY } } }] },
@@ -42,7 +42,7 @@ describe('sanitizer', () => {
     });
     expect(JSON.stringify(anthropic.body)).not.toMatch(/sk-proj|ghp_/);
     expect(anthropic.findings.map((f) => f.location)).toEqual(['system[0].text', 'messages[0].content[0].input.nested.key', 'messages[1].content[0].content[0].text']);
-    const gemini = make().scanRequest('gemini', {
+    const gemini = make().scanRequest({
       systemInstruction: { parts: [{ text: KEY }] },
       contents: [{ role: 'model', parts: [{ functionCall: { name: 'f', args: { k: GH } } }] }, { role: 'user', parts: [{ functionResponse: { name: 'f', response: { out: KEY } } }, { text: GH }] }],
     });
@@ -52,7 +52,7 @@ describe('sanitizer', () => {
 
   it('scans every text field, also ones this gateway does not model: names, metadata, documents, base64 text, JSON keys', () => {
     const b64 = (s: string) => Buffer.from(s).toString('base64');
-    const openai = make().scanRequest('openai', {
+    const openai = make().scanRequest({
       model: 'gpt-4o',
       metadata: { note: KEY },
       prediction: { type: 'content', content: `predicted ${KEY}` },
@@ -67,12 +67,12 @@ describe('sanitizer', () => {
     expect(openai.findings.map((f) => f.location).join(' ')).not.toContain(KEY);
     expect(openai.findings).toHaveLength(5);
 
-    const anthropic = make().scanRequest('anthropic', {
+    const anthropic = make().scanRequest({
       metadata: { user_id: KEY },
       messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: `doc ${GH}` } }, { type: 'search_result', source: 'https://x', title: 't', content: [{ type: 'text', text: KEY }] }] }],
     });
     expect(JSON.stringify(anthropic.body)).not.toMatch(/sk-proj|ghp_/);
-    const gemini = make().scanRequest('gemini', {
+    const gemini = make().scanRequest({
       system_instruction: { parts: [{ text: KEY }] },
       contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'text/plain', data: b64(GH) } }, { inlineData: { mimeType: 'image/png', data: b64(GH) } }, { executableCode: { language: 'PYTHON', code: `k = "${KEY}"` } }] }],
     });
@@ -83,7 +83,7 @@ describe('sanitizer', () => {
   });
 
   it('scans values under keys like id, type or model too when users put text there (tool arguments, metadata)', () => {
-    const result = make().scanRequest('openai', {
+    const result = make().scanRequest({
       model: 'gpt-4o',
       metadata: { type: KEY },
       messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: JSON.stringify({ id: KEY, format: GH, model: KEY }) } }] }],
@@ -93,9 +93,18 @@ describe('sanitizer', () => {
     expect((result.body as { model: string }).model).toBe('gpt-4o');
   });
 
+  it('hands a clean body back as it came (no copy), and copies only the branches it changed', () => {
+    const clean = { model: 'gpt-4o', messages: [{ role: 'user', content: 'nothing secret here' }, { role: 'user', content: 'nor here' }] };
+    expect(make().scanRequest(clean).body).toBe(clean);
+    const dirty = { model: 'gpt-4o', messages: [clean.messages[0], { role: 'user', content: `key ${KEY}` }] };
+    const { body } = make().scanRequest(dirty);
+    expect(body).not.toBe(dirty);
+    expect((body.messages as unknown[])[0]).toBe(clean.messages[0]);
+  });
+
   it('leaves tool arguments byte for byte when they hold nothing to redact, even if something else was redacted', () => {
     const args = '{"order_id": 12345678901234567890, "amount": 1e400, "k":1,"k":2}';
-    const result = make().scanRequest('openai', {
+    const result = make().scanRequest({
       messages: [
         { role: 'user', content: `key ${KEY}` },
         { role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: args } }] },
@@ -106,7 +115,7 @@ describe('sanitizer', () => {
   });
 
   it('blocks under the compliance gate with a 403 listing types, never values', () => {
-    const result = make({ compliance_gate: true }).scanRequest('openai', { messages: [{ role: 'user', content: `k ${KEY}` }] });
+    const result = make({ compliance_gate: true }).scanRequest({ messages: [{ role: 'user', content: `k ${KEY}` }] });
     expect(result.blocked).toBe(true);
     const error = complianceError(result.findings);
     expect(error.status).toBe(403);
@@ -123,13 +132,13 @@ describe('sanitizer', () => {
 
   it('does nothing when disabled', () => {
     const body = { messages: [{ role: 'user', content: KEY }] };
-    const result = make({ enabled: false }).scanRequest('openai', body);
+    const result = make({ enabled: false }).scanRequest(body);
     expect(result.body).toBe(body);
     expect(result.findings).toEqual([]);
   });
 
   it('summarises findings for the response header', () => {
-    const result = make({ redact_pii: true }).scanRequest('openai', { messages: [{ role: 'user', content: `${KEY} a@b.io c@d.io` }] });
+    const result = make({ redact_pii: true }).scanRequest({ messages: [{ role: 'user', content: `${KEY} a@b.io c@d.io` }] });
     expect(findingsHeader(result.findings)).toBe('OPENAI_API_KEY=1, EMAIL=2');
   });
 
