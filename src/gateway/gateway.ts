@@ -63,7 +63,8 @@ export class Gateway {
     this.logger = options.logger ?? createLogger();
     this.providers = config.providers.map(createProvider);
     this.priceBook = new PriceBook(config.pricing);
-    this.metrics = createMetrics();
+    this.catalog = new ModelCatalog(this.providers, this.logger);
+    this.metrics = createMetrics({ isKnownModel: (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });
     for (const provider of this.providers) {
       const { circuit_breaker: cb } = config.routing;
       this.breakers.set(provider.id, new CircuitBreaker(
@@ -74,8 +75,6 @@ export class Gateway {
         },
       ));
     }
-    this.catalog = new ModelCatalog(this.providers, this.logger);
-    this.metrics.isKnownModel = (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false);
     const sanitizer = createSanitizer(config.sanitization);
     this.pipeline = new Pipeline({
       config,

@@ -18,6 +18,12 @@ export interface MetricsOptions {
   processMetrics?: boolean;
   /** Distinct models and peers kept as label values before the rest are counted as `(other)`. */
   maxLabelValues?: number;
+  /**
+   * Whether a requested model is one this node or its peers serve. Other names (typos, made-up names a client can
+   * send by the thousand) are counted under UNKNOWN_MODEL, so they cannot crowd real models out of the label set.
+   * Absent: every name counts as known.
+   */
+  isKnownModel?: (model: string) => boolean;
 }
 
 /**
@@ -48,6 +54,7 @@ const GEN_AI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  readonly #isKnownModel: MetricsOptions['isKnownModel'];
   readonly #models: LabelLimit;
   readonly #peers: LabelLimit;
   /** Cost per (model, provider) in integer micro-dollars; the counter is rebuilt from it at each scrape. */
@@ -70,6 +77,7 @@ export class GatewayMetrics {
     const registers = [this.registry];
     const maxLabelValues = options.maxLabelValues ?? 500;
     this.#models = new LabelLimit(maxLabelValues);
+    this.#isKnownModel = options.isKnownModel;
     this.#peers = new LabelLimit(maxLabelValues);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
 
@@ -132,16 +140,10 @@ export class GatewayMetrics {
     });
   }
 
-  /**
-   * Whether a requested model is one this node or its peers serve. Other names (typos, made-up names a client can
-   * send by the thousand) are counted under UNKNOWN_MODEL, so they cannot crowd real models out of the label set.
-   */
-  isKnownModel: (model: string) => boolean = () => true;
-
   /** Counts a finished request from its usage record. */
   observeRecord(record: UsageRecord): void {
     // A request something served was for a known model; only the others are looked up.
-    const known = record.model !== null || this.isKnownModel(record.requested_model);
+    const known = record.model !== null || (this.#isKnownModel?.(record.requested_model) ?? true);
     const requested = known ? this.#models.value(record.requested_model) : UNKNOWN_MODEL;
     const model = record.model ? this.#models.value(record.model) : requested;
     this.#countAttempts(record);

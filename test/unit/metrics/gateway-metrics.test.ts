@@ -10,8 +10,7 @@ const sum = (samples: Sample[], name: string, match: Record<string, string> = {}
 
 describe('GatewayMetrics', () => {
   it('counts model names nobody serves under one label, so made-up names cannot push real models out', async () => {
-    const metrics = createMetrics({ processMetrics: false });
-    metrics.isKnownModel = (model) => model === 'gpt-4o-mini';
+    const metrics = createMetrics({ processMetrics: false, isKnownModel: (model) => model === 'gpt-4o-mini' });
     for (let i = 0; i < 600; i++) metrics.observeRecord(makeRecord({ id: `bogus-${i}`, time: 1, requested_model: `bogus-${i}`, model: null, status: 404, provider: null }));
     metrics.observeRecord(makeRecord({ id: 'real', time: 2, requested_model: 'gpt-4o-mini', model: 'gpt-4o-mini', status: 200 }));
     const { samples } = parsePrometheusText(await metrics.text());
