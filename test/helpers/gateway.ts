@@ -5,7 +5,8 @@ import pino from 'pino';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import type { Outcome } from '../../src/pipeline/types.js';
-import type { MockUpstream } from '../mock/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 
 export const TEST_KEY = 'test-key';
 
@@ -77,4 +78,27 @@ export async function startTestGateway(providers: Array<Record<string, unknown>>
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Two mock upstreams and a node configured with them (typically a primary provider and a backup for the same model),
+ * started before the file's tests, reset after each and closed at the end. Read the fields inside tests or hooks.
+ */
+export function primaryAndBackup(providers: (primary: MockUpstream, backup: MockUpstream) => Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
+  const ctx = {} as { primary: MockUpstream; backup: MockUpstream; node: TestGateway };
+  beforeAll(async () => {
+    ctx.primary = await startMockUpstream();
+    ctx.backup = await startMockUpstream();
+    ctx.node = await startTestGateway(providers(ctx.primary, ctx.backup), extra);
+  });
+  afterEach(() => {
+    ctx.primary.reset();
+    ctx.backup.reset();
+  });
+  afterAll(async () => {
+    await ctx.node?.close();
+    await ctx.primary?.close();
+    await ctx.backup?.close();
+  });
+  return ctx;
 }

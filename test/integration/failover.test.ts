@@ -1,76 +1,56 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_KEY, primaryAndBackup, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
-let primary: MockUpstream;
-let backup: MockUpstream;
-let node: TestGateway;
+const ctx = primaryAndBackup((primary, backup) => [
+  { id: 'primary', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 1, timeouts: { first_byte_ms: 400, idle_ms: 400 } },
+  { id: 'backup', type: 'anthropic', base_url: backup.anthropicBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], model_map: { 'gpt-4o': 'claude-backup' } },
+], { routing: { max_retry_wait_ms: 1_000, circuit_breaker: { failure_threshold: 100, cooldown_ms: 60_000 } } });
 let openai: OpenAI;
 let anthropic: Anthropic;
 
-beforeAll(async () => {
-  primary = await startMockUpstream();
-  backup = await startMockUpstream();
-  node = await startTestGateway(
-    [
-      { id: 'primary', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 1, timeouts: { first_byte_ms: 400, idle_ms: 400 } },
-      { id: 'backup', type: 'anthropic', base_url: backup.anthropicBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], model_map: { 'gpt-4o': 'claude-backup' } },
-    ],
-    { routing: { max_retry_wait_ms: 1_000, circuit_breaker: { failure_threshold: 100, cooldown_ms: 60_000 } } },
-  );
-  openai = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'x', maxRetries: 0 });
-  anthropic = new Anthropic({ baseURL: node.url, apiKey: 'x', maxRetries: 0 });
-});
-
-afterEach(() => {
-  primary.reset();
-  backup.reset();
-});
-
-afterAll(async () => {
-  await node?.close();
-  await primary?.close();
-  await backup?.close();
+beforeAll(() => {
+  openai = new OpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: 'x', maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: ctx.node.url, apiKey: 'x', maxRetries: 0 });
 });
 
 const ask = (content = 'hello') => openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] }).withResponse();
 
 describe('failover between providers', () => {
   it('retries a 500 once on the same provider, then fails over to the next', async () => {
-    primary.enqueue({ kind: 'error', status: 500 }, { kind: 'error', status: 500 });
+    ctx.primary.enqueue({ kind: 'error', status: 500 }, { kind: 'error', status: 500 });
     const { data, response } = await ask();
     expect(response.headers.get('x-meshgate-provider')).toBe('backup');
     expect(response.headers.get('x-meshgate-attempts')).toBe('3');
     expect(data.choices[0]!.message.content).toContain('claude-backup says: hello');
-    expect(primary.requests).toHaveLength(2);
-    expect(backup.requests).toHaveLength(1);
+    expect(ctx.primary.requests).toHaveLength(2);
+    expect(ctx.backup.requests).toHaveLength(1);
   });
 
   it('honours a short Retry-After on the same provider', async () => {
-    primary.enqueue({ kind: 'error', status: 429, retryAfter: 0 });
+    ctx.primary.enqueue({ kind: 'error', status: 429, retryAfter: 0 });
     const { response } = await ask();
     expect(response.headers.get('x-meshgate-provider')).toBe('primary');
     expect(response.headers.get('x-meshgate-attempts')).toBe('2');
   });
 
   it('does not wait out a long Retry-After: it moves to the next provider at once', async () => {
-    primary.enqueue({ kind: 'error', status: 429, retryAfter: 120 });
+    ctx.primary.enqueue({ kind: 'error', status: 429, retryAfter: 120 });
     const { response } = await ask();
     expect(response.headers.get('x-meshgate-provider')).toBe('backup');
-    expect(primary.requests).toHaveLength(1);
+    expect(ctx.primary.requests).toHaveLength(1);
   });
 
   it('fails over when a provider never answers (first-byte timeout) or resets the connection', async () => {
-    primary.enqueue({ kind: 'hang' }, { kind: 'reset' });
+    ctx.primary.enqueue({ kind: 'hang' }, { kind: 'reset' });
     const { response } = await ask();
     expect(response.headers.get('x-meshgate-provider')).toBe('backup');
     expect(response.headers.get('x-meshgate-attempts')).toBe('3');
   });
 
   it('fails over a stream whose provider sent headers but no event before the idle timeout', async () => {
-    primary.enqueue({ kind: 'hang_after_headers' }, { kind: 'hang_after_headers' });
+    ctx.primary.enqueue({ kind: 'hang_after_headers' }, { kind: 'hang_after_headers' });
     const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'late' }] });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
@@ -78,7 +58,7 @@ describe('failover between providers', () => {
   });
 
   it('sends a proper error event when a stream breaks after the first byte (OpenAI SDK)', async () => {
-    primary.enqueue({ kind: 'fail_mid_stream', afterChunks: 3 });
+    ctx.primary.enqueue({ kind: 'fail_mid_stream', afterChunks: 3 });
     const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven' }] });
     let received = 0;
     const error = await (async () => {
@@ -87,11 +67,11 @@ describe('failover between providers', () => {
     expect(received).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(String(error.message)).toMatch(/primary/);
-    expect(backup.requests).toHaveLength(0); // never a second answer after bytes reached the client
+    expect(ctx.backup.requests).toHaveLength(0); // never a second answer after bytes reached the client
   });
 
   it('sends a proper error event when a stream breaks after the first byte (Anthropic SDK)', async () => {
-    primary.enqueue({ kind: 'fail_mid_stream', afterChunks: 3 });
+    ctx.primary.enqueue({ kind: 'fail_mid_stream', afterChunks: 3 });
     const stream = anthropic.messages.stream({ model: 'gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'one two three four five six seven' }] });
     const error = await stream.finalMessage().catch((e) => e);
     expect(error).toBeInstanceOf(Error);
@@ -99,9 +79,9 @@ describe('failover between providers', () => {
   });
 
   it('answers 502 naming every provider tried, in the client format', async () => {
-    primary.setDefault({ kind: 'error', status: 503 });
-    backup.setDefault({ kind: 'error', status: 500 });
-    const response = await fetch(`${node.url}/v1/messages`, {
+    ctx.primary.setDefault({ kind: 'error', status: 503 });
+    ctx.backup.setDefault({ kind: 'error', status: 500 });
+    const response = await fetch(`${ctx.node.url}/v1/messages`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
     });
@@ -114,8 +94,8 @@ describe('failover between providers', () => {
   });
 
   it('aborts the upstream request when the client disconnects mid-stream', async () => {
-    primary.setDefault({ kind: 'slow', chunkDelayMs: 150 });
-    const before = node.outcomes.length;
+    ctx.primary.setDefault({ kind: 'slow', chunkDelayMs: 150 });
+    const before = ctx.node.outcomes.length;
     const controller = new AbortController();
     const stream = await openai.chat.completions.create(
       { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'a b c d e f g h i j k l m n o p' }] },
@@ -125,8 +105,8 @@ describe('failover between providers', () => {
       for await (const _chunk of stream) controller.abort();
     })().catch(() => undefined);
     await consumed;
-    await expect.poll(() => primary.abortedByClient(), { timeout: 5_000 }).toBe(1);
-    const outcomes = await node.waitForOutcomes(before + 1);
+    await expect.poll(() => ctx.primary.abortedByClient(), { timeout: 5_000 }).toBe(1);
+    const outcomes = await ctx.node.waitForOutcomes(before + 1);
     expect(outcomes[before]!.clientAborted).toBe(true);
   });
 });
@@ -138,25 +118,25 @@ describe('circuit breaker', () => {
   it('stops sending to a failing provider, then probes it again after the cool-down', async () => {
     local = await startTestGateway(
       [
-        { id: 'flaky', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['m'], max_retries: 0 },
-        { id: 'steady', type: 'openai', base_url: backup.openaiBaseUrl, api_key: TEST_KEY, models: ['m'] },
+        { id: 'flaky', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['m'], max_retries: 0 },
+        { id: 'steady', type: 'openai', base_url: ctx.backup.openaiBaseUrl, api_key: TEST_KEY, models: ['m'] },
       ],
       { routing: { circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 } } },
     );
     const client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: 'x', maxRetries: 0 });
     const call = () => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
-    primary.setDefault({ kind: 'error', status: 500 });
+    ctx.primary.setDefault({ kind: 'error', status: 500 });
     await call();
     await call();
-    expect(primary.requests).toHaveLength(2);
+    expect(ctx.primary.requests).toHaveLength(2);
     const open = await call();
     expect(open.response.headers.get('x-meshgate-provider')).toBe('steady');
     expect(open.response.headers.get('x-meshgate-attempts')).toBe('1');
-    expect(primary.requests).toHaveLength(2); // not even tried while open
+    expect(ctx.primary.requests).toHaveLength(2); // not even tried while open
     const health = (await (await fetch(`${local.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
     expect(health.providers.find((p) => p.id === 'flaky')!.circuit).toBe('open');
 
-    primary.setDefault({ kind: 'ok' });
+    ctx.primary.setDefault({ kind: 'ok' });
     await expect.poll(async () => (await call()).response.headers.get('x-meshgate-provider'), { timeout: 5_000, interval: 100 }).toBe('flaky');
     const after = (await (await fetch(`${local.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
     expect(after.providers.find((p) => p.id === 'flaky')!.circuit).toBe('closed');

@@ -1,56 +1,36 @@
 import OpenAI from 'openai';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TEST_KEY, primaryAndBackup } from '../helpers/gateway.js';
 
 /**
  * The total timeout bounds a whole exchange with a provider (body included), independently of the first-byte and
  * idle timeouts; an upstream that answers 200 with a body that is not JSON is a failed attempt, not a 500.
  */
-let primary: MockUpstream;
-let backup: MockUpstream;
-let node: TestGateway;
+const ctx = primaryAndBackup((primary, backup) => [
+  // First-byte and idle timeouts far above the total: only the total timeout can end these attempts.
+  { id: 'primary', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 0, timeouts: { first_byte_ms: 10_000, idle_ms: 10_000, total_ms: 400 } },
+  { id: 'backup', type: 'openai', base_url: backup.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'] },
+], { routing: { circuit_breaker: { failure_threshold: 100, cooldown_ms: 60_000 } } });
 let openai: OpenAI;
 
-beforeAll(async () => {
-  primary = await startMockUpstream();
-  backup = await startMockUpstream();
-  node = await startTestGateway(
-    [
-      // First-byte and idle timeouts far above the total: only the total timeout can end these attempts.
-      { id: 'primary', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 0, timeouts: { first_byte_ms: 10_000, idle_ms: 10_000, total_ms: 400 } },
-      { id: 'backup', type: 'openai', base_url: backup.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'] },
-    ],
-    { routing: { circuit_breaker: { failure_threshold: 100, cooldown_ms: 60_000 } } },
-  );
-  openai = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'x', maxRetries: 0 });
-});
-
-afterEach(() => {
-  primary.reset();
-  backup.reset();
-});
-
-afterAll(async () => {
-  await node?.close();
-  await primary?.close();
-  await backup?.close();
+beforeAll(() => {
+  openai = new OpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: 'x', maxRetries: 0 });
 });
 
 describe('provider timeouts and broken answers', () => {
   it('fails over when the total timeout passes before the provider answers', async () => {
-    primary.enqueue({ kind: 'hang' });
-    const before = node.outcomes.length;
+    ctx.primary.enqueue({ kind: 'hang' });
+    const before = ctx.node.outcomes.length;
     const { response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'in time?' }] }).withResponse();
     expect(response.headers.get('x-meshgate-provider')).toBe('backup');
-    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    const [outcome] = (await ctx.node.waitForOutcomes(before + 1)).slice(before);
     expect(outcome!.attempts[0]).toMatchObject({ target: 'primary', ok: false, code: 'upstream_timeout' });
     expect(outcome!.attempts[0]!.error).toMatch(/total timeout of 400 ms/);
   });
 
   it('ends a stream that outlives the total timeout with an error event, after the first bytes', async () => {
     // Each chunk arrives well within the idle timeout, but the whole stream takes longer than 400 ms.
-    primary.enqueue({ kind: 'slow', chunkDelayMs: 100 });
+    ctx.primary.enqueue({ kind: 'slow', chunkDelayMs: 100 });
     const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }] });
     let received = 0;
     const error = await (async () => {
@@ -59,37 +39,37 @@ describe('provider timeouts and broken answers', () => {
     expect(received).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(String((error as Error).message)).toMatch(/total timeout of 400 ms exceeded/);
-    expect(backup.requests).toHaveLength(0);
+    expect(ctx.backup.requests).toHaveLength(0);
   });
 
   it('treats a 200 whose body is not JSON as a failed attempt and fails over', async () => {
-    primary.enqueue({ kind: 'malformed' });
-    const before = node.outcomes.length;
+    ctx.primary.enqueue({ kind: 'malformed' });
+    const before = ctx.node.outcomes.length;
     const { data, response } = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'parse me' }] }).withResponse();
     expect(response.headers.get('x-meshgate-provider')).toBe('backup');
     expect(data.choices[0]!.message.content).toContain('says: parse me');
-    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    const [outcome] = (await ctx.node.waitForOutcomes(before + 1)).slice(before);
     expect(outcome!.attempts[0]).toMatchObject({ target: 'primary', ok: false, code: 'upstream_invalid_response' });
   });
 
   it('never passes on what an upstream says when it refuses the key (it can quote part of it)', async () => {
-    primary.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****WXYZ. You can find your API key at …' });
-    backup.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****QRST.' });
-    const before = node.outcomes.length;
+    ctx.primary.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****WXYZ. You can find your API key at …' });
+    ctx.backup.enqueue({ kind: 'error', status: 401, message: 'Incorrect API key provided: sk-proj-****QRST.' });
+    const before = ctx.node.outcomes.length;
     const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'who am I' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
     const text = JSON.stringify((error as InstanceType<typeof OpenAI.APIError>).error);
     expect(text).toMatch(/refused this gateway's credentials/);
     expect(text).not.toMatch(/WXYZ|QRST/);
-    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    const [outcome] = (await ctx.node.waitForOutcomes(before + 1)).slice(before);
     expect(JSON.stringify(outcome!.attempts)).not.toMatch(/WXYZ|QRST/);
   });
 
   it('answers 502 in the client format when the only provider sends a body that is not JSON', async () => {
-    primary.enqueue({ kind: 'malformed' });
+    ctx.primary.enqueue({ kind: 'malformed' });
     // The backup is retried (max_retries defaults to 2): every try gets a broken body.
-    backup.enqueue({ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' });
+    ctx.backup.enqueue({ kind: 'malformed' }, { kind: 'malformed' }, { kind: 'malformed' });
     const error = await openai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'parse me' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
