@@ -57,6 +57,22 @@ export type ResponseFormat =
   | { type: 'json_object' }
   | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean };
 
+/** How hard a reasoning model should think (OpenAI `reasoning_effort` / Responses `reasoning.effort`). */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high';
+
+/**
+ * A request for model reasoning, in whichever terms the client gave it: an effort level (OpenAI) or a token budget
+ * (Anthropic `thinking.budget_tokens`, Gemini `thinkingConfig.thinkingBudget`). Translators map one to the other with
+ * the table in formats/ (and the README); `enabled: false` asks for no reasoning at all.
+ */
+export interface ReasoningRequest {
+  effort?: ReasoningEffort;
+  budgetTokens?: number;
+  enabled?: boolean;
+  /** Whether the client wants the reasoning text (summaries) back where its format has a place for it. */
+  includeText?: boolean;
+}
+
 export interface CanonicalRequest {
   model: string;
   /** System instructions, concatenated in order (OpenAI system/developer messages, Anthropic `system`). */
@@ -76,6 +92,9 @@ export interface CanonicalRequest {
   /** Number of choices; only 1 is translatable to Anthropic. */
   n?: number;
   responseFormat?: ResponseFormat;
+  reasoning?: ReasoningRequest;
+  /** Free-form key/value metadata the client attached (OpenAI `metadata`); carried where the target has a place. */
+  metadata?: Record<string, string>;
   /** End-user id for abuse tracking (OpenAI `user`, Anthropic `metadata.user_id`). */
   user?: string;
   stream: boolean;
