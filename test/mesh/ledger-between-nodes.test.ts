@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LEDGER_PROTOCOL } from '../../src/gateway/mesh-ledger.js';
+import { LEDGER_PROTOCOL } from '../../src/ledger/index.js';
 import { signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../src/ledger/index.js';
 import type { MeshNode } from '../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';

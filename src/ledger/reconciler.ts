@@ -1,11 +1,17 @@
 import type { Logger } from 'pino';
-import { channelParties, type Ledger, type PeerReconciliation } from '../ledger/index.js';
-import type { MeshNode } from '../mesh/index.js';
-import { reconcileWithPeer } from './mesh-ledger.js';
+import type { Ledger, PeerReconciliation } from './ledger.js';
+import type { LedgerTransport } from './ledger-transport.js';
+import { reconcileWithPeer } from './reconcile.js';
+import { channelParties } from './receipt.js';
 
 export interface ReconcilerOptions {
   /** Time between automatic rounds over every counterparty; 0 = on demand only. */
   intervalMs: number;
+  /**
+   * Calls its listener with a peer's id whenever this node learns of that peer being there (its record arrived);
+   * returns an unsubscribe. The first sight of each peer after start triggers a reconciliation with it.
+   */
+  peerSeen?: (listener: (peerId: string) => void) => () => void;
 }
 
 /**
@@ -22,7 +28,7 @@ export class LedgerReconciler {
   private stopped = false;
 
   constructor(
-    private readonly mesh: MeshNode,
+    private readonly transport: LedgerTransport,
     private readonly ledger: Ledger,
     private readonly logger: Logger,
     private readonly options: ReconcilerOptions,
@@ -30,11 +36,11 @@ export class LedgerReconciler {
 
   start(): void {
     if (this.options.intervalMs <= 0) return;
-    this.unsubscribe = this.mesh.onPeerRecord((record) => {
-      if (record.withdrawn || record.peerId === this.mesh.peerId) return;
+    this.unsubscribe = this.options.peerSeen?.((peerId) => {
+      if (peerId === this.ledger.selfId) return;
       // First sight of a peer since this node started: it may hold what this node lost, or lack what it sent.
-      if (this.last.has(record.peerId) || this.running.has(record.peerId)) return;
-      void this.reconcilePeer(record.peerId);
+      if (this.last.has(peerId) || this.running.has(peerId)) return;
+      void this.reconcilePeer(peerId);
     });
     this.timer = setInterval(() => void this.reconcile(), this.options.intervalMs);
     this.timer.unref();
@@ -83,7 +89,7 @@ export class LedgerReconciler {
   private async run(peer: string): Promise<PeerReconciliation> {
     const result: PeerReconciliation = { peer, at: new Date().toISOString(), imported: 0, acknowledged: 0, conflicts: [] };
     try {
-      for (const report of await reconcileWithPeer(this.mesh, this.ledger, peer)) {
+      for (const report of await reconcileWithPeer(this.transport, this.ledger, peer)) {
         result.imported += report.imported;
         result.acknowledged += report.acknowledged;
         result.conflicts.push(...report.conflicts.map((c) => ({ channel: report.channel, ...c })));
