@@ -1,5 +1,5 @@
-export { Ledger, newReconcileReport } from './ledger.js';
-export type { Acceptance, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
+export { Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
+export type { Acceptance, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export {
   ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, channelParties, claimedPosition, isPartyOf, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
   signReceipt, verifyAck, verifyDispute, verifyReceipt,
