@@ -19,5 +19,6 @@ export { AckBatcher } from './ack-batcher.js';
 export { settleReceipt } from './settle-receipt.js';
 export type { SettleContext } from './settle-receipt.js';
 export { reconcileWithPeer } from './reconcile.js';
+export type { AdvertisedPrice } from './reconcile.js';
 export { LedgerReconciler } from './reconciler.js';
 export type { ReconcilerOptions } from './reconciler.js';

@@ -503,10 +503,24 @@ export class Ledger {
   }
 
   /**
+   * Why an imported receipt's amount cannot be taken, or undefined: its cost must follow from its usage and price
+   * (the formula), and for a receipt another peer issued, each price must be at most what that peer advertises for
+   * the model now, when its record says (it may have raised its price since, not charge above what it asks).
+   */
+  private importedAmountProblem(p: ReceiptPayload, advertisedPrice?: (model: string) => ReceiptPayload['price'] | undefined): string | undefined {
+    if (p.cost !== costMicros(p.usage, p.price)) return `wrong_cost: cost ${p.cost} does not follow from usage ${p.usage.input}/${p.usage.output}/${p.usage.cached} at the stated price`;
+    const advertised = p.iss === this.selfId ? undefined : advertisedPrice?.(p.model);
+    if (advertised && (p.price.input > advertised.input || p.price.output > advertised.output || p.price.cached > advertised.cached)) {
+      return `wrong_price: price ${p.price.input}/${p.price.output}/${p.price.cached} is above the ${advertised.input}/${advertised.output}/${advertised.cached} the issuer advertises for ${p.model}`;
+    }
+    return undefined;
+  }
+
+  /**
    * Imports receipts a peer sent for a channel this node is party to, verifying signatures and the hash chain from
    * this node's head. A receipt that contradicts one held here is reported, never written over.
    */
-  importChannel(channel: string, items: Array<{ jws: string; ack?: string }>): Promise<ReconcileReport> {
+  importChannel(channel: string, items: Array<{ jws: string; ack?: string }>, advertisedPrice?: (model: string) => ReceiptPayload['price'] | undefined): Promise<ReconcileReport> {
     return this.serial(channel, async () => {
       const report = newReconcileReport(channel);
       let head = await this.head(channel);
@@ -529,6 +543,13 @@ export class Ledger {
         }
         if (p.seq !== head.seq + 1 || p.prev !== head.hash || p.total !== head.total + p.cost) {
           report.conflicts.push({ seq: p.seq, reason: 'does not chain onto the receipts held here' });
+          break;
+        }
+        // The amounts are checked as for a receipt in a trailer, as far as they can be without the request: a claim
+        // this node never measured must still follow from its usage at a price the issuer asks.
+        const mispriced = this.importedAmountProblem(p, advertisedPrice);
+        if (mispriced) {
+          report.conflicts.push({ seq: p.seq, reason: mispriced });
           break;
         }
         let ack: string | undefined;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Ledger, PeerReconciliation } from './ledger.js';
 import type { LedgerTransport } from './ledger-transport.js';
-import { reconcileWithPeer } from './reconcile.js';
+import { reconcileWithPeer, type AdvertisedPrice } from './reconcile.js';
 import { channelParties } from './receipt.js';
 
 export interface ReconcilerOptions {
@@ -12,6 +12,8 @@ export interface ReconcilerOptions {
    * returns an unsubscribe. The first sight of each peer after start triggers a reconciliation with it.
    */
   peerSeen?: (listener: (peerId: string) => void) => () => void;
+  /** Prices peers advertise now, to check the receipts fetched from them. */
+  priceOf?: AdvertisedPrice;
 }
 
 /**
@@ -89,7 +91,7 @@ export class LedgerReconciler {
   private async run(peer: string): Promise<PeerReconciliation> {
     const result: PeerReconciliation = { peer, at: new Date().toISOString(), imported: 0, acknowledged: 0, conflicts: [] };
     try {
-      for (const report of await reconcileWithPeer(this.transport, this.ledger, peer)) {
+      for (const report of await reconcileWithPeer(this.transport, this.ledger, peer, this.options.priceOf)) {
         result.imported += report.imported;
         result.acknowledged += report.acknowledged;
         result.conflicts.push(...report.conflicts.map((c) => ({ channel: report.channel, ...c })));

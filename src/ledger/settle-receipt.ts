@@ -3,7 +3,7 @@ import type { AckBatcher } from './ack-batcher.js';
 import type { Ledger, Measured } from './ledger.js';
 import { LEDGER_PAGE } from './ledger-messages.js';
 import type { LedgerTransport } from './ledger-transport.js';
-import { fetchMissing } from './reconcile.js';
+import { fetchMissing, type AdvertisedPrice } from './reconcile.js';
 import { channelId, claimedPosition } from './receipt.js';
 
 /** Receipts a requester fetches to close a gap before checking a new receipt; beyond this it disputes instead. */
@@ -14,6 +14,8 @@ export interface SettleContext {
   ledger: Ledger;
   logger: Logger;
   acks: AckBatcher;
+  /** Prices peers advertise now, to check the receipts fetched to close a gap. */
+  priceOf?: AdvertisedPrice;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function settleReceipt(ctx: SettleContext, peerId: string, requestI
     // A gap is followed only so far: a peer claiming thousands of receipts this node never saw gets a dispute.
     if (claimed && claimed.channel === channelId(peerId, ledger.selfId) && claimed.seq > head + 1 && claimed.seq - head <= MAX_GAP) {
       // Only those before this receipt: this one is checked and acknowledged normally below.
-      const report = await fetchMissing(transport, ledger, peerId, claimed.channel, claimed.seq - 1).catch((err: Error) => {
+      const report = await fetchMissing(transport, ledger, peerId, claimed.channel, claimed.seq - 1, ctx.priceOf).catch((err: Error) => {
         logger.warn({ peer: peerId, err: err.message }, 'mesh: could not fetch the receipts this node is missing');
         return undefined;
       });
