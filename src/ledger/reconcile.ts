@@ -19,13 +19,12 @@ export type AdvertisedPrice = (peerId: string, model: string) => ReceiptPayload[
  * Contradictions are reported, never papered over.
  */
 export async function reconcileWithPeer(transport: LedgerTransport, ledger: Ledger, peerId: string, priceOf?: AdvertisedPrice): Promise<ReconcileReport[]> {
-  const answer = (await transport.request(peerId, { type: 'heads' })) as { heads?: Array<{ channel: string; seq: number }> };
+  const answer = await transport.request(peerId, { type: 'heads' });
   const reports = new Map<string, ReconcileReport>();
   const reportFor = (channel: string) => reports.get(channel) ?? reports.set(channel, newReconcileReport(channel)).get(channel)!;
-  for (const head of answer.heads ?? []) {
-    if (!isPartyOf(head.channel, ledger.selfId) || !isPartyOf(head.channel, peerId)) continue;
-    const fetched = await fetchMissing(transport, ledger, peerId, head.channel, head.seq, priceOf);
-    const report = reportFor(head.channel);
+  for (const [channel, seq] of sharedHeads(answer, ledger.selfId, peerId)) {
+    const fetched = await fetchMissing(transport, ledger, peerId, channel, seq, priceOf);
+    const report = reportFor(channel);
     report.imported += fetched.imported;
     report.conflicts.push(...fetched.conflicts);
   }
@@ -43,6 +42,22 @@ export async function reconcileWithPeer(transport: LedgerTransport, ledger: Ledg
     }
   }
   return [...reports.values()].filter((r) => r.imported > 0 || r.acknowledged > 0 || r.conflicts.length > 0);
+}
+
+/**
+ * The heads of a peer's `heads` answer worth fetching: channels between this node and that peer only (there are two),
+ * each once, at the highest sequence number the answer gives for it — an answer that repeats a channel costs one
+ * fetch, not one per repeat. Entries that are not a head are skipped.
+ */
+function sharedHeads(answer: unknown, selfId: string, peerId: string): Map<string, number> {
+  const heads = new Map<string, number>();
+  const list = (answer as { heads?: unknown } | null)?.heads;
+  for (const head of Array.isArray(list) ? list : []) {
+    const { channel, seq } = (head ?? {}) as { channel?: unknown; seq?: unknown };
+    if (typeof channel !== 'string' || !Number.isSafeInteger(seq) || !isPartyOf(channel, selfId) || !isPartyOf(channel, peerId)) continue;
+    heads.set(channel, Math.max(heads.get(channel) ?? 0, seq as number));
+  }
+  return heads;
 }
 
 /** Fetches and imports the receipts of `channel` after this node's head up to `until` (inclusive), page by page. */
