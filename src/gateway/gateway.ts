@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
+import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
@@ -243,7 +243,9 @@ export class Gateway {
     mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
-    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
+    const rate = new LedgerMessageRate(this.config.mesh.ledger_messages_per_second);
+    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger), (peerId) =>
+      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} ledger messages per second from this peer; try again later`);
     await mesh.start();
     const transport = ledgerTransportOver(mesh);
     const priceOf = advertisedPriceOf(mesh);

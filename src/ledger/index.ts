@@ -15,6 +15,7 @@ export { runReceiptsCommand } from './receipts-command.js';
 export { LEDGER_PROTOCOL } from './ledger-transport.js';
 export type { LedgerTransport } from './ledger-transport.js';
 export { ledgerMessageHandler } from './message-handler.js';
+export { LedgerMessageRate } from './message-rate-limit.js';
 export { AckBatcher } from './ack-batcher.js';
 export { settleReceipt } from './settle-receipt.js';
 export type { SettleContext } from './settle-receipt.js';
