@@ -238,7 +238,7 @@ export class AccessControl {
     if (input.model !== undefined) this.checkModel(principal, input.model);
     const rules = this.rulesOf(principal);
     if (rules.cost && input.priced === false) {
-      throw new GatewayError(403, 'permission_error', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`, { code: 'cost_unknown' });
+      throw new GatewayError('cost_unknown', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`);
     }
     const charges = quotaCharges(rules, this.scopeOf(principal), {
       ip: input.ip,
@@ -253,8 +253,7 @@ export class AccessControl {
       held = await this.quotas.reserve(charges);
     } catch (err) {
       if (err instanceof QuotaExceededError) throw quotaExceeded(err.state, this.now());
-      throw new GatewayError(503, 'overloaded_error', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
-        code: 'quota_unavailable',
+      throw new GatewayError('quota_unavailable', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
         cause: err,
       });
     }
@@ -308,7 +307,7 @@ export class AccessControl {
   async mintToken(claims: unknown): Promise<{ token: string; id: string; expiresAt: number | null }> {
     const minted = await mintAccessToken(this.adminKey, claims, this.now());
     if (this.registry.has(minted.id)) {
-      throw new GatewayError(409, 'invalid_request_error', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`, { code: 'token_id_taken' });
+      throw new GatewayError('token_id_taken', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`);
     }
     await this.registry.add({ id: minted.id, payload: minted.payload, expiresAt: minted.expiresAt }, 'admin_api');
     return { token: minted.token, id: minted.id, expiresAt: minted.expiresAt };
@@ -381,5 +380,5 @@ function digest(text: string): string {
 }
 
 function tokenError(err: TokenRejectedError): GatewayError {
-  return unauthorized(err.message, `token_${err.reason}`);
+  return unauthorized(err.message, err.code);
 }

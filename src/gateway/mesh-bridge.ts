@@ -179,10 +179,10 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     if (ledger && (await ledger.creditExceeded(peerId))) {
       const owed = (await ledger.unacknowledged(peerId)) / 1e6;
       logger.warn({ peer: peerId, unacknowledgedUsd: owed }, 'mesh: peer over its credit limit, refusing work');
-      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
+      return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
     }
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
-      return refusal(frame, new GatewayError(400, 'invalid_request_error', 'The forwarded request body must be a JSON object.', { code: 'invalid_request' }));
+      return refusal(frame, new GatewayError('invalid_request', 'The forwarded request body must be a JSON object.'));
     }
     const req: GatewayRequest = {
       id: frame.id,

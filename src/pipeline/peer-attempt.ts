@@ -3,6 +3,7 @@ import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.
 import type { Usage, WireFormat } from '../formats/canonical.js';
 import type { Operation } from '../providers/index.js';
 import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
+import { modelNotFound } from './model-not-found.js';
 import type { Prepared } from './provider-attempt.js';
 import { primeStream, type Meter } from './streaming.js';
 import type { GatewayRequest } from './types.js';
@@ -106,7 +107,7 @@ export async function attemptPeer(
   }
   if (lastError) throw lastError;
   if (localError) throw localError;
-  throw new GatewayError(404, 'not_found_error', `The model '${req.model}' is not served by this gateway or any reachable mesh peer. See GET /v1/models.`, { code: 'model_not_found' });
+  throw modelNotFound(req.model, { meshSearched: true });
 }
 
 async function forwardToOneOf(
