@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
-import type { Secret } from '../config/secret.js';
+import type { CoreConfig } from '../core-config/index.js';
+import type { PrincipalRef, Secret } from '../core/index.js';
 import { GatewayError, UpstreamError, toGatewayError } from '../errors/index.js';
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
@@ -12,7 +12,7 @@ import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
 import { modelNotFound } from './model-not-found.js';
 import { newMeter, onStreamEnd, type Meter } from './streaming.js';
 import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
-import type { GatewayRequest, GatewayResponse, Outcome, PrincipalRef } from './types.js';
+import type { GatewayRequest, GatewayResponse, Outcome } from './types.js';
 
 /** A quota reservation held for the duration of a request (see policy/). */
 export interface Admission {
@@ -31,7 +31,7 @@ export interface SanitizeVerdict {
 }
 
 export interface PipelineDeps {
-  config: Pick<Config, 'routing' | 'server'>;
+  config: Pick<CoreConfig, 'routing' | 'server'>;
   catalog: ModelCatalog;
   breakers: Map<string, CircuitBreaker>;
   logger: Logger;

@@ -1,3 +1,4 @@
+import { formatMicrosAsUsd } from '../core/index.js';
 import { GatewayError, type CodeWithStatus } from '../errors/index.js';
 import type { QuotaMetric, QuotaState } from './quota-store.js';
 
@@ -10,7 +11,7 @@ import type { QuotaMetric, QuotaState } from './quota-store.js';
  */
 
 function display(metric: string, value: number): string {
-  return metric === 'cost' ? (value / 1_000_000).toFixed(6).replace(/\.?0+$/, '') || '0' : String(value);
+  return metric === 'cost' ? formatMicrosAsUsd(value).replace(/\.?0+$/, '') : String(value);
 }
 
 function secondsUntil(resetAt: number, now: number): number | undefined {
