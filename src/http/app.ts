@@ -48,12 +48,17 @@ function routePattern(url: string): RegExp {
 /** Codes of refusals that say the calling page's origin is not allowed: such a page must not read the answer. */
 const ORIGIN_REFUSALS = new Set<ErrorCode>(['origin_not_allowed', 'origin_required']);
 
+/** The CORS headers that let a page read an answer, withdrawn when its origin turns out not to be allowed. */
+const CORS_GRANTS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+
+function withdrawCors(reply: FastifyReply): void {
+  for (const name of CORS_GRANTS) reply.removeHeader(name);
+}
+
 function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): void {
   const error = toGatewayError(err);
   // CORS headers set before authentication (the preflight-level answer) must not let a refused origin read why.
-  if (ORIGIN_REFUSALS.has(error.code)) {
-    for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
-  }
+  if (ORIGIN_REFUSALS.has(error.code)) withdrawCors(reply);
   if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, error.message);
   else request.log.info({ code: error.code, status: error.status }, error.message);
   void reply.code(error.status).headers({ ...error.headers, 'x-request-id': request.id }).send(errorBody(formatOf(request), error));
@@ -123,7 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (request.headers.origin && deps.corsHeaders) {
         const cors = await deps.corsHeaders(request);
         if (cors) void reply.headers(cors);
-        else for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
+        else withdrawCors(reply);
       }
     });
     await api.register(chatRoutes(deps.pipeline));
