@@ -1,5 +1,5 @@
 import { sign, verify, type KeyObject } from 'node:crypto';
-import { decodeCanonicalBase64url } from '../encoding/index.js';
+import { decodeCanonicalBase64url } from '../core/index.js';
 
 /**
  * Compact JWS (RFC 7515 §7.1) with EdDSA over Ed25519 (RFC 8037), the only form receipts use, on node:crypto's

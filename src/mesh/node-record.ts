@@ -2,7 +2,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { z } from 'zod';
-import { canonicalJson, decodeCanonicalBase64url } from '../encoding/index.js';
+import { canonicalJson, decodeCanonicalBase64url } from '../core/index.js';
 
 /**
  * The signed node record (protocol/node-record.md). JSON, signed with the node's Ed25519 libp2p key over
@@ -103,7 +103,7 @@ export async function verifyRecord(bytes: Uint8Array, expectedPeerId: string, no
   } catch {
     throw new RecordError('malformed', 'record is not a valid signed node record');
   }
-  // One spelling per signature: a decoder ignores the last character's unused bits (see encoding/base64url.ts).
+  // One spelling per signature: a decoder ignores the last character's unused bits (see core/base64url.ts).
   const signature = decodeCanonicalBase64url(record.signature);
   if (!signature) throw new RecordError('malformed', 'signature is not canonical base64url');
   const { payload } = record;

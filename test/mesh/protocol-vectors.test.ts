@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/encoding/index.js';
+import { canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
 import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/mesh/protocol-schemas.js';
