@@ -274,11 +274,14 @@ export class Ledger {
     return stats.micros - stats.ackedMicros + stats.disputedMicros;
   }
 
-  /** Serving side: receipts issued to `subject` that are neither acknowledged nor disputed, in sequence order. */
-  async openReceipts(subject: string): Promise<StoredReceipt[]> {
+  /**
+   * Serving side: receipts issued to `subject` that are neither acknowledged nor disputed (with `disputed`, the
+   * disputed ones too: an acknowledgement of those still overrides the dispute), in sequence order.
+   */
+  async openReceipts(subject: string, options: { disputed?: boolean } = {}): Promise<StoredReceipt[]> {
     const channel = channelId(this.selfId, subject);
     const open: StoredReceipt[] = [];
-    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && !record.dispute) open.push(record);
+    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && (options.disputed || !record.dispute)) open.push(record);
     return open;
   }
 

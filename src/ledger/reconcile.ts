@@ -30,7 +30,8 @@ export async function reconcileWithPeer(transport: LedgerTransport, ledger: Ledg
   }
 
   const served = channelId(ledger.selfId, peerId);
-  const open = (await ledger.openReceipts(peerId)).map((r) => r.seq);
+  // Disputed receipts are asked about too: the subject's acknowledgement, if it holds one, overrides its dispute.
+  const open = (await ledger.openReceipts(peerId, { disputed: true })).map((r) => r.seq);
   for (let i = 0; i < open.length; i += LEDGER_PAGE) {
     const page = (await transport.request(peerId, { type: 'fetch_acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
     for (const { seq, ack } of page.acks ?? []) {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { Ledger, channelId, costMicros, receiptHash, signAck, signDispute, signReceipt } from '../../../src/ledger/index.js';
+import { Ledger, channelId, costMicros, ledgerMessageHandler, receiptHash, reconcileWithPeer, signAck, signDispute, signReceipt } from '../../../src/ledger/index.js';
 import type { Store } from '../../../src/store/index.js';
 import { ledgerParty } from './ledger-party.js';
 
@@ -104,14 +104,20 @@ describe('disputes a node keeps (protocol/receipts.md, "Bounds")', () => {
   });
 });
 
+/** Receipt 1 from a server to a client, which the client disputed (it named another request) at the server. */
+async function disputedReceipt() {
+  const server = await party();
+  const client = await party();
+  const receipt = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+  const refused = await client.ledger.accept(receipt, server.id, 'not-r1', {});
+  if (refused.accepted) throw new Error('expected a dispute');
+  await server.ledger.recordDispute(refused.dispute, client.id);
+  return { server, client, receipt };
+}
+
 describe('an acknowledgement after a dispute', () => {
   it('overrides the requester\'s own earlier dispute: the receipt is back in the totals and no longer counts as disputed', async () => {
-    const server = await party();
-    const client = await party();
-    const receipt = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
-    const refused = await client.ledger.accept(receipt, server.id, 'not-r1', {});
-    if (refused.accepted) throw new Error('expected a dispute');
-    await server.ledger.recordDispute(refused.dispute, client.id);
+    const { server, client, receipt } = await disputedReceipt();
     expect((await server.ledger.summary())[0]).toMatchObject({ disputes: 1, served: { receipts: 0, totalMicros: 0 } });
     // The requester signs for it after all (its operator settled the matter, or its own check was wrong).
     expect(await server.ledger.recordAck(await signAck(receipt, client.signing, client.id), client.id)).toBe(true);
@@ -123,6 +129,19 @@ describe('an acknowledgement after a dispute', () => {
     // And a dispute after the acknowledgement changes nothing (it cannot be taken back).
     await server.ledger.recordDispute(await disputeBy(client, server, 1, receiptHash(receipt)), client.id);
     expect((await server.ledger.summary())[0]).toMatchObject({ disputes: 1, served: { receipts: 1, totalMicros: COST } });
+  });
+});
+
+describe('an acknowledgement after a dispute, through reconciliation', () => {
+  it('is fetched for a disputed receipt too, and overrides the dispute', async () => {
+    const { server, client, receipt } = await disputedReceipt();
+    // The subject comes to hold an acknowledgement of it after all (reconciliation imported it, the trailer followed).
+    expect((await client.ledger.importChannel(channelId(server.id, client.id), await server.ledger.receiptsAfter(channelId(server.id, client.id), 0))).imported).toBe(1);
+    expect(await client.ledger.accept(receipt, server.id, 'r1', {})).toMatchObject({ accepted: true });
+    const handler = ledgerMessageHandler(client.ledger);
+    const reports = await reconcileWithPeer({ request: async (_peer, message) => handler(message, server.id) }, server.ledger, client.id);
+    expect(reports).toMatchObject([{ acknowledged: 1, conflicts: [] }]);
+    expect((await server.ledger.summary())[0]).toMatchObject({ disputes: 0, served: { receipts: 1, totalMicros: COST, unacknowledgedMicros: 0 } });
   });
 });
 
