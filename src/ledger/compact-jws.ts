@@ -31,37 +31,44 @@ export function signCompact(payload: Uint8Array, header: JwsHeader, key: KeyObje
   return `${signingInput}.${sign(null, Buffer.from(signingInput), key).toString('base64url')}`;
 }
 
-/** The three segments decoded, each required to be canonical base64url. */
-function segments(jws: string): { header: Buffer; payload: Buffer; signature: Buffer } {
+/** A compact JWS taken apart: each segment decoded (canonical base64url only), the header parsed, nothing verified. */
+export interface ParsedJws {
+  header: Record<string, unknown>;
+  rawHeader: Buffer;
+  payload: Buffer;
+  signature: Buffer;
+  /** `<header>.<payload>` as received: the bytes the signature covers. */
+  signingInput: string;
+}
+
+export function parseCompact(jws: string): ParsedJws {
   const parts = jws.split('.');
   if (parts.length !== 3) throw new JwsError('not a compact JWS');
-  const [header, payload, signature] = parts.map(decodeCanonicalBase64url);
-  if (!header || !payload || !signature) throw new JwsError('not a compact JWS in canonical base64url');
-  return { header, payload, signature };
+  const [rawHeader, payload, signature] = parts.map(decodeCanonicalBase64url);
+  if (!rawHeader || !payload || !signature) throw new JwsError('not a compact JWS in canonical base64url');
+  let header: unknown;
+  try {
+    header = JSON.parse(rawHeader.toString('utf8'));
+  } catch {
+    throw new JwsError('protected header is not JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new JwsError('protected header is not a JSON object');
+  return { header: header as Record<string, unknown>, rawHeader, payload, signature, signingInput: `${parts[0]}.${parts[1]}` };
 }
 
 /** The protected header, decoded but not verified (to find the key that must verify it). */
 export function decodeHeader(jws: string): Record<string, unknown> {
-  let header: unknown;
-  try {
-    header = JSON.parse(segments(jws).header.toString('utf8'));
-  } catch (err) {
-    throw err instanceof JwsError ? err : new JwsError('protected header is not JSON');
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new JwsError('protected header is not a JSON object');
-  return header as Record<string, unknown>;
+  return parseCompact(jws).header;
 }
 
 /** Verifies the signature with `key` and returns the payload bytes; throws JwsError otherwise. */
-export function verifyCompact(jws: string, key: KeyObject): Uint8Array {
-  const header = decodeHeader(jws);
+export function verifyCompact(jws: string | ParsedJws, key: KeyObject): Uint8Array {
+  const { header, rawHeader, payload, signature, signingInput } = typeof jws === 'string' ? parseCompact(jws) : jws;
   if (header.alg !== 'EdDSA') throw new JwsError('alg must be EdDSA');
   if ('crit' in header) throw new JwsError('crit extensions are not supported');
-  const { header: rawHeader, payload, signature } = segments(jws);
   if (typeof header.typ !== 'string' || typeof header.kid !== 'string' || !rawHeader.equals(headerBytes(header as unknown as JwsHeader))) {
     throw new JwsError('protected header must be exactly {"alg":"EdDSA","typ":…,"kid":…}');
   }
-  const signingInput = jws.slice(0, jws.lastIndexOf('.'));
   if (signature.length !== 64 || !verify(null, Buffer.from(signingInput), key, signature)) throw new JwsError('signature does not verify', 'bad_signature');
   return new Uint8Array(payload);
 }

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { JwsError, decodeHeader, signCompact, verifyCompact } from './compact-jws.js';
+import { JwsError, parseCompact, signCompact, verifyCompact, type ParsedJws } from './compact-jws.js';
 import { verifyingKeyFromPeerId } from './keys.js';
 
 /**
@@ -106,10 +106,12 @@ function disputeBytes(d: DisputePayload): Uint8Array {
  * carry one meaning (two hashes for one receipt), or a duplicate key would mean one thing here and another to an
  * auditor's parser.
  */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 function requireCanonical<T>(bytes: Uint8Array, parse: (value: unknown) => T, serialise: (value: T) => Uint8Array, what: string): T {
   let parsed: T;
   try {
-    parsed = parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)));
+    parsed = parse(JSON.parse(strictUtf8.decode(bytes)));
   } catch {
     throw new ReceiptError('malformed', `${what} payload does not match the schema`);
   }
@@ -131,12 +133,13 @@ export class ReceiptError extends Error {
 
 /** Verifies a JWS of our `typ`, signed by the peer named in its `kid` (and `expectedSigner` when given). */
 async function verifySigned(jws: string, typ: string, expectedSigner?: string): Promise<{ payload: Uint8Array; kid: string }> {
-  let header: Record<string, unknown>;
+  let parsed: ParsedJws;
   try {
-    header = decodeHeader(jws);
+    parsed = parseCompact(jws);
   } catch (err) {
     throw new ReceiptError('malformed', (err as Error).message);
   }
+  const { header } = parsed;
   if (header.alg !== 'EdDSA' || header.typ !== typ || typeof header.kid !== 'string') throw new ReceiptError('malformed', `expected alg EdDSA and typ ${typ} with a kid`);
   if (expectedSigner !== undefined && header.kid !== expectedSigner) throw new ReceiptError('wrong_signer', `signed by ${header.kid}, expected ${expectedSigner}`);
   let key: KeyObject;
@@ -146,7 +149,7 @@ async function verifySigned(jws: string, typ: string, expectedSigner?: string): 
     throw new ReceiptError('wrong_signer', `kid ${header.kid} is not an Ed25519 peer id`);
   }
   try {
-    return { payload: verifyCompact(jws, key), kid: header.kid };
+    return { payload: verifyCompact(parsed, key), kid: header.kid };
   } catch (err) {
     if (err instanceof JwsError && err.reason === 'malformed') throw new ReceiptError('malformed', err.message);
     throw new ReceiptError('bad_signature', 'signature does not verify with the key of the peer id in kid');
