@@ -103,6 +103,11 @@ const EMPTY_HEAD: ChannelHead = { seq: 0, total: 0, hash: null };
  * store (each dispute it accepts names a receipt the node holds, so it also needs a receipt for each).
  */
 export const MAX_NOTED_PER_CHANNEL = 1_000;
+/**
+ * Receipts of another issuer that reconciliation or gap-filling may import into a channel without this node's
+ * acknowledgement (claims, outside its totals): an issuer can sign any number of them, so they are bounded too.
+ */
+export const MAX_CLAIMS_PER_CHANNEL = 10_000;
 /** Version of the per-channel figures; a ledger without them (older data) computes them once, by one scan. */
 const STATS_VERSION = 1;
 
@@ -115,6 +120,8 @@ export interface LedgerOptions {
   tolerance?: number;
   /** Entries kept outside each channel's chain (default `MAX_NOTED_PER_CHANNEL`). */
   maxNotedPerChannel?: number;
+  /** Unacknowledged receipts of another issuer imported into a channel (default `MAX_CLAIMS_PER_CHANNEL`). */
+  maxClaimsPerChannel?: number;
 }
 
 /**
@@ -137,7 +144,7 @@ export class Ledger {
     store: Store,
     readonly selfId: string,
     private readonly key: KeyObject,
-    private readonly options: { creditLimitMicros?: number; tolerance: number; maxNotedPerChannel: number },
+    private readonly options: { creditLimitMicros?: number; tolerance: number; maxNotedPerChannel: number; maxClaimsPerChannel: number },
   ) {
     this.receipts = store.sublevel<StoredReceipt>('receipt');
     this.notedDisputes = store.sublevel<NotedDispute>('receipt-dispute');
@@ -147,7 +154,9 @@ export class Ledger {
   }
 
   static open(store: Store, selfId: string, key: KeyObject, options: LedgerOptions = {}): Ledger {
-    return new Ledger(store, selfId, key, { ...options, tolerance: options.tolerance ?? 0.02, maxNotedPerChannel: options.maxNotedPerChannel ?? MAX_NOTED_PER_CHANNEL });
+    return new Ledger(store, selfId, key, { ...options, tolerance: options.tolerance ?? 0.02, maxNotedPerChannel: options.maxNotedPerChannel ?? MAX_NOTED_PER_CHANNEL,
+      maxClaimsPerChannel: options.maxClaimsPerChannel ?? MAX_CLAIMS_PER_CHANNEL,
+    });
   }
 
   private serial<T>(channel: string, work: () => Promise<T>): Promise<T> {
@@ -563,6 +572,13 @@ export class Ledger {
           } catch {
             report.conflicts.push({ seq: p.seq, reason: 'acknowledgement does not verify' });
           }
+        }
+        // A receipt another peer issued that this node never acknowledged is only that peer's claim, and a peer can sign
+        // as many as it likes: a channel holds a bounded number of them (an honest gap is a few lost trailers).
+        const stats = await this.statsOf(channel);
+        if (!ack && p.iss !== this.selfId && stats.receipts - stats.acked >= this.options.maxClaimsPerChannel) {
+          report.conflicts.push({ seq: p.seq, reason: `claims_limit: this channel holds ${this.options.maxClaimsPerChannel} receipts this node never acknowledged already` });
+          break;
         }
         const record = await this.store(item.jws, p, ack ? { ack } : {});
         head = { seq: p.seq, total: p.total, hash: record.hash };

@@ -33,8 +33,9 @@ export async function reconcileWithPeer(transport: LedgerTransport, ledger: Ledg
   // Disputed receipts are asked about too: the subject's acknowledgement, if it holds one, overrides its dispute.
   const open = (await ledger.openReceipts(peerId, { disputed: true })).map((r) => r.seq);
   for (let i = 0; i < open.length; i += LEDGER_PAGE) {
-    const page = (await transport.request(peerId, { type: 'fetch_acks', channel: served, seqs: open.slice(i, i + LEDGER_PAGE) })) as { acks?: Array<{ seq: number; ack: string }> };
-    for (const { seq, ack } of page.acks ?? []) {
+    const asked = open.slice(i, i + LEDGER_PAGE);
+    const page = await transport.request(peerId, { type: 'fetch_acks', channel: served, seqs: asked });
+    for (const { seq, ack } of ackItems(page, new Set(asked))) {
       try {
         if (await ledger.recordAck(ack, peerId)) reportFor(served).acknowledged++;
       } catch (err) {
@@ -61,13 +62,29 @@ function sharedHeads(answer: unknown, selfId: string, peerId: string): Map<strin
   return heads;
 }
 
+/** The well-formed `{jws, ack?}` items of a `fetch` answer. */
+function receiptItems(answer: unknown): Array<{ jws: string; ack?: string }> {
+  const list = (answer as { receipts?: unknown } | null)?.receipts;
+  return (Array.isArray(list) ? list : []).filter(
+    (r): r is { jws: string; ack?: string } => typeof r?.jws === 'string' && (r.ack === undefined || typeof r.ack === 'string'),
+  );
+}
+
+/** The well-formed `{seq, ack}` items of a `fetch_acks` answer, for sequence numbers that were asked about, once each. */
+function ackItems(answer: unknown, asked: Set<number>): Array<{ seq: number; ack: string }> {
+  const list = (answer as { acks?: unknown } | null)?.acks;
+  const items = (Array.isArray(list) ? list : []).filter((a): a is { seq: number; ack: string } => typeof a?.ack === 'string' && asked.has(a.seq));
+  return [...new Map(items.map((a) => [a.seq, a] as const)).values()];
+}
+
 /** Fetches and imports the receipts of `channel` after this node's head up to `until` (inclusive), page by page. */
 export async function fetchMissing(transport: LedgerTransport, ledger: Ledger, peerId: string, channel: string, until: number, priceOf?: AdvertisedPrice): Promise<ReconcileReport> {
   const report = newReconcileReport(channel);
   let after = await ledger.headSeq(channel);
   while (after < until) {
-    const page = (await transport.request(peerId, { type: 'fetch', channel, after })) as { receipts?: Array<{ jws: string; ack?: string }> };
-    const wanted = (page.receipts ?? []).filter((r) => (claimedPosition(r.jws)?.seq ?? 0) <= until);
+    const page = await transport.request(peerId, { type: 'fetch', channel, after });
+    // A page is at most LEDGER_PAGE receipts, whatever the peer sends: each one costs a signature check.
+    const wanted = receiptItems(page).slice(0, LEDGER_PAGE).filter((r) => (claimedPosition(r.jws)?.seq ?? 0) <= until);
     if (wanted.length === 0) break;
     const imported = await ledger.importChannel(channel, wanted, priceOf && ((model) => priceOf(peerId, model)));
     report.imported += imported.imported;

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
-  AckBatcher, channelId, costMicros, ledgerMessageHandler, receiptHash, reconcileWithPeer, settleReceipt, signReceipt, type LedgerTransport, type ReceiptPayload,
+  AckBatcher, LEDGER_PAGE, channelId, costMicros, ledgerMessageHandler, receiptHash, reconcileWithPeer, settleReceipt, signReceipt, type LedgerTransport, type ReceiptPayload,
 } from '../../../src/ledger/index.js';
 import { ledgerParty } from './ledger-party.js';
 
@@ -74,5 +74,38 @@ describe('receipts imported by reconciliation or gap-filling (protocol/receipts.
     const elsewhere = await ledgerParty();
     const unknown = await reconcileWithPeer(servedBy(server, elsewhere, [await forged(server, elsewhere, 1, { hash: null, total: 0 }, { price: { ...PRICE, output: 1_000_000_000 } })]), elsewhere.ledger, server.id, () => undefined);
     expect(unknown[0]).toMatchObject({ imported: 1, conflicts: [] });
+  });
+
+  it('imports a bounded number of receipts this node never acknowledged: an issuer can sign as many claims as it likes', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty(undefined, { maxClaimsPerChannel: 2 });
+    const receipts: string[] = [];
+    let prev = { hash: null as string | null, total: 0 };
+    for (let seq = 1; seq <= 4; seq++) {
+      const jws = await forged(server, client, seq, prev, { usage: { input: 0, output: 0, cached: 0 } });
+      receipts.push(jws);
+      prev = { hash: receiptHash(jws), total: 0 };
+    }
+    const [report] = await reconcileWithPeer(servedBy(server, client, receipts), client.ledger, server.id);
+    expect(report).toMatchObject({ imported: 2, conflicts: [{ seq: 3, reason: expect.stringMatching(/^claims_limit/) }] });
+    expect(await client.ledger.headSeq(channelId(server.id, client.id))).toBe(2);
+  });
+
+  it('takes at most one page of receipts from a fetch answer, whatever the peer sends', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty();
+    // A peer answering a fetch with 2,000 different receipts, all for sequence number 1: each costs a signature check.
+    const page = await Promise.all(Array.from({ length: 2_000 }, (_, i) => forged(server, client, 1, { hash: null, total: 0 }, { rid: `copy-${i}` })));
+    const transport: LedgerTransport = {
+      request: async (_peer, message) => {
+        if (message.type === 'heads') return { ok: true, heads: [{ channel: channelId(server.id, client.id), seq: 1 }] };
+        if (message.type === 'fetch') return { ok: true, receipts: page.map((jws) => ({ jws })) };
+        return { ok: true, acks: [] };
+      },
+    };
+    const [report] = await reconcileWithPeer(transport, client.ledger, server.id);
+    expect(report!.imported).toBe(1);
+    // The first is imported, the rest of the page contradicts it; nothing beyond the page is even looked at.
+    expect(report!.conflicts).toHaveLength(LEDGER_PAGE - 1);
   });
 });
