@@ -506,6 +506,17 @@ export class Ledger {
     return out;
   }
 
+  /** The heads of the two channels this node shares with `peer` (those it holds), without a scan of the others. */
+  async headsWith(peer: string): Promise<Array<{ channel: string } & ChannelHead>> {
+    const out: Array<{ channel: string } & ChannelHead> = [];
+    for (const channel of [channelId(this.selfId, peer), channelId(peer, this.selfId)]) {
+      // Not through `head()`: a peer asking must not make this node cache an empty head per peer id.
+      const head = this.headCache.get(channel) ?? (await this.heads.get(channel));
+      if (head && head.seq > 0) out.push({ channel, ...head });
+    }
+    return out;
+  }
+
   /** Receipts of a channel after `seq` (with their acknowledgements), for a peer that lost them. */
   async receiptsAfter(channel: string, seq: number, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ jws: string; ack?: string }>> {
     const out: Array<{ jws: string; ack?: string }> = [];

@@ -19,7 +19,7 @@ export function ledgerMessageHandler(ledger: Ledger) {
         await ledger.recordDispute(message.dispute, peerId);
         return { ok: true };
       case 'heads':
-        return { ok: true, heads: (await ledger.channelHeads()).filter((h) => isPartyOf(h.channel, peerId)) };
+        return { ok: true, heads: await ledger.headsWith(peerId) };
       case 'fetch':
         if (!isPartyOf(message.channel, peerId)) return { ok: false, error: 'not a party of that channel' };
         return { ok: true, receipts: await ledger.receiptsAfter(message.channel, message.after, LEDGER_PAGE) };
