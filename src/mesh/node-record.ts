@@ -98,11 +98,16 @@ function ed25519KeyOf(peerId: string) {
 export async function verifyRecord(bytes: Uint8Array, expectedPeerId: string, now: number): Promise<SignedRecord> {
   if (bytes.byteLength > MAX_RECORD_BYTES) throw new RecordError('too_large', `record of ${bytes.byteLength} bytes exceeds ${MAX_RECORD_BYTES}`);
   let record: SignedRecord;
+  let text: string;
   try {
-    record = signedRecordSchema.parse(JSON.parse(decoder.decode(bytes)));
+    text = decoder.decode(bytes);
+    record = signedRecordSchema.parse(JSON.parse(text));
   } catch {
     throw new RecordError('malformed', 'record is not a valid signed node record');
   }
+  // One text per record: whitespace, another key order or a duplicate key (which two parsers may read differently)
+  // would give one signed record several byte strings.
+  if (text !== canonicalJson(record)) throw new RecordError('malformed', 'record is not in canonical form (RFC 8785)');
   // One spelling per signature: a decoder ignores the last character's unused bits (see core/base64url.ts).
   const signature = decodeCanonicalBase64url(record.signature);
   if (!signature) throw new RecordError('malformed', 'signature is not canonical base64url');

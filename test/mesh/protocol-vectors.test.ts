@@ -21,7 +21,7 @@ const vectorFiles = (await readdir(join(protocolDir, 'vectors', 'records'))).fil
 
 describe('protocol/vectors: signed node records', () => {
   it('has the vectors the spec promises', () => {
-    expect(vectorFiles.sort()).toEqual(['record-expired.json', 'record-noncanonical-signature.json', 'record-oversized.json', 'record-peer-mismatch.json', 'record-valid.json', 'record-wrong-key.json']);
+    expect(vectorFiles.sort()).toEqual(['record-expired.json', 'record-noncanonical-payload.json', 'record-noncanonical-signature.json', 'record-oversized.json', 'record-peer-mismatch.json', 'record-valid.json', 'record-wrong-key.json']);
   });
 
   it.each(vectorFiles)('%s verifies as expected, by the record check and by the DHT validator', async (file) => {

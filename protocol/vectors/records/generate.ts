@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   // The signature's last character with one of its unused low bits flipped: the same 64 bytes, another spelling.
   const respell = (record: string) => record.replace(/([A-Za-z0-9_-])"}$/, (_, last: string) => `${BASE64URL[BASE64URL.indexOf(last) ^ 1]}"}`);
   await vector('record-noncanonical-signature', 'Alice\'s valid record with its signature spelled in non-canonical base64url (an unused bit of the last character set): it decodes to the same bytes, but only the canonical spelling is accepted.', payload(aliceId), alice, aliceId, now, { valid: false, reason: 'malformed' }, respell);
+  await vector('record-noncanonical-payload', 'Alice\'s valid record with a duplicate key in its payload (an earlier "inFlight":0 that JSON.parse overwrites with the signed 3): the signature covers the canonical payload, but only the canonical record text is accepted, since a parser that keeps the first value would read another record.', payload(aliceId), alice, aliceId, now, { valid: false, reason: 'malformed' }, (record) => record.replace('"inFlight":3', '"inFlight":0,"inFlight":3'));
   const manyModels = Array.from({ length: 400 }, (_, i) => ({ id: `model-${String(i).padStart(3, '0')}-${'x'.repeat(120)}`, capabilities: ['chat'] }));
   await vector('record-oversized', 'A correctly signed record larger than 65536 bytes.', payload(aliceId, { models: manyModels }), alice, aliceId, now, { valid: false, reason: 'too_large' });
 }
