@@ -268,12 +268,26 @@ export class Gateway {
     return this.closing;
   }
 
+  /**
+   * Stop accepting, wait for in-flight exchanges (streams included) for at most the grace period, abort what is left,
+   * then release the mesh, the upstream connection pools, pending record writes and LevelDB, in that order. Returns
+   * as soon as the last exchange is done: the grace period is only the upper bound.
+   */
   private async shutdown(): Promise<void> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
     this.catalog.stop();
     if (this.app) {
-      const grace = setTimeout(() => this.app.server.closeAllConnections(), this.config.server.shutdown_grace_seconds * 1000);
+      const graceMs = this.config.server.shutdown_grace_seconds * 1000;
+      const { drain } = this.app;
+      this.logger.info({ inFlight: drain.inFlight, graceMs }, 'shutdown: stopped accepting requests, draining in-flight ones');
+      const grace = setTimeout(() => {
+        this.logger.warn({ inFlight: drain.inFlight, graceMs }, 'shutdown: grace period over, aborting what is still in flight');
+        this.app.server.closeAllConnections();
+      }, graceMs);
       await this.app.close();
       clearTimeout(grace);
+      this.logger.info({ ms: elapsed() }, 'shutdown: HTTP server closed');
     }
     clearInterval(this.advertiseTimer);
     this.pipeline.attachPeers(undefined);
@@ -281,9 +295,11 @@ export class Gateway {
     await this.reconciler?.stop();
     await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));
+    const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();
     await this.access?.close();
     await this.store?.close();
+    this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');
   }
 }
