@@ -141,4 +141,50 @@ describe('circuit breaker', () => {
     const after = (await (await fetch(`${local.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
     expect(after.providers.find((p) => p.id === 'flaky')!.circuit).toBe('closed');
   });
+
+  it('panic mode: a model whose only provider failed 5 times is served as soon as the provider recovers, not refused for the cool-down', async () => {
+    const single = await startTestGateway(
+      [{ id: 'only', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['solo'], max_retries: 0 }],
+      { routing: { circuit_breaker: { failure_threshold: 5, cooldown_ms: 600_000 } } },
+    );
+    try {
+      const client = new OpenAI({ baseURL: `${single.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const call = () => client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+      ctx.primary.setDefault({ kind: 'error', status: 500 });
+      for (let i = 0; i < 5; i++) await expect(call()).rejects.toMatchObject({ status: 502 });
+      const health = (await (await fetch(`${single.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
+      expect(health.providers.find((p) => p.id === 'only')!.circuit).toBe('open');
+      // Still failing while open: the provider's own failure is the answer (502), once, never a blanket 503.
+      await expect(call()).rejects.toMatchObject({ status: 502 });
+      expect(ctx.primary.requests).toHaveLength(6);
+
+      ctx.primary.setDefault({ kind: 'ok' });
+      const served = await call();
+      expect(served.response.status).toBe(200);
+      expect(served.response.headers.get('x-meshgate-provider')).toBe('only');
+      expect(served.data.choices[0]!.message.content).toBeTruthy();
+      const after = (await (await fetch(`${single.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
+      expect(after.providers.find((p) => p.id === 'only')!.circuit).toBe('closed');
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('panic mode off: the same model is refused with 503 for the cool-down', async () => {
+    const strict = await startTestGateway(
+      [{ id: 'only', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['solo'], max_retries: 0 }],
+      { routing: { circuit_breaker: { failure_threshold: 5, cooldown_ms: 600_000, panic: false } } },
+    );
+    try {
+      const client = new OpenAI({ baseURL: `${strict.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const call = () => client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] });
+      ctx.primary.setDefault({ kind: 'error', status: 500 });
+      for (let i = 0; i < 5; i++) await expect(call()).rejects.toMatchObject({ status: 502 });
+      ctx.primary.setDefault({ kind: 'ok' });
+      await expect(call()).rejects.toMatchObject({ status: 503, code: 'providers_unavailable' });
+      expect(ctx.primary.requests).toHaveLength(5);
+    } finally {
+      await strict.close();
+    }
+  });
 });
