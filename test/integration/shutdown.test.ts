@@ -43,9 +43,9 @@ function chat(url: string, stream = false) {
 }
 
 describe('SIGTERM', () => {
-  it('under load (8 keep-alive clients, upstream 30 ms): exits within seconds, code 0, every completed request recorded', async () => {
+  it('under load (8 keep-alive clients, upstream 30 ms, mesh on): exits within seconds, code 0, every completed request recorded', async () => {
     mock.setDefault({ kind: 'ok', delayMs: 30 });
-    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS });
+    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS, mesh: true });
     const { url } = node;
     const completed: string[] = [];
     const refused: number[] = [];
