@@ -11,7 +11,6 @@ import type { Server, ServerResponse } from 'node:http';
  */
 export class HttpDrain {
   readonly #active = new Set<ServerResponse>();
-  readonly #idleWaiters = new Set<() => void>();
   #draining = false;
 
   constructor(private readonly server: Server) {}
@@ -19,10 +18,6 @@ export class HttpDrain {
   /** Exchanges whose response has not finished (streams included). */
   get inFlight(): number {
     return this.#active.size;
-  }
-
-  get draining(): boolean {
-    return this.#draining;
   }
 
   /** Follows one exchange until its response is done or its socket is gone. */
@@ -33,7 +28,6 @@ export class HttpDrain {
       this.#active.delete(res);
       // After 'close' the socket is detached from the response; on the next turn node counts it as idle.
       if (this.#draining) setImmediate(() => this.server.closeIdleConnections());
-      if (this.#active.size === 0) for (const wake of this.#idleWaiters) wake();
     });
   }
 
@@ -42,17 +36,5 @@ export class HttpDrain {
     this.#draining = true;
     for (const res of this.#active) if (!res.headersSent) res.shouldKeepAlive = false;
     this.server.closeIdleConnections();
-  }
-
-  /** Resolves once no exchange is in flight. */
-  idle(): Promise<void> {
-    if (this.#active.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const wake = () => {
-        this.#idleWaiters.delete(wake);
-        resolve();
-      };
-      this.#idleWaiters.add(wake);
-    });
   }
 }
