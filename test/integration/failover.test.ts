@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { TEST_KEY, primaryAndBackup, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ctx = primaryAndBackup((primary, backup) => [
@@ -121,8 +121,12 @@ describe('circuit breaker', () => {
         { id: 'flaky', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['m'], max_retries: 0 },
         { id: 'steady', type: 'openai', base_url: ctx.backup.openaiBaseUrl, api_key: TEST_KEY, models: ['m'] },
       ],
-      { routing: { circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 } } },
+      { routing: { circuit_breaker: { failure_threshold: 2, cooldown_ms: 60_000 } } },
     );
+    // The breaker reads Date.now(): a long cool-down keeps the open phase open however slow the machine is, and the
+    // clock is moved past it instead of waiting (it still runs, so sockets and timers behave as usual).
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    onTestFinished(() => void vi.useRealTimers());
     const client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: 'x', maxRetries: 0 });
     const call = () => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     ctx.primary.setDefault({ kind: 'error', status: 500 });
@@ -137,7 +141,9 @@ describe('circuit breaker', () => {
     expect(health.providers.find((p) => p.id === 'flaky')!.circuit).toBe('open');
 
     ctx.primary.setDefault({ kind: 'ok' });
-    await expect.poll(async () => (await call()).response.headers.get('x-meshgate-provider'), { timeout: 5_000, interval: 100 }).toBe('flaky');
+    vi.setSystemTime(Date.now() + 60_001);
+    const probed = await call();
+    expect(probed.response.headers.get('x-meshgate-provider')).toBe('flaky');
     const after = (await (await fetch(`${local.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
     expect(after.providers.find((p) => p.id === 'flaky')!.circuit).toBe('closed');
   });
