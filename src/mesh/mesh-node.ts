@@ -243,6 +243,11 @@ export class MeshNode {
     return this.#server.inFlight;
   }
 
+  /** Refuses new forwarded requests ('busy') and resolves once those being served are done (see ForwardServer.drain). */
+  drainForwards(): Promise<void> {
+    return this.#server.drain();
+  }
+
   status(): MeshStatus {
     const own = this.#advertiser.payload;
     const connected = new Set(this.#libp2p.getConnections().map((c) => c.remotePeer.toString()));
