@@ -7,6 +7,10 @@ import { Store } from '../../src/store/index.js';
 import type { MockUpstream } from '../mock/index.js';
 
 const BIN = join(import.meta.dirname, '../../bin/meshgate.js');
+/** Longest wait for a node process to say it is listening. */
+export const STARTUP_TIMEOUT_MS = 90_000;
+/** Timeout for a test that starts node processes (start-up included). */
+export const PROCESS_TEST_TIMEOUT_MS = 180_000;
 
 export interface NodeProcess {
   child: ChildProcess;
@@ -74,7 +78,8 @@ export async function startNodeProcess(mock: MockUpstream, dir: string, options:
       watchers.add(check);
       check();
     });
-  const listening = await waitFor(() => stdout.find((l) => l.startsWith('meshgate listening on ')), 'listening line', 20_000);
+  // Generous: on a loaded machine a node started from the sources (tsx) can take tens of seconds; it is an event wait.
+  const listening = await waitFor(() => stdout.find((l) => l.startsWith('meshgate listening on ')), 'listening line', STARTUP_TIMEOUT_MS);
   return {
     child, stdout, logs, exited,
     url: listening.slice('meshgate listening on '.length),

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UsageRecord } from '../../src/records/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { recordedIds, startNodeProcess } from '../helpers/node-process.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess } from '../helpers/node-process.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';
 
 let primary: MockUpstream;
@@ -108,7 +108,7 @@ describe('usage records, stats and metrics over a mixed load', () => {
   });
 });
 
-describe('durability', () => {
+describe('durability', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('a node killed with SIGKILL keeps the record of every request that had completed (group commit)', async () => {
     const mock = await startMockUpstream();
     const dir = await mkdtemp(join(tmpdir(), 'meshgate-sigkill-'));
@@ -127,7 +127,7 @@ describe('durability', () => {
       await node.waitForLog((line) => {
         if (line.msg === 'usage records written') for (const id of line.ids as string[]) written.add(id);
         return completed.every((id) => written.has(id));
-      });
+      }, 30_000);
       child.kill('SIGKILL');
       await node.exited;
       const recorded = await recordedIds(dir);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROCESS_TEST_TIMEOUT_MS } from '../helpers/node-process.js';
 import { CHROMIUM, SYSTEM_COMPONENTS, locate, missingLine, systemTestsRequired } from '../helpers/system-component.js';
 
 /**
@@ -45,7 +46,7 @@ describe('system components', () => {
     expect(output).toContain(`skipped origin-bound token in a real browser: Chromium not found (MESHGATE_CHROMIUM=${MISSING}); install it with \`apt-get install chromium\``);
     expect(output).toMatch(/Tests\s+2 skipped/);
     expect(code, output).toBe(0);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('missing in CI: the browser test fails, saying what is missing', async () => {
     const { code, output } = await vitestOn('test/browser/origin.test.ts', { MESHGATE_CHROMIUM: MISSING, CI: 'true' });
@@ -53,7 +54,7 @@ describe('system components', () => {
     expect(output).toContain('(required here: CI=true or MESHGATE_REQUIRE_SYSTEM_TESTS=1)');
     expect(output).toMatch(/Tests\s+1 failed/);
     expect(code, output).toBe(1);
-  });
+  }, PROCESS_TEST_TIMEOUT_MS);
 
   it('.ci/run installs every component, requires the system tests, and runs the README test command', () => {
     const script = readFileSync(join(ROOT, '.ci/run'), 'utf8');
