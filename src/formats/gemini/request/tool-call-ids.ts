@@ -1,4 +1,4 @@
-import { badRequest } from '../../errors/index.js';
+import { badRequest } from '../../../errors/index.js';
 
 /**
  * Canonical tool calls and results are paired by id, but Gemini's `functionCall.id` and `functionResponse.id` are

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UpstreamError } from '../../errors/index.js';
+import { UpstreamError } from '../../../errors/index.js';
 import { geminiUpstreamError } from './upstream-error.js';
 
 /**

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { badRequest } from '../../errors/index.js';
-import type { CanonicalEmbeddingRequest } from '../canonical.js';
+import { UpstreamError, badRequest } from '../../errors/index.js';
+import type { CanonicalEmbeddingRequest, CanonicalEmbeddingResponse } from '../canonical.js';
 import type { RequestContext, TranslatedRequest } from '../codec.js';
 import { zodIssueToBadRequest } from '../validation.js';
+import { geminiUpstreamError } from './response/upstream-error.js';
 
 /**
  * embedContent (`{content, outputDimensionality}`) and batchEmbedContents (`{requests: [EmbedContentRequest]}`),
@@ -49,4 +50,40 @@ export function canonicalToGeminiEmbeddingRequest(req: CanonicalEmbeddingRequest
     ...(req.dimensions ? { outputDimensionality: req.dimensions } : {}),
   }));
   return { body: { requests }, warnings: req.user !== undefined ? ['user'] : [] };
+}
+
+/** EmbedContentResponse `{embedding}` or BatchEmbedContentsResponse `{embeddings}`, partial on purpose. */
+const valuesSchema = z.object({ values: z.array(z.number()) }).loose();
+const embeddingResponseSchema = z
+  .object({
+    embedding: valuesSchema.optional(),
+    embeddings: z.array(valuesSchema).optional(),
+    error: z.object({ code: z.number().optional(), message: z.string().optional(), status: z.string().optional() }).loose().optional(),
+  })
+  .loose();
+
+/**
+ * An embeddings response as canonical vectors. Gemini reports no usage: `inputTokens` is 0 here, and the caller,
+ * which has the input, fills in `estimateEmbeddingTokens` (./embedding-token-estimate.ts).
+ */
+export function geminiEmbeddingResponseToCanonical(body: unknown): CanonicalEmbeddingResponse {
+  const parsed = embeddingResponseSchema.safeParse(body);
+  if (parsed.success && parsed.data.error) throw geminiUpstreamError(parsed.data.error);
+  const embeddings = parsed.success ? parsed.data.embeddings ?? (parsed.data.embedding ? [parsed.data.embedding] : undefined) : undefined;
+  if (!embeddings) throw new UpstreamError('gemini', 'Gemini sent an embeddings response without embeddings', { retryable: false, upstreamStatus: 502 });
+  return { model: '', embeddings: embeddings.map((embedding) => embedding.values), usage: { inputTokens: 0 } };
+}
+
+/** batchEmbedContents' response shape; the embedContent route unwraps its single embedding (http/routes/chat.ts). */
+export function canonicalToGeminiEmbeddingResponse(res: CanonicalEmbeddingResponse): Record<string, unknown> {
+  return { embeddings: res.embeddings.map((values) => ({ values })) };
+}
+
+/**
+ * Gemini's embedContent and batchEmbedContents report no token usage (https://ai.google.dev/api/embeddings), so
+ * meshgate estimates it for quotas and records: about four characters (UTF-16 code units) a token, rounded up per
+ * input — the rule of thumb Google gives for Gemini models (https://ai.google.dev/gemini-api/docs/tokens).
+ */
+export function estimateEmbeddingTokens(input: readonly string[]): number {
+  return input.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
 }

@@ -1,6 +1,6 @@
-import { badRequest } from '../../errors/index.js';
-import type { ImagePart } from '../canonical.js';
-import type { GeminiPart } from './request-schema.js';
+import { badRequest } from '../../../errors/index.js';
+import type { ImagePart } from '../../canonical.js';
+import type { GeminiPart } from './schema.js';
 
 /**
  * Images in Gemini parts (https://ai.google.dev/gemini-api/docs/image-understanding): inline bytes as

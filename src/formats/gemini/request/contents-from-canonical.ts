@@ -1,9 +1,9 @@
-import { badRequest } from '../../errors/index.js';
-import type { CanonicalMessage, ContentPart } from '../canonical.js';
+import { badRequest } from '../../../errors/index.js';
+import type { CanonicalMessage, ContentPart } from '../../canonical.js';
 import { toolResultToGemini } from './function-response.js';
 import { imageToGemini } from './image-parts.js';
 import { parseJsonObject } from './json-object.js';
-import type { GeminiPart } from './request-schema.js';
+import type { GeminiPart } from './schema.js';
 
 export interface GeminiContent {
   role: 'user' | 'model';

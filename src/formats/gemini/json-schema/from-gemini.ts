@@ -1,4 +1,4 @@
-import { isJsonObject } from './json-object.js';
+import { isJsonObject } from '../request/json-object.js';
 
 /**
  * Gemini Schema (https://ai.google.dev/api/caching#Schema, used by `functionDeclarations[].parameters` and

@@ -1,4 +1,4 @@
-import { isJsonObject } from './json-object.js';
+import { isJsonObject } from '../request/json-object.js';
 
 /**
  * JSON Schema (what OpenAI and Anthropic tool definitions carry) → the Schema object that Gemini's

@@ -1,5 +1,5 @@
-import type { ToolChoice } from '../canonical.js';
-import type { GeminiToolConfig } from './request-schema.js';
+import type { ToolChoice } from '../../canonical.js';
+import type { GeminiToolConfig } from './schema.js';
 
 /**
  * Tool choice ⇄ `toolConfig.functionCallingConfig` (https://ai.google.dev/api/caching#FunctionCallingConfig).

@@ -1,4 +1,4 @@
-import { UpstreamError, isRetryableStatus } from '../../errors/index.js';
+import { UpstreamError, isRetryableStatus } from '../../../errors/index.js';
 
 /**
  * Gemini's error body, `{ error: { code, message, status } }` (google.rpc.Status,

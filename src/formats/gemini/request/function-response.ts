@@ -1,7 +1,7 @@
-import type { ImagePart, TextPart, ToolResultPart } from '../canonical.js';
+import type { ImagePart, TextPart, ToolResultPart } from '../../canonical.js';
 import { imageFromGemini, imageToGemini } from './image-parts.js';
 import { parseJsonObject } from './json-object.js';
-import type { GeminiPart } from './request-schema.js';
+import type { GeminiPart } from './schema.js';
 
 /**
  * Tool results ⇄ Gemini `functionResponse` parts (https://ai.google.dev/api/caching#FunctionResponse). Gemini wants

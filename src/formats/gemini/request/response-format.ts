@@ -1,6 +1,6 @@
-import type { ResponseFormat } from '../canonical.js';
-import type { GeminiGenerationConfig } from './request-schema.js';
-import { geminiSchemaToJsonSchema } from './schema-from-gemini.js';
+import type { ResponseFormat } from '../../canonical.js';
+import type { GeminiGenerationConfig } from './schema.js';
+import { geminiSchemaToJsonSchema } from '../json-schema/from-gemini.js';
 
 /**
  * JSON mode ⇄ Gemini structured output (https://ai.google.dev/gemini-api/docs/structured-output):

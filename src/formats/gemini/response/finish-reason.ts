@@ -1,4 +1,4 @@
-import type { StopReason } from '../canonical.js';
+import type { StopReason } from '../../canonical.js';
 
 /**
  * Candidate.finishReason (https://ai.google.dev/api/generate-content#FinishReason) → canonical stop reason.

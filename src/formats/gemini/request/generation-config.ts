@@ -1,5 +1,5 @@
-import type { CanonicalRequest } from '../canonical.js';
-import type { GeminiGenerationConfig } from './request-schema.js';
+import type { CanonicalRequest } from '../../canonical.js';
+import type { GeminiGenerationConfig } from './schema.js';
 
 /**
  * Sampling parameters: canonical request field ⇄ `generationConfig` field

@@ -1,8 +1,8 @@
-import { badRequest } from '../../errors/index.js';
-import type { CanonicalMessage, ContentPart } from '../canonical.js';
+import { badRequest } from '../../../errors/index.js';
+import type { CanonicalMessage, ContentPart } from '../../canonical.js';
 import { toolResultFromGemini } from './function-response.js';
 import { imageFromGemini } from './image-parts.js';
-import type { GeminiPart, GeminiRequest } from './request-schema.js';
+import type { GeminiPart, GeminiRequest } from './schema.js';
 import { ToolCallPairing } from './tool-call-ids.js';
 
 /** Part kinds that only Gemini can produce or run (code execution); they have no canonical form. */

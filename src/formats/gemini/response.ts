@@ -1,9 +1,9 @@
 import { UpstreamError } from '../../errors/index.js';
-import { emptyUsage, type CanonicalResponse } from '../canonical.js';
-import { stopReasonFromGemini } from './finish-reason.js';
-import { responsePartToCanonical, type ResponseContentPart } from './response-parts.js';
-import { parseGeminiResponse } from './response-schema.js';
-import { usageFromGemini } from './usage.js';
+import { emptyUsage, type CanonicalResponse, type Usage } from '../canonical.js';
+import { finishReasonToGemini, stopReasonFromGemini } from './response/finish-reason.js';
+import { responsePartToCanonical, responsePartToGemini, type ResponseContentPart } from './response/parts.js';
+import { geminiResponseSchema, parseGeminiResponse } from './response/schema.js';
+import { usageFromGemini, usageToGemini } from './response/usage.js';
 
 /**
  * A GenerateContentResponse (https://ai.google.dev/api/generate-content#generatecontentresponse) as a canonical
@@ -30,4 +30,20 @@ export function geminiResponseToCanonical(body: unknown): CanonicalResponse {
     stopReason: candidate ? stopReasonFromGemini(candidate.finishReason, hasToolCalls) : 'content_filter',
     usage: response.usageMetadata ? usageFromGemini(response.usageMetadata) : emptyUsage(),
   };
+}
+
+/** A canonical response as the GenerateContentResponse a Gemini client expects: one candidate, role `model`. */
+export function canonicalToGeminiResponse(res: CanonicalResponse): Record<string, unknown> {
+  return {
+    candidates: [{ content: { role: 'model', parts: res.content.map(responsePartToGemini) }, finishReason: finishReasonToGemini(res.stopReason), index: 0 }],
+    usageMetadata: usageToGemini(res.usage),
+    modelVersion: res.model,
+    responseId: res.id,
+  };
+}
+
+/** Usage of a non-streaming response passed through untouched. */
+export function usageFromGeminiResponse(body: unknown): Usage | undefined {
+  const parsed = geminiResponseSchema.safeParse(body);
+  return parsed.success && parsed.data.usageMetadata ? usageFromGemini(parsed.data.usageMetadata) : undefined;
 }

@@ -1,7 +1,7 @@
-import type { ReasoningPart, TextPart, ToolCallPart } from '../canonical.js';
-import { argumentsObject } from './json-object.js';
-import type { GeminiResponsePart } from './response-schema.js';
-import { responseToolCallId } from './tool-call-ids.js';
+import type { ReasoningPart, TextPart, ToolCallPart } from '../../canonical.js';
+import { argumentsObject } from '../request/json-object.js';
+import type { GeminiResponsePart } from './schema.js';
+import { responseToolCallId } from '../request/tool-call-ids.js';
 
 export type ResponseContentPart = TextPart | ToolCallPart | ReasoningPart;
 

@@ -1,5 +1,5 @@
-import type { Usage } from '../canonical.js';
-import type { GeminiUsage } from './response-schema.js';
+import type { Usage } from '../../canonical.js';
+import type { GeminiUsage } from './schema.js';
 
 /**
  * usageMetadata (https://ai.google.dev/api/generate-content#UsageMetadata) ⇄ canonical usage.
