@@ -51,7 +51,9 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
     clientWantsUsage = pass.clientWantsStreamUsage;
   } else {
     const canonical = ctx.canonical();
-    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel, { providerType: provider.type });
+    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel, {
+      providerType: provider.type, structuredOutputModels: provider.config.structured_output_models,
+    });
     body = translated.body;
     warnings = [...(canonical.warnings ?? []), ...translated.warnings];
   }

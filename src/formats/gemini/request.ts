@@ -10,13 +10,14 @@ import { toolChoiceFromGemini, toolChoiceToGemini } from './request/function-cal
 import { SAMPLING_CONFIG_FIELDS, samplingFromGemini, samplingToGemini } from './request/generation-config.js';
 import { RESPONSE_FORMAT_CONFIG_FIELDS, responseFormatFromGemini, responseFormatToGemini } from './request/response-format.js';
 import { geminiRequestSchema, type GeminiRequest } from './request/schema.js';
+import { THINKING_CONFIG_FIELD, reasoningFromGemini, reasoningToGemini } from './request/thinking-config.js';
 
 /**
  * Top-level request fields translated here (`model` repeats the URL's); any other (safetySettings, cachedContent, ...)
  * is named in `warnings`.
  */
 const TRANSLATED_FIELDS = new Set(['model', 'contents', 'systemInstruction', 'tools', 'toolConfig', 'generationConfig']);
-const TRANSLATED_CONFIG_FIELDS = new Set([...SAMPLING_CONFIG_FIELDS, ...RESPONSE_FORMAT_CONFIG_FIELDS]);
+const TRANSLATED_CONFIG_FIELDS = new Set([...SAMPLING_CONFIG_FIELDS, ...RESPONSE_FORMAT_CONFIG_FIELDS, THINKING_CONFIG_FIELD]);
 
 /**
  * A Gemini generateContent body (https://ai.google.dev/api/generate-content) as a canonical request. The model and
@@ -33,6 +34,7 @@ export function geminiRequestToCanonical(body: unknown, ctx: RequestContext = {}
   const tools = toolsToCanonical(request.tools ?? []);
   const toolChoice = toolChoiceFromGemini(request.toolConfig?.functionCallingConfig, warnings);
   const responseFormat = responseFormatFromGemini(config, warnings);
+  const reasoning = reasoningFromGemini(config);
   return {
     model: ctx.model ?? '',
     ...(system ? { system } : {}),
@@ -41,6 +43,7 @@ export function geminiRequestToCanonical(body: unknown, ctx: RequestContext = {}
     ...(toolChoice ? { toolChoice } : {}),
     ...samplingFromGemini(config),
     ...(responseFormat ? { responseFormat } : {}),
+    ...(reasoning ? { reasoning } : {}),
     stream: ctx.stream ?? false,
     warnings,
   };
@@ -93,7 +96,7 @@ export function canonicalToGeminiRequest(req: CanonicalRequest): TranslatedReque
   if (req.presencePenalty) warnings.push('presence_penalty');
   if (req.frequencyPenalty) warnings.push('frequency_penalty');
   if ((req.stop?.length ?? 0) > MAX_STOP_SEQUENCES) warnings.push(`stop (only the first ${MAX_STOP_SEQUENCES} sequences)`);
-  const generationConfig = { ...sampling, ...responseFormatToGemini(req.responseFormat) };
+  const generationConfig = { ...sampling, ...responseFormatToGemini(req.responseFormat), ...reasoningToGemini(req.reasoning) };
   if (Object.keys(generationConfig).length > 0) body.generationConfig = generationConfig;
   // Gemini has no end-user id and always lets the model call several functions at once.
   if (req.user !== undefined) warnings.push('user');

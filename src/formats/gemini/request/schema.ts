@@ -61,6 +61,10 @@ export const geminiGenerationConfigSchema = z
     seed: z.number().int().optional(),
     presencePenalty: z.number().optional(),
     frequencyPenalty: z.number().optional(),
+    thinkingConfig: z
+      .object({ thinkingBudget: z.number().int().min(-1).optional(), thinkingLevel: z.string().optional(), includeThoughts: z.boolean().optional() })
+      .loose()
+      .optional(),
   })
   .loose();
 
