@@ -7,7 +7,7 @@ import { parseSSE } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
 import type { Route } from '../router/model-catalog.js';
 import { estimateInputTokens } from './token-estimate.js';
-import { meterEvents, passthroughStream, primeStream, type Meter } from './streaming.js';
+import { meterEvents, passthroughStream, primeStream, withStartUsageEstimate, type Meter } from './streaming.js';
 import type { GatewayRequest, ResponseBody } from './types.js';
 
 export interface Prepared {
@@ -81,7 +81,9 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const messages = parseSSE(upstream.body);
   const events = sameFormat
     ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id)
-    : client.encodeStream(meterEvents(target.decodeStream(messages), meter), { includeUsage: includeUsageRequested(req.format, req.body) });
+    : client.encodeStream(withStartUsageEstimate(meterEvents(target.decodeStream(messages), meter), () => estimateInputTokens(ctx.canonical())), {
+      includeUsage: includeUsageRequested(req.format, req.body),
+    });
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {

@@ -161,3 +161,16 @@ describe('Gemini REST clients', () => {
     expect(embedded.embedding.values.length).toBeGreaterThan(0);
   });
 });
+
+describe('Anthropic stream from an OpenAI-format provider', () => {
+  it('carries an input-token estimate in message_start and the exact count in message_delta', async () => {
+    const body = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user' as const, content: 'count my words for me please' }] };
+    const exact = (await client.messages.create(body)).usage.input_tokens;
+    const events: Anthropic.RawMessageStreamEvent[] = [];
+    for await (const event of await client.messages.create({ ...body, stream: true })) events.push(event);
+    const start = events.find((e): e is Anthropic.RawMessageStartEvent => e.type === 'message_start')!;
+    const delta = events.find((e): e is Anthropic.RawMessageDeltaEvent => e.type === 'message_delta')!;
+    expect(start.message.usage.input_tokens).toBeGreaterThan(0);
+    expect(delta.usage.input_tokens).toBe(exact);
+  });
+});
