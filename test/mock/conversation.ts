@@ -20,11 +20,17 @@ export interface Conversation {
   jsonOutput?: { schema?: unknown };
   /** The input schema of the forced tool, when one is forced. */
   forcedToolSchema?: unknown;
+  /** Reasoning asked for (OpenAI reasoning_effort, Anthropic thinking, Gemini thinkingConfig); `visible`: text returned. */
+  reasoning?: { visible: boolean };
 }
 
-export type Reply =
+export type Reply = (
   | { kind: 'text'; text: string; stop: 'stop' | 'length' }
-  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
+  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> }
+) & {
+  /** The model's reasoning before its answer; `visible` when the provider returns the text (else only its tokens). */
+  reasoning?: { text: string; visible: boolean };
+};
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -52,6 +58,7 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     if (body.tool_choice === 'required' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.max_completion_tokens ?? body.max_tokens;
     conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.function?.name === conv.forcedTool)?.function?.parameters;
+    if (typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none') conv.reasoning = { visible: false };
     const format = body.response_format;
     if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.json_schema?.schema };
     else if (format?.type === 'json_object') conv.jsonOutput = {};
@@ -77,6 +84,7 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.maxTokens = body.max_tokens;
     conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.name === conv.forcedTool)?.input_schema;
     // Structured outputs: output_config.format (GA) or the beta's output_format, both {type: "json_schema", schema}.
+    if (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive') conv.reasoning = { visible: true };
     const format = body.output_config?.format ?? body.output_format;
     if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
   } else {
@@ -101,6 +109,8 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     const forced = declarations.find((f: Json) => conv.forcedTool && f.name === conv.forcedTool);
     conv.forcedToolSchema = forced?.parametersJsonSchema ?? forced?.parameters;
     const config = body.generationConfig ?? {};
+    const thinking = config.thinkingConfig;
+    if (thinking && thinking.thinkingBudget !== 0) conv.reasoning = { visible: thinking.includeThoughts === true };
     if (config.responseMimeType === 'application/json') conv.jsonOutput = { schema: config.responseJsonSchema ?? config.responseSchema };
   }
   conv.allText = texts.join('\n');
@@ -108,6 +118,11 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
 }
 
 export function decideReply(provider: string, model: string, conv: Conversation): Reply {
+  const reply = answer(provider, model, conv);
+  return conv.reasoning ? { ...reply, reasoning: { text: `Thinking about: ${conv.lastUserText.slice(0, 100)}`, visible: conv.reasoning.visible } } : reply;
+}
+
+function answer(provider: string, model: string, conv: Conversation): Reply {
   if (conv.toolNames.length > 0 && !conv.toolsDisabled && !conv.lastIsToolResult) {
     // A forced tool is called with arguments that fit its schema (what constrained decoding gives).
     const args = conv.forcedToolSchema ? sampleFromSchema(conv.forcedToolSchema, conv.lastUserText) as Record<string, unknown> : { input: conv.lastUserText };
@@ -139,11 +154,14 @@ export function argumentPieces(args: Record<string, unknown>): string[] {
 
 export interface MockUsage {
   input: number;
+  /** All output tokens, reasoning included. */
   output: number;
   cached: number;
+  reasoning: number;
 }
 
-export function usageFor(conv: Conversation, outputPieces: number): MockUsage {
+/** Usage of a reply: one output token per streamed piece, reasoning pieces included. */
+export function usageFor(conv: Conversation, outputPieces: number, reasoningPieces = 0): MockUsage {
   const input = Math.max(1, Math.ceil(conv.allText.length / 4));
-  return { input, output: outputPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0 };
+  return { input, output: outputPieces + reasoningPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0, reasoning: reasoningPieces };
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { decideReply, readConversation, usageFor, type ProviderFormat } from './conversation.js';
+import { decideReply, pieces, readConversation, usageFor, type ProviderFormat } from './conversation.js';
 import { errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
 
 export interface MockUpstreamOptions {
@@ -124,7 +124,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     let reply = decideReply(provider, model, conv);
     if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
-    const usage = usageFor(conv, outputPieceCount(reply));
+    const usage = usageFor(conv, outputPieceCount(reply), reply.reasoning ? pieces(reply.reasoning.text).length : 0);
     const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
     if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage));
 

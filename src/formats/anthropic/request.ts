@@ -238,6 +238,18 @@ function applyStructuredOutput(body: Record<string, unknown>, req: CanonicalRequ
   body.tool_choice = clientTools.length && choice?.type !== 'none' ? { type: 'any', ...parallel } : { type: 'tool', name: plan.tool.name };
 }
 
+/**
+ * Whether the request answers a tool call whose assistant turn has no thinking block first: Anthropic refuses to think
+ * then, since the thinking that led to the call must be replayed with its signature (a history from another format
+ * has none).
+ */
+function continuesUnsignedToolCall(messages: Array<{ role: string; content: Array<{ type: string }> }>): boolean {
+  const last = messages.at(-1);
+  if (last?.role !== 'user' || !last.content.some((b) => b.type === 'tool_result')) return false;
+  const call = messages.at(-2);
+  return call?.role === 'assistant' && !['thinking', 'redacted_thinking'].includes(call.content[0]?.type ?? '');
+}
+
 /** Anthropic's smallest thinking budget (https://docs.claude.com/en/docs/build-with-claude/extended-thinking). */
 const MIN_THINKING_BUDGET = 1_024;
 /** Extended thinking accepts top_p only from 0.95 (and no temperature or top_k changes). */
@@ -257,6 +269,10 @@ function applyThinking(body: Record<string, unknown>, req: CanonicalRequest, war
   const forced = ['any', 'tool'].includes((body.tool_choice as { type?: string } | undefined)?.type ?? '');
   if (forced) {
     warnings.push('reasoning (Anthropic cannot think with a forced tool choice)');
+    return;
+  }
+  if (continuesUnsignedToolCall(body.messages as Array<{ role: string; content: Array<{ type: string }> }>)) {
+    warnings.push('reasoning (the tool call being answered came without its thinking block)');
     return;
   }
   let budget = Math.max(MIN_THINKING_BUDGET, wanted);

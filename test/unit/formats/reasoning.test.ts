@@ -70,6 +70,20 @@ describe('reasoning requests across formats', () => {
     expect(forced.warnings).toEqual(['reasoning (Anthropic cannot think with a forced tool choice)']);
   });
 
+  it('Anthropic: a tool result answering a call without its signed thinking block is sent without thinking, named', () => {
+    const call = { type: 'tool_call' as const, id: 'call_1', name: 't', arguments: '{}' };
+    const messages: CanonicalRequest['messages'] = [
+      { role: 'user', content: [{ type: 'text', text: 'go' }] },
+      { role: 'assistant', content: [call] },
+      { role: 'user', content: [{ type: 'tool_result', toolCallId: 'call_1', content: [{ type: 'text', text: 'done' }] }] },
+    ];
+    const unsigned = codecs.anthropic.requestFromCanonical(request({ messages, reasoning: { effort: 'low' } }), 'claude');
+    expect(unsigned.body.thinking).toBeUndefined();
+    expect(unsigned.warnings).toEqual(['reasoning (the tool call being answered came without its thinking block)']);
+    messages[1] = { role: 'assistant', content: [{ type: 'reasoning', text: 'plan', signature: 'sig' }, call] };
+    expect(codecs.anthropic.requestFromCanonical(request({ messages, reasoning: { effort: 'low' } }), 'claude').body.thinking).toEqual({ type: 'enabled', budget_tokens: 2_048 });
+  });
+
   it('Anthropic: temperature and top_k are dropped with thinking (named); disabled reasoning is thinking disabled', () => {
     const { body, warnings } = codecs.anthropic.requestFromCanonical(request({ reasoning: { effort: 'low' }, temperature: 0.2, topK: 5 }), 'claude');
     expect(body.temperature).toBeUndefined();
