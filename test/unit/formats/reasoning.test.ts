@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { CanonicalRequest, CanonicalResponse, StreamEvent } from '../../../src/formats/canonical.js';
 import { codecs } from '../../../src/formats/index.js';
@@ -125,5 +126,14 @@ describe('reasoning text back to the client', () => {
     const canonical = codecs.openai.responseToCanonical({ id: 'c', model: 'deepseek-reasoner', choices: [{ message: { content: '42', reasoning_content: 'Hmm.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 9, completion_tokens_details: { reasoning_tokens: 5 } } });
     expect(canonical.content).toEqual([{ type: 'reasoning', text: 'Hmm.' }, { type: 'text', text: '42' }]);
     expect(canonical.usage.reasoningTokens).toBe(5);
+  });
+});
+
+describe('the README', () => {
+  it('shows the reasoning table the code uses', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('#### Reasoning'));
+    const rows = [...section.matchAll(/^\| `(\w+)` \| (\d+)/gm)].map((m) => [m[1], Number(m[2])]);
+    expect(Object.fromEntries(rows)).toEqual(REASONING_BUDGETS);
   });
 });
