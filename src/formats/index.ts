@@ -1,6 +1,8 @@
 import type { WireFormat } from './canonical.js';
 import type { FormatCodec } from './codec.js';
 import { anthropicCodec } from './anthropic/index.js';
+
+export { betasLostInTranslation } from './anthropic/index.js';
 import { geminiCodec } from './gemini/index.js';
 import { openaiCodec } from './openai/index.js';
 

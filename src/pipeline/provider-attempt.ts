@@ -1,7 +1,7 @@
 import type { Secret } from '../config/secret.js';
 import { badRequest } from '../errors/index.js';
 import type { CanonicalRequest, WireFormat } from '../formats/canonical.js';
-import { codecs } from '../formats/index.js';
+import { betasLostInTranslation, codecs } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
@@ -60,7 +60,8 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
 
   // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
   const passHeaders = req.anthropicBeta && provider.format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
-  if (req.anthropicBeta && !passHeaders) warnings = [...warnings, 'anthropic-beta'];
+  const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
+  if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
   const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {

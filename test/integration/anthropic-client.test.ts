@@ -124,7 +124,16 @@ describe('Anthropic SDK, format-specific behaviour', () => {
     expect(direct.response.headers.get('x-meshgate-warnings')).toBeNull();
     const translated = await client.messages.create({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }, beta).withResponse();
     expect(mock.requests.at(-1)!.headers['anthropic-beta']).toBeUndefined();
-    expect(translated.response.headers.get('x-meshgate-warnings')).toContain('anthropic-beta');
+    expect(translated.response.headers.get('x-meshgate-warnings')).toBe('anthropic-beta (prompt-caching-2024-07-31, output-128k-2025-02-19)');
+  });
+
+  it('does not name the structured-outputs beta where its output_format is translated', async () => {
+    const { response } = await client.messages.create(
+      { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], output_format: { type: 'json_schema', schema: { type: 'object', properties: { a: { type: 'string' } } } } } as Anthropic.MessageCreateParamsNonStreaming,
+      { headers: { 'anthropic-beta': 'structured-outputs-2025-11-13' } },
+    ).withResponse();
+    expect(mock.requests.at(-1)!.body.response_format).toMatchObject({ type: 'json_schema' });
+    expect(response.headers.get('x-meshgate-warnings')).toBeNull();
   });
 
   it('lists models in the Anthropic shape', async () => {

@@ -88,6 +88,14 @@ function clean(node: unknown): unknown {
   return out;
 }
 
+/** Beta features whose request fields a translation carries to other formats (the structured-outputs beta's `output_format`). */
+const TRANSLATED_BETAS = [/^structured-outputs-/];
+
+/** The `anthropic-beta` features a translation to another format cannot honour. */
+export function betasLostInTranslation(header: string): string[] {
+  return header.split(',').map((beta) => beta.trim()).filter((beta) => beta !== '' && !TRANSLATED_BETAS.some((known) => known.test(beta)));
+}
+
 /**
  * The response format an Anthropic client asked for: `output_config.format` (GA) or the beta's top-level
  * `output_format`, both `{type: "json_schema", schema}`.
