@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { NOT_TRANSLATABLE, badRequest } from '../../errors/index.js';
 import type {
-  CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
+  CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition,
+  ToolResultPart,
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
 import { parseEffort, reasoningEffort } from '../reasoning.js';
@@ -212,14 +213,36 @@ function maxTokensField(target: OpenAITarget, model: string): 'max_tokens' | 'ma
 const OPENAI_REASONING_MODEL = /^(o\d|gpt-5|gpt-oss)/i;
 
 /**
+ * The efforts each family of OpenAI reasoning models takes (https://platform.openai.com/docs/guides/reasoning): gpt-5.1
+ * and later can skip reasoning (`none`), gpt-5 goes down to `minimal`, the o-series and gpt-oss to `low`.
+ */
+const EFFORTS_BY_FAMILY: ReadonlyArray<{ model: RegExp; efforts: readonly ReasoningEffort[] }> = [
+  { model: /^gpt-5\.\d/i, efforts: ['none', 'low', 'medium', 'high'] },
+  { model: /^gpt-5/i, efforts: ['minimal', 'low', 'medium', 'high'] },
+  { model: /^(o\d|gpt-oss)/i, efforts: ['low', 'medium', 'high'] },
+];
+const EFFORT_ORDER: readonly ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high'];
+
+/**
  * `reasoning_effort` from the reasoning table. OpenAI and Azure refuse it on models that do not reason, so there it
- * goes to reasoning models only (named in the warnings otherwise); OpenAI-compatible servers take it or ignore it.
+ * goes to reasoning models only (named in the warnings otherwise), moved up to the lowest effort the model takes
+ * when it takes no lower one (named too); OpenAI-compatible servers get it as it is, to take or ignore.
  */
 function applyReasoningEffort(body: Record<string, unknown>, req: CanonicalRequest, model: string, target: OpenAITarget, warnings: string[]): void {
   const effort = reasoningEffort(req.reasoning);
   if (effort === undefined) return;
-  if (target.providerType === 'openai_compatible' || OPENAI_REASONING_MODEL.test(model)) body.reasoning_effort = effort;
-  else if (effort !== 'none') warnings.push('reasoning (this model takes no reasoning_effort)');
+  if (target.providerType === 'openai_compatible') {
+    body.reasoning_effort = effort;
+    return;
+  }
+  const family = EFFORTS_BY_FAMILY.find((f) => f.model.test(model));
+  if (!family) {
+    if (effort !== 'none') warnings.push('reasoning (this model takes no reasoning_effort)');
+    return;
+  }
+  const taken = family.efforts.includes(effort) ? effort : family.efforts.find((e) => EFFORT_ORDER.indexOf(e) > EFFORT_ORDER.indexOf(effort))!;
+  body.reasoning_effort = taken;
+  if (taken !== effort) warnings.push(`reasoning (${effort} → ${taken}, the lowest effort this model takes)`);
 }
 
 /** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */

@@ -51,6 +51,18 @@ describe('reasoning requests across formats', () => {
     expect(codecs.gemini.requestFromCanonical(canonical, 'g').body.generationConfig).toMatchObject({ thinkingConfig: { thinkingBudget: 10_000, includeThoughts: true } });
   });
 
+  it('OpenAI reasoning models get the nearest effort they take (gpt-5.1 none, gpt-5 minimal, o-series low), named', () => {
+    const off = request({ reasoning: { enabled: false } });
+    const sent = (model: string) => codecs.openai.requestFromCanonical(off, model, { providerType: 'openai' });
+    expect(sent('gpt-5.1').body.reasoning_effort).toBe('none');
+    expect(sent('gpt-5.1').warnings).toEqual([]);
+    expect(sent('gpt-5-mini').body.reasoning_effort).toBe('minimal');
+    expect(sent('o3').body.reasoning_effort).toBe('low');
+    expect(sent('o3').warnings).toEqual(['reasoning (none → low, the lowest effort this model takes)']);
+    expect(sent('gpt-4o').body.reasoning_effort).toBeUndefined();
+    expect(sent('gpt-4o').warnings).toEqual([]);
+  });
+
   it('Gemini thinkingConfig → canonical: budget 0 is off, thinkingLevel is an effort, -1 is "think"', () => {
     const gemini = (thinkingConfig: Record<string, unknown>) =>
       codecs.gemini.requestToCanonical({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], generationConfig: { thinkingConfig } }, { model: 'g' }).reasoning;
