@@ -144,7 +144,8 @@ describe('reasoning text back to the client', () => {
 describe('the README', () => {
   it('shows the reasoning table the code uses', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('#### Reasoning'));
+    const start = readme.indexOf('#### Reasoning');
+    const section = readme.slice(start, readme.indexOf('\n#', start + 1));
     const rows = [...section.matchAll(/^\| `(\w+)` \| (\d+)/gm)].map((m) => [m[1], Number(m[2])]);
     expect(Object.fromEntries(rows)).toEqual(REASONING_BUDGETS);
   });
