@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { badRequest, notFound } from '../../errors/index.js';
+import { badRequest } from '../../errors/index.js';
+import { modelNotFound } from '../../pipeline/model-not-found.js';
 import type { Provider } from '../../providers/index.js';
 import type { InfoDeps } from './info.js';
 
@@ -89,7 +90,6 @@ const geminiModel = (m: ModelRow) => ({
 
 const wantsAnthropic = (request: FastifyRequest) => request.headers['anthropic-version'] !== undefined;
 
-const unknownModel = (id: string, list: string) => notFound(`The model '${id}' is not served by this gateway. See ${list}.`, 'model_not_found');
 
 /** Gemini's `models.list` page size: 50 by default, at most 1000 (https://ai.google.dev/api/models#method:-models.list). */
 const GEMINI_PAGE = { default: 50, max: 1_000 };
@@ -114,7 +114,7 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
     app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
       const id = request.params['*'];
       const row = models.one(id);
-      if (!row) throw unknownModel(id, 'GET /v1/models');
+      if (!row) throw modelNotFound(id, { suggestions: deps.catalog.closeMatches(id) });
       return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
     });
 
@@ -133,7 +133,7 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
 
     app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini' } }, async (request) => {
       const row = models.one(request.params.model);
-      if (!row) throw unknownModel(request.params.model, 'GET /v1beta/models');
+      if (!row) throw modelNotFound(request.params.model, { suggestions: deps.catalog.closeMatches(request.params.model) });
       return geminiModel(row);
     });
   };
