@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateObject, streamObject } from 'ai';
+import { Output, generateObject, generateText, streamObject } from 'ai';
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,14 @@ describe('structured output with real clients', () => {
   it.each(['claude-sonnet-4-5', OLD_CLAUDE, 'gpt-4o', 'gemini-2.5-flash'])('Vercel AI SDK generateObject, @ai-sdk/anthropic, on %s', async (model) => {
     const { object } = await generateObject({ model: vercelAnthropic()(model), schema: weather, prompt: 'Weather in Bodø' });
     expect(object).toEqual({ city: 'Weather in Bodø', temperature: 42.5, conditions: 'sunny' });
+  });
+
+  it.each([
+    ['@ai-sdk/openai .chat()', () => vercelOpenAI().chat(OLD_CLAUDE)],
+    ['@ai-sdk/anthropic', () => vercelAnthropic()('gemini-2.5-flash')],
+  ])('Vercel AI SDK generateText with Output.object (the successor of generateObject), %s', async (_name, model) => {
+    const { output } = await generateText({ model: model(), output: Output.object({ schema: weather }), prompt: 'Weather in Alta' });
+    expect(output).toEqual({ city: 'Weather in Alta', temperature: 42.5, conditions: 'sunny' });
   });
 
   it.each(['claude-sonnet-4-5', OLD_CLAUDE, 'gemini-2.5-flash'])('openai SDK chat.completions.parse with a zod schema on %s', async (model) => {
