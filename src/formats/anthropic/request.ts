@@ -15,7 +15,8 @@ const textBlock = z.object({ type: z.literal('text'), text: z.string() }).loose(
 const imageBlock = z.object({ type: z.literal('image'), source: imageSource }).loose();
 const block = z.object({ type: z.string() }).loose();
 const messageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)]) }).loose();
-const outputFormat = z.object({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) }).loose();
+// Open on purpose (a new thinking type or output format must not break pass-through): what cannot be read is named.
+const outputFormat = z.object({ type: z.string(), schema: z.record(z.string(), z.unknown()).optional() }).loose();
 
 export const anthropicRequestSchema = z
   .object({
@@ -31,7 +32,7 @@ export const anthropicRequestSchema = z
     tools: z.array(z.object({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() }).loose()).optional(),
     tool_choice: z.object({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).loose().optional(),
     metadata: z.object({ user_id: z.string().nullable().optional() }).loose().optional(),
-    thinking: z.object({ type: z.enum(['enabled', 'disabled', 'adaptive']), budget_tokens: z.number().int().positive().optional() }).loose().optional(),
+    thinking: z.object({ type: z.string(), budget_tokens: z.number().int().positive().optional() }).loose().optional(),
     output_config: z.object({ format: outputFormat.optional(), effort: z.string().optional() }).loose().optional(),
     /** The structured-outputs beta's name for `output_config.format`. */
     output_format: outputFormat.optional(),
@@ -87,12 +88,20 @@ function blocksToParts(content: string | Array<z.infer<typeof block>>, where: st
 
 type AnthropicRequest = z.infer<typeof anthropicRequestSchema>;
 
-/** `thinking` (enabled with a budget, disabled, adaptive) and `output_config.effort` as a canonical reasoning request. */
-function reasoningFromAnthropic(request: AnthropicRequest): ReasoningRequest | undefined {
+/**
+ * `thinking` (enabled with a budget, disabled, adaptive) and `output_config.effort` as a canonical reasoning request;
+ * values it cannot read are named in `warnings`.
+ */
+function reasoningFromAnthropic(request: AnthropicRequest, warnings: string[]): ReasoningRequest | undefined {
   const effort = parseEffort(request.output_config?.effort);
+  if (request.output_config?.effort !== undefined && !effort) warnings.push('output_config.effort');
   const thinking = request.thinking;
   if (!thinking) return effort ? { effort } : undefined;
   if (thinking.type === 'disabled') return { enabled: false };
+  if (thinking.type !== 'enabled' && thinking.type !== 'adaptive') {
+    warnings.push('thinking');
+    return effort ? { effort } : undefined;
+  }
   return { enabled: true, includeText: true, ...(thinking.budget_tokens ? { budgetTokens: thinking.budget_tokens } : {}), ...(effort ? { effort } : {}) };
 }
 
@@ -116,9 +125,11 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
   const system = typeof request.system === 'string' ? request.system : request.system?.map((b) => b.text).join('\n\n');
   const choice = toolChoice(request.tool_choice);
   const keys = Object.keys(body as object);
+  const outputWarnings = Object.keys(request.output_config ?? {}).filter((key) => !OUTPUT_CONFIG_FIELDS.includes(key)).map((key) => `output_config.${key}`);
   const responseFormat = responseFormatFromAnthropic(request);
-  const reasoning = reasoningFromAnthropic(request);
-  const outputConfigWarnings = Object.keys(request.output_config ?? {}).filter((key) => !OUTPUT_CONFIG_FIELDS.includes(key)).map((key) => `output_config.${key}`);
+  const format = request.output_config?.format ?? request.output_format;
+  if (format && !responseFormat) outputWarnings.push(request.output_config?.format ? 'output_config.format' : 'output_format');
+  const reasoning = reasoningFromAnthropic(request, outputWarnings);
   return {
     model: request.model,
     ...(system ? { system } : {}),
@@ -135,7 +146,7 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
     ...(responseFormat ? { responseFormat } : {}),
     ...(reasoning ? { reasoning } : {}),
     stream: request.stream === true,
-    warnings: [...ANTHROPIC_ONLY.filter((key) => keys.includes(key)), ...outputConfigWarnings],
+    warnings: [...ANTHROPIC_ONLY.filter((key) => keys.includes(key)), ...outputWarnings],
   };
 }
 

@@ -149,7 +149,8 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
     ?? request.functions?.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters ?? { type: 'object', properties: {} } }));
   const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : request.stop;
   const bodyKeys = Object.keys(body as object);
-  const effort = parseEffort((body as { reasoning_effort?: unknown }).reasoning_effort);
+  const askedEffort = (body as { reasoning_effort?: unknown }).reasoning_effort;
+  const effort = parseEffort(askedEffort);
   return {
     model: request.model,
     ...(system.length ? { system: system.join('\n\n') } : {}),
@@ -170,7 +171,8 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
     // OpenAI-compatible clients read the reasoning back as `reasoning_content`, so the text is wanted.
     ...(effort ? { reasoning: effort === 'none' ? { enabled: false } : { effort, includeText: true } } : {}),
     stream: request.stream === true,
-    warnings: OPENAI_ONLY.filter((key) => bodyKeys.includes(key)),
+    // An effort this gateway does not know (newer than its table) is named rather than refused: OpenAI may take it.
+    warnings: [...(askedEffort !== undefined && askedEffort !== null && !effort ? ['reasoning_effort'] : []), ...OPENAI_ONLY.filter((key) => bodyKeys.includes(key))],
   };
 }
 

@@ -51,6 +51,15 @@ describe('reasoning requests across formats', () => {
     expect(codecs.gemini.requestFromCanonical(canonical, 'g').body.generationConfig).toMatchObject({ thinkingConfig: { thinkingBudget: 10_000, includeThoughts: true } });
   });
 
+  it('names reasoning values newer than the table instead of refusing them (a same-format provider may take them)', () => {
+    const openai = codecs.openai.requestToCanonical(openaiBody({ reasoning_effort: 'ultra' }));
+    expect(openai.reasoning).toBeUndefined();
+    expect(openai.warnings).toEqual(['reasoning_effort']);
+    const anthropic = codecs.anthropic.requestToCanonical({ model: 'x', max_tokens: 10, thinking: { type: 'telepathic' }, output_config: { effort: 'extreme' }, messages: [{ role: 'user', content: 'hi' }] });
+    expect(anthropic.reasoning).toBeUndefined();
+    expect(anthropic.warnings).toEqual(['output_config.effort', 'thinking']);
+  });
+
   it('OpenAI reasoning models get the nearest effort they take (gpt-5.1 none, gpt-5 minimal, o-series low), named', () => {
     const off = request({ reasoning: { enabled: false } });
     const sent = (model: string) => codecs.openai.requestFromCanonical(off, model, { providerType: 'openai' });

@@ -106,8 +106,10 @@ describe('structured output from Anthropic clients', () => {
     expect(codecs.gemini.requestFromCanonical(canonical, 'gemini-2.5-flash').body.generationConfig).toEqual({ maxOutputTokens: 100, responseMimeType: 'application/json', responseJsonSchema: schema });
   });
 
-  it('names output_config fields it cannot carry', () => {
+  it('names output_config fields and output formats it cannot carry, without refusing them', () => {
     expect(codecs.anthropic.requestToCanonical(anthropicBody({ output_config: { task_budget: 5 } })).warnings).toEqual(['output_config.task_budget']);
+    expect(codecs.anthropic.requestToCanonical(anthropicBody({ output_config: { format: { type: 'regex', pattern: 'a+' } } })).warnings).toEqual(['output_config.format']);
+    expect(codecs.anthropic.requestToCanonical(anthropicBody({ output_format: { type: 'grammar' } })).warnings).toEqual(['output_format']);
   });
 });
 
