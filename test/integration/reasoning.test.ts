@@ -89,3 +89,18 @@ describe('reasoning across formats, with real clients', () => {
     expect(body.candidates[0]!.content.parts[0]).toEqual({ text: 'Thinking about: reason', thought: true });
   });
 });
+
+describe('reasoning towards Anthropic stays within what Anthropic accepts', () => {
+  it('a tool loop from an OpenAI client with reasoning_effort: the next turn goes without thinking (named), not refused', async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
+    const first = await openai.chat.completions.create({ model: 'claude-sonnet-4-5', reasoning_effort: 'low', temperature: 0.3, tools, messages: [{ role: 'user', content: 'look it up' }] });
+    const call = first.choices[0]!.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
+    expect(mock.requests.at(-1)!.body.thinking).toEqual({ type: 'enabled', budget_tokens: 2_048 });
+    const { data, response } = await openai.chat.completions.create({
+      model: 'claude-sonnet-4-5', reasoning_effort: 'low', tools,
+      messages: [{ role: 'user', content: 'look it up' }, first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: 'found it' }],
+    }).withResponse();
+    expect(data.choices[0]!.message.content).toContain('tool result was: found it');
+    expect(response.headers.get('x-meshgate-warnings')).toBe('reasoning (the tool call being answered came without its thinking block)');
+  });
+});
