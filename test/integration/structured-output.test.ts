@@ -4,27 +4,17 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { Output, generateObject, generateText, streamObject } from 'ai';
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { JSON_OUTPUT_TOOL } from '../../src/formats/anthropic/structured-output.js';
-import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { mockAndNode, mockProviders } from '../helpers/gateway.js';
 
 /** A Claude model without structured outputs (not in Anthropic's list): served through the answer tool. */
 const OLD_CLAUDE = 'claude-3-5-haiku-20241022';
 
-let mock: MockUpstream;
-let node: TestGateway;
-
-beforeAll(async () => {
-  mock = await startMockUpstream();
+const ctx = mockAndNode((mock) => {
   const p = mockProviders(mock);
-  node = await startTestGateway([p.openai, { ...p.anthropic, models: ['claude-sonnet-4-5', OLD_CLAUDE] }, p.gemini]);
-});
-
-afterAll(async () => {
-  await node?.close();
-  await mock?.close();
+  return [p.openai, { ...p.anthropic, models: ['claude-sonnet-4-5', OLD_CLAUDE] }, p.gemini];
 });
 
 const schema = {
@@ -82,14 +72,14 @@ async function sseEvents(response: Response): Promise<Json[]> {
 
 describe('structured output from every client format to every provider format', () => {
   it.each(cases)('$label', async ({ client, provider, stream }) => {
-    mock.reset();
+    ctx.mock.reset();
     const { path, body } = clients[client].request(provider.model, stream);
-    const response = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
+    const response = await fetch(`${ctx.node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' }, body: JSON.stringify(body) });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-meshgate-warnings')).toBeNull();
     const text = stream ? clients[client].streamText(await sseEvents(response)) : clients[client].text((await response.json()) as Json);
     expect(JSON.parse(text)).toEqual({ city: 'Oslo weather', temperature: 42.5, sunny: true });
-    const sent = mock.requests.at(-1)!.body;
+    const sent = ctx.mock.requests.at(-1)!.body;
     // Same format in and out is passed through untouched (an Anthropic client's output_config included).
     if (client === 'anthropic' && provider.name.startsWith('Anthropic')) expect(sent.output_config).toEqual((body as Json).output_config);
     else provider.sent(sent);
@@ -99,8 +89,8 @@ describe('structured output from every client format to every provider format', 
 const weather = z.object({ city: z.string(), temperature: z.number(), conditions: z.enum(['sunny', 'cloudy']) });
 
 describe('structured output with real clients', () => {
-  const vercelOpenAI = () => createOpenAI({ baseURL: `${node.url}/v1`, apiKey: 'unused' });
-  const vercelAnthropic = () => createAnthropic({ baseURL: `${node.url}/v1`, apiKey: 'unused' });
+  const vercelOpenAI = () => createOpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: 'unused' });
+  const vercelAnthropic = () => createAnthropic({ baseURL: `${ctx.node.url}/v1`, apiKey: 'unused' });
 
   it.each(['claude-sonnet-4-5', OLD_CLAUDE, 'gemini-2.5-flash'])('Vercel AI SDK generateObject, @ai-sdk/openai .chat(), on %s', async (model) => {
     const { object } = await generateObject({ model: vercelOpenAI().chat(model), schema: weather, prompt: 'Weather in Bergen' });
@@ -129,20 +119,20 @@ describe('structured output with real clients', () => {
   });
 
   it.each(['claude-sonnet-4-5', OLD_CLAUDE, 'gemini-2.5-flash'])('openai SDK chat.completions.parse with a zod schema on %s', async (model) => {
-    const openai = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const openai = new OpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     const completion = await openai.chat.completions.parse({ model, messages: [{ role: 'user', content: 'Weather in Oslo' }], response_format: zodResponseFormat(weather, 'weather') });
     expect(completion.choices[0]!.message.parsed).toEqual({ city: 'Weather in Oslo', temperature: 42.5, conditions: 'sunny' });
   });
 
   it('Anthropic SDK with an output format, served by an OpenAI provider', async () => {
-    mock.reset();
-    const anthropic = new Anthropic({ baseURL: node.url, apiKey: 'unused', maxRetries: 0 });
+    ctx.mock.reset();
+    const anthropic = new Anthropic({ baseURL: ctx.node.url, apiKey: 'unused', maxRetries: 0 });
     const message = await anthropic.messages.create({
       model: 'gpt-4o', max_tokens: 200, messages: [{ role: 'user', content: 'Weather in Oslo' }],
       output_config: { format: { type: 'json_schema', schema } },
     });
     const text = message.content.map((b) => (b.type === 'text' ? b.text : '')).join('');
     expect(JSON.parse(text)).toEqual({ city: 'Weather in Oslo', temperature: 42.5, sunny: true });
-    expect(mock.requests.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'response', schema } });
+    expect(ctx.mock.requests.at(-1)!.body.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'response', schema } });
   });
 });
