@@ -8,7 +8,7 @@ import { openaiCodec } from './openai/index.js';
 
 export * from './canonical.js';
 export type { FormatCodec, PassthroughTap, RequestContext, TranslatedRequest, TranslationTarget } from './codec.js';
-export { REASONING_BUDGETS, reasoningBudget, reasoningEffort } from './reasoning.js';
+export { REASONING_BUDGETS, reasoningBudget, reasoningEffort, wantsReasoningText } from './reasoning.js';
 export { parseSSE, parseSSEData, sseMessage } from './sse.js';
 export type { SSEMessage } from './sse.js';
 

@@ -43,6 +43,14 @@ export function reasoningBudget(reasoning: ReasoningRequest | undefined): number
   return effort === undefined ? undefined : REASONING_BUDGETS[effort];
 }
 
+/**
+ * Whether reasoning text a provider returns goes back to the client: yes, unless the client asked for reasoning and
+ * not for its text (a Gemini client without `includeThoughts`). A client that asked nothing gets what comes.
+ */
+export function wantsReasoningText(reasoning: ReasoningRequest | undefined): boolean {
+  return reasoning === undefined || reasoning.includeText === true;
+}
+
 /** A client's effort word as a canonical effort (`xhigh`, newer than the table, is its top). */
 export function parseEffort(value: unknown): ReasoningEffort | undefined {
   if (value === 'xhigh' || value === 'max') return 'high';

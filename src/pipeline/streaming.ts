@@ -83,6 +83,11 @@ export async function* meterEvents(events: AsyncIterable<StreamEvent>, meter: Me
   }
 }
 
+/** Leaves out reasoning deltas a client asked not to see (after the meter, so their tokens still count). */
+export async function* withReasoningText(events: AsyncIterable<StreamEvent>, keep: boolean): AsyncGenerator<StreamEvent> {
+  for await (const event of events) if (keep || event.type !== 'reasoning_delta') yield event;
+}
+
 /**
  * Gives a translated stream's `start` event an input-token estimate when the provider reports none there (OpenAI
  * formats report usage only at the end). Anthropic clients read the input count from `message_start` — real

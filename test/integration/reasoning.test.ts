@@ -83,6 +83,22 @@ describe('reasoning across formats, with real clients', () => {
   });
 });
 
+describe('reasoning text only where the client wants it', () => {
+  const ask = (stream: boolean) => fetch(`${ctx.node.url}/v1beta/models/claude-sonnet-4-5:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'quietly' }] }], generationConfig: { thinkingConfig: { thinkingBudget: 2_048 } } }),
+  });
+
+  it('a Gemini client that asks for thinking without includeThoughts gets no thought parts, streamed or not', async () => {
+    const whole = (await (await ask(false)).json()) as { candidates: Array<{ content: { parts: Array<{ thought?: boolean }> } }> };
+    expect(ctx.mock.requests.at(-1)!.body.thinking).toEqual({ type: 'enabled', budget_tokens: 2_048 });
+    expect(whole.candidates[0]!.content.parts.some((p) => p.thought)).toBe(false);
+    const streamed = await (await ask(true)).text();
+    expect(streamed).toContain(' quietly');
+    expect(streamed).not.toContain('"thought":true');
+  });
+});
+
 describe('reasoning towards Anthropic stays within what Anthropic accepts', () => {
   it('a tool loop from an OpenAI client with reasoning_effort: the next turn goes without thinking (named), not refused', async () => {
     const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
