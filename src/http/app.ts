@@ -44,7 +44,7 @@ declare module 'fastify' {
  * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent.
  */
 function formatOf(request: FastifyRequest): WireFormat {
-  if (request.url.startsWith('/v1beta/')) return 'gemini';
+  if (/^\/v1beta(?:[/?]|$)/.test(request.url)) return 'gemini';
   return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
 }
 

@@ -53,6 +53,7 @@ describe('model look-ups, each in its client\'s shape', () => {
   it.each([
     ['an unknown model', 'GET', '/v1beta/models/no-such-model', 404, 'NOT_FOUND'],
     ['an unknown route', 'GET', '/v1beta/cachedContents', 404, 'NOT_FOUND'],
+    ['the bare prefix', 'GET', '/v1beta', 404, 'NOT_FOUND'],
     ['a wrong method', 'DELETE', '/v1beta/models', 405, 'UNIMPLEMENTED'],
     ['a bad page token', 'GET', '/v1beta/models?pageToken=%21%21', 400, 'INVALID_ARGUMENT'],
     ['an unknown method', 'POST', '/v1beta/models/gpt-4o:predict', 400, 'INVALID_ARGUMENT'],
