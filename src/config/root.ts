@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
+import { cacheConfigSchema } from '../cache/cache-config.js';
 // From config.js, not the mesh index: the config must load without pulling in libp2p.
 import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
@@ -27,6 +28,7 @@ export const configSchema = z
     sanitization: sanitizationConfigSchema.prefault({}),
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
+    cache: cacheConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
   })
   .strict()

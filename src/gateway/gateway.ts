@@ -21,6 +21,7 @@ import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
+import { LevelResponseCache, ResponseCache } from '../cache/index.js';
 
 /** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
 export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
@@ -57,6 +58,7 @@ export class Gateway {
   app!: FastifyInstance;
   access!: AccessControl;
   records!: RecordStore;
+  cache?: ResponseCache;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -193,6 +195,11 @@ export class Gateway {
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
     });
+    if (this.config.cache.enabled) {
+      const { max_entries: maxEntries, max_bytes: maxBytes } = this.config.cache;
+      this.cache = new ResponseCache(this.config.cache, await LevelResponseCache.open(this.store, { maxEntries, maxBytes }), this.logger);
+      this.pipeline.attachCache(this.cache);
+    }
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
@@ -324,6 +331,8 @@ export class Gateway {
     const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();
+    this.pipeline.attachCache(undefined);
+    await this.cache?.close();
     await this.access?.close();
     await this.store?.close();
     this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');

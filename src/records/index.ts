@@ -1,6 +1,6 @@
 export { RecordStore } from './record-store.js';
 export type { ProjectSummary, RecordPage, RecordStoreOptions } from './record-store.js';
-export { usageRecordSchema, attemptSchema } from './usage-record.js';
+export { usageRecordSchema, attemptSchema, labelSchema } from './usage-record.js';
 export type { AttemptEntry, UsageRecord } from './usage-record.js';
 export { usageRecordFromOutcome, countFailovers } from './from-outcome.js';
 export type { RecordPricing } from './from-outcome.js';
