@@ -6,6 +6,7 @@ import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
+import { signalsConfigSchema } from '../signals/signal-schema.js';
 import { coreConfigShape } from '../core-config/index.js';
 
 /**
@@ -29,6 +30,7 @@ export const configSchema = z
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
     cache: cacheConfigSchema.prefault({}),
+    signals: signalsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
   })
   .strict()

@@ -12,7 +12,7 @@ import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
-import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
+import { complianceError, createSanitizer, findingsHeader, type Sanitizer } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import type { Admission } from '../pipeline/pipeline.js';
@@ -22,6 +22,7 @@ import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, ResponseCache } from '../cache/index.js';
+import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 
 /** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
 export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
@@ -59,6 +60,11 @@ export class Gateway {
   access!: AccessControl;
   records!: RecordStore;
   cache?: ResponseCache;
+  /** Quality signals and their decayed aggregate (`signals.aggregate` is the routing engine's QualitySignals). */
+  signals!: QualitySignalService;
+  private readonly sanitizer: Sanitizer;
+  /** Callers waiting for the record of a request still finishing (a signal sent right after its answer). */
+  private readonly recordWaiters = new Map<string, Set<() => void>>();
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -90,6 +96,7 @@ export class Gateway {
       ));
     }
     const sanitizer = createSanitizer(config.sanitization);
+    this.sanitizer = sanitizer;
     this.pipeline = new Pipeline({
       config,
       catalog: this.catalog,
@@ -139,6 +146,23 @@ export class Gateway {
     };
   }
 
+  /** Resolves once the record of request `id` is written, or after `timeoutMs` (false then). */
+  private recordWritten(id: string, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const waiters = this.recordWaiters.get(id) ?? new Set();
+      this.recordWaiters.set(id, waiters);
+      const done = (written: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.recordWaiters.delete(id);
+        resolve(written);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(wake);
+    });
+  }
+
   private providerType(providerId: string | undefined) {
     return this.providers.find((p) => p.id === providerId)?.type;
   }
@@ -165,7 +189,10 @@ export class Gateway {
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
         this.pendingWrites.add(write);
-        void write.finally(() => this.pendingWrites.delete(write));
+        void write.finally(() => {
+          this.pendingWrites.delete(write);
+          for (const wake of this.recordWaiters.get(record.id) ?? []) wake();
+        });
       } catch (err) {
         // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
         this.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
@@ -194,6 +221,10 @@ export class Gateway {
       retentionDays: this.config.records.retention_days,
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
+    });
+    this.signals = await QualitySignalService.open({
+      store: new SignalStore(this.store), records: this.records, sanitizer: this.sanitizer, config: this.config.signals,
+      recordWritten: (id, timeoutMs) => this.recordWritten(id, timeoutMs),
     });
     if (this.config.cache.enabled) {
       const { max_entries: maxEntries, max_bytes: maxBytes } = this.config.cache;
@@ -229,8 +260,8 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
-      apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      apiPlugins: [signalsRoutes(this.signals), ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [])],
       openPlugins: [metricsRoute(this.metrics)],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
