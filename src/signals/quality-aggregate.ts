@@ -27,6 +27,7 @@ interface Sum {
 }
 
 const ALL_PROFILES = '\u0000*';
+const ANY_PEER = 'peer:*';
 
 /**
  * Exponentially decayed means of signal scores per (target, model, profile) and per (target, model) over all
@@ -68,10 +69,19 @@ export class QualityAggregate implements QualitySignals {
     return groups.sort((a, b) => b.weight - a.weight);
   }
 
+  /** The same scores in the routing engine's terms: a target is a provider id (or `peer:*`) and a model. */
+  forRouting(): { scoreOf(target: { provider: string; model: string }, profile?: string): number | undefined } {
+    return { scoreOf: (target, profile) => this.scoreOf(target.provider, target.model, profile) };
+  }
+
   private apply(signal: QualitySignal, sign: 1 | -1): void {
     if (signal.target === null || signal.model === null) return;
-    const keys = [groupKey(signal.target, signal.model, ALL_PROFILES)];
-    if (signal.profile !== null) keys.push(groupKey(signal.target, signal.model, signal.profile));
+    // A peer's signals also count for the mesh as a whole (`peer:*`, the target routing plans for the mesh).
+    const targets = signal.target.startsWith('peer:') ? [signal.target, ANY_PEER] : [signal.target];
+    const keys = targets.flatMap((target) => [
+      groupKey(target, signal.model!, ALL_PROFILES),
+      ...(signal.profile !== null ? [groupKey(target, signal.model!, signal.profile)] : []),
+    ]);
     for (const key of keys) {
       const sum = this.sums.get(key) ?? { weighted: 0, weight: 0, at: signal.time };
       // Both sides are brought to the later of the two times (signals are loaded in any order).

@@ -57,6 +57,10 @@ describe('QualityAggregate', () => {
     expect(aggregate.scoreOf('openai', 'm', 'fast')).toBe(0.5);
     expect(aggregate.scoreOf('openai', 'm')).toBe(0.5);
     expect(aggregate.scoreOf('peer:12D3KooW', 'm')).toBe(0);
+    expect(aggregate.scoreOf('peer:*', 'm')).toBe(0);
     expect(aggregate.scoreOf('openai', 'other')).toBeUndefined();
+    const routing = aggregate.forRouting();
+    expect(routing.scoreOf({ provider: 'openai', model: 'm' }, 'coding')).toBe(1);
+    expect(routing.scoreOf({ provider: 'peer:*', model: 'm' })).toBe(0);
   });
 });
