@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { mockAndNode, mockProviders } from '../helpers/gateway.js';
@@ -113,6 +114,23 @@ describe('response cache', () => {
     expect(final.id).toBe(first.id);
     expect(final.stop_reason).toBe('end_turn');
     expect(deltas.join('')).toBe((first.content[0] as { text: string }).text);
+    expect(upstreamCalls()).toBe(calls);
+  });
+
+  it('replays a hit as a Gemini stream that the Google GenAI SDK reads, from an answer stored unstreamed', async () => {
+    // x-goog-api-key is not read as a credential yet (issue 20): the key also goes as x-api-key.
+    const ai = new GoogleGenAI({ apiKey: KEY_A, httpOptions: { baseUrl: ctx.node.url, apiVersion: 'v1beta', headers: { 'x-api-key': KEY_A } } });
+    const request = { model: 'gpt-4o', contents: 'gemini client, cached answer' };
+    const first = await stored(() => ai.models.generateContent(request));
+    const calls = upstreamCalls();
+    let text = '';
+    let finish: string | undefined;
+    for await (const chunk of await ai.models.generateContentStream(request)) {
+      text += chunk.text ?? '';
+      finish ??= chunk.candidates?.[0]?.finishReason;
+    }
+    expect(text).toBe(first.text);
+    expect(finish).toBe('STOP');
     expect(upstreamCalls()).toBe(calls);
   });
 
