@@ -65,6 +65,8 @@ export class Gateway {
   private readonly sanitizer: Sanitizer;
   /** Callers waiting for the record of a request still finishing (a signal sent right after its answer). */
   private readonly recordWaiters = new Map<string, Set<() => void>>();
+  /** Requests admitted whose record is not written yet: the only ones a signal waits for. */
+  private readonly unrecorded = new Set<string>();
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -120,6 +122,7 @@ export class Gateway {
 
   /** Model permission, then a quota reservation sized by the estimate; settled with the real usage and cost at the end. */
   private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
+    this.unrecorded.add(req.id);
     this.access.checkModel(req.principal, req.model);
     const estimatedCost = this.priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
     let reservation: Awaited<ReturnType<AccessControl['reserve']>>;
@@ -146,8 +149,12 @@ export class Gateway {
     };
   }
 
-  /** Resolves once the record of request `id` is written, or after `timeoutMs` (false then). */
+  /**
+   * Resolves once the record of request `id` is written, or after `timeoutMs` (false then); at once (false) unless
+   * the request is one this node admitted and has not recorded yet, so an unknown id is answered as fast as a known one.
+   */
   private recordWritten(id: string, timeoutMs: number): Promise<boolean> {
+    if (!this.unrecorded.has(id)) return Promise.resolve(false);
     return new Promise((resolve) => {
       const waiters = this.recordWaiters.get(id) ?? new Set();
       this.recordWaiters.set(id, waiters);
@@ -191,9 +198,11 @@ export class Gateway {
         this.pendingWrites.add(write);
         void write.finally(() => {
           this.pendingWrites.delete(write);
+          this.unrecorded.delete(record.id);
           for (const wake of this.recordWaiters.get(record.id) ?? []) wake();
         });
       } catch (err) {
+        this.unrecorded.delete(outcome.requestId);
         // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
         this.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
       }

@@ -11,8 +11,6 @@ const HOUR_MS = 3_600_000;
 const LOADED_HALF_LIVES = 20;
 /** How long a signal waits for the record of a request of this node that is still finishing. */
 const RECORD_WAIT_MS = 2_000;
-/** Request ids this node gives out (`req_` and 32 hex digits): only those are worth waiting for. */
-const OWN_REQUEST_ID = /^req_[0-9a-f]{32}$/;
 /** Control characters other than tab and newline, removed from notes (they have no place in a shown text). */
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
@@ -36,7 +34,7 @@ export class QualitySignalService {
 
   static async open(deps: {
     store: SignalStore; records: RecordStore; sanitizer: Sanitizer; config: SignalsConfig; now?: () => number;
-    /** Resolves once the record of a request still finishing is written (false after the timeout). */
+    /** Resolves once the record of a request still finishing is written (false at once for any other id). */
     recordWritten?: (id: string, timeoutMs: number) => Promise<boolean>;
   }): Promise<QualitySignalService> {
     const now = deps.now ?? Date.now;
@@ -75,12 +73,12 @@ export class QualitySignalService {
   }
 
   /**
-   * A request's record. Its answer reaches the client a moment before the record is written, so for an id of this
-   * node's shape that has no record yet, the record is awaited briefly (a signal sent right after the answer).
+   * A request's record. Its answer reaches the client a moment before the record is written, so for a request the
+   * node is still finishing, the record is awaited briefly (a signal sent right after the answer).
    */
   private async recordOf(id: string): Promise<UsageRecord | undefined> {
     const record = await this.records.get(id);
-    if (record || !this.recordWritten || !OWN_REQUEST_ID.test(id)) return record;
+    if (record || !this.recordWritten) return record;
     // Looked up again after a time-out too: the write may have ended between the first look and the wait.
     await this.recordWritten(id, RECORD_WAIT_MS);
     return this.records.get(id);
