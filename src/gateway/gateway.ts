@@ -233,6 +233,7 @@ export class Gateway {
     });
     this.signals = await QualitySignalService.open({
       store: new SignalStore(this.store), records: this.records, sanitizer: this.sanitizer, config: this.config.signals,
+      retentionDays: this.config.records.retention_days,
       recordWritten: (id, timeoutMs) => this.recordWritten(id, timeoutMs),
     });
     if (this.config.cache.enabled) {
@@ -371,6 +372,7 @@ export class Gateway {
     const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();
+    this.signals?.close();
     this.pipeline.attachCache(undefined);
     await this.cache?.close();
     await this.access?.close();

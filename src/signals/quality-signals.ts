@@ -9,6 +9,8 @@ import type { SignalFilters, SignalStore } from './signal-store.js';
 const HOUR_MS = 3_600_000;
 /** Signals older than this many half-lives weigh under a millionth: not loaded at start. */
 const LOADED_HALF_LIVES = 20;
+/** How often signals past the retention period are removed. */
+const SWEEP_INTERVAL_MS = 3_600_000;
 /** How long a signal waits for the record of a request of this node that is still finishing. */
 const RECORD_WAIT_MS = 2_000;
 /** Control characters other than tab and newline, removed from notes (they have no place in a shown text). */
@@ -20,6 +22,7 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
  */
 export class QualitySignalService {
   readonly aggregate: QualityAggregate;
+  private sweepTimer?: NodeJS.Timeout;
 
   private constructor(
     private readonly store: SignalStore,
@@ -34,11 +37,20 @@ export class QualitySignalService {
 
   static async open(deps: {
     store: SignalStore; records: RecordStore; sanitizer: Sanitizer; config: SignalsConfig; now?: () => number;
+    /** Signals older than this many days are removed (the records' retention); 0 or absent keeps them. */
+    retentionDays?: number;
     /** Resolves once the record of a request still finishing is written (false at once for any other id). */
     recordWritten?: (id: string, timeoutMs: number) => Promise<boolean>;
   }): Promise<QualitySignalService> {
     const now = deps.now ?? Date.now;
     const service = new QualitySignalService(deps.store, deps.records, deps.sanitizer, deps.config, now, deps.recordWritten);
+    // Signals live as long as the records they are about.
+    const retentionMs = (deps.retentionDays ?? 0) * 86_400_000;
+    if (retentionMs > 0) {
+      await deps.store.sweep(now() - retentionMs);
+      service.sweepTimer = setInterval(() => void deps.store.sweep(now() - retentionMs).catch(() => undefined), SWEEP_INTERVAL_MS);
+      service.sweepTimer.unref();
+    }
     for await (const signal of deps.store.since(now() - LOADED_HALF_LIVES * deps.config.half_life_hours * HOUR_MS)) service.aggregate.add(signal);
     return service;
   }
@@ -82,6 +94,10 @@ export class QualitySignalService {
     // Looked up again after a time-out too: the write may have ended between the first look and the wait.
     await this.recordWritten(id, RECORD_WAIT_MS);
     return this.records.get(id);
+  }
+
+  close(): void {
+    clearInterval(this.sweepTimer);
   }
 
   /** Signals visible to `by`: the admin sees all, anyone else those about their own requests. */

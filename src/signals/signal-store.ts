@@ -62,6 +62,20 @@ export class SignalStore {
     return { data, last, more: false };
   }
 
+  /** Removes the signals given before `before` (epoch ms), in chunks; returns how many. */
+  async sweep(before: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const old = await this.signals.iterator({ lt: String(before).padStart(15, '0'), limit: 500 }).all();
+      if (old.length === 0) return removed;
+      await this.store.db.batch(old.flatMap(([key, signal]) => [
+        { type: 'del' as const, sublevel: this.signals, key },
+        { type: 'del' as const, sublevel: this.byRequest, key: signal.request_id },
+      ]));
+      removed += old.length;
+    }
+  }
+
   /** Every signal given since `since` (epoch ms), oldest first. */
   async *since(since: number): AsyncGenerator<QualitySignal> {
     for await (const signal of this.signals.values({ gte: String(since).padStart(15, '0') })) yield signal;

@@ -24,8 +24,8 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const open = (recordWritten?: (id: string, timeoutMs: number) => Promise<boolean>) => QualitySignalService.open({
-  store: new SignalStore(store), records, sanitizer: createSanitizer(sanitizationConfigSchema.parse({})), config: signalsConfigSchema.parse({ min_weight: 0.5 }), recordWritten,
+const open = (recordWritten?: (id: string, timeoutMs: number) => Promise<boolean>, extra: { retentionDays?: number; now?: () => number } = {}) => QualitySignalService.open({
+  store: new SignalStore(store), records, sanitizer: createSanitizer(sanitizationConfigSchema.parse({})), config: signalsConfigSchema.parse({ min_weight: 0.5 }), recordWritten, ...extra,
 });
 const owner = { kind: 'virtual_key' as const, id: 'vk_a' };
 
@@ -57,5 +57,15 @@ describe('QualitySignalService', () => {
     await (await open()).submit(owner, { request_id: 'req_1', signal: 'thumbs_up', score: 0.75 });
     const reopened = await open();
     expect(reopened.aggregate.scoreOf('openai-main', 'gpt-4o')).toBe(0.75);
+  });
+
+  it('removes signals past the records\' retention when it opens', async () => {
+    await records.write(makeRecord({ id: 'req_1', time: Date.now(), principal: { kind: 'virtual_key', id: 'vk_a' } }));
+    const first = await open();
+    await first.submit(owner, { request_id: 'req_1', signal: 'thumbs_up' });
+    first.close();
+    const later = await open(undefined, { retentionDays: 1, now: () => Date.now() + 2 * 86_400_000 });
+    later.close();
+    expect(await new SignalStore(store).get('req_1')).toBeUndefined();
   });
 });
