@@ -42,7 +42,7 @@ describe('GET /openapi.json', () => {
   it('is a valid OpenAPI 3.1 document', async () => {
     expect(document.openapi).toMatch(/^3\.1\./);
     const validator = new Validator();
-    const result = await validator.validate(document as unknown as object);
+    const result = await validator.validate(document as unknown as Parameters<Validator["validate"]>[0]);
     expect(result.errors ?? [], JSON.stringify(result.errors, null, 2)).toEqual([]);
     expect(result.valid).toBe(true);
   });
@@ -50,13 +50,14 @@ describe('GET /openapi.json', () => {
   it('lists every route the node registered, with the method it was registered for', () => {
     const routes = node.gateway.app.registeredRoutes.filter((r) => !UNDOCUMENTED.has(`${r.method} ${r.url}`));
     // The groups that exist only with the mesh on are there too.
-    expect(routes.map((r) => r.url)).toEqual(expect.arrayContaining(['/v1/mesh', '/v1/mesh/ledger', '/v1/mesh/receipts']));
+    expect(routes.map((r) => r.url)).toEqual(expect.arrayContaining(['/v1/mesh', '/v1/mesh/ledger', '/v1/mesh/receipts', '/v1/query', '/v1/ask']));
     const missing = routes.filter((r) => !document.paths[openApiPath(r.url)]?.[r.method.toLowerCase()]).map((r) => `${r.method} ${r.url}`);
     expect(missing, 'registered routes missing from the OpenAPI document (add `config: { doc }` where the route is registered)').toEqual([]);
   });
 
   it('applies the security of the scope a route is registered in', () => {
     expect(document.paths['/v1/admin/tokens']!.post!.security).toEqual([{ adminKey: [] }]);
+    expect(document.paths['/v1/query']!.post!.security).toEqual([{ adminKey: [] }]);
     expect(document.paths['/v1/chat/completions']!.post!.security).toContainEqual({ bearer: [] });
     expect(document.paths['/health']!.get!.security).toEqual([]);
   });
