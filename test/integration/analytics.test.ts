@@ -1,4 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/index.js';
+import { Gateway } from '../../src/gateway/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -197,5 +203,66 @@ describe('POST /v1/ask without [analytics] model', () => {
     const body = await res.json() as { error: { code: string; message: string } };
     expect(body.error.code).toBe('analytics_not_configured');
     expect(body.error.message).toContain('[analytics] model');
+  });
+});
+
+describe('the SQL index at start', () => {
+  it('is rebuilt from the records in LevelDB when a node starts on an existing data dir', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshgate-index-restart-'));
+    const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, storage: { dir }, providers: [mockProviders(mock).openai] }, 'test', {});
+    const start = async () => {
+      const gateway = new Gateway(config, { logger: pino({ level: 'silent' }) });
+      await gateway.start();
+      return gateway;
+    };
+    try {
+      const first = await start();
+      for (const project of ['one', 'two']) {
+        await fetch(`${first.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-project': project },
+          body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      }
+      await first.close();
+
+      const second = await start();
+      try {
+        await second.analytics.ready();
+        const res = await fetch(`${second.url}/v1/query`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${second.access.adminKey.secret.reveal()}` },
+          body: JSON.stringify({ sql: 'SELECT project FROM records ORDER BY time' }),
+        });
+        expect(await res.json()).toMatchObject({ rows: [['one'], ['two']], row_count: 2 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('[analytics] provider', () => {
+  let pinned: TestGateway;
+  beforeAll(async () => {
+    const providers = mockProviders(mock);
+    pinned = await startTestGateway([providers.openai, { ...providers.openai, id: 'second', models: ['gpt-4o-mini'] }], { analytics: { model: 'gpt-4o-mini', provider: 'second' } });
+    await pinned.gateway.analytics.ready();
+  });
+  afterAll(async () => pinned?.close());
+
+  it('sends the question to that provider', async () => {
+    mock.enqueue({ kind: 'text', text: '{"sql": "SELECT 1 AS one", "summary": "One."}' });
+    const waited = pinned.outcomes.length;
+    const res = await fetch(`${pinned.url}/v1/ask`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${pinned.gateway.access.adminKey.secret.reveal()}` },
+      body: JSON.stringify({ question: 'One?' }),
+    });
+    expect(res.status).toBe(200);
+    const [outcome] = (await pinned.waitForOutcomes(waited + 1)).slice(waited);
+    expect(outcome).toMatchObject({ provider: 'second', source: 'analytics' });
   });
 });
