@@ -6,7 +6,7 @@ import type { UsageRecord } from '../records/index.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './query-schema.js';
 
 /** Records inserted per transaction while rebuilding; a turn of the event loop between two. */
-const REBUILD_CHUNK = 2_000;
+const REBUILD_CHUNK = 500;
 
 export interface UsageIndexState {
   ready: boolean;
