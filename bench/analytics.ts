@@ -42,6 +42,7 @@ function* syntheticRecords(count: number, start: number): Generator<UsageRecord>
       completion_tokens: 20 + (i % 500),
       cached_tokens: 0,
       cache_write_tokens: 0,
+      reasoning_tokens: 0,
       usage_estimated: false,
       cost_micros: failed ? 0 : 300 + (i % 9_000),
       priced: true,

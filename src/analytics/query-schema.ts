@@ -34,6 +34,7 @@ CREATE TABLE records (
   completion_tokens INTEGER NOT NULL,
   cached_tokens INTEGER NOT NULL,       -- part of prompt_tokens read from a prompt cache
   cache_write_tokens INTEGER NOT NULL,  -- part of prompt_tokens written to a prompt cache
+  reasoning_tokens INTEGER NOT NULL,    -- part of completion_tokens spent on reasoning, where the provider reports it
   usage_estimated INTEGER NOT NULL,     -- 1 when the gateway estimated the usage (no report from upstream)
   cost_micros INTEGER,            -- cost in micro-dollars, NULL when the model has no known price
   cost_usd REAL GENERATED ALWAYS AS (cost_micros / 1000000.0) VIRTUAL,

@@ -21,9 +21,9 @@ const SECURITY: Record<RouteAccess, Array<Record<string, string[]>>> = {
   admin: [{ adminKey: [] }],
 };
 
-/** fastify's `/v1/admin/tokens/:id` as OpenAPI's `/v1/admin/tokens/{id}`. */
-export function openApiPath(url: string): string {
-  return url.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+/** fastify's `/v1/admin/tokens/:id` as OpenAPI's `/v1/admin/tokens/{id}`; a `*` wildcard becomes `{<wildcard>}`. */
+export function openApiPath(url: string, wildcard = 'path'): string {
+  return url.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}').replace(/\*$/, `{${wildcard}}`);
 }
 
 /**
@@ -78,7 +78,7 @@ function operationId(method: string, url: string): string {
 
 function operation(converter: SchemaConverter, route: DocumentedRoute & { doc: RouteDoc }): JsonSchema {
   const { doc } = route;
-  const pathNames = [...route.url.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  const pathNames = [...openApiPath(route.url, doc.wildcard).matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
   const pathParams = doc.params
     ? parameters(converter, doc.params, 'path')
     : pathNames.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
@@ -127,7 +127,7 @@ export function buildOpenApiDocument(routes: DocumentedRoute[]): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     if (!route.doc) continue;
-    const path = openApiPath(route.url);
+    const path = openApiPath(route.url, route.doc.wildcard);
     paths[path] ??= {};
     paths[path][route.method.toLowerCase()] = operation(converter, route as DocumentedRoute & { doc: RouteDoc });
   }

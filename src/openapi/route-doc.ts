@@ -11,7 +11,9 @@ export interface RouteDoc {
   description?: string;
   /** One tag (the group in the interactive docs); see OPENAPI_TAGS. */
   tag: OpenApiTag;
-  /** Path parameters (an object schema whose keys are the `:name`s of the URL). */
+  /** The name the document gives a trailing `*` of the URL (`/v1/models/*` → `/v1/models/{model}`); `path` if unset. */
+  wildcard?: string;
+  /** Path parameters (an object schema whose keys are the `:name`s of the URL, and the wildcard's name). */
   params?: z.ZodType;
   /** Query parameters (an object schema; each key becomes one parameter). */
   query?: z.ZodType;

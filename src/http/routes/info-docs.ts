@@ -16,8 +16,10 @@ const modelSchema = z.looseObject({
   pricing: z.object({ input: z.number(), output: z.number(), cached_input: z.number().optional(), unit: z.literal('USD per 1M tokens') }).optional(),
 });
 
+const anthropicModelSchema = z.object({ type: z.literal('model'), id: z.string(), display_name: z.string(), created_at: z.string() });
+
 const anthropicModelListSchema = z.object({
-  data: z.array(z.object({ type: z.literal('model'), id: z.string(), display_name: z.string(), created_at: z.string() })),
+  data: z.array(anthropicModelSchema),
   has_more: z.boolean(),
   first_id: z.string().nullable(),
   last_id: z.string().nullable(),
@@ -40,6 +42,43 @@ export const healthSchema = z.looseObject({
   providers: z.array(z.object({ id: z.string(), type: z.string(), circuit: circuitSchema })),
   mesh: z.object({ peer_id: z.string(), peers: z.number().int(), connections: z.number().int() }).optional(),
 });
+
+const geminiModelSchema = z.looseObject({
+  name: z.string().describe('`models/{id}`'),
+  baseModelId: z.string(),
+  version: z.string(),
+  displayName: z.string(),
+  description: z.string(),
+  inputTokenLimit: z.number().int().optional(),
+  supportedGenerationMethods: z.array(z.string()),
+});
+
+export const modelDoc: RouteDoc = {
+  tag: 'Client APIs',
+  summary: 'One model (OpenAI shape, or Anthropic\'s with `anthropic-version`)',
+  description: 'Model ids may hold a slash (`azure/gpt-4o` pins a provider); a model no provider serves is a 404 with close matches.',
+  wildcard: 'model',
+  params: z.object({ model: z.string().describe('The model id, e.g. `gpt-4o` or `azure/gpt-4o`.') }),
+  headers: { 'anthropic-version': { description: 'Present: the answer is in the Anthropic SDK\'s shape.' } },
+  responses: { 200: { description: 'The model.', schema: z.union([modelSchema, anthropicModelSchema]) } },
+};
+
+export const geminiModelsDoc: RouteDoc = {
+  tag: 'Client APIs',
+  summary: 'Models, in the Gemini API\'s shape (paged)',
+  query: z.object({
+    pageSize: z.coerce.number().int().min(1).optional().describe('50 by default, at most 1000.'),
+    pageToken: z.string().optional().describe('`nextPageToken` of the previous page.'),
+  }),
+  responses: { 200: { description: 'One page of models.', schema: z.object({ models: z.array(geminiModelSchema), nextPageToken: z.string().optional() }) } },
+};
+
+export const geminiModelDoc: RouteDoc = {
+  tag: 'Client APIs',
+  summary: 'One model, in the Gemini API\'s shape',
+  params: z.object({ model: z.string() }),
+  responses: { 200: { description: 'The model.', schema: geminiModelSchema } },
+};
 
 export const modelsDoc: RouteDoc = {
   tag: 'Client APIs',
