@@ -46,7 +46,12 @@ export function askPrompt(now: number): string {
 /** The text of an OpenAI-format chat answer, whether the pipeline translated it (JSON) or passed it through (bytes). */
 function answerText(response: GatewayResponse): string {
   const body = response.body;
-  const value = body.kind === 'json' ? body.value : body.kind === 'bytes' ? JSON.parse(Buffer.from(body.value).toString('utf8')) : undefined;
+  let value: unknown;
+  try {
+    value = body.kind === 'json' ? body.value : body.kind === 'bytes' ? JSON.parse(Buffer.from(body.value).toString('utf8')) : undefined;
+  } catch {
+    throw new GatewayError('upstream_invalid_response', 'The analytics model answered with a body that is not JSON.');
+  }
   const content = (value as { choices?: Array<{ message?: { content?: unknown } }> } | undefined)?.choices?.[0]?.message?.content;
   if (typeof content !== 'string') throw new GatewayError('upstream_invalid_response', 'The analytics model answered without text.');
   return content;
