@@ -4,7 +4,7 @@ import { GatewayError } from '../errors/index.js';
 import { zodIssueToBadRequest } from '../formats/validation.js';
 import type { RouteDoc } from '../openapi/index.js';
 import type { Analytics } from './analytics.js';
-import { QUERY_TABLES } from './query-schema.js';
+import { QUERY_TABLES, SCHEMA_SQL } from './query-schema.js';
 
 const MAX_SQL_LENGTH = 20_000;
 const MAX_PARAMS = 100;
@@ -36,7 +36,7 @@ const docs = {
   query: {
     tag: 'Analytics',
     summary: 'Run read-only SQL over usage records, attempts, findings and receipts',
-    description: 'SQLite dialect; one SELECT (or WITH … SELECT) statement, parameters bound, at most `[analytics] max_rows` rows and `timeout_ms` of run time. The schema is in the README (Analytics).',
+    description: `SQLite dialect; one SELECT (or WITH … SELECT) statement, parameters bound, at most \`[analytics] max_rows\` rows and \`timeout_ms\` of run time. The tables:\n\n\`\`\`sql\n${SCHEMA_SQL.trim()}\n\`\`\``,
     body: queryBodySchema,
     bodyExample: { sql: "SELECT model, count(*) AS requests, sum(cost_micros) / 1e6 AS cost_usd FROM records WHERE time >= :since GROUP BY model ORDER BY requests DESC", params: { since: 1764547200000 } },
     responses: {
