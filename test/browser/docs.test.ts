@@ -1,28 +1,25 @@
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { CHROMIUM, describeWithSystemComponent } from '../helpers/system-component.js';
 
 /**
  * /docs in a real browser (Debian's Chromium, as the origin test): Swagger UI renders the node's own document under
- * the page's Content-Security-Policy, with no violation reported and nothing fetched from another origin.
+ * the page's Content-Security-Policy, with no violation reported and nothing fetched from another origin. Needs
+ * Chromium (`.ci/run` installs it): skipped without it on a dev machine, failed without it in CI.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && process.env.CI !== 'true';
-if (skip) console.log(`test/browser/docs.test.ts skipped: ${CHROMIUM} is missing (apt-get install chromium; under CI=true this fails instead)`);
 
 let mock: MockUpstream;
 let node: TestGateway;
 let browser: Browser;
 
-describe.skipIf(skip)('GET /docs in Chromium', () => {
+describeWithSystemComponent(CHROMIUM, 'GET /docs in Chromium', (chromiumPath) => {
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does this`);
     mock = await startMockUpstream();
     node = await startTestGateway([mockProviders(mock).openai]);
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: chromiumPath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
   }, 60_000);
