@@ -72,7 +72,7 @@ export class Analytics {
     return runner.query(sql, params);
   }
 
-  ask(question: string, signal: AbortSignal): Promise<AskAnswer> {
+  async ask(question: string, signal: AbortSignal): Promise<AskAnswer> {
     const config = this.#options.config;
     // Said first: a node without a model cannot answer questions, whatever the state of its index.
     if (config.model) this.#usable();
