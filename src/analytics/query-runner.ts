@@ -71,6 +71,11 @@ export class QueryRunner {
     return run;
   }
 
+  /** The query process's id while one runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** Stops the query process (a query in flight fails with analytics_unavailable). */
   close(): void {
     this.#closed = true;
@@ -126,6 +131,8 @@ export class QueryRunner {
         execArgv: [`--max-old-space-size=${QUERY_PROCESS_HEAP_MB}`, '--disable-warning=ExperimentalWarning'],
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
         serialization: 'json',
+        // Nothing of the gateway's environment (provider keys among it) reaches the process that runs callers' SQL.
+        env: {},
       });
       this.#child = child;
       let stderr = '';

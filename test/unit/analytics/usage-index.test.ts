@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -81,6 +81,20 @@ describe('QueryRunner', () => {
     await expect(runner.query('WITH t AS (SELECT 1) INSERT INTO records (id) SELECT 1 FROM t')).rejects.toMatchObject({ code: 'sql_not_allowed' });
     await expect(runner.query('WITH t AS (SELECT 1) UPDATE records SET status = 0')).rejects.toMatchObject({ code: 'sql_not_allowed' });
     expect((await runner.query('SELECT status FROM records')).rows).toEqual([[200]]);
+  });
+
+  it('starts the query process with none of the gateway\'s environment (provider keys live there)', async () => {
+    process.env.MESHGATE_TEST_SECRET = 'sk-not-for-sql';
+    try {
+      await index.rebuild(stored([]));
+      await runner.query('SELECT 1');
+      const environ = await readFile(`/proc/${runner.pid}/environ`, 'utf8');
+      expect(environ).not.toContain('MESHGATE_TEST_SECRET');
+      // Only the IPC channel Node itself sets up for a forked child.
+      expect(environ.split('\0').filter(Boolean).map((entry) => entry.split('=')[0]).sort()).toEqual(['NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE']);
+    } finally {
+      delete process.env.MESHGATE_TEST_SECRET;
+    }
   });
 
   it('answers integers beyond 2^53 as text and blobs as base64', async () => {
