@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { analyticsConfigSchema } from '../analytics/analytics-config.js';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
 import { cacheConfigSchema } from '../cache/cache-config.js';
 // From config.js, not the mesh index: the config must load without pulling in libp2p.
@@ -32,6 +33,7 @@ export const configSchema = z
     cache: cacheConfigSchema.prefault({}),
     signals: signalsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
+    analytics: analyticsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

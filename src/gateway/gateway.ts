@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
+import { Analytics, analyticsRoutes } from '../analytics/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
@@ -67,6 +68,8 @@ export class Gateway {
   private readonly recordWaiters = new Map<string, Set<() => void>>();
   /** Requests admitted whose record is not written yet: the only ones a signal waits for. */
   private readonly unrecorded = new Set<string>();
+  /** SQL over the usage records (/v1/query, /v1/ask). */
+  analytics!: Analytics;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -195,6 +198,7 @@ export class Gateway {
         const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
+        this.analytics?.add(record);
         this.pendingWrites.add(write);
         void write.finally(() => {
           this.pendingWrites.delete(write);
@@ -241,6 +245,10 @@ export class Gateway {
       this.cache = new ResponseCache(this.config.cache, await LevelResponseCache.open(this.store, { maxEntries, maxBytes }), this.logger);
       this.pipeline.attachCache(this.cache);
     }
+    this.analytics = new Analytics({
+      config: this.config.analytics, dataDir: this.config.storage.dir, records: this.records, retentionDays: this.config.records.retention_days,
+      pipeline: this.pipeline, ledger: () => this.ledger, logger: this.logger,
+    });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
@@ -270,7 +278,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: [signalsRoutes(this.signals), ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [])],
       openPlugins: [metricsRoute(this.metrics)],
     });
@@ -371,6 +379,7 @@ export class Gateway {
     await Promise.all(this.providers.map((p) => p.close()));
     const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
+    await this.analytics?.close();
     await this.records?.close();
     this.signals?.close();
     this.pipeline.attachCache(undefined);

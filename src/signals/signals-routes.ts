@@ -1,9 +1,10 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors/index.js';
+import { listOf, type RouteDoc } from '../openapi/index.js';
 import { labelSchema, parseParams, timeRangeSchema } from '../records/index.js';
 import type { QualitySignalService } from './quality-signals.js';
-import { SIGNAL_KINDS, signalInputSchema } from './signal-schema.js';
+import { qualitySignalSchema, SIGNAL_KINDS, signalInputSchema } from './signal-schema.js';
 
 const listQuerySchema = timeRangeSchema
   .extend({
@@ -19,6 +20,25 @@ const listQuerySchema = timeRangeSchema
 
 const CURSOR = /^\d{15}!.+/;
 
+const signalAnswerSchema = qualitySignalSchema.extend({ object: z.literal('signal'), replaced: z.boolean().describe('A previous signal about the request was replaced.') });
+const groupSchema = z.object({ target: z.string(), model: z.string(), profile: z.string().nullable(), score: z.number(), weight: z.number() });
+
+const docs = {
+  post: {
+    tag: 'Client APIs', summary: 'Give a quality signal about one of your requests (any, with the admin key)', body: signalInputSchema,
+    bodyExample: { request_id: 'req_0123456789abcdef0123456789abcdef', signal: 'thumbs_up', score: 0.9, note: 'exactly what I needed' },
+    responses: { 201: { description: 'The signal, stored.', schema: signalAnswerSchema }, 200: { description: 'The signal, replacing the request\'s previous one.', schema: signalAnswerSchema } },
+  },
+  list: {
+    tag: 'Client APIs', summary: 'Signals about your requests (all, with the admin key), newest first', query: listQuerySchema,
+    responses: { 200: { description: 'One page of signals.', schema: listOf(qualitySignalSchema).extend({ next_cursor: z.string().nullable() }) } },
+  },
+  summary: {
+    tag: 'Records', summary: 'Decayed quality aggregates per target, model and profile (what routing reads)',
+    responses: { 200: { description: 'The groups with enough weight, heaviest first.', schema: listOf(groupSchema) } },
+  },
+} satisfies Record<string, RouteDoc>;
+
 function principalOf(request: FastifyRequest) {
   return request.principal ?? { kind: 'public' as const };
 }
@@ -30,7 +50,7 @@ function principalOf(request: FastifyRequest) {
  */
 export function signalsRoutes(signals: QualitySignalService): FastifyPluginAsync {
   return async (app) => {
-    app.post('/v1/signals', async (request, reply) => {
+    app.post('/v1/signals', { config: { doc: docs.post } }, async (request, reply) => {
       const parsed = signalInputSchema.safeParse(request.body ?? {});
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
@@ -41,7 +61,7 @@ export function signalsRoutes(signals: QualitySignalService): FastifyPluginAsync
       return reply.code(replaced ? 200 : 201).send({ object: 'signal', ...signal, replaced });
     });
 
-    app.get('/v1/signals', async (request) => {
+    app.get('/v1/signals', { config: { doc: docs.list } }, async (request) => {
       const { cursor, limit, ...filters } = parseParams(listQuerySchema, request.query);
       const before = cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
       if (before !== undefined && !CURSOR.test(before)) throw badRequest('The cursor is not one this API returned.', 'cursor', 'invalid_cursor');
@@ -54,6 +74,6 @@ export function signalsRoutes(signals: QualitySignalService): FastifyPluginAsync
 /** GET /v1/signals/summary (admin): the decayed aggregates routing reads, per target, model and profile. */
 export function signalsSummaryRoute(signals: QualitySignalService): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/signals/summary', async () => ({ object: 'list', data: signals.aggregate.groups() }));
+    app.get('/v1/signals/summary', { config: { doc: docs.summary } }, async () => ({ object: 'list', data: signals.aggregate.groups() }));
   };
 }
