@@ -9,13 +9,18 @@ import type { ModelPrice, PriceTier, TokenRates } from './model-price.js';
  * prices change when the package is upgraded, reviewably, and a node never fetches anything to price a request.
  */
 
-/** Our provider types → the catalog's provider ids. `openai_compatible` has none: the model name decides. */
+/**
+ * Our provider types → the catalog's provider ids. `openai_compatible` has none: the model name decides; so does
+ * `vertex`, which serves Google's and Anthropic's models (priced as each publisher's own).
+ */
 const CATALOG_PROVIDER_IDS: Record<ProviderType, string | undefined> = {
   openai: 'openai',
   azure_openai: 'azure',
   anthropic: 'anthropic',
   gemini: 'google',
   openai_compatible: undefined,
+  bedrock: 'aws',
+  vertex: undefined,
 };
 
 /** Catalog price keys (`prices/units.yml` upstream) → our rate fields; other units (searches, audio) are not billed here. */
