@@ -99,7 +99,7 @@ export const providerSchema = z
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'azure_openai needs `deployment`, `deployments` or `models` (used as deployment names)' });
     }
     // Neither has a model list the runtime endpoint serves (Bedrock's is on another API, Vertex's per publisher).
-    if (REGIONAL_TYPES.has(provider.type) && !provider.models?.length) {
+    if (REGIONAL_TYPES.has(provider.type) && !provider.models?.length && Object.keys(provider.model_map).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['models'], message: `${provider.type} needs \`models\` (model ids or inference profiles; "*" serves any)` });
     }
     if (provider.aws && provider.type !== 'bedrock') ctx.addIssue({ code: 'custom', path: ['aws'], message: '`aws` is for type "bedrock" only' });

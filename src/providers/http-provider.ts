@@ -166,10 +166,10 @@ export class HttpProvider implements Provider {
     const headers = headerRecord(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
-      const retryable = isRetryableStatus(response.statusCode);
-      // An auth failure's text can quote part of the key (OpenAI shows its last characters): never passed on.
       const refused = response.statusCode === 401 || response.statusCode === 403;
-      if (refused) this.endpoints.credentialsRefused?.();
+      const renewed = refused && this.endpoints.credentialsRefused?.() === true;
+      const retryable = renewed || isRetryableStatus(response.statusCode);
+      // An auth failure's text can quote part of the key (OpenAI shows its last characters): never passed on.
       const detail = refused
         ? this.endpoints.refusalDetail?.(response.statusCode, headers) ?? 'the provider refused this gateway\'s credentials (check the provider key)'
         : upstreamMessage(text);

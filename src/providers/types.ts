@@ -55,8 +55,11 @@ export interface ProviderEndpoints {
   prepareBody?(op: Operation, model: string, body: Record<string, unknown>): Record<string, unknown>;
   /** The `accept` header of a streaming request (default `text/event-stream`). */
   streamAccept?: string;
-  /** Told that the provider refused the credentials it was sent (401/403), so a cached token is not reused. */
-  credentialsRefused?(): void;
+  /**
+   * Told that the provider refused the credentials it was sent (401/403), so a cached token is not reused. True when
+   * fresh credentials may succeed (a minted token was dropped): the attempt is then retryable.
+   */
+  credentialsRefused?(): boolean;
   /**
    * What to say about a 401/403, from the response headers only (bodies of auth failures can quote key material):
    * the default names the provider key.

@@ -16,13 +16,13 @@ const tokenResponseSchema = z.object({ access_token: z.string().min(1), expires_
 export interface AccessTokenSource {
   /** A valid access token, minted or refreshed when needed. Throws UpstreamError when none can be had. */
   token(signal: AbortSignal): Promise<string>;
-  /** The upstream refused the current token: the next call mints a new one. */
-  invalidate(): void;
+  /** The upstream refused the current token: the next call mints a new one. True when there was one to drop. */
+  invalidate(): boolean;
 }
 
 /** A fixed access token from the config or environment (it is not refreshed: it works until it expires). */
 export function staticTokenSource(token: () => string): AccessTokenSource {
-  return { token: async () => token(), invalidate: () => {} };
+  return { token: async () => token(), invalidate: () => false };
 }
 
 /**
@@ -87,7 +87,9 @@ export function serviceAccountTokenSource(key: ServiceAccountKey, providerId: st
       return fresh.token;
     },
     invalidate() {
+      const had = cached !== undefined;
       cached = undefined;
+      return had;
     },
   };
 }
