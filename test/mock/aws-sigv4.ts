@@ -5,6 +5,7 @@
  */
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export interface MockAwsCredentials {
@@ -30,6 +31,8 @@ export interface AwsRefusal {
 }
 
 const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
+
+const SIGNATURE_MISMATCH = 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 const refusal = (errorType: string, message: string): AwsRefusal => ({ status: 403, errorType, message });
 
@@ -61,6 +64,11 @@ export async function checkAwsAuth(
     if (value === undefined) return refusal('InvalidSignatureException', `Signed header ${name} is missing.`);
     headers[name] = Array.isArray(value) ? value.join(',') : value;
   }
+  // The signer takes a payload hash header on trust; AWS checks it against the body, so the mock does too.
+  const payloadHash = req.headers['x-amz-content-sha256'];
+  if (payloadHash !== undefined && payloadHash !== createHash('sha256').update(req.body).digest('hex')) {
+    return refusal('InvalidSignatureException', SIGNATURE_MISMATCH);
+  }
   const [host, port] = (headers.host ?? '').split(':');
   const signer = new SignatureV4({
     service, region: region!, sha256: Hash.bind(null, 'sha256'),
@@ -72,8 +80,6 @@ export async function checkAwsAuth(
     { signingDate },
   );
   const expectedSignature = /Signature=([0-9a-f]{64})/.exec(String(expected.headers.authorization))?.[1];
-  if (expectedSignature !== signature) {
-    return refusal('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.');
-  }
+  if (expectedSignature !== signature) return refusal('InvalidSignatureException', SIGNATURE_MISMATCH);
   return undefined;
 }

@@ -9,8 +9,9 @@ export const BEDROCK_SIGNING_SERVICE = 'bedrock';
 /**
  * Signs requests with AWS Signature Version 4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html)
  * using the AWS SDK's own signer: the path is escaped once more for the canonical request, as for every service but
- * S3, and every header we send is signed (host included). Returns the headers to add: authorization, x-amz-date
- * and, with temporary credentials, x-amz-security-token.
+ * S3, and every header we send is signed (host included). Returns the headers to add: authorization, x-amz-date,
+ * x-amz-content-sha256 (the body's hash, which AWS checks against the body) and, with temporary credentials,
+ * x-amz-security-token.
  */
 export function sigv4Signer(credentials: Extract<BedrockCredentials, { kind: 'sigv4' }>, region: string) {
   const signer = new SignatureV4({
