@@ -10,7 +10,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { checkAwsAuth, DEFAULT_AWS, type MockAwsCredentials } from './aws-sigv4.js';
 import { decideReply, readConversation, usageFor, type ProviderFormat } from './conversation.js';
 import { createMockGoogle, TOKEN_PATH, type MockGoogle } from './google-oauth.js';
-import { BEDROCK_ERROR_TYPES, errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
+import { BEDROCK_ERROR_TYPES, bedrockEventMessage, errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
 
 export { MOCK_PROJECT } from './google-oauth.js';
 export type { MockAwsCredentials } from './aws-sigv4.js';
@@ -43,6 +43,8 @@ export type MockBehaviour =
   | { kind: 'malformed' }
   | { kind: 'slow'; chunkDelayMs: number }
   | { kind: 'fail_mid_stream'; afterChunks: number }
+  /** Bedrock only: an exception message (e.g. modelStreamErrorException) in the event stream after `afterChunks` events. */
+  | { kind: 'stream_exception'; exception: string; message?: string; afterChunks: number }
   | { kind: 'text'; text: string }
   | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> };
 
@@ -182,6 +184,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         await new Promise<void>((resolve) => res.write('', () => resolve()));
         await sleep(50);
         res.socket?.destroy();
+        return;
+      }
+      if (behaviour.kind === 'stream_exception' && i === behaviour.afterChunks) {
+        res.end(bedrockEventMessage('exception', behaviour.exception, { message: behaviour.message ?? `mock ${behaviour.exception}` }));
         return;
       }
       res.write(frames[i]);
