@@ -80,6 +80,10 @@ function toolChoice(choice: ToolChoice | undefined): Block | undefined {
   }
 }
 
+/** Converse RequestMetadata (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#bedrock-runtime_Converse-request-requestMetadata). */
+const METADATA_KEY = /^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$/;
+const METADATA_VALUE = /^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$/;
+
 const hasToolBlocks = (messages: CanonicalMessage[]) => messages.some((m) => m.content.some((p) => p.type === 'tool_call' || p.type === 'tool_result'));
 
 export function canonicalToBedrockRequest(req: CanonicalRequest): TranslatedRequest {
@@ -106,7 +110,14 @@ export function canonicalToBedrockRequest(req: CanonicalRequest): TranslatedRequ
     };
     if (toolsDisabled) warnings.push('tool_choice');
   }
-  if (req.metadata && Object.keys(req.metadata).length > 0) body.requestMetadata = req.metadata;
+  if (req.metadata && Object.keys(req.metadata).length > 0) {
+    // requestMetadata takes a restricted alphabet (keys 1-256, values 0-256 characters); other entries would get the
+    // whole request refused, so they are left out and named.
+    const entries = Object.entries(req.metadata);
+    const fit = entries.filter(([key, value]) => METADATA_KEY.test(key) && METADATA_VALUE.test(value));
+    if (fit.length > 0) body.requestMetadata = Object.fromEntries(fit);
+    if (fit.length < entries.length) warnings.push('metadata');
+  }
 
   // Model-specific parameters live in additionalModelRequestFields, whose names differ per model family.
   if (req.topK !== undefined) warnings.push('top_k');

@@ -53,6 +53,9 @@ describe('Bedrock Converse request', () => {
     expect(warnings).toEqual(['top_k', 'seed', 'presence_penalty']);
     expect(body.requestMetadata).toEqual({ team: 'a' });
     expect(() => bedrockCodec.requestFromCanonical({ ...base, n: 2 }, 'm')).toThrow(/n > 1/);
+    const odd = bedrockCodec.requestFromCanonical({ ...base, metadata: { team: 'a', 'emoji 🙂': 'x', note: 'semi;colon' } }, 'm');
+    expect(odd.body.requestMetadata).toEqual({ team: 'a' });
+    expect(odd.warnings).toEqual(['metadata']);
   });
 });
 
