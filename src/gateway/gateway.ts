@@ -13,7 +13,7 @@ import { LedgerReconciler } from './ledger-reconciler.js';
 import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
+import { RecordStore, recordsRoutes, usageRecordFromOutcome, usageRoutes } from '../records/index.js';
 import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -148,7 +148,7 @@ export class Gateway {
     );
     if (this.records) {
       try {
-        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider), countryOf: (ip) => this.access.country(ip) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
         this.pendingWrites.add(write);
@@ -211,7 +211,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), usageRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });

@@ -6,6 +6,7 @@ import { EXPORT_CONTENT_TYPES, EXPORT_FORMATS } from './record-export.js';
 import { recordFiltersSchema } from './record-filters.js';
 import type { RecordStore } from './record-store.js';
 import { labelSchema } from './usage-record.js';
+import { parseParams } from './query-params.js';
 
 const MAX_PAGE = 1_000;
 const pageSchema = { cursor: z.string().min(1).max(512).optional(), limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100) };
@@ -18,17 +19,6 @@ const exportQuerySchema = recordFiltersSchema.extend({ format: z.enum(EXPORT_FOR
 const projectsQuerySchema = z.object({ active_since_mins: z.coerce.number().int().min(1).max(525_600).optional() }).strict();
 const projectRecordsQuerySchema = recordFiltersSchema.omit({ project: true }).extend(pageSchema).strict().refine(orderedRange, RANGE_MESSAGE);
 const projectParamsSchema = z.object({ id: labelSchema });
-
-/** Parses query or path parameters; a failure is a 400 that names the parameter and what is wrong with it. */
-function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  if (unknownKeys.length > 0) throw badRequest(`Unknown query parameter "${unknownKeys[0]}".`, unknownKeys[0], 'invalid_query');
-  const param = issue.path.join('.');
-  throw badRequest(`Invalid parameter "${param}": ${issue.message}.`, param, 'invalid_query');
-}
 
 /**
  * The operator's records API: stats, records (filtered, cursor-paginated), projects, exports. Unguarded by itself:

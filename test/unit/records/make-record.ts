@@ -29,6 +29,8 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     peer: null,
     findings: [],
     client_aborted: false,
+    client_ip: null,
+    country: null,
     ...overrides,
   };
 }
