@@ -17,6 +17,7 @@ import { RecordStore, recordsRoutes, usageRecordFromOutcome, usageRoutes } from 
 import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { portalRoutes } from '../portal/index.js';
 import type { Admission } from '../pipeline/pipeline.js';
 import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
@@ -213,7 +214,7 @@ export class Gateway {
       },
       adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), usageRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
-      openPlugins: [metricsRoute(this.metrics)],
+      openPlugins: [metricsRoute(this.metrics), ...(this.config.server.portal ? [portalRoutes()] : [])],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);

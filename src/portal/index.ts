@@ -1,0 +1,1 @@
+export { portalRoutes, loadPortalAssets, PORTAL_CSP } from './portal-routes.js';
