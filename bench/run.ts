@@ -6,12 +6,14 @@ import { runAccessBenchmark } from './access.js';
 import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
 import { runSanitizeBenchmark } from './sanitize.js';
+import { runUsageBenchmark } from './usage.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
+  ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],
 ];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);

@@ -6,7 +6,7 @@ import {
 } from './record-keys.js';
 import { EXPORTERS, type ExportFormat } from './record-export.js';
 import { usageStats, type UsageStats } from './record-stats.js';
-import { RollupIndex, type Granularity } from './rollup-index.js';
+import { RollupIndex, type Granularity, type RollupTotals } from './rollup-index.js';
 import type { UsageRollup } from './usage-rollup.js';
 import { usageRecordSchema, type UsageRecord } from './usage-record.js';
 
@@ -345,10 +345,14 @@ export class RecordStore {
     return usageStats(recordsOf(this.scan(filters)), filters);
   }
 
-  /** Usage buckets of one granularity starting in [from, to), oldest first (after writing what is queued). */
-  async rollups(granularity: Granularity, from: number, to: number): Promise<Array<[number, UsageRollup]>> {
+  /**
+   * Usage of [from, to) from the buckets (after writing what is queued): the totals of each `granularity` bucket
+   * (a time series) and the per-dimension groups of the whole range (top lists), read from the coarsest buckets.
+   */
+  async rollups(granularity: Granularity, from: number, to: number): Promise<{ totals: Array<[number, RollupTotals]>; groups: Array<UsageRollup['by']> }> {
     await this.flush();
-    return this.#rollups.read(granularity, from, to);
+    const [totals, groups] = await Promise.all([this.#rollups.totals(granularity, from, to), this.#rollups.groups(from, to)]);
+    return { totals, groups };
   }
 
   /** The records matching `filters`, oldest first, streamed as NDJSON or CSV text chunks. */

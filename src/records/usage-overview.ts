@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { microsToUsd } from '../core/index.js';
 import { percentile, type Histogram } from './latency-histogram.js';
-import { GRANULARITIES, bucketStart, type Granularity } from './rollup-index.js';
+import { GRANULARITIES, bucketStart, type Granularity, type RollupTotals } from './rollup-index.js';
 import { emptyRollup, mergeRollup, ROLLUP_DIMENSIONS, type DimensionCounts, type RollupDimension, type UsageRollup } from './usage-rollup.js';
 
 /** The portal's windows: which buckets they read and how wide a point of their time series is. */
@@ -94,18 +94,26 @@ export function windowRange(window: OverviewWindow, now: number): { from: number
   return { from: to - spanMs, to };
 }
 
-/** Totals, time series, percentiles and top lists of a window, from its buckets (oldest first). */
-export function usageOverview(window: OverviewWindow, range: { from: number; to: number }, buckets: Array<[number, UsageRollup]>, top: number): UsageOverview {
+/** Totals, time series and percentiles of a window from its buckets' totals (oldest first); top lists from its groups. */
+export function usageOverview(
+  window: OverviewWindow,
+  range: { from: number; to: number },
+  buckets: { totals: Array<[number, RollupTotals]>; groups: Array<UsageRollup['by']> },
+  top: number,
+): UsageOverview {
   const { pointMs } = OVERVIEW_WINDOWS[window];
   const points = Math.ceil((range.to - range.from) / pointMs);
   const perPoint = Array.from({ length: points }, () => emptyRollup());
   const total = emptyRollup();
-  for (const [start, bucket] of buckets) {
+  for (const [start, totals] of buckets.totals) {
     const index = Math.floor((start - range.from) / pointMs);
     if (index < 0 || index >= points) continue;
+    const bucket = { ...totals, by: {} };
     mergeRollup(perPoint[index]!, bucket);
     mergeRollup(total, bucket);
   }
+  const none = emptyRollup();
+  for (const by of buckets.groups) mergeRollup(total, { ...none, by });
   const column = <T>(pick: (r: UsageRollup) => T) => perPoint.map(pick);
   return {
     window,

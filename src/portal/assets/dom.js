@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built with properties and text nodes only (never innerHTML), so nothing an API
+// Small DOM helpers: elements are built with properties and text nodes only (nothing is parsed as markup), so nothing an API
 // returns can become markup, and no style attribute is ever written (the CSP refuses inline styles).
 
 /** h('div', { class: 'x', onclick: fn, dataset: { metric: 'requests' } }, child, 'text', …) */

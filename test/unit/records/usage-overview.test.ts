@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { errorBody, toGatewayError } from '../../../src/errors/index.js';
 import { binOf, percentile, addToHistogram, type Histogram } from '../../../src/records/latency-histogram.js';
 import { RecordStore, usageOverviewSchema, usageRoutes, type UsageRecord } from '../../../src/records/index.js';
+import { coverRange } from '../../../src/records/rollup-index.js';
 import { Store } from '../../../src/store/index.js';
 import { makeRecord, mixedRecords } from './make-record.js';
 
@@ -61,6 +62,21 @@ describe('latency histograms', () => {
     expect(percentile({}, 0.5)).toBeNull();
     expect(binOf(0.2)).toBe(0);
     expect(binOf(10 * 3_600_000)).toBe(80); // everything past the last bin stays in it
+  });
+});
+
+describe('coverRange', () => {
+  it('covers a range with whole days inside it, hours at its edges and minutes where it is not on an hour', () => {
+    const day = Date.UTC(2026, 10, 20);
+    const parts = coverRange(day - 95 * 60_000, day + 2 * DAY + 2 * HOUR + 3 * 60_000);
+    expect(parts).toEqual([
+      ['minute', day - 95 * 60_000, day - HOUR],
+      ['hour', day - HOUR, day],
+      ['day', day, day + 2 * DAY],
+      ['hour', day + 2 * DAY, day + 2 * DAY + 2 * HOUR],
+      ['minute', day + 2 * DAY + 2 * HOUR, day + 2 * DAY + 2 * HOUR + 3 * 60_000],
+    ]);
+    expect(coverRange(day, day + 30 * 60_000)).toEqual([['minute', day, day + 30 * 60_000]]);
   });
 });
 
@@ -153,9 +169,11 @@ describe('GET /v1/usage/overview', () => {
     await writeAll([makeRecord({ id: 'old', time: NOW - 3 * DAY }), makeRecord({ id: 'ancient', time: NOW - 40 * DAY }), makeRecord({ id: 'new', time: NOW - 1000 })]);
     const rollups = store.sublevel('record-rollup');
     const count = async (prefix: string) => (await rollups.keys({ gte: prefix, lt: `${prefix}~` }).all()).length;
-    expect([await count('m!'), await count('h!')]).toEqual([3, 3]);
+    const counts = async () => Promise.all(['m!t!', 'm!g!', 'h!t!', 'h!g!', 'd!t!', 'd!g!'].map(count));
+    expect(await counts()).toEqual([3, 3, 3, 3, 3, 3]);
     await records.sweep(NOW);
-    expect([await count('m!'), await count('h!')]).toEqual([1, 2]);
+    // Minutes: only the last two days' stay; hours and days: those of the 40-day-old record go (retention 30 days).
+    expect(await counts()).toEqual([1, 1, 2, 2, 2, 2]);
   });
 
   it('refuses an unknown window or parameter with a 400 that names it', async () => {
