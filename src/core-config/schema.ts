@@ -46,6 +46,11 @@ export const providerSchema = z
     max_retries: z.number().int().min(0).max(5).default(1),
     /** Concurrent upstream requests to this provider; further requests fail over (or wait in the mesh). */
     max_concurrent: z.number().int().positive().default(256),
+    /**
+     * Anthropic: models that take `output_config.format` (exact names or a prefix ending in `*`); other models get
+     * JSON output through a forced tool. Absent → the models Anthropic lists as supporting structured outputs.
+     */
+    structured_output_models: z.array(z.string().min(1)).optional(),
   })
   .strict()
   .superRefine((provider, ctx) => {
@@ -89,6 +94,8 @@ export const routingSchema = z
         failure_threshold: z.number().int().min(1).default(5),
         cooldown_ms: z.number().int().min(1).default(30_000),
         max_cooldown_ms: z.number().int().min(1).default(300_000),
+        /** Panic mode: with every provider of a model open, try the one whose cool-down ends soonest instead of refusing. */
+        panic: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

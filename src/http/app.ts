@@ -6,8 +6,10 @@ import type { PrincipalRef, WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
+import { HttpDrain } from './drain.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
+import { modelRoutes } from './routes/models.js';
 
 export interface AppDeps {
   config: Config;
@@ -32,10 +34,17 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route registered on the app (method + URL), for the route-guard test. */
     registeredRoutes: Array<{ method: string; url: string }>;
+    /** In-flight exchanges and the keep-alive sockets to close when the app closes. */
+    drain: HttpDrain;
   }
 }
 
+/**
+ * The wire format of a request's errors: its route's, else Gemini's under /v1beta (unknown routes there included, as
+ * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent.
+ */
 function formatOf(request: FastifyRequest): WireFormat {
+  if (/^\/v1beta(?:[/?]|$)/.test(request.url)) return 'gemini';
   return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
 }
 
@@ -78,11 +87,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
+    // Idle keep-alive sockets are closed at close(); the busy ones by the drain as their exchange ends.
+    forceCloseConnections: 'idle',
     // Gemini puts the model in the path (`/v1beta/models/{model}:{method}`): room for the longest accepted model name.
     routerOptions: { maxParamLength: 512 },
     // Errors fastify raises before routing (bad URL, over-long parameter) get the same error shape as the rest.
     frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
+
+  const drain = new HttpDrain(app.server);
+  app.decorate('drain', drain);
+  app.addHook('onRequest', async (_request, reply) => drain.track(reply.raw));
+  app.addHook('preClose', async () => drain.start());
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
@@ -133,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await api.register(chatRoutes(deps.pipeline));
     await api.register(infoRoutes(deps.info));
+    await api.register(modelRoutes(deps.info));
     for (const plugin of deps.apiPlugins ?? []) await api.register(plugin);
   });
 

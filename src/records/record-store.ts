@@ -174,6 +174,7 @@ export class RecordStore {
       await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
       rollups.commit();
       this.#failing = false;
+      this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
       if (this.#closed) {

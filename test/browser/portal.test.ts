@@ -1,20 +1,19 @@
-import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { PORTAL_CSP } from '../../src/portal/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { CHROMIUM, describeWithSystemComponent } from '../helpers/system-component.js';
 
 /**
  * The web console in a real browser (Debian's Chromium driven by playwright-core) against a real node A with data:
  * requests served by its own providers (one saved by failover, one failing on every provider), requests served by
  * peer B over the mesh (so A holds receipts), a token with a quota. Every view is walked, its figures compared with
  * the API's, a token minted and revoked through the UI, and screenshots saved under test-output/portal/.
- * `.ci/run` installs Chromium.
+ * Needs Chromium (`.ci/run` installs it): skipped without it on a dev machine, failed without it in CI.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'test-output', 'portal');
 const mesh = (extra: Record<string, unknown> = {}) => ({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000, ...extra });
 
@@ -52,8 +51,7 @@ async function open(hash: string): Promise<void> {
 const text = (selector: string) => page.locator(selector).first().innerText();
 const int = (n: number) => new Intl.NumberFormat('en-US').format(n);
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does this`);
+async function setUp(chromiumPath: string): Promise<void> {
   await mkdir(SHOTS, { recursive: true });
   upstreamA = await startMockUpstream();
   upstreamB = await startMockUpstream();
@@ -82,7 +80,7 @@ beforeAll(async () => {
   for (let i = 0; i < 100 && (await admin('/v1/mesh/receipts')).data.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
 
   browser = await chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
@@ -91,15 +89,18 @@ beforeAll(async () => {
     if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
   });
   page.on('pageerror', (err) => pageErrors.push(err.message));
-}, 90_000);
+}
 
-afterAll(async () => {
+async function tearDown(): Promise<void> {
   await browser?.close();
   await Promise.all([a?.close(), b?.close()]);
   await Promise.all([upstreamA?.close(), upstreamB?.close()]);
-});
+}
 
-describe('the portal in a real browser', () => {
+describeWithSystemComponent(CHROMIUM, 'the portal in a real browser', (chromiumPath) => {
+  beforeAll(() => setUp(chromiumPath), 90_000);
+  afterAll(tearDown);
+
   it('serves the console with a strict CSP and asks for the admin key, which it keeps in sessionStorage only', async () => {
     const response = await page.goto(`${a.url}/`);
     expect(response!.status()).toBe(200);
