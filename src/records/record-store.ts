@@ -168,15 +168,17 @@ export class RecordStore {
           : []),
       ];
     });
+    let rollups: Awaited<ReturnType<RollupIndex['operationsFor']>> | undefined;
     try {
       // The usage buckets are counted in the same atomic batch: after a crash, buckets and records agree.
-      const rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
+      rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
       await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
       rollups.commit();
       this.#failing = false;
       this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
+      rollups?.abort();
       if (this.#closed) {
         // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
         this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import { timeKey } from './record-keys.js';
-import { addToRollup, copyRollup, emptyRollup, type UsageRollup } from './usage-rollup.js';
+import { addToRollup, emptyRollup, type UsageRollup } from './usage-rollup.js';
 import type { UsageRecord } from './usage-record.js';
 
 /**
@@ -112,10 +112,11 @@ export class RollupIndex {
   }
 
   /**
-   * The puts that count `records` into their buckets, and `commit` to call once the batch is on disk (the cache is
-   * updated only then, so a failed batch is retried against the buckets as stored).
+   * The puts that count `records` into their buckets; then `commit` once the batch is on disk, or `abort` if it failed.
+   * Cached buckets are counted into in place (copying a day bucket for every batch would cost more than the batch);
+   * `abort` drops them from the cache, so the retry counts into the buckets as stored.
    */
-  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void }> {
+  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void; abort: () => void }> {
     const updated = new Map<string, UsageRollup>();
     const missing: string[] = [];
     const byKey = new Map<string, UsageRecord[]>();
@@ -132,8 +133,7 @@ export class RollupIndex {
     }
     const fromDisk = new Map(await Promise.all(missing.map(async (key) => [key, await this.#readBucket(key)] as const)));
     for (const [key, list] of byKey) {
-      const base = this.#cache.get(key) ?? fromDisk.get(key);
-      const bucket = base ? copyRollup(base) : emptyRollup();
+      const bucket = this.#cache.get(key) ?? fromDisk.get(key) ?? emptyRollup();
       for (const record of list) addToRollup(bucket, record);
       updated.set(key, bucket);
     }
@@ -145,7 +145,10 @@ export class RollupIndex {
       }
       while (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
     };
-    return { operations, commit };
+    const abort = () => {
+      for (const key of updated.keys()) this.#cache.delete(key);
+    };
+    return { operations, commit, abort };
   }
 
   async #readBucket(key: string): Promise<UsageRollup | undefined> {

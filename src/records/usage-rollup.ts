@@ -142,10 +142,3 @@ export function mergeRollup(into: UsageRollup, from: UsageRollup): void {
     }
   }
 }
-
-/** A deep copy (the store changes copies, so a failed batch leaves its cached buckets as they were). */
-export function copyRollup(rollup: UsageRollup): UsageRollup {
-  const copy = emptyRollup();
-  mergeRollup(copy, rollup);
-  return copy;
-}

@@ -165,6 +165,27 @@ describe('GET /v1/usage/overview', () => {
     expect(body.totals.prompt_tokens).toBe(60);
   });
 
+  it('a batch the disk refused is counted once when it is retried, not twice', async () => {
+    const at = NOW - 60_000;
+    await writeAll([makeRecord({ id: 'before', time: at })]); // the buckets are now cached
+    const batch = store.db.batch.bind(store.db);
+    let refusals = 0;
+    store.db.batch = ((...args: unknown[]) => {
+      if (refusals++ === 0) return Promise.reject(new Error('disk full (simulated)'));
+      return (batch as (...a: unknown[]) => unknown)(...args);
+    }) as typeof store.db.batch;
+    try {
+      const written = records.write(makeRecord({ id: 'retried', time: at + 1 }));
+      await records.flush(); // refused: queued again for the retry timer
+      await expect.poll(async () => { await records.flush(); return refusals; }, { timeout: 5_000 }).toBeGreaterThan(1);
+      expect(await written).toBe(true);
+    } finally {
+      store.db.batch = batch;
+    }
+    await writeAll([makeRecord({ id: 'after', time: at + 2 })]);
+    expect((await overview('hour')).json().totals.requests).toBe(3);
+  });
+
   it('sweeps minute buckets after two days and hour buckets with the records', async () => {
     await writeAll([makeRecord({ id: 'old', time: NOW - 3 * DAY }), makeRecord({ id: 'ancient', time: NOW - 40 * DAY }), makeRecord({ id: 'new', time: NOW - 1000 })]);
     const rollups = store.sublevel('record-rollup');
