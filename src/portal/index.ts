@@ -1,1 +1,1 @@
-export { portalRoutes, loadPortalAssets, PORTAL_CSP } from './portal-routes.js';
+export { portalRoutes, portalDocs, loadPortalAssets, PORTAL_CSP } from './portal-routes.js';

@@ -82,6 +82,12 @@ function send(reply: FastifyReply, asset: Asset) {
   return reply.headers({ ...SECURITY_HEADERS, 'content-type': asset.type }).send(asset.body);
 }
 
+/** OpenAPI entries in the shape of the portal-api work's `RouteDoc`, for when the two branches meet. */
+export const portalDocs = {
+  index: { summary: 'The web console', tag: 'Operator' as const, responses: { 200: { description: 'The console page (sign in with the admin key).', contentType: 'text/html' } } },
+  files: { summary: 'A file of the web console', tag: 'Operator' as const, wildcard: 'file', responses: { 200: { description: 'A script, style sheet or image of the console.', contentType: 'text/javascript' } } },
+};
+
 /** GET / (the console) and GET /portal/* (its files). Open routes: they serve code, never data. */
 export function portalRoutes(assets: Map<string, Asset> = loadPortalAssets()): FastifyPluginAsync {
   const index = assets.get('/portal/index.html');

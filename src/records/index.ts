@@ -13,7 +13,7 @@ export type { ExportFormat } from './record-export.js';
 export { recordsRoutes } from './records-routes.js';
 export { recordsConfigSchema } from './records-config.js';
 export type { RecordsConfig } from './records-config.js';
-export { usageRoutes } from './usage-routes.js';
+export { usageRoutes, usageOverviewDoc } from './usage-routes.js';
 export { usageOverview, usageOverviewSchema, usageOverviewQuerySchema, windowRange, OVERVIEW_WINDOWS } from './usage-overview.js';
 export type { OverviewWindow, UsageOverview } from './usage-overview.js';
 export { isCustomerImpacting, ROLLUP_DIMENSIONS } from './usage-rollup.js';

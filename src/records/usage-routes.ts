@@ -1,7 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RecordStore } from './record-store.js';
 import { parseParams } from './query-params.js';
-import { OVERVIEW_WINDOWS, usageOverview, usageOverviewQuerySchema, windowRange } from './usage-overview.js';
+import { OVERVIEW_WINDOWS, usageOverview, usageOverviewQuerySchema, usageOverviewSchema, windowRange } from './usage-overview.js';
+
+/**
+ * The route's OpenAPI entry in the shape of the portal-api work's `RouteDoc` (`config: { doc }`), kept beside the
+ * route so the two branches meet with one line.
+ */
+export const usageOverviewDoc = {
+  summary: 'Usage overview of a window (the portal\'s aggregates)',
+  description: 'Totals, a time series, p50/p95/p99 latency and TTFT, customer-impacting errors, failover saves and top lists, read from the usage buckets (minute, hour, day) rather than the records.',
+  tag: 'Records' as const,
+  query: usageOverviewQuerySchema,
+  responses: { 200: { description: 'The overview of the window.', schema: usageOverviewSchema } },
+};
 
 /**
  * GET /v1/usage/overview?window=hour|day|month&top=N — the portal's overview, top lists (models, providers,
