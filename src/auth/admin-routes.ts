@@ -7,8 +7,9 @@ import { jtiSchema, TokenClaimsError } from './access-token.js';
 const tokenIdParamsSchema = z.object({ id: jtiSchema });
 
 /**
- * The admin API for access tokens: POST (mint), GET (list with usage), DELETE (revoke). Every route is guarded by the
- * admin key in this plugin's own hook, so registering it anywhere cannot leave it open. Bodies are validated with
+ * The admin API for access tokens: POST (mint), GET (list with usage), DELETE (revoke); and GET /v1/admin/keys, the
+ * virtual keys of the config with their usage. Every route is guarded by the admin key in this plugin's own hook, so
+ * registering it anywhere cannot leave it open. Bodies are validated with
  * the same zod schema the library and CLI use; errors are GatewayErrors for the app's error handler.
  */
 export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
@@ -30,6 +31,9 @@ export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
     });
 
     app.get('/v1/admin/tokens', async () => ({ object: 'list', data: ac.listTokens() }));
+
+    // Virtual keys come from the config ([key_map]); listed with their limits and usage, never their key text.
+    app.get('/v1/admin/keys', async () => ({ object: 'list', data: ac.listVirtualKeys() }));
 
     app.get('/v1/admin/tokens/:id', async (request) => {
       const { id } = parseParams(request.params);

@@ -15,6 +15,7 @@ import { CHROMIUM, describeWithSystemComponent } from '../helpers/system-compone
  * Needs Chromium (`.ci/run` installs it): skipped without it on a dev machine, failed without it in CI.
  */
 const SHOTS = join(process.cwd(), 'test-output', 'portal');
+const VIRTUAL_KEY = 'team-a-virtual-key-0123456789';
 const mesh = (extra: Record<string, unknown> = {}) => ({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000, ...extra });
 
 let upstreamA: MockUpstream;
@@ -59,7 +60,11 @@ async function setUp(chromiumPath: string): Promise<void> {
   a = await startTestGateway([
     { id: 'a-main', type: 'openai', base_url: upstreamA.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o-mini'], max_retries: 0 },
     { id: 'a-backup', type: 'openai', base_url: upstreamA.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o-mini'], max_retries: 0 },
-  ], { server: { trust_proxy: true }, auth: { mode: ['token', 'public'] }, mesh: mesh({ bootstrap: b.gateway.mesh!.multiaddrs(), reconcile_interval_seconds: 0 }) });
+  ], {
+    server: { trust_proxy: true },
+    auth: { mode: ['token', 'key', 'public'] },
+    key_map: { [VIRTUAL_KEY]: { label: 'team-a', requests: { limit: 50, period: 'day' } } },
+    mesh: mesh({ bootstrap: b.gateway.mesh!.multiaddrs(), reconcile_interval_seconds: 0 }) });
   adminKey = a.gateway.access.adminKey.secret.reveal();
   for (let i = 0; i < 150 && !a.gateway.mesh!.knownModels().has('gpt-4o'); i++) await new Promise((r) => setTimeout(r, 100));
 
@@ -75,7 +80,8 @@ async function setUp(chromiumPath: string): Promise<void> {
   for (let i = 0; i < 2; i++) expect((await chat('gpt-4o', { 'x-project': 'mesh' })).status).toBe(200);
   const minted = await admin<{ token: string }>('/v1/admin/tokens', { method: 'POST', body: JSON.stringify({ jti: 'api-token-0001', sub: 'quota holder', requests: { limit: 10, period: 'day' } }) });
   for (let i = 0; i < 2; i++) expect((await chat('gpt-4o-mini', { authorization: `Bearer ${minted.token}` })).status).toBe(200);
-  await a.waitForOutcomes(9);
+  expect((await chat('gpt-4o-mini', { authorization: `Bearer ${VIRTUAL_KEY}` })).status).toBe(200);
+  await a.waitForOutcomes(10);
   // Receipts arrive with the forwarded answers' trailers; bounded wait until A holds both.
   for (let i = 0; i < 100 && (await admin('/v1/mesh/receipts')).data.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
 
@@ -124,7 +130,7 @@ describeWithSystemComponent(CHROMIUM, 'the portal in a real browser', (chromiumP
   it('Overview: the figures shown are the API\'s, with impacting errors and failover saves apart', async () => {
     await open('#/overview?window=hour');
     const api = await admin('/v1/usage/overview?window=hour');
-    expect(api.totals.requests).toBe(9);
+    expect(api.totals.requests).toBe(10);
     expect(await text('[data-metric=requests]')).toBe(int(api.totals.requests));
     expect(await text('[data-metric=impacting]')).toBe(int(api.totals.customer_impacting_errors));
     expect(api.totals.customer_impacting_errors).toBe(1);
@@ -139,6 +145,11 @@ describeWithSystemComponent(CHROMIUM, 'the portal in a real browser', (chromiumP
   it('Tokens and keys: remaining quota per window; mint with the token shown once, then revoke', async () => {
     await open('#/tokens');
     expect(await page.locator('[data-testid=tokens] [data-remaining="8"]').count()).toBe(1); // 10 a day, 2 used
+    const keyRow = page.locator('[data-testid=virtual-keys] tbody tr');
+    expect(await keyRow.count()).toBe(1);
+    expect(await keyRow.innerText()).toContain('team-a');
+    expect(await keyRow.locator('[data-remaining="49"]').count()).toBe(1); // 50 a day, 1 used
+    expect(await page.content()).not.toContain(VIRTUAL_KEY);
     const usage = await admin('/v1/usage/overview?window=month&top=1000');
     const ips = await page.locator('[data-testid=top-ip] tbody tr td:first-child').allInnerTexts();
     expect(ips).toEqual(usage.top.ip.map((e: { key: string }) => e.key));

@@ -37,6 +37,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/mesh': 'client',
   'POST /v1/admin/tokens': 'admin',
   'GET /v1/admin/tokens': 'admin',
+  'GET /v1/admin/keys': 'admin',
   'GET /v1/admin/tokens/:id': 'admin',
   'DELETE /v1/admin/tokens/:id': 'admin',
   'GET /v1/stats': 'admin',

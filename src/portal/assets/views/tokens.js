@@ -17,6 +17,18 @@ function quota(usage, format) {
     h('div', { class: 'muted', dataset: { remaining: String(usage.remaining) } }, `${format(usage.remaining)} left${usage.resetAt ? ` · resets ${fmt.time(usage.resetAt)}` : ''}`));
 }
 
+/** Origins, per-IP quota, countries and models of a token's claims or a key's rules, in one line. */
+function limitsText(rules) {
+  if (!rules) return '–';
+  return [
+    rules.domains?.length ? `origins ${rules.domains.join(', ')}` : null,
+    rules.ipQuota ? `${rules.ipQuota.limit}/IP/${rules.ipQuota.period}` : null,
+    rules.allowedCountries?.length ? `countries ${rules.allowedCountries.join(' ')}` : null,
+    rules.blockedCountries?.length ? `not from ${rules.blockedCountries.join(' ')}` : null,
+    rules.models?.length ? `models ${rules.models.join(', ')}` : null,
+  ].filter(Boolean).join(' · ') || '–';
+}
+
 const list = (text) => text.split(',').map((s) => s.trim()).filter(Boolean);
 
 function limitField(name, label, step = '1') {
@@ -44,7 +56,7 @@ function claimsOf(form) {
 
 /** Access tokens (limits, remaining quota per window, cost, expiry; mint and revoke), virtual keys, clients by IP and country. */
 export async function tokensView(body) {
-  const [tokens, usage] = await Promise.all([api('/v1/admin/tokens'), api(`/v1/usage/overview${query({ window: 'month', top: 1000 })}`)]);
+  const [tokens, keys, usage] = await Promise.all([api('/v1/admin/tokens'), api('/v1/admin/keys'), api(`/v1/usage/overview${query({ window: 'month', top: 1000 })}`)]);
   const costOf = new Map(usage.top.principal.map((p) => [p.key, p]));
   const minted = h('div', { class: 'minted' });
 
@@ -76,7 +88,7 @@ export async function tokensView(body) {
     { label: 'Tokens', value: (t) => quota(t.usage.tokens, fmt.int) },
     { label: 'Cost cap', value: (t) => quota(t.usage.cost, fmt.usd) },
     { label: 'Cost (30 days)', value: (t) => fmt.usd(costOf.get(`token:${t.id}`)?.cost_usd ?? 0), class: 'num' },
-    { label: 'Limits', value: (t) => [t.claims?.domains?.length ? `origins ${t.claims.domains.join(', ')}` : null, t.claims?.ipQuota ? `${t.claims.ipQuota.limit}/IP/${t.claims.ipQuota.period}` : null, t.claims?.allowedCountries?.length ? `countries ${t.claims.allowedCountries.join(' ')}` : null, t.claims?.models?.length ? `models ${t.claims.models.join(', ')}` : null].filter(Boolean).join(' · ') || '–' },
+    { label: 'Limits', value: (t) => limitsText(t.claims) },
     { label: 'Expires', value: (t) => (t.expiresAt ? fmt.time(t.expiresAt) : 'never') },
     { label: '', value: revokeButton },
   ], data, { testid: 'tokens', empty: 'No access tokens yet: mint one below.' }));
@@ -110,17 +122,20 @@ export async function tokensView(body) {
     h('label', {}, 'Models', h('input', { name: 'models', placeholder: 'gpt-4o, claude-*' }))),
   h('button', { type: 'submit' }, 'Mint token'));
 
-  const keys = usage.top.principal.filter((p) => p.key.startsWith('virtual_key:'));
   body.append(
     section('Access tokens', tokenTable),
     section('Mint a token', form, minted),
-    section('Virtual keys (from the config), last 30 days', table([
-      { label: 'Key', value: (p) => p.key.slice('virtual_key:'.length) },
-      { label: 'Requests', value: (p) => fmt.int(p.requests), class: 'num' },
-      { label: 'Success', value: (p) => fmt.pct(p.success_rate), class: 'num' },
-      { label: 'Tokens', value: (p) => fmt.int(p.tokens), class: 'num' },
-      { label: 'Cost', value: (p) => fmt.usd(p.cost_usd), class: 'num' },
-    ], keys, { empty: 'No virtual key was used in the last 30 days.' })),
+    section('Virtual keys (from the config)', table([
+      { label: 'Id', value: (k) => h('code', {}, k.id) },
+      { label: 'Label', value: (k) => k.label },
+      { label: 'Requests', value: (k) => quota(k.usage.requests, fmt.int) },
+      { label: 'Tokens', value: (k) => quota(k.usage.tokens, fmt.int) },
+      { label: 'Cost cap', value: (k) => quota(k.usage.cost, fmt.usd) },
+      { label: 'Requests (30 days)', value: (k) => fmt.int(costOf.get(`virtual_key:${k.id}`)?.requests ?? 0), class: 'num' },
+      { label: 'Cost (30 days)', value: (k) => fmt.usd(costOf.get(`virtual_key:${k.id}`)?.cost_usd ?? 0), class: 'num' },
+      { label: 'Limits', value: (k) => limitsText(k.limits) },
+      { label: 'Own provider keys', value: (k) => k.providers.join(', ') || '–' },
+    ], keys.data, { testid: 'virtual-keys', empty: 'No virtual keys in the config ([key_map]).' })),
     h('div', { class: 'columns' },
       section('Top client addresses (IPv6 by /64), last 30 days', table([
         { label: 'Address', value: (e) => h('code', {}, e.key) },
