@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { z } from 'zod';
 import { GatewayError } from '../errors/index.js';
+import type { RouteDoc } from '../openapi/index.js';
 
 /**
  * The web console at `/`: hand-written ES modules, HTML and CSS from `src/portal/assets/` (no build step; the
@@ -82,19 +84,25 @@ function send(reply: FastifyReply, asset: Asset) {
   return reply.headers({ ...SECURITY_HEADERS, 'content-type': asset.type }).send(asset.body);
 }
 
-/** OpenAPI entries in the shape of the portal-api work's `RouteDoc`, for when the two branches meet. */
 export const portalDocs = {
-  index: { summary: 'The web console', tag: 'Operator' as const, responses: { 200: { description: 'The console page (sign in with the admin key).', contentType: 'text/html' } } },
-  files: { summary: 'A file of the web console', tag: 'Operator' as const, wildcard: 'file', responses: { 200: { description: 'A script, style sheet or image of the console.', contentType: 'text/javascript' } } },
-};
+  index: {
+    tag: 'Operator', summary: 'The web console (sign in with the admin key)',
+    responses: { 200: { description: 'The console page.', contentType: 'text/html', schema: z.string() } },
+  },
+  files: {
+    tag: 'Operator', summary: 'A file of the web console (its scripts, styles and uPlot)', wildcard: 'file',
+    params: z.object({ file: z.string().describe('e.g. `app.js`, `views/overview.js`, `vendor/uplot.js`.') }),
+    responses: { 200: { description: 'The file.', contentType: 'text/javascript', schema: z.string(), alternatives: { 'text/css': z.string() } } },
+  },
+} satisfies Record<string, RouteDoc>;
 
 /** GET / (the console) and GET /portal/* (its files). Open routes: they serve code, never data. */
 export function portalRoutes(assets: Map<string, Asset> = loadPortalAssets()): FastifyPluginAsync {
   const index = assets.get('/portal/index.html');
   if (!index) throw new Error('the portal has no index.html');
   return async (app) => {
-    app.get('/', async (_request, reply) => send(reply, index));
-    app.get('/portal/*', async (request, reply) => {
+    app.get('/', { config: { doc: portalDocs.index } }, async (_request, reply) => send(reply, index));
+    app.get('/portal/*', { config: { doc: portalDocs.files } }, async (request, reply) => {
       const path = request.url.split('?')[0]!;
       const asset = assets.get(path);
       if (!asset) throw new GatewayError('route_not_found', `No portal file ${path}.`);

@@ -1,16 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { RouteDoc } from '../openapi/index.js';
 import type { RecordStore } from './record-store.js';
 import { parseParams } from './query-params.js';
 import { OVERVIEW_WINDOWS, usageOverview, usageOverviewQuerySchema, usageOverviewSchema, windowRange } from './usage-overview.js';
 
-/**
- * The route's OpenAPI entry in the shape of the portal-api work's `RouteDoc` (`config: { doc }`), kept beside the
- * route so the two branches meet with one line.
- */
-export const usageOverviewDoc = {
+export const usageOverviewDoc: RouteDoc = {
+  tag: 'Records',
   summary: 'Usage overview of a window (the portal\'s aggregates)',
   description: 'Totals, a time series, p50/p95/p99 latency and TTFT, customer-impacting errors, failover saves and top lists, read from the usage buckets (minute, hour, day) rather than the records.',
-  tag: 'Records' as const,
   query: usageOverviewQuerySchema,
   responses: { 200: { description: 'The overview of the window.', schema: usageOverviewSchema } },
 };
@@ -22,7 +19,7 @@ export const usageOverviewDoc = {
  */
 export function usageRoutes(records: RecordStore, now: () => number = Date.now): FastifyPluginAsync {
   return async (app) => {
-    app.get('/v1/usage/overview', { exposeHeadRoute: false }, async (request) => {
+    app.get('/v1/usage/overview', { exposeHeadRoute: false, config: { doc: usageOverviewDoc } }, async (request) => {
       const { window, top } = parseParams(usageOverviewQuerySchema, request.query);
       const range = windowRange(window, now());
       const buckets = await records.rollups(OVERVIEW_WINDOWS[window].granularity, range.from, range.to);
