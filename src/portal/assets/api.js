@@ -16,6 +16,12 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * API paths are written from the root (`/v1/stats`) and resolved against the page's own address, so a node served
+ * under a path prefix by a reverse proxy (at `/gateway/`, say) is called under that prefix too.
+ */
+const resolve = (path) => new URL(path.replace(/^\//, ''), document.baseURI).href;
+
 function headers(extra = {}) {
   const key = session.key();
   return { ...(key ? { authorization: `Bearer ${key}` } : {}), ...extra };
@@ -23,7 +29,7 @@ function headers(extra = {}) {
 
 /** A JSON call; throws ApiError with the gateway's message on a non-2xx answer. */
 export async function api(path, { method = 'GET', body } = {}) {
-  const response = await fetch(path, {
+  const response = await fetch(resolve(path), {
     method,
     headers: headers(body === undefined ? {} : { 'content-type': 'application/json' }),
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -42,7 +48,7 @@ export async function api(path, { method = 'GET', body } = {}) {
 
 /** A raw call (streams, headers) with the bearer header. */
 export function request(path, init = {}) {
-  return fetch(path, { ...init, headers: headers(init.headers), cache: 'no-store' });
+  return fetch(resolve(path), { ...init, headers: headers(init.headers), cache: 'no-store' });
 }
 
 /** Downloads an export: fetched with the bearer header, saved from a blob (a plain link could not carry the key). */

@@ -1,4 +1,4 @@
-import { api, ApiError, session } from './api.js';
+import { api, ApiError, request, session } from './api.js';
 import { clear, errorBox, h } from './dom.js';
 import { overviewView } from './views/overview.js';
 import { tokensView } from './views/tokens.js';
@@ -88,7 +88,7 @@ async function start() {
     session.signOut();
     return signInScreen(err instanceof ApiError && err.status === 401 ? 'The admin key was refused.' : err);
   }
-  const info = await fetch('/health').then((r) => r.json()).catch(() => ({ version: '?' }));
+  const info = await request('/health').then((r) => r.json()).catch(() => ({ version: '?' }));
   renderShell(info);
   await show();
 }

@@ -1,4 +1,4 @@
-import uPlot from '/portal/vendor/uplot.js';
+import uPlot from './vendor/uplot.js';
 import { h } from './dom.js';
 
 const COLORS = ['#3b82f6', '#ef4444', '#f59e0b', '#10b981', '#8b5cf6', '#ec4899'];
