@@ -7,7 +7,7 @@ import type { Usage, WireFormat } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
-import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
+import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
@@ -84,11 +84,11 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       const peers = await mesh.findPeersForModel(model, { exclude, signal: AbortSignal.any([signal, AbortSignal.timeout(options.lookupTimeoutMs)]) });
       return peers.map((p) => p.peerId);
     },
-    forward: async (peerId, frame: ForwardFrame, signal): Promise<PeerResponse> => {
+    forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
       const price = receiptPrice(advertisedPrice(peerId, frame.model));
-      const result = await mesh.forward(peerId, frame as ForwardRequestFrame, signal);
+      const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
       let relayed = 0;
       const body = (async function* () {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/index.js';
 import { GatewayError } from '../../../src/errors/index.js';
-import { attemptPeer, type ForwardFrame, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
+import type { ForwardRequestFrame } from '../../../src/mesh/index.js';
+import { attemptPeer, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
 import { newMeter } from '../../../src/pipeline/streaming.js';
 import type { GatewayRequest } from '../../../src/pipeline/types.js';
 import type { AttemptRecord } from '../../../src/router/failover.js';
@@ -36,7 +37,7 @@ function fakeMesh(known: string[], hidden: string[], serving: Set<string>) {
       const fromCache = known.filter((p) => !exclude.includes(p));
       return fromCache.length > 0 ? fromCache : hidden.filter((p) => !exclude.includes(p));
     },
-    forward: async (peerId: string, _frame: ForwardFrame) => {
+    forward: async (peerId: string, _frame: ForwardRequestFrame) => {
       forwarded.push(peerId);
       if (!serving.has(peerId)) throw new Error('connection reset');
       return ok(`{"served_by":"${peerId}"}`);
