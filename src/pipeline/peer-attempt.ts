@@ -60,10 +60,11 @@ export async function attemptPeer(
   peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[], localError?: GatewayError,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
+  // Nothing about who asked this node (token id, virtual key, IP, project) goes to the peer: it serves this node,
+  // and the request id is this node's own random id (protocol/forward.md, "Request").
   const frame: ForwardRequestFrame = {
     id: req.id, format: req.format, operation: req.operation, model: req.model, stream: req.stream, body: req.body,
     hop: req.hop.count + 1, visited: [...req.hop.visited, peers.selfId], deadline: req.receivedAt + DEFAULT_DEADLINE_MS,
-    principal: req.principal.id,
   };
   // The peers this node already knows come first; when every one of them failed, the search widens once (the
   // finder then asks the DHT for others) before the request fails.

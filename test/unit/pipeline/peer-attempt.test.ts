@@ -72,3 +72,25 @@ describe('forwarding to mesh peers', () => {
     await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [], local)).rejects.toBe(local);
   });
 });
+
+describe('the request frame sent to a peer', () => {
+  it('carries nothing that identifies the client of this node (token id, virtual key, IP, project)', async () => {
+    const frames: ForwardRequestFrame[] = [];
+    const forwarder: PeerForwarder = {
+      selfId: 'self',
+      canForward: () => true,
+      candidates: async () => ['peer-1'],
+      forward: async (_peerId, frame) => {
+        frames.push(frame);
+        return ok('{}');
+      },
+    };
+    const req: GatewayRequest = { ...request(), principal: { kind: 'virtual_key', id: 'team-secret-label' }, ip: '203.0.113.7', project: 'alpha', source: 'ide' };
+    await attemptPeer(forwarder, req, newMeter(performance.now()), routing, []);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.principal).toBeUndefined();
+    const wire = JSON.stringify(frames[0]);
+    for (const identifying of ['team-secret-label', '203.0.113.7', 'alpha', 'ide']) expect(wire).not.toContain(identifying);
+    expect(Object.keys(frames[0]!).sort()).toEqual(['body', 'deadline', 'format', 'hop', 'id', 'model', 'operation', 'stream', 'visited']);
+  });
+});
