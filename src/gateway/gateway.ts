@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
+import { CreditReservations, Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder } from './mesh-bridge.js';
@@ -225,11 +225,14 @@ export class Gateway {
    * prices) and spare capacity, signs receipts for work it serves and checks those of work it asks peers for.
    */
   private async startMesh(): Promise<void> {
-    const { MeshNode } = await import('../mesh/index.js');
+    const { MeshNode, meshConfigWarnings } = await import('../mesh/index.js');
     const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
     const creditLimit = this.config.mesh.credit_limit_usd;
     this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
-    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
+    const ledger = this.ledger;
+    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimit === undefined ? undefined : Math.round(creditLimit * 1e6));
+    for (const warning of meshConfigWarnings(this.config.mesh)) this.logger.warn(warning);
+    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger, credit, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
     await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));

@@ -1,11 +1,11 @@
 import { createParser } from 'eventsource-parser';
 import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
-import { estimateTextTokens } from '../pipeline/token-estimate.js';
+import { estimateTextTokens, requestEstimate } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import type { Usage, WireFormat } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
-import type { Ledger } from '../ledger/index.js';
+import { costMicros, type CreditReservation, type CreditReservations, type Ledger } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -164,8 +164,22 @@ function refusal(frame: ForwardRequestFrame, error: GatewayError) {
 export interface ForwardHandlerOptions {
   logger: Logger;
   ledger?: Ledger;
+  /** The credit limit with work in flight counted (absent: no limit). */
+  credit?: CreditReservations;
   /** This node's advertised price for a model (what its receipts charge). */
   priceOf: (model: string) => ModelAdvert['price'] | undefined;
+}
+
+/** What a forwarded request may cost at this node's price, reserved against the peer's credit while it runs. */
+function estimatedCostMicros(frame: ForwardRequestFrame, price: ReturnType<typeof receiptPrice>): number {
+  let canonical;
+  try {
+    if (frame.operation !== 'embeddings') canonical = codecs[frame.format].requestToCanonical(frame.body, { model: frame.model, stream: frame.stream });
+  } catch {
+    // Invalid bodies are refused by the pipeline; the size of the body is the estimate until then.
+  }
+  const estimate = requestEstimate(canonical, frame.body, frame.operation);
+  return costMicros({ input: estimate.inputTokens, output: estimate.maxOutputTokens, cached: 0 }, price);
 }
 
 /**
@@ -174,15 +188,22 @@ export interface ForwardHandlerOptions {
  * request is never forwarded beyond `max_hops` nor back to a node it visited. The trailer carries a signed receipt.
  */
 export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOptions): ForwardHandler {
-  const { logger, ledger } = options;
+  const { logger, ledger, credit } = options;
   return async (frame, { peerId, signal }) => {
-    if (ledger && (await ledger.creditExceeded(peerId))) {
-      const owed = (await ledger.unacknowledged(peerId)) / 1e6;
-      logger.warn({ peer: peerId, unacknowledgedUsd: owed }, 'mesh: peer over its credit limit, refusing work');
-      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
-    }
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
       return refusal(frame, new GatewayError(400, 'invalid_request_error', 'The forwarded request body must be a JSON object.', { code: 'invalid_request' }));
+    }
+    const price = receiptPrice(options.priceOf(frame.model));
+    let reservation: CreditReservation | undefined;
+    if (credit) {
+      const admission = await credit.admit(peerId, estimatedCostMicros(frame, price));
+      if (!admission.admitted) {
+        const usd = (micros: number) => `$${(micros / 1e6).toFixed(6)}`;
+        logger.warn({ peer: peerId, unacknowledgedUsd: admission.owedMicros / 1e6, inFlightUsd: admission.inFlightMicros / 1e6 }, 'mesh: peer over its credit limit, refusing work');
+        const inFlight = admission.inFlightMicros > 0 ? `${usd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
+        return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has ${inFlight}${usd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
+      }
+      reservation = admission.reservation;
     }
     const req: GatewayRequest = {
       id: frame.id,
@@ -199,28 +220,35 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       // path, and the request has come at least as many hops as the path is long.
       hop: { count: Math.max(frame.hop, frame.visited.length, 1), visited: frame.visited.includes(peerId) ? frame.visited : [...frame.visited, peerId] },
     };
+    // Issued once the request ended, for whatever usage it incurred, whatever its final status: with the trailer,
+    // when the requester reset the stream mid-answer, or when it reset before the head while this node's upstream
+    // was already working (the upstream bills the input all the same). A requester is not served for free by
+    // resetting: the receipt stays unacknowledged here, counts toward its credit limit, and reaches it through
+    // reconciliation. The credit reservation ends once the receipt (or the lack of one) is settled.
+    let finished: Outcome | undefined;
+    let receipt: Promise<string | undefined> | undefined;
+    const issueReceipt = () => (receipt ??= (async () => {
+      const usage = finished?.usage;
+      try {
+        if (!ledger || !usage || usage.inputTokens + usage.outputTokens === 0) return undefined;
+        return await ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), price);
+      } catch (err) {
+        logger.error({ err: (err as Error).message, requestId: frame.id }, 'mesh: could not issue a receipt');
+        return undefined;
+      } finally {
+        reservation?.release();
+      }
+    })());
     let response: GatewayResponse;
     try {
-      response = await pipeline.handle(req);
+      response = await pipeline.handle(req, { onFinish: (outcome) => (finished = outcome) });
     } catch (err) {
       const error = toGatewayError(err);
       logger.info({ requestId: frame.id, peer: peerId, status: error.status, code: error.code }, 'mesh: forwarded request refused');
+      void issueReceipt();
       return refusal(frame, error);
     }
     const outcome: Outcome = response.outcome;
-    const price = receiptPrice(options.priceOf(frame.model));
-    // Issued once the response ended — with the trailer, or when the requester closed the stream before it (a
-    // requester cannot be served for free by resetting the stream before the trailer: the receipt then stays
-    // unacknowledged here, counts toward its credit limit, and reaches it through reconciliation).
-    let receipt: Promise<string | undefined> | undefined;
-    const issueReceipt = () => (receipt ??= (async () => {
-      const usage = outcome.usage;
-      if (!ledger || !usage || outcome.status >= 400) return undefined;
-      return ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), price).catch((err: Error) => {
-        logger.error({ err: err.message, requestId: frame.id }, 'mesh: could not issue a receipt');
-        return undefined;
-      });
-    })());
     return {
       head: { status: response.status, headers: response.headers },
       body: responseBytes(response, frame.format, () => void issueReceipt()),

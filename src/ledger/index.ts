@@ -1,4 +1,6 @@
 export { Ledger, newReconcileReport } from './ledger.js';
+export { CreditReservations } from './credit-reservations.js';
+export type { CreditAdmission, CreditReservation } from './credit-reservations.js';
 export type { Acceptance, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export {
   ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, channelParties, claimedPosition, isPartyOf, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,

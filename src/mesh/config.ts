@@ -66,3 +66,16 @@ export const meshConfigSchema = z
 
 export type MeshConfig = z.infer<typeof meshConfigSchema>;
 export type MeshConfigInput = z.input<typeof meshConfigSchema>;
+
+/**
+ * Settings that do not do what an operator may think, logged at start. On an open mesh (no `psk`, no `allow_peers`)
+ * a peer id costs nothing to make: a peer over its credit limit comes back as a new peer with a fresh limit, so the
+ * limit bounds what one identity owes, not what the mesh as a whole can take.
+ */
+export function meshConfigWarnings(mesh: MeshConfig): string[] {
+  const open = mesh.psk === undefined && mesh.allow_peers.length === 0;
+  if (!open || mesh.credit_limit_usd === undefined) return [];
+  return [
+    'mesh: credit_limit_usd is set on an open mesh (no psk, no allow_peers): any node can join with a new peer id, and each new id starts with a fresh credit limit. Set psk and allow_peers so the limit binds a known peer.',
+  ];
+}

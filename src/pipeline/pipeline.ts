@@ -10,7 +10,7 @@ import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
 import { newMeter, onStreamEnd, type Meter } from './streaming.js';
-import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import { estimateInputTokens, estimateTextTokens, requestEstimate } from './token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome, PrincipalRef } from './types.js';
 
 /** A quota reservation held for the duration of a request (see policy/). */
@@ -48,8 +48,9 @@ interface ProviderTarget extends FailoverTarget {
   route: Route;
 }
 
-/** Output tokens reserved for a request that names no limit (quota estimate only). */
-const DEFAULT_OUTPUT_ESTIMATE = 1_024;
+/** nginx's "client closed request": recorded for a request whose client left before any status was sent. */
+const CLIENT_CLOSED_STATUS = 499;
+
 
 /**
  * The request pipeline after HTTP parsing and authentication: sanitize → validate → admit (quota) → route with
@@ -72,7 +73,11 @@ export class Pipeline {
     return this.inFlight;
   }
 
-  async handle(req: GatewayRequest): Promise<GatewayResponse> {
+  /**
+   * `hooks.onFinish` sees the outcome once it is final (usage included), also when `handle` throws: the mesh's
+   * forward handler charges a peer that left while its request was being served.
+   */
+  async handle(req: GatewayRequest, hooks: { onFinish?: (outcome: Outcome) => void } = {}): Promise<GatewayResponse> {
     const outcome: Outcome = {
       requestId: req.id, receivedAt: req.receivedAt, format: req.format, operation: req.operation, requestedModel: req.model,
       principal: req.principal, ip: req.ip, project: req.project, source: req.source, stream: req.stream,
@@ -86,7 +91,14 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
-      if (error !== undefined) {
+      if (error !== undefined && req.signal.aborted) {
+        // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
+        // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
+        outcome.clientAborted = true;
+        if (outcome.status === 0) outcome.status = CLIENT_CLOSED_STATUS;
+        outcome.errorType = 'client_closed';
+        outcome.errorMessage = 'The client closed the connection before the response was complete.';
+      } else if (error !== undefined) {
         const gatewayError = toGatewayError(error);
         outcome.status = outcome.status >= 400 ? outcome.status : gatewayError.status;
         outcome.errorType = gatewayError.type;
@@ -100,6 +112,7 @@ export class Pipeline {
         outcome.usageEstimated = true;
         outcome.clientAborted = true;
       }
+      hooks.onFinish?.(outcome);
       void Promise.resolve()
         // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
         .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
@@ -117,10 +130,7 @@ export class Pipeline {
       }
       const validated = this.validate(req);
       const canonical = validated.canonical;
-      estimate = {
-        inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(req.body).length),
-        maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
-      };
+      estimate = requestEstimate(canonical, req.body, req.operation);
       admission = await this.deps.admit?.(req, estimate);
       const { prepared, target, attempts, meter, estimated } = await this.route(req, validated, outcome);
       outcome.warnings = prepared.warnings;

@@ -1,4 +1,5 @@
 import type { CanonicalRequest } from '../formats/canonical.js';
+import type { Operation } from '../providers/index.js';
 
 /**
  * A deliberately simple token estimate (about 4 characters per token for English text, the rule of thumb OpenAI
@@ -35,4 +36,15 @@ export function estimateInputTokens(req: CanonicalRequest): number {
   }
   for (const tool of req.tools ?? []) chars += tool.name.length + (tool.description?.length ?? 0) + JSON.stringify(tool.parameters).length;
   return Math.max(1, estimateTextTokens(chars));
+}
+
+/** Output tokens reserved for a request that names no limit (quota and credit estimates only). */
+export const DEFAULT_OUTPUT_ESTIMATE = 1_024;
+
+/** What a request may cost before it ran: its input estimate and the output it allows (for reservations). */
+export function requestEstimate(canonical: CanonicalRequest | undefined, body: unknown, operation: Operation): { inputTokens: number; maxOutputTokens: number } {
+  return {
+    inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(body).length),
+    maxOutputTokens: canonical?.maxTokens ?? (operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
+  };
 }
