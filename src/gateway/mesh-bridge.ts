@@ -1,67 +1,22 @@
-import { createParser } from 'eventsource-parser';
-import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
-import { estimateTextTokens, requestEstimate } from '../pipeline/token-estimate.js';
+import { requestEstimate } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
-import type { Usage, WireFormat } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
-import { costMicros, type CreditReservation, type CreditReservations, type Ledger } from '../ledger/index.js';
-import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
+import { boundedUsage, costMicros, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload } from '../ledger/index.js';
+import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
+import { receiptUsage, relayMeter } from './relay-meter.js';
 import { iterator } from '../pipeline/streaming.js';
 
 const encoder = new TextEncoder();
-/** A complete answer larger than this is relayed but not parsed for its usage. */
-const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
   const micros = (usd: number | undefined) => Math.round((usd ?? 0) * 1e6);
   return { input: micros(price?.inputPerMTok), output: micros(price?.outputPerMTok), cached: micros(price?.cachedInputPerMTok) };
-}
-
-const receiptUsage = (usage: Partial<Usage>) => ({ input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, cached: usage.cachedInputTokens ?? 0 });
-
-/**
- * Measures usage in a response this node relays from a peer, from the response itself (the usage chunk or event
- * of the client's format), so the peer's receipt can be checked against something the peer did not merely assert.
- */
-function relayMeter(format: WireFormat, stream: boolean) {
-  const codec = codecs[format];
-  let usage: Partial<Usage> = {};
-  const decoder = new TextDecoder();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let overflow = false;
-  // Bounded like every SSE parse here: a peer whose stream never ends an event is not metered (its receipt is then
-  // checked against this node's estimate) rather than buffered without end.
-  const parser = stream
-    ? createParser({ onEvent: (m) => void (usage = { ...usage, ...codec.tapStreamMessage(m, true).usage }), onError: () => void (overflow = true), maxBufferSize: MAX_SSE_EVENT_BYTES })
-    : undefined;
-  return {
-    feed(chunk: Uint8Array) {
-      if (parser) {
-        if (!overflow) parser.feed(decoder.decode(chunk, { stream: true }));
-      } else if (size <= MAX_METERED_BODY_BYTES) {
-        size += chunk.byteLength;
-        chunks.push(chunk);
-      }
-    },
-    result(): { input: number; output: number; cached: number } | undefined {
-      if (!parser) {
-        if (size > MAX_METERED_BODY_BYTES) return undefined;
-        try {
-          usage = codec.usageFromResponse(JSON.parse(Buffer.concat(chunks).toString('utf8'))) ?? {};
-        } catch {
-          return undefined;
-        }
-      }
-      return usage.inputTokens === undefined ? undefined : receiptUsage(usage);
-    },
-  };
 }
 
 export interface PeerForwarderOptions {
@@ -90,23 +45,26 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       const price = receiptPrice(advertisedPrice(peerId, frame.model));
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
-      let relayed = 0;
       const body = (async function* () {
         for await (const chunk of result.body) {
           meter.feed(chunk);
-          relayed += chunk.byteLength;
           yield chunk;
         }
       })();
-      const trailer = result.trailer.then((t) => {
+      const trailer = result.trailer.then(async (t): Promise<ForwardTrailer> => {
+        const relayed = await meter.result();
+        const measured = { input: sentInputTokens(frame), output: relayed.outputTokens };
+        const bound = usageBound(measured);
         if (options.ledger && t.receipt) {
-          const usage = meter.result();
-          // Only when the response carried no usage to measure: this node's own estimate to check the claim against.
-          const estimate = usage ? undefined : { input: estimateTextTokens(JSON.stringify(frame.body).length), output: estimateTextTokens(relayed) };
-          const measured = { usage, price, estimate };
-          void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
+          void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
-        return t;
+        // What this node's client is charged (quotas, records): the peer's claim up to the bound, or this node's own
+        // measurement when the peer claims nothing.
+        const charged = t.usage ? boundedUsage(receiptUsage(t.usage), bound) : { ...measured, cached: 0 };
+        if (t.usage && (charged.input < t.usage.inputTokens || charged.output < t.usage.outputTokens)) {
+          options.logger.warn({ peer: peerId, requestId: frame.id, claimed: t.usage, charged }, 'mesh: peer claimed more usage than this node measured; its client is charged the bounded figure');
+        }
+        return { ...t, usage: { inputTokens: charged.input, outputTokens: charged.output, ...(charged.cached ? { cachedInputTokens: charged.cached } : {}) } };
       });
       // The pipeline may never look at the trailer (a peer that answered an error); its failure is not news then.
       trailer.catch(() => undefined);
@@ -115,17 +73,36 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
   };
 }
 
+/** Input tokens of the request this node sent, estimated from its own copy (the peer's count is only a claim). */
+function sentInputTokens(frame: ForwardRequestFrame): number {
+  return requestEstimate(canonicalOf(frame), frame.body, frame.operation).inputTokens;
+}
+
+/** The canonical form of a frame's chat request, for estimates; undefined for other operations or a body that does not parse. */
+function canonicalOf(frame: ForwardRequestFrame) {
+  if (frame.operation === 'embeddings') return undefined;
+  try {
+    return codecs[frame.format].requestToCanonical(frame.body, { model: frame.model, stream: frame.stream });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The response as bytes for the forward stream. For a stream, closing this iterator (the requester went away, even
  * before the first chunk was read) closes the pipeline's events, which releases the request's slot and quota.
  */
-function responseBytes(response: GatewayResponse, format: GatewayRequest['format'], onClose: () => void): AsyncGenerator<Uint8Array> {
+function responseBytes(response: GatewayResponse, format: GatewayRequest['format'], onChunk: (bytes: Uint8Array) => void, onClose: () => void): AsyncGenerator<Uint8Array> {
   const { body } = response;
+  const chunk = (value: Uint8Array) => {
+    onChunk(value);
+    return { done: false as const, value };
+  };
   if (body.kind !== 'sse') {
     let sent = false;
     const bytes = body.kind === 'json' ? encoder.encode(JSON.stringify(body.value)) : body.value;
     return iterator<Uint8Array>({
-      next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), { done: false as const, value: bytes })),
+      next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), chunk(bytes))),
       return: async () => onClose(),
     });
   }
@@ -137,11 +114,11 @@ function responseBytes(response: GatewayResponse, format: GatewayRequest['format
       try {
         const next = await events.next();
         if (next.done) return { done: true as const, value: undefined };
-        return { done: false as const, value: typeof next.value === 'string' ? encoder.encode(next.value) : next.value };
+        return chunk(typeof next.value === 'string' ? encoder.encode(next.value) : next.value);
       } catch (err) {
         // Mid-stream failure on this node: the requester's client gets the same error event a local client would.
         failed = true;
-        return { done: false as const, value: encoder.encode(errorEvent(format, toGatewayError(err))) };
+        return chunk(encoder.encode(errorEvent(format, toGatewayError(err))));
       }
     },
     return: async () => {
@@ -172,13 +149,7 @@ export interface ForwardHandlerOptions {
 
 /** What a forwarded request may cost at this node's price, reserved against the peer's credit while it runs. */
 function estimatedCostMicros(frame: ForwardRequestFrame, price: ReturnType<typeof receiptPrice>): number {
-  let canonical;
-  try {
-    if (frame.operation !== 'embeddings') canonical = codecs[frame.format].requestToCanonical(frame.body, { model: frame.model, stream: frame.stream });
-  } catch {
-    // Invalid bodies are refused by the pipeline; the size of the body is the estimate until then.
-  }
-  const estimate = requestEstimate(canonical, frame.body, frame.operation);
+  const estimate = requestEstimate(canonicalOf(frame), frame.body, frame.operation);
   return costMicros({ input: estimate.inputTokens, output: estimate.maxOutputTokens, cached: 0 }, price);
 }
 
@@ -226,12 +197,22 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     // resetting: the receipt stays unacknowledged here, counts toward its credit limit, and reaches it through
     // reconciliation. The credit reservation ends once the receipt (or the lack of one) is settled.
     let finished: Outcome | undefined;
+    const sent = relayMeter(frame.format, frame.stream);
+    // The usage charged: the upstream's report or, where the pipeline could only estimate it (no usage reported, a
+    // stream cut short), this node's measurement of the answer it sent, by the rule the requester measures with —
+    // so an honest estimate stays within the requester's bound (protocol/receipts.md, "Usage bound").
+    let chargedUsage: Promise<ReceiptPayload['usage'] | undefined> | undefined;
+    const charged = () => (chargedUsage ??= (async () => {
+      const usage = finished?.usage;
+      if (!usage) return undefined;
+      return finished?.usageEstimated ? { ...receiptUsage(usage), output: (await sent.result()).outputTokens } : receiptUsage(usage);
+    })());
     let receipt: Promise<string | undefined> | undefined;
     const issueReceipt = () => (receipt ??= (async () => {
-      const usage = finished?.usage;
       try {
-        if (!ledger || !usage || usage.inputTokens + usage.outputTokens === 0) return undefined;
-        return await ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), price);
+        const usage = await charged();
+        if (!ledger || !usage || usage.input + usage.output === 0) return undefined;
+        return await ledger.issue(peerId, frame.id, frame.model, usage, price);
       } catch (err) {
         logger.error({ err: (err as Error).message, requestId: frame.id }, 'mesh: could not issue a receipt');
         return undefined;
@@ -251,12 +232,12 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     const outcome: Outcome = response.outcome;
     return {
       head: { status: response.status, headers: response.headers },
-      body: responseBytes(response, frame.format, () => void issueReceipt()),
+      body: responseBytes(response, frame.format, (bytes) => sent.feed(bytes), () => void issueReceipt()),
       trailer: async () => {
-        const usage = outcome.usage;
+        const usage = await charged();
         const receipt = await issueReceipt();
         return {
-          ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.cachedInputTokens ? { cachedInputTokens: usage.cachedInputTokens } : {}) } } : {}),
+          ...(usage ? { usage: { inputTokens: usage.input, outputTokens: usage.output, ...(usage.cached ? { cachedInputTokens: usage.cached } : {}) } } : {}),
           ...(outcome.provider ? { provider: outcome.provider } : {}),
           ...(outcome.model ? { model: outcome.model } : {}),
           ...(outcome.status >= 400 ? { error: { status: outcome.status, message: outcome.errorMessage ?? 'error' } } : {}),

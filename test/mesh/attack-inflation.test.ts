@@ -1,0 +1,122 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { USAGE_BOUND_SLACK } from '../../src/ledger/index.js';
+import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+/**
+ * Attack class "inflation": a serving peer that charges more than it served. B answers through an upstream that
+ * reports five million completion tokens for the word "ok" (B's gateway then claims it honestly, in the body and in
+ * a matching receipt), or signs receipts for another model than the one asked for. A serves nothing itself.
+ */
+const mesh = (extra: Record<string, unknown> = {}) => ({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000, ...extra });
+
+const INFLATED = { prompt_tokens: 12, completion_tokens: 5_000_000, total_tokens: 5_000_012 };
+
+/** An OpenAI-compatible upstream that answers "ok" and reports INFLATED usage, plain or streamed. */
+async function inflatingUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 1, owned_by: 'x' }] }));
+      return;
+    }
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString('utf8')));
+    req.on('end', () => {
+      const body = JSON.parse(text) as { stream?: boolean };
+      const base = { id: 'chatcmpl-1', created: 1, model: 'gpt-4o' };
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          ...base, object: 'chat.completion', usage: INFLATED,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+        }));
+        return;
+      }
+      const chunk = (extra: Record<string, unknown>) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...extra })}\n\n`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
+      res.write(chunk({ choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: null }] }));
+      res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+      res.write(chunk({ choices: [], usage: INFLATED }));
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/v1`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+let upstream: Awaited<ReturnType<typeof inflatingUpstream>>;
+let a: TestGateway;
+let b: TestGateway;
+
+beforeAll(async () => {
+  upstream = await inflatingUpstream();
+  b = await startTestGateway([{ id: 'b-openai', type: 'openai', base_url: upstream.url, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 0 }], { mesh: mesh() });
+  a = await startTestGateway([], { mesh: mesh({ bootstrap: b.gateway.mesh!.multiaddrs(), reconcile_interval_seconds: 0 }) });
+  await vi.waitFor(() => expect(a.gateway.mesh!.knownModels().has('gpt-4o')).toBe(true), { timeout: 15_000, interval: 100 });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await upstream?.close();
+});
+
+const chat = (stream: boolean) =>
+  fetch(`${a.url}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', stream, ...(stream ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: 'say ok' }] }),
+  });
+
+/** A's copy of the receipt for request `requestId`, once settled (acknowledged or disputed). */
+async function settled(requestId: string) {
+  let found: Awaited<ReturnType<NonNullable<TestGateway['gateway']['ledger']>['list']>>[number] | undefined;
+  await vi.waitFor(async () => {
+    found = (await a.gateway.ledger!.list(b.gateway.mesh!.peerId)).find((r) => r.requestId === requestId && (r.ack || r.dispute));
+    expect(found).toBeDefined();
+  }, { timeout: 5_000, interval: 50 });
+  return found!;
+}
+
+describe('a serving peer that claims far more usage than it served', () => {
+  for (const stream of [false, true]) {
+    it(`${stream ? 'streamed' : 'plain'}: the receipt is disputed as usage_exceeds_measured and the client is charged the bounded figure`, async () => {
+      const before = a.outcomes.length;
+      const response = await chat(stream);
+      expect(response.status).toBe(200);
+      expect(await response.text()).toContain('ok');
+      const outcome = (await a.waitForOutcomes(before + 1))[before]!;
+      expect(outcome.peer).toBe(b.gateway.mesh!.peerId);
+      // Charged (quotas, records) at most the bound of what A measured: a few tokens of text, not five million.
+      expect(outcome.usage!.outputTokens).toBeLessThanOrEqual(USAGE_BOUND_SLACK.output + 10);
+      expect(outcome.usage!.inputTokens).toBe(INFLATED.prompt_tokens);
+
+      const receipt = await settled(outcome.requestId);
+      expect(receipt.ack).toBeUndefined();
+      expect(receipt.dispute?.reason).toMatch(/^usage_exceeds_measured/);
+      // B learns of the dispute: the receipt is out of its totals.
+      await vi.waitFor(async () => {
+        const held = (await b.gateway.ledger!.list(a.gateway.mesh!.peerId)).find((r) => r.requestId === outcome.requestId);
+        expect(held?.dispute?.reason).toMatch(/^usage_exceeds_measured/);
+      }, { timeout: 5_000, interval: 50 });
+    });
+  }
+});
+
+describe('a serving peer that signs a receipt for another model', () => {
+  it('is disputed as wrong_model', async () => {
+    const ledger = b.gateway.ledger!;
+    const issue = ledger.issue.bind(ledger);
+    const spy = vi.spyOn(ledger, 'issue').mockImplementation((subject, requestId, _model, usage, price) => issue(subject, requestId, 'gpt-4o-premium', usage, price));
+    try {
+      const before = a.outcomes.length;
+      expect((await chat(false)).status).toBe(200);
+      const outcome = (await a.waitForOutcomes(before + 1))[before]!;
+      const receipt = await settled(outcome.requestId);
+      expect(receipt.model).toBe('gpt-4o-premium');
+      expect(receipt.dispute?.reason).toMatch(/^wrong_model/);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
