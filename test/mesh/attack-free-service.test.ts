@@ -103,7 +103,8 @@ function neverAcknowledge(node: MeshNode) {
 }
 
 describe('many requests at once against a credit limit of one receipt', () => {
-  const nodes = pairFor({ credit_limit_usd: 0.000001, reconcile_interval_seconds: 0 });
+  // Every request reaches B's credit check (none is turned away as busy by the per-peer cap first).
+  const nodes = pairFor({ credit_limit_usd: 0.000001, reconcile_interval_seconds: 0, max_concurrent_per_peer: 64 });
 
   it('serves one: the work in flight counts toward the limit, so the others are refused with 402 while it runs', async () => {
     const { a, b } = nodes;

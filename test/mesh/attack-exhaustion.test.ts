@@ -1,0 +1,175 @@
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { multiaddr } from '@multiformats/multiaddr';
+import { encode as encodeVarint } from 'it-length-prefixed';
+import { Uint8ArrayList } from 'uint8arraylist';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { FORWARD_PROTOCOL, FrameType, type Frame } from '../../src/mesh/forward-frames.js';
+import { FrameReader } from '../../src/mesh/frame-reader.js';
+import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p-node.js';
+import { MeshError, type ForwardHandler, type ForwardRequestFrame, type MeshNode } from '../../src/mesh/index.js';
+import { chunks, readText, TestMesh } from './mesh-nodes.js';
+
+/**
+ * Attack class "exhaustion": a peer that tries to take a serving node's slots, memory or time — many forwards at
+ * once, request frames that announce a large length and then trickle, a serving peer that keeps a request with
+ * heartbeats and never answers. Real libp2p nodes on loopback; the raw attacker speaks the forward protocol itself.
+ */
+
+function frame(overrides: Partial<ForwardRequestFrame> = {}): ForwardRequestFrame {
+  return {
+    id: `req_${Math.random().toString(36).slice(2)}`, format: 'openai', operation: 'chat', model: 'm', stream: true,
+    body: { model: 'm', messages: [{ role: 'user', content: 'hi' }] }, hop: 1, visited: [], deadline: Date.now() + 60_000, ...overrides,
+  };
+}
+
+async function refusalOf(promise: Promise<unknown>): Promise<MeshError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(MeshError);
+  return err as MeshError;
+}
+
+/** A handler that holds every request until `release()`, then answers "done". */
+function holdingHandler() {
+  let open: Array<() => void> = [];
+  let held = 0;
+  const handler: ForwardHandler = async (_req, { signal }) => {
+    held++;
+    await new Promise<void>((resolve) => {
+      open.push(resolve);
+      signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    return { head: { status: 200, headers: {} }, body: chunks('done'), trailer: () => ({}) };
+  };
+  return {
+    handler,
+    held: () => held,
+    release: () => {
+      for (const resolve of open) resolve();
+      open = [];
+    },
+  };
+}
+
+describe('one peer opening many forwards at once', () => {
+  const mesh = new TestMesh();
+  let server: MeshNode;
+  let greedy: MeshNode;
+  let other: MeshNode;
+  afterAll(() => mesh.stopAll());
+  beforeAll(async () => {
+    server = await mesh.node({ max_concurrent: 8 });
+    greedy = await mesh.node({ bootstrap: server.multiaddrs() });
+    other = await mesh.node({ bootstrap: server.multiaddrs() });
+  });
+
+  it('gets a quarter of max_concurrent (busy beyond), and another peer is still served', async () => {
+    const hold = holdingHandler();
+    server.setForwardHandler(hold.handler);
+    const controller = new AbortController();
+    const greedyForwards = Array.from({ length: 8 }, () => greedy.forward(server.peerId, frame(), controller.signal).then(
+      async (r) => ({ ok: true as const, text: await readText(r.body) }),
+      (err: unknown) => ({ ok: false as const, err }),
+    ));
+    // Two are held by the handler; the other six are refused as busy without ever reaching it.
+    await vi.waitFor(() => expect(hold.held()).toBe(2), { timeout: 10_000, interval: 20 });
+    const fromOther = other.forward(server.peerId, frame(), AbortSignal.timeout(20_000));
+    await vi.waitFor(() => expect(hold.held()).toBe(3), { timeout: 10_000, interval: 20 });
+    hold.release();
+    expect(await readText((await fromOther).body)).toBe('done');
+    const results = await Promise.all(greedyForwards);
+    expect(results.filter((r) => r.ok)).toHaveLength(2);
+    const refused = results.filter((r) => !r.ok);
+    expect(refused).toHaveLength(6);
+    for (const r of refused) expect((r as { err: MeshError }).err.message).toMatch(/refused: this peer already has 2 forwarded requests in flight/);
+  });
+});
+
+/** A peer outside the project's classes: its own libp2p node that writes whatever bytes it likes on a forward stream. */
+async function rawPeer(): Promise<MeshLibp2p> {
+  const node = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], isAllowed: () => true, clock: Date.now });
+  await node.start();
+  return node;
+}
+
+/** Opens a forward stream that announces a REQUEST frame of `length` bytes and sends only its first `sent`. */
+async function trickle(attacker: MeshLibp2p, target: MeshNode, length: number, sent: number) {
+  const stream = await attacker.dialProtocol(multiaddr(target.multiaddrs()[0]), FORWARD_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+  const prefix = encodeVarint.single(new Uint8ArrayList(new Uint8Array(length))).subarray(0, -length);
+  stream.send(new Uint8ArrayList(prefix, Uint8Array.of(FrameType.request), new Uint8Array(sent).fill(0x20)));
+  const reader = new FrameReader(stream, 1024 * 1024);
+  return {
+    /** The server's answer: its refusal frame, or undefined if it reset the stream. */
+    answer: (async (): Promise<Frame | undefined> => {
+      try {
+        return await reader.next(AbortSignal.timeout(20_000));
+      } catch {
+        return undefined;
+      }
+    })(),
+    close: () => stream.abort(new Error('attacker done')),
+  };
+}
+
+describe('request frames that announce a large length and trickle', () => {
+  const mesh = new TestMesh();
+  let server: MeshNode;
+  let honest: MeshNode;
+  let attacker: MeshLibp2p;
+  afterAll(async () => {
+    await attacker?.stop();
+    await mesh.stopAll();
+  });
+  beforeAll(async () => {
+    server = await mesh.node({
+      max_request_bytes: 1024 * 1024, request_read_budget_bytes: 2 * 1024 * 1024, max_concurrent_per_peer: 8,
+      request_read_timeout_ms: 1_000, request_min_bytes_per_second: 1024 * 1024,
+    });
+    honest = await mesh.node({ bootstrap: server.multiaddrs() });
+    attacker = await rawPeer();
+    server.setForwardHandler(async () => ({ head: { status: 200, headers: {} }, body: chunks('served'), trailer: () => ({}) }));
+  });
+
+  it('holds at most the node-wide read budget, refusing further frames as busy, and gives it back once they time out', async () => {
+    const first = await trickle(attacker, server, 1024 * 1024 - 1, 100);
+    const second = await trickle(attacker, server, 1024 * 1024 - 1, 100);
+    // Both megabytes of the budget are reserved by the trickling frames: a third is refused at once, as busy.
+    const third = await trickle(attacker, server, 64 * 1024, 10);
+    const refusal = await third.answer;
+    expect(refusal).toMatchObject({ type: 'refusal', value: { code: 'busy' } });
+    expect((refusal as { value: { message: string } }).value.message).toMatch(/request bytes/);
+    // An honest peer's small request is refused too while the budget is full...
+    const refused = await refusalOf(honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000)));
+    expect(refused.message).toMatch(/refused: this node is reading as many request bytes/);
+    // ...until the trickling frames miss their deadline (1 s + 1 MiB at 1 MiB/s): they are refused, the budget is back.
+    for (const stalled of [first, second]) expect(await stalled.answer).toMatchObject({ type: 'refusal', value: { code: 'bad_request', message: expect.stringMatching(/did not arrive in time/) } });
+    const served = await honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000));
+    expect(await readText(served.body)).toBe('served');
+    for (const s of [first, second, third]) s.close();
+  });
+});
+
+describe('a serving peer that sends heartbeats and never a head', () => {
+  const mesh = new TestMesh();
+  let requester: MeshNode;
+  let stalling: MeshNode;
+  afterAll(() => mesh.stopAll());
+  beforeAll(async () => {
+    requester = await mesh.node({ heartbeat_ms: 100, stream_head_timeout_ms: 1_500, head_timeout_ms: 60_000 });
+    stalling = await mesh.node({ heartbeat_ms: 100, bootstrap: requester.multiaddrs() });
+  });
+
+  it('is given up on after stream_head_timeout_ms, as a failure before the first byte, although heartbeats kept coming', async () => {
+    let cancelled = false;
+    stalling.setForwardHandler(async (_req, { signal }) => {
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      cancelled = true;
+      throw signal.reason;
+    });
+    const err = await refusalOf(requester.forward(stalling.peerId, frame({ stream: true }), AbortSignal.timeout(30_000)));
+    expect(err.code).toBe('timeout');
+    expect(err.beforeFirstByte).toBe(true);
+    expect(err.message).toMatch(/no head within 1500 ms/);
+    // The requester reset the stream: the stalling node's handler was cancelled.
+    await vi.waitFor(() => expect(cancelled).toBe(true), { timeout: 10_000, interval: 20 });
+  });
+});
