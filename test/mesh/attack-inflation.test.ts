@@ -2,12 +2,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { USAGE_BOUND_SLACK } from '../../src/ledger/index.js';
+import { EXPLORATION_SHARE } from '../../src/mesh/peer-finder.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { chunks, readText, TestMesh } from './mesh-nodes.js';
 
 /**
  * Attack class "inflation": a serving peer that charges more than it served. B answers through an upstream that
  * reports five million completion tokens for the word "ok" (B's gateway then claims it honestly, in the body and in
- * a matching receipt), or signs receipts for another model than the one asked for. A serves nothing itself.
+ * a matching receipt), signs receipts for another model than the one asked for, or advertises a price of 0 so
+ * that prompts go to it before they go to peers this node has measured. A serves nothing itself.
  */
 const mesh = (extra: Record<string, unknown> = {}) => ({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000, ...extra });
 
@@ -118,5 +121,32 @@ describe('a serving peer that signs a receipt for another model', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('a peer that advertises a price of 0 to attract prompts', () => {
+  const nodes = new TestMesh();
+  afterAll(() => nodes.stopAll());
+
+  it('is ranked after a measured healthy peer, and put first in at most the exploration share of look-ups', async () => {
+    const capacity = { maxConcurrent: 8, inFlight: 0 };
+    const advert = (inputPerMTok: number, outputPerMTok: number) => ({ models: [{ id: 'm', capabilities: ['chat'], price: { inputPerMTok, outputPerMTok } }], capacity });
+    const requester = await nodes.node();
+    const honest = await nodes.node({ bootstrap: requester.multiaddrs() }, { beforeStart: (n) => n.setAdvertisement(advert(15, 75)) });
+    const free = await nodes.node({ bootstrap: requester.multiaddrs() }, { beforeStart: (n) => n.setAdvertisement(advert(0, 0)) });
+    await vi.waitFor(() => expect(requester.knownModels().get('m')?.length).toBe(2), { timeout: 15_000, interval: 50 });
+    // Before any measurement, the free peer ranks first (price is all that tells them apart).
+    expect((await requester.findPeersForModel('m')).map((p) => p.peerId)).toEqual([free.peerId, honest.peerId]);
+
+    honest.setForwardHandler(async () => ({ head: { status: 200, headers: {} }, body: chunks('measured'), trailer: () => ({}) }));
+    const frame = { id: 'req_measure', format: 'openai' as const, operation: 'chat' as const, model: 'm', stream: false, body: {}, hop: 1, visited: [], deadline: Date.now() + 10_000 };
+    expect(await readText((await requester.forward(honest.peerId, frame, AbortSignal.timeout(10_000))).body)).toBe('measured');
+
+    const firsts: string[] = [];
+    for (let i = 0; i < 100; i++) firsts.push((await requester.findPeersForModel('m'))[0]!.peerId);
+    const explored = firsts.filter((id) => id === free.peerId).length;
+    expect(explored).toBeGreaterThan(0);
+    expect(explored).toBeLessThanOrEqual(Math.floor(100 * EXPLORATION_SHARE));
+    expect(firsts[0]).toBe(honest.peerId);
   });
 });
