@@ -51,6 +51,9 @@ interface ProviderTarget extends FailoverTarget {
 /** nginx's "client closed request": recorded for a request whose client left before any status was sent. */
 const CLIENT_CLOSED_STATUS = 499;
 
+/** The request's signal fired because its client went away, not because a deadline on it passed. */
+const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError');
+
 
 /**
  * The request pipeline after HTTP parsing and authentication: sanitize → validate → admit (quota) → route with
@@ -91,7 +94,7 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
-      if (error !== undefined && req.signal.aborted) {
+      if (error !== undefined && clientLeft(req.signal)) {
         // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
         // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
         outcome.clientAborted = true;
@@ -105,12 +108,12 @@ export class Pipeline {
         outcome.errorMessage = gatewayError.message;
       }
       outcome.latencyMs = Math.max(0, Date.now() - req.receivedAt); // the wall clock may step back
-      // A client that leaves once the request went upstream is charged what the upstream received: leaving is not a
-      // way to get the request back, and the input was processed (and billed) all the same.
+      // A client that leaves (or a deadline that passes) once the request went upstream is charged what the upstream
+      // received: leaving is not a way to get the request back, and the input was processed (and billed) all the same.
       if (!outcome.usage && outcome.upstreamCalled && req.signal.aborted && estimate) {
         outcome.usage = { inputTokens: estimate.inputTokens, outputTokens: 0 };
         outcome.usageEstimated = true;
-        outcome.clientAborted = true;
+        if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
       hooks.onFinish?.(outcome);
       void Promise.resolve()
@@ -153,7 +156,7 @@ export class Pipeline {
       }
       const events = onStreamEnd(prepared.body.events, (error, completed) => {
         this.applyMeter(outcome, meter, canonical);
-        if (!completed && (error === undefined || req.signal.aborted)) outcome.clientAborted = true;
+        if (!completed && (error === undefined || clientLeft(req.signal))) outcome.clientAborted = true;
         if (meter.error && !error) {
           outcome.status = 502;
           outcome.errorType = 'upstream_error';
