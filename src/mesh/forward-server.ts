@@ -117,21 +117,26 @@ export class ForwardServer {
         deadline = armDeadline(startedAt + requestTimeoutMs + (length / requestMinBytesPerSecond) * 1000 - Date.now());
       },
     });
-    let request: ForwardRequestFrame;
+    let request: ForwardRequestFrame | undefined;
+    let failure: unknown;
     try {
       const frame = await reader.next(tooSlow.signal);
       if (frame?.type !== 'request') throw new Error(`expected a request frame, got ${frame?.type ?? 'end of stream'}`);
       request = frame.value;
     } catch (err) {
-      this.#options.logger.debug({ peer: peerId, err: (err as Error).message }, 'mesh: unreadable forward request');
-      if (err instanceof OverBudgetError) await this.#refuse(stream, 'busy', 'this node is reading as many request bytes as it can hold; try again shortly');
-      else await this.#refuse(stream, 'bad_request', tooSlow.signal.aborted ? 'the request frame did not arrive in time' : 'expected one well-formed request frame');
-      return;
+      failure = err;
     } finally {
+      // The budget and the reading slot are given back before anything else is awaited (a refusal's close included).
       clearTimeout(deadline);
       reader.dispose();
       requestBudget?.give(reserved);
       this.#reading--;
+    }
+    if (!request) {
+      this.#options.logger.debug({ peer: peerId, err: (failure as Error).message }, 'mesh: unreadable forward request');
+      if (failure instanceof OverBudgetError) await this.#refuse(stream, 'busy', 'this node is reading as many request bytes as it can hold; try again shortly');
+      else await this.#refuse(stream, 'bad_request', tooSlow.signal.aborted ? 'the request frame did not arrive in time' : 'expected one well-formed request frame');
+      return;
     }
     const refusal = this.#check(request, peerId);
     if (refusal) {

@@ -52,6 +52,7 @@ export class MeshNode {
   readonly #advertiser: Advertiser;
   readonly #exchange: RecordExchange;
   readonly #server: ForwardServer;
+  readonly #requestBudget: ByteBudget;
   readonly #finder: PeerFinder;
   /** allow_peers: [] allows every peer that can connect (with the PSK, if one is set). */
   readonly isAllowed: (peerId: string) => boolean;
@@ -97,6 +98,7 @@ export class MeshNode {
       clock: this.#clock,
       logger: this.#logger,
     });
+    this.#requestBudget = new ByteBudget(config.request_read_budget_bytes);
     this.#server = new ForwardServer({
       selfId: this.peerId,
       maxHops: config.max_hops,
@@ -106,7 +108,7 @@ export class MeshNode {
       requestTimeoutMs: config.request_read_timeout_ms,
       requestMinBytesPerSecond: config.request_min_bytes_per_second,
       maxConcurrentPerPeer: config.max_concurrent_per_peer,
-      requestBudget: new ByteBudget(config.request_read_budget_bytes),
+      requestBudget: this.#requestBudget,
       isAllowed: this.isAllowed,
       handler: () => this.#handler,
       logger: this.#logger,
@@ -255,6 +257,7 @@ export class MeshNode {
       forward: this.#config.forward,
       maxHops: this.#config.max_hops,
       inFlight: this.#server.inFlight,
+      requestBytesReading: this.#requestBudget.capacity - this.#requestBudget.available,
       ...(own ? { record: { seq: own.seq, expiresAt: own.expiresAt, models: own.models.length } } : {}),
       connections: connected.size,
       peers: peerStatuses(this.#cache.live().filter((r) => r.peerId !== this.peerId), this.#scores, connected),

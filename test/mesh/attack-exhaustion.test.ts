@@ -122,7 +122,8 @@ describe('request frames that announce a large length and trickle', () => {
   beforeAll(async () => {
     server = await mesh.node({
       max_request_bytes: 1024 * 1024, request_read_budget_bytes: 2 * 1024 * 1024, max_concurrent_per_peer: 8,
-      request_read_timeout_ms: 1_000, request_min_bytes_per_second: 1024 * 1024,
+      // The trickling frames' deadline: 2 s + 1 MiB at 256 KiB/s ≈ 6 s, room for the checks below on a loaded machine.
+      request_read_timeout_ms: 2_000, request_min_bytes_per_second: 256 * 1024,
     });
     honest = await mesh.node({ bootstrap: server.multiaddrs() });
     attacker = await rawPeer();
@@ -132,6 +133,7 @@ describe('request frames that announce a large length and trickle', () => {
   it('holds at most the node-wide read budget, refusing further frames as busy, and gives it back once they time out', async () => {
     const first = await trickle(attacker, server, 1024 * 1024 - 1, 100);
     const second = await trickle(attacker, server, 1024 * 1024 - 1, 100);
+    await vi.waitFor(() => expect(server.status().requestBytesReading).toBe(2 * (1024 * 1024 - 1)), { timeout: 5_000, interval: 20 });
     // Both megabytes of the budget are reserved by the trickling frames: a third is refused at once, as busy.
     const third = await trickle(attacker, server, 64 * 1024, 10);
     const refusal = await third.answer;
@@ -140,8 +142,9 @@ describe('request frames that announce a large length and trickle', () => {
     // An honest peer's small request is refused too while the budget is full...
     const refused = await refusalOf(honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000)));
     expect(refused.message).toMatch(/refused: this node is reading as many request bytes/);
-    // ...until the trickling frames miss their deadline (1 s + 1 MiB at 1 MiB/s): they are refused, the budget is back.
+    // ...until the trickling frames miss their deadline: they are refused, and the budget is back.
     for (const stalled of [first, second]) expect(await stalled.answer).toMatchObject({ type: 'refusal', value: { code: 'bad_request', message: expect.stringMatching(/did not arrive in time/) } });
+    expect(server.status().requestBytesReading).toBe(0);
     const served = await honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000));
     expect(await readText(served.body)).toBe('served');
     for (const s of [first, second, third]) s.close();
@@ -154,8 +157,10 @@ describe('a serving peer that sends heartbeats and never a head', () => {
   let stalling: MeshNode;
   afterAll(() => mesh.stopAll());
   beforeAll(async () => {
-    requester = await mesh.node({ heartbeat_ms: 100, stream_head_timeout_ms: 1_500, head_timeout_ms: 60_000 });
-    stalling = await mesh.node({ heartbeat_ms: 100, bootstrap: requester.multiaddrs() });
+    // The requester declares a peer dead after 4 of its own heartbeat intervals of silence (8 s here); the stalling
+    // peer sends a heartbeat every 200 ms, so only the head timeout can end the wait.
+    requester = await mesh.node({ heartbeat_ms: 2_000, stream_head_timeout_ms: 1_500, head_timeout_ms: 60_000 });
+    stalling = await mesh.node({ heartbeat_ms: 200, bootstrap: requester.multiaddrs() });
   });
 
   it('is given up on after stream_head_timeout_ms, as a failure before the first byte, although heartbeats kept coming', async () => {
