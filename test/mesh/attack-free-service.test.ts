@@ -1,4 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/index.js';
+import { Gateway } from '../../src/gateway/gateway.js';
 import { LEDGER_PROTOCOL } from '../../src/gateway/mesh-ledger.js';
 import { meshConfigSchema, meshConfigWarnings, type MeshNode } from '../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
@@ -130,6 +136,21 @@ describe('many requests at once against a credit limit of one receipt', () => {
 });
 
 describe('the start-up warning for a credit limit on an open mesh', () => {
+  it('is logged by a node that starts with credit_limit_usd and neither psk nor allow_peers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshgate-open-mesh-'));
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, storage: { dir }, providers: [], mesh: mesh({ credit_limit_usd: 5 }) }, 'test config', {});
+    const gateway = new Gateway(config, { logger, skipDiscovery: true });
+    try {
+      await gateway.start();
+      expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toContainEqual(expect.stringMatching(/credit_limit_usd is set on an open mesh/));
+    } finally {
+      await gateway.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('warns when credit_limit_usd is set without psk or allow_peers, and not otherwise', () => {
     const config = (extra: Record<string, unknown>) => meshConfigSchema.parse({ enabled: true, ...extra });
     expect(meshConfigWarnings(config({ credit_limit_usd: 5 }))).toEqual([expect.stringMatching(/credit_limit_usd is set on an open mesh.*new peer id/)]);
