@@ -1,4 +1,3 @@
-import { requestEstimate } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import { codecs } from '../formats/index.js';
@@ -6,10 +5,11 @@ import { boundedUsage, costMicros, usageBound, type CreditReservation, type Cred
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
+import { iterator } from '../pipeline/streaming.js';
+import { requestEstimate } from '../pipeline/token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
 import { receiptUsage, relayMeter } from './relay-meter.js';
-import { iterator } from '../pipeline/streaming.js';
 
 const encoder = new TextEncoder();
 
