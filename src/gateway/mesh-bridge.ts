@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import { codecs } from '../formats/index.js';
-import { boundedUsage, costMicros, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload } from '../ledger/index.js';
+import { boundedUsage, costMicros, hiddenOutputAllowance, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -43,6 +43,7 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
       const price = receiptPrice(advertisedPrice(peerId, frame.model));
+      const canonical = canonicalOf(frame);
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
       const body = (async function* () {
@@ -53,8 +54,10 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       })();
       const trailer = result.trailer.then(async (t): Promise<ForwardTrailer> => {
         const relayed = await meter.result();
-        const measured = { input: sentInputTokens(frame), output: relayed.outputTokens };
-        const bound = usageBound(measured);
+        // Input as estimated from this node's own copy of the request, output as relayed (the peer's counts are claims);
+        // reasoning the answer reports but does not show is allowed up to the request's own output limit.
+        const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
+        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens));
         if (options.ledger && t.receipt) {
           void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
@@ -71,11 +74,6 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       return { head: result.head, body, trailer };
     },
   };
-}
-
-/** Input tokens of the request this node sent, estimated from its own copy (the peer's count is only a claim). */
-function sentInputTokens(frame: ForwardRequestFrame): number {
-  return requestEstimate(canonicalOf(frame), frame.body, frame.operation).inputTokens;
 }
 
 /** The canonical form of a frame's chat request, for estimates; undefined for other operations or a body that does not parse. */

@@ -16,6 +16,8 @@ export interface RelayMeasurement {
   reported?: ReceiptPayload['usage'];
   /** Output tokens estimated from the text, reasoning and tool calls relayed (not from the bytes of the framing). */
   outputTokens: number;
+  /** Reasoning tokens the answer reports (a part of its output tokens), shown or not. */
+  reasoningTokens?: number;
 }
 
 /** SSE messages handed from the parser's callback to the format's stream decoder, which pulls them. */
@@ -135,7 +137,11 @@ export function relayMeter(format: WireFormat, stream: boolean) {
       } else {
         completeAnswer();
       }
-      return { ...(usage.inputTokens === undefined ? {} : { reported: receiptUsage(usage) }), outputTokens: estimateTextTokens(outputLength) };
+      return {
+        ...(usage.inputTokens === undefined ? {} : { reported: receiptUsage(usage) }),
+        outputTokens: estimateTextTokens(outputLength),
+        ...(usage.reasoningTokens ? { reasoningTokens: usage.reasoningTokens } : {}),
+      };
     },
   };
 }

@@ -1,6 +1,6 @@
 export { Ledger, newReconcileReport } from './ledger.js';
 export { CreditReservations } from './credit-reservations.js';
-export { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, usageBound, withinBound } from './usage-bound.js';
+export { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, hiddenOutputAllowance, usageBound, withinBound } from './usage-bound.js';
 export type { MeasuredTokens } from './usage-bound.js';
 export type { CreditAdmission, CreditReservation } from './credit-reservations.js';
 export type { Acceptance, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';

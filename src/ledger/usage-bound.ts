@@ -19,11 +19,23 @@ export interface MeasuredTokens {
   output: number;
 }
 
-export function usageBound(measured: MeasuredTokens): MeasuredTokens {
+/** `hiddenOutput`: the allowance for output the subject cannot see (`hiddenOutputAllowance`), added to the output bound. */
+export function usageBound(measured: MeasuredTokens, hiddenOutput = 0): MeasuredTokens {
   return {
     input: Math.ceil(USAGE_BOUND_FACTOR * measured.input) + USAGE_BOUND_SLACK.input,
-    output: Math.ceil(USAGE_BOUND_FACTOR * measured.output) + USAGE_BOUND_SLACK.output,
+    output: Math.ceil(USAGE_BOUND_FACTOR * measured.output) + USAGE_BOUND_SLACK.output + hiddenOutput,
   };
+}
+
+/**
+ * Reasoning tokens a provider bills but does not return (OpenAI's reasoning models) cannot be measured on the
+ * stream. They are credited only as far as the answer itself reports them, and never beyond the output limit of the
+ * request the subject sent (`max_tokens` / `max_completion_tokens`: what its client agreed to pay for at most);
+ * a request without a limit gets no allowance.
+ */
+export function hiddenOutputAllowance(reportedReasoning: number | undefined, requestOutputLimit: number | undefined): number {
+  if (!reportedReasoning || !requestOutputLimit) return 0;
+  return Math.min(reportedReasoning, requestOutputLimit);
 }
 
 /** The part of a claim within the bound: what the requester's own accounting (its client's quotas) is charged. */

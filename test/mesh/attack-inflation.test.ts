@@ -15,6 +15,10 @@ import { chunks, readText, TestMesh } from './mesh-nodes.js';
 const mesh = (extra: Record<string, unknown> = {}) => ({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000, ...extra });
 
 const INFLATED = { prompt_tokens: 12, completion_tokens: 5_000_000, total_tokens: 5_000_012 };
+/** A reasoning model's honest usage: 480 hidden reasoning tokens before the visible "ok". */
+const REASONED = { prompt_tokens: 12, completion_tokens: 482, total_tokens: 494, completion_tokens_details: { reasoning_tokens: 480 } };
+/** Hidden reasoning claimed far beyond any output limit. */
+const OVERTHOUGHT = { prompt_tokens: 12, completion_tokens: 5_000_000, total_tokens: 5_000_012, completion_tokens_details: { reasoning_tokens: 4_999_998 } };
 
 /** An OpenAI-compatible upstream that answers "ok" and reports INFLATED usage, plain or streamed. */
 async function inflatingUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -26,11 +30,13 @@ async function inflatingUpstream(): Promise<{ url: string; close: () => Promise<
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
-      const body = JSON.parse(text) as { stream?: boolean };
+      const body = JSON.parse(text) as { stream?: boolean; messages: Array<{ content: string }> };
       const base = { id: 'chatcmpl-1', created: 1, model: 'gpt-4o' };
+      const asked = body.messages.at(-1)?.content ?? '';
+      const usage = asked.includes('overthink') ? OVERTHOUGHT : asked.includes('think') ? REASONED : INFLATED;
       if (!body.stream) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-          ...base, object: 'chat.completion', usage: INFLATED,
+          ...base, object: 'chat.completion', usage,
           choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
         }));
         return;
@@ -40,7 +46,7 @@ async function inflatingUpstream(): Promise<{ url: string; close: () => Promise<
       res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
       res.write(chunk({ choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: null }] }));
       res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
-      res.write(chunk({ choices: [], usage: INFLATED }));
+      res.write(chunk({ choices: [], usage }));
       res.end('data: [DONE]\n\n');
     });
   });
@@ -65,10 +71,10 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const chat = (stream: boolean) =>
+const chat = (stream: boolean, content = 'say ok', extra: Record<string, unknown> = {}) =>
   fetch(`${a.url}/v1/chat/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'gpt-4o', stream, ...(stream ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: 'say ok' }] }),
+    body: JSON.stringify({ model: 'gpt-4o', stream, ...(stream ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content }], ...extra }),
   });
 
 /** A's copy of the receipt for request `requestId`, once settled (acknowledged or disputed). */
@@ -104,6 +110,30 @@ describe('a serving peer that claims far more usage than it served', () => {
       }, { timeout: 5_000, interval: 50 });
     });
   }
+});
+
+describe('reasoning a provider bills but does not return', () => {
+  it('is acknowledged as far as the answer reports it and the request\'s output limit allows', async () => {
+    const before = a.outcomes.length;
+    const response = await chat(false, 'think, then say ok', { max_completion_tokens: 1_000 });
+    expect(response.status).toBe(200);
+    const outcome = (await a.waitForOutcomes(before + 1))[before]!;
+    const receipt = await settled(outcome.requestId);
+    expect(receipt.dispute).toBeUndefined();
+    expect(receipt.ack).toBeDefined();
+    expect(outcome.usage!.outputTokens).toBe(REASONED.completion_tokens);
+  });
+
+  it('is disputed beyond the request\'s output limit, and without a limit it gets no allowance', async () => {
+    for (const [content, extra] of [['overthink, then say ok', { max_completion_tokens: 1_000 }], ['think, then say ok', {}]] as const) {
+      const before = a.outcomes.length;
+      expect((await chat(false, content, extra)).status).toBe(200);
+      const outcome = (await a.waitForOutcomes(before + 1))[before]!;
+      const receipt = await settled(outcome.requestId);
+      expect(receipt.dispute?.reason).toMatch(/^usage_exceeds_measured/);
+      expect(outcome.usage!.outputTokens).toBeLessThanOrEqual(('max_completion_tokens' in extra ? 1_000 : 0) + USAGE_BOUND_SLACK.output + 10);
+    }
+  });
 });
 
 describe('a serving peer that signs a receipt for another model', () => {

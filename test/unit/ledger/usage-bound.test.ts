@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, usageBound, withinBound } from '../../../src/ledger/index.js';
+import { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, hiddenOutputAllowance, usageBound, withinBound } from '../../../src/ledger/index.js';
 import { estimateTextTokens, tokenWeightedLength } from '../../../src/pipeline/token-estimate.js';
 
 interface Vectors {
@@ -9,6 +9,9 @@ interface Vectors {
   measure: Array<{ text: string; weighted_length: number; tokens: number }>;
   claims: Array<{
     measured: { input: number; output: number };
+    reported_reasoning?: number;
+    request_output_limit?: number;
+    hidden_output: number;
     bound: { input: number; output: number };
     claimed: { input: number; output: number; cached: number };
     acknowledged: boolean;
@@ -31,9 +34,10 @@ describe('usage bound vectors (protocol/vectors/receipts/usage-bound.json)', () 
     }
   });
 
-  it('bounds each claim, acknowledges only claims within the bound, and charges the capped figure', () => {
+  it('bounds each claim (hidden reasoning allowed up to the request\'s output limit), acknowledges only claims within the bound, and charges the capped figure', () => {
     for (const v of vectors.claims) {
-      expect(usageBound(v.measured)).toEqual(v.bound);
+      expect(hiddenOutputAllowance(v.reported_reasoning, v.request_output_limit)).toBe(v.hidden_output);
+      expect(usageBound(v.measured, v.hidden_output)).toEqual(v.bound);
       expect(withinBound(v.claimed, v.bound)).toBe(v.acknowledged);
       expect(boundedUsage(v.claimed, v.bound)).toEqual(v.charged);
     }
