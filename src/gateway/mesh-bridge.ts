@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
+import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import { boundedUsage, costMicros, hiddenOutputAllowance, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
@@ -55,9 +56,10 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       const trailer = result.trailer.then(async (t): Promise<ForwardTrailer> => {
         const relayed = await meter.result();
         // Input as estimated from this node's own copy of the request, output as relayed (the peer's counts are claims);
-        // reasoning the answer reports but does not show is allowed up to the request's own output limit.
+        // reasoning the answer reports (or the request asked for) but does not show is allowed up to the request's own
+        // output limit.
         const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
-        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens));
+        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
         if (options.ledger && t.receipt) {
           void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
@@ -74,6 +76,13 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       return { head: result.head, body, trailer };
     },
   };
+}
+
+/** The reasoning budget a request asked for (its output limit when it asked for reasoning without a budget). */
+function requestedReasoningBudget(canonical: CanonicalRequest | undefined): number | undefined {
+  const reasoning = canonical?.reasoning;
+  if (!reasoning || reasoning.enabled === false || reasoning.effort === 'none') return undefined;
+  return reasoning.budgetTokens ?? canonical?.maxTokens;
 }
 
 /** The canonical form of a frame's chat request, for estimates; undefined for other operations or a body that does not parse. */

@@ -28,14 +28,16 @@ export function usageBound(measured: MeasuredTokens, hiddenOutput = 0): Measured
 }
 
 /**
- * Reasoning tokens a provider bills but does not return (OpenAI's reasoning models) cannot be measured on the
- * stream. They are credited only as far as the answer itself reports them, and never beyond the output limit of the
- * request the subject sent (`max_tokens` / `max_completion_tokens`: what its client agreed to pay for at most);
- * a request without a limit gets no allowance.
+ * Reasoning tokens a provider bills but does not return in full (OpenAI's reasoning models hide it, Anthropic's
+ * recent models return a summary of it) cannot be measured on the stream. They are credited up to what the answer
+ * reports as reasoning or, when it reports none, up to the reasoning budget the request asked for — and never beyond
+ * the output limit of the request the subject sent (`max_tokens` / `max_completion_tokens`: what its client agreed
+ * to pay for at most). A request without an output limit gets no allowance.
  */
-export function hiddenOutputAllowance(reportedReasoning: number | undefined, requestOutputLimit: number | undefined): number {
-  if (!reportedReasoning || !requestOutputLimit) return 0;
-  return Math.min(reportedReasoning, requestOutputLimit);
+export function hiddenOutputAllowance(reportedReasoning: number | undefined, requestOutputLimit: number | undefined, requestedReasoningBudget?: number): number {
+  if (!requestOutputLimit) return 0;
+  const hidden = reportedReasoning || requestedReasoningBudget || 0;
+  return Math.min(hidden, requestOutputLimit);
 }
 
 /** The part of a claim within the bound: what the requester's own accounting (its client's quotas) is charged. */

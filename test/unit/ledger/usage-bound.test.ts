@@ -11,6 +11,7 @@ interface Vectors {
     measured: { input: number; output: number };
     reported_reasoning?: number;
     request_output_limit?: number;
+    requested_reasoning_budget?: number;
     hidden_output: number;
     bound: { input: number; output: number };
     claimed: { input: number; output: number; cached: number };
@@ -36,7 +37,7 @@ describe('usage bound vectors (protocol/vectors/receipts/usage-bound.json)', () 
 
   it('bounds each claim (hidden reasoning allowed up to the request\'s output limit), acknowledges only claims within the bound, and charges the capped figure', () => {
     for (const v of vectors.claims) {
-      expect(hiddenOutputAllowance(v.reported_reasoning, v.request_output_limit)).toBe(v.hidden_output);
+      expect(hiddenOutputAllowance(v.reported_reasoning, v.request_output_limit, v.requested_reasoning_budget)).toBe(v.hidden_output);
       expect(usageBound(v.measured, v.hidden_output)).toEqual(v.bound);
       expect(withinBound(v.claimed, v.bound)).toBe(v.acknowledged);
       expect(boundedUsage(v.claimed, v.bound)).toEqual(v.charged);
