@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { usdToMicros } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
@@ -228,9 +229,10 @@ export class Gateway {
     const { MeshNode, meshConfigWarnings } = await import('../mesh/index.js');
     const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
     const creditLimit = this.config.mesh.credit_limit_usd;
-    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
+    const creditLimitMicros = creditLimit === undefined ? undefined : usdToMicros(creditLimit);
+    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimitMicros === undefined ? {} : { creditLimitMicros });
     const ledger = this.ledger;
-    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimit === undefined ? undefined : Math.round(creditLimit * 1e6));
+    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimitMicros);
     for (const warning of meshConfigWarnings(this.config.mesh)) this.logger.warn(warning);
     mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger, credit, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());

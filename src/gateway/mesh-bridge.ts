@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { formatMicrosAsUsd, microsToUsd, usdToMicros } from '../core/index.js';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
@@ -16,7 +17,7 @@ const encoder = new TextEncoder();
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
-  const micros = (usd: number | undefined) => Math.round((usd ?? 0) * 1e6);
+  const micros = (usd: number | undefined) => usdToMicros(usd ?? 0);
   return { input: micros(price?.inputPerMTok), output: micros(price?.outputPerMTok), cached: micros(price?.cachedInputPerMTok) };
 }
 
@@ -169,17 +170,16 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
   const { logger, ledger, credit } = options;
   return async (frame, { peerId, signal }) => {
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
-      return refusal(frame, new GatewayError(400, 'invalid_request_error', 'The forwarded request body must be a JSON object.', { code: 'invalid_request' }));
+      return refusal(frame, new GatewayError('invalid_request', 'The forwarded request body must be a JSON object.'));
     }
     const price = receiptPrice(options.priceOf(frame.model));
     let reservation: CreditReservation | undefined;
     if (credit) {
       const admission = await credit.admit(peerId, estimatedCostMicros(frame, price));
       if (!admission.admitted) {
-        const usd = (micros: number) => `$${(micros / 1e6).toFixed(6)}`;
-        logger.warn({ peer: peerId, unacknowledgedUsd: admission.owedMicros / 1e6, inFlightUsd: admission.inFlightMicros / 1e6 }, 'mesh: peer over its credit limit, refusing work');
-        const inFlight = admission.inFlightMicros > 0 ? `${usd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
-        return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has ${inFlight}${usd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
+        logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(admission.owedMicros), inFlightUsd: microsToUsd(admission.inFlightMicros) }, 'mesh: peer over its credit limit, refusing work');
+        const inFlight = admission.inFlightMicros > 0 ? `$${formatMicrosAsUsd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
+        return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has ${inFlight}$${formatMicrosAsUsd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
       }
       reservation = admission.reservation;
     }

@@ -1,5 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { StreamEvent, Usage, WireFormat } from '../formats/canonical.js';
+import type { WireFormat } from '../core/index.js';
+import type { StreamEvent, Usage } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
 import type { ReceiptPayload } from '../ledger/index.js';

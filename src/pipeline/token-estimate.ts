@@ -1,5 +1,5 @@
 import type { CanonicalRequest } from '../formats/canonical.js';
-import type { Operation } from '../providers/index.js';
+import type { Operation } from '../core/index.js';
 
 /**
  * A deliberately simple token estimate (about 4 characters per token for English text, the rule of thumb OpenAI
