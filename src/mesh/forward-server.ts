@@ -61,6 +61,9 @@ export class ForwardServer {
   #reading = 0;
   /** Streams being read or served, per requesting peer (bounded by maxConcurrentPerPeer). */
   readonly #perPeer = new Map<string, number>();
+  /** Set by drain(): new requests are refused, those in flight finish. */
+  #draining = false;
+  readonly #idleWaiters = new Set<() => void>();
 
   constructor(options: ForwardServerOptions) {
     this.#options = options;
@@ -70,11 +73,31 @@ export class ForwardServer {
     return this.#inFlight;
   }
 
+  /**
+   * For a node shutting down: refuses new requests with 'busy' (a refusal the requester does not hold against this
+   * node; it asks another peer) and resolves once the requests in flight are done, their streams and trailers sent.
+   */
+  drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#idleWaiters.delete(wake);
+        resolve();
+      };
+      this.#idleWaiters.add(wake);
+    });
+  }
+
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peerId = connection.remotePeer.toString();
     const { maxConcurrent, maxConcurrentPerPeer = maxConcurrent } = this.#options;
     // Request frames can be large (the body travels in them): only as many are read at once as requests could be
     // served, so streams that send a length and then trickle (or never send) the rest cannot pile up buffers.
+    if (this.#draining) {
+      await this.#refuse(stream, 'busy', 'node is shutting down');
+      return;
+    }
     if (this.#reading + this.#inFlight >= maxConcurrent) {
       await this.#refuse(stream, 'busy', 'node is at capacity');
       return;
@@ -154,6 +177,7 @@ export class ForwardServer {
       await this.#serve(stream, request, peerId, handler);
     } finally {
       this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#idleWaiters) wake();
     }
   }
 
@@ -163,6 +187,7 @@ export class ForwardServer {
     if (request.visited.includes(selfId)) return { code: 'cycle', message: 'request already visited this node' };
     if (request.hop > maxHops) return { code: 'hop_limit', message: `hop ${request.hop} exceeds max_hops ${maxHops}` };
     if (request.deadline <= Date.now()) return { code: 'timeout', message: 'deadline already passed' };
+    if (this.#draining) return { code: 'busy', message: 'node is shutting down' };
     if (this.#inFlight >= maxConcurrent) return { code: 'busy', message: 'node is at capacity' };
     return undefined;
   }
