@@ -2,7 +2,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { USAGE_BOUND_SLACK } from '../../src/ledger/index.js';
-import { EXPLORATION_SHARE } from '../../src/mesh/peer-finder.js';
+import pino from 'pino';
+import type { NodeRecord } from '../../src/mesh/index.js';
+import { EXPLORATION_SHARE, PeerFinder, type PeerFinderOptions } from '../../src/mesh/peer-finder.js';
+import { PeerScores } from '../../src/mesh/peer-scores.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { chunks, readText, TestMesh } from './mesh-nodes.js';
 
@@ -157,6 +160,22 @@ describe('a serving peer that signs a receipt for another model', () => {
 describe('a peer that advertises a price of 0 to attract prompts', () => {
   const nodes = new TestMesh();
   afterAll(() => nodes.stopAll());
+
+  it('ranks measured healthy peers first, then unmeasured ones (whatever their price), then measured failing ones', () => {
+    const scores = new PeerScores({ banAfterFailures: 100, banBaseMs: 1_000, banMaxMs: 1_000, clock: Date.now });
+    const finder = new PeerFinder({ selfId: 'self', scores, logger: pino({ level: 'silent' }) } as unknown as PeerFinderOptions);
+    const record = (peerId: string, usd: number): NodeRecord => ({
+      v: 1, peerId, addrs: [], models: [{ id: 'm', capabilities: ['chat'], price: { inputPerMTok: usd, outputPerMTok: usd } }],
+      capacity: { maxConcurrent: 4, inFlight: 0 }, version: 't', seq: 1, issuedAt: Date.now(), expiresAt: Date.now() + 60_000,
+    });
+    const healthy = scores.begin('healthy');
+    healthy.firstByte();
+    healthy.succeeded();
+    for (let i = 0; i < 3; i++) scores.begin('failing').failed();
+    const order = finder.rank([record('failing', 0), record('free', 0), record('healthy', 50)], 'm').map((p) => p.peerId);
+    // The first of twenty rankings explores nothing (at most 5% of them put an unmeasured peer first).
+    expect(order).toEqual(['healthy', 'free', 'failing']);
+  });
 
   it('is ranked after a measured healthy peer, and put first in at most the exploration share of look-ups', async () => {
     const capacity = { maxConcurrent: 8, inFlight: 0 };
