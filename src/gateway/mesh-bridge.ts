@@ -3,14 +3,15 @@ import { formatMicrosAsUsd, microsToUsd, usdToMicros } from '../core/index.js';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
-import { boundedUsage, costMicros, hiddenOutputAllowance, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload } from '../ledger/index.js';
+import {
+  boundedUsage, costMicros, hiddenOutputAllowance, settleReceipt, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type SettleContext,
+} from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { iterator } from '../pipeline/streaming.js';
 import { requestEstimate } from '../pipeline/token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
-import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
 import { receiptUsage, relayMeter } from './relay-meter.js';
 
 const encoder = new TextEncoder();
@@ -26,7 +27,7 @@ export interface PeerForwarderOptions {
   maxHops: number;
   lookupTimeoutMs: number;
   /** Receipts of forwarded work are checked and acknowledged with these (absent: no receipts kept). */
-  ledger?: { ledger: Ledger; acks: AckBatcher };
+  ledger?: Omit<SettleContext, 'logger'>;
   logger: Logger;
 }
 
@@ -62,7 +63,7 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
         const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
         if (options.ledger && t.receipt) {
-          void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
+          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
         // What this node's client is charged (quotas, records): the peer's claim up to the bound, or this node's own
         // measurement when the peer claims nothing.

@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
-import { LEDGER_PROTOCOL } from '../../src/gateway/mesh-ledger.js';
+import { LEDGER_PROTOCOL } from '../../src/ledger/index.js';
 import { meshConfigSchema, meshConfigWarnings, type MeshNode } from '../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
