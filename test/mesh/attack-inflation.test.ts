@@ -33,9 +33,9 @@ async function inflatingUpstream(): Promise<{ url: string; close: () => Promise<
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString('utf8')));
     req.on('end', () => {
-      const body = JSON.parse(text) as { stream?: boolean; messages: Array<{ content: string }> };
+      const body = JSON.parse(text) as { stream?: boolean; messages: unknown[] };
       const base = { id: 'chatcmpl-1', created: 1, model: 'gpt-4o' };
-      const asked = body.messages.at(-1)?.content ?? '';
+      const asked = JSON.stringify(body.messages.at(-1) ?? '');
       const usage = asked.includes('overthink') ? OVERTHOUGHT : asked.includes('think') ? REASONED : INFLATED;
       if (!body.stream) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
@@ -125,6 +125,20 @@ describe('reasoning a provider bills but does not return', () => {
     expect(receipt.dispute).toBeUndefined();
     expect(receipt.ack).toBeDefined();
     expect(outcome.usage!.outputTokens).toBe(REASONED.completion_tokens);
+  });
+
+  it('with no reasoning count in the answer, is acknowledged up to the reasoning budget the request asked for', async () => {
+    // An Anthropic client asks for extended thinking; the answer (translated on B) reports output tokens only.
+    const before = a.outcomes.length;
+    const response = await fetch(`${a.url}/v1/messages`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'gpt-4o', max_tokens: 4_096, thinking: { type: 'enabled', budget_tokens: 2_000 }, messages: [{ role: 'user', content: 'think, then say ok' }] }),
+    });
+    expect(response.status).toBe(200);
+    const outcome = (await a.waitForOutcomes(before + 1))[before]!;
+    const receipt = await settled(outcome.requestId);
+    expect(receipt.dispute).toBeUndefined();
+    expect(receipt.ack).toBeDefined();
   });
 
   it('is disputed beyond the request\'s output limit, and without a limit it gets no allowance', async () => {
