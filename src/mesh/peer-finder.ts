@@ -34,7 +34,7 @@ export interface PeerFinderOptions {
 }
 
 const DEFAULT_REFRESH_MS = 60_000;
-/** At most this share of rankings puts an unmeasured peer ahead of measured healthy ones (exploration). */
+/** At most this share of the rankings that could, put an unmeasured peer ahead of measured healthy ones (exploration). */
 export const EXPLORATION_SHARE = 0.05;
 
 function blendedPrice(record: RecordPayload, model: string): number | undefined {
@@ -53,7 +53,8 @@ export class PeerFinder {
   readonly #options: PeerFinderOptions;
   readonly #lastLookUp = new Map<string, number>();
   readonly #refreshing = new Set<string>();
-  #rankings = 0;
+  /** Rankings that had an unmeasured peer behind a measured healthy one, and how many of them put it first. */
+  #choices = 0;
   #explorations = 0;
 
   constructor(options: PeerFinderOptions) {
@@ -106,11 +107,15 @@ export class PeerFinder {
     const ranked = records
       .map((record) => ({ peerId: record.peerId, record, score: scores.score(record.peerId, blendedPrice(record, model)), tier: tier(record.peerId) }))
       .sort((a, b) => a.tier - b.tier || b.score - a.score);
-    this.#rankings++;
+    // Counted only when there is a choice to make (a measured healthy peer first, an unmeasured one behind it), so
+    // rankings without an unmeasured peer do not bank explorations that a newcomer would then get in a burst.
     const explore = ranked.findIndex((p) => p.tier === 1);
-    if (explore > 0 && ranked[0]!.tier === 0 && this.#explorations + 1 <= EXPLORATION_SHARE * this.#rankings) {
-      this.#explorations++;
-      ranked.unshift(...ranked.splice(explore, 1));
+    if (explore > 0 && ranked[0]!.tier === 0) {
+      this.#choices++;
+      if (this.#explorations + 1 <= EXPLORATION_SHARE * this.#choices) {
+        this.#explorations++;
+        ranked.unshift(...ranked.splice(explore, 1));
+      }
     }
     return ranked.map(({ tier: _tier, ...peer }) => peer);
   }

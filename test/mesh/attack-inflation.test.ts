@@ -189,6 +189,11 @@ describe('a peer that advertises a price of 0 to attract prompts', () => {
     const order = finder.rank([record('failing', 0), record('free', 0), record('healthy', 50)], 'm').map((p) => p.peerId);
     // The first of twenty rankings explores nothing (at most 5% of them put an unmeasured peer first).
     expect(order).toEqual(['healthy', 'free', 'failing']);
+
+    // Rankings with nothing to explore bank no explorations: a newcomer after many of them is not put first in a burst.
+    for (let i = 0; i < 200; i++) finder.rank([record('healthy', 50)], 'm');
+    const firsts = Array.from({ length: 40 }, () => finder.rank([record('healthy', 50), record('newcomer', 0)], 'm')[0]!.peerId);
+    expect(firsts.filter((id) => id === 'newcomer').length).toBeLessThanOrEqual(Math.floor(41 * EXPLORATION_SHARE));
   });
 
   it('is ranked after a measured healthy peer, and put first in at most the exploration share of look-ups', async () => {
