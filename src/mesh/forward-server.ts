@@ -27,7 +27,11 @@ export interface ForwardServerOptions {
   requestMinBytesPerSecond?: number;
   /** Forwarded requests (being read or served) one peer may hold at once; absent = maxConcurrent. */
   maxConcurrentPerPeer?: number;
-  /** Bytes of request frames being read at once across all peers (each frame's declared length is reserved). */
+  /**
+   * Bytes of request frames being read at once across all peers (each frame's declared length is reserved); one
+   * peer may hold at most its share of it, `capacity × maxConcurrentPerPeer / maxConcurrent` but never less than
+   * one frame of `maxRequestBytes`, so a single peer cannot keep the others' frames from being read.
+   */
   requestBudget?: ByteBudget;
   isAllowed: (peerId: string) => boolean;
   handler: () => ForwardHandler | undefined;
@@ -61,6 +65,8 @@ export class ForwardServer {
   #reading = 0;
   /** Streams being read or served, per requesting peer (bounded by maxConcurrentPerPeer). */
   readonly #perPeer = new Map<string, number>();
+  /** Request bytes reserved per requesting peer (bounded by its share of the read budget). */
+  readonly #readingBytes = new Map<string, number>();
   /** Set by drain(): new requests are refused, those in flight finish. */
   #draining = false;
   readonly #idleWaiters = new Set<() => void>();
@@ -133,7 +139,11 @@ export class ForwardServer {
     let reserved = 0;
     const reader = new FrameReader(stream, maxRequestBytes, {
       onFrameLength: (length) => {
-        if (requestBudget && !requestBudget.take(length)) throw new OverBudgetError(length);
+        if (requestBudget) {
+          const held = this.#readingBytes.get(peerId) ?? 0;
+          if (held + length > this.#peerBudgetShare(requestBudget) || !requestBudget.take(length)) throw new OverBudgetError(length);
+          this.#readingBytes.set(peerId, held + length);
+        }
         reserved = length;
         if (requestMinBytesPerSecond === undefined) return;
         clearTimeout(deadline);
@@ -152,7 +162,12 @@ export class ForwardServer {
       // The budget and the reading slot are given back before anything else is awaited (a refusal's close included).
       clearTimeout(deadline);
       reader.dispose();
-      requestBudget?.give(reserved);
+      if (requestBudget && reserved > 0) {
+        requestBudget.give(reserved);
+        const left = (this.#readingBytes.get(peerId) ?? reserved) - reserved;
+        if (left > 0) this.#readingBytes.set(peerId, left);
+        else this.#readingBytes.delete(peerId);
+      }
       this.#reading--;
     }
     if (!request) {
@@ -179,6 +194,11 @@ export class ForwardServer {
       this.#inFlight--;
       if (this.#inFlight === 0) for (const wake of this.#idleWaiters) wake();
     }
+  }
+
+  #peerBudgetShare(budget: ByteBudget): number {
+    const { maxConcurrent, maxConcurrentPerPeer = maxConcurrent, maxRequestBytes } = this.#options;
+    return Math.max(maxRequestBytes, Math.floor((budget.capacity * maxConcurrentPerPeer) / maxConcurrent));
   }
 
   #check(request: ForwardRequestFrame, peerId: string): { code: RefusalCode; message: string } | undefined {

@@ -114,9 +114,9 @@ describe('request frames that announce a large length and trickle', () => {
   const mesh = new TestMesh();
   let server: MeshNode;
   let honest: MeshNode;
-  let attacker: MeshLibp2p;
+  const attackers: MeshLibp2p[] = [];
   afterAll(async () => {
-    await attacker?.stop();
+    await Promise.all(attackers.map((node) => node.stop()));
     await mesh.stopAll();
   });
   beforeAll(async () => {
@@ -126,28 +126,29 @@ describe('request frames that announce a large length and trickle', () => {
       request_read_timeout_ms: 2_000, request_min_bytes_per_second: 256 * 1024,
     });
     honest = await mesh.node({ bootstrap: server.multiaddrs() });
-    attacker = await rawPeer();
+    attackers.push(await rawPeer(), await rawPeer());
     server.setForwardHandler(async () => ({ head: { status: 200, headers: {} }, body: chunks('served'), trailer: () => ({}) }));
   });
 
-  it('holds at most the node-wide read budget, refusing further frames as busy, and gives it back once they time out', async () => {
-    const first = await trickle(attacker, server, 1024 * 1024 - 1, 100);
-    const second = await trickle(attacker, server, 1024 * 1024 - 1, 100);
-    await vi.waitFor(() => expect(server.status().requestBytesReading).toBe(2 * (1024 * 1024 - 1)), { timeout: 5_000, interval: 20 });
-    // Both megabytes of the budget are reserved by the trickling frames: a third is refused at once, as busy.
-    const third = await trickle(attacker, server, 64 * 1024, 10);
-    const refusal = await third.answer;
-    expect(refusal).toMatchObject({ type: 'refusal', value: { code: 'busy' } });
-    expect((refusal as { value: { message: string } }).value.message).toMatch(/request bytes/);
-    // An honest peer's small request is refused too while the budget is full...
+  it('holds one peer to its share of the read budget, all peers to the whole of it, and gives it back once frames time out', async () => {
+    const [first, second] = attackers as [MeshLibp2p, MeshLibp2p];
+    const big = 1024 * 1024 - 1;
+    const held = [await trickle(first, server, big, 100)];
+    await vi.waitFor(() => expect(server.status().requestBytesReading).toBe(big), { timeout: 5_000, interval: 20 });
+    // One peer's share is max(max_request_bytes, budget × per-peer / max_concurrent) = 1 MiB: its next frame is busy.
+    const overShare = await trickle(first, server, 64 * 1024, 10);
+    expect(await overShare.answer).toMatchObject({ type: 'refusal', value: { code: 'busy', message: expect.stringMatching(/request bytes/) } });
+    // A second peer takes the other megabyte: the budget is full, and an honest peer's small request is busy too...
+    held.push(await trickle(second, server, big, 100));
+    await vi.waitFor(() => expect(server.status().requestBytesReading).toBe(2 * big), { timeout: 5_000, interval: 20 });
     const refused = await refusalOf(honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000)));
     expect(refused.message).toMatch(/refused: this node is reading as many request bytes/);
     // ...until the trickling frames miss their deadline: they are refused, and the budget is back.
-    for (const stalled of [first, second]) expect(await stalled.answer).toMatchObject({ type: 'refusal', value: { code: 'bad_request', message: expect.stringMatching(/did not arrive in time/) } });
+    for (const stalled of held) expect(await stalled.answer).toMatchObject({ type: 'refusal', value: { code: 'bad_request', message: expect.stringMatching(/did not arrive in time/) } });
     expect(server.status().requestBytesReading).toBe(0);
     const served = await honest.forward(server.peerId, frame(), AbortSignal.timeout(10_000));
     expect(await readText(served.body)).toBe('served');
-    for (const s of [first, second, third]) s.close();
+    for (const s of [...held, overShare]) s.close();
   });
 });
 
