@@ -6,7 +6,7 @@ import { GatewayError } from '../errors/index.js';
 import { Analytics, analyticsRoutes } from '../analytics/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
+import { AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
@@ -294,11 +294,15 @@ export class Gateway {
    * prices) and spare capacity, signs receipts for work it serves and checks those of work it asks peers for.
    */
   private async startMesh(): Promise<void> {
-    const { MeshNode } = await import('../mesh/index.js');
+    const { MeshNode, meshConfigWarnings } = await import('../mesh/index.js');
     const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
     const creditLimit = this.config.mesh.credit_limit_usd;
-    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
-    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
+    const creditLimitMicros = creditLimit === undefined ? undefined : usdToMicros(creditLimit);
+    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimitMicros === undefined ? {} : { creditLimitMicros });
+    const ledger = this.ledger;
+    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimitMicros);
+    for (const warning of meshConfigWarnings(this.config.mesh)) this.logger.warn(warning);
+    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger, credit, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
     const rate = new LedgerMessageRate(this.config.mesh.ledger_messages_per_second);
