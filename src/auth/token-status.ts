@@ -1,4 +1,4 @@
-import { usdToMicros, type QuotaState, type QuotaStore } from '../policy/index.js';
+import { usdToMicros, type QuotaCounters, type QuotaState } from '../policy/index.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
 
@@ -37,7 +37,7 @@ function toUsage(state: QuotaState, unit = 1): TokenUsage {
   };
 }
 
-function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): TokenStatus['usage'] {
+function usageOf(id: string, payload: AccessTokenPayload, quotas: Pick<QuotaCounters, 'peek'>): TokenStatus['usage'] {
   const scope = `token:${id}`;
   const usage: TokenStatus['usage'] = {};
   if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
@@ -46,7 +46,7 @@ function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): T
   return usage;
 }
 
-export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number): TokenStatus {
+export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): TokenStatus {
   const payload = record.payload;
   const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
   return {

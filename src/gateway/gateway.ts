@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors/index.js';
-import { AccessControl, adminRoutes } from '../auth/index.js';
+import { adminRoutes, createAccessControl, type AccessControl, type Reservation } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
@@ -88,7 +88,7 @@ export class Gateway {
             return { body: result.body, findings: result.findings, refusal: result.blocked ? complianceError(result.findings) : undefined, header: findingsHeader(result.findings) };
           }
         : undefined,
-      providerKey: (principal, providerId) => this.access.providerKey(principal, providerId),
+      providerKey: (principal, providerId) => this.access.virtualKeys.providerKey(principal, providerId),
       onComplete: (outcome) => this.complete(outcome),
       onFailover: (from, to) => {
         this.logger.info({ from, to }, 'failing over');
@@ -99,11 +99,11 @@ export class Gateway {
 
   /** Model permission, then a quota reservation sized by the estimate; settled with the real usage and cost at the end. */
   private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
-    this.access.checkModel(req.principal, req.model);
+    this.access.models.check(req.principal, req.model);
     const estimatedCost = this.priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
-    let reservation: Awaited<ReturnType<AccessControl['reserve']>>;
+    let reservation: Reservation;
     try {
-      reservation = await this.access.reserve(req.principal, {
+      reservation = await this.access.quotas.reserve(req.principal, {
         ip: req.ip,
         model: req.model,
         estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
@@ -168,7 +168,7 @@ export class Gateway {
 
   async start(): Promise<string> {
     this.store = await Store.open(this.config.storage.dir);
-    this.access = await AccessControl.create({
+    this.access = await createAccessControl({
       auth: this.config.auth,
       keyMap: this.config.key_map,
       store: this.store,
@@ -200,17 +200,17 @@ export class Gateway {
         },
       },
       authenticate: async (request) => {
-        const ip = this.access.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
+        const ip = this.access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
         request.clientIp = ip;
-        return this.access.authenticate({ headers: request.headers, ip });
+        return this.access.authenticator.authenticate({ headers: request.headers, ip });
       },
-      authorizeAdmin: async (request) => this.access.authorizeAdmin(request.headers),
+      authorizeAdmin: async (request) => this.access.admin.authorize(request.headers),
       corsHeaders: async (request) => {
         const origin = request.headers.origin;
         const requested = request.headers['access-control-request-headers'];
-        return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
+        return this.access.cors.headersFor(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access.tokens, this.access.admin), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });

@@ -123,7 +123,7 @@ describe('access tokens', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     // A German address (checked against the bundled database first) behind trust_proxy.
     const german = '5.9.0.1';
-    expect(node.access.country(german)).toBe('DE');
+    expect(node.access.authenticator.country(german)).toBe('DE');
     const blocked = await chat(token, { origin: 'https://myapp.com', 'x-forwarded-for': german }, 'gpt-4o-mini');
     expect(blocked.status).toBe(403);
     expect(((await blocked.json()) as { error: { message: string } }).error.message).toContain('DE');
