@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { GatewayError } from '../errors/index.js';
-import { adminRoutes, createAccessControl, type AccessControl, type Reservation } from '../auth/index.js';
+import { adminRoutes, createAccessControl, type AccessControl } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
@@ -10,14 +9,16 @@ import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder } from './mesh-bridge.js';
 import { LedgerReconciler } from './ledger-reconciler.js';
 import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
+import { advertisedPrice } from './mesh-services.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
-import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
+import { OutcomeRecorder, RecordStore, recordsRoutes } from '../records/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
-import type { Admission } from '../pipeline/pipeline.js';
-import type { GatewayRequest, Outcome } from '../pipeline/types.js';
+import { pricedAdmission } from '../pipeline/admission.js';
+import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
+import { sanitizeStep } from '../pipeline/sanitize-step.js';
+import type { Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
@@ -52,10 +53,9 @@ export class Gateway {
   reconciler?: LedgerReconciler;
   private acks?: AckBatcher;
   private advertiseTimer?: NodeJS.Timeout;
-  /** Record writes not yet on disk; shutdown waits for them. */
-  private readonly pendingWrites = new Set<Promise<boolean>>();
+  private recorder?: OutcomeRecorder;
   url = '';
-  private readonly completions = new Set<(outcome: Outcome) => void>();
+  private readonly outcomes: OutcomeListeners;
   private closing?: Promise<void>;
 
   constructor(config: Config, private readonly options: GatewayOptions = {}) {
@@ -64,6 +64,8 @@ export class Gateway {
     this.providers = config.providers.map(createProvider);
     this.priceBook = new PriceBook(config.pricing);
     this.catalog = new ModelCatalog(this.providers, this.logger);
+    this.outcomes = new OutcomeListeners(this.logger);
+    this.outcomes.add((outcome) => logOutcome(this.logger, outcome));
     this.metrics = createMetrics({ isKnownModel: (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });
     for (const provider of this.providers) {
       const { circuit_breaker: cb } = config.routing;
@@ -75,54 +77,20 @@ export class Gateway {
         },
       ));
     }
-    const sanitizer = createSanitizer(config.sanitization);
     this.pipeline = new Pipeline({
       config,
       catalog: this.catalog,
       breakers: this.breakers,
       logger: this.logger,
-      admit: (req, estimate) => this.admit(req, estimate),
-      sanitize: sanitizer.active
-        ? (req) => {
-            const result = sanitizer.scanRequest(req.body);
-            return { body: result.body, findings: result.findings, refusal: result.blocked ? complianceError(result.findings) : undefined, header: findingsHeader(result.findings) };
-          }
-        : undefined,
+      admit: pricedAdmission({ quotas: { reserve: (principal, input) => this.access.quotas.reserve(principal, input) }, priceBook: this.priceBook, providerType: (id) => this.providerType(id), onQuotaRefused: (code) => this.metrics.quotaRejected(code) }),
+      sanitize: sanitizeStep(config.sanitization),
       providerKey: (principal, providerId) => this.access.virtualKeys.providerKey(principal, providerId),
-      onComplete: (outcome) => this.complete(outcome),
+      onComplete: (outcome) => this.outcomes.emit(outcome),
       onFailover: (from, to) => {
         this.logger.info({ from, to }, 'failing over');
         this.metrics.failover(from, to);
       },
     });
-  }
-
-  /** Model permission, then a quota reservation sized by the estimate; settled with the real usage and cost at the end. */
-  private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
-    this.access.models.check(req.principal, req.model);
-    const estimatedCost = this.priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
-    let reservation: Reservation;
-    try {
-      reservation = await this.access.quotas.reserve(req.principal, {
-        ip: req.ip,
-        model: req.model,
-        estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
-        estimatedCostMicros: estimatedCost.costMicros ?? 0,
-        priced: estimatedCost.priced,
-      });
-    } catch (err) {
-      if (err instanceof GatewayError && err.status === 429) this.metrics.quotaRejected(err.code);
-      throw err;
-    }
-    return {
-      headers: reservation.headers,
-      settle: (outcome) => {
-        const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
-        const cost = this.priceBook.costOf({ providerType: this.providerType(outcome.provider), model: outcome.model ?? outcome.requestedModel, usage });
-        return reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costMicros: cost.costMicros ?? undefined });
-      },
-      release: () => reservation.release(),
-    };
   }
 
   private providerType(providerId: string | undefined) {
@@ -131,39 +99,7 @@ export class Gateway {
 
   /** Subscribes to every finished request (records, metrics, tests). */
   onComplete(listener: (outcome: Outcome) => void): () => void {
-    this.completions.add(listener);
-    return () => this.completions.delete(listener);
-  }
-
-  private complete(outcome: Outcome): void {
-    this.logger.info(
-      {
-        requestId: outcome.requestId, model: outcome.requestedModel, provider: outcome.provider, peer: outcome.peer,
-        status: outcome.status, attempts: outcome.attempts.length, latencyMs: outcome.latencyMs, ttftMs: outcome.ttftMs,
-        inputTokens: outcome.usage?.inputTokens, outputTokens: outcome.usage?.outputTokens, stream: outcome.stream,
-        ...(outcome.errorType ? { errorType: outcome.errorType } : {}),
-      },
-      'request completed',
-    );
-    if (this.records) {
-      try {
-        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
-        this.metrics.observeRecord(record);
-        const write = this.records.write(record);
-        this.pendingWrites.add(write);
-        void write.finally(() => this.pendingWrites.delete(write));
-      } catch (err) {
-        // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
-        this.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
-      }
-    }
-    for (const listener of this.completions) {
-      try {
-        listener(outcome);
-      } catch (err) {
-        this.logger.error({ err }, 'completion listener failed');
-      }
-    }
+    return this.outcomes.add(listener);
   }
 
   async start(): Promise<string> {
@@ -181,6 +117,8 @@ export class Gateway {
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
     });
+    this.recorder = new OutcomeRecorder(this.records, { priceBook: this.priceBook, providerType: (id) => this.providerType(id), onRecord: (record) => this.metrics.observeRecord(record), logger: this.logger });
+    this.outcomes.add((outcome) => this.recorder?.record(outcome));
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
@@ -191,13 +129,7 @@ export class Gateway {
         providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt,
         meshModels: this.mesh ? () => this.mesh!.knownModels() : undefined,
         health: this.mesh ? () => ({ mesh: { peer_id: this.mesh!.peerId, peers: this.mesh!.status().peers.length, connections: this.mesh!.status().connections } }) : undefined,
-        modelFacts: (model) => {
-          const price = this.priceBook.priceFor(model);
-          return price && {
-            contextLength: price.contextWindow,
-            pricing: { input: price.inputPerMTok, output: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cached_input: price.cachedInputPerMTok } : {}) },
-          };
-        },
+        prices: this.priceBook,
       },
       authenticate: async (request) => {
         const ip = this.access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
@@ -229,7 +161,7 @@ export class Gateway {
     const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
     const creditLimit = this.config.mesh.credit_limit_usd;
     this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
-    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
+    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => advertisedPrice(this.priceBook, model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
     await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
@@ -247,15 +179,10 @@ export class Gateway {
     this.mesh = mesh;
   }
 
-  private advertisedPrice(model: string): ModelAdvert['price'] | undefined {
-    const price = this.priceBook.priceFor(model);
-    return price && { inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: price.cachedInputPerMTok } : {}) };
-  }
-
   /** This node's models (local providers only: a node never advertises what it would have to forward) and capacity. */
   private advertisement() {
     const models: ModelAdvert[] = this.catalog.list().map(({ id }) => {
-      const price = this.advertisedPrice(id);
+      const price = advertisedPrice(this.priceBook, id);
       const context = this.priceBook.priceFor(id)?.contextWindow;
       return { id, capabilities: ['chat'], ...(context ? { contextLength: context } : {}), ...(price ? { price } : {}) };
     });
@@ -281,7 +208,7 @@ export class Gateway {
     await this.reconciler?.stop();
     await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));
-    await Promise.all([...this.pendingWrites]);
+    await this.recorder?.drain();
     await this.records?.close();
     await this.access?.close();
     await this.store?.close();

@@ -1,23 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { publicUrl } from '../../config/public-url.js';
+import type { PriceBook } from '../../pricing/index.js';
 import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
 import { VERSION } from '../../version.js';
 
-/** Facts about a model that the catalog may know (context length, capabilities, prices per million tokens). */
-export interface ModelFacts {
-  contextLength?: number;
-  capabilities?: string[];
-  pricing?: { input: number; output: number; cached_input?: number };
-}
 
 export interface InfoDeps {
   providers: Provider[];
   catalog: ModelCatalog;
   breakers: Map<string, CircuitBreaker>;
   startedAt: number;
-  modelFacts?: (model: string) => ModelFacts | undefined;
+  /** Context length and prices per million tokens, where the price catalog (or the operator's config) knows them. */
+  prices?: Pick<PriceBook, 'priceFor'>;
   /** Models served by mesh peers (id → peer ids), shown beside local ones. */
   meshModels?: () => Map<string, string[]>;
   /** Extra /health fields (mesh peer id and peer count). */
@@ -60,7 +56,7 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
       const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
       const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
       const rows = ids.map((id) => {
-        const facts = deps.modelFacts?.(id);
+        const price = deps.prices?.priceFor(id);
         const providers = local.find((m) => m.id === id)?.providers ?? [];
         const peers = mesh.get(id) ?? [];
         return {
@@ -70,9 +66,11 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
           owned_by: providers[0] ?? (peers.length ? 'mesh' : 'meshgate'),
           providers,
           ...(peers.length ? { peers } : {}),
-          ...(facts?.contextLength ? { context_length: facts.contextLength } : {}),
-          capabilities: facts?.capabilities ?? capabilitiesOf(id, providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined), peers.length > 0),
-          ...(facts?.pricing ? { pricing: { ...facts.pricing, unit: 'USD per 1M tokens' } } : {}),
+          ...(price?.contextWindow ? { context_length: price.contextWindow } : {}),
+          capabilities: capabilitiesOf(id, providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined), peers.length > 0),
+          ...(price
+            ? { pricing: { input: price.inputPerMTok, output: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cached_input: price.cachedInputPerMTok } : {}), unit: 'USD per 1M tokens' } }
+            : {}),
         };
       });
       // The Anthropic SDK sends anthropic-version and expects its own list shape.
