@@ -3,26 +3,23 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { adminRoutes, createAccessControl, type AccessControl } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
-import type { MeshNode, ModelAdvert } from '../mesh/index.js';
-import { VERSION } from '../version.js';
-import { forwardHandler, peerForwarder } from './mesh-bridge.js';
-import { LedgerReconciler } from './ledger-reconciler.js';
-import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
-import { advertisedPrice } from './mesh-services.js';
+import { ledgerRoutes, type Ledger } from '../ledger/index.js';
+import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { OutcomeRecorder, RecordStore, recordsRoutes } from '../records/index.js';
 import { createLogger } from '../logging/logger.js';
-import { Pipeline } from '../pipeline/pipeline.js';
 import { pricedAdmission } from '../pipeline/admission.js';
 import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
+import { Pipeline } from '../pipeline/pipeline.js';
 import { sanitizeStep } from '../pipeline/sanitize-step.js';
 import type { Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
+import type { LedgerReconciler } from './ledger-reconciler.js';
+import type { MeshServices } from './mesh-services.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -30,163 +27,193 @@ export interface GatewayOptions {
   skipDiscovery?: boolean;
 }
 
+/** Everything a running node is made of, built in dependency order by `Gateway.start`. */
+interface GatewayParts {
+  config: Config;
+  logger: Logger;
+  providers: Provider[];
+  catalog: ModelCatalog;
+  breakers: Map<string, CircuitBreaker>;
+  priceBook: PriceBook;
+  metrics: GatewayMetrics;
+  store: Store;
+  access: AccessControl;
+  records: RecordStore;
+  recorder: OutcomeRecorder;
+  outcomes: OutcomeListeners;
+  meshServices?: MeshServices;
+  pipeline: Pipeline;
+  app: FastifyInstance;
+  url: string;
+  startedAt: number;
+}
+
 /**
- * One meshgate node: providers, catalog, circuit breakers, pipeline, HTTP app and storage, started and stopped as a
- * unit. `start()` listens; `close()` drains in-flight requests (up to the grace period), then releases everything.
+ * One meshgate node, wired: providers, catalog, circuit breakers, storage, access control, records, the mesh, the
+ * pipeline and the HTTP app, built in the order they depend on each other by `Gateway.start`, and stopped as a unit by
+ * `close()`, which drains in-flight requests (up to the grace period), then releases everything.
  */
 export class Gateway {
   readonly config: Config;
   readonly logger: Logger;
   readonly providers: Provider[];
   readonly catalog: ModelCatalog;
-  readonly breakers = new Map<string, CircuitBreaker>();
-  readonly pipeline: Pipeline;
-  readonly startedAt = Date.now();
-  store!: Store;
-  app!: FastifyInstance;
-  access!: AccessControl;
-  records!: RecordStore;
+  readonly breakers: Map<string, CircuitBreaker>;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
-  mesh?: MeshNode;
-  ledger?: Ledger;
-  reconciler?: LedgerReconciler;
-  private acks?: AckBatcher;
-  private advertiseTimer?: NodeJS.Timeout;
-  private recorder?: OutcomeRecorder;
-  url = '';
+  readonly store: Store;
+  readonly access: AccessControl;
+  readonly records: RecordStore;
+  readonly pipeline: Pipeline;
+  readonly app: FastifyInstance;
+  readonly mesh?: MeshNode;
+  readonly ledger?: Ledger;
+  readonly reconciler?: LedgerReconciler;
+  /** The URL the node listens on (`http://host:port`). */
+  readonly url: string;
+  readonly startedAt: number;
+  private readonly recorder: OutcomeRecorder;
   private readonly outcomes: OutcomeListeners;
+  private readonly meshServices?: MeshServices;
   private closing?: Promise<void>;
 
-  constructor(config: Config, private readonly options: GatewayOptions = {}) {
-    this.config = config;
-    this.logger = options.logger ?? createLogger();
-    this.providers = config.providers.map(createProvider);
-    this.priceBook = new PriceBook(config.pricing);
-    this.catalog = new ModelCatalog(this.providers, this.logger);
-    this.outcomes = new OutcomeListeners(this.logger);
-    this.outcomes.add((outcome) => logOutcome(this.logger, outcome));
-    this.metrics = createMetrics({ isKnownModel: (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });
-    for (const provider of this.providers) {
-      const { circuit_breaker: cb } = config.routing;
-      this.breakers.set(provider.id, new CircuitBreaker(
-        { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms },
-        (state) => {
-          this.logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
-          this.metrics.setCircuitState(provider.id, state);
-        },
-      ));
-    }
-    this.pipeline = new Pipeline({
-      config,
-      catalog: this.catalog,
-      breakers: this.breakers,
-      logger: this.logger,
-      admit: pricedAdmission({ quotas: { reserve: (principal, input) => this.access.quotas.reserve(principal, input) }, priceBook: this.priceBook, providerType: (id) => this.providerType(id), onQuotaRefused: (code) => this.metrics.quotaRejected(code) }),
-      sanitize: sanitizeStep(config.sanitization),
-      providerKey: (principal, providerId) => this.access.virtualKeys.providerKey(principal, providerId),
-      onComplete: (outcome) => this.outcomes.emit(outcome),
-      onFailover: (from, to) => {
-        this.logger.info({ from, to }, 'failing over');
-        this.metrics.failover(from, to);
-      },
-    });
+  private constructor(parts: GatewayParts) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.providers = parts.providers;
+    this.catalog = parts.catalog;
+    this.breakers = parts.breakers;
+    this.priceBook = parts.priceBook;
+    this.metrics = parts.metrics;
+    this.store = parts.store;
+    this.access = parts.access;
+    this.records = parts.records;
+    this.recorder = parts.recorder;
+    this.outcomes = parts.outcomes;
+    this.meshServices = parts.meshServices;
+    this.mesh = parts.meshServices?.mesh;
+    this.ledger = parts.meshServices?.ledger;
+    this.reconciler = parts.meshServices?.reconciler;
+    this.pipeline = parts.pipeline;
+    this.app = parts.app;
+    this.url = parts.url;
+    this.startedAt = parts.startedAt;
   }
 
-  private providerType(providerId: string | undefined) {
-    return this.providers.find((p) => p.id === providerId)?.type;
+  /**
+   * Builds and starts a node: storage, access control and records first, then the mesh (when enabled) so the
+   * pipeline is built with its peers, then the HTTP app, which listens last. If any step fails, what was already
+   * opened is closed again (the data directory's lock included) before the error is thrown.
+   */
+  static async start(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+    const startedAt = Date.now();
+    const logger = options.logger ?? createLogger();
+    const opened: Array<() => Promise<unknown>> = [];
+    try {
+      const providers = config.providers.map(createProvider);
+      opened.push(() => Promise.all(providers.map((p) => p.close())));
+      const priceBook = new PriceBook(config.pricing);
+      const catalog = new ModelCatalog(providers, logger);
+      opened.push(async () => catalog.stop());
+      let meshServices: MeshServices | undefined;
+      const metrics = createMetrics({ isKnownModel: (model) => catalog.resolve(model).length > 0 || (meshServices?.mesh.knownModels().has(model) ?? false) });
+      const breakers = circuitBreakers(config, providers, logger, metrics);
+      const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
+
+      const store = await Store.open(config.storage.dir);
+      opened.push(() => store.close());
+      const access = await createAccessControl({
+        auth: config.auth,
+        keyMap: config.key_map,
+        store,
+        dataDir: config.storage.dir,
+        trustProxy: config.server.trust_proxy,
+        peerLimits: config.mesh.peer_limits,
+      });
+      opened.push(() => access.close());
+      const records = await RecordStore.open(store, {
+        retentionDays: config.records.retention_days,
+        flushIntervalMs: config.records.flush_interval_ms,
+        logger,
+      });
+      opened.push(() => records.close());
+      const recorder = new OutcomeRecorder(records, { priceBook, providerType, onRecord: (record) => metrics.observeRecord(record), logger });
+      opened.push(() => recorder.drain());
+      const outcomes = new OutcomeListeners(logger);
+      outcomes.add((outcome) => logOutcome(logger, outcome));
+      outcomes.add((outcome) => recorder.record(outcome));
+
+      if (!options.skipDiscovery) await catalog.start(config.routing.discovery_interval_seconds * 1000);
+      if (config.mesh.enabled) {
+        // Loaded only when enabled: a node without the mesh never loads libp2p.
+        const { MeshServices } = await import('./mesh-services.js');
+        meshServices = await MeshServices.create({ config, store, logger, priceBook });
+        const created = meshServices;
+        opened.push(() => created.stop());
+      }
+      const pipeline = new Pipeline({
+        config,
+        catalog,
+        breakers,
+        logger,
+        sanitize: sanitizeStep(config.sanitization),
+        admit: pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) }),
+        providerKey: (principal, providerId) => access.virtualKeys.providerKey(principal, providerId),
+        peers: meshServices?.forwarder,
+        onComplete: (outcome) => outcomes.emit(outcome),
+        onFailover: (from, to) => {
+          logger.info({ from, to }, 'failing over');
+          metrics.failover(from, to);
+        },
+      });
+      await meshServices?.start({ catalog, pipeline });
+
+      const mesh = meshServices?.mesh;
+      const app = await buildApp({
+        config,
+        logger,
+        pipeline,
+        info: {
+          providers, catalog, breakers, startedAt, prices: priceBook,
+          meshModels: mesh && (() => mesh.knownModels()),
+          health: mesh && (() => ({ mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } })),
+        },
+        authenticate: async (request) => {
+          const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
+          request.clientIp = ip;
+          return access.authenticator.authenticate({ headers: request.headers, ip });
+        },
+        authorizeAdmin: async (request) => access.admin.authorize(request.headers),
+        corsHeaders: async (request) => {
+          const origin = request.headers.origin;
+          const requested = request.headers['access-control-request-headers'];
+          return access.cors.headersFor(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
+        },
+        adminPlugins: [
+          adminRoutes(access.tokens, access.admin),
+          recordsRoutes(records),
+          ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
+        ],
+        apiPlugins: mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [],
+        openPlugins: [metricsRoute(metrics)],
+      });
+      opened.push(() => app.close());
+      const address = await app.listen({ host: config.server.host, port: config.server.port });
+      const { port } = new URL(address);
+      const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      return new Gateway({
+        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, recorder, outcomes,
+        meshServices, pipeline, app, url, startedAt,
+      });
+    } catch (err) {
+      for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));
+      throw err;
+    }
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
   onComplete(listener: (outcome: Outcome) => void): () => void {
     return this.outcomes.add(listener);
-  }
-
-  async start(): Promise<string> {
-    this.store = await Store.open(this.config.storage.dir);
-    this.access = await createAccessControl({
-      auth: this.config.auth,
-      keyMap: this.config.key_map,
-      store: this.store,
-      dataDir: this.config.storage.dir,
-      trustProxy: this.config.server.trust_proxy,
-      peerLimits: this.config.mesh.peer_limits,
-    });
-    this.records = await RecordStore.open(this.store, {
-      retentionDays: this.config.records.retention_days,
-      flushIntervalMs: this.config.records.flush_interval_ms,
-      logger: this.logger,
-    });
-    this.recorder = new OutcomeRecorder(this.records, { priceBook: this.priceBook, providerType: (id) => this.providerType(id), onRecord: (record) => this.metrics.observeRecord(record), logger: this.logger });
-    this.outcomes.add((outcome) => this.recorder?.record(outcome));
-    if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
-    if (this.config.mesh.enabled) await this.startMesh();
-    this.app = await buildApp({
-      config: this.config,
-      logger: this.logger,
-      pipeline: this.pipeline,
-      info: {
-        providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt,
-        meshModels: this.mesh ? () => this.mesh!.knownModels() : undefined,
-        health: this.mesh ? () => ({ mesh: { peer_id: this.mesh!.peerId, peers: this.mesh!.status().peers.length, connections: this.mesh!.status().connections } }) : undefined,
-        prices: this.priceBook,
-      },
-      authenticate: async (request) => {
-        const ip = this.access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
-        request.clientIp = ip;
-        return this.access.authenticator.authenticate({ headers: request.headers, ip });
-      },
-      authorizeAdmin: async (request) => this.access.admin.authorize(request.headers),
-      corsHeaders: async (request) => {
-        const origin = request.headers.origin;
-        const requested = request.headers['access-control-request-headers'];
-        return this.access.cors.headersFor(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
-      },
-      adminPlugins: [adminRoutes(this.access.tokens, this.access.admin), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
-      apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
-      openPlugins: [metricsRoute(this.metrics)],
-    });
-    const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
-    const { port } = new URL(address);
-    this.url = `http://${this.config.server.host.includes(':') ? `[${this.config.server.host}]` : this.config.server.host}:${port}`;
-    return this.url;
-  }
-
-  /**
-   * Starts the libp2p node: serves forwarded requests through this node's pipeline, advertises its models (with
-   * prices) and spare capacity, signs receipts for work it serves and checks those of work it asks peers for.
-   */
-  private async startMesh(): Promise<void> {
-    const { MeshNode } = await import('../mesh/index.js');
-    const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
-    const creditLimit = this.config.mesh.credit_limit_usd;
-    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
-    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => advertisedPrice(this.priceBook, model) }));
-    mesh.setAdvertisement(this.advertisement());
-    // Before start: a peer that sees this node's record may ask for reconciliation at once.
-    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
-    await mesh.start();
-    this.acks = new AckBatcher(mesh, this.logger);
-    this.reconciler = new LedgerReconciler(mesh, this.ledger, this.logger, { intervalMs: this.config.mesh.reconcile_interval_seconds * 1000 });
-    this.reconciler.start();
-    this.pipeline.attachPeers(peerForwarder(mesh, {
-      forward: this.config.mesh.forward, maxHops: this.config.mesh.max_hops, lookupTimeoutMs: this.config.mesh.dht_timeout_ms,
-      ledger: { ledger: this.ledger, acks: this.acks }, logger: this.logger,
-    }));
-    // Capacity changes are cheap to report; the advertiser republishes only on model or large capacity changes.
-    this.advertiseTimer = setInterval(() => mesh.setAdvertisement(this.advertisement()), 1_000);
-    this.advertiseTimer.unref();
-    this.mesh = mesh;
-  }
-
-  /** This node's models (local providers only: a node never advertises what it would have to forward) and capacity. */
-  private advertisement() {
-    const models: ModelAdvert[] = this.catalog.list().map(({ id }) => {
-      const price = advertisedPrice(this.priceBook, id);
-      const context = this.priceBook.priceFor(id)?.contextWindow;
-      return { id, capabilities: ['chat'], ...(context ? { contextLength: context } : {}), ...(price ? { price } : {}) };
-    });
-    return { models, capacity: { maxConcurrent: this.config.server.max_concurrent, inFlight: this.pipeline.load } };
   }
 
   /** Stops accepting requests, lets in-flight ones finish within the grace period, then closes everything. */
@@ -197,20 +224,24 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     this.catalog.stop();
-    if (this.app) {
-      const grace = setTimeout(() => this.app.server.closeAllConnections(), this.config.server.shutdown_grace_seconds * 1000);
-      await this.app.close();
-      clearTimeout(grace);
-    }
-    clearInterval(this.advertiseTimer);
-    this.pipeline.attachPeers(undefined);
-    await this.acks?.close();
-    await this.reconciler?.stop();
-    await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
+    const grace = setTimeout(() => this.app.server.closeAllConnections(), this.config.server.shutdown_grace_seconds * 1000);
+    await this.app.close();
+    clearTimeout(grace);
+    await this.meshServices?.stop();
     await Promise.all(this.providers.map((p) => p.close()));
-    await this.recorder?.drain();
-    await this.records?.close();
-    await this.access?.close();
-    await this.store?.close();
+    await this.recorder.drain();
+    await this.records.close();
+    await this.access.close();
+    await this.store.close();
   }
+}
+
+/** One circuit breaker per provider, reporting its state changes to the log and to metrics. */
+function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics): Map<string, CircuitBreaker> {
+  const { circuit_breaker: cb } = config.routing;
+  const settings = { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms };
+  return new Map(providers.map((provider) => [provider.id, new CircuitBreaker(settings, (state) => {
+    logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
+    metrics.setCircuitState(provider.id, state);
+  })]));
 }

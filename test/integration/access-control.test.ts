@@ -33,8 +33,8 @@ async function start(): Promise<void> {
     key_map: { [VIRTUAL_KEY]: { label: 'team-a', providers: { openai: 'team-a-provider-key' }, requests: { limit: 1000, period: 'day' } } },
     providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-mini', 'acme-llm-1'] }],
   }, 'access test', {});
-  node = new Gateway(config, { logger: pino({ level: 'silent' }) });
-  url = await node.start();
+  node = await Gateway.start(config, { logger: pino({ level: 'silent' }) });
+  url = node.url;
   adminKey = node.access.adminKey.secret.reveal();
 }
 
