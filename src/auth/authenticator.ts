@@ -3,13 +3,16 @@ import { clientIp, countryVerdict, needsCountry, type ClientAddressSource, type 
 import type { AccessMode, AuthConfig } from './auth-config.js';
 import type { CredentialResolver } from './credential-resolver.js';
 import { checkOrigin, originHost, requestOrigin } from './origin.js';
-import { presentedCredential, type HeaderBag, type Principal } from './principal.js';
+import { CREDENTIAL_SOURCES_TEXT, presentedCredential, type HeaderBag } from './credentials.js';
+import type { Principal } from './principal.js';
 import type { PrincipalRules } from './principal-rules.js';
 
 export interface AuthRequest {
   headers: HeaderBag;
   /** The client address (from `clientIp`), for geo rules. */
   ip?: string;
+  /** The `key` query parameter(s) of a `/v1beta/` request (Gemini REST), already removed from its URL. */
+  queryKeys?: readonly string[];
 }
 
 export interface AuthenticatorOptions {
@@ -44,7 +47,7 @@ export class Authenticator {
 
   /** Establishes the principal; throws 401 (credentials) or 403 (origin, country). */
   async authenticate(request: AuthRequest): Promise<Principal> {
-    const principal = await this.identify(presentedCredential(request.headers));
+    const principal = await this.identify(presentedCredential(request.headers, request.queryKeys));
     const rules = this.options.rules.of(principal);
     const origin = requestOrigin(request.headers);
     const verdict = checkOrigin(origin, rules.domains);
@@ -72,7 +75,7 @@ export class Authenticator {
       }
     }
     if (this.modes.has('public')) return { kind: 'public' };
-    if (credential === undefined) throw unauthorized('Missing credentials: send an access token or API key as "Authorization: Bearer …" or "x-api-key".', 'missing_credentials');
+    if (credential === undefined) throw unauthorized(`Missing credentials: send an access token or API key as ${CREDENTIAL_SOURCES_TEXT}.`, 'missing_credentials');
     throw unauthorized('The API key is not valid for this gateway.', 'invalid_api_key');
   }
 }

@@ -33,7 +33,7 @@ export { adminRoutes } from './admin-routes.js';
 export { ACCESS_MODES, authConfigSchema, keyMapSchema, virtualKeyId } from './auth-config.js';
 export type { AccessMode, AuthConfig, KeyMap, VirtualKey } from './auth-config.js';
 export { checkOrigin, hostMatches, requestOrigin } from './origin.js';
-export { presentedCredential } from './principal.js';
+export { CREDENTIAL_SOURCES, presentedCredential } from './credentials.js';
 export type { HeaderBag, Principal, PrincipalRefLike } from './principal.js';
 export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';

@@ -20,15 +20,4 @@ export interface PrincipalRefLike {
   id?: string;
 }
 
-export type HeaderBag = Record<string, string | string[] | undefined>;
-
-/** The bearer credential: `Authorization: Bearer …` (OpenAI SDKs) or `x-api-key: …` (Anthropic SDKs). */
-export function presentedCredential(headers: HeaderBag): string | undefined {
-  const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match) return match[1];
-  }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey.trim() !== '' ? apiKey.trim() : undefined;
-}
+export type { HeaderBag } from './credentials.js';

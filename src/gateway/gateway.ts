@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { adminRoutes, createAccessControl, type AccessControl } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
+import { queryKeyOf } from '../http/query-key.js';
 import { ledgerRoutes, type Ledger } from '../ledger/index.js';
 import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
@@ -181,7 +182,7 @@ export class Gateway {
         authenticate: async (request) => {
           const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
           request.clientIp = ip;
-          return access.authenticator.authenticate({ headers: request.headers, ip });
+          return access.authenticator.authenticate({ headers: request.headers, ip, queryKeys: queryKeyOf(request.raw, request.url) });
         },
         authorizeAdmin: async (request) => access.admin.authorize(request.headers),
         corsHeaders: async (request) => {

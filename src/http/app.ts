@@ -7,6 +7,7 @@ import type { WireFormat } from '../formats/canonical.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PrincipalRef } from '../pipeline/types.js';
 import './context.js';
+import { stripQueryKey } from './query-key.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 
@@ -73,6 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    // Before routing, so the URL every later step sees (logs, errors, records) no longer holds a `?key=` credential.
+    rewriteUrl: (raw) => stripQueryKey(raw),
     return503OnClosing: true,
     // Gemini puts the model in the path (`/v1beta/models/{model}:{method}`): room for the longest accepted model name.
     routerOptions: { maxParamLength: 512 },
