@@ -5,6 +5,7 @@ import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
 import { VERSION } from '../../version.js';
+import { getOpenAIRoute } from './openai-paths.js';
 
 
 export interface InfoDeps {
@@ -51,7 +52,7 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
   return async (app) => {
     app.get('/v1/providers', { config: { format: 'openai' } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
 
-    app.get('/v1/models', { config: { format: 'openai' } }, async (request) => {
+    getOpenAIRoute(app, '/models', async (request) => {
       const local = deps.catalog.list();
       const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
       const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
