@@ -13,9 +13,6 @@ const EXPOSED_HEADERS = [
 /** The credential headers of every SDK (see credentials.ts), plus what the client formats need. */
 const DEFAULT_ALLOWED_HEADERS = 'authorization, x-api-key, x-goog-api-key, api-key, content-type, anthropic-version';
 
-/** The headers that grant a page's script access to a response: removed again when its origin turns out refused. */
-export const CORS_GRANT_HEADERS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'] as const;
-
 /** CORS response headers for an origin that is allowed (Fetch standard, "CORS protocol"). */
 export function corsHeaders(origin: string, requestedHeaders?: string): Record<string, string> {
   return {

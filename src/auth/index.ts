@@ -3,7 +3,7 @@ export type { AccessControl, AccessControlOptions } from './access-control.js';
 export { AdminGuard } from './admin-guard.js';
 export { Authenticator } from './authenticator.js';
 export type { AuthenticatorOptions, AuthRequest } from './authenticator.js';
-export { CORS_GRANT_HEADERS, corsHeaders, CorsPolicy } from './cors-policy.js';
+export { corsHeaders, CorsPolicy } from './cors-policy.js';
 export { adminKeyResolver, virtualKeyResolver } from './credential-resolver.js';
 export type { CredentialResolver } from './credential-resolver.js';
 export { ModelPermissions } from './model-permissions.js';

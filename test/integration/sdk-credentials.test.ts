@@ -192,6 +192,21 @@ describe('Azure OpenAI paths', () => {
     expect(outcome).toMatchObject({ requestedModel: 'team-fast', provider: 'openai' });
   });
 
+  it('serves a REST call without a model in the body (as Azure documents it)', async () => {
+    const res = await fetch(`${nodes.key.url}/openai/deployments/gpt-4o/chat/completions?api-version=${API_VERSION}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': VIRTUAL_KEY },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { object: string }).object).toBe('chat.completion');
+    const bad = await fetch(`${nodes.key.url}/openai/deployments/gpt-4o/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'api-key': VIRTUAL_KEY }, body: JSON.stringify({ messages: 'not a list' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+  });
+
   it('answers an unknown deployment in the OpenAI error shape (404 model_not_found)', async () => {
     const err = await azure(nodes.key, VIRTUAL_KEY, 'no-such-deployment').chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../errors/index.js';
+import type { WireFormat } from '../../formats/canonical.js';
 
 /** The model an OpenAI-format request names: the deployment of an Azure OpenAI path, else the body's `model`. */
 export interface OpenAIRouteModel {
@@ -16,11 +17,13 @@ const DEPLOYMENT = /^[\x21-\x7e]{1,256}$/;
  * `/openai{path}` (model in the body, as `AzureOpenAI` sends `/responses`) and `/openai/deployments/{deployment}{path}`,
  * where the deployment name is the model (resolved like any model name: `model_map`, provider prefixes, peers).
  * Azure's `api-version` query parameter is accepted and ignored: this node speaks one version of each API.
- * Errors are in the OpenAI error shape on every one of them.
+ * Errors are in the route's format (OpenAI's error shape) on every one of them. Adding an operation is one call:
+ * `postOpenAIRoute(app, '/responses', handler, { format: 'responses' })`, the handler taking `route.deployment` (when
+ * set) as the model.
  * https://learn.microsoft.com/azure/ai-services/openai/reference
  */
-export function postOpenAIRoute(app: FastifyInstance, path: string, handler: OpenAIRouteHandler): void {
-  const config = { format: 'openai' as const };
+export function postOpenAIRoute(app: FastifyInstance, path: string, handler: OpenAIRouteHandler, options: { format?: WireFormat } = {}): void {
+  const config = { format: options.format ?? 'openai' };
   for (const url of [`/v1${path}`, `/openai/v1${path}`, `/openai${path}`]) {
     app.post(url, { config }, (request, reply) => handler(request, reply, {}));
   }
