@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/config-error.js';
+import { ConfigError } from '../core/index.js';
 import { CountryLookup, QuotaStore, type AccessRules, type QuotaCounters } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { loadAdminKey, type AdminKey, type LoadedAdminKey } from './admin-key.js';

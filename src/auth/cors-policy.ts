@@ -1,6 +1,6 @@
+import type { PrincipalRef } from '../core/index.js';
 import type { AccessMode, AuthConfig } from './auth-config.js';
 import { checkOrigin, hostMatches, originHost } from './origin.js';
-import type { PrincipalRefLike } from './principal.js';
 import type { PrincipalRules } from './principal-rules.js';
 import type { TokenDirectory } from './token-registry.js';
 
@@ -48,7 +48,7 @@ export class CorsPolicy {
    * one the credential allows. Without one (a preflight, which browsers send without credentials) the origin must be
    * one some credential could allow: any in public mode, else `auth.cors_origins` or a domain of a known, live token.
    */
-  headersFor(origin: string | undefined, principal?: PrincipalRefLike, requestedHeaders?: string): Record<string, string> | undefined {
+  headersFor(origin: string | undefined, principal?: PrincipalRef, requestedHeaders?: string): Record<string, string> | undefined {
     if (origin === undefined) return undefined;
     const host = originHost(origin);
     if (host === undefined) return undefined;
@@ -57,7 +57,7 @@ export class CorsPolicy {
   }
 
   /** Never throws: a principal whose rules cannot be found gets no CORS headers (its request is refused anyway). */
-  private principalAllowsOrigin(principal: PrincipalRefLike, origin: string): boolean {
+  private principalAllowsOrigin(principal: PrincipalRef, origin: string): boolean {
     try {
       return checkOrigin(origin, this.options.rules.of(principal).domains) === 'allowed';
     } catch {

@@ -1,7 +1,8 @@
+import type { PrincipalRef } from '../core/index.js';
 import { unauthorized } from '../errors/index.js';
 import type { AccessRules } from '../policy/index.js';
 import type { AuthConfig } from './auth-config.js';
-import type { Principal, PrincipalRefLike } from './principal.js';
+import type { Principal } from './principal.js';
 import type { TokenDirectory } from './token-registry.js';
 import type { VirtualKeys } from './virtual-keys.js';
 
@@ -21,7 +22,7 @@ export interface PrincipalRulesOptions {
 export class PrincipalRules {
   constructor(private readonly options: PrincipalRulesOptions) {}
 
-  of(principal: PrincipalRefLike): AccessRules {
+  of(principal: PrincipalRef): AccessRules {
     switch (principal.kind) {
       case 'token': {
         if ('claims' in principal) return (principal as Extract<Principal, { kind: 'token' }>).claims;
@@ -44,7 +45,7 @@ export class PrincipalRules {
   }
 
   /** The quota scope of a principal's counters: `token:<jti>`, `key:<id>`, `peer:<id>`, `public`, `admin`. */
-  scope(principal: PrincipalRefLike): string {
+  scope(principal: PrincipalRef): string {
     switch (principal.kind) {
       case 'token':
         return `token:${principal.id}`;
@@ -58,7 +59,7 @@ export class PrincipalRules {
   }
 
   /** A token's counters are useless once it expired (with the clock tolerance): even lifetime ones may go then. */
-  retainUntil(principal: PrincipalRefLike): number | undefined {
+  retainUntil(principal: PrincipalRef): number | undefined {
     if (principal.kind !== 'token' || principal.id === undefined) return undefined;
     const expiresAt = this.options.tokens.get(principal.id)?.expiresAt;
     return expiresAt == null ? undefined : expiresAt + this.options.auth.clock_skew_seconds * 1000;

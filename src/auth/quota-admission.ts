@@ -1,7 +1,7 @@
+import type { PrincipalRef } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import { quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type QuotaCounters } from '../policy/index.js';
 import type { ModelPermissions } from './model-permissions.js';
-import type { PrincipalRefLike } from './principal.js';
 import type { PrincipalRules } from './principal-rules.js';
 
 export interface ReserveInput {
@@ -52,12 +52,12 @@ export class QuotaAdmission {
    * Throws 403 for a model the principal may not use (or an unpriced model under a cost limit), 429 naming the limit
    * that was hit, or 503 when the counters cannot be written (limits fail closed).
    */
-  async reserve(principal: PrincipalRefLike, input: ReserveInput): Promise<Reservation> {
+  async reserve(principal: PrincipalRef, input: ReserveInput): Promise<Reservation> {
     if (input.model !== undefined) this.options.models.check(principal, input.model);
     const { rules: principalRules, counters } = this.options;
     const rules = principalRules.of(principal);
     if (rules.cost && input.priced === false) {
-      throw new GatewayError(403, 'permission_error', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`, { code: 'cost_unknown' });
+      throw new GatewayError('cost_unknown', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`);
     }
     const charges = quotaCharges(rules, principalRules.scope(principal), {
       ip: input.ip,
@@ -71,8 +71,7 @@ export class QuotaAdmission {
       held = await counters.reserve(charges);
     } catch (err) {
       if (err instanceof QuotaExceededError) throw quotaExceeded(err.state, this.now());
-      throw new GatewayError(503, 'overloaded_error', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
-        code: 'quota_unavailable',
+      throw new GatewayError('quota_unavailable', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
         cause: err,
       });
     }

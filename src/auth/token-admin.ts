@@ -26,7 +26,7 @@ export class TokenAdmin {
     const { adminKey, tokens } = this.options;
     const minted = await mintAccessToken(adminKey, claims, this.now());
     if (tokens.has(minted.id)) {
-      throw new GatewayError(409, 'invalid_request_error', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`, { code: 'token_id_taken' });
+      throw new GatewayError('token_id_taken', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`);
     }
     await tokens.add({ id: minted.id, payload: minted.payload, expiresAt: minted.expiresAt }, 'admin_api');
     return { token: minted.token, id: minted.id, expiresAt: minted.expiresAt };

@@ -62,5 +62,5 @@ export class TokenVerifier implements CredentialResolver {
 }
 
 function tokenError(err: TokenRejectedError): GatewayError {
-  return unauthorized(err.message, `token_${err.reason}`);
+  return unauthorized(err.message, err.code);
 }

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Secret } from '../config/secret.js';
+import type { PrincipalRef, Secret } from '../core/index.js';
 import type { VirtualKey } from './auth-config.js';
-import type { PrincipalRefLike } from './principal.js';
 
 /**
  * The `[key_map]` virtual keys: found by a digest of the client key (the key text is never a map key), and by id once
@@ -26,7 +25,7 @@ export class VirtualKeys {
   }
 
   /** The provider key a virtual key maps to for `providerId` (undefined → the provider's own configured key). */
-  providerKey(principal: PrincipalRefLike, providerId: string): Secret | undefined {
+  providerKey(principal: PrincipalRef, providerId: string): Secret | undefined {
     return principal.kind === 'virtual_key' ? this.byId(principal.id)?.providerKeys.get(providerId) : undefined;
   }
 }

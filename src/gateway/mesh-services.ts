@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { usdToMicros } from '../core/index.js';
 import { Ledger, signingKeyFromRaw } from '../ledger/index.js';
 import { MeshNode, type Advertisement, type ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder } from '../pipeline/peer-attempt.js';
@@ -64,7 +65,7 @@ export class MeshServices {
     const { config, store, logger } = options;
     const mesh = await MeshNode.create({ config: config.mesh, dataDir: config.storage.dir, version: VERSION, logger });
     const creditLimit = config.mesh.credit_limit_usd;
-    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: Math.round(creditLimit * 1e6) });
+    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
     const reconciler = new LedgerReconciler(mesh, ledger, logger, { intervalMs: config.mesh.reconcile_interval_seconds * 1000 });
     return new MeshServices(mesh, ledger, reconciler, new AckBatcher(mesh, logger), options);
   }

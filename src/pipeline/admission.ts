@@ -1,5 +1,5 @@
 import type { QuotaAdmission } from '../auth/index.js';
-import type { ProviderType } from '../config/schema.js';
+import type { ProviderType } from '../core-config/index.js';
 import { GatewayError } from '../errors/index.js';
 import type { PriceBook } from '../pricing/index.js';
 import type { Admission, PipelineDeps } from './pipeline.js';

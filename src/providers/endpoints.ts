@@ -1,5 +1,5 @@
-import type { ProviderConfig, ProviderType } from '../config/schema.js';
-import { DEFAULT_BASE_URLS } from '../config/schema.js';
+import type { ProviderConfig, ProviderType } from '../core-config/index.js';
+import { DEFAULT_BASE_URLS } from '../core-config/index.js';
 import type { Operation, ProviderEndpoints } from './types.js';
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ProviderType } from '../config/schema.js';
+import type { ProviderType } from '../core-config/index.js';
 import type { Outcome } from '../pipeline/types.js';
 import type { PriceBook } from '../pricing/index.js';
 import { usageRecordFromOutcome } from './from-outcome.js';

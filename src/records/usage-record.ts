@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
 
 /**
  * Ids and labels only: a principal id is a token id (jti), a virtual key's label or a peer id. Anything shaped like
@@ -40,8 +41,8 @@ export const usageRecordSchema = z.object({
     kind: z.enum(['public', 'token', 'virtual_key', 'admin', 'peer']),
     id: principalIdSchema.nullable(),
   }),
-  client_format: z.enum(['openai', 'anthropic', 'gemini']),
-  operation: z.enum(['chat', 'embeddings', 'count_tokens']),
+  client_format: z.enum(WIRE_FORMATS),
+  operation: z.enum(OPERATIONS),
   requested_model: z.string(),
   /** The model that served it (after mapping/failover), null when nothing did. */
   model: z.string().nullable(),

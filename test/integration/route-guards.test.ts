@@ -20,8 +20,8 @@ describe('route guards', () => {
     const app = await buildApp({
       config, logger, pipeline,
       info: { providers: [], catalog, breakers: new Map(), startedAt: Date.now() },
-      authenticate: async () => { throw unauthorized('guard says no', 'guard'); },
-      authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'admin_guard'); },
+      authenticate: async () => { throw unauthorized('guard says no', 'invalid_api_key'); },
+      authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'invalid_admin_key'); },
     });
     await app.ready();
     const open = new Set(['GET /health', 'OPTIONS /*']);
