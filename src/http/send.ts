@@ -20,7 +20,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   const raw = reply.raw;
   const events = body.events;
   try {
-    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
     raw.flushHeaders();
     for await (const chunk of events) {
       if (raw.destroyed) break;
