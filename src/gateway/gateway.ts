@@ -4,7 +4,6 @@ import type { Config } from '../config/index.js';
 import { adminRoutes, createAccessControl, type AccessControl } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { queryKeyOf } from '../http/query-key.js';
-import { ledgerRoutes, type Ledger } from '../ledger/index.js';
 import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
@@ -19,7 +18,7 @@ import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
-import type { LedgerReconciler } from './ledger-reconciler.js';
+import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
 
 export interface GatewayOptions {

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
-import { Ledger, signingKeyFromRaw } from '../ledger/index.js';
+import {
+  AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+} from '../ledger/index.js';
 import { MeshNode, type Advertisement, type ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -9,9 +11,7 @@ import type { PriceBook } from '../pricing/index.js';
 import type { ModelCatalog } from '../router/model-catalog.js';
 import type { Store } from '../store/index.js';
 import { VERSION } from '../version.js';
-import { LedgerReconciler } from './ledger-reconciler.js';
-import { forwardHandler, peerForwarder } from './mesh-bridge.js';
-import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
+import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 
 export interface MeshServicesOptions {
   config: Config;
@@ -35,6 +35,19 @@ export function advertisedPrice(priceBook: PriceBook, model: string): ModelAdver
   return price && { inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: price.cachedInputPerMTok } : {}) };
 }
 
+/** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
+export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
+  return { request: (peerId, message) => mesh.sendMessage(peerId, LEDGER_PROTOCOL, message) };
+}
+
+/** What a peer advertises for a model now, in receipt units; undefined when its record does not list the model. */
+function advertisedPriceOf(mesh: MeshNode): AdvertisedPrice {
+  return (peerId, model) => {
+    const advert = mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model);
+    return advert && receiptPrice(advert.price);
+  };
+}
+
 /**
  * The mesh side of a node: the libp2p node, the ledger of receipts, acknowledgements and reconciliation, and the
  * pipeline's view of the peers. Built before the pipeline (which is given `forwarder`), started once the pipeline
@@ -56,7 +69,7 @@ export class MeshServices {
     const { mesh: meshConfig } = options.config;
     const forwarder = peerForwarder(mesh, {
       forward: meshConfig.forward, maxHops: meshConfig.max_hops, lookupTimeoutMs: meshConfig.dht_timeout_ms,
-      ledger: { ledger, acks }, logger: options.logger,
+      ledger: { ledger, acks, transport: ledgerTransportOver(mesh), priceOf: advertisedPriceOf(mesh) }, logger: options.logger,
     });
     this.forwarder = { ...forwarder, canForward: (req) => !this.stopped && forwarder.canForward(req) };
   }
@@ -66,8 +79,13 @@ export class MeshServices {
     const mesh = await MeshNode.create({ config: config.mesh, dataDir: config.storage.dir, version: VERSION, logger });
     const creditLimit = config.mesh.credit_limit_usd;
     const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
-    const reconciler = new LedgerReconciler(mesh, ledger, logger, { intervalMs: config.mesh.reconcile_interval_seconds * 1000 });
-    return new MeshServices(mesh, ledger, reconciler, new AckBatcher(mesh, logger), options);
+    const transport = ledgerTransportOver(mesh);
+    const reconciler = new LedgerReconciler(transport, ledger, logger, {
+      intervalMs: config.mesh.reconcile_interval_seconds * 1000,
+      peerSeen: (listener) => mesh.onPeerRecord((record) => record.withdrawn || listener(record.peerId)),
+      priceOf: advertisedPriceOf(mesh),
+    });
+    return new MeshServices(mesh, ledger, reconciler, new AckBatcher(transport, logger), options);
   }
 
   /**
@@ -88,7 +106,9 @@ export class MeshServices {
     });
     mesh.setAdvertisement(advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
-    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(ledger));
+    const rate = new LedgerMessageRate(options.config.mesh.ledger_messages_per_second);
+    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(ledger), (peerId) =>
+      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} ledger messages per second from this peer; try again later`);
     await mesh.start();
     this.reconciler.start();
     this.advertiseTimer = setInterval(() => mesh.setAdvertisement(advertisement()), ADVERTISE_INTERVAL_MS);

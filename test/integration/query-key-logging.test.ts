@@ -59,7 +59,7 @@ describe('a key in the query string', () => {
       await send(post('/v1beta/models/gemini-2.5-flash:generateContent', `${q}x`)); // not a valid credential: 401
       await send(post('/v1beta/models/gemini-2.5-flash:noSuchMethod', q));
       await send(post('/v1beta/no/such/route', q));
-      await send(fetch(`${node.url}/v1beta/models/gemini-2.5-flash:generateContent?${q}`));
+      await send(fetch(`${node.url}/v1beta/models/gemini-2.5-flash:generateContent?${q}`, { method: 'PUT', body })); // wrong method
       await send(post(`/v1beta/models/${'m'.repeat(600)}:generateContent`, q)); // over the router's parameter limit
       await send(post('/v1beta/models/%E0%A4%A:generateContent', q)); // a URL fastify cannot decode
       mock.enqueue({ kind: 'error', status: 500, message: 'upstream broke' });

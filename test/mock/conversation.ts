@@ -2,6 +2,7 @@
  * What the mock "model" says, decided from a request in any format: the last user text, images seen, tools offered,
  * and whether the last message is a tool result. Pure functions, shared by every wire format of the mock.
  */
+import { sampleFromSchema } from './json-sample.js';
 
 export type ProviderFormat = 'openai' | 'anthropic' | 'gemini';
 
@@ -15,11 +16,21 @@ export interface Conversation {
   toolResultText: string;
   allText: string;
   maxTokens?: number;
+  /** JSON output asked for (OpenAI response_format, Anthropic output_config.format, Gemini responseMimeType), with its schema if any. */
+  jsonOutput?: { schema?: unknown };
+  /** The input schema of the forced tool, when one is forced. */
+  forcedToolSchema?: unknown;
+  /** Reasoning asked for (OpenAI reasoning_effort, Anthropic thinking, Gemini thinkingConfig); `visible`: text returned. */
+  reasoning?: { visible: boolean };
 }
 
-export type Reply =
+export type Reply = (
   | { kind: 'text'; text: string; stop: 'stop' | 'length' }
-  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
+  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> }
+) & {
+  /** The model's reasoning before its answer; `visible` when the provider returns the text (else only its tokens). */
+  reasoning?: { text: string; visible: boolean };
+};
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -44,7 +55,13 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolNames = (body.tools ?? []).map((t: Json) => t.function?.name).concat((body.functions ?? []).map((f: Json) => f.name)).filter(Boolean);
     conv.toolsDisabled = body.tool_choice === 'none';
     if (typeof body.tool_choice === 'object') conv.forcedTool = body.tool_choice.function?.name;
+    if (body.tool_choice === 'required' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.max_completion_tokens ?? body.max_tokens;
+    conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.function?.name === conv.forcedTool)?.function?.parameters;
+    if (typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none') conv.reasoning = { visible: false };
+    const format = body.response_format;
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.json_schema?.schema };
+    else if (format?.type === 'json_object') conv.jsonOutput = {};
   } else if (format === 'anthropic') {
     texts.push(textOfParts(body.system));
     for (const m of body.messages ?? []) {
@@ -63,7 +80,13 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolNames = (body.tools ?? []).map((t: Json) => t.name);
     conv.toolsDisabled = body.tool_choice?.type === 'none';
     if (body.tool_choice?.type === 'tool') conv.forcedTool = body.tool_choice.name;
+    if (body.tool_choice?.type === 'any' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.max_tokens;
+    conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.name === conv.forcedTool)?.input_schema;
+    // Structured outputs: output_config.format (GA) or the beta's output_format, both {type: "json_schema", schema}.
+    if (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive') conv.reasoning = { visible: true };
+    const format = body.output_config?.format ?? body.output_format;
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
   } else {
     texts.push(textOfParts(body.systemInstruction?.parts));
     for (const c of body.contents ?? []) {
@@ -80,15 +103,34 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     const calling = body.toolConfig?.functionCallingConfig;
     conv.toolsDisabled = calling?.mode === 'NONE';
     if (calling?.mode === 'ANY' && calling.allowedFunctionNames?.length === 1) conv.forcedTool = calling.allowedFunctionNames[0];
+    if (calling?.mode === 'ANY' && !calling.allowedFunctionNames && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.generationConfig?.maxOutputTokens;
+    const declarations = (body.tools ?? []).flatMap((t: Json) => t.functionDeclarations ?? []);
+    const forced = declarations.find((f: Json) => conv.forcedTool && f.name === conv.forcedTool);
+    conv.forcedToolSchema = forced?.parametersJsonSchema ?? forced?.parameters;
+    const config = body.generationConfig ?? {};
+    const thinking = config.thinkingConfig;
+    if (thinking && thinking.thinkingBudget !== 0) conv.reasoning = { visible: thinking.includeThoughts === true };
+    if (config.responseMimeType === 'application/json') conv.jsonOutput = { schema: config.responseJsonSchema ?? config.responseSchema };
   }
   conv.allText = texts.join('\n');
   return conv;
 }
 
 export function decideReply(provider: string, model: string, conv: Conversation): Reply {
+  const reply = answer(provider, model, conv);
+  return conv.reasoning ? { ...reply, reasoning: { text: `Thinking about: ${conv.lastUserText.slice(0, 100)}`, visible: conv.reasoning.visible } } : reply;
+}
+
+function answer(provider: string, model: string, conv: Conversation): Reply {
   if (conv.toolNames.length > 0 && !conv.toolsDisabled && !conv.lastIsToolResult) {
-    return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: { input: conv.lastUserText } };
+    // A forced tool is called with arguments that fit its schema (what constrained decoding gives).
+    const args = conv.forcedToolSchema ? sampleFromSchema(conv.forcedToolSchema, conv.lastUserText) as Record<string, unknown> : { input: conv.lastUserText };
+    return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: args };
+  }
+  if (conv.jsonOutput) {
+    const value = conv.jsonOutput.schema ? sampleFromSchema(conv.jsonOutput.schema, conv.lastUserText) : { reply: conv.lastUserText };
+    return { kind: 'text', text: JSON.stringify(value), stop: 'stop' };
   }
   const base = conv.lastIsToolResult
     ? `tool result was: ${conv.toolResultText}`
@@ -112,11 +154,14 @@ export function argumentPieces(args: Record<string, unknown>): string[] {
 
 export interface MockUsage {
   input: number;
+  /** All output tokens, reasoning included. */
   output: number;
   cached: number;
+  reasoning: number;
 }
 
-export function usageFor(conv: Conversation, outputPieces: number): MockUsage {
+/** Usage of a reply: one output token per streamed piece, reasoning pieces included. */
+export function usageFor(conv: Conversation, outputPieces: number, reasoningPieces = 0): MockUsage {
   const input = Math.max(1, Math.ceil(conv.allText.length / 4));
-  return { input, output: outputPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0 };
+  return { input, output: outputPieces + reasoningPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0, reasoning: reasoningPieces };
 }

@@ -12,7 +12,7 @@ const frame = (data: unknown, event?: string) => `${event ? `event: ${event}\n` 
 function openaiUsage(u: MockUsage) {
   return {
     prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output,
-    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 },
   };
 }
 
@@ -20,9 +20,17 @@ function anthropicUsage(u: MockUsage, output = u.output) {
   return { input_tokens: u.input - u.cached, output_tokens: output, cache_read_input_tokens: u.cached, cache_creation_input_tokens: 0 };
 }
 
+/** Gemini counts thoughts outside candidatesTokenCount. */
 function geminiUsage(u: MockUsage) {
-  return { promptTokenCount: u.input, candidatesTokenCount: u.output, totalTokenCount: u.input + u.output, ...(u.cached ? { cachedContentTokenCount: u.cached } : {}) };
+  return {
+    promptTokenCount: u.input, candidatesTokenCount: u.output - u.reasoning, totalTokenCount: u.input + u.output,
+    ...(u.cached ? { cachedContentTokenCount: u.cached } : {}), ...(u.reasoning ? { thoughtsTokenCount: u.reasoning } : {}),
+  };
 }
+
+/** Reasoning returned as text: Anthropic thinking blocks (signed) and Gemini thought parts. */
+const SIGNATURE = 'mock-signature';
+const visibleReasoning = (reply: Reply) => (reply.reasoning?.visible ? reply.reasoning.text : undefined);
 
 export function outputPieceCount(reply: Reply): number {
   return reply.kind === 'text' ? pieces(reply.text).length : argumentPieces(reply.arguments).length;
@@ -46,7 +54,10 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   if (format === 'anthropic') {
     return {
       id: nextId('msg_'), type: 'message', role: 'assistant', model,
-      content: reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }],
+      content: [
+        ...(visibleReasoning(reply) ? [{ type: 'thinking', thinking: visibleReasoning(reply), signature: SIGNATURE }] : []),
+        ...(reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }]),
+      ],
       stop_reason: reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use',
       stop_sequence: null,
       usage: anthropicUsage(usage),
@@ -54,7 +65,13 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   }
   return {
     candidates: [{
-      content: { role: 'model', parts: reply.kind === 'text' ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.arguments } }] },
+      content: {
+        role: 'model',
+        parts: [
+          ...(visibleReasoning(reply) ? [{ text: visibleReasoning(reply), thought: true }] : []),
+          ...(reply.kind === 'text' ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.arguments } }]),
+        ],
+      },
       finishReason: reply.kind === 'text' && reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0,
     }],
     usageMetadata: geminiUsage(usage),
@@ -85,16 +102,24 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
     const frames = [
       frame({ type: 'message_start', message: { id: nextId('msg_'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(usage, 1) } }, 'message_start'),
     ];
-    if (reply.kind === 'text') {
-      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'));
-      frames.push(frame({ type: 'ping' }, 'ping'));
-      for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
-    } else {
-      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
-      frames.push(frame({ type: 'ping' }, 'ping'));
-      for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
+    const thinking = visibleReasoning(reply);
+    if (thinking) {
+      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }, 'content_block_start'));
+      for (const piece of pieces(thinking)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: SIGNATURE } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
     }
-    frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
+    const index = thinking ? 1 : 0;
+    if (reply.kind === 'text') {
+      frames.push(frame({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }, 'content_block_start'));
+      frames.push(frame({ type: 'ping' }, 'ping'));
+      for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
+    } else {
+      frames.push(frame({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
+      frames.push(frame({ type: 'ping' }, 'ping'));
+      for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
+    }
+    frames.push(frame({ type: 'content_block_stop', index }, 'content_block_stop'));
     const stop = reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use';
     frames.push(frame({ type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } }, 'message_delta'));
     frames.push(frame({ type: 'message_stop' }, 'message_stop'));
@@ -102,16 +127,17 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
   }
   const id = nextId('resp_');
   const chunk = (parts: unknown[], extra: Record<string, unknown> = {}) =>
-    frame({ candidates: [{ content: { role: 'model', parts }, index: 0, ...extra }], usageMetadata: geminiUsage({ ...usage, output: 0 }), modelVersion: model, responseId: id });
+    frame({ candidates: [{ content: { role: 'model', parts }, index: 0, ...extra }], usageMetadata: geminiUsage({ ...usage, output: 0, reasoning: 0 }), modelVersion: model, responseId: id });
+  const thought = visibleReasoning(reply) ? [chunk([{ text: visibleReasoning(reply), thought: true }])] : [];
   if (reply.kind === 'tool_call') {
-    return [frame({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: reply.name, args: reply.arguments } }] }, finishReason: 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })];
+    return [...thought, frame({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: reply.name, args: reply.arguments } }] }, finishReason: 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })];
   }
   const words = pieces(reply.text);
-  return words.map((piece, i) =>
+  return [...thought, ...words.map((piece, i) =>
     i === words.length - 1
       ? frame({ candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, finishReason: reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })
       : chunk([{ text: piece }]),
-  );
+  )];
 }
 
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error' };

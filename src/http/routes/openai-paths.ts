@@ -33,8 +33,3 @@ export function postOpenAIRoute(app: FastifyInstance, path: string, handler: Ope
     return handler(request, reply, { deployment });
   });
 }
-
-/** `GET /v1{path}` and its Azure OpenAI v1 alias `/openai/v1{path}` (e.g. the model list). */
-export function getOpenAIRoute(app: FastifyInstance, path: string, handler: (request: FastifyRequest) => Promise<unknown>): void {
-  for (const url of [`/v1${path}`, `/openai/v1${path}`]) app.get(url, { config: { format: 'openai' } }, handler);
-}
