@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import { Analytics, analyticsRoutes } from '../analytics/index.js';
 import { adminRoutes, createAccessControl, type AccessControl } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { queryKeyOf } from '../http/query-key.js';
@@ -39,6 +40,7 @@ interface GatewayParts {
   store: Store;
   access: AccessControl;
   records: RecordStore;
+  analytics: Analytics;
   recorder: OutcomeRecorder;
   outcomes: OutcomeListeners;
   meshServices?: MeshServices;
@@ -64,6 +66,8 @@ export class Gateway {
   readonly store: Store;
   readonly access: AccessControl;
   readonly records: RecordStore;
+  /** SQL over the usage records (/v1/query, /v1/ask). */
+  readonly analytics: Analytics;
   readonly pipeline: Pipeline;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
@@ -88,6 +92,7 @@ export class Gateway {
     this.store = parts.store;
     this.access = parts.access;
     this.records = parts.records;
+    this.analytics = parts.analytics;
     this.recorder = parts.recorder;
     this.outcomes = parts.outcomes;
     this.meshServices = parts.meshServices;
@@ -137,11 +142,8 @@ export class Gateway {
         logger,
       });
       opened.push(() => records.close());
-      const recorder = new OutcomeRecorder(records, { priceBook, providerType, onRecord: (record) => metrics.observeRecord(record), logger });
-      opened.push(() => recorder.drain());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
-      outcomes.add((outcome) => recorder.record(outcome));
 
       if (!options.skipDiscovery) await catalog.start(config.routing.discovery_interval_seconds * 1000);
       if (config.mesh.enabled) {
@@ -167,6 +169,20 @@ export class Gateway {
         },
       });
       await meshServices?.start({ catalog, pipeline });
+      const analytics = new Analytics({
+        config: config.analytics, dataDir: config.storage.dir, records, retentionDays: config.records.retention_days,
+        pipeline, ledger: () => meshServices?.ledger, logger,
+      });
+      opened.push(() => analytics.close());
+      const recorder = new OutcomeRecorder(records, {
+        priceBook, providerType, logger,
+        onRecord: (record) => {
+          metrics.observeRecord(record);
+          analytics.add(record);
+        },
+      });
+      opened.push(() => recorder.drain());
+      outcomes.add((outcome) => recorder.record(outcome));
 
       const mesh = meshServices?.mesh;
       const app = await buildApp({
@@ -192,6 +208,7 @@ export class Gateway {
         adminPlugins: [
           adminRoutes(access.tokens, access.admin),
           recordsRoutes(records),
+          analyticsRoutes(analytics),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
         apiPlugins: mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [],
@@ -202,7 +219,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, recorder, outcomes,
+        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, analytics, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -251,6 +268,7 @@ export class Gateway {
     await Promise.all(this.providers.map((p) => p.close()));
     const pendingRecords = this.recorder.backlog;
     await this.recorder.drain();
+    await this.analytics.close();
     await this.records.close();
     await this.access.close();
     await this.store.close();

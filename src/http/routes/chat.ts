@@ -3,6 +3,7 @@ import { badRequest } from '../../errors/index.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { bodyObject, gatewayRequest } from '../context.js';
 import { sendGatewayResponse } from '../send.js';
+import { chatCompletionsDoc, countTokensDoc, embeddingsDoc, geminiDoc, messagesDoc } from './chat-docs.js';
 import { postOpenAIRoute, type OpenAIRouteModel } from './openai-paths.js';
 
 /**
@@ -12,25 +13,25 @@ import { postOpenAIRoute, type OpenAIRouteModel } from './openai-paths.js';
  */
 export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
   return async (app) => {
-    postOpenAIRoute(app, '/chat/completions', async (request, reply, route) => {
+    postOpenAIRoute(app, '/chat/completions', { doc: chatCompletionsDoc }, async (request, reply, route) => {
       const body = openaiBody(request, route);
       const req = gatewayRequest(request, { format: 'openai', operation: 'chat', body, model: body.model, stream: body.stream === true });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
 
-    postOpenAIRoute(app, '/embeddings', async (request, reply, route) => {
+    postOpenAIRoute(app, '/embeddings', { doc: embeddingsDoc }, async (request, reply, route) => {
       const body = openaiBody(request, route);
       const req = gatewayRequest(request, { format: 'openai', operation: 'embeddings', body, model: body.model, stream: false });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
 
-    app.post('/v1/messages', { config: { format: 'anthropic' } }, async (request, reply) => {
+    app.post('/v1/messages', { config: { format: 'anthropic', doc: messagesDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'anthropic', operation: 'chat', body, model: body.model, stream: body.stream === true });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'anthropic');
     });
 
-    app.post('/v1/messages/count_tokens', { config: { format: 'anthropic' } }, async (request, reply) => {
+    app.post('/v1/messages/count_tokens', { config: { format: 'anthropic', doc: countTokensDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'anthropic', operation: 'count_tokens', body, model: body.model, stream: false });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'anthropic');
@@ -59,7 +60,7 @@ export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
       }
       await sendGatewayResponse(reply, response, 'gemini');
     };
-    for (const version of GEMINI_VERSIONS) app.post(`/${version}/models/:modelAction`, { config: { format: 'gemini' } }, gemini);
+    for (const version of GEMINI_VERSIONS) app.post(`/${version}/models/:modelAction`, { config: { format: 'gemini', doc: geminiDoc } }, gemini);
   };
 }
 
