@@ -115,7 +115,7 @@ export class Gateway {
     const logger = options.logger ?? createLogger();
     const opened: Array<() => Promise<unknown>> = [];
     try {
-      const providers = config.providers.map(createProvider);
+      const providers = config.providers.map((provider) => createProvider(provider));
       opened.push(() => Promise.all(providers.map((p) => p.close())));
       const priceBook = new PriceBook(config.pricing);
       const catalog = new ModelCatalog(providers, logger);
