@@ -86,7 +86,7 @@ export async function createAccessControl(options: AccessControlOptions): Promis
     ...(modes.has('key') ? [virtualKeyResolver(virtualKeys)] : []),
   ];
   const quotas = new QuotaAdmission({ rules, models, counters, now });
-  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, now });
+  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, virtualKeys, now });
   const pruneTimer = setInterval(() => void tokenAdmin.prune().catch(() => undefined), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
   return {

@@ -81,7 +81,8 @@ describe('RecordStore durability', () => {
     const batches: number[] = [];
     const batch = store.db.batch.bind(store.db);
     store.db.batch = ((operations: unknown[], ...rest: unknown[]) => {
-      if (Array.isArray(operations)) batches.push(operations.length);
+      // Records only: the same batch also carries the usage buckets they are counted in.
+      if (Array.isArray(operations)) batches.push((operations as Array<{ value?: { id?: unknown } }>).filter((op) => op.value?.id !== undefined).length);
       return (batch as (...args: unknown[]) => unknown)(operations, ...rest);
     }) as typeof store.db.batch;
     try {
