@@ -1,5 +1,5 @@
 import { microsToUsd, usdToMicros } from '../core/index.js';
-import type { AccessRules, QuotaState, QuotaStore } from '../policy/index.js';
+import type { AccessRules, QuotaCounters, QuotaState } from '../policy/index.js';
 import type { VirtualKey } from './auth-config.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
@@ -40,7 +40,7 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
 }
 
 /** The current window of each request, token and cost limit of `rules`, counted under the quota scope `scope`. */
-function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: QuotaStore): TokenStatus['usage'] {
+function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: Pick<QuotaCounters, 'peek'>): TokenStatus['usage'] {
   const usage: TokenStatus['usage'] = {};
   if (rules.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...rules.requests }));
   if (rules.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...rules.tokens }));
@@ -59,11 +59,11 @@ export interface VirtualKeyStatus {
   usage: TokenStatus['usage'];
 }
 
-export function virtualKeyStatus(vk: VirtualKey, quotas: QuotaStore): VirtualKeyStatus {
+export function virtualKeyStatus(vk: VirtualKey, quotas: Pick<QuotaCounters, 'peek'>): VirtualKeyStatus {
   return { id: vk.id, label: vk.label, limits: vk.rules, providers: [...vk.providerKeys.keys()], usage: usageOf(`key:${vk.id}`, vk.rules, quotas) };
 }
 
-export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number): TokenStatus {
+export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): TokenStatus {
   const payload = record.payload;
   const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
   return {

@@ -57,6 +57,7 @@ export interface PipelineDeps {
   admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Promise<Admission>;
   /** A provider key chosen by the principal's virtual key. */
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
+  /** Mesh peers to forward to when no local provider can answer (absent: served locally only). */
   peers?: PeerForwarder;
   /** Exact-match response cache, consulted after admission (limits count a hit's request, not its tokens). */
   cache?: ResponseCachePort;
@@ -85,16 +86,6 @@ export class Pipeline {
   private readonly providerInFlight = new Map<string, number>();
 
   constructor(private readonly deps: PipelineDeps) {}
-
-  /** Connects the mesh once the node has started it (requests before that are served locally only). */
-  attachPeers(peers: PeerForwarder | undefined): void {
-    this.deps.peers = peers;
-  }
-
-  /** Connects the response cache once its store is open (or disconnects it at shutdown). */
-  attachCache(cache: ResponseCachePort | undefined): void {
-    this.deps.cache = cache;
-  }
 
   /** Requests being served right now (advertised as mesh capacity). */
   get load(): number {

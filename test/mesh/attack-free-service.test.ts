@@ -141,9 +141,8 @@ describe('the start-up warning for a credit limit on an open mesh', () => {
     const lines: Array<{ level: number; msg: string }> = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
     const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, storage: { dir }, providers: [], mesh: mesh({ credit_limit_usd: 5 }) }, 'test config', {});
-    const gateway = new Gateway(config, { logger, skipDiscovery: true });
+    const gateway = await Gateway.start(config, { logger, skipDiscovery: true });
     try {
-      await gateway.start();
       expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toContainEqual(expect.stringMatching(/credit_limit_usd is set on an open mesh/));
     } finally {
       await gateway.close();
