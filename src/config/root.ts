@@ -4,6 +4,7 @@ import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
 import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
+import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { coreConfigShape } from './schema.js';
 
@@ -27,6 +28,7 @@ export const configSchema = z
     sanitization: sanitizationConfigSchema.prefault({}),
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
+    responses: responsesConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
   })
   .strict()

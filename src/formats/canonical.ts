@@ -8,8 +8,9 @@
  * or refuse them).
  */
 
-export type WireFormat = 'openai' | 'anthropic' | 'gemini';
-export const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic', 'gemini'];
+/** Client and provider wire formats: OpenAI Chat Completions, Anthropic Messages, Gemini, OpenAI Responses. */
+export type WireFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
+export const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic', 'gemini', 'responses'];
 
 export type ImageSource =
   | { kind: 'base64'; mediaType: string; data: string }

@@ -10,6 +10,17 @@ export interface RequestContext {
   stream?: boolean;
 }
 
+/**
+ * What a client format's answer may repeat from the exchange that produced it (the Responses API echoes the request's
+ * parameters and names the response by an id of the gateway's own). Formats that repeat nothing ignore it.
+ */
+export interface ResponseContext {
+  /** The gateway request id, from which a format may derive the response id. */
+  requestId?: string;
+  /** The client's request body as received. */
+  request?: Record<string, unknown>;
+}
+
 export interface TranslatedRequest {
   /** Body in the target format, with the upstream model set where the format carries it in the body. */
   body: Record<string, unknown>;
@@ -51,12 +62,12 @@ export interface FormatCodec {
   /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
   responseToCanonical(body: unknown): CanonicalResponse;
   /** Builds the response a client of this format expects. */
-  responseFromCanonical(res: CanonicalResponse): Record<string, unknown>;
+  responseFromCanonical(res: CanonicalResponse, ctx?: ResponseContext): Record<string, unknown>;
 
   /** Decodes an upstream's SSE stream into canonical events. Throws UpstreamError on an in-stream error event. */
   decodeStream(messages: AsyncIterable<SSEMessage>): AsyncGenerator<StreamEvent>;
   /** Encodes canonical events into the SSE text a client of this format expects (terminator included). */
-  encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean }): AsyncGenerator<string>;
+  encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean; context?: ResponseContext }): AsyncGenerator<string>;
 
   /** Same format in and out: set the upstream model and ask for stream usage, touching nothing else. */
   passthroughRequest(body: Record<string, unknown>, model: string, stream: boolean): PassthroughRequest;

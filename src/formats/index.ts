@@ -3,9 +3,10 @@ import type { FormatCodec } from './codec.js';
 import { anthropicCodec } from './anthropic/index.js';
 import { geminiCodec } from './gemini/index.js';
 import { openaiCodec } from './openai/index.js';
+import { responsesCodec } from './responses/index.js';
 
 export * from './canonical.js';
-export type { FormatCodec, PassthroughTap, RequestContext, TranslatedRequest } from './codec.js';
+export type { FormatCodec, PassthroughTap, RequestContext, ResponseContext, TranslatedRequest } from './codec.js';
 export { parseSSE, parseSSEData, sseMessage } from './sse.js';
 export type { SSEMessage } from './sse.js';
 
@@ -13,4 +14,5 @@ export const codecs: Record<WireFormat, FormatCodec> = {
   openai: openaiCodec,
   anthropic: anthropicCodec,
   gemini: geminiCodec,
+  responses: responsesCodec,
 };

@@ -13,6 +13,7 @@ import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
+import { ResponseStore, responsesRoutes } from '../responses/index.js';
 import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -45,6 +46,7 @@ export class Gateway {
   app!: FastifyInstance;
   access!: AccessControl;
   records!: RecordStore;
+  responses!: ResponseStore;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -181,6 +183,10 @@ export class Gateway {
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
     });
+    this.responses = await ResponseStore.open(this.store, {
+      retentionDays: this.config.responses.retention_days ?? this.config.records.retention_days,
+      logger: this.logger,
+    });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
@@ -211,7 +217,10 @@ export class Gateway {
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
       adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
-      apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
+      apiPlugins: [
+        responsesRoutes({ pipeline: this.pipeline, store: this.responses, maxChain: this.config.responses.max_chain, logger: this.logger }),
+        ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : []),
+      ],
       openPlugins: [metricsRoute(this.metrics)],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
@@ -283,6 +292,7 @@ export class Gateway {
     await Promise.all(this.providers.map((p) => p.close()));
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();
+    await this.responses?.close();
     await this.access?.close();
     await this.store?.close();
   }

@@ -39,8 +39,12 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const { req, meter } = ctx;
   const { provider, upstreamModel } = route;
   const client = codecs[req.format];
-  const target = codecs[provider.format];
-  const sameFormat = provider.format === req.format;
+  // A provider may serve a model in more than one format (OpenAI: Chat Completions and Responses): the client's own
+  // is used when it is among them, so the request passes through.
+  const targetFormat = provider.chatFormat(upstreamModel, req.format);
+  const target = codecs[targetFormat];
+  const sameFormat = targetFormat === req.format;
+  const context = { requestId: req.id, request: req.body };
 
   let body: Record<string, unknown>;
   let warnings: string[] = [];
@@ -57,9 +61,9 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   }
 
   // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
-  const passHeaders = req.anthropicBeta && provider.format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
+  const passHeaders = req.anthropicBeta && targetFormat === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
   if (req.anthropicBeta && !passHeaders) warnings = [...warnings, 'anthropic-beta'];
-  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format: targetFormat, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {
     if (sameFormat) {
@@ -73,13 +77,13 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
     const canonicalResponse = target.responseToCanonical(await upstream.json());
     meter.usage = canonicalResponse.usage;
     meter.ttftMs = performance.now() - meter.startedAt;
-    return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse) }, warnings, contentType: JSON_TYPE };
+    return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse, context) }, warnings, contentType: JSON_TYPE };
   }
 
   const messages = parseSSE(upstream.body);
   const events = sameFormat
     ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id)
-    : client.encodeStream(meterEvents(target.decodeStream(messages), meter), { includeUsage: includeUsageRequested(req.format, req.body) });
+    : client.encodeStream(meterEvents(target.decodeStream(messages), meter), { includeUsage: includeUsageRequested(req.format, req.body), context });
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {

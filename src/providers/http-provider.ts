@@ -104,6 +104,11 @@ export class HttpProvider implements Provider {
     return this.endpoints.operations.has(op);
   }
 
+  chatFormat(model: string, preferred: WireFormat): WireFormat {
+    const formats = this.endpoints.chatFormats?.(model) ?? [this.format];
+    return formats.includes(preferred) ? preferred : formats[0]!;
+  }
+
   private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
     const key = (call.apiKey ?? this.config.api_key)?.reveal();
     return {
@@ -118,7 +123,7 @@ export class HttpProvider implements Provider {
     const { timeouts } = this.config;
     const deadline = totalDeadline(call.signal, timeouts.total_ms);
     const { signal } = deadline;
-    const url = this.endpoints.url(call.operation, call.model, call.stream);
+    const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
     const failure = (err: unknown): Error => {

@@ -17,6 +17,8 @@ export interface UpstreamCall {
   apiKey?: Secret;
   /** The gateway request id, sent upstream as `x-request-id` for correlation. */
   requestId?: string;
+  /** Wire format of `body` when the provider serves more than one for the operation (OpenAI chat or Responses). */
+  format?: WireFormat;
   /** Client headers that belong to this provider's API and are passed on (e.g. `anthropic-beta`). */
   passHeaders?: Record<string, string>;
 }
@@ -40,8 +42,10 @@ export interface UpstreamResponse {
 export interface ProviderEndpoints {
   format: WireFormat;
   operations: ReadonlySet<Operation>;
+  /** Formats a model's chat is served in, preferred first (OpenAI: Chat Completions and/or Responses); default `[format]`. */
+  chatFormats?(model: string): readonly WireFormat[];
   /** URL of an operation for a model (Gemini and Azure put the model or deployment in the path). */
-  url(op: Operation, model: string, stream: boolean): string;
+  url(op: Operation, model: string, stream: boolean, format?: WireFormat): string;
   /** Authentication and protocol headers; the key never goes into a URL. */
   headers(apiKey: string | undefined): Record<string, string>;
   /** Model-list endpoint and how to read it, for discovery. */
@@ -54,6 +58,11 @@ export interface Provider {
   readonly format: WireFormat;
   readonly config: ProviderConfig;
   supports(op: Operation): boolean;
+  /**
+   * The wire format to talk to this provider in for a chat with `model`: `preferred` (the client's, for pass-through)
+   * when the provider serves the model in it, else the provider's first format for that model.
+   */
+  chatFormat(model: string, preferred: WireFormat): WireFormat;
   /** Sends one request. Resolves on a 2xx response (body not yet read); throws UpstreamError otherwise. */
   call(call: UpstreamCall): Promise<UpstreamResponse>;
   /** Lists the provider's models (discovery), bounded by `signal`. */

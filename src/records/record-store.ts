@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import { RetentionSweeper, type Store } from '../store/index.js';
 import { matchesFilters, type RecordFilters } from './record-filters.js';
 import {
   decodeCursor, encodeCursor, projectIndexEnd, projectIndexKey, recordKey, splitProjectIndexKey, timeKey, timeOfRecordKey,
@@ -40,11 +40,8 @@ interface Pending {
   done: (persisted: boolean) => void;
 }
 
-const DAY_MS = 86_400_000;
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
-/** Records removed per LevelDB batch by the sweeper, and batches per sweep: a sweep never holds the db for long. */
-const SWEEP_CHUNK = 500;
 /** Records read per `getMany` when a query walks the project index. */
 const INDEX_READ_CHUNK = 128;
 /** If LevelDB keeps failing, records wait in memory up to this many, then the oldest are dropped (and logged). */
@@ -75,8 +72,7 @@ export class RecordStore {
   #writing = false;
   /** The last write failed: retries wait for the timer (at least RETRY_MS) instead of spinning. */
   #failing = false;
-  #sweepTimer?: NodeJS.Timeout;
-  #sweeping?: Promise<number>;
+  readonly #retention: RetentionSweeper;
   #closed = false;
 
   private constructor(store: Store, options: RecordStoreOptions) {
@@ -90,13 +86,17 @@ export class RecordStore {
       sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
     };
     this.#logger = options.logger;
+    this.#retention = new RetentionSweeper({
+      retentionDays: options.retentionDays, intervalMs: this.#options.sweepIntervalMs, what: 'usage records', logger: options.logger,
+      removeChunk: (cutoff, limit) => this.#removeExpired(cutoff, limit),
+    });
   }
 
   static async open(store: Store, options: RecordStoreOptions): Promise<RecordStore> {
     const recordStore = new RecordStore(store, options);
     await recordStore.#records.open();
     await recordStore.#byProject.open();
-    recordStore.#startSweeper();
+    recordStore.#retention.start();
     return recordStore;
   }
 
@@ -130,8 +130,7 @@ export class RecordStore {
     this.#flushTimer = undefined;
     clearImmediate(this.#immediate);
     this.#immediate = undefined;
-    clearInterval(this.#sweepTimer);
-    await this.#sweeping;
+    await this.#retention.close();
     // A backlog is written in several batches; stop early only if writing keeps failing.
     do await this.flush();
     while (this.#pending.length > 0 && !this.#failing);
@@ -207,45 +206,23 @@ export class RecordStore {
     }, this.#failing ? Math.max(RETRY_MS, this.#options.flushIntervalMs) : this.#options.flushIntervalMs);
   }
 
-  #startSweeper(): void {
-    if (this.#options.retentionDays > 0) {
-      this.#sweepTimer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
-      this.#sweepTimer.unref();
-    }
-  }
-
   /**
-   * Removes every record older than the retention period (from `now`), in chunks with a turn of the event loop
-   * between them, so a sweep never holds the store for long yet always catches up, whatever the request rate.
-   * Returns how many records it removed.
+   * Removes every record older than the retention period (from `now`), in chunks, so a sweep never holds the store
+   * for long yet always catches up, whatever the request rate. Returns how many records it removed.
    */
   sweep(now = Date.now()): Promise<number> {
-    if (this.#options.retentionDays <= 0) return Promise.resolve(0);
-    this.#sweeping ??= this.#sweepOlderThan(now - this.#options.retentionDays * DAY_MS).finally(() => {
-      this.#sweeping = undefined;
-    });
-    return this.#sweeping;
+    return this.#retention.sweep(now);
   }
 
-  async #sweepOlderThan(cutoff: number): Promise<number> {
-    let removed = 0;
-    try {
-      while (!this.#closed) {
-        const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit: SWEEP_CHUNK }).all();
-        if (expired.length === 0) break;
-        await this.#store.db.batch(expired.flatMap(([key, record]) => [
-          { type: 'del' as const, sublevel: this.#records, key },
-          ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
-        ]));
-        removed += expired.length;
-        if (expired.length < SWEEP_CHUNK) break;
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    } catch (err) {
-      this.#logger?.warn({ err: (err as Error).message }, 'usage record retention sweep failed; will retry');
-    }
-    if (removed > 0) this.#logger?.info({ removed, cutoff }, 'removed expired usage records');
-    return removed;
+  /** One chunk of the sweep: records (and their project index entries) created before `cutoff`. */
+  async #removeExpired(cutoff: number, limit: number): Promise<number> {
+    const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit }).all();
+    if (expired.length === 0) return 0;
+    await this.#store.db.batch(expired.flatMap(([key, record]) => [
+      { type: 'del' as const, sublevel: this.#records, key },
+      ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
+    ]));
+    return expired.length;
   }
 
   /** Records matching `filters`, newest first, `limit` per page. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WIRE_FORMATS } from '../formats/canonical.js';
 
 /**
  * Ids and labels only: a principal id is a token id (jti), a virtual key's label or a peer id. Anything shaped like
@@ -40,7 +41,7 @@ export const usageRecordSchema = z.object({
     kind: z.enum(['public', 'token', 'virtual_key', 'admin', 'peer']),
     id: principalIdSchema.nullable(),
   }),
-  client_format: z.enum(['openai', 'anthropic', 'gemini']),
+  client_format: z.enum(WIRE_FORMATS),
   operation: z.enum(['chat', 'embeddings', 'count_tokens']),
   requested_model: z.string(),
   /** The model that served it (after mapping/failover), null when nothing did. */

@@ -3,7 +3,7 @@
  * and whether the last message is a tool result. Pure functions, shared by every wire format of the mock.
  */
 
-export type ProviderFormat = 'openai' | 'anthropic' | 'gemini';
+export type ProviderFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
 
 export interface Conversation {
   lastUserText: string;
@@ -15,6 +15,8 @@ export interface Conversation {
   toolResultText: string;
   allText: string;
   maxTokens?: number;
+  /** JSON output asked for: a schema (structured output) or `{}` (JSON mode without one). */
+  jsonSchema?: Record<string, unknown>;
 }
 
 export type Reply =
@@ -45,6 +47,8 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolsDisabled = body.tool_choice === 'none';
     if (typeof body.tool_choice === 'object') conv.forcedTool = body.tool_choice.function?.name;
     conv.maxTokens = body.max_completion_tokens ?? body.max_tokens;
+    if (body.response_format?.type === 'json_schema') conv.jsonSchema = body.response_format.json_schema?.schema ?? {};
+    else if (body.response_format?.type === 'json_object') conv.jsonSchema = {};
   } else if (format === 'anthropic') {
     texts.push(textOfParts(body.system));
     for (const m of body.messages ?? []) {
@@ -64,6 +68,28 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolsDisabled = body.tool_choice?.type === 'none';
     if (body.tool_choice?.type === 'tool') conv.forcedTool = body.tool_choice.name;
     conv.maxTokens = body.max_tokens;
+  } else if (format === 'responses') {
+    texts.push(typeof body.instructions === 'string' ? body.instructions : '');
+    const items: Json[] = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : body.input ?? [];
+    for (const item of items) {
+      if ((item.type ?? 'message') === 'message') {
+        texts.push(textOfParts(item.content));
+        if (Array.isArray(item.content)) conv.images += item.content.filter((p: Json) => p.type === 'input_image').length;
+        if (item.role === 'user') conv.lastUserText = textOfParts(item.content);
+      } else if (item.type === 'function_call_output') {
+        texts.push(textOfParts(item.output));
+      }
+    }
+    const last = items.at(-1);
+    conv.lastIsToolResult = last?.type === 'function_call_output';
+    if (conv.lastIsToolResult) conv.toolResultText = textOfParts(last!.output);
+    conv.toolNames = (body.tools ?? []).filter((t: Json) => t.type === 'function').map((t: Json) => t.name);
+    conv.toolsDisabled = body.tool_choice === 'none';
+    if (body.tool_choice?.type === 'function') conv.forcedTool = body.tool_choice.name;
+    conv.maxTokens = body.max_output_tokens;
+    const format = body.text?.format;
+    if (format?.type === 'json_schema') conv.jsonSchema = format.schema ?? {};
+    else if (format?.type === 'json_object') conv.jsonSchema = {};
   } else {
     texts.push(textOfParts(body.systemInstruction?.parts));
     for (const c of body.contents ?? []) {
@@ -81,6 +107,8 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolsDisabled = calling?.mode === 'NONE';
     if (calling?.mode === 'ANY' && calling.allowedFunctionNames?.length === 1) conv.forcedTool = calling.allowedFunctionNames[0];
     conv.maxTokens = body.generationConfig?.maxOutputTokens;
+    const config = body.generationConfig ?? {};
+    if (config.responseMimeType === 'application/json') conv.jsonSchema = config.responseJsonSchema ?? config.responseSchema ?? {};
   }
   conv.allText = texts.join('\n');
   return conv;
@@ -90,12 +118,37 @@ export function decideReply(provider: string, model: string, conv: Conversation)
   if (conv.toolNames.length > 0 && !conv.toolsDisabled && !conv.lastIsToolResult) {
     return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: { input: conv.lastUserText } };
   }
+  if (conv.jsonSchema && !conv.lastIsToolResult) return { kind: 'text', text: JSON.stringify(sampleOf(conv.jsonSchema, conv.lastUserText)), stop: 'stop' };
   const base = conv.lastIsToolResult
     ? `tool result was: ${conv.toolResultText}`
     : `mock ${provider} ${model} says: ${conv.lastUserText.slice(0, 200)}${conv.images ? ` (saw ${conv.images} image(s))` : ''}`;
   const words = base.split(' ');
   if (conv.maxTokens !== undefined && conv.maxTokens < words.length) return { kind: 'text', text: words.slice(0, conv.maxTokens).join(' '), stop: 'length' };
   return { kind: 'text', text: base, stop: 'stop' };
+}
+
+/**
+ * A value that satisfies a JSON schema (the subset structured output uses: object, array, string, number, integer,
+ * boolean, enum, const, anyOf), strings filled with the user's text so a test can see the request got through.
+ */
+export function sampleOf(schema: Json, text: string): unknown {
+  if (schema.const !== undefined) return schema.const;
+  if (Array.isArray(schema.enum)) return schema.enum[0];
+  if (Array.isArray(schema.anyOf)) return sampleOf(schema.anyOf[0], text);
+  const type = Array.isArray(schema.type) ? schema.type.find((t: string) => t !== 'null') : schema.type;
+  switch (type) {
+    case 'string': return text;
+    case 'number':
+    case 'integer': return 42;
+    case 'boolean': return true;
+    case 'array': return [sampleOf(schema.items ?? {}, text)];
+    case 'null': return null;
+    default: {
+      const properties: Json = schema.properties ?? {};
+      if (Object.keys(properties).length === 0 && type !== 'object') return { answer: text };
+      return Object.fromEntries(Object.entries(properties).map(([key, child]) => [key, sampleOf(child as Json, text)]));
+    }
+  }
 }
 
 /** Text pieces as streamed: one word (with its leading space) per event. */

@@ -1,5 +1,6 @@
 /**
- * A mock upstream that speaks the real wire formats of OpenAI (and Azure OpenAI paths), Anthropic and Gemini —
+ * A mock upstream that speaks the real wire formats of OpenAI (Chat Completions, the Responses API, Azure OpenAI
+ * paths), Anthropic and Gemini —
  * JSON and SSE — faithfully enough that the official SDKs work against it, with scripted failures for tests.
  * Built on node:http with no per-request logging: it is also the baseline of the benchmarks.
  */
@@ -62,6 +63,7 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
   if (method === 'GET' && path === '/v1beta/models') return { format: 'gemini', operation: 'models' };
   if (method !== 'POST') return undefined;
   if (path === '/v1/chat/completions') return { format: 'openai', operation: 'chat' };
+  if (path === '/v1/responses') return { format: 'responses', operation: 'chat' };
   if (path === '/v1/embeddings') return { format: 'openai', operation: 'embeddings' };
   if (path === '/v1/messages') return { format: 'anthropic', operation: 'chat' };
   if (path === '/v1/messages/count_tokens') return { format: 'anthropic', operation: 'count_tokens' };
@@ -82,7 +84,7 @@ function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSe
     if (!query.get('api-version')) return { status: 400, message: 'Missing required query parameter: api-version' };
     return headers['api-key'] === key ? undefined : { status: 401, message: 'Access denied due to invalid subscription key.' };
   }
-  if (r.format === 'openai') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
+  if (r.format === 'openai' || r.format === 'responses') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
   if (r.format === 'anthropic') {
     if (headers['x-api-key'] !== key) return { status: 401, message: 'invalid x-api-key' };
     return headers['anthropic-version'] ? undefined : { status: 400, message: 'anthropic-version: header is required' };
@@ -126,7 +128,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
     const usage = usageFor(conv, outputPieceCount(reply));
     const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
-    if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage));
+    if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage, body));
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
@@ -134,7 +136,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       hanging.add(res);
       return;
     }
-    const frames = streamFrames(r.format, model, reply, usage, { includeUsage: body.stream_options?.include_usage === true });
+    const frames = streamFrames(r.format, model, reply, usage, { includeUsage: body.stream_options?.include_usage === true, request: body });
     for (let i = 0; i < frames.length; i++) {
       if (isClosed()) return;
       if (behaviour.kind === 'fail_mid_stream' && i === behaviour.afterChunks) {

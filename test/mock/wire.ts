@@ -24,11 +24,39 @@ function geminiUsage(u: MockUsage) {
   return { promptTokenCount: u.input, candidatesTokenCount: u.output, totalTokenCount: u.input + u.output, ...(u.cached ? { cachedContentTokenCount: u.cached } : {}) };
 }
 
+function responsesUsage(u: MockUsage) {
+  return { input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.input + u.output };
+}
+
+/** A Responses API `response` object (https://platform.openai.com/docs/api-reference/responses/object), fields as OpenAI sends them. */
+function responsesObject(id: string, model: string, request: Record<string, any>, status: string, output: unknown[], usage: unknown) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    id, object: 'response', created_at: Math.floor(Date.now() / 1000), status, background: false, error: null,
+    incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    instructions: request.instructions ?? null, max_output_tokens: request.max_output_tokens ?? null, max_tool_calls: null, model, output,
+    parallel_tool_calls: request.parallel_tool_calls ?? true, previous_response_id: request.previous_response_id ?? null,
+    reasoning: { effort: request.reasoning?.effort ?? null, summary: null }, service_tier: 'default', store: request.store ?? true,
+    temperature: request.temperature ?? 1, text: request.text ?? { format: { type: 'text' }, verbosity: 'medium' }, tool_choice: request.tool_choice ?? 'auto',
+    tools: request.tools ?? [], top_logprobs: 0, top_p: request.top_p ?? 1, truncation: 'disabled', usage, user: null, metadata: request.metadata ?? {},
+  };
+}
+
+function responsesOutput(reply: Reply, ids: { message: string; call: string; callId: string }, done: boolean) {
+  if (reply.kind === 'text') {
+    return { id: ids.message, type: 'message', status: done ? 'completed' : 'in_progress', role: 'assistant', content: done ? [{ type: 'output_text', annotations: [], logprobs: [], text: reply.text }] : [] };
+  }
+  return { id: ids.call, type: 'function_call', status: done ? 'completed' : 'in_progress', arguments: done ? JSON.stringify(reply.arguments) : '', call_id: ids.callId, name: reply.name };
+}
+
 export function outputPieceCount(reply: Reply): number {
   return reply.kind === 'text' ? pieces(reply.text).length : argumentPieces(reply.arguments).length;
 }
 
-export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage): unknown {
+export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, request: Record<string, any> = {}): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (format === 'responses') {
+    const output = responsesOutput(reply, { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') }, true);
+    return responsesObject(nextId('resp_'), model, request, reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed', [output], responsesUsage(usage));
+  }
   if (format === 'openai') {
     const callId = nextId('call_');
     return {
@@ -64,7 +92,35 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
 }
 
 /** The SSE frames a provider sends for this reply, in order. */
-export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean }): string[] {
+export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean; request?: Record<string, any> }): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (format === 'responses') {
+    // The event sequence OpenAI sends (https://platform.openai.com/docs/api-reference/responses-streaming), numbered from 0.
+    let sequence = 0;
+    const event = (type: string, fields: Record<string, unknown>) => frame({ type, sequence_number: sequence++, ...fields }, type);
+    const id = nextId('resp_');
+    const ids = { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') };
+    const request = opts.request ?? {};
+    const status = reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed';
+    const frames = [
+      event('response.created', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+      event('response.in_progress', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+      event('response.output_item.added', { output_index: 0, item: responsesOutput(reply, ids, false) }),
+    ];
+    if (reply.kind === 'text') {
+      const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
+      frames.push(event('response.content_part.added', { item_id: ids.message, output_index: 0, content_index: 0, part }));
+      for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: 0, content_index: 0, delta: piece, logprobs: [] }));
+      frames.push(event('response.output_text.done', { item_id: ids.message, output_index: 0, content_index: 0, text: reply.text, logprobs: [] }));
+      frames.push(event('response.content_part.done', { item_id: ids.message, output_index: 0, content_index: 0, part: { ...part, text: reply.text } }));
+    } else {
+      for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: 0, delta: piece }));
+      frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: 0, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
+    }
+    const done = responsesOutput(reply, ids, true);
+    frames.push(event('response.output_item.done', { output_index: 0, item: done }));
+    frames.push(event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responsesObject(id, model, request, status, [done], responsesUsage(usage)) }));
+    return frames;
+  }
   if (format === 'openai') {
     const base = { id: nextId('chatcmpl-'), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock' };
     const chunk = (delta: unknown, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(opts.includeUsage ? { usage: null } : {}) });
@@ -118,7 +174,7 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_er
 const GEMINI_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
 const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'rate_limit_exceeded' };
 
-export function errorBody(format: ProviderFormat, status: number, message: string): unknown {
+export function errorBody(format: ProviderFormat, status: number, message: string): unknown { // 'responses' errors have OpenAI's shape
   if (format === 'anthropic') return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message } };
   if (format === 'gemini') return { error: { code: status, message, status: GEMINI_STATUS[status] ?? 'INTERNAL' } };
   return { error: { message, type: OPENAI_ERROR_TYPES[status] ?? 'server_error', param: null, code: status === 401 ? 'invalid_api_key' : null } };

@@ -1,0 +1,112 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { badRequest, notFound } from '../errors/index.js';
+import { inputItems, parseResponsesRequest, type ResponsesInputItem } from '../formats/responses/index.js';
+import { zodIssueToBadRequest } from '../formats/validation.js';
+import { bodyObject, gatewayRequest } from '../http/context.js';
+import { sendGatewayResponse } from '../http/send.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import { captureResponse } from './capture.js';
+import { conversationBefore } from './conversation.js';
+import { ownerOf, type ResponseStore } from './response-store.js';
+
+export interface ResponsesRouteDeps {
+  pipeline: Pipeline;
+  store: ResponseStore;
+  maxChain: number;
+  logger: Logger;
+}
+
+/** Paths the Responses API is served at: OpenAI's, and Azure OpenAI's (its v1 API and the deployment form). */
+export const RESPONSES_PATHS = ['/v1/responses'];
+
+const ownerOfRequest = (request: FastifyRequest) => ownerOf(request.principal ?? { kind: 'public' });
+
+/** Ids for input items that came without one, so `input_items` can page by id (`msg_…` for messages, as OpenAI). */
+function withIds(items: ResponsesInputItem[], responseId: string): Array<Record<string, unknown>> {
+  const base = responseId.replace(/^resp_/, '');
+  return items.map((item, i) => (typeof item.id === 'string' ? item : { id: `${(item.type ?? 'message') === 'message' ? 'msg' : 'item'}_${base}_in${i}`, ...item }));
+}
+
+const listQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  after: z.string().min(1).optional(),
+}).loose();
+
+/**
+ * The Responses API: `POST /v1/responses` through the pipeline like every other client format, plus the stored
+ * responses (`store`, default true as at OpenAI): `previous_response_id` rebuilt here for any provider — before the
+ * pipeline, so sanitization, quotas and the mesh see the whole conversation — and `GET`/`DELETE /v1/responses/{id}`,
+ * `GET /v1/responses/{id}/input_items`, each only for the principal that created the response.
+ */
+export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
+  const { pipeline, store, logger } = deps;
+  return async (app) => {
+    for (const path of RESPONSES_PATHS) {
+      app.post(path, { config: { format: 'responses' } }, async (request, reply) => {
+        const body = bodyObject(request);
+        const parsed = parseResponsesRequest(body);
+        const owner = ownerOfRequest(request);
+        const previousId = parsed.previous_response_id ?? null;
+        let sent = body;
+        let historyLength = 0;
+        if (previousId) {
+          const history = await conversationBefore(store, previousId, owner, deps.maxChain);
+          historyLength = history.length;
+          const { previous_response_id: _previous, ...rest } = body;
+          sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };
+        }
+        const req = gatewayRequest(request, { format: 'responses', operation: 'chat', body: sent, model: body.model, stream: body.stream === true });
+        const response = await pipeline.handle(req);
+        if (parsed.store !== false) {
+          const createdAt = Date.now();
+          response.body = await captureResponse(response.body, async (answer) => {
+            if (typeof answer.id !== 'string') return;
+            // A translated answer is ours to complete; pass-through bytes stay as the provider sent them.
+            if (response.body.kind === 'json' && previousId) answer.previous_response_id = previousId;
+            const kept = { ...answer, previous_response_id: previousId };
+            const turn = inputItems(response.requestBody.input as ResponsesInputItem[] | string | undefined).slice(historyLength);
+            await store.put({ id: answer.id, owner, createdAt, previous: previousId, input: withIds(turn, answer.id), response: kept })
+              .catch((err: Error) => logger.error({ err: err.message, requestId: req.id, responseId: answer.id }, 'stored response could not be written'));
+          });
+        }
+        await sendGatewayResponse(reply, response, 'responses');
+      });
+
+      app.get<{ Params: { id: string } }>(`${path}/:id`, { config: { format: 'responses' } }, async (request) => {
+        if ((request.query as Record<string, unknown>).stream !== undefined && (request.query as Record<string, unknown>).stream !== 'false') {
+          throw badRequest('Replaying a stored response as a stream is not supported; fetch it without `stream`.', 'stream', 'unsupported_parameter');
+        }
+        const found = await store.get(request.params.id, ownerOfRequest(request));
+        if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
+        return found.response;
+      });
+
+      app.delete<{ Params: { id: string } }>(`${path}/:id`, { config: { format: 'responses' } }, async (request) => {
+        if (!(await store.delete(request.params.id, ownerOfRequest(request)))) {
+          throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
+        }
+        return { id: request.params.id, object: 'response.deleted', deleted: true };
+      });
+
+      app.get<{ Params: { id: string } }>(`${path}/:id/input_items`, { config: { format: 'responses' } }, async (request) => {
+        const query = listQuery.safeParse(request.query);
+        if (!query.success) throw zodIssueToBadRequest(query.error);
+        const found = await store.get(request.params.id, ownerOfRequest(request));
+        if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
+        const { limit, order, after } = query.data;
+        // OpenAI lists the newest item first by default (`order=desc`).
+        let items = order === 'desc' ? [...found.input].reverse() : found.input;
+        if (after) {
+          const at = items.findIndex((item) => item.id === after);
+          if (at < 0) throw badRequest(`No input item '${after}' in response '${request.params.id}'.`, 'after');
+          items = items.slice(at + 1);
+        }
+        const data = items.slice(0, limit);
+        return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: items.length > limit };
+      });
+    }
+  };
+}

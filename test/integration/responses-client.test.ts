@@ -1,0 +1,213 @@
+import OpenAI from 'openai';
+import { zodTextFormat } from 'openai/helpers/zod';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const weatherTool: OpenAI.Responses.FunctionTool = {
+  type: 'function', name: 'get_weather', description: 'Weather for a city', strict: false,
+  parameters: { type: 'object', properties: { input: { type: 'string' } }, required: ['input'] },
+};
+
+let mock: MockUpstream;
+let node: TestGateway;
+let client: OpenAI;
+
+beforeAll(async () => {
+  mock = await startMockUpstream();
+  const p = mockProviders(mock);
+  node = await startTestGateway([p.openai, p.anthropic, p.gemini, p.azure]);
+  client = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'unused-on-a-public-node', maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await node?.close();
+  await mock?.close();
+});
+
+/** Each provider type behind the test node and the upstream path a Responses request must reach there. */
+const targets = [
+  { provider: 'openai', model: 'gpt-4o', path: '/v1/responses', passthrough: true },
+  { provider: 'anthropic', model: 'claude-sonnet-4-5', path: '/v1/messages', passthrough: false },
+  { provider: 'gemini', model: 'gemini-2.5-flash', path: '/v1beta/models/gemini-2.5-flash:generateContent', passthrough: false },
+  { provider: 'azure', model: 'gpt-4o-azure', path: '/openai/deployments/prod-4o/chat/completions', passthrough: false },
+] as const;
+
+describe.each(targets)('openai SDK responses → $provider', ({ provider, model, path, passthrough }) => {
+  it('answers responses.create with a response object, usage and routing headers', async () => {
+    mock.reset();
+    const { data, response } = await client.responses
+      .create({ model, instructions: 'Be brief.', input: 'hello there', metadata: { ticket: 't-1' } })
+      .withResponse();
+    expect(data.object).toBe('response');
+    expect(data.id).toMatch(/^resp_/);
+    expect(data.status).toBe('completed');
+    expect(data.output_text).toContain('says: hello there');
+    expect(data.output[0]).toMatchObject({ type: 'message', role: 'assistant', status: 'completed' });
+    expect(data.usage!.input_tokens).toBeGreaterThan(0);
+    expect(data.usage!.output_tokens).toBeGreaterThan(0);
+    expect(data.usage!.input_tokens_details.cached_tokens).toBe(0);
+    expect(data.usage!.output_tokens_details.reasoning_tokens).toBe(0);
+    expect(data.metadata).toEqual({ ticket: 't-1' });
+    expect(response.headers.get('x-meshgate-provider')).toBe(provider);
+    const upstream = mock.requests.at(-1)!;
+    expect(upstream.path).toBe(path);
+    if (passthrough) expect(upstream.body).toMatchObject({ model, instructions: 'Be brief.', input: 'hello there' });
+  });
+
+  it('streams the full event sequence that responses.stream accumulates', async () => {
+    mock.reset();
+    const stream = client.responses.stream({ model, input: 'stream me please' });
+    const types: string[] = [];
+    const sequence: number[] = [];
+    let deltas = '';
+    for await (const event of stream) {
+      types.push(event.type);
+      sequence.push(event.sequence_number);
+      if (event.type === 'response.output_text.delta') deltas += event.delta;
+    }
+    const final = await stream.finalResponse();
+    expect(final.output_text).toContain('says: stream me please');
+    expect(deltas).toBe(final.output_text);
+    expect(types.slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+    expect(types).toContain('response.output_text.done');
+    expect(types.slice(-3)).toEqual(['response.content_part.done', 'response.output_item.done', 'response.completed']);
+    expect(sequence).toEqual(sequence.map((_, i) => sequence[0]! + i));
+    expect(final.usage!.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('calls a function tool and continues from its output with previous_response_id', async () => {
+    mock.reset();
+    const first = await client.responses.create({ model, input: 'Paris', tools: [weatherTool] });
+    const call = first.output.find((item) => item.type === 'function_call');
+    expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', arguments: '{"input":"Paris"}' });
+    if (call?.type !== 'function_call') throw new Error('no function call');
+    const second = await client.responses.create({
+      model, previous_response_id: first.id, tools: [weatherTool],
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: 'sunny, 21 C' }],
+    });
+    expect(second.output_text).toBe('tool result was: sunny, 21 C');
+    // A pass-through answer is OpenAI's own bytes (it never saw the id: the node rebuilt the input); the stored copy
+    // and a translated answer name the response they continue.
+    if (!passthrough) expect(second.previous_response_id).toBe(first.id);
+    expect((await client.responses.retrieve(second.id)).previous_response_id).toBe(first.id);
+  });
+
+  it('streams a function call as function_call_arguments events', async () => {
+    mock.reset();
+    const stream = client.responses.stream({ model, input: 'Rome', tools: [weatherTool] });
+    let argumentDeltas = '';
+    stream.on('response.function_call_arguments.delta', (event) => void (argumentDeltas += event.delta));
+    const final = await stream.finalResponse();
+    const call = final.output.find((item) => item.type === 'function_call');
+    expect(call).toMatchObject({ name: 'get_weather', arguments: '{"input":"Rome"}', status: 'completed' });
+    expect(argumentDeltas).toBe('{"input":"Rome"}');
+  });
+
+  it('reports a response cut by max_output_tokens as incomplete', async () => {
+    mock.reset();
+    const cut = await client.responses.create({ model, input: 'a long answer please', max_output_tokens: 3 });
+    expect(cut.status).toBe('incomplete');
+    expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+  });
+});
+
+describe.each(targets.filter((t) => t.provider !== 'anthropic'))('responses.parse with a zod schema → $provider', ({ model }) => {
+  it('returns output_parsed that matches the schema', async () => {
+    const Weather = z.object({ city: z.string(), temperature: z.number(), sunny: z.boolean() });
+    const res = await client.responses.parse({ model, input: 'Oslo', text: { format: zodTextFormat(Weather, 'weather') } });
+    expect(res.output_parsed).toEqual({ city: 'Oslo', temperature: 42, sunny: true });
+    const upstream = mock.requests.at(-1)!.body;
+    expect(JSON.stringify(upstream)).toContain('temperature');
+  });
+});
+
+describe('stored responses', () => {
+  it('continues a conversation on another provider with previous_response_id (the node rebuilds it)', async () => {
+    mock.reset();
+    const first = await client.responses.create({ model: 'gpt-4o', input: 'my name is Ada' });
+    const second = await client.responses.create({ model: 'claude-sonnet-4-5', previous_response_id: first.id, input: 'what is my name?' });
+    expect(second.output_text).toContain('says: what is my name?');
+    const anthropic = mock.requests.at(-1)!;
+    expect(anthropic.path).toBe('/v1/messages');
+    expect(anthropic.body.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(JSON.stringify(anthropic.body.messages[0])).toContain('my name is Ada');
+    expect(JSON.stringify(anthropic.body.messages[1])).toContain(first.output_text);
+    // And back to OpenAI: the whole chain of two turns goes upstream as input items, without our ids.
+    const third = await client.responses.create({ model: 'gpt-4o', previous_response_id: second.id, input: 'thanks' });
+    expect(third.status).toBe('completed');
+    const openai = mock.requests.at(-1)!;
+    expect(openai.body.previous_response_id).toBeUndefined();
+    expect(openai.body.input.map((item: { role?: string; type?: string }) => item.role ?? item.type)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(openai.body.input.some((item: { id?: string }) => item.id !== undefined)).toBe(false);
+  });
+
+  it('keeps a streamed response, so a follow-up sent right after the stream ends finds it', async () => {
+    const stream = client.responses.stream({ model: 'gemini-2.5-flash', input: 'remember the number 7' });
+    const final = await stream.finalResponse();
+    const next = await client.responses.create({ model: 'gemini-2.5-flash', previous_response_id: final.id, input: 'which number?' });
+    expect(next.status).toBe('completed');
+    const contents = mock.requests.at(-1)!.body.contents;
+    expect(contents).toHaveLength(3);
+    expect(JSON.stringify(contents[0])).toContain('remember the number 7');
+  });
+
+  it('retrieves, lists the input items of and deletes a stored response', async () => {
+    const created = await client.responses.create({ model: 'claude-sonnet-4-5', input: [{ role: 'user', content: 'first' }, { role: 'user', content: [{ type: 'input_text', text: 'second' }] }] });
+    const fetched = await client.responses.retrieve(created.id);
+    expect(fetched.id).toBe(created.id);
+    expect(fetched.output_text).toBe(created.output_text);
+    const items = await client.responses.inputItems.list(created.id, { order: 'asc' });
+    expect(items.data.map((item) => (item as { content: unknown }).content)).toEqual(['first', [{ type: 'input_text', text: 'second' }]]);
+    expect(items.data.every((item) => typeof item.id === 'string')).toBe(true);
+    const newestFirst = await client.responses.inputItems.list(created.id, { limit: 1 });
+    expect(newestFirst.data).toHaveLength(1);
+    expect(newestFirst.has_more).toBe(true);
+    await client.responses.delete(created.id);
+    await expect(client.responses.retrieve(created.id)).rejects.toMatchObject({ status: 404 });
+    await expect(client.responses.create({ model: 'gpt-4o', previous_response_id: created.id, input: 'again' })).rejects.toMatchObject({ status: 400, param: 'previous_response_id' });
+  });
+
+  it('keeps nothing with store: false', async () => {
+    const res = await client.responses.create({ model: 'gpt-4o', input: 'forget me', store: false });
+    await expect(client.responses.retrieve(res.id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('built-in tools', () => {
+  it('passes web_search through to an OpenAI Responses provider', async () => {
+    mock.reset();
+    await client.responses.create({ model: 'gpt-4o', input: 'news', tools: [{ type: 'web_search' }] });
+    expect(mock.requests.at(-1)!.body.tools).toEqual([{ type: 'web_search' }]);
+  });
+
+  it.each(['claude-sonnet-4-5', 'gemini-2.5-flash', 'gpt-4o-azure'])('refuses web_search for %s with a 400 naming the tool', async (model) => {
+    mock.reset();
+    await expect(client.responses.create({ model, input: 'news', tools: [{ type: 'web_search' }] })).rejects.toMatchObject({
+      status: 400, param: 'tools[0].type', message: expect.stringContaining("'web_search'"),
+    });
+    expect(mock.requests).toHaveLength(0);
+  });
+});
+
+describe('errors', () => {
+  it('answers a bad request in OpenAI shape', async () => {
+    await expect(client.responses.create({ model: 'gpt-4o', input: 'x', temperature: 5 })).rejects.toMatchObject({ status: 400, param: 'temperature' });
+  });
+
+  it('raises an upstream failure after the first byte as an error in the SDK', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'fail_mid_stream', afterChunks: 4 });
+    const stream = client.responses.stream({ model: 'claude-sonnet-4-5', input: 'one two three four five six seven' });
+    await expect(stream.finalResponse()).rejects.toThrow();
+  });
+
+  it('records a Responses request with its usage', async () => {
+    const before = node.outcomes.length;
+    await client.responses.create({ model: 'gemini-2.5-flash', input: 'count me' });
+    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    expect(outcome).toMatchObject({ format: 'responses', operation: 'chat', provider: 'gemini', status: 200 });
+    expect(outcome!.usage!.inputTokens).toBeGreaterThan(0);
+  });
+});
