@@ -28,6 +28,26 @@ export function replayableOutput(output: unknown): Item[] {
   return items;
 }
 
+/**
+ * `item_reference` input items resolved from the owner's stored responses (the Vercel AI SDK sends earlier steps'
+ * items this way when `store` is on), each replaced by the item in a shape any provider takes. A reference to
+ * nothing stored here stays as it is: an OpenAI provider may know it, any other provider refuses it by name.
+ */
+export async function resolveItemReferences(store: ResponseStore, items: Item[], owner: string): Promise<Item[]> {
+  if (!items.some((item) => item.type === 'item_reference')) return items;
+  const resolved: Item[] = [];
+  for (const item of items) {
+    if (item.type !== 'item_reference' || typeof item.id !== 'string') {
+      resolved.push(item);
+      continue;
+    }
+    const found = await store.item(item.id, owner);
+    if (!found) resolved.push(item);
+    else resolved.push(...(found.from === 'output' ? replayableOutput([found.item]) : replayableInput([found.item])));
+  }
+  return resolved;
+}
+
 /** Input items as sent upstream again: the client's own ids dropped (they name items of an earlier exchange). */
 function replayableInput(items: Item[]): Item[] {
   return items.map(({ id: _id, ...rest }) => (rest.type === 'reasoning' ? { id: _id, ...rest } : rest));

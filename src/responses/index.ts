@@ -3,4 +3,4 @@ export type { ResponseStoreOptions, StoredResponse } from './response-store.js';
 export { responsesRoutes, RESPONSES_PATHS } from './responses-routes.js';
 export { responsesConfigSchema } from './responses-config.js';
 export type { ResponsesConfig } from './responses-config.js';
-export { conversationBefore, replayableOutput } from './conversation.js';
+export { conversationBefore, replayableOutput, resolveItemReferences } from './conversation.js';

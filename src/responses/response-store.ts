@@ -30,24 +30,35 @@ const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Keys of the time index sort by creation time: 15 digits of epoch ms, then the id. */
 const timeKey = (createdAt: number, id: string) => `${String(createdAt).padStart(15, '0')}:${id}`;
 
+/** Ids of the items a stored response holds (its input and output), for `item_reference` look-ups. */
+function itemIds(response: StoredResponse): string[] {
+  const output = Array.isArray(response.response.output) ? (response.response.output as Array<Record<string, unknown>>) : [];
+  return [...response.input, ...output].map((item) => item.id).filter((id): id is string => typeof id === 'string' && id !== '');
+}
+
+/** Item index keys are per owner: a client's own input item ids can never shadow another principal's items. */
+const itemKey = (owner: string, itemId: string) => `${owner}\u0000${itemId}`;
+
 /** The owner key of a principal: its kind and id (never a secret — ids and labels only). */
 export const ownerOf = (principal: { kind: string; id?: string }) => `${principal.kind}:${principal.id ?? ''}`;
 
 /**
- * Stored responses in LevelDB (`response` by id, `response-time` as the retention index), written atomically
- * together. Reads are scoped to the owner: a response of another principal is reported as absent, never as forbidden,
+ * Stored responses in LevelDB (`response` by id, `response-time` as the retention index, `response-item` from an
+ * owner's item id to its response, for `item_reference`), written atomically together. Reads are scoped to the owner: a response of another principal is reported as absent, never as forbidden,
  * so ids cannot be probed.
  */
 export class ResponseStore {
   readonly #store: Store;
   readonly #responses;
   readonly #byTime;
+  readonly #items;
   readonly #retention: RetentionSweeper;
 
   private constructor(store: Store, options: ResponseStoreOptions) {
     this.#store = store;
     this.#responses = store.sublevel<StoredResponse>('response');
     this.#byTime = store.sublevel<1>('response-time');
+    this.#items = store.sublevel<string>('response-item');
     this.#retention = new RetentionSweeper({
       retentionDays: options.retentionDays, intervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS, what: 'stored responses', logger: options.logger,
       removeChunk: (cutoff, limit) => this.#removeExpired(cutoff, limit),
@@ -58,6 +69,7 @@ export class ResponseStore {
     const responses = new ResponseStore(store, options);
     await responses.#responses.open();
     await responses.#byTime.open();
+    await responses.#items.open();
     responses.#retention.start();
     return responses;
   }
@@ -66,9 +78,10 @@ export class ResponseStore {
     const value = storedResponseSchema.parse(response);
     const previous = await this.#responses.get(value.id);
     await this.#store.db.batch([
-      ...(previous ? [{ type: 'del' as const, sublevel: this.#byTime, key: timeKey(previous.createdAt, previous.id) }] : []),
+      ...(previous ? this.#removals(previous) : []),
       { type: 'put' as const, sublevel: this.#responses, key: value.id, value },
       { type: 'put' as const, sublevel: this.#byTime, key: timeKey(value.createdAt, value.id), value: 1 as const },
+      ...itemIds(value).map((id) => ({ type: 'put' as const, sublevel: this.#items, key: itemKey(value.owner, id), value: value.id })),
     ]);
   }
 
@@ -82,15 +95,33 @@ export class ResponseStore {
     return found;
   }
 
+  /** The owner's item (input or output of one of its stored responses) with this id, and the response holding it. */
+  async item(itemId: string, owner: string, now = Date.now()): Promise<{ item: Record<string, unknown>; from: 'input' | 'output'; response: StoredResponse } | undefined> {
+    const responseId = await this.#items.get(itemKey(owner, itemId));
+    const response = responseId === undefined ? undefined : await this.get(responseId, owner, now);
+    if (!response) return undefined;
+    const output = Array.isArray(response.response.output) ? (response.response.output as Array<Record<string, unknown>>) : [];
+    const inOutput = output.find((item) => item.id === itemId);
+    if (inOutput) return { item: inOutput, from: 'output', response };
+    const inInput = response.input.find((item) => item.id === itemId);
+    return inInput && { item: inInput, from: 'input', response };
+  }
+
   /** Deletes the owner's response; false when there was none to delete. */
   async delete(id: string, owner: string): Promise<boolean> {
     const found = await this.get(id, owner);
     if (!found) return false;
-    await this.#store.db.batch([
-      { type: 'del', sublevel: this.#responses, key: id },
-      { type: 'del', sublevel: this.#byTime, key: timeKey(found.createdAt, id) },
-    ]);
+    await this.#store.db.batch(this.#removals(found));
     return true;
+  }
+
+  /** The batch operations that remove a response with its index entries. */
+  #removals(response: StoredResponse) {
+    return [
+      { type: 'del' as const, sublevel: this.#responses, key: response.id },
+      { type: 'del' as const, sublevel: this.#byTime, key: timeKey(response.createdAt, response.id) },
+      ...itemIds(response).map((id) => ({ type: 'del' as const, sublevel: this.#items, key: itemKey(response.owner, id) })),
+    ];
   }
 
   /** Removes every response older than the retention period (from `now`); returns how many. */
@@ -101,10 +132,12 @@ export class ResponseStore {
   async #removeExpired(cutoff: number, limit: number): Promise<number> {
     const expired = await this.#byTime.keys({ lt: timeKey(cutoff, ''), limit }).all();
     if (expired.length === 0) return 0;
-    await this.#store.db.batch(expired.flatMap((key) => [
-      { type: 'del' as const, sublevel: this.#byTime, key },
-      { type: 'del' as const, sublevel: this.#responses, key: key.slice(key.indexOf(':') + 1) },
-    ]));
+    const responses = await this.#responses.getMany(expired.map((key) => key.slice(key.indexOf(':') + 1)));
+    await this.#store.db.batch([
+      // A time entry whose response is gone already (an interrupted write) is removed on its own.
+      ...expired.map((key) => ({ type: 'del' as const, sublevel: this.#byTime, key })),
+      ...responses.flatMap((response) => (response ? this.#removals(response) : [])),
+    ]);
     return expired.length;
   }
 

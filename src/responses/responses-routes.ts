@@ -8,7 +8,7 @@ import { bodyObject, gatewayRequest } from '../http/context.js';
 import { sendGatewayResponse } from '../http/send.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { captureResponse } from './capture.js';
-import { conversationBefore } from './conversation.js';
+import { conversationBefore, resolveItemReferences } from './conversation.js';
 import { ownerOf, type ResponseStore } from './response-store.js';
 
 export interface ResponsesRouteDeps {
@@ -57,6 +57,10 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
           historyLength = history.length;
           const { previous_response_id: _previous, ...rest } = body;
           sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };
+        }
+        if (Array.isArray(sent.input)) {
+          const input = await resolveItemReferences(store, sent.input as Array<Record<string, unknown>>, owner);
+          if (input !== sent.input) sent = { ...sent, input };
         }
         const req = gatewayRequest(request, { format: 'responses', operation: 'chat', body: sent, model: body.model, stream: body.stream === true });
         const response = await pipeline.handle(req);

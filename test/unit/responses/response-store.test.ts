@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ResponseStore, conversationBefore, ownerOf, replayableOutput, type StoredResponse } from '../../../src/responses/index.js';
+import { ResponseStore, conversationBefore, ownerOf, replayableOutput, resolveItemReferences, type StoredResponse } from '../../../src/responses/index.js';
 import { Store } from '../../../src/store/index.js';
 
 const DAY = 86_400_000;
@@ -82,6 +82,29 @@ describe('conversationBefore', () => {
     await expect(conversationBefore(responses, 'resp_b', ALICE, 1)).rejects.toMatchObject({ status: 400, code: 'previous_response_chain_too_long' });
     await responses.delete('resp_a', ALICE);
     await expect(conversationBefore(responses, 'resp_b', ALICE, 10)).rejects.toThrow(/resp_a.*earlier in the chain of 'resp_b'/);
+  });
+});
+
+describe('resolveItemReferences', () => {
+  it('replaces references to the owner\'s stored items and leaves the others for the provider', async () => {
+    await responses.put(turn('resp_a', null, 'a'));
+    const items = [{ type: 'item_reference', id: 'msg_resp_a_0' }, { type: 'item_reference', id: 'msg_resp_a_in0' }, { type: 'item_reference', id: 'msg_elsewhere' }, { role: 'user', content: 'next' }];
+    expect(await resolveItemReferences(responses, items, ALICE)).toEqual([
+      { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'answer a', annotations: [] }] },
+      { type: 'message', role: 'user', content: 'question a' },
+      { type: 'item_reference', id: 'msg_elsewhere' },
+      { role: 'user', content: 'next' },
+    ]);
+    // Another principal's items are not found, even by their exact ids.
+    expect(await resolveItemReferences(responses, items.slice(0, 1), BOB)).toEqual(items.slice(0, 1));
+  });
+
+  it('forgets item ids with their response (deleted or swept)', async () => {
+    await responses.put(turn('resp_a', null, 'a', NOW - 31 * DAY));
+    await responses.put(turn('resp_b', null, 'b'));
+    await responses.sweep(NOW);
+    await responses.delete('resp_b', ALICE);
+    expect(await store.sublevel('response-item').keys().all()).toEqual([]);
   });
 });
 
