@@ -1,8 +1,8 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { badRequest, notFound } from '../errors/index.js';
-import { inputItems, parseResponsesRequest, type ResponsesInputItem } from '../formats/responses/index.js';
+import { inputItems, parseResponsesRequest, type ResponsesInputItem, type ResponsesRequest } from '../formats/responses/index.js';
 import { zodIssueToBadRequest } from '../formats/validation.js';
 import { bodyObject, gatewayRequest } from '../http/context.js';
 import { sendGatewayResponse } from '../http/send.js';
@@ -18,8 +18,14 @@ export interface ResponsesRouteDeps {
   logger: Logger;
 }
 
-/** Paths the Responses API is served at: OpenAI's, and Azure OpenAI's (its v1 API and the deployment form). */
-export const RESPONSES_PATHS = ['/v1/responses'];
+/**
+ * Paths the Responses API is served at: OpenAI's, and Azure OpenAI's (its v1 API, and `/openai/responses` as the
+ * `AzureOpenAI` client sends it). https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses
+ */
+export const RESPONSES_PATHS = ['/v1/responses', '/openai/v1/responses', '/openai/responses'];
+/** Azure's deployment form, where the deployment names the model. */
+const DEPLOYMENT_PATH = '/openai/deployments/:deployment/responses';
+const DEPLOYMENT = /^[\x21-\x7e]{1,256}$/;
 
 const ownerOfRequest = (request: FastifyRequest) => ownerOf(request.principal ?? { kind: 'public' });
 
@@ -43,63 +49,85 @@ const listQuery = z.object({
  */
 export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
   const { pipeline, store, logger } = deps;
-  return async (app) => {
-    for (const path of RESPONSES_PATHS) {
-      app.post(path, { config: { format: 'responses' } }, async (request, reply) => {
-        const body = bodyObject(request);
-        const parsed = parseResponsesRequest(body);
-        const owner = ownerOfRequest(request);
-        const previousId = parsed.previous_response_id ?? null;
-        let sent = body;
-        let historyLength = 0;
-        if (previousId) {
-          const history = await conversationBefore(store, previousId, owner, deps.maxChain);
-          historyLength = history.length;
-          const { previous_response_id: _previous, ...rest } = body;
-          sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };
-        }
-        if (Array.isArray(sent.input)) {
-          const input = await resolveItemReferences(store, sent.input as Array<Record<string, unknown>>, owner);
-          if (input !== sent.input) sent = { ...sent, input };
-        }
-        const req = gatewayRequest(request, { format: 'responses', operation: 'chat', body: sent, model: body.model, stream: body.stream === true });
-        const response = await pipeline.handle(req);
-        if (parsed.store !== false) {
-          const createdAt = Date.now();
-          response.body = await captureResponse(response.body, async (answer) => {
-            if (typeof answer.id !== 'string') return;
-            // A translated answer is ours to complete; pass-through bytes stay as the provider sent them.
-            if (response.body.kind === 'json' && previousId) answer.previous_response_id = previousId;
-            const kept = { ...answer, previous_response_id: previousId };
-            const turn = inputItems(response.requestBody.input as ResponsesInputItem[] | string | undefined).slice(historyLength);
-            await store.put({ id: answer.id, owner, createdAt, previous: previousId, input: withIds(turn, answer.id), response: kept })
-              .catch((err: Error) => logger.error({ err: err.message, requestId: req.id, responseId: answer.id }, 'stored response could not be written'));
-          });
-        }
-        await sendGatewayResponse(reply, response, 'responses');
-      });
 
-      app.get<{ Params: { id: string } }>(`${path}/:id`, { config: { format: 'responses' } }, async (request) => {
-        if ((request.query as Record<string, unknown>).stream !== undefined && (request.query as Record<string, unknown>).stream !== 'false') {
+  /**
+   * The body the pipeline gets: the whole conversation when it continues a stored response, `item_reference`s
+   * resolved. `historyLength` counts the rebuilt items in front of this turn's own.
+   */
+  const rebuild = async (body: Record<string, unknown>, parsed: ResponsesRequest, owner: string) => {
+    let sent = body;
+    let historyLength = 0;
+    if (parsed.previous_response_id) {
+      const history = await conversationBefore(store, parsed.previous_response_id, owner, deps.maxChain);
+      historyLength = history.length;
+      const { previous_response_id: _previous, ...rest } = body;
+      sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };
+    }
+    if (Array.isArray(sent.input)) {
+      const input = await resolveItemReferences(store, sent.input as Array<Record<string, unknown>>, owner);
+      if (input !== sent.input) sent = { ...sent, input };
+    }
+    return { sent, historyLength };
+  };
+
+  /** `POST …/responses`: `deployment` (Azure's path form) names the model in place of the body's `model`. */
+  const create = async (request: FastifyRequest, reply: FastifyReply, deployment?: string) => {
+    const body = deployment === undefined ? bodyObject(request) : { ...bodyObject(request), model: deployment };
+    const parsed = parseResponsesRequest(body);
+    const owner = ownerOfRequest(request);
+    const previousId = parsed.previous_response_id ?? null;
+    const { sent, historyLength } = await rebuild(body, parsed, owner);
+    const req = gatewayRequest(request, { format: 'responses', operation: 'chat', body: sent, model: body.model, stream: body.stream === true });
+    const response = await pipeline.handle(req);
+    if (parsed.store !== false) {
+      const createdAt = Date.now();
+      response.body = await captureResponse(response.body, async (answer) => {
+        if (typeof answer.id !== 'string') return;
+        // A translated answer is ours to complete; pass-through bytes stay as the provider sent them.
+        if (response.body.kind === 'json' && previousId) answer.previous_response_id = previousId;
+        // This turn's input as it went upstream (sanitized), without the rebuilt history in front of it.
+        const turn = inputItems(response.requestBody.input as ResponsesInputItem[] | string | undefined).slice(historyLength);
+        await store.put({ id: answer.id, owner, createdAt, previous: previousId, input: withIds(turn, answer.id), response: { ...answer, previous_response_id: previousId } })
+          .catch((err: Error) => logger.error({ err: err.message, requestId: req.id, responseId: answer.id }, 'stored response could not be written'));
+      });
+    }
+    await sendGatewayResponse(reply, response, 'responses');
+  };
+
+  const stored = async (request: FastifyRequest<{ Params: { id: string } }>) => {
+    const found = await store.get(request.params.id, ownerOfRequest(request));
+    if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
+    return found;
+  };
+
+  return async (app) => {
+    const config = { format: 'responses' as const };
+    app.post<{ Params: { deployment: string } }>(DEPLOYMENT_PATH, { config }, async (request, reply) => {
+      if (!DEPLOYMENT.test(request.params.deployment)) throw badRequest('The deployment name in the path must be 1-256 printable characters.', 'deployment');
+      await create(request, reply, request.params.deployment);
+    });
+    for (const path of RESPONSES_PATHS) {
+      app.post(path, { config }, (request, reply) => create(request, reply));
+
+      app.get<{ Params: { id: string } }>(`${path}/:id`, { config }, async (request) => {
+        const { stream } = request.query as Record<string, unknown>;
+        if (stream !== undefined && stream !== 'false') {
           throw badRequest('Replaying a stored response as a stream is not supported; fetch it without `stream`.', 'stream', 'unsupported_parameter');
         }
-        const found = await store.get(request.params.id, ownerOfRequest(request));
-        if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
-        return found.response;
+        return (await stored(request)).response;
       });
 
-      app.delete<{ Params: { id: string } }>(`${path}/:id`, { config: { format: 'responses' } }, async (request) => {
+      app.delete<{ Params: { id: string } }>(`${path}/:id`, { config }, async (request) => {
         if (!(await store.delete(request.params.id, ownerOfRequest(request)))) {
           throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
         }
         return { id: request.params.id, object: 'response.deleted', deleted: true };
       });
 
-      app.get<{ Params: { id: string } }>(`${path}/:id/input_items`, { config: { format: 'responses' } }, async (request) => {
+      app.get<{ Params: { id: string } }>(`${path}/:id/input_items`, { config }, async (request) => {
         const query = listQuery.safeParse(request.query);
         if (!query.success) throw zodIssueToBadRequest(query.error);
-        const found = await store.get(request.params.id, ownerOfRequest(request));
-        if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
+        const found = await stored(request);
         const { limit, order, after } = query.data;
         // OpenAI lists the newest item first by default (`order=desc`).
         let items = order === 'desc' ? [...found.input].reverse() : found.input;

@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -172,6 +172,24 @@ describe('stored responses', () => {
   it('keeps nothing with store: false', async () => {
     const res = await client.responses.create({ model: 'gpt-4o', input: 'forget me', store: false });
     await expect(client.responses.retrieve(res.id)).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('Azure OpenAI paths', () => {
+  it('serves the AzureOpenAI client (/openai/responses) and its v1 and deployment paths, stored responses included', async () => {
+    mock.reset();
+    const azure = new AzureOpenAI({ endpoint: node.url, apiKey: 'unused', apiVersion: '2025-04-01-preview', maxRetries: 0 });
+    const created = await azure.responses.create({ model: 'claude-sonnet-4-5', input: 'from azure' });
+    expect(created.output_text).toContain('says: from azure');
+    expect((await azure.responses.retrieve(created.id)).id).toBe(created.id);
+    const v1 = await fetch(`${node.url}/openai/v1/responses/${created.id}/input_items`);
+    expect(((await v1.json()) as { data: unknown[] }).data).toHaveLength(1);
+    const byDeployment = await fetch(`${node.url}/openai/deployments/gemini-2.5-flash/responses?api-version=2025-04-01-preview`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'deployment named' }),
+    });
+    expect(byDeployment.status).toBe(200);
+    expect(((await byDeployment.json()) as { model: string }).model).toBe('gemini-2.5-flash');
+    expect(mock.requests.at(-1)!.path).toBe('/v1beta/models/gemini-2.5-flash:generateContent');
   });
 });
 
