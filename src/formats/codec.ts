@@ -19,6 +19,8 @@ export interface ResponseContext {
   requestId?: string;
   /** The client's request body as received. */
   request?: Record<string, unknown>;
+  /** The format the answer came in from upstream (what a provider-specific token such as a signature belongs to). */
+  upstreamFormat?: WireFormat;
 }
 
 export interface TranslatedRequest {

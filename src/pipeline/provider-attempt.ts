@@ -44,7 +44,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const targetFormat = provider.chatFormat(upstreamModel, req.format);
   const target = codecs[targetFormat];
   const sameFormat = targetFormat === req.format;
-  const context = { requestId: req.id, request: req.body };
+  const context = { requestId: req.id, request: req.body, upstreamFormat: targetFormat };
 
   let body: Record<string, unknown>;
   let warnings: string[] = [];

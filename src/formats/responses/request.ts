@@ -5,6 +5,7 @@ import type {
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
 import { zodIssueToBadRequest } from '../validation.js';
+import { parseForeignReasoning } from './response.js';
 
 /**
  * OpenAI Responses API request (https://platform.openai.com/docs/api-reference/responses/create), as the `openai`
@@ -199,7 +200,10 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
       case 'reasoning': {
         const reasoning = item as z.infer<typeof reasoningItem>;
         const text = [...(reasoning.content ?? []), ...(reasoning.summary ?? [])].map((p) => p.text).join('\n');
-        assistantTurn(messages).content.push({ type: 'reasoning', text, ...(reasoning.encrypted_content ? { signature: reasoning.encrypted_content } : {}) } as ContentPart);
+        // Only a signature another provider gave (tagged by this gateway) means something to a translation target;
+        // OpenAI's own encrypted reasoning is for OpenAI alone.
+        const foreign = reasoning.encrypted_content ? parseForeignReasoning(reasoning.encrypted_content) : undefined;
+        assistantTurn(messages).content.push({ type: 'reasoning', text, ...(foreign?.format === 'anthropic' ? { signature: foreign.signature } : {}) } as ContentPart);
         break;
       }
       default:
@@ -229,6 +233,16 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
     stream: request.stream === true,
     warnings,
   };
+}
+
+/**
+ * A Responses body for OpenAI as the client sent it, less the reasoning items another provider produced (their
+ * `encrypted_content` is tagged by this gateway): OpenAI refuses encrypted content it did not make.
+ */
+export function withoutForeignReasoning(body: Record<string, unknown>): Record<string, unknown> {
+  if (!Array.isArray(body.input)) return body;
+  const input = (body.input as Array<Record<string, unknown>>).filter((item) => !(item.type === 'reasoning' && typeof item.encrypted_content === 'string' && parseForeignReasoning(item.encrypted_content)));
+  return input.length === body.input.length ? body : { ...body, input };
 }
 
 /** A canonical token budget as the effort OpenAI takes (the inverse of the budgets in the README's reasoning table). */

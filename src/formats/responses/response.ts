@@ -59,8 +59,25 @@ export const messageItem = (id: string, text: string, status: 'in_progress' | 'c
 export const functionCallItem = (id: string, call: { id: string; name: string; arguments: string }, status: 'in_progress' | 'completed' = 'completed') =>
   ({ id, type: 'function_call', status, call_id: call.id, name: call.name, arguments: call.arguments });
 
-export const reasoningItem = (id: string, text: string, signature?: string) =>
-  ({ id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [], ...(signature ? { encrypted_content: signature } : {}) });
+/**
+ * Another provider's reasoning signature (Anthropic's thinking signature) reaches a Responses client inside
+ * `encrypted_content`, tagged with where it came from, so that when the client sends it back it goes only to a provider
+ * of that format — never to OpenAI, which would refuse content it did not encrypt, nor to another provider.
+ */
+const FOREIGN_REASONING = /^mg1\.([a-z]+)\.([\s\S]*)$/;
+export const foreignReasoning = (format: string, signature: string) => `mg1.${format}.${signature}`;
+/** The origin format and signature of tagged `encrypted_content`; undefined for OpenAI's own. */
+export function parseForeignReasoning(encrypted: string): { format: string; signature: string } | undefined {
+  const match = FOREIGN_REASONING.exec(encrypted);
+  return match ? { format: match[1]!, signature: match[2]! } : undefined;
+}
+
+export const reasoningItem = (id: string, text: string, encrypted?: string) =>
+  ({ id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [], ...(encrypted ? { encrypted_content: encrypted } : {}) });
+
+/** `encrypted_content` for a canonical signature that came from `upstreamFormat` (undefined: the provider's own). */
+export const encryptedFrom = (signature: string | undefined, upstreamFormat: string | undefined) =>
+  signature && upstreamFormat !== 'responses' ? foreignReasoning(upstreamFormat ?? 'unknown', signature) : signature;
 
 /**
  * The request parameters a Response object repeats (`ResponseContext.request` is the client's body). OpenAI echoes
@@ -89,7 +106,7 @@ export function echoedParameters(request: Record<string, unknown> | undefined): 
 }
 
 /** The output items of a canonical answer, in order: reasoning, message (consecutive text joined), function calls. */
-export function outputItems(responseId: string, content: CanonicalResponse['content']): Array<Record<string, unknown>> {
+export function outputItems(responseId: string, content: CanonicalResponse['content'], upstreamFormat?: string): Array<Record<string, unknown>> {
   const items: Array<Record<string, unknown>> = [];
   let text: string | undefined;
   const flushText = () => {
@@ -103,7 +120,7 @@ export function outputItems(responseId: string, content: CanonicalResponse['cont
       continue;
     }
     flushText();
-    if (part.type === 'reasoning') items.push(reasoningItem(itemId('rs', responseId, items.length), part.text, part.signature));
+    if (part.type === 'reasoning') items.push(reasoningItem(itemId('rs', responseId, items.length), part.text, encryptedFrom(part.signature, upstreamFormat)));
     else items.push(functionCallItem(itemId('fc', responseId, items.length), part));
   }
   flushText();
@@ -120,7 +137,7 @@ export function canonicalToResponsesResponse(res: CanonicalResponse, ctx: Respon
     ...statusOf(res.stopReason),
     error: null,
     model: res.model,
-    output: outputItems(id, res.content),
+    output: outputItems(id, res.content, ctx.upstreamFormat),
     usage: usageToResponses(res.usage),
     ...echoedParameters(ctx.request),
   };

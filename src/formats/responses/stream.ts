@@ -3,7 +3,7 @@ import type { StopReason, StreamEvent, Usage } from '../canonical.js';
 import type { PassthroughTap, ResponseContext } from '../codec.js';
 import { parseSSEData, sseMessage, type SSEMessage } from '../sse.js';
 import {
-  echoedParameters, functionCallItem, itemId, messageItem, reasoningItem, responseIdFor, statusOf, stopReasonFromResponses, usageFromResponses,
+  echoedParameters, encryptedFrom, functionCallItem, itemId, messageItem, reasoningItem, responseIdFor, statusOf, stopReasonFromResponses, usageFromResponses,
   usageToResponses, type ResponsesUsage,
 } from './response.js';
 
@@ -137,7 +137,7 @@ export async function* encodeResponsesStream(events: AsyncIterable<StreamEvent>,
         yield emit('response.reasoning_summary_text.done', { item_id: item.id, output_index: item.outputIndex, summary_index: 0, text: item.text });
         yield emit('response.reasoning_summary_part.done', { item_id: item.id, output_index: item.outputIndex, summary_index: 0, part: { type: 'summary_text', text: item.text } });
       }
-      output[item.outputIndex] = reasoningItem(item.id, item.text, item.signature);
+      output[item.outputIndex] = reasoningItem(item.id, item.text, encryptedFrom(item.signature, context.upstreamFormat));
     } else {
       return;
     }

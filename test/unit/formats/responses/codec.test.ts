@@ -39,7 +39,8 @@ describe('Responses request → canonical', () => {
       model: 'm',
       input: [
         { role: 'user', content: [{ type: 'input_text', text: 'weather?' }, { type: 'input_image', image_url: 'data:image/png;base64,AAAA', detail: 'low' }] },
-        { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'thinking' }], encrypted_content: 'sig' },
+        { type: 'reasoning', id: 'rs_0', summary: [{ type: 'summary_text', text: 'openai' }], encrypted_content: 'gAAAA-openai-own' },
+        { type: 'reasoning', id: 'rs_1', summary: [{ type: 'summary_text', text: 'thinking' }], encrypted_content: 'mg1.anthropic.sig' },
         { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Let me look.' }] },
         { type: 'function_call', call_id: 'c1', name: 'weather', arguments: '{"city":"Oslo"}' },
         { type: 'function_call', call_id: 'c2', name: 'weather', arguments: '{"city":"Rome"}' },
@@ -50,6 +51,8 @@ describe('Responses request → canonical', () => {
     expect(messages).toEqual([
       { role: 'user', content: [{ type: 'text', text: 'weather?' }, { type: 'image', source: { kind: 'base64', mediaType: 'image/png', data: 'AAAA' }, detail: 'low' }] },
       { role: 'assistant', content: [
+        // OpenAI's own encrypted reasoning means nothing to another provider; a tagged Anthropic signature does.
+        { type: 'reasoning', text: 'openai' },
         { type: 'reasoning', text: 'thinking', signature: 'sig' },
         { type: 'text', text: 'Let me look.' },
         { type: 'tool_call', id: 'c1', name: 'weather', arguments: '{"city":"Oslo"}' },
@@ -78,6 +81,16 @@ describe('Responses request → canonical', () => {
     expect(refusal({ prompt: { id: 'pmpt_1' } })).toMatchObject({ code: 'not_translatable', param: 'prompt' });
     // Not translatable anywhere: refused outright.
     expect(refusal({ background: true })).toMatchObject({ code: 'unsupported_parameter', param: 'background' });
+  });
+});
+
+describe('Responses pass-through', () => {
+  it('sets the model and drops only reasoning another provider produced (OpenAI refuses encrypted content it did not make)', () => {
+    const own = { type: 'reasoning', id: 'rs_1', summary: [], encrypted_content: 'gAAAA-own' };
+    const body = { model: 'alias', input: [own, { type: 'reasoning', id: 'rs_x', summary: [], encrypted_content: 'mg1.anthropic.sig' }, { role: 'user', content: 'next' }], store: true };
+    expect(codec.passthroughRequest(body, 'gpt-4o', false).body).toEqual({ model: 'gpt-4o', input: [own, { role: 'user', content: 'next' }], store: true });
+    const plain = { model: 'alias', input: 'hi' };
+    expect(codec.passthroughRequest(plain, 'gpt-4o', true).body).toEqual({ model: 'gpt-4o', input: 'hi' });
   });
 });
 
@@ -133,12 +146,12 @@ describe('Responses response ⇄ canonical', () => {
   it('builds a response named after the request, echoing its parameters', () => {
     const body = codec.responseFromCanonical(
       { id: 'msg_x', model: 'claude', stopReason: 'length', usage: { inputTokens: 5, outputTokens: 2, reasoningTokens: 1 }, content: [{ type: 'reasoning', text: 'r', signature: 's' }, { type: 'text', text: 'a' }, { type: 'text', text: 'b' }] },
-      { requestId: 'req_abc', request: { model: 'claude', instructions: 'sys', metadata: { k: 'v' }, store: false } },
+      { requestId: 'req_abc', request: { model: 'claude', instructions: 'sys', metadata: { k: 'v' }, store: false }, upstreamFormat: 'anthropic' },
     );
     expect(body).toMatchObject({
       id: 'resp_abc', object: 'response', status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, instructions: 'sys', metadata: { k: 'v' }, store: false,
       output: [
-        { id: 'rs_abc_0', type: 'reasoning', summary: [{ type: 'summary_text', text: 'r' }], encrypted_content: 's' },
+        { id: 'rs_abc_0', type: 'reasoning', summary: [{ type: 'summary_text', text: 'r' }], encrypted_content: 'mg1.anthropic.s' },
         { id: 'msg_abc_1', type: 'message', role: 'assistant', status: 'completed', content: [{ type: 'output_text', text: 'ab', annotations: [] }] },
       ],
       usage: { input_tokens: 5, output_tokens: 2, total_tokens: 7, output_tokens_details: { reasoning_tokens: 1 }, input_tokens_details: { cached_tokens: 0 } },
@@ -162,7 +175,7 @@ describe('Responses streams', () => {
   ];
 
   it('encodes an event sequence the openai SDK accumulates into the same response it would get whole', async () => {
-    const text = (await collect(codec.encodeStream(from(canonicalEvents), { includeUsage: true, context: { requestId: 'req_s1' } }))).join('');
+    const text = (await collect(codec.encodeStream(from(canonicalEvents), { includeUsage: true, context: { requestId: 'req_s1', upstreamFormat: 'anthropic' } }))).join('');
     const events = (await collect(parseSSE(from([text])))).map((m) => ({ name: m.event, data: JSON.parse(m.data) as ResponseStreamEvent }));
     expect(events.every((e) => e.name === e.data.type)).toBe(true);
     expect(events.map((e) => e.data.sequence_number)).toEqual(events.map((_, i) => i));
@@ -174,7 +187,7 @@ describe('Responses streams', () => {
     expect(completed.response).toMatchObject({
       id: 'resp_s1', status: 'completed',
       output: [
-        { type: 'reasoning', summary: [{ type: 'summary_text', text: 'let me think' }], encrypted_content: 'sig' },
+        { type: 'reasoning', summary: [{ type: 'summary_text', text: 'let me think' }], encrypted_content: 'mg1.anthropic.sig' },
         { type: 'message', content: [{ type: 'output_text', text: 'Hello world' }] },
         { type: 'function_call', call_id: 'call_1', name: 'f', arguments: '{"a":1}', status: 'completed' },
       ],
@@ -187,7 +200,7 @@ describe('Responses streams', () => {
     const decoded = await collect(codec.decodeStream(parseSSE(from([text]))));
     expect(decoded.map((e) => e.type)).toEqual(canonicalEvents.map((e) => e.type));
     expect(decoded.at(-1)).toEqual(canonicalEvents.at(-1));
-    expect(decoded.filter((e) => e.type === 'reasoning_delta').map((e) => (e as { signature?: string }).signature).filter(Boolean)).toEqual(['sig']);
+    expect(decoded.filter((e) => e.type === 'reasoning_delta').map((e) => (e as { signature?: string }).signature).filter(Boolean)).toEqual(['mg1.unknown.sig']);
   });
 
   it('takes a call whose arguments arrive only whole, and fails on error events and streams cut short', async () => {
