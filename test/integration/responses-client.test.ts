@@ -209,6 +209,17 @@ describe('built-in tools', () => {
   });
 });
 
+describe('translation warnings', () => {
+  it('names what a translation dropped in x-meshgate-warnings, and nothing for a pass-through', async () => {
+    const body = { input: 'hi', include: ['reasoning.encrypted_content'] as OpenAI.Responses.ResponseIncludable[], truncation: 'auto' as const };
+    const { response } = await client.responses.create({ model: 'claude-sonnet-4-5', ...body }).withResponse();
+    expect(response.headers.get('x-meshgate-warnings')).toBe('include, truncation');
+    const passed = await client.responses.create({ model: 'gpt-4o', ...body }).withResponse();
+    expect(passed.response.headers.get('x-meshgate-warnings')).toBeNull();
+    expect(mock.requests.at(-1)!.body).toMatchObject({ include: ['reasoning.encrypted_content'], truncation: 'auto' });
+  });
+});
+
 describe('errors', () => {
   it('answers a bad request in OpenAI shape', async () => {
     await expect(client.responses.create({ model: 'gpt-4o', input: 'x', temperature: 5 })).rejects.toMatchObject({ status: 400, param: 'temperature' });

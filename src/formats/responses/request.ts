@@ -210,12 +210,15 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
         throw badRequest(`Input item type '${item.type}' is not supported when translating to another provider format.`, `${where}.type`, NOT_TRANSLATABLE);
     }
   });
+  if (messages.length === 0) throw badRequest('`input` is required: give at least one message or item (or continue a stored response with `previous_response_id`).', 'input');
   const definitions = tools(request);
   const choice = toolChoice(request.tool_choice);
   const format = responseFormat(request.text);
   const bodyKeys = Object.keys(body as object);
   const warnings = RESPONSES_ONLY.filter((key) => bodyKeys.includes(key));
   if ((request.text as { verbosity?: unknown } | null | undefined)?.verbosity !== undefined) warnings.push('text.verbosity');
+  // allowed_tools narrows the tools the model may call; translated, every tool offered stays callable.
+  if (typeof request.tool_choice === 'object' && request.tool_choice.type === 'allowed_tools') warnings.push('tool_choice.allowed_tools');
   return {
     model: request.model,
     ...(system.length ? { system: system.join('\n\n') } : {}),

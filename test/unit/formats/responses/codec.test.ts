@@ -79,6 +79,7 @@ describe('Responses request → canonical', () => {
     expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].content[0].type' });
     expect(refusal({ input: [{ type: 'item_reference', id: 'msg_1' }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].type' });
     expect(refusal({ prompt: { id: 'pmpt_1' } })).toMatchObject({ code: 'not_translatable', param: 'prompt' });
+    expect(refusal({ input: [] })).toMatchObject({ code: 'invalid_request', param: 'input' });
     // Not translatable anywhere: refused outright.
     expect(refusal({ background: true })).toMatchObject({ code: 'unsupported_parameter', param: 'background' });
   });
