@@ -193,6 +193,36 @@ describe('Azure OpenAI paths', () => {
   });
 });
 
+describe('reasoning', () => {
+  const SIGNATURE = 'EqQBCkYIARgCKkD-anthropic-signature';
+
+  it('comes back as a reasoning item, streamed as summary events, and goes back to Anthropic with its signature', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'thinking', thinking: 'the user wants a greeting', signature: SIGNATURE });
+    const stream = client.responses.stream({ model: 'claude-sonnet-4-5', input: 'greet me', reasoning: { effort: 'low', summary: 'auto' } });
+    let summary = '';
+    stream.on('response.reasoning_summary_text.delta', (event) => void (summary += event.delta));
+    const first = await stream.finalResponse();
+    expect(summary).toBe('the user wants a greeting');
+    expect(first.output[0]).toMatchObject({ type: 'reasoning', summary: [{ type: 'summary_text', text: 'the user wants a greeting' }], encrypted_content: `mg1.anthropic.${SIGNATURE}` });
+    expect(first.output_text).toContain('says: greet me');
+
+    await client.responses.create({ model: 'claude-sonnet-4-5', previous_response_id: first.id, input: 'again' });
+    const assistant = mock.requests.at(-1)!.body.messages[1];
+    expect(assistant.content[0]).toEqual({ type: 'thinking', thinking: 'the user wants a greeting', signature: SIGNATURE });
+  });
+
+  it('is left out of a continuation on OpenAI, which would refuse another provider\'s signature', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'thinking', thinking: 'plan', signature: SIGNATURE });
+    const first = await client.responses.create({ model: 'claude-sonnet-4-5', input: 'think first' });
+    await client.responses.create({ model: 'gpt-4o', previous_response_id: first.id, input: 'now you' });
+    const input = mock.requests.at(-1)!.body.input as Array<{ type?: string; role?: string }>;
+    expect(input.map((item) => item.type === 'message' ? item.role : item.type)).toEqual(['user', 'assistant', 'user']);
+    expect(JSON.stringify(input)).not.toContain(SIGNATURE);
+  });
+});
+
 describe('built-in tools', () => {
   it('passes web_search through to an OpenAI Responses provider', async () => {
     mock.reset();

@@ -20,7 +20,8 @@ export interface Conversation {
 }
 
 export type Reply =
-  | { kind: 'text'; text: string; stop: 'stop' | 'length' }
+  /** `thinking`: Anthropic extended thinking before the text (other formats of the mock do not reason). */
+  | { kind: 'text'; text: string; stop: 'stop' | 'length'; thinking?: { text: string; signature: string } }
   | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

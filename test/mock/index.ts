@@ -35,7 +35,9 @@ export type MockBehaviour =
   | { kind: 'slow'; chunkDelayMs: number }
   | { kind: 'fail_mid_stream'; afterChunks: number }
   | { kind: 'text'; text: string }
-  | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> };
+  | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> }
+  /** The usual text answer, preceded (Anthropic format only) by a thinking block with this text and signature. */
+  | { kind: 'thinking'; thinking: string; signature: string };
 
 export interface MockUpstream {
   url: string;
@@ -126,6 +128,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     let reply = decideReply(provider, model, conv);
     if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
+    if (behaviour.kind === 'thinking' && reply.kind === 'text') reply = { ...reply, thinking: { text: behaviour.thinking, signature: behaviour.signature } };
     const usage = usageFor(conv, outputPieceCount(reply));
     const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
     if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage, body));

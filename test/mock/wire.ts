@@ -74,7 +74,9 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   if (format === 'anthropic') {
     return {
       id: nextId('msg_'), type: 'message', role: 'assistant', model,
-      content: reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }],
+      content: reply.kind === 'text'
+        ? [...(reply.thinking ? [{ type: 'thinking', thinking: reply.thinking.text, signature: reply.thinking.signature }] : []), { type: 'text', text: reply.text }]
+        : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }],
       stop_reason: reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use',
       stop_sequence: null,
       usage: anthropicUsage(usage),
@@ -141,16 +143,24 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
     const frames = [
       frame({ type: 'message_start', message: { id: nextId('msg_'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(usage, 1) } }, 'message_start'),
     ];
+    // Blocks are numbered in order; a thinking block (extended thinking) comes first, its signature last.
+    const index = reply.kind === 'text' && reply.thinking ? 1 : 0;
+    if (reply.kind === 'text' && reply.thinking) {
+      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }, 'content_block_start'));
+      for (const piece of pieces(reply.thinking.text)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: reply.thinking.signature } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
+    }
     if (reply.kind === 'text') {
-      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'));
+      frames.push(frame({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }, 'content_block_start'));
       frames.push(frame({ type: 'ping' }, 'ping'));
-      for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
+      for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
     } else {
       frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
       frames.push(frame({ type: 'ping' }, 'ping'));
       for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
     }
-    frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
+    frames.push(frame({ type: 'content_block_stop', index }, 'content_block_stop'));
     const stop = reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use';
     frames.push(frame({ type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: usage.output } }, 'message_delta'));
     frames.push(frame({ type: 'message_stop' }, 'message_stop'));
