@@ -218,7 +218,10 @@ export class Gateway {
       },
       adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: [
-        responsesRoutes({ pipeline: this.pipeline, store: this.responses, maxChain: this.config.responses.max_chain, logger: this.logger }),
+        responsesRoutes({
+          pipeline: this.pipeline, store: this.responses, logger: this.logger,
+          limits: { maxChain: this.config.responses.max_chain, maxBytes: this.config.server.body_limit },
+        }),
         ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : []),
       ],
       openPlugins: [metricsRoute(this.metrics)],

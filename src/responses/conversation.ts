@@ -1,4 +1,4 @@
-import { badRequest } from '../errors/index.js';
+import { badRequest, tooLarge } from '../errors/index.js';
 import type { ResponseStore, StoredResponse } from './response-store.js';
 
 type Item = Record<string, unknown>;
@@ -53,13 +53,23 @@ function replayableInput(items: Item[]): Item[] {
   return items.map(({ id: _id, ...rest }) => (rest.type === 'reasoning' ? { id: _id, ...rest } : rest));
 }
 
+export interface ChainLimits {
+  /** Most responses walked back. */
+  maxChain: number;
+  /** Largest rebuilt conversation, in bytes of JSON (the node's body limit: it is sent on as one request). */
+  maxBytes: number;
+}
+
 /**
  * The conversation before a response, rebuilt from the store: every turn of the `previous_response_id` chain, oldest
  * first — its input items, then its output. Instructions are not carried over (as OpenAI does: each request gives
- * its own). Throws 400 naming `previous_response_id` when a link is missing, expired or another principal's.
+ * its own). Throws 400 naming `previous_response_id` when a link is missing, expired or another principal's, and 413
+ * when the conversation outgrew what this node takes as one request.
  */
-export async function conversationBefore(store: ResponseStore, previousId: string, owner: string, maxChain: number): Promise<Item[]> {
+export async function conversationBefore(store: ResponseStore, previousId: string, owner: string, limits: ChainLimits): Promise<Item[]> {
+  const { maxChain, maxBytes } = limits;
   const chain: StoredResponse[] = [];
+  let bytes = 0;
   let id: string | null = previousId;
   while (id !== null) {
     if (chain.length >= maxChain) throw badRequest(`The previous_response_id chain is longer than ${maxChain} responses; start a new conversation with the history in \`input\`.`, 'previous_response_id', 'previous_response_chain_too_long');
@@ -68,6 +78,8 @@ export async function conversationBefore(store: ResponseStore, previousId: strin
       const which = id === previousId ? `Previous response with id '${id}'` : `Response '${id}' (earlier in the chain of '${previousId}')`;
       throw badRequest(`${which} not found. Stored responses are kept per caller and expire with the retention period.`, 'previous_response_id', 'previous_response_not_found');
     }
+    bytes += JSON.stringify(found.input).length + JSON.stringify(found.response.output ?? []).length;
+    if (bytes > maxBytes) throw tooLarge(`The conversation of previous_response_id '${previousId}' is larger than this node takes in one request (${maxBytes} bytes); start a new conversation with a summary in \`input\`.`);
     chain.push(found);
     id = found.previous;
   }

@@ -4,3 +4,4 @@ export { responsesRoutes, RESPONSES_PATHS } from './responses-routes.js';
 export { responsesConfigSchema } from './responses-config.js';
 export type { ResponsesConfig } from './responses-config.js';
 export { conversationBefore, replayableOutput, resolveItemReferences } from './conversation.js';
+export type { ChainLimits } from './conversation.js';

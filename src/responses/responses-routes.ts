@@ -8,13 +8,14 @@ import { bodyObject, gatewayRequest } from '../http/context.js';
 import { sendGatewayResponse } from '../http/send.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { captureResponse } from './capture.js';
-import { conversationBefore, resolveItemReferences } from './conversation.js';
+import { conversationBefore, resolveItemReferences, type ChainLimits } from './conversation.js';
 import { ownerOf, type ResponseStore } from './response-store.js';
 
 export interface ResponsesRouteDeps {
   pipeline: Pipeline;
   store: ResponseStore;
-  maxChain: number;
+  /** How far a `previous_response_id` chain is rebuilt: responses walked back, bytes of rebuilt conversation. */
+  limits: ChainLimits;
   logger: Logger;
 }
 
@@ -58,7 +59,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
     let sent = body;
     let historyLength = 0;
     if (parsed.previous_response_id) {
-      const history = await conversationBefore(store, parsed.previous_response_id, owner, deps.maxChain);
+      const history = await conversationBefore(store, parsed.previous_response_id, owner, deps.limits);
       historyLength = history.length;
       const { previous_response_id: _previous, ...rest } = body;
       sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };

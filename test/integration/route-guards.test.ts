@@ -28,7 +28,7 @@ describe('route guards', () => {
     const app = await buildApp({
       config, logger, pipeline,
       info: { providers: [], catalog, breakers: new Map(), startedAt: Date.now() },
-      apiPlugins: [responsesRoutes({ pipeline, store: responses, maxChain: 10, logger })],
+      apiPlugins: [responsesRoutes({ pipeline, store: responses, limits: { maxChain: 10, maxBytes: 1_000_000 }, logger })],
       authenticate: async () => { throw unauthorized('guard says no', 'guard'); },
       authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'admin_guard'); },
     });

@@ -9,6 +9,7 @@ const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 11, 1);
 const ALICE = ownerOf({ kind: 'token', id: 'tok_alice' });
 const BOB = ownerOf({ kind: 'virtual_key', id: 'team-b' });
+const LIMITS = { maxChain: 10, maxBytes: 1_000_000 };
 
 let dir: string;
 let store: Store;
@@ -66,7 +67,7 @@ describe('conversationBefore', () => {
   it('rebuilds a chain oldest first, input then output, without the items\' ids', async () => {
     await responses.put(turn('resp_a', null, 'a'));
     await responses.put(turn('resp_b', 'resp_a', 'b'));
-    const items = await conversationBefore(responses, 'resp_b', ALICE, 10);
+    const items = await conversationBefore(responses, 'resp_b', ALICE, LIMITS);
     expect(items).toEqual([
       { type: 'message', role: 'user', content: 'question a' },
       { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'answer a', annotations: [] }] },
@@ -78,10 +79,11 @@ describe('conversationBefore', () => {
   it('names previous_response_id when a link is missing, another caller\'s or the chain too long', async () => {
     await responses.put(turn('resp_a', null, 'a'));
     await responses.put(turn('resp_b', 'resp_a', 'b'));
-    await expect(conversationBefore(responses, 'resp_b', BOB, 10)).rejects.toMatchObject({ status: 400, param: 'previous_response_id', code: 'previous_response_not_found' });
-    await expect(conversationBefore(responses, 'resp_b', ALICE, 1)).rejects.toMatchObject({ status: 400, code: 'previous_response_chain_too_long' });
+    await expect(conversationBefore(responses, 'resp_b', BOB, LIMITS)).rejects.toMatchObject({ status: 400, param: 'previous_response_id', code: 'previous_response_not_found' });
+    await expect(conversationBefore(responses, 'resp_b', ALICE, { ...LIMITS, maxChain: 1 })).rejects.toMatchObject({ status: 400, code: 'previous_response_chain_too_long' });
+    await expect(conversationBefore(responses, 'resp_b', ALICE, { ...LIMITS, maxBytes: 300 })).rejects.toMatchObject({ status: 413, code: 'request_too_large' });
     await responses.delete('resp_a', ALICE);
-    await expect(conversationBefore(responses, 'resp_b', ALICE, 10)).rejects.toThrow(/resp_a.*earlier in the chain of 'resp_b'/);
+    await expect(conversationBefore(responses, 'resp_b', ALICE, LIMITS)).rejects.toThrow(/resp_a.*earlier in the chain of 'resp_b'/);
   });
 });
 
