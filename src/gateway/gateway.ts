@@ -13,7 +13,8 @@ import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
-import { ResponseStore, responsesRoutes } from '../responses/index.js';
+import { ResponseStore } from '../responses/index.js';
+import { responsesRoutes } from '../http/routes/responses.js';
 import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';

@@ -7,7 +7,8 @@ import { parseConfig } from '../../src/config/index.js';
 import { unauthorized } from '../../src/errors/index.js';
 import { buildApp } from '../../src/http/app.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
-import { ResponseStore, responsesRoutes } from '../../src/responses/index.js';
+import { responsesRoutes } from '../../src/http/routes/responses.js';
+import { ResponseStore } from '../../src/responses/index.js';
 import { ModelCatalog } from '../../src/router/model-catalog.js';
 import { Store } from '../../src/store/index.js';
 

@@ -1,15 +1,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { badRequest, notFound } from '../errors/index.js';
-import { inputItems, parseResponsesRequest, type ResponsesInputItem, type ResponsesRequest } from '../formats/responses/index.js';
-import { zodIssueToBadRequest } from '../formats/validation.js';
-import { bodyObject, gatewayRequest } from '../http/context.js';
-import { sendGatewayResponse } from '../http/send.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
-import { captureResponse } from './capture.js';
-import { conversationBefore, resolveItemReferences, type ChainLimits } from './conversation.js';
-import { ownerOf, type ResponseStore } from './response-store.js';
+import { badRequest, notFound } from '../../errors/index.js';
+import { inputItems, parseResponsesRequest, type ResponsesInputItem, type ResponsesRequest } from '../../formats/responses/index.js';
+import { zodIssueToBadRequest } from '../../formats/validation.js';
+import { bodyObject, gatewayRequest } from '../context.js';
+import { sendGatewayResponse } from '../send.js';
+import type { Pipeline } from '../../pipeline/pipeline.js';
+import { captureResponse, conversationBefore, ownerOf, resolveItemReferences, type ChainLimits, type ResponseStore } from '../../responses/index.js';
 
 export interface ResponsesRouteDeps {
   pipeline: Pipeline;
