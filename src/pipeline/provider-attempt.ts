@@ -134,11 +134,15 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
 const ANTHROPIC_COUNT_FIELDS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking'];
 
 function countResponse(format: WireFormat, tokens: number): Record<string, unknown> {
-  return format === 'gemini' ? { totalTokens: tokens } : { input_tokens: tokens };
+  if (format === 'gemini') return { totalTokens: tokens };
+  // https://platform.openai.com/docs/api-reference/responses/input-tokens
+  if (format === 'responses') return { object: 'response.input_tokens', input_tokens: tokens };
+  return { input_tokens: tokens };
 }
 
 /**
- * Token counting (Anthropic `/v1/messages/count_tokens`, Gemini `:countTokens`): asked of a provider that can count
+ * Token counting (Anthropic `/v1/messages/count_tokens`, Gemini `:countTokens`, Responses `/v1/responses/input_tokens`):
+ * asked of a provider that can count
  * (Anthropic, Gemini); for the others the result is the gateway's estimate, flagged by the caller.
  */
 export async function attemptCountTokens(route: Route, ctx: AttemptContext): Promise<Prepared & { estimated: boolean }> {

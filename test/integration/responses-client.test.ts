@@ -239,6 +239,21 @@ describe('built-in tools', () => {
   });
 });
 
+describe('input token counts', () => {
+  it('asks a provider that counts, estimates for one that cannot, and counts a continued conversation whole', async () => {
+    mock.reset();
+    const counted = await client.responses.inputTokens.count({ model: 'claude-sonnet-4-5', input: 'count these words please' });
+    expect(counted).toMatchObject({ object: 'response.input_tokens', input_tokens: expect.any(Number) });
+    expect(mock.requests.at(-1)!.path).toBe('/v1/messages/count_tokens');
+    const { response } = await client.responses.inputTokens.count({ model: 'gpt-4o', input: 'estimate me' }).withResponse();
+    expect(response.headers.get('x-meshgate-estimated')).toBe('true');
+    const first = await client.responses.create({ model: 'gemini-2.5-flash', input: 'a fairly long opening message '.repeat(20) });
+    const alone = await client.responses.inputTokens.count({ model: 'gemini-2.5-flash', input: 'next' });
+    const continued = await client.responses.inputTokens.count({ model: 'gemini-2.5-flash', previous_response_id: first.id, input: 'next' });
+    expect(continued.input_tokens).toBeGreaterThan(alone.input_tokens + 100);
+  });
+});
+
 describe('translation warnings', () => {
   it('names what a translation dropped in x-meshgate-warnings, and nothing for a pass-through', async () => {
     const body = { input: 'hi', include: ['reasoning.encrypted_content'] as OpenAI.Responses.ResponseIncludable[], truncation: 'auto' as const };

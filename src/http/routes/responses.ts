@@ -93,6 +93,15 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
     await sendGatewayResponse(reply, response, 'responses');
   };
 
+  /** `POST …/responses/input_tokens`: the input a request would send (a continued conversation whole), counted. */
+  const countInput = async (request: FastifyRequest, reply: FastifyReply) => {
+    const body = bodyObject(request);
+    const parsed = parseResponsesRequest(body);
+    const { sent } = await rebuild(body, parsed, ownerOfRequest(request));
+    const req = gatewayRequest(request, { format: 'responses', operation: 'count_tokens', body: sent, model: body.model, stream: false });
+    await sendGatewayResponse(reply, await pipeline.handle(req), 'responses');
+  };
+
   const stored = async (request: FastifyRequest<{ Params: { id: string } }>) => {
     const found = await store.get(request.params.id, ownerOfRequest(request));
     if (!found) throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
@@ -107,6 +116,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
     });
     for (const path of RESPONSES_PATHS) {
       app.post(path, { config }, (request, reply) => create(request, reply));
+      app.post(`${path}/input_tokens`, { config }, (request, reply) => countInput(request, reply));
 
       app.get<{ Params: { id: string } }>(`${path}/:id`, { config }, async (request) => {
         const { stream } = request.query as Record<string, unknown>;
