@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../config/config-error.js';
-import type { Secret } from '../config/secret.js';
+import { ConfigError, type PrincipalRef, type Secret } from '../core/index.js';
 import { forbidden, GatewayError, unauthorized } from '../errors/index.js';
 import {
   clientIp,
@@ -27,7 +26,7 @@ import {
 } from './access-token.js';
 import type { AccessMode, AuthConfig, VirtualKey } from './auth-config.js';
 import { checkOrigin, hostMatches, originHost, requestOrigin } from './origin.js';
-import { presentedCredential, type HeaderBag, type Principal, type PrincipalRefLike } from './principal.js';
+import { presentedCredential, type HeaderBag, type Principal } from './principal.js';
 import { corsHeaders } from './cors.js';
 import { TokenRegistry } from './token-registry.js';
 import { tokenStatus, type TokenStatus } from './token-status.js';
@@ -226,7 +225,7 @@ export class AccessControl {
   }
 
   /** 403 unless the principal may use `model`. */
-  checkModel(principal: PrincipalRefLike, model: string): void {
+  checkModel(principal: PrincipalRef, model: string): void {
     if (!modelAllowed(this.rulesOf(principal), model)) throw forbidden(`Model "${model}" is not allowed for this credential.`, 'model_not_allowed', { model });
   }
 
@@ -234,11 +233,11 @@ export class AccessControl {
    * Reserves quota for one request before the upstream call; throws 429 naming the limit that was hit, or 503 when
    * the quota store cannot be written (limits fail closed).
    */
-  async reserve(principal: PrincipalRefLike, input: ReserveInput): Promise<Reservation> {
+  async reserve(principal: PrincipalRef, input: ReserveInput): Promise<Reservation> {
     if (input.model !== undefined) this.checkModel(principal, input.model);
     const rules = this.rulesOf(principal);
     if (rules.cost && input.priced === false) {
-      throw new GatewayError(403, 'permission_error', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`, { code: 'cost_unknown' });
+      throw new GatewayError('cost_unknown', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`);
     }
     const charges = quotaCharges(rules, this.scopeOf(principal), {
       ip: input.ip,
@@ -253,8 +252,7 @@ export class AccessControl {
       held = await this.quotas.reserve(charges);
     } catch (err) {
       if (err instanceof QuotaExceededError) throw quotaExceeded(err.state, this.now());
-      throw new GatewayError(503, 'overloaded_error', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
-        code: 'quota_unavailable',
+      throw new GatewayError('quota_unavailable', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
         cause: err,
       });
     }
@@ -266,7 +264,7 @@ export class AccessControl {
   }
 
   /** The provider key a virtual key maps to for `providerId` (undefined → the provider's own configured key). */
-  providerKey(principal: PrincipalRefLike, providerId: string): Secret | undefined {
+  providerKey(principal: PrincipalRef, providerId: string): Secret | undefined {
     return principal.kind === 'virtual_key' && principal.id !== undefined ? this.virtualKeysById.get(principal.id)?.providerKeys.get(providerId) : undefined;
   }
 
@@ -275,7 +273,7 @@ export class AccessControl {
    * one the credential allows. Without one (a preflight, which browsers send without credentials) the origin must be
    * one some credential could allow: any in public mode, else `auth.cors_origins` or a domain of a known, live token.
    */
-  corsHeaders(origin: string | undefined, principal?: PrincipalRefLike, requestedHeaders?: string): Record<string, string> | undefined {
+  corsHeaders(origin: string | undefined, principal?: PrincipalRef, requestedHeaders?: string): Record<string, string> | undefined {
     if (origin === undefined) return undefined;
     const host = originHost(origin);
     if (host === undefined) return undefined;
@@ -284,7 +282,7 @@ export class AccessControl {
   }
 
   /** Never throws: a principal whose rules cannot be found gets no CORS headers (its request is refused anyway). */
-  private principalAllowsOrigin(principal: PrincipalRefLike, origin: string): boolean {
+  private principalAllowsOrigin(principal: PrincipalRef, origin: string): boolean {
     try {
       return checkOrigin(origin, this.rulesOf(principal).domains) === 'allowed';
     } catch {
@@ -308,7 +306,7 @@ export class AccessControl {
   async mintToken(claims: unknown): Promise<{ token: string; id: string; expiresAt: number | null }> {
     const minted = await mintAccessToken(this.adminKey, claims, this.now());
     if (this.registry.has(minted.id)) {
-      throw new GatewayError(409, 'invalid_request_error', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`, { code: 'token_id_taken' });
+      throw new GatewayError('token_id_taken', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`);
     }
     await this.registry.add({ id: minted.id, payload: minted.payload, expiresAt: minted.expiresAt }, 'admin_api');
     return { token: minted.token, id: minted.id, expiresAt: minted.expiresAt };
@@ -334,7 +332,7 @@ export class AccessControl {
    * The rules that apply to a principal. A token's claims come from the registry, where every verified token is
    * recorded; a token or key id that is not known there gets no rules at all, and is refused (fail closed).
    */
-  private rulesOf(principal: PrincipalRefLike): AccessRules {
+  private rulesOf(principal: PrincipalRef): AccessRules {
     switch (principal.kind) {
       case 'token': {
         if ('claims' in principal) return (principal as Extract<Principal, { kind: 'token' }>).claims;
@@ -356,13 +354,13 @@ export class AccessControl {
     }
   }
 
-  private expiryOf(principal: PrincipalRefLike): number | undefined {
+  private expiryOf(principal: PrincipalRef): number | undefined {
     if (principal.kind !== 'token' || principal.id === undefined) return undefined;
     const expiresAt = this.registry.get(principal.id)?.expiresAt;
     return expiresAt == null ? undefined : expiresAt + this.options.auth.clock_skew_seconds * 1000;
   }
 
-  private scopeOf(principal: PrincipalRefLike): string {
+  private scopeOf(principal: PrincipalRef): string {
     switch (principal.kind) {
       case 'token':
         return `token:${principal.id}`;
@@ -381,5 +379,5 @@ function digest(text: string): string {
 }
 
 function tokenError(err: TokenRejectedError): GatewayError {
-  return unauthorized(err.message, `token_${err.reason}`);
+  return unauthorized(err.message, err.code);
 }

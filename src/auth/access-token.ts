@@ -1,6 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
+import type { CodeWithStatus } from '../errors/index.js';
 import { accessRulesShape } from '../policy/index.js';
 import { AdminKey, gatewayIdOf, parsePublicKey } from './admin-key.js';
 
@@ -113,10 +114,26 @@ const REJECTION_MESSAGES: Record<TokenRejection, string> = {
   invalid_claims: 'The access token claims are invalid.',
 };
 
+/** The error code a client is answered with for each rejection (see errors/codes.ts). */
+const REJECTION_CODES: Record<TokenRejection, CodeWithStatus<401>> = {
+  malformed: 'token_malformed',
+  wrong_gateway: 'token_wrong_gateway',
+  bad_algorithm: 'token_bad_algorithm',
+  bad_signature: 'token_bad_signature',
+  expired: 'token_expired',
+  not_yet_valid: 'token_not_yet_valid',
+  revoked: 'token_revoked',
+  reused_id: 'token_reused_id',
+  invalid_claims: 'token_invalid_claims',
+};
+
 export class TokenRejectedError extends Error {
+  readonly code: CodeWithStatus<401>;
+
   constructor(readonly reason: TokenRejection, detail?: string) {
     super(detail ? `${REJECTION_MESSAGES[reason]} ${detail}` : REJECTION_MESSAGES[reason]);
     this.name = 'TokenRejectedError';
+    this.code = REJECTION_CODES[reason];
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Secret } from '../config/secret.js';
+import { Secret } from '../core/index.js';
 
 /**
  * The admin secret key: an Ed25519 private key (RFC 8032) that authorises the admin API and signs access tokens.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { Secret } from '../config/secret.js';
+import { Secret } from '../core/index.js';
 import { accessRulesShape, domainPatternSchema, type AccessRules } from '../policy/index.js';
 import { SECRET_KEY_PREFIX } from './admin-key.js';
 import { TOKEN_PREFIX } from './access-token.js';

@@ -21,7 +21,7 @@ export { ACCESS_MODES, authConfigSchema, keyMapSchema, virtualKeyId } from './au
 export type { AccessMode, AuthConfig, KeyMap, VirtualKey } from './auth-config.js';
 export { checkOrigin, hostMatches, requestOrigin } from './origin.js';
 export { presentedCredential } from './principal.js';
-export type { HeaderBag, Principal, PrincipalRefLike } from './principal.js';
+export type { HeaderBag, Principal } from './principal.js';
 export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';
 export type { TokenRecord } from './token-registry.js';

@@ -1,4 +1,5 @@
-import { usdToMicros, type QuotaState, type QuotaStore } from '../policy/index.js';
+import { microsToUsd, usdToMicros } from '../core/index.js';
+import type { QuotaState, QuotaStore } from '../policy/index.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
 
@@ -27,11 +28,11 @@ export interface TokenStatus {
   usage: { requests?: TokenUsage; tokens?: TokenUsage; cost?: TokenUsage };
 }
 
-function toUsage(state: QuotaState, unit = 1): TokenUsage {
+function toUsage(state: QuotaState, shown: (amount: number) => number = (amount) => amount): TokenUsage {
   return {
-    limit: state.charge.limit / unit,
-    used: state.used / unit,
-    remaining: state.remaining / unit,
+    limit: shown(state.charge.limit),
+    used: shown(state.used),
+    remaining: shown(state.remaining),
     period: state.charge.period,
     resetAt: Number.isFinite(state.resetAt) ? state.resetAt : null,
   };
@@ -42,7 +43,7 @@ function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): T
   const usage: TokenStatus['usage'] = {};
   if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
   if (payload.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
-  if (payload.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), 1_000_000);
+  if (payload.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), microsToUsd);
   return usage;
 }
 

@@ -2,6 +2,6 @@ export { ConfigError, loadConfig, parseConfig, formatConfigIssues } from './load
 export type { LoadOptions, LoadedConfig } from './load.js';
 export { configSchema } from './root.js';
 export type { Config } from './root.js';
-export { PROVIDER_TYPES, DEFAULT_BASE_URLS } from './schema.js';
-export type { ProviderConfig, ProviderType } from './schema.js';
-export { Secret } from './secret.js';
+export { PROVIDER_TYPES, DEFAULT_BASE_URLS } from '../core-config/index.js';
+export type { ProviderConfig, ProviderType } from '../core-config/index.js';
+export { Secret } from '../core/index.js';

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
-import { ConfigError } from './config-error.js';
+import { ConfigError } from '../core/index.js';
 import { MissingEnvError, substituteEnv } from './env.js';
 import { configSchema, type Config } from './root.js';
 import { providersFromEnv } from './from-env.js';
 
 /** A config that cannot be used; its message names the file, the key and what was expected. */
-export { ConfigError } from './config-error.js';
+export { ConfigError } from '../core/index.js';
 
 function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
   return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');

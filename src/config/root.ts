@@ -6,7 +6,7 @@ import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
-import { coreConfigShape } from './schema.js';
+import { coreConfigShape } from '../core-config/index.js';
 
 /**
  * `[auth] public = true|false` (the gateway-core spelling) is accepted as shorthand for `mode = "public"` /

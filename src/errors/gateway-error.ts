@@ -4,20 +4,16 @@
  * at the edge (see ./wire.ts). Messages never contain secrets: callers pass only names and ids, never values.
  */
 
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'upstream_error'
-  | 'overloaded_error'
-  | 'timeout_error'
-  | 'api_error';
+import { ERROR_CODES, type CodeWithStatus, type ErrorCode, type ErrorType } from './codes.js';
+
+export type { CodeWithStatus, ErrorCode, ErrorType } from './codes.js';
 
 export interface GatewayErrorOptions {
-  code?: string;
+  /**
+   * Only for a code marked `relayed` in ./codes.ts: the status that was relayed (an upstream's 4xx, or the HTTP
+   * server's). The type then follows the status.
+   */
+  status?: number;
   param?: string | null;
   /** Seconds a client should wait before retrying (sets `Retry-After`). */
   retryAfter?: number;
@@ -31,18 +27,20 @@ export interface GatewayErrorOptions {
 export class GatewayError extends Error {
   readonly status: number;
   readonly type: ErrorType;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly param: string | null;
   readonly retryAfter?: number;
   readonly headers: Record<string, string>;
   readonly details?: Record<string, unknown>;
 
-  constructor(status: number, type: ErrorType, message: string, options: GatewayErrorOptions = {}) {
+  /** Status and type come from the code's entry in the table (./codes.ts). */
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const spec = ERROR_CODES[code];
     this.name = 'GatewayError';
-    this.status = status;
-    this.type = type;
-    this.code = options.code ?? type;
+    this.status = options.status ?? spec.status;
+    this.type = this.status === spec.status ? spec.type : statusToType(this.status);
+    this.code = code;
     this.param = options.param ?? null;
     this.retryAfter = options.retryAfter;
     this.headers = { ...(options.headers ?? {}) };
@@ -51,33 +49,23 @@ export class GatewayError extends Error {
   }
 }
 
-/**
- * Code of a 400 for input that is valid in the client's format but cannot be expressed in another one. The pipeline
- * raises it only when a translation is actually needed (a same-format provider takes the request as it is).
- */
-export const NOT_TRANSLATABLE = 'not_translatable';
+export const badRequest = (message: string, param?: string, code: CodeWithStatus<400> = 'invalid_request') =>
+  new GatewayError(code, message, { param });
 
-export const badRequest = (message: string, param?: string, code = 'invalid_request') =>
-  new GatewayError(400, 'invalid_request_error', message, { param, code });
+export const notFound = (message: string, code: CodeWithStatus<404>, details?: Record<string, unknown>) =>
+  new GatewayError(code, message, { details });
 
-export const notFound = (message: string, code = 'not_found', details?: Record<string, unknown>) =>
-  new GatewayError(404, 'not_found_error', message, { code, details });
+export const unauthorized = (message: string, code: CodeWithStatus<401>) => new GatewayError(code, message);
 
-export const unauthorized = (message: string, code = 'invalid_api_key') =>
-  new GatewayError(401, 'authentication_error', message, { code });
+export const forbidden = (message: string, code: CodeWithStatus<403>, details?: Record<string, unknown>) =>
+  new GatewayError(code, message, { details });
 
-export const forbidden = (message: string, code = 'forbidden', details?: Record<string, unknown>) =>
-  new GatewayError(403, 'permission_error', message, { code, details });
-
-export const tooLarge = (message: string) =>
-  new GatewayError(413, 'request_too_large', message, { code: 'request_too_large' });
-
-export const rateLimited = (message: string, retryAfter: number, headers: Record<string, string> = {}, code = 'rate_limit_exceeded') =>
-  new GatewayError(429, 'rate_limit_error', message, { retryAfter, headers, code });
+export const tooLarge = (message: string) => new GatewayError('request_too_large', message);
 
 /**
  * An error that an upstream (provider or mesh peer) produced. `retryable` follows the usual rule
- * (connection errors, 408, 409, 429, >= 500) so the router can decide to fail over.
+ * (connection errors, 408, 409, 429, >= 500) so the router can decide to fail over. A non-retryable 4xx is the
+ * request's own fault and keeps the upstream's status; otherwise status and type are the code's (502 by default).
  */
 export class UpstreamError extends GatewayError {
   readonly upstream: string;
@@ -89,13 +77,10 @@ export class UpstreamError extends GatewayError {
   constructor(
     upstream: string,
     message: string,
-    opts: { upstreamStatus?: number; retryable: boolean; retryAfter?: number; code?: string; cause?: unknown; upstreamBody?: unknown },
+    opts: { upstreamStatus?: number; retryable: boolean; retryAfter?: number; code?: ErrorCode; cause?: unknown; upstreamBody?: unknown },
   ) {
-    const status = opts.upstreamStatus !== undefined && opts.upstreamStatus >= 400 && opts.upstreamStatus < 500 && !opts.retryable
-      ? opts.upstreamStatus
-      : opts.code === 'upstream_timeout' ? 504 : 502;
-    const type: ErrorType = status === 504 ? 'timeout_error' : status < 500 ? statusToType(status) : 'upstream_error';
-    super(status, type, message, { code: opts.code ?? 'upstream_error', retryAfter: opts.retryAfter, cause: opts.cause });
+    const relayed = opts.upstreamStatus !== undefined && opts.upstreamStatus >= 400 && opts.upstreamStatus < 500 && !opts.retryable;
+    super(opts.code ?? 'upstream_error', message, { status: relayed ? opts.upstreamStatus : undefined, retryAfter: opts.retryAfter, cause: opts.cause });
     this.name = 'UpstreamError';
     this.upstream = upstream;
     this.upstreamStatus = opts.upstreamStatus;
@@ -130,13 +115,14 @@ export function toGatewayError(err: unknown): GatewayError {
   if (e && typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     if (e.statusCode === 413) return tooLarge('Request body is too large.');
     if (e.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || /JSON/i.test(e.message ?? '')) {
-      return new GatewayError(400, 'invalid_request_error', `Request body is not valid JSON: ${e.message ?? 'parse error'}`, { code: 'invalid_json' });
+      return new GatewayError('invalid_json', `Request body is not valid JSON: ${e.message ?? 'parse error'}`);
     }
-    return new GatewayError(e.statusCode, statusToType(e.statusCode), e.message ?? 'Bad request', { code: e.code ?? 'invalid_request' });
+    // fastify's own code (FST_ERR_…) names an internal of the server, not a code of ours: the status says enough.
+    return new GatewayError('invalid_request', e.message ?? 'Bad request', { status: e.statusCode });
   }
   // A deadline (AbortSignal.timeout) that passed while waiting on something: a timeout, not an internal failure.
   if (err instanceof DOMException && err.name === 'TimeoutError') {
-    return new GatewayError(504, 'timeout_error', 'The request ran out of time.', { code: 'deadline_exceeded' });
+    return new GatewayError('deadline_exceeded', 'The request ran out of time.');
   }
-  return new GatewayError(500, 'api_error', 'Internal gateway error.', { code: 'internal_error', cause: err });
+  return new GatewayError('internal_error', 'Internal gateway error.', { cause: err });
 }

@@ -1,4 +1,4 @@
-import type { WireFormat } from '../formats/canonical.js';
+import type { WireFormat } from '../core/index.js';
 import { GatewayError } from './gateway-error.js';
 
 /** Anthropic's error types are a subset of ours; the rest map to the closest one it documents. */

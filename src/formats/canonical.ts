@@ -8,9 +8,8 @@
  * or refuse them).
  */
 
-/** Client and provider wire formats: OpenAI Chat Completions, Anthropic Messages, Gemini, OpenAI Responses. */
-export type WireFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
-export const WIRE_FORMATS: readonly WireFormat[] = ['openai', 'anthropic', 'gemini', 'responses'];
+// Defined in core/ (errors, providers and the pipeline name formats without depending on the translators).
+export { WIRE_FORMATS, type WireFormat } from '../core/index.js';
 
 export type ImageSource =
   | { kind: 'base64'; mediaType: string; data: string }

@@ -6,5 +6,5 @@ export function zodIssueToBadRequest(error: z.ZodError): GatewayError {
   const issue = error.issues[0]!;
   const param = issue.path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
   const message = param ? `Invalid request: ${param}: ${issue.message}` : `Invalid request: ${issue.message}`;
-  return new GatewayError(400, 'invalid_request_error', message, { param: param || undefined, code: 'invalid_request' });
+  return new GatewayError('invalid_request', message, { param: param || undefined });
 }

@@ -2,8 +2,9 @@ import { createParser } from 'eventsource-parser';
 import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
 import { estimateTextTokens } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
+import { formatMicrosAsUsd, microsToUsd, usdToMicros, type WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
-import type { Usage, WireFormat } from '../formats/canonical.js';
+import type { Usage } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
@@ -19,7 +20,7 @@ const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
-  const micros = (usd: number | undefined) => Math.round((usd ?? 0) * 1e6);
+  const micros = (usd: number | undefined) => usdToMicros(usd ?? 0);
   return { input: micros(price?.inputPerMTok), output: micros(price?.outputPerMTok), cached: micros(price?.cachedInputPerMTok) };
 }
 
@@ -177,12 +178,12 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
   const { logger, ledger } = options;
   return async (frame, { peerId, signal }) => {
     if (ledger && (await ledger.creditExceeded(peerId))) {
-      const owed = (await ledger.unacknowledged(peerId)) / 1e6;
-      logger.warn({ peer: peerId, unacknowledgedUsd: owed }, 'mesh: peer over its credit limit, refusing work');
-      return refusal(frame, new GatewayError(402, 'permission_error', `Peer ${peerId} has $${owed.toFixed(6)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`, { code: 'credit_limit_exceeded' }));
+      const owed = await ledger.unacknowledged(peerId);
+      logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(owed) }, 'mesh: peer over its credit limit, refusing work');
+      return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has $${formatMicrosAsUsd(owed)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
     }
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
-      return refusal(frame, new GatewayError(400, 'invalid_request_error', 'The forwarded request body must be a JSON object.', { code: 'invalid_request' }));
+      return refusal(frame, new GatewayError('invalid_request', 'The forwarded request body must be a JSON object.'));
     }
     const req: GatewayRequest = {
       id: frame.id,

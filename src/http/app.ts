@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { GatewayError, errorBody, toGatewayError } from '../errors/index.js';
-import type { WireFormat } from '../formats/canonical.js';
+import type { PrincipalRef, WireFormat } from '../core/index.js';
+import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { PrincipalRef } from '../pipeline/types.js';
 import './context.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
@@ -47,14 +46,19 @@ function routePattern(url: string): RegExp {
 }
 
 /** Codes of refusals that say the calling page's origin is not allowed: such a page must not read the answer. */
-const ORIGIN_REFUSALS = new Set(['origin_not_allowed', 'origin_required']);
+const ORIGIN_REFUSALS = new Set<ErrorCode>(['origin_not_allowed', 'origin_required']);
+
+/** The CORS headers that let a page read an answer, withdrawn when its origin turns out not to be allowed. */
+const CORS_GRANTS = ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers'];
+
+function withdrawCors(reply: FastifyReply): void {
+  for (const name of CORS_GRANTS) reply.removeHeader(name);
+}
 
 function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): void {
   const error = toGatewayError(err);
   // CORS headers set before authentication (the preflight-level answer) must not let a refused origin read why.
-  if (error.code && ORIGIN_REFUSALS.has(error.code)) {
-    for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
-  }
+  if (ORIGIN_REFUSALS.has(error.code)) withdrawCors(reply);
   if (error.status >= 500) request.log.error({ err: error.cause ?? error, code: error.code }, error.message);
   else request.log.info({ code: error.code, status: error.status }, error.message);
   void reply.code(error.status).headers({ ...error.headers, 'x-request-id': request.id }).send(errorBody(formatOf(request), error));
@@ -87,9 +91,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const allowed = [...new Set(routes.filter((r) => r.method !== 'OPTIONS' && routePattern(r.url).test(path)).map((r) => r.method))];
     if (allowed.length > 0) {
       void reply.header('allow', allowed.join(', '));
-      return sendError(request, reply, new GatewayError(405, 'invalid_request_error', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`, { code: 'method_not_allowed' }));
+      return sendError(request, reply, new GatewayError('method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}.`));
     }
-    sendError(request, reply, new GatewayError(404, 'not_found_error', `No route for ${request.method} ${path}.`, { code: 'route_not_found' }));
+    sendError(request, reply, new GatewayError('route_not_found', `No route for ${request.method} ${path}.`));
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -117,14 +121,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const controller = new AbortController();
       request.clientSignal = controller.signal;
       reply.raw.on('close', () => {
-        if (!reply.raw.writableFinished) controller.abort(new GatewayError(499, 'invalid_request_error', 'Client closed the connection.', { code: 'client_closed' }));
+        if (!reply.raw.writableFinished) controller.abort(new GatewayError('client_closed', 'Client closed the connection.'));
       });
       request.principal = deps.authenticate ? await deps.authenticate(request) : { kind: 'public' };
       // With the principal known, CORS headers are granted only for origins its credential allows.
       if (request.headers.origin && deps.corsHeaders) {
         const cors = await deps.corsHeaders(request);
         if (cors) void reply.headers(cors);
-        else for (const name of ['access-control-allow-origin', 'access-control-allow-credentials', 'access-control-expose-headers']) reply.removeHeader(name);
+        else withdrawCors(reply);
       }
     });
     await api.register(chatRoutes(deps.pipeline));

@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify';
+import type { Operation, PrincipalRef, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { WireFormat } from '../formats/canonical.js';
-import type { Operation } from '../providers/index.js';
-import type { GatewayRequest, PrincipalRef } from '../pipeline/types.js';
+import type { GatewayRequest } from '../pipeline/types.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

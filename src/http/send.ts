@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { errorEvent, toGatewayError } from '../errors/index.js';
-import type { WireFormat } from '../formats/canonical.js';
+import type { WireFormat } from '../core/index.js';
 import type { GatewayResponse } from '../pipeline/types.js';
 
 /**

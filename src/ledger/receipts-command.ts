@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { formatMicrosAsUsd } from '../core/index.js';
 import { verifyReceiptSet } from './verify-export.js';
 
 export const RECEIPTS_USAGE = `Usage:
@@ -6,7 +7,7 @@ export const RECEIPTS_USAGE = `Usage:
       Check an export of GET /v1/mesh/receipts (JSON) offline: signatures, acknowledgements and each channel's chain.
       Prints totals per channel; exits 1 if anything does not verify.`;
 
-const usd = (micros: number) => `$${(micros / 1e6).toFixed(6)}`;
+const usd = (micros: number) => `$${formatMicrosAsUsd(micros)}`;
 
 /** `meshgate receipts verify FILE`. */
 export async function runReceiptsCommand(argv: string[], io: { out: (l: string) => void; err: (l: string) => void }): Promise<number> {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { microsToUsd } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
 import { csvField } from '../records/record-export.js';
 import type { Ledger, PeerReconciliation, StoredReceipt } from './ledger.js';
@@ -10,7 +11,7 @@ export interface ReconcileRunner {
   results(): Map<string, PeerReconciliation>;
 }
 
-const usd = (micros: number) => micros / 1e6;
+const usd = microsToUsd;
 const querySchema = z.object({ peer: z.string().min(1).optional(), format: z.enum(['json', 'csv']).default('json') }).strict();
 const reconcileSchema = z.object({ peer: z.string().min(1).max(200).optional() }).strict();
 

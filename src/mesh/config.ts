@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Secret } from '../config/secret.js';
+import { Secret } from '../core/index.js';
 import { accessRulesShape } from '../policy/access-rules.js';
 
 /** A multiaddr string; parsed and checked by libp2p when the node starts. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { encode as encodeLengthPrefixed } from 'it-length-prefixed';
-import { WIRE_FORMATS } from '../formats/canonical.js';
+import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
 
 /**
  * Frames of `/meshgate/forward/1.0.0` (protocol/forward.md): each is uvarint(length) ‖ type byte ‖ payload, the
@@ -30,7 +30,7 @@ export const forwardRequestSchema = z
     /** The asking node's request id, reused in the serving node's records and receipts. */
     id: z.string().min(1).max(128),
     format: z.enum(WIRE_FORMATS),
-    operation: z.enum(['chat', 'embeddings', 'count_tokens']),
+    operation: z.enum(OPERATIONS),
     model: z.string().min(1).max(256),
     stream: z.boolean(),
     body: z.unknown(),

@@ -8,7 +8,7 @@ import { ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
-import type { Secret } from '../config/secret.js';
+import type { Secret } from '../core/index.js';
 import { BoundedDatastore } from './bounded-datastore.js';
 import { dhtRecordSelector, dhtRecordValidator, KAD_PROTOCOL, RECORD_NAMESPACE } from './dht-keys.js';
 

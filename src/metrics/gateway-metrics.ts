@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { microsToUsd } from '../core/index.js';
 import type { UsageRecord } from '../records/index.js';
 import type { CircuitState } from '../router/circuit-breaker.js';
 import { LabelLimit } from './label-limit.js';
@@ -95,7 +96,7 @@ export class GatewayMetrics {
       labelNames: ['model', 'provider'], registers,
       collect() {
         this.reset();
-        for (const { labels, micros } of costs.values()) this.inc(labels, micros / 1_000_000);
+        for (const { labels, micros } of costs.values()) this.inc(labels, microsToUsd(micros));
       },
     });
     this.#unpriced = new Counter({

@@ -1,8 +1,9 @@
-import type { Config } from '../config/index.js';
+import type { RoutingConfig } from '../core-config/index.js';
+import type { Operation, WireFormat } from '../core/index.js';
 import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { Usage, WireFormat } from '../formats/canonical.js';
-import type { Operation } from '../providers/index.js';
+import type { Usage } from '../formats/canonical.js';
 import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
+import { modelNotFound } from './model-not-found.js';
 import type { Prepared } from './provider-attempt.js';
 import { primeStream, type Meter } from './streaming.js';
 import type { GatewayRequest } from './types.js';
@@ -80,7 +81,7 @@ function peerMessage(text: string): string {
  * The body travels in the client's format, already sanitized by this node; the peer answers in that same format.
  */
 export async function attemptPeer(
-  peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[], localError?: GatewayError,
+  peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[], localError?: GatewayError,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
   const frame: ForwardFrame = {
@@ -106,11 +107,11 @@ export async function attemptPeer(
   }
   if (lastError) throw lastError;
   if (localError) throw localError;
-  throw new GatewayError(404, 'not_found_error', `The model '${req.model}' is not served by this gateway or any reachable mesh peer. See GET /v1/models.`, { code: 'model_not_found' });
+  throw modelNotFound(req.model, { meshSearched: true });
 }
 
 async function forwardToOneOf(
-  peers: PeerForwarder, candidates: string[], frame: ForwardFrame, req: GatewayRequest, meter: Meter, routing: Config['routing'], attempts: AttemptRecord[],
+  peers: PeerForwarder, candidates: string[], frame: ForwardFrame, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[],
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const targets = candidates.map((peerId) => ({ id: `peer:${peerId}`, retries: 0, peerId }));
   const result = await runFailover(targets, async (target) => {

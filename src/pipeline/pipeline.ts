@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.js';
-import type { Secret } from '../config/secret.js';
-import { GatewayError, NOT_TRANSLATABLE, UpstreamError, notFound, toGatewayError } from '../errors/index.js';
+import type { CoreConfig } from '../core-config/index.js';
+import type { PrincipalRef, Secret } from '../core/index.js';
+import { GatewayError, UpstreamError, toGatewayError } from '../errors/index.js';
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
-import { AT_CAPACITY, answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
+import { answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
+import { modelNotFound } from './model-not-found.js';
 import { newMeter, onStreamEnd, type Meter } from './streaming.js';
 import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
-import type { GatewayRequest, GatewayResponse, Outcome, PrincipalRef } from './types.js';
+import type { GatewayRequest, GatewayResponse, Outcome } from './types.js';
 
 /** A quota reservation held for the duration of a request (see policy/). */
 export interface Admission {
@@ -30,7 +31,7 @@ export interface SanitizeVerdict {
 }
 
 export interface PipelineDeps {
-  config: Pick<Config, 'routing' | 'server'>;
+  config: Pick<CoreConfig, 'routing' | 'server'>;
   catalog: ModelCatalog;
   breakers: Map<string, CircuitBreaker>;
   logger: Logger;
@@ -167,7 +168,7 @@ export class Pipeline {
     const codec = codecs[req.format];
     try {
       if (req.operation === 'embeddings') {
-        if (!codec.embeddings) throw new GatewayError(404, 'not_found_error', 'This API format has no embeddings endpoint.');
+        if (!codec.embeddings) throw new GatewayError('route_not_found', 'This API format has no embeddings endpoint.');
         codec.embeddings.requestToCanonical(req.body, { model: req.model });
         return {};
       }
@@ -175,7 +176,7 @@ export class Pipeline {
       const body = req.operation === 'count_tokens' && req.format === 'anthropic' ? { max_tokens: 1, ...req.body } : req.body;
       return { canonical: codec.requestToCanonical(body, { model: req.model, stream: req.stream }) };
     } catch (err) {
-      if (err instanceof GatewayError && err.code === NOT_TRANSLATABLE) return { untranslatable: err };
+      if (err instanceof GatewayError && err.code === 'not_translatable') return { untranslatable: err };
       throw err;
     }
   }
@@ -201,7 +202,7 @@ export class Pipeline {
     const routes = this.deps.catalog.resolve(req.model).filter((r) => r.provider.supports(req.operation) || req.operation === 'count_tokens');
     const canonicalOnce = () => {
       if (untranslatable) throw untranslatable;
-      if (!canonical) throw new GatewayError(500, 'api_error', 'internal: no canonical request');
+      if (!canonical) throw new GatewayError('internal_error', 'internal: no canonical request');
       return canonical;
     };
     const attempt = req.operation === 'chat' ? attemptChat : req.operation === 'embeddings' ? attemptEmbeddings : attemptCountTokens;
@@ -228,7 +229,7 @@ export class Pipeline {
         if (!answerableElsewhere(localError)) throw localError;
       }
     } else if (overCapacity) {
-      localError = new GatewayError(503, 'overloaded_error', `This node is at capacity (${server.max_concurrent} requests in flight).`, { code: 'node_at_capacity', retryAfter: 1 });
+      localError = new GatewayError('node_at_capacity', `This node is at capacity (${server.max_concurrent} requests in flight).`, { retryAfter: 1 });
     }
 
     const peers = this.deps.peers;
@@ -242,12 +243,7 @@ export class Pipeline {
       return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false };
     }
     if (localError) throw localError;
-    const suggestions = this.deps.catalog.closeMatches(req.model);
-    throw notFound(
-      `The model '${req.model}' is not served by this gateway${suggestions.length ? `; did you mean ${suggestions.map((s) => `'${s}'`).join(', ')}?` : '.'} See GET /v1/models.`,
-      'model_not_found',
-      suggestions.length ? { suggestions } : undefined,
-    );
+    throw modelNotFound(req.model, { suggestions: this.deps.catalog.closeMatches(req.model) });
   }
 
   private context(req: GatewayRequest, canonical: () => CanonicalRequest, meter: Meter, route: Route): AttemptContext {
@@ -262,7 +258,7 @@ export class Pipeline {
     const id = route.provider.id;
     const current = this.providerInFlight.get(id) ?? 0;
     if (current >= route.provider.config.max_concurrent) {
-      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: AT_CAPACITY });
+      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
     }
     this.providerInFlight.set(id, current + 1);
     const release = () => this.providerInFlight.set(id, (this.providerInFlight.get(id) ?? 1) - 1);

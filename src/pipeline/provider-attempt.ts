@@ -1,6 +1,6 @@
-import type { Secret } from '../config/secret.js';
+import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest, WireFormat } from '../formats/canonical.js';
+import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE } from '../formats/sse.js';

@@ -1,13 +1,6 @@
-import type { Usage, WireFormat } from '../formats/canonical.js';
-import type { Operation } from '../providers/index.js';
+import type { Operation, PrincipalRef, WireFormat } from '../core/index.js';
+import type { Usage } from '../formats/canonical.js';
 import type { AttemptRecord } from '../router/failover.js';
-
-/** Who is asking, as established by auth/. Never holds a secret: ids and labels only. */
-export interface PrincipalRef {
-  kind: 'public' | 'token' | 'virtual_key' | 'admin' | 'peer';
-  /** Token id, virtual key label, or peer id. */
-  id?: string;
-}
 
 /** One client request as the pipeline sees it, whatever transport brought it (HTTP or a mesh stream). */
 export interface GatewayRequest {

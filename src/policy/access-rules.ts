@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isWholeMicros } from '../core/index.js';
 import { quotaPeriodSchema } from './quota-window.js';
 
 /**
@@ -37,7 +38,7 @@ const costLimitSchema = z
       .number()
       .positive('must be more than 0')
       .max(1_000_000_000)
-      .refine((usd) => Number.isInteger(Math.round(usd * 1e6)) && Math.abs(usd * 1e6 - Math.round(usd * 1e6)) < 1e-6, {
+      .refine(isWholeMicros, {
         message: 'must have at most 6 decimal places',
       }),
     currency: z.literal('USD').default('USD'),

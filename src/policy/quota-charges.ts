@@ -1,3 +1,4 @@
+import { usdToMicros } from '../core/index.js';
 import type { AccessRules } from './access-rules.js';
 import { ipQuotaBucket } from './client-ip.js';
 import type { QuotaCharge } from './quota-store.js';
@@ -8,11 +9,6 @@ export interface UsageEstimate {
   retainUntil?: number;
   estimatedTokens: number;
   estimatedCostMicros: number;
-}
-
-/** USD → integer micro-dollars. */
-export function usdToMicros(usd: number): number {
-  return Math.round(usd * 1_000_000);
 }
 
 /**

@@ -1,12 +1,14 @@
 import type { Store } from '../store/index.js';
 import { quotaWindow, type QuotaPeriod } from './quota-window.js';
 
+/** What a limit counts; names the limit in errors and headers. */
+export type QuotaMetric = 'requests' | 'tokens' | 'cost' | 'ip';
+
 /** One limit a request counts against: `amount` units of `metric` in `scope`'s current window. */
 export interface QuotaCharge {
   /** Who the counter belongs to, e.g. `token:<jti>`, `token:<jti>:ip:<addr>`, `key:<id>`, `public:ip:<addr>`. */
   scope: string;
-  /** What is counted (`requests`, `tokens`, `cost`, `ip`); names the limit in errors and headers. */
-  metric: string;
+  metric: QuotaMetric;
   limit: number;
   period: QuotaPeriod;
   amount: number;

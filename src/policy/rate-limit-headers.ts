@@ -1,5 +1,6 @@
-import { GatewayError } from '../errors/index.js';
-import type { QuotaState } from './quota-store.js';
+import { formatMicrosAsUsd } from '../core/index.js';
+import { GatewayError, type CodeWithStatus } from '../errors/index.js';
+import type { QuotaMetric, QuotaState } from './quota-store.js';
 
 /**
  * Rate-limit headers in the style OpenAI documents (`x-ratelimit-limit-requests`, `x-ratelimit-remaining-tokens`,
@@ -10,7 +11,7 @@ import type { QuotaState } from './quota-store.js';
  */
 
 function display(metric: string, value: number): string {
-  return metric === 'cost' ? (value / 1_000_000).toFixed(6).replace(/\.?0+$/, '') || '0' : String(value);
+  return metric === 'cost' ? formatMicrosAsUsd(value).replace(/\.?0+$/, '') : String(value);
 }
 
 function secondsUntil(resetAt: number, now: number): number | undefined {
@@ -37,11 +38,18 @@ export function quotaHeaders(states: QuotaState[], now: number): Record<string, 
   return { ...headers, ...headerSet(tightest, now, ''), 'x-ratelimit-scope': tightest.charge.metric };
 }
 
-const METRIC_NAMES: Record<string, string> = {
+const METRIC_NAMES: Record<QuotaMetric, string> = {
   requests: 'Request',
   tokens: 'Token',
   cost: 'Cost',
   ip: 'Per-IP request',
+};
+
+const LIMIT_CODES: Record<QuotaMetric, CodeWithStatus<429>> = {
+  requests: 'requests_limit_exceeded',
+  tokens: 'tokens_limit_exceeded',
+  cost: 'cost_limit_exceeded',
+  ip: 'ip_limit_exceeded',
 };
 
 /** The 429 for a limit that was hit, naming it; Retry-After is when its window resets (none for lifetime limits). */
@@ -50,14 +58,13 @@ export function quotaExceeded(state: QuotaState, now: number): GatewayError {
   const retryAfter = secondsUntil(state.resetAt, now);
   const money = (value: number) => (metric === 'cost' ? `$${display(metric, value)}` : String(value));
   const when = retryAfter === undefined ? 'This lifetime limit does not reset.' : `It resets in ${retryAfter} s.`;
-  const name = METRIC_NAMES[metric] ?? metric;
+  const name = METRIC_NAMES[metric];
   // Tokens and cost are reserved by estimate: a request can be refused while some quota remains, if its estimate
   // (input + max_tokens) does not fit. Say so, since lowering max_tokens is then the fix.
   const what = state.used < limit
     ? `${name} limit: this request needs an estimated ${money(state.charge.amount)} but ${money(state.remaining)} of ${money(limit)} per ${period} remain.`
     : `${name} limit reached (${money(limit)} per ${period}).`;
-  return new GatewayError(429, 'rate_limit_error', `${what} ${when}`, {
-    code: `${metric}_limit_exceeded`,
+  return new GatewayError(LIMIT_CODES[metric], `${what} ${when}`, {
     retryAfter,
     headers: { ...headerSet(state, now, ''), 'x-ratelimit-scope': metric },
     details: { limit: metric, period },

@@ -1,5 +1,5 @@
 import { calcPrice, type ModelPrice as CatalogModelPrice, type TieredPrices } from '@pydantic/genai-prices';
-import type { ProviderType } from '../config/schema.js';
+import type { ProviderType } from '../core-config/index.js';
 import type { ModelPrice, PriceTier, TokenRates } from './model-price.js';
 
 /**

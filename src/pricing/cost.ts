@@ -1,3 +1,4 @@
+import { usdToMicros } from '../core/index.js';
 import { ratesFor, type ModelPrice } from './model-price.js';
 
 /** Token usage as the canonical format reports it: `inputTokens` includes cached and cache-write tokens. */
@@ -29,7 +30,7 @@ export function costMicros(price: ModelPrice, usage: BillableUsage): number {
 }
 
 function charge(tokens: number, usdPerMTok: number): bigint {
-  return BigInt(tokens) * BigInt(Math.round(usdPerMTok * 1_000_000));
+  return BigInt(tokens) * BigInt(usdToMicros(usdPerMTok));
 }
 
 function clampTokens(tokens: number): number {

@@ -7,4 +7,3 @@ export type { ModelPrice, PriceTier, TokenRates } from './model-price.js';
 export { modelNameCandidates } from './model-name.js';
 export { modelPriceOverrideSchema, pricingConfigSchema } from './pricing-config.js';
 export type { ModelPriceOverride, PricingConfig } from './pricing-config.js';
-export { formatMicrosAsUsd } from './usd.js';

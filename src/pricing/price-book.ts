@@ -1,4 +1,4 @@
-import type { ProviderType } from '../config/schema.js';
+import type { ProviderType } from '../core-config/index.js';
 import { catalogPrice } from './catalog.js';
 import { costMicros, type BillableUsage } from './cost.js';
 import { modelNameCandidates } from './model-name.js';

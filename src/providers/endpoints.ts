@@ -1,6 +1,6 @@
-import type { GenerationEndpoint, ProviderConfig, ProviderType } from '../config/schema.js';
-import { DEFAULT_BASE_URLS } from '../config/schema.js';
-import type { WireFormat } from '../formats/canonical.js';
+import type { WireFormat } from '../core/index.js';
+import type { GenerationEndpoint, ProviderConfig, ProviderType } from '../core-config/index.js';
+import { DEFAULT_BASE_URLS } from '../core-config/index.js';
 import type { Operation, ProviderEndpoints } from './types.js';
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');

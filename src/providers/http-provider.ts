@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import type { ProviderConfig, ProviderType } from '../config/schema.js';
+import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { WireFormat } from '../formats/canonical.js';
+import type { WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';

@@ -1,4 +1,4 @@
-import type { ProviderConfig } from '../config/schema.js';
+import type { ProviderConfig } from '../core-config/index.js';
 import { HttpProvider } from './http-provider.js';
 import type { Provider } from './types.js';
 

@@ -1,8 +1,7 @@
-import type { ProviderConfig, ProviderType } from '../config/schema.js';
-import type { Secret } from '../config/secret.js';
-import type { WireFormat } from '../formats/canonical.js';
+import type { ProviderConfig, ProviderType } from '../core-config/index.js';
+import type { Operation, Secret, WireFormat } from '../core/index.js';
 
-export type Operation = 'chat' | 'embeddings' | 'count_tokens';
+export type { Operation } from '../core/index.js';
 
 export interface UpstreamCall {
   operation: Operation;

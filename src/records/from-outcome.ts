@@ -1,5 +1,5 @@
 import type { Outcome } from '../pipeline/types.js';
-import type { ProviderType } from '../config/schema.js';
+import type { ProviderType } from '../core-config/index.js';
 import type { CostResult, PriceBook } from '../pricing/index.js';
 import type { UsageRecord } from './usage-record.js';
 

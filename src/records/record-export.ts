@@ -1,4 +1,4 @@
-import { formatMicrosAsUsd } from '../pricing/index.js';
+import { formatMicrosAsUsd } from '../core/index.js';
 import type { UsageRecord } from './usage-record.js';
 
 export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;

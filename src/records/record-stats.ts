@@ -1,3 +1,4 @@
+import { microsToUsd } from '../core/index.js';
 import type { UsageRecord } from './usage-record.js';
 
 /** Sums over a set of records. Money stays in integer micro-dollars; `cost_usd` is derived once, for display. */
@@ -87,7 +88,7 @@ function totalsOf(acc: Accumulator): UsageTotals {
   const { latencySum, latencyCount, ttftSum, ttftCount, ...counts } = acc;
   return {
     ...counts,
-    cost_usd: acc.cost_micros / 1_000_000,
+    cost_usd: microsToUsd(acc.cost_micros),
     avg_latency_ms: latencyCount === 0 ? null : Math.round(latencySum / latencyCount),
     avg_ttft_ms: ttftCount === 0 ? null : Math.round(ttftSum / ttftCount),
   };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WIRE_FORMATS } from '../formats/canonical.js';
+import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
 
 /**
  * Ids and labels only: a principal id is a token id (jti), a virtual key's label or a peer id. Anything shaped like
@@ -42,7 +42,7 @@ export const usageRecordSchema = z.object({
     id: principalIdSchema.nullable(),
   }),
   client_format: z.enum(WIRE_FORMATS),
-  operation: z.enum(['chat', 'embeddings', 'count_tokens']),
+  operation: z.enum(OPERATIONS),
   requested_model: z.string(),
   /** The model that served it (after mapping/failover), null when nothing did. */
   model: z.string().nullable(),

@@ -38,12 +38,6 @@ export interface FailoverResult<T, Target extends FailoverTarget> {
 type Verdict = 'retry' | 'next' | 'stop';
 
 /**
- * The code of a target that is full by this node's own bookkeeping (its `max_concurrent`): not a failure of the
- * target, so it neither feeds its circuit breaker nor is retried; the next target is tried at once.
- */
-export const AT_CAPACITY = 'provider_at_capacity';
-
-/**
  * Whether a request that failed with this error could still be answered elsewhere (the next tier of targets: mesh
  * peers after local providers, more peers after the known ones): rate limits, upstream failures, overload, timeouts.
  * Anything else (the request's own fault, a refusal by policy) is the answer.
@@ -56,11 +50,12 @@ export const answerableElsewhere = (err: unknown) => err instanceof GatewayError
  * - 401/402/403/404 from an upstream are that upstream's problem (bad key, out of credit, model not deployed
  *   there; a peer over its credit limit): next target;
  * - a translation that the target cannot express (400 raised by us, not by the upstream): next target;
- * - a target full by its own `max_concurrent` (AT_CAPACITY): next target, without feeding its breaker;
+ * - a target full by its own `max_concurrent` (`provider_at_capacity`, this node's own bookkeeping, not a failure of
+ *   the target): next target at once, without feeding its breaker;
  * - any other 4xx from an upstream is the request's fault: stop and report it.
  */
 function classify(err: unknown): Verdict {
-  if (err instanceof UpstreamError && err.code === AT_CAPACITY) return 'next';
+  if (err instanceof UpstreamError && err.code === 'provider_at_capacity') return 'next';
   if (err instanceof UpstreamError) {
     if (err.retryable) return 'retry';
     const status = err.upstreamStatus ?? 0;
@@ -72,7 +67,7 @@ function classify(err: unknown): Verdict {
 
 /** Whether a failure says the target is unhealthy (feeds the circuit breaker). */
 function countsAgainstTarget(err: unknown): boolean {
-  if (!(err instanceof UpstreamError) || err.code === AT_CAPACITY) return false;
+  if (!(err instanceof UpstreamError) || err.code === 'provider_at_capacity') return false;
   const status = err.upstreamStatus;
   if (status === undefined) return true; // connection error or timeout
   return status >= 500 || status === 401 || status === 402 || status === 403 || status === 408;
@@ -160,8 +155,8 @@ function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpe
   const details = { tried, ...(skipped.length ? { circuit_open: skipped } : {}) };
   if (failures.length === 0) {
     const retryIn = Math.min(...skippedOpen.map((t) => t.breaker?.retryInMs() ?? 0));
-    return new GatewayError(503, 'overloaded_error', `All providers for this model are unavailable (circuit open: ${skipped.join(', ')}).`, {
-      code: 'providers_unavailable', retryAfter: Math.max(1, Math.ceil(retryIn / 1000)), details,
+    return new GatewayError('providers_unavailable', `All providers for this model are unavailable (circuit open: ${skipped.join(', ')}).`, {
+      retryAfter: Math.max(1, Math.ceil(retryIn / 1000)), details,
     });
   }
   const errors = failures.map((f) => f.err);
@@ -169,20 +164,20 @@ function exhausted(failures: Array<{ target: string; err: unknown }>, skippedOpe
   if (errors.every((e) => e instanceof GatewayError && !(e instanceof UpstreamError) && e.status === 400)) return errors[0] as GatewayError;
   const upstream = errors.filter((e): e is UpstreamError => e instanceof UpstreamError);
   const summary = `All providers failed (${tried.join('; ')})`;
-  if (upstream.length === errors.length && upstream.every((e) => e.code === AT_CAPACITY)) {
-    return new GatewayError(503, 'overloaded_error', `Every provider for this model is at its max_concurrent limit (${tried.join('; ')})`, { code: AT_CAPACITY, retryAfter: 1, details });
+  if (upstream.length === errors.length && upstream.every((e) => e.code === 'provider_at_capacity')) {
+    return new GatewayError('provider_at_capacity', `Every provider for this model is at its max_concurrent limit (${tried.join('; ')})`, { retryAfter: 1, details });
   }
   if (upstream.length === errors.length && upstream.every((e) => e.upstreamStatus === 429)) {
     const retryAfter = Math.min(...upstream.map((e) => e.retryAfter ?? 1));
-    return new GatewayError(429, 'rate_limit_error', summary, { code: 'upstream_rate_limited', retryAfter, details });
+    return new GatewayError('upstream_rate_limited', summary, { retryAfter, details });
   }
   if (upstream.length === errors.length && upstream.every((e) => e.code === 'upstream_timeout')) {
-    return new GatewayError(504, 'timeout_error', summary, { code: 'upstream_timeout', details });
+    return new GatewayError('upstream_timeout', summary, { details });
   }
   const last = errors[errors.length - 1];
   // An upstream 401/402/403 means the gateway's provider key or account is wrong: not the client's fault, so a 502.
   if (last instanceof UpstreamError && !last.retryable && last.upstreamStatus !== undefined && last.upstreamStatus < 500 && ![401, 402, 403].includes(last.upstreamStatus)) {
-    return new GatewayError(last.status, last.type, summary, { code: last.code, details });
+    return new GatewayError(last.code, summary, { status: last.status, details });
   }
-  return new GatewayError(502, 'upstream_error', summary, { code: 'upstream_error', details });
+  return new GatewayError('upstream_error', summary, { details });
 }

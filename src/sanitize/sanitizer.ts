@@ -80,8 +80,7 @@ function countByType(findings: Finding[]): Map<string, number> {
 /** 403 for the compliance gate, in the client's error format at the edge; lists finding types, never values. */
 export function complianceError(findings: Finding[]): GatewayError {
   const types = [...countByType(findings.filter((f) => f.action === 'blocked')).keys()].sort();
-  return new GatewayError(403, 'permission_error', `Request refused by the compliance gate: it contains credentials (${types.join(', ')}). Remove them and try again.`, {
-    code: 'compliance_blocked',
+  return new GatewayError('compliance_blocked', `Request refused by the compliance gate: it contains credentials (${types.join(', ')}). Remove them and try again.`, {
     details: { findings: findings.map(({ type, location }) => ({ type, location })) },
   });
 }

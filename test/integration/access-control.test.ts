@@ -121,6 +121,7 @@ describe('access tokens', () => {
     const foreign = await chat(token, { origin: 'https://evil.example' }, 'gpt-4o-mini');
     expect(await errorCode(foreign)).toBe('origin_not_allowed');
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect(foreign.headers.get('access-control-expose-headers')).toBeNull();
     // A German address (checked against the bundled database first) behind trust_proxy.
     const german = '5.9.0.1';
     expect(node.access.country(german)).toBe('DE');

@@ -30,8 +30,8 @@ describe('route guards', () => {
       config, logger, pipeline,
       info: { providers: [], catalog, breakers: new Map(), startedAt: Date.now() },
       apiPlugins: [responsesRoutes({ pipeline, store: responses, limits: { maxChain: 10, maxBytes: 1_000_000 }, logger })],
-      authenticate: async () => { throw unauthorized('guard says no', 'guard'); },
-      authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'admin_guard'); },
+      authenticate: async () => { throw unauthorized('guard says no', 'invalid_api_key'); },
+      authorizeAdmin: async () => { throw unauthorized('admin guard says no', 'invalid_admin_key'); },
     });
     await app.ready();
     const open = new Set(['GET /health', 'OPTIONS /*']);

@@ -2,7 +2,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import { Secret } from '../../src/config/secret.js';
+import { Secret } from '../../src/core/index.js';
 import { meshConfigSchema } from '../../src/mesh/index.js';
 import { dhtRecordSelector, recordKey } from '../../src/mesh/dht-keys.js';
 import { RecordCache } from '../../src/mesh/record-cache.js';

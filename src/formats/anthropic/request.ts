@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOT_TRANSLATABLE, badRequest } from '../../errors/index.js';
+import { badRequest } from '../../errors/index.js';
 import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
 import { zodIssueToBadRequest } from '../validation.js';
@@ -71,7 +71,7 @@ function blocksToParts(content: string | Array<z.infer<typeof block>>, where: st
       case 'redacted_thinking':
         return { type: 'reasoning', text: '' };
       default:
-        throw badRequest(`Content block type '${b.type}' is not supported when translating to another provider format.`, `${at}.type`, NOT_TRANSLATABLE);
+        throw badRequest(`Content block type '${b.type}' is not supported when translating to another provider format.`, `${at}.type`, 'not_translatable');
     }
   });
 }
@@ -90,7 +90,7 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
   if (!parsed.success) throw zodIssueToBadRequest(parsed.error);
   const request = parsed.data;
   for (const [i, tool] of (request.tools ?? []).entries()) {
-    if (tool.type && tool.type !== 'custom') throw badRequest(`Server tool '${tool.type}' is not supported when translating to another provider format.`, `tools[${i}].type`, NOT_TRANSLATABLE);
+    if (tool.type && tool.type !== 'custom') throw badRequest(`Server tool '${tool.type}' is not supported when translating to another provider format.`, `tools[${i}].type`, 'not_translatable');
   }
   const messages: CanonicalMessage[] = request.messages.map((m, i) => ({ role: m.role, content: blocksToParts(m.content, `messages[${i}].content`) }));
   const system = typeof request.system === 'string' ? request.system : request.system?.map((b) => b.text).join('\n\n');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOT_TRANSLATABLE, badRequest } from '../../errors/index.js';
+import { badRequest } from '../../errors/index.js';
 import type {
   CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
 } from '../canonical.js';
@@ -79,7 +79,7 @@ function contentParts(content: z.infer<typeof contentSchema>, where: string): Ar
       const image = (part as z.infer<typeof imagePart>).image_url;
       return imageFromUrl(image.url, image.detail);
     }
-    throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, NOT_TRANSLATABLE);
+    throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, 'not_translatable');
   });
 }
 

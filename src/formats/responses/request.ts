@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOT_TRANSLATABLE, badRequest } from '../../errors/index.js';
+import { badRequest } from '../../errors/index.js';
 import type {
   CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
 } from '../canonical.js';
@@ -82,7 +82,7 @@ const OPENAI_STATE = ['prompt', 'conversation'];
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 function image(part: z.infer<typeof inputImage>, where: string): ImagePart {
-  if (!part.image_url) throw badRequest('An input_image by file_id refers to a file stored at OpenAI; only an OpenAI provider can read it.', where, NOT_TRANSLATABLE);
+  if (!part.image_url) throw badRequest('An input_image by file_id refers to a file stored at OpenAI; only an OpenAI provider can read it.', where, 'not_translatable');
   const match = DATA_URL.exec(part.image_url);
   const source = match ? { kind: 'base64' as const, mediaType: match[1]!, data: match[2]! } : { kind: 'url' as const, url: part.image_url };
   return { type: 'image', source, ...(part.detail ? { detail: part.detail } : {}) };
@@ -100,7 +100,7 @@ function contentParts(content: z.infer<typeof messageContent>, where: string): A
       case 'input_image':
         return image(part as z.infer<typeof inputImage>, `${where}[${i}]`);
       default:
-        throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, NOT_TRANSLATABLE);
+        throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, 'not_translatable');
     }
   });
 }
@@ -129,7 +129,7 @@ function toolChoice(choice: ResponsesRequest['tool_choice']): ToolChoice | undef
   if (typeof choice === 'string') return { type: choice };
   if (choice.type === 'function' && typeof choice.name === 'string') return { type: 'tool', name: choice.name };
   if (choice.type === 'allowed_tools') return { type: choice.mode === 'required' ? 'required' : 'auto' };
-  throw badRequest(`tool_choice '${choice.type}' ${BUILT_IN_TOOL_NOTE}.`, 'tool_choice', NOT_TRANSLATABLE);
+  throw badRequest(`tool_choice '${choice.type}' ${BUILT_IN_TOOL_NOTE}.`, 'tool_choice', 'not_translatable');
 }
 
 function responseFormat(text: ResponsesRequest['text']): ResponseFormat | undefined {
@@ -154,7 +154,7 @@ export function inputItems(input: ResponsesRequest['input']): ResponsesInputItem
 function tools(request: ResponsesRequest): ToolDefinition[] | undefined {
   if (!request.tools) return undefined;
   return request.tools.map((tool, i) => {
-    if (tool.type !== 'function') throw badRequest(`Tool '${tool.type}' ${BUILT_IN_TOOL_NOTE}.`, `tools[${i}].type`, NOT_TRANSLATABLE);
+    if (tool.type !== 'function') throw badRequest(`Tool '${tool.type}' ${BUILT_IN_TOOL_NOTE}.`, `tools[${i}].type`, 'not_translatable');
     const fn = tool as z.infer<typeof functionTool>;
     return { name: fn.name, ...(fn.description ? { description: fn.description } : {}), parameters: fn.parameters ?? { type: 'object', properties: {} } };
   });
@@ -172,7 +172,7 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
 export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
   const request = parseResponsesRequest(body);
   for (const key of OPENAI_STATE) {
-    if ((body as Record<string, unknown>)[key] != null) throw badRequest(`\`${key}\` refers to state kept at OpenAI; only an OpenAI provider can serve it.`, key, NOT_TRANSLATABLE);
+    if ((body as Record<string, unknown>)[key] != null) throw badRequest(`\`${key}\` refers to state kept at OpenAI; only an OpenAI provider can serve it.`, key, 'not_translatable');
   }
   const system: string[] = request.instructions ? [request.instructions] : [];
   const messages: CanonicalMessage[] = [];
@@ -207,7 +207,7 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
         break;
       }
       default:
-        throw badRequest(`Input item type '${item.type}' is not supported when translating to another provider format.`, `${where}.type`, NOT_TRANSLATABLE);
+        throw badRequest(`Input item type '${item.type}' is not supported when translating to another provider format.`, `${where}.type`, 'not_translatable');
     }
   });
   if (messages.length === 0) throw badRequest('`input` is required: give at least one message or item (or continue a stored response with `previous_response_id`).', 'input');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { authConfigSchema } from '../../../src/auth/index.js';
-import { Secret } from '../../../src/config/secret.js';
+import { Secret } from '../../../src/core/index.js';
 
 describe('authConfigSchema', () => {
   it('defaults to public mode with no limits', () => {

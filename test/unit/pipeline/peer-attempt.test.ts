@@ -67,7 +67,7 @@ describe('forwarding to mesh peers', () => {
   it('answers 404 when no peer serves the model, and keeps a local failure as the answer when there was one', async () => {
     const none = fakeMesh([], [], new Set());
     await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [])).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
-    const local = new GatewayError(503, 'overloaded_error', 'local providers down', { code: 'providers_unavailable' });
+    const local = new GatewayError('providers_unavailable', 'local providers down');
     await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [], local)).rejects.toBe(local);
   });
 });

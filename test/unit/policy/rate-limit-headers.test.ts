@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { quotaCharges, quotaExceeded, quotaHeaders, quotaWindow, type QuotaState } from '../../../src/policy/index.js';
+import { quotaCharges, quotaExceeded, quotaHeaders, quotaWindow, type QuotaMetric, type QuotaState } from '../../../src/policy/index.js';
 
 const now = Date.UTC(2026, 5, 15, 10, 30, 0);
-const state = (metric: string, limit: number, used: number, period: QuotaState['charge']['period'] = 'hour'): QuotaState => ({
+const state = (metric: QuotaMetric, limit: number, used: number, period: QuotaState['charge']['period'] = 'hour'): QuotaState => ({
   charge: { scope: 's', metric, limit, period, amount: 0 },
   used,
   remaining: limit - used,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, UpstreamError } from '../../../src/errors/index.js';
 import { CircuitBreaker } from '../../../src/router/circuit-breaker.js';
-import { AT_CAPACITY, runFailover, type FailoverTarget } from '../../../src/router/failover.js';
+import { runFailover, type FailoverTarget } from '../../../src/router/failover.js';
 import { parseRetryAfter } from '../../../src/providers/index.js';
 
 const options = () => ({ maxAttempts: 10, maxRetryWaitMs: 50, backoffMs: 1, signal: new AbortController().signal });
@@ -120,7 +120,7 @@ describe('parseRetryAfter', () => {
 describe('a target at its own max_concurrent', () => {
   it('is skipped without a retry and without counting against its circuit breaker; all full → 503', async () => {
     const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 });
-    const full = (id: string) => new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: AT_CAPACITY });
+    const full = (id: string) => new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
     const calls: string[] = [];
     const result = await runFailover([{ id: 'a', retries: 2, breaker }, { id: 'b', retries: 2 }], async (t) => {
       calls.push(t.id);
@@ -133,7 +133,7 @@ describe('a target at its own max_concurrent', () => {
     const error = await runFailover([{ id: 'a', retries: 2, breaker }, { id: 'b', retries: 2 }], async (t) => {
       throw full(t.id);
     }, options()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 503, code: AT_CAPACITY, retryAfter: 1 });
+    expect(error).toMatchObject({ status: 503, code: 'provider_at_capacity', retryAfter: 1 });
     expect(breaker.state()).toBe('closed');
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Secret } from './secret.js';
+import { Secret } from '../core/index.js';
 
 /** A string secret from the config, wrapped so it cannot leak through JSON, logs or string interpolation. */
 const secret = z.string().transform((value) => new Secret(value));
@@ -125,3 +125,8 @@ export const coreConfigShape = {
   routing: routingSchema.prefault({}),
   providers: z.array(providerSchema).default([]),
 };
+
+export type ServerConfig = z.infer<typeof serverSchema>;
+export type RoutingConfig = z.infer<typeof routingSchema>;
+/** The sections above, as parsed (the root config in config/ has them all). */
+export type CoreConfig = { [K in keyof typeof coreConfigShape]: z.infer<(typeof coreConfigShape)[K]> };

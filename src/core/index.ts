@@ -1,0 +1,11 @@
+/**
+ * The bottom of the module graph: the few leaves every layer shares (secrets, the config error, wire formats,
+ * operations, principal references, money units). It imports nothing of ours, so any module may import it without
+ * a cycle (test/unit/architecture/import-graph.test.ts checks both).
+ */
+export { ConfigError } from './config-error.js';
+export { MICROS_PER_USD, formatMicrosAsUsd, isWholeMicros, microsToUsd, usdToMicros } from './money.js';
+export { OPERATIONS, type Operation } from './operation.js';
+export type { PrincipalRef } from './principal-ref.js';
+export { Secret } from './secret.js';
+export { WIRE_FORMATS, type WireFormat } from './wire-format.js';
