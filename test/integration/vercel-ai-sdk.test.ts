@@ -72,6 +72,21 @@ describe.each(targets)('Vercel AI SDK openai(model) → $provider', ({ provider,
     expect(JSON.stringify(mock.requests.at(-1)!.body)).toContain(first.text);
   });
 
+  it('streamText reports an upstream failure after the first byte as an error part', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'fail_mid_stream', afterChunks: 6 });
+    const result = streamText({ model: openai(model), prompt: 'one two three four five six seven eight' });
+    const errors: unknown[] = [];
+    let text = '';
+    for await (const part of result.fullStream) {
+      if (part.type === 'error') errors.push(part.error);
+      if (part.type === 'text-delta') text += part.text;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    expect(errors).toHaveLength(1);
+    expect(String((errors[0] as { message?: string }).message ?? errors[0])).toMatch(/stream|upstream|connection|ended/i);
+  });
+
   it.skipIf(provider === 'anthropic')('generateObject returns an object that matches the schema', async () => {
     mock.reset();
     const { object } = await generateObject({
