@@ -78,7 +78,7 @@ export class ResponseStore {
     const value = storedResponseSchema.parse(response);
     const previous = await this.#responses.get(value.id);
     await this.#store.db.batch([
-      ...(previous ? this.#removals(previous) : []),
+      ...(previous ? await this.#removals(previous) : []),
       { type: 'put' as const, sublevel: this.#responses, key: value.id, value },
       { type: 'put' as const, sublevel: this.#byTime, key: timeKey(value.createdAt, value.id), value: 1 as const },
       ...itemIds(value).map((id) => ({ type: 'put' as const, sublevel: this.#items, key: itemKey(value.owner, id), value: value.id })),
@@ -111,16 +111,19 @@ export class ResponseStore {
   async delete(id: string, owner: string): Promise<boolean> {
     const found = await this.get(id, owner);
     if (!found) return false;
-    await this.#store.db.batch(this.#removals(found));
+    await this.#store.db.batch(await this.#removals(found));
     return true;
   }
 
   /** The batch operations that remove a response with its index entries. */
-  #removals(response: StoredResponse) {
+  async #removals(response: StoredResponse) {
+    // An item id a client sent again in a later turn points at that later response: only this response's own go.
+    const keys = itemIds(response).map((id) => itemKey(response.owner, id));
+    const holders = keys.length ? await this.#items.getMany(keys) : [];
     return [
       { type: 'del' as const, sublevel: this.#responses, key: response.id },
       { type: 'del' as const, sublevel: this.#byTime, key: timeKey(response.createdAt, response.id) },
-      ...itemIds(response).map((id) => ({ type: 'del' as const, sublevel: this.#items, key: itemKey(response.owner, id) })),
+      ...keys.filter((_, i) => holders[i] === response.id).map((key) => ({ type: 'del' as const, sublevel: this.#items, key })),
     ];
   }
 
@@ -136,7 +139,7 @@ export class ResponseStore {
     await this.#store.db.batch([
       // A time entry whose response is gone already (an interrupted write) is removed on its own.
       ...expired.map((key) => ({ type: 'del' as const, sublevel: this.#byTime, key })),
-      ...responses.flatMap((response) => (response ? this.#removals(response) : [])),
+      ...(await Promise.all(responses.map((response) => (response ? this.#removals(response) : [])))).flat(),
     ]);
     return expired.length;
   }

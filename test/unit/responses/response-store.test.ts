@@ -101,6 +101,15 @@ describe('resolveItemReferences', () => {
     expect(await resolveItemReferences(responses, items.slice(0, 1), BOB)).toEqual(items.slice(0, 1));
   });
 
+  it('keeps an item findable through the later response that repeated its id when the earlier one is deleted', async () => {
+    await responses.put(turn('resp_a', null, 'a'));
+    const repeat = { ...turn('resp_b', null, 'b'), input: [{ id: 'msg_resp_a_in0', type: 'message', role: 'user', content: 'question a' }] };
+    await responses.put(repeat);
+    expect((await responses.item('msg_resp_a_in0', ALICE))?.response.id).toBe('resp_b');
+    await responses.delete('resp_a', ALICE);
+    expect((await responses.item('msg_resp_a_in0', ALICE))?.response.id).toBe('resp_b');
+  });
+
   it('forgets item ids with their response (deleted or swept)', async () => {
     await responses.put(turn('resp_a', null, 'a', NOW - 31 * DAY));
     await responses.put(turn('resp_b', null, 'b'));
