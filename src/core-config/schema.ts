@@ -109,6 +109,8 @@ export const routingSchema = z
         failure_threshold: z.number().int().min(1).default(5),
         cooldown_ms: z.number().int().min(1).default(30_000),
         max_cooldown_ms: z.number().int().min(1).default(300_000),
+        /** Panic mode: with every provider of a model open, try the one whose cool-down ends soonest instead of refusing. */
+        panic: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

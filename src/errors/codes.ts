@@ -88,7 +88,7 @@ export const ERROR_CODES = {
 
   // This gateway
   internal_error: { status: 500, type: 'api_error', meaning: 'A bug in the gateway; the log has the cause, the client never does.' },
-  providers_unavailable: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model has its circuit breaker open (`Retry-After`: when the first may be tried again).' },
+  providers_unavailable: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model has its circuit breaker open and panic mode is off (`Retry-After`: when the first may be tried again).' },
   provider_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model is at its own `max_concurrent`.' },
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },

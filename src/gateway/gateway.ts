@@ -282,12 +282,32 @@ export class Gateway {
     return this.closing;
   }
 
+  /**
+   * Stop accepting, wait for in-flight exchanges (streams included) for at most the grace period, abort what is left,
+   * then release the mesh, the upstream connection pools, pending record writes and LevelDB, in that order. Returns
+   * as soon as the last exchange is done: the grace period is only the upper bound.
+   */
   private async shutdown(): Promise<void> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const graceMs = this.config.server.shutdown_grace_seconds * 1000;
     this.catalog.stop();
+    // Requests served for peers drain alongside the HTTP ones; new ones are refused as 'busy' from now on.
+    const forwards = this.mesh?.drainForwards();
+    if (this.mesh) this.logger.info({ inFlight: this.mesh.inFlight }, 'shutdown: refusing new forwarded requests, finishing those in flight');
     if (this.app) {
-      const grace = setTimeout(() => this.app.server.closeAllConnections(), this.config.server.shutdown_grace_seconds * 1000);
+      const { drain } = this.app;
+      this.logger.info({ inFlight: drain.inFlight, graceMs }, 'shutdown: stopped accepting requests, draining in-flight ones');
+      const grace = setTimeout(() => {
+        this.logger.warn({ inFlight: drain.inFlight, graceMs }, 'shutdown: grace period over, aborting what is still in flight');
+        this.app.server.closeAllConnections();
+      }, graceMs);
       await this.app.close();
       clearTimeout(grace);
+      this.logger.info({ ms: elapsed() }, 'shutdown: HTTP server closed');
+    }
+    if (forwards && !(await settlesWithin(forwards, graceMs - elapsed()))) {
+      this.logger.warn({ inFlight: this.mesh?.inFlight, graceMs }, 'shutdown: grace period over, aborting forwarded requests still in flight');
     }
     clearInterval(this.advertiseTimer);
     this.pipeline.attachPeers(undefined);
@@ -295,10 +315,23 @@ export class Gateway {
     await this.reconciler?.stop();
     await this.mesh?.stop().catch((err: Error) => this.logger.warn({ err: err.message }, 'mesh: stop failed'));
     await Promise.all(this.providers.map((p) => p.close()));
+    const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
     await this.records?.close();
     await this.responses?.close();
     await this.access?.close();
     await this.store?.close();
+    this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');
+  }
+}
+
+/** Whether `promise` settles within `ms` (the timer is dropped either way). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([promise.then(() => true), expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }

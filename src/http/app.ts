@@ -6,6 +6,7 @@ import type { PrincipalRef, WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
+import { HttpDrain } from './drain.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 
@@ -32,6 +33,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Every route registered on the app (method + URL), for the route-guard test. */
     registeredRoutes: Array<{ method: string; url: string }>;
+    /** In-flight exchanges and the keep-alive sockets to close when the app closes. */
+    drain: HttpDrain;
   }
 }
 
@@ -78,11 +81,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     return503OnClosing: true,
+    // Idle keep-alive sockets are closed at close(); the busy ones by the drain as their exchange ends.
+    forceCloseConnections: 'idle',
     // Gemini puts the model in the path (`/v1beta/models/{model}:{method}`): room for the longest accepted model name.
     routerOptions: { maxParamLength: 512 },
     // Errors fastify raises before routing (bad URL, over-long parameter) get the same error shape as the rest.
     frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
+
+  const drain = new HttpDrain(app.server);
+  app.decorate('drain', drain);
+  app.addHook('onRequest', async (_request, reply) => drain.track(reply.raw));
+  app.addHook('preClose', async () => drain.start());
 
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {

@@ -22,7 +22,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   // Each chunk of a stream is one SSE event (translated and pass-through alike): the count is the next sequence number.
   let written = 0;
   try {
-    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
     raw.flushHeaders();
     for await (const chunk of events) {
       if (raw.destroyed) break;

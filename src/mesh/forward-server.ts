@@ -42,6 +42,9 @@ export class ForwardServer {
   #inFlight = 0;
   /** Streams whose request frame is still being read (bounded with #inFlight by maxConcurrent). */
   #reading = 0;
+  /** Set by drain(): new requests are refused, those in flight finish. */
+  #draining = false;
+  readonly #idleWaiters = new Set<() => void>();
 
   constructor(options: ForwardServerOptions) {
     this.#options = options;
@@ -51,10 +54,30 @@ export class ForwardServer {
     return this.#inFlight;
   }
 
+  /**
+   * For a node shutting down: refuses new requests with 'busy' (a refusal the requester does not hold against this
+   * node; it asks another peer) and resolves once the requests in flight are done, their streams and trailers sent.
+   */
+  drain(): Promise<void> {
+    this.#draining = true;
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#idleWaiters.delete(wake);
+        resolve();
+      };
+      this.#idleWaiters.add(wake);
+    });
+  }
+
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peerId = connection.remotePeer.toString();
     // Request frames can be large (the body travels in them): only as many are read at once as requests could be
     // served, so streams that send a length and then trickle (or never send) the rest cannot pile up buffers.
+    if (this.#draining) {
+      await this.#refuse(stream, 'busy', 'node is shutting down');
+      return;
+    }
     if (this.#reading + this.#inFlight >= this.#options.maxConcurrent) {
       await this.#refuse(stream, 'busy', 'node is at capacity');
       return;
@@ -90,6 +113,7 @@ export class ForwardServer {
       await this.#serve(stream, request, peerId, handler);
     } finally {
       this.#inFlight--;
+      if (this.#inFlight === 0) for (const wake of this.#idleWaiters) wake();
     }
   };
 
@@ -99,6 +123,7 @@ export class ForwardServer {
     if (request.visited.includes(selfId)) return { code: 'cycle', message: 'request already visited this node' };
     if (request.hop > maxHops) return { code: 'hop_limit', message: `hop ${request.hop} exceeds max_hops ${maxHops}` };
     if (request.deadline <= Date.now()) return { code: 'timeout', message: 'deadline already passed' };
+    if (this.#draining) return { code: 'busy', message: 'node is shutting down' };
     if (this.#inFlight >= maxConcurrent) return { code: 'busy', message: 'node is at capacity' };
     return undefined;
   }

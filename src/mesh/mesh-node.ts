@@ -164,6 +164,11 @@ export class MeshNode {
     this.#routingTable.removeEventListener('peer:add', this.#onRoutingPeer);
     await this.#advertiser.withdraw().catch((err: Error) => this.#logger.warn({ err: err.message }, 'mesh: withdraw failed'));
     await this.#libp2p.stop();
+    // libp2p's address manager re-arms a 1 s debounce timer (ref'd) on every 'transport:close' and has no stop(), so a
+    // stopped node held its process open for another second, then wrote to a stopped peer store. Cancel it (libp2p
+    // 3.x internals, so every step is optional).
+    const internals = this.#libp2p as unknown as { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } };
+    internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.();
   }
 
   /** Listening addresses with the /p2p/<peer id> suffix, as a peer's bootstrap list wants them. */
@@ -236,6 +241,11 @@ export class MeshNode {
   /** Forwarded requests this node is serving right now. */
   get inFlight(): number {
     return this.#server.inFlight;
+  }
+
+  /** Refuses new forwarded requests ('busy') and resolves once those being served are done (see ForwardServer.drain). */
+  drainForwards(): Promise<void> {
+    return this.#server.drain();
   }
 
   status(): MeshStatus {

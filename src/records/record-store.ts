@@ -165,6 +165,7 @@ export class RecordStore {
     try {
       await this.#store.db.batch(operations);
       this.#failing = false;
+      this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
       if (this.#closed) {

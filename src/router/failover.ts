@@ -27,6 +27,13 @@ export interface FailoverOptions {
   onFailover?: (from: string, to: string) => void;
   /** Receives every attempt as it ends (also when all fail), for records and headers. */
   attempts?: AttemptRecord[];
+  /**
+   * Panic mode (default on): when every target's circuit is open, the request still goes to the target whose
+   * cool-down ends soonest instead of being refused. Off: refused with 503 `providers_unavailable`.
+   */
+  panic?: boolean;
+  /** Called with the target a request goes to in panic mode. */
+  onPanic?: (target: string) => void;
 }
 
 export interface FailoverResult<T, Target extends FailoverTarget> {
@@ -101,6 +108,38 @@ export async function runFailover<T, Target extends FailoverTarget>(
   const skippedOpen: Target[] = [];
   let previous: string | undefined;
 
+  /** One attempt on `target`: its record, and its verdict on the target's breaker unless it is a panic attempt. */
+  const tryOnce = async (target: Target, panic: boolean): Promise<{ value: T } | { err: unknown }> => {
+    if (previous !== undefined && previous !== target.id) options.onFailover?.(previous, target.id);
+    previous = target.id;
+    const started = performance.now();
+    try {
+      const value = await attempt(target, attempts.length + 1);
+      target.breaker?.onSuccess();
+      attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started });
+      return { value };
+    } catch (err) {
+      // A panic attempt holds no probe slot and is no probe: its failure leaves the breaker's schedule as it was.
+      if (options.signal.aborted) {
+        if (!panic) target.breaker?.onNeutral();
+        throw err;
+      }
+      const gatewayError = err instanceof GatewayError ? err : undefined;
+      attempts.push({
+        target: target.id, ok: false, durationMs: performance.now() - started,
+        status: err instanceof UpstreamError ? err.upstreamStatus : gatewayError?.status,
+        code: gatewayError?.code ?? 'error',
+        error: gatewayError?.message ?? (err as Error).message,
+      });
+      failures.push({ target: target.id, err });
+      if (!panic) {
+        if (countsAgainstTarget(err)) target.breaker?.onFailure();
+        else target.breaker?.onNeutral();
+      }
+      return { err };
+    }
+  };
+
   for (const target of targets) {
     if (target.breaker && !target.breaker.tryAcquire()) {
       skippedOpen.push(target);
@@ -108,42 +147,31 @@ export async function runFailover<T, Target extends FailoverTarget>(
     }
     for (let round = 0; round <= target.retries; round++) {
       if (attempts.length >= options.maxAttempts) break;
-      if (previous !== undefined && previous !== target.id) options.onFailover?.(previous, target.id);
-      previous = target.id;
-      const started = performance.now();
-      try {
-        const value = await attempt(target, attempts.length + 1);
-        target.breaker?.onSuccess();
-        attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started });
-        return { value, target, attempts };
-      } catch (err) {
-        if (options.signal.aborted) {
-          target.breaker?.onNeutral();
-          throw err;
-        }
-        const durationMs = performance.now() - started;
-        const gatewayError = err instanceof GatewayError ? err : undefined;
-        attempts.push({
-          target: target.id, ok: false, durationMs,
-          status: err instanceof UpstreamError ? err.upstreamStatus : gatewayError?.status,
-          code: gatewayError?.code ?? 'error',
-          error: gatewayError?.message ?? (err as Error).message,
-        });
-        failures.push({ target: target.id, err });
-        if (countsAgainstTarget(err)) target.breaker?.onFailure();
-        else target.breaker?.onNeutral();
-
-        const verdict = classify(err);
-        if (verdict === 'stop') throw err;
-        if (verdict === 'next' || round === target.retries) break;
-        if (target.breaker && target.breaker.state() !== 'closed') break;
-        const retryAfterMs = err instanceof UpstreamError && err.retryAfter !== undefined ? err.retryAfter * 1000 : undefined;
-        if (retryAfterMs !== undefined && retryAfterMs > options.maxRetryWaitMs) break;
-        const backoff = options.backoffMs * 2 ** round * (0.5 + Math.random() / 2);
-        await sleep(retryAfterMs ?? backoff, options.signal);
-      }
+      const result = await tryOnce(target, false);
+      if ('value' in result) return { value: result.value, target, attempts };
+      const { err } = result;
+      const verdict = classify(err);
+      if (verdict === 'stop') throw err;
+      if (verdict === 'next' || round === target.retries) break;
+      if (target.breaker && target.breaker.state() !== 'closed') break;
+      const retryAfterMs = err instanceof UpstreamError && err.retryAfter !== undefined ? err.retryAfter * 1000 : undefined;
+      if (retryAfterMs !== undefined && retryAfterMs > options.maxRetryWaitMs) break;
+      const backoff = options.backoffMs * 2 ** round * (0.5 + Math.random() / 2);
+      await sleep(retryAfterMs ?? backoff, options.signal);
     }
     if (attempts.length >= options.maxAttempts) break;
+  }
+
+  // Panic mode, as Envoy's panic threshold: every target was skipped for an open circuit and none was tried. A refusal
+  // would last the whole cool-down even once the provider has recovered; instead the target whose cool-down ends
+  // soonest gets the request, once. Its success closes the circuit; its failure is the answer (and leaves the
+  // cool-down and the next probe where they were).
+  if (failures.length === 0 && skippedOpen.length > 0 && options.panic !== false && attempts.length < options.maxAttempts) {
+    const target = skippedOpen.reduce((soonest, t) => ((t.breaker?.retryInMs() ?? 0) < (soonest.breaker?.retryInMs() ?? 0) ? t : soonest));
+    options.onPanic?.(target.id);
+    const result = await tryOnce(target, true);
+    if ('value' in result) return { value: result.value, target, attempts };
+    if (classify(result.err) === 'stop') throw result.err;
   }
   throw exhausted(failures, skippedOpen);
 }

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
@@ -6,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateGatewayToken } from '../../src/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { CHROMIUM, describeWithSystemComponent } from '../helpers/system-component.js';
 
 /**
  * In a real browser (Debian's Chromium driven by playwright-core): a page from an allowed origin and a page from
  * another origin call the gateway with the same origin-bound token. Only the allowed one gets an answer; the other
- * is stopped by CORS in the browser and by the origin check at the gateway. `.ci/run` installs Chromium.
+ * is stopped by CORS in the browser and by the origin check at the gateway. Needs Chromium (`.ci/run` installs it):
+ * skipped without it on a dev machine, failed without it in CI.
  */
-const CHROMIUM = '/usr/bin/chromium';
 
 let mock: MockUpstream;
 let node: TestGateway;
@@ -37,29 +37,6 @@ const PAGE = `<!doctype html><meta charset="utf-8"><script>
   };
 </script>`;
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); .ci/run does this`);
-  mock = await startMockUpstream();
-  // Preflights carry no token, so the gateway answers them for origins it is told about (cors_origins) or has seen in
-  // a token; the actual request is then checked against the token's own domains.
-  node = await startTestGateway([mockProviders(mock).openai], { auth: { mode: 'token', cors_origins: ['localhost'] } });
-  token = await generateGatewayToken(node.gateway.access.adminKey.secret.reveal(), { jti: 'browser-token-1', domains: ['localhost'], expiresIn: 600_000 });
-  pages = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
-  await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
-  pagePort = (pages.address() as AddressInfo).port;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => pages?.close(resolve));
-  await node?.close();
-  await mock?.close();
-});
-
 async function askFrom(origin: string): Promise<{ status: number; text: string }> {
   const page = await browser.newPage();
   try {
@@ -70,7 +47,29 @@ async function askFrom(origin: string): Promise<{ status: number; text: string }
   }
 }
 
-describe('origin-bound token in a real browser', () => {
+describeWithSystemComponent(CHROMIUM, 'origin-bound token in a real browser', (chromiumPath) => {
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    // Preflights carry no token, so the gateway answers them for origins it is told about (cors_origins) or has seen in
+    // a token; the actual request is then checked against the token's own domains.
+    node = await startTestGateway([mockProviders(mock).openai], { auth: { mode: 'token', cors_origins: ['localhost'] } });
+    token = await generateGatewayToken(node.gateway.access.adminKey.secret.reveal(), { jti: 'browser-token-1', domains: ['localhost'], expiresIn: 600_000 });
+    pages = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE));
+    await new Promise<void>((resolve) => pages.listen(0, '127.0.0.1', resolve));
+    pagePort = (pages.address() as AddressInfo).port;
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    if (pages) await new Promise((resolve) => pages.close(resolve));
+    await node?.close();
+    await mock?.close();
+  });
+
   it('answers the page served from the allowed origin', async () => {
     const result = await askFrom(`http://localhost:${pagePort}`);
     expect(result.status).toBe(200);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/node-process.js';
 
 const BIN = join(import.meta.dirname, '../../bin/meshgate.js');
 
@@ -31,11 +32,11 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('meshgate CLI', () => {
+describe('meshgate CLI', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('starts from environment variables alone, says what it serves, and stops cleanly on SIGTERM', async () => {
     const proc = run(['start', '--port', '0', '--data', join(dir, 'data')], { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: mock.openaiBaseUrl });
     try {
-      await expect.poll(() => proc.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      await expect.poll(() => proc.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: STARTUP_TIMEOUT_MS, interval: 50 }).toBeDefined();
       const url = proc.stdout.find((l) => l.startsWith('meshgate listening on '))!.slice('meshgate listening on '.length);
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(proc.stdout.join('\n')).toContain('provider: openai (openai)');
@@ -73,7 +74,7 @@ describe('meshgate CLI', () => {
     const data = join(dir, 'shared-data');
     const first = run(['start', '--port', '0', '--data', data], { OLLAMA_HOST: 'http://user:hunter2@127.0.0.1:9/?api-key=SEKRET' });
     try {
-      await expect.poll(() => first.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      await expect.poll(() => first.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: STARTUP_TIMEOUT_MS, interval: 50 }).toBeDefined();
       expect(first.stdout.join('\n')).not.toMatch(/hunter2|SEKRET/);
       expect(first.stdout.join('\n')).toContain('provider: ollama (openai_compatible) → http://127.0.0.1:9');
       const port = new URL(first.stdout.find((l) => l.startsWith('meshgate listening on '))!.slice('meshgate listening on '.length)).port;
@@ -88,7 +89,7 @@ describe('meshgate CLI', () => {
       expect(samePort.stderr.join('\n')).toMatch(new RegExp(`^meshgate: 127\\.0\\.0\\.1:${port} is already in use`, 'm'));
       // The key generated before the port failed is announced by its file on the next start.
       const again = run(['start', '--port', '0', '--data', join(dir, 'other-data')], {});
-      await expect.poll(() => again.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: 20_000, interval: 50 }).toBeDefined();
+      await expect.poll(() => again.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: STARTUP_TIMEOUT_MS, interval: 50 }).toBeDefined();
       expect(again.stdout.join('\n')).toMatch(/admin key(?: generated|: in )/);
       again.child.kill('SIGTERM');
       await again.exited;

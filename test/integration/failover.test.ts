@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { TEST_KEY, primaryAndBackup, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 const ctx = primaryAndBackup((primary, backup) => [
@@ -121,8 +121,12 @@ describe('circuit breaker', () => {
         { id: 'flaky', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['m'], max_retries: 0 },
         { id: 'steady', type: 'openai', base_url: ctx.backup.openaiBaseUrl, api_key: TEST_KEY, models: ['m'] },
       ],
-      { routing: { circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 } } },
+      { routing: { circuit_breaker: { failure_threshold: 2, cooldown_ms: 60_000 } } },
     );
+    // The breaker reads Date.now(): a long cool-down keeps the open phase open however slow the machine is, and the
+    // clock is moved past it instead of waiting (it still runs, so sockets and timers behave as usual).
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    onTestFinished(() => void vi.useRealTimers());
     const client = new OpenAI({ baseURL: `${local.url}/v1`, apiKey: 'x', maxRetries: 0 });
     const call = () => client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'x' }] }).withResponse();
     ctx.primary.setDefault({ kind: 'error', status: 500 });
@@ -137,8 +141,56 @@ describe('circuit breaker', () => {
     expect(health.providers.find((p) => p.id === 'flaky')!.circuit).toBe('open');
 
     ctx.primary.setDefault({ kind: 'ok' });
-    await expect.poll(async () => (await call()).response.headers.get('x-meshgate-provider'), { timeout: 5_000, interval: 100 }).toBe('flaky');
+    vi.setSystemTime(Date.now() + 60_001);
+    const probed = await call();
+    expect(probed.response.headers.get('x-meshgate-provider')).toBe('flaky');
     const after = (await (await fetch(`${local.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
     expect(after.providers.find((p) => p.id === 'flaky')!.circuit).toBe('closed');
+  });
+
+  it('panic mode: a model whose only provider failed 5 times is served as soon as the provider recovers, not refused for the cool-down', async () => {
+    const single = await startTestGateway(
+      [{ id: 'only', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['solo'], max_retries: 0 }],
+      { routing: { circuit_breaker: { failure_threshold: 5, cooldown_ms: 600_000 } } },
+    );
+    try {
+      const client = new OpenAI({ baseURL: `${single.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const call = () => client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] }).withResponse();
+      ctx.primary.setDefault({ kind: 'error', status: 500 });
+      for (let i = 0; i < 5; i++) await expect(call()).rejects.toMatchObject({ status: 502 });
+      const health = (await (await fetch(`${single.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
+      expect(health.providers.find((p) => p.id === 'only')!.circuit).toBe('open');
+      // Still failing while open: the provider's own failure is the answer (502), once, never a blanket 503.
+      await expect(call()).rejects.toMatchObject({ status: 502 });
+      expect(ctx.primary.requests).toHaveLength(6);
+
+      ctx.primary.setDefault({ kind: 'ok' });
+      const served = await call();
+      expect(served.response.status).toBe(200);
+      expect(served.response.headers.get('x-meshgate-provider')).toBe('only');
+      expect(served.data.choices[0]!.message.content).toBeTruthy();
+      const after = (await (await fetch(`${single.url}/health`)).json()) as { providers: Array<{ id: string; circuit: string }> };
+      expect(after.providers.find((p) => p.id === 'only')!.circuit).toBe('closed');
+    } finally {
+      await single.close();
+    }
+  });
+
+  it('panic mode off: the same model is refused with 503 for the cool-down', async () => {
+    const strict = await startTestGateway(
+      [{ id: 'only', type: 'openai', base_url: ctx.primary.openaiBaseUrl, api_key: TEST_KEY, models: ['solo'], max_retries: 0 }],
+      { routing: { circuit_breaker: { failure_threshold: 5, cooldown_ms: 600_000, panic: false } } },
+    );
+    try {
+      const client = new OpenAI({ baseURL: `${strict.url}/v1`, apiKey: 'x', maxRetries: 0 });
+      const call = () => client.chat.completions.create({ model: 'solo', messages: [{ role: 'user', content: 'x' }] });
+      ctx.primary.setDefault({ kind: 'error', status: 500 });
+      for (let i = 0; i < 5; i++) await expect(call()).rejects.toMatchObject({ status: 502 });
+      ctx.primary.setDefault({ kind: 'ok' });
+      await expect(call()).rejects.toMatchObject({ status: 503, code: 'providers_unavailable' });
+      expect(ctx.primary.requests).toHaveLength(5);
+    } finally {
+      await strict.close();
+    }
   });
 });

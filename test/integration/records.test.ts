@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RecordStore, type UsageRecord } from '../../src/records/index.js';
-import { Store } from '../../src/store/index.js';
+import type { UsageRecord } from '../../src/records/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess } from '../helpers/node-process.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';
 
 let primary: MockUpstream;
@@ -110,34 +108,12 @@ describe('usage records, stats and metrics over a mixed load', () => {
   });
 });
 
-/** `meshgate start` in its own process (so it can be killed), with the mock as its only provider. */
-async function startNodeProcess(mock: MockUpstream, dir: string) {
-  const config = join(dir, 'node.toml');
-  await writeFile(config, `[server]\nport = 0\nshutdown_grace_seconds = 10\n[storage]\ndir = "${join(dir, 'data')}"\n[[providers]]\nid = "mock"\ntype = "openai"\nbase_url = "${mock.openaiBaseUrl}"\napi_key = "test-key"\nmodels = ["gpt-4o"]\n`);
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/meshgate.js'), 'start', '--config', config], { env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('meshgate listening on ')) resolve(line.slice('meshgate listening on '.length));
-    });
-    child.on('exit', () => reject(new Error('node exited early')));
-  });
-  return { child, url };
-}
-
-async function recordedIds(dir: string): Promise<Set<string>> {
-  const store = await Store.open(join(dir, 'data'));
-  const records = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs: 50 });
-  const { data } = await records.list({}, undefined, 1000);
-  await records.close();
-  await store.close();
-  return new Set(data.map((r) => r.id));
-}
-
-describe('durability', () => {
+describe('durability', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('a node killed with SIGKILL keeps the record of every request that had completed (group commit)', async () => {
     const mock = await startMockUpstream();
     const dir = await mkdtemp(join(tmpdir(), 'meshgate-sigkill-'));
-    const { child, url } = await startNodeProcess(mock, dir);
+    const node = await startNodeProcess(mock, dir, { logLevel: 'debug' });
+    const { child, url } = node;
     try {
       const completed: string[] = [];
       for (let i = 0; i < 10; i++) {
@@ -146,48 +122,19 @@ describe('durability', () => {
         completed.push(res.headers.get('x-request-id')!);
         await res.text();
       }
-      // Far less than a batching interval would hold records back (the old default was 250 ms), far more than a write.
-      await new Promise((r) => setTimeout(r, 100));
-      const exited = new Promise((resolve) => child.on('exit', resolve));
+      // The node says (debug log) when a batch is on disk: kill it the moment the last completed request's record is.
+      const written = new Set<string>();
+      await node.waitForLog((line) => {
+        if (line.msg === 'usage records written') for (const id of line.ids as string[]) written.add(id);
+        return completed.every((id) => written.has(id));
+      }, 30_000);
       child.kill('SIGKILL');
-      await exited;
+      await node.exited;
       const recorded = await recordedIds(dir);
       for (const id of completed) expect(recorded.has(id), `record of completed request ${id}`).toBe(true);
     } finally {
       child.kill('SIGKILL');
       await mock.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('a node stopped with SIGTERM mid-load keeps the record of every request that completed', async () => {
-    const slow = await startMockUpstream();
-    const dir = await mkdtemp(join(tmpdir(), 'meshgate-sigterm-'));
-    const { child, url } = await startNodeProcess(slow, dir);
-    try {
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      slow.setDefault({ kind: 'slow', chunkDelayMs: 40 });
-      const completed: string[] = [];
-      const request = async () => {
-        const res = await fetch(`${url}/v1/chat/completions`, {
-          method: 'POST', headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five six' }] }),
-        });
-        const text = await res.text();
-        if (text.includes('[DONE]')) completed.push(res.headers.get('x-request-id')!);
-      };
-      const load = Array.from({ length: 12 }, (_, i) => new Promise((r) => setTimeout(r, i * 30)).then(request).catch(() => undefined));
-      await slow.waitForRequests(6);
-      child.kill('SIGTERM');
-      await Promise.all(load);
-      expect(await exited).toBe(0);
-      expect(completed.length).toBeGreaterThan(0);
-
-      const recorded = await recordedIds(dir);
-      for (const id of completed) expect(recorded.has(id), `record of completed request ${id}`).toBe(true);
-    } finally {
-      child.kill('SIGKILL');
-      await slow.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { reconcileWithPeer } from '../../src/gateway/mesh-ledger.js';
 import { Ledger, signingKeyFromRaw } from '../../src/ledger/index.js';
 import { Store } from '../../src/store/index.js';
@@ -34,8 +34,8 @@ beforeAll(async () => {
   c = await startTestGateway([provider(upstreamC, 'c-openai', ['gpt-4o'])], { mesh: mesh({ bootstrap }) });
   // A: a local provider only for "local-only", and one for gpt-4o-mini that will be made to fail.
   a = await startTestGateway([provider(upstreamA, 'a-openai', ['local-only', 'gpt-4o-mini'])], { mesh: mesh({ bootstrap }) });
-  // Wait (bounded) until A knows both peers' models.
-  for (let i = 0; i < 150 && (a.gateway.mesh!.knownModels().get('gpt-4o')?.length ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  // Wait (bounded, failing on timeout) until A knows both peers' models.
+  await vi.waitFor(() => expect(a.gateway.mesh!.knownModels().get('gpt-4o')?.length ?? 0).toBeGreaterThanOrEqual(2), { timeout: 15_000, interval: 100 });
 }, 60_000);
 
 afterAll(async () => {

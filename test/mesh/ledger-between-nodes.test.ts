@@ -18,7 +18,7 @@ async function pair(upstream: MockUpstream, serverMesh: Record<string, unknown>)
     mesh: mesh({ credit_limit_usd: 0.000001, ...serverMesh }),
   });
   const a = await startTestGateway([], { mesh: mesh({ bootstrap: b.gateway.mesh!.multiaddrs(), reconcile_interval_seconds: 0 }) });
-  for (let i = 0; i < 150 && !a.gateway.mesh!.knownModels().has('gpt-4o'); i++) await new Promise((r) => setTimeout(r, 100));
+  await vi.waitFor(() => expect(a.gateway.mesh!.knownModels().has('gpt-4o')).toBe(true), { timeout: 15_000, interval: 100 });
   return [a, b];
 }
 

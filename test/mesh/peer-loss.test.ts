@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -25,8 +25,7 @@ async function peer(behaviour: Parameters<MockUpstream['setDefault']>[0]): Promi
 }
 
 async function knows(count: number) {
-  for (let i = 0; i < 150 && (a.gateway.mesh!.knownModels().get('kill-model')?.length ?? 0) < count; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(a.gateway.mesh!.knownModels().get('kill-model')?.length ?? 0).toBeGreaterThanOrEqual(count);
+  await vi.waitFor(() => expect(a.gateway.mesh!.knownModels().get('kill-model')?.length ?? 0).toBeGreaterThanOrEqual(count), { timeout: 15_000, interval: 100 });
 }
 
 beforeAll(async () => {

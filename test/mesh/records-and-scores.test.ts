@@ -185,12 +185,17 @@ describe('the per-model index', () => {
     expect((await finder.find('m')).map((p) => p.peerId)).toEqual([known.peerId]);
     await vi.waitFor(() => expect(cache.servingModel('m')).toHaveLength(2), { timeout: 2_000 });
     expect((await finder.find('m')).map((p) => p.peerId).sort()).toEqual([known.peerId, far.peerId].sort());
-    await new Promise((r) => setTimeout(r, 50)); // time for a look-up to start, were one (wrongly) started
+    // A background look-up here starts within the microtasks of find() (an in-memory DHT, a synchronous hash): one
+    // turn of the event loop is enough to see it. The same wait shows the look-up after refreshMs below, so the
+    // "no second look-up" it allows is not an artefact of waiting too little.
+    const oneTurn = () => new Promise((resolve) => setImmediate(resolve));
+    await oneTurn();
     expect(lookUps).toBe(1); // throttled: no second look-up within refreshMs
     now += 60_000;
     await cache.accept(await signRecord(payload(known.peerId, { seq: 2, expiresAt: now + 60_000 }), known.key), known.peerId);
     await cache.accept(await signRecord(payload(far.peerId, { seq: 2, expiresAt: now + 60_000 }), far.key), far.peerId);
     await finder.find('m');
-    await vi.waitFor(() => expect(lookUps).toBe(2), { timeout: 2_000 });
+    await oneTurn();
+    expect(lookUps).toBe(2);
   });
 });

@@ -25,7 +25,8 @@ export interface RecordedRequest {
 }
 
 export type MockBehaviour =
-  | { kind: 'ok' }
+  /** A normal answer, after `delayMs` (an upstream's own latency). */
+  | { kind: 'ok'; delayMs?: number }
   | { kind: 'error'; status: number; retryAfter?: number; message?: string }
   | { kind: 'hang' }
   | { kind: 'hang_after_headers' }
@@ -230,9 +231,13 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         hanging.add(res);
         return;
       }
-      const work = r.operation === 'chat' ? serveChat(r, body, res, behaviour, () => closed)
-        : r.operation === 'embeddings' ? Promise.resolve(serveEmbeddings(r, body, res))
-        : Promise.resolve(serveCount(r, body, res));
+      const serve = () => {
+        if (closed) return;
+        return r.operation === 'chat' ? serveChat(r, body, res, behaviour, () => closed)
+          : r.operation === 'embeddings' ? serveEmbeddings(r, body, res)
+          : serveCount(r, body, res);
+      };
+      const work = behaviour.kind === 'ok' && behaviour.delayMs ? sleep(behaviour.delayMs).then(serve) : Promise.resolve().then(serve);
       work.catch((err: Error) => {
         if (!res.headersSent) send(res, 500, errorBody(r.format, 500, `mock failure: ${err.message}`));
         else res.destroy();

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RecordStore, type RecordFilters, type UsageRecord } from '../../../src/records/index.js';
 import { Store } from '../../../src/store/index.js';
 import { makeRecord, mixedRecords } from './make-record.js';
@@ -109,12 +109,15 @@ describe('RecordStore durability', () => {
       const first = records.write(makeRecord({ id: 'f0', time: BASE }));
       const rest: Array<Promise<boolean>> = [];
       for (let i = 0; i < 3; i++) rest.push(records.write(makeRecord({ id: `f${i + 1}`, time: BASE + i + 1 })));
-      await new Promise((r) => setTimeout(r, 50)); // the full batch was tried, and failed
-      const tried = attempts;
-      expect(tried).toBeGreaterThanOrEqual(1);
+      // The full batch is tried at once (no timer: flushIntervalMs is a minute) and fails; a write of it, or of the
+      // backlog on a new record, is started in microtasks or an immediate, so one turn of the event loop shows it.
+      const oneTurn = () => new Promise((resolve) => setImmediate(resolve));
+      await vi.waitFor(() => expect(attempts).toBe(1), { timeout: 2_000 });
+      await oneTurn();
       for (let i = 0; i < 1_000; i++) rest.push(records.write(makeRecord({ id: `g${i}`, time: BASE + 10 + i })));
-      await new Promise((r) => setTimeout(r, 50));
-      expect(attempts).toBe(tried); // new records did not each trigger a write of the whole backlog
+      await oneTurn();
+      await oneTurn();
+      expect(attempts).toBe(1); // new records did not each trigger a write of the whole backlog
       failing = false;
       await records.close();
       expect(await Promise.all([first, ...rest])).toEqual(Array(1_004).fill(true));

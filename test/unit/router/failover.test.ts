@@ -70,7 +70,7 @@ describe('runFailover', () => {
     expect(error.message).toContain('b: b failed');
   });
 
-  it('skips a target whose circuit is open, and answers 503 when all are open', async () => {
+  it('skips a target whose circuit is open while another can answer', async () => {
     const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 });
     breaker.onFailure();
     const calls: string[] = [];
@@ -80,9 +80,78 @@ describe('runFailover', () => {
     }, options());
     expect(calls).toEqual(['b']);
     expect(result.target.id).toBe('b');
-    const error = await runFailover([{ id: 'a', retries: 0, breaker }], async () => 'never', options()).catch((e) => e);
-    expect(error.status).toBe(503);
+  });
+
+  it('with panic mode off, answers 503 with Retry-After when every circuit is open', async () => {
+    const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs: 60_000, maxCooldownMs: 60_000 });
+    breaker.onFailure();
+    const error = await runFailover([{ id: 'a', retries: 0, breaker }], async () => 'never', { ...options(), panic: false }).catch((e) => e);
+    expect(error).toMatchObject({ status: 503, code: 'providers_unavailable' });
     expect(Number(error.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  describe('panic mode (every circuit open)', () => {
+    const opened = (cooldownMs: number, at: number) => {
+      const breaker = new CircuitBreaker({ failureThreshold: 1, cooldownMs, maxCooldownMs: 600_000 });
+      breaker.onFailure(at);
+      return breaker;
+    };
+
+    it('sends the request, once, to the target whose cool-down ends soonest, and its success closes that circuit', async () => {
+      const now = Date.now();
+      const a = opened(60_000, now);
+      const b = opened(20_000, now);
+      const c = opened(40_000, now);
+      const calls: string[] = [];
+      const panicked: string[] = [];
+      const result = await runFailover([{ id: 'a', retries: 2, breaker: a }, { id: 'b', retries: 2, breaker: b }, { id: 'c', retries: 2, breaker: c }], async (t) => {
+        calls.push(t.id);
+        return 'ok';
+      }, { ...options(), onPanic: (id) => panicked.push(id) });
+      expect(result).toMatchObject({ value: 'ok', target: { id: 'b' } });
+      expect(calls).toEqual(['b']);
+      expect(panicked).toEqual(['b']);
+      expect(b.state()).toBe('closed');
+      expect([a.state(), c.state()]).toEqual(['open', 'open']);
+    });
+
+    it('a failed panic attempt is the answer (not a blanket 503), without retries, and leaves the cool-down and probe schedule alone', async () => {
+      const now = Date.now();
+      const a = opened(30_000, now);
+      const calls: string[] = [];
+      const error = await runFailover([{ id: 'a', retries: 3, breaker: a }], async (t) => {
+        calls.push(t.id);
+        throw fail(t.id, 500);
+      }, options()).catch((e) => e);
+      expect(calls).toEqual(['a']);
+      expect(error).toMatchObject({ status: 502, code: 'upstream_error' });
+      expect(error.details.tried).toEqual(['a: a failed']);
+      // Not treated as a failed probe: the cool-down was not doubled nor restarted, the probe is still due on time.
+      expect(a.state(now + 29_999)).toBe('open');
+      expect(a.tryAcquire(now + 30_000)).toBe(true);
+    });
+
+    it('a due probe still goes first: panic mode only picks up requests the breakers would refuse', async () => {
+      const now = Date.now();
+      const a = opened(1_000, now - 5_000); // cool-down over: the next request is its probe
+      const calls: string[] = [];
+      const panicked: string[] = [];
+      const probe = runFailover([{ id: 'a', retries: 0, breaker: a }], async (t) => {
+        calls.push(`probe ${t.id}`);
+        await new Promise((resolve) => setImmediate(resolve));
+        return 'probe';
+      }, { ...options(), onPanic: (id) => panicked.push(id) });
+      // While the probe is in flight, a second request would be refused by the breaker: panic mode sends it too.
+      const second = await runFailover([{ id: 'a', retries: 0, breaker: a }], async (t) => {
+        calls.push(`panic ${t.id}`);
+        return 'second';
+      }, { ...options(), onPanic: (id) => panicked.push(id) });
+      expect(await probe).toMatchObject({ value: 'probe' });
+      expect(second.value).toBe('second');
+      expect(calls).toEqual(['probe a', 'panic a']);
+      expect(panicked).toEqual(['a']);
+      expect(a.state()).toBe('closed');
+    });
   });
 
   it('stops at once when the client goes away', async () => {

@@ -1,0 +1,124 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+
+/**
+ * SIGTERM on a real `meshgate start` process: it stops accepting, lets what is in flight finish (streams included),
+ * writes every record, and exits as soon as the last exchange is done. The grace period (30 s here) is only the upper
+ * bound, so "within a few seconds" proves the node did not wait it out (keep-alive sockets used to hold it open).
+ */
+const GRACE_SECONDS = 30;
+
+let mock: MockUpstream;
+let dir: string;
+let node: NodeProcess | undefined;
+/** Keep-alive client connections, as a load balancer or an SDK keeps them. */
+let clients: Agent;
+
+beforeEach(async () => {
+  mock = await startMockUpstream();
+  dir = await mkdtemp(join(tmpdir(), 'meshgate-shutdown-'));
+  clients = new Agent({ keepAliveTimeout: 60_000, connections: 16 });
+});
+
+afterEach(async () => {
+  node?.child.kill('SIGKILL');
+  await node?.exited;
+  node = undefined;
+  await clients.destroy();
+  await mock.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function chat(url: string, stream = false) {
+  return request(`${url}/v1/chat/completions`, {
+    method: 'POST', dispatcher: clients,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'one two three four five six seven eight' }] }),
+  });
+}
+
+describe('SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  it('under load (8 keep-alive clients, upstream 30 ms, mesh on): exits within seconds, code 0, every completed request recorded', async () => {
+    mock.setDefault({ kind: 'ok', delayMs: 30 });
+    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS, mesh: true });
+    const { url } = node;
+    const completed: string[] = [];
+    const refused: number[] = [];
+    let stopping = false;
+    // Each client sends requests back to back until the node refuses one or closes its connection.
+    const client = async () => {
+      while (!stopping || completed.length === 0) {
+        try {
+          const res = await chat(url);
+          await res.body.text();
+          if (res.statusCode !== 200) {
+            refused.push(res.statusCode);
+            return;
+          }
+          completed.push(String(res.headers['x-request-id']));
+        } catch {
+          return; // connection closed or refused: the node stopped accepting
+        }
+      }
+    };
+    const load = Array.from({ length: 8 }, client);
+    await mock.waitForRequests(40, 60_000);
+    const signalled = performance.now();
+    node.child.kill('SIGTERM');
+    stopping = true;
+    const code = await node.exited;
+    const exitMs = performance.now() - signalled;
+    await Promise.all(load);
+
+    expect(code).toBe(0);
+    expect(exitMs).toBeLessThan((GRACE_SECONDS * 1000) / 3); // a few seconds at most, far from the grace period
+    expect(refused.every((status) => status === 503)).toBe(true);
+    expect(completed.length).toBeGreaterThanOrEqual(40);
+    const recorded = await recordedIds(dir);
+    for (const id of completed) expect(recorded.has(id), `record of completed request ${id}`).toBe(true);
+
+    const drained = node.logs.find((l) => l.msg === 'shutdown: stopped accepting requests, draining in-flight ones');
+    expect(drained).toMatchObject({ graceMs: GRACE_SECONDS * 1000 });
+    expect(typeof drained?.inFlight).toBe('number');
+    expect(node.logs.find((l) => l.msg?.startsWith('shutdown: complete'))).toMatchObject({ ms: expect.any(Number) });
+    expect(node.logs.some((l) => l.msg?.startsWith('shutdown: grace period over'))).toBe(false);
+    expect(node.stdout.at(-1)).toBe('meshgate stopped');
+  });
+
+  it('waits for a stream that is still open, lets it complete, then exits', async () => {
+    // About ten SSE frames 200 ms apart: the stream outlives the signal by well over a second.
+    mock.setDefault({ kind: 'slow', chunkDelayMs: 200 });
+    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS });
+    const res = await chat(node.url, true);
+    expect(res.statusCode).toBe(200);
+    const requestId = String(res.headers['x-request-id']);
+    const chunks: string[] = [];
+    let streamEnded = 0;
+    const body = (async () => {
+      for await (const chunk of res.body) chunks.push(String(chunk));
+      streamEnded = performance.now();
+    })();
+    await mock.waitForRequests(1);
+    await expect.poll(() => chunks.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    node.child.kill('SIGTERM');
+    await node.waitForLog((l) => l.msg === 'shutdown: stopped accepting requests, draining in-flight ones', 30_000);
+    const duringDrain = node.logs.find((l) => l.msg === 'shutdown: stopped accepting requests, draining in-flight ones');
+    expect(duringDrain).toMatchObject({ inFlight: 1 });
+
+    const code = await node.exited;
+    const exitedAt = performance.now();
+    await body;
+    expect(code).toBe(0);
+    expect(chunks.join('')).toContain('data: [DONE]');
+    // The stream ran to its end (a node that did not wait would have cut it), and the node did not wait out the
+    // grace period after it.
+    expect(streamEnded).toBeGreaterThan(0);
+    expect(exitedAt - streamEnded).toBeLessThan((GRACE_SECONDS * 1000) / 3);
+    expect((await recordedIds(dir)).has(requestId)).toBe(true);
+  });
+});
