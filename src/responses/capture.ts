@@ -8,6 +8,10 @@ type ResponseObject = Record<string, unknown>;
 /** Events whose `response` is the finished Response object worth keeping (a failed one is not continued). */
 const FINISHED = new Set(['response.completed', 'response.incomplete']);
 
+/** A whole (non-streamed) answer worth keeping: a response object that completed, or stopped at a limit. */
+const isFinished = (response: ResponseObject | undefined) =>
+  response !== undefined && typeof response.id === 'string' && (response.status === 'completed' || response.status === 'incomplete');
+
 function terminalResponse(event: string | undefined, data: string): ResponseObject | undefined {
   // OpenAI names every event; only terminal ones (or unnamed ones, from a server that omits names) are parsed.
   if (event !== undefined && !FINISHED.has(event)) return undefined;
@@ -26,7 +30,7 @@ function terminalResponse(event: string | undefined, data: string): ResponseObje
  */
 export async function captureResponse(body: ResponseBody, keep: (response: ResponseObject) => Promise<void>): Promise<ResponseBody> {
   if (body.kind === 'json') {
-    await keep(body.value as ResponseObject);
+    if (isFinished(body.value as ResponseObject)) await keep(body.value as ResponseObject);
     return body;
   }
   if (body.kind === 'bytes') {
@@ -36,7 +40,7 @@ export async function captureResponse(body: ResponseBody, keep: (response: Respo
     } catch {
       parsed = undefined;
     }
-    if (parsed && typeof parsed.id === 'string') await keep(parsed);
+    if (parsed && isFinished(parsed)) await keep(parsed);
     return body;
   }
   const source = body.events;

@@ -32,11 +32,21 @@ export function usageToResponses(usage: Usage): Record<string, unknown> {
   };
 }
 
-/** `status` and `incomplete_details` of a response that ended for `reason`. */
-export function statusOf(reason: StopReason): { status: 'completed' | 'incomplete'; incomplete_details: { reason: string } | null } {
-  if (reason === 'length') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
-  if (reason === 'content_filter') return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
-  return { status: 'completed', incomplete_details: null };
+interface ResponseStatus {
+  status: 'completed' | 'incomplete' | 'failed';
+  incomplete_details: { reason: string } | null;
+  error: { code: string; message: string } | null;
+}
+
+/**
+ * `status`, `incomplete_details` and `error` of a response that ended for `reason`. A provider that ended its answer
+ * with an error of its own (Gemini's MALFORMED_FUNCTION_CALL, OTHER, …) gives a failed response, as OpenAI reports one.
+ */
+export function statusOf(reason: StopReason): ResponseStatus {
+  if (reason === 'length') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' }, error: null };
+  if (reason === 'content_filter') return { status: 'incomplete', incomplete_details: { reason: 'content_filter' }, error: null };
+  if (reason === 'error') return { status: 'failed', incomplete_details: null, error: { code: 'server_error', message: 'The provider ended the response with an error.' } };
+  return { status: 'completed', incomplete_details: null, error: null };
 }
 
 /** A response's stop reason read back from its status and output (Responses has no finish_reason). */
@@ -135,7 +145,6 @@ export function canonicalToResponsesResponse(res: CanonicalResponse, ctx: Respon
     object: 'response',
     created_at: res.created ?? Math.floor(Date.now() / 1000),
     ...statusOf(res.stopReason),
-    error: null,
     model: res.model,
     output: outputItems(id, res.content, ctx.upstreamFormat),
     usage: usageToResponses(res.usage),

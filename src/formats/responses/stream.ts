@@ -111,7 +111,7 @@ type OpenItem =
  * Canonical events → the event sequence OpenAI sends, with `sequence_number` from 0: `response.created`,
  * `response.in_progress`, per output item `output_item.added` … `output_item.done` (with `content_part.*` and
  * `output_text.*` for messages, `reasoning_summary_*` for reasoning, `function_call_arguments.*` for calls), then
- * `response.completed` or `response.incomplete` carrying the whole response — what the SDK's `responses.stream`
+ * `response.completed`, `response.incomplete` or `response.failed` carrying the whole response — what the SDK's `responses.stream`
  * accumulator checks event by event.
  */
 export async function* encodeResponsesStream(events: AsyncIterable<StreamEvent>, opts: { context?: ResponseContext } = {}): AsyncGenerator<string> {
@@ -222,7 +222,7 @@ export async function* encodeResponsesStream(events: AsyncIterable<StreamEvent>,
         for (const index of [...calls.keys()]) yield* closeCall(index);
         const status = statusOf(event.stopReason);
         const final = { ...response, ...status, output, usage: usageToResponses(event.usage) };
-        yield emit(status.status === 'completed' ? 'response.completed' : 'response.incomplete', { response: final });
+        yield emit(`response.${status.status}`, { response: final });
         break;
       }
     }

@@ -196,6 +196,15 @@ describe('Responses streams', () => {
     });
   });
 
+  it('ends with response.failed when the provider ended its answer with an error', async () => {
+    const events: StreamEvent[] = [{ type: 'start', id: 'x', model: 'gemini' }, { type: 'text_delta', text: 'par' }, { type: 'finish', stopReason: 'error', usage: { inputTokens: 1, outputTokens: 1 } }];
+    const text = (await collect(codec.encodeStream(from(events), { includeUsage: true }))).join('');
+    const last = JSON.parse((await collect(parseSSE(from([text])))).at(-1)!.data) as { type: string; response: { status: string; error: { code: string } } };
+    expect(last).toMatchObject({ type: 'response.failed', response: { status: 'failed', error: { code: 'server_error' } } });
+    const whole = codec.responseFromCanonical({ id: 'x', model: 'gemini', content: [], stopReason: 'error', usage: { inputTokens: 1, outputTokens: 0 } });
+    expect(whole).toMatchObject({ status: 'failed', error: { code: 'server_error' }, incomplete_details: null });
+  });
+
   it('decodes what it encodes back to the same canonical events', async () => {
     const text = (await collect(codec.encodeStream(from(canonicalEvents), { includeUsage: true }))).join('');
     const decoded = await collect(codec.decodeStream(parseSSE(from([text]))));
