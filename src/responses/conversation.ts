@@ -64,7 +64,8 @@ export interface ChainLimits {
  * The conversation before a response, rebuilt from the store: every turn of the `previous_response_id` chain, oldest
  * first — its input items, then its output. Instructions are not carried over (as OpenAI does: each request gives
  * its own). Throws 400 naming `previous_response_id` when a link is missing, expired or another principal's, and 413
- * when the conversation outgrew what this node takes as one request.
+ * when the conversation outgrew what this node takes as one request. An id the node does not hold is never passed on
+ * to an OpenAI provider to resolve: under the gateway's shared key, OpenAI would continue any caller's response.
  */
 export async function conversationBefore(store: ResponseStore, previousId: string, owner: string, limits: ChainLimits): Promise<Item[]> {
   const { maxChain, maxBytes } = limits;
