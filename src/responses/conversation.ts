@@ -31,19 +31,20 @@ export function replayableOutput(output: unknown): Item[] {
 /**
  * `item_reference` input items resolved from the owner's stored responses (the Vercel AI SDK sends earlier steps'
  * items this way when `store` is on), each replaced by the item in a shape any provider takes. A reference to
- * nothing stored here stays as it is: an OpenAI provider may know it, any other provider refuses it by name.
+ * nothing the caller stored here is refused (400 naming the item), never handed to an OpenAI provider to resolve:
+ * under the gateway's shared key it would find any caller's items.
  */
-export async function resolveItemReferences(store: ResponseStore, items: Item[], owner: string): Promise<Item[]> {
+export async function resolveItemReferences(store: ResponseStore, items: Item[], owner: string, offset = 0): Promise<Item[]> {
   if (!items.some((item) => item.type === 'item_reference')) return items;
   const resolved: Item[] = [];
-  for (const item of items) {
-    if (item.type !== 'item_reference' || typeof item.id !== 'string') {
+  for (const [index, item] of items.entries()) {
+    if (item.type !== 'item_reference') {
       resolved.push(item);
       continue;
     }
-    const found = await store.item(item.id, owner);
-    if (!found) resolved.push(item);
-    else resolved.push(...(found.from === 'output' ? replayableOutput([found.item]) : replayableInput([found.item])));
+    const found = typeof item.id === 'string' ? await store.item(item.id, owner) : undefined;
+    if (!found) throw badRequest(`Item with id '${String(item.id)}' not found. Items are kept per caller with the responses that hold them.`, `input[${index - offset}].id`);
+    resolved.push(...(found.from === 'output' ? replayableOutput([found.item]) : replayableInput([found.item])));
   }
   return resolved;
 }

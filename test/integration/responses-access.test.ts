@@ -48,6 +48,10 @@ describe('stored responses per principal', () => {
     await expect(b.responses.inputItems.list(created.id)).rejects.toMatchObject({ status: 404 });
     await expect(b.responses.create({ model: 'gpt-4o', previous_response_id: created.id, input: 'leak it' })).rejects.toMatchObject({ status: 400, param: 'previous_response_id' });
     await expect(b.responses.delete(created.id)).rejects.toMatchObject({ status: 404 });
+    // Nor its items by reference — not even through a provider that keeps responses of its own.
+    const itemId = created.output[0]!.id!;
+    await expect(b.responses.create({ model: 'gpt-4o', input: [{ type: 'item_reference', id: itemId }] })).rejects.toMatchObject({ status: 400, param: 'input[0].id' });
+    expect((await a.responses.create({ model: 'gpt-4o', input: [{ type: 'item_reference', id: itemId }, { role: 'user', content: 'go on' }] })).status).toBe('completed');
     expect((await a.responses.retrieve(created.id)).id).toBe(created.id);
     await expect(client('not-a-key').responses.retrieve(created.id)).rejects.toMatchObject({ status: 401 });
   });

@@ -63,7 +63,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
       sent = { ...rest, input: [...history, ...inputItems(parsed.input)] };
     }
     if (Array.isArray(sent.input)) {
-      const input = await resolveItemReferences(store, sent.input as Array<Record<string, unknown>>, owner);
+      // `param` counts in the client's own input, not the rebuilt history in front of it.
+      const input = await resolveItemReferences(store, sent.input as Array<Record<string, unknown>>, owner, historyLength);
       if (input !== sent.input) sent = { ...sent, input };
     }
     return { sent, historyLength };

@@ -88,17 +88,18 @@ describe('conversationBefore', () => {
 });
 
 describe('resolveItemReferences', () => {
-  it('replaces references to the owner\'s stored items and leaves the others for the provider', async () => {
+  it('replaces references to the owner\'s stored items and refuses any other, naming it', async () => {
     await responses.put(turn('resp_a', null, 'a'));
-    const items = [{ type: 'item_reference', id: 'msg_resp_a_0' }, { type: 'item_reference', id: 'msg_resp_a_in0' }, { type: 'item_reference', id: 'msg_elsewhere' }, { role: 'user', content: 'next' }];
+    const items = [{ type: 'item_reference', id: 'msg_resp_a_0' }, { type: 'item_reference', id: 'msg_resp_a_in0' }, { role: 'user', content: 'next' }];
     expect(await resolveItemReferences(responses, items, ALICE)).toEqual([
       { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'answer a', annotations: [] }] },
       { type: 'message', role: 'user', content: 'question a' },
-      { type: 'item_reference', id: 'msg_elsewhere' },
       { role: 'user', content: 'next' },
     ]);
+    await expect(resolveItemReferences(responses, [{ role: 'user', content: 'x' }, { type: 'item_reference', id: 'msg_elsewhere' }], ALICE))
+      .rejects.toMatchObject({ status: 400, param: 'input[1].id', message: expect.stringContaining("'msg_elsewhere' not found") });
     // Another principal's items are not found, even by their exact ids.
-    expect(await resolveItemReferences(responses, items.slice(0, 1), BOB)).toEqual(items.slice(0, 1));
+    await expect(resolveItemReferences(responses, items.slice(0, 1), BOB)).rejects.toMatchObject({ status: 400, param: 'input[0].id' });
   });
 
   it('keeps an item findable through the later response that repeated its id when the earlier one is deleted', async () => {
