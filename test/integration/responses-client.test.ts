@@ -212,6 +212,19 @@ describe('reasoning', () => {
     expect(assistant.content[0]).toEqual({ type: 'thinking', thinking: 'the user wants a greeting', signature: SIGNATURE });
   });
 
+  it('from OpenAI goes back to OpenAI with its encrypted content, and to another provider as its summary only', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'thinking', thinking: 'openai plan', signature: 'gAAAA-openai-state' });
+    const first = await client.responses.create({ model: 'gpt-4o', input: 'plan it', include: ['reasoning.encrypted_content'] });
+    expect(first.output[0]).toMatchObject({ type: 'reasoning', encrypted_content: 'gAAAA-openai-state' });
+    await client.responses.create({ model: 'gpt-4o', previous_response_id: first.id, input: 'go on' });
+    expect(mock.requests.at(-1)!.body.input[1]).toMatchObject({ type: 'reasoning', encrypted_content: 'gAAAA-openai-state' });
+    await client.responses.create({ model: 'claude-sonnet-4-5', previous_response_id: first.id, input: 'go on' });
+    const messages = mock.requests.at(-1)!.body.messages;
+    expect(JSON.stringify(messages)).not.toContain('gAAAA-openai-state');
+    expect(messages[1].content.map((b: { type: string }) => b.type)).toEqual(['text']);
+  });
+
   it('is left out of a continuation on OpenAI, which would refuse another provider\'s signature', async () => {
     mock.reset();
     mock.enqueue({ kind: 'thinking', thinking: 'plan', signature: SIGNATURE });

@@ -92,6 +92,24 @@ describe.each(['o3-pro', 'responses-only'])('a Responses-only model (%s)', (mode
   });
 });
 
+describe('reasoning from a Responses-only model', () => {
+  it('reaches an Anthropic client as a thinking block, streamed and whole, with usage', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'thinking', thinking: 'weighing the options', signature: 'gAAAA-openai-state' });
+    const stream = anthropic.messages.stream({ model: 'o3-pro', max_tokens: 200, messages: [{ role: 'user', content: 'decide' }] });
+    let thinking = '';
+    stream.on('thinking', (delta) => void (thinking += delta));
+    const message = await stream.finalMessage();
+    expect(thinking).toBe('weighing the options');
+    expect(message.content[0]).toMatchObject({ type: 'thinking', thinking: 'weighing the options' });
+    expect(message.content[1]).toMatchObject({ type: 'text', text: expect.stringContaining('says: decide') });
+
+    mock.enqueue({ kind: 'thinking', thinking: 'once more', signature: 'gAAAA-openai-state' });
+    const whole = await anthropic.messages.create({ model: 'o3-pro', max_tokens: 200, messages: [{ role: 'user', content: 'decide again' }] });
+    expect(whole.content.map((b) => b.type)).toEqual(['thinking', 'text']);
+  });
+});
+
 describe('an OpenAI provider serving both endpoints', () => {
   it('passes Chat Completions to /chat/completions and Responses to /responses', async () => {
     mock.reset();

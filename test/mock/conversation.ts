@@ -20,7 +20,7 @@ export interface Conversation {
 }
 
 export type Reply =
-  /** `thinking`: Anthropic extended thinking before the text (other formats of the mock do not reason). */
+  /** `thinking`: reasoning before the text (Anthropic thinking, a Responses reasoning item; other formats ignore it). */
   | { kind: 'text'; text: string; stop: 'stop' | 'length'; thinking?: { text: string; signature: string } }
   | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
 

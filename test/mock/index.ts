@@ -37,7 +37,10 @@ export type MockBehaviour =
   | { kind: 'fail_mid_stream'; afterChunks: number }
   | { kind: 'text'; text: string }
   | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> }
-  /** The usual text answer, preceded (Anthropic format only) by a thinking block with this text and signature. */
+  /**
+   * The usual text answer, preceded by the model's reasoning: an Anthropic thinking block (this text and signature), a
+   * Responses reasoning item (this text as its summary, the signature as its `encrypted_content`); other formats ignore it.
+   */
   | { kind: 'thinking'; thinking: string; signature: string };
 
 export interface MockUpstream {

@@ -41,6 +41,11 @@ function responsesObject(id: string, model: string, request: Record<string, any>
   };
 }
 
+/** A reasoning item as OpenAI returns it with `include: ["reasoning.encrypted_content"]`: a summary and the opaque state. */
+function reasoningItem(id: string, thinking: { text: string; signature: string }) {
+  return { id, type: 'reasoning', summary: [{ type: 'summary_text', text: thinking.text }], encrypted_content: thinking.signature };
+}
+
 function responsesOutput(reply: Reply, ids: { message: string; call: string; callId: string }, done: boolean) {
   if (reply.kind === 'text') {
     return { id: ids.message, type: 'message', status: done ? 'completed' : 'in_progress', role: 'assistant', content: done ? [{ type: 'output_text', annotations: [], logprobs: [], text: reply.text }] : [] };
@@ -55,7 +60,8 @@ export function outputPieceCount(reply: Reply): number {
 export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, request: Record<string, any> = {}): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (format === 'responses') {
     const output = responsesOutput(reply, { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') }, true);
-    return responsesObject(nextId('resp_'), model, request, reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed', [output], responsesUsage(usage));
+    const reasoning = reply.kind === 'text' && reply.thinking ? [reasoningItem(nextId('rs_'), reply.thinking)] : [];
+    return responsesObject(nextId('resp_'), model, request, reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed', [...reasoning, output], responsesUsage(usage));
   }
   if (format === 'openai') {
     const callId = nextId('call_');
@@ -106,21 +112,34 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
     const frames = [
       event('response.created', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
       event('response.in_progress', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
-      event('response.output_item.added', { output_index: 0, item: responsesOutput(reply, ids, false) }),
     ];
+    const finished: unknown[] = [];
+    if (reply.kind === 'text' && reply.thinking) {
+      const reasoning = reasoningItem(nextId('rs_'), reply.thinking);
+      const at = { item_id: reasoning.id, output_index: 0, summary_index: 0 };
+      frames.push(event('response.output_item.added', { output_index: 0, item: { id: reasoning.id, type: 'reasoning', summary: [] } }));
+      frames.push(event('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }));
+      for (const piece of pieces(reply.thinking.text)) frames.push(event('response.reasoning_summary_text.delta', { ...at, delta: piece }));
+      frames.push(event('response.reasoning_summary_text.done', { ...at, text: reply.thinking.text }));
+      frames.push(event('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text: reply.thinking.text } }));
+      frames.push(event('response.output_item.done', { output_index: 0, item: reasoning }));
+      finished.push(reasoning);
+    }
+    const index = finished.length;
+    frames.push(event('response.output_item.added', { output_index: index, item: responsesOutput(reply, ids, false) }));
     if (reply.kind === 'text') {
       const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
-      frames.push(event('response.content_part.added', { item_id: ids.message, output_index: 0, content_index: 0, part }));
-      for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: 0, content_index: 0, delta: piece, logprobs: [] }));
-      frames.push(event('response.output_text.done', { item_id: ids.message, output_index: 0, content_index: 0, text: reply.text, logprobs: [] }));
-      frames.push(event('response.content_part.done', { item_id: ids.message, output_index: 0, content_index: 0, part: { ...part, text: reply.text } }));
+      frames.push(event('response.content_part.added', { item_id: ids.message, output_index: index, content_index: 0, part }));
+      for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: index, content_index: 0, delta: piece, logprobs: [] }));
+      frames.push(event('response.output_text.done', { item_id: ids.message, output_index: index, content_index: 0, text: reply.text, logprobs: [] }));
+      frames.push(event('response.content_part.done', { item_id: ids.message, output_index: index, content_index: 0, part: { ...part, text: reply.text } }));
     } else {
-      for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: 0, delta: piece }));
-      frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: 0, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
+      for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: index, delta: piece }));
+      frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: index, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
     }
     const done = responsesOutput(reply, ids, true);
-    frames.push(event('response.output_item.done', { output_index: 0, item: done }));
-    frames.push(event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responsesObject(id, model, request, status, [done], responsesUsage(usage)) }));
+    frames.push(event('response.output_item.done', { output_index: index, item: done }));
+    frames.push(event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responsesObject(id, model, request, status, [...finished, done], responsesUsage(usage)) }));
     return frames;
   }
   if (format === 'openai') {
