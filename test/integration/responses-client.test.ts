@@ -193,6 +193,23 @@ describe('Azure OpenAI paths', () => {
   });
 });
 
+describe('files', () => {
+  const PDF = Buffer.from('%PDF-1.4 a tiny document').toString('base64');
+  it.each([
+    ['gpt-4o', (body: any) => body.input[0].content[1], { type: 'input_file', filename: 'memo.pdf', file_data: `data:application/pdf;base64,${PDF}` }], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['claude-sonnet-4-5', (body: any) => body.messages[0].content[1], { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF }, title: 'memo.pdf' }], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['gemini-2.5-flash', (body: any) => body.contents[0].parts[1], { inlineData: { mimeType: 'application/pdf', data: PDF } }], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['gpt-4o-azure', (body: any) => body.messages[0].content[1], { type: 'file', file: { filename: 'memo.pdf', file_data: `data:application/pdf;base64,${PDF}` } }], // eslint-disable-line @typescript-eslint/no-explicit-any
+  ])('sends an input_file PDF on to %s in its own form', async (model, partOf, expected) => {
+    mock.reset();
+    const res = await client.responses.create({
+      model, input: [{ role: 'user', content: [{ type: 'input_text', text: 'summarise this' }, { type: 'input_file', filename: 'memo.pdf', file_data: `data:application/pdf;base64,${PDF}` }] }],
+    });
+    expect(res.status).toBe('completed');
+    expect(partOf(mock.requests.at(-1)!.body)).toEqual(expected);
+  });
+});
+
 describe('reasoning', () => {
   const SIGNATURE = 'EqQBCkYIARgCKkD-anthropic-signature';
 

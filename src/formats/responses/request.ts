@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
 import type {
-  CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
+  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
 import { zodIssueToBadRequest } from '../validation.js';
@@ -16,8 +16,9 @@ const inputText = z.object({ type: z.literal('input_text'), text: z.string() }).
 const outputText = z.object({ type: z.literal('output_text'), text: z.string() }).loose();
 const refusal = z.object({ type: z.literal('refusal'), refusal: z.string() }).loose();
 const inputImage = z.object({ type: z.literal('input_image'), image_url: z.string().nullable().optional(), file_id: z.string().nullable().optional(), detail: z.enum(['auto', 'low', 'high']).optional() }).loose();
+const inputFile = z.object({ type: z.literal('input_file'), file_data: z.string().optional(), file_url: z.string().optional(), file_id: z.string().nullable().optional(), filename: z.string().optional() }).loose();
 const otherPart = z.object({ type: z.string() }).loose();
-const messageContent = z.union([z.string(), z.array(z.union([inputText, outputText, refusal, inputImage, otherPart]))]);
+const messageContent = z.union([z.string(), z.array(z.union([inputText, outputText, refusal, inputImage, inputFile, otherPart]))]);
 
 const messageItem = z.object({ type: z.literal('message').optional(), role: z.enum(['user', 'assistant', 'system', 'developer']), content: messageContent }).loose();
 const functionCallItem = z.object({ type: z.literal('function_call'), call_id: z.string().min(1), name: z.string().min(1), arguments: z.string() }).loose();
@@ -88,7 +89,17 @@ function image(part: z.infer<typeof inputImage>, where: string): ImagePart {
   return { type: 'image', source, ...(part.detail ? { detail: part.detail } : {}) };
 }
 
-function contentParts(content: z.infer<typeof messageContent>, where: string): Array<TextPart | ImagePart> {
+/** An `input_file` inline (`file_data`, a data URL) or by URL; a file stored at OpenAI (`file_id`) only OpenAI reads. */
+function file(part: z.infer<typeof inputFile>, where: string): FilePart {
+  const filename = part.filename ? { filename: part.filename } : {};
+  if (part.file_url) return { type: 'file', source: { kind: 'url', url: part.file_url }, ...filename };
+  const match = part.file_data ? DATA_URL.exec(part.file_data) : null;
+  if (match) return { type: 'file', source: { kind: 'base64', mediaType: match[1]!, data: match[2]! }, ...filename };
+  if (part.file_data) throw badRequest('`file_data` must be a data URL (data:<media type>;base64,<data>) to be translated to another provider.', `${where}.file_data`);
+  throw badRequest('An input_file by file_id refers to a file stored at OpenAI; only an OpenAI provider can read it.', where, 'not_translatable');
+}
+
+function contentParts(content: z.infer<typeof messageContent>, where: string): Array<TextPart | ImagePart | FilePart> {
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
   return content.map((part, i) => {
     switch (part.type) {
@@ -99,6 +110,8 @@ function contentParts(content: z.infer<typeof messageContent>, where: string): A
         return { type: 'text', text: (part as { refusal: string }).refusal };
       case 'input_image':
         return image(part as z.infer<typeof inputImage>, `${where}[${i}]`);
+      case 'input_file':
+        return file(part as z.infer<typeof inputFile>, `${where}[${i}]`);
       default:
         throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, 'not_translatable');
     }
@@ -193,7 +206,10 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
       }
       case 'function_call_output': {
         const result = item as z.infer<typeof functionOutputItem>;
-        const content = typeof result.output === 'string' ? (result.output === '' ? [] : [{ type: 'text' as const, text: result.output }]) : contentParts(result.output, `${where}.output`);
+        const parts = typeof result.output === 'string' ? (result.output === '' ? [] : [{ type: 'text' as const, text: result.output }]) : contentParts(result.output, `${where}.output`);
+        const attached = parts.findIndex((p) => p.type === 'file');
+        if (attached >= 0) throw badRequest('A file inside a function_call_output cannot be translated to another provider format.', `${where}.output[${attached}]`, 'not_translatable');
+        const content = parts as Array<TextPart | ImagePart>;
         pushToolResult(messages, { type: 'tool_result', toolCallId: result.call_id, content });
         break;
       }
@@ -255,10 +271,15 @@ function effortForBudget(budget: number): ReasoningEffort {
   return 'high';
 }
 
-function inputContent(parts: Array<TextPart | ImagePart>): Array<Record<string, unknown>> {
-  return parts.map((p) => p.type === 'text'
-    ? { type: 'input_text', text: p.text }
-    : { type: 'input_image', image_url: p.source.kind === 'base64' ? `data:${p.source.mediaType};base64,${p.source.data}` : p.source.url, detail: p.detail ?? 'auto' });
+const urlOf = (source: ImagePart['source']) => (source.kind === 'base64' ? `data:${source.mediaType};base64,${source.data}` : source.url);
+
+function inputContent(parts: Array<TextPart | ImagePart | FilePart>): Array<Record<string, unknown>> {
+  return parts.map((p) => {
+    if (p.type === 'text') return { type: 'input_text', text: p.text };
+    if (p.type === 'image') return { type: 'input_image', image_url: urlOf(p.source), detail: p.detail ?? 'auto' };
+    const filename = p.filename ?? 'file';
+    return p.source.kind === 'url' ? { type: 'input_file', file_url: p.source.url } : { type: 'input_file', filename, file_data: urlOf(p.source) };
+  });
 }
 
 /**
@@ -278,13 +299,13 @@ export function canonicalToResponsesRequest(req: CanonicalRequest, model: string
       }
       continue;
     }
-    const ordinary: Array<TextPart | ImagePart> = [];
+    const ordinary: Array<TextPart | ImagePart | FilePart> = [];
     for (const part of message.content) {
       if (part.type === 'tool_result') {
         const text = part.content.every((p) => p.type === 'text');
         const output = text ? part.content.map((p) => (p as TextPart).text).join('') : inputContent(part.content);
         input.push({ type: 'function_call_output', call_id: part.toolCallId, output: part.isError && typeof output === 'string' ? `Error: ${output}` : output });
-      } else if (part.type === 'text' || part.type === 'image') {
+      } else if (part.type === 'text' || part.type === 'image' || part.type === 'file') {
         ordinary.push(part);
       }
     }

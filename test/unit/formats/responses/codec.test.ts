@@ -76,12 +76,45 @@ describe('Responses request → canonical', () => {
     };
     expect(refusal({ tools: [{ type: 'file_search', vector_store_ids: ['vs_1'] }] })).toMatchObject({ code: 'not_translatable', param: 'tools[0].type', message: expect.stringContaining("'file_search'") });
     expect(refusal({ tool_choice: { type: 'web_search_preview' } })).toMatchObject({ code: 'not_translatable', param: 'tool_choice' });
-    expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].content[0].type' });
+    expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].content[0]' });
+    expect(refusal({ input: [{ type: 'function_call_output', call_id: 'c', output: [{ type: 'input_file', file_data: 'data:application/pdf;base64,JVBERi0=' }] }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].output[0]' });
     expect(refusal({ input: [{ type: 'item_reference', id: 'msg_1' }] })).toMatchObject({ code: 'not_translatable', param: 'input[0].type' });
     expect(refusal({ prompt: { id: 'pmpt_1' } })).toMatchObject({ code: 'not_translatable', param: 'prompt' });
     expect(refusal({ input: [] })).toMatchObject({ code: 'invalid_request', param: 'input' });
     // Not translatable anywhere: refused outright.
     expect(refusal({ background: true })).toMatchObject({ code: 'unsupported_parameter', param: 'background' });
+  });
+});
+
+describe('files (input_file)', () => {
+  const PDF = 'JVBERi0xLjQK';
+  const request = (file: Record<string, unknown>) => codec.requestToCanonical({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: 'summarise' }, { type: 'input_file', ...file }] }] });
+
+  it('reads inline and linked files into canonical file parts', () => {
+    expect(request({ filename: 'a.pdf', file_data: `data:application/pdf;base64,${PDF}` }).messages[0]!.content[1]).toEqual({ type: 'file', source: { kind: 'base64', mediaType: 'application/pdf', data: PDF }, filename: 'a.pdf' });
+    expect(request({ file_url: 'https://x.example/a.pdf' }).messages[0]!.content[1]).toEqual({ type: 'file', source: { kind: 'url', url: 'https://x.example/a.pdf' } });
+    expect(() => request({ file_data: PDF })).toThrow(/data URL/);
+  });
+
+  it('reaches every provider format in the form it takes, or is refused by name', () => {
+    const inline = request({ filename: 'a.pdf', file_data: `data:application/pdf;base64,${PDF}` });
+    const linked = request({ file_url: 'https://x.example/a.pdf' });
+    const text = request({ filename: 'n.txt', file_data: `data:text/plain;base64,${Buffer.from('hello notes').toString('base64')}` });
+    const userContent = (format: 'anthropic' | 'openai' | 'gemini' | 'responses', req: typeof inline) => {
+      const body = codecs[format].requestFromCanonical(req, 'm').body as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return format === 'anthropic' ? body.messages[0].content[1] : format === 'openai' ? body.messages[0].content[1] : format === 'gemini' ? body.contents[0].parts[1] : body.input[0].content[1];
+    };
+    expect(userContent('anthropic', inline)).toEqual({ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: PDF }, title: 'a.pdf' });
+    expect(userContent('anthropic', linked)).toEqual({ type: 'document', source: { type: 'url', url: 'https://x.example/a.pdf' } });
+    expect(userContent('anthropic', text)).toEqual({ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'hello notes' }, title: 'n.txt' });
+    expect(userContent('openai', inline)).toEqual({ type: 'file', file: { filename: 'a.pdf', file_data: `data:application/pdf;base64,${PDF}` } });
+    expect(userContent('gemini', inline)).toEqual({ inlineData: { mimeType: 'application/pdf', data: PDF } });
+    expect(userContent('responses', inline)).toEqual({ type: 'input_file', filename: 'a.pdf', file_data: `data:application/pdf;base64,${PDF}` });
+    expect(userContent('responses', linked)).toEqual({ type: 'input_file', file_url: 'https://x.example/a.pdf' });
+    expect(() => userContent('openai', linked)).toThrow(expect.objectContaining({ code: 'not_translatable' }));
+    expect(() => userContent('gemini', linked)).toThrow(expect.objectContaining({ code: 'not_translatable' }));
+    const audio = request({ filename: 'a.wav', file_data: 'data:audio/wav;base64,UklGRg==' });
+    expect(() => userContent('anthropic', audio)).toThrow(expect.objectContaining({ code: 'not_translatable', message: expect.stringContaining("'audio/wav'") }));
   });
 });
 
