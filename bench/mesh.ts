@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { Pool } from 'undici';
-import { Ledger, signingKeyFromRaw, verifyReceipt } from '../src/ledger/index.js';
+import { Ledger, MAX_NOTED_PER_CHANNEL, channelId, receiptHash, signDispute, signingKeyFromRaw, verifyReceipt } from '../src/ledger/index.js';
 import { MeshNode, meshConfigSchema } from '../src/mesh/index.js';
 import { Store } from '../src/store/index.js';
 import { Processes, fmt, percentile } from './processes.js';
@@ -101,7 +101,8 @@ async function receiptThroughput(): Promise<string[]> {
     const key = await generateKeyPair('Ed25519');
     const id = peerIdFromPrivateKey(key).toString();
     const store = await Store.open(await tempDir(name));
-    return { id, store, ledger: Ledger.open(store, id, signingKeyFromRaw(key.raw)) };
+    const signing = signingKeyFromRaw(key.raw);
+    return { id, store, signing, ledger: Ledger.open(store, id, signing) };
   };
   const server = await make('rs');
   const client = await make('rc');
@@ -127,11 +128,21 @@ async function receiptThroughput(): Promise<string[]> {
     if (result.accepted) await server.ledger.recordAck(result.ack);
   }
   const roundTrip = (performance.now() - started) / n;
+  // The ledger view with a channel at its cap of noted disputes (one per acknowledged receipt, as a hostile peer would
+  // send them): read from the per-channel figures, so its time does not grow with receipts or disputes.
+  const ch = channelId(server.id, client.id);
+  for (let i = 0; i < MAX_NOTED_PER_CHANNEL; i++) {
+    await server.ledger.recordDispute(await signDispute({ v: 1, ch, seq: i + 1, rid: `r${i}`, receipt: receiptHash(jws[i]!), reason: 'bench', iat: i }, client.signing, client.id), client.id);
+  }
+  started = performance.now();
+  for (let i = 0; i < 100; i++) await server.ledger.summary();
+  const summaryMs = (performance.now() - started) / 100;
   await server.store.close();
   await client.store.close();
   return [
     `receipts: ${issueRate.toFixed(0)} issued/s (sign + chain + store), ${verifyRate.toFixed(0)} verified/s (signature + schema)`,
     `receipt acceptance (all checks + countersign + store) and acknowledgement recording: ${fmt(roundTrip)} ms per receipt`,
+    `ledger view (summary) of a channel with ${n} receipts and ${MAX_NOTED_PER_CHANNEL} noted disputes: ${fmt(summaryMs)} ms`,
     `latency a receipt adds to a forwarded request: the serving node issues it (sign + chain + store) before the trailer, p50 ${fmt(percentile(issueTimes, 50))} ms, p99 ${fmt(percentile(issueTimes, 99))} ms; checking and acknowledging it happen after the requester's client has its answer`,
   ];
 }

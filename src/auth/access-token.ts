@@ -1,6 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
+import { isCanonicalBase64url } from '../core/index.js';
 import type { CodeWithStatus } from '../errors/index.js';
 import { accessRulesShape } from '../policy/index.js';
 import { AdminKey, gatewayIdOf, parsePublicKey } from './admin-key.js';
@@ -167,7 +168,9 @@ function publicKeyOf(key: VerifyOptions['key']): { publicKey: KeyObject; gateway
 /** Verifies an access token; throws TokenRejectedError saying why it is refused. */
 export async function verifyAccessToken(token: string, options: VerifyOptions): Promise<VerifiedToken> {
   const parts = splitAccessToken(token);
-  if (!parts) throw new TokenRejectedError('malformed');
+  // jose decodes base64url leniently (the last character's unused bits are ignored): 16 spellings of one signature
+  // would all verify. Only the canonical one is accepted, checked on the raw segments before jose sees them.
+  if (!parts || !parts.jwt.split('.').every(isCanonicalBase64url)) throw new TokenRejectedError('malformed');
   const { publicKey, gatewayId } = publicKeyOf(options.key);
   if (parts.gatewayId !== gatewayId) throw new TokenRejectedError('wrong_gateway');
   let raw: unknown;

@@ -65,6 +65,11 @@ export const providerSchema = z
     max_retries: z.number().int().min(0).max(5).default(1),
     /** Concurrent upstream requests to this provider; further requests fail over (or wait in the mesh). */
     max_concurrent: z.number().int().positive().default(256),
+    /**
+     * Anthropic: models that take `output_config.format` (exact names or a prefix ending in `*`); other models get
+     * JSON output through a forced tool. Absent → the models Anthropic lists as supporting structured outputs.
+     */
+    structured_output_models: z.array(z.string().min(1)).optional(),
   })
   .strict()
   .superRefine((provider, ctx) => {

@@ -1,8 +1,11 @@
 /**
  * The bottom of the module graph: the few leaves every layer shares (secrets, the config error, wire formats,
- * operations, principal references, money units). It imports nothing of ours, so any module may import it without
+ * operations, principal references, money units, and the canonical encodings that signatures cover: one spelling of
+ * each value, so a signed object has one text and one hash). It imports nothing of ours, so any module may import it without
  * a cycle (test/unit/architecture/import-graph.test.ts checks both).
  */
+export { decodeCanonicalBase64url, isCanonicalBase64url } from './base64url.js';
+export { canonicalJson } from './canonical-json.js';
 export { ConfigError } from './config-error.js';
 export { MICROS_PER_USD, formatMicrosAsUsd, isWholeMicros, microsToUsd, usdToMicros } from './money.js';
 export { OPERATIONS, type Operation } from './operation.js';

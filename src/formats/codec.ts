@@ -23,6 +23,14 @@ export interface ResponseContext {
   upstreamFormat?: WireFormat;
 }
 
+/** Who receives a translated request: what a format needs to know to adapt to it. */
+export interface TranslationTarget {
+  /** The provider type (OpenAI itself vs an OpenAI-compatible server). */
+  providerType?: string;
+  /** Models that take Anthropic's `output_config.format` (the provider's `structured_output_models`). */
+  structuredOutputModels?: readonly string[];
+}
+
 export interface TranslatedRequest {
   /** Body in the target format, with the upstream model set where the format carries it in the body. */
   body: Record<string, unknown>;
@@ -55,11 +63,8 @@ export interface FormatCodec {
 
   /** Validates a client request (zod, partial where the format is open-ended) and maps it. Throws 400 GatewayError. */
   requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalRequest;
-  /**
-   * Builds a request for an upstream of this format. `model` is the upstream model name; `target.providerType`
-   * lets a format adapt to who speaks it (OpenAI itself vs an OpenAI-compatible server).
-   */
-  requestFromCanonical(req: CanonicalRequest, model: string, target?: { providerType?: string }): TranslatedRequest;
+  /** Builds a request for an upstream of this format. `model` is the upstream model name; `target` says who gets it. */
+  requestFromCanonical(req: CanonicalRequest, model: string, target?: TranslationTarget): TranslatedRequest;
 
   /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
   responseToCanonical(body: unknown): CanonicalResponse;

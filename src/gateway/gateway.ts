@@ -5,12 +5,10 @@ import { usdToMicros } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { Ledger, ledgerRoutes, signingKeyFromRaw } from '../ledger/index.js';
+import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
-import { forwardHandler, peerForwarder } from './mesh-bridge.js';
-import { LedgerReconciler } from './ledger-reconciler.js';
-import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from './mesh-ledger.js';
+import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
@@ -25,6 +23,19 @@ import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
+
+/** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
+export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
+  return { request: (peerId, message) => mesh.sendMessage(peerId, LEDGER_PROTOCOL, message) };
+}
+
+/** What a peer advertises for a model now, in receipt units; undefined when its record does not list the model. */
+function advertisedPriceOf(mesh: MeshNode): AdvertisedPrice {
+  return (peerId, model) => {
+    const advert = mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model);
+    return advert && receiptPrice(advert.price);
+  };
+}
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -246,14 +257,22 @@ export class Gateway {
     mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
-    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger));
+    const rate = new LedgerMessageRate(this.config.mesh.ledger_messages_per_second);
+    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(this.ledger), (peerId) =>
+      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} ledger messages per second from this peer; try again later`);
     await mesh.start();
-    this.acks = new AckBatcher(mesh, this.logger);
-    this.reconciler = new LedgerReconciler(mesh, this.ledger, this.logger, { intervalMs: this.config.mesh.reconcile_interval_seconds * 1000 });
+    const transport = ledgerTransportOver(mesh);
+    const priceOf = advertisedPriceOf(mesh);
+    this.acks = new AckBatcher(transport, this.logger);
+    this.reconciler = new LedgerReconciler(transport, this.ledger, this.logger, {
+      intervalMs: this.config.mesh.reconcile_interval_seconds * 1000,
+      peerSeen: (listener) => mesh.onPeerRecord((record) => record.withdrawn || listener(record.peerId)),
+      priceOf,
+    });
     this.reconciler.start();
     this.pipeline.attachPeers(peerForwarder(mesh, {
       forward: this.config.mesh.forward, maxHops: this.config.mesh.max_hops, lookupTimeoutMs: this.config.mesh.dht_timeout_ms,
-      ledger: { ledger: this.ledger, acks: this.acks }, logger: this.logger,
+      ledger: { ledger: this.ledger, acks: this.acks, transport, priceOf }, logger: this.logger,
     }));
     // Capacity changes are cheap to report; the advertiser republishes only on model or large capacity changes.
     this.advertiseTimer = setInterval(() => mesh.setAdvertisement(this.advertisement()), 1_000);

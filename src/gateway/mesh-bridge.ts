@@ -6,12 +6,11 @@ import { formatMicrosAsUsd, microsToUsd, usdToMicros, type WireFormat } from '..
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
 import type { Usage } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
-import type { Ledger } from '../ledger/index.js';
+import { settleReceipt, type Ledger, type SettleContext } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
-import { settleReceipt, type AckBatcher } from './mesh-ledger.js';
 import { iterator } from '../pipeline/streaming.js';
 
 const encoder = new TextEncoder();
@@ -70,7 +69,7 @@ export interface PeerForwarderOptions {
   maxHops: number;
   lookupTimeoutMs: number;
   /** Receipts of forwarded work are checked and acknowledged with these (absent: no receipts kept). */
-  ledger?: { ledger: Ledger; acks: AckBatcher };
+  ledger?: Omit<SettleContext, 'logger'>;
   logger: Logger;
 }
 
@@ -105,7 +104,7 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
           // Only when the response carried no usage to measure: this node's own estimate to check the claim against.
           const estimate = usage ? undefined : { input: estimateTextTokens(JSON.stringify(frame.body).length), output: estimateTextTokens(relayed) };
           const measured = { usage, price, estimate };
-          void settleReceipt({ mesh, logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
+          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
         }
         return t;
       });

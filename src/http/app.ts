@@ -9,6 +9,7 @@ import './context.js';
 import { HttpDrain } from './drain.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
+import { modelRoutes } from './routes/models.js';
 
 export interface AppDeps {
   config: Config;
@@ -38,7 +39,12 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * The wire format of a request's errors: its route's, else Gemini's under /v1beta (unknown routes there included, as
+ * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent.
+ */
 function formatOf(request: FastifyRequest): WireFormat {
+  if (/^\/v1beta(?:[/?]|$)/.test(request.url)) return 'gemini';
   return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
 }
 
@@ -143,6 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await api.register(chatRoutes(deps.pipeline));
     await api.register(infoRoutes(deps.info));
+    await api.register(modelRoutes(deps.info));
     for (const plugin of deps.apiPlugins ?? []) await api.register(plugin);
   });
 

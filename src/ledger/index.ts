@@ -1,5 +1,5 @@
-export { Ledger, newReconcileReport } from './ledger.js';
-export type { Acceptance, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
+export { Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
+export type { Acceptance, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export {
   ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, channelParties, claimedPosition, isPartyOf, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
   signReceipt, verifyAck, verifyDispute, verifyReceipt,
@@ -12,3 +12,14 @@ export { ledgerRoutes } from './routes.js';
 export { verifyReceiptSet } from './verify-export.js';
 export type { ChannelReport } from './verify-export.js';
 export { runReceiptsCommand } from './receipts-command.js';
+export { LEDGER_PROTOCOL } from './ledger-transport.js';
+export type { LedgerTransport } from './ledger-transport.js';
+export { ledgerMessageHandler } from './message-handler.js';
+export { LedgerMessageRate } from './message-rate-limit.js';
+export { AckBatcher } from './ack-batcher.js';
+export { settleReceipt } from './settle-receipt.js';
+export type { SettleContext } from './settle-receipt.js';
+export { reconcileWithPeer } from './reconcile.js';
+export type { AdvertisedPrice } from './reconcile.js';
+export { LedgerReconciler } from './reconciler.js';
+export type { ReconcilerOptions } from './reconciler.js';

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Store } from '../store/index.js';
+import { EMPTY_STATS, receiptDelta, withDelta, type ChannelStats } from './channel-stats.js';
 import {
   ReceiptError, channelId, channelParties, claimedPosition, costMicros, isPartyOf, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
   type ReceiptPayload,
@@ -19,6 +20,8 @@ export interface StoredReceipt {
   iat: number;
   ack?: string;
   dispute?: { reason: string; jws?: string; at: number };
+  /** A dispute the subject withdrew by acknowledging the receipt after all (its acknowledgement overrides it). */
+  supersededDispute?: { reason: string; jws?: string; at: number };
 }
 
 /** A dispute that does not take a held receipt out of the totals (see `recordDispute`). */
@@ -95,6 +98,33 @@ const pad = (seq: number) => String(seq).padStart(12, '0');
 const EMPTY_HEAD: ChannelHead = { seq: 0, total: 0, hash: null };
 
 /**
+ * Entries a channel may hold outside its chain: noted disputes and receipts this node refused (protocol/receipts.md,
+ * "Bounds"). Both are at most one per sequence number already; this caps what a hostile counterparty can make a node
+ * store (each dispute it accepts names a receipt the node holds, so it also needs a receipt for each).
+ */
+export const MAX_NOTED_PER_CHANNEL = 1_000;
+/**
+ * Receipts of another issuer that reconciliation or gap-filling may import into a channel without this node's
+ * acknowledgement (claims, outside its totals): an issuer can sign any number of them, so they are bounded too.
+ */
+export const MAX_CLAIMS_PER_CHANNEL = 10_000;
+/** Version of the per-channel figures; a ledger without them (older data) computes them once, by one scan. */
+const STATS_VERSION = 1;
+
+type Noted = 'stored' | 'duplicate' | 'full';
+
+export interface LedgerOptions {
+  /** Unacknowledged amount (micro-USD) a subject may owe before `creditExceeded`; absent = no limit. */
+  creditLimitMicros?: number;
+  /** Relative difference tolerated between claimed and measured usage (default 2%). */
+  tolerance?: number;
+  /** Entries kept outside each channel's chain (default `MAX_NOTED_PER_CHANNEL`). */
+  maxNotedPerChannel?: number;
+  /** Unacknowledged receipts of another issuer imported into a channel (default `MAX_CLAIMS_PER_CHANNEL`). */
+  maxClaimsPerChannel?: number;
+}
+
+/**
  * Both sides of the receipt protocol for one node: issuing receipts for work served, checking and acknowledging (or
  * disputing) receipts for work consumed, per-peer totals, credit limits, and reconciliation of channels after data
  * loss. Writes to a channel are serialised in-process (LevelDB has no compare-and-set).
@@ -103,24 +133,30 @@ export class Ledger {
   private readonly receipts;
   private readonly notedDisputes;
   private readonly heads;
+  private readonly stats;
+  private readonly meta;
   private readonly locks = new Map<string, Promise<unknown>>();
-  /** Unacknowledged, undisputed amount per subject this node served (micro-USD); filled on first use by one scan. */
-  private readonly unacked = new Map<string, number>();
   private readonly headCache = new Map<string, ChannelHead>();
+  private readonly statsCache = new Map<string, ChannelStats>();
+  private statsReady: Promise<void> | undefined;
 
   private constructor(
     store: Store,
     readonly selfId: string,
     private readonly key: KeyObject,
-    private readonly options: { creditLimitMicros?: number; tolerance: number },
+    private readonly options: { creditLimitMicros?: number; tolerance: number; maxNotedPerChannel: number; maxClaimsPerChannel: number },
   ) {
     this.receipts = store.sublevel<StoredReceipt>('receipt');
     this.notedDisputes = store.sublevel<NotedDispute>('receipt-dispute');
     this.heads = store.sublevel<ChannelHead>('channel');
+    this.stats = store.sublevel<ChannelStats>('channel-stats');
+    this.meta = store.sublevel<number>('ledger-meta');
   }
 
-  static open(store: Store, selfId: string, key: KeyObject, options: { creditLimitMicros?: number; tolerance?: number } = {}): Ledger {
-    return new Ledger(store, selfId, key, { tolerance: options.tolerance ?? 0.02, ...options });
+  static open(store: Store, selfId: string, key: KeyObject, options: LedgerOptions = {}): Ledger {
+    return new Ledger(store, selfId, key, { ...options, tolerance: options.tolerance ?? 0.02, maxNotedPerChannel: options.maxNotedPerChannel ?? MAX_NOTED_PER_CHANNEL,
+      maxClaimsPerChannel: options.maxClaimsPerChannel ?? MAX_CLAIMS_PER_CHANNEL,
+    });
   }
 
   private serial<T>(channel: string, work: () => Promise<T>): Promise<T> {
@@ -160,13 +196,60 @@ export class Ledger {
       total: p.total, hash: receiptHash(jws), iat: p.iat, ...extra,
     };
     const head = await this.head(p.ch);
+    const stats = await this.statsOf(p.ch);
     const next: ChannelHead = { seq: p.seq, total: p.total, hash: record.hash };
     const batch = this.receipts.db.batch();
     batch.put(`${p.ch}!${pad(p.seq)}`, record, { sublevel: this.receipts } as never);
     if (p.seq > head.seq) batch.put(p.ch, next, { sublevel: this.heads } as never);
-    await batch.write();
+    await this.commit(batch, p.ch, withDelta(stats, receiptDelta(record, true)));
     if (p.seq > head.seq) this.headCache.set(p.ch, next);
     return record;
+  }
+
+  /** Writes `batch` with the channel's new figures, atomically, and keeps the figures in memory. */
+  private async commit(batch: ReturnType<Store['db']['batch']>, channel: string, stats: ChannelStats): Promise<void> {
+    batch.put(channel, stats, { sublevel: this.stats } as never);
+    await batch.write();
+    this.statsCache.set(channel, stats);
+  }
+
+  /** Rewrites one receipt record and the channel's figures in one batch. */
+  private async update(key: string, record: StoredReceipt, stats: ChannelStats): Promise<void> {
+    const batch = this.receipts.db.batch();
+    batch.put(key, record, { sublevel: this.receipts } as never);
+    await this.commit(batch, record.channel, stats);
+  }
+
+  /** The figures of a channel (read under its lock by every writer). */
+  private async statsOf(channel: string): Promise<ChannelStats> {
+    await this.ensureStats();
+    const cached = this.statsCache.get(channel);
+    if (cached) return cached;
+    const stored = (await this.stats.get(channel)) ?? EMPTY_STATS;
+    this.statsCache.set(channel, stored);
+    return stored;
+  }
+
+  /**
+   * Per-channel figures for data written before they existed: one scan of the receipts and noted disputes, once per
+   * database. Every writer awaits this before it writes, so nothing lands between the scan and the figures.
+   */
+  private ensureStats(): Promise<void> {
+    this.statsReady ??= (async () => {
+      if ((await this.meta.get('stats')) === STATS_VERSION) return;
+      const figures = new Map<string, ChannelStats>();
+      const add = (channel: string, delta: Partial<ChannelStats>) => figures.set(channel, withDelta(figures.get(channel) ?? EMPTY_STATS, delta));
+      for await (const [key, record] of this.receipts.iterator()) add(record.channel, receiptDelta(record, !key.includes('!dispute!')));
+      for await (const noted of this.notedDisputes.values()) add(noted.channel, { disputes: 1, noted: 1 });
+      const batch = this.stats.db.batch();
+      for (const [channel, stats] of figures) batch.put(channel, stats, { sublevel: this.stats } as never);
+      batch.put('stats', STATS_VERSION, { sublevel: this.meta } as never);
+      await batch.write();
+    })().catch((err: unknown) => {
+      this.statsReady = undefined;
+      throw err;
+    });
+    return this.statsReady;
   }
 
   /** Serving side: a signed receipt for one forwarded request, chained to the channel's previous one. */
@@ -180,9 +263,7 @@ export class Ledger {
         total: head.total + cost, prev: head.hash, iat: Date.now(),
       };
       const jws = await signReceipt(payload, this.key);
-      const owed = await this.unacknowledgedLocked(subject);
       await this.store(jws, payload);
-      this.unacked.set(subject, owed + cost);
       return jws;
     });
   }
@@ -198,41 +279,26 @@ export class Ledger {
    * limit, a disputed receipt is not paid either (otherwise disputing everything would mean never being limited).
    */
   async unacknowledged(subject: string): Promise<number> {
-    const cached = this.unacked.get(subject);
-    if (cached !== undefined) return cached;
-    // Filled under the channel's lock, so no receipt or acknowledgement lands between the scan and the cache.
-    return this.serial(channelId(this.selfId, subject), () => this.unacknowledgedLocked(subject));
+    const stats = await this.statsOf(channelId(this.selfId, subject));
+    return stats.micros - stats.ackedMicros + stats.disputedMicros;
   }
 
-  /** `unacknowledged` for a caller that already holds the channel's lock. */
-  private async unacknowledgedLocked(subject: string): Promise<number> {
-    const cached = this.unacked.get(subject);
-    if (cached !== undefined) return cached;
-    const channel = channelId(this.selfId, subject);
-    let amount = 0;
-    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && record.issuer === this.selfId) amount += record.cost;
-    this.unacked.set(subject, amount);
-    return amount;
-  }
-
-  /** Serving side: receipts issued to `subject` that are neither acknowledged nor disputed, in sequence order. */
-  async openReceipts(subject: string): Promise<StoredReceipt[]> {
+  /**
+   * Serving side: receipts issued to `subject` that are neither acknowledged nor disputed (with `disputed`, the
+   * disputed ones too: an acknowledgement of those still overrides the dispute), in sequence order.
+   */
+  async openReceipts(subject: string, options: { disputed?: boolean } = {}): Promise<StoredReceipt[]> {
     const channel = channelId(this.selfId, subject);
     const open: StoredReceipt[] = [];
-    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && !record.dispute) open.push(record);
+    for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && (options.disputed || !record.dispute)) open.push(record);
     return open;
-  }
-
-  /** A receipt acknowledged now lowers the cached unacknowledged figure. */
-  private settled(record: StoredReceipt): void {
-    if (record.issuer !== this.selfId || record.ack) return;
-    const owed = this.unacked.get(record.subject);
-    if (owed !== undefined) this.unacked.set(record.subject, Math.max(0, owed - record.cost));
   }
 
   /**
    * Serving side: stores the requester's acknowledgement of a receipt this node issued. Returns false when the
-   * receipt was already acknowledged (a repeat is harmless).
+   * receipt was already acknowledged (a repeat is harmless). An acknowledgement that arrives after the subject's own
+   * dispute of the same receipt overrides it (the later signature is the subject's last word; it cannot take an
+   * acknowledgement back, but it can withdraw a dispute): the receipt is back in the totals, the dispute kept beside it.
    */
   async recordAck(ackJws: string, from?: string): Promise<boolean> {
     const claimed = claimedPosition(ackJws);
@@ -247,35 +313,60 @@ export class Ledger {
       if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.channel}#${claimed.seq} issued by this node`);
       await verifyAckSignature(ackJws, record.jws, record.subject);
       if (record.ack) return false;
-      await this.receipts.put(key, { ...record, ack: ackJws });
-      this.settled(record);
+      const stats = await this.statsOf(record.channel);
+      const acked = { acked: 1, ackedMicros: record.cost };
+      if (record.dispute) {
+        // Only the subject can have disputed a receipt this node issued (recordDispute checks the signer).
+        const { dispute, ...rest } = record;
+        await this.update(key, { ...rest, ack: ackJws, supersededDispute: dispute }, withDelta(stats, { ...acked, disputes: -1, disputedMicros: -record.cost, receipts: 1, micros: record.cost }));
+      } else {
+        await this.update(key, { ...record, ack: ackJws }, withDelta(stats, acked));
+      }
       return true;
     });
   }
 
   /**
-   * Records a signed dispute from the other party of a channel (`from`, when known, must be its signer). It takes a
-   * receipt out of the totals only when it names, by hash, a receipt held here that is not acknowledged: a dispute
-   * of a receipt this node never issued in that form (altered on the way, a duplicate delivery) or of one the
-   * subject already countersigned is kept as a noted dispute, counted but without effect on the amounts.
+   * Records a signed dispute from the other party of a channel (`from`, when known, must be its signer). Only a
+   * dispute that names, by hash, the receipt held here at its sequence number is kept (anything else — a receipt this
+   * node never issued in that form, a sequence number it does not hold — is refused, so a peer cannot fill the store
+   * with disputes of nothing), and only the first one per (channel, seq). It takes the receipt out of the totals when
+   * the receipt is not acknowledged; a dispute of a receipt already countersigned is kept as a noted dispute (an
+   * acknowledgement cannot be taken back), at most `maxNotedPerChannel` per channel. Returns whether it was new.
    */
-  async recordDispute(disputeJws: string, from?: string): Promise<void> {
+  async recordDispute(disputeJws: string, from?: string): Promise<boolean> {
     const dispute = await verifyDispute(disputeJws, from);
-    if (!isPartyOf(dispute.ch, dispute.signer) || !isPartyOf(dispute.ch, this.selfId)) {
-      throw new ReceiptError('wrong_signer', 'dispute not signed by a party of the channel');
+    if (!isPartyOf(dispute.ch, dispute.signer) || !isPartyOf(dispute.ch, this.selfId) || dispute.signer === this.selfId) {
+      throw new ReceiptError('wrong_signer', 'dispute not signed by the other party of the channel');
     }
     const key = `${dispute.ch}!${pad(dispute.seq)}`;
-    await this.serial(dispute.ch, async () => {
+    return this.serial(dispute.ch, async () => {
       const record = await this.receipts.get(key);
-      if (record && record.hash === dispute.receipt && !record.ack && !record.dispute) {
+      if (!record || record.hash !== dispute.receipt) throw new ReceiptError('unknown', `dispute names no receipt held here (${dispute.ch}#${dispute.seq})`);
+      if (record.dispute) return false;
+      const stats = await this.statsOf(dispute.ch);
+      if (!record.ack) {
         // Out of the totals, but still owed as far as the credit limit goes (see `unacknowledged`).
-        await this.receipts.put(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } });
-        return;
+        await this.update(key, { ...record, dispute: { reason: dispute.reason, jws: disputeJws, at: Date.now() } }, withDelta(stats, { receipts: -1, micros: -record.cost, disputes: 1, disputedMicros: record.cost }));
+        return true;
       }
-      await this.notedDisputes.put(`${dispute.ch}!${dispute.receipt ?? `seq-${dispute.seq}-${dispute.iat}`}`, {
+      const noted = await this.note(stats, {
         channel: dispute.ch, seq: dispute.seq, requestId: dispute.rid, receipt: dispute.receipt, reason: dispute.reason, signer: dispute.signer, jws: disputeJws, at: Date.now(),
       });
+      if (noted === 'full') throw new ReceiptError('limit', `channel ${dispute.ch} holds ${this.options.maxNotedPerChannel} noted disputes already`);
+      return noted === 'stored';
     });
+  }
+
+  /** Keeps a noted dispute: one per (channel, seq), at most `maxNotedPerChannel` per channel. Under the channel's lock. */
+  private async note(stats: ChannelStats, noted: NotedDispute): Promise<Noted> {
+    const key = `${noted.channel}!${pad(noted.seq)}`;
+    if (await this.notedDisputes.get(key)) return 'duplicate';
+    if (stats.noted >= this.options.maxNotedPerChannel) return 'full';
+    const batch = this.notedDisputes.db.batch();
+    batch.put(key, noted, { sublevel: this.notedDisputes } as never);
+    await this.commit(batch, noted.channel, withDelta(stats, { disputes: 1, noted: 1 }));
+    return 'stored';
   }
 
   /** Requesting side: the acknowledgements this node holds for some receipts of a channel (for the issuer that lost them). */
@@ -303,7 +394,7 @@ export class Ledger {
           // Imported by reconciliation while its trailer was on the way: checked against the receipt before it.
           this.check(payload, await this.headBefore(channel, payload.seq), requestId, measured);
           const ack = await signAck(receiptJws, this.key, this.selfId);
-          await this.receipts.put(`${channel}!${pad(payload.seq)}`, { ...held, ack });
+          await this.update(`${channel}!${pad(payload.seq)}`, { ...held, ack }, withDelta(await this.statsOf(channel), { acked: 1, ackedMicros: held.cost }));
           return { accepted: true as const, ack, receipt: payload };
         }
         this.check(payload, await this.head(channel), requestId, measured);
@@ -312,19 +403,36 @@ export class Ledger {
         return { accepted: true as const, ack, receipt: payload };
       } catch (err) {
         const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;
-        const seq = payload?.seq ?? 0;
+        // An unverifiable receipt is filed under the position it claims (only a label: one noted dispute per claim).
+        const claimed = payload?.seq ?? claimedPosition(receiptJws)?.seq ?? 1;
+        const seq = Number.isSafeInteger(claimed) && claimed >= 1 ? claimed : 1;
         const hash = receiptHash(receiptJws);
-        const dispute = await signDispute({ v: 1, ch: channel, seq: Math.max(1, seq), rid: requestId, receipt: hash, reason, iat: Date.now() }, this.key, this.selfId);
-        if (payload && !(await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
-          // Kept for the record, outside the chain (the head does not move).
-          await this.receipts.put(`${channel}!dispute!${hash}`, { jws: receiptJws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash, iat: payload.iat, dispute: { reason, jws: dispute, at: Date.now() } });
-        } else {
-          // Unverifiable, or a second receipt for a sequence number held already (a replay): noted, not stored as a receipt.
-          await this.notedDisputes.put(`${channel}!${hash}`, { channel, seq: Math.max(1, seq), requestId, receipt: hash, reason, signer: this.selfId, jws: dispute, at: Date.now() });
-        }
+        const dispute = await signDispute({ v: 1, ch: channel, seq, rid: requestId, receipt: hash, reason, iat: Date.now() }, this.key, this.selfId);
+        await this.keepRefused(channel, payload, receiptJws, hash, { channel, seq, requestId, receipt: hash, reason, signer: this.selfId, jws: dispute, at: Date.now() });
         return { accepted: false as const, dispute, reason };
       }
     });
+  }
+
+  /**
+   * Requesting side: what this node keeps of a receipt it refused, for the record and outside the chain (the head
+   * does not move): the receipt itself when it verified and its sequence number is not held, otherwise (unverifiable,
+   * or a second receipt for a held sequence number: a replay) a noted dispute. One per (channel, seq), bounded per
+   * channel like noted disputes; the dispute is sent to the peer all the same.
+   */
+  private async keepRefused(channel: string, payload: ReceiptPayload | undefined, jws: string, hash: string, noted: NotedDispute): Promise<void> {
+    const stats = await this.statsOf(channel);
+    if (!payload || (await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
+      await this.note(stats, noted);
+      return;
+    }
+    const key = `${channel}!dispute!${pad(payload.seq)}`;
+    if (stats.noted >= this.options.maxNotedPerChannel || (await this.receipts.get(key))) return;
+    const record: StoredReceipt = {
+      jws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash, iat: payload.iat,
+      dispute: { reason: noted.reason, jws: noted.jws, at: noted.at },
+    };
+    await this.update(key, record, withDelta(stats, receiptDelta(record, false)));
   }
 
   private check(p: ReceiptPayload, head: ChannelHead, requestId: string, measured: Measured): void {
@@ -363,36 +471,24 @@ export class Ledger {
     return out;
   }
 
+  /** Per-peer totals, from the figures kept per channel: one read per channel, whatever the number of receipts. */
   async summary(): Promise<PeerLedger[]> {
+    await this.ensureStats();
     const peers = new Map<string, PeerLedger>();
     const of = (peer: string) =>
       peers.get(peer) ?? peers.set(peer, { peer, served: { receipts: 0, totalMicros: 0, lastSeq: 0, unacknowledgedMicros: 0 }, consumed: { receipts: 0, totalMicros: 0, lastSeq: 0, claimedMicros: 0 }, balanceMicros: 0, disputes: 0 }).get(peer)!;
-    for (const r of await this.list()) {
-      const inChain = !r.dispute;
-      if (r.issuer === this.selfId) {
-        const p = of(r.subject);
-        if (r.dispute) p.disputes++;
-        if (!inChain) continue;
-        p.served.receipts++;
-        p.served.totalMicros += r.cost;
-        p.served.lastSeq = Math.max(p.served.lastSeq, r.seq);
-        if (!r.ack) p.served.unacknowledgedMicros += r.cost;
-      } else {
-        const p = of(r.issuer);
-        if (r.dispute) p.disputes++;
-        if (!inChain) continue;
-        p.consumed.lastSeq = Math.max(p.consumed.lastSeq, r.seq);
-        if (!r.ack) {
-          p.consumed.claimedMicros += r.cost;
-          continue;
-        }
-        p.consumed.receipts++;
-        p.consumed.totalMicros += r.cost;
+    for await (const [channel, stored] of this.stats.iterator()) {
+      const s = this.statsCache.get(channel) ?? stored;
+      const [issuer, subject] = channelParties(channel) ?? [];
+      if (issuer === this.selfId && subject) {
+        const p = of(subject);
+        p.disputes += s.disputes;
+        p.served = { receipts: s.receipts, totalMicros: s.micros, lastSeq: s.lastSeq, unacknowledgedMicros: s.micros - s.ackedMicros };
+      } else if (subject === this.selfId && issuer) {
+        const p = of(issuer);
+        p.disputes += s.disputes;
+        p.consumed = { receipts: s.acked, totalMicros: s.ackedMicros, lastSeq: s.lastSeq, claimedMicros: s.micros - s.ackedMicros };
       }
-    }
-    for await (const noted of this.notedDisputes.values()) {
-      const other = channelParties(noted.channel)?.find((party) => party !== this.selfId);
-      if (other) of(other).disputes++;
     }
     for (const p of peers.values()) p.balanceMicros = p.served.totalMicros - p.consumed.totalMicros;
     return [...peers.values()];
@@ -410,6 +506,17 @@ export class Ledger {
     return out;
   }
 
+  /** The heads of the two channels this node shares with `peer` (those it holds), without a scan of the others. */
+  async headsWith(peer: string): Promise<Array<{ channel: string } & ChannelHead>> {
+    const out: Array<{ channel: string } & ChannelHead> = [];
+    for (const channel of [channelId(this.selfId, peer), channelId(peer, this.selfId)]) {
+      // Not through `head()`: a peer asking must not make this node cache an empty head per peer id.
+      const head = this.headCache.get(channel) ?? (await this.heads.get(channel));
+      if (head && head.seq > 0) out.push({ channel, ...head });
+    }
+    return out;
+  }
+
   /** Receipts of a channel after `seq` (with their acknowledgements), for a peer that lost them. */
   async receiptsAfter(channel: string, seq: number, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ jws: string; ack?: string }>> {
     const out: Array<{ jws: string; ack?: string }> = [];
@@ -419,10 +526,24 @@ export class Ledger {
   }
 
   /**
+   * Why an imported receipt's amount cannot be taken, or undefined: its cost must follow from its usage and price
+   * (the formula), and for a receipt another peer issued, each price must be at most what that peer advertises for
+   * the model now, when its record says (it may have raised its price since, not charge above what it asks).
+   */
+  private importedAmountProblem(p: ReceiptPayload, advertisedPrice?: (model: string) => ReceiptPayload['price'] | undefined): string | undefined {
+    if (p.cost !== costMicros(p.usage, p.price)) return `wrong_cost: cost ${p.cost} does not follow from usage ${p.usage.input}/${p.usage.output}/${p.usage.cached} at the stated price`;
+    const advertised = p.iss === this.selfId ? undefined : advertisedPrice?.(p.model);
+    if (advertised && (p.price.input > advertised.input || p.price.output > advertised.output || p.price.cached > advertised.cached)) {
+      return `wrong_price: price ${p.price.input}/${p.price.output}/${p.price.cached} is above the ${advertised.input}/${advertised.output}/${advertised.cached} the issuer advertises for ${p.model}`;
+    }
+    return undefined;
+  }
+
+  /**
    * Imports receipts a peer sent for a channel this node is party to, verifying signatures and the hash chain from
    * this node's head. A receipt that contradicts one held here is reported, never written over.
    */
-  importChannel(channel: string, items: Array<{ jws: string; ack?: string }>): Promise<ReconcileReport> {
+  importChannel(channel: string, items: Array<{ jws: string; ack?: string }>, advertisedPrice?: (model: string) => ReceiptPayload['price'] | undefined): Promise<ReconcileReport> {
     return this.serial(channel, async () => {
       const report = newReconcileReport(channel);
       let head = await this.head(channel);
@@ -447,6 +568,13 @@ export class Ledger {
           report.conflicts.push({ seq: p.seq, reason: 'does not chain onto the receipts held here' });
           break;
         }
+        // The amounts are checked as for a receipt in a trailer, as far as they can be without the request: a claim
+        // this node never measured must still follow from its usage at a price the issuer asks.
+        const mispriced = this.importedAmountProblem(p, advertisedPrice);
+        if (mispriced) {
+          report.conflicts.push({ seq: p.seq, reason: mispriced });
+          break;
+        }
         let ack: string | undefined;
         if (item.ack) {
           try {
@@ -456,11 +584,16 @@ export class Ledger {
             report.conflicts.push({ seq: p.seq, reason: 'acknowledgement does not verify' });
           }
         }
+        // A receipt another peer issued that this node never acknowledged is only that peer's claim, and a peer can sign
+        // as many as it likes: a channel holds a bounded number of them (an honest gap is a few lost trailers).
+        const stats = await this.statsOf(channel);
+        if (!ack && p.iss !== this.selfId && stats.receipts - stats.acked >= this.options.maxClaimsPerChannel) {
+          report.conflicts.push({ seq: p.seq, reason: `claims_limit: this channel holds ${this.options.maxClaimsPerChannel} receipts this node never acknowledged already` });
+          break;
+        }
         const record = await this.store(item.jws, p, ack ? { ack } : {});
         head = { seq: p.seq, total: p.total, hash: record.hash };
         report.imported++;
-        // Receipts this node issued and had lost: the cached unacknowledged amount is recomputed on next use.
-        if (p.iss === this.selfId) this.unacked.delete(p.sub);
       }
       return report;
     });

@@ -1,6 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { decodeHeader, signCompact, verifyCompact } from './compact-jws.js';
+import { JwsError, parseCompact, signCompact, verifyCompact, type ParsedJws } from './compact-jws.js';
 import { verifyingKeyFromPeerId } from './keys.js';
 
 /**
@@ -80,7 +80,11 @@ export function costMicros(usage: ReceiptPayload['usage'], price: ReceiptPayload
   return Math.floor((numerator + 500_000) / 1_000_000);
 }
 
-/** Fixed key order, so both sides sign and hash identical bytes. */
+/**
+ * The one serialisation of a receipt payload (protocol/receipts.md, "Receipt"): keys in the table's order, no
+ * whitespace, strings and numbers as JSON.stringify (and RFC 8785) writes them. Both sides sign and hash these bytes,
+ * and a received payload must be exactly them (see `requireCanonical`).
+ */
 function payloadBytes(p: ReceiptPayload): Uint8Array {
   const ordered = {
     v: p.v, iss: p.iss, sub: p.sub, ch: p.ch, seq: p.seq, rid: p.rid, model: p.model,
@@ -89,6 +93,30 @@ function payloadBytes(p: ReceiptPayload): Uint8Array {
     cost: p.cost, total: p.total, prev: p.prev, iat: p.iat,
   };
   return new TextEncoder().encode(JSON.stringify(ordered));
+}
+
+/** The one serialisation of a dispute payload, in the order protocol/receipts.md lists its keys. */
+function disputeBytes(d: DisputePayload): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ v: d.v, ch: d.ch, seq: d.seq, rid: d.rid, receipt: d.receipt, reason: d.reason, iat: d.iat }));
+}
+
+/**
+ * Parses signed payload bytes with `schema` and requires them to be the canonical serialisation of what they parse
+ * to: no whitespace, no duplicate keys, no `7.5e3` for 7500, no reordered keys. Otherwise two byte strings would
+ * carry one meaning (two hashes for one receipt), or a duplicate key would mean one thing here and another to an
+ * auditor's parser.
+ */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+function requireCanonical<T>(bytes: Uint8Array, parse: (value: unknown) => T, serialise: (value: T) => Uint8Array, what: string): T {
+  let parsed: T;
+  try {
+    parsed = parse(JSON.parse(strictUtf8.decode(bytes)));
+  } catch {
+    throw new ReceiptError('malformed', `${what} payload does not match the schema`);
+  }
+  if (Buffer.compare(Buffer.from(bytes), Buffer.from(serialise(parsed))) !== 0) throw new ReceiptError('malformed', `${what} payload is not in canonical form`);
+  return parsed;
 }
 
 export async function signReceipt(payload: ReceiptPayload, key: KeyObject): Promise<string> {
@@ -105,12 +133,13 @@ export class ReceiptError extends Error {
 
 /** Verifies a JWS of our `typ`, signed by the peer named in its `kid` (and `expectedSigner` when given). */
 async function verifySigned(jws: string, typ: string, expectedSigner?: string): Promise<{ payload: Uint8Array; kid: string }> {
-  let header: Record<string, unknown>;
+  let parsed: ParsedJws;
   try {
-    header = decodeHeader(jws);
-  } catch {
-    throw new ReceiptError('malformed', 'not a compact JWS');
+    parsed = parseCompact(jws);
+  } catch (err) {
+    throw new ReceiptError('malformed', (err as Error).message);
   }
+  const { header } = parsed;
   if (header.alg !== 'EdDSA' || header.typ !== typ || typeof header.kid !== 'string') throw new ReceiptError('malformed', `expected alg EdDSA and typ ${typ} with a kid`);
   if (expectedSigner !== undefined && header.kid !== expectedSigner) throw new ReceiptError('wrong_signer', `signed by ${header.kid}, expected ${expectedSigner}`);
   let key: KeyObject;
@@ -120,8 +149,9 @@ async function verifySigned(jws: string, typ: string, expectedSigner?: string): 
     throw new ReceiptError('wrong_signer', `kid ${header.kid} is not an Ed25519 peer id`);
   }
   try {
-    return { payload: verifyCompact(jws, key), kid: header.kid };
-  } catch {
+    return { payload: verifyCompact(parsed, key), kid: header.kid };
+  } catch (err) {
+    if (err instanceof JwsError && err.reason === 'malformed') throw new ReceiptError('malformed', err.message);
     throw new ReceiptError('bad_signature', 'signature does not verify with the key of the peer id in kid');
   }
 }
@@ -129,12 +159,7 @@ async function verifySigned(jws: string, typ: string, expectedSigner?: string): 
 /** Verifies a receipt's signature and shape; `kid` must be its issuer. Chain and amounts are checked by the ledger. */
 export async function verifyReceipt(jws: string, expectedIssuer?: string): Promise<ReceiptPayload> {
   const { payload, kid } = await verifySigned(jws, RECEIPT_TYP, expectedIssuer);
-  let parsed: ReceiptPayload;
-  try {
-    parsed = receiptPayloadSchema.parse(JSON.parse(new TextDecoder().decode(payload)));
-  } catch {
-    throw new ReceiptError('malformed', 'receipt payload does not match the schema');
-  }
+  const parsed = requireCanonical(payload, (v) => receiptPayloadSchema.parse(v), payloadBytes, 'receipt');
   if (parsed.iss !== kid) throw new ReceiptError('wrong_signer', 'kid is not the issuer');
   if (parsed.ch !== channelId(parsed.iss, parsed.sub)) throw new ReceiptError('malformed', 'channel does not name issuer and subject');
   return parsed;
@@ -165,10 +190,10 @@ export async function verifyAckSignature(ackJws: string, receiptJws: string, sub
 }
 
 export async function signDispute(dispute: DisputePayload, key: KeyObject, signer: string): Promise<string> {
-  return signCompact(new TextEncoder().encode(JSON.stringify(disputePayloadSchema.parse(dispute))), { alg: 'EdDSA', typ: DISPUTE_TYP, kid: signer }, key);
+  return signCompact(disputeBytes(disputePayloadSchema.parse(dispute)), { alg: 'EdDSA', typ: DISPUTE_TYP, kid: signer }, key);
 }
 
 export async function verifyDispute(jws: string, expectedSigner?: string): Promise<DisputePayload & { signer: string }> {
   const { payload, kid } = await verifySigned(jws, DISPUTE_TYP, expectedSigner);
-  return { ...disputePayloadSchema.parse(JSON.parse(new TextDecoder().decode(payload))), signer: kid };
+  return { ...requireCanonical(payload, (v) => disputePayloadSchema.parse(v), disputeBytes, 'dispute'), signer: kid };
 }

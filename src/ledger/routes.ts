@@ -5,7 +5,7 @@ import { badRequest } from '../errors/index.js';
 import { csvField } from '../records/record-export.js';
 import type { Ledger, PeerReconciliation, StoredReceipt } from './ledger.js';
 
-/** What the routes need from the reconciler (src/gateway/ledger-reconciler.ts). */
+/** What the routes need from the reconciler (reconciler.ts). */
 export interface ReconcileRunner {
   reconcile(peer?: string): Promise<PeerReconciliation[]>;
   results(): Map<string, PeerReconciliation>;

@@ -1,7 +1,7 @@
 import type { PrivateKey } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
 import type { Logger } from 'pino';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson } from '../core/index.js';
 import { modelCid, recordKey } from './dht-keys.js';
 import { MAX_RECORD_BYTES, RECORD_FORMAT_VERSION, signRecord, type ModelAdvert, type RecordPayload } from './node-record.js';
 

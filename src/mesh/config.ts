@@ -40,6 +40,11 @@ export const meshConfigSchema = z
      * (POST /v1/mesh/reconcile).
      */
     reconcile_interval_seconds: z.number().int().min(0).default(300),
+    /**
+     * Ledger messages (acknowledgements, disputes, reconciliation questions) each peer may send per second, with a
+     * burst of ten seconds' worth; more are answered with an error before they are read. 0 = no limit.
+     */
+    ledger_messages_per_second: z.number().min(0).default(50),
     /** Lifetime of a published node record; records carry their own expiry because DHT values have no TTL. */
     record_ttl_seconds: z.number().int().min(10).max(86_400).default(300),
     /** Republish this long before the record expires. */

@@ -6,6 +6,8 @@ import { lpStream } from '@libp2p/utils';
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export type MessageHandler = (message: unknown, peerId: string) => Promise<unknown>;
+/** Decides before a message is read whether `peerId` may send one now: undefined, or the error to answer with. */
+export type MessageAdmission = (peerId: string) => string | undefined;
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as unknown;
@@ -15,11 +17,18 @@ const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)
  * `/meshgate/ledger/1.0.0`). Bytes are framed with an unsigned-varint length prefix (lpStream), never assumed to
  * arrive as one chunk.
  */
-export function messageStreamHandler(handler: MessageHandler, timeoutMs: number) {
+export function messageStreamHandler(handler: MessageHandler, timeoutMs: number, admit?: MessageAdmission) {
   return async (stream: Stream, connection: Connection): Promise<void> => {
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES });
+      // Refused before the message is read: a peer over its allowance costs one short answer, nothing more.
+      const refusal = admit?.(connection.remotePeer.toString());
+      if (refusal) {
+        await lp.write(encode({ ok: false, error: refusal }), { signal });
+        await stream.close({ signal });
+        return;
+      }
       const request = decode((await lp.read({ signal })).subarray());
       const reply = await handler(request, connection.remotePeer.toString()).catch((err: Error) => ({ ok: false, error: err.message }));
       await lp.write(encode(reply), { signal });

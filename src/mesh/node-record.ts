@@ -2,7 +2,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { z } from 'zod';
-import { canonicalJson } from './canonical-json.js';
+import { canonicalJson, decodeCanonicalBase64url } from '../core/index.js';
 
 /**
  * The signed node record (protocol/node-record.md). JSON, signed with the node's Ed25519 libp2p key over
@@ -98,16 +98,24 @@ function ed25519KeyOf(peerId: string) {
 export async function verifyRecord(bytes: Uint8Array, expectedPeerId: string, now: number): Promise<SignedRecord> {
   if (bytes.byteLength > MAX_RECORD_BYTES) throw new RecordError('too_large', `record of ${bytes.byteLength} bytes exceeds ${MAX_RECORD_BYTES}`);
   let record: SignedRecord;
+  let text: string;
   try {
-    record = signedRecordSchema.parse(JSON.parse(decoder.decode(bytes)));
+    text = decoder.decode(bytes);
+    record = signedRecordSchema.parse(JSON.parse(text));
   } catch {
     throw new RecordError('malformed', 'record is not a valid signed node record');
   }
+  // One text per record: whitespace, another key order or a duplicate key (which two parsers may read differently)
+  // would give one signed record several byte strings.
+  if (text !== canonicalJson(record)) throw new RecordError('malformed', 'record is not in canonical form (RFC 8785)');
+  // One spelling per signature: a decoder ignores the last character's unused bits (see core/base64url.ts).
+  const signature = decodeCanonicalBase64url(record.signature);
+  if (!signature) throw new RecordError('malformed', 'signature is not canonical base64url');
   const { payload } = record;
   if (payload.peerId !== expectedPeerId) throw new RecordError('peer_id_mismatch', 'record names another peer than its key');
   const key = ed25519KeyOf(expectedPeerId);
   if (!key) throw new RecordError('wrong_key', 'peer id does not embed an Ed25519 key');
-  const valid = await key.verify(signingInput(payload), Buffer.from(record.signature, 'base64url'));
+  const valid = await key.verify(signingInput(payload), signature);
   if (!valid) throw new RecordError('bad_signature', 'signature does not match the key of the peer id');
   if (payload.expiresAt <= now) throw new RecordError('expired', 'record has expired');
   if (payload.issuedAt > now + MAX_CLOCK_SKEW_MS) throw new RecordError('not_yet_valid', 'record is issued in the future');

@@ -42,6 +42,7 @@ const TOKEN_COUNTS: ReadonlyArray<readonly [string, (record: UsageRecord) => num
   ['output', (r) => r.completion_tokens],
   ['cached_input', (r) => r.cached_tokens],
   ['cache_write_input', (r) => r.cache_write_tokens],
+  ['reasoning_output', (r) => r.reasoning_tokens],
 ];
 
 /** OTel GenAI attribute names as Prometheus labels (dots become underscores, per the OTel→Prometheus mapping). */

@@ -1,13 +1,13 @@
 import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest } from '../formats/canonical.js';
-import { codecs } from '../formats/index.js';
+import type { CanonicalRequest, CanonicalResponse } from '../formats/canonical.js';
+import { betasLostInTranslation, codecs, wantsReasoningText, type ResponseContext } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
-import { parseSSE } from '../formats/sse.js';
+import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
 import type { Route } from '../router/model-catalog.js';
 import { estimateInputTokens } from './token-estimate.js';
-import { meterEvents, passthroughStream, primeStream, type Meter } from './streaming.js';
+import { meterEvents, passthroughStream, primeStream, withReasoningText, withStartUsageEstimate, type Meter } from './streaming.js';
 import type { GatewayRequest, ResponseBody } from './types.js';
 
 export interface Prepared {
@@ -55,14 +55,17 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
     clientWantsUsage = pass.clientWantsStreamUsage;
   } else {
     const canonical = ctx.canonical();
-    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel, { providerType: provider.type });
+    const translated = target.requestFromCanonical({ ...canonical, stream: req.stream }, upstreamModel, {
+      providerType: provider.type, structuredOutputModels: provider.config.structured_output_models,
+    });
     body = translated.body;
     warnings = [...(canonical.warnings ?? []), ...translated.warnings];
   }
 
   // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
   const passHeaders = req.anthropicBeta && targetFormat === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
-  if (req.anthropicBeta && !passHeaders) warnings = [...warnings, 'anthropic-beta'];
+  const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
+  if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
   const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format: targetFormat, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {
@@ -74,22 +77,38 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
       meter.ttftMs = performance.now() - meter.startedAt;
       return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
     }
-    const canonicalResponse = target.responseToCanonical(await upstream.json());
+    const decoded = target.responseToCanonical(await upstream.json());
+    const canonicalResponse = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: withoutReasoningText(decoded.content) };
     meter.usage = canonicalResponse.usage;
     meter.ttftMs = performance.now() - meter.startedAt;
     return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse, context) }, warnings, contentType: JSON_TYPE };
   }
 
   const messages = parseSSE(upstream.body);
-  const events = sameFormat
-    ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id)
-    : client.encodeStream(meterEvents(target.decodeStream(messages), meter), { includeUsage: includeUsageRequested(req.format, req.body), context });
+  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, targetFormat, ctx, context);
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {
     upstream.abort();
     throw err;
   }
+}
+
+/**
+ * A provider's stream in the client's format: decoded, metered (for usage and time to first token), reasoning text left
+ * out where the client asked not to see it, an input estimate in the start event, encoded.
+ */
+function translatedStream(messages: AsyncIterable<SSEMessage>, upstreamFormat: WireFormat, ctx: AttemptContext, context: ResponseContext): AsyncGenerator<string> {
+  const { req, meter } = ctx;
+  const decoded = meterEvents(codecs[upstreamFormat].decodeStream(messages), meter);
+  const shown = withReasoningText(decoded, wantsReasoningText(ctx.canonical().reasoning));
+  const estimated = withStartUsageEstimate(shown, () => estimateInputTokens(ctx.canonical()));
+  return codecs[req.format].encodeStream(estimated, { includeUsage: includeUsageRequested(req.format, req.body), context });
+}
+
+/** Reasoning parts without their text; a signature stays (a provider needs it back to continue), an empty part goes. */
+function withoutReasoningText(content: CanonicalResponse['content']): CanonicalResponse['content'] {
+  return content.flatMap((p): CanonicalResponse['content'] => (p.type !== 'reasoning' ? [p] : p.signature ? [{ ...p, text: '' }] : []));
 }
 
 function parseUpstreamJson(providerId: string, text: string): unknown {

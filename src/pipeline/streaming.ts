@@ -83,6 +83,29 @@ export async function* meterEvents(events: AsyncIterable<StreamEvent>, meter: Me
   }
 }
 
+/** Leaves out reasoning deltas a client asked not to see (after the meter, so their tokens still count). */
+export async function* withReasoningText(events: AsyncIterable<StreamEvent>, keep: boolean): AsyncGenerator<StreamEvent> {
+  for await (const event of events) {
+    if (keep || event.type !== 'reasoning_delta') yield event;
+    // The signature stays: it is not the reasoning's text, and a provider needs it back to continue (Anthropic's
+    // thinking before a tool call, a Responses client's encrypted_content).
+    else if (event.signature) yield { type: 'reasoning_delta', text: '', signature: event.signature };
+  }
+}
+
+/**
+ * Gives a translated stream's `start` event an input-token estimate when the provider reports none there (OpenAI
+ * formats report usage only at the end). Anthropic clients read the input count from `message_start` — real
+ * Anthropic puts it there, and LangChain reads only that event — and the exact count follows in `message_delta`.
+ * Applied after the meter, so the estimate is never taken for the provider's report.
+ */
+export async function* withStartUsageEstimate(events: AsyncIterable<StreamEvent>, estimateInputTokens: () => number): AsyncGenerator<StreamEvent> {
+  for await (const event of events) {
+    if (event.type === 'start' && event.usage?.inputTokens === undefined) yield { ...event, usage: { ...event.usage, inputTokens: estimateInputTokens() } };
+    else yield event;
+  }
+}
+
 /**
  * Pulls the first item of a stream before anything is sent to the client, so that a failure up to that point can
  * still fail over. Returns an iterator that yields that item and then the rest; closing it closes the source.

@@ -40,6 +40,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     completion_tokens: usage?.outputTokens ?? 0,
     cached_tokens: usage?.cachedInputTokens ?? 0,
     cache_write_tokens: usage?.cacheWriteInputTokens ?? 0,
+    reasoning_tokens: usage?.reasoningTokens ?? 0,
     usage_estimated: outcome.usageEstimated ?? false,
     cost_micros: cost.costMicros,
     priced: cost.priced,

@@ -42,6 +42,7 @@ const CSV_COLUMNS: ReadonlyArray<readonly [string, (record: UsageRecord) => Cell
   ['completion_tokens', (r) => r.completion_tokens],
   ['cached_tokens', (r) => r.cached_tokens],
   ['cache_write_tokens', (r) => r.cache_write_tokens],
+  ['reasoning_tokens', (r) => r.reasoning_tokens],
   ['usage_estimated', (r) => r.usage_estimated],
   ['cost_usd', (r) => (r.cost_micros === null ? null : formatMicrosAsUsd(r.cost_micros))],
   ['priced', (r) => r.priced],

@@ -59,6 +59,8 @@ export const usageRecordSchema = z.object({
   cached_tokens: z.number().int().nonnegative(),
   /** Part of prompt_tokens written to a prompt cache (Anthropic). */
   cache_write_tokens: z.number().int().nonnegative(),
+  /** Part of completion_tokens spent on reasoning, where the provider reports it (absent in records written before). */
+  reasoning_tokens: z.number().int().nonnegative().default(0),
   /** The usage is the gateway's estimate (the upstream reported none, e.g. an aborted stream). */
   usage_estimated: z.boolean(),
   /** Integer micro-dollars; null when the model has no known price (`priced: false`), never a silent 0. */

@@ -81,6 +81,23 @@ export async function startTestGateway(providers: Array<Record<string, unknown>>
 }
 
 /**
+ * One mock upstream and a node serving the providers built on it, started before the file's tests and closed at the
+ * end. Read the fields inside tests or hooks.
+ */
+export function mockAndNode(providers: (mock: MockUpstream) => Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
+  const ctx = {} as { mock: MockUpstream; node: TestGateway };
+  beforeAll(async () => {
+    ctx.mock = await startMockUpstream();
+    ctx.node = await startTestGateway(providers(ctx.mock), extra);
+  });
+  afterAll(async () => {
+    await ctx.node?.close();
+    await ctx.mock?.close();
+  });
+  return ctx;
+}
+
+/**
  * Two mock upstreams and a node configured with them (typically a primary provider and a backup for the same model),
  * started before the file's tests, reset after each and closed at the end. Read the fields inside tests or hooks.
  */

@@ -124,7 +124,16 @@ describe('Anthropic SDK, format-specific behaviour', () => {
     expect(direct.response.headers.get('x-meshgate-warnings')).toBeNull();
     const translated = await client.messages.create({ model: 'gpt-4o', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }, beta).withResponse();
     expect(mock.requests.at(-1)!.headers['anthropic-beta']).toBeUndefined();
-    expect(translated.response.headers.get('x-meshgate-warnings')).toContain('anthropic-beta');
+    expect(translated.response.headers.get('x-meshgate-warnings')).toBe('anthropic-beta (prompt-caching-2024-07-31, output-128k-2025-02-19)');
+  });
+
+  it('does not name the structured-outputs beta where its output_format is translated', async () => {
+    const { response } = await client.messages.create(
+      { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], output_format: { type: 'json_schema', schema: { type: 'object', properties: { a: { type: 'string' } } } } } as Anthropic.MessageCreateParamsNonStreaming,
+      { headers: { 'anthropic-beta': 'structured-outputs-2025-11-13' } },
+    ).withResponse();
+    expect(mock.requests.at(-1)!.body.response_format).toMatchObject({ type: 'json_schema' });
+    expect(response.headers.get('x-meshgate-warnings')).toBeNull();
   });
 
   it('lists models in the Anthropic shape', async () => {
@@ -159,5 +168,18 @@ describe('Gemini REST clients', () => {
     });
     const embedded = (await embed.json()) as { embedding: { values: number[] } };
     expect(embedded.embedding.values.length).toBeGreaterThan(0);
+  });
+});
+
+describe('Anthropic stream from an OpenAI-format provider', () => {
+  it('carries an input-token estimate in message_start and the exact count in message_delta', async () => {
+    const body = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user' as const, content: 'count my words for me please' }] };
+    const exact = (await client.messages.create(body)).usage.input_tokens;
+    const events: Anthropic.RawMessageStreamEvent[] = [];
+    for await (const event of await client.messages.create({ ...body, stream: true })) events.push(event);
+    const start = events.find((e): e is Anthropic.RawMessageStartEvent => e.type === 'message_start')!;
+    const delta = events.find((e): e is Anthropic.RawMessageDeltaEvent => e.type === 'message_delta')!;
+    expect(start.message.usage.input_tokens).toBeGreaterThan(0);
+    expect(delta.usage.input_tokens).toBe(exact);
   });
 });

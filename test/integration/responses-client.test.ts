@@ -113,11 +113,11 @@ describe.each(targets)('openai SDK responses → $provider', ({ provider, model,
   });
 });
 
-describe.each(targets.filter((t) => t.provider !== 'anthropic'))('responses.parse with a zod schema → $provider', ({ model }) => {
+describe.each(targets)('responses.parse with a zod schema → $provider', ({ model }) => {
   it('returns output_parsed that matches the schema', async () => {
     const Weather = z.object({ city: z.string(), temperature: z.number(), sunny: z.boolean() });
     const res = await client.responses.parse({ model, input: 'Oslo', text: { format: zodTextFormat(Weather, 'weather') } });
-    expect(res.output_parsed).toEqual({ city: 'Oslo', temperature: 42, sunny: true });
+    expect(res.output_parsed).toEqual({ city: 'Oslo', temperature: 42.5, sunny: true });
     const upstream = mock.requests.at(-1)!.body;
     expect(JSON.stringify(upstream)).toContain('temperature');
   });
@@ -227,6 +227,16 @@ describe('reasoning', () => {
     await client.responses.create({ model: 'claude-sonnet-4-5', previous_response_id: first.id, input: 'again' });
     const assistant = mock.requests.at(-1)!.body.messages[1];
     expect(assistant.content[0]).toEqual({ type: 'thinking', thinking: 'the user wants a greeting', signature: SIGNATURE });
+  });
+
+  it('asked for without a summary, comes back as a reasoning item with no text but its signature, which goes back', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'thinking', thinking: 'private chain of thought', signature: SIGNATURE });
+    const first = await client.responses.create({ model: 'claude-sonnet-4-5', input: 'decide quietly', reasoning: { effort: 'low' } });
+    expect(first.output[0]).toEqual(expect.objectContaining({ type: 'reasoning', summary: [], encrypted_content: `mg1.anthropic.${SIGNATURE}` }));
+    expect(JSON.stringify(first)).not.toContain('private chain of thought');
+    await client.responses.create({ model: 'claude-sonnet-4-5', previous_response_id: first.id, input: 'and now?', reasoning: { effort: 'low' } });
+    expect(mock.requests.at(-1)!.body.messages[1].content[0]).toEqual({ type: 'thinking', thinking: '', signature: SIGNATURE });
   });
 
   it('from OpenAI goes back to OpenAI with its encrypted content, and to another provider as its summary only', async () => {

@@ -1,8 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { reconcileWithPeer } from '../../src/gateway/mesh-ledger.js';
-import { Ledger, signingKeyFromRaw } from '../../src/ledger/index.js';
+import { ledgerTransportOver } from '../../src/gateway/gateway.js';
+import { Ledger, reconcileWithPeer, signingKeyFromRaw } from '../../src/ledger/index.js';
 import { Store } from '../../src/store/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -194,7 +194,7 @@ describe('signed usage receipts', () => {
     try {
       const fresh = Ledger.open(store, a.gateway.mesh!.peerId, signingKeyFromRaw(a.gateway.mesh!.privateKeyBytes));
       const before = (await a.gateway.ledger!.summary()).find((p) => p.peer === b.gateway.mesh!.peerId);
-      const reports = await reconcileWithPeer(a.gateway.mesh!, fresh, b.gateway.mesh!.peerId);
+      const reports = await reconcileWithPeer(ledgerTransportOver(a.gateway.mesh!), fresh, b.gateway.mesh!.peerId);
       const recovered = (await fresh.summary()).find((p) => p.peer === b.gateway.mesh!.peerId);
       expect(reports.every((r) => r.conflicts.length === 0)).toBe(true);
       expect(recovered?.consumed.receipts ?? 0).toBe(before?.consumed.receipts ?? 0);

@@ -1,7 +1,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/mesh/canonical-json.js';
+import { canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
 import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/mesh/protocol-schemas.js';
@@ -21,7 +21,7 @@ const vectorFiles = (await readdir(join(protocolDir, 'vectors', 'records'))).fil
 
 describe('protocol/vectors: signed node records', () => {
   it('has the vectors the spec promises', () => {
-    expect(vectorFiles.sort()).toEqual(['record-expired.json', 'record-oversized.json', 'record-peer-mismatch.json', 'record-valid.json', 'record-wrong-key.json']);
+    expect(vectorFiles.sort()).toEqual(['record-expired.json', 'record-noncanonical-payload.json', 'record-noncanonical-signature.json', 'record-oversized.json', 'record-peer-mismatch.json', 'record-valid.json', 'record-wrong-key.json']);
   });
 
   it.each(vectorFiles)('%s verifies as expected, by the record check and by the DHT validator', async (file) => {

@@ -2,6 +2,7 @@
  * What the mock "model" says, decided from a request in any format: the last user text, images seen, tools offered,
  * and whether the last message is a tool result. Pure functions, shared by every wire format of the mock.
  */
+import { sampleFromSchema } from './json-sample.js';
 
 export type ProviderFormat = 'openai' | 'anthropic' | 'gemini' | 'responses';
 
@@ -15,14 +16,24 @@ export interface Conversation {
   toolResultText: string;
   allText: string;
   maxTokens?: number;
-  /** JSON output asked for: a schema (structured output) or `{}` (JSON mode without one). */
-  jsonSchema?: Record<string, unknown>;
+  /** JSON output asked for (OpenAI response_format, Anthropic output_config.format, Gemini responseMimeType), with its schema if any. */
+  jsonOutput?: { schema?: unknown };
+  /** The input schema of the forced tool, when one is forced. */
+  forcedToolSchema?: unknown;
+  /** Reasoning asked for (OpenAI reasoning_effort, Anthropic thinking, Gemini thinkingConfig); `visible`: text returned. */
+  reasoning?: { visible: boolean };
 }
 
-export type Reply =
-  /** `thinking`: reasoning before the text (Anthropic thinking, a Responses reasoning item; other formats ignore it). */
-  | { kind: 'text'; text: string; stop: 'stop' | 'length'; thinking?: { text: string; signature: string } }
-  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> };
+export type Reply = (
+  | { kind: 'text'; text: string; stop: 'stop' | 'length' }
+  | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> }
+) & {
+  /**
+   * The model's reasoning before its answer; `visible` when the provider returns the text (else only its tokens);
+   * `signature`: the opaque state it comes with (Anthropic's signature, a Responses item's `encrypted_content`).
+   */
+  reasoning?: { text: string; visible: boolean; signature?: string };
+};
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -47,9 +58,13 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolNames = (body.tools ?? []).map((t: Json) => t.function?.name).concat((body.functions ?? []).map((f: Json) => f.name)).filter(Boolean);
     conv.toolsDisabled = body.tool_choice === 'none';
     if (typeof body.tool_choice === 'object') conv.forcedTool = body.tool_choice.function?.name;
+    if (body.tool_choice === 'required' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.max_completion_tokens ?? body.max_tokens;
-    if (body.response_format?.type === 'json_schema') conv.jsonSchema = body.response_format.json_schema?.schema ?? {};
-    else if (body.response_format?.type === 'json_object') conv.jsonSchema = {};
+    conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.function?.name === conv.forcedTool)?.function?.parameters;
+    if (typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none') conv.reasoning = { visible: false };
+    const format = body.response_format;
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.json_schema?.schema };
+    else if (format?.type === 'json_object') conv.jsonOutput = {};
   } else if (format === 'anthropic') {
     texts.push(textOfParts(body.system));
     for (const m of body.messages ?? []) {
@@ -68,7 +83,13 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolNames = (body.tools ?? []).map((t: Json) => t.name);
     conv.toolsDisabled = body.tool_choice?.type === 'none';
     if (body.tool_choice?.type === 'tool') conv.forcedTool = body.tool_choice.name;
+    if (body.tool_choice?.type === 'any' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.max_tokens;
+    conv.forcedToolSchema = (body.tools ?? []).find((t: Json) => conv.forcedTool && t.name === conv.forcedTool)?.input_schema;
+    // Structured outputs: output_config.format (GA) or the beta's output_format, both {type: "json_schema", schema}.
+    if (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive') conv.reasoning = { visible: true };
+    const format = body.output_config?.format ?? body.output_format;
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
   } else if (format === 'responses') {
     texts.push(typeof body.instructions === 'string' ? body.instructions : '');
     const items: Json[] = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : body.input ?? [];
@@ -84,13 +105,18 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     const last = items.at(-1);
     conv.lastIsToolResult = last?.type === 'function_call_output';
     if (conv.lastIsToolResult) conv.toolResultText = textOfParts(last!.output);
-    conv.toolNames = (body.tools ?? []).filter((t: Json) => t.type === 'function').map((t: Json) => t.name);
+    const functions = (body.tools ?? []).filter((t: Json) => t.type === 'function');
+    conv.toolNames = functions.map((t: Json) => t.name);
     conv.toolsDisabled = body.tool_choice === 'none';
     if (body.tool_choice?.type === 'function') conv.forcedTool = body.tool_choice.name;
+    if (body.tool_choice === 'required' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
+    conv.forcedToolSchema = functions.find((t: Json) => conv.forcedTool && t.name === conv.forcedTool)?.parameters;
     conv.maxTokens = body.max_output_tokens;
+    // Reasoning items come back with their summary only when one is asked for (`reasoning.summary`).
+    if (typeof body.reasoning?.effort === 'string' && body.reasoning.effort !== 'none') conv.reasoning = { visible: typeof body.reasoning.summary === 'string' };
     const format = body.text?.format;
-    if (format?.type === 'json_schema') conv.jsonSchema = format.schema ?? {};
-    else if (format?.type === 'json_object') conv.jsonSchema = {};
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
+    else if (format?.type === 'json_object') conv.jsonOutput = {};
   } else {
     texts.push(textOfParts(body.systemInstruction?.parts));
     for (const c of body.contents ?? []) {
@@ -107,49 +133,41 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     const calling = body.toolConfig?.functionCallingConfig;
     conv.toolsDisabled = calling?.mode === 'NONE';
     if (calling?.mode === 'ANY' && calling.allowedFunctionNames?.length === 1) conv.forcedTool = calling.allowedFunctionNames[0];
+    if (calling?.mode === 'ANY' && !calling.allowedFunctionNames && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
     conv.maxTokens = body.generationConfig?.maxOutputTokens;
+    const declarations = (body.tools ?? []).flatMap((t: Json) => t.functionDeclarations ?? []);
+    const forced = declarations.find((f: Json) => conv.forcedTool && f.name === conv.forcedTool);
+    conv.forcedToolSchema = forced?.parametersJsonSchema ?? forced?.parameters;
     const config = body.generationConfig ?? {};
-    if (config.responseMimeType === 'application/json') conv.jsonSchema = config.responseJsonSchema ?? config.responseSchema ?? {};
+    const thinking = config.thinkingConfig;
+    if (thinking && thinking.thinkingBudget !== 0) conv.reasoning = { visible: thinking.includeThoughts === true };
+    if (config.responseMimeType === 'application/json') conv.jsonOutput = { schema: config.responseJsonSchema ?? config.responseSchema };
   }
   conv.allText = texts.join('\n');
   return conv;
 }
 
 export function decideReply(provider: string, model: string, conv: Conversation): Reply {
+  const reply = answer(provider, model, conv);
+  return conv.reasoning ? { ...reply, reasoning: { text: `Thinking about: ${conv.lastUserText.slice(0, 100)}`, visible: conv.reasoning.visible } } : reply;
+}
+
+function answer(provider: string, model: string, conv: Conversation): Reply {
   if (conv.toolNames.length > 0 && !conv.toolsDisabled && !conv.lastIsToolResult) {
-    return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: { input: conv.lastUserText } };
+    // A forced tool is called with arguments that fit its schema (what constrained decoding gives).
+    const args = conv.forcedToolSchema ? sampleFromSchema(conv.forcedToolSchema, conv.lastUserText) as Record<string, unknown> : { input: conv.lastUserText };
+    return { kind: 'tool_call', name: conv.forcedTool ?? conv.toolNames[0]!, arguments: args };
   }
-  if (conv.jsonSchema && !conv.lastIsToolResult) return { kind: 'text', text: JSON.stringify(sampleOf(conv.jsonSchema, conv.lastUserText)), stop: 'stop' };
+  if (conv.jsonOutput) {
+    const value = conv.jsonOutput.schema ? sampleFromSchema(conv.jsonOutput.schema, conv.lastUserText) : { reply: conv.lastUserText };
+    return { kind: 'text', text: JSON.stringify(value), stop: 'stop' };
+  }
   const base = conv.lastIsToolResult
     ? `tool result was: ${conv.toolResultText}`
     : `mock ${provider} ${model} says: ${conv.lastUserText.slice(0, 200)}${conv.images ? ` (saw ${conv.images} image(s))` : ''}`;
   const words = base.split(' ');
   if (conv.maxTokens !== undefined && conv.maxTokens < words.length) return { kind: 'text', text: words.slice(0, conv.maxTokens).join(' '), stop: 'length' };
   return { kind: 'text', text: base, stop: 'stop' };
-}
-
-/**
- * A value that satisfies a JSON schema (the subset structured output uses: object, array, string, number, integer,
- * boolean, enum, const, anyOf), strings filled with the user's text so a test can see the request got through.
- */
-export function sampleOf(schema: Json, text: string): unknown {
-  if (schema.const !== undefined) return schema.const;
-  if (Array.isArray(schema.enum)) return schema.enum[0];
-  if (Array.isArray(schema.anyOf)) return sampleOf(schema.anyOf[0], text);
-  const type = Array.isArray(schema.type) ? schema.type.find((t: string) => t !== 'null') : schema.type;
-  switch (type) {
-    case 'string': return text;
-    case 'number':
-    case 'integer': return 42;
-    case 'boolean': return true;
-    case 'array': return [sampleOf(schema.items ?? {}, text)];
-    case 'null': return null;
-    default: {
-      const properties: Json = schema.properties ?? {};
-      if (Object.keys(properties).length === 0 && type !== 'object') return { answer: text };
-      return Object.fromEntries(Object.entries(properties).map(([key, child]) => [key, sampleOf(child as Json, text)]));
-    }
-  }
 }
 
 /** Text pieces as streamed: one word (with its leading space) per event. */
@@ -166,11 +184,14 @@ export function argumentPieces(args: Record<string, unknown>): string[] {
 
 export interface MockUsage {
   input: number;
+  /** All output tokens, reasoning included. */
   output: number;
   cached: number;
+  reasoning: number;
 }
 
-export function usageFor(conv: Conversation, outputPieces: number): MockUsage {
+/** Usage of a reply: one output token per streamed piece, reasoning pieces included. */
+export function usageFor(conv: Conversation, outputPieces: number, reasoningPieces = 0): MockUsage {
   const input = Math.max(1, Math.ceil(conv.allText.length / 4));
-  return { input, output: outputPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0 };
+  return { input, output: outputPieces + reasoningPieces, cached: conv.allText.includes('[cache]') ? Math.floor(input / 2) : 0, reasoning: reasoningPieces };
 }

@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { decideReply, readConversation, usageFor, type ProviderFormat } from './conversation.js';
+import { decideReply, pieces, readConversation, usageFor, type ProviderFormat } from './conversation.js';
 import { errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
 
 export interface MockUpstreamOptions {
@@ -38,8 +38,8 @@ export type MockBehaviour =
   | { kind: 'text'; text: string }
   | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> }
   /**
-   * The usual text answer, preceded by the model's reasoning: an Anthropic thinking block (this text and signature), a
-   * Responses reasoning item (this text as its summary, the signature as its `encrypted_content`); other formats ignore it.
+   * The usual answer, preceded by reasoning with this text and opaque state: an Anthropic thinking block with this
+   * signature, a Responses reasoning item with it as `encrypted_content` (whatever the request asked for).
    */
   | { kind: 'thinking'; thinking: string; signature: string };
 
@@ -98,6 +98,26 @@ function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSe
   return headers['x-goog-api-key'] === key || query.get('key') === key ? undefined : { status: 401, message: 'API key not valid. Please pass a valid API key.' };
 }
 
+/**
+ * What Anthropic refuses about extended thinking (https://docs.claude.com/en/docs/build-with-claude/extended-thinking):
+ * a budget under 1,024 or not below max_tokens, temperature or top_k changes, a forced tool choice, and a tool result
+ * answering a call whose turn does not start with its thinking block.
+ */
+function anthropicThinkingProblem(body: any): string | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (body?.thinking?.type !== 'enabled') return undefined;
+  const budget = body.thinking.budget_tokens;
+  if (typeof budget !== 'number' || budget < 1024) return 'thinking.budget_tokens: Input should be greater than or equal to 1024';
+  if (budget >= body.max_tokens) return '`max_tokens` must be greater than `thinking.budget_tokens`';
+  if (body.temperature !== undefined || body.top_k !== undefined) return 'temperature and top_k may not be set when thinking is enabled';
+  if (body.tool_choice?.type === 'any' || body.tool_choice?.type === 'tool') return 'Thinking may not be enabled when tool_choice forces tool use.';
+  const [call, result] = (body.messages ?? []).slice(-2);
+  const answersCall = result?.role === 'user' && Array.isArray(result.content) && result.content.some((b: { type: string }) => b.type === 'tool_result');
+  if (answersCall && call?.role === 'assistant' && !['thinking', 'redacted_thinking'].includes(call.content?.[0]?.type)) {
+    return 'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`.';
+  }
+  return undefined;
+}
+
 /** A deterministic unit-ish vector for a text, so embeddings are stable across runs. */
 function vector(text: string, dimensions: number): number[] {
   let seed = 2166136261;
@@ -132,8 +152,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     let reply = decideReply(provider, model, conv);
     if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
-    if (behaviour.kind === 'thinking' && reply.kind === 'text') reply = { ...reply, thinking: { text: behaviour.thinking, signature: behaviour.signature } };
-    const usage = usageFor(conv, outputPieceCount(reply));
+    if (behaviour.kind === 'thinking') reply = { ...reply, reasoning: { text: behaviour.thinking, visible: true, signature: behaviour.signature } };
+    const usage = usageFor(conv, outputPieceCount(reply), reply.reasoning ? pieces(reply.reasoning.text).length : 0);
     const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
     if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage, body));
 
@@ -209,6 +229,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
           ? send(res, 200, { models: models.map((m) => ({ name: `models/${m}`, displayName: m, supportedGenerationMethods: ['generateContent'] })) })
           : send(res, 200, { object: 'list', data: models.map((m) => ({ id: m, object: 'model', created: 1_700_000_000, owned_by: 'mock' })) });
       }
+      const refusal = r.operation === 'chat' && r.format === 'anthropic' ? anthropicThinkingProblem(body) : undefined;
+      if (refusal) return send(res, 400, errorBody('anthropic', 400, refusal));
       const behaviour = queue.shift() ?? fallback;
       if (behaviour.kind === 'reset') return void req.socket.destroy();
       if (behaviour.kind === 'malformed') {

@@ -12,7 +12,7 @@ const frame = (data: unknown, event?: string) => `${event ? `event: ${event}\n` 
 function openaiUsage(u: MockUsage) {
   return {
     prompt_tokens: u.input, completion_tokens: u.output, total_tokens: u.input + u.output,
-    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: u.cached, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: u.reasoning, audio_tokens: 0 },
   };
 }
 
@@ -20,12 +20,21 @@ function anthropicUsage(u: MockUsage, output = u.output) {
   return { input_tokens: u.input - u.cached, output_tokens: output, cache_read_input_tokens: u.cached, cache_creation_input_tokens: 0 };
 }
 
+/** Gemini counts thoughts outside candidatesTokenCount. */
 function geminiUsage(u: MockUsage) {
-  return { promptTokenCount: u.input, candidatesTokenCount: u.output, totalTokenCount: u.input + u.output, ...(u.cached ? { cachedContentTokenCount: u.cached } : {}) };
+  return {
+    promptTokenCount: u.input, candidatesTokenCount: u.output - u.reasoning, totalTokenCount: u.input + u.output,
+    ...(u.cached ? { cachedContentTokenCount: u.cached } : {}), ...(u.reasoning ? { thoughtsTokenCount: u.reasoning } : {}),
+  };
 }
 
+/** Reasoning returned as text: Anthropic thinking blocks (signed) and Gemini thought parts. */
+const SIGNATURE = 'mock-signature';
+const visibleReasoning = (reply: Reply) => (reply.reasoning?.visible ? reply.reasoning.text : undefined);
+const signatureOf = (reply: Reply) => reply.reasoning?.signature ?? SIGNATURE;
+
 function responsesUsage(u: MockUsage) {
-  return { input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.input + u.output };
+  return { input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: u.reasoning }, total_tokens: u.input + u.output };
 }
 
 /** A Responses API `response` object (https://platform.openai.com/docs/api-reference/responses/object), fields as OpenAI sends them. */
@@ -41,9 +50,13 @@ function responsesObject(id: string, model: string, request: Record<string, any>
   };
 }
 
-/** A reasoning item as OpenAI returns it with `include: ["reasoning.encrypted_content"]`: a summary and the opaque state. */
-function reasoningItem(id: string, thinking: { text: string; signature: string }) {
-  return { id, type: 'reasoning', summary: [{ type: 'summary_text', text: thinking.text }], encrypted_content: thinking.signature };
+/**
+ * A reasoning item as OpenAI returns it: its summary when one was asked for (or the text is visible), and its opaque
+ * state as `encrypted_content` when the mock was given one (what `include: ["reasoning.encrypted_content"]` returns).
+ */
+function responsesReasoning(id: string, reply: Reply) {
+  const text = visibleReasoning(reply);
+  return { id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [], ...(reply.reasoning?.signature ? { encrypted_content: reply.reasoning.signature } : {}) };
 }
 
 function responsesOutput(reply: Reply, ids: { message: string; call: string; callId: string }, done: boolean) {
@@ -60,7 +73,7 @@ export function outputPieceCount(reply: Reply): number {
 export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, request: Record<string, any> = {}): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (format === 'responses') {
     const output = responsesOutput(reply, { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') }, true);
-    const reasoning = reply.kind === 'text' && reply.thinking ? [reasoningItem(nextId('rs_'), reply.thinking)] : [];
+    const reasoning = reply.reasoning ? [responsesReasoning(nextId('rs_'), reply)] : [];
     return responsesObject(nextId('resp_'), model, request, reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed', [...reasoning, output], responsesUsage(usage));
   }
   if (format === 'openai') {
@@ -80,9 +93,10 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   if (format === 'anthropic') {
     return {
       id: nextId('msg_'), type: 'message', role: 'assistant', model,
-      content: reply.kind === 'text'
-        ? [...(reply.thinking ? [{ type: 'thinking', thinking: reply.thinking.text, signature: reply.thinking.signature }] : []), { type: 'text', text: reply.text }]
-        : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }],
+      content: [
+        ...(visibleReasoning(reply) ? [{ type: 'thinking', thinking: visibleReasoning(reply), signature: signatureOf(reply) }] : []),
+        ...(reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }]),
+      ],
       stop_reason: reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use',
       stop_sequence: null,
       usage: anthropicUsage(usage),
@@ -90,7 +104,13 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   }
   return {
     candidates: [{
-      content: { role: 'model', parts: reply.kind === 'text' ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.arguments } }] },
+      content: {
+        role: 'model',
+        parts: [
+          ...(visibleReasoning(reply) ? [{ text: visibleReasoning(reply), thought: true }] : []),
+          ...(reply.kind === 'text' ? [{ text: reply.text }] : [{ functionCall: { name: reply.name, args: reply.arguments } }]),
+        ],
+      },
       finishReason: reply.kind === 'text' && reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0,
     }],
     usageMetadata: geminiUsage(usage),
@@ -101,47 +121,7 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
 
 /** The SSE frames a provider sends for this reply, in order. */
 export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean; request?: Record<string, any> }): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
-  if (format === 'responses') {
-    // The event sequence OpenAI sends (https://platform.openai.com/docs/api-reference/responses-streaming), numbered from 0.
-    let sequence = 0;
-    const event = (type: string, fields: Record<string, unknown>) => frame({ type, sequence_number: sequence++, ...fields }, type);
-    const id = nextId('resp_');
-    const ids = { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') };
-    const request = opts.request ?? {};
-    const status = reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed';
-    const frames = [
-      event('response.created', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
-      event('response.in_progress', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
-    ];
-    const finished: unknown[] = [];
-    if (reply.kind === 'text' && reply.thinking) {
-      const reasoning = reasoningItem(nextId('rs_'), reply.thinking);
-      const at = { item_id: reasoning.id, output_index: 0, summary_index: 0 };
-      frames.push(event('response.output_item.added', { output_index: 0, item: { id: reasoning.id, type: 'reasoning', summary: [] } }));
-      frames.push(event('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }));
-      for (const piece of pieces(reply.thinking.text)) frames.push(event('response.reasoning_summary_text.delta', { ...at, delta: piece }));
-      frames.push(event('response.reasoning_summary_text.done', { ...at, text: reply.thinking.text }));
-      frames.push(event('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text: reply.thinking.text } }));
-      frames.push(event('response.output_item.done', { output_index: 0, item: reasoning }));
-      finished.push(reasoning);
-    }
-    const index = finished.length;
-    frames.push(event('response.output_item.added', { output_index: index, item: responsesOutput(reply, ids, false) }));
-    if (reply.kind === 'text') {
-      const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
-      frames.push(event('response.content_part.added', { item_id: ids.message, output_index: index, content_index: 0, part }));
-      for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: index, content_index: 0, delta: piece, logprobs: [] }));
-      frames.push(event('response.output_text.done', { item_id: ids.message, output_index: index, content_index: 0, text: reply.text, logprobs: [] }));
-      frames.push(event('response.content_part.done', { item_id: ids.message, output_index: index, content_index: 0, part: { ...part, text: reply.text } }));
-    } else {
-      for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: index, delta: piece }));
-      frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: index, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
-    }
-    const done = responsesOutput(reply, ids, true);
-    frames.push(event('response.output_item.done', { output_index: index, item: done }));
-    frames.push(event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response: responsesObject(id, model, request, status, [...finished, done], responsesUsage(usage)) }));
-    return frames;
-  }
+  if (format === 'responses') return responsesFrames(model, reply, usage, opts.request ?? {});
   if (format === 'openai') {
     const base = { id: nextId('chatcmpl-'), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock' };
     const chunk = (delta: unknown, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(opts.includeUsage ? { usage: null } : {}) });
@@ -162,22 +142,22 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
     const frames = [
       frame({ type: 'message_start', message: { id: nextId('msg_'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: anthropicUsage(usage, 1) } }, 'message_start'),
     ];
-    // Blocks are numbered in order; a thinking block (extended thinking) comes first, its signature last.
-    const index = reply.kind === 'text' && reply.thinking ? 1 : 0;
-    if (reply.kind === 'text' && reply.thinking) {
+    const thinking = visibleReasoning(reply);
+    if (thinking) {
       frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }, 'content_block_start'));
-      for (const piece of pieces(reply.thinking.text)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } }, 'content_block_delta'));
-      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: reply.thinking.signature } }, 'content_block_delta'));
+      for (const piece of pieces(thinking)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: signatureOf(reply) } }, 'content_block_delta'));
       frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
     }
+    const index = thinking ? 1 : 0;
     if (reply.kind === 'text') {
       frames.push(frame({ type: 'content_block_start', index, content_block: { type: 'text', text: '' } }, 'content_block_start'));
       frames.push(frame({ type: 'ping' }, 'ping'));
       for (const piece of pieces(reply.text)) frames.push(frame({ type: 'content_block_delta', index, delta: { type: 'text_delta', text: piece } }, 'content_block_delta'));
     } else {
-      frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
+      frames.push(frame({ type: 'content_block_start', index, content_block: { type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: {} } }, 'content_block_start'));
       frames.push(frame({ type: 'ping' }, 'ping'));
-      for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
+      for (const piece of argumentPieces(reply.arguments)) frames.push(frame({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: piece } }, 'content_block_delta'));
     }
     frames.push(frame({ type: 'content_block_stop', index }, 'content_block_stop'));
     const stop = reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use';
@@ -187,16 +167,61 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
   }
   const id = nextId('resp_');
   const chunk = (parts: unknown[], extra: Record<string, unknown> = {}) =>
-    frame({ candidates: [{ content: { role: 'model', parts }, index: 0, ...extra }], usageMetadata: geminiUsage({ ...usage, output: 0 }), modelVersion: model, responseId: id });
+    frame({ candidates: [{ content: { role: 'model', parts }, index: 0, ...extra }], usageMetadata: geminiUsage({ ...usage, output: 0, reasoning: 0 }), modelVersion: model, responseId: id });
+  const thought = visibleReasoning(reply) ? [chunk([{ text: visibleReasoning(reply), thought: true }])] : [];
   if (reply.kind === 'tool_call') {
-    return [frame({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: reply.name, args: reply.arguments } }] }, finishReason: 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })];
+    return [...thought, frame({ candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: reply.name, args: reply.arguments } }] }, finishReason: 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })];
   }
   const words = pieces(reply.text);
-  return words.map((piece, i) =>
+  return [...thought, ...words.map((piece, i) =>
     i === words.length - 1
       ? frame({ candidates: [{ content: { role: 'model', parts: [{ text: piece }] }, finishReason: reply.stop === 'length' ? 'MAX_TOKENS' : 'STOP', index: 0 }], usageMetadata: geminiUsage(usage), modelVersion: model, responseId: id })
       : chunk([{ text: piece }]),
-  );
+  )];
+}
+
+/** The event sequence OpenAI sends (https://platform.openai.com/docs/api-reference/responses-streaming), numbered from 0. */
+function responsesFrames(model: string, reply: Reply, usage: MockUsage, request: Record<string, any>): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>) => frame({ type, sequence_number: sequence++, ...fields }, type);
+  const id = nextId('resp_');
+  const ids = { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') };
+  const status = reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed';
+  const frames = [
+    event('response.created', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+    event('response.in_progress', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+  ];
+  const finished: unknown[] = [];
+  if (reply.reasoning) {
+    const reasoning = responsesReasoning(nextId('rs_'), reply);
+    frames.push(event('response.output_item.added', { output_index: 0, item: { id: reasoning.id, type: 'reasoning', summary: [] } }));
+    const text = visibleReasoning(reply);
+    if (text) {
+      const at = { item_id: reasoning.id, output_index: 0, summary_index: 0 };
+      frames.push(event('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }));
+      for (const piece of pieces(text)) frames.push(event('response.reasoning_summary_text.delta', { ...at, delta: piece }));
+      frames.push(event('response.reasoning_summary_text.done', { ...at, text }));
+      frames.push(event('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text } }));
+    }
+    frames.push(event('response.output_item.done', { output_index: 0, item: reasoning }));
+    finished.push(reasoning);
+  }
+  const index = finished.length;
+  frames.push(event('response.output_item.added', { output_index: index, item: responsesOutput(reply, ids, false) }));
+  if (reply.kind === 'text') {
+    const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
+    frames.push(event('response.content_part.added', { item_id: ids.message, output_index: index, content_index: 0, part }));
+    for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: index, content_index: 0, delta: piece, logprobs: [] }));
+    frames.push(event('response.output_text.done', { item_id: ids.message, output_index: index, content_index: 0, text: reply.text, logprobs: [] }));
+    frames.push(event('response.content_part.done', { item_id: ids.message, output_index: index, content_index: 0, part: { ...part, text: reply.text } }));
+  } else {
+    for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: index, delta: piece }));
+    frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: index, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
+  }
+  const done = responsesOutput(reply, ids, true);
+  frames.push(event('response.output_item.done', { output_index: index, item: done }));
+  frames.push(event(`response.${status}`, { response: responsesObject(id, model, request, status, [...finished, done], responsesUsage(usage)) }));
+  return frames;
 }
 
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error' };

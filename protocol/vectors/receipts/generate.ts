@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { channelId, costMicros, receiptHash, signAck, signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { signCompact } from '../../../src/ledger/compact-jws.js';
+import { RECEIPT_TYP, channelId, costMicros, receiptHash, signAck, signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../../src/ledger/index.js';
 
 const seed = (n: number) => new Uint8Array(32).fill(n);
 const [server, client, mallory] = await Promise.all([1, 2, 3].map(async (n) => {
@@ -29,6 +30,20 @@ const tampered = [h, Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 
 // A valid receipt of another peer, delivered on the server's stream: its kid is not the peer on the stream.
 const wrongSigner = await signReceipt({ ...payload(2, receiptHash(r1)), iss: mallory!.id, ch: channelId(mallory!.id, client!.id) }, mallory!.signing);
 const badTotal = await signReceipt({ ...payload(2, receiptHash(r1)), total: 5 * cost }, server!.signing);
+// Receipt 2 with the last signature character's unused low bit flipped: the same signature bytes, another text (and
+// so another hash), which a lenient base64url decoder accepts.
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const respelled = `${r2.slice(0, -1)}${B64[B64.indexOf(r2.at(-1)!) ^ 1]}`;
+// Receipt 2's payload as other bytes with the same meaning, each validly signed by the server.
+const canonicalText = Buffer.from(r2.split('.')[1]!, 'base64url').toString('utf8');
+const signText = (text: string) => {
+  if (text === canonicalText) throw new Error('a non-canonical variant came out canonical');
+  return signCompact(new TextEncoder().encode(text), { alg: 'EdDSA', typ: RECEIPT_TYP, kid: server!.id }, server!.signing);
+};
+const withWhitespace = signText(JSON.stringify(JSON.parse(canonicalText), null, 1));
+const duplicateKey = signText(canonicalText.replace(`"cost":${cost},`, `"cost":1,"cost":${cost},`));
+const exponent = signText(canonicalText.replace(`"iat":${1_764_000_000_002}`, '"iat":1.764000000002e12'));
+const reordered = signText(JSON.stringify({ iss: server!.id, ...JSON.parse(canonicalText) })); // "iss" before "v"
 
 const vectors = {
   description: 'Receipt acceptance vectors (protocol/receipts.md). For each case, the subject has accepted `accepted` in order, then checks `receipt` for request `request_id` from `from_peer`; `expect` is "valid" or the dispute reason.',
@@ -44,6 +59,11 @@ const vectors = {
     { name: 'signed by another peer', accepted: [r1], receipt: wrongSigner, request_id: 'req-2', from_peer: server!.id, expect: 'wrong_signer' },
     { name: 'cumulative total does not add up', accepted: [r1], receipt: badTotal, request_id: 'req-2', from_peer: server!.id, expect: 'wrong_total' },
     { name: 'receipt for another request', accepted: [r1], receipt: r2, request_id: 'req-9', from_peer: server!.id, expect: 'wrong_request' },
+    { name: 'signature in non-canonical base64url', accepted: [r1], receipt: respelled, request_id: 'req-2', from_peer: server!.id, expect: 'malformed' },
+    { name: 'payload with insignificant whitespace', accepted: [r1], receipt: withWhitespace, request_id: 'req-2', from_peer: server!.id, expect: 'malformed' },
+    { name: 'payload with a duplicate key', accepted: [r1], receipt: duplicateKey, request_id: 'req-2', from_peer: server!.id, expect: 'malformed' },
+    { name: 'payload with a number in exponent form', accepted: [r1], receipt: exponent, request_id: 'req-2', from_peer: server!.id, expect: 'malformed' },
+    { name: 'payload keys in another order', accepted: [r1], receipt: reordered, request_id: 'req-2', from_peer: server!.id, expect: 'malformed' },
   ],
 };
 writeFileSync(join(import.meta.dirname, 'receipts.json'), `${JSON.stringify(vectors, null, 2)}\n`);

@@ -4,6 +4,7 @@ import { anthropicResponseToCanonical, canonicalToAnthropicResponse, usageFromAn
 import { decodeAnthropicStream, encodeAnthropicStream, tapAnthropicStreamMessage } from './stream.js';
 
 export { DEFAULT_MAX_TOKENS } from './request.js';
+export { betasLostInTranslation } from './structured-output.js';
 
 /** Anthropic Messages. No embeddings: Anthropic has none. */
 export const anthropicCodec: FormatCodec = {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
-import type { CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
-import type { TranslatedRequest } from '../codec.js';
+import type { CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningRequest, TextPart, ToolChoice } from '../canonical.js';
+import type { TranslatedRequest, TranslationTarget } from '../codec.js';
+import { parseEffort, reasoningBudget } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
+import { responseFormatFromAnthropic, structuredOutputForAnthropic } from './structured-output.js';
 
 /** Anthropic Messages request (https://docs.anthropic.com/en/api/messages); partial schemas, unknown fields pass. */
 const imageSource = z.union([
@@ -13,6 +15,8 @@ const textBlock = z.object({ type: z.literal('text'), text: z.string() }).loose(
 const imageBlock = z.object({ type: z.literal('image'), source: imageSource }).loose();
 const block = z.object({ type: z.string() }).loose();
 const messageSchema = z.object({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(block)]) }).loose();
+// Open on purpose (a new thinking type or output format must not break pass-through): what cannot be read is named.
+const outputFormat = z.object({ type: z.string(), schema: z.record(z.string(), z.unknown()).optional() }).loose();
 
 export const anthropicRequestSchema = z
   .object({
@@ -28,11 +32,17 @@ export const anthropicRequestSchema = z
     tools: z.array(z.object({ name: z.string(), description: z.string().optional(), input_schema: z.record(z.string(), z.unknown()).optional(), type: z.string().optional() }).loose()).optional(),
     tool_choice: z.object({ type: z.enum(['auto', 'any', 'tool', 'none']), name: z.string().optional(), disable_parallel_tool_use: z.boolean().optional() }).loose().optional(),
     metadata: z.object({ user_id: z.string().nullable().optional() }).loose().optional(),
+    thinking: z.object({ type: z.string(), budget_tokens: z.number().int().positive().optional() }).loose().optional(),
+    output_config: z.object({ format: outputFormat.optional(), effort: z.string().optional() }).loose().optional(),
+    /** The structured-outputs beta's name for `output_config.format`. */
+    output_format: outputFormat.optional(),
   })
   .loose();
 
 /** Anthropic-only parameters: dropped (and named) when translating to another format. */
-const ANTHROPIC_ONLY = ['thinking', 'service_tier', 'container', 'mcp_servers', 'context_management'];
+const ANTHROPIC_ONLY = ['service_tier', 'container', 'mcp_servers', 'context_management'];
+/** `output_config` fields the canonical form carries; others are named in the warnings. */
+const OUTPUT_CONFIG_FIELDS = ['format', 'effort'];
 
 /** Anthropic requires max_tokens; a translated request that names none gets this (documented in the README). */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -76,7 +86,26 @@ function blocksToParts(content: string | Array<z.infer<typeof block>>, where: st
   });
 }
 
-function toolChoice(choice: z.infer<typeof anthropicRequestSchema>['tool_choice']): ToolChoice | undefined {
+type AnthropicRequest = z.infer<typeof anthropicRequestSchema>;
+
+/**
+ * `thinking` (enabled with a budget, disabled, adaptive) and `output_config.effort` as a canonical reasoning request;
+ * values it cannot read are named in `warnings`.
+ */
+function reasoningFromAnthropic(request: AnthropicRequest, warnings: string[]): ReasoningRequest | undefined {
+  const effort = parseEffort(request.output_config?.effort);
+  if (request.output_config?.effort !== undefined && !effort) warnings.push('output_config.effort');
+  const thinking = request.thinking;
+  if (!thinking) return effort ? { effort } : undefined;
+  if (thinking.type === 'disabled') return { enabled: false };
+  if (thinking.type !== 'enabled' && thinking.type !== 'adaptive') {
+    warnings.push('thinking');
+    return effort ? { effort } : undefined;
+  }
+  return { enabled: true, includeText: true, ...(thinking.budget_tokens ? { budgetTokens: thinking.budget_tokens } : {}), ...(effort ? { effort } : {}) };
+}
+
+function toolChoice(choice: AnthropicRequest['tool_choice']): ToolChoice | undefined {
   if (!choice) return undefined;
   switch (choice.type) {
     case 'any': return { type: 'required' };
@@ -96,6 +125,11 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
   const system = typeof request.system === 'string' ? request.system : request.system?.map((b) => b.text).join('\n\n');
   const choice = toolChoice(request.tool_choice);
   const keys = Object.keys(body as object);
+  const outputWarnings = Object.keys(request.output_config ?? {}).filter((key) => !OUTPUT_CONFIG_FIELDS.includes(key)).map((key) => `output_config.${key}`);
+  const responseFormat = responseFormatFromAnthropic(request);
+  const format = request.output_config?.format ?? request.output_format;
+  if (format && !responseFormat) outputWarnings.push(request.output_config?.format ? 'output_config.format' : 'output_format');
+  const reasoning = reasoningFromAnthropic(request, outputWarnings);
   return {
     model: request.model,
     ...(system ? { system } : {}),
@@ -109,8 +143,10 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
     ...(request.top_k !== undefined ? { topK: request.top_k } : {}),
     ...(request.stop_sequences?.length ? { stop: request.stop_sequences } : {}),
     ...(request.metadata?.user_id ? { user: request.metadata.user_id } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
+    ...(reasoning ? { reasoning } : {}),
     stream: request.stream === true,
-    warnings: ANTHROPIC_ONLY.filter((key) => keys.includes(key)),
+    warnings: [...ANTHROPIC_ONLY.filter((key) => keys.includes(key)), ...outputWarnings],
   };
 }
 
@@ -165,7 +201,7 @@ function partsToBlocks(parts: ContentPart[]): Array<Record<string, unknown>> {
   return blocks;
 }
 
-export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string): TranslatedRequest {
+export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string, target: TranslationTarget = {}): TranslatedRequest {
   if (req.n !== undefined && req.n > 1) throw badRequest('Anthropic returns one choice per request; n > 1 cannot be served by this provider.', 'n');
   const warnings: string[] = [];
   const messages: Array<{ role: string; content: Array<Record<string, unknown>> }> = [];
@@ -206,7 +242,84 @@ export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string
   if (req.seed !== undefined) warnings.push('seed');
   if (req.presencePenalty !== undefined) warnings.push('presence_penalty');
   if (req.frequencyPenalty !== undefined) warnings.push('frequency_penalty');
-  if (req.responseFormat && req.responseFormat.type !== 'text') warnings.push('response_format');
+  applyStructuredOutput(body, req, model, target);
+  applyThinking(body, req, warnings);
   if (req.stream) body.stream = true;
   return { body, warnings };
+}
+
+/** JSON output: `output_config.format` where the model takes it, else the answer tool, called by force. */
+function applyStructuredOutput(body: Record<string, unknown>, req: CanonicalRequest, model: string, target: TranslationTarget): void {
+  const plan = structuredOutputForAnthropic(req.responseFormat, model, target.structuredOutputModels);
+  if (!plan) return;
+  if (plan.kind === 'output_format') {
+    body.output_config = { format: plan.format };
+    return;
+  }
+  const clientTools = (body.tools as unknown[] | undefined) ?? [];
+  body.tools = [...clientTools, plan.tool];
+  const choice = body.tool_choice as { type: string } | undefined;
+  // A client that names its own tool keeps that choice; with tools of its own the model may call them or answer.
+  if (choice?.type === 'tool') return;
+  const parallel = choice && 'disable_parallel_tool_use' in choice ? { disable_parallel_tool_use: true } : {};
+  body.tool_choice = clientTools.length && choice?.type !== 'none' ? { type: 'any', ...parallel } : { type: 'tool', name: plan.tool.name };
+}
+
+/**
+ * Whether the request answers a tool call whose assistant turn has no thinking block first: Anthropic refuses to think
+ * then, since the thinking that led to the call must be replayed with its signature (a history from another format
+ * has none).
+ */
+function continuesUnsignedToolCall(messages: Array<{ role: string; content: Array<{ type: string }> }>): boolean {
+  const last = messages.at(-1);
+  if (last?.role !== 'user' || !last.content.some((b) => b.type === 'tool_result')) return false;
+  const call = messages.at(-2);
+  return call?.role === 'assistant' && !['thinking', 'redacted_thinking'].includes(call.content[0]?.type ?? '');
+}
+
+/** Anthropic's smallest thinking budget (https://docs.claude.com/en/docs/build-with-claude/extended-thinking). */
+const MIN_THINKING_BUDGET = 1_024;
+/** Extended thinking accepts top_p only from 0.95 (and no temperature or top_k changes). */
+const MIN_THINKING_TOP_P = 0.95;
+
+/**
+ * Reasoning as `thinking` with a budget from the reasoning table. Anthropic counts thinking inside max_tokens and
+ * needs the budget below it: a client limit caps the budget; without one, max_tokens is the default plus the budget.
+ */
+function applyThinking(body: Record<string, unknown>, req: CanonicalRequest, warnings: string[]): void {
+  const wanted = reasoningBudget(req.reasoning);
+  if (wanted === undefined) return;
+  if (wanted === 0) {
+    body.thinking = { type: 'disabled' };
+    return;
+  }
+  const forced = ['any', 'tool'].includes((body.tool_choice as { type?: string } | undefined)?.type ?? '');
+  if (forced) {
+    warnings.push('reasoning (Anthropic cannot think with a forced tool choice)');
+    return;
+  }
+  if (continuesUnsignedToolCall(body.messages as Array<{ role: string; content: Array<{ type: string }> }>)) {
+    warnings.push('reasoning (the tool call being answered came without its thinking block)');
+    return;
+  }
+  let budget = Math.max(MIN_THINKING_BUDGET, wanted);
+  if (req.maxTokens !== undefined) {
+    budget = Math.min(budget, req.maxTokens - 1);
+    if (budget < MIN_THINKING_BUDGET) {
+      warnings.push(`reasoning (max_tokens is below Anthropic's ${MIN_THINKING_BUDGET}-token thinking minimum)`);
+      return;
+    }
+  } else {
+    body.max_tokens = DEFAULT_MAX_TOKENS + budget;
+  }
+  body.thinking = { type: 'enabled', budget_tokens: budget };
+  for (const field of ['temperature', 'top_k'] as const) {
+    if (body[field] === undefined) continue;
+    delete body[field];
+    warnings.push(`${field} (Anthropic takes none with thinking)`);
+  }
+  if (typeof body.top_p === 'number' && body.top_p < MIN_THINKING_TOP_P) {
+    delete body.top_p;
+    warnings.push(`top_p (Anthropic takes ${MIN_THINKING_TOP_P} to 1 with thinking)`);
+  }
 }

@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../errors/index.js';
 import type { CanonicalResponse, ReasoningPart, StopReason, TextPart, ToolCallPart, Usage } from '../canonical.js';
 import { anthropicToolId } from './request.js';
+import { answerText, isAnswerTool } from './structured-output.js';
 
 export function stopReasonFromAnthropic(reason: string | null | undefined): StopReason {
   switch (reason) {
@@ -68,6 +69,8 @@ export function anthropicResponseToCanonical(body: unknown): CanonicalResponse {
   const content: Array<TextPart | ToolCallPart | ReasoningPart> = [];
   for (const block of message.content) {
     if (block.type === 'text') content.push({ type: 'text', text: block.text ?? '' });
+    // The answer tool of a structured-output request: its input is the answer (see structured-output.ts).
+    else if (block.type === 'tool_use' && isAnswerTool(block.name)) content.push({ type: 'text', text: answerText(block.name!, block.input) });
     else if (block.type === 'tool_use') content.push({ type: 'tool_call', id: block.id ?? '', name: block.name ?? '', arguments: JSON.stringify(block.input ?? {}) });
     else if (block.type === 'thinking') content.push({ type: 'reasoning', text: block.thinking ?? '', ...(block.signature ? { signature: block.signature } : {}) });
   }
@@ -76,7 +79,8 @@ export function anthropicResponseToCanonical(body: unknown): CanonicalResponse {
     id: message.id ?? 'msg_unknown',
     model: message.model ?? '',
     content,
-    stopReason: stopReasonFromAnthropic(message.stop_reason),
+    // Stopped to call only the answer tool: the answer is complete.
+    stopReason: message.stop_reason === 'tool_use' && !content.some((p) => p.type === 'tool_call') ? 'stop' : stopReasonFromAnthropic(message.stop_reason),
     ...(message.stop_sequence ? { stopSequence: message.stop_sequence } : {}),
     usage: { ...usage, inputTokens: usage?.inputTokens ?? 0, outputTokens: usage?.outputTokens ?? 0 },
   };

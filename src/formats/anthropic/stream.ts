@@ -3,6 +3,7 @@ import type { StopReason, StreamEvent, Usage } from '../canonical.js';
 import type { PassthroughTap } from '../codec.js';
 import { parseSSEData, sseMessage, type SSEMessage } from '../sse.js';
 import { anthropicToolId } from './request.js';
+import { JSON_VALUE_TOOL, answerText, isAnswerTool } from './structured-output.js';
 import { anthropicMessageId, stopReasonFromAnthropic, stopReasonToAnthropic, usageFromAnthropic, usageToAnthropic, type AnthropicUsage } from './response.js';
 
 interface AnthropicEvent {
@@ -23,6 +24,11 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
   const toolIndexOfBlock = new Map<number, number>();
   /** Tool blocks that have produced argument text (a block with none still needs `{}` for the client to parse). */
   const toolHasArguments = new Set<number>();
+  /**
+   * Blocks of the structured-output answer tool, whose input is the answer text: streamed as text deltas as it
+   * comes, except a wrapped value (`{"value": ...}`), which is buffered so that only the value reaches the client.
+   */
+  const answerBlocks = new Map<number, { tool: string; buffered: string }>();
   let usage: Partial<Usage> = {};
   let stopReason: StopReason = 'stop';
   let stopSequence: string | undefined;
@@ -38,7 +44,12 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
         yield { type: 'start', id: event.message?.id ?? 'msg_stream', model: event.message?.model ?? '', usage };
         break;
       case 'content_block_start':
-        if (event.content_block?.type === 'tool_use') {
+        if (event.content_block?.type === 'tool_use' && isAnswerTool(event.content_block.name)) {
+          const answer = { tool: event.content_block.name!, buffered: '' };
+          answerBlocks.set(event.index ?? 0, answer);
+          const input = event.content_block.input;
+          if (input && typeof input === 'object' && Object.keys(input).length > 0) answer.buffered = JSON.stringify(input);
+        } else if (event.content_block?.type === 'tool_use') {
           const toolIndex = toolIndexOfBlock.size;
           toolIndexOfBlock.set(event.index ?? 0, toolIndex);
           yield { type: 'tool_call_start', index: toolIndex, id: event.content_block.id ?? `toolu_${toolIndex}`, name: event.content_block.name ?? '' };
@@ -55,7 +66,11 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
       case 'content_block_delta': {
         const delta = event.delta;
         if (delta?.type === 'text_delta' && delta.text) yield { type: 'text_delta', text: delta.text };
-        else if (delta?.type === 'input_json_delta' && delta.partial_json) {
+        else if (delta?.type === 'input_json_delta' && delta.partial_json && answerBlocks.has(event.index ?? 0)) {
+          const answer = answerBlocks.get(event.index ?? 0)!;
+          if (answer.tool === JSON_VALUE_TOOL) answer.buffered += delta.partial_json;
+          else yield { type: 'text_delta', text: delta.partial_json };
+        } else if (delta?.type === 'input_json_delta' && delta.partial_json) {
           const index = toolIndexOfBlock.get(event.index ?? 0);
           if (index !== undefined) {
             toolHasArguments.add(index);
@@ -66,6 +81,8 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
         break;
       }
       case 'content_block_stop': {
+        const answer = answerBlocks.get(event.index ?? 0);
+        if (answer && (answer.tool === JSON_VALUE_TOOL || answer.buffered)) yield { type: 'text_delta', text: answerText(answer.tool, safeParse(answer.buffered)) };
         const index = toolIndexOfBlock.get(event.index ?? 0);
         if (index === undefined) break;
         // A tool called with no arguments: OpenAI clients parse the arguments string, and "" is not JSON.
@@ -89,7 +106,17 @@ export async function* decodeAnthropicStream(messages: AsyncIterable<SSEMessage>
   }
   if (!started) throw new UpstreamError('anthropic', 'Upstream stream ended before message_start', { retryable: true });
   if (!finished) throw new UpstreamError('anthropic', 'Upstream stream ended before message_stop', { retryable: false, upstreamStatus: 502 });
+  // Stopped to call only the answer tool: the answer is complete.
+  if (stopReason === 'tool_calls' && toolIndexOfBlock.size === 0 && answerBlocks.size > 0) stopReason = 'stop';
   yield { type: 'finish', stopReason, ...(stopSequence ? { stopSequence } : {}), usage: { ...usage, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 } };
+}
+
+function safeParse(json: string): unknown {
+  try {
+    return json.trim() === '' ? {} : JSON.parse(json);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Canonical events → Anthropic's event sequence, with `event:` names, as the Anthropic SDK expects them. */

@@ -1,22 +1,20 @@
 import type { FormatCodec } from '../codec.js';
-import { canonicalToGeminiEmbeddingRequest, geminiEmbeddingRequestToCanonical } from './embedding-request.js';
-import { canonicalToGeminiEmbeddingResponse, geminiEmbeddingResponseToCanonical } from './embedding-response.js';
-import { geminiPassthroughRequest, tapGeminiStreamMessage, usageFromGeminiResponse } from './passthrough.js';
-import { canonicalToGeminiRequest } from './request-from-canonical.js';
-import { geminiRequestToCanonical } from './request-to-canonical.js';
-import { canonicalToGeminiResponse } from './response-from-canonical.js';
-import { geminiResponseToCanonical } from './response-to-canonical.js';
-import { decodeGeminiStream } from './stream-decode.js';
-import { encodeGeminiStream } from './stream-encode.js';
+import {
+  canonicalToGeminiEmbeddingRequest, canonicalToGeminiEmbeddingResponse, geminiEmbeddingRequestToCanonical, geminiEmbeddingResponseToCanonical,
+} from './embeddings.js';
+import { canonicalToGeminiRequest, geminiPassthroughRequest, geminiRequestToCanonical } from './request.js';
+import { canonicalToGeminiResponse, geminiResponseToCanonical, usageFromGeminiResponse } from './response.js';
+import { decodeGeminiStream, encodeGeminiStream, tapGeminiStreamMessage } from './stream.js';
 
-export { estimateEmbeddingTokens } from './embedding-token-estimate.js';
-export { cleanSchemaForGemini } from './schema-cleaning.js';
-export { geminiSchemaToJsonSchema } from './schema-from-gemini.js';
+export { estimateEmbeddingTokens } from './embeddings.js';
+export { cleanSchemaForGemini } from './json-schema/cleaning.js';
+export { geminiSchemaToJsonSchema } from './json-schema/from-gemini.js';
 
 /**
  * Gemini API v1beta (https://ai.google.dev/api): generateContent, streamGenerateContent?alt=sse, embedContent and
  * batchEmbedContents. Model and streaming live in the URL, not the body: requests read them from the context and
- * translated bodies carry neither.
+ * translated bodies carry neither. Layout as for every format: request.ts, response.ts, stream.ts, embeddings.ts,
+ * with their parts in request/, response/ and json-schema/.
  */
 export const geminiCodec: FormatCodec = {
   format: 'gemini',

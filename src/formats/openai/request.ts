@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
 import type {
-  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
+  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition,
+  ToolResultPart,
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
+import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 
 /**
@@ -60,7 +62,7 @@ export const openaiChatRequestSchema = z
 export type OpenAIChatRequest = z.infer<typeof openaiChatRequestSchema>;
 
 /** OpenAI-only parameters that the canonical form cannot carry: dropped (and named) when translating. */
-const OPENAI_ONLY = ['logit_bias', 'logprobs', 'top_logprobs', 'service_tier', 'store', 'metadata', 'prediction', 'reasoning_effort', 'modalities', 'audio', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier'];
+const OPENAI_ONLY = ['logit_bias', 'logprobs', 'top_logprobs', 'service_tier', 'store', 'metadata', 'prediction', 'modalities', 'audio', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier'];
 
 const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
@@ -147,6 +149,8 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
     ?? request.functions?.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters ?? { type: 'object', properties: {} } }));
   const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : request.stop;
   const bodyKeys = Object.keys(body as object);
+  const askedEffort = (body as { reasoning_effort?: unknown }).reasoning_effort;
+  const effort = parseEffort(askedEffort);
   return {
     model: request.model,
     ...(system.length ? { system: system.join('\n\n') } : {}),
@@ -164,8 +168,11 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
     ...(request.n != null ? { n: request.n } : {}),
     ...(responseFormat(request.response_format) ? { responseFormat: responseFormat(request.response_format) } : {}),
     ...(request.user ? { user: request.user } : {}),
+    // OpenAI-compatible clients read the reasoning back as `reasoning_content`, so the text is wanted.
+    ...(effort ? { reasoning: effort === 'none' ? { enabled: false } : { effort, includeText: true } } : {}),
     stream: request.stream === true,
-    warnings: OPENAI_ONLY.filter((key) => bodyKeys.includes(key)),
+    // An effort this gateway does not know (newer than its table) is named rather than refused: OpenAI may take it.
+    warnings: [...(askedEffort !== undefined && askedEffort !== null && !effort ? ['reasoning_effort'] : []), ...OPENAI_ONLY.filter((key) => bodyKeys.includes(key))],
   };
 }
 
@@ -207,7 +214,43 @@ export interface OpenAITarget {
  */
 function maxTokensField(target: OpenAITarget, model: string): 'max_tokens' | 'max_completion_tokens' {
   if (target.providerType === 'openai') return 'max_completion_tokens';
-  return /^(o\d|gpt-5)/i.test(model) ? 'max_completion_tokens' : 'max_tokens';
+  return OPENAI_REASONING_MODEL.test(model) ? 'max_completion_tokens' : 'max_tokens';
+}
+
+/** OpenAI's reasoning models (o-series, gpt-5, gpt-oss): the ones that take `reasoning_effort`. */
+const OPENAI_REASONING_MODEL = /^(o\d|gpt-5|gpt-oss)/i;
+
+/**
+ * The efforts each family of OpenAI reasoning models takes (https://platform.openai.com/docs/guides/reasoning): gpt-5.1
+ * and later can skip reasoning (`none`), gpt-5 goes down to `minimal`, the o-series and gpt-oss to `low`.
+ */
+const EFFORTS_BY_FAMILY: ReadonlyArray<{ model: RegExp; efforts: readonly ReasoningEffort[] }> = [
+  { model: /^gpt-5\.\d/i, efforts: ['none', 'low', 'medium', 'high'] },
+  { model: /^gpt-5/i, efforts: ['minimal', 'low', 'medium', 'high'] },
+  { model: /^(o\d|gpt-oss)/i, efforts: ['low', 'medium', 'high'] },
+];
+const EFFORT_ORDER: readonly ReasoningEffort[] = ['none', 'minimal', 'low', 'medium', 'high'];
+
+/**
+ * `reasoning_effort` from the reasoning table. OpenAI and Azure refuse it on models that do not reason, so there it
+ * goes to reasoning models only (named in the warnings otherwise), moved up to the lowest effort the model takes
+ * when it takes no lower one (named too); OpenAI-compatible servers get it as it is, to take or ignore.
+ */
+function applyReasoningEffort(body: Record<string, unknown>, req: CanonicalRequest, model: string, target: OpenAITarget, warnings: string[]): void {
+  const effort = reasoningEffort(req.reasoning);
+  if (effort === undefined) return;
+  if (target.providerType === 'openai_compatible') {
+    body.reasoning_effort = effort;
+    return;
+  }
+  const family = EFFORTS_BY_FAMILY.find((f) => f.model.test(model));
+  if (!family) {
+    if (effort !== 'none') warnings.push('reasoning (this model takes no reasoning_effort)');
+    return;
+  }
+  const taken = family.efforts.includes(effort) ? effort : family.efforts.find((e) => EFFORT_ORDER.indexOf(e) > EFFORT_ORDER.indexOf(effort))!;
+  body.reasoning_effort = taken;
+  if (taken !== effort) warnings.push(`reasoning (${effort} → ${taken}, the lowest effort this model takes)`);
 }
 
 /** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */
@@ -262,6 +305,7 @@ export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string, t
   if (req.topK !== undefined) warnings.push('top_k');
   if ((req.stop?.length ?? 0) > MAX_STOP_SEQUENCES) warnings.push(`stop (only the first ${MAX_STOP_SEQUENCES} sequences)`);
   if (droppedToolImages) warnings.push('images in tool results');
+  applyReasoningEffort(body, req, model, target, warnings);
   if (req.stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };

@@ -1,5 +1,5 @@
 import { UpstreamError } from '../../errors/index.js';
-import type { CanonicalResponse, StopReason, TextPart, ToolCallPart, Usage } from '../canonical.js';
+import type { CanonicalResponse, ReasoningPart, StopReason, TextPart, ToolCallPart, Usage } from '../canonical.js';
 
 /** OpenAI finish_reason ⇄ canonical stop reason (function_call is the legacy name of tool_calls). */
 export function stopReasonFromOpenAI(reason: string | null | undefined): StopReason {
@@ -46,7 +46,7 @@ export function usageToOpenAI(usage: Usage): Record<string, unknown> {
 }
 
 interface OpenAIChoice {
-  message?: { content?: string | null; refusal?: string | null; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }> | null };
+  message?: { content?: string | null; refusal?: string | null; reasoning_content?: string | null; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }> | null };
   finish_reason?: string | null;
 }
 
@@ -54,7 +54,9 @@ export function openaiResponseToCanonical(body: unknown): CanonicalResponse {
   const response = body as { id?: string; model?: string; created?: number; choices?: OpenAIChoice[]; usage?: OpenAIUsage };
   const choice = response?.choices?.[0];
   if (!choice) throw new UpstreamError('openai', 'Upstream response has no choices', { retryable: false, upstreamStatus: 502 });
-  const content: Array<TextPart | ToolCallPart> = [];
+  const content: Array<TextPart | ToolCallPart | ReasoningPart> = [];
+  // OpenAI-compatible reasoning servers (DeepSeek, vLLM, ...) return the reasoning beside the answer.
+  if (choice.message?.reasoning_content) content.push({ type: 'reasoning', text: choice.message.reasoning_content });
   const text = choice.message?.content ?? choice.message?.refusal;
   if (text) content.push({ type: 'text', text });
   for (const call of choice.message?.tool_calls ?? []) content.push({ type: 'tool_call', id: call.id, name: call.function.name, arguments: call.function.arguments });
@@ -73,6 +75,7 @@ export const openaiId = (id: string) => (id.startsWith('chatcmpl-') ? id : `chat
 export function canonicalToOpenAIResponse(res: CanonicalResponse): Record<string, unknown> {
   const text = res.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('');
   const calls = res.content.filter((p): p is ToolCallPart => p.type === 'tool_call');
+  const reasoning = res.content.filter((p): p is ReasoningPart => p.type === 'reasoning').map((p) => p.text).join('');
   return {
     id: openaiId(res.id),
     object: 'chat.completion',
@@ -84,6 +87,8 @@ export function canonicalToOpenAIResponse(res: CanonicalResponse): Record<string
         role: 'assistant',
         content: text === '' && calls.length ? null : text,
         refusal: null,
+        // Where OpenAI-compatible clients (Vercel AI SDK, LangChain, DeepSeek's SDKs) look for reasoning text.
+        ...(reasoning ? { reasoning_content: reasoning } : {}),
         ...(calls.length ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) } : {}),
       },
       logprobs: null,

@@ -73,7 +73,9 @@ export async function* encodeOpenAIStream(events: AsyncIterable<StreamEvent>, op
         yield chunk({ content: event.text });
         break;
       case 'reasoning_delta':
-        break; // Chat Completions has no reasoning output field.
+        // OpenAI's own Chat Completions returns no reasoning; OpenAI-compatible clients read `reasoning_content`.
+        if (event.text) yield chunk({ reasoning_content: event.text });
+        break;
       case 'tool_call_start':
         yield chunk({ tool_calls: [{ index: event.index, id: event.id, type: 'function', function: { name: event.name, arguments: '' } }] });
         break;
@@ -99,7 +101,7 @@ export function tapOpenAIStreamMessage(message: SSEMessage, clientWantsUsage: bo
   if (chunk.error) return { forward: true, error: chunk.error.message ?? 'stream error' };
   const usage = chunk.usage ? usageFromOpenAI(chunk.usage) : undefined;
   const delta = chunk.choices?.[0]?.delta;
-  const content = Boolean(delta?.content || delta?.tool_calls?.length || delta?.refusal);
+  const content = Boolean(delta?.content || delta?.tool_calls?.length || delta?.refusal || delta?.reasoning_content);
   const usageOnly = usage !== undefined && (chunk.choices?.length ?? 0) === 0;
   return { forward: !(usageOnly && !clientWantsUsage), ...(usage ? { usage } : {}), ...(content ? { content } : {}) };
 }

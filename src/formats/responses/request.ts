@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
 import type {
-  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
+  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ResponseFormat, TextPart, ToolChoice, ToolDefinition, ToolResultPart,
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
+import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { parseForeignReasoning } from './response.js';
 
@@ -155,9 +156,6 @@ function responseFormat(text: ResponsesRequest['text']): ResponseFormat | undefi
   return { type: format.type as 'text' | 'json_object' };
 }
 
-/** `xhigh` (newest OpenAI models) is the top of the canonical scale. */
-const effortOf = (effort: string): ReasoningEffort => (effort === 'xhigh' ? 'high' : (effort as ReasoningEffort));
-
 /** The input as a list of items: a string input is one user message (what OpenAI does with it). */
 export function inputItems(input: ResponsesRequest['input']): ResponsesInputItem[] {
   if (input === undefined) return [];
@@ -246,7 +244,7 @@ export function responsesRequestToCanonical(body: unknown): CanonicalRequest {
     ...(request.temperature != null ? { temperature: request.temperature } : {}),
     ...(request.top_p != null ? { topP: request.top_p } : {}),
     ...(format ? { responseFormat: format } : {}),
-    ...(request.reasoning?.effort ? { reasoning: { effort: effortOf(request.reasoning.effort), enabled: request.reasoning.effort !== 'none', ...(request.reasoning.summary ? { includeText: true } : {}) } } : {}),
+    ...(request.reasoning?.effort ? { reasoning: { effort: parseEffort(request.reasoning.effort)!, enabled: request.reasoning.effort !== 'none', ...(request.reasoning.summary ? { includeText: true } : {}) } } : {}),
     ...(request.metadata && Object.keys(request.metadata).length ? { metadata: request.metadata } : {}),
     ...(request.user ? { user: request.user } : {}),
     stream: request.stream === true,
@@ -262,13 +260,6 @@ export function withoutForeignReasoning(body: Record<string, unknown>): Record<s
   if (!Array.isArray(body.input)) return body;
   const input = (body.input as Array<Record<string, unknown>>).filter((item) => !(item.type === 'reasoning' && typeof item.encrypted_content === 'string' && parseForeignReasoning(item.encrypted_content)));
   return input.length === body.input.length ? body : { ...body, input };
-}
-
-/** A canonical token budget as the effort OpenAI takes (the inverse of the budgets in the README's reasoning table). */
-function effortForBudget(budget: number): ReasoningEffort {
-  if (budget <= 1_024) return 'low';
-  if (budget <= 8_192) return 'medium';
-  return 'high';
 }
 
 const urlOf = (source: ImagePart['source']) => (source.kind === 'base64' ? `data:${source.mediaType};base64,${source.data}` : source.url);
@@ -326,11 +317,9 @@ export function canonicalToResponsesRequest(req: CanonicalRequest, model: string
       ? { type: 'json_schema', name: req.responseFormat.name, schema: req.responseFormat.schema, strict: req.responseFormat.strict === true }
       : { type: req.responseFormat.type } };
   }
-  const reasoning = req.reasoning;
-  if (reasoning && (reasoning.effort || reasoning.budgetTokens !== undefined || reasoning.enabled === false)) {
-    const effort = reasoning.enabled === false ? 'none' : reasoning.effort ?? effortForBudget(reasoning.budgetTokens!);
-    body.reasoning = { effort, ...(reasoning.includeText ? { summary: 'auto' } : {}) };
-  }
+  // One table maps budgets to efforts for every format (formats/reasoning.ts, shown in the README).
+  const effort = reasoningEffort(req.reasoning);
+  if (effort) body.reasoning = { effort, ...(req.reasoning?.includeText ? { summary: 'auto' } : {}) };
   const warnings: string[] = [];
   if (req.stop?.length) warnings.push('stop');
   if (req.seed !== undefined) warnings.push('seed');

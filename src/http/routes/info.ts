@@ -24,20 +24,6 @@ export interface InfoDeps {
   health?: () => Record<string, unknown>;
 }
 
-/**
- * What a client can do with a model here: the endpoints of the providers serving it (an embedding model, named so
- * by convention, is offered for embeddings only), or chat when only peers serve it.
- */
-function capabilitiesOf(model: string, providers: Provider[], servedByPeers: boolean): string[] {
-  if (/embed/i.test(model)) return providers.some((p) => p.supports('embeddings')) ? ['embeddings'] : [];
-  const ops = new Set<string>(servedByPeers ? ['chat'] : []);
-  for (const provider of providers) {
-    if (provider.supports('chat')) ops.add('chat');
-    if (provider.supports('count_tokens')) ops.add('count_tokens');
-  }
-  return [...ops];
-}
-
 export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
   const providerView = (p: Provider) => {
     const models = deps.catalog.providerModels(p.id);
@@ -54,38 +40,6 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
 
   return async (app) => {
     app.get('/v1/providers', { config: { format: 'openai' } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
-
-    app.get('/v1/models', { config: { format: 'openai' } }, async (request) => {
-      const local = deps.catalog.list();
-      const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
-      const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
-      const rows = ids.map((id) => {
-        const facts = deps.modelFacts?.(id);
-        const providers = local.find((m) => m.id === id)?.providers ?? [];
-        const peers = mesh.get(id) ?? [];
-        return {
-          id,
-          object: 'model',
-          created: 0,
-          owned_by: providers[0] ?? (peers.length ? 'mesh' : 'meshgate'),
-          providers,
-          ...(peers.length ? { peers } : {}),
-          ...(facts?.contextLength ? { context_length: facts.contextLength } : {}),
-          capabilities: facts?.capabilities ?? capabilitiesOf(id, providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined), peers.length > 0),
-          ...(facts?.pricing ? { pricing: { ...facts.pricing, unit: 'USD per 1M tokens' } } : {}),
-        };
-      });
-      // The Anthropic SDK sends anthropic-version and expects its own list shape.
-      if (request.headers['anthropic-version']) {
-        return {
-          data: rows.map((r) => ({ type: 'model', id: r.id, display_name: r.id, created_at: new Date(0).toISOString() })),
-          has_more: false,
-          first_id: rows[0]?.id ?? null,
-          last_id: rows[rows.length - 1]?.id ?? null,
-        };
-      }
-      return { object: 'list', data: rows };
-    });
   };
 }
 

@@ -13,6 +13,7 @@ import {
   type TokenRejection,
 } from '../../../src/auth/index.js';
 import { errorBody, toGatewayError } from '../../../src/errors/index.js';
+import { respellLastCharacter } from '../../helpers/base64url.js';
 import { accessControlFixture } from './access-control-fixture.js';
 
 const NOW = Date.UTC(2026, 10, 24, 12, 0, 0);
@@ -145,6 +146,14 @@ describe('verification rejects', () => {
   it('a revoked token', async () => {
     const { token } = await mint();
     expect(await rejection(verifyAccessToken(token, { key, now: NOW, isRevoked: (id) => id === 'token-under-test' }))).toBe('revoked');
+  });
+
+  it('a signature in non-canonical base64url (same bytes, another spelling), while the canonical one verifies', async () => {
+    const { token } = await mint({ expiresIn: 60_000 });
+    const respelled = respellLastCharacter(token);
+    expect(Buffer.from(respelled.split('.').at(-1)!, 'base64url')).toEqual(Buffer.from(token.split('.').at(-1)!, 'base64url'));
+    expect(await rejection(verify(respelled))).toBe('malformed');
+    await expect(verify(token)).resolves.toBeDefined();
   });
 
   it('text that is not an access token', async () => {

@@ -2,6 +2,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { CompactSign, compactVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { JwsError, decodeHeader, signCompact, verifyCompact } from '../../../src/ledger/compact-jws.js';
+import { respellLastCharacter } from '../../helpers/base64url.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 const other = generateKeyPairSync('ed25519');
@@ -40,5 +41,27 @@ describe('compact JWS with EdDSA', () => {
       expect(() => verifyCompact(jws, name === 'wrong key' ? other.publicKey : publicKey), name).toThrow(JwsError);
     }
     expect(verifyCompact(good, publicKey)).toEqual(payload);
+  });
+
+  it('accepts one text per signed object: canonical base64url segments and the exact protected header', () => {
+    const good = signCompact(payload, { alg: 'EdDSA', typ: 't', kid: 'k' }, privateKey);
+    const [h, p] = good.split('.') as [string, string, string];
+    const resign = (header: string) => {
+      const head = Buffer.from(header).toString('base64url');
+      return `${head}.${p}.${Buffer.from(sign(null, Buffer.from(`${head}.${p}`), privateKey)).toString('base64url')}`;
+    };
+    const malformed: Array<[string, string]> = [
+      ['signature respelled (an unused bit of its last character set)', respellLastCharacter(good)],
+      ['header members in another order', resign('{"typ":"t","alg":"EdDSA","kid":"k"}')],
+      ['header with a member more', resign('{"alg":"EdDSA","typ":"t","kid":"k","x5u":"https://example.com"}')],
+      ['header with whitespace', resign('{"alg": "EdDSA","typ":"t","kid":"k"}')],
+      ['header without kid', resign('{"alg":"EdDSA","typ":"t"}')],
+      ['padded segment', `${h}.${p}=.${good.split('.')[2]}`],
+    ];
+    for (const [name, jws] of malformed) {
+      expect(() => verifyCompact(jws, publicKey), name).toThrow(expect.objectContaining({ name: 'JwsError', reason: 'malformed' }));
+    }
+    // Only the signature failing is a bad signature.
+    expect(() => verifyCompact(good, other.publicKey)).toThrow(expect.objectContaining({ reason: 'bad_signature' }));
   });
 });

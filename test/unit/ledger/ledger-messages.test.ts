@@ -1,7 +1,6 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AckBatcher, LEDGER_PROTOCOL, ledgerMessageHandler } from '../../../src/gateway/mesh-ledger.js';
-import type { MeshNode } from '../../../src/mesh/index.js';
+import { AckBatcher, ledgerMessageHandler, type LedgerTransport } from '../../../src/ledger/index.js';
 import { ledgerParty } from './ledger-party.js';
 
 afterEach(() => {
@@ -13,17 +12,17 @@ const party = ledgerParty;
 const USAGE = { input: 100, output: 50, cached: 0 };
 const PRICE = { input: 2_500_000, output: 10_000_000, cached: 1_250_000 };
 
-/** A MeshNode stand-in that records what would be sent, and can fail. */
-function fakeMesh(answer: () => Promise<unknown> = async () => ({ ok: true })) {
-  const sent: Array<{ peerId: string; protocol: string; message: { type: string; acks?: string[] } }> = [];
-  const mesh = { sendMessage: vi.fn(async (peerId: string, protocol: string, message: { type: string; acks?: string[] }) => (sent.push({ peerId, protocol, message }), answer())) };
-  return { mesh: mesh as unknown as MeshNode, sent };
+/** A transport that records what would be sent, and can fail. */
+function fakeTransport(answer: () => Promise<unknown> = async () => ({ ok: true })) {
+  const sent: Array<{ peerId: string; message: { type: string; acks?: string[] } }> = [];
+  const transport: LedgerTransport = { request: async (peerId, message) => (sent.push({ peerId, message: message as { type: string; acks?: string[] } }), answer()) };
+  return { mesh: transport, sent };
 }
 
 describe('AckBatcher', () => {
   it('sends the acknowledgements of a burst to each peer in one message after the delay', async () => {
     vi.useFakeTimers();
-    const { mesh, sent } = fakeMesh();
+    const { mesh, sent } = fakeTransport();
     const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 50);
     batcher.add('peer-a', 'ack1');
     batcher.add('peer-a', 'ack2');
@@ -32,13 +31,13 @@ describe('AckBatcher', () => {
     expect(sent).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(50);
     expect(sent).toEqual([
-      { peerId: 'peer-a', protocol: LEDGER_PROTOCOL, message: { type: 'ack', acks: ['ack1', 'ack2', 'ack4'] } },
-      { peerId: 'peer-b', protocol: LEDGER_PROTOCOL, message: { type: 'ack', acks: ['ack3'] } },
+      { peerId: 'peer-a', message: { type: 'ack', acks: ['ack1', 'ack2', 'ack4'] } },
+      { peerId: 'peer-b', message: { type: 'ack', acks: ['ack3'] } },
     ]);
   });
 
   it('sends a full page at once, and everything pending on close', async () => {
-    const { mesh, sent } = fakeMesh();
+    const { mesh, sent } = fakeTransport();
     const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 60_000);
     for (let i = 0; i < 501; i++) batcher.add('peer-a', `ack${i}`);
     expect(sent.map((s) => s.message.acks!.length)).toEqual([500]);
@@ -47,7 +46,7 @@ describe('AckBatcher', () => {
   });
 
   it('logs and keeps going when a peer cannot be reached', async () => {
-    const { mesh } = fakeMesh(async () => {
+    const { mesh } = fakeTransport(async () => {
       throw new Error('connection refused');
     });
     const logger = pino({ level: 'silent' });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { afterEach } from 'vitest';
-import { Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
+import { Ledger, signingKeyFromRaw, type LedgerOptions } from '../../../src/ledger/index.js';
 import { Store } from '../../../src/store/index.js';
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -13,12 +13,12 @@ afterEach(async () => {
 });
 
 /** One node's side of the receipt protocol: a fresh Ed25519 peer identity and a ledger on a throw-away store. */
-export async function ledgerParty(creditLimitMicros?: number) {
+export async function ledgerParty(creditLimitMicros?: number, options: LedgerOptions = {}) {
   const key = await generateKeyPair('Ed25519');
   const id = peerIdFromPrivateKey(key).toString();
   const store = await tempStore();
   const signing = signingKeyFromRaw(key.raw);
-  return { id, signing, store, ledger: Ledger.open(store, id, signing, { creditLimitMicros }) };
+  return { id, signing, store, ledger: Ledger.open(store, id, signing, { creditLimitMicros, ...options }) };
 }
 
 /** A LevelDB store in a throw-away directory, closed and removed after the test. */

@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Ledger, runReceiptsCommand, signReceipt, channelId, costMicros, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { DISPUTE_TYP, Ledger, runReceiptsCommand, signDispute, signReceipt, channelId, costMicros, receiptHash, type ReceiptPayload } from '../../../src/ledger/index.js';
+import { signCompact } from '../../../src/ledger/compact-jws.js';
+import { respellLastCharacter } from '../../helpers/base64url.js';
 import { ledgerParty, tempDir, tempStore } from './ledger-party.js';
 
 const party = ledgerParty;
@@ -168,3 +170,35 @@ describe('receipts between two nodes', () => {
   });
 });
 
+
+describe('one text per signed object (protocol/receipts.md, "Canonical form")', () => {
+  it('refuses an acknowledgement or a dispute whose signature is spelled in non-canonical base64url', async () => {
+    const server = await party();
+    const client = await party();
+    const first = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+    const second = await server.ledger.issue(client.id, 'r2', 'm', USAGE, PRICE);
+    const accepted = await client.ledger.accept(first, server.id, 'r1', {});
+    if (!accepted.accepted) throw new Error('expected an acknowledgement');
+    await expect(server.ledger.recordAck(respellLastCharacter(accepted.ack), client.id)).rejects.toMatchObject({ reason: 'malformed' });
+    expect(await server.ledger.unacknowledged(client.id)).toBe(2 * costMicros(USAGE, PRICE));
+    expect(await server.ledger.recordAck(accepted.ack, client.id)).toBe(true);
+
+    const refused = await client.ledger.accept(second, server.id, 'not-r2', {});
+    if (refused.accepted) throw new Error('expected a dispute');
+    await expect(server.ledger.recordDispute(respellLastCharacter(refused.dispute), client.id)).rejects.toMatchObject({ reason: 'malformed' });
+    expect((await server.ledger.summary())[0]!.disputes).toBe(0);
+    await server.ledger.recordDispute(refused.dispute, client.id);
+    expect((await server.ledger.summary())[0]!.disputes).toBe(1);
+  });
+
+  it('refuses a dispute whose payload is not in canonical form, though validly signed', async () => {
+    const server = await party();
+    const client = await party();
+    const receipt = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+    const dispute = { v: 1 as const, ch: channelId(server.id, client.id), seq: 1, rid: 'r1', receipt: receiptHash(receipt), reason: 'wrong_request: test', iat: 1 };
+    const spaced = signCompact(new TextEncoder().encode(JSON.stringify(dispute, null, 2)), { alg: 'EdDSA', typ: DISPUTE_TYP, kid: client.id }, client.signing);
+    await expect(server.ledger.recordDispute(spaced, client.id)).rejects.toMatchObject({ reason: 'malformed' });
+    await server.ledger.recordDispute(await signDispute(dispute, client.signing, client.id), client.id);
+    expect((await server.ledger.summary())[0]!.disputes).toBe(1);
+  });
+});

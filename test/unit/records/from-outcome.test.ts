@@ -31,6 +31,13 @@ const outcome: Outcome = {
 describe('usageRecordFromOutcome', () => {
   const book = new PriceBook();
 
+  it('records reasoning tokens as a part of the completion tokens, and reads older records without them as 0', () => {
+    const record = usageRecordFromOutcome({ ...outcome, usage: { inputTokens: 10, outputTokens: 50, reasoningTokens: 30 } }, { priceBook: book, providerType: 'openai' });
+    expect(record).toMatchObject({ completion_tokens: 50, reasoning_tokens: 30 });
+    const { reasoning_tokens: _dropped, ...older } = record;
+    expect(usageRecordSchema.parse(older).reasoning_tokens).toBe(0);
+  });
+
   it('builds a valid record with failovers counted across targets (retries are not failovers) and the cost priced', () => {
     const record = usageRecordFromOutcome(outcome, { priceBook: book, providerType: 'openai' });
     expect(usageRecordSchema.parse(record)).toEqual(record);

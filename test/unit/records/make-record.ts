@@ -19,6 +19,7 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     completion_tokens: 20,
     cached_tokens: 0,
     cache_write_tokens: 0,
+    reasoning_tokens: 0,
     usage_estimated: false,
     cost_micros: 450,
     priced: true,

@@ -198,7 +198,7 @@ describe('Gemini request → canonical', () => {
       cachedContent: 'cachedContents/abc',
       toolConfig: { functionCallingConfig: { mode: 'AUTO' }, retrievalConfig: { languageCode: 'en' } },
     });
-    expect(req.warnings).toEqual(['safetySettings', 'cachedContent', 'generationConfig.thinkingConfig', 'toolConfig.retrievalConfig']);
+    expect(req.warnings).toEqual(['safetySettings', 'cachedContent', 'toolConfig.retrievalConfig']);
   });
 
   it.each([

@@ -1,0 +1,140 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { badRequest } from '../../errors/index.js';
+import { modelNotFound } from '../../pipeline/model-not-found.js';
+import type { Provider } from '../../providers/index.js';
+import type { InfoDeps } from './info.js';
+
+/** One model as this node knows it: who serves it and what is known about it. */
+interface ModelRow {
+  id: string;
+  providers: string[];
+  peers: string[];
+  contextLength?: number;
+  capabilities: string[];
+  pricing?: { input: number; output: number; cached_input?: number };
+}
+
+/**
+ * What a client can do with a model here: the endpoints of the providers serving it (an embedding model, named so
+ * by convention, is offered for embeddings only), or chat when only peers serve it.
+ */
+function capabilitiesOf(model: string, providers: Provider[], servedByPeers: boolean): string[] {
+  if (/embed/i.test(model)) return providers.some((p) => p.supports('embeddings')) ? ['embeddings'] : [];
+  const ops = new Set<string>(servedByPeers ? ['chat'] : []);
+  for (const provider of providers) {
+    if (provider.supports('chat')) ops.add('chat');
+    if (provider.supports('count_tokens')) ops.add('count_tokens');
+  }
+  return [...ops];
+}
+
+/** Gemini method names for each capability (https://ai.google.dev/api/models#Model). countTokens works for any chat model. */
+const GEMINI_METHODS: Record<string, string[]> = {
+  chat: ['generateContent', 'streamGenerateContent', 'countTokens'],
+  embeddings: ['embedContent', 'batchEmbedContents'],
+};
+
+function modelRows(deps: InfoDeps) {
+  const row = (id: string, providers: string[], peers: string[]): ModelRow => {
+    const facts = deps.modelFacts?.(id);
+    const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
+    return {
+      id, providers, peers,
+      ...(facts?.contextLength ? { contextLength: facts.contextLength } : {}),
+      capabilities: facts?.capabilities ?? capabilitiesOf(id, serving, peers.length > 0),
+      ...(facts?.pricing ? { pricing: facts.pricing } : {}),
+    };
+  };
+  return {
+    /** Every model served here or by a known peer, sorted by id. */
+    all(): ModelRow[] {
+      const local = deps.catalog.list();
+      const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
+      const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
+      return ids.map((id) => row(id, local.find((m) => m.id === id)?.providers ?? [], mesh.get(id) ?? []));
+    },
+    /** One model, also one only a wildcard provider serves or one pinned to a provider (`azure/gpt-4o`). */
+    one(id: string): ModelRow | undefined {
+      const listed = this.all().find((m) => m.id === id);
+      if (listed) return listed;
+      const routes = deps.catalog.resolve(id);
+      return routes.length ? row(id, routes.map((r) => r.provider.id), []) : undefined;
+    },
+  };
+}
+
+const openaiModel = (m: ModelRow) => ({
+  id: m.id,
+  object: 'model',
+  created: 0,
+  owned_by: m.providers[0] ?? (m.peers.length ? 'mesh' : 'meshgate'),
+  providers: m.providers,
+  ...(m.peers.length ? { peers: m.peers } : {}),
+  ...(m.contextLength ? { context_length: m.contextLength } : {}),
+  capabilities: m.capabilities,
+  ...(m.pricing ? { pricing: { ...m.pricing, unit: 'USD per 1M tokens' } } : {}),
+});
+
+/** The Anthropic SDK sends anthropic-version and expects its own shape (https://docs.claude.com/en/api/models). */
+const anthropicModel = (m: ModelRow) => ({ type: 'model', id: m.id, display_name: m.id, created_at: new Date(0).toISOString() });
+
+const geminiModel = (m: ModelRow) => ({
+  name: `models/${m.id}`,
+  baseModelId: m.id,
+  version: '001',
+  displayName: m.id,
+  description: `Served by meshgate (${[...m.providers, ...m.peers.map((p) => `peer ${p}`)].join(', ') || 'no provider'})`,
+  ...(m.contextLength ? { inputTokenLimit: m.contextLength } : {}),
+  supportedGenerationMethods: m.capabilities.flatMap((c) => GEMINI_METHODS[c] ?? []),
+});
+
+const wantsAnthropic = (request: FastifyRequest) => request.headers['anthropic-version'] !== undefined;
+
+
+/** Gemini's `models.list` page size: 50 by default, at most 1000 (https://ai.google.dev/api/models#method:-models.list). */
+const GEMINI_PAGE = { default: 50, max: 1_000 };
+
+/**
+ * Model look-ups in each client's shape: `GET /v1/models` and `/v1/models/{id}` (OpenAI, or Anthropic with
+ * `anthropic-version`), `GET /v1beta/models` and `/v1beta/models/{model}` (Gemini, paged with pageSize/pageToken).
+ */
+export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
+  const models = modelRows(deps);
+  return async (app) => {
+    // No fixed format on the /v1 look-ups: the Anthropic SDK shares these paths, so errors follow anthropic-version.
+    app.get('/v1/models', async (request) => {
+      const rows = models.all();
+      if (wantsAnthropic(request)) {
+        return { data: rows.map(anthropicModel), has_more: false, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null };
+      }
+      return { object: 'list', data: rows.map(openaiModel) };
+    });
+
+    // A wildcard: model ids may hold a slash (`azure/gpt-4o`, `meta-llama/Llama-3.3-70B`).
+    app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
+      const id = request.params['*'];
+      const row = models.one(id);
+      if (!row) throw modelNotFound(id, { suggestions: deps.catalog.closeMatches(id) });
+      return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
+    });
+
+    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini' } }, async (request) => {
+      const size = request.query.pageSize === undefined ? GEMINI_PAGE.default : Number(request.query.pageSize);
+      if (!Number.isInteger(size) || size < 1) throw badRequest('pageSize must be a positive integer.', 'pageSize');
+      const offset = request.query.pageToken ? Number.parseInt(Buffer.from(request.query.pageToken, 'base64url').toString('utf8'), 10) : 0;
+      if (!Number.isInteger(offset) || offset < 0) throw badRequest('pageToken is not one this node gave out.', 'pageToken');
+      const rows = models.all();
+      const end = offset + Math.min(size, GEMINI_PAGE.max);
+      return {
+        models: rows.slice(offset, end).map(geminiModel),
+        ...(end < rows.length ? { nextPageToken: Buffer.from(String(end)).toString('base64url') } : {}),
+      };
+    });
+
+    app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini' } }, async (request) => {
+      const row = models.one(request.params.model);
+      if (!row) throw modelNotFound(request.params.model, { suggestions: deps.catalog.closeMatches(request.params.model) });
+      return geminiModel(row);
+    });
+  };
+}
