@@ -3,6 +3,7 @@
  * Figures go into the README's Benchmarks section together with this command.
  */
 import { runAccessBenchmark } from './access.js';
+import { runAnalyticsBenchmark } from './analytics.js';
 import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
 import { runSanitizeBenchmark } from './sanitize.js';
@@ -12,6 +13,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
+  ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
 ];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);

@@ -38,8 +38,12 @@ export const ERROR_CODES = {
   invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
+  invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
+  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, several statements or SQLite\'s own tables.' },
+  sql_rejected: { status: 422, type: 'invalid_request_error', meaning: 'The SQL the analytics model wrote for `POST /v1/ask` is not valid or not allowed; `details` has the SQL and the reason.' },
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route for this method and path (or this API format has no such endpoint).' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
+  analytics_not_configured: { status: 409, type: 'invalid_request_error', meaning: '`POST /v1/ask` needs `[analytics] model` in the config.' },
   token_id_taken: { status: 409, type: 'invalid_request_error', meaning: 'A token with this id (jti) already exists; token ids must be unique.' },
   unsupported_parameter: { status: 400, type: 'invalid_request_error', meaning: 'A parameter this gateway does not serve at all, whatever the provider (Responses `background: true`; a stored response retrieved as a stream).' },
   previous_response_not_found: { status: 400, type: 'invalid_request_error', meaning: 'The `previous_response_id` (or a response earlier in its chain) is not stored for this caller: never stored, deleted, expired, or another principal\'s.' },
@@ -92,6 +96,8 @@ export const ERROR_CODES = {
   provider_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model is at its own `max_concurrent`.' },
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
+  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still being built at start (`Retry-After`), is disabled (`analytics.enabled = false`), or its query process failed.' },
+  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was stopped.' },
   deadline_exceeded: { status: 504, type: 'timeout_error', meaning: 'The request ran out of time while the gateway waited on something of its own.' },
 
   // Upstreams (providers and mesh peers)

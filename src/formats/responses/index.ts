@@ -3,7 +3,7 @@ import { canonicalToResponsesRequest, responsesRequestToCanonical, withoutForeig
 import { canonicalToResponsesResponse, responsesResponseToCanonical, usageFromResponses, type ResponsesUsage } from './response.js';
 import { decodeResponsesStream, encodeResponsesStream, tapResponsesStreamMessage } from './stream.js';
 
-export { BUILT_IN_TOOL_NOTE, inputItems, parseResponsesRequest, type ResponsesInputItem, type ResponsesRequest } from './request.js';
+export { BUILT_IN_TOOL_NOTE, inputItems, parseResponsesRequest, responsesRequestSchema, type ResponsesInputItem, type ResponsesRequest } from './request.js';
 export { responseIdFor } from './response.js';
 
 /**

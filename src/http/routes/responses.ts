@@ -6,6 +6,7 @@ import { inputItems, parseResponsesRequest, type ResponsesInputItem, type Respon
 import { zodIssueToBadRequest } from '../../formats/validation.js';
 import { bodyObject, gatewayRequest } from '../context.js';
 import { sendGatewayResponse } from '../send.js';
+import { createDeploymentResponseDoc, createResponseDoc, deleteResponseDoc, inputItemsDoc, inputTokensDoc, retrieveResponseDoc } from './responses-docs.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { captureResponse, conversationBefore, ownerOf, resolveItemReferences, type ChainLimits, type ResponseStore } from '../../responses/index.js';
 
@@ -111,15 +112,15 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
 
   return async (app) => {
     const config = { format: 'responses' as const };
-    app.post<{ Params: { deployment: string } }>(DEPLOYMENT_PATH, { config }, async (request, reply) => {
+    app.post<{ Params: { deployment: string } }>(DEPLOYMENT_PATH, { config: { ...config, doc: createDeploymentResponseDoc } }, async (request, reply) => {
       if (!DEPLOYMENT.test(request.params.deployment)) throw badRequest('The deployment name in the path must be 1-256 printable characters.', 'deployment');
       await create(request, reply, request.params.deployment);
     });
     for (const path of RESPONSES_PATHS) {
-      app.post(path, { config }, (request, reply) => create(request, reply));
-      app.post(`${path}/input_tokens`, { config }, (request, reply) => countInput(request, reply));
+      app.post(path, { config: { ...config, doc: createResponseDoc } }, (request, reply) => create(request, reply));
+      app.post(`${path}/input_tokens`, { config: { ...config, doc: inputTokensDoc } }, (request, reply) => countInput(request, reply));
 
-      app.get<{ Params: { id: string } }>(`${path}/:id`, { config }, async (request) => {
+      app.get<{ Params: { id: string } }>(`${path}/:id`, { config: { ...config, doc: retrieveResponseDoc } }, async (request) => {
         const { stream } = request.query as Record<string, unknown>;
         if (stream !== undefined && stream !== 'false') {
           throw badRequest('Replaying a stored response as a stream is not supported; fetch it without `stream`.', 'stream', 'unsupported_parameter');
@@ -127,14 +128,14 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
         return (await stored(request)).response;
       });
 
-      app.delete<{ Params: { id: string } }>(`${path}/:id`, { config }, async (request) => {
+      app.delete<{ Params: { id: string } }>(`${path}/:id`, { config: { ...config, doc: deleteResponseDoc } }, async (request) => {
         if (!(await store.delete(request.params.id, ownerOfRequest(request)))) {
           throw notFound(`No response with id '${request.params.id}' is stored for this caller.`, 'response_not_found');
         }
         return { id: request.params.id, object: 'response.deleted', deleted: true };
       });
 
-      app.get<{ Params: { id: string } }>(`${path}/:id/input_items`, { config }, async (request) => {
+      app.get<{ Params: { id: string } }>(`${path}/:id/input_items`, { config: { ...config, doc: inputItemsDoc } }, async (request) => {
         const query = listQuery.safeParse(request.query);
         if (!query.success) throw zodIssueToBadRequest(query.error);
         const found = await stored(request);
