@@ -1,6 +1,8 @@
+import type { ProviderFormat } from '../core/index.js';
 import type { WireFormat } from './canonical.js';
-import type { FormatCodec } from './codec.js';
+import type { FormatCodec, ProviderCodec } from './codec.js';
 import { anthropicCodec } from './anthropic/index.js';
+import { bedrockCodec } from './bedrock/index.js';
 
 export { betasLostInTranslation } from './anthropic/index.js';
 import { geminiCodec } from './gemini/index.js';
@@ -8,7 +10,7 @@ import { openaiCodec } from './openai/index.js';
 import { responsesCodec } from './responses/index.js';
 
 export * from './canonical.js';
-export type { FormatCodec, PassthroughTap, RequestContext, ResponseContext, TranslatedRequest, TranslationTarget } from './codec.js';
+export type { FormatCodec, PassthroughTap, ProviderCodec, RequestContext, ResponseContext, TranslatedRequest, TranslationTarget } from './codec.js';
 export { REASONING_BUDGETS, reasoningBudget, reasoningEffort, wantsReasoningText } from './reasoning.js';
 export { parseSSE, parseSSEData, sseMessage } from './sse.js';
 export type { SSEMessage } from './sse.js';
@@ -19,6 +21,9 @@ export const codecs: Record<WireFormat, FormatCodec> = {
   gemini: geminiCodec,
   responses: responsesCodec,
 };
+
+/** Every format a provider may be spoken to in: the client formats and the provider-only ones. */
+export const providerCodecs: Record<ProviderFormat, ProviderCodec> = { ...codecs, bedrock: bedrockCodec };
 
 /** The request schemas the codecs validate client bodies with (also the OpenAPI document's request bodies). */
 export { openaiChatRequestSchema } from './openai/request.js';

@@ -1,7 +1,7 @@
 import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest, CanonicalResponse } from '../formats/canonical.js';
-import { betasLostInTranslation, codecs, wantsReasoningText, type ResponseContext } from '../formats/index.js';
+import type { CanonicalRequest, CanonicalResponse, StreamEvent } from '../formats/canonical.js';
+import { betasLostInTranslation, codecs, providerCodecs, wantsReasoningText, type ProviderCodec, type ResponseContext } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
@@ -41,10 +41,10 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const client = codecs[req.format];
   // A provider may serve a model in more than one format (OpenAI: Chat Completions and Responses): the client's own
   // is used when it is among them, so the request passes through.
-  const targetFormat = provider.chatFormat(upstreamModel, req.format);
-  const target = codecs[targetFormat];
-  const sameFormat = targetFormat === req.format;
-  const context = { requestId: req.id, request: req.body, upstreamFormat: targetFormat };
+  const format = provider.chatFormat(upstreamModel, req.format);
+  const target = providerCodecs[format];
+  const sameFormat = format === req.format;
+  const context: ResponseContext = { requestId: req.id, request: req.body, upstreamFormat: format };
 
   let body: Record<string, unknown>;
   let warnings: string[] = [];
@@ -63,10 +63,10 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   }
 
   // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
-  const passHeaders = req.anthropicBeta && targetFormat === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
+  const passHeaders = req.anthropicBeta && format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
-  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format: targetFormat, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {
     if (sameFormat) {
@@ -78,14 +78,16 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
       return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
     }
     const decoded = target.responseToCanonical(await upstream.json());
-    const canonicalResponse = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: withoutReasoningText(decoded.content) };
+    const shown = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: withoutReasoningText(decoded.content) };
+    // Formats without a model name in the response (Bedrock Converse) answer as the model that was asked of them.
+    const canonicalResponse = shown.model ? shown : { ...shown, model: upstreamModel };
     meter.usage = canonicalResponse.usage;
     meter.ttftMs = performance.now() - meter.startedAt;
     return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse, context) }, warnings, contentType: JSON_TYPE };
   }
 
-  const messages = parseSSE(upstream.body);
-  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, targetFormat, ctx, context);
+  const messages = (target.streamMessages ?? parseSSE)(upstream.body);
+  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, target, route, ctx, context);
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {
@@ -98,9 +100,9 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
  * A provider's stream in the client's format: decoded, metered (for usage and time to first token), reasoning text left
  * out where the client asked not to see it, an input estimate in the start event, encoded.
  */
-function translatedStream(messages: AsyncIterable<SSEMessage>, upstreamFormat: WireFormat, ctx: AttemptContext, context: ResponseContext): AsyncGenerator<string> {
+function translatedStream(messages: AsyncIterable<SSEMessage>, target: ProviderCodec, route: Route, ctx: AttemptContext, context: ResponseContext): AsyncGenerator<string> {
   const { req, meter } = ctx;
-  const decoded = meterEvents(codecs[upstreamFormat].decodeStream(messages), meter);
+  const decoded = meterEvents(withModel(target.decodeStream(messages), route.upstreamModel), meter);
   const shown = withReasoningText(decoded, wantsReasoningText(ctx.canonical().reasoning));
   const estimated = withStartUsageEstimate(shown, () => estimateInputTokens(ctx.canonical()));
   return codecs[req.format].encodeStream(estimated, { includeUsage: includeUsageRequested(req.format, req.body), context });
@@ -109,6 +111,11 @@ function translatedStream(messages: AsyncIterable<SSEMessage>, upstreamFormat: W
 /** Reasoning parts without their text; a signature stays (a provider needs it back to continue), an empty part goes. */
 function withoutReasoningText(content: CanonicalResponse['content']): CanonicalResponse['content'] {
   return content.flatMap((p): CanonicalResponse['content'] => (p.type !== 'reasoning' ? [p] : p.signature ? [{ ...p, text: '' }] : []));
+}
+
+/** A stream whose start names no model (Bedrock's) names the upstream model it was asked of. */
+async function* withModel(events: AsyncIterable<StreamEvent>, model: string): AsyncGenerator<StreamEvent> {
+  for await (const event of events) yield event.type === 'start' && !event.model ? { ...event, model } : event;
 }
 
 function parseUpstreamJson(providerId: string, text: string): unknown {
@@ -130,13 +137,14 @@ function includeUsageRequested(format: WireFormat, body: Record<string, unknown>
 export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Promise<Prepared> {
   const { req, meter } = ctx;
   const { provider, upstreamModel } = route;
+  const format = provider.formatFor(upstreamModel);
   const client = codecs[req.format].embeddings;
-  const target = codecs[provider.format].embeddings;
+  const target = format === 'bedrock' ? undefined : codecs[format].embeddings;
   if (!client || !target) throw badRequest(`Provider ${provider.id} has no embeddings endpoint.`, 'model');
   let body: Record<string, unknown>;
   const clientRequest = client.requestToCanonical(req.body, { model: req.model });
-  if (provider.format === req.format) {
-    body = provider.format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
+  if (format === req.format) {
+    body = format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
   } else {
     body = target.requestFromCanonical(clientRequest, upstreamModel).body;
   }
@@ -145,7 +153,7 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
   const canonical = target.responseToCanonical(json);
   // Gemini reports no usage for embeddings: estimate from the input rather than record zero.
   meter.usage = { inputTokens: canonical.usage.inputTokens || estimateEmbeddingTokens(clientRequest.input), outputTokens: 0 };
-  const value = provider.format === req.format ? json : client.responseFromCanonical({ ...canonical, encodingFormat: clientRequest.encodingFormat });
+  const value = format === req.format ? json : client.responseFromCanonical({ ...canonical, encodingFormat: clientRequest.encodingFormat });
   return { body: { kind: 'json', value }, warnings: [], contentType: JSON_TYPE };
 }
 
@@ -170,12 +178,13 @@ export async function attemptCountTokens(route: Route, ctx: AttemptContext): Pro
   if (!provider.supports('count_tokens')) {
     return { body: { kind: 'json', value: countResponse(req.format, estimateInputTokens(ctx.canonical())) }, warnings: [], contentType: JSON_TYPE, estimated: true };
   }
+  const format = provider.formatFor(upstreamModel);
   let body: Record<string, unknown>;
-  if (provider.format === 'anthropic') {
-    const full = provider.format === req.format ? { ...req.body, model: upstreamModel } : codecs.anthropic.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+  if (format === 'anthropic') {
+    const full = format === req.format ? { ...req.body, model: upstreamModel } : codecs.anthropic.requestFromCanonical(ctx.canonical(), upstreamModel).body;
     body = Object.fromEntries(Object.entries(full).filter(([key]) => ANTHROPIC_COUNT_FIELDS.includes(key)));
   } else {
-    const generate = provider.format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+    const generate = format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
     body = { generateContentRequest: { model: `models/${upstreamModel}`, ...generate } };
   }
   const upstream = await provider.call({ operation: 'count_tokens', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });

@@ -11,7 +11,7 @@ describe('Responses API configuration', () => {
       { id: 'local', type: 'openai_compatible', base_url: 'http://127.0.0.1:1/v1' },
       { id: 'vllm', type: 'openai_compatible', base_url: 'http://127.0.0.1:2/v1', endpoints: ['responses', 'chat'] },
     ] }, 'test', {});
-    const [openai, local, vllm] = config.providers.map(endpointsFor);
+    const [openai, local, vllm] = config.providers.map((provider) => endpointsFor(provider));
     expect(openai!.chatFormats!('gpt-4o')).toEqual(['openai', 'responses']);
     expect(openai!.chatFormats!('o3-pro')).toEqual(['responses']);
     expect(openai!.url('chat', 'o3-pro', false, 'responses')).toBe('https://api.openai.com/v1/responses');
