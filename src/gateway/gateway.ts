@@ -12,12 +12,13 @@ import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
+import { RecordStore, recordsRoutes, usageRecordFromOutcome, usageRoutes } from '../records/index.js';
 import { ResponseStore } from '../responses/index.js';
 import { responsesRoutes } from '../http/routes/responses.js';
 import { complianceError, createSanitizer, findingsHeader, type Sanitizer } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { portalRoutes } from '../portal/index.js';
 import type { Admission } from '../pipeline/pipeline.js';
 import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
@@ -198,7 +199,7 @@ export class Gateway {
     );
     if (this.records) {
       try {
-        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider), countryOf: (ip) => this.access.country(ip) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
         this.analytics?.add(record);
@@ -285,7 +286,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), usageRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: [
         responsesRoutes({
           pipeline: this.pipeline, store: this.responses, logger: this.logger,
@@ -294,7 +295,7 @@ export class Gateway {
         signalsRoutes(this.signals),
         ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : []),
       ],
-      openPlugins: [metricsRoute(this.metrics)],
+      openPlugins: [metricsRoute(this.metrics), ...(this.config.server.portal ? [portalRoutes()] : [])],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import { RetentionSweeper, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { matchesFilters, type RecordFilters } from './record-filters.js';
 import {
   decodeCursor, encodeCursor, projectIndexEnd, projectIndexKey, recordKey, splitProjectIndexKey, timeKey, timeOfRecordKey,
 } from './record-keys.js';
 import { EXPORTERS, type ExportFormat } from './record-export.js';
 import { usageStats, type UsageStats } from './record-stats.js';
+import { RollupIndex, type Granularity, type RollupTotals } from './rollup-index.js';
+import type { UsageRollup } from './usage-rollup.js';
 import { usageRecordSchema, type UsageRecord } from './usage-record.js';
 
 export interface RecordStoreOptions {
@@ -40,8 +42,11 @@ interface Pending {
   done: (persisted: boolean) => void;
 }
 
+const DAY_MS = 86_400_000;
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
+/** Records removed per LevelDB batch by the sweeper, and batches per sweep: a sweep never holds the db for long. */
+const SWEEP_CHUNK = 500;
 /** Records read per `getMany` when a query walks the project index. */
 const INDEX_READ_CHUNK = 128;
 /** If LevelDB keeps failing, records wait in memory up to this many, then the oldest are dropped (and logged). */
@@ -65,6 +70,7 @@ export class RecordStore {
   readonly #byProject;
   /** Request id → record key, so one request's record is found without a scan (signals look it up). */
   readonly #byId;
+  readonly #rollups: RollupIndex;
   readonly #options: Required<Omit<RecordStoreOptions, 'logger'>>;
   readonly #logger?: Logger;
   #pending: Pending[] = [];
@@ -74,7 +80,8 @@ export class RecordStore {
   #writing = false;
   /** The last write failed: retries wait for the timer (at least RETRY_MS) instead of spinning. */
   #failing = false;
-  readonly #retention: RetentionSweeper;
+  #sweepTimer?: NodeJS.Timeout;
+  #sweeping?: Promise<number>;
   #closed = false;
 
   private constructor(store: Store, options: RecordStoreOptions) {
@@ -82,6 +89,7 @@ export class RecordStore {
     this.#records = store.sublevel<UsageRecord>('record');
     this.#byProject = store.sublevel<1>('record-project');
     this.#byId = store.sublevel<string>('record-id');
+    this.#rollups = new RollupIndex(store, options.logger);
     this.#options = {
       retentionDays: options.retentionDays,
       flushIntervalMs: options.flushIntervalMs,
@@ -89,10 +97,6 @@ export class RecordStore {
       sweepIntervalMs: options.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
     };
     this.#logger = options.logger;
-    this.#retention = new RetentionSweeper({
-      retentionDays: options.retentionDays, intervalMs: this.#options.sweepIntervalMs, what: 'usage records', logger: options.logger,
-      removeChunk: (cutoff, limit) => this.#removeExpired(cutoff, limit),
-    });
   }
 
   static async open(store: Store, options: RecordStoreOptions): Promise<RecordStore> {
@@ -100,7 +104,8 @@ export class RecordStore {
     await recordStore.#records.open();
     await recordStore.#byProject.open();
     await recordStore.#byId.open();
-    recordStore.#retention.start();
+    await recordStore.#rollups.open(recordStore.#records.iterator());
+    recordStore.#startSweeper();
     return recordStore;
   }
 
@@ -134,7 +139,8 @@ export class RecordStore {
     this.#flushTimer = undefined;
     clearImmediate(this.#immediate);
     this.#immediate = undefined;
-    await this.#retention.close();
+    clearInterval(this.#sweepTimer);
+    await this.#sweeping;
     // A backlog is written in several batches; stop early only if writing keeps failing.
     do await this.flush();
     while (this.#pending.length > 0 && !this.#failing);
@@ -157,7 +163,7 @@ export class RecordStore {
   }
 
   async #writeBatch(batch: Pending[]): Promise<void> {
-    const operations = batch.flatMap(({ record }) => {
+    const records = batch.flatMap(({ record }) => {
       const key = recordKey(record.time, record.id);
       return [
         { type: 'put' as const, sublevel: this.#records, key, value: record },
@@ -167,12 +173,17 @@ export class RecordStore {
           : []),
       ];
     });
+    let rollups: Awaited<ReturnType<RollupIndex['operationsFor']>> | undefined;
     try {
-      await this.#store.db.batch(operations);
+      // The usage buckets are counted in the same atomic batch: after a crash, buckets and records agree.
+      rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
+      await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
+      rollups.commit();
       this.#failing = false;
       this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
+      rollups?.abort();
       if (this.#closed) {
         // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
         this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
@@ -212,24 +223,50 @@ export class RecordStore {
     }, this.#failing ? Math.max(RETRY_MS, this.#options.flushIntervalMs) : this.#options.flushIntervalMs);
   }
 
-  /**
-   * Removes every record older than the retention period (from `now`), in chunks, so a sweep never holds the store
-   * for long yet always catches up, whatever the request rate. Returns how many records it removed.
-   */
-  sweep(now = Date.now()): Promise<number> {
-    return this.#retention.sweep(now);
+  /** Always runs: even when records are kept forever, minute buckets older than two days are removed. */
+  #startSweeper(): void {
+    this.#sweepTimer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
+    this.#sweepTimer.unref();
   }
 
-  /** One chunk of the sweep: records (and their id and project index entries) created before `cutoff`. */
-  async #removeExpired(cutoff: number, limit: number): Promise<number> {
-    const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit }).all();
-    if (expired.length === 0) return 0;
-    await this.#store.db.batch(expired.flatMap(([key, record]) => [
-      { type: 'del' as const, sublevel: this.#records, key },
-      { type: 'del' as const, sublevel: this.#byId, key: record.id },
-      ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
-    ]));
-    return expired.length;
+  /**
+   * Removes every record older than the retention period (from `now`), in chunks with a turn of the event loop
+   * between them, so a sweep never holds the store for long yet always catches up, whatever the request rate.
+   * Returns how many records it removed. Usage buckets are swept too: minutes after two days, hours with the records.
+   */
+  sweep(now = Date.now()): Promise<number> {
+    const cutoff = this.#options.retentionDays > 0 ? now - this.#options.retentionDays * DAY_MS : 0;
+    this.#sweeping ??= this.#sweepOlderThan(cutoff, now).finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
+  async #sweepOlderThan(cutoff: number, now: number): Promise<number> {
+    let removed = 0;
+    try {
+      while (!this.#closed && cutoff > 0) {
+        const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit: SWEEP_CHUNK }).all();
+        if (expired.length === 0) break;
+        await this.#store.db.batch(expired.flatMap(([key, record]) => [
+          { type: 'del' as const, sublevel: this.#records, key },
+          { type: 'del' as const, sublevel: this.#byId, key: record.id },
+          ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
+        ]));
+        removed += expired.length;
+        if (expired.length < SWEEP_CHUNK) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'usage record retention sweep failed; will retry');
+    }
+    try {
+      await this.#rollups.sweep(now, cutoff);
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'usage bucket sweep failed; will retry');
+    }
+    if (removed > 0) this.#logger?.info({ removed, cutoff }, 'removed expired usage records');
+    return removed;
   }
 
   /** The record of one request (written before this call), or undefined. */
@@ -322,6 +359,16 @@ export class RecordStore {
   /** Totals and breakdowns (model, provider, source, project, principal, peer) of the records matching `filters`. */
   stats(filters: RecordFilters = {}): Promise<UsageStats> {
     return usageStats(recordsOf(this.scan(filters)), filters);
+  }
+
+  /**
+   * Usage of [from, to) from the buckets (after writing what is queued): the totals of each `granularity` bucket
+   * (a time series) and the per-dimension groups of the whole range (top lists), read from the coarsest buckets.
+   */
+  async rollups(granularity: Granularity, from: number, to: number): Promise<{ totals: Array<[number, RollupTotals]>; groups: Array<UsageRollup['by']> }> {
+    await this.flush();
+    const [totals, groups] = await Promise.all([this.#rollups.totals(granularity, from, to), this.#rollups.groups(from, to)]);
+    return { totals, groups };
   }
 
   /** The records matching `filters`, oldest first, streamed as NDJSON or CSV text chunks. */
