@@ -14,6 +14,7 @@ const DELIVERY_FIELDS: Record<WireFormat, readonly string[]> = {
   openai: ['stream', 'stream_options', 'user', 'metadata', 'store', 'safety_identifier', 'prompt_cache_key', 'service_tier'],
   anthropic: ['stream', 'metadata', 'service_tier'],
   gemini: [],
+  responses: ['stream', 'stream_options', 'user', 'metadata', 'store', 'safety_identifier', 'prompt_cache_key', 'service_tier'],
 };
 
 /**
@@ -23,6 +24,8 @@ const DELIVERY_FIELDS: Record<WireFormat, readonly string[]> = {
 export function uncacheable(req: GatewayRequest): string | undefined {
   if (req.operation !== 'chat') return 'only chat requests are cached';
   const body = req.body;
+  // A stored response is kept under its id: a replayed answer would repeat the id of the one it was cached from.
+  if (req.format === 'responses' && body.store !== false) return 'a Responses request that stores its response (send store: false to use the cache)';
   if (req.format === 'openai') {
     if (typeof body.n === 'number' && body.n > 1) return 'n > 1';
     if (body.logprobs === true || body.top_logprobs !== undefined) return 'logprobs';

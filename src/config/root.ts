@@ -6,6 +6,7 @@ import { cacheConfigSchema } from '../cache/cache-config.js';
 import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
+import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { signalsConfigSchema } from '../signals/signal-schema.js';
 import { coreConfigShape } from '../core-config/index.js';
@@ -30,6 +31,7 @@ export const configSchema = z
     sanitization: sanitizationConfigSchema.prefault({}),
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
+    responses: responsesConfigSchema.prefault({}),
     cache: cacheConfigSchema.prefault({}),
     signals: signalsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),

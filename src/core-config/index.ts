@@ -2,5 +2,5 @@
  * The config sections no single module owns (server, storage, routing, providers), below every module that reads
  * them. The whole config file — these plus each module's own section — is assembled above the modules, in config/.
  */
-export { DEFAULT_BASE_URLS, PROVIDER_TYPES, coreConfigShape, providerSchema, routingSchema, serverSchema, storageSchema } from './schema.js';
-export type { CoreConfig, ProviderConfig, ProviderType, RoutingConfig, ServerConfig } from './schema.js';
+export { DEFAULT_BASE_URLS, GENERATION_ENDPOINTS, PROVIDER_TYPES, coreConfigShape, providerSchema, routingSchema, serverSchema, storageSchema } from './schema.js';
+export type { CoreConfig, GenerationEndpoint, ProviderConfig, ProviderType, RoutingConfig, ServerConfig } from './schema.js';

@@ -27,6 +27,18 @@ export const DEFAULT_BASE_URLS: Record<ProviderType, string | undefined> = {
   vertex: undefined,
 };
 
+/**
+ * Generation endpoints an OpenAI-type provider serves a model at: `chat` (`/chat/completions`) and `responses`
+ * (`/responses`). A client whose own format is among them is passed through; any other client is translated to the
+ * first one listed.
+ */
+export const GENERATION_ENDPOINTS = ['chat', 'responses'] as const;
+export type GenerationEndpoint = (typeof GENERATION_ENDPOINTS)[number];
+const endpointList = z.array(z.enum(GENERATION_ENDPOINTS)).min(1).refine((list) => new Set(list).size === list.length, 'each endpoint once');
+
+/** Where the endpoints setting applies: the provider types that speak the OpenAI API at a plain base URL. */
+const ENDPOINT_TYPES: readonly ProviderType[] = ['openai', 'openai_compatible'];
+
 /** Types whose endpoint is built from a region, so they need no base_url. */
 const REGIONAL_TYPES: ReadonlySet<ProviderType> = new Set(['bedrock', 'vertex']);
 
@@ -78,6 +90,13 @@ export const providerSchema = z
     deployment: z.string().optional(),
     deployments: z.record(z.string(), z.string()).default({}),
     api_version: z.string().default('2024-10-21'),
+    /**
+     * Generation endpoints of this provider (openai, openai_compatible): default `["chat", "responses"]` for OpenAI
+     * itself, `["chat"]` for compatible servers. `["responses"]` makes its models Responses-only.
+     */
+    endpoints: endpointList.optional(),
+    /** Per-model endpoints, overriding `endpoints` (models OpenAI serves only at /v1/responses: `{ "o3-pro" = ["responses"] }`). */
+    model_endpoints: z.record(z.string(), endpointList).default({}),
     /** Bedrock: region and credentials (see awsSchema). */
     aws: awsSchema.optional(),
     /** Vertex AI: project, region and credentials (see vertexSchema). */
@@ -99,6 +118,9 @@ export const providerSchema = z
   .superRefine((provider, ctx) => {
     if (!provider.base_url && !DEFAULT_BASE_URLS[provider.type] && !REGIONAL_TYPES.has(provider.type)) {
       ctx.addIssue({ code: 'custom', path: ['base_url'], message: `base_url is required for type "${provider.type}"` });
+    }
+    if (!ENDPOINT_TYPES.includes(provider.type) && (provider.endpoints || Object.keys(provider.model_endpoints).length > 0)) {
+      ctx.addIssue({ code: 'custom', path: [provider.endpoints ? 'endpoints' : 'model_endpoints'], message: `endpoints apply to providers of type ${ENDPOINT_TYPES.join(' or ')}, not "${provider.type}"` });
     }
     if (provider.type === 'azure_openai' && !provider.deployment && Object.keys(provider.deployments).length === 0 && !provider.models?.length) {
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'azure_openai needs `deployment`, `deployments` or `models` (used as deployment names)' });

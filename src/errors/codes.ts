@@ -46,7 +46,10 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
   analytics_not_configured: { status: 409, type: 'invalid_request_error', meaning: '`POST /v1/ask` needs `[analytics] model` in the config.' },
   token_id_taken: { status: 409, type: 'invalid_request_error', meaning: 'A token with this id (jti) already exists; token ids must be unique.' },
-  request_too_large: { status: 413, type: 'request_too_large', meaning: 'The request body is larger than `server.body_limit`.' },
+  unsupported_parameter: { status: 400, type: 'invalid_request_error', meaning: 'A parameter this gateway does not serve at all, whatever the provider (Responses `background: true`; a stored response retrieved as a stream).' },
+  previous_response_not_found: { status: 400, type: 'invalid_request_error', meaning: 'The `previous_response_id` (or a response earlier in its chain) is not stored for this caller: never stored, deleted, expired, or another principal\'s.' },
+  previous_response_chain_too_long: { status: 400, type: 'invalid_request_error', meaning: 'The `previous_response_id` chain is longer than `responses.max_chain` responses.' },
+  request_too_large: { status: 413, type: 'request_too_large', meaning: 'The request body — or the conversation a `previous_response_id` rebuilds — is larger than `server.body_limit`.' },
   client_closed: { status: 499, type: 'invalid_request_error', meaning: 'The client closed the connection before the answer was complete (recorded; nobody is left to receive it).' },
 
   // Credentials (401)
@@ -78,6 +81,7 @@ export const ERROR_CODES = {
   // Not found (404)
   model_not_found: { status: 404, type: 'not_found_error', meaning: 'No provider of this node (nor any reachable mesh peer) serves the model; close matches are suggested.' },
   token_not_found: { status: 404, type: 'not_found_error', meaning: 'No token with this id is known to the admin API.' },
+  response_not_found: { status: 404, type: 'not_found_error', meaning: 'No stored response with this id for this caller (a response is visible only to the principal that created it).' },
   request_not_found: { status: 404, type: 'not_found_error', meaning: 'A signal names a request this credential did not make (or that has no record): the same answer for both, so it reveals nothing of other callers\' requests.' },
   peer_model_not_found: { status: 404, type: 'not_found_error', meaning: 'The mesh peer asked does not serve the model (the next peer is tried).' },
 

@@ -34,9 +34,16 @@ export function errorBody(format: WireFormat, err: GatewayError): Record<string,
 
 /**
  * An error delivered inside an already-started SSE stream, in the shape each official SDK recognises:
- * openai-node throws on a `data:` payload with an `error` key; the Anthropic SDK on an `event: error`.
+ * openai-node throws on a `data:` payload with an `error` key; the Anthropic SDK on an `event: error`. A Responses
+ * stream gets its `error` event (https://platform.openai.com/docs/api-reference/responses-streaming/error) with the
+ * next `sequence_number`, carrying the fields both flat (OpenAI's shape, read by the Vercel AI SDK) and under
+ * `error` (what openai-node throws on).
  */
-export function errorEvent(format: WireFormat, err: GatewayError): string {
+export function errorEvent(format: WireFormat, err: GatewayError, sequenceNumber = 0): string {
+  if (format === 'responses') {
+    const fields = { code: err.code, message: err.message, param: err.param };
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', sequence_number: sequenceNumber, ...fields, error: { type: err.type, ...fields } })}\n\n`;
+  }
   const body = JSON.stringify(errorBody(format, err));
   if (format === 'anthropic') return `event: error\ndata: ${body}\n\n`;
   return `data: ${body}\n\n`;

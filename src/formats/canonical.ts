@@ -17,6 +17,12 @@ export type ImageSource =
 
 export interface TextPart { type: 'text'; text: string }
 export interface ImagePart { type: 'image'; source: ImageSource; detail?: 'auto' | 'low' | 'high' }
+/**
+ * A document the user attached (Responses `input_file`, OpenAI chat `file`): a PDF or text file, inline or by URL.
+ * Each target takes what it can (Anthropic document blocks, Gemini inline data, OpenAI file parts) and refuses the
+ * rest by name; files stored at a provider (`file_id`) never become one.
+ */
+export interface FilePart { type: 'file'; source: ImageSource; filename?: string }
 export interface ToolCallPart {
   type: 'tool_call';
   id: string;
@@ -35,7 +41,7 @@ export interface ToolResultPart {
 /** Model reasoning that a provider returned (Anthropic thinking); dropped when the target cannot carry it. */
 export interface ReasoningPart { type: 'reasoning'; text: string; signature?: string }
 
-export type ContentPart = TextPart | ImagePart | ToolCallPart | ToolResultPart | ReasoningPart;
+export type ContentPart = TextPart | ImagePart | FilePart | ToolCallPart | ToolResultPart | ReasoningPart;
 
 export interface CanonicalMessage {
   /** Tool results travel as parts of a `user` message (Anthropic's model); OpenAI `tool` messages map to that. */

@@ -11,6 +11,19 @@ export interface RequestContext {
   stream?: boolean;
 }
 
+/**
+ * What a client format's answer may repeat from the exchange that produced it (the Responses API echoes the request's
+ * parameters and names the response by an id of the gateway's own). Formats that repeat nothing ignore it.
+ */
+export interface ResponseContext {
+  /** The gateway request id, from which a format may derive the response id. */
+  requestId?: string;
+  /** The client's request body as received. */
+  request?: Record<string, unknown>;
+  /** The format the answer came in from upstream (what a provider-specific token such as a signature belongs to). */
+  upstreamFormat?: ProviderFormat;
+}
+
 /** Who receives a translated request: what a format needs to know to adapt to it. */
 export interface TranslationTarget {
   /** The provider type (OpenAI itself vs an OpenAI-compatible server). */
@@ -72,10 +85,10 @@ export interface FormatCodec extends ProviderCodec {
   /** Validates a client request (zod, partial where the format is open-ended) and maps it. Throws 400 GatewayError. */
   requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalRequest;
   /** Builds the response a client of this format expects. */
-  responseFromCanonical(res: CanonicalResponse): Record<string, unknown>;
+  responseFromCanonical(res: CanonicalResponse, ctx?: ResponseContext): Record<string, unknown>;
 
   /** Encodes canonical events into the SSE text a client of this format expects (terminator included). */
-  encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean }): AsyncGenerator<string>;
+  encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean; context?: ResponseContext }): AsyncGenerator<string>;
 
   /** Same format in and out: set the upstream model and ask for stream usage, touching nothing else. */
   passthroughRequest(body: Record<string, unknown>, model: string, stream: boolean): PassthroughRequest;

@@ -7,9 +7,10 @@ import { bedrockCodec } from './bedrock/index.js';
 export { betasLostInTranslation } from './anthropic/index.js';
 import { geminiCodec } from './gemini/index.js';
 import { openaiCodec } from './openai/index.js';
+import { responsesCodec } from './responses/index.js';
 
 export * from './canonical.js';
-export type { FormatCodec, PassthroughTap, ProviderCodec, RequestContext, TranslatedRequest, TranslationTarget } from './codec.js';
+export type { FormatCodec, PassthroughTap, ProviderCodec, RequestContext, ResponseContext, TranslatedRequest, TranslationTarget } from './codec.js';
 export { REASONING_BUDGETS, reasoningBudget, reasoningEffort, wantsReasoningText } from './reasoning.js';
 export { parseSSE, parseSSEData, sseMessage } from './sse.js';
 export type { SSEMessage } from './sse.js';
@@ -18,6 +19,7 @@ export const codecs: Record<WireFormat, FormatCodec> = {
   openai: openaiCodec,
   anthropic: anthropicCodec,
   gemini: geminiCodec,
+  responses: responsesCodec,
 };
 
 /** Every format a provider may be spoken to in: the client formats and the provider-only ones. */

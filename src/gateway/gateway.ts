@@ -9,6 +9,8 @@ import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { OutcomeRecorder, RecordStore, recordsRoutes, usageRoutes } from '../records/index.js';
+import { ResponseStore } from '../responses/index.js';
+import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
 import { pricedAdmission } from '../pipeline/admission.js';
@@ -44,6 +46,7 @@ interface GatewayParts {
   store: Store;
   access: AccessControl;
   records: RecordStore;
+  responses: ResponseStore;
   analytics: Analytics;
   cache?: ResponseCache;
   signals: QualitySignalService;
@@ -72,6 +75,8 @@ export class Gateway {
   readonly store: Store;
   readonly access: AccessControl;
   readonly records: RecordStore;
+  /** Stored Responses-API objects (`store: true`), per principal. */
+  readonly responses: ResponseStore;
   /** SQL over the usage records (/v1/query, /v1/ask). */
   readonly analytics: Analytics;
   /** The exact-match response cache, when `[cache] enabled`. */
@@ -102,6 +107,7 @@ export class Gateway {
     this.store = parts.store;
     this.access = parts.access;
     this.records = parts.records;
+    this.responses = parts.responses;
     this.analytics = parts.analytics;
     this.cache = parts.cache;
     this.signals = parts.signals;
@@ -154,6 +160,11 @@ export class Gateway {
         logger,
       });
       opened.push(() => records.close());
+      const responses = await ResponseStore.open(store, {
+        retentionDays: config.responses.retention_days ?? config.records.retention_days,
+        logger,
+      });
+      opened.push(() => responses.close());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
       const sanitizer = createSanitizer(config.sanitization);
@@ -244,7 +255,11 @@ export class Gateway {
           signalsSummaryRoute(signals),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
-        apiPlugins: [signalsRoutes(signals), ...(mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [])],
+        apiPlugins: [
+          responsesRoutes({ pipeline, store: responses, logger, limits: { maxChain: config.responses.max_chain, maxBytes: config.server.body_limit } }),
+          signalsRoutes(signals),
+          ...(mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : []),
+        ],
         openPlugins: [metricsRoute(metrics), ...(config.server.portal ? [portalRoutes()] : [])],
       });
       opened.push(() => app.close());
@@ -252,7 +267,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, analytics, cache, signals, recorder, outcomes,
+        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -303,6 +318,7 @@ export class Gateway {
     await this.recorder.drain();
     await this.analytics.close();
     await this.records.close();
+    await this.responses.close();
     this.signals.close();
     await this.cache?.close();
     await this.access.close();

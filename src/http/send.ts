@@ -19,11 +19,14 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   reply.hijack();
   const raw = reply.raw;
   const events = body.events;
+  // Each chunk of a stream is one SSE event (translated and pass-through alike): the count is the next sequence number.
+  let written = 0;
   try {
     raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
     raw.flushHeaders();
     for await (const chunk of events) {
       if (raw.destroyed) break;
+      written += 1;
       if (!raw.write(chunk)) {
         await new Promise<void>((resolve) => {
           const done = () => {
@@ -44,7 +47,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     } else if (!raw.destroyed) {
       const error = toGatewayError(err);
       reply.log.warn({ err: error.message, code: error.code }, 'stream failed after first byte');
-      raw.write(errorEvent(format, error));
+      raw.write(errorEvent(format, error, written));
     }
   } finally {
     await events.return(undefined);

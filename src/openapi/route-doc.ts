@@ -39,7 +39,7 @@ export interface ResponseDoc {
 }
 
 export const OPENAPI_TAGS = {
-  'Client APIs': 'Generation APIs in the OpenAI, Anthropic and Gemini wire formats, and the model list.',
+  'Client APIs': 'Generation APIs in the OpenAI (Chat Completions, Responses), Anthropic and Gemini wire formats, stored responses, and the model list.',
   Operator: 'Health, metrics and this API description.',
   Admin: 'Access tokens (admin key).',
   Records: 'Usage records, stats and exports (admin key).',

@@ -169,7 +169,7 @@ export class Pipeline {
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
         finish();
-        return { status: 200, headers, body: prepared.body, outcome };
+        return { status: 200, headers, body: prepared.body, requestBody: req.body, outcome };
       }
       const events = onStreamEnd(prepared.body.events, (error, completed) => {
         this.applyMeter(outcome, meter, canonical);
@@ -181,7 +181,7 @@ export class Pipeline {
         }
         finish(error);
       });
-      return { status: 200, headers: { ...headers, 'cache-control': 'no-cache' }, body: { kind: 'sse', events }, outcome };
+      return { status: 200, headers: { ...headers, 'cache-control': 'no-cache' }, body: { kind: 'sse', events }, requestBody: req.body, outcome };
     } catch (err) {
       finish(err);
       throw err;

@@ -1,7 +1,7 @@
 import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest, StreamEvent } from '../formats/canonical.js';
-import { betasLostInTranslation, codecs, providerCodecs, wantsReasoningText, type ProviderCodec } from '../formats/index.js';
+import type { CanonicalRequest, CanonicalResponse, StreamEvent } from '../formats/canonical.js';
+import { betasLostInTranslation, codecs, providerCodecs, wantsReasoningText, type ProviderCodec, type ResponseContext } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
@@ -39,9 +39,12 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const { req, meter } = ctx;
   const { provider, upstreamModel } = route;
   const client = codecs[req.format];
-  const format = provider.formatFor(upstreamModel);
+  // A provider may serve a model in more than one format (OpenAI: Chat Completions and Responses): the client's own
+  // is used when it is among them, so the request passes through.
+  const format = provider.chatFormat(upstreamModel, req.format);
   const target = providerCodecs[format];
   const sameFormat = format === req.format;
+  const context: ResponseContext = { requestId: req.id, request: req.body, upstreamFormat: format };
 
   let body: Record<string, unknown>;
   let warnings: string[] = [];
@@ -63,7 +66,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const passHeaders = req.anthropicBeta && format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
-  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
 
   if (!req.stream) {
     if (sameFormat) {
@@ -75,16 +78,16 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
       return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
     }
     const decoded = target.responseToCanonical(await upstream.json());
-    const shown = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: decoded.content.filter((p) => p.type !== 'reasoning') };
+    const shown = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: withoutReasoningText(decoded.content) };
     // Formats without a model name in the response (Bedrock Converse) answer as the model that was asked of them.
     const canonicalResponse = shown.model ? shown : { ...shown, model: upstreamModel };
     meter.usage = canonicalResponse.usage;
     meter.ttftMs = performance.now() - meter.startedAt;
-    return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse) }, warnings, contentType: JSON_TYPE };
+    return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse, context) }, warnings, contentType: JSON_TYPE };
   }
 
   const messages = (target.streamMessages ?? parseSSE)(upstream.body);
-  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, target, route, ctx);
+  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, target, route, ctx, context);
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {
@@ -97,12 +100,17 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
  * A provider's stream in the client's format: decoded, metered (for usage and time to first token), reasoning text left
  * out where the client asked not to see it, an input estimate in the start event, encoded.
  */
-function translatedStream(messages: AsyncIterable<SSEMessage>, target: ProviderCodec, route: Route, ctx: AttemptContext): AsyncGenerator<string> {
+function translatedStream(messages: AsyncIterable<SSEMessage>, target: ProviderCodec, route: Route, ctx: AttemptContext, context: ResponseContext): AsyncGenerator<string> {
   const { req, meter } = ctx;
   const decoded = meterEvents(withModel(target.decodeStream(messages), route.upstreamModel), meter);
   const shown = withReasoningText(decoded, wantsReasoningText(ctx.canonical().reasoning));
   const estimated = withStartUsageEstimate(shown, () => estimateInputTokens(ctx.canonical()));
-  return codecs[req.format].encodeStream(estimated, { includeUsage: includeUsageRequested(req.format, req.body) });
+  return codecs[req.format].encodeStream(estimated, { includeUsage: includeUsageRequested(req.format, req.body), context });
+}
+
+/** Reasoning parts without their text; a signature stays (a provider needs it back to continue), an empty part goes. */
+function withoutReasoningText(content: CanonicalResponse['content']): CanonicalResponse['content'] {
+  return content.flatMap((p): CanonicalResponse['content'] => (p.type !== 'reasoning' ? [p] : p.signature ? [{ ...p, text: '' }] : []));
 }
 
 /** A stream whose start names no model (Bedrock's) names the upstream model it was asked of. */
@@ -153,11 +161,15 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
 const ANTHROPIC_COUNT_FIELDS = ['model', 'messages', 'system', 'tools', 'tool_choice', 'thinking'];
 
 function countResponse(format: WireFormat, tokens: number): Record<string, unknown> {
-  return format === 'gemini' ? { totalTokens: tokens } : { input_tokens: tokens };
+  if (format === 'gemini') return { totalTokens: tokens };
+  // https://platform.openai.com/docs/api-reference/responses/input-tokens
+  if (format === 'responses') return { object: 'response.input_tokens', input_tokens: tokens };
+  return { input_tokens: tokens };
 }
 
 /**
- * Token counting (Anthropic `/v1/messages/count_tokens`, Gemini `:countTokens`): asked of a provider that can count
+ * Token counting (Anthropic `/v1/messages/count_tokens`, Gemini `:countTokens`, Responses `/v1/responses/input_tokens`):
+ * asked of a provider that can count
  * (Anthropic, Gemini); for the others the result is the gateway's estimate, flagged by the caller.
  */
 export async function attemptCountTokens(route: Route, ctx: AttemptContext): Promise<Prepared & { estimated: boolean }> {

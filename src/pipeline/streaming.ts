@@ -85,7 +85,12 @@ export async function* meterEvents(events: AsyncIterable<StreamEvent>, meter: Me
 
 /** Leaves out reasoning deltas a client asked not to see (after the meter, so their tokens still count). */
 export async function* withReasoningText(events: AsyncIterable<StreamEvent>, keep: boolean): AsyncGenerator<StreamEvent> {
-  for await (const event of events) if (keep || event.type !== 'reasoning_delta') yield event;
+  for await (const event of events) {
+    if (keep || event.type !== 'reasoning_delta') yield event;
+    // The signature stays: it is not the reasoning's text, and a provider needs it back to continue (Anthropic's
+    // thinking before a tool call, a Responses client's encrypted_content).
+    else if (event.signature) yield { type: 'reasoning_delta', text: '', signature: event.signature };
+  }
 }
 
 /**

@@ -46,6 +46,10 @@ export function estimateInputTokens(req: CanonicalRequest): number {
           // Providers bill an image at roughly 85–1,600 tokens depending on size and detail; reserve the upper end.
           chars += 1_600 * CHARS_PER_TOKEN;
           break;
+        case 'file':
+          // A document's text (or a PDF page's image) is billed; its base64 size is the safe upper bound we know.
+          chars += part.source.kind === 'base64' ? part.source.data.length : 1_600 * CHARS_PER_TOKEN;
+          break;
       }
     }
   }

@@ -37,6 +37,8 @@ export interface GatewayResponse {
   status: number;
   headers: Record<string, string>;
   body: ResponseBody;
+  /** The request body as the pipeline sent it on (after sanitization): what may be kept of the request. */
+  requestBody: Record<string, unknown>;
   /** The request's outcome, complete once the body has been consumed (usage of a stream arrives at its end). */
   outcome: Outcome;
 }

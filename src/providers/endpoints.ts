@@ -1,4 +1,5 @@
-import type { ProviderConfig, ProviderType } from '../core-config/index.js';
+import type { WireFormat } from '../core/index.js';
+import type { GenerationEndpoint, ProviderConfig, ProviderType } from '../core-config/index.js';
 import { DEFAULT_BASE_URLS } from '../core-config/index.js';
 import { bedrockEndpoints } from './bedrock/endpoints.js';
 import type { Operation, ProviderEndpoints } from './types.js';
@@ -8,12 +9,23 @@ const trimSlash = (url: string) => url.replace(/\/+$/, '');
 const idsFromData = (body: unknown) =>
   ((body as { data?: Array<{ id?: unknown }> })?.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === 'string');
 
-/** OpenAI and every OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter): https://platform.openai.com/docs/api-reference */
-function openaiEndpoints(base: string): ProviderEndpoints {
+const ENDPOINT_FORMAT: Record<GenerationEndpoint, WireFormat> = { chat: 'openai', responses: 'responses' };
+
+/**
+ * OpenAI and every OpenAI-compatible server (Ollama, vLLM, LM Studio, OpenRouter):
+ * https://platform.openai.com/docs/api-reference — chat at `/chat/completions` and, for OpenAI itself by default (for
+ * others when `endpoints` lists it), the Responses API at `/responses`.
+ */
+function openaiEndpoints(base: string, config: ProviderConfig): ProviderEndpoints {
+  const defaults: GenerationEndpoint[] = config.endpoints ?? (config.type === 'openai' ? ['chat', 'responses'] : ['chat']);
+  const formatsOf = (endpoints: GenerationEndpoint[]) => endpoints.map((e) => ENDPOINT_FORMAT[e]);
+  const byModel = new Map(Object.entries(config.model_endpoints).map(([model, endpoints]) => [model, formatsOf(endpoints)]));
+  const standard = formatsOf(defaults);
   return {
     format: 'openai',
     operations: new Set<Operation>(['chat', 'embeddings']),
-    url: (op) => `${base}/${op === 'embeddings' ? 'embeddings' : 'chat/completions'}`,
+    chatFormats: (model) => byModel.get(model) ?? standard,
+    url: (op, _model, _stream, format) => `${base}/${op === 'embeddings' ? 'embeddings' : format === 'responses' ? 'responses' : 'chat/completions'}`,
     headers: (key): Record<string, string> => (key ? { authorization: `Bearer ${key}` } : {}),
     models: { url: `${base}/models`, parse: idsFromData },
   };

@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { ProviderFormat } from '../core/index.js';
+import type { ProviderFormat, WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
@@ -108,6 +108,11 @@ export class HttpProvider implements Provider {
     return this.endpoints.operations.has(op);
   }
 
+  chatFormat(model: string, preferred: WireFormat): ProviderFormat {
+    const formats = this.endpoints.chatFormats?.(model) ?? [this.formatFor(model)];
+    return formats.includes(preferred) ? preferred : formats[0]!;
+  }
+
   private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
     const key = (call.apiKey ?? this.config.api_key)?.reveal();
     return {
@@ -131,7 +136,7 @@ export class HttpProvider implements Provider {
     const { timeouts } = this.config;
     const deadline = totalDeadline(call.signal, timeouts.total_ms);
     const { signal } = deadline;
-    const url = this.endpoints.url(call.operation, call.model, call.stream);
+    const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
     const payload = JSON.stringify(this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body);
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.

@@ -1,5 +1,5 @@
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
-import type { Operation, ProviderFormat, Secret } from '../core/index.js';
+import type { Operation, ProviderFormat, Secret, WireFormat } from '../core/index.js';
 
 export type { Operation } from '../core/index.js';
 
@@ -16,6 +16,8 @@ export interface UpstreamCall {
   apiKey?: Secret;
   /** The gateway request id, sent upstream as `x-request-id` for correlation. */
   requestId?: string;
+  /** Wire format of `body` when the provider serves more than one for the operation (OpenAI chat or Responses). */
+  format?: ProviderFormat;
   /** Client headers that belong to this provider's API and are passed on (e.g. `anthropic-beta`). */
   passHeaders?: Record<string, string>;
 }
@@ -41,8 +43,13 @@ export interface ProviderEndpoints {
   /** The format a model is spoken to in, where one provider serves several (Vertex: Gemini and Claude models). */
   formatFor?(model: string): ProviderFormat;
   operations: ReadonlySet<Operation>;
-  /** URL of an operation for a model (Gemini and Azure put the model or deployment in the path). */
-  url(op: Operation, model: string, stream: boolean): string;
+  /**
+   * Formats a model's chat is served in, preferred first, where one endpoint kind is not all (OpenAI: Chat Completions
+   * and/or Responses); default `[formatFor(model)]`.
+   */
+  chatFormats?(model: string): readonly ProviderFormat[];
+  /** URL of an operation for a model (Gemini and Azure put the model or deployment in the path), in `format` if given. */
+  url(op: Operation, model: string, stream: boolean, format?: ProviderFormat): string;
   /** Authentication and protocol headers; the key never goes into a URL. */
   headers(apiKey: string | undefined): Record<string, string>;
   /**
@@ -85,6 +92,11 @@ export interface Provider {
   readonly config: ProviderConfig;
   formatFor(model: string): ProviderFormat;
   supports(op: Operation): boolean;
+  /**
+   * The wire format to talk to this provider in for a chat with `model`: `preferred` (the client's, for pass-through)
+   * when the provider serves the model in it, else the provider's first format for that model (`formatFor`).
+   */
+  chatFormat(model: string, preferred: WireFormat): ProviderFormat;
   /** Sends one request. Resolves on a 2xx response (body not yet read); throws UpstreamError otherwise. */
   call(call: UpstreamCall): Promise<UpstreamResponse>;
   /** Lists the provider's models (discovery), bounded by `signal`. */

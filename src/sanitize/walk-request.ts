@@ -5,11 +5,12 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Keys whose values are opaque provider tokens that must go back byte for byte (thinking signatures): not scanned.
+ * Keys whose values are opaque provider tokens that must go back byte for byte (thinking signatures, Responses
+ * reasoning `encrypted_content`): not scanned.
  * Everything else is, at any depth — ids and enum-like fields included, since inside tool arguments or metadata a
  * key named `id` or `type` holds whatever the user put there.
  */
-const NOT_TEXT = new Set(['signature', 'thought_signature', 'thoughtSignature']);
+const NOT_TEXT = new Set(['signature', 'thought_signature', 'thoughtSignature', 'encrypted_content']);
 
 /** Fields that hold a JSON document as a string (OpenAI tool-call arguments): walked as JSON so redaction keeps it valid. */
 const JSON_TEXT = new Set(['arguments']);

@@ -4,7 +4,7 @@
  */
 import { sampleFromSchema } from './json-sample.js';
 
-export type ProviderFormat = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
+export type ProviderFormat = 'openai' | 'anthropic' | 'gemini' | 'responses' | 'bedrock';
 
 export interface Conversation {
   lastUserText: string;
@@ -28,8 +28,11 @@ export type Reply = (
   | { kind: 'text'; text: string; stop: 'stop' | 'length' }
   | { kind: 'tool_call'; name: string; arguments: Record<string, unknown> }
 ) & {
-  /** The model's reasoning before its answer; `visible` when the provider returns the text (else only its tokens). */
-  reasoning?: { text: string; visible: boolean };
+  /**
+   * The model's reasoning before its answer; `visible` when the provider returns the text (else only its tokens);
+   * `signature`: the opaque state it comes with (Anthropic's signature, a Responses item's `encrypted_content`).
+   */
+  reasoning?: { text: string; visible: boolean; signature?: string };
 };
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -87,6 +90,33 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     if (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive') conv.reasoning = { visible: true };
     const format = body.output_config?.format ?? body.output_format;
     if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
+  } else if (format === 'responses') {
+    texts.push(typeof body.instructions === 'string' ? body.instructions : '');
+    const items: Json[] = typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : body.input ?? [];
+    for (const item of items) {
+      if ((item.type ?? 'message') === 'message') {
+        texts.push(textOfParts(item.content));
+        if (Array.isArray(item.content)) conv.images += item.content.filter((p: Json) => p.type === 'input_image').length;
+        if (item.role === 'user') conv.lastUserText = textOfParts(item.content);
+      } else if (item.type === 'function_call_output') {
+        texts.push(textOfParts(item.output));
+      }
+    }
+    const last = items.at(-1);
+    conv.lastIsToolResult = last?.type === 'function_call_output';
+    if (conv.lastIsToolResult) conv.toolResultText = textOfParts(last!.output);
+    const functions = (body.tools ?? []).filter((t: Json) => t.type === 'function');
+    conv.toolNames = functions.map((t: Json) => t.name);
+    conv.toolsDisabled = body.tool_choice === 'none';
+    if (body.tool_choice?.type === 'function') conv.forcedTool = body.tool_choice.name;
+    if (body.tool_choice === 'required' && conv.toolNames.length === 1) conv.forcedTool = conv.toolNames[0];
+    conv.forcedToolSchema = functions.find((t: Json) => conv.forcedTool && t.name === conv.forcedTool)?.parameters;
+    conv.maxTokens = body.max_output_tokens;
+    // Reasoning items come back with their summary only when one is asked for (`reasoning.summary`).
+    if (typeof body.reasoning?.effort === 'string' && body.reasoning.effort !== 'none') conv.reasoning = { visible: typeof body.reasoning.summary === 'string' };
+    const format = body.text?.format;
+    if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
+    else if (format?.type === 'json_object') conv.jsonOutput = {};
   } else if (format === 'bedrock') {
     texts.push(textOfParts(body.system));
     for (const m of body.messages ?? []) {

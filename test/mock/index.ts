@@ -1,5 +1,6 @@
 /**
- * A mock upstream that speaks the real wire formats of OpenAI (and Azure OpenAI paths), Anthropic and Gemini —
+ * A mock upstream that speaks the real wire formats of OpenAI (Chat Completions, the Responses API, Azure OpenAI
+ * paths), Anthropic and Gemini —
  * JSON and SSE — faithfully enough that the official SDKs work against it, with scripted failures for tests; and
  * the cloud hosts of those models: AWS Bedrock Converse (JSON and event-stream, SigV4 verified, or an API key) and
  * Google Vertex AI (Gemini and Claude, OAuth bearer tokens from its own service-account token endpoint).
@@ -46,7 +47,12 @@ export type MockBehaviour =
   /** Bedrock only: an exception message (e.g. modelStreamErrorException) in the event stream after `afterChunks` events. */
   | { kind: 'stream_exception'; exception: string; message?: string; afterChunks: number }
   | { kind: 'text'; text: string }
-  | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> };
+  | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> }
+  /**
+   * The usual answer, preceded by reasoning with this text and opaque state: an Anthropic thinking block with this
+   * signature, a Responses reasoning item with it as `encrypted_content` (whatever the request asked for).
+   */
+  | { kind: 'thinking'; thinking: string; signature: string };
 
 export interface MockUpstream {
   url: string;
@@ -101,6 +107,7 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
     return { format: publisher === 'google' ? 'gemini' : 'anthropic', operation: 'chat', model: decodeURIComponent(model!), stream, cloud: 'vertex', project, region };
   }
   if (path === '/v1/chat/completions') return { format: 'openai', operation: 'chat' };
+  if (path === '/v1/responses') return { format: 'responses', operation: 'chat' };
   if (path === '/v1/embeddings') return { format: 'openai', operation: 'embeddings' };
   if (path === '/v1/messages') return { format: 'anthropic', operation: 'chat' };
   if (path === '/v1/messages/count_tokens') return { format: 'anthropic', operation: 'count_tokens' };
@@ -122,7 +129,7 @@ function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSe
     if (!query.get('api-version')) return { status: 400, message: 'Missing required query parameter: api-version' };
     return headers['api-key'] === key ? undefined : { status: 401, message: 'Access denied due to invalid subscription key.' };
   }
-  if (r.format === 'openai') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
+  if (r.format === 'openai' || r.format === 'responses') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
   if (r.format === 'anthropic') {
     if (headers['x-api-key'] !== key) return { status: 401, message: 'invalid x-api-key' };
     return headers['anthropic-version'] ? undefined : { status: 400, message: 'anthropic-version: header is required' };
@@ -184,9 +191,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     let reply = decideReply(provider, model, conv);
     if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
+    if (behaviour.kind === 'thinking') reply = { ...reply, reasoning: { text: behaviour.thinking, visible: true, signature: behaviour.signature } };
     const usage = usageFor(conv, outputPieceCount(reply), reply.reasoning ? pieces(reply.reasoning.text).length : 0);
     const stream = r.stream ?? body.stream === true;
-    if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage));
+    if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage, body));
 
     const contentType = r.format === 'bedrock' ? 'application/vnd.amazon.eventstream' : 'text/event-stream';
     res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -195,7 +203,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       hanging.add(res);
       return;
     }
-    const frames = streamFrames(r.format, model, reply, usage, { includeUsage: body.stream_options?.include_usage === true });
+    const frames = streamFrames(r.format, model, reply, usage, { includeUsage: body.stream_options?.include_usage === true, request: body });
     for (let i = 0; i < frames.length; i++) {
       if (isClosed()) return;
       if (behaviour.kind === 'fail_mid_stream' && i === behaviour.afterChunks) {

@@ -55,12 +55,51 @@ export function bedrockEventMessage(kind: 'event' | 'exception', type: string, p
 /** Reasoning returned as text: Anthropic thinking blocks (signed) and Gemini thought parts. */
 const SIGNATURE = 'mock-signature';
 const visibleReasoning = (reply: Reply) => (reply.reasoning?.visible ? reply.reasoning.text : undefined);
+const signatureOf = (reply: Reply) => reply.reasoning?.signature ?? SIGNATURE;
+
+function responsesUsage(u: MockUsage) {
+  return { input_tokens: u.input, input_tokens_details: { cached_tokens: u.cached }, output_tokens: u.output, output_tokens_details: { reasoning_tokens: u.reasoning }, total_tokens: u.input + u.output };
+}
+
+/** A Responses API `response` object (https://platform.openai.com/docs/api-reference/responses/object), fields as OpenAI sends them. */
+function responsesObject(id: string, model: string, request: Record<string, any>, status: string, output: unknown[], usage: unknown) { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return {
+    id, object: 'response', created_at: Math.floor(Date.now() / 1000), status, background: false, error: null,
+    incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    instructions: request.instructions ?? null, max_output_tokens: request.max_output_tokens ?? null, max_tool_calls: null, model, output,
+    parallel_tool_calls: request.parallel_tool_calls ?? true, previous_response_id: request.previous_response_id ?? null,
+    reasoning: { effort: request.reasoning?.effort ?? null, summary: null }, service_tier: 'default', store: request.store ?? true,
+    temperature: request.temperature ?? 1, text: request.text ?? { format: { type: 'text' }, verbosity: 'medium' }, tool_choice: request.tool_choice ?? 'auto',
+    tools: request.tools ?? [], top_logprobs: 0, top_p: request.top_p ?? 1, truncation: 'disabled', usage, user: null, metadata: request.metadata ?? {},
+  };
+}
+
+/**
+ * A reasoning item as OpenAI returns it: its summary when one was asked for (or the text is visible), and its opaque
+ * state as `encrypted_content` when the mock was given one (what `include: ["reasoning.encrypted_content"]` returns).
+ */
+function responsesReasoning(id: string, reply: Reply) {
+  const text = visibleReasoning(reply);
+  return { id, type: 'reasoning', summary: text ? [{ type: 'summary_text', text }] : [], ...(reply.reasoning?.signature ? { encrypted_content: reply.reasoning.signature } : {}) };
+}
+
+function responsesOutput(reply: Reply, ids: { message: string; call: string; callId: string }, done: boolean) {
+  if (reply.kind === 'text') {
+    return { id: ids.message, type: 'message', status: done ? 'completed' : 'in_progress', role: 'assistant', content: done ? [{ type: 'output_text', annotations: [], logprobs: [], text: reply.text }] : [] };
+  }
+  return { id: ids.call, type: 'function_call', status: done ? 'completed' : 'in_progress', arguments: done ? JSON.stringify(reply.arguments) : '', call_id: ids.callId, name: reply.name };
+}
 
 export function outputPieceCount(reply: Reply): number {
   return reply.kind === 'text' ? pieces(reply.text).length : argumentPieces(reply.arguments).length;
 }
 
-export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage): unknown {
+export function jsonResponse(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, request: Record<string, any> = {}): unknown { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (format === 'responses') {
+    const output = responsesOutput(reply, { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') }, true);
+    const reasoning = reply.reasoning ? [responsesReasoning(nextId('rs_'), reply)] : [];
+    return responsesObject(nextId('resp_'), model, request, reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed', [...reasoning, output], responsesUsage(usage));
+  }
   if (format === 'openai') {
     const callId = nextId('call_');
     return {
@@ -79,7 +118,7 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
     return {
       id: nextId('msg_'), type: 'message', role: 'assistant', model,
       content: [
-        ...(visibleReasoning(reply) ? [{ type: 'thinking', thinking: visibleReasoning(reply), signature: SIGNATURE }] : []),
+        ...(visibleReasoning(reply) ? [{ type: 'thinking', thinking: visibleReasoning(reply), signature: signatureOf(reply) }] : []),
         ...(reply.kind === 'text' ? [{ type: 'text', text: reply.text }] : [{ type: 'tool_use', id: nextId('toolu_'), name: reply.name, input: reply.arguments }]),
       ],
       stop_reason: reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use',
@@ -128,8 +167,9 @@ export function bedrockStreamFrames(reply: Reply, usage: MockUsage): Uint8Array[
 }
 
 /** The SSE frames a provider sends for this reply, in order (Bedrock: event-stream messages). */
-export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean }): Array<string | Uint8Array> {
+export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean; request?: Record<string, any> }): Array<string | Uint8Array> { // eslint-disable-line @typescript-eslint/no-explicit-any
   if (format === 'bedrock') return bedrockStreamFrames(reply, usage);
+  if (format === 'responses') return responsesFrames(model, reply, usage, opts.request ?? {});
   if (format === 'openai') {
     const base = { id: nextId('chatcmpl-'), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock' };
     const chunk = (delta: unknown, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(opts.includeUsage ? { usage: null } : {}) });
@@ -154,7 +194,7 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
     if (thinking) {
       frames.push(frame({ type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }, 'content_block_start'));
       for (const piece of pieces(thinking)) frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: piece } }, 'content_block_delta'));
-      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: SIGNATURE } }, 'content_block_delta'));
+      frames.push(frame({ type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: signatureOf(reply) } }, 'content_block_delta'));
       frames.push(frame({ type: 'content_block_stop', index: 0 }, 'content_block_stop'));
     }
     const index = thinking ? 1 : 0;
@@ -188,6 +228,50 @@ export function streamFrames(format: ProviderFormat, model: string, reply: Reply
   )];
 }
 
+/** The event sequence OpenAI sends (https://platform.openai.com/docs/api-reference/responses-streaming), numbered from 0. */
+function responsesFrames(model: string, reply: Reply, usage: MockUsage, request: Record<string, any>): string[] { // eslint-disable-line @typescript-eslint/no-explicit-any
+  let sequence = 0;
+  const event = (type: string, fields: Record<string, unknown>) => frame({ type, sequence_number: sequence++, ...fields }, type);
+  const id = nextId('resp_');
+  const ids = { message: nextId('msg_'), call: nextId('fc_'), callId: nextId('call_') };
+  const status = reply.kind === 'text' && reply.stop === 'length' ? 'incomplete' : 'completed';
+  const frames = [
+    event('response.created', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+    event('response.in_progress', { response: responsesObject(id, model, request, 'in_progress', [], null) }),
+  ];
+  const finished: unknown[] = [];
+  if (reply.reasoning) {
+    const reasoning = responsesReasoning(nextId('rs_'), reply);
+    frames.push(event('response.output_item.added', { output_index: 0, item: { id: reasoning.id, type: 'reasoning', summary: [] } }));
+    const text = visibleReasoning(reply);
+    if (text) {
+      const at = { item_id: reasoning.id, output_index: 0, summary_index: 0 };
+      frames.push(event('response.reasoning_summary_part.added', { ...at, part: { type: 'summary_text', text: '' } }));
+      for (const piece of pieces(text)) frames.push(event('response.reasoning_summary_text.delta', { ...at, delta: piece }));
+      frames.push(event('response.reasoning_summary_text.done', { ...at, text }));
+      frames.push(event('response.reasoning_summary_part.done', { ...at, part: { type: 'summary_text', text } }));
+    }
+    frames.push(event('response.output_item.done', { output_index: 0, item: reasoning }));
+    finished.push(reasoning);
+  }
+  const index = finished.length;
+  frames.push(event('response.output_item.added', { output_index: index, item: responsesOutput(reply, ids, false) }));
+  if (reply.kind === 'text') {
+    const part = { type: 'output_text', annotations: [], logprobs: [], text: '' };
+    frames.push(event('response.content_part.added', { item_id: ids.message, output_index: index, content_index: 0, part }));
+    for (const piece of pieces(reply.text)) frames.push(event('response.output_text.delta', { item_id: ids.message, output_index: index, content_index: 0, delta: piece, logprobs: [] }));
+    frames.push(event('response.output_text.done', { item_id: ids.message, output_index: index, content_index: 0, text: reply.text, logprobs: [] }));
+    frames.push(event('response.content_part.done', { item_id: ids.message, output_index: index, content_index: 0, part: { ...part, text: reply.text } }));
+  } else {
+    for (const piece of argumentPieces(reply.arguments)) frames.push(event('response.function_call_arguments.delta', { item_id: ids.call, output_index: index, delta: piece }));
+    frames.push(event('response.function_call_arguments.done', { item_id: ids.call, output_index: index, name: reply.name, arguments: JSON.stringify(reply.arguments) }));
+  }
+  const done = responsesOutput(reply, ids, true);
+  frames.push(event('response.output_item.done', { output_index: index, item: done }));
+  frames.push(event(`response.${status}`, { response: responsesObject(id, model, request, status, [...finished, done], responsesUsage(usage)) }));
+  return frames;
+}
+
 const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error' };
 const GEMINI_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
 const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'rate_limit_exceeded' };
@@ -195,7 +279,7 @@ const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error
 /** AWS error types by status, sent in `x-amzn-errortype` (the body is just `{"message"}`). */
 export const BEDROCK_ERROR_TYPES: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException', 408: 'ModelTimeoutException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
 
-export function errorBody(format: ProviderFormat, status: number, message: string): unknown {
+export function errorBody(format: ProviderFormat, status: number, message: string): unknown { // 'responses' errors have OpenAI's shape
   if (format === 'bedrock') return { message };
   if (format === 'anthropic') return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message } };
   if (format === 'gemini') return { error: { code: status, message, status: GEMINI_STATUS[status] ?? 'INTERNAL' } };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
-import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ReasoningRequest, TextPart, ToolChoice } from '../canonical.js';
+import type { CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningRequest, TextPart, ToolChoice } from '../canonical.js';
 import type { TranslatedRequest, TranslationTarget } from '../codec.js';
 import { parseEffort, reasoningBudget } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
@@ -153,6 +153,19 @@ export function anthropicRequestToCanonical(body: unknown): CanonicalRequest {
 /** Anthropic tool ids must match ^[a-zA-Z0-9_-]+$; other ids are mapped deterministically so calls still pair with results. */
 export const anthropicToolId = (id: string) => id.replace(/[^a-zA-Z0-9_-]/g, '_');
 
+/**
+ * A file as an Anthropic document block (https://docs.anthropic.com/en/docs/build-with-claude/pdf-support): a PDF
+ * inline or by URL, plain text inline. Other media have no document form: refused by name.
+ */
+function documentBlock(part: FilePart): Record<string, unknown> {
+  const title = part.filename ? { title: part.filename } : {};
+  if (part.source.kind === 'url') return { type: 'document', source: { type: 'url', url: part.source.url }, ...title };
+  const mediaType = part.source.mediaType.toLowerCase();
+  if (mediaType === 'application/pdf') return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: part.source.data }, ...title };
+  if (mediaType.startsWith('text/')) return { type: 'document', source: { type: 'text', media_type: 'text/plain', data: Buffer.from(part.source.data, 'base64').toString('utf8') }, ...title };
+  throw badRequest(`Anthropic takes PDF and text documents, not '${part.source.mediaType}'.`, 'input', 'not_translatable');
+}
+
 function partsToBlocks(parts: ContentPart[]): Array<Record<string, unknown>> {
   const blocks: Array<Record<string, unknown>> = [];
   for (const part of parts) {
@@ -162,6 +175,9 @@ function partsToBlocks(parts: ContentPart[]): Array<Record<string, unknown>> {
         break;
       case 'image':
         blocks.push({ type: 'image', source: part.source.kind === 'base64' ? { type: 'base64', media_type: part.source.mediaType, data: part.source.data } : { type: 'url', url: part.source.url } });
+        break;
+      case 'file':
+        blocks.push(documentBlock(part));
         break;
       case 'tool_call': {
         let input: unknown;

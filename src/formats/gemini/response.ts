@@ -35,7 +35,7 @@ export function geminiResponseToCanonical(body: unknown): CanonicalResponse {
 /** A canonical response as the GenerateContentResponse a Gemini client expects: one candidate, role `model`. */
 export function canonicalToGeminiResponse(res: CanonicalResponse): Record<string, unknown> {
   return {
-    candidates: [{ content: { role: 'model', parts: res.content.map(responsePartToGemini) }, finishReason: finishReasonToGemini(res.stopReason), index: 0 }],
+    candidates: [{ content: { role: 'model', parts: res.content.filter((p) => p.type !== 'reasoning' || p.text !== '').map(responsePartToGemini) }, finishReason: finishReasonToGemini(res.stopReason), index: 0 }],
     usageMetadata: usageToGemini(res.usage),
     modelVersion: res.model,
     responseId: res.id,

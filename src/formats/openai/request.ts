@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
 import type {
-  CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition,
+  CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition,
   ToolResultPart,
 } from '../canonical.js';
 import type { TranslatedRequest } from '../codec.js';
@@ -188,9 +188,15 @@ function imageUrl(part: ImagePart): Record<string, unknown> {
   return { type: 'image_url', image_url: { url, ...(part.detail ? { detail: part.detail } : {}) } };
 }
 
-function userContent(parts: Array<TextPart | ImagePart>): string | Array<Record<string, unknown>> {
+/** A file as a Chat Completions `file` part (https://platform.openai.com/docs/guides/pdf-files): inline data only. */
+function filePart(part: FilePart): Record<string, unknown> {
+  if (part.source.kind === 'url') throw badRequest('A file by URL cannot be sent as a Chat Completions file part; send it inline (base64 data).', 'input', 'not_translatable');
+  return { type: 'file', file: { filename: part.filename ?? 'file', file_data: `data:${part.source.mediaType};base64,${part.source.data}` } };
+}
+
+function userContent(parts: Array<TextPart | ImagePart | FilePart>): string | Array<Record<string, unknown>> {
   if (parts.every((p) => p.type === 'text')) return parts.map((p) => (p as TextPart).text).join('');
-  return parts.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : imageUrl(p)));
+  return parts.map((p) => (p.type === 'text' ? { type: 'text', text: p.text } : p.type === 'image' ? imageUrl(p) : filePart(p)));
 }
 
 /** OpenAI takes at most this many stop sequences. */
@@ -265,14 +271,14 @@ export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string, t
       });
       continue;
     }
-    const ordinary: Array<TextPart | ImagePart> = [];
+    const ordinary: Array<TextPart | ImagePart | FilePart> = [];
     for (const part of message.content) {
       if (part.type === 'tool_result') {
         const text = part.content.filter((p): p is TextPart => p.type === 'text').map((p) => p.text).join('');
         // A tool message has no error flag: the model is told in the text. Images cannot ride a tool message.
         messages.push({ role: 'tool', tool_call_id: part.toolCallId, content: part.isError ? `Error: ${text}` : text });
         if (part.content.some((p) => p.type === 'image')) droppedToolImages = true;
-      } else if (part.type === 'text' || part.type === 'image') {
+      } else if (part.type === 'text' || part.type === 'image' || part.type === 'file') {
         ordinary.push(part);
       }
     }

@@ -12,10 +12,11 @@ export function formatFixtures(format: WireFormat) {
     fixture<T = Record<string, unknown>>(name: string): T {
       return JSON.parse(readFileSync(new URL(`${name}.json`, dir), 'utf8')) as T;
     },
-    /** The stream as the provider frames it, through the real SSE parser: Anthropic names each event by its `type`. */
+    /** The stream as the provider frames it, through the real SSE parser: Anthropic and Responses name each event by its `type`. */
     fixtureStream(name: string): AsyncIterable<SSEMessage> {
       const lines = readFileSync(new URL(`${name}.chunks.txt`, dir), 'utf8').split('\n').filter((line) => line.trim() !== '');
-      return parseSSE(fromArray(lines.map((line) => `${format === 'anthropic' ? `event: ${eventName(line)}\r\n` : ''}data: ${line}\r\n\r\n`)));
+      const named = format === 'anthropic' || format === 'responses';
+      return parseSSE(fromArray(lines.map((line) => `${named ? `event: ${eventName(line)}\r\n` : ''}data: ${line}\r\n\r\n`)));
     },
   };
 }

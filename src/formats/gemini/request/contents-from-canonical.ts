@@ -46,6 +46,10 @@ function partToGemini(part: ContentPart, nameOfCall: Map<string, string>, where:
       return part.text === '' ? [] : [{ text: part.text }];
     case 'image':
       return [imageToGemini(part)];
+    case 'file':
+      // Gemini reads PDFs and text inline (https://ai.google.dev/gemini-api/docs/document-processing); a URL it does not fetch.
+      if (part.source.kind === 'url') throw badRequest('A file by URL cannot be sent to Gemini; send it inline (base64 data).', where, 'not_translatable');
+      return [{ inlineData: { mimeType: part.source.mediaType, data: part.source.data } }];
     case 'tool_call': {
       nameOfCall.set(part.id, part.name);
       const args = part.arguments.trim() === '' ? {} : parseJsonObject(part.arguments);

@@ -1,0 +1,7 @@
+export { ResponseStore, ownerOf, storedResponseSchema } from './response-store.js';
+export type { ResponseStoreOptions, StoredResponse } from './response-store.js';
+export { captureResponse } from './capture.js';
+export { responsesConfigSchema } from './responses-config.js';
+export type { ResponsesConfig } from './responses-config.js';
+export { conversationBefore, replayableOutput, resolveItemReferences } from './conversation.js';
+export type { ChainLimits } from './conversation.js';
