@@ -332,6 +332,12 @@ export class AccessControl {
    * The rules that apply to a principal. A token's claims come from the registry, where every verified token is
    * recorded; a token or key id that is not known there gets no rules at all, and is refused (fail closed).
    */
+  /** The credential's routing defaults: its profile and pricing rules. */
+  routingRulesOf(principal: PrincipalRef): Pick<AccessRules, 'profile' | 'maxInputPrice' | 'maxOutputPrice' | 'freeOnly'> {
+    const { profile, maxInputPrice, maxOutputPrice, freeOnly } = this.rulesOf(principal);
+    return { profile, maxInputPrice, maxOutputPrice, freeOnly };
+  }
+
   private rulesOf(principal: PrincipalRef): AccessRules {
     switch (principal.kind) {
       case 'token': {

@@ -6,6 +6,8 @@ import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { coreConfigShape } from '../core-config/index.js';
+import { PEER_TARGET, modelsConfigSchema } from '../routing/config.js';
+import { SHIPPED_PROFILE_IDS } from '../routing/profiles.js';
 
 /**
  * `[auth] public = true|false` (the gateway-core spelling) is accepted as shorthand for `mode = "public"` /
@@ -28,6 +30,8 @@ export const configSchema = z
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
+    /** `[[models]]`: groups (a name with targets and a strategy) and aliases. */
+    models: modelsConfigSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -35,6 +39,16 @@ export const configSchema = z
     config.providers.forEach((provider, index) => {
       if (seen.has(provider.id)) ctx.addIssue({ code: 'custom', path: ['providers', index, 'id'], message: `duplicate provider id "${provider.id}"` });
       seen.add(provider.id);
+    });
+    const profiles = new Set([...SHIPPED_PROFILE_IDS, ...Object.keys(config.routing.profiles)]);
+    config.models.forEach((entry, index) => {
+      for (const [t, target] of (entry.targets ?? []).entries()) {
+        if (target.provider !== PEER_TARGET && !seen.has(target.provider)) {
+          ctx.addIssue({ code: 'custom', path: ['models', index, 'targets', t, 'provider'], message: `model "${entry.name}": unknown provider "${target.provider}"` });
+        }
+      }
+      if (entry.profile && !profiles.has(entry.profile)) ctx.addIssue({ code: 'custom', path: ['models', index, 'profile'], message: `model "${entry.name}": unknown profile "${entry.profile}"` });
+      if (entry.alias_of && entry.alias_of === entry.name) ctx.addIssue({ code: 'custom', path: ['models', index, 'alias_of'], message: `alias "${entry.name}" names itself` });
     });
   });
 

@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   invalid_query: { status: 400, type: 'invalid_request_error', meaning: 'A query parameter of the records API is unknown or has an invalid value.' },
   invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },
+  unknown_profile: { status: 400, type: 'invalid_request_error', meaning: 'The routing profile named by `x-meshgate-profile`, `meshgate.profile` or the credential is not configured (the known ones are listed).' },
+  no_eligible_target: { status: 400, type: 'invalid_request_error', meaning: 'The model has targets but none can serve this request (too long for their context, needs a capability they lack, or the routing profile\'s constraints exclude them); each target is named with why.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route for this method and path (or this API format has no such endpoint).' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
@@ -67,6 +69,7 @@ export const ERROR_CODES = {
   origin_not_allowed: { status: 403, type: 'permission_error', meaning: 'The request\'s origin is not one the credential is bound to.' },
   country_not_allowed: { status: 403, type: 'permission_error', meaning: 'The client\'s country (or an unknown one) is not allowed for the credential.' },
   model_not_allowed: { status: 403, type: 'permission_error', meaning: 'The credential may not use this model.' },
+  price_not_allowed: { status: 403, type: 'permission_error', meaning: 'Every target of the model is excluded by the credential\'s pricing rules (`max_input_price`, `max_output_price`, `free_only`); each is named with its price.' },
   cost_unknown: { status: 403, type: 'permission_error', meaning: 'The credential has a cost limit and the model has no known price, so its cost could not be counted.' },
   compliance_blocked: { status: 403, type: 'permission_error', meaning: 'The compliance gate found credentials in the request (their types are listed).' },
 

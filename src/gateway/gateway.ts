@@ -20,6 +20,8 @@ import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
+import { Router } from '../router/router.js';
+import { routingRoutes } from '../http/routes/routing.js';
 import { Store } from '../store/index.js';
 
 /** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
@@ -50,6 +52,7 @@ export class Gateway {
   readonly logger: Logger;
   readonly providers: Provider[];
   readonly catalog: ModelCatalog;
+  readonly router: Router;
   readonly breakers = new Map<string, CircuitBreaker>();
   readonly pipeline: Pipeline;
   readonly startedAt = Date.now();
@@ -76,7 +79,12 @@ export class Gateway {
     this.providers = config.providers.map(createProvider);
     this.priceBook = new PriceBook(config.pricing);
     this.catalog = new ModelCatalog(this.providers, this.logger);
-    this.metrics = createMetrics({ isKnownModel: (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });
+    this.router = new Router({
+      catalog: this.catalog, breakers: this.breakers, models: config.models, profiles: config.routing.profiles, fallbacks: config.routing.fallbacks,
+      priceOf: (model, provider) => this.priceBook.priceFor(model, provider.type),
+      inFlight: (providerId) => this.pipeline.providerLoad(providerId),
+    });
+    this.metrics = createMetrics({ isKnownModel: (model) => this.router.knows(model) || this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });
     for (const provider of this.providers) {
       const { circuit_breaker: cb } = config.routing;
       this.breakers.set(provider.id, new CircuitBreaker(
@@ -91,8 +99,10 @@ export class Gateway {
     this.pipeline = new Pipeline({
       config,
       catalog: this.catalog,
+      router: this.router,
       breakers: this.breakers,
       logger: this.logger,
+      routingRules: (principal) => this.access.routingRulesOf(principal),
       admit: (req, estimate) => this.admit(req, estimate),
       sanitize: sanitizer.active
         ? (req) => {
@@ -201,6 +211,7 @@ export class Gateway {
       pipeline: this.pipeline,
       info: {
         providers: this.providers, catalog: this.catalog, breakers: this.breakers, startedAt: this.startedAt,
+        routingNames: () => this.router.names(),
         meshModels: this.mesh ? () => this.mesh!.knownModels() : undefined,
         health: this.mesh ? () => ({ mesh: { peer_id: this.mesh!.peerId, peers: this.mesh!.status().peers.length, connections: this.mesh!.status().connections } }) : undefined,
         modelFacts: (model) => {
@@ -222,7 +233,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), routingRoutes(this.pipeline), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });
