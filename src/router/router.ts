@@ -56,6 +56,7 @@ export class Router {
   /** Per-target config of each group (context window, max output, capabilities), by target key. */
   private readonly targetConfig = new Map<string, NonNullable<ModelEntry['targets']>[number]>();
   quality: QualitySignals;
+  private providersById?: Map<string, Provider>;
 
   constructor(private readonly deps: RouterDeps) {
     this.profiles = profileTable(deps.profiles ?? {});
@@ -132,7 +133,7 @@ export class Router {
       group: (name) => this.groups.get(name),
       providersFor: (model, operation) => this.deps.catalog.resolve(model).filter((r) => serves(r.provider, operation)).map((r) => r.provider.id),
       providerServes: (id, operation) => {
-        const provider = this.deps.catalog.providers().find((p) => p.id === id);
+        const provider = this.provider(id);
         return provider !== undefined && serves(provider, operation);
       },
       peersAllowed,
@@ -144,7 +145,7 @@ export class Router {
 
   private facts(target: Target): TargetFacts {
     if (target.peer) return { circuit: 'closed', inFlight: 0, capacity: 0 };
-    const provider = this.deps.catalog.providers().find((p) => p.id === target.provider);
+    const provider = this.provider(target.provider);
     const configured = this.groupTargetConfig(target);
     const price = provider && this.deps.priceOf?.(target.model, provider);
     return {
@@ -157,6 +158,11 @@ export class Router {
       inFlight: this.deps.inFlight(target.provider),
       capacity: provider?.config.max_concurrent ?? 0,
     };
+  }
+
+  private provider(id: string): Provider | undefined {
+    this.providersById ??= new Map(this.deps.catalog.providers().map((p) => [p.id, p]));
+    return this.providersById.get(id);
   }
 
   private groupTargetConfig(target: Target) {

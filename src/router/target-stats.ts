@@ -4,6 +4,13 @@ import type { MeasuredSignals } from '../routing/index.js';
 const WINDOW = 128;
 /** Weight of the newest sample in the EWMAs (about the last ten requests dominate). */
 const ALPHA = 0.2;
+/**
+ * Answers before a target's latency counts as measured: the EWMA is seeded with their median, so one cold start (a new
+ * connection, a model load) does not condemn a target. Until then it ranks as unmeasured, i.e. is explored.
+ */
+const WARMUP = 5;
+/** A latency not refreshed for this long counts as unmeasured again: a target once slow gets re-measured, about once a minute. */
+const STALE_MS = 60_000;
 
 class Ring {
   private readonly values: number[] = [];
@@ -31,6 +38,8 @@ interface Entry {
   latencyEwma?: number;
   successEwma?: number;
   samples: number;
+  successes: number;
+  lastSuccessAt: number;
 }
 
 /**
@@ -41,9 +50,11 @@ interface Entry {
 export class TargetStats {
   private readonly entries = new Map<string, Entry>();
 
+  constructor(private readonly now: () => number = Date.now) {}
+
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
-    if (!entry) this.entries.set(key, (entry = { ttft: new Ring(), duration: new Ring(), samples: 0 }));
+    if (!entry) this.entries.set(key, (entry = { ttft: new Ring(), duration: new Ring(), samples: 0, successes: 0, lastSuccessAt: 0 }));
     return entry;
   }
 
@@ -55,7 +66,10 @@ export class TargetStats {
     if (!sample.ok) return;
     entry.duration.push(sample.durationMs);
     if (sample.ttftMs !== undefined) entry.ttft.push(sample.ttftMs);
-    entry.latencyEwma = entry.latencyEwma === undefined ? sample.durationMs : entry.latencyEwma + ALPHA * (sample.durationMs - entry.latencyEwma);
+    entry.successes += 1;
+    entry.lastSuccessAt = this.now();
+    if (entry.successes === WARMUP) entry.latencyEwma = entry.duration.percentile(50);
+    else if (entry.latencyEwma !== undefined) entry.latencyEwma += ALPHA * (sample.durationMs - entry.latencyEwma);
   }
 
   signals(key: string): MeasuredSignals {
@@ -64,7 +78,7 @@ export class TargetStats {
     return {
       ttftP50: entry.ttft.percentile(50), ttftP95: entry.ttft.percentile(95),
       durationP50: entry.duration.percentile(50), durationP95: entry.duration.percentile(95),
-      latencyEwma: entry.latencyEwma, successRate: entry.successEwma, samples: entry.samples,
+      latencyEwma: this.now() - entry.lastSuccessAt > STALE_MS ? undefined : entry.latencyEwma, successRate: entry.successEwma, samples: entry.samples,
     };
   }
 }

@@ -73,11 +73,11 @@ describe('strategies over two providers', () => {
     expect((await chat('ordered')).provider).toBe('fastp');
   });
 
-  it('latency explores each target once, then keeps to the fast one', async () => {
+  it('latency measures each target (five answers), then keeps to the fast one', async () => {
     const served: Array<string | null> = [];
-    for (let i = 0; i < 6; i++) served.push((await chat('by-latency')).provider);
-    expect(new Set(served.slice(0, 2))).toEqual(new Set(['fastp', 'cheapp']));
-    expect(served.slice(2)).toEqual(['fastp', 'fastp', 'fastp', 'fastp']);
+    for (let i = 0; i < 14; i++) served.push((await chat('by-latency')).provider);
+    expect(served.filter((p) => p === 'cheapp').length).toBeGreaterThanOrEqual(1);
+    expect(served.slice(10)).toEqual(['fastp', 'fastp', 'fastp', 'fastp']);
   });
 
   it('cheapest takes the cheap one', async () => {

@@ -16,6 +16,18 @@ describe('measured target signals', () => {
     expect(stats.signals('a/m').durationP50).toBe(136); // failures do not count as fast answers
     expect(stats.signals('b/m')).toEqual({ samples: 0 });
   });
+
+  it('seeds the latency EWMA with the median of the first five answers, and forgets a stale one', () => {
+    let now = 0;
+    const stats = new TargetStats(() => now);
+    for (const ms of [900, 20, 22, 18, 21]) {
+      expect(stats.signals('a/m').latencyEwma).toBeUndefined(); // warming up: explored first
+      stats.observe('a/m', { ok: true, durationMs: ms });
+    }
+    expect(stats.signals('a/m').latencyEwma).toBe(21); // the cold first answer does not dominate
+    now = 61_000;
+    expect(stats.signals('a/m').latencyEwma).toBeUndefined(); // not refreshed for a minute: measured again
+  });
 });
 
 describe('[[models]] and routing config', () => {
