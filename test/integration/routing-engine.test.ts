@@ -217,6 +217,12 @@ describe('POST /v1/routing/explain', () => {
     expect(long.layers.filter.dropped).toEqual([{ target: 'fastp/dear-m', reasons: [expect.objectContaining({ code: 'context_window' })] }]);
   });
 
+  it('says when nothing serves the name', async () => {
+    const answer = (await (await explain({ model: 'no-such-model' })).json()) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(answer.plan).toEqual([]);
+    expect(answer.refusal).toMatchObject({ status: 404, code: 'model_not_found' });
+  });
+
   it('needs the admin key', async () => {
     const response = await fetch(`${node.url}/v1/routing/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'ordered', messages: [] }) });
     expect(response.status).toBe(401);

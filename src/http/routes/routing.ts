@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { WIRE_FORMATS, type WireFormat } from '../../core/index.js';
 import { badRequest, toGatewayError } from '../../errors/index.js';
+import { modelNotFound } from '../../pipeline/model-not-found.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { noEligibleTarget, type RoutePlan } from '../../routing/index.js';
 import { bodyObject, gatewayRequest } from '../context.js';
@@ -9,7 +10,9 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 
 /** The plan as the explain route answers it: one entry per layer, in the order they ran. */
 function explanation(plan: RoutePlan, estimate: { inputTokens: number; maxOutputTokens: number }) {
-  const refusal = plan.plan.length === 0 && (plan.candidates.length > 0 || plan.dropped.length > 0) ? toGatewayError(noEligibleTarget(plan)) : undefined;
+  const refusal = plan.plan.length > 0 ? undefined
+    : plan.candidates.length > 0 || plan.dropped.length > 0 ? toGatewayError(noEligibleTarget(plan))
+      : modelNotFound(plan.requested);
   return {
     requested: plan.requested,
     name: plan.name,
