@@ -3,6 +3,7 @@
  * Figures go into the README's Benchmarks section together with this command.
  */
 import { runAccessBenchmark } from './access.js';
+import { runAnalyticsBenchmark } from './analytics.js';
 import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
 import { runRoutingBenchmark } from './routing.js';
@@ -14,6 +15,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['routing engine: planning one request (candidates → filter → score → rank → plan)', runRoutingBenchmark],
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
+  ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
 ];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);

@@ -1,10 +1,38 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest, notFound } from '../errors/index.js';
+import { listOf, type RouteDoc } from '../openapi/index.js';
 import type { AccessControl } from './access-control.js';
-import { jtiSchema, TokenClaimsError } from './access-token.js';
+import { jtiSchema, tokenClaimsInputSchema, TokenClaimsError } from './access-token.js';
 
 const tokenIdParamsSchema = z.object({ id: jtiSchema });
+
+const usageSchema = z.object({ limit: z.number(), used: z.number(), remaining: z.number(), period: z.string(), resetAt: z.number().int().nullable() });
+/** What the admin API shows of a token (auth/token-status.ts): never the token text. */
+const tokenStatusSchema = z.object({
+  id: z.string(),
+  sub: z.string().optional(),
+  claims: z.record(z.string(), z.unknown()).nullable(),
+  issuedAt: z.number().int().nullable(),
+  notBefore: z.number().int().nullable(),
+  expiresAt: z.number().int().nullable(),
+  expired: z.boolean(),
+  revokedAt: z.number().int().nullable(),
+  source: z.string(),
+  usage: z.object({ requests: usageSchema.optional(), tokens: usageSchema.optional(), cost: usageSchema.optional().describe('In USD.') }),
+});
+const mintedSchema = z.object({ token: z.string().describe('Shown once; store it now.'), id: z.string(), expiresAt: z.number().int().nullable() });
+
+const docs = {
+  mint: {
+    tag: 'Admin', summary: 'Mint an access token', body: tokenClaimsInputSchema,
+    bodyExample: { sub: 'web app', domains: ['app.example.com'], requests: { limit: 1000, period: 'day' }, models: ['gpt-4o-mini'], expiresIn: 2_592_000_000 },
+    responses: { 201: { description: 'The token (its text is never shown again).', schema: mintedSchema } },
+  },
+  list: { tag: 'Admin', summary: 'Access tokens with their usage', responses: { 200: { description: 'Every token this node knows.', schema: listOf(tokenStatusSchema) } } },
+  get: { tag: 'Admin', summary: 'One access token with its usage', params: tokenIdParamsSchema, responses: { 200: { description: 'The token.', schema: tokenStatusSchema } } },
+  revoke: { tag: 'Admin', summary: 'Revoke an access token', params: tokenIdParamsSchema, responses: { 200: { description: 'The revoked token.', schema: tokenStatusSchema.extend({ revoked: z.literal(true) }) } } },
+} satisfies Record<string, RouteDoc>;
 
 /**
  * The admin API for access tokens: POST (mint), GET (list with usage), DELETE (revoke). Every route is guarded by the
@@ -17,7 +45,7 @@ export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
       ac.authorizeAdmin(request.headers);
     });
 
-    app.post('/v1/admin/tokens', async (request, reply) => {
+    app.post('/v1/admin/tokens', { config: { doc: docs.mint } }, async (request, reply) => {
       const body = request.body ?? {};
       if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object of token claims.');
       try {
@@ -29,16 +57,16 @@ export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
       }
     });
 
-    app.get('/v1/admin/tokens', async () => ({ object: 'list', data: ac.listTokens() }));
+    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: ac.listTokens() }));
 
-    app.get('/v1/admin/tokens/:id', async (request) => {
+    app.get('/v1/admin/tokens/:id', { config: { doc: docs.get } }, async (request) => {
       const { id } = parseParams(request.params);
       const token = ac.getToken(id);
       if (!token) throw notFound(`No token with id "${id}" is known to this gateway.`, 'token_not_found');
       return token;
     });
 
-    app.delete('/v1/admin/tokens/:id', async (request) => {
+    app.delete('/v1/admin/tokens/:id', { config: { doc: docs.revoke } }, async (request) => {
       const { id } = parseParams(request.params);
       return { ...(await ac.revokeToken(id)), revoked: true };
     });

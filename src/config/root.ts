@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { analyticsConfigSchema } from '../analytics/analytics-config.js';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
 // From config.js, not the mesh index: the config must load without pulling in libp2p.
 import { meshConfigSchema } from '../mesh/config.js';
@@ -30,6 +31,7 @@ export const configSchema = z
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
+    analytics: analyticsConfigSchema.prefault({}),
     /** `[[models]]`: groups (a name with targets and a strategy) and aliases. */
     models: modelsConfigSchema,
   })

@@ -40,8 +40,12 @@ export const ERROR_CODES = {
   unknown_profile: { status: 400, type: 'invalid_request_error', meaning: 'The routing profile named by `x-meshgate-profile`, `meshgate.profile` or the credential is not configured (the known ones are listed).' },
   no_eligible_target: { status: 400, type: 'invalid_request_error', meaning: 'The model has targets but none can serve this request (too long for their context, needs a capability they lack, or the routing profile\'s constraints exclude them); each target is named with why.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
+  invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
+  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, several statements or SQLite\'s own tables.' },
+  sql_rejected: { status: 422, type: 'invalid_request_error', meaning: 'The SQL the analytics model wrote for `POST /v1/ask` is not valid or not allowed; `details` has the SQL and the reason.' },
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route for this method and path (or this API format has no such endpoint).' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
+  analytics_not_configured: { status: 409, type: 'invalid_request_error', meaning: '`POST /v1/ask` needs `[analytics] model` in the config.' },
   token_id_taken: { status: 409, type: 'invalid_request_error', meaning: 'A token with this id (jti) already exists; token ids must be unique.' },
   request_too_large: { status: 413, type: 'request_too_large', meaning: 'The request body is larger than `server.body_limit`.' },
   client_closed: { status: 499, type: 'invalid_request_error', meaning: 'The client closed the connection before the answer was complete (recorded; nobody is left to receive it).' },
@@ -91,6 +95,8 @@ export const ERROR_CODES = {
   provider_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model is at its own `max_concurrent`.' },
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
+  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still being built at start (`Retry-After`), is disabled (`analytics.enabled = false`), or its query process failed.' },
+  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was stopped.' },
   deadline_exceeded: { status: 504, type: 'timeout_error', meaning: 'The request ran out of time while the gateway waited on something of its own.' },
 
   // Upstreams (providers and mesh peers)

@@ -17,3 +17,10 @@ export const codecs: Record<WireFormat, FormatCodec> = {
   anthropic: anthropicCodec,
   gemini: geminiCodec,
 };
+
+/** The request schemas the codecs validate client bodies with (also the OpenAPI document's request bodies). */
+export { openaiChatRequestSchema } from './openai/request.js';
+export { embeddingRequestSchema as openaiEmbeddingRequestSchema } from './openai/embeddings.js';
+export { anthropicRequestSchema } from './anthropic/request.js';
+export { geminiRequestSchema } from './gemini/request/schema.js';
+export { geminiResponseSchema } from './gemini/response/schema.js';

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
+import { Analytics, analyticsRoutes } from '../analytics/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
 import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
@@ -60,6 +61,8 @@ export class Gateway {
   app!: FastifyInstance;
   access!: AccessControl;
   records!: RecordStore;
+  /** SQL over the usage records (/v1/query, /v1/ask). */
+  analytics!: Analytics;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
   mesh?: MeshNode;
@@ -172,6 +175,7 @@ export class Gateway {
         const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
+        this.analytics?.add(record);
         this.pendingWrites.add(write);
         void write.finally(() => this.pendingWrites.delete(write));
       } catch (err) {
@@ -203,6 +207,10 @@ export class Gateway {
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
     });
+    this.analytics = new Analytics({
+      config: this.config.analytics, dataDir: this.config.storage.dir, records: this.records, retentionDays: this.config.records.retention_days,
+      pipeline: this.pipeline, ledger: () => this.ledger, logger: this.logger,
+    });
     if (!this.options.skipDiscovery) await this.catalog.start(this.config.routing.discovery_interval_seconds * 1000);
     if (this.config.mesh.enabled) await this.startMesh();
     this.app = await buildApp({
@@ -233,7 +241,7 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), routingRoutes(this.pipeline), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), analyticsRoutes(this.analytics), routingRoutes(this.pipeline), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
       openPlugins: [metricsRoute(this.metrics)],
     });
@@ -334,6 +342,7 @@ export class Gateway {
     await Promise.all(this.providers.map((p) => p.close()));
     const pendingRecords = this.pendingWrites.size;
     await Promise.all([...this.pendingWrites]);
+    await this.analytics?.close();
     await this.records?.close();
     await this.access?.close();
     await this.store?.close();

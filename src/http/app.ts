@@ -10,6 +10,7 @@ import { HttpDrain } from './drain.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 import { modelRoutes } from './routes/models.js';
+import { docsRoutes, type DocumentedRoute, type RouteAccess } from '../openapi/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -32,8 +33,11 @@ export interface AppDeps {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Every route registered on the app (method + URL), for the route-guard test. */
-    registeredRoutes: Array<{ method: string; url: string }>;
+    /**
+     * Every route registered on the app: method, URL, who may call it (the scope it was registered in) and its
+     * OpenAPI entry (`config.doc`). The route-guard and OpenAPI tests walk it; /openapi.json is built from it.
+     */
+    registeredRoutes: DocumentedRoute[];
     /** In-flight exchanges and the keep-alive sockets to close when the app closes. */
     drain: HttpDrain;
   }
@@ -123,16 +127,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.code(204).headers({ ...cors, 'access-control-max-age': '600' }).send();
   });
 
-  const routes: Array<{ method: string; url: string }> = [];
-  app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
-  });
+  const routes: DocumentedRoute[] = [];
+  // The root's hook sees every route, a guarded scope's hook its own: the stricter access wins, whichever runs first.
+  const strictness: Record<RouteAccess, number> = { open: 0, client: 1, admin: 2 };
+  const registered = (access: RouteAccess) => (route: { method: string | string[]; url: string; config?: { doc?: DocumentedRoute['doc'] } }) => {
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      const existing = routes.find((r) => r.method === method && r.url === route.url);
+      if (existing && strictness[access] > strictness[existing.access]) existing.access = access;
+      if (existing) continue;
+      routes.push({ method, url: route.url, access, doc: route.config?.doc });
+    }
+  };
+  app.addHook('onRoute', registered('open'));
   app.decorate('registeredRoutes', routes);
 
   await app.register(healthRoute(deps.info));
+  await app.register(docsRoutes(() => routes));
   for (const plugin of deps.openPlugins ?? []) await app.register(plugin);
 
   await app.register(async (api) => {
+    api.addHook('onRoute', registered('client'));
     api.addHook('onRequest', async (request, reply) => {
       const controller = new AbortController();
       request.clientSignal = controller.signal;
@@ -154,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(async (admin) => {
+    admin.addHook('onRoute', registered('admin'));
     admin.addHook('onRequest', async (request) => {
       await deps.authorizeAdmin?.(request);
     });

@@ -21,6 +21,9 @@ type Guard = 'client' | 'admin' | 'open';
 const EXPECTED: Record<string, Guard> = {
   'GET /health': 'open',
   'GET /metrics': 'open',
+  'GET /openapi.json': 'open',
+  'GET /docs': 'open',
+  'GET /docs/:asset': 'open',
   'POST /v1/chat/completions': 'client',
   'POST /v1/embeddings': 'client',
   'POST /v1/messages': 'client',
@@ -45,6 +48,8 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/mesh/ledger': 'admin',
   'POST /v1/mesh/reconcile': 'admin',
   'GET /v1/mesh/receipts': 'admin',
+  'POST /v1/query': 'admin',
+  'POST /v1/ask': 'admin',
 };
 
 /**
@@ -61,7 +66,7 @@ interface Answer { status: number; message?: string }
 
 /** Asks `route` on `base` with `credential` (if any): status and error code. */
 async function ask(base: string, route: Route, credential?: string): Promise<Answer> {
-  const path = route.url.replace(':modelAction', 'gpt-4o:generateContent').replace(/:(\w+)/g, 'x');
+  const path = route.url.replace(':modelAction', 'gpt-4o:generateContent').replace(':asset', 'docs-init.js').replace(/:(\w+)/g, 'x');
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
   const res = await fetch(`${base}${path}`, {
     method: route.method,

@@ -5,7 +5,7 @@ import type { TranslatedRequest } from '../codec.js';
 import { zodIssueToBadRequest } from '../validation.js';
 
 /** https://platform.openai.com/docs/api-reference/embeddings/create */
-const embeddingRequestSchema = z
+export const embeddingRequestSchema = z
   .object({
     model: z.string().min(1),
     input: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),

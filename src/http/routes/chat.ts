@@ -3,6 +3,7 @@ import { badRequest } from '../../errors/index.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { bodyObject, gatewayRequest } from '../context.js';
 import { sendGatewayResponse } from '../send.js';
+import { chatCompletionsDoc, countTokensDoc, embeddingsDoc, geminiDoc, messagesDoc } from './chat-docs.js';
 
 /**
  * The client-facing generation APIs: OpenAI Chat Completions and Embeddings, Anthropic Messages and count_tokens,
@@ -10,32 +11,32 @@ import { sendGatewayResponse } from '../send.js';
  */
 export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
   return async (app) => {
-    app.post('/v1/chat/completions', { config: { format: 'openai' } }, async (request, reply) => {
+    app.post('/v1/chat/completions', { config: { format: 'openai', doc: chatCompletionsDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'openai', operation: 'chat', body, model: body.model, stream: body.stream === true });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
 
-    app.post('/v1/embeddings', { config: { format: 'openai' } }, async (request, reply) => {
+    app.post('/v1/embeddings', { config: { format: 'openai', doc: embeddingsDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'openai', operation: 'embeddings', body, model: body.model, stream: false });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
 
-    app.post('/v1/messages', { config: { format: 'anthropic' } }, async (request, reply) => {
+    app.post('/v1/messages', { config: { format: 'anthropic', doc: messagesDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'anthropic', operation: 'chat', body, model: body.model, stream: body.stream === true });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'anthropic');
     });
 
-    app.post('/v1/messages/count_tokens', { config: { format: 'anthropic' } }, async (request, reply) => {
+    app.post('/v1/messages/count_tokens', { config: { format: 'anthropic', doc: countTokensDoc } }, async (request, reply) => {
       const body = bodyObject(request);
       const req = gatewayRequest(request, { format: 'anthropic', operation: 'count_tokens', body, model: body.model, stream: false });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'anthropic');
     });
 
     // Gemini puts model and method in the path: /v1beta/models/{model}:{method}
-    app.post<{ Params: { modelAction: string } }>('/v1beta/models/:modelAction', { config: { format: 'gemini' } }, async (request, reply) => {
+    app.post<{ Params: { modelAction: string } }>('/v1beta/models/:modelAction', { config: { format: 'gemini', doc: geminiDoc } }, async (request, reply) => {
       const { modelAction } = request.params;
       const colon = modelAction.lastIndexOf(':');
       const model = colon > 0 ? modelAction.slice(0, colon) : '';

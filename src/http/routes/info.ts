@@ -4,6 +4,7 @@ import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
 import { VERSION } from '../../version.js';
+import { healthDoc, providersDoc } from './info-docs.js';
 
 /** Facts about a model that the catalog may know (context length, capabilities, prices per million tokens). */
 export interface ModelFacts {
@@ -41,14 +42,14 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
   };
 
   return async (app) => {
-    app.get('/v1/providers', { config: { format: 'openai' } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
+    app.get('/v1/providers', { config: { format: 'openai', doc: providersDoc } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
   };
 }
 
 /** GET /health: liveness and a summary, open to load balancers (no secrets, no per-client data). */
 export function healthRoute(deps: InfoDeps): FastifyPluginAsync {
   return async (app) => {
-    app.get('/health', async () => ({
+    app.get('/health', { config: { doc: healthDoc } }, async () => ({
       status: 'ok',
       version: VERSION,
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),

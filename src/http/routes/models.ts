@@ -3,6 +3,7 @@ import { badRequest } from '../../errors/index.js';
 import { modelNotFound } from '../../pipeline/model-not-found.js';
 import type { Provider } from '../../providers/index.js';
 import type { InfoDeps } from './info.js';
+import { geminiModelDoc, geminiModelsDoc, modelDoc, modelsDoc } from './info-docs.js';
 
 /** One model as this node knows it: who serves it and what is known about it. */
 interface ModelRow {
@@ -125,7 +126,7 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
   const models = modelRows(deps);
   return async (app) => {
     // No fixed format on the /v1 look-ups: the Anthropic SDK shares these paths, so errors follow anthropic-version.
-    app.get('/v1/models', async (request) => {
+    app.get('/v1/models', { config: { doc: modelsDoc } }, async (request) => {
       const rows = models.all();
       if (wantsAnthropic(request)) {
         return { data: rows.map(anthropicModel), has_more: false, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null };
@@ -134,14 +135,14 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
     });
 
     // A wildcard: model ids may hold a slash (`azure/gpt-4o`, `meta-llama/Llama-3.3-70B`).
-    app.get<{ Params: { '*': string } }>('/v1/models/*', async (request) => {
+    app.get<{ Params: { '*': string } }>('/v1/models/*', { config: { doc: modelDoc } }, async (request) => {
       const id = request.params['*'];
       const row = models.one(id);
       if (!row) throw modelNotFound(id, { suggestions: deps.catalog.closeMatches(id) });
       return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
     });
 
-    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini' } }, async (request) => {
+    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini', doc: geminiModelsDoc } }, async (request) => {
       const size = request.query.pageSize === undefined ? GEMINI_PAGE.default : Number(request.query.pageSize);
       if (!Number.isInteger(size) || size < 1) throw badRequest('pageSize must be a positive integer.', 'pageSize');
       const offset = request.query.pageToken ? Number.parseInt(Buffer.from(request.query.pageToken, 'base64url').toString('utf8'), 10) : 0;
@@ -154,7 +155,7 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
       };
     });
 
-    app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini' } }, async (request) => {
+    app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini', doc: geminiModelDoc } }, async (request) => {
       const row = models.one(request.params.model);
       if (!row) throw modelNotFound(request.params.model, { suggestions: deps.catalog.closeMatches(request.params.model) });
       return geminiModel(row);

@@ -1,10 +1,44 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { WIRE_FORMATS, type WireFormat } from '../../core/index.js';
+import { WIRE_FORMATS } from '../../core/index.js';
 import { badRequest, toGatewayError } from '../../errors/index.js';
 import { modelNotFound } from '../../pipeline/model-not-found.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { noEligibleTarget, type RoutePlan } from '../../routing/index.js';
+import { z } from 'zod';
+import type { RouteDoc } from '../../openapi/index.js';
 import { bodyObject, gatewayRequest } from '../context.js';
+
+const explainQuerySchema = z.object({
+  /** The wire format of the body (default OpenAI Chat Completions). */
+  format: z.enum(WIRE_FORMATS).default('openai'),
+  /** Gemini: the model (other formats name it in the body). */
+  model: z.string().min(1).max(256).optional(),
+}).strict();
+
+const reasonSchema = z.object({ code: z.string(), message: z.string() });
+const explanationSchema = z.object({
+  requested: z.string(), name: z.string(), group: z.string().nullable(), profile: z.string().nullable(), strategy: z.string(),
+  estimate: z.object({ input_tokens: z.number(), max_output_tokens: z.number() }),
+  layers: z.object({
+    candidates: z.array(z.object({ target: z.string(), provider: z.string(), model: z.string(), source: z.enum(['group', 'catalog', 'mesh']), weight: z.number() })),
+    filter: z.object({ kept: z.array(z.string()), dropped: z.array(z.object({ target: z.string(), reasons: z.array(reasonSchema) })) }),
+    score: z.array(z.object({ target: z.string(), score: z.number(), signals: z.record(z.string(), z.number()), measured: z.record(z.string(), z.number().nullable()), facts: z.record(z.string(), z.union([z.number(), z.string()]).nullable()) })),
+    rank: z.array(z.string()),
+  }),
+  plan: z.array(z.object({ target: z.string(), provider: z.string(), model: z.string(), peer: z.boolean() })),
+  refusal: z.object({ status: z.number(), code: z.string(), message: z.string() }).optional(),
+});
+
+const explainDoc: RouteDoc = {
+  tag: 'Routing',
+  summary: 'Explain how a chat request would be routed, without calling any provider',
+  description: 'Each layer of the routing engine — candidates, filter (kept, dropped and why), score (normalised signals), rank — and the attempt plan. `x-meshgate-profile` and a `meshgate.profile` body field choose a profile as on a real request.',
+  query: explainQuerySchema,
+  body: z.record(z.string(), z.unknown()),
+  bodyExample: { model: 'fast', messages: [{ role: 'user', content: 'Hello' }], meshgate: { profile: 'cheap' } },
+  headers: { 'x-meshgate-profile': { description: 'Routing profile id.' } },
+  responses: { 200: { description: 'What each layer did, and the plan.', schema: explanationSchema } },
+};
 
 const round = (n: number) => Math.round(n * 1000) / 1000;
 
@@ -46,11 +80,12 @@ function explanation(plan: RoutePlan, estimate: { inputTokens: number; maxOutput
  */
 export function routingRoutes(pipeline: Pipeline): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Querystring: { format?: string; model?: string } }>('/v1/routing/explain', { config: { format: 'openai' } }, async (request) => {
-      const format = (request.query.format ?? 'openai') as WireFormat;
-      if (!WIRE_FORMATS.includes(format)) throw badRequest(`format must be one of ${WIRE_FORMATS.join(', ')}.`, 'format');
+    app.post('/v1/routing/explain', { config: { format: 'openai', doc: explainDoc } }, async (request) => {
+      const query = explainQuerySchema.safeParse(request.query);
+      if (!query.success) throw badRequest(`Invalid query: format is one of ${WIRE_FORMATS.join(', ')}, model a model name.`, 'format');
+      const { format } = query.data;
       const body = bodyObject(request);
-      const model = format === 'gemini' ? request.query.model : body.model;
+      const model = format === 'gemini' ? query.data.model : body.model;
       const req = gatewayRequest(request, { format, operation: 'chat', body, model, stream: body.stream === true });
       const { plan, estimate } = pipeline.explain(req);
       return explanation(plan, estimate);
