@@ -123,6 +123,12 @@ describe('profiles', () => {
     expect((await chat('ordered', { headers: { authorization: `Bearer ${token}`, 'x-meshgate-profile': 'quality' } })).profile).toBe('quality');
   });
 
+  it('a malformed meshgate field is a 400, not sent upstream', async () => {
+    const result = await chat('ordered', { body: { meshgate: { profile: 'cheap', secret_option: true } } });
+    expect([result.status, result.body.error?.code]).toEqual([400, 'invalid_request']);
+    expect(fast.requests).toHaveLength(0);
+  });
+
   it('an unknown profile is a 400 naming the known ones', async () => {
     const result = await chat('ordered', { headers: { 'x-meshgate-profile': 'nope' } });
     expect(result.status).toBe(400);
