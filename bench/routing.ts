@@ -25,7 +25,7 @@ export function runRoutingBenchmark(): string[] {
     pricing: Object.fromEntries(ids.map((id, i) => [`m-${id}`, { input: 0.1 * (i + 1), output: 0.4 * (i + 1) }])),
     models: [{ name: 'auto', targets: ids.map((id, i) => ({ provider: id, model: `m-${id}`, weight: i + 1, context_window: 128_000 })) }],
   }, 'bench', {});
-  const providers = config.providers.map(createProvider);
+  const providers = config.providers.map((p) => createProvider(p));
   const catalog = new ModelCatalog(providers);
   const breakers = new Map(ids.map((id) => [id, new CircuitBreaker({ failureThreshold: 5, cooldownMs: 30_000, maxCooldownMs: 300_000 })]));
   const priceBook = new PriceBook(config.pricing);

@@ -33,6 +33,23 @@ export interface SanitizeVerdict {
   header?: string;
 }
 
+/** What the response cache decided for one request (its key is computed only when the cache is in play). */
+export interface CachePlan {
+  mode: 'use' | 'refresh';
+  key: string;
+  ttlMs: number;
+}
+
+/** The response cache, as the pipeline sees it (cache/ implements it). */
+export interface ResponseCachePort {
+  /** Undefined when the cache is off, skipped or not applicable: nothing is serialised then. */
+  plan(req: GatewayRequest): CachePlan | undefined;
+  /** The stored answer in the client's format (streamed if asked), for mode `use`. */
+  lookup(plan: CachePlan, req: GatewayRequest): Promise<{ prepared: Prepared; model: string } | undefined>;
+  /** The routed response, stored once it completed. */
+  fill(plan: CachePlan, req: GatewayRequest, prepared: Prepared, meter: Meter, model: string): Prepared;
+}
+
 export interface PipelineDeps {
   config: Pick<CoreConfig, 'routing' | 'server'>;
   catalog: ModelCatalog;
@@ -48,6 +65,8 @@ export interface PipelineDeps {
   /** A provider key chosen by the principal's virtual key. */
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
   peers?: PeerForwarder;
+  /** Exact-match response cache, consulted after admission (limits count a hit's request, not its tokens). */
+  cache?: ResponseCachePort;
   onComplete?: (outcome: Outcome) => void;
   onFailover?: (from: string, to: string) => void;
 }
@@ -85,6 +104,11 @@ export class Pipeline {
   /** Requests in flight to one provider (the `least_busy` strategy and the load signal read it). */
   providerLoad(providerId: string): number {
     return this.providerInFlight.get(providerId) ?? 0;
+  }
+
+  /** Connects the response cache once its store is open (or disconnects it at shutdown). */
+  attachCache(cache: ResponseCachePort | undefined): void {
+    this.deps.cache = cache;
   }
 
   /** Requests being served right now (advertised as mesh capacity). */
@@ -140,7 +164,7 @@ export class Pipeline {
       const canonical = validated.canonical;
       estimate = this.estimateOf(req, canonical);
       admission = await this.deps.admit?.(req, estimate);
-      const { prepared, target, attempts, meter, estimated, plan } = await this.route(req, validated, outcome, estimate);
+      const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
       const headers: Record<string, string> = {
@@ -153,8 +177,9 @@ export class Pipeline {
         ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
         ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
         ...(outcome.peer ? { 'x-meshgate-served-by': outcome.peer } : {}),
-        ...(plan.profile ? { 'x-meshgate-profile': plan.profile } : {}),
-        ...(plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
+        ...(plan?.profile ? { 'x-meshgate-profile': plan?.profile } : {}),
+        ...(plan && plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
+        ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),
       };
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
@@ -241,6 +266,29 @@ export class Pipeline {
       inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(req.body).length),
       maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
     };
+  }
+
+  /**
+   * The response cache's one step, after admission so every limit is checked first: a hit is replayed at no cost
+   * (zero usage, so token and cost quotas are untouched while the request still counts); a miss is routed as usual
+   * and stored once complete. Without the cache in play this is `route` and nothing more.
+   */
+  private async routeOrReplay(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome, estimate: Estimate) {
+    const cache = this.deps.cache;
+    const plan = cache?.plan(req);
+    if (!cache || !plan) return this.route(req, validated, outcome, estimate);
+    const hit = await cache.lookup(plan, req);
+    if (hit) {
+      outcome.cache = 'hit';
+      outcome.model = hit.model;
+      const meter = newMeter(performance.now());
+      meter.usage = { inputTokens: 0, outputTokens: 0 };
+      meter.ttftMs = 0;
+      return { prepared: hit.prepared, target: 'cache', attempts: outcome.attempts, meter, estimated: false, plan: undefined };
+    }
+    const routed = await this.route(req, validated, outcome, estimate);
+    outcome.cache = 'miss';
+    return { ...routed, prepared: cache.fill(plan, req, routed.prepared, routed.meter, outcome.model ?? req.model) };
   }
 
   private async route(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome, estimate: Estimate) {
