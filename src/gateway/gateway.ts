@@ -6,16 +6,17 @@ import { GatewayError } from '../errors/index.js';
 import { Analytics, analyticsRoutes } from '../analytics/index.js';
 import { AccessControl, adminRoutes } from '../auth/index.js';
 import { buildApp } from '../http/app.js';
-import { AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
+import { AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ledgerRoutes, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport } from '../ledger/index.js';
 import type { MeshNode, ModelAdvert } from '../mesh/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
+import { RecordStore, recordsRoutes, usageRecordFromOutcome, usageRoutes } from '../records/index.js';
 import { complianceError, createSanitizer, findingsHeader, type Sanitizer } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { portalRoutes } from '../portal/index.js';
 import type { Admission } from '../pipeline/pipeline.js';
 import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
@@ -205,7 +206,7 @@ export class Gateway {
     );
     if (this.records) {
       try {
-        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider), countryOf: (ip) => this.access.country(ip) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
         this.analytics?.add(record);
@@ -291,9 +292,9 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), routingRoutes(this.pipeline), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), usageRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), routingRoutes(this.pipeline), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
       apiPlugins: [signalsRoutes(this.signals), ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [])],
-      openPlugins: [metricsRoute(this.metrics)],
+      openPlugins: [metricsRoute(this.metrics), ...(this.config.server.portal ? [portalRoutes()] : [])],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);
@@ -306,11 +307,15 @@ export class Gateway {
    * prices) and spare capacity, signs receipts for work it serves and checks those of work it asks peers for.
    */
   private async startMesh(): Promise<void> {
-    const { MeshNode } = await import('../mesh/index.js');
+    const { MeshNode, meshConfigWarnings } = await import('../mesh/index.js');
     const mesh = await MeshNode.create({ config: this.config.mesh, dataDir: this.config.storage.dir, version: VERSION, logger: this.logger });
     const creditLimit = this.config.mesh.credit_limit_usd;
-    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
-    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger: this.ledger, priceOf: (model) => this.advertisedPrice(model) }));
+    const creditLimitMicros = creditLimit === undefined ? undefined : usdToMicros(creditLimit);
+    this.ledger = Ledger.open(this.store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimitMicros === undefined ? {} : { creditLimitMicros });
+    const ledger = this.ledger;
+    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimitMicros);
+    for (const warning of meshConfigWarnings(this.config.mesh)) this.logger.warn(warning);
+    mesh.setForwardHandler(forwardHandler(this.pipeline, { logger: this.logger, ledger, credit, priceOf: (model) => this.advertisedPrice(model) }));
     mesh.setAdvertisement(this.advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
     const rate = new LedgerMessageRate(this.config.mesh.ledger_messages_per_second);
