@@ -6,12 +6,14 @@ import { runAccessBenchmark } from './access.js';
 import { runAnalyticsBenchmark } from './analytics.js';
 import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
+import { runRoutingBenchmark } from './routing.js';
 import { runSanitizeBenchmark } from './sanitize.js';
 import { runUsageBenchmark } from './usage.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
+  ['routing engine: planning one request (candidates → filter → score → rank → plan)', runRoutingBenchmark],
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
   ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],

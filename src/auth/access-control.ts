@@ -43,6 +43,8 @@ export interface AccessControl {
   /** How the admin key was obtained; when `generated`, print it once with `file`. */
   readonly adminKeyOrigin: Omit<LoadedAdminKey, 'key'>;
   readonly authenticator: Authenticator;
+  /** The rules of each principal (limits, model allowlist, routing defaults and pricing rules). */
+  readonly rules: PrincipalRules;
   readonly models: ModelPermissions;
   readonly quotas: QuotaAdmission;
   readonly cors: CorsPolicy;
@@ -93,6 +95,7 @@ export async function createAccessControl(options: AccessControlOptions): Promis
     adminKey,
     adminKeyOrigin,
     authenticator: new Authenticator({ auth, resolvers, rules, geo, trustProxy: options.trustProxy }),
+    rules,
     models,
     quotas,
     cors: new CorsPolicy({ auth, rules, tokens, now }),

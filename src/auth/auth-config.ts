@@ -24,13 +24,20 @@ const configRulesShape = {
   allowed_countries: accessRulesShape.allowedCountries,
   blocked_countries: accessRulesShape.blockedCountries,
   models: accessRulesShape.models,
+  profile: accessRulesShape.profile,
+  max_input_price: accessRulesShape.maxInputPrice,
+  max_output_price: accessRulesShape.maxOutputPrice,
+  free_only: accessRulesShape.freeOnly,
 };
 type ConfigRules = { [K in keyof typeof configRulesShape]?: z.output<(typeof configRulesShape)[K]> };
 
 function toAccessRules(rules: ConfigRules): AccessRules {
-  const { ip_quota, allowed_countries, blocked_countries, ...same } = rules;
+  const { ip_quota, allowed_countries, blocked_countries, max_input_price, max_output_price, free_only, ...same } = rules;
   return {
     ...same,
+    ...(max_input_price !== undefined ? { maxInputPrice: max_input_price } : {}),
+    ...(max_output_price !== undefined ? { maxOutputPrice: max_output_price } : {}),
+    ...(free_only !== undefined ? { freeOnly: free_only } : {}),
     ...(ip_quota ? { ipQuota: ip_quota } : {}),
     ...(allowed_countries ? { allowedCountries: allowed_countries } : {}),
     ...(blocked_countries ? { blockedCountries: blocked_countries } : {}),

@@ -44,6 +44,12 @@ export class PrincipalRules {
     }
   }
 
+  /** The credential's routing defaults: its profile and pricing rules. */
+  routing(principal: PrincipalRef): Pick<AccessRules, 'profile' | 'maxInputPrice' | 'maxOutputPrice' | 'freeOnly'> {
+    const { profile, maxInputPrice, maxOutputPrice, freeOnly } = this.of(principal);
+    return { profile, maxInputPrice, maxOutputPrice, freeOnly };
+  }
+
   /** The quota scope of a principal's counters: `token:<jti>`, `key:<id>`, `peer:<id>`, `public`, `admin`. */
   scope(principal: PrincipalRef): string {
     switch (principal.kind) {

@@ -10,6 +10,8 @@ import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { signalsConfigSchema } from '../signals/signal-schema.js';
 import { coreConfigShape } from '../core-config/index.js';
+import { PEER_TARGET, modelsConfigSchema } from '../routing/config.js';
+import { SHIPPED_PROFILE_IDS } from '../routing/profiles.js';
 
 /**
  * `[auth] public = true|false` (the gateway-core spelling) is accepted as shorthand for `mode = "public"` /
@@ -36,6 +38,8 @@ export const configSchema = z
     signals: signalsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
     analytics: analyticsConfigSchema.prefault({}),
+    /** `[[models]]`: groups (a name with targets and a strategy) and aliases. */
+    models: modelsConfigSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -43,6 +47,16 @@ export const configSchema = z
     config.providers.forEach((provider, index) => {
       if (seen.has(provider.id)) ctx.addIssue({ code: 'custom', path: ['providers', index, 'id'], message: `duplicate provider id "${provider.id}"` });
       seen.add(provider.id);
+    });
+    const profiles = new Set([...SHIPPED_PROFILE_IDS, ...Object.keys(config.routing.profiles)]);
+    config.models.forEach((entry, index) => {
+      for (const [t, target] of (entry.targets ?? []).entries()) {
+        if (target.provider !== PEER_TARGET && !seen.has(target.provider)) {
+          ctx.addIssue({ code: 'custom', path: ['models', index, 'targets', t, 'provider'], message: `model "${entry.name}": unknown provider "${target.provider}"` });
+        }
+      }
+      if (entry.profile && !profiles.has(entry.profile)) ctx.addIssue({ code: 'custom', path: ['models', index, 'profile'], message: `model "${entry.name}": unknown profile "${entry.profile}"` });
+      if (entry.alias_of && entry.alias_of === entry.name) ctx.addIssue({ code: 'custom', path: ['models', index, 'alias_of'], message: `alias "${entry.name}" names itself` });
     });
   });
 

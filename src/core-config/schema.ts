@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { Secret } from '../core/index.js';
+// From config.js, not the routing index: the schemas only, without the engine.
+import { fallbacksSchema, profilesConfigSchema } from '../routing/config.js';
 
 /** A string secret from the config, wrapped so it cannot leak through JSON, logs or string interpolation. */
 const secret = z.string().transform((value) => new Secret(value));
@@ -113,6 +115,8 @@ export const providerSchema = z
      * JSON output through a forced tool. Absent → the models Anthropic lists as supporting structured outputs.
      */
     structured_output_models: z.array(z.string().min(1)).optional(),
+    /** Where the provider runs (free text such as "eu" or "us-east"), for routing profiles' `regions`. */
+    region: z.string().min(1).max(64).optional(),
   })
   .strict()
   .superRefine((provider, ctx) => {
@@ -172,6 +176,10 @@ export const routingSchema = z
       .prefault({}),
     /** Seconds between model-list refreshes of providers without a fixed `models` list. */
     discovery_interval_seconds: z.number().int().min(10).default(300),
+    /** `[routing.profiles.<id>]`: weights, constraints and strategy, chosen per request or per credential. */
+    profiles: profilesConfigSchema,
+    /** Where a request goes after a context-window error or a content-policy refusal. */
+    fallbacks: fallbacksSchema.prefault({}),
   })
   .strict();
 

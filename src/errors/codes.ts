@@ -37,6 +37,8 @@ export const ERROR_CODES = {
   invalid_query: { status: 400, type: 'invalid_request_error', meaning: 'A query parameter of the records API is unknown or has an invalid value.' },
   invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records or signals cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },
+  unknown_profile: { status: 400, type: 'invalid_request_error', meaning: 'The routing profile named by `x-meshgate-profile`, `meshgate.profile` or the credential is not configured (the known ones are listed).' },
+  no_eligible_target: { status: 400, type: 'invalid_request_error', meaning: 'The model has targets but none can serve this request (too long for their context, needs a capability they lack, or the routing profile\'s constraints exclude them); each target is named with why.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
   conflicting_credentials: { status: 400, type: 'invalid_request_error', meaning: 'The request carries two different credentials (named by where they came from: `authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, the `key` query parameter); send one.' },
   invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
@@ -75,6 +77,7 @@ export const ERROR_CODES = {
   origin_not_allowed: { status: 403, type: 'permission_error', meaning: 'The request\'s origin is not one the credential is bound to.' },
   country_not_allowed: { status: 403, type: 'permission_error', meaning: 'The client\'s country (or an unknown one) is not allowed for the credential.' },
   model_not_allowed: { status: 403, type: 'permission_error', meaning: 'The credential may not use this model.' },
+  price_not_allowed: { status: 403, type: 'permission_error', meaning: 'Every target of the model is excluded by the credential\'s pricing rules (`max_input_price`, `max_output_price`, `free_only`); each is named with its price.' },
   cost_unknown: { status: 403, type: 'permission_error', meaning: 'The credential has a cost limit and the model has no known price, so its cost could not be counted.' },
   compliance_blocked: { status: 403, type: 'permission_error', meaning: 'The compliance gate found credentials in the request (their types are listed).' },
 

@@ -21,6 +21,8 @@ import type { Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
+import { Router } from '../router/router.js';
+import { routingRoutes } from '../http/routes/routing.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, ResponseCache } from '../cache/index.js';
 import { createSanitizer } from '../sanitize/index.js';
@@ -40,6 +42,7 @@ interface GatewayParts {
   logger: Logger;
   providers: Provider[];
   catalog: ModelCatalog;
+  router: Router;
   breakers: Map<string, CircuitBreaker>;
   priceBook: PriceBook;
   metrics: GatewayMetrics;
@@ -69,6 +72,8 @@ export class Gateway {
   readonly logger: Logger;
   readonly providers: Provider[];
   readonly catalog: ModelCatalog;
+  /** The routing engine: groups, aliases, profiles and strategies over the catalog (`POST /v1/routing/explain`). */
+  readonly router: Router;
   readonly breakers: Map<string, CircuitBreaker>;
   readonly priceBook: PriceBook;
   readonly metrics: GatewayMetrics;
@@ -101,6 +106,7 @@ export class Gateway {
     this.logger = parts.logger;
     this.providers = parts.providers;
     this.catalog = parts.catalog;
+    this.router = parts.router;
     this.breakers = parts.breakers;
     this.priceBook = parts.priceBook;
     this.metrics = parts.metrics;
@@ -139,7 +145,7 @@ export class Gateway {
       const catalog = new ModelCatalog(providers, logger);
       opened.push(async () => catalog.stop());
       let meshServices: MeshServices | undefined;
-      const metrics = createMetrics({ isKnownModel: (model) => catalog.resolve(model).length > 0 || (meshServices?.mesh.knownModels().has(model) ?? false) });
+      const metrics = createMetrics({ isKnownModel: (model) => router.knows(model) || catalog.resolve(model).length > 0 || (meshServices?.mesh.knownModels().has(model) ?? false) });
       const breakers = circuitBreakers(config, providers, logger, metrics);
       const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
 
@@ -174,6 +180,13 @@ export class Gateway {
         recordWritten: (id, timeoutMs) => recorder.written(id, timeoutMs),
       });
       opened.push(async () => signals.close());
+      // The engine's Score layer reads quality from the signals' decayed aggregate; its load signal from the pipeline.
+      const router = new Router({
+        catalog, breakers, models: config.models, profiles: config.routing.profiles, fallbacks: config.routing.fallbacks,
+        priceOf: (model, provider) => priceBook.priceFor(model, provider.type),
+        inFlight: (providerId) => pipeline.providerLoad(providerId),
+        quality: signals.aggregate.forRouting(),
+      });
       let cache: ResponseCache | undefined;
       if (config.cache.enabled) {
         const { max_entries: maxEntries, max_bytes: maxBytes } = config.cache;
@@ -194,8 +207,10 @@ export class Gateway {
       const pipeline = new Pipeline({
         config,
         catalog,
+        router,
         breakers,
         logger,
+        routingRules: (principal) => access.rules.routing(principal),
         sanitize: sanitizeStep(sanitizer),
         admit: async (req, estimate) => {
           recorder.expect(req.id);
@@ -233,6 +248,7 @@ export class Gateway {
         pipeline,
         info: {
           providers, catalog, breakers, startedAt, prices: priceBook,
+          routingNames: () => router.names(),
           meshModels: mesh && (() => mesh.knownModels()),
           health: mesh && (() => ({ mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } })),
         },
@@ -253,6 +269,7 @@ export class Gateway {
           usageRoutes(records),
           analyticsRoutes(analytics),
           signalsSummaryRoute(signals),
+          routingRoutes(pipeline),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
         apiPlugins: [
@@ -267,7 +284,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, responses, analytics, cache, signals, recorder, outcomes,
+        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {

@@ -58,6 +58,7 @@ export function gatewayRequest(
     source: label(request, 'x-source'),
     receivedAt: Date.now(),
     hop: { count: 0, visited: [] },
+    ...(label(request, 'x-meshgate-profile') ? { profile: label(request, 'x-meshgate-profile') } : {}),
     cacheMode: parseCacheMode(request.headers['x-meshgate-cache']),
     ...(init.format === 'anthropic' && typeof request.headers['anthropic-beta'] === 'string' && /^[\x20-\x7e]{1,512}$/.test(request.headers['anthropic-beta'])
       ? { anthropicBeta: request.headers['anthropic-beta'] }

@@ -44,6 +44,7 @@ export const OPENAPI_TAGS = {
   Admin: 'Access tokens (admin key).',
   Records: 'Usage records, stats and exports (admin key).',
   Analytics: 'SQL over usage records and questions in plain language (admin key).',
+  Routing: 'The routing engine: how a request would be routed, layer by layer (admin key).',
   Mesh: 'This node in the libp2p mesh, its peers and the usage ledger.',
 } as const;
 

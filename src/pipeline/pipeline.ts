@@ -7,6 +7,9 @@ import { codecs } from '../formats/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
 import { answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
+import { Router } from '../router/router.js';
+import { fallbackClassOf, noEligibleTarget, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
+import { needsOf, takeRoutingOptions } from './routing-options.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
 import { modelNotFound } from './model-not-found.js';
@@ -50,7 +53,11 @@ export interface ResponseCachePort {
 export interface PipelineDeps {
   config: Pick<CoreConfig, 'routing' | 'server'>;
   catalog: ModelCatalog;
+  /** Groups, aliases, profiles and measured signals; absent → plain model names in config order only. */
+  router?: Router;
   breakers: Map<string, CircuitBreaker>;
+  /** The credential's routing defaults (profile) and pricing rules. */
+  routingRules?: (principal: PrincipalRef) => PricingRules & { profile?: string };
   logger: Logger;
   sanitize?: (req: GatewayRequest) => SanitizeVerdict;
   /** Checks model permissions and reserves quota; throws 403/429. */
@@ -67,7 +74,10 @@ export interface PipelineDeps {
 
 interface ProviderTarget extends FailoverTarget {
   route: Route;
+  planned: Target;
 }
+
+type Estimate = { inputTokens: number; maxOutputTokens: number };
 
 /** nginx's "client closed request": recorded for a request whose client left before any status was sent. */
 const CLIENT_CLOSED_STATUS = 499;
@@ -85,7 +95,16 @@ export class Pipeline {
   private inFlight = 0;
   private readonly providerInFlight = new Map<string, number>();
 
-  constructor(private readonly deps: PipelineDeps) {}
+  private readonly router: Router;
+
+  constructor(private readonly deps: PipelineDeps) {
+    this.router = deps.router ?? new Router({ catalog: deps.catalog, breakers: deps.breakers, inFlight: (id) => this.providerLoad(id) });
+  }
+
+  /** Requests in flight to one provider (the `least_busy` strategy and the load signal read it). */
+  providerLoad(providerId: string): number {
+    return this.providerInFlight.get(providerId) ?? 0;
+  }
 
   /** Requests being served right now (advertised as mesh capacity). */
   get load(): number {
@@ -104,7 +123,7 @@ export class Pipeline {
     };
     this.inFlight += 1;
     let admission: Admission | undefined;
-    let estimate: { inputTokens: number; maxOutputTokens: number } | undefined;
+    let estimate: Estimate | undefined;
     let finished = false;
     const finish = (error?: unknown) => {
       if (finished) return;
@@ -141,6 +160,7 @@ export class Pipeline {
     };
 
     try {
+      req = takeRoutingOptions(req);
       const sanitized = this.deps.sanitize?.(req);
       if (sanitized) {
         outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
@@ -151,7 +171,7 @@ export class Pipeline {
       const canonical = validated.canonical;
       estimate = requestEstimate(canonical, req.body, req.operation);
       admission = await this.deps.admit?.(req, estimate);
-      const { prepared, target, attempts, meter, estimated } = await this.routeOrReplay(req, validated, outcome);
+      const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
       const headers: Record<string, string> = {
@@ -164,6 +184,8 @@ export class Pipeline {
         ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
         ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
         ...(outcome.peer ? { 'x-meshgate-served-by': outcome.peer } : {}),
+        ...(plan?.profile ? { 'x-meshgate-profile': plan?.profile } : {}),
+        ...(plan && plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
         ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),
       };
       if (prepared.body.kind !== 'sse') {
@@ -226,14 +248,35 @@ export class Pipeline {
   }
 
   /**
+   * The routing engine's plan for a request (no provider is called): `POST /v1/routing/explain` shows it, `route`
+   * follows it.
+   */
+  plan(req: GatewayRequest, canonical: CanonicalRequest | undefined, estimate: Estimate): RoutePlan {
+    const rules = this.deps.routingRules?.(req.principal) ?? {};
+    const peers = this.deps.peers;
+    return this.router.plan({
+      model: req.model, needs: needsOf(req, canonical, estimate), rules, profile: req.profile ?? rules.profile,
+      peersAllowed: peers !== undefined && peers.canForward(req),
+    });
+  }
+
+  /** Explains a request: validated and planned as it would be, without calling any provider or peer. */
+  explain(req: GatewayRequest): { plan: RoutePlan; estimate: Estimate } {
+    req = takeRoutingOptions(req);
+    const { canonical } = this.validate(req);
+    const estimate = requestEstimate(canonical, req.body, req.operation);
+    return { plan: this.plan(req, canonical, estimate), estimate };
+  }
+
+  /**
    * The response cache's one step, after admission so every limit is checked first: a hit is replayed at no cost
    * (zero usage, so token and cost quotas are untouched while the request still counts); a miss is routed as usual
    * and stored once complete. Without the cache in play this is `route` and nothing more.
    */
-  private async routeOrReplay(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome) {
+  private async routeOrReplay(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome, estimate: Estimate) {
     const cache = this.deps.cache;
     const plan = cache?.plan(req);
-    if (!cache || !plan) return this.route(req, validated, outcome);
+    if (!cache || !plan) return this.route(req, validated, outcome, estimate);
     const hit = await cache.lookup(plan, req);
     if (hit) {
       outcome.cache = 'hit';
@@ -241,17 +284,18 @@ export class Pipeline {
       const meter = newMeter(performance.now());
       meter.usage = { inputTokens: 0, outputTokens: 0 };
       meter.ttftMs = 0;
-      return { prepared: hit.prepared, target: 'cache', attempts: outcome.attempts, meter, estimated: false };
+      return { prepared: hit.prepared, target: 'cache', attempts: outcome.attempts, meter, estimated: false, plan: undefined };
     }
-    const routed = await this.route(req, validated, outcome);
+    const routed = await this.route(req, validated, outcome, estimate);
     outcome.cache = 'miss';
     return { ...routed, prepared: cache.fill(plan, req, routed.prepared, routed.meter, outcome.model ?? req.model) };
   }
 
-  private async route(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome) {
+  private async route(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome, estimate: Estimate) {
     const { canonical, untranslatable } = validated;
     const { routing, server } = this.deps.config;
-    const routes = this.deps.catalog.resolve(req.model).filter((r) => r.provider.supports(req.operation) || req.operation === 'count_tokens');
+    const plan = this.plan(req, canonical, estimate);
+    if (plan.plan.length === 0 && (plan.candidates.length > 0 || plan.dropped.length > 0)) throw noEligibleTarget(plan);
     const canonicalOnce = () => {
       if (untranslatable) throw untranslatable;
       if (!canonical) throw new GatewayError('internal_error', 'internal: no canonical request');
@@ -263,21 +307,35 @@ export class Pipeline {
     let localError: GatewayError | undefined;
     const attempts: AttemptRecord[] = outcome.attempts;
     const overCapacity = this.inFlight > server.max_concurrent;
-    if (routes.length > 0 && !overCapacity) {
-      const targets: ProviderTarget[] = routes.map((route) => ({ id: route.provider.id, retries: route.provider.config.max_retries, breaker: this.deps.breakers.get(route.provider.id), route }));
+    const targets = this.providerTargets(plan.plan);
+    const tried = new Set<string>();
+    let last: ProviderTarget | undefined;
+    const runPlan = (list: ProviderTarget[]) => runFailover(list, async (target) => {
+      meter = newMeter(performance.now());
+      outcome.upstreamCalled = true;
+      tried.add(target.planned.key);
+      last = target;
+      return this.measured(target, meter, () => this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route))));
+    }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
+      panic: routing.circuit_breaker.panic,
+      onPanic: (provider) => this.deps.logger.warn({ requestId: req.id, model: req.model, provider }, 'every provider of the model has an open circuit: trying the one whose cool-down ends soonest (panic mode)'),
+    });
+    if (targets.length > 0 && !overCapacity) {
       try {
-        const result = await runFailover(targets, async (target) => {
-          meter = newMeter(performance.now());
-          outcome.upstreamCalled = true;
-          return this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route)));
-        }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
-          panic: routing.circuit_breaker.panic,
-          onPanic: (provider) => this.deps.logger.warn({ requestId: req.id, model: req.model, provider }, 'every provider of the model has an open circuit: trying the one whose cool-down ends soonest (panic mode)'),
-        });
+        let result;
+        try {
+          result = await runPlan(targets);
+        } catch (err) {
+          // A refusal another target can answer: a larger context, or the configured content-policy fallbacks.
+          const fallback = req.signal.aborted || attempts.length >= routing.max_attempts ? [] : this.fallbackTargets(err, last, plan, tried, req, canonical, estimate);
+          if (fallback.length === 0) throw err;
+          this.deps.logger.info({ requestId: req.id, model: req.model, from: last?.planned.key, to: fallback.map((t) => t.planned.key) }, 'falling back by error class');
+          result = await runPlan(fallback);
+        }
         outcome.provider = result.target.id;
         outcome.model = result.target.route.upstreamModel;
         const prepared = result.value as Prepared & { estimated?: boolean };
-        return { prepared, target: result.target.id, attempts, meter, estimated: prepared.estimated ?? false };
+        return { prepared, target: result.target.id, attempts, meter, estimated: prepared.estimated ?? false, plan };
       } catch (err) {
         if (req.signal.aborted) throw err;
         localError = toGatewayError(err);
@@ -288,17 +346,80 @@ export class Pipeline {
     }
 
     const peers = this.deps.peers;
-    if (peers && peers.canForward(req)) {
+    const meshTarget = plan.plan.find((p) => p.target.peer)?.target;
+    if (peers && meshTarget && peers.canForward(req)) {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers, req, meter, routing, attempts, localError);
+      const result = await attemptPeer(peers, forPeers(req, meshTarget.model), meter, routing, attempts, localError);
       outcome.peer = result.peerId;
       outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
       outcome.model = result.model;
-      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false };
+      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false, plan };
     }
     if (localError) throw localError;
     throw modelNotFound(req.model, { suggestions: this.deps.catalog.closeMatches(req.model) });
+  }
+
+  private providerTargets(planned: PlannedTarget[]): ProviderTarget[] {
+    const targets: ProviderTarget[] = [];
+    for (const { target } of planned) {
+      if (target.peer) continue;
+      const route = this.router.route(target);
+      if (route) targets.push({ id: route.provider.id, retries: route.provider.config.max_retries, breaker: this.deps.breakers.get(route.provider.id), route, planned: target });
+    }
+    return targets;
+  }
+
+  /**
+   * Fallbacks by error class. A context-window error moves to the plan's untried targets with a larger known context,
+   * then to `routing.fallbacks.context_window`'s (larger, or of unknown size); a content-policy refusal moves to
+   * `routing.fallbacks.content_policy`'s targets. Any other error: none.
+   */
+  private fallbackTargets(err: unknown, failed: ProviderTarget | undefined, plan: RoutePlan, tried: Set<string>, req: GatewayRequest, canonical: CanonicalRequest | undefined, estimate: Estimate): ProviderTarget[] {
+    const kind = fallbackClassOf(err);
+    if (!kind || !failed) return [];
+    const { fallbacks } = this.router;
+    const planOf = (model: string) => {
+      try {
+        return this.plan({ ...req, model }, canonical, estimate).plan;
+      } catch {
+        return []; // a fallback name that cannot be planned (unknown profile at a group) is skipped, not fatal
+      }
+    };
+    let candidates: PlannedTarget[];
+    if (kind === 'context_window') {
+      const failedWindow = this.router.contextWindowOf(failed.planned);
+      const larger = (p: PlannedTarget) => failedWindow === undefined || (p.facts.contextWindow ?? 0) > failedWindow;
+      const orUnknown = (p: PlannedTarget) => failedWindow === undefined || p.facts.contextWindow === undefined || p.facts.contextWindow > failedWindow;
+      candidates = [...plan.plan.filter(larger), ...fallbacks.context_window.flatMap((m) => planOf(m).filter(orUnknown))];
+    } else {
+      candidates = fallbacks.content_policy.flatMap(planOf);
+    }
+    const seen = new Set(tried);
+    return this.providerTargets(candidates.filter((p) => !seen.has(p.target.key) && seen.add(p.target.key)));
+  }
+
+  /** Feeds the router's measured signals with one attempt: TTFT at the first event, duration at the end of the answer. */
+  private async measured(target: ProviderTarget, meter: Meter, run: () => Promise<Prepared>): Promise<Prepared> {
+    const started = performance.now();
+    const key = target.planned.key;
+    let prepared: Prepared;
+    try {
+      prepared = await run();
+    } catch (err) {
+      const neutral = (err instanceof UpstreamError && err.code === 'provider_at_capacity') || (err instanceof GatewayError && !(err instanceof UpstreamError));
+      if (!neutral) this.router.stats.observe(key, { ok: false, durationMs: performance.now() - started });
+      throw err;
+    }
+    const ttftMs = meter.ttftMs;
+    if (prepared.body.kind !== 'sse') {
+      this.router.stats.observe(key, { ok: true, durationMs: performance.now() - started, ttftMs });
+    } else {
+      prepared.body = { kind: 'sse', events: onStreamEnd(prepared.body.events, (error) => {
+        this.router.stats.observe(key, { ok: error === undefined, durationMs: performance.now() - started, ttftMs });
+      }) };
+    }
+    return prepared;
   }
 
   private context(req: GatewayRequest, canonical: () => CanonicalRequest, meter: Meter, route: Route): AttemptContext {
@@ -327,4 +448,10 @@ export class Pipeline {
       throw err;
     }
   }
+}
+
+/** The request as sent to mesh peers for a `peer:*` target whose model is not the name the client asked for. */
+function forPeers(req: GatewayRequest, model: string): GatewayRequest {
+  if (model === req.model) return req;
+  return { ...req, model, body: req.format === 'gemini' ? req.body : { ...req.body, model } };
 }

@@ -20,6 +20,8 @@ export interface GatewayRequest {
   receivedAt: number;
   /** `anthropic-beta` of an Anthropic-format client: passed on to Anthropic providers, named in warnings otherwise. */
   anthropicBeta?: string;
+  /** Routing profile named by the client (`x-meshgate-profile`, or the body's `meshgate.profile`). */
+  profile?: string;
   /** Mesh hop bookkeeping: how many nodes this request already crossed and which ones. */
   hop: { count: number; visited: string[] };
   /** `x-meshgate-cache`: read and fill the response cache, fill it only, or leave it alone (default from the config). */

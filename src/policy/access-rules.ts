@@ -64,6 +64,13 @@ export const accessRulesShape = {
   blockedCountries: z.array(countryCodeSchema).max(300).optional(),
   /** Model allowlist; exact names or a prefix ending in "*". */
   models: z.array(modelPatternSchema).max(200).optional(),
+  /** Routing profile used when a request names none (see README, Routing). */
+  profile: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
+  /** Pricing rules (USD per million tokens): targets priced above them, or unpriced, are not used. */
+  maxInputPrice: z.number().min(0).max(1_000_000).optional(),
+  maxOutputPrice: z.number().min(0).max(1_000_000).optional(),
+  /** Only targets whose known price is zero. */
+  freeOnly: z.boolean().optional(),
 };
 
 export const accessRulesSchema = z.object(accessRulesShape).strict();

@@ -86,6 +86,17 @@ export class ModelCatalog {
     return provider.config.model_map[model] ?? model;
   }
 
+  /** The providers, in config order. */
+  providers(): Provider[] {
+    return this.entries.map((e) => e.provider);
+  }
+
+  /** The route to one provider for a model (its `model_map` applied), whether or not the provider lists the model. */
+  routeTo(providerId: string, model: string): Route | undefined {
+    const entry = this.entries.find((e) => e.provider.id === providerId);
+    return entry && { provider: entry.provider, upstreamModel: this.upstreamName(entry.provider, model) };
+  }
+
   /** Routes for a requested model, in failover order. `provider-id/model` pins one provider. */
   resolve(model: string): Route[] {
     const slash = model.indexOf('/');

@@ -13,6 +13,8 @@ const modelSchema = z.looseObject({
   peers: z.array(z.string()).optional().describe('Mesh peers serving the model.'),
   context_length: z.number().int().optional(),
   capabilities: z.array(z.string()),
+  group: z.object({ strategy: z.string(), targets: z.array(z.object({ provider: z.string(), model: z.string(), weight: z.number() })) }).optional().describe('A `[[models]]` group: its rank strategy and targets.'),
+  alias_of: z.string().optional().describe('A `[[models]]` alias: the name it is routed as.'),
   pricing: z.object({ input: z.number(), output: z.number(), cached_input: z.number().optional(), unit: z.literal('USD per 1M tokens') }).optional(),
 });
 

@@ -17,6 +17,8 @@ export interface InfoDeps {
   prices?: Pick<PriceBook, 'priceFor'>;
   /** Models served by mesh peers (id → peer ids), shown beside local ones. */
   meshModels?: () => Map<string, string[]>;
+  /** Model groups and aliases of `[[models]]`, listed by `GET /v1/models` with their targets. */
+  routingNames?: () => Array<{ id: string; kind: 'group' | 'alias'; aliasOf?: string; strategy?: string; targets?: Array<{ provider: string; model: string; weight: number }> }>;
   /** Extra /health fields (mesh peer id and peer count). */
   health?: () => Record<string, unknown>;
 }

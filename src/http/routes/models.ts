@@ -13,6 +13,9 @@ interface ModelRow {
   contextLength?: number;
   capabilities: string[];
   pricing?: { input: number; output: number; cached_input?: number };
+  /** A `[[models]]` group (its strategy and targets) or alias (the name it stands for). */
+  group?: { strategy: string; targets: Array<{ provider: string; model: string; weight: number }> };
+  aliasOf?: string;
 }
 
 /**
@@ -36,6 +39,14 @@ const GEMINI_METHODS: Record<string, string[]> = {
 };
 
 function modelRows(deps: InfoDeps) {
+  const routingRow = (name: NonNullable<ReturnType<NonNullable<InfoDeps['routingNames']>>>[number]): ModelRow => {
+    const providers = [...new Set((name.targets ?? []).map((t) => t.provider).filter((p) => !p.startsWith('peer:')))];
+    const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
+    return {
+      id: name.id, providers, peers: [], capabilities: capabilitiesOf(name.id, serving, (name.targets ?? []).some((t) => t.provider.startsWith('peer:'))),
+      ...(name.kind === 'group' ? { group: { strategy: name.strategy ?? 'ordered', targets: name.targets ?? [] } } : { aliasOf: name.aliasOf }),
+    };
+  };
   const row = (id: string, providers: string[], peers: string[]): ModelRow => {
     const price = deps.prices?.priceFor(id);
     const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
@@ -49,12 +60,22 @@ function modelRows(deps: InfoDeps) {
     };
   };
   return {
-    /** Every model served here or by a known peer, sorted by id. */
+    /** Every model served here or by a known peer, and every group and alias, sorted by id. */
     all(): ModelRow[] {
       const local = deps.catalog.list();
       const mesh = deps.meshModels?.() ?? new Map<string, string[]>();
-      const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys()])].sort();
-      return ids.map((id) => row(id, local.find((m) => m.id === id)?.providers ?? [], mesh.get(id) ?? []));
+      const names = new Map((deps.routingNames?.() ?? []).map((n) => [n.id, n]));
+      const ids = [...new Set([...local.map((m) => m.id), ...mesh.keys(), ...names.keys()])].sort();
+      return ids.map((id) => {
+        const plain = (model: string) => row(model, local.find((m) => m.id === model)?.providers ?? [], mesh.get(model) ?? []);
+        const name = names.get(id);
+        if (!name) return plain(id);
+        if (name.kind === 'group') return routingRow(name);
+        // An alias shows what it stands for (a group's targets, or the model's providers) under its own id.
+        const to = names.get(name.aliasOf!);
+        const { group, ...target } = to?.kind === 'group' ? routingRow(to) : plain(name.aliasOf!);
+        return { ...target, ...(group ? { group } : {}), id, aliasOf: name.aliasOf };
+      });
     },
     /** One model, also one only a wildcard provider serves or one pinned to a provider (`azure/gpt-4o`). */
     one(id: string): ModelRow | undefined {
@@ -76,6 +97,8 @@ const openaiModel = (m: ModelRow) => ({
   ...(m.contextLength ? { context_length: m.contextLength } : {}),
   capabilities: m.capabilities,
   ...(m.pricing ? { pricing: { ...m.pricing, unit: 'USD per 1M tokens' } } : {}),
+  ...(m.group ? { group: m.group } : {}),
+  ...(m.aliasOf ? { alias_of: m.aliasOf } : {}),
 });
 
 /** The Anthropic SDK sends anthropic-version and expects its own shape (https://docs.claude.com/en/api/models). */

@@ -1,0 +1,173 @@
+import type { Operation } from '../core/index.js';
+import { GatewayError } from '../errors/index.js';
+import type { Provider } from '../providers/index.js';
+import {
+  NO_QUALITY_SIGNALS, planRoute, profileTable,
+  type FallbacksConfig, type GroupView, type ModelEntry, type PricingRules, type Profile, type QualitySignals, type RequestNeeds,
+  type RoutePlan, type RoutingEnvironment, type Target, type TargetFacts,
+} from '../routing/index.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { ModelCatalog, Route } from './model-catalog.js';
+import { TargetStats } from './target-stats.js';
+
+/** A price as the router needs it: USD per million tokens and the context window, from the price book. */
+export type PriceLookup = (model: string, provider: Provider) => { inputPerMTok: number; outputPerMTok: number; contextWindow?: number } | undefined;
+
+export interface RouterDeps {
+  catalog: ModelCatalog;
+  breakers: Map<string, CircuitBreaker>;
+  models?: ModelEntry[];
+  profiles?: Record<string, Omit<Profile, 'id'>>;
+  fallbacks?: FallbacksConfig;
+  priceOf?: PriceLookup;
+  /** Requests in flight per provider (the pipeline's own bookkeeping for `max_concurrent`). */
+  inFlight: (providerId: string) => number;
+  quality?: QualitySignals;
+}
+
+export interface PlanRequest {
+  model: string;
+  needs: RequestNeeds;
+  rules: PricingRules;
+  /** The profile the request names (header or body), else the credential's default. */
+  profile?: string;
+  peersAllowed: boolean;
+  random?: () => number;
+}
+
+/** One group as `GET /v1/models` shows it. */
+export interface RoutingName {
+  id: string;
+  kind: 'group' | 'alias';
+  aliasOf?: string;
+  strategy?: string;
+  targets?: Array<{ provider: string; model: string; weight: number }>;
+}
+
+/**
+ * The node's side of routing: holds groups, aliases, profiles and measured signals, builds the snapshot the pure
+ * engine (routing/) reads, and turns its plan into provider routes for failover.
+ */
+export class Router {
+  readonly stats = new TargetStats();
+  readonly profiles: Map<string, Profile>;
+  private readonly groups = new Map<string, GroupView>();
+  private readonly aliases = new Map<string, string>();
+  /** Per-target config of each group (context window, max output, capabilities), by target key. */
+  private readonly targetConfig = new Map<string, NonNullable<ModelEntry['targets']>[number]>();
+  quality: QualitySignals;
+  private providersById?: Map<string, Provider>;
+
+  constructor(private readonly deps: RouterDeps) {
+    this.profiles = profileTable(deps.profiles ?? {});
+    this.quality = deps.quality ?? NO_QUALITY_SIGNALS;
+    for (const entry of deps.models ?? []) {
+      if (entry.alias_of) {
+        this.aliases.set(entry.name, entry.alias_of);
+        continue;
+      }
+      const group: GroupView = {
+        name: entry.name, strategy: entry.strategy, ...(entry.profile ? { profile: entry.profile } : {}),
+        targets: entry.targets!.map((t) => ({ provider: t.provider, model: t.model ?? entry.name, weight: t.weight })),
+      };
+      this.groups.set(entry.name, group);
+      for (const t of entry.targets!) if (!this.targetConfig.has(`${t.provider}/${t.model ?? entry.name}`)) this.targetConfig.set(`${t.provider}/${t.model ?? entry.name}`, t);
+      for (const alias of entry.aliases) this.aliases.set(alias, entry.name);
+    }
+  }
+
+  get fallbacks(): FallbacksConfig {
+    return this.deps.fallbacks ?? { content_policy: [], context_window: [] };
+  }
+
+  /** An alias followed to its end (aliases may name aliases; cycles are refused by the config). */
+  resolveName(name: string): string {
+    let current = name;
+    for (let hops = 0; hops < 16; hops++) {
+      const next = this.aliases.get(current);
+      if (next === undefined) return current;
+      current = next;
+    }
+    return current;
+  }
+
+  /** Whether a name is a group or an alias of this node. */
+  knows(name: string): boolean {
+    return this.groups.has(name) || this.aliases.has(name);
+  }
+
+  /** Groups and aliases for `GET /v1/models`. */
+  names(): RoutingName[] {
+    const groups: RoutingName[] = [...this.groups.values()].map((g) => ({ id: g.name, kind: 'group', strategy: g.strategy, targets: g.targets }));
+    const aliases: RoutingName[] = [...this.aliases.entries()].map(([id, to]) => ({ id, kind: 'alias', aliasOf: to }));
+    return [...groups, ...aliases];
+  }
+
+  /** A profile by id; an unknown one is the client's mistake (400 naming the known ones). */
+  profile(id: string): Profile {
+    const profile = this.profiles.get(id);
+    if (!profile) throw new GatewayError('unknown_profile', `Unknown routing profile '${id}'; known: ${[...this.profiles.keys()].join(', ')}.`, { param: 'profile' });
+    return profile;
+  }
+
+  plan(request: PlanRequest): RoutePlan {
+    const name = this.resolveName(request.model);
+    const profileId = request.profile ?? this.groups.get(name)?.profile;
+    const profile = profileId === undefined ? undefined : this.profile(profileId);
+    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, this.environment(request.peersAllowed));
+  }
+
+  /** The provider route for a planned provider target. */
+  route(target: Target): Route | undefined {
+    return this.deps.catalog.routeTo(target.provider, target.model);
+  }
+
+  /** What a target's context window is known to be (config, else price catalog). */
+  contextWindowOf(target: Target): number | undefined {
+    return this.facts(target).contextWindow;
+  }
+
+  private environment(peersAllowed: boolean): RoutingEnvironment {
+    return {
+      aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
+      group: (name) => this.groups.get(name),
+      providersFor: (model, operation) => this.deps.catalog.resolve(model).filter((r) => serves(r.provider, operation)).map((r) => r.provider.id),
+      providerServes: (id, operation) => {
+        const provider = this.provider(id);
+        return provider !== undefined && serves(provider, operation);
+      },
+      peersAllowed,
+      facts: (target) => this.facts(target),
+      signals: (target) => this.stats.signals(target.key),
+      quality: this.quality,
+    };
+  }
+
+  private facts(target: Target): TargetFacts {
+    if (target.peer) return { circuit: 'closed', inFlight: 0, capacity: 0 };
+    const provider = this.provider(target.provider);
+    const configured = this.groupTargetConfig(target);
+    const price = provider && this.deps.priceOf?.(target.model, provider);
+    return {
+      ...(provider?.config.region ? { region: provider.config.region } : {}),
+      ...(configured?.context_window ?? price?.contextWindow ? { contextWindow: configured?.context_window ?? price?.contextWindow } : {}),
+      ...(configured?.max_output_tokens ? { maxOutputTokens: configured.max_output_tokens } : {}),
+      ...(configured?.supports ? { supports: configured.supports } : {}),
+      ...(price ? { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok } : {}),
+      circuit: this.deps.breakers.get(target.provider)?.state() ?? 'closed',
+      inFlight: this.deps.inFlight(target.provider),
+      capacity: provider?.config.max_concurrent ?? 0,
+    };
+  }
+
+  private provider(id: string): Provider | undefined {
+    this.providersById ??= new Map(this.deps.catalog.providers().map((p) => [p.id, p]));
+    return this.providersById.get(id);
+  }
+
+  private groupTargetConfig(target: Target) {
+    return target.source === 'group' ? this.targetConfig.get(target.key) : undefined;
+  }
+}
+
+const serves = (provider: Provider, operation: Operation) => provider.supports(operation) || operation === 'count_tokens';

@@ -1,0 +1,84 @@
+import type { MeasuredSignals } from '../routing/index.js';
+
+/** Samples kept per target for percentiles: enough for a stable p95, small enough to sort on read. */
+const WINDOW = 128;
+/** Weight of the newest sample in the EWMAs (about the last ten requests dominate). */
+const ALPHA = 0.2;
+/**
+ * Answers before a target's latency counts as measured: the EWMA is seeded with their median, so one cold start (a new
+ * connection, a model load) does not condemn a target. Until then it ranks as unmeasured, i.e. is explored.
+ */
+const WARMUP = 5;
+/** A latency not refreshed for this long counts as unmeasured again: a target once slow gets re-measured, about once a minute. */
+const STALE_MS = 60_000;
+
+class Ring {
+  private readonly values: number[] = [];
+  private next = 0;
+  private sorted?: number[];
+
+  push(value: number): void {
+    if (this.values.length < WINDOW) this.values.push(value);
+    else this.values[this.next] = value;
+    this.next = (this.next + 1) % WINDOW;
+    this.sorted = undefined;
+  }
+
+  /** Nearest-rank percentile over the window; sorted once per change, not per read. */
+  percentile(p: number): number | undefined {
+    if (this.values.length === 0) return undefined;
+    this.sorted ??= [...this.values].sort((a, b) => a - b);
+    return this.sorted[Math.min(this.sorted.length - 1, Math.ceil((p / 100) * this.sorted.length) - 1)];
+  }
+}
+
+interface Entry {
+  ttft: Ring;
+  duration: Ring;
+  latencyEwma?: number;
+  successEwma?: number;
+  samples: number;
+  successes: number;
+  lastSuccessAt: number;
+}
+
+/**
+ * Signals this node measures for each routing target (`provider/model`) as its requests end: TTFT and duration over a
+ * sliding window of the last 128, an EWMA of the duration for the `latency` strategy and an EWMA of success. Fed
+ * once per attempt, read per request in O(1) (percentiles are cached until the next sample): no scan of records.
+ */
+export class TargetStats {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
+    if (!entry) this.entries.set(key, (entry = { ttft: new Ring(), duration: new Ring(), samples: 0, successes: 0, lastSuccessAt: 0 }));
+    return entry;
+  }
+
+  /** A finished attempt: its duration (to the end of the answer), its time to first token, and whether it succeeded. */
+  observe(key: string, sample: { ok: boolean; durationMs: number; ttftMs?: number }): void {
+    const entry = this.entry(key);
+    entry.samples += 1;
+    entry.successEwma = entry.successEwma === undefined ? (sample.ok ? 1 : 0) : entry.successEwma + ALPHA * ((sample.ok ? 1 : 0) - entry.successEwma);
+    if (!sample.ok) return;
+    entry.duration.push(sample.durationMs);
+    if (sample.ttftMs !== undefined) entry.ttft.push(sample.ttftMs);
+    entry.successes += 1;
+    entry.lastSuccessAt = this.now();
+    if (entry.successes === WARMUP) entry.latencyEwma = entry.duration.percentile(50);
+    else if (entry.latencyEwma !== undefined) entry.latencyEwma += ALPHA * (sample.durationMs - entry.latencyEwma);
+  }
+
+  signals(key: string): MeasuredSignals {
+    const entry = this.entries.get(key);
+    if (!entry) return { samples: 0 };
+    return {
+      ttftP50: entry.ttft.percentile(50), ttftP95: entry.ttft.percentile(95),
+      durationP50: entry.duration.percentile(50), durationP95: entry.duration.percentile(95),
+      latencyEwma: this.now() - entry.lastSuccessAt > STALE_MS ? undefined : entry.latencyEwma, successRate: entry.successEwma, samples: entry.samples,
+    };
+  }
+}

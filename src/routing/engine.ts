@@ -1,0 +1,81 @@
+import { GatewayError } from '../errors/index.js';
+import type { Profile, Strategy } from './config.js';
+import { candidatesFor } from './candidates.js';
+import { dropReasons, type DropReason } from './filter.js';
+import { rankTargets, type RankInput } from './rank.js';
+import { scoreTargets, type NormalisedSignals } from './score.js';
+import type { MeasuredSignals, PricingRules, RequestNeeds, RoutingEnvironment, Target, TargetFacts } from './types.js';
+
+export interface RouteInput {
+  model: string;
+  needs: RequestNeeds;
+  rules: PricingRules;
+  profile?: Profile;
+  /** Source of randomness for `weighted` (injected so tests are exact). */
+  random?: () => number;
+}
+
+export interface PlannedTarget {
+  target: Target;
+  facts: TargetFacts;
+  measured: MeasuredSignals;
+  score: number;
+  signals: NormalisedSignals;
+}
+
+/** The engine's answer: the attempt plan and what each layer did (the explain route shows it as is). */
+export interface RoutePlan {
+  requested: string;
+  name: string;
+  group?: string;
+  profile?: string;
+  strategy: Strategy;
+  candidates: Target[];
+  dropped: Array<{ target: Target; reasons: DropReason[] }>;
+  /** Kept targets in attempt order: local providers first, then the mesh (`peer:*`), open circuits last. */
+  plan: PlannedTarget[];
+}
+
+/** The strategy in force: the request's profile, else the group's, else the config order. */
+export function strategyOf(profile: Profile | undefined, groupStrategy: Strategy | undefined): Strategy {
+  return profile?.strategy ?? groupStrategy ?? 'ordered';
+}
+
+/**
+ * The routing engine: candidates → filter → score → rank → attempt plan. Pure: everything it reads about the node comes
+ * through `env` as a snapshot, so one request's plan depends only on its inputs (and `random` for `weighted`).
+ */
+export function planRoute(input: RouteInput, env: RoutingEnvironment): RoutePlan {
+  const { needs, rules, profile } = input;
+  const set = candidatesFor(input.model, needs.operation, env);
+  const dropped: RoutePlan['dropped'] = set.unusable.map(({ target, reason }) => ({ target, reasons: [{ code: 'unusable' as const, message: reason }] }));
+  const kept: Array<{ target: Target; facts: TargetFacts }> = [];
+  for (const target of set.candidates) {
+    const facts = env.facts(target);
+    const reasons = dropReasons(target, facts, needs, rules, profile);
+    if (reasons.length) dropped.push({ target, reasons });
+    else kept.push({ target, facts });
+  }
+  const strategy = strategyOf(profile, set.group?.strategy);
+  const inputs = kept.map(({ target, facts }) => ({ target, facts, measured: env.signals(target), quality: env.quality.scoreOf(target, profile?.id) }));
+  const scores = scoreTargets(inputs, profile);
+  const items: Array<RankInput & { signals: NormalisedSignals }> = inputs.map((i, n) => ({ ...i, score: scores[n]!.score, signals: scores[n]!.signals }));
+  const ranked = rankTargets(items, strategy, input.random) as typeof items;
+  return {
+    requested: set.requested, name: set.name, ...(set.group ? { group: set.group.name } : {}), ...(profile ? { profile: profile.id } : {}), strategy,
+    candidates: set.candidates, dropped,
+    plan: ranked.map(({ target, facts, measured, score, signals }) => ({ target, facts, measured, score, signals })),
+  };
+}
+
+/**
+ * The refusal for a plan that kept nothing although the name has targets: 403 when the credential's pricing rules
+ * dropped every one of them, 400 otherwise; each target is named with why, in the message and in `details`.
+ */
+export function noEligibleTarget(plan: RoutePlan): GatewayError {
+  const why = plan.dropped.map(({ target, reasons }) => `${target.key}: ${reasons.map((r) => r.message).join('; ')}`);
+  const details = { dropped: plan.dropped.map(({ target, reasons }) => ({ target: target.key, reasons: reasons.map((r) => r.code) })) };
+  const byPrice = plan.dropped.length > 0 && plan.dropped.every(({ reasons }) => reasons.some((r) => r.code === 'price_rule'));
+  if (byPrice) return new GatewayError('price_not_allowed', `No target of '${plan.requested}' is allowed by this credential's pricing rules (${why.join(' | ')}).`, { details });
+  return new GatewayError('no_eligible_target', `No target of '${plan.requested}' can serve this request (${why.join(' | ')}).`, { details });
+}

@@ -1,0 +1,53 @@
+import type { Profile } from './config.js';
+import type { PricingRules, RequestNeeds, Target, TargetFacts } from './types.js';
+
+/** Why a target was dropped; `rule` marks the credential's pricing rules (a 403 when they drop everything). */
+export interface DropReason {
+  code: 'context_window' | 'max_output' | 'capability' | 'price_rule' | 'profile_provider' | 'profile_region' | 'profile_local_only' | 'profile_max_price' | 'unusable';
+  message: string;
+}
+
+const price = (usd: number | undefined) => (usd === undefined ? 'unknown' : `$${usd}/MTok`);
+
+/**
+ * Layer 2, filter: the reasons a target cannot take this request — what the request needs, what the credential's
+ * pricing rules allow, and the profile's hard constraints. Circuit state is not a reason: an open target stays,
+ * ranked last, so failover can still use it in panic mode.
+ */
+export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNeeds, rules: PricingRules, profile: Profile | undefined): DropReason[] {
+  const reasons: DropReason[] = [];
+  if (facts.contextWindow !== undefined && needs.inputTokens > facts.contextWindow) {
+    reasons.push({ code: 'context_window', message: `about ${needs.inputTokens} input tokens exceed its context window of ${facts.contextWindow}` });
+  }
+  if (needs.maxOutputTokens !== undefined && facts.maxOutputTokens !== undefined && needs.maxOutputTokens > facts.maxOutputTokens) {
+    reasons.push({ code: 'max_output', message: `max output ${needs.maxOutputTokens} exceeds its limit of ${facts.maxOutputTokens}` });
+  }
+  const required = [...new Set([...needs.capabilities, ...(profile?.require ?? [])])];
+  const missing = facts.supports ? required.filter((c) => !facts.supports!.includes(c)) : [];
+  if (missing.length) reasons.push({ code: 'capability', message: `does not support ${missing.join(', ')}` });
+
+  const known = facts.inputPrice !== undefined && facts.outputPrice !== undefined;
+  if (rules.freeOnly && !(known && facts.inputPrice === 0 && facts.outputPrice === 0)) {
+    reasons.push({ code: 'price_rule', message: `the credential allows free models only (input ${price(facts.inputPrice)}, output ${price(facts.outputPrice)})` });
+  }
+  if (rules.maxInputPrice !== undefined && !(facts.inputPrice !== undefined && facts.inputPrice <= rules.maxInputPrice)) {
+    reasons.push({ code: 'price_rule', message: `input price ${price(facts.inputPrice)} is above the credential's max_input_price of $${rules.maxInputPrice}/MTok` });
+  }
+  if (rules.maxOutputPrice !== undefined && !(facts.outputPrice !== undefined && facts.outputPrice <= rules.maxOutputPrice)) {
+    reasons.push({ code: 'price_rule', message: `output price ${price(facts.outputPrice)} is above the credential's max_output_price of $${rules.maxOutputPrice}/MTok` });
+  }
+
+  if (profile) {
+    if (profile.providers && (target.peer || !profile.providers.includes(target.provider))) {
+      reasons.push({ code: 'profile_provider', message: `profile "${profile.id}" allows providers ${profile.providers.join(', ')} only` });
+    }
+    if (profile.regions && !(facts.region !== undefined && profile.regions.includes(facts.region))) {
+      reasons.push({ code: 'profile_region', message: `region ${facts.region ?? 'unknown'} is not one of profile "${profile.id}"'s (${profile.regions.join(', ')})` });
+    }
+    if (profile.local_only && target.peer) reasons.push({ code: 'profile_local_only', message: `profile "${profile.id}" is local only` });
+    if (profile.max_price !== undefined && !(known && Math.max(facts.inputPrice!, facts.outputPrice!) <= profile.max_price)) {
+      reasons.push({ code: 'profile_max_price', message: `price (input ${price(facts.inputPrice)}, output ${price(facts.outputPrice)}) is above profile "${profile.id}"'s max_price of $${profile.max_price}/MTok` });
+    }
+  }
+  return reasons;
+}

@@ -1,0 +1,56 @@
+import type { Strategy } from './config.js';
+import { blendedPrice, type ScoreInput } from './score.js';
+import type { Target } from './types.js';
+
+export interface RankInput extends ScoreInput {
+  target: Target;
+  score: number;
+}
+
+/** Sorts by `key` ascending (undefined last), keeping the config order among equals. */
+function byKey(items: RankInput[], key: (item: RankInput) => number | undefined): RankInput[] {
+  return items
+    .map((item, index) => ({ item, index, value: key(item) }))
+    .sort((a, b) => (a.value ?? Infinity) - (b.value ?? Infinity) || a.index - b.index)
+    .map(({ item }) => item);
+}
+
+/**
+ * Layer 4, rank, by the strategy:
+ * - `ordered`: the config order (the behaviour without groups);
+ * - `weighted`: a random order where each target comes first with probability weight / total (Efraimidis–Spirakis:
+ *   the key −ln(u)/w ascending is a weighted sample without replacement, so the rest stay failover targets);
+ * - `least_busy`: fewest requests in flight, relative to capacity;
+ * - `latency`: lowest EWMA of the duration; targets not measured yet go first, once each, so they get measured;
+ * - `cheapest`: lowest blended price, unknown prices last;
+ * - `score`: highest profile score.
+ * Mesh peers and open circuits always come after the rest (peers as today's last tier; an open circuit is
+ * kept for panic mode only).
+ */
+export function rankTargets(items: RankInput[], strategy: Strategy, random: () => number = Math.random): RankInput[] {
+  let ranked: RankInput[];
+  switch (strategy) {
+    case 'ordered':
+      ranked = items;
+      break;
+    case 'weighted': {
+      const keyed = items.map((item) => ({ item, key: -Math.log(1 - random()) / item.target.weight }));
+      ranked = keyed.sort((a, b) => a.key - b.key).map(({ item }) => item);
+      break;
+    }
+    case 'least_busy':
+      ranked = byKey(items, (i) => (i.facts.capacity > 0 ? i.facts.inFlight / i.facts.capacity : undefined));
+      break;
+    case 'latency':
+      ranked = byKey(items, (i) => i.measured.latencyEwma ?? -1);
+      break;
+    case 'cheapest':
+      ranked = byKey(items, (i) => blendedPrice(i.facts));
+      break;
+    case 'score':
+      ranked = byKey(items, (i) => -i.score);
+      break;
+  }
+  const tier = (i: RankInput) => (i.facts.circuit === 'open' ? 2 : i.target.peer ? 1 : 0);
+  return byKey(ranked, tier);
+}
