@@ -36,7 +36,7 @@ export interface ProviderPreset {
   docs: string;
 }
 
-export const PROVIDER_PRESETS = {
+const PRESET_DATA = {
   openrouter: {
     title: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1', keyEnv: 'OPENROUTER_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: [], streamOptions: true,
@@ -153,7 +153,8 @@ export const PROVIDER_PRESETS = {
   },
 } as const satisfies Record<string, ProviderPreset>;
 
-export type PresetName = keyof typeof PROVIDER_PRESETS;
+export type PresetName = keyof typeof PRESET_DATA;
+export const PROVIDER_PRESETS: Readonly<Record<PresetName, ProviderPreset>> = PRESET_DATA;
 export const PRESET_NAMES = Object.keys(PROVIDER_PRESETS) as [PresetName, ...PresetName[]];
 
 export function presetOf(name: string | undefined): ProviderPreset | undefined {

@@ -79,6 +79,11 @@ const providerKeySchema = z
   })
   .strict();
 
+/** The labels of a provider's several keys, in config order (`key-<n>`, 1-based, where none is given); [] for one key. */
+export function providerKeyLabels(provider: { keys?: Array<{ label?: string }>; api_keys?: unknown[] }): string[] {
+  return (provider.keys ?? provider.api_keys ?? []).map((k, i) => (k as { label?: string }).label ?? `key-${i + 1}`);
+}
+
 export const providerSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (max 64)'),
@@ -124,7 +129,7 @@ export const providerSchema = z
     const preset = presetOf(provider.type);
     const given = [provider.api_key && 'api_key', provider.api_keys && 'api_keys', provider.keys && 'keys'].filter(Boolean);
     if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1] as string], message: `give one of api_key, api_keys and keys (got ${given.join(', ')})` });
-    const labels = (provider.keys ?? []).map((k, i) => k.label ?? `key-${i + 1}`);
+    const labels = providerKeyLabels(provider);
     const twice = labels.find((label, i) => labels.indexOf(label) !== i);
     if (twice) ctx.addIssue({ code: 'custom', path: ['keys'], message: `key label "${twice}" is used twice` });
     if (provider.key_rest_max_seconds < provider.key_rest_seconds) {

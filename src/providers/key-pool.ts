@@ -1,5 +1,5 @@
 import type { Secret } from '../core/index.js';
-import type { ProviderConfig } from '../core-config/index.js';
+import { providerKeyLabels, type ProviderConfig } from '../core-config/index.js';
 
 export interface PoolKey {
   label: string;
@@ -104,9 +104,10 @@ export class KeyPool {
  * it is: with nothing to rotate to, resting it would only refuse requests the provider might take.
  */
 export function keyPoolFor(config: ProviderConfig, now?: () => number): KeyPool | undefined {
+  const labels = providerKeyLabels(config);
   const keys: PoolKey[] | undefined = config.keys
-    ? config.keys.map((k, i) => ({ label: k.label ?? `key-${i + 1}`, secret: k.key, weight: k.weight, ...(k.max_concurrent ? { maxConcurrent: k.max_concurrent } : {}) }))
-    : config.api_keys?.map((secret, i) => ({ label: `key-${i + 1}`, secret, weight: 1 }));
+    ? config.keys.map((k, i) => ({ label: labels[i]!, secret: k.key, weight: k.weight, ...(k.max_concurrent ? { maxConcurrent: k.max_concurrent } : {}) }))
+    : config.api_keys?.map((secret, i) => ({ label: labels[i]!, secret, weight: 1 }));
   if (!keys) return undefined;
   return new KeyPool(keys, { restMs: config.key_rest_seconds * 1000, maxRestMs: config.key_rest_max_seconds * 1000, ...(now ? { now } : {}) });
 }

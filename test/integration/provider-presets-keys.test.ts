@@ -136,5 +136,10 @@ describe('several keys per provider', () => {
     const everything = [JSON.stringify(records), JSON.stringify(error), ...lines].join('\n');
     for (const secret of [KEY_B, 'wrong-key-one-must-not-leak', 'wrong-key-two-must-not-leak']) expect(everything).not.toContain(secret);
     expect(JSON.stringify(records)).toContain('"key":"beta"');
+
+    const listed = await (await fetch(`${url}/v1/providers`)).json() as { data: Array<Record<string, unknown>> };
+    expect(listed.data.find((p) => p.id === 'pooled')).toMatchObject({ type: 'openai_compatible', preset: 'groq', keys: ['alpha', 'beta'] });
+    expect(listed.data.find((p) => p.id === 'all-wrong')).toMatchObject({ keys: ['key-1', 'key-2'] });
+    expect(JSON.stringify(listed)).not.toMatch(/must-not-leak/);
   });
 });
