@@ -29,7 +29,7 @@ import { checkOrigin, hostMatches, originHost, requestOrigin } from './origin.js
 import { presentedCredential, type HeaderBag, type Principal } from './principal.js';
 import { corsHeaders } from './cors.js';
 import { TokenRegistry } from './token-registry.js';
-import { tokenStatus, type TokenStatus } from './token-status.js';
+import { tokenStatus, virtualKeyStatus, type TokenStatus, type VirtualKeyStatus } from './token-status.js';
 
 export interface AccessControlOptions {
   auth: AuthConfig;
@@ -321,6 +321,11 @@ export class AccessControl {
   getToken(id: string): TokenStatus | undefined {
     const record = this.registry.get(id);
     return record ? tokenStatus(record, this.quotas, this.now()) : undefined;
+  }
+
+  /** The virtual keys of `[key_map]` with their limits and current usage, in config order. */
+  listVirtualKeys(): VirtualKeyStatus[] {
+    return [...this.virtualKeysById.values()].map((vk) => virtualKeyStatus(vk, this.quotas));
   }
 
   listTokens(): TokenStatus[] {

@@ -25,4 +25,4 @@ export type { HeaderBag, Principal } from './principal.js';
 export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';
 export type { TokenRecord } from './token-registry.js';
-export type { TokenStatus, TokenUsage } from './token-status.js';
+export type { TokenStatus, TokenUsage, VirtualKeyStatus } from './token-status.js';

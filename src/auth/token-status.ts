@@ -1,5 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/index.js';
-import type { QuotaState, QuotaStore } from '../policy/index.js';
+import type { AccessRules, QuotaState, QuotaStore } from '../policy/index.js';
+import type { VirtualKey } from './auth-config.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
 
@@ -38,13 +39,28 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
   };
 }
 
-function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): TokenStatus['usage'] {
-  const scope = `token:${id}`;
+/** The current window of each request, token and cost limit of `rules`, counted under the quota scope `scope`. */
+function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: QuotaStore): TokenStatus['usage'] {
   const usage: TokenStatus['usage'] = {};
-  if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
-  if (payload.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
-  if (payload.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), microsToUsd);
+  if (rules.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...rules.requests }));
+  if (rules.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...rules.tokens }));
+  if (rules.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period }), microsToUsd);
   return usage;
+}
+
+/** What `GET /v1/admin/keys` shows of a virtual key (`[key_map]`): its id, label, limits and usage — never the key. */
+export interface VirtualKeyStatus {
+  id: string;
+  label: string;
+  /** The key's rules (limits, origins, countries, models) as configured. */
+  limits: AccessRules;
+  /** Provider ids the key brings its own provider key for (the keys themselves are never shown). */
+  providers: string[];
+  usage: TokenStatus['usage'];
+}
+
+export function virtualKeyStatus(vk: VirtualKey, quotas: QuotaStore): VirtualKeyStatus {
+  return { id: vk.id, label: vk.label, limits: vk.rules, providers: [...vk.providerKeys.keys()], usage: usageOf(`key:${vk.id}`, vk.rules, quotas) };
 }
 
 export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number): TokenStatus {
@@ -60,6 +76,6 @@ export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number
     expired: record.expiresAt !== null && record.expiresAt <= now,
     revokedAt: record.revokedAt ?? null,
     source: record.source,
-    usage: payload ? usageOf(record.id, payload, quotas) : {},
+    usage: payload ? usageOf(`token:${record.id}`, payload, quotas) : {},
   };
 }

@@ -12,16 +12,19 @@ import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { RecordStore, recordsRoutes, usageRecordFromOutcome } from '../records/index.js';
-import { complianceError, createSanitizer, findingsHeader } from '../sanitize/index.js';
+import { RecordStore, recordsRoutes, usageRecordFromOutcome, usageRoutes } from '../records/index.js';
+import { complianceError, createSanitizer, findingsHeader, type Sanitizer } from '../sanitize/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Pipeline } from '../pipeline/pipeline.js';
+import { portalRoutes } from '../portal/index.js';
 import type { Admission } from '../pipeline/pipeline.js';
 import type { GatewayRequest, Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Store } from '../store/index.js';
+import { LevelResponseCache, ResponseCache } from '../cache/index.js';
+import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 
 /** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
 export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
@@ -58,6 +61,14 @@ export class Gateway {
   app!: FastifyInstance;
   access!: AccessControl;
   records!: RecordStore;
+  cache?: ResponseCache;
+  /** Quality signals and their decayed aggregate (`signals.aggregate` is the routing engine's QualitySignals). */
+  signals!: QualitySignalService;
+  private readonly sanitizer: Sanitizer;
+  /** Callers waiting for the record of a request still finishing (a signal sent right after its answer). */
+  private readonly recordWaiters = new Map<string, Set<() => void>>();
+  /** Requests admitted whose record is not written yet: the only ones a signal waits for. */
+  private readonly unrecorded = new Set<string>();
   /** SQL over the usage records (/v1/query, /v1/ask). */
   analytics!: Analytics;
   readonly priceBook: PriceBook;
@@ -91,6 +102,7 @@ export class Gateway {
       ));
     }
     const sanitizer = createSanitizer(config.sanitization);
+    this.sanitizer = sanitizer;
     this.pipeline = new Pipeline({
       config,
       catalog: this.catalog,
@@ -114,6 +126,7 @@ export class Gateway {
 
   /** Model permission, then a quota reservation sized by the estimate; settled with the real usage and cost at the end. */
   private async admit(req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }): Promise<Admission> {
+    this.unrecorded.add(req.id);
     this.access.checkModel(req.principal, req.model);
     const estimatedCost = this.priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
     let reservation: Awaited<ReturnType<AccessControl['reserve']>>;
@@ -140,6 +153,27 @@ export class Gateway {
     };
   }
 
+  /**
+   * Resolves once the record of request `id` is written, or after `timeoutMs` (false then); at once (false) unless
+   * the request is one this node admitted and has not recorded yet, so an unknown id is answered as fast as a known one.
+   */
+  private recordWritten(id: string, timeoutMs: number): Promise<boolean> {
+    if (!this.unrecorded.has(id)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiters = this.recordWaiters.get(id) ?? new Set();
+      this.recordWaiters.set(id, waiters);
+      const done = (written: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.recordWaiters.delete(id);
+        resolve(written);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(wake);
+    });
+  }
+
   private providerType(providerId: string | undefined) {
     return this.providers.find((p) => p.id === providerId)?.type;
   }
@@ -162,13 +196,18 @@ export class Gateway {
     );
     if (this.records) {
       try {
-        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider) });
+        const record = usageRecordFromOutcome(outcome, { priceBook: this.priceBook, providerType: this.providerType(outcome.provider), countryOf: (ip) => this.access.country(ip) });
         this.metrics.observeRecord(record);
         const write = this.records.write(record);
         this.analytics?.add(record);
         this.pendingWrites.add(write);
-        void write.finally(() => this.pendingWrites.delete(write));
+        void write.finally(() => {
+          this.pendingWrites.delete(write);
+          this.unrecorded.delete(record.id);
+          for (const wake of this.recordWaiters.get(record.id) ?? []) wake();
+        });
       } catch (err) {
+        this.unrecorded.delete(outcome.requestId);
         // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
         this.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
       }
@@ -197,6 +236,16 @@ export class Gateway {
       flushIntervalMs: this.config.records.flush_interval_ms,
       logger: this.logger,
     });
+    this.signals = await QualitySignalService.open({
+      store: new SignalStore(this.store), records: this.records, sanitizer: this.sanitizer, config: this.config.signals,
+      retentionDays: this.config.records.retention_days,
+      recordWritten: (id, timeoutMs) => this.recordWritten(id, timeoutMs),
+    });
+    if (this.config.cache.enabled) {
+      const { max_entries: maxEntries, max_bytes: maxBytes } = this.config.cache;
+      this.cache = new ResponseCache(this.config.cache, await LevelResponseCache.open(this.store, { maxEntries, maxBytes }), this.logger);
+      this.pipeline.attachCache(this.cache);
+    }
     this.analytics = new Analytics({
       config: this.config.analytics, dataDir: this.config.storage.dir, records: this.records, retentionDays: this.config.records.retention_days,
       pipeline: this.pipeline, ledger: () => this.ledger, logger: this.logger,
@@ -230,9 +279,9 @@ export class Gateway {
         const requested = request.headers['access-control-request-headers'];
         return this.access.corsHeaders(typeof origin === 'string' ? origin : undefined, request.principal, typeof requested === 'string' ? requested : undefined);
       },
-      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), analyticsRoutes(this.analytics), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
-      apiPlugins: this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [],
-      openPlugins: [metricsRoute(this.metrics)],
+      adminPlugins: [adminRoutes(this.access), recordsRoutes(this.records), usageRoutes(this.records), analyticsRoutes(this.analytics), signalsSummaryRoute(this.signals), ...(this.ledger ? [ledgerRoutes(this.ledger, this.reconciler)] : [])],
+      apiPlugins: [signalsRoutes(this.signals), ...(this.mesh ? [(await import('../mesh/index.js')).meshRoutes(this.mesh)] : [])],
+      openPlugins: [metricsRoute(this.metrics), ...(this.config.server.portal ? [portalRoutes()] : [])],
     });
     const address = await this.app.listen({ host: this.config.server.host, port: this.config.server.port });
     const { port } = new URL(address);
@@ -333,6 +382,9 @@ export class Gateway {
     await Promise.all([...this.pendingWrites]);
     await this.analytics?.close();
     await this.records?.close();
+    this.signals?.close();
+    this.pipeline.attachCache(undefined);
+    await this.cache?.close();
     await this.access?.close();
     await this.store?.close();
     this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');

@@ -1,4 +1,5 @@
 import type { Outcome } from '../pipeline/types.js';
+import { ipQuotaBucket } from '../policy/index.js';
 import type { ProviderType } from '../core-config/index.js';
 import type { CostResult, PriceBook } from '../pricing/index.js';
 import type { UsageRecord } from './usage-record.js';
@@ -7,13 +8,15 @@ export interface RecordPricing {
   priceBook: PriceBook;
   /** Type of the local provider that served the request (a peer's price is looked up by model name alone). */
   providerType?: ProviderType;
+  /** Country of a client address (the node's country database); absent → records carry no country. */
+  countryOf?: (ip: string) => string | undefined;
 }
 
 /** The usage record of a finished request, priced for the model that served it. */
 export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing): UsageRecord {
   const usage = outcome.usage;
   const cost = costOfOutcome(outcome, pricing);
-  const servedBy = outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
+  const servedBy = outcome.cache === 'hit' ? 'cache' : outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
   return {
     id: outcome.requestId,
     time: outcome.receivedAt,
@@ -50,8 +53,11 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     stream: outcome.stream,
     served_by: servedBy,
     peer: outcome.peer ?? null,
+    cache: outcome.cache ?? null,
     findings: outcome.findings.map((f) => ({ ...f })),
     client_aborted: outcome.clientAborted ?? false,
+    client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,
+    country: (outcome.ip ? pricing.countryOf?.(outcome.ip) : undefined) ?? null,
   };
 }
 

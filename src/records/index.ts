@@ -1,6 +1,6 @@
 export { RecordStore } from './record-store.js';
 export type { ProjectSummary, RecordPage, RecordStoreOptions } from './record-store.js';
-export { usageRecordSchema, attemptSchema } from './usage-record.js';
+export { usageRecordSchema, attemptSchema, labelSchema } from './usage-record.js';
 export type { AttemptEntry, UsageRecord } from './usage-record.js';
 export { usageRecordFromOutcome, countFailovers } from './from-outcome.js';
 export type { RecordPricing } from './from-outcome.js';
@@ -11,5 +11,12 @@ export type { StatsDimension, UsageGroup, UsageStats, UsageTotals } from './reco
 export { csvField, recordsAsCsv, recordsAsNdjson, EXPORT_FORMATS } from './record-export.js';
 export type { ExportFormat } from './record-export.js';
 export { recordsRoutes } from './records-routes.js';
+export { parseParams } from './query-params.js';
 export { recordsConfigSchema } from './records-config.js';
 export type { RecordsConfig } from './records-config.js';
+export { usageRoutes, usageOverviewDoc } from './usage-routes.js';
+export { usageOverview, usageOverviewSchema, usageOverviewQuerySchema, windowRange, OVERVIEW_WINDOWS } from './usage-overview.js';
+export type { OverviewWindow, UsageOverview } from './usage-overview.js';
+export { isCustomerImpacting, ROLLUP_DIMENSIONS } from './usage-rollup.js';
+export type { RollupDimension, UsageRollup } from './usage-rollup.js';
+export type { UsageRecordInput } from './usage-record.js';

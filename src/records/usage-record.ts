@@ -71,13 +71,21 @@ export const usageRecordSchema = z.object({
   latency_ms: z.number().nonnegative().nullable(),
   ttft_ms: z.number().nonnegative().nullable(),
   stream: z.boolean(),
-  /** `local` (a provider of this node) or `peer` (forwarded through the mesh to `peer`). */
-  served_by: z.enum(['local', 'peer', 'none']),
+  /** `local` (a provider of this node), `peer` (forwarded through the mesh to `peer`) or `cache` (a stored answer). */
+  served_by: z.enum(['local', 'peer', 'cache', 'none']),
+  /** The response cache was in play: `hit` (answered from it, at no cost: tokens and cost are 0) or `miss`. */
+  cache: z.enum(['hit', 'miss']).nullable().default(null),
   peer: z.string().nullable(),
   /** Sanitization findings: type, where in the request, and what was done — never the matched text. */
   findings: z.array(z.object({ type: z.string(), location: z.string(), action: z.enum(['redacted', 'blocked']) }).strict()),
   client_aborted: z.boolean(),
+  /** The client's address as per-IP quotas count it (IPv4 as is, IPv6 as its /64); null when unknown, absent in records from before it. */
+  client_ip: z.string().max(64).nullable().optional(),
+  /** ISO 3166-1 alpha-2 country of `client_ip` from the country database; null when unknown (private ranges). */
+  country: z.string().regex(/^[A-Z]{2}$/).nullable().optional(),
 });
 
 export type UsageRecord = z.infer<typeof usageRecordSchema>;
+/** A record as written (records stored before `reasoning_tokens` existed lack it). */
+export type UsageRecordInput = z.input<typeof usageRecordSchema>;
 export type AttemptEntry = z.infer<typeof attemptSchema>;

@@ -28,8 +28,11 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     stream: false,
     served_by: 'local',
     peer: null,
+    cache: null,
     findings: [],
     client_aborted: false,
+    client_ip: null,
+    country: null,
     ...overrides,
   };
 }
