@@ -1,3 +1,5 @@
+import { PROVIDER_PRESETS, type PresetName, type ProviderPreset } from '../core-config/index.js';
+
 /**
  * Providers a node serves when started without a config file, from the environment variables each provider's own
  * SDK reads. Keys are referenced as `${VAR}` so they pass through the same Secret wrapping as a config file's.
@@ -20,9 +22,13 @@ export function providersFromEnv(env: NodeJS.ProcessEnv): Array<Record<string, u
       ...(has('OPENAI_API_VERSION') ? { api_version: '${OPENAI_API_VERSION}' } : {}),
     });
   }
-  if (has('OLLAMA_HOST')) {
-    const url = ollamaUrl(env.OLLAMA_HOST!);
-    providers.push({ id: 'ollama', type: 'openai_compatible', base_url: `${url}/v1` });
+  // Every named preset whose variable is set: hosted ones by their key, local servers by their address.
+  for (const [name, preset] of Object.entries(PROVIDER_PRESETS) as Array<[PresetName, ProviderPreset]>) {
+    const keyed = preset.keyEnv !== undefined && has(preset.keyEnv);
+    const located = preset.baseUrlEnv !== undefined && has(preset.baseUrlEnv);
+    if (preset.keyRequired ? !keyed : !located) continue;
+    const baseUrl = !located ? {} : name === 'ollama' ? { base_url: `${ollamaUrl(env.OLLAMA_HOST!)}/v1` } : { base_url: `\${${preset.baseUrlEnv}}` };
+    providers.push({ id: name, type: name, ...baseUrl, ...(keyed ? { api_key: `\${${preset.keyEnv}}` } : {}) });
   }
   return providers;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Secret } from '../core/index.js';
 // From config.js, not the routing index: the schemas only, without the engine.
 import { fallbacksSchema, profilesConfigSchema } from '../routing/config.js';
+import { PRESET_NAMES, presetOf, type PresetName } from './provider-presets.js';
 
 /** A string secret from the config, wrapped so it cannot leak through JSON, logs or string interpolation. */
 const secret = z.string().transform((value) => new Secret(value));
@@ -77,13 +78,41 @@ const vertexSchema = z
   })
   .strict();
 
+const KEY_LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** One of several keys of a provider: named in records and logs by its label, never by its value. */
+const providerKeySchema = z
+  .object({
+    key: secret,
+    /** Shown in records, logs and errors instead of the key; default `key-<n>` (1-based, in config order). */
+    label: z.string().regex(KEY_LABEL, 'letters, digits, _ . - (max 64)').optional(),
+    /** Share of the requests this key takes, relative to the others' (smooth weighted round robin). */
+    weight: z.number().int().min(1).max(1000).default(1),
+    /** Requests in flight on this key at most; a full key is skipped. Absent: only the provider's max_concurrent. */
+    max_concurrent: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** The labels of a provider's several keys, in config order (`key-<n>`, 1-based, where none is given); [] for one key. */
+export function providerKeyLabels(provider: { keys?: Array<{ label?: string }>; api_keys?: unknown[] }): string[] {
+  return (provider.keys ?? provider.api_keys ?? []).map((k, i) => (k as { label?: string }).label ?? `key-${i + 1}`);
+}
+
 export const providerSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'letters, digits, _ . - (max 64)'),
-    type: z.enum(PROVIDER_TYPES),
+    /** A provider type, or a named OpenAI-compatible preset (`groq`, `mistral`, …: see provider-presets.ts). */
+    type: z.enum([...PROVIDER_TYPES, ...PRESET_NAMES]),
     /** The API root exactly as that provider's official SDK takes it. */
     base_url: z.url({ protocol: /^https?$/ }).optional(),
     api_key: secret.optional(),
+    /** Several keys, requests spread evenly over them (labels `key-1`, `key-2`, …). */
+    api_keys: z.array(secret).min(1).optional(),
+    /** Several keys with labels, weights and per-key concurrency. */
+    keys: z.array(providerKeySchema).min(1).optional(),
+    /** Seconds a key is rested after a 401/403/429 (doubled on each refusal in a row, up to key_rest_max_seconds). */
+    key_rest_seconds: z.number().positive().default(5),
+    key_rest_max_seconds: z.number().positive().default(300),
     /** Models served; absent → discovered from the provider's model list. `"*"` serves any model. */
     models: z.array(z.string().min(1)).optional(),
     /** Client-visible model name → upstream model name (e.g. an alias, or an Azure deployment's model). */
@@ -120,24 +149,46 @@ export const providerSchema = z
   })
   .strict()
   .superRefine((provider, ctx) => {
-    if (!provider.base_url && !DEFAULT_BASE_URLS[provider.type] && !REGIONAL_TYPES.has(provider.type)) {
+    const preset = presetOf(provider.type);
+    const given = [provider.api_key && 'api_key', provider.api_keys && 'api_keys', provider.keys && 'keys'].filter(Boolean);
+    if (given.length > 1) ctx.addIssue({ code: 'custom', path: [given[1] as string], message: `give one of api_key, api_keys and keys (got ${given.join(', ')})` });
+    const labels = providerKeyLabels(provider);
+    const twice = labels.find((label, i) => labels.indexOf(label) !== i);
+    if (twice) ctx.addIssue({ code: 'custom', path: ['keys'], message: `key label "${twice}" is used twice` });
+    if (provider.key_rest_max_seconds < provider.key_rest_seconds) {
+      ctx.addIssue({ code: 'custom', path: ['key_rest_max_seconds'], message: 'key_rest_max_seconds is below key_rest_seconds' });
+    }
+    if (preset && !preset.discovery && !provider.models?.length && Object.keys(provider.model_map).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['models'], message: `${provider.type} has no model list to discover from: give \`models\`` });
+    }
+    if (preset) return;
+    const type = provider.type as ProviderType;
+    if (!provider.base_url && !DEFAULT_BASE_URLS[type] && !REGIONAL_TYPES.has(type)) {
       ctx.addIssue({ code: 'custom', path: ['base_url'], message: `base_url is required for type "${provider.type}"` });
     }
-    if (!ENDPOINT_TYPES.includes(provider.type) && (provider.endpoints || Object.keys(provider.model_endpoints).length > 0)) {
+    if (!ENDPOINT_TYPES.includes(type) && (provider.endpoints || Object.keys(provider.model_endpoints).length > 0)) {
       ctx.addIssue({ code: 'custom', path: [provider.endpoints ? 'endpoints' : 'model_endpoints'], message: `endpoints apply to providers of type ${ENDPOINT_TYPES.join(' or ')}, not "${provider.type}"` });
     }
     if (provider.type === 'azure_openai' && !provider.deployment && Object.keys(provider.deployments).length === 0 && !provider.models?.length) {
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'azure_openai needs `deployment`, `deployments` or `models` (used as deployment names)' });
     }
     // Neither has a model list the runtime endpoint serves (Bedrock's is on another API, Vertex's per publisher).
-    if (REGIONAL_TYPES.has(provider.type) && !provider.models?.length && Object.keys(provider.model_map).length === 0) {
+    if (REGIONAL_TYPES.has(type) && !provider.models?.length && Object.keys(provider.model_map).length === 0) {
       ctx.addIssue({ code: 'custom', path: ['models'], message: `${provider.type} needs \`models\` (model ids or inference profiles; "*" serves any)` });
     }
     if (provider.aws && provider.type !== 'bedrock') ctx.addIssue({ code: 'custom', path: ['aws'], message: '`aws` is for type "bedrock" only' });
     if (provider.vertex && provider.type !== 'vertex') ctx.addIssue({ code: 'custom', path: ['vertex'], message: '`vertex` is for type "vertex" only' });
+  })
+  // A preset is an openai_compatible provider with its base URL filled in; `preset` keeps its name for its quirks.
+  .transform(({ type, ...provider }) => {
+    const preset = presetOf(type);
+    return preset
+      ? { ...provider, type: 'openai_compatible' as ProviderType, preset: type as PresetName, base_url: provider.base_url ?? preset.baseUrl }
+      : { ...provider, type: type as ProviderType, preset: undefined as PresetName | undefined };
   });
 
 export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ProviderKeyConfig = z.infer<typeof providerKeySchema>;
 
 export const serverSchema = z
   .object({

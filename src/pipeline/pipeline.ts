@@ -318,6 +318,7 @@ export class Pipeline {
       return this.measured(target, meter, () => this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route))));
     }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
       panic: routing.circuit_breaker.panic,
+      annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : {}),
       onPanic: (provider) => this.deps.logger.warn({ requestId: req.id, model: req.model, provider }, 'every provider of the model has an open circuit: trying the one whose cool-down ends soonest (panic mode)'),
     });
     if (targets.length > 0 && !overCapacity) {

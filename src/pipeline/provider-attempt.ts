@@ -66,7 +66,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const passHeaders = req.anthropicBeta && format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
-  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
+  const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders, keyTrail: meter.keys });
 
   if (!req.stream) {
     if (sameFormat) {
@@ -148,7 +148,7 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
   } else {
     body = target.requestFromCanonical(clientRequest, upstreamModel).body;
   }
-  const upstream = await provider.call({ operation: 'embeddings', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+  const upstream = await provider.call({ operation: 'embeddings', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, keyTrail: meter.keys });
   const json = await upstream.json();
   const canonical = target.responseToCanonical(json);
   // Gemini reports no usage for embeddings: estimate from the input rather than record zero.
@@ -187,7 +187,7 @@ export async function attemptCountTokens(route: Route, ctx: AttemptContext): Pro
     const generate = format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
     body = { generateContentRequest: { model: `models/${upstreamModel}`, ...generate } };
   }
-  const upstream = await provider.call({ operation: 'count_tokens', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });
+  const upstream = await provider.call({ operation: 'count_tokens', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, keyTrail: ctx.meter.keys });
   const json = (await upstream.json()) as { input_tokens?: number; totalTokens?: number };
   const tokens = json.input_tokens ?? json.totalTokens ?? 0;
   return { body: { kind: 'json', value: countResponse(req.format, tokens) }, warnings: [], contentType: JSON_TYPE, estimated: false };

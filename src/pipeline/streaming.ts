@@ -2,6 +2,7 @@ import type { StreamEvent, Usage } from '../formats/canonical.js';
 import type { FormatCodec } from '../formats/codec.js';
 import type { SSEMessage } from '../formats/sse.js';
 import { UpstreamError } from '../errors/index.js';
+import type { KeyUse } from '../providers/index.js';
 
 /** What one upstream attempt measured while its response streamed through. */
 export interface Meter {
@@ -12,9 +13,11 @@ export interface Meter {
   outputChars: number;
   /** An error the upstream reported inside its stream after content had been forwarded. */
   error?: string;
+  /** The provider keys the attempt used, by label (providers with several keys), for its record. */
+  keys?: KeyUse[];
 }
 
-export const newMeter = (startedAt: number): Meter => ({ startedAt, outputChars: 0 });
+export const newMeter = (startedAt: number): Meter => ({ startedAt, outputChars: 0, keys: [] });
 
 function markContent(meter: Meter): void {
   if (meter.ttftMs === undefined) meter.ttftMs = performance.now() - meter.startedAt;

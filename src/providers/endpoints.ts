@@ -1,7 +1,8 @@
-import type { WireFormat } from '../core/index.js';
+import { ConfigError, type WireFormat } from '../core/index.js';
 import type { GenerationEndpoint, ProviderConfig, ProviderType } from '../core-config/index.js';
-import { DEFAULT_BASE_URLS } from '../core-config/index.js';
+import { DEFAULT_BASE_URLS, presetOf } from '../core-config/index.js';
 import { bedrockEndpoints } from './bedrock/endpoints.js';
+import { applyPresetQuirks } from './preset-quirks.js';
 import type { Operation, ProviderEndpoints } from './types.js';
 import { vertexEndpoints } from './vertex/endpoints.js';
 
@@ -84,9 +85,30 @@ type Builder = (config: ProviderConfig, env: NodeJS.ProcessEnv) => ProviderEndpo
 const withBase = (build: (base: string, config: ProviderConfig) => ProviderEndpoints): Builder =>
   (config) => build(trimSlash(config.base_url ?? DEFAULT_BASE_URLS[config.type]!), config);
 
+/**
+ * An OpenAI-compatible server; a named preset's quirks shape its bodies, and its key comes from the preset's variable
+ * when the config gives none (`type = "groq"` alone reads GROQ_API_KEY).
+ */
+const openaiCompatible: Builder = (config, env) => {
+  const endpoints = openaiEndpoints(trimSlash(config.base_url!), config);
+  const preset = presetOf(config.preset);
+  if (!preset) return endpoints;
+  const envKey = preset.keyEnv ? env[preset.keyEnv] || undefined : undefined;
+  const configured = config.api_key !== undefined || config.api_keys !== undefined || config.keys !== undefined;
+  if (preset.keyRequired && !configured && !envKey) {
+    throw new ConfigError(`provider ${config.id}: ${preset.title} needs a key: set api_key, api_keys or keys, or ${preset.keyEnv}`);
+  }
+  return {
+    ...endpoints,
+    headers: (key) => endpoints.headers(key ?? envKey),
+    prepareBody: (op, _model, body) => applyPresetQuirks(preset, op, body),
+    ...(preset.discovery ? {} : { models: undefined }),
+  };
+};
+
 const BUILDERS: Record<ProviderType, Builder> = {
   openai: withBase(openaiEndpoints),
-  openai_compatible: withBase(openaiEndpoints),
+  openai_compatible: openaiCompatible,
   azure_openai: withBase(azureEndpoints),
   anthropic: withBase(anthropicEndpoints),
   gemini: withBase(geminiEndpoints),

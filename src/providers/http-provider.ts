@@ -1,8 +1,9 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { ProviderFormat, WireFormat } from '../core/index.js';
+import type { ProviderFormat, Secret, WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
+import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
 
@@ -85,8 +86,10 @@ export class HttpProvider implements Provider {
   readonly config: ProviderConfig;
   private readonly endpoints: ProviderEndpoints;
   private readonly agent: Agent;
+  private readonly keys: KeyPool | undefined;
 
   constructor(config: ProviderConfig, endpoints: ProviderEndpoints = endpointsFor(config)) {
+    this.keys = keyPoolFor(config);
     this.id = config.id;
     this.type = config.type;
     this.config = config;
@@ -113,28 +116,79 @@ export class HttpProvider implements Provider {
     return formats.includes(preferred) ? preferred : formats[0]!;
   }
 
-  private headers(call: { apiKey?: UpstreamCall['apiKey']; requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
-    const key = (call.apiKey ?? this.config.api_key)?.reveal();
+  private headers(key: Secret | undefined, call: { requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
     return {
       ...call.passHeaders,
       ...this.config.headers,
-      ...this.endpoints.headers(key || undefined),
+      ...this.endpoints.headers(key?.reveal() || undefined),
       ...(call.requestId ? { 'x-request-id': call.requestId } : {}),
     };
   }
 
   /** The headers of a request with a body, authorised last (a signature covers every other header and the body). */
-  private async requestHeaders(call: UpstreamCall, url: string, body: string, signal: AbortSignal): Promise<Record<string, string>> {
+  private async requestHeaders(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, url: string, body: string, signal: AbortSignal): Promise<Record<string, string>> {
     const accept = call.stream ? this.endpoints.streamAccept ?? 'text/event-stream' : 'application/json';
-    const headers = { 'content-type': 'application/json', accept, ...this.headers(call) };
+    const headers = { 'content-type': 'application/json', accept, ...this.headers(key, call) };
     if (!this.endpoints.authorize) return headers;
-    const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, call.apiKey?.reveal() || undefined, signal);
+    const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, perRequestKey ? key?.reveal() || undefined : undefined, signal);
     return { ...headers, ...added };
   }
 
+  /**
+   * Sends the call. With several keys: on the next usable key, and when the provider refuses it (401/403/429) that
+   * key rests and the call goes on with the next, before any byte reached the caller; every key resting or full
+   * is a retryable 429 (with the time until the first is back), so the router fails over.
+   */
   async call(call: UpstreamCall): Promise<UpstreamResponse> {
+    const pool = call.apiKey ? undefined : this.keys;
+    if (!pool) return this.send(call, call.apiKey ?? this.config.api_key, call.apiKey !== undefined, () => {});
+    const refused = new Set<string>();
+    for (;;) {
+      const lease = pool.acquire(refused);
+      if (!lease) throw this.noKeyLeft(pool);
+      try {
+        const response = await this.send(call, lease.secret, true, lease.release, lease.label);
+        pool.accepted(lease.label);
+        call.keyTrail?.push({ key: lease.label });
+        return response;
+      } catch (err) {
+        lease.release();
+        const status = err instanceof UpstreamError ? err.upstreamStatus : undefined;
+        call.keyTrail?.push({ key: lease.label, ...(status !== undefined ? { status } : {}) });
+        if (call.signal.aborted || (status !== 401 && status !== 403 && status !== 429)) throw err;
+        pool.rest(lease.label, (err as UpstreamError).retryAfter !== undefined ? (err as UpstreamError).retryAfter! * 1000 : undefined);
+        refused.add(lease.label);
+      }
+    }
+  }
+
+  private noKeyLeft(pool: KeyPool): UpstreamError {
+    const backInMs = pool.nextBackInMs();
+    const why = backInMs > 0
+      ? `every key is resting after refusals (the first is back in ${Math.ceil(backInMs / 1000)} s)`
+      : `every key is busy (max_concurrent per key)`;
+    return new UpstreamError(this.id, `Provider ${this.id}: ${why}`, {
+      retryable: true,
+      upstreamStatus: backInMs > 0 ? 429 : undefined,
+      ...(backInMs > 0 ? { retryAfter: Math.ceil(backInMs / 1000) } : {}),
+      code: backInMs > 0 ? 'upstream_rate_limited' : 'provider_at_capacity',
+    });
+  }
+
+  /** One upstream request with one key (`perRequestKey`: handed to a signer as the caller's own); `done` once it is over. */
+  private async send(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, onDone: () => void, label?: string): Promise<UpstreamResponse> {
     const { timeouts } = this.config;
-    const deadline = totalDeadline(call.signal, timeouts.total_ms);
+    const total = totalDeadline(call.signal, timeouts.total_ms);
+    let over = false;
+    const deadline = {
+      signal: total.signal,
+      clear: () => {
+        if (over) return;
+        over = true;
+        total.clear();
+        onDone();
+      },
+    };
     const { signal } = deadline;
     const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
     const payload = JSON.stringify(this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body);
@@ -149,7 +203,7 @@ export class HttpProvider implements Provider {
     let response: Dispatcher.ResponseData;
     let headersSent: Record<string, string>;
     try {
-      headersSent = await this.requestHeaders(call, url, payload, signal);
+      headersSent = await this.requestHeaders(call, key, perRequestKey, url, payload, signal);
     } catch (err) {
       deadline.clear();
       throw err instanceof UpstreamError ? err : failure(err);
@@ -178,7 +232,8 @@ export class HttpProvider implements Provider {
       const detail = refused
         ? this.endpoints.refusalDetail?.(response.statusCode, headers) ?? 'the provider refused this gateway\'s credentials (check the provider key)'
         : upstreamMessage(text);
-      throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${detail}`, {
+      const who = label === undefined ? this.id : `${this.id} (key ${label})`;
+      throw new UpstreamError(this.id, `Provider ${who} answered ${response.statusCode}: ${detail}`, {
         upstreamStatus: response.statusCode,
         retryable,
         retryAfter: parseRetryAfter(headers),
@@ -211,7 +266,11 @@ export class HttpProvider implements Provider {
   async discoverModels(signal: AbortSignal): Promise<string[]> {
     const models = this.endpoints.models;
     if (!models) return [];
-    const response = await request(models.url, { method: 'GET', dispatcher: this.agent, headers: this.headers({}), signal });
+    // With several keys, the list is asked with the first that is not resting (the lease is given back at once).
+    const lease = this.keys?.acquire();
+    lease?.release();
+    const key = this.keys ? lease?.secret : this.config.api_key;
+    const response = await request(models.url, { method: 'GET', dispatcher: this.agent, headers: this.headers(key, {}), signal });
     if (response.statusCode !== 200) {
       await response.body.dump();
       throw new Error(`model list answered ${response.statusCode}`);

@@ -3,7 +3,7 @@ import { endpointsFor } from './endpoints.js';
 import { HttpProvider } from './http-provider.js';
 import type { Provider } from './types.js';
 
-export type { Operation, Provider, ProviderEndpoints, SignableRequest, UpstreamCall, UpstreamResponse } from './types.js';
+export type { KeyUse, Operation, Provider, ProviderEndpoints, SignableRequest, UpstreamCall, UpstreamResponse } from './types.js';
 export { HttpProvider } from './http-provider.js';
 export { parseRetryAfter } from './retry-after.js';
 export { ANTHROPIC_VERSION } from './endpoints.js';

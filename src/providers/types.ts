@@ -20,6 +20,17 @@ export interface UpstreamCall {
   format?: ProviderFormat;
   /** Client headers that belong to this provider's API and are passed on (e.g. `anthropic-beta`). */
   passHeaders?: Record<string, string>;
+  /**
+   * Filled with the provider keys this call used, by label, in order (a provider with several keys moves on to the
+   * next when one is refused): for records. Never holds a key's value.
+   */
+  keyTrail?: KeyUse[];
+}
+
+/** One use of one of a provider's keys: its label, and the status it was refused with (absent: it was accepted). */
+export interface KeyUse {
+  key: string;
+  status?: number;
 }
 
 export interface UpstreamResponse {

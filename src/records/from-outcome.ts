@@ -35,6 +35,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
       ...(attempt.code !== undefined ? { code: attempt.code } : {}),
       ...(attempt.error !== undefined ? { error: attempt.error } : {}),
       duration_ms: attempt.durationMs,
+      ...(attempt.keys ? { keys: attempt.keys } : {}),
     })),
     failovers: countFailovers(outcome.attempts.map((attempt) => attempt.target)),
     status: outcome.status,

@@ -24,6 +24,8 @@ export const attemptSchema = z.object({
   /** Error message as the router recorded it (secret-free by the GatewayError rule). */
   error: z.string().optional(),
   duration_ms: z.number().nonnegative(),
+  /** Providers with several keys: the keys the attempt used, by label (never by value), and each refusal's status. */
+  keys: z.array(z.object({ key: z.string(), status: z.number().int().optional() })).optional(),
 });
 
 /**

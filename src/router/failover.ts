@@ -16,6 +16,8 @@ export interface AttemptRecord {
   code?: string;
   error?: string;
   durationMs: number;
+  /** The provider keys the attempt used, by label, with the status of each refusal (providers with several keys). */
+  keys?: Array<{ key: string; status?: number }>;
 }
 
 export interface FailoverOptions {
@@ -34,6 +36,8 @@ export interface FailoverOptions {
   panic?: boolean;
   /** Called with the target a request goes to in panic mode. */
   onPanic?: (target: string) => void;
+  /** What the attempt that just ended adds to its record (the keys it used). */
+  annotate?: () => Pick<AttemptRecord, 'keys'>;
 }
 
 export interface FailoverResult<T, Target extends FailoverTarget> {
@@ -116,7 +120,7 @@ export async function runFailover<T, Target extends FailoverTarget>(
     try {
       const value = await attempt(target, attempts.length + 1);
       target.breaker?.onSuccess();
-      attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started });
+      attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started, ...options.annotate?.() });
       return { value };
     } catch (err) {
       // A panic attempt holds no probe slot and is no probe: its failure leaves the breaker's schedule as it was.
@@ -130,6 +134,7 @@ export async function runFailover<T, Target extends FailoverTarget>(
         status: err instanceof UpstreamError ? err.upstreamStatus : gatewayError?.status,
         code: gatewayError?.code ?? 'error',
         error: gatewayError?.message ?? (err as Error).message,
+        ...options.annotate?.(),
       });
       failures.push({ target: target.id, err });
       if (!panic) {

@@ -18,6 +18,13 @@ export type { MockAwsCredentials } from './aws-sigv4.js';
 
 export interface MockUpstreamOptions {
   apiKey?: string;
+  /** More keys the OpenAI-format routes accept besides `apiKey` (a provider with several keys). */
+  extraKeys?: string[];
+  /**
+   * Chat body fields the OpenAI-format routes refuse with a 400, as a strict OpenAI-compatible server does (Mistral's
+   * 422 on unknown fields, Groq's 400 on `logprobs`): for testing a preset's quirks.
+   */
+  refuseFields?: string[];
   models?: string[];
   host?: string;
   /** The AWS credentials Bedrock requests must be signed with (or the API key they may carry). */
@@ -68,6 +75,9 @@ export interface MockUpstream {
   google: MockGoogle;
   requests: RecordedRequest[];
   enqueue(...behaviours: MockBehaviour[]): void;
+  /** Answers every request carrying this key with 429 (and `Retry-After`, in seconds) until `clearRateLimit`. */
+  rateLimitKey(key: string, retryAfterSeconds?: number): void;
+  clearRateLimit(key: string): void;
   setDefault(behaviour: MockBehaviour): void;
   reset(): void;
   inFlight(): number;
@@ -123,13 +133,13 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
 }
 
 /** Whether the request carries the key the way that provider expects it; undefined when it does. */
-function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSearchParams, key: string): { status: number; message: string } | undefined {
+function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSearchParams, key: string, keys: readonly string[]): { status: number; message: string } | undefined {
   if (r.operation === 'token') return undefined;
   if (r.azure) {
     if (!query.get('api-version')) return { status: 400, message: 'Missing required query parameter: api-version' };
     return headers['api-key'] === key ? undefined : { status: 401, message: 'Access denied due to invalid subscription key.' };
   }
-  if (r.format === 'openai' || r.format === 'responses') return headers.authorization === `Bearer ${key}` ? undefined : { status: 401, message: 'Incorrect API key provided.' };
+  if (r.format === 'openai' || r.format === 'responses') return keys.some((k) => headers.authorization === `Bearer ${k}`) ? undefined : { status: 401, message: 'Incorrect API key provided.' };
   if (r.format === 'anthropic') {
     if (headers['x-api-key'] !== key) return { status: 401, message: 'invalid x-api-key' };
     return headers['anthropic-version'] ? undefined : { status: 400, message: 'anthropic-version: header is required' };
@@ -172,6 +182,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   const requests: RecordedRequest[] = [];
   let queue: MockBehaviour[] = [];
   let fallback: MockBehaviour = { kind: 'ok' };
+  const rateLimited = new Map<string, number | undefined>();
   let active = 0;
   let aborted = 0;
   const sockets = new Set<Socket>();
@@ -303,8 +314,14 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       if (r.cloud) {
         if (await refusedByCloud(r, req, url, text, body, res)) return;
       } else {
-        const problem = authProblem(r, req.headers, url.searchParams, key);
+        const problem = authProblem(r, req.headers, url.searchParams, key, [key, ...(options.extraKeys ?? [])]);
         if (problem) return send(res, problem.status, errorBody(r.format, problem.status, problem.message));
+        const limited = [...rateLimited.entries()].find(([k]) => req.headers.authorization === `Bearer ${k}`);
+        if (limited) {
+          return send(res, 429, errorBody(r.format, 429, 'Rate limit reached for requests'), limited[1] !== undefined ? { 'retry-after': String(limited[1]) } : {});
+        }
+        const refused = r.format === 'openai' && r.operation === 'chat' ? options.refuseFields?.find((f) => body && typeof body === 'object' && f in body) : undefined;
+        if (refused) return send(res, 400, errorBody('openai', 400, `Unrecognized request argument supplied: ${refused}`));
       }
       if (r.operation === 'models') {
         return r.format === 'gemini'
@@ -375,11 +392,14 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     google,
     requests,
     enqueue: (...behaviours) => void queue.push(...behaviours),
+    rateLimitKey: (limitedKey, retryAfterSeconds) => void rateLimited.set(limitedKey, retryAfterSeconds),
+    clearRateLimit: (limitedKey) => void rateLimited.delete(limitedKey),
     setDefault: (behaviour) => void (fallback = behaviour),
     reset: () => {
       requests.length = 0;
       queue = [];
       fallback = { kind: 'ok' };
+      rateLimited.clear();
       aborted = 0;
     },
     inFlight: () => active,

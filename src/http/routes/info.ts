@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { publicUrl } from '../../config/public-url.js';
 import type { PriceBook } from '../../pricing/index.js';
+import { providerKeyLabels } from '../../core-config/index.js';
 import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
@@ -29,8 +30,11 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
     return {
       id: p.id,
       type: p.type,
+      ...(p.config.preset ? { preset: p.config.preset } : {}),
       format: p.format,
       base_url: publicUrl(p.config.base_url),
+      // Labels only: how many keys and what they are called, never a value.
+      ...(p.config.keys || p.config.api_keys ? { keys: providerKeyLabels(p.config) } : {}),
       models: models?.wildcard ? ['*', ...models.models] : models?.models ?? [],
       circuit: deps.breakers.get(p.id)?.state() ?? 'closed',
       ...(models?.lastError ? { discovery_error: models.lastError } : {}),

@@ -31,6 +31,18 @@ describe('config', () => {
     expect(config.providers[4]!.base_url).toBe('http://127.0.0.1:11434/v1');
   });
 
+  it('picks up every named preset whose variable is set: hosted ones by their key, local servers by their address', async () => {
+    const { config } = await loadConfig({
+      env: { GROQ_API_KEY: 'gsk-1', OPENROUTER_API_KEY: 'or-2', DASHSCOPE_API_KEY: 'ds-3', VLLM_BASE_URL: 'http://gpu:8000/v1', VLLM_API_KEY: 'vl-4', LLAMA_API_KEY: 'no-address' },
+    });
+    expect(config.providers.map((p) => `${p.id}:${p.type}:${p.preset}`)).toEqual(['openrouter:openai_compatible:openrouter', 'groq:openai_compatible:groq', 'dashscope:openai_compatible:dashscope', 'vllm:openai_compatible:vllm']);
+    expect(config.providers.find((p) => p.id === 'groq')).toMatchObject({ base_url: 'https://api.groq.com/openai/v1' });
+    expect(config.providers.find((p) => p.id === 'groq')!.api_key!.reveal()).toBe('gsk-1');
+    expect(config.providers.find((p) => p.id === 'vllm')).toMatchObject({ base_url: 'http://gpu:8000/v1' });
+    expect(config.providers.find((p) => p.id === 'vllm')!.api_key!.reveal()).toBe('vl-4');
+    expect(JSON.stringify(config)).not.toMatch(/gsk-1|or-2|ds-3|vl-4/);
+  });
+
   it('reads OLLAMA_HOST as Ollama does: a bare host means port 11434', async () => {
     const cases: Array<[string, string]> = [
       ['0.0.0.0', 'http://0.0.0.0:11434/v1'], ['localhost', 'http://localhost:11434/v1'], [':11500', 'http://127.0.0.1:11500/v1'],

@@ -1,0 +1,25 @@
+import type { ProviderPreset } from '../core-config/index.js';
+import type { Operation } from './types.js';
+
+/**
+ * A chat body as a preset's server takes it: the output limit under the name it knows, fields it refuses left out,
+ * fields it names otherwise renamed, and no `stream_options` where streams take none. Applied to the body as it is
+ * about to be sent, so a client's own body (passed through) and a translated one are treated alike.
+ */
+export function applyPresetQuirks(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): Record<string, unknown> {
+  if (op !== 'chat') return body;
+  const out: Record<string, unknown> = { ...body };
+  const other = preset.maxTokensField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
+  if (out[other] !== undefined) {
+    out[preset.maxTokensField] ??= out[other];
+    delete out[other];
+  }
+  for (const field of preset.unsupported) delete out[field];
+  if (!preset.streamOptions) delete out.stream_options;
+  for (const [from, to] of Object.entries(preset.renamed ?? {})) {
+    if (out[from] === undefined) continue;
+    out[to] ??= out[from];
+    delete out[from];
+  }
+  return out;
+}
