@@ -6,6 +6,7 @@ import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
+import { stateConfigSchema } from '../state/state-config.js';
 import { coreConfigShape } from '../core-config/index.js';
 
 /**
@@ -30,6 +31,7 @@ export const configSchema = z
     records: recordsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
     analytics: analyticsConfigSchema.prefault({}),
+    state: stateConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
