@@ -13,7 +13,7 @@ const timeoutsSchema = z
   })
   .strict();
 
-export const PROVIDER_TYPES = ['openai', 'anthropic', 'azure_openai', 'gemini', 'openai_compatible'] as const;
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'azure_openai', 'gemini', 'openai_compatible', 'bedrock', 'vertex'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 export const DEFAULT_BASE_URLS: Record<ProviderType, string | undefined> = {
@@ -22,7 +22,46 @@ export const DEFAULT_BASE_URLS: Record<ProviderType, string | undefined> = {
   gemini: 'https://generativelanguage.googleapis.com/v1beta',
   azure_openai: undefined,
   openai_compatible: undefined,
+  // Regional: built from the region (src/providers/bedrock, src/providers/vertex) unless base_url is given.
+  bedrock: undefined,
+  vertex: undefined,
 };
+
+/** Types whose endpoint is built from a region, so they need no base_url. */
+const REGIONAL_TYPES: ReadonlySet<ProviderType> = new Set(['bedrock', 'vertex']);
+
+/**
+ * AWS Bedrock credentials and region. Each field left out is taken from the usual variables at start
+ * (AWS_REGION / AWS_DEFAULT_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN); a Bedrock API key
+ * (bearer mode) goes in the provider's `api_key` or AWS_BEARER_TOKEN_BEDROCK.
+ */
+const awsSchema = z
+  .object({
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'an AWS region such as us-east-1').optional(),
+    access_key_id: z.string().min(1).optional(),
+    secret_access_key: secret.optional(),
+    session_token: secret.optional(),
+  })
+  .strict()
+  .refine((aws) => (aws.access_key_id === undefined) === (aws.secret_access_key === undefined), {
+    message: 'access_key_id and secret_access_key go together',
+  });
+
+/**
+ * Google Vertex AI project, location and credentials. Left out: GOOGLE_CLOUD_PROJECT (or the key file's
+ * project_id), GOOGLE_CLOUD_LOCATION, GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN.
+ */
+const vertexSchema = z
+  .object({
+    project: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'a Google Cloud project id').optional(),
+    /** A region such as us-east5, or "global" (the global endpoint, aiplatform.googleapis.com). */
+    region: z.string().regex(/^(global|[a-z]+-[a-z]+\d+)$/, 'a Google Cloud region such as us-east5, or "global"').optional(),
+    /** A service-account JSON key: the node signs a JWT with it and exchanges it at the key's token_uri. */
+    credentials_file: z.string().min(1).optional(),
+    /** An OAuth access token used as is (it expires: for long-running nodes prefer credentials_file). */
+    access_token: secret.optional(),
+  })
+  .strict();
 
 export const providerSchema = z
   .object({
@@ -39,6 +78,10 @@ export const providerSchema = z
     deployment: z.string().optional(),
     deployments: z.record(z.string(), z.string()).default({}),
     api_version: z.string().default('2024-10-21'),
+    /** Bedrock: region and credentials (see awsSchema). */
+    aws: awsSchema.optional(),
+    /** Vertex AI: project, region and credentials (see vertexSchema). */
+    vertex: vertexSchema.optional(),
     /** Extra headers sent upstream (e.g. OpenRouter's HTTP-Referer). Values may use ${VAR}. */
     headers: z.record(z.string(), z.string()).default({}),
     timeouts: timeoutsSchema.prefault({}),
@@ -54,12 +97,18 @@ export const providerSchema = z
   })
   .strict()
   .superRefine((provider, ctx) => {
-    if (!provider.base_url && !DEFAULT_BASE_URLS[provider.type]) {
+    if (!provider.base_url && !DEFAULT_BASE_URLS[provider.type] && !REGIONAL_TYPES.has(provider.type)) {
       ctx.addIssue({ code: 'custom', path: ['base_url'], message: `base_url is required for type "${provider.type}"` });
     }
     if (provider.type === 'azure_openai' && !provider.deployment && Object.keys(provider.deployments).length === 0 && !provider.models?.length) {
       ctx.addIssue({ code: 'custom', path: ['deployment'], message: 'azure_openai needs `deployment`, `deployments` or `models` (used as deployment names)' });
     }
+    // Neither has a model list the runtime endpoint serves (Bedrock's is on another API, Vertex's per publisher).
+    if (REGIONAL_TYPES.has(provider.type) && !provider.models?.length && Object.keys(provider.model_map).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['models'], message: `${provider.type} needs \`models\` (model ids or inference profiles; "*" serves any)` });
+    }
+    if (provider.aws && provider.type !== 'bedrock') ctx.addIssue({ code: 'custom', path: ['aws'], message: '`aws` is for type "bedrock" only' });
+    if (provider.vertex && provider.type !== 'vertex') ctx.addIssue({ code: 'custom', path: ['vertex'], message: '`vertex` is for type "vertex" only' });
   });
 
 export type ProviderConfig = z.infer<typeof providerSchema>;

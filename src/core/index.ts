@@ -11,4 +11,4 @@ export { MICROS_PER_USD, formatMicrosAsUsd, isWholeMicros, microsToUsd, usdToMic
 export { OPERATIONS, type Operation } from './operation.js';
 export type { PrincipalRef } from './principal-ref.js';
 export { Secret } from './secret.js';
-export { WIRE_FORMATS, type WireFormat } from './wire-format.js';
+export { PROVIDER_FORMATS, WIRE_FORMATS, type ProviderFormat, type WireFormat } from './wire-format.js';

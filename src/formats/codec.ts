@@ -2,6 +2,7 @@ import type {
   CanonicalEmbeddingRequest, CanonicalEmbeddingResponse, CanonicalRequest, CanonicalResponse, StreamEvent, Usage,
   WireFormat,
 } from './canonical.js';
+import type { ProviderFormat } from '../core/index.js';
 import type { SSEMessage } from './sse.js';
 
 /** Context a format cannot read from its own body (Gemini carries model and streaming in the URL). */
@@ -42,24 +43,37 @@ export interface PassthroughTap {
 }
 
 /**
+ * What the gateway needs of a format to speak it to a provider: build a request, read a response, decode a stream.
+ * Formats only upstreams speak (Bedrock Converse) have just this; client formats are a `FormatCodec`.
+ */
+export interface ProviderCodec {
+  readonly format: ProviderFormat;
+  /** Builds a request for an upstream of this format. `model` is the upstream model name; `target` says who gets it. */
+  requestFromCanonical(req: CanonicalRequest, model: string, target?: TranslationTarget): TranslatedRequest;
+  /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
+  responseToCanonical(body: unknown): CanonicalResponse;
+  /** Decodes an upstream's stream messages into canonical events. Throws UpstreamError on an in-stream error event. */
+  decodeStream(messages: AsyncIterable<SSEMessage>): AsyncGenerator<StreamEvent>;
+  /**
+   * Splits a streamed response body into messages, one per event, each yielded as soon as it is complete. Absent:
+   * the body is Server-Sent Events. Bedrock's is AWS event-stream binary framing, its events given as
+   * `{ event: <event type>, data: <JSON payload> }`.
+   */
+  streamMessages?(body: AsyncIterable<Uint8Array>): AsyncIterable<SSEMessage>;
+}
+
+/**
  * Everything meshgate knows about one wire format. A translator is a pair of these: client codec -> canonical ->
  * provider codec. Pure functions only: no I/O, no clock other than what is passed in.
  */
-export interface FormatCodec {
+export interface FormatCodec extends ProviderCodec {
   readonly format: WireFormat;
 
   /** Validates a client request (zod, partial where the format is open-ended) and maps it. Throws 400 GatewayError. */
   requestToCanonical(body: unknown, ctx?: RequestContext): CanonicalRequest;
-  /** Builds a request for an upstream of this format. `model` is the upstream model name; `target` says who gets it. */
-  requestFromCanonical(req: CanonicalRequest, model: string, target?: TranslationTarget): TranslatedRequest;
-
-  /** Parses an upstream's non-streaming response. Throws UpstreamError on a body that is not a response. */
-  responseToCanonical(body: unknown): CanonicalResponse;
   /** Builds the response a client of this format expects. */
   responseFromCanonical(res: CanonicalResponse): Record<string, unknown>;
 
-  /** Decodes an upstream's SSE stream into canonical events. Throws UpstreamError on an in-stream error event. */
-  decodeStream(messages: AsyncIterable<SSEMessage>): AsyncGenerator<StreamEvent>;
   /** Encodes canonical events into the SSE text a client of this format expects (terminator included). */
   encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean }): AsyncGenerator<string>;
 

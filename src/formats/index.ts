@@ -1,13 +1,15 @@
+import type { ProviderFormat } from '../core/index.js';
 import type { WireFormat } from './canonical.js';
-import type { FormatCodec } from './codec.js';
+import type { FormatCodec, ProviderCodec } from './codec.js';
 import { anthropicCodec } from './anthropic/index.js';
+import { bedrockCodec } from './bedrock/index.js';
 
 export { betasLostInTranslation } from './anthropic/index.js';
 import { geminiCodec } from './gemini/index.js';
 import { openaiCodec } from './openai/index.js';
 
 export * from './canonical.js';
-export type { FormatCodec, PassthroughTap, RequestContext, TranslatedRequest, TranslationTarget } from './codec.js';
+export type { FormatCodec, PassthroughTap, ProviderCodec, RequestContext, TranslatedRequest, TranslationTarget } from './codec.js';
 export { REASONING_BUDGETS, reasoningBudget, reasoningEffort, wantsReasoningText } from './reasoning.js';
 export { parseSSE, parseSSEData, sseMessage } from './sse.js';
 export type { SSEMessage } from './sse.js';
@@ -17,6 +19,9 @@ export const codecs: Record<WireFormat, FormatCodec> = {
   anthropic: anthropicCodec,
   gemini: geminiCodec,
 };
+
+/** Every format a provider may be spoken to in: the client formats and the provider-only ones. */
+export const providerCodecs: Record<ProviderFormat, ProviderCodec> = { ...codecs, bedrock: bedrockCodec };
 
 /** The request schemas the codecs validate client bodies with (also the OpenAPI document's request bodies). */
 export { openaiChatRequestSchema } from './openai/request.js';

@@ -76,7 +76,7 @@ export class Gateway {
   constructor(config: Config, private readonly options: GatewayOptions = {}) {
     this.config = config;
     this.logger = options.logger ?? createLogger();
-    this.providers = config.providers.map(createProvider);
+    this.providers = config.providers.map((provider) => createProvider(provider));
     this.priceBook = new PriceBook(config.pricing);
     this.catalog = new ModelCatalog(this.providers, this.logger);
     this.metrics = createMetrics({ isKnownModel: (model) => this.catalog.resolve(model).length > 0 || (this.mesh?.knownModels().has(model) ?? false) });

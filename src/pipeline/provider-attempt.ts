@@ -1,7 +1,7 @@
 import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest } from '../formats/canonical.js';
-import { betasLostInTranslation, codecs, wantsReasoningText } from '../formats/index.js';
+import type { CanonicalRequest, StreamEvent } from '../formats/canonical.js';
+import { betasLostInTranslation, codecs, providerCodecs, wantsReasoningText, type ProviderCodec } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
@@ -39,8 +39,9 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const { req, meter } = ctx;
   const { provider, upstreamModel } = route;
   const client = codecs[req.format];
-  const target = codecs[provider.format];
-  const sameFormat = provider.format === req.format;
+  const format = provider.formatFor(upstreamModel);
+  const target = providerCodecs[format];
+  const sameFormat = format === req.format;
 
   let body: Record<string, unknown>;
   let warnings: string[] = [];
@@ -59,7 +60,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   }
 
   // A client's Anthropic beta features go to an Anthropic provider; anywhere else they cannot be honoured: named.
-  const passHeaders = req.anthropicBeta && provider.format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
+  const passHeaders = req.anthropicBeta && format === 'anthropic' ? { 'anthropic-beta': req.anthropicBeta } : undefined;
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
   const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders });
@@ -74,14 +75,16 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
       return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
     }
     const decoded = target.responseToCanonical(await upstream.json());
-    const canonicalResponse = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: decoded.content.filter((p) => p.type !== 'reasoning') };
+    const shown = wantsReasoningText(ctx.canonical().reasoning) ? decoded : { ...decoded, content: decoded.content.filter((p) => p.type !== 'reasoning') };
+    // Formats without a model name in the response (Bedrock Converse) answer as the model that was asked of them.
+    const canonicalResponse = shown.model ? shown : { ...shown, model: upstreamModel };
     meter.usage = canonicalResponse.usage;
     meter.ttftMs = performance.now() - meter.startedAt;
     return { body: { kind: 'json', value: client.responseFromCanonical(canonicalResponse) }, warnings, contentType: JSON_TYPE };
   }
 
-  const messages = parseSSE(upstream.body);
-  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, route, ctx);
+  const messages = (target.streamMessages ?? parseSSE)(upstream.body);
+  const events = sameFormat ? passthroughStream(messages, client, clientWantsUsage, meter, provider.id) : translatedStream(messages, target, route, ctx);
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };
   } catch (err) {
@@ -94,12 +97,17 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
  * A provider's stream in the client's format: decoded, metered (for usage and time to first token), reasoning text left
  * out where the client asked not to see it, an input estimate in the start event, encoded.
  */
-function translatedStream(messages: AsyncIterable<SSEMessage>, route: Route, ctx: AttemptContext): AsyncGenerator<string> {
+function translatedStream(messages: AsyncIterable<SSEMessage>, target: ProviderCodec, route: Route, ctx: AttemptContext): AsyncGenerator<string> {
   const { req, meter } = ctx;
-  const decoded = meterEvents(codecs[route.provider.format].decodeStream(messages), meter);
+  const decoded = meterEvents(withModel(target.decodeStream(messages), route.upstreamModel), meter);
   const shown = withReasoningText(decoded, wantsReasoningText(ctx.canonical().reasoning));
   const estimated = withStartUsageEstimate(shown, () => estimateInputTokens(ctx.canonical()));
   return codecs[req.format].encodeStream(estimated, { includeUsage: includeUsageRequested(req.format, req.body) });
+}
+
+/** A stream whose start names no model (Bedrock's) names the upstream model it was asked of. */
+async function* withModel(events: AsyncIterable<StreamEvent>, model: string): AsyncGenerator<StreamEvent> {
+  for await (const event of events) yield event.type === 'start' && !event.model ? { ...event, model } : event;
 }
 
 function parseUpstreamJson(providerId: string, text: string): unknown {
@@ -121,13 +129,14 @@ function includeUsageRequested(format: WireFormat, body: Record<string, unknown>
 export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Promise<Prepared> {
   const { req, meter } = ctx;
   const { provider, upstreamModel } = route;
+  const format = provider.formatFor(upstreamModel);
   const client = codecs[req.format].embeddings;
-  const target = codecs[provider.format].embeddings;
+  const target = format === 'bedrock' ? undefined : codecs[format].embeddings;
   if (!client || !target) throw badRequest(`Provider ${provider.id} has no embeddings endpoint.`, 'model');
   let body: Record<string, unknown>;
   const clientRequest = client.requestToCanonical(req.body, { model: req.model });
-  if (provider.format === req.format) {
-    body = provider.format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
+  if (format === req.format) {
+    body = format === 'openai' ? { ...req.body, model: upstreamModel } : req.body;
   } else {
     body = target.requestFromCanonical(clientRequest, upstreamModel).body;
   }
@@ -136,7 +145,7 @@ export async function attemptEmbeddings(route: Route, ctx: AttemptContext): Prom
   const canonical = target.responseToCanonical(json);
   // Gemini reports no usage for embeddings: estimate from the input rather than record zero.
   meter.usage = { inputTokens: canonical.usage.inputTokens || estimateEmbeddingTokens(clientRequest.input), outputTokens: 0 };
-  const value = provider.format === req.format ? json : client.responseFromCanonical({ ...canonical, encodingFormat: clientRequest.encodingFormat });
+  const value = format === req.format ? json : client.responseFromCanonical({ ...canonical, encodingFormat: clientRequest.encodingFormat });
   return { body: { kind: 'json', value }, warnings: [], contentType: JSON_TYPE };
 }
 
@@ -157,12 +166,13 @@ export async function attemptCountTokens(route: Route, ctx: AttemptContext): Pro
   if (!provider.supports('count_tokens')) {
     return { body: { kind: 'json', value: countResponse(req.format, estimateInputTokens(ctx.canonical())) }, warnings: [], contentType: JSON_TYPE, estimated: true };
   }
+  const format = provider.formatFor(upstreamModel);
   let body: Record<string, unknown>;
-  if (provider.format === 'anthropic') {
-    const full = provider.format === req.format ? { ...req.body, model: upstreamModel } : codecs.anthropic.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+  if (format === 'anthropic') {
+    const full = format === req.format ? { ...req.body, model: upstreamModel } : codecs.anthropic.requestFromCanonical(ctx.canonical(), upstreamModel).body;
     body = Object.fromEntries(Object.entries(full).filter(([key]) => ANTHROPIC_COUNT_FIELDS.includes(key)));
   } else {
-    const generate = provider.format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
+    const generate = format === req.format ? req.body : codecs.gemini.requestFromCanonical(ctx.canonical(), upstreamModel).body;
     body = { generateContentRequest: { model: `models/${upstreamModel}`, ...generate } };
   }
   const upstream = await provider.call({ operation: 'count_tokens', model: upstreamModel, stream: false, body, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id });

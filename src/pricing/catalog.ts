@@ -9,13 +9,18 @@ import type { ModelPrice, PriceTier, TokenRates } from './model-price.js';
  * prices change when the package is upgraded, reviewably, and a node never fetches anything to price a request.
  */
 
-/** Our provider types → the catalog's provider ids. `openai_compatible` has none: the model name decides. */
+/**
+ * Our provider types → the catalog's provider ids. `openai_compatible` has none: the model name decides; so does
+ * `vertex`, which serves Google's and Anthropic's models (priced as each publisher's own).
+ */
 const CATALOG_PROVIDER_IDS: Record<ProviderType, string | undefined> = {
   openai: 'openai',
   azure_openai: 'azure',
   anthropic: 'anthropic',
   gemini: 'google',
   openai_compatible: undefined,
+  bedrock: 'aws',
+  vertex: undefined,
 };
 
 /** Catalog price keys (`prices/units.yml` upstream) → our rate fields; other units (searches, audio) are not billed here. */
@@ -28,12 +33,18 @@ const RATE_KEYS: ReadonlyArray<readonly [keyof TokenRates, string]> = [
 
 const ZERO_USAGE = { input_tokens: 0, output_tokens: 0 };
 
+/** The geography of a Bedrock cross-region inference profile id (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). */
+const BEDROCK_PROFILE_PREFIX = /^(us|us-gov|eu|apac|jp|au|ca|global)\./;
+
 /** The catalog's price for `model` as served by a provider of `providerType`, in force at `at`; undefined if unknown. */
 export function catalogPrice(providerType: ProviderType | undefined, model: string, at = new Date()): ModelPrice | undefined {
   const providerId = providerType ? CATALOG_PROVIDER_IDS[providerType] : undefined;
   // A zero-usage calculation is the package's public way to resolve a model (match rules, snapshot dates,
   // start-date constraints) to the prices in force at a time.
-  const found = calcPrice(ZERO_USAGE, model, { ...(providerId ? { providerId } : {}), timestamp: at });
+  const lookup = (name: string) => calcPrice(ZERO_USAGE, name, { ...(providerId ? { providerId } : {}), timestamp: at });
+  // A Bedrock cross-region inference profile (`us.anthropic.claude-…`) is the base model behind a routing prefix;
+  // the catalog lists the base model (AWS prices the geographic profiles the same as it).
+  const found = lookup(model) ?? (providerType === 'bedrock' && BEDROCK_PROFILE_PREFIX.test(model) ? lookup(model.replace(BEDROCK_PROFILE_PREFIX, '')) : undefined);
   if (!found) return undefined;
   return fromCatalogPrices(found.model.id, found.model_price, found.model.context_window);
 }

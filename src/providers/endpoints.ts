@@ -1,6 +1,8 @@
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { DEFAULT_BASE_URLS } from '../core-config/index.js';
+import { bedrockEndpoints } from './bedrock/endpoints.js';
 import type { Operation, ProviderEndpoints } from './types.js';
+import { vertexEndpoints } from './vertex/endpoints.js';
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 const idsFromData = (body: unknown) =>
@@ -65,15 +67,23 @@ function geminiEndpoints(base: string): ProviderEndpoints {
   };
 }
 
-const BUILDERS: Record<ProviderType, (base: string, config: ProviderConfig) => ProviderEndpoints> = {
-  openai: openaiEndpoints,
-  openai_compatible: openaiEndpoints,
-  azure_openai: azureEndpoints,
-  anthropic: anthropicEndpoints,
-  gemini: geminiEndpoints,
+type Builder = (config: ProviderConfig, env: NodeJS.ProcessEnv) => ProviderEndpoints;
+/** Types whose endpoint is a base URL plus a key header. */
+const withBase = (build: (base: string, config: ProviderConfig) => ProviderEndpoints): Builder =>
+  (config) => build(trimSlash(config.base_url ?? DEFAULT_BASE_URLS[config.type]!), config);
+
+const BUILDERS: Record<ProviderType, Builder> = {
+  openai: withBase(openaiEndpoints),
+  openai_compatible: withBase(openaiEndpoints),
+  azure_openai: withBase(azureEndpoints),
+  anthropic: withBase(anthropicEndpoints),
+  gemini: withBase(geminiEndpoints),
+  // Regional endpoints and credentials of their own (resolved from config, then the environment): their folders.
+  bedrock: bedrockEndpoints,
+  vertex: vertexEndpoints,
 };
 
-export function endpointsFor(config: ProviderConfig): ProviderEndpoints {
-  const base = trimSlash(config.base_url ?? DEFAULT_BASE_URLS[config.type]!);
-  return BUILDERS[config.type](base, config);
+/** A provider's endpoints. Throws ConfigError when a type's credentials or region cannot be resolved. */
+export function endpointsFor(config: ProviderConfig, env: NodeJS.ProcessEnv = process.env): ProviderEndpoints {
+  return BUILDERS[config.type](config, env);
 }

@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { WireFormat } from '../core/index.js';
+import type { ProviderFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
@@ -81,16 +81,16 @@ function transportError(providerId: string, err: unknown, signal: AbortSignal): 
 export class HttpProvider implements Provider {
   readonly id: string;
   readonly type: ProviderType;
-  readonly format: WireFormat;
+  readonly format: ProviderFormat;
   readonly config: ProviderConfig;
   private readonly endpoints: ProviderEndpoints;
   private readonly agent: Agent;
 
-  constructor(config: ProviderConfig) {
+  constructor(config: ProviderConfig, endpoints: ProviderEndpoints = endpointsFor(config)) {
     this.id = config.id;
     this.type = config.type;
     this.config = config;
-    this.endpoints = endpointsFor(config);
+    this.endpoints = endpoints;
     this.format = this.endpoints.format;
     this.agent = new Agent({
       connect: { timeout: config.timeouts.connect_ms },
@@ -98,6 +98,10 @@ export class HttpProvider implements Provider {
       connections: config.max_concurrent,
       pipelining: 1,
     });
+  }
+
+  formatFor(model: string): ProviderFormat {
+    return this.endpoints.formatFor?.(model) ?? this.format;
   }
 
   supports(op: Operation): boolean {
@@ -114,11 +118,21 @@ export class HttpProvider implements Provider {
     };
   }
 
+  /** The headers of a request with a body, authorised last (a signature covers every other header and the body). */
+  private async requestHeaders(call: UpstreamCall, url: string, body: string, signal: AbortSignal): Promise<Record<string, string>> {
+    const accept = call.stream ? this.endpoints.streamAccept ?? 'text/event-stream' : 'application/json';
+    const headers = { 'content-type': 'application/json', accept, ...this.headers(call) };
+    if (!this.endpoints.authorize) return headers;
+    const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, call.apiKey?.reveal() || undefined, signal);
+    return { ...headers, ...added };
+  }
+
   async call(call: UpstreamCall): Promise<UpstreamResponse> {
     const { timeouts } = this.config;
     const deadline = totalDeadline(call.signal, timeouts.total_ms);
     const { signal } = deadline;
     const url = this.endpoints.url(call.operation, call.model, call.stream);
+    const payload = JSON.stringify(this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body);
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
     const failure = (err: unknown): Error => {
@@ -128,12 +142,19 @@ export class HttpProvider implements Provider {
       return transportError(id, err, call.signal);
     };
     let response: Dispatcher.ResponseData;
+    let headersSent: Record<string, string>;
+    try {
+      headersSent = await this.requestHeaders(call, url, payload, signal);
+    } catch (err) {
+      deadline.clear();
+      throw err instanceof UpstreamError ? err : failure(err);
+    }
     try {
       response = await request(url, {
         method: 'POST',
         dispatcher: this.agent,
-        headers: { 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json', ...this.headers(call) },
-        body: JSON.stringify(call.body),
+        headers: headersSent,
+        body: payload,
         signal,
         headersTimeout: timeouts.first_byte_ms,
         bodyTimeout: timeouts.idle_ms,
@@ -145,10 +166,12 @@ export class HttpProvider implements Provider {
     const headers = headerRecord(response.headers);
     if (response.statusCode < 200 || response.statusCode >= 300) {
       const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
-      const retryable = isRetryableStatus(response.statusCode);
+      const refused = response.statusCode === 401 || response.statusCode === 403;
+      const renewed = refused && this.endpoints.credentialsRefused?.() === true;
+      const retryable = renewed || isRetryableStatus(response.statusCode);
       // An auth failure's text can quote part of the key (OpenAI shows its last characters): never passed on.
-      const detail = response.statusCode === 401 || response.statusCode === 403
-        ? 'the provider refused this gateway\'s credentials (check the provider key)'
+      const detail = refused
+        ? this.endpoints.refusalDetail?.(response.statusCode, headers) ?? 'the provider refused this gateway\'s credentials (check the provider key)'
         : upstreamMessage(text);
       throw new UpstreamError(this.id, `Provider ${this.id} answered ${response.statusCode}: ${detail}`, {
         upstreamStatus: response.statusCode,

@@ -1,5 +1,5 @@
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
-import type { Operation, Secret, WireFormat } from '../core/index.js';
+import type { Operation, ProviderFormat, Secret } from '../core/index.js';
 
 export type { Operation } from '../core/index.js';
 
@@ -37,21 +37,53 @@ export interface UpstreamResponse {
  * never touching the router.
  */
 export interface ProviderEndpoints {
-  format: WireFormat;
+  format: ProviderFormat;
+  /** The format a model is spoken to in, where one provider serves several (Vertex: Gemini and Claude models). */
+  formatFor?(model: string): ProviderFormat;
   operations: ReadonlySet<Operation>;
   /** URL of an operation for a model (Gemini and Azure put the model or deployment in the path). */
   url(op: Operation, model: string, stream: boolean): string;
   /** Authentication and protocol headers; the key never goes into a URL. */
   headers(apiKey: string | undefined): Record<string, string>;
+  /**
+   * Authentication that depends on the request itself or on a token fetched first (SigV4 signs method, URL,
+   * headers and body; Vertex mints an OAuth token): the headers to add, computed just before sending. Throws an
+   * UpstreamError when no credential can be had. `apiKey` is a per-request key, when the caller has one.
+   */
+  authorize?(request: SignableRequest, apiKey: string | undefined, signal: AbortSignal): Promise<Record<string, string>>;
+  /** Provider-specific body adjustments after translation (Vertex's Claude: no `model`, its own `anthropic_version`). */
+  prepareBody?(op: Operation, model: string, body: Record<string, unknown>): Record<string, unknown>;
+  /** The `accept` header of a streaming request (default `text/event-stream`). */
+  streamAccept?: string;
+  /**
+   * Told that the provider refused the credentials it was sent (401/403), so a cached token is not reused. True when
+   * fresh credentials may succeed (a minted token was dropped): the attempt is then retryable.
+   */
+  credentialsRefused?(): boolean;
+  /**
+   * What to say about a 401/403, from the response headers only (bodies of auth failures can quote key material):
+   * the default names the provider key.
+   */
+  refusalDetail?(status: number, headers: Record<string, string>): string;
   /** Model-list endpoint and how to read it, for discovery. */
   models?: { url: string; parse(body: unknown): string[] };
+}
+
+/** A request as it will be sent, for signers: the body is the exact bytes (as text) that go on the wire. */
+export interface SignableRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
 }
 
 export interface Provider {
   readonly id: string;
   readonly type: ProviderType;
-  readonly format: WireFormat;
+  /** The provider's format; `formatFor(model)` is the one a given model is spoken to in. */
+  readonly format: ProviderFormat;
   readonly config: ProviderConfig;
+  formatFor(model: string): ProviderFormat;
   supports(op: Operation): boolean;
   /** Sends one request. Resolves on a 2xx response (body not yet read); throws UpstreamError otherwise. */
   call(call: UpstreamCall): Promise<UpstreamResponse>;

@@ -70,6 +70,17 @@ describe('meshgate CLI', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     expect(text).toMatch(/providers\[0\]\.type/);
   });
 
+  it('refuses a cloud provider it has no credentials for, naming the settings and variables to set', async () => {
+    const file = join(dir, 'bedrock.toml');
+    await writeFile(file, `[storage]\ndir = "${join(dir, 'data-bedrock')}"\n[[providers]]\nid = "aws"\ntype = "bedrock"\nmodels = ["amazon.nova-pro-v1:0"]\n[providers.aws]\nregion = "us-east-1"\n`);
+    const proc = run(['start', '--config', file], { AWS_ACCESS_KEY_ID: 'AKIAWITHOUTSECRET' });
+    expect(await proc.exited).toBe(2);
+    const text = proc.stderr.join('\n');
+    expect(text).toContain('provider aws: no AWS credentials');
+    expect(text).toContain('AWS_SECRET_ACCESS_KEY');
+    expect(text).not.toContain('AKIAWITHOUTSECRET');
+  });
+
   it('says plainly why it cannot start: data directory in use, port in use; never prints a key in a URL', async () => {
     const data = join(dir, 'shared-data');
     const first = run(['start', '--port', '0', '--data', data], { OLLAMA_HOST: 'http://user:hunter2@127.0.0.1:9/?api-key=SEKRET' });

@@ -4,7 +4,7 @@
  */
 import { sampleFromSchema } from './json-sample.js';
 
-export type ProviderFormat = 'openai' | 'anthropic' | 'gemini';
+export type ProviderFormat = 'openai' | 'anthropic' | 'gemini' | 'bedrock';
 
 export interface Conversation {
   lastUserText: string;
@@ -87,6 +87,21 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     if (body.thinking?.type === 'enabled' || body.thinking?.type === 'adaptive') conv.reasoning = { visible: true };
     const format = body.output_config?.format ?? body.output_format;
     if (format?.type === 'json_schema') conv.jsonOutput = { schema: format.schema };
+  } else if (format === 'bedrock') {
+    texts.push(textOfParts(body.system));
+    for (const m of body.messages ?? []) {
+      const blocks: Json[] = m.content ?? [];
+      texts.push(blocks.map((b) => b.text ?? (b.toolResult ? textOfParts(b.toolResult.content) : '')).join(''));
+      conv.images += blocks.filter((b) => b.image).length;
+      const text = blocks.filter((b) => typeof b.text === 'string').map((b) => b.text).join('');
+      if (m.role === 'user' && text) conv.lastUserText = text;
+    }
+    const result = (body.messages?.at(-1)?.content ?? []).find((b: Json) => b.toolResult)?.toolResult;
+    conv.lastIsToolResult = result !== undefined;
+    if (result) conv.toolResultText = textOfParts(result.content);
+    conv.toolNames = (body.toolConfig?.tools ?? []).map((t: Json) => t.toolSpec?.name).filter(Boolean);
+    conv.forcedTool = body.toolConfig?.toolChoice?.tool?.name;
+    conv.maxTokens = body.inferenceConfig?.maxTokens;
   } else {
     texts.push(textOfParts(body.systemInstruction?.parts));
     for (const c of body.contents ?? []) {

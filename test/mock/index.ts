@@ -1,17 +1,26 @@
 /**
  * A mock upstream that speaks the real wire formats of OpenAI (and Azure OpenAI paths), Anthropic and Gemini —
- * JSON and SSE — faithfully enough that the official SDKs work against it, with scripted failures for tests.
+ * JSON and SSE — faithfully enough that the official SDKs work against it, with scripted failures for tests; and
+ * the cloud hosts of those models: AWS Bedrock Converse (JSON and event-stream, SigV4 verified, or an API key) and
+ * Google Vertex AI (Gemini and Claude, OAuth bearer tokens from its own service-account token endpoint).
  * Built on node:http with no per-request logging: it is also the baseline of the benchmarks.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { checkAwsAuth, DEFAULT_AWS, type MockAwsCredentials } from './aws-sigv4.js';
 import { decideReply, pieces, readConversation, usageFor, type ProviderFormat } from './conversation.js';
-import { errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
+import { createMockGoogle, TOKEN_PATH, type MockGoogle } from './google-oauth.js';
+import { BEDROCK_ERROR_TYPES, bedrockEventMessage, errorBody, jsonResponse, outputPieceCount, streamFrames } from './wire.js';
+
+export { MOCK_PROJECT } from './google-oauth.js';
+export type { MockAwsCredentials } from './aws-sigv4.js';
 
 export interface MockUpstreamOptions {
   apiKey?: string;
   models?: string[];
   host?: string;
+  /** The AWS credentials Bedrock requests must be signed with (or the API key they may carry). */
+  aws?: Partial<MockAwsCredentials>;
 }
 
 export interface RecordedRequest {
@@ -34,6 +43,8 @@ export type MockBehaviour =
   | { kind: 'malformed' }
   | { kind: 'slow'; chunkDelayMs: number }
   | { kind: 'fail_mid_stream'; afterChunks: number }
+  /** Bedrock only: an exception message (e.g. modelStreamErrorException) in the event stream after `afterChunks` events. */
+  | { kind: 'stream_exception'; exception: string; message?: string; afterChunks: number }
   | { kind: 'text'; text: string }
   | { kind: 'tool_call'; name?: string; arguments: Record<string, unknown> };
 
@@ -43,6 +54,12 @@ export interface MockUpstream {
   anthropicBaseUrl: string;
   geminiBaseUrl: string;
   azureEndpoint: string;
+  /** Bedrock runtime endpoint (base_url of a bedrock provider) and the credentials it verifies. */
+  bedrockEndpoint: string;
+  aws: MockAwsCredentials;
+  /** Vertex AI endpoint (base_url of a vertex provider), its OAuth token endpoint and service account. */
+  vertexEndpoint: string;
+  google: MockGoogle;
   requests: RecordedRequest[];
   enqueue(...behaviours: MockBehaviour[]): void;
   setDefault(behaviour: MockBehaviour): void;
@@ -53,8 +70,18 @@ export interface MockUpstream {
   close(): Promise<void>;
 }
 
-type Operation = 'chat' | 'embeddings' | 'count_tokens' | 'models';
-interface Route { format: ProviderFormat; operation: Operation; model?: string; stream?: boolean; azure?: boolean }
+type Operation = 'chat' | 'embeddings' | 'count_tokens' | 'models' | 'token';
+interface Route {
+  format: ProviderFormat;
+  operation: Operation;
+  model?: string;
+  stream?: boolean;
+  azure?: boolean;
+  /** Which cloud host serves the route: its authentication and its body rules. */
+  cloud?: 'bedrock' | 'vertex';
+  project?: string;
+  region?: string;
+}
 
 const DEFAULT_MODELS = ['gpt-4o', 'gpt-4o-mini', 'text-embedding-3-small', 'claude-sonnet-4-5', 'gemini-2.5-flash'];
 
@@ -62,6 +89,17 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
   if (method === 'GET' && path === '/v1/models') return { format: 'openai', operation: 'models' };
   if (method === 'GET' && path === '/v1beta/models') return { format: 'gemini', operation: 'models' };
   if (method !== 'POST') return undefined;
+  if (path === TOKEN_PATH) return { format: 'gemini', operation: 'token' };
+  // Bedrock runtime: the model id (or inference profile ARN) is percent-encoded in the path.
+  const bedrock = /^\/model\/([^/]+)\/(converse|converse-stream)$/.exec(path);
+  if (bedrock) return { format: 'bedrock', operation: 'chat', model: decodeURIComponent(bedrock[1]!), stream: bedrock[2] === 'converse-stream', cloud: 'bedrock' };
+  const vertex = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):(generateContent|streamGenerateContent|rawPredict|streamRawPredict)$/.exec(path);
+  if (vertex) {
+    const [, project, region, publisher, model, action] = vertex;
+    const stream = publisher === 'google' ? action === 'streamGenerateContent' && query.get('alt') === 'sse' : action === 'streamRawPredict';
+    if ((publisher === 'google') !== action!.endsWith('Content')) return undefined;
+    return { format: publisher === 'google' ? 'gemini' : 'anthropic', operation: 'chat', model: decodeURIComponent(model!), stream, cloud: 'vertex', project, region };
+  }
   if (path === '/v1/chat/completions') return { format: 'openai', operation: 'chat' };
   if (path === '/v1/embeddings') return { format: 'openai', operation: 'embeddings' };
   if (path === '/v1/messages') return { format: 'anthropic', operation: 'chat' };
@@ -79,6 +117,7 @@ function route(method: string, path: string, query: URLSearchParams): Route | un
 
 /** Whether the request carries the key the way that provider expects it; undefined when it does. */
 function authProblem(r: Route, headers: IncomingMessage['headers'], query: URLSearchParams, key: string): { status: number; message: string } | undefined {
+  if (r.operation === 'token') return undefined;
   if (r.azure) {
     if (!query.get('api-version')) return { status: 400, message: 'Missing required query parameter: api-version' };
     return headers['api-key'] === key ? undefined : { status: 401, message: 'Access denied due to invalid subscription key.' };
@@ -141,15 +180,16 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   async function serveChat(r: Route, body: any, res: ServerResponse, behaviour: MockBehaviour, isClosed: () => boolean): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
     const model = r.model ?? body.model ?? 'unknown';
     const conv = readConversation(r.format, body);
-    const provider = r.azure ? 'azure' : r.format;
+    const provider = r.azure ? 'azure' : r.cloud === 'vertex' ? `vertex-${r.format}` : r.cloud ?? r.format;
     let reply = decideReply(provider, model, conv);
     if (behaviour.kind === 'text') reply = { kind: 'text', text: behaviour.text, stop: 'stop' };
     if (behaviour.kind === 'tool_call') reply = { kind: 'tool_call', name: behaviour.name ?? conv.toolNames[0] ?? 'tool', arguments: behaviour.arguments };
     const usage = usageFor(conv, outputPieceCount(reply), reply.reasoning ? pieces(reply.reasoning.text).length : 0);
-    const stream = r.format === 'gemini' ? r.stream === true : body.stream === true;
+    const stream = r.stream ?? body.stream === true;
     if (!stream) return send(res, 200, jsonResponse(r.format, model, reply, usage));
 
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const contentType = r.format === 'bedrock' ? 'application/vnd.amazon.eventstream' : 'text/event-stream';
+    res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.flushHeaders();
     if (behaviour.kind === 'hang_after_headers') {
       hanging.add(res);
@@ -164,6 +204,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         await new Promise<void>((resolve) => res.write('', () => resolve()));
         await sleep(50);
         res.socket?.destroy();
+        return;
+      }
+      if (behaviour.kind === 'stream_exception' && i === behaviour.afterChunks) {
+        res.end(bedrockEventMessage('exception', behaviour.exception, { message: behaviour.message ?? `mock ${behaviour.exception}` }));
         return;
       }
       res.write(frames[i]);
@@ -198,11 +242,41 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     return send(res, 200, r.format === 'gemini' ? { totalTokens: tokens } : { input_tokens: tokens });
   }
 
+  let google: MockGoogle | undefined;
+  const aws: MockAwsCredentials = { ...DEFAULT_AWS, ...options.aws };
+
+  /** The refusal a cloud host sends for this request's credentials or body, written; true when one was sent. */
+  async function refusedByCloud(r: Route, req: IncomingMessage, url: URL, text: string, body: any, res: ServerResponse): Promise<boolean> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    if (r.cloud === 'bedrock') {
+      const rawPath = (req.url ?? '/').split('?', 1)[0]!;
+      const refusal = await checkAwsAuth(aws, { method: req.method ?? 'POST', rawPath, query: url.searchParams, headers: req.headers, body: text });
+      if (refusal) send(res, refusal.status, { message: refusal.message }, { 'x-amzn-errortype': `${refusal.errorType}:http://internal.amazon.com/coral/com.amazon.coral.service/` });
+      return refusal !== undefined;
+    }
+    if (r.cloud === 'vertex') {
+      if (!google!.bearerValid(req.headers.authorization)) {
+        send(res, 401, errorBody('gemini', 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.'));
+        return true;
+      }
+      // Claude on Vertex: the model is in the URL and anthropic_version is Vertex's own; a Gemini content needs a role.
+      const problem = r.format === 'anthropic'
+        ? body?.anthropic_version !== 'vertex-2023-10-16' ? 'anthropic_version: Input should be \'vertex-2023-10-16\'' : body?.model !== undefined ? 'model: Extra inputs are not permitted' : undefined
+        : (body?.contents ?? []).some((c: { role?: unknown }) => c.role !== 'user' && c.role !== 'model') ? 'Please use a valid role: user, model.' : undefined;
+      if (problem) send(res, 400, r.format === 'anthropic' ? errorBody('anthropic', 400, problem) : errorBody('gemini', 400, problem));
+      return problem !== undefined;
+    }
+    return false;
+  }
+
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://mock');
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void handle().catch((err: Error) => {
+      if (!res.headersSent) send(res, 500, { error: { message: `mock failure: ${err.message}` } });
+      else res.destroy();
+    }));
+    const handle = async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown = undefined;
       try {
@@ -214,8 +288,16 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       for (const wake of waiters) wake();
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (!r) return send(res, 404, { error: { message: `mock: no route ${req.method} ${url.pathname}` } });
-      const problem = authProblem(r, req.headers, url.searchParams, key);
-      if (problem) return send(res, problem.status, errorBody(r.format, problem.status, problem.message));
+      if (r.operation === 'token') {
+        const answer = await google!.exchange(new URLSearchParams(text));
+        return send(res, answer.status, answer.body);
+      }
+      if (r.cloud) {
+        if (await refusedByCloud(r, req, url, text, body, res)) return;
+      } else {
+        const problem = authProblem(r, req.headers, url.searchParams, key);
+        if (problem) return send(res, problem.status, errorBody(r.format, problem.status, problem.message));
+      }
       if (r.operation === 'models') {
         return r.format === 'gemini'
           ? send(res, 200, { models: models.map((m) => ({ name: `models/${m}`, displayName: m, supportedGenerationMethods: ['generateContent'] })) })
@@ -230,7 +312,9 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         return void res.end('<html><body>502 Bad Gateway</body></html>');
       }
       if (behaviour.kind === 'error') {
-        return send(res, behaviour.status, errorBody(r.format, behaviour.status, behaviour.message ?? `mock error ${behaviour.status}`), behaviour.retryAfter !== undefined ? { 'retry-after': String(behaviour.retryAfter) } : {});
+        const headers: Record<string, string> = behaviour.retryAfter !== undefined ? { 'retry-after': String(behaviour.retryAfter) } : {};
+        if (r.format === 'bedrock') headers['x-amzn-errortype'] = `${BEDROCK_ERROR_TYPES[behaviour.status] ?? 'InternalServerException'}:http://internal.amazon.com/coral/com.amazon.coral.service/`;
+        return send(res, behaviour.status, errorBody(r.format, behaviour.status, behaviour.message ?? `mock error ${behaviour.status}`), headers);
       }
       active += 1;
       let closed = false;
@@ -259,7 +343,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
         if (!res.headersSent) send(res, 500, errorBody(r.format, 500, `mock failure: ${err.message}`));
         else res.destroy();
       });
-    });
+    };
   });
   server.keepAliveTimeout = 30_000;
   server.on('connection', (socket) => {
@@ -269,6 +353,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   await new Promise<void>((resolve) => server.listen(0, options.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  google = await createMockGoogle(`${url}${TOKEN_PATH}`);
 
   return {
     url,
@@ -276,6 +361,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     anthropicBaseUrl: url,
     geminiBaseUrl: `${url}/v1beta`,
     azureEndpoint: url,
+    bedrockEndpoint: url,
+    aws,
+    vertexEndpoint: url,
+    google,
     requests,
     enqueue: (...behaviours) => void queue.push(...behaviours),
     setDefault: (behaviour) => void (fallback = behaviour),

@@ -2,6 +2,8 @@
  * The mock's replies in each provider's real wire format: whole JSON responses, SSE event sequences (as the list of
  * SSE frames the provider would send, one per event), and error bodies.
  */
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { argumentPieces, pieces, type MockUsage, type ProviderFormat, type Reply } from './conversation.js';
 
 let counter = 0;
@@ -26,6 +28,28 @@ function geminiUsage(u: MockUsage) {
     promptTokenCount: u.input, candidatesTokenCount: u.output - u.reasoning, totalTokenCount: u.input + u.output,
     ...(u.cached ? { cachedContentTokenCount: u.cached } : {}), ...(u.reasoning ? { thoughtsTokenCount: u.reasoning } : {}),
   };
+}
+
+/** Bedrock counts cache reads/writes outside inputTokens; totalTokens is the sum of all four. */
+function bedrockUsage(u: MockUsage) {
+  const input = u.input - u.cached;
+  return { inputTokens: input, outputTokens: u.output, totalTokens: u.input + u.output, cacheReadInputTokens: u.cached, cacheWriteInputTokens: 0 };
+}
+
+const bedrockStop = (reply: Reply) => (reply.kind === 'text' ? (reply.stop === 'length' ? 'max_tokens' : 'end_turn') : 'tool_use');
+
+const eventStream = new EventStreamCodec(toUtf8, fromUtf8);
+
+/** One AWS event-stream message, with the padding field `p` real Bedrock events carry (its length varies). */
+export function bedrockEventMessage(kind: 'event' | 'exception', type: string, payload: Record<string, unknown>): Uint8Array {
+  return eventStream.encode({
+    headers: {
+      ':message-type': { type: 'string', value: kind },
+      [kind === 'event' ? ':event-type' : ':exception-type']: { type: 'string', value: type },
+      ':content-type': { type: 'string', value: 'application/json' },
+    },
+    body: fromUtf8(JSON.stringify(kind === 'event' ? { ...payload, p: 'abcdefghijklmnopqrstuvwxyzABCDEF'.slice(0, 4 + (counter++ % 20)) } : payload)),
+  });
 }
 
 /** Reasoning returned as text: Anthropic thinking blocks (signed) and Gemini thought parts. */
@@ -63,6 +87,14 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
       usage: anthropicUsage(usage),
     };
   }
+  if (format === 'bedrock') {
+    return {
+      output: { message: { role: 'assistant', content: reply.kind === 'text' ? [{ text: reply.text }] : [{ toolUse: { toolUseId: nextId('tooluse_'), name: reply.name, input: reply.arguments } }] } },
+      stopReason: bedrockStop(reply),
+      usage: bedrockUsage(usage),
+      metrics: { latencyMs: 12 },
+    };
+  }
   return {
     candidates: [{
       content: {
@@ -80,8 +112,24 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
   };
 }
 
-/** The SSE frames a provider sends for this reply, in order. */
-export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean }): string[] {
+/** The ConverseStream event-stream messages for this reply, in order (text blocks have no contentBlockStart). */
+export function bedrockStreamFrames(reply: Reply, usage: MockUsage): Uint8Array[] {
+  const frames = [bedrockEventMessage('event', 'messageStart', { role: 'assistant' })];
+  if (reply.kind === 'text') {
+    for (const piece of pieces(reply.text)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: piece } }));
+  } else {
+    frames.push(bedrockEventMessage('event', 'contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: nextId('tooluse_'), name: reply.name } } }));
+    for (const piece of argumentPieces(reply.arguments)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input: piece } } }));
+  }
+  frames.push(bedrockEventMessage('event', 'contentBlockStop', { contentBlockIndex: 0 }));
+  frames.push(bedrockEventMessage('event', 'messageStop', { stopReason: bedrockStop(reply) }));
+  frames.push(bedrockEventMessage('event', 'metadata', { usage: bedrockUsage(usage), metrics: { latencyMs: 12 } }));
+  return frames;
+}
+
+/** The SSE frames a provider sends for this reply, in order (Bedrock: event-stream messages). */
+export function streamFrames(format: ProviderFormat, model: string, reply: Reply, usage: MockUsage, opts: { includeUsage: boolean }): Array<string | Uint8Array> {
+  if (format === 'bedrock') return bedrockStreamFrames(reply, usage);
   if (format === 'openai') {
     const base = { id: nextId('chatcmpl-'), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model, system_fingerprint: 'fp_mock' };
     const chunk = (delta: unknown, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(opts.includeUsage ? { usage: null } : {}) });
@@ -144,7 +192,11 @@ const ANTHROPIC_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_er
 const GEMINI_STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
 const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'rate_limit_exceeded' };
 
+/** AWS error types by status, sent in `x-amzn-errortype` (the body is just `{"message"}`). */
+export const BEDROCK_ERROR_TYPES: Record<number, string> = { 400: 'ValidationException', 403: 'AccessDeniedException', 404: 'ResourceNotFoundException', 408: 'ModelTimeoutException', 429: 'ThrottlingException', 500: 'InternalServerException', 503: 'ServiceUnavailableException' };
+
 export function errorBody(format: ProviderFormat, status: number, message: string): unknown {
+  if (format === 'bedrock') return { message };
   if (format === 'anthropic') return { type: 'error', error: { type: ANTHROPIC_ERROR_TYPES[status] ?? 'api_error', message } };
   if (format === 'gemini') return { error: { code: status, message, status: GEMINI_STATUS[status] ?? 'INTERNAL' } };
   return { error: { message, type: OPENAI_ERROR_TYPES[status] ?? 'server_error', param: null, code: status === 401 ? 'invalid_api_key' : null } };

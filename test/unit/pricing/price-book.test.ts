@@ -69,6 +69,14 @@ describe('PriceBook with the maintained catalog', () => {
       .toMatchObject({ priced: true, costMicros: 150_000 });
   });
 
+  it('prices a Bedrock cross-region inference profile like the base model behind it, and Claude on Vertex by its name', () => {
+    const base = book.priceFor('anthropic.claude-3-haiku-20240307-v1:0', 'bedrock');
+    expect(base).toMatchObject({ inputPerMTok: 0.25, outputPerMTok: 1.25 });
+    expect(book.priceFor('us.anthropic.claude-3-haiku-20240307-v1:0', 'bedrock')).toMatchObject({ inputPerMTok: 0.25, outputPerMTok: 1.25 });
+    expect(book.priceFor('us.anthropic.claude-3-haiku-20240307-v1:0', 'openai_compatible')).toBeUndefined();
+    expect(book.priceFor('claude-sonnet-4-5@20250929', 'vertex')).toMatchObject({ inputPerMTok: 3, outputPerMTok: 15 });
+  });
+
   it('returns null and priced=false for an unknown model, never 0', () => {
     const result = book.costOf({ providerType: 'openai_compatible', model: 'my-private-llm-7b', usage: { inputTokens: 10, outputTokens: 10 } });
     expect(result).toEqual({ costMicros: null, priced: false });

@@ -1,0 +1,130 @@
+import { badRequest } from '../../errors/index.js';
+import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
+import type { TranslatedRequest } from '../codec.js';
+
+/**
+ * Canonical request → Bedrock Converse / ConverseStream request body
+ * (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html). The model id is in the URL,
+ * not the body, and so is streaming (`/converse` vs `/converse-stream`).
+ */
+
+type Block = Record<string, unknown>;
+
+/** Converse image formats (ImageBlock.format): the media type's subtype, JPEG spelled `jpeg`. */
+const IMAGE_FORMATS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/jpg': 'jpeg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+/** Bedrock tool-use ids match `[a-zA-Z0-9_-]+` (at most 64): other characters become `_`, the same way every time. */
+export function bedrockToolUseId(id: string): string {
+  const cleaned = id.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 64);
+  return cleaned === '' ? 'tooluse' : cleaned;
+}
+
+const S3_URL = /^s3:\/\//;
+const MEDIA_TYPE_OF_EXTENSION: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
+
+/** An image as a Converse ImageBlock: inline bytes (base64 in JSON) or an S3 object; other URLs cannot be sent. */
+function imageBlock(image: ImagePart, where: string): Block {
+  if (image.source.kind === 'base64') {
+    const format = IMAGE_FORMATS[image.source.mediaType.toLowerCase()];
+    if (!format) throw badRequest(`Bedrock accepts PNG, JPEG, GIF and WebP images, not '${image.source.mediaType}'.`, where, 'not_translatable');
+    return { image: { format, source: { bytes: image.source.data } } };
+  }
+  if (S3_URL.test(image.source.url)) {
+    const extension = /\.([a-z0-9]+)$/i.exec(image.source.url)?.[1]?.toLowerCase() ?? '';
+    const format = IMAGE_FORMATS[MEDIA_TYPE_OF_EXTENSION[extension] ?? ''] ?? 'jpeg';
+    return { image: { format, source: { s3Location: { uri: image.source.url } } } };
+  }
+  throw badRequest('Bedrock takes images as inline bytes (a data: URL or base64) or as s3:// URIs, not as web URLs.', where, 'not_translatable');
+}
+
+function toolResultContent(content: Array<TextPart | ImagePart>, where: string): Block[] {
+  const blocks = content.map((part) => (part.type === 'text' ? { text: part.text } : imageBlock(part, where)));
+  // Converse needs at least one block in a toolResult; an empty result says so as text.
+  return blocks.length > 0 ? blocks : [{ text: '' }];
+}
+
+function contentBlock(part: ContentPart, where: string): Block | undefined {
+  switch (part.type) {
+    // Converse refuses blank text blocks ("text field is blank"): an empty text part carries nothing anyway.
+    case 'text': return part.text === '' ? undefined : { text: part.text };
+    case 'image': return imageBlock(part, where);
+    case 'tool_call': return { toolUse: { toolUseId: bedrockToolUseId(part.id), name: part.name, input: argumentsObject(part.arguments) } };
+    case 'tool_result':
+      return { toolResult: { toolUseId: bedrockToolUseId(part.toolCallId), content: toolResultContent(part.content, where), status: part.isError ? 'error' : 'success' } };
+    // Reasoning can be replayed only with the signature the model gave it (Anthropic models on Bedrock check it).
+    case 'reasoning':
+      return part.signature ? { reasoningContent: { reasoningText: { text: part.text, signature: part.signature } } } : undefined;
+  }
+}
+
+function argumentsObject(text: string): unknown {
+  try {
+    const value = text.trim() === '' ? {} : JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : { value };
+  } catch {
+    return { _raw: text };
+  }
+}
+
+function message(m: CanonicalMessage, index: number): Block {
+  const content = m.content.map((part, i) => contentBlock(part, `messages[${index}].content[${i}]`)).filter((b): b is Block => b !== undefined);
+  return { role: m.role, content: content.length > 0 ? content : [{ text: ' ' }] };
+}
+
+function toolChoice(choice: ToolChoice | undefined): Block | undefined {
+  switch (choice?.type) {
+    case 'auto': return { auto: {} };
+    case 'required': return { any: {} };
+    case 'tool': return { tool: { name: choice.name } };
+    default: return undefined;
+  }
+}
+
+/** Converse RequestMetadata (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html#bedrock-runtime_Converse-request-requestMetadata). */
+const METADATA_KEY = /^[a-zA-Z0-9\s:_@$#=/+,.-]{1,256}$/;
+const METADATA_VALUE = /^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$/;
+
+const hasToolBlocks = (messages: CanonicalMessage[]) => messages.some((m) => m.content.some((p) => p.type === 'tool_call' || p.type === 'tool_result'));
+
+export function canonicalToBedrockRequest(req: CanonicalRequest): TranslatedRequest {
+  if (req.n !== undefined && req.n > 1) throw badRequest('Bedrock Converse returns one choice per request; n > 1 cannot be served by this provider.', 'n');
+  const warnings: string[] = [];
+  const body: Record<string, unknown> = { messages: req.messages.map(message) };
+  if (req.system) body.system = [{ text: req.system }];
+
+  const inference: Record<string, unknown> = {};
+  if (req.maxTokens !== undefined) inference.maxTokens = req.maxTokens;
+  if (req.temperature !== undefined) inference.temperature = req.temperature;
+  if (req.topP !== undefined) inference.topP = req.topP;
+  if (req.stop?.length) inference.stopSequences = req.stop;
+  if (Object.keys(inference).length > 0) body.inferenceConfig = inference;
+
+  // Converse has no "none": without tool blocks in the history the tools are simply not sent; with them Bedrock
+  // requires the toolConfig, so the tools stay and the choice is named as dropped.
+  const toolsDisabled = req.toolChoice?.type === 'none';
+  if (req.tools?.length && !(toolsDisabled && !hasToolBlocks(req.messages))) {
+    const choice = toolChoice(req.toolChoice);
+    body.toolConfig = {
+      tools: req.tools.map((t) => ({ toolSpec: { name: t.name, ...(t.description ? { description: t.description } : {}), inputSchema: { json: t.parameters } } })),
+      ...(choice ? { toolChoice: choice } : {}),
+    };
+    if (toolsDisabled) warnings.push('tool_choice');
+  }
+  if (req.metadata && Object.keys(req.metadata).length > 0) {
+    // requestMetadata takes a restricted alphabet (keys 1-256, values 0-256 characters); other entries would get the
+    // whole request refused, so they are left out and named.
+    const entries = Object.entries(req.metadata);
+    const fit = entries.filter(([key, value]) => METADATA_KEY.test(key) && METADATA_VALUE.test(value));
+    if (fit.length > 0) body.requestMetadata = Object.fromEntries(fit);
+    if (fit.length < entries.length) warnings.push('metadata');
+  }
+
+  // Model-specific parameters live in additionalModelRequestFields, whose names differ per model family.
+  if (req.topK !== undefined) warnings.push('top_k');
+  if (req.seed !== undefined) warnings.push('seed');
+  if (req.presencePenalty !== undefined) warnings.push('presence_penalty');
+  if (req.frequencyPenalty !== undefined) warnings.push('frequency_penalty');
+  if (req.responseFormat && req.responseFormat.type !== 'text') warnings.push('response_format');
+  if (req.reasoning) warnings.push('reasoning');
+  return { body, warnings };
+}
