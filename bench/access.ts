@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AccessControl, authConfigSchema } from '../src/auth/index.js';
+import { authConfigSchema, createAccessControl, type AccessControl } from '../src/auth/index.js';
 import { Store } from '../src/store/index.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -37,8 +37,8 @@ async function measure(ac: AccessControl, tokens: string[], iterations: number):
     const headers = { authorization: `Bearer ${tokens[i % tokens.length]}`, origin: 'https://www.myapp.com' };
     const ip = `81.2.${(i >> 8) & 255}.${i & 255}`;
     const start = process.hrtime.bigint();
-    const principal = await ac.authenticate({ headers, ip });
-    const reservation = await ac.reserve(principal, { ip, model: 'gpt-4o-mini', estimatedTokens: 1_200, estimatedCostMicros: 900 });
+    const principal = await ac.authenticator.authenticate({ headers, ip });
+    const reservation = await ac.quotas.reserve(principal, { ip, model: 'gpt-4o-mini', estimatedTokens: 1_200, estimatedCostMicros: 900 });
     const admitted = process.hrtime.bigint();
     await reservation.settle({ tokens: 800, costMicros: 600 });
     const settled = process.hrtime.bigint();
@@ -52,11 +52,11 @@ export async function runAccessBenchmark(): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-bench-access-'));
   const store = await Store.open(dir);
   try {
-    const ac = await AccessControl.create({ auth: authConfigSchema.parse({ mode: 'token' }), store, dataDir: dir });
+    const ac = await createAccessControl({ auth: authConfigSchema.parse({ mode: 'token' }), store, dataDir: dir });
     const iterations = QUICK ? 2_000 : 20_000;
     const fresh = QUICK ? 500 : 3_000;
-    const same = [(await ac.mintToken(CLAIMS)).token];
-    const unique = await Promise.all(Array.from({ length: fresh + 200 }, async () => (await ac.mintToken(CLAIMS)).token));
+    const same = [(await ac.tokens.mint(CLAIMS)).token];
+    const unique = await Promise.all(Array.from({ length: fresh + 200 }, async () => (await ac.tokens.mint(CLAIMS)).token));
     await measure(ac, same, 1_000); // warm-up: JIT, LevelDB, geo-free path
     const cached = await measure(ac, same, iterations);
     await measure(ac, unique.slice(fresh), 200);

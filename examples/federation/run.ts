@@ -31,8 +31,7 @@ async function node(name: string, providers: unknown[], bootstrap: string[]): Pr
     providers,
     mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap },
   }, name, process.env);
-  const gateway = new Gateway(config, { logger: pino({ level: 'warn' }) });
-  await gateway.start();
+  const gateway = await Gateway.start(config, { logger: pino({ level: 'warn' }) });
   console.log(`${name}: ${gateway.url}  peer ${gateway.mesh!.peerId}${providers.length ? '  (has the provider)' : ''}`);
   return gateway;
 }

@@ -2,8 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { badRequest, notFound } from '../errors/index.js';
 import { listOf, type RouteDoc } from '../openapi/index.js';
-import type { AccessControl } from './access-control.js';
+import type { AdminGuard } from './admin-guard.js';
 import { jtiSchema, tokenClaimsInputSchema, TokenClaimsError } from './access-token.js';
+import type { TokenAdmin } from './token-admin.js';
 
 const tokenIdParamsSchema = z.object({ id: jtiSchema });
 
@@ -39,17 +40,17 @@ const docs = {
  * admin key in this plugin's own hook, so registering it anywhere cannot leave it open. Bodies are validated with
  * the same zod schema the library and CLI use; errors are GatewayErrors for the app's error handler.
  */
-export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
+export function adminRoutes(tokens: TokenAdmin, guard: AdminGuard): FastifyPluginAsync {
   return async (app) => {
     app.addHook('onRequest', async (request) => {
-      ac.authorizeAdmin(request.headers);
+      guard.authorize(request.headers);
     });
 
     app.post('/v1/admin/tokens', { config: { doc: docs.mint } }, async (request, reply) => {
       const body = request.body ?? {};
       if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a JSON object of token claims.');
       try {
-        const minted = await ac.mintToken(body);
+        const minted = await tokens.mint(body);
         return reply.code(201).send(minted);
       } catch (err) {
         if (err instanceof TokenClaimsError) throw badRequest(err.message, undefined, 'invalid_claims');
@@ -57,18 +58,18 @@ export function adminRoutes(ac: AccessControl): FastifyPluginAsync {
       }
     });
 
-    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: ac.listTokens() }));
+    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: tokens.list() }));
 
     app.get('/v1/admin/tokens/:id', { config: { doc: docs.get } }, async (request) => {
       const { id } = parseParams(request.params);
-      const token = ac.getToken(id);
+      const token = tokens.get(id);
       if (!token) throw notFound(`No token with id "${id}" is known to this gateway.`, 'token_not_found');
       return token;
     });
 
     app.delete('/v1/admin/tokens/:id', { config: { doc: docs.revoke } }, async (request) => {
       const { id } = parseParams(request.params);
-      return { ...(await ac.revokeToken(id)), revoked: true };
+      return { ...(await tokens.revoke(id)), revoked: true };
     });
   };
 }

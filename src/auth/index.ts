@@ -1,5 +1,18 @@
-export { AccessControl } from './access-control.js';
-export type { AccessControlOptions, ActualUsage, AuthRequest, Reservation, ReserveInput } from './access-control.js';
+export { createAccessControl } from './access-control.js';
+export type { AccessControl, AccessControlOptions } from './access-control.js';
+export { AdminGuard } from './admin-guard.js';
+export { Authenticator } from './authenticator.js';
+export type { AuthenticatorOptions, AuthRequest } from './authenticator.js';
+export { corsHeaders, CorsPolicy } from './cors-policy.js';
+export { adminKeyResolver, virtualKeyResolver } from './credential-resolver.js';
+export type { CredentialResolver } from './credential-resolver.js';
+export { ModelPermissions } from './model-permissions.js';
+export { PrincipalRules } from './principal-rules.js';
+export { QuotaAdmission } from './quota-admission.js';
+export type { ActualUsage, QuotaAdmissionOptions, Reservation, ReserveInput } from './quota-admission.js';
+export { TokenAdmin } from './token-admin.js';
+export { TokenVerifier } from './token-verifier.js';
+export { VirtualKeys } from './virtual-keys.js';
 export {
   accessTokenPayloadSchema,
   generateGatewayToken,
@@ -20,9 +33,10 @@ export { adminRoutes } from './admin-routes.js';
 export { ACCESS_MODES, authConfigSchema, keyMapSchema, virtualKeyId } from './auth-config.js';
 export type { AccessMode, AuthConfig, KeyMap, VirtualKey } from './auth-config.js';
 export { checkOrigin, hostMatches, requestOrigin } from './origin.js';
-export { presentedCredential } from './principal.js';
+export { CREDENTIAL_SOURCES, presentedCredential } from './credentials.js';
 export type { HeaderBag, Principal } from './principal.js';
 export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';
-export type { TokenRecord } from './token-registry.js';
+export { TokenRegistry } from './token-registry.js';
+export type { TokenDirectory, TokenRecord } from './token-registry.js';
 export type { TokenStatus, TokenUsage } from './token-status.js';

@@ -31,7 +31,25 @@ const EXPIRED_RETENTION_MS = 7 * 86_400_000;
 /** How long a preflight answer computed from the token list is reused (the list also invalidates it on change). */
 const ORIGIN_CACHE_MS = 60_000;
 
-export class TokenRegistry {
+/**
+ * What access control needs to know about tokens: their claims by id, revocations, and which hosts live tokens allow.
+ * `TokenRegistry` (embedded LevelDB, loaded into memory) is one backend; a shared backend for replicas implements the
+ * same, so a revocation on one replica is seen by all.
+ */
+export interface TokenDirectory {
+  isRevoked(id: string): boolean;
+  has(id: string): boolean;
+  get(id: string): TokenRecord | undefined;
+  list(): TokenRecord[];
+  liveTokenAllowsHost(host: string, now: number): boolean;
+  /** Records a verified token (no-op when its id is known). */
+  add(token: VerifiedToken, source: TokenRecord['source']): Promise<void>;
+  revoke(id: string, now: number): Promise<TokenRecord>;
+  /** Forgets tokens expired more than a week ago; returns how many. */
+  prune(now: number): Promise<number>;
+}
+
+export class TokenRegistry implements TokenDirectory {
   private readonly records = new Map<string, TokenRecord>();
   /** Host → whether a live token allows it; cleared when a token is added or revoked, and every minute (expiry). */
   private originCache = new Map<string, boolean>();

@@ -1,5 +1,5 @@
 import { microsToUsd, usdToMicros } from '../core/index.js';
-import type { QuotaState, QuotaStore } from '../policy/index.js';
+import type { QuotaCounters, QuotaState } from '../policy/index.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
 
@@ -38,7 +38,7 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
   };
 }
 
-function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): TokenStatus['usage'] {
+function usageOf(id: string, payload: AccessTokenPayload, quotas: Pick<QuotaCounters, 'peek'>): TokenStatus['usage'] {
   const scope = `token:${id}`;
   const usage: TokenStatus['usage'] = {};
   if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
@@ -47,7 +47,7 @@ function usageOf(id: string, payload: AccessTokenPayload, quotas: QuotaStore): T
   return usage;
 }
 
-export function tokenStatus(record: TokenRecord, quotas: QuotaStore, now: number): TokenStatus {
+export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): TokenStatus {
   const payload = record.payload;
   const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
   return {

@@ -28,12 +28,11 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
       io.out(`provider: ${p.id} (${p.type}) → ${p.base_url ? publicUrl(p.base_url) ?? '(invalid URL)' : 'default endpoint'}; models: ${models}`);
     }
   }
-  const gateway = new Gateway(config);
-  let url: string;
+  let gateway: Gateway;
   try {
-    url = await gateway.start();
+    // A node that fails to start has already closed what it opened (the data directory's lock included).
+    gateway = await Gateway.start(config);
   } catch (err) {
-    await gateway.close().catch(() => undefined);
     const reason = startFailure(err, config);
     if (!reason) throw err;
     io.err(`meshgate: ${reason}`);
@@ -51,7 +50,7 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.out(`mesh: peer id ${gateway.mesh.peerId}, forward=${config.mesh.forward}, max_hops=${config.mesh.max_hops}`);
     for (const address of gateway.mesh.multiaddrs()) io.out(`mesh: listening on ${address}`);
   }
-  io.out(`meshgate listening on ${url}`);
+  io.out(`meshgate listening on ${gateway.url}`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

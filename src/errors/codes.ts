@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
+  conflicting_credentials: { status: 400, type: 'invalid_request_error', meaning: 'The request carries two different credentials (named by where they came from: `authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, the `key` query parameter); send one.' },
   invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
   sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, several statements or SQLite\'s own tables.' },
   sql_rejected: { status: 422, type: 'invalid_request_error', meaning: 'The SQL the analytics model wrote for `POST /v1/ask` is not valid or not allowed; `details` has the SQL and the reason.' },
@@ -49,7 +50,7 @@ export const ERROR_CODES = {
   client_closed: { status: 499, type: 'invalid_request_error', meaning: 'The client closed the connection before the answer was complete (recorded; nobody is left to receive it).' },
 
   // Credentials (401)
-  missing_credentials: { status: 401, type: 'authentication_error', meaning: 'No access token or API key was sent (`Authorization: Bearer …` or `x-api-key`).' },
+  missing_credentials: { status: 401, type: 'authentication_error', meaning: 'No access token or API key was sent (`Authorization: Bearer …`, `x-api-key`, `x-goog-api-key`, `api-key`, or `?key=` on `/v1beta/` routes).' },
   invalid_api_key: { status: 401, type: 'authentication_error', meaning: 'The API key is not one this gateway knows.' },
   missing_admin_key: { status: 401, type: 'authentication_error', meaning: 'The admin API was called without the admin key.' },
   invalid_admin_key: { status: 401, type: 'authentication_error', meaning: 'The admin key is not this gateway\'s.' },

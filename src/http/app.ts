@@ -7,6 +7,7 @@ import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../erro
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
 import { HttpDrain } from './drain.js';
+import { stripQueryKey } from './query-key.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 import { modelRoutes } from './routes/models.js';
@@ -90,6 +91,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    // Before routing, so the URL every later step sees (logs, errors, records) no longer holds a `?key=` credential.
+    rewriteUrl: (raw) => stripQueryKey(raw),
     return503OnClosing: true,
     // Idle keep-alive sockets are closed at close(); the busy ones by the drain as their exchange ends.
     forceCloseConnections: 'idle',

@@ -10,12 +10,40 @@ export const REDACT_PATHS = [
   '*.api_key', '*.apiKey', '*.admin_key', '*.psk', '*.secret', '*.token', 'api_key', 'apiKey', 'token', 'secret',
 ];
 
+/** A URL with the value of any `key` query parameter replaced (Gemini REST clients send their key there). */
+export function redactQueryKey(url: string): string {
+  return url.replace(/([?&]key=)[^&#]*/gi, '$1[redacted]');
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+/**
+ * fastify's request serializer (method, url, host, address), with the URL's `key` parameter redacted. The HTTP layer
+ * already takes `?key=` off the URL before routing; this holds for any request object logged anywhere else too.
+ */
+function serializeRequest(req: LoggedRequest) {
+  return {
+    method: req.method,
+    url: typeof req.url === 'string' ? redactQueryKey(req.url) : req.url,
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
       base: { service: 'meshgate' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { req: serializeRequest },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? pino.destination({ fd: 2, sync: false }),

@@ -40,6 +40,7 @@ export interface PipelineDeps {
   admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Promise<Admission>;
   /** A provider key chosen by the principal's virtual key. */
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
+  /** Mesh peers to forward to when no local provider can answer (absent: served locally only). */
   peers?: PeerForwarder;
   onComplete?: (outcome: Outcome) => void;
   onFailover?: (from: string, to: string) => void;
@@ -62,11 +63,6 @@ export class Pipeline {
   private readonly providerInFlight = new Map<string, number>();
 
   constructor(private readonly deps: PipelineDeps) {}
-
-  /** Connects the mesh once the node has started it (requests before that are served locally only). */
-  attachPeers(peers: PeerForwarder | undefined): void {
-    this.deps.peers = peers;
-  }
 
   /** Requests being served right now (advertised as mesh capacity). */
   get load(): number {

@@ -66,6 +66,19 @@ export interface QuotaReservation {
   release(): Promise<void>;
 }
 
+/**
+ * What quota admission needs of the counters: an all-or-nothing reservation, a read of one counter, and a flush.
+ * `QuotaStore` (embedded LevelDB) is one backend; a shared backend for replicas (Redis) implements the same.
+ */
+export interface QuotaCounters {
+  /** Reserves every charge or none; throws QuotaExceededError naming the first that does not fit. */
+  reserve(charges: QuotaCharge[]): Promise<QuotaReservation>;
+  /** The counter of a charge in its current window, without reserving anything. */
+  peek(charge: Omit<QuotaCharge, 'amount'>): QuotaState;
+  /** Waits for pending writes; called before the store closes. */
+  flush(): Promise<void>;
+}
+
 /** How often counters of ended windows are swept out of memory and off disk. */
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -88,7 +101,7 @@ interface PendingWrite {
  * once that write succeeded. If the write fails the increments are undone and the error propagates: limits fail
  * closed.
  */
-export class QuotaStore {
+export class QuotaStore implements QuotaCounters {
   private readonly counters = new Map<string, Counter>();
   private pending?: PendingWrite;
   /** The write loop, while one runs. */

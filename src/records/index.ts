@@ -3,6 +3,8 @@ export type { ProjectSummary, RecordPage, RecordStoreOptions } from './record-st
 export { usageRecordSchema, attemptSchema } from './usage-record.js';
 export type { AttemptEntry, UsageRecord } from './usage-record.js';
 export { usageRecordFromOutcome, countFailovers } from './from-outcome.js';
+export { OutcomeRecorder } from './outcome-recorder.js';
+export type { OutcomeRecorderOptions } from './outcome-recorder.js';
 export type { RecordPricing } from './from-outcome.js';
 export { recordFiltersSchema, timeRangeSchema } from './record-filters.js';
 export type { RecordFilters, TimeRange } from './record-filters.js';

@@ -45,7 +45,7 @@ export async function startTestGateway(providers: Array<Record<string, unknown>>
     'test config',
     {},
   );
-  const gateway = new Gateway(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const gateway = await Gateway.start(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const outcomes: Outcome[] = [];
   const waiters = new Set<() => void>();
   gateway.onComplete((o) => {
@@ -67,7 +67,7 @@ export async function startTestGateway(providers: Array<Record<string, unknown>>
       waiters.add(check);
       check();
     });
-  const url = await gateway.start();
+  const url = gateway.url;
   return {
     gateway,
     url,

@@ -33,8 +33,8 @@ async function start(): Promise<void> {
     key_map: { [VIRTUAL_KEY]: { label: 'team-a', providers: { openai: 'team-a-provider-key' }, requests: { limit: 1000, period: 'day' } } },
     providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-mini', 'acme-llm-1'] }],
   }, 'access test', {});
-  node = new Gateway(config, { logger: pino({ level: 'silent' }) });
-  url = await node.start();
+  node = await Gateway.start(config, { logger: pino({ level: 'silent' }) });
+  url = node.url;
   adminKey = node.access.adminKey.secret.reveal();
 }
 
@@ -124,7 +124,7 @@ describe('access tokens', () => {
     expect(foreign.headers.get('access-control-expose-headers')).toBeNull();
     // A German address (checked against the bundled database first) behind trust_proxy.
     const german = '5.9.0.1';
-    expect(node.access.country(german)).toBe('DE');
+    expect(node.access.authenticator.country(german)).toBe('DE');
     const blocked = await chat(token, { origin: 'https://myapp.com', 'x-forwarded-for': german }, 'gpt-4o-mini');
     expect(blocked.status).toBe(403);
     expect(((await blocked.json()) as { error: { message: string } }).error.message).toContain('DE');

@@ -210,11 +210,7 @@ describe('the SQL index at start', () => {
   it('is rebuilt from the records in LevelDB when a node starts on an existing data dir', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'meshgate-index-restart-'));
     const config = parseConfig({ server: { host: '127.0.0.1', port: 0 }, storage: { dir }, providers: [mockProviders(mock).openai] }, 'test', {});
-    const start = async () => {
-      const gateway = new Gateway(config, { logger: pino({ level: 'silent' }) });
-      await gateway.start();
-      return gateway;
-    };
+    const start = () => Gateway.start(config, { logger: pino({ level: 'silent' }) });
     try {
       const first = await start();
       for (const project of ['one', 'two']) {

@@ -36,8 +36,8 @@ beforeAll(async () => {
       vertexProvider(mock, keyFile),
     ],
   }, 'cloud secrets test', {});
-  node = new Gateway(config, { logger: createLogger({ level: 'debug', destination: sink }) });
-  url = await node.start();
+  node = await Gateway.start(config, { logger: createLogger({ level: 'debug', destination: sink }) });
+  url = node.url;
 });
 
 afterAll(async () => {

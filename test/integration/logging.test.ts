@@ -25,8 +25,8 @@ beforeAll(async () => {
     server: { host: '127.0.0.1', port: 0 }, storage: { dir },
     providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: PROVIDER_KEY, models: ['gpt-4o'], max_retries: 0 }],
   }, 'logging test', {});
-  node = new Gateway(config, { logger: createLogger({ level: 'info', destination: sink }) });
-  url = await node.start();
+  node = await Gateway.start(config, { logger: createLogger({ level: 'info', destination: sink }) });
+  url = node.url;
 });
 
 afterAll(async () => {

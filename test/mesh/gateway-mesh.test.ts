@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ledgerTransportOver } from '../../src/gateway/gateway.js';
+import { ledgerTransportOver } from '../../src/gateway/mesh-services.js';
 import { Ledger, reconcileWithPeer, signingKeyFromRaw } from '../../src/ledger/index.js';
 import { Store } from '../../src/store/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';

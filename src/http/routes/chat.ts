@@ -1,24 +1,26 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../../errors/index.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { bodyObject, gatewayRequest } from '../context.js';
 import { sendGatewayResponse } from '../send.js';
 import { chatCompletionsDoc, countTokensDoc, embeddingsDoc, geminiDoc, messagesDoc } from './chat-docs.js';
+import { postOpenAIRoute, type OpenAIRouteModel } from './openai-paths.js';
 
 /**
- * The client-facing generation APIs: OpenAI Chat Completions and Embeddings, Anthropic Messages and count_tokens,
- * Gemini generateContent / streamGenerateContent / embedContent / batchEmbedContents / countTokens.
+ * The client-facing generation APIs: OpenAI Chat Completions and Embeddings (also at the Azure OpenAI client paths),
+ * Anthropic Messages and count_tokens, Gemini generateContent / streamGenerateContent / embedContent /
+ * batchEmbedContents / countTokens.
  */
 export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
   return async (app) => {
-    app.post('/v1/chat/completions', { config: { format: 'openai', doc: chatCompletionsDoc } }, async (request, reply) => {
-      const body = bodyObject(request);
+    postOpenAIRoute(app, '/chat/completions', { doc: chatCompletionsDoc }, async (request, reply, route) => {
+      const body = openaiBody(request, route);
       const req = gatewayRequest(request, { format: 'openai', operation: 'chat', body, model: body.model, stream: body.stream === true });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
 
-    app.post('/v1/embeddings', { config: { format: 'openai', doc: embeddingsDoc } }, async (request, reply) => {
-      const body = bodyObject(request);
+    postOpenAIRoute(app, '/embeddings', { doc: embeddingsDoc }, async (request, reply, route) => {
+      const body = openaiBody(request, route);
       const req = gatewayRequest(request, { format: 'openai', operation: 'embeddings', body, model: body.model, stream: false });
       await sendGatewayResponse(reply, await pipeline.handle(req), 'openai');
     });
@@ -35,8 +37,9 @@ export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
       await sendGatewayResponse(reply, await pipeline.handle(req), 'anthropic');
     });
 
-    // Gemini puts model and method in the path: /v1beta/models/{model}:{method}
-    app.post<{ Params: { modelAction: string } }>('/v1beta/models/:modelAction', { config: { format: 'gemini', doc: geminiDoc } }, async (request, reply) => {
+    // Gemini puts model and method in the path: /v1beta/models/{model}:{method}, and /v1/models/… (the API's stable
+    // version, which the @google/genai SDK calls by default).
+    const gemini = async (request: FastifyRequest<{ Params: { modelAction: string } }>, reply: FastifyReply) => {
       const { modelAction } = request.params;
       const colon = modelAction.lastIndexOf(':');
       const model = colon > 0 ? modelAction.slice(0, colon) : '';
@@ -56,8 +59,17 @@ export function chatRoutes(pipeline: Pipeline): FastifyPluginAsync {
         response.body = { kind: 'json', value: { embedding: batch.embeddings?.[0] } };
       }
       await sendGatewayResponse(reply, response, 'gemini');
-    });
+    };
+    for (const version of GEMINI_VERSIONS) app.post(`/${version}/models/:modelAction`, { config: { format: 'gemini', doc: geminiDoc } }, gemini);
   };
+}
+
+const GEMINI_VERSIONS = ['v1beta', 'v1'];
+
+/** The body of an OpenAI-format request; on an Azure deployment path the deployment is its model. */
+function openaiBody(request: FastifyRequest, route: OpenAIRouteModel): Record<string, unknown> {
+  const body = bodyObject(request);
+  return route.deployment === undefined ? body : { ...body, model: route.deployment };
 }
 
 const GEMINI_METHODS: Record<string, 'chat' | 'embeddings' | 'count_tokens'> = {

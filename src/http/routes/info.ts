@@ -1,24 +1,20 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { publicUrl } from '../../config/public-url.js';
+import type { PriceBook } from '../../pricing/index.js';
 import type { Provider } from '../../providers/index.js';
 import type { CircuitBreaker } from '../../router/circuit-breaker.js';
 import type { ModelCatalog } from '../../router/model-catalog.js';
 import { VERSION } from '../../version.js';
 import { healthDoc, providersDoc } from './info-docs.js';
 
-/** Facts about a model that the catalog may know (context length, capabilities, prices per million tokens). */
-export interface ModelFacts {
-  contextLength?: number;
-  capabilities?: string[];
-  pricing?: { input: number; output: number; cached_input?: number };
-}
 
 export interface InfoDeps {
   providers: Provider[];
   catalog: ModelCatalog;
   breakers: Map<string, CircuitBreaker>;
   startedAt: number;
-  modelFacts?: (model: string) => ModelFacts | undefined;
+  /** Context length and prices per million tokens, where the price catalog (or the operator's config) knows them. */
+  prices?: Pick<PriceBook, 'priceFor'>;
   /** Models served by mesh peers (id → peer ids), shown beside local ones. */
   meshModels?: () => Map<string, string[]>;
   /** Extra /health fields (mesh peer id and peer count). */

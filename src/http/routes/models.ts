@@ -37,13 +37,15 @@ const GEMINI_METHODS: Record<string, string[]> = {
 
 function modelRows(deps: InfoDeps) {
   const row = (id: string, providers: string[], peers: string[]): ModelRow => {
-    const facts = deps.modelFacts?.(id);
+    const price = deps.prices?.priceFor(id);
     const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
     return {
       id, providers, peers,
-      ...(facts?.contextLength ? { contextLength: facts.contextLength } : {}),
-      capabilities: facts?.capabilities ?? capabilitiesOf(id, serving, peers.length > 0),
-      ...(facts?.pricing ? { pricing: facts.pricing } : {}),
+      ...(price?.contextWindow ? { contextLength: price.contextWindow } : {}),
+      capabilities: capabilitiesOf(id, serving, peers.length > 0),
+      ...(price
+        ? { pricing: { input: price.inputPerMTok, output: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cached_input: price.cachedInputPerMTok } : {}) } }
+        : {}),
     };
   };
   return {
@@ -103,13 +105,16 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
   const models = modelRows(deps);
   return async (app) => {
     // No fixed format on the /v1 look-ups: the Anthropic SDK shares these paths, so errors follow anthropic-version.
-    app.get('/v1/models', { config: { doc: modelsDoc } }, async (request) => {
+    const list = async (request: FastifyRequest) => {
       const rows = models.all();
       if (wantsAnthropic(request)) {
         return { data: rows.map(anthropicModel), has_more: false, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null };
       }
       return { object: 'list', data: rows.map(openaiModel) };
-    });
+    };
+    app.get('/v1/models', { config: { doc: modelsDoc } }, list);
+    // Azure OpenAI's v1 API (`OpenAI({ baseURL: '…/openai/v1' })`): OpenAI clients only.
+    app.get('/openai/v1/models', { config: { format: 'openai', doc: { ...modelsDoc, summary: `${modelsDoc.summary} (Azure OpenAI v1 path)` } } }, list);
 
     // A wildcard: model ids may hold a slash (`azure/gpt-4o`, `meta-llama/Llama-3.3-70B`).
     app.get<{ Params: { '*': string } }>('/v1/models/*', { config: { doc: modelDoc } }, async (request) => {

@@ -71,7 +71,7 @@ describe('minting: library, CLI and admin API produce the same token', () => {
       const error = toGatewayError(err);
       void reply.code(error.status).headers(error.headers).send(errorBody('openai', error));
     });
-    await app.register(adminRoutes(fixture.ac));
+    await app.register(adminRoutes(fixture.ac.tokens, fixture.ac.admin));
     const response = await app.inject({ method: 'POST', url: '/v1/admin/tokens', headers: { authorization: `Bearer ${secret}` }, payload: claims });
     expect(response.statusCode).toBe(201);
     const fromApi = response.json() as { token: string; id: string; expiresAt: number };

@@ -16,7 +16,7 @@ async function adminApp(ac: AccessControl): Promise<FastifyInstance> {
     const error = toGatewayError(err);
     void reply.code(error.status).headers(error.headers).send(errorBody('openai', error));
   });
-  await app.register(adminRoutes(ac));
+  await app.register(adminRoutes(ac.tokens, ac.admin));
   closers.push(() => app.close());
   return app;
 }
@@ -32,7 +32,7 @@ async function setup() {
 describe('admin token routes', () => {
   it('refuses requests without the admin key (401) on every route', async () => {
     const { app, ac } = await setup();
-    const { token } = await ac.mintToken({});
+    const { token } = await ac.tokens.mint({});
     for (const [method, url] of [['POST', '/v1/admin/tokens'], ['GET', '/v1/admin/tokens'], ['DELETE', '/v1/admin/tokens/abcdefgh']] as const) {
       const none = await app.inject({ method, url, payload: method === 'POST' ? {} : undefined });
       expect(none.statusCode, `${method} ${url}`).toBe(401);
@@ -52,8 +52,8 @@ describe('admin token routes', () => {
     expect(token).toMatch(/^mg-[0-9a-f]{16}\./);
     expect(expiresAt).toBeGreaterThan(Date.now());
 
-    const principal = await ac.authenticate({ headers: { authorization: `Bearer ${token}`, origin: 'https://myapp.com' } });
-    await (await ac.reserve(principal, { estimatedTokens: 10, estimatedCostMicros: 1_500 })).settle({ tokens: 12, costMicros: 1_250 });
+    const principal = await ac.authenticator.authenticate({ headers: { authorization: `Bearer ${token}`, origin: 'https://myapp.com' } });
+    await (await ac.quotas.reserve(principal, { estimatedTokens: 10, estimatedCostMicros: 1_500 })).settle({ tokens: 12, costMicros: 1_250 });
 
     const listed = await app.inject({ method: 'GET', url: '/v1/admin/tokens', headers: auth });
     expect(listed.statusCode).toBe(200);
@@ -72,7 +72,7 @@ describe('admin token routes', () => {
     const revoked = await app.inject({ method: 'DELETE', url: `/v1/admin/tokens/${id}`, headers: auth });
     expect(revoked.statusCode).toBe(200);
     expect(revoked.json()).toMatchObject({ id, revoked: true });
-    await expect(ac.authenticate({ headers: { authorization: `Bearer ${token}`, origin: 'https://myapp.com' } })).rejects.toMatchObject({ status: 401, code: 'token_revoked' });
+    await expect(ac.authenticator.authenticate({ headers: { authorization: `Bearer ${token}`, origin: 'https://myapp.com' } })).rejects.toMatchObject({ status: 401, code: 'token_revoked' });
   });
 
   it('answers bad claims with a 400 that names them', async () => {
@@ -96,7 +96,7 @@ describe('admin token routes', () => {
     await app.close();
     const restarted = await reopen();
     closers.push(restarted.close);
-    await expect(restarted.ac.authenticate({ headers: { authorization: `Bearer ${offline}` } })).rejects.toMatchObject({ code: 'token_revoked' });
+    await expect(restarted.ac.authenticator.authenticate({ headers: { authorization: `Bearer ${offline}` } })).rejects.toMatchObject({ code: 'token_revoked' });
     const missing = await (await adminApp(restarted.ac)).inject({ method: 'GET', url: '/v1/admin/tokens/never-heard-of', headers: auth });
     expect(missing.statusCode).toBe(404);
   });

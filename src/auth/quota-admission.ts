@@ -1,0 +1,89 @@
+import type { PrincipalRef } from '../core/index.js';
+import { GatewayError } from '../errors/index.js';
+import { quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type QuotaCounters } from '../policy/index.js';
+import type { ModelPermissions } from './model-permissions.js';
+import type { PrincipalRules } from './principal-rules.js';
+
+export interface ReserveInput {
+  ip?: string;
+  model?: string;
+  estimatedTokens: number;
+  /** Estimated cost in micro-dollars. */
+  estimatedCostMicros?: number;
+  /** False when the model has no known price: a principal with a cost limit is then refused (its spend could not be counted). */
+  priced?: boolean;
+}
+
+export interface ActualUsage {
+  tokens?: number;
+  costMicros?: number;
+}
+
+/** A quota reservation for one request: `settle` after it succeeded, `release` if it failed. */
+export interface Reservation {
+  /** x-ratelimit-* headers with the quota remaining after this request. */
+  headers: Record<string, string>;
+  settle(usage: ActualUsage): Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface QuotaAdmissionOptions {
+  rules: PrincipalRules;
+  models: ModelPermissions;
+  /** The counters: embedded LevelDB by default; any backend implementing QuotaCounters (shared state for replicas). */
+  counters: QuotaCounters;
+  now?: () => number;
+}
+
+const NOTHING_HELD: Reservation = { headers: {}, settle: async () => undefined, release: async () => undefined };
+
+/**
+ * Quota admission: reserves a request's share of every limit that applies to its principal before the upstream call
+ * (so concurrent requests cannot overspend), settled with the real usage after it.
+ */
+export class QuotaAdmission {
+  private readonly now: () => number;
+
+  constructor(private readonly options: QuotaAdmissionOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Throws 403 for a model the principal may not use (or an unpriced model under a cost limit), 429 naming the limit
+   * that was hit, or 503 when the counters cannot be written (limits fail closed).
+   */
+  async reserve(principal: PrincipalRef, input: ReserveInput): Promise<Reservation> {
+    if (input.model !== undefined) this.options.models.check(principal, input.model);
+    const { rules: principalRules, counters } = this.options;
+    const rules = principalRules.of(principal);
+    if (rules.cost && input.priced === false) {
+      throw new GatewayError('cost_unknown', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`);
+    }
+    const charges = quotaCharges(rules, principalRules.scope(principal), {
+      ip: input.ip,
+      retainUntil: principalRules.retainUntil(principal),
+      estimatedTokens: input.estimatedTokens,
+      estimatedCostMicros: input.estimatedCostMicros ?? 0,
+    });
+    if (charges.length === 0) return NOTHING_HELD;
+    let held;
+    try {
+      held = await counters.reserve(charges);
+    } catch (err) {
+      if (err instanceof QuotaExceededError) throw quotaExceeded(err.state, this.now());
+      throw new GatewayError('quota_unavailable', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
+        cause: err,
+      });
+    }
+    return {
+      headers: quotaHeaders(held.states, this.now()),
+      settle: (usage) => held.settle({ tokens: usage.tokens, cost: usage.costMicros }),
+      release: () => held.release(),
+    };
+  }
+
+  /** Waits for pending counter writes; call before closing the store. */
+  flush(): Promise<void> {
+    return this.options.counters.flush();
+  }
+}

@@ -1,0 +1,55 @@
+import { GatewayError } from '../errors/index.js';
+import type { QuotaCounters } from '../policy/index.js';
+import type { AdminKey } from './admin-key.js';
+import { mintAccessToken } from './access-token.js';
+import type { TokenDirectory } from './token-registry.js';
+import { tokenStatus, type TokenStatus } from './token-status.js';
+
+export interface TokenAdminOptions {
+  adminKey: AdminKey;
+  tokens: TokenDirectory;
+  /** Read for the usage each token's listing shows. */
+  counters: Pick<QuotaCounters, 'peek'>;
+  now?: () => number;
+}
+
+/** Token administration for the admin API: mint, list with usage, look up, revoke, forget long-expired tokens. */
+export class TokenAdmin {
+  private readonly now: () => number;
+
+  constructor(private readonly options: TokenAdminOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Mints a token (as the library and CLI do) and records it so it is listed. Throws TokenClaimsError. */
+  async mint(claims: unknown): Promise<{ token: string; id: string; expiresAt: number | null }> {
+    const { adminKey, tokens } = this.options;
+    const minted = await mintAccessToken(adminKey, claims, this.now());
+    if (tokens.has(minted.id)) {
+      throw new GatewayError('token_id_taken', `A token with id "${minted.id}" already exists; token ids (jti) must be unique.`);
+    }
+    await tokens.add({ id: minted.id, payload: minted.payload, expiresAt: minted.expiresAt }, 'admin_api');
+    return { token: minted.token, id: minted.id, expiresAt: minted.expiresAt };
+  }
+
+  /** Revokes a token by id, at once and durably. Unknown ids are remembered too (a token minted offline, unseen yet). */
+  async revoke(id: string): Promise<TokenStatus> {
+    const record = await this.options.tokens.revoke(id, this.now());
+    return tokenStatus(record, this.options.counters, this.now());
+  }
+
+  get(id: string): TokenStatus | undefined {
+    const record = this.options.tokens.get(id);
+    return record ? tokenStatus(record, this.options.counters, this.now()) : undefined;
+  }
+
+  list(): TokenStatus[] {
+    const now = this.now();
+    return this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now));
+  }
+
+  /** Forgets tokens expired more than a week ago (hourly while the node runs, and at start); returns how many. */
+  prune(): Promise<number> {
+    return this.options.tokens.prune(this.now());
+  }
+}

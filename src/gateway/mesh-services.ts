@@ -1,0 +1,126 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { usdToMicros } from '../core/index.js';
+import {
+  AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+} from '../ledger/index.js';
+import { MeshNode, type Advertisement, type ModelAdvert } from '../mesh/index.js';
+import type { PeerForwarder } from '../pipeline/peer-attempt.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { PriceBook } from '../pricing/index.js';
+import type { ModelCatalog } from '../router/model-catalog.js';
+import type { Store } from '../store/index.js';
+import { VERSION } from '../version.js';
+import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
+
+export interface MeshServicesOptions {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  priceBook: PriceBook;
+}
+
+/** What this node serves to peers: its local models (never what it would have to forward) and its capacity. */
+export interface ServedModels {
+  catalog: ModelCatalog;
+  pipeline: Pipeline;
+}
+
+/** How often capacity is re-reported; the advertiser republishes only on model or large capacity changes. */
+const ADVERTISE_INTERVAL_MS = 1_000;
+
+/** A model's price as receipts charge it: what this node advertises to peers. */
+export function advertisedPrice(priceBook: PriceBook, model: string): ModelAdvert['price'] | undefined {
+  const price = priceBook.priceFor(model);
+  return price && { inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok, ...(price.cachedInputPerMTok !== undefined ? { cachedInputPerMTok: price.cachedInputPerMTok } : {}) };
+}
+
+/** Ledger messages to a peer over the mesh's `/meshgate/ledger/1.0.0` streams. */
+export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
+  return { request: (peerId, message) => mesh.sendMessage(peerId, LEDGER_PROTOCOL, message) };
+}
+
+/** What a peer advertises for a model now, in receipt units; undefined when its record does not list the model. */
+function advertisedPriceOf(mesh: MeshNode): AdvertisedPrice {
+  return (peerId, model) => {
+    const advert = mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model);
+    return advert && receiptPrice(advert.price);
+  };
+}
+
+/**
+ * The mesh side of a node: the libp2p node, the ledger of receipts, acknowledgements and reconciliation, and the
+ * pipeline's view of the peers. Built before the pipeline (which is given `forwarder`), started once the pipeline
+ * exists (forwarded requests run through it), stopped after the HTTP server drained.
+ */
+export class MeshServices {
+  /** The pipeline's peers; forwards nothing once the services stop. */
+  readonly forwarder: PeerForwarder;
+  private advertiseTimer?: NodeJS.Timeout;
+  private stopped = false;
+
+  private constructor(
+    readonly mesh: MeshNode,
+    readonly ledger: Ledger,
+    readonly reconciler: LedgerReconciler,
+    private readonly acks: AckBatcher,
+    private readonly options: MeshServicesOptions,
+  ) {
+    const { mesh: meshConfig } = options.config;
+    const forwarder = peerForwarder(mesh, {
+      forward: meshConfig.forward, maxHops: meshConfig.max_hops, lookupTimeoutMs: meshConfig.dht_timeout_ms,
+      ledger: { ledger, acks, transport: ledgerTransportOver(mesh), priceOf: advertisedPriceOf(mesh) }, logger: options.logger,
+    });
+    this.forwarder = { ...forwarder, canForward: (req) => !this.stopped && forwarder.canForward(req) };
+  }
+
+  static async create(options: MeshServicesOptions): Promise<MeshServices> {
+    const { config, store, logger } = options;
+    const mesh = await MeshNode.create({ config: config.mesh, dataDir: config.storage.dir, version: VERSION, logger });
+    const creditLimit = config.mesh.credit_limit_usd;
+    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
+    const transport = ledgerTransportOver(mesh);
+    const reconciler = new LedgerReconciler(transport, ledger, logger, {
+      intervalMs: config.mesh.reconcile_interval_seconds * 1000,
+      peerSeen: (listener) => mesh.onPeerRecord((record) => record.withdrawn || listener(record.peerId)),
+      priceOf: advertisedPriceOf(mesh),
+    });
+    return new MeshServices(mesh, ledger, reconciler, new AckBatcher(transport, logger), options);
+  }
+
+  /**
+   * Serves forwarded requests through `served.pipeline`, advertises the local models (with prices) and spare
+   * capacity, answers ledger messages, then starts the libp2p node and reconciliation.
+   */
+  async start(served: ServedModels): Promise<void> {
+    const { mesh, ledger, options } = this;
+    const { priceBook, logger } = options;
+    mesh.setForwardHandler(forwardHandler(served.pipeline, { logger, ledger, priceOf: (model) => advertisedPrice(priceBook, model) }));
+    const advertisement = (): Advertisement => ({
+      models: served.catalog.list().map(({ id }) => {
+        const price = advertisedPrice(priceBook, id);
+        const context = priceBook.priceFor(id)?.contextWindow;
+        return { id, capabilities: ['chat'], ...(context ? { contextLength: context } : {}), ...(price ? { price } : {}) };
+      }),
+      capacity: { maxConcurrent: options.config.server.max_concurrent, inFlight: served.pipeline.load },
+    });
+    mesh.setAdvertisement(advertisement());
+    // Before start: a peer that sees this node's record may ask for reconciliation at once.
+    const rate = new LedgerMessageRate(options.config.mesh.ledger_messages_per_second);
+    await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(ledger), (peerId) =>
+      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} ledger messages per second from this peer; try again later`);
+    await mesh.start();
+    this.reconciler.start();
+    this.advertiseTimer = setInterval(() => mesh.setAdvertisement(advertisement()), ADVERTISE_INTERVAL_MS);
+    this.advertiseTimer.unref();
+  }
+
+  /** Stops forwarding, sends the acknowledgements still batched, stops reconciliation and the libp2p node. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.advertiseTimer);
+    await this.acks.close();
+    await this.reconciler.stop();
+    await this.mesh.stop().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: stop failed'));
+  }
+}

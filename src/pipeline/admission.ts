@@ -1,0 +1,47 @@
+import type { QuotaAdmission } from '../auth/index.js';
+import type { ProviderType } from '../core-config/index.js';
+import { GatewayError } from '../errors/index.js';
+import type { PriceBook } from '../pricing/index.js';
+import type { Admission, PipelineDeps } from './pipeline.js';
+
+export interface PricedAdmissionOptions {
+  quotas: Pick<QuotaAdmission, 'reserve'>;
+  priceBook: PriceBook;
+  /** The type of a local provider by id (a peer's price is looked up by model name alone). */
+  providerType: (providerId: string | undefined) => ProviderType | undefined;
+  /** A request refused by a limit (429), with the limit's code (metrics). */
+  onQuotaRefused?: (code: string) => void;
+}
+
+/**
+ * The pipeline's admit step: model permission and a quota reservation sized by the request's estimate and its
+ * estimated cost, settled with the real usage priced for the provider that served it.
+ */
+export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<PipelineDeps['admit']> {
+  const { quotas, priceBook } = options;
+  return async (req, estimate): Promise<Admission> => {
+    const estimatedCost = priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });
+    let reservation;
+    try {
+      reservation = await quotas.reserve(req.principal, {
+        ip: req.ip,
+        model: req.model,
+        estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
+        estimatedCostMicros: estimatedCost.costMicros ?? 0,
+        priced: estimatedCost.priced,
+      });
+    } catch (err) {
+      if (err instanceof GatewayError && err.status === 429) options.onQuotaRefused?.(err.code);
+      throw err;
+    }
+    return {
+      headers: reservation.headers,
+      settle: (outcome) => {
+        const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
+        const cost = priceBook.costOf({ providerType: options.providerType(outcome.provider), model: outcome.model ?? outcome.requestedModel, usage });
+        return reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costMicros: cost.costMicros ?? undefined });
+      },
+      release: () => reservation.release(),
+    };
+  };
+}

@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { ProviderType } from '../core-config/index.js';
+import type { Outcome } from '../pipeline/types.js';
+import type { PriceBook } from '../pricing/index.js';
+import { usageRecordFromOutcome } from './from-outcome.js';
+import type { RecordStore } from './record-store.js';
+import type { UsageRecord } from './usage-record.js';
+
+export interface OutcomeRecorderOptions {
+  priceBook: PriceBook;
+  /** The type of a local provider by id (a peer's price is looked up by model name alone). */
+  providerType: (providerId: string | undefined) => ProviderType | undefined;
+  /** Each record as it is written (metrics observe records, so /metrics and the records API agree). */
+  onRecord?: (record: UsageRecord) => void;
+  logger: Logger;
+}
+
+/** Turns every finished request into its priced usage record and writes it; shutdown waits for the writes. */
+export class OutcomeRecorder {
+  private readonly pending = new Set<Promise<boolean>>();
+
+  constructor(
+    private readonly store: RecordStore,
+    private readonly options: OutcomeRecorderOptions,
+  ) {}
+
+  record(outcome: Outcome): void {
+    try {
+      const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider) });
+      this.options.onRecord?.(record);
+      const write = this.store.write(record);
+      this.pending.add(write);
+      void write.finally(() => this.pending.delete(write));
+    } catch (err) {
+      // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
+      this.options.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
+    }
+  }
+
+  /** Records not yet on disk. */
+  get backlog(): number {
+    return this.pending.size;
+  }
+
+  /** Waits until every record written so far is on disk (or refused). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}
