@@ -58,11 +58,11 @@ export function adminRoutes(tokens: TokenAdmin, guard: AdminGuard): FastifyPlugi
       }
     });
 
-    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: tokens.list() }));
+    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: await tokens.list() }));
 
     app.get('/v1/admin/tokens/:id', { config: { doc: docs.get } }, async (request) => {
       const { id } = parseParams(request.params);
-      const token = tokens.get(id);
+      const token = await tokens.get(id);
       if (!token) throw notFound(`No token with id "${id}" is known to this gateway.`, 'token_not_found');
       return token;
     });

@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/index.js';
 import type { QuotaCounters } from '../policy/index.js';
+import type { Revocations } from '../state/index.js';
 import type { AdminKey } from './admin-key.js';
 import { mintAccessToken } from './access-token.js';
 import type { TokenDirectory } from './token-registry.js';
@@ -10,6 +11,8 @@ export interface TokenAdminOptions {
   tokens: TokenDirectory;
   /** Read for the usage each token's listing shows. */
   counters: Pick<QuotaCounters, 'peek'>;
+  /** The revocation list replicas share (Redis backend); absent: the token directory alone. */
+  revocations?: Revocations;
   now?: () => number;
 }
 
@@ -35,17 +38,20 @@ export class TokenAdmin {
   /** Revokes a token by id, at once and durably. Unknown ids are remembered too (a token minted offline, unseen yet). */
   async revoke(id: string): Promise<TokenStatus> {
     const record = await this.options.tokens.revoke(id, this.now());
+    // On the shared list too (every replica refuses it on its next request); if that fails the caller gets the 503
+    // and retries — the local revocation stands either way.
+    await this.options.revocations?.revoke(id, record.revokedAt ?? this.now(), record.expiresAt);
     return tokenStatus(record, this.options.counters, this.now());
   }
 
-  get(id: string): TokenStatus | undefined {
+  async get(id: string): Promise<TokenStatus | undefined> {
     const record = this.options.tokens.get(id);
     return record ? tokenStatus(record, this.options.counters, this.now()) : undefined;
   }
 
-  list(): TokenStatus[] {
+  list(): Promise<TokenStatus[]> {
     const now = this.now();
-    return this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now));
+    return Promise.all(this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now)));
   }
 
   /** Forgets tokens expired more than a week ago (hourly while the node runs, and at start); returns how many. */

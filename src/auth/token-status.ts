@@ -38,16 +38,16 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
   };
 }
 
-function usageOf(id: string, payload: AccessTokenPayload, quotas: Pick<QuotaCounters, 'peek'>): TokenStatus['usage'] {
+async function usageOf(id: string, payload: AccessTokenPayload, quotas: Pick<QuotaCounters, 'peek'>): Promise<TokenStatus['usage']> {
   const scope = `token:${id}`;
   const usage: TokenStatus['usage'] = {};
-  if (payload.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...payload.requests }));
-  if (payload.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
-  if (payload.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), microsToUsd);
+  if (payload.requests) usage.requests = toUsage(await quotas.peek({ scope, metric: 'requests', ...payload.requests }));
+  if (payload.tokens) usage.tokens = toUsage(await quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
+  if (payload.cost) usage.cost = toUsage(await quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), microsToUsd);
   return usage;
 }
 
-export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): TokenStatus {
+export async function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): Promise<TokenStatus> {
   const payload = record.payload;
   const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
   return {
@@ -60,6 +60,6 @@ export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'pe
     expired: record.expiresAt !== null && record.expiresAt <= now,
     revokedAt: record.revokedAt ?? null,
     source: record.source,
-    usage: payload ? usageOf(record.id, payload, quotas) : {},
+    usage: payload ? await usageOf(record.id, payload, quotas) : {},
   };
 }

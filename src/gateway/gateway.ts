@@ -18,6 +18,7 @@ import type { Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
+import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
@@ -39,6 +40,7 @@ interface GatewayParts {
   metrics: GatewayMetrics;
   store: Store;
   access: AccessControl;
+  state?: StateBackend;
   records: RecordStore;
   analytics: Analytics;
   recorder: OutcomeRecorder;
@@ -65,6 +67,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly store: Store;
   readonly access: AccessControl;
+  /** The shared state backend (`[state] backend = "redis"`); absent: this node's LevelDB alone. */
+  readonly state?: StateBackend;
   readonly records: RecordStore;
   /** SQL over the usage records (/v1/query, /v1/ask). */
   readonly analytics: Analytics;
@@ -91,6 +95,7 @@ export class Gateway {
     this.metrics = parts.metrics;
     this.store = parts.store;
     this.access = parts.access;
+    this.state = parts.state;
     this.records = parts.records;
     this.analytics = parts.analytics;
     this.recorder = parts.recorder;
@@ -127,7 +132,14 @@ export class Gateway {
 
       const store = await Store.open(config.storage.dir);
       opened.push(() => store.close());
+      const state = await createState({
+        config: config.state, store, logger,
+        onLatency: (operation, seconds) => metrics.observeStateOperation('redis', operation, seconds),
+        onStatus: (up) => metrics.setStateBackendUp('redis', up),
+      });
+      if (state) opened.push(() => state.close());
       const access = await createAccessControl({
+        state,
         auth: config.auth,
         keyMap: config.key_map,
         store,
@@ -192,7 +204,10 @@ export class Gateway {
         info: {
           providers, catalog, breakers, startedAt, prices: priceBook,
           meshModels: mesh && (() => mesh.knownModels()),
-          health: mesh && (() => ({ mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } })),
+          health: () => ({
+            state: state?.health() ?? { backend: 'embedded', status: 'ok' },
+            ...(mesh ? { mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } } : {}),
+          }),
         },
         authenticate: async (request) => {
           const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
@@ -219,7 +234,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, records, analytics, recorder, outcomes,
+        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, state, records, analytics, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -271,6 +286,7 @@ export class Gateway {
     await this.analytics.close();
     await this.records.close();
     await this.access.close();
+    await this.state?.close();
     await this.store.close();
     this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');
   }

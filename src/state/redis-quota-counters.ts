@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { QuotaExceededError, quotaWindow, type QuotaCharge, type QuotaReservation, type QuotaState } from '../policy/index.js';
+import { QuotaExceededError, quotaWindow, type QuotaCharge, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
 import { PEEK_LUA, RESERVE_LUA, SETTLE_LUA } from './redis-scripts.js';
 import type { RedisKeys } from './redis-keys.js';
 
@@ -19,12 +19,6 @@ interface QuotaScripts {
   meshgatePeek(numKeys: number, ...args: Array<string | number>): Promise<string[]>;
 }
 
-export interface ReserveOptions {
-  /** The reservation's id (request id and attempt); settle is idempotent by it. Random when absent. */
-  id?: string;
-  /** A token id whose revocation must refuse the reservation (checked in the same script, atomically). */
-  tokenId?: string;
-}
 
 /** How long a settled reservation's id is remembered, so a repeated settle is a no-op. */
 const DONE_TTL_MS = 24 * 3_600_000;
@@ -49,7 +43,7 @@ export class RedisQuotaCounters {
   }
 
   /** Reserves every charge or none: throws QuotaExceededError naming the first that does not fit. */
-  async reserve(charges: QuotaCharge[], options: ReserveOptions = {}): Promise<QuotaReservation> {
+  async reserve(charges: QuotaCharge[], options: QuotaReserveOptions = {}): Promise<QuotaReservation> {
     const id = options.id ?? randomUUID();
     const tag = this.keys.tagOf(charges);
     const counterKeys = charges.flatMap((charge) => this.keys.counter(tag, charge));
@@ -58,6 +52,7 @@ export class RedisQuotaCounters {
     const reply = await this.redis.meshgateReserve(counterKeys.length + 1, ...counterKeys, revocation, id, this.reservationTtlMs, charges.length, ...args);
     const now = Number(reply[1]);
     if (reply[0] === 'revoked') throw new RevokedDuringReserveError();
+    if (reply[0] === 'duplicate') throw new Error(`reservation id ${id} is already in use`);
     if (reply[0] === 'refused') {
       const charge = charges[Number(reply[2]) - 1]!;
       throw new QuotaExceededError(stateOf(charge, Number(reply[3]), now));

@@ -74,7 +74,8 @@ end
 /**
  * Check-and-reserve, all or nothing. KEYS: counter and expiry set of each charge, then the principal's revocation
  * key. ARGV: reservation id, TTL ms, charge count, then per charge: period, limit, amount, retain-until (epoch ms,
- * 0 = none). Returns {'ok', now, windowStart1, used1, …}, {'refused', now, index, used} or {'revoked', now}.
+ * 0 = none). Returns {'ok', now, windowStart1, used1, …}, {'refused', now, index, used}, {'revoked', now} or
+ * {'duplicate', now} (the id holds a reservation already: refused, so one id never holds two amounts).
  */
 export const RESERVE_LUA = `${WINDOW_LUA}
 local id, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -86,6 +87,7 @@ for i = 1, n do
   local ws = window(ARGV[a + 1], now)
   local limit, amount = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local u = live_use(KEYS[2 * i - 1], KEYS[2 * i], ws, now)
+  if redis.call('HEXISTS', KEYS[2 * i - 1], 'r:' .. id) == 1 then return {'duplicate', num(now)} end
   if not (u < limit and u + amount <= limit) then return {'refused', num(now), num(i), num(u)} end
   starts[i], used[i] = ws, u
 end

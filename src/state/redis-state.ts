@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { QuotaExceededError, type QuotaCharge, type QuotaReservation, type QuotaState } from '../policy/index.js';
+import { QuotaExceededError, type QuotaCharge, type QuotaCounters, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisQuotaCounters, RevokedDuringReserveError } from './redis-quota-counters.js';
-import type { ReserveOptions, Revocations, SharedQuotaCounters, StateBackend, StateHealth } from './state-backend.js';
+import type { Revocations, StateBackend, StateHealth } from './state-backend.js';
 import type { StateConfig } from './state-config.js';
 import { stateUnavailable } from './state-unavailable.js';
 
@@ -13,7 +13,7 @@ export interface RedisStateOptions {
   config: StateConfig & { url: string };
   logger: Logger;
   /** The per-replica counters used while Redis is unreachable, when `on_unavailable = "local"`. */
-  local?: SharedQuotaCounters;
+  local?: QuotaCounters;
   /** Each operation's round trip (metrics). */
   onLatency?: (operation: 'reserve' | 'settle' | 'peek' | 'revocation', seconds: number) => void;
   /** Backend reachable or not (metrics). */
@@ -28,7 +28,7 @@ export interface RedisStateOptions {
  */
 export class RedisState implements StateBackend {
   readonly kind = 'redis' as const;
-  readonly quotas: SharedQuotaCounters;
+  readonly quotas: QuotaCounters;
   readonly revocations: Revocations;
   private readonly redis: Redis;
   private readonly counters: RedisQuotaCounters;
@@ -60,6 +60,7 @@ export class RedisState implements StateBackend {
     this.quotas = {
       reserve: (charges, reserveOptions) => this.reserve(charges, reserveOptions),
       peek: (charge) => this.peek(charge),
+      flush: async () => this.options.local?.flush(),
     };
     this.revocations = {
       isRevoked: (tokenId) => this.timed('revocation', () => this.redis.exists(this.keys.revocation(tokenId)).then((n) => n === 1), async () => false),
@@ -85,7 +86,7 @@ export class RedisState implements StateBackend {
     this.redis.disconnect(false);
   }
 
-  private async reserve(charges: QuotaCharge[], options?: ReserveOptions): Promise<QuotaReservation> {
+  private async reserve(charges: QuotaCharge[], options?: QuotaReserveOptions): Promise<QuotaReservation> {
     const reservation = await this.timed('reserve', () => this.counters.reserve(charges, options), this.options.local && (() => this.options.local!.reserve(charges, options)));
     return {
       states: reservation.states,
@@ -95,7 +96,7 @@ export class RedisState implements StateBackend {
   }
 
   private peek(charge: Omit<QuotaCharge, 'amount'>): Promise<QuotaState> {
-    return this.timed('peek', () => this.counters.peek(charge), this.options.local && (() => this.options.local!.peek(charge)));
+    return this.timed('peek', () => this.counters.peek(charge), this.options.local && (async () => this.options.local!.peek(charge)));
   }
 
   /**

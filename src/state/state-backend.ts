@@ -1,4 +1,4 @@
-import type { QuotaCharge, QuotaReservation, QuotaState } from '../policy/index.js';
+import type { QuotaCounters } from '../policy/index.js';
 
 export type StateBackendKind = 'embedded' | 'redis';
 
@@ -9,19 +9,6 @@ export interface StateHealth {
   status: 'ok' | 'unavailable' | 'local';
   /** Round trip of the last state operation, ms (Redis only). */
   latency_ms?: number;
-}
-
-export interface ReserveOptions {
-  /** The reservation's id (request id and attempt); settle and release are idempotent by it. */
-  id?: string;
-  /** A token whose revocation refuses the reservation, checked atomically with it where the backend can. */
-  tokenId?: string;
-}
-
-/** Quota counters: check-and-reserve every charge of a request or none, settled or released once. */
-export interface SharedQuotaCounters {
-  reserve(charges: QuotaCharge[], options?: ReserveOptions): Promise<QuotaReservation>;
-  peek(charge: Omit<QuotaCharge, 'amount'>): Promise<QuotaState>;
 }
 
 /** The revocation list every replica checks on every request of a token. */
@@ -38,7 +25,9 @@ export interface Revocations {
  */
 export interface StateBackend {
   readonly kind: StateBackendKind;
-  readonly quotas: SharedQuotaCounters;
+  /** Check-and-reserve every charge of a request or none, settled or released once per reservation. */
+  readonly quotas: QuotaCounters;
+  /** The revocation list replicas share (the embedded node's list is its token registry). */
   readonly revocations: Revocations;
   health(): StateHealth;
   /** Waits for pending writes and disconnects. */

@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GatewayError } from '../../../src/errors/index.js';
 import { QuotaExceededError, QuotaStore, quotaWindow, type QuotaCharge } from '../../../src/policy/index.js';
-import { embeddedCounters, RedisState, RevokedDuringReserveError, stateConfigSchema, type SharedQuotaCounters } from '../../../src/state/index.js';
+import type { QuotaCounters } from '../../../src/policy/index.js';
+import { RedisState, RevokedDuringReserveError, stateConfigSchema } from '../../../src/state/index.js';
 import { WINDOW_TEST_LUA } from '../../../src/state/redis-scripts.js';
 import { Store } from '../../../src/store/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -17,9 +18,9 @@ const requests = (scope: string, limit: number): QuotaCharge => ({ scope, metric
 const tokens = (scope: string, limit: number, amount: number): QuotaCharge => ({ scope, metric: 'tokens', limit, period: 'hour', amount });
 
 /** The same quota behaviour, whichever backend holds the counters. */
-function quotaSuite(name: string, open: () => Promise<{ counters: SharedQuotaCounters; close(): Promise<void> }>) {
+function quotaSuite(name: string, open: () => Promise<{ counters: QuotaCounters; close(): Promise<void> }>) {
   describe(`quota counters (${name})`, () => {
-    let counters: SharedQuotaCounters;
+    let counters: QuotaCounters;
     let close: () => Promise<void>;
     beforeAll(async () => ({ counters, close } = await open()));
     afterAll(() => close());
@@ -69,7 +70,7 @@ quotaSuite('embedded', async () => {
   const store = await Store.open(dir);
   const quotas = await QuotaStore.forStore(store);
   return {
-    counters: embeddedCounters(quotas),
+    counters: quotas,
     close: async () => {
       await quotas.flush();
       await store.close();
@@ -118,7 +119,7 @@ describeWithSystemComponent(REDIS_SERVER, 'Redis state backend', (binary) => {
     const prefix = `rev${Date.now()}:`;
     const [a, b] = await Promise.all([openRedis({ key_prefix: prefix }), openRedis({ key_prefix: prefix })]);
     expect(await b.revocations.isRevoked('tok1')).toBe(false);
-    await a.revocations.revoke('tok1', Date.now(), Date.now() + 60_000);
+    await a.revocations!.revoke('tok1', Date.now(), Date.now() + 60_000);
     expect(await b.revocations.isRevoked('tok1')).toBe(true);
     await expect(b.quotas.reserve([requests('token:tok1', 10)], { tokenId: 'tok1' })).rejects.toBeInstanceOf(RevokedDuringReserveError);
     await Promise.all([a.close(), b.close()]);
@@ -150,7 +151,7 @@ describeWithSystemComponent(REDIS_SERVER, 'Redis state backend', (binary) => {
     expect((err as GatewayError).headers['retry-after']).toBeDefined();
     expect((err as GatewayError).message).toContain('redis');
     expect((err as GatewayError).message).not.toContain(String(server.port));
-    await expect(state.revocations.isRevoked('any')).rejects.toMatchObject({ code: 'state_unavailable' });
+    await expect(state.revocations!.isRevoked('any')).rejects.toMatchObject({ code: 'state_unavailable' });
     await vi.waitFor(() => expect(state.health().status).toBe('unavailable'), { timeout: 5_000, interval: 50 });
     await server.restart();
     await vi.waitFor(() => expect(state.health().status).toBe('ok'), { timeout: 10_000, interval: 50 });
@@ -163,7 +164,7 @@ describeWithSystemComponent(REDIS_SERVER, 'Redis state backend', (binary) => {
     const store = await Store.open(dir);
     const local = await QuotaStore.forStore(store);
     const config = stateConfigSchema.parse({ backend: 'redis', url: server.url, on_unavailable: 'local', timeout_ms: 500 });
-    const state = new RedisState({ config: { ...config, url: config.url! }, logger, local: embeddedCounters(local) });
+    const state = new RedisState({ config: { ...config, url: config.url! }, logger, local });
     await state.start();
     await server.stop();
     try {
