@@ -125,6 +125,21 @@ describeWithSystemComponent(REDIS_SERVER, 'Redis state backend', (binary) => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('logs in as an ACL user with its password, and a wrong password is refused without being echoed', async () => {
+    const admin = new Redis(server.url);
+    await admin.call('ACL', 'SETUSER', 'meshgate-acl', 'on', '>s3cret-acl-pass', '~acl:*', '+@all');
+    admin.disconnect();
+    const good = await openRedis({ key_prefix: 'acl:', username: 'meshgate-acl', password: 's3cret-acl-pass' });
+    await expect(good.quotas.reserve([requests('token:acl', 5)])).resolves.toBeDefined();
+    await good.close();
+    const wrong = await openRedis({ key_prefix: 'acl:', username: 'meshgate-acl', password: 'not-the-pass' });
+    const err = await wrong.quotas.reserve([requests('token:acl', 5)]).catch((e: unknown) => e);
+    expect((err as GatewayError).code).toBe('state_unavailable');
+    expect((err as GatewayError).message).not.toContain('not-the-pass');
+    expect(wrong.health().status).toBe('unavailable');
+    await wrong.close();
+  });
+
   it('computes UTC windows in Lua exactly as quotaWindow does (month ends, leap years, year ends)', async () => {
     const redis = new Redis(server.url);
     const instants = ['2024-02-29T23:59:59.999Z', '2024-03-01T00:00:00.000Z', '2025-12-31T23:59:59.999Z', '2026-01-01T00:00:00.000Z', '2000-02-15T12:00:00Z', '2100-03-01T00:00:00Z', '2026-12-01T11:04:30Z'];
