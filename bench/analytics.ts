@@ -53,6 +53,7 @@ function* syntheticRecords(count: number, start: number): Generator<UsageRecord>
       peer: null,
       findings: [],
       client_aborted: false,
+      cache: null,
     };
   }
 }

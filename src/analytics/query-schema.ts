@@ -4,7 +4,7 @@
  * rebuilt at start, so changing it needs no migration. The column comments are part of the contract: the README
  * shows them and the ask prompt gives them to the model.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const QUERY_TABLES = ['records', 'attempts', 'findings', 'receipts'] as const;
 export type QueryTable = (typeof QUERY_TABLES)[number];
@@ -24,7 +24,7 @@ CREATE TABLE records (
   requested_model TEXT NOT NULL,  -- the model the client asked for
   model TEXT,                     -- the model that served it, NULL when nothing did
   provider TEXT,                  -- local provider id that served it, NULL when a peer did or nothing did
-  served_by TEXT NOT NULL,        -- 'local' | 'peer' | 'none'
+  served_by TEXT NOT NULL,        -- 'local' | 'peer' | 'cache' | 'none'
   peer TEXT,                      -- peer id that served it through the mesh
   status INTEGER NOT NULL,        -- HTTP status answered to the client
   error_type TEXT,                -- error type when status >= 400
@@ -43,7 +43,8 @@ CREATE TABLE records (
   ttft_ms REAL,                   -- time to first token (streams)
   stream INTEGER NOT NULL,        -- 1 for a streamed answer
   client_aborted INTEGER NOT NULL,-- 1 when the client went away before the end
-  findings INTEGER NOT NULL       -- sanitization findings (see the findings table)
+  findings INTEGER NOT NULL,      -- sanitization findings (see the findings table)
+  cache TEXT                      -- 'hit' (answered from the response cache, at no cost) | 'miss', NULL when not in play
 );
 CREATE INDEX records_time ON records (time);
 

@@ -44,8 +44,8 @@ export class UsageIndex {
     this.#insertRecord = this.#db.prepare(`INSERT OR IGNORE INTO records (
       id, time, project, source, principal_kind, principal_id, client_format, operation, requested_model, model, provider,
       served_by, peer, status, error_type, attempts, failovers, prompt_tokens, completion_tokens, cached_tokens,
-      cache_write_tokens, reasoning_tokens, usage_estimated, cost_micros, priced, latency_ms, ttft_ms, stream, client_aborted, findings
-    ) VALUES (${Array(30).fill('?').join(', ')})`);
+      cache_write_tokens, reasoning_tokens, usage_estimated, cost_micros, priced, latency_ms, ttft_ms, stream, client_aborted, findings, cache
+    ) VALUES (${Array(31).fill('?').join(', ')})`);
     this.#insertAttempt = this.#db.prepare('INSERT INTO attempts (record_id, time, n, target, ok, status, code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.#insertFinding = this.#db.prepare('INSERT INTO findings (record_id, time, n, type, location, action) VALUES (?, ?, ?, ?, ?, ?)');
   }
@@ -146,6 +146,7 @@ export class UsageIndex {
           r.id, r.time, r.project, r.source, r.principal.kind, r.principal.id, r.client_format, r.operation, r.requested_model, r.model, r.provider,
           r.served_by, r.peer, r.status, r.error_type, r.attempts.length, r.failovers, r.prompt_tokens, r.completion_tokens, r.cached_tokens,
           r.cache_write_tokens, r.reasoning_tokens ?? 0, flag(r.usage_estimated), r.cost_micros, flag(r.priced), r.latency_ms, r.ttft_ms, flag(r.stream), flag(r.client_aborted), r.findings.length,
+          r.cache ?? null,
         );
         // A record is immutable once written: one seen before (live write during a rebuild) keeps its rows.
         if (Number(inserted.changes) === 0) continue;

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { analyticsConfigSchema } from '../analytics/analytics-config.js';
 import { authConfigSchema, keyMapSchema } from '../auth/auth-config.js';
+import { cacheConfigSchema } from '../cache/cache-config.js';
 // From config.js, not the mesh index: the config must load without pulling in libp2p.
 import { meshConfigSchema } from '../mesh/config.js';
 import { pricingConfigSchema } from '../pricing/index.js';
 import { recordsConfigSchema } from '../records/index.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
+import { signalsConfigSchema } from '../signals/signal-schema.js';
 import { stateConfigSchema } from '../state/state-config.js';
 import { coreConfigShape } from '../core-config/index.js';
 
@@ -29,6 +31,8 @@ export const configSchema = z
     sanitization: sanitizationConfigSchema.prefault({}),
     pricing: pricingConfigSchema,
     records: recordsConfigSchema.prefault({}),
+    cache: cacheConfigSchema.prefault({}),
+    signals: signalsConfigSchema.prefault({}),
     mesh: meshConfigSchema.prefault({}),
     analytics: analyticsConfigSchema.prefault({}),
     state: stateConfigSchema.prefault({}),

@@ -35,7 +35,7 @@ export const ERROR_CODES = {
   invalid_json: { status: 400, type: 'invalid_request_error', meaning: 'The request body is not valid JSON.' },
   not_translatable: { status: 400, type: 'invalid_request_error', meaning: 'Valid in the client\'s format but not expressible in the format of the provider that would serve it (tried only when a translation is needed).' },
   invalid_query: { status: 400, type: 'invalid_request_error', meaning: 'A query parameter of the records API is unknown or has an invalid value.' },
-  invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records cursor is not one this API returned.' },
+  invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records or signals cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
   conflicting_credentials: { status: 400, type: 'invalid_request_error', meaning: 'The request carries two different credentials (named by where they came from: `authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, the `key` query parameter); send one.' },
@@ -78,6 +78,7 @@ export const ERROR_CODES = {
   // Not found (404)
   model_not_found: { status: 404, type: 'not_found_error', meaning: 'No provider of this node (nor any reachable mesh peer) serves the model; close matches are suggested.' },
   token_not_found: { status: 404, type: 'not_found_error', meaning: 'No token with this id is known to the admin API.' },
+  request_not_found: { status: 404, type: 'not_found_error', meaning: 'A signal names a request this credential did not make (or that has no record): the same answer for both, so it reveals nothing of other callers\' requests.' },
   peer_model_not_found: { status: 404, type: 'not_found_error', meaning: 'The mesh peer asked does not serve the model (the next peer is tried).' },
 
   // Limits (429)

@@ -20,6 +20,9 @@ import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
+import { LevelResponseCache, ResponseCache } from '../cache/index.js';
+import { createSanitizer } from '../sanitize/index.js';
+import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
 
@@ -43,6 +46,8 @@ interface GatewayParts {
   state?: StateBackend;
   records: RecordStore;
   analytics: Analytics;
+  cache?: ResponseCache;
+  signals: QualitySignalService;
   recorder: OutcomeRecorder;
   outcomes: OutcomeListeners;
   meshServices?: MeshServices;
@@ -72,6 +77,10 @@ export class Gateway {
   readonly records: RecordStore;
   /** SQL over the usage records (/v1/query, /v1/ask). */
   readonly analytics: Analytics;
+  /** The exact-match response cache, when `[cache] enabled`. */
+  readonly cache?: ResponseCache;
+  /** Quality signals and their decayed aggregate (`signals.aggregate` is the routing engine's QualitySignals). */
+  readonly signals: QualitySignalService;
   readonly pipeline: Pipeline;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
@@ -98,6 +107,8 @@ export class Gateway {
     this.state = parts.state;
     this.records = parts.records;
     this.analytics = parts.analytics;
+    this.cache = parts.cache;
+    this.signals = parts.signals;
     this.recorder = parts.recorder;
     this.outcomes = parts.outcomes;
     this.meshServices = parts.meshServices;
@@ -156,6 +167,20 @@ export class Gateway {
       opened.push(() => records.close());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
+      const sanitizer = createSanitizer(config.sanitization);
+      // Signals wait for the record of a request that is still finishing: the recorder (built below) says when.
+      const signals = await QualitySignalService.open({
+        store: new SignalStore(store), records, sanitizer, config: config.signals, retentionDays: config.records.retention_days,
+        recordWritten: (id, timeoutMs) => recorder.written(id, timeoutMs),
+      });
+      opened.push(async () => signals.close());
+      let cache: ResponseCache | undefined;
+      if (config.cache.enabled) {
+        const { max_entries: maxEntries, max_bytes: maxBytes } = config.cache;
+        cache = new ResponseCache(config.cache, await LevelResponseCache.open(store, { maxEntries, maxBytes }), logger);
+        const openedCache = cache;
+        opened.push(() => openedCache.close());
+      }
 
       if (!options.skipDiscovery) await catalog.start(config.routing.discovery_interval_seconds * 1000);
       if (config.mesh.enabled) {
@@ -165,13 +190,18 @@ export class Gateway {
         const created = meshServices;
         opened.push(() => created.stop());
       }
+      const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
       const pipeline = new Pipeline({
         config,
         catalog,
         breakers,
         logger,
-        sanitize: sanitizeStep(config.sanitization),
-        admit: pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) }),
+        sanitize: sanitizeStep(sanitizer),
+        admit: async (req, estimate) => {
+          recorder.expect(req.id);
+          return admit(req, estimate);
+        },
+        cache,
         providerKey: (principal, providerId) => access.virtualKeys.providerKey(principal, providerId),
         peers: meshServices?.forwarder,
         onComplete: (outcome) => outcomes.emit(outcome),
@@ -224,9 +254,10 @@ export class Gateway {
           adminRoutes(access.tokens, access.admin),
           recordsRoutes(records),
           analyticsRoutes(analytics),
+          signalsSummaryRoute(signals),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
-        apiPlugins: mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [],
+        apiPlugins: [signalsRoutes(signals), ...(mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [])],
         openPlugins: [metricsRoute(metrics)],
       });
       opened.push(() => app.close());
@@ -234,7 +265,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, state, records, analytics, recorder, outcomes,
+        config, logger, providers, catalog, breakers, priceBook, metrics, store, access, state, records, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -285,6 +316,8 @@ export class Gateway {
     await this.recorder.drain();
     await this.analytics.close();
     await this.records.close();
+    this.signals.close();
+    await this.cache?.close();
     await this.access.close();
     await this.state?.close();
     await this.store.close();

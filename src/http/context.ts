@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Operation, PrincipalRef, WireFormat } from '../core/index.js';
+import { parseCacheMode } from '../cache/index.js';
 import { badRequest } from '../errors/index.js';
 import type { GatewayRequest } from '../pipeline/types.js';
 
@@ -57,6 +58,7 @@ export function gatewayRequest(
     source: label(request, 'x-source'),
     receivedAt: Date.now(),
     hop: { count: 0, visited: [] },
+    cacheMode: parseCacheMode(request.headers['x-meshgate-cache']),
     ...(init.format === 'anthropic' && typeof request.headers['anthropic-beta'] === 'string' && /^[\x20-\x7e]{1,512}$/.test(request.headers['anthropic-beta'])
       ? { anthropicBeta: request.headers['anthropic-beta'] }
       : {}),

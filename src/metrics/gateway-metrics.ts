@@ -161,7 +161,7 @@ export class GatewayMetrics {
     const requested = known ? this.#models.value(record.requested_model) : UNKNOWN_MODEL;
     const model = record.model ? this.#models.value(record.model) : requested;
     this.#countAttempts(record);
-    const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : 'none');
+    const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : record.served_by === 'cache' ? 'cache' : 'none');
     this.#requests.inc({ model, provider, status_code: String(record.status), served_by: record.served_by });
     for (const [tokenType, count] of TOKEN_COUNTS) {
       if (count(record) > 0) this.#tokens.inc({ model, provider, token_type: tokenType }, count(record));

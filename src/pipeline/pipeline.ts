@@ -30,6 +30,23 @@ export interface SanitizeVerdict {
   header?: string;
 }
 
+/** What the response cache decided for one request (its key is computed only when the cache is in play). */
+export interface CachePlan {
+  mode: 'use' | 'refresh';
+  key: string;
+  ttlMs: number;
+}
+
+/** The response cache, as the pipeline sees it (cache/ implements it). */
+export interface ResponseCachePort {
+  /** Undefined when the cache is off, skipped or not applicable: nothing is serialised then. */
+  plan(req: GatewayRequest): CachePlan | undefined;
+  /** The stored answer in the client's format (streamed if asked), for mode `use`. */
+  lookup(plan: CachePlan, req: GatewayRequest): Promise<{ prepared: Prepared; model: string } | undefined>;
+  /** The routed response, stored once it completed. */
+  fill(plan: CachePlan, req: GatewayRequest, prepared: Prepared, meter: Meter, model: string): Prepared;
+}
+
 export interface PipelineDeps {
   config: Pick<CoreConfig, 'routing' | 'server'>;
   catalog: ModelCatalog;
@@ -42,6 +59,8 @@ export interface PipelineDeps {
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
   /** Mesh peers to forward to when no local provider can answer (absent: served locally only). */
   peers?: PeerForwarder;
+  /** Exact-match response cache, consulted after admission (limits count a hit's request, not its tokens). */
+  cache?: ResponseCachePort;
   onComplete?: (outcome: Outcome) => void;
   onFailover?: (from: string, to: string) => void;
 }
@@ -119,7 +138,7 @@ export class Pipeline {
         maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
       };
       admission = await this.deps.admit?.(req, estimate);
-      const { prepared, target, attempts, meter, estimated } = await this.route(req, validated, outcome);
+      const { prepared, target, attempts, meter, estimated } = await this.routeOrReplay(req, validated, outcome);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
       const headers: Record<string, string> = {
@@ -132,6 +151,7 @@ export class Pipeline {
         ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
         ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
         ...(outcome.peer ? { 'x-meshgate-served-by': outcome.peer } : {}),
+        ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),
       };
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
@@ -190,6 +210,29 @@ export class Pipeline {
       };
       outcome.usageEstimated = true;
     }
+  }
+
+  /**
+   * The response cache's one step, after admission so every limit is checked first: a hit is replayed at no cost
+   * (zero usage, so token and cost quotas are untouched while the request still counts); a miss is routed as usual
+   * and stored once complete. Without the cache in play this is `route` and nothing more.
+   */
+  private async routeOrReplay(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome) {
+    const cache = this.deps.cache;
+    const plan = cache?.plan(req);
+    if (!cache || !plan) return this.route(req, validated, outcome);
+    const hit = await cache.lookup(plan, req);
+    if (hit) {
+      outcome.cache = 'hit';
+      outcome.model = hit.model;
+      const meter = newMeter(performance.now());
+      meter.usage = { inputTokens: 0, outputTokens: 0 };
+      meter.ttftMs = 0;
+      return { prepared: hit.prepared, target: 'cache', attempts: outcome.attempts, meter, estimated: false };
+    }
+    const routed = await this.route(req, validated, outcome);
+    outcome.cache = 'miss';
+    return { ...routed, prepared: cache.fill(plan, req, routed.prepared, routed.meter, outcome.model ?? req.model) };
   }
 
   private async route(req: GatewayRequest, validated: { canonical?: CanonicalRequest; untranslatable?: GatewayError }, outcome: Outcome) {

@@ -119,7 +119,7 @@ function parseUpstreamJson(providerId: string, text: string): unknown {
 }
 
 /** Whether an OpenAI client asked for the usage chunk; other formats always carry usage. */
-function includeUsageRequested(format: WireFormat, body: Record<string, unknown>): boolean {
+export function includeUsageRequested(format: WireFormat, body: Record<string, unknown>): boolean {
   if (format !== 'openai') return true;
   const options = body.stream_options as { include_usage?: unknown } | undefined;
   return options?.include_usage === true;

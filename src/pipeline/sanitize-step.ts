@@ -1,9 +1,8 @@
-import { complianceError, createSanitizer, findingsHeader, type SanitizationConfig } from '../sanitize/index.js';
+import { complianceError, findingsHeader, type Sanitizer } from '../sanitize/index.js';
 import type { PipelineDeps } from './pipeline.js';
 
-/** The pipeline's sanitize step for `[sanitization]`, or undefined when nothing is scanned. */
-export function sanitizeStep(config: SanitizationConfig): PipelineDeps['sanitize'] {
-  const sanitizer = createSanitizer(config);
+/** The pipeline's sanitize step with `sanitizer` (`[sanitization]`), or undefined when nothing is scanned. */
+export function sanitizeStep(sanitizer: Sanitizer): PipelineDeps['sanitize'] {
   if (!sanitizer.active) return undefined;
   return (req) => {
     const result = sanitizer.scanRequest(req.body);

@@ -22,6 +22,8 @@ export interface GatewayRequest {
   anthropicBeta?: string;
   /** Mesh hop bookkeeping: how many nodes this request already crossed and which ones. */
   hop: { count: number; visited: string[] };
+  /** `x-meshgate-cache`: read and fill the response cache, fill it only, or leave it alone (default from the config). */
+  cacheMode?: 'use' | 'refresh' | 'skip';
 }
 
 export type ResponseBody =
@@ -71,4 +73,6 @@ export interface Outcome {
   clientAborted?: boolean;
   /** A request went out to a provider or peer (so the upstream may have processed, and billed, the input). */
   upstreamCalled?: boolean;
+  /** The response cache was in play: answered from it (costs nothing), or served and stored. */
+  cache?: 'hit' | 'miss';
 }

@@ -13,7 +13,7 @@ export interface RecordPricing {
 export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing): UsageRecord {
   const usage = outcome.usage;
   const cost = costOfOutcome(outcome, pricing);
-  const servedBy = outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
+  const servedBy = outcome.cache === 'hit' ? 'cache' : outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
   return {
     id: outcome.requestId,
     time: outcome.receivedAt,
@@ -49,6 +49,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     stream: outcome.stream,
     served_by: servedBy,
     peer: outcome.peer ?? null,
+    cache: outcome.cache ?? null,
     findings: outcome.findings.map((f) => ({ ...f })),
     client_aborted: outcome.clientAborted ?? false,
   };

@@ -1,6 +1,6 @@
 export { RecordStore } from './record-store.js';
 export type { ProjectSummary, RecordPage, RecordStoreOptions } from './record-store.js';
-export { usageRecordSchema, attemptSchema } from './usage-record.js';
+export { usageRecordSchema, attemptSchema, labelSchema } from './usage-record.js';
 export type { AttemptEntry, UsageRecord } from './usage-record.js';
 export { usageRecordFromOutcome, countFailovers } from './from-outcome.js';
 export { OutcomeRecorder } from './outcome-recorder.js';
@@ -12,6 +12,6 @@ export { usageStats, STATS_DIMENSIONS, NONE_KEY } from './record-stats.js';
 export type { StatsDimension, UsageGroup, UsageStats, UsageTotals } from './record-stats.js';
 export { csvField, recordsAsCsv, recordsAsNdjson, EXPORT_FORMATS } from './record-export.js';
 export type { ExportFormat } from './record-export.js';
-export { recordsRoutes } from './records-routes.js';
+export { parseParams, recordsRoutes } from './records-routes.js';
 export { recordsConfigSchema } from './records-config.js';
 export type { RecordsConfig } from './records-config.js';

@@ -18,11 +18,41 @@ export interface OutcomeRecorderOptions {
 /** Turns every finished request into its priced usage record and writes it; shutdown waits for the writes. */
 export class OutcomeRecorder {
   private readonly pending = new Set<Promise<boolean>>();
+  /** Requests admitted whose record is not written yet: the only ones `written` waits for. */
+  private readonly unrecorded = new Set<string>();
+  /** Callers waiting for the record of a request still finishing (a signal sent right after its answer). */
+  private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly store: RecordStore,
     private readonly options: OutcomeRecorderOptions,
   ) {}
+
+  /** Notes a request that will be recorded (it was admitted), so `written` waits for its record. */
+  expect(requestId: string): void {
+    this.unrecorded.add(requestId);
+  }
+
+  /**
+   * Resolves once the record of request `id` is written, or after `timeoutMs` (false then); at once (false) unless
+   * the request is one this node admitted and has not recorded yet, so an unknown id is answered as fast as a known one.
+   */
+  written(id: string, timeoutMs: number): Promise<boolean> {
+    if (!this.unrecorded.has(id)) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiters = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, waiters);
+      const done = (written: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.waiters.delete(id);
+        resolve(written);
+      };
+      const wake = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(wake);
+    });
+  }
 
   record(outcome: Outcome): void {
     try {
@@ -30,8 +60,13 @@ export class OutcomeRecorder {
       this.options.onRecord?.(record);
       const write = this.store.write(record);
       this.pending.add(write);
-      void write.finally(() => this.pending.delete(write));
+      void write.finally(() => {
+        this.pending.delete(write);
+        this.unrecorded.delete(record.id);
+        for (const wake of this.waiters.get(record.id) ?? []) wake();
+      });
     } catch (err) {
+      this.unrecorded.delete(outcome.requestId);
       // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
       this.options.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
     }

@@ -66,6 +66,8 @@ export class RecordStore {
   readonly #store: Store;
   readonly #records;
   readonly #byProject;
+  /** Request id → record key, so one request's record is found without a scan (signals look it up). */
+  readonly #byId;
   readonly #options: Required<Omit<RecordStoreOptions, 'logger'>>;
   readonly #logger?: Logger;
   #pending: Pending[] = [];
@@ -83,6 +85,7 @@ export class RecordStore {
     this.#store = store;
     this.#records = store.sublevel<UsageRecord>('record');
     this.#byProject = store.sublevel<1>('record-project');
+    this.#byId = store.sublevel<string>('record-id');
     this.#options = {
       retentionDays: options.retentionDays,
       flushIntervalMs: options.flushIntervalMs,
@@ -96,6 +99,7 @@ export class RecordStore {
     const recordStore = new RecordStore(store, options);
     await recordStore.#records.open();
     await recordStore.#byProject.open();
+    await recordStore.#byId.open();
     recordStore.#startSweeper();
     return recordStore;
   }
@@ -158,6 +162,7 @@ export class RecordStore {
       const key = recordKey(record.time, record.id);
       return [
         { type: 'put' as const, sublevel: this.#records, key, value: record },
+        { type: 'put' as const, sublevel: this.#byId, key: record.id, value: key },
         ...(record.project !== null
           ? [{ type: 'put' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 as const }]
           : []),
@@ -236,6 +241,7 @@ export class RecordStore {
         if (expired.length === 0) break;
         await this.#store.db.batch(expired.flatMap(([key, record]) => [
           { type: 'del' as const, sublevel: this.#records, key },
+          { type: 'del' as const, sublevel: this.#byId, key: record.id },
           ...(record.project !== null ? [{ type: 'del' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key) }] : []),
         ]));
         removed += expired.length;
@@ -247,6 +253,13 @@ export class RecordStore {
     }
     if (removed > 0) this.#logger?.info({ removed, cutoff }, 'removed expired usage records');
     return removed;
+  }
+
+  /** The record of one request (written before this call), or undefined. */
+  async get(id: string): Promise<UsageRecord | undefined> {
+    await this.flush();
+    const key = await this.#byId.get(id);
+    return key === undefined ? undefined : this.#records.get(key);
   }
 
   /** Records matching `filters`, newest first, `limit` per page. */

@@ -48,7 +48,7 @@ const docs = {
 } satisfies Record<string, RouteDoc>;
 
 /** Parses query or path parameters; a failure is a 400 that names the parameter and what is wrong with it. */
-function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;

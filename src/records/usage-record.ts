@@ -69,8 +69,10 @@ export const usageRecordSchema = z.object({
   latency_ms: z.number().nonnegative().nullable(),
   ttft_ms: z.number().nonnegative().nullable(),
   stream: z.boolean(),
-  /** `local` (a provider of this node) or `peer` (forwarded through the mesh to `peer`). */
-  served_by: z.enum(['local', 'peer', 'none']),
+  /** `local` (a provider of this node), `peer` (forwarded through the mesh to `peer`) or `cache` (a stored answer). */
+  served_by: z.enum(['local', 'peer', 'cache', 'none']),
+  /** The response cache was in play: `hit` (answered from it, at no cost: tokens and cost are 0) or `miss`. */
+  cache: z.enum(['hit', 'miss']).nullable().default(null),
   peer: z.string().nullable(),
   /** Sanitization findings: type, where in the request, and what was done — never the matched text. */
   findings: z.array(z.object({ type: z.string(), location: z.string(), action: z.enum(['redacted', 'blocked']) }).strict()),

@@ -12,6 +12,7 @@ import type { RouteDoc } from '../../openapi/index.js';
 const LABEL_HEADERS: RouteDoc['headers'] = {
   'x-project': { description: 'A project label for the usage record (1-128 printable ASCII characters).' },
   'x-source': { description: 'The requester (an app, a job) for the usage record (1-128 printable ASCII characters).' },
+  'x-meshgate-cache': { description: 'Response cache (when the node has one): `use` (read it, store on a miss), `refresh` (store without reading) or `skip`. The answer says `x-meshgate-cache: hit | miss` when it was in play.' },
 };
 
 const STREAM = z.string().describe('Server-Sent Events, one `data:` line per chunk in the client\'s format.');

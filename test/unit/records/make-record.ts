@@ -28,6 +28,7 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     stream: false,
     served_by: 'local',
     peer: null,
+    cache: null,
     findings: [],
     client_aborted: false,
     ...overrides,

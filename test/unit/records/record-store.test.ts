@@ -89,7 +89,8 @@ describe('RecordStore durability', () => {
       await new Promise((r) => setImmediate(r)); // the first write is now running
       const rest = [1, 2, 3].map((i) => records.write(makeRecord({ id: `g${i}`, time: BASE + i })));
       expect(await Promise.all([first, ...rest])).toEqual([true, true, true, true]);
-      expect(batches).toEqual([1, 3]);
+      // Two operations per record: the record and its request-id index entry (makeRecord has no project).
+      expect(batches).toEqual([2, 6]);
     } finally {
       store.db.batch = batch;
     }
@@ -244,5 +245,28 @@ describe('RecordStore stats', () => {
 
     const late = await records.stats({ from: BASE + 5000 });
     expect(late.totals.requests).toBe(2);
+  });
+});
+
+describe('RecordStore.get', () => {
+  it('finds a record by its request id, and forgets it when the sweeper removes the record', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meshgate-records-get-'));
+    const store = await Store.open(dir);
+    const records = await RecordStore.open(store, { retentionDays: 1, flushIntervalMs: 0 });
+    try {
+      const now = Date.now();
+      void records.write(makeRecord({ id: 'req_old', time: now - 2 * 86_400_000 }));
+      void records.write(makeRecord({ id: 'req_new', time: now }));
+      expect((await records.get('req_new'))?.time).toBe(now);
+      expect((await records.get('req_old'))?.id).toBe('req_old');
+      expect(await records.get('req_none')).toBeUndefined();
+      expect(await records.sweep(now)).toBe(1);
+      expect(await records.get('req_old')).toBeUndefined();
+      expect(await store.sublevel('record-id').get('req_old')).toBeUndefined();
+    } finally {
+      await records.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
