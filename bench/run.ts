@@ -7,6 +7,7 @@ import { runAnalyticsBenchmark } from './analytics.js';
 import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
 import { runSanitizeBenchmark } from './sanitize.js';
+import { runUsageBenchmark } from './usage.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
@@ -14,6 +15,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
   ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
+  ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],
 ];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);

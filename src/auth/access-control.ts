@@ -91,7 +91,7 @@ export async function createAccessControl(options: AccessControlOptions): Promis
     ...(modes.has('key') ? [virtualKeyResolver(virtualKeys)] : []),
   ];
   const quotas = new QuotaAdmission({ rules, models, counters, now });
-  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, revocations, now });
+  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, virtualKeys, revocations, now });
   const pruneTimer = setInterval(() => void tokenAdmin.prune().catch(() => undefined), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
   return {

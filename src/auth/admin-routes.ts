@@ -22,6 +22,14 @@ const tokenStatusSchema = z.object({
   source: z.string(),
   usage: z.object({ requests: usageSchema.optional(), tokens: usageSchema.optional(), cost: usageSchema.optional().describe('In USD.') }),
 });
+/** What the admin API shows of a virtual key (auth/token-status.ts): never the client key or its provider keys. */
+const virtualKeyStatusSchema = z.object({
+  id: z.string().describe('`vk_` + 12 hex digits of SHA-256 of the client key.'),
+  label: z.string(),
+  limits: z.record(z.string(), z.unknown()).describe('The key\'s rules as configured in [key_map].'),
+  providers: z.array(z.string()).describe('Provider ids the key brings its own provider key for.'),
+  usage: tokenStatusSchema.shape.usage,
+});
 const mintedSchema = z.object({ token: z.string().describe('Shown once; store it now.'), id: z.string(), expiresAt: z.number().int().nullable() });
 
 const docs = {
@@ -30,14 +38,16 @@ const docs = {
     bodyExample: { sub: 'web app', domains: ['app.example.com'], requests: { limit: 1000, period: 'day' }, models: ['gpt-4o-mini'], expiresIn: 2_592_000_000 },
     responses: { 201: { description: 'The token (its text is never shown again).', schema: mintedSchema } },
   },
+  keys: { tag: 'Admin', summary: 'Virtual keys ([key_map]) with their limits and usage', responses: { 200: { description: 'Every virtual key of the config.', schema: listOf(virtualKeyStatusSchema) } } },
   list: { tag: 'Admin', summary: 'Access tokens with their usage', responses: { 200: { description: 'Every token this node knows.', schema: listOf(tokenStatusSchema) } } },
   get: { tag: 'Admin', summary: 'One access token with its usage', params: tokenIdParamsSchema, responses: { 200: { description: 'The token.', schema: tokenStatusSchema } } },
   revoke: { tag: 'Admin', summary: 'Revoke an access token', params: tokenIdParamsSchema, responses: { 200: { description: 'The revoked token.', schema: tokenStatusSchema.extend({ revoked: z.literal(true) }) } } },
 } satisfies Record<string, RouteDoc>;
 
 /**
- * The admin API for access tokens: POST (mint), GET (list with usage), DELETE (revoke). Every route is guarded by the
- * admin key in this plugin's own hook, so registering it anywhere cannot leave it open. Bodies are validated with
+ * The admin API for access tokens: POST (mint), GET (list with usage), DELETE (revoke); and GET /v1/admin/keys, the
+ * virtual keys of the config with their usage. Every route is guarded by the admin key in this plugin's own hook, so
+ * registering it anywhere cannot leave it open. Bodies are validated with
  * the same zod schema the library and CLI use; errors are GatewayErrors for the app's error handler.
  */
 export function adminRoutes(tokens: TokenAdmin, guard: AdminGuard): FastifyPluginAsync {
@@ -59,6 +69,9 @@ export function adminRoutes(tokens: TokenAdmin, guard: AdminGuard): FastifyPlugi
     });
 
     app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: await tokens.list() }));
+
+    // Virtual keys come from the config ([key_map]); listed with their limits and usage, never their key text.
+    app.get('/v1/admin/keys', { config: { doc: docs.keys } }, async () => ({ object: 'list', data: await tokens.listVirtualKeys() }));
 
     app.get('/v1/admin/tokens/:id', { config: { doc: docs.get } }, async (request) => {
       const { id } = parseParams(request.params);

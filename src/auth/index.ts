@@ -39,4 +39,4 @@ export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';
 export { TokenRegistry } from './token-registry.js';
 export type { TokenDirectory, TokenRecord } from './token-registry.js';
-export type { TokenStatus, TokenUsage } from './token-status.js';
+export type { TokenStatus, TokenUsage, VirtualKeyStatus } from './token-status.js';

@@ -4,13 +4,16 @@ import type { Revocations } from '../state/index.js';
 import type { AdminKey } from './admin-key.js';
 import { mintAccessToken } from './access-token.js';
 import type { TokenDirectory } from './token-registry.js';
-import { tokenStatus, type TokenStatus } from './token-status.js';
+import { tokenStatus, virtualKeyStatus, type TokenStatus, type VirtualKeyStatus } from './token-status.js';
+import type { VirtualKeys } from './virtual-keys.js';
 
 export interface TokenAdminOptions {
   adminKey: AdminKey;
   tokens: TokenDirectory;
   /** Read for the usage each token's listing shows. */
   counters: Pick<QuotaCounters, 'peek'>;
+  /** The `[key_map]` virtual keys, listed with their usage. */
+  virtualKeys: VirtualKeys;
   /** The revocation list replicas share (Redis backend); absent: the token directory alone. */
   revocations?: Revocations;
   now?: () => number;
@@ -52,6 +55,11 @@ export class TokenAdmin {
   list(): Promise<TokenStatus[]> {
     const now = this.now();
     return Promise.all(this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now)));
+  }
+
+  /** The virtual keys of `[key_map]` with their limits and current usage, in config order. */
+  listVirtualKeys(): Promise<VirtualKeyStatus[]> {
+    return Promise.all(this.options.virtualKeys.list().map((vk) => virtualKeyStatus(vk, this.options.counters)));
   }
 
   /** Forgets tokens expired more than a week ago (hourly while the node runs, and at start); returns how many. */

@@ -1,5 +1,6 @@
 import { microsToUsd, usdToMicros } from '../core/index.js';
-import type { QuotaCounters, QuotaState } from '../policy/index.js';
+import type { AccessRules, QuotaCounters, QuotaState } from '../policy/index.js';
+import type { VirtualKey } from './auth-config.js';
 import type { AccessTokenPayload } from './access-token.js';
 import type { TokenRecord } from './token-registry.js';
 
@@ -38,13 +39,28 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
   };
 }
 
-async function usageOf(id: string, payload: AccessTokenPayload, quotas: Pick<QuotaCounters, 'peek'>): Promise<TokenStatus['usage']> {
-  const scope = `token:${id}`;
+/** The current window of each request, token and cost limit of `rules`, counted under the quota scope `scope`. */
+async function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: Pick<QuotaCounters, 'peek'>): Promise<TokenStatus['usage']> {
   const usage: TokenStatus['usage'] = {};
-  if (payload.requests) usage.requests = toUsage(await quotas.peek({ scope, metric: 'requests', ...payload.requests }));
-  if (payload.tokens) usage.tokens = toUsage(await quotas.peek({ scope, metric: 'tokens', ...payload.tokens }));
-  if (payload.cost) usage.cost = toUsage(await quotas.peek({ scope, metric: 'cost', limit: usdToMicros(payload.cost.limit), period: payload.cost.period }), microsToUsd);
+  if (rules.requests) usage.requests = toUsage(await quotas.peek({ scope, metric: 'requests', ...rules.requests }));
+  if (rules.tokens) usage.tokens = toUsage(await quotas.peek({ scope, metric: 'tokens', ...rules.tokens }));
+  if (rules.cost) usage.cost = toUsage(await quotas.peek({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period }), microsToUsd);
   return usage;
+}
+
+/** What `GET /v1/admin/keys` shows of a virtual key (`[key_map]`): its id, label, limits and usage — never the key. */
+export interface VirtualKeyStatus {
+  id: string;
+  label: string;
+  /** The key's rules (limits, origins, countries, models) as configured. */
+  limits: AccessRules;
+  /** Provider ids the key brings its own provider key for (the keys themselves are never shown). */
+  providers: string[];
+  usage: TokenStatus['usage'];
+}
+
+export async function virtualKeyStatus(vk: VirtualKey, quotas: Pick<QuotaCounters, 'peek'>): Promise<VirtualKeyStatus> {
+  return { id: vk.id, label: vk.label, limits: vk.rules, providers: [...vk.providerKeys.keys()], usage: await usageOf(`key:${vk.id}`, vk.rules, quotas) };
 }
 
 export async function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): Promise<TokenStatus> {
@@ -60,6 +76,6 @@ export async function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounter
     expired: record.expiresAt !== null && record.expiresAt <= now,
     revokedAt: record.revokedAt ?? null,
     source: record.source,
-    usage: payload ? await usageOf(record.id, payload, quotas) : {},
+    usage: payload ? await usageOf(`token:${record.id}`, payload, quotas) : {},
   };
 }

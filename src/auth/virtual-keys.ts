@@ -20,6 +20,11 @@ export class VirtualKeys {
     return this.#byDigest.get(digest(credential));
   }
 
+  /** Every virtual key, in config order. */
+  list(): VirtualKey[] {
+    return [...this.#byId.values()];
+  }
+
   byId(id: string | undefined): VirtualKey | undefined {
     return id === undefined ? undefined : this.#byId.get(id);
   }

@@ -125,6 +125,8 @@ export const serverSchema = z
     trust_proxy: z.boolean().default(false),
     /** Seconds to wait for in-flight requests on shutdown before closing them. */
     shutdown_grace_seconds: z.number().min(0).default(30),
+    /** Serve the web console at `/` (static files; every call it makes needs the admin key). */
+    portal: z.boolean().default(true),
   })
   .strict();
 

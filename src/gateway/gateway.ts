@@ -8,7 +8,8 @@ import { queryKeyOf } from '../http/query-key.js';
 import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
-import { OutcomeRecorder, RecordStore, recordsRoutes } from '../records/index.js';
+import { OutcomeRecorder, RecordStore, recordsRoutes, usageRoutes } from '../records/index.js';
+import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
 import { pricedAdmission } from '../pipeline/admission.js';
 import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
@@ -217,7 +218,7 @@ export class Gateway {
       });
       opened.push(() => analytics.close());
       const recorder = new OutcomeRecorder(records, {
-        priceBook, providerType, logger,
+        priceBook, providerType, logger, countryOf: (ip) => access.authenticator.country(ip),
         onRecord: (record) => {
           metrics.observeRecord(record);
           analytics.add(record);
@@ -253,12 +254,13 @@ export class Gateway {
         adminPlugins: [
           adminRoutes(access.tokens, access.admin),
           recordsRoutes(records),
+          usageRoutes(records),
           analyticsRoutes(analytics),
           signalsSummaryRoute(signals),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
         apiPlugins: [signalsRoutes(signals), ...(mesh ? [(await import('../mesh/index.js')).meshRoutes(mesh)] : [])],
-        openPlugins: [metricsRoute(metrics)],
+        openPlugins: [metricsRoute(metrics), ...(config.server.portal ? [portalRoutes()] : [])],
       });
       opened.push(() => app.close());
       const address = await app.listen({ host: config.server.host, port: config.server.port });

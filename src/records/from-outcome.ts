@@ -1,4 +1,5 @@
 import type { Outcome } from '../pipeline/types.js';
+import { ipQuotaBucket } from '../policy/index.js';
 import type { ProviderType } from '../core-config/index.js';
 import type { CostResult, PriceBook } from '../pricing/index.js';
 import type { UsageRecord } from './usage-record.js';
@@ -7,6 +8,8 @@ export interface RecordPricing {
   priceBook: PriceBook;
   /** Type of the local provider that served the request (a peer's price is looked up by model name alone). */
   providerType?: ProviderType;
+  /** Country of a client address (the node's country database); absent → records carry no country. */
+  countryOf?: (ip: string) => string | undefined;
 }
 
 /** The usage record of a finished request, priced for the model that served it. */
@@ -52,6 +55,8 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     cache: outcome.cache ?? null,
     findings: outcome.findings.map((f) => ({ ...f })),
     client_aborted: outcome.clientAborted ?? false,
+    client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,
+    country: (outcome.ip ? pricing.countryOf?.(outcome.ip) : undefined) ?? null,
   };
 }
 

@@ -10,6 +10,8 @@ export interface OutcomeRecorderOptions {
   priceBook: PriceBook;
   /** The type of a local provider by id (a peer's price is looked up by model name alone). */
   providerType: (providerId: string | undefined) => ProviderType | undefined;
+  /** The country of a client address (records name it; never the address's owner). */
+  countryOf?: (ip: string) => string | undefined;
   /** Each record as it is written (metrics observe records, so /metrics and the records API agree). */
   onRecord?: (record: UsageRecord) => void;
   logger: Logger;
@@ -56,7 +58,7 @@ export class OutcomeRecorder {
 
   record(outcome: Outcome): void {
     try {
-      const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider) });
+      const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf: this.options.countryOf });
       this.options.onRecord?.(record);
       const write = this.store.write(record);
       this.pending.add(write);

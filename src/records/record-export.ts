@@ -51,6 +51,9 @@ const CSV_COLUMNS: ReadonlyArray<readonly [string, (record: UsageRecord) => Cell
   ['stream', (r) => r.stream],
   ['findings', (r) => r.findings.map((f) => `${f.type}@${f.location}`).join(';')],
   ['client_aborted', (r) => r.client_aborted],
+  // Records written before these fields existed have neither: empty cells.
+  ['client_ip', (r) => r.client_ip ?? null],
+  ['country', (r) => r.country ?? null],
 ];
 
 /**

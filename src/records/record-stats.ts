@@ -38,7 +38,7 @@ export interface UsageStats {
 export const NONE_KEY = '(none)';
 
 /** Which group of each dimension a record falls in. */
-const DIMENSION_KEYS: Record<StatsDimension, (record: UsageRecord) => string | null> = {
+export const DIMENSION_KEYS: Record<StatsDimension, (record: UsageRecord) => string | null> = {
   model: (record) => record.model ?? record.requested_model,
   provider: (record) => record.provider,
   source: (record) => record.source,

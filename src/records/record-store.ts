@@ -6,6 +6,8 @@ import {
 } from './record-keys.js';
 import { EXPORTERS, type ExportFormat } from './record-export.js';
 import { usageStats, type UsageStats } from './record-stats.js';
+import { RollupIndex, type Granularity, type RollupTotals } from './rollup-index.js';
+import type { UsageRollup } from './usage-rollup.js';
 import { usageRecordSchema, type UsageRecord } from './usage-record.js';
 
 export interface RecordStoreOptions {
@@ -68,6 +70,7 @@ export class RecordStore {
   readonly #byProject;
   /** Request id → record key, so one request's record is found without a scan (signals look it up). */
   readonly #byId;
+  readonly #rollups: RollupIndex;
   readonly #options: Required<Omit<RecordStoreOptions, 'logger'>>;
   readonly #logger?: Logger;
   #pending: Pending[] = [];
@@ -86,6 +89,7 @@ export class RecordStore {
     this.#records = store.sublevel<UsageRecord>('record');
     this.#byProject = store.sublevel<1>('record-project');
     this.#byId = store.sublevel<string>('record-id');
+    this.#rollups = new RollupIndex(store, options.logger);
     this.#options = {
       retentionDays: options.retentionDays,
       flushIntervalMs: options.flushIntervalMs,
@@ -100,6 +104,7 @@ export class RecordStore {
     await recordStore.#records.open();
     await recordStore.#byProject.open();
     await recordStore.#byId.open();
+    await recordStore.#rollups.open(recordStore.#records.iterator());
     recordStore.#startSweeper();
     return recordStore;
   }
@@ -158,7 +163,7 @@ export class RecordStore {
   }
 
   async #writeBatch(batch: Pending[]): Promise<void> {
-    const operations = batch.flatMap(({ record }) => {
+    const records = batch.flatMap(({ record }) => {
       const key = recordKey(record.time, record.id);
       return [
         { type: 'put' as const, sublevel: this.#records, key, value: record },
@@ -168,12 +173,17 @@ export class RecordStore {
           : []),
       ];
     });
+    let rollups: Awaited<ReturnType<RollupIndex['operationsFor']>> | undefined;
     try {
-      await this.#store.db.batch(operations);
+      // The usage buckets are counted in the same atomic batch: after a crash, buckets and records agree.
+      rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
+      await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
+      rollups.commit();
       this.#failing = false;
       this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
+      rollups?.abort();
       if (this.#closed) {
         // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
         this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
@@ -213,30 +223,29 @@ export class RecordStore {
     }, this.#failing ? Math.max(RETRY_MS, this.#options.flushIntervalMs) : this.#options.flushIntervalMs);
   }
 
+  /** Always runs: even when records are kept forever, minute buckets older than two days are removed. */
   #startSweeper(): void {
-    if (this.#options.retentionDays > 0) {
-      this.#sweepTimer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
-      this.#sweepTimer.unref();
-    }
+    this.#sweepTimer = setInterval(() => void this.sweep(), this.#options.sweepIntervalMs);
+    this.#sweepTimer.unref();
   }
 
   /**
    * Removes every record older than the retention period (from `now`), in chunks with a turn of the event loop
    * between them, so a sweep never holds the store for long yet always catches up, whatever the request rate.
-   * Returns how many records it removed.
+   * Returns how many records it removed. Usage buckets are swept too: minutes after two days, hours with the records.
    */
   sweep(now = Date.now()): Promise<number> {
-    if (this.#options.retentionDays <= 0) return Promise.resolve(0);
-    this.#sweeping ??= this.#sweepOlderThan(now - this.#options.retentionDays * DAY_MS).finally(() => {
+    const cutoff = this.#options.retentionDays > 0 ? now - this.#options.retentionDays * DAY_MS : 0;
+    this.#sweeping ??= this.#sweepOlderThan(cutoff, now).finally(() => {
       this.#sweeping = undefined;
     });
     return this.#sweeping;
   }
 
-  async #sweepOlderThan(cutoff: number): Promise<number> {
+  async #sweepOlderThan(cutoff: number, now: number): Promise<number> {
     let removed = 0;
     try {
-      while (!this.#closed) {
+      while (!this.#closed && cutoff > 0) {
         const expired = await this.#records.iterator({ lt: timeKey(cutoff), limit: SWEEP_CHUNK }).all();
         if (expired.length === 0) break;
         await this.#store.db.batch(expired.flatMap(([key, record]) => [
@@ -250,6 +259,11 @@ export class RecordStore {
       }
     } catch (err) {
       this.#logger?.warn({ err: (err as Error).message }, 'usage record retention sweep failed; will retry');
+    }
+    try {
+      await this.#rollups.sweep(now, cutoff);
+    } catch (err) {
+      this.#logger?.warn({ err: (err as Error).message }, 'usage bucket sweep failed; will retry');
     }
     if (removed > 0) this.#logger?.info({ removed, cutoff }, 'removed expired usage records');
     return removed;
@@ -345,6 +359,16 @@ export class RecordStore {
   /** Totals and breakdowns (model, provider, source, project, principal, peer) of the records matching `filters`. */
   stats(filters: RecordFilters = {}): Promise<UsageStats> {
     return usageStats(recordsOf(this.scan(filters)), filters);
+  }
+
+  /**
+   * Usage of [from, to) from the buckets (after writing what is queued): the totals of each `granularity` bucket
+   * (a time series) and the per-dimension groups of the whole range (top lists), read from the coarsest buckets.
+   */
+  async rollups(granularity: Granularity, from: number, to: number): Promise<{ totals: Array<[number, RollupTotals]>; groups: Array<UsageRollup['by']> }> {
+    await this.flush();
+    const [totals, groups] = await Promise.all([this.#rollups.totals(granularity, from, to), this.#rollups.groups(from, to)]);
+    return { totals, groups };
   }
 
   /** The records matching `filters`, oldest first, streamed as NDJSON or CSV text chunks. */

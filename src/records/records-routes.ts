@@ -8,6 +8,7 @@ import { STATS_DIMENSIONS } from './record-stats.js';
 import { recordFiltersSchema } from './record-filters.js';
 import type { RecordStore } from './record-store.js';
 import { labelSchema, usageRecordSchema } from './usage-record.js';
+import { parseParams } from './query-params.js';
 
 const MAX_PAGE = 1_000;
 const pageSchema = { cursor: z.string().min(1).max(512).optional(), limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(100) };
@@ -46,17 +47,6 @@ const docs = {
   projects: { tag: 'Records', summary: 'Projects (`x-project`) with records, optionally only recently active ones', query: projectsQuerySchema, responses: { 200: { description: 'The projects.', schema: listOf(projectSchema) } } },
   projectRecords: { tag: 'Records', summary: 'Records of one project', params: projectParamsSchema, query: projectRecordsQuerySchema, responses: { 200: { description: 'One page of the project\'s records.', schema: recordPageSchema } } },
 } satisfies Record<string, RouteDoc>;
-
-/** Parses query or path parameters; a failure is a 400 that names the parameter and what is wrong with it. */
-export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  const parsed = schema.safeParse(input ?? {});
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const unknownKeys = issue.code === 'unrecognized_keys' ? issue.keys : [];
-  if (unknownKeys.length > 0) throw badRequest(`Unknown query parameter "${unknownKeys[0]}".`, unknownKeys[0], 'invalid_query');
-  const param = issue.path.join('.');
-  throw badRequest(`Invalid parameter "${param}": ${issue.message}.`, param, 'invalid_query');
-}
 
 /**
  * The operator's records API: stats, records (filtered, cursor-paginated), projects, exports. Unguarded by itself:

@@ -77,7 +77,13 @@ export const usageRecordSchema = z.object({
   /** Sanitization findings: type, where in the request, and what was done — never the matched text. */
   findings: z.array(z.object({ type: z.string(), location: z.string(), action: z.enum(['redacted', 'blocked']) }).strict()),
   client_aborted: z.boolean(),
+  /** The client's address as per-IP quotas count it (IPv4 as is, IPv6 as its /64); null when unknown, absent in records from before it. */
+  client_ip: z.string().max(64).nullable().optional(),
+  /** ISO 3166-1 alpha-2 country of `client_ip` from the country database; null when unknown (private ranges). */
+  country: z.string().regex(/^[A-Z]{2}$/).nullable().optional(),
 });
 
 export type UsageRecord = z.infer<typeof usageRecordSchema>;
+/** A record as written (records stored before `reasoning_tokens` existed lack it). */
+export type UsageRecordInput = z.input<typeof usageRecordSchema>;
 export type AttemptEntry = z.infer<typeof attemptSchema>;

@@ -181,6 +181,24 @@ describe('virtual keys', () => {
     expect(JSON.stringify(sent)).not.toContain(VIRTUAL_KEY);
     expect((await chat('not-a-known-key-at-all-0000')).status).toBe(401);
   });
+
+  it('GET /v1/admin/keys lists each virtual key with its limits and remaining quota, never its key or provider keys', async () => {
+    const response = await fetch(`${url}/v1/admin/keys`, { headers: { authorization: `Bearer ${adminKey}` } });
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(text).not.toContain(VIRTUAL_KEY);
+    expect(text).not.toContain('team-a-provider-key');
+    const [key] = (JSON.parse(text) as { data: Array<Record<string, unknown>> }).data;
+    expect(key).toMatchObject({
+      id: expect.stringMatching(/^vk_[0-9a-f]{12}$/), label: 'team-a', providers: ['openai'], limits: { requests: { limit: 1000, period: 'day' } },
+      usage: { requests: { limit: 1000, period: 'day' } },
+    });
+    // The window as the quota store counts it (this key's requests fail upstream here, so their reservations are released).
+    const requests = (key!.usage as { requests: { used: number; remaining: number; resetAt: number } }).requests;
+    expect(requests.used + requests.remaining).toBe(1000);
+    expect(requests.resetAt).toBeGreaterThan(Date.now());
+    expect((await fetch(`${url}/v1/admin/keys`)).status).toBe(401);
+  });
 });
 
 describe('limits a client cannot dodge', () => {

@@ -24,6 +24,9 @@ const EXPECTED: Record<string, Guard> = {
   'GET /openapi.json': 'open',
   'GET /docs': 'open',
   'GET /docs/:asset': 'open',
+  // The portal's files: code only; every call the pages make goes to an admin route.
+  'GET /': 'open',
+  'GET /portal/*': 'open',
   'POST /v1/chat/completions': 'client',
   'POST /v1/embeddings': 'client',
   'POST /v1/messages': 'client',
@@ -48,6 +51,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/signals/summary': 'admin',
   'POST /v1/admin/tokens': 'admin',
   'GET /v1/admin/tokens': 'admin',
+  'GET /v1/admin/keys': 'admin',
   'GET /v1/admin/tokens/:id': 'admin',
   'DELETE /v1/admin/tokens/:id': 'admin',
   'GET /v1/stats': 'admin',
@@ -55,6 +59,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/records/export': 'admin',
   'GET /v1/projects': 'admin',
   'GET /v1/projects/:id/records': 'admin',
+  'GET /v1/usage/overview': 'admin',
   'GET /v1/mesh/ledger': 'admin',
   'POST /v1/mesh/reconcile': 'admin',
   'GET /v1/mesh/receipts': 'admin',
@@ -76,7 +81,7 @@ interface Answer { status: number; message?: string }
 
 /** Asks `route` on `base` with `credential` (if any): status and error code. */
 async function ask(base: string, route: Route, credential?: string): Promise<Answer> {
-  const path = route.url.replace(':modelAction', 'gpt-4o:generateContent').replace(':asset', 'docs-init.js').replace(/:(\w+)/g, 'x');
+  const path = route.url.replace(':modelAction', 'gpt-4o:generateContent').replace(':asset', 'docs-init.js').replace('/portal/*', '/portal/app.js').replace(/:(\w+)/g, 'x');
   const hasBody = route.method !== 'GET' && route.method !== 'DELETE';
   const res = await fetch(`${base}${path}`, {
     method: route.method,

@@ -52,6 +52,13 @@ describe('usageRecordFromOutcome', () => {
     expect(record.attempts[0]).toEqual({ target: 'openai-main', ok: false, status: 429, code: 'rate_limited', error: 'openai-main answered 429', duration_ms: 12 });
   });
 
+  it('keeps the client address as per-IP quotas count it (IPv6 by /64) with its country, and neither when unknown', () => {
+    const v6 = usageRecordFromOutcome({ ...outcome, ip: '2001:DB8:0:1:aaaa::7' }, { priceBook: book, countryOf: (ip) => (ip.startsWith('2001') ? 'NL' : undefined) });
+    expect(v6).toMatchObject({ client_ip: '2001:db8:0:1::/64', country: 'NL' });
+    expect(usageRecordFromOutcome({ ...outcome, ip: '198.51.100.4' }, { priceBook: book, countryOf: () => undefined })).toMatchObject({ client_ip: '198.51.100.4', country: null });
+    expect(usageRecordFromOutcome(outcome, { priceBook: book })).toMatchObject({ client_ip: null, country: null });
+  });
+
   it('flags an unpriced model with a null cost, and costs a request with no usage at 0', () => {
     const unpriced = usageRecordFromOutcome({ ...outcome, model: 'private-model', requestedModel: 'private-model' }, { priceBook: book });
     expect(unpriced).toMatchObject({ cost_micros: null, priced: false });

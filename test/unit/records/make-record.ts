@@ -31,6 +31,8 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     cache: null,
     findings: [],
     client_aborted: false,
+    client_ip: null,
+    country: null,
     ...overrides,
   };
 }

@@ -48,6 +48,8 @@ let app: FastifyInstance;
 const tricky = makeRecord({
   id: 'tricky',
   time: BASE + 10_000,
+  client_ip: '2001:db8:0:1::/64',
+  country: 'NL',
   project: 'acme, "north"',
   source: '=HYPERLINK("http://x")',
   attempts: [{ target: 'openai-main', ok: false, status: 500, error: 'line one\nline two', duration_ms: 5 }],
@@ -160,6 +162,7 @@ describe('records routes', () => {
     expect(cell('findings')).toBe('email@messages[0].content;credit_card@messages[1].content[0].text');
     expect(cell('cost_usd')).toBe('1.234567');
     expect(cell('time')).toBe(new Date(BASE + 10_000).toISOString());
+    expect([cell('client_ip'), cell('country')]).toEqual(['2001:db8:0:1::/64', 'NL']);
     // Every text cell is quoted, so a spreadsheet splitting on ";" cannot cut a formula out of one.
     const line = response.body.split('\r\n')[1]!;
     expect(line).toContain('"tricky"');
@@ -177,5 +180,6 @@ describe('records routes', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]![header!.indexOf('cost_usd')]).toBe('');
     expect(rows[0]![header!.indexOf('priced')]).toBe('false');
+    expect(rows[0]![header!.indexOf('client_ip')]).toBe(''); // unknown address: an empty cell
   });
 });

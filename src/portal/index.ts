@@ -1,0 +1,1 @@
+export { portalRoutes, portalDocs, loadPortalAssets, PORTAL_CSP } from './portal-routes.js';
