@@ -1,67 +1,25 @@
-import { createParser } from 'eventsource-parser';
-import { MAX_SSE_EVENT_BYTES } from '../formats/sse.js';
-import { estimateTextTokens } from '../pipeline/token-estimate.js';
 import type { Logger } from 'pino';
-import { formatMicrosAsUsd, microsToUsd, usdToMicros, type WireFormat } from '../core/index.js';
+import { formatMicrosAsUsd, microsToUsd, usdToMicros } from '../core/index.js';
 import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/index.js';
-import type { Usage } from '../formats/canonical.js';
+import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
-import { settleReceipt, type Ledger, type SettleContext } from '../ledger/index.js';
-import type { ForwardHandler, ForwardRequestFrame, MeshNode, ModelAdvert } from '../mesh/index.js';
-import type { ForwardFrame, PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
+import {
+  boundedUsage, costMicros, hiddenOutputAllowance, settleReceipt, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type SettleContext,
+} from '../ledger/index.js';
+import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
+import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { iterator } from '../pipeline/streaming.js';
+import { requestEstimate } from '../pipeline/token-estimate.js';
+import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
+import { receiptUsage, relayMeter } from './relay-meter.js';
 
 const encoder = new TextEncoder();
-/** A complete answer larger than this is relayed but not parsed for its usage. */
-const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Receipt prices are integer micro-USD per million tokens; records advertise USD per million tokens. */
 export function receiptPrice(price: ModelAdvert['price'] | undefined) {
   const micros = (usd: number | undefined) => usdToMicros(usd ?? 0);
   return { input: micros(price?.inputPerMTok), output: micros(price?.outputPerMTok), cached: micros(price?.cachedInputPerMTok) };
-}
-
-const receiptUsage = (usage: Partial<Usage>) => ({ input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, cached: usage.cachedInputTokens ?? 0 });
-
-/**
- * Measures usage in a response this node relays from a peer, from the response itself (the usage chunk or event
- * of the client's format), so the peer's receipt can be checked against something the peer did not merely assert.
- */
-function relayMeter(format: WireFormat, stream: boolean) {
-  const codec = codecs[format];
-  let usage: Partial<Usage> = {};
-  const decoder = new TextDecoder();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let overflow = false;
-  // Bounded like every SSE parse here: a peer whose stream never ends an event is not metered (its receipt is then
-  // checked against this node's estimate) rather than buffered without end.
-  const parser = stream
-    ? createParser({ onEvent: (m) => void (usage = { ...usage, ...codec.tapStreamMessage(m, true).usage }), onError: () => void (overflow = true), maxBufferSize: MAX_SSE_EVENT_BYTES })
-    : undefined;
-  return {
-    feed(chunk: Uint8Array) {
-      if (parser) {
-        if (!overflow) parser.feed(decoder.decode(chunk, { stream: true }));
-      } else if (size <= MAX_METERED_BODY_BYTES) {
-        size += chunk.byteLength;
-        chunks.push(chunk);
-      }
-    },
-    result(): { input: number; output: number; cached: number } | undefined {
-      if (!parser) {
-        if (size > MAX_METERED_BODY_BYTES) return undefined;
-        try {
-          usage = codec.usageFromResponse(JSON.parse(Buffer.concat(chunks).toString('utf8'))) ?? {};
-        } catch {
-          return undefined;
-        }
-      }
-      return usage.inputTokens === undefined ? undefined : receiptUsage(usage);
-    },
-  };
 }
 
 export interface PeerForwarderOptions {
@@ -84,29 +42,36 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
       const peers = await mesh.findPeersForModel(model, { exclude, signal: AbortSignal.any([signal, AbortSignal.timeout(options.lookupTimeoutMs)]) });
       return peers.map((p) => p.peerId);
     },
-    forward: async (peerId, frame: ForwardFrame, signal): Promise<PeerResponse> => {
+    forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
       const price = receiptPrice(advertisedPrice(peerId, frame.model));
-      const result = await mesh.forward(peerId, frame as ForwardRequestFrame, signal);
+      const canonical = canonicalOf(frame);
+      const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
-      let relayed = 0;
       const body = (async function* () {
         for await (const chunk of result.body) {
           meter.feed(chunk);
-          relayed += chunk.byteLength;
           yield chunk;
         }
       })();
-      const trailer = result.trailer.then((t) => {
+      const trailer = result.trailer.then(async (t): Promise<ForwardTrailer> => {
+        const relayed = await meter.result();
+        // Input as estimated from this node's own copy of the request, output as relayed (the peer's counts are claims);
+        // reasoning the answer reports (or the request asked for) but does not show is allowed up to the request's own
+        // output limit.
+        const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
+        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
         if (options.ledger && t.receipt) {
-          const usage = meter.result();
-          // Only when the response carried no usage to measure: this node's own estimate to check the claim against.
-          const estimate = usage ? undefined : { input: estimateTextTokens(JSON.stringify(frame.body).length), output: estimateTextTokens(relayed) };
-          const measured = { usage, price, estimate };
-          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, measured);
+          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
-        return t;
+        // What this node's client is charged (quotas, records): the peer's claim up to the bound, or this node's own
+        // measurement when the peer claims nothing.
+        const charged = t.usage ? boundedUsage(receiptUsage(t.usage), bound) : { ...measured, cached: 0 };
+        if (t.usage && (charged.input < t.usage.inputTokens || charged.output < t.usage.outputTokens)) {
+          options.logger.warn({ peer: peerId, requestId: frame.id, claimed: t.usage, charged }, 'mesh: peer claimed more usage than this node measured; its client is charged the bounded figure');
+        }
+        return { ...t, usage: { inputTokens: charged.input, outputTokens: charged.output, ...(charged.cached ? { cachedInputTokens: charged.cached } : {}) } };
       });
       // The pipeline may never look at the trailer (a peer that answered an error); its failure is not news then.
       trailer.catch(() => undefined);
@@ -115,17 +80,38 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
   };
 }
 
+/** The reasoning budget a request asked for (its output limit when it asked for reasoning without a budget). */
+function requestedReasoningBudget(canonical: CanonicalRequest | undefined): number | undefined {
+  const reasoning = canonical?.reasoning;
+  if (!reasoning || reasoning.enabled === false || reasoning.effort === 'none') return undefined;
+  return reasoning.budgetTokens ?? canonical?.maxTokens;
+}
+
+/** The canonical form of a frame's chat request, for estimates; undefined for other operations or a body that does not parse. */
+function canonicalOf(frame: ForwardRequestFrame) {
+  if (frame.operation === 'embeddings') return undefined;
+  try {
+    return codecs[frame.format].requestToCanonical(frame.body, { model: frame.model, stream: frame.stream });
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The response as bytes for the forward stream. For a stream, closing this iterator (the requester went away, even
  * before the first chunk was read) closes the pipeline's events, which releases the request's slot and quota.
  */
-function responseBytes(response: GatewayResponse, format: GatewayRequest['format'], onClose: () => void): AsyncGenerator<Uint8Array> {
+function responseBytes(response: GatewayResponse, format: GatewayRequest['format'], onChunk: (bytes: Uint8Array) => void, onClose: () => void): AsyncGenerator<Uint8Array> {
   const { body } = response;
+  const chunk = (value: Uint8Array) => {
+    onChunk(value);
+    return { done: false as const, value };
+  };
   if (body.kind !== 'sse') {
     let sent = false;
     const bytes = body.kind === 'json' ? encoder.encode(JSON.stringify(body.value)) : body.value;
     return iterator<Uint8Array>({
-      next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), { done: false as const, value: bytes })),
+      next: async () => (sent ? { done: true as const, value: undefined } : ((sent = true), chunk(bytes))),
       return: async () => onClose(),
     });
   }
@@ -137,11 +123,11 @@ function responseBytes(response: GatewayResponse, format: GatewayRequest['format
       try {
         const next = await events.next();
         if (next.done) return { done: true as const, value: undefined };
-        return { done: false as const, value: typeof next.value === 'string' ? encoder.encode(next.value) : next.value };
+        return chunk(typeof next.value === 'string' ? encoder.encode(next.value) : next.value);
       } catch (err) {
         // Mid-stream failure on this node: the requester's client gets the same error event a local client would.
         failed = true;
-        return { done: false as const, value: encoder.encode(errorEvent(format, toGatewayError(err))) };
+        return chunk(encoder.encode(errorEvent(format, toGatewayError(err))));
       }
     },
     return: async () => {
@@ -164,8 +150,16 @@ function refusal(frame: ForwardRequestFrame, error: GatewayError) {
 export interface ForwardHandlerOptions {
   logger: Logger;
   ledger?: Ledger;
+  /** The credit limit with work in flight counted (absent: no limit). */
+  credit?: CreditReservations;
   /** This node's advertised price for a model (what its receipts charge). */
   priceOf: (model: string) => ModelAdvert['price'] | undefined;
+}
+
+/** What a forwarded request may cost at this node's price, reserved against the peer's credit while it runs. */
+function estimatedCostMicros(frame: ForwardRequestFrame, price: ReturnType<typeof receiptPrice>): number {
+  const estimate = requestEstimate(canonicalOf(frame), frame.body, frame.operation);
+  return costMicros({ input: estimate.inputTokens, output: estimate.maxOutputTokens, cached: 0 }, price);
 }
 
 /**
@@ -174,15 +168,21 @@ export interface ForwardHandlerOptions {
  * request is never forwarded beyond `max_hops` nor back to a node it visited. The trailer carries a signed receipt.
  */
 export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOptions): ForwardHandler {
-  const { logger, ledger } = options;
+  const { logger, ledger, credit } = options;
   return async (frame, { peerId, signal }) => {
-    if (ledger && (await ledger.creditExceeded(peerId))) {
-      const owed = await ledger.unacknowledged(peerId);
-      logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(owed) }, 'mesh: peer over its credit limit, refusing work');
-      return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has $${formatMicrosAsUsd(owed)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
-    }
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
       return refusal(frame, new GatewayError('invalid_request', 'The forwarded request body must be a JSON object.'));
+    }
+    const price = receiptPrice(options.priceOf(frame.model));
+    let reservation: CreditReservation | undefined;
+    if (credit) {
+      const admission = await credit.admit(peerId, estimatedCostMicros(frame, price));
+      if (!admission.admitted) {
+        logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(admission.owedMicros), inFlightUsd: microsToUsd(admission.inFlightMicros) }, 'mesh: peer over its credit limit, refusing work');
+        const inFlight = admission.inFlightMicros > 0 ? `$${formatMicrosAsUsd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
+        return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has ${inFlight}$${formatMicrosAsUsd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
+      }
+      reservation = admission.reservation;
     }
     const req: GatewayRequest = {
       id: frame.id,
@@ -199,36 +199,53 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       // path, and the request has come at least as many hops as the path is long.
       hop: { count: Math.max(frame.hop, frame.visited.length, 1), visited: frame.visited.includes(peerId) ? frame.visited : [...frame.visited, peerId] },
     };
+    // Issued once the request ended, for whatever usage it incurred, whatever its final status: with the trailer,
+    // when the requester reset the stream mid-answer, or when it reset before the head while this node's upstream
+    // was already working (the upstream bills the input all the same). A requester is not served for free by
+    // resetting: the receipt stays unacknowledged here, counts toward its credit limit, and reaches it through
+    // reconciliation. The credit reservation ends once the receipt (or the lack of one) is settled.
+    let finished: Outcome | undefined;
+    const sent = relayMeter(frame.format, frame.stream);
+    // The usage charged: the upstream's report or, where the pipeline could only estimate it (no usage reported, a
+    // stream cut short), this node's measurement of the answer it sent, by the rule the requester measures with —
+    // so an honest estimate stays within the requester's bound (protocol/receipts.md, "Usage bound").
+    let chargedUsage: Promise<ReceiptPayload['usage'] | undefined> | undefined;
+    const charged = () => (chargedUsage ??= (async () => {
+      const usage = finished?.usage;
+      if (!usage) return undefined;
+      return finished?.usageEstimated ? { ...receiptUsage(usage), output: (await sent.result()).outputTokens } : receiptUsage(usage);
+    })());
+    let receipt: Promise<string | undefined> | undefined;
+    const issueReceipt = () => (receipt ??= (async () => {
+      try {
+        const usage = await charged();
+        if (!ledger || !usage || usage.input + usage.output === 0) return undefined;
+        return await ledger.issue(peerId, frame.id, frame.model, usage, price);
+      } catch (err) {
+        logger.error({ err: (err as Error).message, requestId: frame.id }, 'mesh: could not issue a receipt');
+        return undefined;
+      } finally {
+        reservation?.release();
+      }
+    })());
     let response: GatewayResponse;
     try {
-      response = await pipeline.handle(req);
+      response = await pipeline.handle(req, { onFinish: (outcome) => (finished = outcome) });
     } catch (err) {
       const error = toGatewayError(err);
       logger.info({ requestId: frame.id, peer: peerId, status: error.status, code: error.code }, 'mesh: forwarded request refused');
+      void issueReceipt();
       return refusal(frame, error);
     }
     const outcome: Outcome = response.outcome;
-    const price = receiptPrice(options.priceOf(frame.model));
-    // Issued once the response ended — with the trailer, or when the requester closed the stream before it (a
-    // requester cannot be served for free by resetting the stream before the trailer: the receipt then stays
-    // unacknowledged here, counts toward its credit limit, and reaches it through reconciliation).
-    let receipt: Promise<string | undefined> | undefined;
-    const issueReceipt = () => (receipt ??= (async () => {
-      const usage = outcome.usage;
-      if (!ledger || !usage || outcome.status >= 400) return undefined;
-      return ledger.issue(peerId, frame.id, frame.model, receiptUsage(usage), price).catch((err: Error) => {
-        logger.error({ err: err.message, requestId: frame.id }, 'mesh: could not issue a receipt');
-        return undefined;
-      });
-    })());
     return {
       head: { status: response.status, headers: response.headers },
-      body: responseBytes(response, frame.format, () => void issueReceipt()),
+      body: responseBytes(response, frame.format, (bytes) => sent.feed(bytes), () => void issueReceipt()),
       trailer: async () => {
-        const usage = outcome.usage;
+        const usage = await charged();
         const receipt = await issueReceipt();
         return {
-          ...(usage ? { usage: { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, ...(usage.cachedInputTokens ? { cachedInputTokens: usage.cachedInputTokens } : {}) } } : {}),
+          ...(usage ? { usage: { inputTokens: usage.input, outputTokens: usage.output, ...(usage.cached ? { cachedInputTokens: usage.cached } : {}) } } : {}),
           ...(outcome.provider ? { provider: outcome.provider } : {}),
           ...(outcome.model ? { model: outcome.model } : {}),
           ...(outcome.status >= 400 ? { error: { status: outcome.status, message: outcome.errorMessage ?? 'error' } } : {}),

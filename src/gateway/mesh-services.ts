@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
 import {
-  AckBatcher, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
 } from '../ledger/index.js';
-import { MeshNode, type Advertisement, type ModelAdvert } from '../mesh/index.js';
+import { MeshNode, meshConfigWarnings, type Advertisement, type ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { PriceBook } from '../pricing/index.js';
@@ -12,6 +12,11 @@ import type { ModelCatalog } from '../router/model-catalog.js';
 import type { Store } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
+
+function creditLimitMicrosOf(config: Config): number | undefined {
+  const limit = config.mesh.credit_limit_usd;
+  return limit === undefined ? undefined : usdToMicros(limit);
+}
 
 export interface MeshServicesOptions {
   config: Config;
@@ -77,8 +82,9 @@ export class MeshServices {
   static async create(options: MeshServicesOptions): Promise<MeshServices> {
     const { config, store, logger } = options;
     const mesh = await MeshNode.create({ config: config.mesh, dataDir: config.storage.dir, version: VERSION, logger });
-    const creditLimit = config.mesh.credit_limit_usd;
-    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimit === undefined ? {} : { creditLimitMicros: usdToMicros(creditLimit) });
+    const creditLimitMicros = creditLimitMicrosOf(config);
+    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimitMicros === undefined ? {} : { creditLimitMicros });
+    for (const warning of meshConfigWarnings(config.mesh)) logger.warn(warning);
     const transport = ledgerTransportOver(mesh);
     const reconciler = new LedgerReconciler(transport, ledger, logger, {
       intervalMs: config.mesh.reconcile_interval_seconds * 1000,
@@ -95,7 +101,9 @@ export class MeshServices {
   async start(served: ServedModels): Promise<void> {
     const { mesh, ledger, options } = this;
     const { priceBook, logger } = options;
-    mesh.setForwardHandler(forwardHandler(served.pipeline, { logger, ledger, priceOf: (model) => advertisedPrice(priceBook, model) }));
+    // What a peer owes counts its work in flight too: each forward reserves its estimated cost until its receipt.
+    const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimitMicrosOf(options.config));
+    mesh.setForwardHandler(forwardHandler(served.pipeline, { logger, ledger, credit, priceOf: (model) => advertisedPrice(priceBook, model) }));
     const advertisement = (): Advertisement => ({
       models: served.catalog.list().map(({ id }) => {
         const price = advertisedPrice(priceBook, id);

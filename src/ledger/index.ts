@@ -1,5 +1,9 @@
 export { Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
 export type { Acceptance, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
+export { CreditReservations } from './credit-reservations.js';
+export type { CreditAdmission, CreditReservation } from './credit-reservations.js';
+export { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, hiddenOutputAllowance, usageBound, withinBound } from './usage-bound.js';
+export type { MeasuredTokens } from './usage-bound.js';
 export {
   ACK_TYP, DISPUTE_TYP, RECEIPT_TYP, ReceiptError, channelId, channelParties, claimedPosition, isPartyOf, costMicros, receiptHash, receiptPayloadSchema, signAck, signDispute,
   signReceipt, verifyAck, verifyDispute, verifyReceipt,

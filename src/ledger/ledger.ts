@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import { EMPTY_STATS, receiptDelta, withDelta, type ChannelStats } from './channel-stats.js';
+import { withinBound, type MeasuredTokens } from './usage-bound.js';
 import {
   ReceiptError, channelId, channelParties, claimedPosition, costMicros, isPartyOf, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
   type ReceiptPayload,
@@ -47,10 +48,12 @@ export interface Measured {
   /** Usage this node measured on the response it relayed. */
   usage?: { input: number; output: number; cached: number };
   /**
-   * This node's own generous estimate (from the request and the bytes it relayed), for when the response carried no
-   * usage to measure: a claim far above it (more than twice, plus 1,000 tokens) is disputed.
+   * The most this node acknowledges, from its own measurement of the request it sent and the answer it relayed
+   * (usage-bound.ts): a claim above it is disputed with `usage_exceeds_measured`, whatever the response body says.
    */
-  estimate?: { input: number; output: number };
+  bound?: MeasuredTokens;
+  /** The model of the request this node sent: a receipt for another model is disputed (`wrong_model`). */
+  model?: string;
   /** The price the peer advertised for the model, micro-USD per million tokens. */
   price?: ReceiptPayload['price'];
 }
@@ -438,6 +441,7 @@ export class Ledger {
   private check(p: ReceiptPayload, head: ChannelHead, requestId: string, measured: Measured): void {
     if (p.sub !== this.selfId) throw new ReceiptError('wrong_subject', `receipt is for ${p.sub}, not this node`);
     if (p.rid !== requestId) throw new ReceiptError('wrong_request', `receipt names request ${p.rid}, not ${requestId}`);
+    if (measured.model !== undefined && p.model !== measured.model) throw new ReceiptError('wrong_model', `receipt names model ${p.model}, the request was for ${measured.model}`);
     if (p.seq <= head.seq) throw new ReceiptError('replayed', `sequence ${p.seq} already seen (head ${head.seq})`);
     if (p.seq !== head.seq + 1) throw new ReceiptError('out_of_order', `sequence ${p.seq} does not follow ${head.seq}`);
     if (p.prev !== head.hash) throw new ReceiptError('broken_chain', 'prev does not match the hash of the previous receipt');
@@ -446,18 +450,15 @@ export class Ledger {
     }
     if (p.cost !== costMicros(p.usage, p.price)) throw new ReceiptError('wrong_cost', `cost ${p.cost} does not match usage at the stated price`);
     if (p.total !== head.total + p.cost) throw new ReceiptError('wrong_total', `cumulative total ${p.total} is not ${head.total} + ${p.cost}`);
-    if (!measured.usage && measured.estimate) {
-      const plausible = (claimed: number, estimated: number) => claimed <= 2 * estimated + 1_000;
-      if (!plausible(p.usage.input, measured.estimate.input) || !plausible(p.usage.output, measured.estimate.output)) {
-        throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output} is far above what this node relayed (about ${measured.estimate.input}/${measured.estimate.output})`);
-      }
-    }
     if (measured.usage) {
       const within = (claimed: number, seen: number) => Math.abs(claimed - seen) <= Math.max(2, Math.ceil(seen * this.options.tolerance));
       // Cached input is priced lower: claiming fewer cached tokens than were served is overcharging too.
       if (!within(p.usage.input, measured.usage.input) || !within(p.usage.output, measured.usage.output) || !within(p.usage.cached, measured.usage.cached)) {
         throw new ReceiptError('usage_mismatch', `usage ${p.usage.input}/${p.usage.output}/${p.usage.cached} (input/output/cached) differs from measured ${measured.usage.input}/${measured.usage.output}/${measured.usage.cached}`);
       }
+    }
+    if (measured.bound && !withinBound(p.usage, measured.bound)) {
+      throw new ReceiptError('usage_exceeds_measured', `usage ${p.usage.input}/${p.usage.output} (input/output) exceeds what this node measured on the stream (at most ${measured.bound.input}/${measured.bound.output})`);
     }
   }
 

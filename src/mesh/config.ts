@@ -53,6 +53,28 @@ export const meshConfigSchema = z
     dht_timeout_ms: z.number().int().positive().default(5_000),
     /** Concurrent forwarded requests this node accepts (advertised as capacity, enforced by the forward server). */
     max_concurrent: z.number().int().positive().default(64),
+    /**
+     * Concurrent forwarded requests (being read or served) one peer may hold, so one peer cannot take every slot.
+     * Absent = a quarter of max_concurrent (at least 1).
+     */
+    max_concurrent_per_peer: z.number().int().positive().optional(),
+    /**
+     * Bytes of request frames being read at once, across all peers: a frame's declared length is reserved when its
+     * length prefix arrives, and a stream that would go over is refused as busy.
+     */
+    request_read_budget_bytes: z.number().int().positive().default(64 * 1024 * 1024),
+    /**
+     * The request frame must be complete within request_read_timeout_ms plus its length at
+     * request_min_bytes_per_second, so a peer that trickles a large frame holds its slot and budget only briefly.
+     */
+    request_read_timeout_ms: z.number().int().positive().default(5_000),
+    request_min_bytes_per_second: z.number().int().positive().default(512 * 1024),
+    /**
+     * Longest wait for a peer's head (its status) once the request is sent; heartbeats do not extend it. For a
+     * streamed request the head comes with the first upstream chunk; for a complete answer, once it is generated.
+     */
+    stream_head_timeout_ms: z.number().int().positive().default(60_000),
+    head_timeout_ms: z.number().int().positive().default(300_000),
     /** Heartbeat frame interval while a forwarded response has nothing else to send. */
     heartbeat_ms: z.number().int().positive().default(15_000),
     /** Largest request frame accepted from a peer (the request body travels inside it). */
@@ -67,7 +89,27 @@ export const meshConfigSchema = z
     if (mesh.refresh_before_seconds >= mesh.record_ttl_seconds) {
       ctx.addIssue({ code: 'custom', path: ['refresh_before_seconds'], message: 'must be shorter than record_ttl_seconds' });
     }
-  });
+    if (mesh.request_read_budget_bytes < mesh.max_request_bytes) {
+      ctx.addIssue({ code: 'custom', path: ['request_read_budget_bytes'], message: 'must be at least max_request_bytes, or a request of that size could never be read' });
+    }
+    if (mesh.max_concurrent_per_peer !== undefined && mesh.max_concurrent_per_peer > mesh.max_concurrent) {
+      ctx.addIssue({ code: 'custom', path: ['max_concurrent_per_peer'], message: 'must not exceed max_concurrent' });
+    }
+  })
+  .transform((mesh) => ({ ...mesh, max_concurrent_per_peer: mesh.max_concurrent_per_peer ?? Math.max(1, Math.ceil(mesh.max_concurrent / 4)) }));
 
 export type MeshConfig = z.infer<typeof meshConfigSchema>;
 export type MeshConfigInput = z.input<typeof meshConfigSchema>;
+
+/**
+ * Settings that do not do what an operator may think, logged at start. On an open mesh (no `psk`, no `allow_peers`)
+ * a peer id costs nothing to make: a peer over its credit limit comes back as a new peer with a fresh limit, so the
+ * limit bounds what one identity owes, not what the mesh as a whole can take.
+ */
+export function meshConfigWarnings(mesh: MeshConfig): string[] {
+  const open = mesh.psk === undefined && mesh.allow_peers.length === 0;
+  if (!open || mesh.credit_limit_usd === undefined) return [];
+  return [
+    'mesh: credit_limit_usd is set on an open mesh (no psk, no allow_peers): any node can join with a new peer id, and each new id starts with a fresh credit limit. Set psk and allow_peers so the limit binds a known peer.',
+  ];
+}

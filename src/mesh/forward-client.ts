@@ -25,6 +25,8 @@ export interface ForwardClientOptions {
   idleTimeoutMs: number;
   /** Bound on opening the stream (a peer with no known address would otherwise wait on peer routing). */
   dialTimeoutMs: number;
+  /** Bound on the wait for the head once the request is sent; heartbeats do not extend it. */
+  headTimeoutMs: number;
 }
 
 const REFUSAL_ERRORS: Record<RefusalCode, MeshErrorCode> = {
@@ -39,6 +41,13 @@ const REFUSAL_ERRORS: Record<RefusalCode, MeshErrorCode> = {
 
 /** Refusals that say nothing bad about the peer: the request itself could not go there, or the peer is full now. */
 const NEUTRAL_REFUSALS = new Set<RefusalCode>(['cycle', 'hop_limit', 'not_allowed', 'timeout', 'busy']);
+
+class HeadTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no head within ${ms} ms`);
+    this.name = 'HeadTimeoutError';
+  }
+}
 
 class DeadlineError extends Error {
   constructor() {
@@ -88,11 +97,11 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   };
   // Silence while waiting for the next frame (heartbeats count) means the peer is gone. Only the wait is timed:
   // a slow consumer between reads is backpressure, not a dead peer.
-  const nextFrame = async (): Promise<Frame | undefined> => {
+  const nextFrame = async (bound?: AbortSignal): Promise<Frame | undefined> => {
     const idle = new AbortController();
     const watchdog = setTimeout(() => idle.abort(new Error('peer went silent')), options.idleTimeoutMs);
     try {
-      return await reader.next(AbortSignal.any([combined, idle.signal]));
+      return await reader.next(AbortSignal.any([combined, idle.signal, ...(bound ? [bound] : [])]));
     } catch (err) {
       if (idle.signal.aborted && !combined.aborted) stream.abort(idle.signal.reason as Error);
       throw err;
@@ -102,12 +111,15 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   };
 
   let head: ForwardHead;
+  // A peer that sends heartbeats but never a head would hold the request until its deadline: the head has its own bound.
+  const headTimer = new AbortController();
+  const headWatchdog = setTimeout(() => headTimer.abort(new HeadTimeoutError(options.headTimeoutMs)), options.headTimeoutMs);
   try {
     stream.send(encodeFrame({ type: 'request', value: frame }));
     // Half-close: the request is complete; the serving node reads the rest of its side as cancellation only.
-    await stream.close({ signal: combined });
-    let first = await nextFrame();
-    while (first?.type === 'heartbeat') first = await nextFrame();
+    await stream.close({ signal: AbortSignal.any([combined, headTimer.signal]) });
+    let first = await nextFrame(headTimer.signal);
+    while (first?.type === 'heartbeat') first = await nextFrame(headTimer.signal);
     if (first?.type === 'refusal') {
       release();
       const code = first.value.code;
@@ -125,7 +137,13 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
       measurement.cancelled();
       throw signal.reason;
     }
+    if (headTimer.signal.aborted && !deadline.aborted) {
+      measurement.failed();
+      throw new MeshError('timeout', `peer ${peerId} sent no head within ${options.headTimeoutMs} ms`, { beforeFirstByte: true, cause: err });
+    }
     throw failBeforeHead('stream_reset', `peer ${peerId} closed the stream before answering`, err);
+  } finally {
+    clearTimeout(headWatchdog);
   }
   measurement.head();
   if (head.status >= 500 || head.status === 429) measurement.failed();

@@ -38,7 +38,8 @@ export const forwardRequestSchema = z
     visited: z.array(z.string().min(1)).max(64),
     /** Epoch milliseconds after which the requester no longer wants an answer. */
     deadline: z.number().int().min(0),
-    principal: z.string().max(256).optional(),
+    /** Sent by older nodes (their client's token id) and ignored: a requester sends nothing that identifies its clients. */
+    principal: z.string().max(256).optional().meta({ deprecated: true, description: 'Ignored; sent by older nodes only. A requester sends nothing that identifies its clients.' }),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
+import type { ByteBudget } from './byte-budget.js';
 import { FrameReader } from './frame-reader.js';
 
 /** The longest this node works on one forwarded request, whatever deadline the requester sent. */
@@ -18,11 +19,31 @@ export interface ForwardServerOptions {
   maxConcurrent: number;
   maxRequestBytes: number;
   heartbeatMs: number;
-  /** How long a peer may take to send its request frame after opening the stream. */
+  /**
+   * How long a peer may take to send its request frame after opening the stream, plus the frame's declared length
+   * at `requestMinBytesPerSecond` once its length prefix is in.
+   */
   requestTimeoutMs: number;
+  requestMinBytesPerSecond?: number;
+  /** Forwarded requests (being read or served) one peer may hold at once; absent = maxConcurrent. */
+  maxConcurrentPerPeer?: number;
+  /**
+   * Bytes of request frames being read at once across all peers (each frame's declared length is reserved); one
+   * peer may hold at most its share of it, `capacity × maxConcurrentPerPeer / maxConcurrent` but never less than
+   * one frame of `maxRequestBytes`, so a single peer cannot keep the others' frames from being read.
+   */
+  requestBudget?: ByteBudget;
   isAllowed: (peerId: string) => boolean;
   handler: () => ForwardHandler | undefined;
   logger: Logger;
+}
+
+/** A request frame that does not fit in what is left of the node's read budget. */
+class OverBudgetError extends Error {
+  constructor(length: number) {
+    super(`a request frame of ${length} bytes does not fit in the read budget now`);
+    this.name = 'OverBudgetError';
+  }
 }
 
 class StreamClosedError extends Error {
@@ -42,6 +63,10 @@ export class ForwardServer {
   #inFlight = 0;
   /** Streams whose request frame is still being read (bounded with #inFlight by maxConcurrent). */
   #reading = 0;
+  /** Streams being read or served, per requesting peer (bounded by maxConcurrentPerPeer). */
+  readonly #perPeer = new Map<string, number>();
+  /** Request bytes reserved per requesting peer (bounded by its share of the read budget). */
+  readonly #readingBytes = new Map<string, number>();
   /** Set by drain(): new requests are refused, those in flight finish. */
   #draining = false;
   readonly #idleWaiters = new Set<() => void>();
@@ -72,30 +97,84 @@ export class ForwardServer {
 
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peerId = connection.remotePeer.toString();
+    const { maxConcurrent, maxConcurrentPerPeer = maxConcurrent } = this.#options;
     // Request frames can be large (the body travels in them): only as many are read at once as requests could be
     // served, so streams that send a length and then trickle (or never send) the rest cannot pile up buffers.
     if (this.#draining) {
       await this.#refuse(stream, 'busy', 'node is shutting down');
       return;
     }
-    if (this.#reading + this.#inFlight >= this.#options.maxConcurrent) {
+    if (this.#reading + this.#inFlight >= maxConcurrent) {
       await this.#refuse(stream, 'busy', 'node is at capacity');
       return;
     }
-    this.#reading++;
-    const reader = new FrameReader(stream, this.#options.maxRequestBytes);
-    let request: ForwardRequestFrame;
+    // One peer cannot take every slot: the others keep theirs whatever it opens.
+    const held = this.#perPeer.get(peerId) ?? 0;
+    if (held >= maxConcurrentPerPeer) {
+      this.#options.logger.info({ peer: peerId, held }, 'mesh: peer at its limit of concurrent forwards');
+      await this.#refuse(stream, 'busy', `this peer already has ${held} forwarded requests in flight here`);
+      return;
+    }
+    this.#perPeer.set(peerId, held + 1);
     try {
-      const frame = await reader.next(AbortSignal.timeout(this.#options.requestTimeoutMs));
+      await this.#readAndServe(stream, peerId);
+    } finally {
+      const left = (this.#perPeer.get(peerId) ?? 1) - 1;
+      if (left > 0) this.#perPeer.set(peerId, left);
+      else this.#perPeer.delete(peerId);
+    }
+  };
+
+  /**
+   * Reads the request frame within its deadline (the base timeout, then its declared length at the minimum rate)
+   * and against the node's read budget, then serves it.
+   */
+  async #readAndServe(stream: Stream, peerId: string): Promise<void> {
+    const { requestTimeoutMs, requestMinBytesPerSecond, requestBudget, maxRequestBytes } = this.#options;
+    this.#reading++;
+    const startedAt = Date.now();
+    const tooSlow = new AbortController();
+    const armDeadline = (ms: number) => setTimeout(() => tooSlow.abort(new Error('request frame not complete in time')), Math.max(0, ms));
+    let deadline = armDeadline(requestTimeoutMs);
+    let reserved = 0;
+    const reader = new FrameReader(stream, maxRequestBytes, {
+      onFrameLength: (length) => {
+        if (requestBudget) {
+          const held = this.#readingBytes.get(peerId) ?? 0;
+          if (held + length > this.#peerBudgetShare(requestBudget) || !requestBudget.take(length)) throw new OverBudgetError(length);
+          this.#readingBytes.set(peerId, held + length);
+        }
+        reserved = length;
+        if (requestMinBytesPerSecond === undefined) return;
+        clearTimeout(deadline);
+        deadline = armDeadline(startedAt + requestTimeoutMs + (length / requestMinBytesPerSecond) * 1000 - Date.now());
+      },
+    });
+    let request: ForwardRequestFrame | undefined;
+    let failure: unknown;
+    try {
+      const frame = await reader.next(tooSlow.signal);
       if (frame?.type !== 'request') throw new Error(`expected a request frame, got ${frame?.type ?? 'end of stream'}`);
       request = frame.value;
     } catch (err) {
-      this.#options.logger.debug({ peer: peerId, err: (err as Error).message }, 'mesh: unreadable forward request');
-      await this.#refuse(stream, 'bad_request', 'expected one well-formed request frame');
-      return;
+      failure = err;
     } finally {
+      // The budget and the reading slot are given back before anything else is awaited (a refusal's close included).
+      clearTimeout(deadline);
       reader.dispose();
+      if (requestBudget && reserved > 0) {
+        requestBudget.give(reserved);
+        const left = (this.#readingBytes.get(peerId) ?? reserved) - reserved;
+        if (left > 0) this.#readingBytes.set(peerId, left);
+        else this.#readingBytes.delete(peerId);
+      }
       this.#reading--;
+    }
+    if (!request) {
+      this.#options.logger.debug({ peer: peerId, err: (failure as Error).message }, 'mesh: unreadable forward request');
+      if (failure instanceof OverBudgetError) await this.#refuse(stream, 'busy', 'this node is reading as many request bytes as it can hold; try again shortly');
+      else await this.#refuse(stream, 'bad_request', tooSlow.signal.aborted ? 'the request frame did not arrive in time' : 'expected one well-formed request frame');
+      return;
     }
     const refusal = this.#check(request, peerId);
     if (refusal) {
@@ -115,7 +194,12 @@ export class ForwardServer {
       this.#inFlight--;
       if (this.#inFlight === 0) for (const wake of this.#idleWaiters) wake();
     }
-  };
+  }
+
+  #peerBudgetShare(budget: ByteBudget): number {
+    const { maxConcurrent, maxConcurrentPerPeer = maxConcurrent, maxRequestBytes } = this.#options;
+    return Math.max(maxRequestBytes, Math.floor((budget.capacity * maxConcurrentPerPeer) / maxConcurrent));
+  }
 
   #check(request: ForwardRequestFrame, peerId: string): { code: RefusalCode; message: string } | undefined {
     const { selfId, maxHops, maxConcurrent, isAllowed } = this.#options;

@@ -22,9 +22,19 @@ export class FrameReader {
   #error: Error | undefined;
   #wake: (() => void) | undefined;
 
-  constructor(stream: Stream, maxFrameBytes: number) {
+  readonly #onFrameLength: ((length: number) => void) | undefined;
+  /** The length already announced to `onFrameLength` for the frame being assembled. */
+  #announced: number | undefined;
+
+  /**
+   * `onFrameLength` hears each frame's declared length as soon as its prefix is in, before the rest is buffered
+   * (the forward server reserves it against its byte budget and sets the frame's read deadline); throwing from it
+   * fails the read.
+   */
+  constructor(stream: Stream, maxFrameBytes: number, options: { onFrameLength?: (length: number) => void } = {}) {
     this.#stream = stream;
     this.#maxFrameBytes = maxFrameBytes;
+    this.#onFrameLength = options.onFrameLength;
     stream.addEventListener('message', this.#onMessage);
     stream.addEventListener('end', this.#onEnd);
     stream.addEventListener('close', this.#onClose);
@@ -106,7 +116,12 @@ export class FrameReader {
       if ((byte & 0x80) === 0) break;
     }
     if (length > this.#maxFrameBytes) throw new FrameError(`frame of ${length} bytes exceeds ${this.#maxFrameBytes}`);
+    if (this.#announced === undefined) {
+      this.#announced = length;
+      this.#onFrameLength?.(length);
+    }
     if (this.#buffer.byteLength < offset + length) return undefined;
+    this.#announced = undefined;
     const body = this.#buffer.subarray(offset, offset + length);
     this.#buffer.consume(offset + length);
     return decodeFrame(body);

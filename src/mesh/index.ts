@@ -1,4 +1,4 @@
-export { meshConfigSchema } from './config.js';
+export { meshConfigSchema, meshConfigWarnings } from './config.js';
 export type { MeshConfig, MeshConfigInput } from './config.js';
 export { MeshError } from './errors.js';
 export type { MeshErrorCode } from './errors.js';

@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import pino, { type Logger } from 'pino';
 import { Advertiser, type Advertisement } from './advertiser.js';
+import { ByteBudget } from './byte-budget.js';
 import type { MeshConfig } from './config.js';
 import { forwardToPeer, type ForwardResult } from './forward-client.js';
 import { FORWARD_PROTOCOL, type ForwardRequestFrame } from './forward-frames.js';
@@ -20,6 +21,7 @@ import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageH
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
 const MAX_STREAMS_PER_CONNECTION = 1024;
 const RECORD_EXCHANGE_TIMEOUT_MS = 5_000;
+/** How long a peer may take to send its one ledger message after opening the stream. */
 const REQUEST_FRAME_TIMEOUT_MS = 30_000;
 /** Re-dial bootstrap peers that dropped, at this interval. */
 const BOOTSTRAP_RETRY_MS = 30_000;
@@ -50,6 +52,7 @@ export class MeshNode {
   readonly #advertiser: Advertiser;
   readonly #exchange: RecordExchange;
   readonly #server: ForwardServer;
+  readonly #requestBudget: ByteBudget;
   readonly #finder: PeerFinder;
   /** allow_peers: [] allows every peer that can connect (with the PSK, if one is set). */
   readonly isAllowed: (peerId: string) => boolean;
@@ -95,13 +98,17 @@ export class MeshNode {
       clock: this.#clock,
       logger: this.#logger,
     });
+    this.#requestBudget = new ByteBudget(config.request_read_budget_bytes);
     this.#server = new ForwardServer({
       selfId: this.peerId,
       maxHops: config.max_hops,
       maxConcurrent: config.max_concurrent,
       maxRequestBytes: config.max_request_bytes,
       heartbeatMs: config.heartbeat_ms,
-      requestTimeoutMs: REQUEST_FRAME_TIMEOUT_MS,
+      requestTimeoutMs: config.request_read_timeout_ms,
+      requestMinBytesPerSecond: config.request_min_bytes_per_second,
+      maxConcurrentPerPeer: config.max_concurrent_per_peer,
+      requestBudget: this.#requestBudget,
       isAllowed: this.isAllowed,
       handler: () => this.#handler,
       logger: this.#logger,
@@ -236,7 +243,10 @@ export class MeshNode {
   /** Resolves when the peer's head arrives; see ForwardResult for the body and trailer. */
   forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<ForwardResult> {
     return forwardToPeer(
-      { libp2p: this.#libp2p, scores: this.#scores, isAllowed: this.isAllowed, idleTimeoutMs: 4 * this.#config.heartbeat_ms, dialTimeoutMs: this.#config.dht_timeout_ms },
+      {
+        libp2p: this.#libp2p, scores: this.#scores, isAllowed: this.isAllowed, idleTimeoutMs: 4 * this.#config.heartbeat_ms, dialTimeoutMs: this.#config.dht_timeout_ms,
+        headTimeoutMs: frame.stream ? this.#config.stream_head_timeout_ms : this.#config.head_timeout_ms,
+      },
       peerId, frame, signal,
     );
   }
@@ -260,6 +270,7 @@ export class MeshNode {
       forward: this.#config.forward,
       maxHops: this.#config.max_hops,
       inFlight: this.#server.inFlight,
+      requestBytesReading: this.#requestBudget.capacity - this.#requestBudget.available,
       ...(own ? { record: { seq: own.seq, expiresAt: own.expiresAt, models: own.models.length } } : {}),
       connections: connected.size,
       peers: peerStatuses(this.#cache.live().filter((r) => r.peerId !== this.peerId), this.#scores, connected),

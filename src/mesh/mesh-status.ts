@@ -24,6 +24,8 @@ export interface MeshStatus {
   maxHops: number;
   /** Forwarded requests this node is serving. */
   inFlight: number;
+  /** Bytes of request frames being read from peers right now, of the node-wide `request_read_budget_bytes`. */
+  requestBytesReading: number;
   record?: { seq: number; expiresAt: number; models: number };
   connections: number;
   peers: MeshPeerStatus[];

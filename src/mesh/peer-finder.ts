@@ -34,6 +34,8 @@ export interface PeerFinderOptions {
 }
 
 const DEFAULT_REFRESH_MS = 60_000;
+/** At most this share of the rankings that could, put an unmeasured peer ahead of measured healthy ones (exploration). */
+export const EXPLORATION_SHARE = 0.05;
 
 function blendedPrice(record: RecordPayload, model: string): number | undefined {
   const price = record.models.find((m) => m.id === model)?.price;
@@ -51,6 +53,9 @@ export class PeerFinder {
   readonly #options: PeerFinderOptions;
   readonly #lastLookUp = new Map<string, number>();
   readonly #refreshing = new Set<string>();
+  /** Rankings that had an unmeasured peer behind a measured healthy one, and how many of them put it first. */
+  #choices = 0;
+  #explorations = 0;
 
   constructor(options: PeerFinderOptions) {
     this.#options = options;
@@ -90,10 +95,29 @@ export class PeerFinder {
       .finally(() => this.#refreshing.delete(model));
   }
 
+  /**
+   * Measured healthy peers first (by score), then peers never measured, then measured unhealthy ones: a score
+   * computed from priors and a price the peer chose itself (0 costs nothing to advertise) never outranks what this
+   * node measured. Unmeasured peers still get traffic when the measured ones fail, and up front in at most
+   * EXPLORATION_SHARE of rankings, so a new peer can earn a measurement.
+   */
   rank(records: RecordPayload[], model: string): RankedPeer[] {
-    return records
-      .map((record) => ({ peerId: record.peerId, record, score: this.#options.scores.score(record.peerId, blendedPrice(record, model)) }))
-      .sort((a, b) => b.score - a.score);
+    const { scores } = this.#options;
+    const tier = (peerId: string) => (scores.isHealthy(peerId) ? 0 : scores.isMeasured(peerId) ? 2 : 1);
+    const ranked = records
+      .map((record) => ({ peerId: record.peerId, record, score: scores.score(record.peerId, blendedPrice(record, model)), tier: tier(record.peerId) }))
+      .sort((a, b) => a.tier - b.tier || b.score - a.score);
+    // Counted only when there is a choice to make (a measured healthy peer first, an unmeasured one behind it), so
+    // rankings without an unmeasured peer do not bank explorations that a newcomer would then get in a burst.
+    const explore = ranked.findIndex((p) => p.tier === 1);
+    if (explore > 0 && ranked[0]!.tier === 0) {
+      this.#choices++;
+      if (this.#explorations + 1 <= EXPLORATION_SHARE * this.#choices) {
+        this.#explorations++;
+        ranked.unshift(...ranked.splice(explore, 1));
+      }
+    }
+    return ranked.map(({ tier: _tier, ...peer }) => peer);
   }
 
   #eligible(model: string, exclude: Set<string>): RecordPayload[] {

@@ -9,6 +9,8 @@ const EWMA_ALPHA = 0.3;
 /** Optimistic priors so that a peer never tried yet still gets a chance against measured ones. */
 const PRIOR_LATENCY_MS = 500;
 const PRIOR_SUCCESS = 0.9;
+/** Success rate (moving average) from which a measured peer counts as healthy. */
+const HEALTHY_SUCCESS = 0.5;
 /** Blended USD per million tokens at which price halves a peer's score. */
 const PRICE_HALF_SCORE_USD = 20;
 
@@ -25,6 +27,8 @@ export interface PeerStats {
   ttftMs: number;
   inFlight: number;
   requests: number;
+  /** Forwards that ended with a verdict on the peer (succeeded or failed); 0 = never measured. */
+  completed: number;
   failures: number;
   consecutiveFailures: number;
   bannedUntil?: number;
@@ -43,7 +47,7 @@ export interface ForwardMeasurement {
 }
 
 function unmeasured(): PeerStats {
-  return { successRate: PRIOR_SUCCESS, latencyMs: PRIOR_LATENCY_MS, ttftMs: PRIOR_LATENCY_MS, inFlight: 0, requests: 0, failures: 0, consecutiveFailures: 0, bans: 0 };
+  return { successRate: PRIOR_SUCCESS, latencyMs: PRIOR_LATENCY_MS, ttftMs: PRIOR_LATENCY_MS, inFlight: 0, requests: 0, completed: 0, failures: 0, consecutiveFailures: 0, bans: 0 };
 }
 
 function ewma(previous: number, sample: number): number {
@@ -74,6 +78,17 @@ export class PeerScores {
 
   get(peerId: string): PeerStats | undefined {
     return this.#stats.get(peerId);
+  }
+
+  /** This node has a verdict on at least one forward to the peer (what its score says is measured, not a prior). */
+  isMeasured(peerId: string): boolean {
+    return (this.#stats.get(peerId)?.completed ?? 0) > 0;
+  }
+
+  /** Measured, not banned, and succeeding at least half the time lately. */
+  isHealthy(peerId: string): boolean {
+    const stats = this.#stats.get(peerId);
+    return stats !== undefined && stats.completed > 0 && !this.isBanned(peerId) && stats.successRate >= HEALTHY_SUCCESS;
   }
 
   isBanned(peerId: string): boolean {
@@ -115,12 +130,14 @@ export class PeerScores {
       },
       succeeded: () => {
         if (!end()) return;
+        stats.completed++;
         stats.successRate = ewma(stats.successRate, 1);
         stats.consecutiveFailures = 0;
         stats.bans = 0;
       },
       failed: () => {
         if (!end()) return;
+        stats.completed++;
         this.#recordFailure(stats);
       },
       cancelled: () => {

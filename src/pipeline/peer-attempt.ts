@@ -1,40 +1,18 @@
 import type { RoutingConfig } from '../core-config/index.js';
 import type { Operation, WireFormat } from '../core/index.js';
 import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { Usage } from '../formats/canonical.js';
+import type { ForwardRequestFrame, ForwardResult } from '../mesh/index.js';
 import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
 import { modelNotFound } from './model-not-found.js';
 import type { Prepared } from './provider-attempt.js';
 import { primeStream, type Meter } from './streaming.js';
 import type { GatewayRequest } from './types.js';
 
-/** The request frame sent to a peer (see protocol/ for the wire encoding). */
-export interface ForwardFrame {
-  id: string;
-  format: WireFormat;
-  operation: Operation;
-  model: string;
-  stream: boolean;
-  body: unknown;
-  hop: number;
-  visited: string[];
-  deadline: number;
-  principal?: string;
-}
-
-export interface PeerTrailer {
-  usage?: Usage;
-  provider?: string;
-  model?: string;
-  error?: { status: number; message: string };
-}
-
-export interface PeerResponse {
-  head: { status: number; headers: Record<string, string> };
-  /** The serving node's response in the client's own format (it ran its full pipeline). */
-  body: AsyncIterable<Uint8Array>;
-  trailer: Promise<PeerTrailer>;
-}
+/**
+ * A peer's answer as the mesh's forward client delivers it (protocol/forward.md): the head, the body in the client's
+ * own format (the serving node ran its full pipeline) and the trailer with the usage it claims.
+ */
+export type PeerResponse = Omit<ForwardResult, 'peerId'>;
 
 /** What the pipeline needs from the mesh; implemented over MeshNode in mesh/. */
 export interface PeerForwarder {
@@ -43,7 +21,7 @@ export interface PeerForwarder {
   canForward(req: GatewayRequest): boolean;
   /** Peers serving `model`, best first, never `exclude`d ones. */
   candidates(model: string, exclude: string[], signal: AbortSignal): Promise<string[]>;
-  forward(peerId: string, frame: ForwardFrame, signal: AbortSignal): Promise<PeerResponse>;
+  forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<PeerResponse>;
 }
 
 const DEFAULT_DEADLINE_MS = 600_000;
@@ -84,10 +62,11 @@ export async function attemptPeer(
   peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[], localError?: GatewayError,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
-  const frame: ForwardFrame = {
+  // Nothing about who asked this node (token id, virtual key, IP, project) goes to the peer: it serves this node,
+  // and the request id is this node's own random id (protocol/forward.md, "Request").
+  const frame: ForwardRequestFrame = {
     id: req.id, format: req.format, operation: req.operation, model: req.model, stream: req.stream, body: req.body,
     hop: req.hop.count + 1, visited: [...req.hop.visited, peers.selfId], deadline: req.receivedAt + DEFAULT_DEADLINE_MS,
-    principal: req.principal.id,
   };
   // The peers this node already knows come first; when every one of them failed, the search widens once (the
   // finder then asks the DHT for others) before the request fails.
@@ -111,7 +90,7 @@ export async function attemptPeer(
 }
 
 async function forwardToOneOf(
-  peers: PeerForwarder, candidates: string[], frame: ForwardFrame, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[],
+  peers: PeerForwarder, candidates: string[], frame: ForwardRequestFrame, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[],
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const targets = candidates.map((peerId) => ({ id: `peer:${peerId}`, retries: 0, peerId }));
   const result = await runFailover(targets, async (target) => {

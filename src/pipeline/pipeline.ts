@@ -11,7 +11,7 @@ import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
 import { modelNotFound } from './model-not-found.js';
 import { newMeter, onStreamEnd, type Meter } from './streaming.js';
-import { estimateInputTokens, estimateTextTokens } from './token-estimate.js';
+import { estimateInputTokens, estimateTextTokens, requestEstimate } from './token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from './types.js';
 
 /** A quota reservation held for the duration of a request (see policy/). */
@@ -69,8 +69,12 @@ interface ProviderTarget extends FailoverTarget {
   route: Route;
 }
 
-/** Output tokens reserved for a request that names no limit (quota estimate only). */
-const DEFAULT_OUTPUT_ESTIMATE = 1_024;
+/** nginx's "client closed request": recorded for a request whose client left before any status was sent. */
+const CLIENT_CLOSED_STATUS = 499;
+
+/** The request's signal fired because its client went away, not because a deadline on it passed. */
+const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError');
+
 
 /**
  * The request pipeline after HTTP parsing and authentication: sanitize → validate → admit (quota) → route with
@@ -88,7 +92,11 @@ export class Pipeline {
     return this.inFlight;
   }
 
-  async handle(req: GatewayRequest): Promise<GatewayResponse> {
+  /**
+   * `hooks.onFinish` sees the outcome once it is final (usage included), also when `handle` throws: the mesh's
+   * forward handler charges a peer that left while its request was being served.
+   */
+  async handle(req: GatewayRequest, hooks: { onFinish?: (outcome: Outcome) => void } = {}): Promise<GatewayResponse> {
     const outcome: Outcome = {
       requestId: req.id, receivedAt: req.receivedAt, format: req.format, operation: req.operation, requestedModel: req.model,
       principal: req.principal, ip: req.ip, project: req.project, source: req.source, stream: req.stream,
@@ -102,20 +110,28 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
-      if (error !== undefined) {
+      if (error !== undefined && clientLeft(req.signal)) {
+        // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
+        // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
+        outcome.clientAborted = true;
+        if (outcome.status === 0) outcome.status = CLIENT_CLOSED_STATUS;
+        outcome.errorType = 'client_closed';
+        outcome.errorMessage = 'The client closed the connection before the response was complete.';
+      } else if (error !== undefined) {
         const gatewayError = toGatewayError(error);
         outcome.status = outcome.status >= 400 ? outcome.status : gatewayError.status;
         outcome.errorType = gatewayError.type;
         outcome.errorMessage = gatewayError.message;
       }
       outcome.latencyMs = Math.max(0, Date.now() - req.receivedAt); // the wall clock may step back
-      // A client that leaves once the request went upstream is charged what the upstream received: leaving is not a
-      // way to get the request back, and the input was processed (and billed) all the same.
+      // A client that leaves (or a deadline that passes) once the request went upstream is charged what the upstream
+      // received: leaving is not a way to get the request back, and the input was processed (and billed) all the same.
       if (!outcome.usage && outcome.upstreamCalled && req.signal.aborted && estimate) {
         outcome.usage = { inputTokens: estimate.inputTokens, outputTokens: 0 };
         outcome.usageEstimated = true;
-        outcome.clientAborted = true;
+        if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
+      hooks.onFinish?.(outcome);
       void Promise.resolve()
         // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
         .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
@@ -133,10 +149,7 @@ export class Pipeline {
       }
       const validated = this.validate(req);
       const canonical = validated.canonical;
-      estimate = {
-        inputTokens: canonical ? estimateInputTokens(canonical) : estimateTextTokens(JSON.stringify(req.body).length),
-        maxOutputTokens: canonical?.maxTokens ?? (req.operation === 'chat' ? DEFAULT_OUTPUT_ESTIMATE : 0),
-      };
+      estimate = requestEstimate(canonical, req.body, req.operation);
       admission = await this.deps.admit?.(req, estimate);
       const { prepared, target, attempts, meter, estimated } = await this.routeOrReplay(req, validated, outcome);
       outcome.warnings = prepared.warnings;
@@ -160,7 +173,7 @@ export class Pipeline {
       }
       const events = onStreamEnd(prepared.body.events, (error, completed) => {
         this.applyMeter(outcome, meter, canonical);
-        if (!completed && (error === undefined || req.signal.aborted)) outcome.clientAborted = true;
+        if (!completed && (error === undefined || clientLeft(req.signal))) outcome.clientAborted = true;
         if (meter.error && !error) {
           outcome.status = 502;
           outcome.errorType = 'upstream_error';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
 import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
-import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/mesh/protocol-schemas.js';
+import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/protocol-schemas.js';
 
 const protocolDir = join(import.meta.dirname, '../../protocol');
 

@@ -153,7 +153,8 @@ describe('the record cache under a flood of fresh peer ids', () => {
     expect(cache.get(used.peerId)).toBeDefined();
     expect(cache.get(bystander.peerId)).toBeUndefined();
     expect(cache.live().length).toBeLessThan(600);
-  }, 30_000);
+    // 600 key pairs, signatures and verifications: 16 s alone at a load of 20 on 2 cores, twice that in the full suite.
+  }, 120_000);
 });
 
 describe('the per-model index', () => {

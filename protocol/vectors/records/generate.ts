@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { canonicalJson } from '../../../src/core/index.js';
-import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../../src/mesh/protocol-schemas.js';
+import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../../src/protocol-schemas.js';
 import { signRecord, SIGNING_CONTEXT, type RecordPayload } from '../../../src/mesh/node-record.js';
 
 const vectorsDir = new URL('.', import.meta.url).pathname;

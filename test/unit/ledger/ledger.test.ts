@@ -1,7 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DISPUTE_TYP, Ledger, runReceiptsCommand, signDispute, signReceipt, channelId, costMicros, receiptHash, type ReceiptPayload } from '../../../src/ledger/index.js';
+import {
+  DISPUTE_TYP, Ledger, USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, channelId, costMicros, receiptHash, runReceiptsCommand, signDispute, signReceipt, usageBound,
+  type ReceiptPayload,
+} from '../../../src/ledger/index.js';
 import { signCompact } from '../../../src/ledger/compact-jws.js';
 import { respellLastCharacter } from '../../helpers/base64url.js';
 import { ledgerParty, tempDir, tempStore } from './ledger-party.js';
@@ -131,14 +134,28 @@ describe('receipts between two nodes', () => {
     expect(await client.ledger.accept(second, server.id, 'r2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^replayed/) });
   });
 
-  it('disputes a usage claim far above what the requester relayed when the response carried no usage to measure', async () => {
+  it('disputes a usage claim above the bound of what the requester measured, whatever the response body said', async () => {
     const server = await party();
     const client = await party();
-    const inflated = await server.ledger.issue(client.id, 'r1', 'm', { input: 100_000_000, output: 5, cached: 0 }, PRICE);
-    expect(await client.ledger.accept(inflated, server.id, 'r1', { estimate: { input: 20, output: 10 } })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^usage_mismatch/) });
+    const bound = usageBound({ input: 20, output: 10 });
+    expect(bound).toEqual({ input: Math.ceil(USAGE_BOUND_FACTOR * 20) + USAGE_BOUND_SLACK.input, output: Math.ceil(USAGE_BOUND_FACTOR * 10) + USAGE_BOUND_SLACK.output });
+    const inflated = await server.ledger.issue(client.id, 'r1', 'm', { input: 30, output: 5_000_000, cached: 0 }, PRICE);
+    // The body's usage agrees with the receipt (the peer wrote both): the bound still applies.
+    expect(await client.ledger.accept(inflated, server.id, 'r1', { usage: { input: 30, output: 5_000_000, cached: 0 }, bound })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^usage_exceeds_measured/) });
     const other = await party();
-    const fair = await other.ledger.issue(client.id, 'r2', 'm', { input: 30, output: 12, cached: 0 }, PRICE);
-    expect(await client.ledger.accept(fair, other.id, 'r2', { estimate: { input: 20, output: 10 } })).toMatchObject({ accepted: true });
+    const fair = await other.ledger.issue(client.id, 'r2', 'm', { input: bound.input, output: bound.output, cached: 0 }, PRICE);
+    expect(await client.ledger.accept(fair, other.id, 'r2', { bound })).toMatchObject({ accepted: true });
+    expect(boundedUsage({ input: 30, output: 5_000_000, cached: 40 }, bound)).toEqual({ input: 30, output: bound.output, cached: 30 });
+  });
+
+  it('disputes a receipt for another model than the one requested', async () => {
+    const server = await party();
+    const client = await party();
+    const receipt = await server.ledger.issue(client.id, 'r1', 'gpt-4o-pricier', USAGE, PRICE);
+    expect(await client.ledger.accept(receipt, server.id, 'r1', { model: 'gpt-4o' })).toMatchObject({ accepted: false, reason: expect.stringMatching(/^wrong_model/) });
+    const honest = await party();
+    const right = await honest.ledger.issue(client.id, 'r2', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(right, honest.id, 'r2', { model: 'gpt-4o' })).toMatchObject({ accepted: true });
   });
 
   it('meshgate receipts verify checks an exported set offline: totals per channel, and a tampered receipt fails it', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../../src/config/index.js';
 import { GatewayError } from '../../../src/errors/index.js';
-import { attemptPeer, type ForwardFrame, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
+import type { ForwardRequestFrame } from '../../../src/mesh/index.js';
+import { attemptPeer, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
 import { newMeter } from '../../../src/pipeline/streaming.js';
 import type { GatewayRequest } from '../../../src/pipeline/types.js';
 import type { AttemptRecord } from '../../../src/router/failover.js';
@@ -36,7 +37,7 @@ function fakeMesh(known: string[], hidden: string[], serving: Set<string>) {
       const fromCache = known.filter((p) => !exclude.includes(p));
       return fromCache.length > 0 ? fromCache : hidden.filter((p) => !exclude.includes(p));
     },
-    forward: async (peerId: string, _frame: ForwardFrame) => {
+    forward: async (peerId: string, _frame: ForwardRequestFrame) => {
       forwarded.push(peerId);
       if (!serving.has(peerId)) throw new Error('connection reset');
       return ok(`{"served_by":"${peerId}"}`);
@@ -69,5 +70,27 @@ describe('forwarding to mesh peers', () => {
     await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [])).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
     const local = new GatewayError('providers_unavailable', 'local providers down');
     await expect(attemptPeer(none.forwarder, request(), newMeter(performance.now()), routing, [], local)).rejects.toBe(local);
+  });
+});
+
+describe('the request frame sent to a peer', () => {
+  it('carries nothing that identifies the client of this node (token id, virtual key, IP, project)', async () => {
+    const frames: ForwardRequestFrame[] = [];
+    const forwarder: PeerForwarder = {
+      selfId: 'self',
+      canForward: () => true,
+      candidates: async () => ['peer-1'],
+      forward: async (_peerId, frame) => {
+        frames.push(frame);
+        return ok('{}');
+      },
+    };
+    const req: GatewayRequest = { ...request(), principal: { kind: 'virtual_key', id: 'team-secret-label' }, ip: '203.0.113.7', project: 'alpha', source: 'ide' };
+    await attemptPeer(forwarder, req, newMeter(performance.now()), routing, []);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.principal).toBeUndefined();
+    const wire = JSON.stringify(frames[0]);
+    for (const identifying of ['team-secret-label', '203.0.113.7', 'alpha', 'ide']) expect(wire).not.toContain(identifying);
+    expect(Object.keys(frames[0]!).sort()).toEqual(['body', 'deadline', 'format', 'hop', 'id', 'model', 'operation', 'stream', 'visited']);
   });
 });

@@ -80,3 +80,44 @@ describe('a streamed response dropped before its first read', () => {
     expect(next.status).toBe(200);
   });
 });
+
+describe('a request whose client leaves, and one whose deadline passes', () => {
+  let mock: MockUpstream;
+  let node: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    node = await startTestGateway([{ id: 'mock', type: 'openai', base_url: mock.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 0 }]);
+  });
+  afterAll(async () => {
+    await node?.close();
+    await mock?.close();
+  });
+  const request = (id: string, signal: AbortSignal): GatewayRequest => ({
+    id, format: 'openai', operation: 'chat', body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'waiting' }] },
+    model: 'gpt-4o', stream: false, signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+  });
+
+  it('records a client that left as an abort (499), charged the input the upstream received, not as a failure', async () => {
+    mock.enqueue({ kind: 'hang' });
+    const before = node.outcomes.length;
+    const controller = new AbortController();
+    const requests = mock.requests.length;
+    const handled = node.gateway.pipeline.handle(request('req_left', controller.signal));
+    await mock.waitForRequests(requests + 1);
+    controller.abort(new Error('stream reset by the requesting peer'));
+    await expect(handled).rejects.toThrow();
+    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    expect(outcome).toMatchObject({ requestId: 'req_left', clientAborted: true, status: 499, errorType: 'client_closed', usageEstimated: true });
+    expect(outcome!.usage!.inputTokens).toBeGreaterThan(0);
+  });
+
+  it('records a deadline that passed as a timeout, not as the client leaving', async () => {
+    mock.enqueue({ kind: 'hang' });
+    const before = node.outcomes.length;
+    await expect(node.gateway.pipeline.handle(request('req_deadline', AbortSignal.timeout(300)))).rejects.toThrow();
+    const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
+    expect(outcome!.clientAborted).toBeFalsy();
+    expect(outcome!.errorType).not.toBe('client_closed');
+    expect(outcome!.status).toBeGreaterThanOrEqual(500);
+  });
+});

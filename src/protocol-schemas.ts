@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardTrailerSchema } from './forward-frames.js';
-import { ledgerMessageSchema } from '../ledger/ledger-messages.js';
-import { receiptPayloadSchema } from '../ledger/receipt.js';
-import { signedRecordSchema } from './node-record.js';
+import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardTrailerSchema } from './mesh/forward-frames.js';
+import { ledgerMessageSchema } from './ledger/ledger-messages.js';
+import { receiptPayloadSchema } from './ledger/receipt.js';
+import { signedRecordSchema } from './mesh/node-record.js';
 
 /**
  * The JSON Schemas published in protocol/schemas/, derived from the zod schemas the code validates with, so the
