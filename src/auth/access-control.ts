@@ -1,6 +1,7 @@
 import { ConfigError } from '../core/index.js';
 import { CountryLookup, QuotaStore, type AccessRules, type QuotaCounters } from '../policy/index.js';
 import type { Store } from '../store/index.js';
+import type { StateBackend } from '../state/index.js';
 import { loadAdminKey, type AdminKey, type LoadedAdminKey } from './admin-key.js';
 import { AdminGuard } from './admin-guard.js';
 import type { AuthConfig, VirtualKey } from './auth-config.js';
@@ -28,6 +29,8 @@ export interface AccessControlOptions {
   geo?: CountryLookup;
   /** Limits for each mesh peer this node serves (mesh.peer_limits), counted per peer id. */
   peerLimits?: AccessRules;
+  /** The state backend from `[state]` (quota counters, revocations); absent: this node's LevelDB alone. */
+  state?: StateBackend;
 }
 
 /**
@@ -58,9 +61,10 @@ export interface AccessControl {
 /** How often long-expired tokens are forgotten while the node runs. */
 const PRUNE_INTERVAL_MS = 60 * 60_000;
 
-/** The shared state access control keeps: the embedded backends over this node's LevelDB store. */
-async function embeddedState(store: Store, now: () => number): Promise<{ tokens: TokenDirectory; counters: QuotaCounters }> {
-  return { tokens: await TokenRegistry.open(store, now()), counters: await QuotaStore.forStore(store, now) };
+/** The state access control keeps: the token directory in this node's LevelDB, and the quota counters there or in the shared backend. */
+async function embeddedState(store: Store, now: () => number, shared?: StateBackend): Promise<{ tokens: TokenDirectory; counters: QuotaCounters }> {
+  // The state replicas share ([state]): its counters when given, else this node's own in LevelDB.
+  return { tokens: await TokenRegistry.open(store, now()), counters: shared?.quotas ?? (await QuotaStore.forStore(store, now)) };
 }
 
 export async function createAccessControl(options: AccessControlOptions): Promise<AccessControl> {
@@ -77,18 +81,19 @@ export async function createAccessControl(options: AccessControlOptions): Promis
       throw new ConfigError(`Invalid configuration: auth.geo_db: ${(err as Error).message}`);
     }
   }
-  const { tokens, counters } = await embeddedState(options.store, now);
+  const { tokens, counters } = await embeddedState(options.store, now, options.state);
+  const revocations = options.state?.revocations;
   const virtualKeys = new VirtualKeys(options.keyMap);
   const rules = new PrincipalRules({ auth, tokens, virtualKeys, peerLimits: options.peerLimits });
   const models = new ModelPermissions(rules);
   const modes = new Set(auth.mode);
   const resolvers: CredentialResolver[] = [
     adminKeyResolver(adminKey),
-    new TokenVerifier({ adminKey, tokens, clockSkewSeconds: auth.clock_skew_seconds, accepted: modes.has('token'), now }),
+    new TokenVerifier({ adminKey, tokens, revocations, clockSkewSeconds: auth.clock_skew_seconds, accepted: modes.has('token'), now }),
     ...(modes.has('key') ? [virtualKeyResolver(virtualKeys)] : []),
   ];
   const quotas = new QuotaAdmission({ rules, models, counters, now });
-  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, virtualKeys, now });
+  const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, virtualKeys, revocations, now });
   const pruneTimer = setInterval(() => void tokenAdmin.prune().catch(() => undefined), PRUNE_INTERVAL_MS);
   pruneTimer.unref();
   return {

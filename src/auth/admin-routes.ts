@@ -68,14 +68,14 @@ export function adminRoutes(tokens: TokenAdmin, guard: AdminGuard): FastifyPlugi
       }
     });
 
-    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: tokens.list() }));
+    app.get('/v1/admin/tokens', { config: { doc: docs.list } }, async () => ({ object: 'list', data: await tokens.list() }));
 
     // Virtual keys come from the config ([key_map]); listed with their limits and usage, never their key text.
-    app.get('/v1/admin/keys', { config: { doc: docs.keys } }, async () => ({ object: 'list', data: tokens.listVirtualKeys() }));
+    app.get('/v1/admin/keys', { config: { doc: docs.keys } }, async () => ({ object: 'list', data: await tokens.listVirtualKeys() }));
 
     app.get('/v1/admin/tokens/:id', { config: { doc: docs.get } }, async (request) => {
       const { id } = parseParams(request.params);
-      const token = tokens.get(id);
+      const token = await tokens.get(id);
       if (!token) throw notFound(`No token with id "${id}" is known to this gateway.`, 'token_not_found');
       return token;
     });

@@ -1,10 +1,14 @@
 import type { PrincipalRef } from '../core/index.js';
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, unauthorized } from '../errors/index.js';
 import { quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type QuotaCounters } from '../policy/index.js';
+import { RevokedDuringReserveError } from '../state/index.js';
+import { TokenRejectedError } from './access-token.js';
 import type { ModelPermissions } from './model-permissions.js';
 import type { PrincipalRules } from './principal-rules.js';
 
 export interface ReserveInput {
+  /** The request's id: the reservation's id, so a shared backend settles it once. */
+  requestId?: string;
   ip?: string;
   model?: string;
   estimatedTokens: number;
@@ -68,8 +72,11 @@ export class QuotaAdmission {
     if (charges.length === 0) return NOTHING_HELD;
     let held;
     try {
-      held = await counters.reserve(charges);
+      held = await counters.reserve(charges, { id: input.requestId, tokenId: principal.kind === 'token' ? principal.id : undefined });
     } catch (err) {
+      if (err instanceof RevokedDuringReserveError) throw unauthorized(new TokenRejectedError('revoked').message, 'token_revoked');
+      // The shared state backend's own refusal (503 state_unavailable, naming the backend) passes as it is.
+      if (err instanceof GatewayError) throw err;
       if (err instanceof QuotaExceededError) throw quotaExceeded(err.state, this.now());
       throw new GatewayError('quota_unavailable', 'Quota storage is unavailable; the request was refused rather than admitted without limits.', {
         cause: err,

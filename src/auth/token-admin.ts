@@ -1,5 +1,6 @@
 import { GatewayError } from '../errors/index.js';
 import type { QuotaCounters } from '../policy/index.js';
+import type { Revocations } from '../state/index.js';
 import type { AdminKey } from './admin-key.js';
 import { mintAccessToken } from './access-token.js';
 import type { TokenDirectory } from './token-registry.js';
@@ -13,6 +14,8 @@ export interface TokenAdminOptions {
   counters: Pick<QuotaCounters, 'peek'>;
   /** The `[key_map]` virtual keys, listed with their usage. */
   virtualKeys: VirtualKeys;
+  /** The revocation list replicas share (Redis backend); absent: the token directory alone. */
+  revocations?: Revocations;
   now?: () => number;
 }
 
@@ -38,22 +41,25 @@ export class TokenAdmin {
   /** Revokes a token by id, at once and durably. Unknown ids are remembered too (a token minted offline, unseen yet). */
   async revoke(id: string): Promise<TokenStatus> {
     const record = await this.options.tokens.revoke(id, this.now());
+    // On the shared list too (every replica refuses it on its next request); if that fails the caller gets the 503
+    // and retries — the local revocation stands either way.
+    await this.options.revocations?.revoke(id, record.revokedAt ?? this.now(), record.expiresAt);
     return tokenStatus(record, this.options.counters, this.now());
   }
 
-  get(id: string): TokenStatus | undefined {
+  async get(id: string): Promise<TokenStatus | undefined> {
     const record = this.options.tokens.get(id);
     return record ? tokenStatus(record, this.options.counters, this.now()) : undefined;
   }
 
-  list(): TokenStatus[] {
+  list(): Promise<TokenStatus[]> {
     const now = this.now();
-    return this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now));
+    return Promise.all(this.options.tokens.list().map((record) => tokenStatus(record, this.options.counters, now)));
   }
 
   /** The virtual keys of `[key_map]` with their limits and current usage, in config order. */
-  listVirtualKeys(): VirtualKeyStatus[] {
-    return this.options.virtualKeys.list().map((vk) => virtualKeyStatus(vk, this.options.counters));
+  listVirtualKeys(): Promise<VirtualKeyStatus[]> {
+    return Promise.all(this.options.virtualKeys.list().map((vk) => virtualKeyStatus(vk, this.options.counters)));
   }
 
   /** Forgets tokens expired more than a week ago (hourly while the node runs, and at start); returns how many. */

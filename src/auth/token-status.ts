@@ -40,11 +40,11 @@ function toUsage(state: QuotaState, shown: (amount: number) => number = (amount)
 }
 
 /** The current window of each request, token and cost limit of `rules`, counted under the quota scope `scope`. */
-function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: Pick<QuotaCounters, 'peek'>): TokenStatus['usage'] {
+async function usageOf(scope: string, rules: Pick<AccessRules, 'requests' | 'tokens' | 'cost'>, quotas: Pick<QuotaCounters, 'peek'>): Promise<TokenStatus['usage']> {
   const usage: TokenStatus['usage'] = {};
-  if (rules.requests) usage.requests = toUsage(quotas.peek({ scope, metric: 'requests', ...rules.requests }));
-  if (rules.tokens) usage.tokens = toUsage(quotas.peek({ scope, metric: 'tokens', ...rules.tokens }));
-  if (rules.cost) usage.cost = toUsage(quotas.peek({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period }), microsToUsd);
+  if (rules.requests) usage.requests = toUsage(await quotas.peek({ scope, metric: 'requests', ...rules.requests }));
+  if (rules.tokens) usage.tokens = toUsage(await quotas.peek({ scope, metric: 'tokens', ...rules.tokens }));
+  if (rules.cost) usage.cost = toUsage(await quotas.peek({ scope, metric: 'cost', limit: usdToMicros(rules.cost.limit), period: rules.cost.period }), microsToUsd);
   return usage;
 }
 
@@ -59,11 +59,11 @@ export interface VirtualKeyStatus {
   usage: TokenStatus['usage'];
 }
 
-export function virtualKeyStatus(vk: VirtualKey, quotas: Pick<QuotaCounters, 'peek'>): VirtualKeyStatus {
-  return { id: vk.id, label: vk.label, limits: vk.rules, providers: [...vk.providerKeys.keys()], usage: usageOf(`key:${vk.id}`, vk.rules, quotas) };
+export async function virtualKeyStatus(vk: VirtualKey, quotas: Pick<QuotaCounters, 'peek'>): Promise<VirtualKeyStatus> {
+  return { id: vk.id, label: vk.label, limits: vk.rules, providers: [...vk.providerKeys.keys()], usage: await usageOf(`key:${vk.id}`, vk.rules, quotas) };
 }
 
-export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): TokenStatus {
+export async function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'peek'>, now: number): Promise<TokenStatus> {
   const payload = record.payload;
   const { iss: _iss, jti: _jti, iat: _iat, exp: _exp, nbf, sub, ...claims } = payload ?? ({} as Partial<AccessTokenPayload>);
   return {
@@ -76,6 +76,6 @@ export function tokenStatus(record: TokenRecord, quotas: Pick<QuotaCounters, 'pe
     expired: record.expiresAt !== null && record.expiresAt <= now,
     revokedAt: record.revokedAt ?? null,
     source: record.source,
-    usage: payload ? usageOf(`token:${record.id}`, payload, quotas) : {},
+    usage: payload ? await usageOf(`token:${record.id}`, payload, quotas) : {},
   };
 }

@@ -4,6 +4,7 @@ import { TOKEN_PREFIX, TokenRejectedError, verifyAccessToken, type VerifiedToken
 import type { CredentialResolver } from './credential-resolver.js';
 import type { Principal } from './principal.js';
 import type { TokenDirectory } from './token-registry.js';
+import type { Revocations } from '../state/index.js';
 
 /** Verified tokens kept so a repeat request skips the signature check (exp/nbf/revocation are re-checked every time). */
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -14,6 +15,8 @@ export interface TokenVerifierOptions {
   clockSkewSeconds: number;
   /** False when `auth.mode` does not include `token`: every access token is then refused with a reason. */
   accepted: boolean;
+  /** The revocation list replicas share (Redis backend), asked on every request; absent: the token directory alone. */
+  revocations?: Revocations;
   now?: () => number;
 }
 
@@ -30,6 +33,8 @@ export class TokenVerifier implements CredentialResolver {
     if (!credential.startsWith(TOKEN_PREFIX)) return undefined;
     if (!this.options.accepted) throw unauthorized('This gateway does not accept access tokens (auth.mode).', 'tokens_not_accepted');
     const token = await this.verify(credential);
+    // A revocation made at another replica: asked on every request, never cached (the 503 when it cannot be asked).
+    if (await this.options.revocations?.isRevoked(token.id)) throw tokenError(new TokenRejectedError('revoked'));
     return { kind: 'token', id: token.id, claims: token.payload, expiresAt: token.expiresAt };
   }
 

@@ -9,6 +9,7 @@ import { recordsConfigSchema } from '../records/index.js';
 import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { signalsConfigSchema } from '../signals/signal-schema.js';
+import { stateConfigSchema } from '../state/state-config.js';
 import { coreConfigShape } from '../core-config/index.js';
 import { PEER_TARGET, modelsConfigSchema } from '../routing/config.js';
 import { SHIPPED_PROFILE_IDS } from '../routing/profiles.js';
@@ -40,6 +41,7 @@ export const configSchema = z
     analytics: analyticsConfigSchema.prefault({}),
     /** `[[models]]`: groups (a name with targets and a strategy) and aliases. */
     models: modelsConfigSchema,
+    state: stateConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

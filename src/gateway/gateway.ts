@@ -23,6 +23,7 @@ import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
 import { routingRoutes } from '../http/routes/routing.js';
+import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, ResponseCache } from '../cache/index.js';
 import { createSanitizer } from '../sanitize/index.js';
@@ -48,6 +49,7 @@ interface GatewayParts {
   metrics: GatewayMetrics;
   store: Store;
   access: AccessControl;
+  state?: StateBackend;
   records: RecordStore;
   responses: ResponseStore;
   analytics: Analytics;
@@ -79,6 +81,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics;
   readonly store: Store;
   readonly access: AccessControl;
+  /** The shared state backend (`[state] backend = "redis"`); absent: this node's LevelDB alone. */
+  readonly state?: StateBackend;
   readonly records: RecordStore;
   /** Stored Responses-API objects (`store: true`), per principal. */
   readonly responses: ResponseStore;
@@ -112,6 +116,7 @@ export class Gateway {
     this.metrics = parts.metrics;
     this.store = parts.store;
     this.access = parts.access;
+    this.state = parts.state;
     this.records = parts.records;
     this.responses = parts.responses;
     this.analytics = parts.analytics;
@@ -151,7 +156,14 @@ export class Gateway {
 
       const store = await Store.open(config.storage.dir);
       opened.push(() => store.close());
+      const state = await createState({
+        config: config.state, store, logger,
+        onLatency: (operation, seconds) => metrics.observeStateOperation('redis', operation, seconds),
+        onStatus: (up) => metrics.setStateBackendUp('redis', up),
+      });
+      if (state) opened.push(() => state.close());
       const access = await createAccessControl({
+        state,
         auth: config.auth,
         keyMap: config.key_map,
         store,
@@ -250,7 +262,10 @@ export class Gateway {
           providers, catalog, breakers, startedAt, prices: priceBook,
           routingNames: () => router.names(),
           meshModels: mesh && (() => mesh.knownModels()),
-          health: mesh && (() => ({ mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } })),
+          health: () => ({
+            state: state?.health() ?? { backend: 'embedded', status: 'ok' },
+            ...(mesh ? { mesh: { peer_id: mesh.peerId, peers: mesh.status().peers.length, connections: mesh.status().connections } } : {}),
+          }),
         },
         authenticate: async (request) => {
           const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
@@ -284,7 +299,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, records, responses, analytics, cache, signals, recorder, outcomes,
+        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -339,6 +354,7 @@ export class Gateway {
     this.signals.close();
     await this.cache?.close();
     await this.access.close();
+    await this.state?.close();
     await this.store.close();
     this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');
   }

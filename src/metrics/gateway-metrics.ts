@@ -34,6 +34,8 @@ export interface MetricsOptions {
  */
 const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
 const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+/** A state operation on loopback takes ~0.1 ms; a remote Redis a few ms; anything near timeout_ms is an outage. */
+const STATE_BUCKETS = [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
 /** Record fields → OTel `gen_ai.token.type` values ("input", "output"), plus our cache split for the meshgate counter. */
@@ -71,6 +73,8 @@ export class GatewayMetrics {
   readonly #quotaRejections: Counter<'limit'>;
   readonly #meshForwards: Counter<'peer' | 'outcome'>;
   readonly #circuitState: Gauge<'provider' | 'state'>;
+  readonly #stateLatency: Histogram<'backend' | 'operation'>;
+  readonly #stateUp: Gauge<'backend'>;
   readonly #tokenUsage: Histogram<(typeof GEN_AI_LABELS)[number] | 'gen_ai_token_type'>;
   readonly #duration: Histogram<(typeof GEN_AI_LABELS)[number] | 'error_type'>;
   readonly #ttft: Histogram<(typeof GEN_AI_LABELS)[number]>;
@@ -123,6 +127,14 @@ export class GatewayMetrics {
     this.#meshForwards = new Counter({
       name: 'meshgate_mesh_forwards_total', help: 'Requests forwarded to mesh peers, by outcome.',
       labelNames: ['peer', 'outcome'], registers,
+    });
+    this.#stateLatency = new Histogram({
+      name: 'meshgate_state_operation_seconds', help: 'Round trip of one operation on the shared state backend (reserve, settle, peek, revocation).',
+      labelNames: ['backend', 'operation'], buckets: STATE_BUCKETS, registers,
+    });
+    this.#stateUp = new Gauge({
+      name: 'meshgate_state_backend_up', help: 'Whether the shared state backend is reachable (1) or not (0).',
+      labelNames: ['backend'], registers,
     });
     this.#circuitState = new Gauge({
       name: 'meshgate_circuit_breaker_state', help: 'Circuit breaker state per provider: 1 for the current state, 0 for the others.',
@@ -177,6 +189,15 @@ export class GatewayMetrics {
 
   setCircuitState(provider: string, state: CircuitState): void {
     for (const candidate of CIRCUIT_STATES) this.#circuitState.set({ provider, state: candidate }, candidate === state ? 1 : 0);
+  }
+
+  /** One state-backend operation's round trip. */
+  observeStateOperation(backend: string, operation: string, seconds: number): void {
+    this.#stateLatency.observe({ backend, operation }, seconds);
+  }
+
+  setStateBackendUp(backend: string, up: boolean): void {
+    this.#stateUp.set({ backend }, up ? 1 : 0);
   }
 
   /** A request refused by a limit (`requests_per_minute`, `tokens_per_day`, `ip_rate`, ...). */

@@ -24,6 +24,7 @@ export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<Pi
     let reservation;
     try {
       reservation = await quotas.reserve(req.principal, {
+        requestId: req.id,
         ip: req.ip,
         model: req.model,
         estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,

@@ -6,7 +6,7 @@ export { CountryLookup, defaultGeoDatabasePath } from './geo.js';
 export { quotaCharges } from './quota-charges.js';
 export type { UsageEstimate } from './quota-charges.js';
 export { QuotaExceededError, QuotaStore } from './quota-store.js';
-export type { CounterRecord, QuotaCharge, QuotaCounters, QuotaDb, QuotaMetric, QuotaReservation, QuotaState, QuotaWrite } from './quota-store.js';
+export type { CounterRecord, QuotaCharge, QuotaCounters, QuotaDb, QuotaReserveOptions, QuotaMetric, QuotaReservation, QuotaState, QuotaWrite } from './quota-store.js';
 export { quotaWindow, QUOTA_PERIODS, quotaPeriodSchema } from './quota-window.js';
 export type { QuotaPeriod, QuotaWindow } from './quota-window.js';
 export { quotaExceeded, quotaHeaders } from './rate-limit-headers.js';

@@ -70,11 +70,18 @@ export interface QuotaReservation {
  * What quota admission needs of the counters: an all-or-nothing reservation, a read of one counter, and a flush.
  * `QuotaStore` (embedded LevelDB) is one backend; a shared backend for replicas (Redis) implements the same.
  */
+export interface QuotaReserveOptions {
+  /** The reservation's id (the request's id); a shared backend settles once per id. */
+  id?: string;
+  /** The token the request uses: a shared backend refuses the reservation if it was revoked meanwhile (atomically). */
+  tokenId?: string;
+}
+
 export interface QuotaCounters {
   /** Reserves every charge or none; throws QuotaExceededError naming the first that does not fit. */
-  reserve(charges: QuotaCharge[]): Promise<QuotaReservation>;
-  /** The counter of a charge in its current window, without reserving anything. */
-  peek(charge: Omit<QuotaCharge, 'amount'>): QuotaState;
+  reserve(charges: QuotaCharge[], options?: QuotaReserveOptions): Promise<QuotaReservation>;
+  /** The counter of a charge in its current window, without reserving anything (a shared backend asks it). */
+  peek(charge: Omit<QuotaCharge, 'amount'>): QuotaState | Promise<QuotaState>;
   /** Waits for pending writes; called before the store closes. */
   flush(): Promise<void>;
 }

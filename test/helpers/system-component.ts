@@ -2,7 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
 
 /**
- * A program some tests need that `npm ci` does not install (Chromium now, redis-server later). On a dev machine
+ * A program some tests need that `npm ci` does not install (Chromium, redis-server). On a dev machine
  * without it those tests are skipped with one line saying what and how to get it, and counted as skipped by vitest;
  * under `CI=true` or `MESHGATE_REQUIRE_SYSTEM_TESTS=1` (which `.ci/run` sets after installing them) they fail instead,
  * so CI can never pass by skipping.
@@ -22,8 +22,12 @@ export const CHROMIUM: SystemComponent = {
   name: 'Chromium', paths: ['/usr/bin/chromium', '/usr/bin/chromium-browser'], pathEnv: 'MESHGATE_CHROMIUM', debianPackage: 'chromium',
 };
 
+export const REDIS_SERVER: SystemComponent = {
+  name: 'redis-server', paths: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'], pathEnv: 'MESHGATE_REDIS_SERVER', debianPackage: 'redis-server',
+};
+
 /** Every component some test needs; `.ci/run` installs each one's package (a test checks). */
-export const SYSTEM_COMPONENTS: SystemComponent[] = [CHROMIUM];
+export const SYSTEM_COMPONENTS: SystemComponent[] = [CHROMIUM, REDIS_SERVER];
 
 export type Env = Record<string, string | undefined>;
 

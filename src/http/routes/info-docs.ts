@@ -45,6 +45,11 @@ export const healthSchema = z.looseObject({
   uptime_s: z.number().int(),
   providers: z.array(z.object({ id: z.string(), type: z.string(), circuit: circuitSchema })),
   mesh: z.object({ peer_id: z.string(), peers: z.number().int(), connections: z.number().int() }).optional(),
+  state: z.object({
+    backend: z.enum(['embedded', 'redis']),
+    status: z.enum(['ok', 'unavailable', 'local']).describe('`unavailable`: requests that need the shared state are refused (503); `local`: counted per replica'),
+    latency_ms: z.number().optional().describe('Round trip of the last state operation'),
+  }).optional().describe('Where quota counters and revocations live ([state])'),
 });
 
 const geminiModelSchema = z.looseObject({

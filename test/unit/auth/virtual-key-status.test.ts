@@ -20,7 +20,7 @@ describe('virtualKeyStatus', () => {
       };
       const held = await quotas.reserve([{ scope: 'key:vk_0123456789ab', metric: 'requests', limit: 10, period: 'day', amount: 1 }]);
       await held.settle({ requests: 1 });
-      const status = virtualKeyStatus(vk, quotas);
+      const status = await virtualKeyStatus(vk, quotas);
       expect(status).toMatchObject({
         id: 'vk_0123456789ab', label: 'team-a', providers: ['openai'],
         usage: { requests: { limit: 10, used: 1, remaining: 9, period: 'day' }, cost: { limit: 5, used: 0, remaining: 5, period: 'month' } },

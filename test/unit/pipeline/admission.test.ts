@@ -28,7 +28,7 @@ describe('pricedAdmission', () => {
     // 1,000 × $2/M + 1,000 × $10/M = $0.012 reserved of the $1 limit.
     expect(admission.headers['x-ratelimit-remaining-cost']).toBe('0.988');
     await admission.settle(outcome(req, { inputTokens: 500, outputTokens: 100 }));
-    const [status] = ac.tokens.list();
+    const [status] = await ac.tokens.list();
     expect(status!.usage.cost).toMatchObject({ used: 0.002 }); // 500 × $2/M + 100 × $10/M
     expect(status!.usage.tokens).toMatchObject({ used: 600 });
     expect(seen).toEqual([]);

@@ -1,0 +1,35 @@
+import type { QuotaCounters } from '../policy/index.js';
+
+export type StateBackendKind = 'embedded' | 'redis';
+
+/** What `/health` shows of the state backend (never its URL or credentials). */
+export interface StateHealth {
+  backend: StateBackendKind;
+  /** `ok`; `unavailable` (requests needing it are refused); `local` (counting per replica: on_unavailable = "local"). */
+  status: 'ok' | 'unavailable' | 'local';
+  /** Round trip of the last state operation, ms (Redis only). */
+  latency_ms?: number;
+}
+
+/** The revocation list every replica checks on every request of a token. */
+export interface Revocations {
+  isRevoked(tokenId: string): Promise<boolean>;
+  /** `until`: when the token expires (the entry may go then); null = kept. */
+  revoke(tokenId: string, at: number, until: number | null): Promise<void>;
+}
+
+/**
+ * The state replicas of one gateway share, behind one interface: quota counters and reservations, and revocations.
+ * Embedded (this node's LevelDB, one process) or Redis (every replica); the pipeline never knows which.
+ * Not yet behind it: circuit-breaker state, stored Responses objects, the response cache (per node for now).
+ */
+export interface StateBackend {
+  readonly kind: StateBackendKind;
+  /** Check-and-reserve every charge of a request or none, settled or released once per reservation. */
+  readonly quotas: QuotaCounters;
+  /** The revocation list replicas share (the embedded node's list is its token registry). */
+  readonly revocations: Revocations;
+  health(): StateHealth;
+  /** Waits for pending writes and disconnects. */
+  close(): Promise<void>;
+}
