@@ -4,9 +4,14 @@ import { checkOrigin, hostMatches, originHost } from './origin.js';
 import type { PrincipalRules } from './principal-rules.js';
 import type { TokenDirectory } from './token-registry.js';
 
-/** Response headers a page's script may read: request id and the rate-limit state (see policy/rate-limit-headers). */
+/**
+ * Response headers a page's script may read: request id, the rate-limit state (see policy/rate-limit-headers) and the
+ * headers the node sends every client about how it answered (provider, attempts, warnings, cache, routing profile).
+ */
 const EXPOSED_HEADERS = [
-  'x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-scope',
+  'x-request-id', 'retry-after',
+  'x-meshgate-provider', 'x-meshgate-attempts', 'x-meshgate-warnings', 'x-meshgate-estimated', 'x-meshgate-sanitized',
+  'x-meshgate-cache', 'x-meshgate-profile', 'x-meshgate-strategy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-scope',
   ...['requests', 'tokens', 'cost', 'ip'].flatMap((metric) => [`x-ratelimit-limit-${metric}`, `x-ratelimit-remaining-${metric}`, `x-ratelimit-reset-${metric}`]),
 ].join(', ');
 
@@ -17,7 +22,8 @@ const DEFAULT_ALLOWED_HEADERS = 'authorization, x-api-key, x-goog-api-key, api-k
 export function corsHeaders(origin: string, requestedHeaders?: string): Record<string, string> {
   return {
     'access-control-allow-origin': origin,
-    'access-control-allow-methods': 'GET, POST, OPTIONS',
+    // DELETE: a page removes its own stored responses (DELETE /v1/responses/{id}).
+    'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',
     // Echoing what the browser asks for is safe here: credentials are bearer headers, never cookies, and no
     // Allow-Credentials is sent. SDKs in browsers add their own headers (x-stainless-*), so a fixed list breaks them.
     'access-control-allow-headers': requestedHeaders ?? DEFAULT_ALLOWED_HEADERS,

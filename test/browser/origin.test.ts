@@ -30,18 +30,18 @@ const PAGE = `<!doctype html><meta charset="utf-8"><script>
         body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'from the browser' }] }),
       });
       const body = await res.json();
-      return { status: res.status, text: body.choices ? body.choices[0].message.content : body.error.message };
+      return { status: res.status, text: body.choices ? body.choices[0].message.content : body.error.message, provider: res.headers.get('x-meshgate-provider') };
     } catch (err) {
       return { status: 0, text: String(err) };
     }
   };
 </script>`;
 
-async function askFrom(origin: string): Promise<{ status: number; text: string }> {
+async function askFrom(origin: string): Promise<{ status: number; text: string; provider?: string | null }> {
   const page = await browser.newPage();
   try {
     await page.goto(`${origin}/`);
-    return await page.evaluate(([gateway, t]) => (globalThis as unknown as { ask: (g: string, t: string) => Promise<{ status: number; text: string }> }).ask(gateway!, t!), [node.url, token]);
+    return await page.evaluate(([gateway, t]) => (globalThis as unknown as { ask: (g: string, t: string) => Promise<{ status: number; text: string; provider?: string | null }> }).ask(gateway!, t!), [node.url, token]);
   } finally {
     await page.close();
   }
@@ -74,6 +74,8 @@ describeWithSystemComponent(CHROMIUM, 'origin-bound token in a real browser', (c
     const result = await askFrom(`http://localhost:${pagePort}`);
     expect(result.status).toBe(200);
     expect(result.text).toContain('says: from the browser');
+    // The page may read how it was answered (exposed by CORS), not only the body.
+    expect(result.provider).toBe('openai');
   });
 
   it('gives nothing to the same page served from another origin', async () => {

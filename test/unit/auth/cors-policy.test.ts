@@ -26,7 +26,11 @@ describe('CORS policy', () => {
   it('adds CORS headers to a response only when the principal allows the origin', async () => {
     const { ac } = await fixture({ mode: 'token' });
     const principal = await tokenPrincipal(ac, claims, { origin: 'https://myapp.com' });
-    expect(ac.cors.headersFor('https://myapp.com', principal)?.['access-control-expose-headers']).toContain('x-ratelimit-remaining');
+    const granted = ac.cors.headersFor('https://myapp.com', principal);
+    expect(granted?.['access-control-expose-headers']).toContain('x-ratelimit-remaining');
+    expect(granted?.['access-control-expose-headers']).toContain('x-meshgate-provider');
+    // A page deletes its own stored responses: DELETE must pass the preflight.
+    expect(granted?.['access-control-allow-methods']).toContain('DELETE');
     expect(ac.cors.headersFor('https://evil.com', principal)).toBeUndefined();
   });
 });
