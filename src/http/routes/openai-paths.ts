@@ -21,6 +21,8 @@ export interface OpenAIRouteOptions {
   doc: RouteDoc;
   /** The wire format errors are answered in; OpenAI's unless the operation has its own (`responses`). */
   format?: WireFormat;
+  /** What the deployment path's entry says otherwise (a body whose `model` is optional, its example). */
+  deploymentDoc?: Partial<RouteDoc>;
 }
 
 /**
@@ -48,6 +50,7 @@ export function postOpenAIRoute(app: FastifyInstance, path: string, options: Ope
     summary: `${doc.summary} (Azure OpenAI deployment)`,
     description: `${doc.description ?? ''} The deployment name is the model; a \`model\` in the body is ignored.`.trim(),
     params: z.object({ deployment: z.string().describe('The deployment name, taken as the model (resolved like any model name).') }),
+    ...options.deploymentDoc,
   };
   app.post<{ Params: { deployment: string } }>(`/openai/deployments/:deployment${path}`, { config: { format, doc: deploymentDoc } }, (request, reply) => {
     const { deployment } = request.params;

@@ -44,11 +44,8 @@ export const createResponseDoc: RouteDoc = {
   responses: { 200: { description: 'The response (or its event stream).', schema: responseSchema, alternatives: { 'text/event-stream': STREAM }, example: RESPONSE_EXAMPLE } },
 };
 
-export const createDeploymentResponseDoc: RouteDoc = {
-  ...createResponseDoc,
-  summary: 'OpenAI Responses API at an Azure OpenAI deployment path',
-  description: 'As `POST /v1/responses`, with the deployment in the path naming the model; `api-version` is accepted and ignored.',
-  params: z.object({ deployment: z.string().describe('The deployment name, used as the model.') }),
+/** What the Azure deployment path's entry says otherwise: the model comes from the path, so the body may omit it. */
+export const deploymentResponseDoc: Partial<RouteDoc> = {
   body: responsesRequestSchema.partial({ model: true }),
   bodyExample: { input: 'Say hello' },
 };

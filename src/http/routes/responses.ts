@@ -6,7 +6,8 @@ import { inputItems, parseResponsesRequest, type ResponsesInputItem, type Respon
 import { zodIssueToBadRequest } from '../../formats/validation.js';
 import { bodyObject, gatewayRequest } from '../context.js';
 import { sendGatewayResponse } from '../send.js';
-import { createDeploymentResponseDoc, createResponseDoc, deleteResponseDoc, inputItemsDoc, inputTokensDoc, retrieveResponseDoc } from './responses-docs.js';
+import { postOpenAIRoute } from './openai-paths.js';
+import { createResponseDoc, deploymentResponseDoc, deleteResponseDoc, inputItemsDoc, inputTokensDoc, retrieveResponseDoc } from './responses-docs.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
 import { captureResponse, conversationBefore, ownerOf, resolveItemReferences, type ChainLimits, type ResponseStore } from '../../responses/index.js';
 
@@ -19,13 +20,11 @@ export interface ResponsesRouteDeps {
 }
 
 /**
- * Paths the Responses API is served at: OpenAI's, and Azure OpenAI's (its v1 API, and `/openai/responses` as the
- * `AzureOpenAI` client sends it). https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses
+ * Paths the stored-response routes are served at: OpenAI's, and Azure OpenAI's (its v1 API, and `/openai/responses` as
+ * the `AzureOpenAI` client sends it); `POST` is registered by `postOpenAIRoute`, which adds the deployment form.
+ * https://learn.microsoft.com/azure/ai-foundry/openai/how-to/responses
  */
 export const RESPONSES_PATHS = ['/v1/responses', '/openai/v1/responses', '/openai/responses'];
-/** Azure's deployment form, where the deployment names the model. */
-const DEPLOYMENT_PATH = '/openai/deployments/:deployment/responses';
-const DEPLOYMENT = /^[\x21-\x7e]{1,256}$/;
 
 const ownerOfRequest = (request: FastifyRequest) => ownerOf(request.principal ?? { kind: 'public' });
 
@@ -112,12 +111,8 @@ export function responsesRoutes(deps: ResponsesRouteDeps): FastifyPluginAsync {
 
   return async (app) => {
     const config = { format: 'responses' as const };
-    app.post<{ Params: { deployment: string } }>(DEPLOYMENT_PATH, { config: { ...config, doc: createDeploymentResponseDoc } }, async (request, reply) => {
-      if (!DEPLOYMENT.test(request.params.deployment)) throw badRequest('The deployment name in the path must be 1-256 printable characters.', 'deployment');
-      await create(request, reply, request.params.deployment);
-    });
+    postOpenAIRoute(app, '/responses', { format: 'responses', doc: createResponseDoc, deploymentDoc: deploymentResponseDoc }, (request, reply, route) => create(request, reply, route.deployment));
     for (const path of RESPONSES_PATHS) {
-      app.post(path, { config: { ...config, doc: createResponseDoc } }, (request, reply) => create(request, reply));
       app.post(`${path}/input_tokens`, { config: { ...config, doc: inputTokensDoc } }, (request, reply) => countInput(request, reply));
 
       app.get<{ Params: { id: string } }>(`${path}/:id`, { config: { ...config, doc: retrieveResponseDoc } }, async (request) => {
