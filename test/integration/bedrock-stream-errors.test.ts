@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { bedrockProvider, CLOUD_MODELS } from '../helpers/cloud-providers.js';
+import { readUntilError } from '../helpers/streams.js';
 
 /**
  * Exceptions inside a ConverseStream (AWS event-stream exception messages): before the first event reaches the
@@ -49,10 +50,7 @@ describe('ConverseStream exceptions', () => {
   it('ends a stream that already reached the client with an error naming the exception', async () => {
     primary.enqueue({ kind: 'stream_exception', exception: 'modelStreamErrorException', message: 'the model stopped', afterChunks: 3 });
     const stream = await openai.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'one two three four five six' }] });
-    let received = 0;
-    const error = await (async () => {
-      for await (const _chunk of stream) received++;
-    })().catch((e: unknown) => e);
+    const { received, error } = await readUntilError(stream);
     expect(received).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(String((error as Error).message)).toContain('modelStreamErrorException');

@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { TEST_KEY, primaryAndBackup, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { readUntilError } from '../helpers/streams.js';
 
 const ctx = primaryAndBackup((primary, backup) => [
   { id: 'primary', type: 'openai', base_url: primary.openaiBaseUrl, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 1, timeouts: { first_byte_ms: 400, idle_ms: 400 } },
@@ -60,13 +61,10 @@ describe('failover between providers', () => {
   it('sends a proper error event when a stream breaks after the first byte (OpenAI SDK)', async () => {
     ctx.primary.enqueue({ kind: 'fail_mid_stream', afterChunks: 3 });
     const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven' }] });
-    let received = 0;
-    const error = await (async () => {
-      for await (const _chunk of stream) received++;
-    })().catch((e) => e);
+    const { received, error } = await readUntilError(stream);
     expect(received).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(OpenAI.APIError);
-    expect(String(error.message)).toMatch(/primary/);
+    expect(String((error as Error).message)).toMatch(/primary/);
     expect(ctx.backup.requests).toHaveLength(0); // never a second answer after bytes reached the client
   });
 

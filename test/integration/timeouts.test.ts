@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TEST_KEY, primaryAndBackup } from '../helpers/gateway.js';
+import { readUntilError } from '../helpers/streams.js';
 
 /**
  * The total timeout bounds a whole exchange with a provider (body included), independently of the first-byte and
@@ -32,10 +33,7 @@ describe('provider timeouts and broken answers', () => {
     // Each chunk arrives well within the idle timeout, but the whole stream takes longer than 400 ms.
     ctx.primary.enqueue({ kind: 'slow', chunkDelayMs: 100 });
     const stream = await openai.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }] });
-    let received = 0;
-    const error = await (async () => {
-      for await (const _chunk of stream) received++;
-    })().catch((e: unknown) => e);
+    const { received, error } = await readUntilError(stream);
     expect(received).toBeGreaterThan(0);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect(String((error as Error).message)).toMatch(/total timeout of 400 ms exceeded/);

@@ -9,6 +9,7 @@ import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readUntilError } from '../helpers/streams.js';
 
 /**
  * Whole gateways federated over real libp2p nodes on loopback: A serves no model itself (or a failing one), B and C
@@ -118,10 +119,7 @@ describe('failover to the mesh', () => {
     try {
       const client = new OpenAI({ baseURL: `${a.url}/v1`, apiKey: 'x', maxRetries: 0 });
       const stream = await client.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'a b c d e f g h' }] });
-      let received = 0;
-      const error = await (async () => {
-        for await (const _chunk of stream) received++;
-      })().catch((e) => e);
+      const { received, error } = await readUntilError(stream);
       expect(received).toBeGreaterThan(0);
       expect(error).toBeInstanceOf(OpenAI.APIError);
     } finally {
