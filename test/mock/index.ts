@@ -29,6 +29,8 @@ export interface MockUpstreamOptions {
   host?: string;
   /** The AWS credentials Bedrock requests must be signed with (or the API key they may carry). */
   aws?: Partial<MockAwsCredentials>;
+  /** false: `requests` stays empty (a benchmark's long run would otherwise keep every body it was sent). */
+  recordRequests?: boolean;
 }
 
 export interface RecordedRequest {
@@ -303,8 +305,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       } catch {
         body = text;
       }
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() });
-      for (const wake of waiters) wake();
+      if (options.recordRequests !== false) {
+        requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() });
+        for (const wake of waiters) wake();
+      }
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (!r) return send(res, 404, { error: { message: `mock: no route ${req.method} ${url.pathname}` } });
       if (r.operation === 'token') {
