@@ -255,6 +255,7 @@ export class HttpProvider implements Provider {
         }
       })(),
       text: () => read(() => body.text()),
+      bytes: () => read(() => body.bytes()),
       json: () => read(() => body.json()),
       abort: () => {
         deadline.clear();

@@ -39,6 +39,8 @@ export interface UpstreamResponse {
   /** The response body as it arrives; consuming it is the caller's job (or `text()`/`json()`). */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
+  /** The whole body as bytes, exactly as received (pass-through answers are written back as they are). */
+  bytes(): Promise<Uint8Array>;
   json(): Promise<unknown>;
   /** Stops the body download (used when the client goes away). */
   abort(): void;
