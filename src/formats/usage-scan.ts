@@ -31,7 +31,7 @@ export function scanTopLevelObject(bytes: Uint8Array, field: string): unknown {
   let start = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
   while (start < buf.length && isSpace(buf[start]!)) start++;
   if (buf[start] !== OPEN_BRACE) return NOT_SCANNED;
-  const needle = Buffer.from(`"${field}"`);
+  const needle = needleOf(field);
   let at = buf.lastIndexOf(needle);
   for (let tries = 0; at > start && tries < MAX_TRIES; tries++, at = buf.lastIndexOf(needle, at - 1)) {
     if (escaped(buf, at)) continue;
@@ -50,6 +50,14 @@ export function scanTopLevelObject(bytes: Uint8Array, field: string): unknown {
     }
   }
   return NOT_SCANNED;
+}
+
+const needles = new Map<string, Buffer>();
+/** `"field"` as bytes, made once per field name (a handful: one per format). */
+function needleOf(field: string): Buffer {
+  let needle = needles.get(field);
+  if (!needle) needles.set(field, (needle = Buffer.from(`"${field}"`)));
+  return needle;
 }
 
 /** Whether the quote at `at` is escaped (an odd run of backslashes before it): then it is inside a string. */
