@@ -25,6 +25,8 @@ const GAPS = 'gaps-10ms';
 const SLOW = 'slow-250ms';
 /** For the request-size rounds: a model whose context (about 1M tokens in the price catalog) holds a 1 MB prompt. */
 const LARGE = 'gpt-4.1-mini';
+/** Served by a mock whose every answer is 100 KB of text (the answer-size round). */
+const BIG_ANSWER = 'big-answer';
 
 const chat = (model: string, content: string, stream = false) =>
   JSON.stringify({ model, messages: [{ role: 'user', content }], ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) });
@@ -48,14 +50,15 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     const fast = await processes.mockProcess(0);
     const gaps = await processes.mockProcess(10);
     const slow = await processes.mockProcess(250);
-    const upstreams = { [FAST]: fast.url, [LARGE]: fast.url, [GAPS]: gaps.url, [SLOW]: slow.url };
+    const big = await processes.mockProcess(0, 100_000);
+    const upstreams = { [FAST]: fast.url, [LARGE]: fast.url, [GAPS]: gaps.url, [SLOW]: slow.url, [BIG_ANSWER]: big.url };
     const provider = (id: string, url: string, models: string[]) =>
       `[[providers]]\nid = "${id}"\ntype = "openai"\nbase_url = "${url}/v1"\napi_key = "test-key"\nmodels = ${JSON.stringify(models)}\nmax_concurrent = 4096\n`;
     const profileDir = join(dir, 'profile');
     const node = await processes.node(dir, 'bench', [
       '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, 'data')}"`,
       '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
-      provider('mock', fast.url, [FAST, LARGE]), provider('gaps', gaps.url, [GAPS]), provider('slow', slow.url, [SLOW]),
+      provider('mock', fast.url, [FAST, LARGE]), provider('gaps', gaps.url, [GAPS]), provider('slow', slow.url, [SLOW]), provider('big', big.url, [BIG_ANSWER]),
     ].join('\n'), { nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], logFile: join(dir, 'meshgate.log') });
     const startRss = await memoryMb(node.pid, 'VmRSS');
     const minimal = await processes.minimalProxy(upstreams);
@@ -163,7 +166,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     for (const target of [proxy, meshgate]) out.push(await concurrentStreams(target, QUICK ? 300 : 1000));
 
     // Request size: added latency of 1 KB, 100 KB and 1 MB prompts (parse, sanitize, serialise).
-    out.push('— request size (added p50 at 1 connection, vs direct):');
+    out.push('— request and answer size (added p50 at 1 connection, vs direct):');
     const sizes = [1_000, 100_000, 1_000_000];
     const sizeAdded: Record<string, number[]> = { 'minimal proxy': [], meshgate: [] };
     for (const bytes of sizes) {
@@ -177,6 +180,14 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     for (const [name, list] of Object.entries(sizeAdded)) {
       out.push(`${name.padEnd(14)} ${sizes.map((b, i) => `${b >= 1_000_000 ? `${b / 1_000_000} MB` : `${b / 1000} KB`} ${ms(list[i]!)}`).join(', ')} (${((list[2]! - list[1]!) / 9).toFixed(2)} ms per 100 KB from 100 KB to 1 MB)`);
     }
+    // Answer size: a 100 KB answer passed through (the upstream's bytes written back; its usage read from the end).
+    const answers = new Map<string, number[]>(streamed.map((t) => [t.name, []]));
+    const bigBody = chat(BIG_ANSWER, 'benchmark hello');
+    for (let r = 0; r < rounds; r++) {
+      for (const target of streamed) answers.get(target.name)!.push(...(await sequential(target === direct ? { ...target, url: big.url } : target, bigBody, QUICK ? 20 : 40, agents.get(target.name)!)));
+    }
+    const bigDirect = median(answers.get('direct')!);
+    out.push(`a 100 KB answer (pass-through): added p50 minimal proxy ${ms(median(answers.get('minimal proxy')!) - bigDirect)}, meshgate ${ms(median(answers.get('meshgate')!) - bigDirect)} (direct ${ms(bigDirect)})`);
 
     out.push('— memory:');
     out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, idle after warm-up ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);

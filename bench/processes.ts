@@ -94,9 +94,9 @@ export class Processes {
     return (await this.mockProcess(chunkMs)).url;
   }
 
-  /** The mock upstream with its pid (for its CPU time). */
-  async mockProcess(chunkMs = 0): Promise<{ url: string; pid: number }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/mock-server.ts'), `--chunk-ms=${chunkMs}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  /** The mock upstream with its pid (for its CPU time); `answerBytes`: every answer's text about that long. */
+  async mockProcess(chunkMs = 0, answerBytes = 0): Promise<{ url: string; pid: number }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/mock-server.ts'), `--chunk-ms=${chunkMs}`, `--answer-bytes=${answerBytes}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     this.children.push(child);
     return { url: (await new ChildLines(child).wait(/^mock listening on (http:\/\/\S+)$/))[1]!, pid: child.pid! };
   }
