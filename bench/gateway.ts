@@ -9,7 +9,7 @@
  * with `--cpu-prof` and prints where the profile went (summarise it with `npx tsx bench/cpu-profile.ts FILE`).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
@@ -19,10 +19,13 @@ import { mb, ms, rate, verdictLine, type Verdict } from './verdict.js';
 const QUICK = process.argv.includes('--quick');
 const PROFILE = process.argv.includes('--profile');
 
-/** Models the mock upstreams serve: answers at once; streams one event every 10 ms; one every 250 ms. */
+/**
+ * Models the mock upstreams serve: answers at once; streams one event every 10 ms; one every 500 ms (a stream of about
+ * 14 s: long enough for all of a thousand to be open at once even when opening them is slow).
+ */
 const FAST = 'gpt-4o-mini';
 const GAPS = 'gaps-10ms';
-const SLOW = 'slow-250ms';
+const SLOW = 'slow-500ms';
 /** For the request-size rounds: a model whose context (about 1M tokens in the price catalog) holds a 1 MB prompt. */
 const LARGE = 'gpt-4.1-mini';
 /** Served by a mock whose every answer is 100 KB of text (the answer-size round). */
@@ -46,10 +49,11 @@ export async function runGatewayBenchmark(): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-bench-'));
   const processes = new Processes();
   const out: string[] = [];
+  const loadAtStart = loadavg()[0]!;
   try {
     const fast = await processes.mockProcess(0);
     const gaps = await processes.mockProcess(10);
-    const slow = await processes.mockProcess(250);
+    const slow = await processes.mockProcess(500);
     const big = await processes.mockProcess(0, 100_000);
     const upstreams = { [FAST]: fast.url, [LARGE]: fast.url, [GAPS]: gaps.url, [SLOW]: slow.url, [BIG_ANSWER]: big.url };
     const provider = (id: string, url: string, models: string[]) =>
@@ -193,6 +197,8 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, idle after warm-up ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
     verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: mb(idleRss), met: idleRss <= 100 });
 
+    // Other work on the same cores moves every figure: the reader should know how busy the machine was.
+    out.push(`— machine load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${availableParallelism()} cores`);
     out.push('— targets (issue 16):');
     out.push(...verdicts.map(verdictLine));
     for (const agent of agents.values()) await agent.close();
@@ -208,7 +214,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
 }
 
 /**
- * `count` streams open at once through `target` (the mock sends one event every 250 ms, about 28 per stream): the
+ * `count` streams open at once through `target` (the mock sends one event every 500 ms, about 28 per stream): the
  * process's resident memory and CPU time, per stream.
  */
 async function concurrentStreams(target: Measured, count: number): Promise<string> {
@@ -235,5 +241,5 @@ async function concurrentStreams(target: Measured, count: number): Promise<strin
   const seconds = (performance.now() - started) / 1000;
   const cpu = (await cpuMs(target.pid)) - cpuBefore;
   await pool.close();
-  return `${count} concurrent slow streams through ${target.name} (one event every 250 ms): ${peakOpen} open at once, RSS +${(peakRss - before).toFixed(0)} MB (${((1024 * (peakRss - before)) / peakOpen).toFixed(0)} KB per stream), CPU ${(cpu / count).toFixed(2)} ms per stream (${((100 * cpu) / 1000 / seconds).toFixed(0)}% of a core over ${seconds.toFixed(1)} s)${failed ? `, ${failed} failed` : ''}`;
+  return `${count} concurrent slow streams through ${target.name} (one event every 500 ms): ${peakOpen} open at once, RSS +${(peakRss - before).toFixed(0)} MB (${((1024 * (peakRss - before)) / peakOpen).toFixed(0)} KB per stream), CPU ${(cpu / count).toFixed(2)} ms per stream (${((100 * cpu) / 1000 / seconds).toFixed(0)}% of a core over ${seconds.toFixed(1)} s)${failed ? `, ${failed} failed` : ''}`;
 }

@@ -135,7 +135,8 @@ export class Processes {
     void log?.close();
     this.children.push(child);
     const lines = new ChildLines(child);
-    const url = (await lines.wait(/^meshgate listening on (http:\/\/\S+)$/))[1]!;
+    // Start-up is bounded generously: on a 2-core machine shared with other work it can take tens of seconds.
+    const url = (await lines.wait(/^meshgate listening on (http:\/\/\S+)$/, 120_000))[1]!;
     return { url, pid: child.pid!, lines, stop: () => stopChild(child) };
   }
 
