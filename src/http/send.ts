@@ -17,8 +17,10 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   const hookHeaders = reply.getHeaders() as Record<string, string>;
   if (body.kind !== 'sse') {
     const payload = body.kind === 'bytes' ? body.value : Buffer.from(JSON.stringify(body.value));
-    reply.hijack();
+    // The head first: node refuses a header value it cannot send by throwing here, and before hijack() fastify's
+    // error handler still answers that with a 500 instead of leaving the client without a response.
     reply.raw.writeHead(response.status, { ...hookHeaders, ...headers, 'content-length': payload.byteLength });
+    reply.hijack();
     reply.raw.end(payload);
     return;
   }
