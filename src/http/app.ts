@@ -10,7 +10,7 @@ import { HttpDrain } from './drain.js';
 import { stripQueryKey } from './query-key.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
-import { modelRoutes } from './routes/models.js';
+import { modelRoutes, wantsGemini } from './routes/models.js';
 import { docsRoutes, type DocumentedRoute, type RouteAccess } from '../openapi/index.js';
 
 export interface AppDeps {
@@ -46,11 +46,12 @@ declare module 'fastify' {
 
 /**
  * The wire format of a request's errors: its route's, else Gemini's under /v1beta (unknown routes there included, as
- * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent.
+ * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent, else Gemini's
+ * for a Gemini client on a route of no fixed format (the /v1 model look-ups `@google/genai` calls).
  */
 function formatOf(request: FastifyRequest): WireFormat {
   if (/^\/v1beta(?:[/?]|$)/.test(request.url)) return 'gemini';
-  return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
+  return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : wantsGemini(request) ? 'gemini' : 'openai');
 }
 
 /** A fastify route URL (`/v1/admin/tokens/:id`, `/*`) as a pattern for a request path. */

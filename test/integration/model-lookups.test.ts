@@ -50,6 +50,22 @@ describe('model look-ups, each in its client\'s shape', () => {
     expect((error as ApiError).status).toBe(404);
   });
 
+  it('GET /v1/models and /v1/models/{id} with @google/genai as configured by default (the v1 paths): Gemini\'s shapes', async () => {
+    // What the README's example does: only the base URL changed. The SDK then lists and gets models under /v1/.
+    const ai = new GoogleGenAI({ apiKey: 'unused', httpOptions: { baseUrl: ctx.node.url } });
+    const names: string[] = [];
+    for await (const model of await ai.models.list({ config: { pageSize: 4 } })) names.push(model.name!);
+    expect(names).toEqual(['claude-sonnet-4-5', 'gemini-2.5-flash', 'gpt-4o', 'gpt-4o-mini', 'text-embedding-004', 'text-embedding-3-small'].sort().map((m) => `models/${m}`));
+    expect(await ai.models.get({ model: 'gpt-4o' })).toMatchObject({ name: 'models/gpt-4o', displayName: 'gpt-4o', supportedActions: ['generateContent', 'streamGenerateContent', 'countTokens'] });
+    const error = await ai.models.get({ model: 'no-such-model' }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(JSON.parse((error as ApiError).message)).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
+    // A REST client sending its key the Gemini way gets Gemini's shape too; the OpenAI shape stays the default.
+    const rest = await fetch(`${ctx.node.url}/v1/models/gpt-4o`, { headers: { 'x-goog-api-key': 'unused' } }).then((r) => r.json());
+    expect(rest).toMatchObject({ name: 'models/gpt-4o' });
+    expect(await fetch(`${ctx.node.url}/v1/models/gpt-4o`).then((r) => r.json())).toMatchObject({ id: 'gpt-4o', object: 'model' });
+  });
+
   it.each([
     ['an unknown model', 'GET', '/v1beta/models/no-such-model', 404, 'NOT_FOUND'],
     ['an unknown route', 'GET', '/v1beta/cachedContents', 404, 'NOT_FOUND'],
