@@ -76,6 +76,18 @@ describe('errors in the client format', () => {
     expect(await huge.json()).toEqual({ error: { code: 414, status: 'INVALID_ARGUMENT', message: expect.any(String) } });
   });
 
+  it('a dropped field whose name holds control or non-Latin characters is named in x-meshgate-warnings, escaped (never a 500)', async () => {
+    // Gemini requests name every field they drop; the name is the client's and may hold anything JSON allows.
+    for (const stream of [false, true]) {
+      const path = stream ? '/v1beta/models/gpt-4o:streamGenerateContent?alt=sse' : '/v1beta/models/gpt-4o:generateContent';
+      const response = await post(path, JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }], 'evil\r\nx-injected: 1': 1, generationConfig: { 'näme✓': 2 } }));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-injected')).toBeNull();
+      expect(response.headers.get('x-meshgate-warnings')).toBe('evil\\u000d\\u000ax-injected: 1, generationConfig.n\\u00e4me\\u2713');
+      await response.text();
+    }
+  });
+
   it('413 for an oversized body', async () => {
     const res = await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] }));
     expect(res.status).toBe(413);
