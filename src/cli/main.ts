@@ -10,8 +10,9 @@ const USAGE = `meshgate ${VERSION} — LLM gateway and peer-to-peer mesh node
 Usage:
   meshgate start [--config FILE] [--host HOST] [--port PORT] [--data DIR]
       Start a node. Without --config it serves 127.0.0.1:8930 with ./data and the providers found in
-      OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, and every
-      named preset's variable (GROQ_API_KEY, MISTRAL_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …).
+      OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT +
+      AZURE_OPENAI_DEPLOYMENT, and every named preset's variable (GROQ_API_KEY, MISTRAL_API_KEY, …, OLLAMA_HOST,
+      VLLM_BASE_URL, …).
   meshgate token create|list|verify|public-key …
       Mint access tokens offline from the admin key (see \`meshgate token --help\`).
   meshgate receipts verify FILE
