@@ -13,8 +13,9 @@ Usage:
       OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT +
       AZURE_OPENAI_DEPLOYMENT, and every named preset's variable (GROQ_API_KEY, MISTRAL_API_KEY, …, OLLAMA_HOST,
       VLLM_BASE_URL, …).
-  meshgate token create|list|verify|public-key …
-      Mint access tokens offline from the admin key (see \`meshgate token --help\`).
+  meshgate token create|verify|public-key …
+      Mint and verify access tokens offline from the admin key (see \`meshgate token --help\`; a node lists the
+      tokens it knows at GET /v1/admin/tokens).
   meshgate receipts verify FILE
       Check an exported set of mesh usage receipts offline and print totals per channel.
   meshgate config check --config FILE
