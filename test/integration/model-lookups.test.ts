@@ -19,6 +19,14 @@ describe('model look-ups, each in its client\'s shape', () => {
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
   });
 
+  it('GET /openai/v1/models/{id}: an OpenAI client pointed at the Azure v1 paths retrieves a model too', async () => {
+    const openai = new OpenAI({ baseURL: `${ctx.node.url}/openai/v1`, apiKey: 'unused', maxRetries: 0 });
+    expect(await openai.models.retrieve('openai/gpt-4o')).toMatchObject({ id: 'openai/gpt-4o', object: 'model', providers: ['openai'] });
+    const error = await openai.models.retrieve('no-such-model').catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+  });
+
   it('GET /v1/models/{id} takes ids with a slash (a model pinned to a provider)', async () => {
     const response = await fetch(`${ctx.node.url}/v1/models/openai/gpt-4o`);
     expect(response.status).toBe(200);

@@ -175,6 +175,7 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
       if (wantsGemini(request)) return geminiModel(row);
       return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
     });
+    app.get<{ Params: { '*': string } }>('/openai/v1/models/*', { config: { format: 'openai', doc: { ...modelDoc, summary: 'One model, OpenAI shape (Azure OpenAI v1 path)' } } }, async (request) => openaiModel(one(request.params['*'])));
 
     app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini', doc: geminiModelsDoc } }, async (request) => geminiList(request));
 
