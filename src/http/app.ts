@@ -6,6 +6,7 @@ import type { PrincipalRef, WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
+import { checkBodyDepth } from './body-depth.js';
 import { HttpDrain } from './drain.js';
 import { stripQueryKey } from './query-key.js';
 import { chatRoutes } from './routes/chat.js';
@@ -108,6 +109,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (_request, reply) => drain.track(reply.raw));
   app.addHook('preClose', async () => drain.start());
 
+  // Before any route's handler (and the guards' body reads): a body too deep to walk is the client's 400.
+  app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
