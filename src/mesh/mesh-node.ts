@@ -260,6 +260,11 @@ export class MeshNode {
     );
   }
 
+  /** 2.0.0 sessions this node has open to peers it forwards to (one per peer). */
+  get forwardSessions(): number {
+    return this.#channels.sessions;
+  }
+
   /** Forwarded requests this node is serving right now. */
   get inFlight(): number {
     return this.#server.inFlight;
