@@ -22,6 +22,17 @@ export async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<n
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
 }
 
+/**
+ * A process's resident memory split into anonymous pages (the JS heap, malloc) and file-backed ones (mostly the
+ * node binary's own code, shared with every other node process), in MB, from /proc/<pid>/smaps_rollup.
+ */
+export async function residentSplitMb(pid: number): Promise<{ anonymous: number; fileBacked: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+  const anonymous = kb('Anonymous') / 1024;
+  return { anonymous, fileBacked: kb('Rss') / 1024 - anonymous };
+}
+
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
 export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
