@@ -174,6 +174,46 @@ async function receiptThroughput(): Promise<string[]> {
   ];
 }
 
+/**
+ * The forward protocol alone: two mesh nodes in this process, a handler that answers at once, requests one after the
+ * other, 1.0.0 and 2.0.0 interleaved round by round so both see the same machine. No gateway pipeline, no receipts:
+ * what the wire protocol and libp2p add to a forward, which is the part 2.0.0 changes.
+ */
+export async function protocolRoundTrip(rounds: number): Promise<string> {
+  const nodes: MeshNode[] = [];
+  const pair = async (sessions: boolean) => {
+    const config = (bootstrap: string[]) => meshConfigSchema.parse({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, forward_sessions: sessions });
+    const server = await MeshNode.create({ config: config([]), dataDir: await tempDir('p-s'), version: 'bench' });
+    await server.start();
+    const client = await MeshNode.create({ config: config([server.multiaddrs()[0]!]), dataDir: await tempDir('p-c'), version: 'bench' });
+    await client.start();
+    nodes.push(server, client);
+    const answer = new TextEncoder().encode('{"ok":true}');
+    server.setForwardHandler(async () => ({ head: { status: 200, headers: {} }, body: (async function* () { yield answer; })(), trailer: () => ({}) }));
+    return async () => {
+      const started = performance.now();
+      const frame = { id: `b${Math.random()}`, format: 'openai' as const, operation: 'chat' as const, model: 'm', stream: false, body: { model: 'm', messages: [] }, hop: 1, visited: [client.peerId], deadline: Date.now() + 10_000 };
+      const result = await client.forward(server.peerId, frame, AbortSignal.timeout(10_000));
+      for await (const _ of result.body);
+      await result.trailer;
+      return performance.now() - started;
+    };
+  };
+  try {
+    const v1 = await pair(false);
+    const v2 = await pair(true);
+    for (let i = 0; i < 300; i++) await v1(), await v2();
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < rounds; i++) a.push(await v1()), b.push(await v2());
+    a.sort((x, y) => x - y);
+    b.sort((x, y) => x - y);
+    return `forward protocol alone (two nodes in one process, handler answers at once): 1.0.0 p50 ${fmt(percentile(a, 50))} ms, p99 ${fmt(percentile(a, 99))} ms; 2.0.0 p50 ${fmt(percentile(b, 50))} ms, p99 ${fmt(percentile(b, 99))} ms`;
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
 /** Both protocol versions in one run, the 2 ms target's verdict, and the idle memory of a node with the mesh on. */
 async function forwarding(rounds: number): Promise<string[]> {
   const v1 = await forwardedLatency(rounds, false);
@@ -181,6 +221,7 @@ async function forwarding(rounds: number): Promise<string[]> {
   const verdict = (met: boolean) => (met ? 'met' : 'not met');
   const idle = Math.max(v2.idleRssMb.serving, v2.idleRssMb.asking);
   return [
+    await protocolRoundTrip(rounds),
     v1.line,
     v2.line,
     `target: a forward over a warm connection adds ≤ 2 ms p50 over serving locally — ${verdict(v2.addedP50 <= 2)} (${fmt(v2.addedP50)} ms; 1.0.0 in the same run: ${fmt(v1.addedP50)} ms)`,
