@@ -30,6 +30,16 @@ export class RedisKeys {
     return `${this.prefix}{${tag}}:revoked:${sanitize(tokenId)}`;
   }
 
+  /** A provider's circuit-breaker state (one hash; its own tag, as one script touches only it). */
+  circuit(provider: string): string {
+    return `${this.prefix}{circuit:${sanitize(provider)}}`;
+  }
+
+  /** The channel on which a changed circuit is announced (its provider id). */
+  circuitChannel(): string {
+    return `${this.prefix}circuit-changed`;
+  }
+
   done(tag: string, reservationId: string): string {
     return `${this.prefix}{${tag}}:done:${sanitize(reservationId)}`;
   }

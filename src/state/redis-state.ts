@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { QuotaExceededError, type QuotaCharge, type QuotaCounters, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
+import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
+import { RedisCircuitStore } from './redis-circuits.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisQuotaCounters, RevokedDuringReserveError } from './redis-quota-counters.js';
 import type { Revocations, StateBackend, StateHealth } from './state-backend.js';
@@ -30,6 +32,8 @@ export class RedisState implements StateBackend {
   readonly kind = 'redis' as const;
   readonly quotas: QuotaCounters;
   readonly revocations: Revocations;
+  readonly circuits: CircuitStateStore;
+  private readonly circuitStore: RedisCircuitStore;
   private readonly redis: Redis;
   private readonly counters: RedisQuotaCounters;
   private readonly keys: RedisKeys;
@@ -57,6 +61,8 @@ export class RedisState implements StateBackend {
     this.redis.on('error', () => undefined); // state changes are logged by setUp; the error text is in each refusal's log line
     this.keys = new RedisKeys(config.key_prefix);
     this.counters = new RedisQuotaCounters(this.redis, this.keys, config.reservation_ttl_seconds * 1000);
+    this.circuitStore = new RedisCircuitStore(this.redis, this.keys, options.logger);
+    this.circuits = this.circuitStore;
     this.quotas = {
       reserve: (charges, reserveOptions) => this.reserve(charges, reserveOptions),
       peek: (charge) => this.peek(charge),
@@ -74,6 +80,7 @@ export class RedisState implements StateBackend {
 
   /** Connects, without waiting long: a node starts while Redis is down (and refuses until it is back). */
   async start(): Promise<void> {
+    await this.circuitStore.start();
     await this.redis.connect().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'state backend (redis) not reachable at start; retrying'));
   }
 
@@ -83,6 +90,7 @@ export class RedisState implements StateBackend {
   }
 
   async close(): Promise<void> {
+    await this.circuitStore.close();
     this.redis.disconnect(false);
   }
 
