@@ -9,7 +9,7 @@ import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { OutcomeRecorder, RecordStore, recordsRoutes, usageRoutes } from '../records/index.js';
-import { ResponseStore } from '../responses/index.js';
+import { ResponseStore, type StoredResponses } from '../responses/index.js';
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
@@ -53,7 +53,7 @@ interface GatewayParts {
   state?: StateBackend;
   circuits?: SharedCircuits;
   records: RecordStore;
-  responses: ResponseStore;
+  responses: StoredResponses;
   analytics: Analytics;
   cache?: ResponseCache;
   signals: QualitySignalService;
@@ -86,8 +86,8 @@ export class Gateway {
   /** The shared state backend (`[state] backend = "redis"`); absent: this node's LevelDB alone. */
   readonly state?: StateBackend;
   readonly records: RecordStore;
-  /** Stored Responses-API objects (`store: true`), per principal. */
-  readonly responses: ResponseStore;
+  /** Stored Responses-API objects (`store: true`), per principal; on the shared state backend when there is one. */
+  readonly responses: StoredResponses;
   /** SQL over the usage records (/v1/query, /v1/ask). */
   readonly analytics: Analytics;
   /** The exact-match response cache, when `[cache] enabled`. */
@@ -184,10 +184,8 @@ export class Gateway {
         logger,
       });
       opened.push(() => records.close());
-      const responses = await ResponseStore.open(store, {
-        retentionDays: config.responses.retention_days ?? config.records.retention_days,
-        logger,
-      });
+      const responseRetentionDays = config.responses.retention_days ?? config.records.retention_days;
+      const responses = state ? state.responseStore({ retentionDays: responseRetentionDays }) : await ResponseStore.open(store, { retentionDays: responseRetentionDays, logger });
       opened.push(() => responses.close());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
@@ -208,7 +206,8 @@ export class Gateway {
       let cache: ResponseCache | undefined;
       if (config.cache.enabled) {
         const { max_entries: maxEntries, max_bytes: maxBytes } = config.cache;
-        cache = new ResponseCache(config.cache, await LevelResponseCache.open(store, { maxEntries, maxBytes }), logger);
+        const backend = state ? state.responseCache({ maxEntries, maxBytes }) : await LevelResponseCache.open(store, { maxEntries, maxBytes });
+        cache = new ResponseCache(config.cache, backend, logger);
         const openedCache = cache;
         opened.push(() => openedCache.close());
       }

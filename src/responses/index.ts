@@ -1,5 +1,5 @@
-export { ResponseStore, ownerOf, storedResponseSchema } from './response-store.js';
-export type { ResponseStoreOptions, StoredResponse } from './response-store.js';
+export { ResponseStore, itemIds, itemIn, ownerOf, storedResponseSchema } from './response-store.js';
+export type { FoundItem, ResponseStoreOptions, StoredResponse, StoredResponses } from './response-store.js';
 export { captureResponse } from './capture.js';
 export { responsesConfigSchema } from './responses-config.js';
 export type { ResponsesConfig } from './responses-config.js';

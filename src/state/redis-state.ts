@@ -3,7 +3,11 @@ import type { Logger } from 'pino';
 import { QuotaExceededError, type QuotaCharge, type QuotaCounters, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
 import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
 import { RedisCircuitStore } from './redis-circuits.js';
+import type { LevelCacheLimits, ResponseCacheBackend } from '../cache/index.js';
+import type { StoredResponses } from '../responses/index.js';
 import { RedisKeys } from './redis-keys.js';
+import { RedisResponseCache } from './redis-response-cache.js';
+import { RedisResponseStore, type RedisResponseStoreOptions } from './redis-response-store.js';
 import { RedisQuotaCounters, RevokedDuringReserveError } from './redis-quota-counters.js';
 import type { Revocations, StateBackend, StateHealth } from './state-backend.js';
 import type { StateConfig } from './state-config.js';
@@ -11,13 +15,16 @@ import { stateUnavailable } from './state-unavailable.js';
 
 export { RevokedDuringReserveError };
 
+/** What `meshgate_state_operation_seconds{operation}` tells apart. */
+export type RedisOperation = 'reserve' | 'settle' | 'peek' | 'revocation' | 'responses' | 'cache';
+
 export interface RedisStateOptions {
   config: StateConfig & { url: string };
   logger: Logger;
   /** The per-replica counters used while Redis is unreachable, when `on_unavailable = "local"`. */
   local?: QuotaCounters;
   /** Each operation's round trip (metrics). */
-  onLatency?: (operation: 'reserve' | 'settle' | 'peek' | 'revocation', seconds: number) => void;
+  onLatency?: (operation: RedisOperation, seconds: number) => void;
   /** Backend reachable or not (metrics). */
   onStatus?: (up: boolean) => void;
 }
@@ -62,6 +69,8 @@ export class RedisState implements StateBackend {
     this.keys = new RedisKeys(config.key_prefix);
     this.counters = new RedisQuotaCounters(this.redis, this.keys, config.reservation_ttl_seconds * 1000);
     this.circuitStore = new RedisCircuitStore(this.redis, this.keys, options.logger);
+    RedisResponseStore.define(this.redis);
+    RedisResponseCache.define(this.redis);
     this.circuits = this.circuitStore;
     this.quotas = {
       reserve: (charges, reserveOptions) => this.reserve(charges, reserveOptions),
@@ -82,6 +91,16 @@ export class RedisState implements StateBackend {
   async start(): Promise<void> {
     await this.circuitStore.start();
     await this.redis.connect().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'state backend (redis) not reachable at start; retrying'));
+  }
+
+  /** Stored Responses objects every replica reads; unreachable → 503 `state_unavailable` (never a false "not found"). */
+  responseStore(options: RedisResponseStoreOptions): StoredResponses {
+    return new RedisResponseStore((operation, run) => this.timed(operation, () => run(this.redis), undefined, 'the stored response could not be read or written'), this.keys, options);
+  }
+
+  /** The response cache every replica reads and fills (a failure is a miss: the cache logs it and serves uncached). */
+  responseCache(limits: LevelCacheLimits): ResponseCacheBackend {
+    return new RedisResponseCache((operation, run) => this.timed(operation, () => run(this.redis), undefined), this.keys, limits);
   }
 
   health(): StateHealth {
@@ -111,7 +130,7 @@ export class RedisState implements StateBackend {
    * Runs one Redis operation, timing it. A refusal (quota, revocation) passes through; any other failure is the
    * backend being unavailable: the fallback runs when there is one (on_unavailable = "local"), else 503.
    */
-  private async timed<T>(operation: 'reserve' | 'settle' | 'peek' | 'revocation', run: () => Promise<T>, fallback: (() => Promise<T>) | undefined): Promise<T> {
+  private async timed<T>(operation: RedisOperation, run: () => Promise<T>, fallback: (() => Promise<T>) | undefined, refused?: string): Promise<T> {
     const started = performance.now();
     try {
       const result = await run();
@@ -129,11 +148,11 @@ export class RedisState implements StateBackend {
         this.usingLocal = true;
         return local();
       }
-      throw stateUnavailable('redis', err);
+      throw stateUnavailable('redis', err, refused);
     }
   }
 
-  private record(operation: 'reserve' | 'settle' | 'peek' | 'revocation', started: number): void {
+  private record(operation: RedisOperation, started: number): void {
     const seconds = (performance.now() - started) / 1000;
     this.latencyMs = Math.round(seconds * 100_000) / 100;
     this.options.onLatency?.(operation, seconds);

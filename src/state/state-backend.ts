@@ -1,4 +1,6 @@
+import type { LevelCacheLimits, ResponseCacheBackend } from '../cache/index.js';
 import type { QuotaCounters } from '../policy/index.js';
+import type { StoredResponses } from '../responses/index.js';
 import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
 
 export type StateBackendKind = 'embedded' | 'redis';
@@ -21,7 +23,7 @@ export interface Revocations {
 
 /**
  * The state replicas of one gateway share, behind one interface: quota counters and reservations, revocations and
- * circuit-breaker state. Embedded (this node's LevelDB, one process) or Redis (every replica); the pipeline never
+ * circuit-breaker state, stored Responses objects and the response cache. Embedded (this node's LevelDB, one process) or Redis (every replica); the pipeline never
  * knows which.
  */
 export interface StateBackend {
@@ -32,6 +34,10 @@ export interface StateBackend {
   readonly revocations: Revocations;
   /** Providers' circuit-breaker state, shared by every replica. */
   readonly circuits: CircuitStateStore;
+  /** Stored Responses-API objects, readable at every replica; they expire `retentionDays` after creation (0: kept). */
+  responseStore(options: { retentionDays: number }): StoredResponses;
+  /** The response cache's entries, a hit at every replica, within the same caps as the embedded cache. */
+  responseCache(limits: LevelCacheLimits): ResponseCacheBackend;
   health(): StateHealth;
   /** Waits for pending writes and disconnects. */
   close(): Promise<void>;
