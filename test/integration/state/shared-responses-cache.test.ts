@@ -27,7 +27,7 @@ describeWithSystemComponent(REDIS_SERVER, 'stored responses and the response cac
     mock = await startMockUpstream();
     replicas = await Promise.all([0, 1].map(() => startTestGateway([mockProviders(mock).openai, mockProviders(mock).anthropic], {
       auth: { mode: ['token'], admin_key: adminKey },
-      state: { backend: 'redis', url: redis.url, key_prefix: 'shared:', timeout_ms: 500 },
+      state: { backend: 'redis', url: redis.url, key_prefix: 'shared:', timeout_ms: 5_000 },
       cache: { enabled: true },
     })));
     token = await generateGatewayToken(adminKey, { jti: 'shared-owner', expiresIn: 600_000 });
