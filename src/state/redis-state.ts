@@ -48,6 +48,8 @@ export class RedisState implements StateBackend {
   private up = false;
   /** Whether the last operation fell back to local counting (health shows it until Redis answers again). */
   private usingLocal = false;
+  /** Closing: the connection going away is expected, not an outage to warn about. */
+  private closed = false;
 
   constructor(private readonly options: RedisStateOptions) {
     const { config } = options;
@@ -109,6 +111,7 @@ export class RedisState implements StateBackend {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.circuitStore.close();
     this.redis.disconnect(false);
   }
@@ -159,7 +162,7 @@ export class RedisState implements StateBackend {
   }
 
   private setUp(up: boolean): void {
-    if (up === this.up) return;
+    if (up === this.up || this.closed) return;
     this.up = up;
     this.options.onStatus?.(up);
     if (up) this.options.logger.info('state backend (redis) connected');
