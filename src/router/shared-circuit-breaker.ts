@@ -208,16 +208,6 @@ export class SharedCircuits {
     return breaker;
   }
 
-  /** Forgets a provider's breaker (the provider was removed). */
-  remove(provider: string): void {
-    this.breakers.delete(provider);
-  }
-
-  /** Reads every registered circuit now (tests, and start-up before the first request). */
-  refreshAll(): Promise<void> {
-    return this.refresh([...this.breakers.values()]);
-  }
-
   /** Applies an event at the store (numbered by `seq`, the breaker's sequence after it); the breaker adopts the answer. */
   async send(breaker: SharedCircuitBreaker, event: CircuitEvent, seq: number): Promise<{ granted: boolean }> {
     const sentAt = Date.now();

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { AdminKey } from '../../../src/auth/index.js';
 import type { CachedAnswer } from '../../../src/cache/index.js';
+import type { StoredResponse } from '../../../src/responses/index.js';
 import { generateGatewayToken } from '../../../src/index.js';
 import { RedisState, stateConfigSchema } from '../../../src/state/index.js';
 import { startMockUpstream, type MockUpstream } from '../../mock/index.js';
@@ -109,6 +110,36 @@ describeWithSystemComponent(REDIS_SERVER, 'stored responses and the response cac
       await vi.waitFor(async () => expect(await y!.get('k4')).toBeUndefined(), { timeout: 5_000, interval: 20 });
     } finally {
       await Promise.all(states.map((s) => s.close()));
+    }
+  });
+
+  it('expires stored responses with the retention period, and keeps a later turn\'s item when an earlier turn is deleted', async () => {
+    const config = stateConfigSchema.parse({ backend: 'redis', url: redis.url, key_prefix: 'store:' });
+    const state = new RedisState({ config: { ...config, url: redis.url }, logger: pino({ level: 'silent' }) });
+    await state.start();
+    try {
+      const owner = 'token:alice';
+      const turn = (id: string, createdAt: number, itemId: string): StoredResponse => ({
+        id, owner, createdAt, previous: null,
+        input: [{ id: itemId, type: 'message', role: 'user', content: `question ${id}` }],
+        response: { id, object: 'response', output: [{ id: `out_${id}`, type: 'message', role: 'assistant', content: [] }] },
+      });
+      const kept30 = state.responseStore({ retentionDays: 30 });
+      await kept30.put(turn('resp_old', Date.now() - 31 * 86_400_000, 'in_old'));
+      expect(await kept30.get('resp_old', owner)).toBeUndefined();
+      const keptForever = state.responseStore({ retentionDays: 0 });
+      await keptForever.put(turn('resp_ancient', Date.now() - 3650 * 86_400_000, 'in_ancient'));
+      expect((await keptForever.get('resp_ancient', owner))?.id).toBe('resp_ancient');
+      // The client sent the same item id again in a later turn: it names the later response, which outlives the first.
+      await kept30.put(turn('resp_1', Date.now(), 'in_shared'));
+      await kept30.put(turn('resp_2', Date.now(), 'in_shared'));
+      expect(await kept30.delete('resp_1', owner)).toBe(true);
+      expect(await kept30.delete('resp_1', owner)).toBe(false);
+      expect((await kept30.item('in_shared', owner))?.response.id).toBe('resp_2');
+      expect(await kept30.item('in_shared', 'token:bob')).toBeUndefined();
+      expect(await kept30.delete('resp_2', 'token:bob')).toBe(false);
+    } finally {
+      await state.close();
     }
   });
 
