@@ -9,7 +9,7 @@ import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { OutcomeRecorder, RecordStore, recordsRoutes, usageRoutes } from '../records/index.js';
-import { ResponseStore, type StoredResponses } from '../responses/index.js';
+import { RedisResponseStore, ResponseStore, type StoredResponses } from '../responses/index.js';
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
@@ -26,7 +26,7 @@ import { Router } from '../router/router.js';
 import { routingRoutes } from '../http/routes/routing.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
-import { LevelResponseCache, ResponseCache } from '../cache/index.js';
+import { LevelResponseCache, RedisResponseCache, ResponseCache } from '../cache/index.js';
 import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
@@ -185,7 +185,7 @@ export class Gateway {
       });
       opened.push(() => records.close());
       const responseRetentionDays = config.responses.retention_days ?? config.records.retention_days;
-      const responses = state ? state.responseStore({ retentionDays: responseRetentionDays }) : await ResponseStore.open(store, { retentionDays: responseRetentionDays, logger });
+      const responses = state ? new RedisResponseStore(state.redisAccess, { retentionDays: responseRetentionDays }) : await ResponseStore.open(store, { retentionDays: responseRetentionDays, logger });
       opened.push(() => responses.close());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
@@ -206,7 +206,7 @@ export class Gateway {
       let cache: ResponseCache | undefined;
       if (config.cache.enabled) {
         const { max_entries: maxEntries, max_bytes: maxBytes } = config.cache;
-        const backend = state ? state.responseCache({ maxEntries, maxBytes }) : await LevelResponseCache.open(store, { maxEntries, maxBytes });
+        const backend = state ? new RedisResponseCache(state.redisAccess, { maxEntries, maxBytes }) : await LevelResponseCache.open(store, { maxEntries, maxBytes });
         cache = new ResponseCache(config.cache, backend, logger);
         const openedCache = cache;
         opened.push(() => openedCache.close());

@@ -5,3 +5,5 @@ export { responsesConfigSchema } from './responses-config.js';
 export type { ResponsesConfig } from './responses-config.js';
 export { conversationBefore, replayableOutput, resolveItemReferences } from './conversation.js';
 export type { ChainLimits } from './conversation.js';
+export { RedisResponseStore } from './redis-response-store.js';
+export type { RedisResponseStoreOptions } from './redis-response-store.js';

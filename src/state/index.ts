@@ -1,5 +1,7 @@
 export { RedisState, RevokedDuringReserveError } from './redis-state.js';
-export type { RedisStateOptions } from './redis-state.js';
+export type { RedisOperation, RedisStateOptions } from './redis-state.js';
+export type { SharedRedis } from './shared-redis.js';
+export { CLOCK_LUA } from './redis-scripts.js';
 export { RedisKeys } from './redis-keys.js';
 export type { Revocations, StateBackend, StateBackendKind, StateHealth } from './state-backend.js';
 export { stateConfigSchema } from './state-config.js';

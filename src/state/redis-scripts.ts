@@ -10,8 +10,11 @@
  * counter, so a replica that died mid-request leaves no charge past the reservation TTL.
  */
 
-/** Integers as Redis replies carry them, and the time on Redis's own clock (epoch ms): one clock for every replica. */
-const CLOCK_LUA = `
+/**
+ * Integers as Redis replies carry them, and the time on Redis's own clock (epoch ms): one clock for every replica.
+ * Every script of the gateway that needs the time starts with it.
+ */
+export const CLOCK_LUA = `
 local function num(x) return string.format('%.0f', x) end
 local function redis_now()
   local t = redis.call('TIME')
@@ -218,77 +221,3 @@ local s, f, c, u = circuit(KEYS[1], ARGV[1])
 return {s, num(f), num(c), num(math.max(0, u - redis_now()))}
 `;
 
-/**
- * Deletes a stored response and those of its item index entries that still point at it (an item id a later turn
- * sent again names that later response). KEYS: the response, then its item keys. ARGV: the response id.
- * Returns 1 when the response was there.
- */
-export const DELETE_RESPONSE_LUA = `
-local existed = redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
-end
-return existed
-`;
-
-/**
- * The response cache's bookkeeping, shared by the scripts below: entries are strings expiring at their own TTL; a
- * sorted set orders them by last use, another by expiry; a hash holds each one's size and a counter their total, so
- * both caps (entries, bytes) hold across replicas. Entry keys are built from the prefix in ARGV: they share the
- * `{cache}` hash tag of the declared keys, so they sit in the same Cluster slot.
- * KEYS (both scripts): recency set, expiry set, size hash, byte total, use counter.
- */
-const CACHE_LUA = `${CLOCK_LUA}
-local recency, expiry, sizes, total, uses = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
--- Recency is a counter, not the clock: two uses in one millisecond (at any replicas) still have an order.
-local function used() return redis.call('INCR', uses) end
-local function forget(prefix, member)
-  local bytes = redis.call('HGET', sizes, member)
-  if bytes then redis.call('DECRBY', total, bytes) end
-  redis.call('HDEL', sizes, member)
-  redis.call('ZREM', recency, member)
-  redis.call('ZREM', expiry, member)
-  redis.call('DEL', prefix .. member)
-end
-`;
-
-/** ARGV: entry prefix, key. Returns the entry (its use recorded) or nil. */
-export const CACHE_GET_LUA = `${CACHE_LUA}
-local prefix, member = ARGV[1], ARGV[2]
-local value = redis.call('GET', prefix .. member)
-if value then
-  redis.call('ZADD', recency, 'XX', used(), member)
-elseif redis.call('HEXISTS', sizes, member) == 1 then
-  forget(prefix, member)
-end
-return value
-`;
-
-/**
- * Stores an entry, then evicts expired entries and the least recently used until both caps hold. ARGV: entry prefix,
- * key, value, bytes, expires-at (epoch ms), max entries, max bytes. Returns the number of entries evicted.
- */
-export const CACHE_SET_LUA = `${CACHE_LUA}
-local prefix, member, value = ARGV[1], ARGV[2], ARGV[3]
-local bytes, expiresAt, maxEntries, maxBytes = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local now = redis_now()
-if expiresAt <= now then return 0 end
-forget(prefix, member)
-redis.call('SET', prefix .. member, value, 'PXAT', expiresAt)
-redis.call('ZADD', recency, used(), member)
-redis.call('ZADD', expiry, expiresAt, member)
-redis.call('HSET', sizes, member, bytes)
-redis.call('INCRBY', total, bytes)
-local evicted = 0
-for _, old in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 100)) do
-  forget(prefix, old)
-  evicted = evicted + 1
-end
-while redis.call('ZCARD', recency) > maxEntries or tonumber(redis.call('GET', total) or '0') > maxBytes do
-  local oldest = redis.call('ZRANGE', recency, 0, 0)[1]
-  if not oldest or oldest == member then break end
-  forget(prefix, oldest)
-  evicted = evicted + 1
-end
-return evicted
-`;

@@ -3,11 +3,8 @@ import type { Logger } from 'pino';
 import { QuotaExceededError, type QuotaCharge, type QuotaCounters, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
 import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
 import { RedisCircuitStore } from './redis-circuits.js';
-import type { LevelCacheLimits, ResponseCacheBackend } from '../cache/index.js';
-import type { StoredResponses } from '../responses/index.js';
 import { RedisKeys } from './redis-keys.js';
-import { RedisResponseCache } from './redis-response-cache.js';
-import { RedisResponseStore, type RedisResponseStoreOptions } from './redis-response-store.js';
+import type { SharedRedis } from './shared-redis.js';
 import { RedisQuotaCounters, RevokedDuringReserveError } from './redis-quota-counters.js';
 import type { Revocations, StateBackend, StateHealth } from './state-backend.js';
 import type { StateConfig } from './state-config.js';
@@ -44,6 +41,7 @@ export class RedisState implements StateBackend {
   private readonly redis: Redis;
   private readonly counters: RedisQuotaCounters;
   private readonly keys: RedisKeys;
+  private readonly shared: SharedRedis;
   private latencyMs?: number;
   private up = false;
   /** Whether the last operation fell back to local counting (health shows it until Redis answers again). */
@@ -71,8 +69,11 @@ export class RedisState implements StateBackend {
     this.keys = new RedisKeys(config.key_prefix);
     this.counters = new RedisQuotaCounters(this.redis, this.keys, config.reservation_ttl_seconds * 1000);
     this.circuitStore = new RedisCircuitStore(this.redis, this.keys, options.logger);
-    RedisResponseStore.define(this.redis);
-    RedisResponseCache.define(this.redis);
+    this.shared = {
+      keys: this.keys,
+      define: (name, lua, numberOfKeys) => this.redis.defineCommand(name, { lua, ...(numberOfKeys === undefined ? {} : { numberOfKeys }) }),
+      run: (operation, refused, body) => this.timed(operation, () => body(this.redis), undefined, refused),
+    };
     this.circuits = this.circuitStore;
     this.quotas = {
       reserve: (charges, reserveOptions) => this.reserve(charges, reserveOptions),
@@ -95,14 +96,9 @@ export class RedisState implements StateBackend {
     await this.redis.connect().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'state backend (redis) not reachable at start; retrying'));
   }
 
-  /** Stored Responses objects every replica reads; unreachable → 503 `state_unavailable` (never a false "not found"). */
-  responseStore(options: RedisResponseStoreOptions): StoredResponses {
-    return new RedisResponseStore((operation, run) => this.timed(operation, () => run(this.redis), undefined, 'the stored response could not be read or written'), this.keys, options);
-  }
-
-  /** The response cache every replica reads and fills (a failure is a miss: the cache logs it and serves uncached). */
-  responseCache(limits: LevelCacheLimits): ResponseCacheBackend {
-    return new RedisResponseCache((operation, run) => this.timed(operation, () => run(this.redis), undefined), this.keys, limits);
+  /** The client, keys and timed runner lent to the stored responses and the response cache. */
+  get redisAccess(): SharedRedis {
+    return this.shared;
   }
 
   health(): StateHealth {

@@ -1,7 +1,6 @@
-import type { LevelCacheLimits, ResponseCacheBackend } from '../cache/index.js';
 import type { QuotaCounters } from '../policy/index.js';
-import type { StoredResponses } from '../responses/index.js';
 import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
+import type { SharedRedis } from './shared-redis.js';
 
 export type StateBackendKind = 'embedded' | 'redis';
 
@@ -34,10 +33,11 @@ export interface StateBackend {
   readonly revocations: Revocations;
   /** Providers' circuit-breaker state, shared by every replica. */
   readonly circuits: CircuitStateStore;
-  /** Stored Responses-API objects, readable at every replica; they expire `retentionDays` after creation (0: kept). */
-  responseStore(options: { retentionDays: number }): StoredResponses;
-  /** The response cache's entries, a hit at every replica, within the same caps as the embedded cache. */
-  responseCache(limits: LevelCacheLimits): ResponseCacheBackend;
+  /**
+   * The backend's Redis for the modules with a Redis implementation of their own (stored responses: responses/,
+   * the response cache: cache/), so those stay in their modules and this one imports neither.
+   */
+  readonly redisAccess: SharedRedis;
   health(): StateHealth;
   /** Waits for pending writes and disconnects. */
   close(): Promise<void>;

@@ -2,8 +2,8 @@ import OpenAI from 'openai';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { AdminKey } from '../../../src/auth/index.js';
-import type { CachedAnswer } from '../../../src/cache/index.js';
-import type { StoredResponse } from '../../../src/responses/index.js';
+import { RedisResponseCache, type CachedAnswer } from '../../../src/cache/index.js';
+import { RedisResponseStore, type StoredResponse } from '../../../src/responses/index.js';
 import { generateGatewayToken } from '../../../src/index.js';
 import { RedisState, stateConfigSchema } from '../../../src/state/index.js';
 import { startMockUpstream, type MockUpstream } from '../../mock/index.js';
@@ -93,7 +93,7 @@ describeWithSystemComponent(REDIS_SERVER, 'stored responses and the response cac
     const states = [0, 1].map(() => new RedisState({ config: { ...config, url: redis.url }, logger: pino({ level: 'silent' }) }));
     await Promise.all(states.map((s) => s.start()));
     try {
-      const [x, y] = states.map((s) => s.responseCache({ maxEntries: 2, maxBytes: 1_000_000 }));
+      const [x, y] = states.map((s) => new RedisResponseCache(s.redisAccess, { maxEntries: 2, maxBytes: 1_000_000 }));
       const entry = (text: string): CachedAnswer => ({
         storedAt: Date.now(), expiresAt: Date.now() + 60_000, model: 'gpt-4o',
         response: { id: text, model: 'gpt-4o', content: [{ type: 'text', text }], stopReason: 'stop', usage: { inputTokens: 1, outputTokens: 1 } } as unknown as CachedAnswer['response'],
@@ -124,10 +124,10 @@ describeWithSystemComponent(REDIS_SERVER, 'stored responses and the response cac
         input: [{ id: itemId, type: 'message', role: 'user', content: `question ${id}` }],
         response: { id, object: 'response', output: [{ id: `out_${id}`, type: 'message', role: 'assistant', content: [] }] },
       });
-      const kept30 = state.responseStore({ retentionDays: 30 });
+      const kept30 = new RedisResponseStore(state.redisAccess, { retentionDays: 30 });
       await kept30.put(turn('resp_old', Date.now() - 31 * 86_400_000, 'in_old'));
       expect(await kept30.get('resp_old', owner)).toBeUndefined();
-      const keptForever = state.responseStore({ retentionDays: 0 });
+      const keptForever = new RedisResponseStore(state.redisAccess, { retentionDays: 0 });
       await keptForever.put(turn('resp_ancient', Date.now() - 3650 * 86_400_000, 'in_ancient'));
       expect((await keptForever.get('resp_ancient', owner))?.id).toBe('resp_ancient');
       // The client sent the same item id again in a later turn: it names the later response, which outlives the first.

@@ -1,14 +1,23 @@
 import type { Redis } from 'ioredis';
-import { itemIds, itemIn, storedResponseSchema, type FoundItem, type StoredResponse, type StoredResponses } from '../responses/index.js';
-import type { RedisKeys } from './redis-keys.js';
-import { DELETE_RESPONSE_LUA } from './redis-scripts.js';
+import type { SharedRedis } from '../state/index.js';
+import { itemIds, itemIn, storedResponseSchema, type FoundItem, type StoredResponse, type StoredResponses } from './response-store.js';
 
 interface ResponseScripts {
   meshgateDeleteResponse(numKeys: number, ...args: string[]): Promise<number>;
 }
 
-/** Runs one operation on the shared client, timed, its failure turned into 503 `state_unavailable`. */
-export type RedisRunner = <T>(operation: 'responses' | 'cache', run: (redis: Redis) => Promise<T>) => Promise<T>;
+/**
+ * Deletes a stored response and those of its item index entries that still point at it (an item id a later turn
+ * sent again names that later response). KEYS: the response, then its item keys. ARGV: the response id.
+ * Returns 1 when the response was there.
+ */
+export const DELETE_RESPONSE_LUA = `
+local existed = redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return existed
+`;
 
 export interface RedisResponseStoreOptions {
   /** Responses expire this many days after they were created (Redis drops them then); 0 keeps them. */
@@ -24,21 +33,26 @@ const DAY_MS = 86_400_000;
  * Retention is Redis's own expiry (`PXAT` creation + retention), not a sweeper.
  */
 export class RedisResponseStore implements StoredResponses {
-  constructor(
-    private readonly run: RedisRunner,
-    private readonly keys: RedisKeys,
-    private readonly options: RedisResponseStoreOptions,
-  ) {}
+  private readonly keys;
 
-  static define(redis: Redis): void {
-    redis.defineCommand('meshgateDeleteResponse', { lua: DELETE_RESPONSE_LUA });
+  constructor(
+    private readonly redis: SharedRedis,
+    private readonly options: RedisResponseStoreOptions,
+  ) {
+    this.keys = redis.keys;
+    redis.define('meshgateDeleteResponse', DELETE_RESPONSE_LUA);
+  }
+
+  /** Unreachable Redis: 503, never a false "not found" (a missing link would end a conversation that still exists). */
+  private run<T>(operation: (redis: Redis) => Promise<T>): Promise<T> {
+    return this.redis.run('responses', 'the stored response could not be read or written', operation);
   }
 
   async put(response: StoredResponse): Promise<void> {
     const value = storedResponseSchema.parse(response);
     const expiresAt = this.options.retentionDays > 0 ? value.createdAt + this.options.retentionDays * DAY_MS : undefined;
     if (expiresAt !== undefined && expiresAt <= Date.now()) return;
-    await this.run('responses', async (redis) => {
+    await this.run(async (redis) => {
       const transaction = redis.multi();
       const set = (key: string, text: string) => (expiresAt === undefined ? transaction.set(key, text) : transaction.set(key, text, 'PXAT', expiresAt));
       set(this.keys.storedResponse(value.owner, value.id), JSON.stringify(value));
@@ -50,14 +64,14 @@ export class RedisResponseStore implements StoredResponses {
   }
 
   async get(id: string, owner: string): Promise<StoredResponse | undefined> {
-    const found = await this.run('responses', (redis) => redis.get(this.keys.storedResponse(owner, id)));
+    const found = await this.run((redis) => redis.get(this.keys.storedResponse(owner, id)));
     if (found === null) return undefined;
     const response = storedResponseSchema.parse(JSON.parse(found));
     return response.owner === owner ? response : undefined;
   }
 
   async item(itemId: string, owner: string): Promise<FoundItem | undefined> {
-    const responseId = await this.run('responses', (redis) => redis.get(this.keys.storedItem(owner, itemId)));
+    const responseId = await this.run((redis) => redis.get(this.keys.storedItem(owner, itemId)));
     const response = responseId === null ? undefined : await this.get(responseId, owner);
     return response && itemIn(response, itemId);
   }
@@ -66,7 +80,7 @@ export class RedisResponseStore implements StoredResponses {
     const found = await this.get(id, owner);
     if (!found) return false;
     const keys = [this.keys.storedResponse(owner, id), ...itemIds(found).map((itemId) => this.keys.storedItem(owner, itemId))];
-    const existed = await this.run('responses', (redis) => (redis as Redis & ResponseScripts).meshgateDeleteResponse(keys.length, ...keys, id));
+    const existed = await this.run((redis) => (redis as Redis & ResponseScripts).meshgateDeleteResponse(keys.length, ...keys, id));
     return existed === 1;
   }
 
