@@ -110,6 +110,8 @@ export class ResponseStore implements StoredResponses {
   async put(response: StoredResponse): Promise<void> {
     const value = storedResponseSchema.parse(response);
     const previous = await this.#responses.get(value.id);
+    // Ids come from the upstream (or a peer): one that returns an id another principal holds must not replace it.
+    if (previous && previous.owner !== value.owner) throw new Error(`response id ${value.id} is held by another principal; not stored`);
     await this.#store.db.batch([
       ...(previous ? await this.#removals(previous) : []),
       { type: 'put' as const, sublevel: this.#responses, key: value.id, value },
