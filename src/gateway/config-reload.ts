@@ -109,6 +109,9 @@ export class ConfigReloader {
   }
 }
 
+/** Sections keyed by the operator's own names (model names, provider ids…): named whole when they change. */
+const NAMED_WHOLE = new Set(['providers', 'models', 'pricing', 'key_map']);
+
 /** The keys (`section` or `section.key`) whose values differ between two configs. */
 export function changedKeys(before: Config, after: Config): string[] {
   const changed: string[] = [];
@@ -117,7 +120,7 @@ export function changedKeys(before: Config, after: Config): string[] {
     const a = (before as Record<string, unknown>)[section];
     const b = (after as Record<string, unknown>)[section];
     if (comparableJson(a) === comparableJson(b)) continue;
-    if (!isPlainObject(a) || !isPlainObject(b)) {
+    if (NAMED_WHOLE.has(section) || !isPlainObject(a) || !isPlainObject(b)) {
       changed.push(section);
       continue;
     }
