@@ -6,6 +6,16 @@ import type { Operation } from './types.js';
  * fields it names otherwise renamed, and no `stream_options` where streams take none. Applied to the body as it is
  * about to be sent, so a client's own body (passed through) and a translated one are treated alike.
  */
+/**
+ * The fields of a chat body that `applyPresetQuirks` leaves out because the preset's server refuses them, named for
+ * x-meshgate-warnings (a client that asked for `logprobs` learns it got none, rather than finding out by absence).
+ * `stream_options` is not among them: the gateway adds it itself to count usage, and counts it without it too.
+ */
+export function presetDroppedFields(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): string[] {
+  if (op !== 'chat') return [];
+  return preset.unsupported.filter((field) => field !== 'stream_options' && body[field] !== undefined).map((field) => `${field} (${preset.title} does not take it)`);
+}
+
 export function applyPresetQuirks(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): Record<string, unknown> {
   if (op !== 'chat') return body;
   const out: Record<string, unknown> = { ...body };
