@@ -32,6 +32,9 @@ export interface ProviderAdminView {
   config?: ProviderBlock;
   created_at?: number;
   updated_at?: number;
+  /** `left_out`: stored, but not serving since this start (see `error`); PATCH it to fix it, or DELETE it. */
+  status?: 'serving' | 'left_out';
+  error?: string;
 }
 
 interface RuntimeEntry {
@@ -55,13 +58,19 @@ interface Active {
 export class ProviderRegistry {
   private file: ProviderConfig[] = [];
   private readonly runtime = new Map<string, RuntimeEntry>();
+  /** Stored run-time providers that could not be read or built at start, with why (the block, when it could be read). */
+  private readonly leftOut = new Map<string, { reason: string; stored?: StoredProvider }>();
   private active = new Map<string, Active>();
   private queue: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
+  /** Resolved by `close()`: replaced providers still waiting for their requests are closed at once then. */
+  private readonly shuttingDown: { promise: Promise<void>; resolve: () => void };
   private readonly env: NodeJS.ProcessEnv;
   private readonly create: (config: ProviderConfig) => Provider;
 
   private constructor(private readonly deps: ProviderRegistryDeps) {
+    let resolve!: () => void;
+    this.shuttingDown = { promise: new Promise<void>((done) => (resolve = done)), resolve };
     this.env = deps.env ?? process.env;
     this.create = deps.create ?? ((config) => createProvider(config));
   }
@@ -75,16 +84,28 @@ export class ProviderRegistry {
     const registry = new ProviderRegistry(deps);
     registry.file = fileProviders;
     const { providers, unreadable } = await deps.store.list();
-    for (const { id, reason } of unreadable) deps.logger.warn({ provider: id }, `run-time provider left out: ${reason}`);
+    const leaveOut = (id: string, reason: string, stored?: StoredProvider) => {
+      registry.leftOut.set(id, { reason, stored });
+      deps.logger.warn({ provider: id, err: reason }, 'run-time provider left out (PATCH it to fix it, or DELETE it)');
+    };
+    for (const { id, reason } of unreadable) leaveOut(id, `it cannot be read: ${reason}`);
     for (const stored of providers) {
       try {
         registry.runtime.set(stored.id, { stored, config: parseProviderBlock(stored.block, `run-time provider "${stored.id}"`, registry.env) });
       } catch (err) {
-        deps.logger.warn({ provider: stored.id, err: (err as Error).message }, 'run-time provider left out: its stored block no longer passes the schema');
+        leaveOut(stored.id, (err as Error).message, stored);
       }
     }
     for (const warning of registry.shadowWarnings()) deps.logger.warn(warning);
-    await registry.apply(false);
+    // A stored provider that cannot be built now (its type's credentials gone from the environment) is left out, not
+    // a reason to refuse to start; the file's providers fail the start as they always did.
+    await registry.apply(false, (config, err) => {
+      const entry = registry.runtime.get(config.id);
+      if (!entry || registry.file.some((p) => p.id === config.id)) return false;
+      registry.runtime.delete(config.id);
+      leaveOut(config.id, `it cannot be built: ${err.message}`, entry.stored);
+      return true;
+    });
     return registry;
   }
 
@@ -96,18 +117,27 @@ export class ProviderRegistry {
   /** Where a provider comes from, or undefined for an unknown id. */
   sourceOf(id: string): 'config' | 'runtime' | undefined {
     if (this.file.some((p) => p.id === id)) return 'config';
-    return this.runtime.has(id) ? 'runtime' : undefined;
+    return this.runtime.has(id) || this.leftOut.has(id) ? 'runtime' : undefined;
   }
 
   view(id: string): ProviderAdminView | undefined {
     const fromFile = this.file.find((p) => p.id === id);
     if (fromFile) return { id, type: fromFile.preset ?? fromFile.type, source: 'config', credentials: hasCredentials(fromFile) ? 'set' : 'unset' };
     const entry = this.runtime.get(id);
+    const left = this.leftOut.get(id);
+    if (left) {
+      // Its block did not parse, so which of its fields are secrets is not known: none is shown.
+      const type = left.stored?.block.type;
+      return {
+        id, type: typeof type === 'string' ? type : 'unknown', source: 'runtime', credentials: 'unset', status: 'left_out', error: left.reason,
+        ...(left.stored ? { created_at: left.stored.createdAt, updated_at: left.stored.updatedAt } : {}),
+      };
+    }
     if (!entry) return undefined;
     const { stored, config } = entry;
     return {
       id, type: config.preset ?? config.type, source: 'runtime', credentials: hasCredentials(config) ? 'set' : 'unset',
-      config: redactProviderBlock(stored.block, config), created_at: stored.createdAt, updated_at: stored.updatedAt,
+      config: redactProviderBlock(stored.block, config), created_at: stored.createdAt, updated_at: stored.updatedAt, status: 'serving',
     };
   }
 
@@ -134,6 +164,7 @@ export class ProviderRegistry {
       const block = mergePatch(entry.stored.block, patch) as ProviderBlock;
       const config = parseProviderBlock(block, `the patched provider "${id}"`, this.env);
       await this.change(id, { stored: { ...entry.stored, block, updatedAt: Math.max(Date.now(), entry.stored.updatedAt) }, config });
+      this.leftOut.delete(id);
       return this.view(id)!;
     });
   }
@@ -141,6 +172,12 @@ export class ProviderRegistry {
   /** `DELETE /v1/providers/:id`: out of routing at once, closed once its in-flight requests have finished. */
   remove(id: string): Promise<void> {
     return this.serialised(async () => {
+      if (this.leftOut.has(id)) {
+        await this.deps.store.delete(id);
+        this.leftOut.delete(id);
+        this.deps.logger.info({ provider: id, change: 'deleted' }, 'run-time provider changed');
+        return;
+      }
       this.writable(id);
       await this.change(id, undefined);
     });
@@ -172,13 +209,17 @@ export class ProviderRegistry {
   /** Waits for the changes asked for and for replaced providers to close (call before closing the node's providers). */
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    this.shuttingDown.resolve();
     await Promise.all(this.retiring);
   }
 
-  /** A run-time entry by id, or why it cannot be changed through the API. */
-  private writable(id: string): RuntimeEntry {
+  /** A run-time entry (its stored block, for a left-out one) by id, or why it cannot be changed through the API. */
+  private writable(id: string): Pick<RuntimeEntry, 'stored'> {
     const entry = this.runtime.get(id);
     if (entry) return entry;
+    const left = this.leftOut.get(id);
+    if (left?.stored) return { stored: left.stored };
+    if (left) throw new GatewayError('invalid_provider_config', `Provider "${id}" is stored but cannot be read (${left.reason}): DELETE it and add it again.`);
     if (this.file.some((p) => p.id === id)) throw new GatewayError('provider_read_only', `Provider "${id}" comes from the config file: change it there and reload (SIGHUP or POST /v1/admin/reload).`);
     throw new GatewayError('provider_not_found', `No provider "${id}" on this node.`);
   }
@@ -219,7 +260,8 @@ export class ProviderRegistry {
     }));
   }
 
-  private async apply(discover: boolean): Promise<void> {
+  /** `skipBroken` (at open only): whether a provider that cannot be built is left out instead of failing the change. */
+  private async apply(discover: boolean, skipBroken?: (config: ProviderConfig, err: Error) => boolean): Promise<void> {
     const previous = this.active;
     const next = new Map<string, Active>();
     const built: Provider[] = [];
@@ -231,7 +273,13 @@ export class ProviderRegistry {
           next.set(config.id, old);
           continue;
         }
-        const provider = this.create(config);
+        let provider: Provider;
+        try {
+          provider = this.create(config);
+        } catch (err) {
+          if (skipBroken?.(config, err as Error)) continue;
+          throw err;
+        }
         built.push(provider);
         next.set(config.id, { provider, fingerprint });
       }
@@ -248,9 +296,12 @@ export class ProviderRegistry {
     if (retired.length > 0) this.retire(retired);
   }
 
-  /** Closes providers taken out of routing once the requests in flight now (some of them on those) have finished. */
+  /**
+   * Closes providers taken out of routing once the requests in flight now (some of them on those) have finished, or
+   * at once when the node shuts down (its own drain has ended them by then).
+   */
   private retire(providers: Provider[]): void {
-    const closing = this.deps.settled()
+    const closing = Promise.race([this.deps.settled(), this.shuttingDown.promise])
       .then(() => Promise.all(providers.map((p) => p.close())))
       .then(() => this.deps.logger.debug({ providers: providers.map((p) => p.id) }, 'replaced providers closed'))
       .catch((err: Error) => this.deps.logger.warn({ err: err.message }, 'closing a replaced provider failed'))

@@ -15,6 +15,8 @@ const viewSchema = z.object({
   config: z.record(z.string(), z.unknown()).optional().describe('Run-time providers: the block as given, each literal secret (and header value) shown as "set"; a bare `${VAR}` reference stays.'),
   created_at: z.number().int().optional(),
   updated_at: z.number().int().optional(),
+  status: z.enum(['serving', 'left_out']).optional().describe('Run-time providers: `left_out` when the stored block could not be read or built at start (another admin key, a variable now unset, credentials gone); PATCH fixes it, DELETE removes it.'),
+  error: z.string().optional().describe('Why a run-time provider is left out.'),
 });
 
 const example = { id: 'groq-eu', type: 'groq', api_key: '${GROQ_API_KEY}', models: ['llama-3.3-70b-versatile'] };

@@ -203,6 +203,34 @@ describe('run-time providers (POST/PATCH/DELETE /v1/providers)', () => {
     expect((await (await fetch(`${node.url}/v1/providers`)).json() as { data: Array<{ id: string }> }).data.map((p) => p.id)).toEqual(['file-openai']);
   });
 
+  it('a stored provider that no longer reads at start is left out, shown as such, and can be fixed by PATCH or removed', async () => {
+    process.env.MESHGATE_RUNTIME_TEST_KEY = RUNTIME_KEY;
+    try {
+      const added = await admin('POST', '/v1/providers', { ...runtimeBlock(), id: 'from-env', api_key: '${MESHGATE_RUNTIME_TEST_KEY}', models: ['env-model'] });
+      expect(added.status).toBe(201);
+      // A bare reference names a variable, not a secret: it is shown as written.
+      expect((await added.json() as { config: { api_key: string } }).config.api_key).toBe('${MESHGATE_RUNTIME_TEST_KEY}');
+      expect((await chat('env-model')).status).toBe(200);
+      await node.close();
+    } finally {
+      delete process.env.MESHGATE_RUNTIME_TEST_KEY;
+    }
+    node = await startNode();
+    const left = await admin('GET', '/v1/providers/from-env');
+    expect(await left.json()).toMatchObject({ id: 'from-env', source: 'runtime', status: 'left_out', error: expect.stringMatching(/MESHGATE_RUNTIME_TEST_KEY is not set/) });
+    expect((await chat('env-model')).status).toBe(404);
+    expect(lines.some((l) => l.includes('run-time provider left out'))).toBe(true);
+    // Its id stays taken until it is fixed or removed.
+    expect((await admin('POST', '/v1/providers', { ...runtimeBlock(), id: 'from-env' })).status).toBe(409);
+
+    const fixed = await admin('PATCH', '/v1/providers/from-env', { api_key: RUNTIME_KEY });
+    expect(fixed.status).toBe(200);
+    expect(await fixed.json()).toMatchObject({ status: 'serving', config: { api_key: 'set' } });
+    expect((await chat('env-model')).status).toBe(200);
+    expect((await admin('DELETE', '/v1/providers/from-env')).status).toBe(200);
+    expect((await admin('GET', '/v1/providers/from-env')).status).toBe(404);
+  });
+
   it('no log line carries a provider key', () => {
     const text = lines.join('\n');
     expect(text).toContain('run-time provider changed');
