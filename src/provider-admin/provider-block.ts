@@ -59,6 +59,24 @@ export function redactProviderBlock(block: ProviderBlock, parsed: ProviderConfig
   return out;
 }
 
+/**
+ * A patched block in which each secret (and header value) that reads `"set"` — the placeholder answers show, sent back
+ * by a client that PATCHes what it read — keeps the value stored before, instead of becoming the key "set".
+ */
+export function keepHiddenSecrets(patched: ProviderBlock, before: ProviderBlock, beforeParsed: ProviderConfig): ProviderBlock {
+  const out = structuredClone(patched);
+  const headerPaths = Object.keys(isRecord(before.headers) ? before.headers : {}).map((name) => ['headers', name]);
+  for (const path of [...secretPaths(beforeParsed), ...headerPaths]) {
+    const parent = at(out, path.slice(0, -1));
+    const key = path[path.length - 1]!;
+    const previous = at(before, path);
+    if (isRecord(parent) && parent[key] === SECRET_SET && previous !== undefined) parent[key] = previous;
+  }
+  return out;
+}
+
+const isRecord = (value: unknown): value is Record<string | number, unknown> => value !== null && typeof value === 'object';
+
 /** Whether a provider has a credential of its own (a key, Bedrock or Vertex credentials), for the set/unset view. */
 export function hasCredentials(parsed: ProviderConfig): boolean {
   return secretPaths(parsed).length > 0 || parsed.aws?.access_key_id !== undefined || parsed.vertex?.credentials_file !== undefined;

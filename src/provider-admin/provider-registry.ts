@@ -4,7 +4,7 @@ import { GatewayError } from '../errors/index.js';
 import { createProvider, type Provider } from '../providers/index.js';
 import type { CircuitBreaker } from '../router/circuit-breaker.js';
 import type { ModelCatalog } from '../router/model-catalog.js';
-import { hasCredentials, mergePatch, parseProviderBlock, providerFingerprint, redactProviderBlock, type ProviderBlock } from './provider-block.js';
+import { hasCredentials, keepHiddenSecrets, mergePatch, parseProviderBlock, providerFingerprint, redactProviderBlock, type ProviderBlock } from './provider-block.js';
 import type { RuntimeProviderStore, StoredProvider } from './runtime-provider-store.js';
 
 export interface ProviderRegistryDeps {
@@ -161,7 +161,8 @@ export class ProviderRegistry {
       }
       const patchId = (patch as Record<string, unknown>).id;
       if (patchId !== undefined && patchId !== id) throw new GatewayError('invalid_provider_config', 'A provider\'s id cannot be changed: add it under the new id and delete the old one.', { param: 'id' });
-      const block = mergePatch(entry.stored.block, patch) as ProviderBlock;
+      const merged = mergePatch(entry.stored.block, patch) as ProviderBlock;
+      const block = entry.config ? keepHiddenSecrets(merged, entry.stored.block, entry.config) : merged;
       const config = parseProviderBlock(block, `the patched provider "${id}"`, this.env);
       await this.change(id, { stored: { ...entry.stored, block, updatedAt: Math.max(Date.now(), entry.stored.updatedAt) }, config });
       this.leftOut.delete(id);
@@ -214,7 +215,7 @@ export class ProviderRegistry {
   }
 
   /** A run-time entry (its stored block, for a left-out one) by id, or why it cannot be changed through the API. */
-  private writable(id: string): Pick<RuntimeEntry, 'stored'> {
+  private writable(id: string): { stored: StoredProvider; config?: ProviderConfig } {
     const entry = this.runtime.get(id);
     if (entry) return entry;
     const left = this.leftOut.get(id);

@@ -153,6 +153,13 @@ describe('run-time providers (POST/PATCH/DELETE /v1/providers)', () => {
     expect(after.headers.get('x-meshgate-provider')).toBe('extra');
     expect(upstreamB.requests).toHaveLength(1);
     expect(upstreamB.requests[0]!.headers.authorization).toBe(`Bearer ${OTHER_KEY}`);
+
+    // What GET shows, PATCHed back whole: the "set" placeholder keeps the stored key instead of becoming the key.
+    const { config } = await (await admin('GET', '/v1/providers/extra')).json() as { config: Record<string, unknown> };
+    expect(config.api_key).toBe('set');
+    expect((await admin('PATCH', '/v1/providers/extra', { ...config, max_concurrent: 64 })).status).toBe(200);
+    expect((await chat('extra-model-2')).status).toBe(200);
+    expect(upstreamB.requests.at(-1)!.headers.authorization).toBe(`Bearer ${OTHER_KEY}`);
   });
 
   it('changes under load fail no request', async () => {
