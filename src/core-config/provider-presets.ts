@@ -30,6 +30,8 @@ export interface ProviderPreset {
   maxTokensField: 'max_tokens' | 'max_completion_tokens';
   /** Body fields the server refuses (400/422): left out of the request. */
   unsupported: readonly string[];
+  /** Fields of each message the server refuses (Groq: `messages[].name`): left out of every message. */
+  unsupportedMessageFields?: readonly string[];
   /** Body fields the server takes under another name (OpenAI name → the server's). */
   renamed?: Readonly<Record<string, string>>;
   /** Whether streams take `stream_options` (the gateway asks for usage in the last chunk with it). */
@@ -47,7 +49,7 @@ const PRESET_DATA = {
   groq: {
     // "logprobs, logit_bias, top_logprobs, messages[].name … will result in a 400 error"; `n` must be 1.
     title: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', keyEnv: 'GROQ_API_KEY', keyRequired: true, discovery: true,
-    maxTokensField: 'max_completion_tokens', unsupported: ['logprobs', 'logit_bias', 'top_logprobs'], streamOptions: true,
+    maxTokensField: 'max_completion_tokens', unsupported: ['logprobs', 'logit_bias', 'top_logprobs'], unsupportedMessageFields: ['name'], streamOptions: true,
     docs: 'https://console.groq.com/docs/openai',
   },
   mistral: {

@@ -99,6 +99,13 @@ describe('named OpenAI-compatible presets', () => {
     expect(response.headers.get('x-meshgate-warnings')).toBe('logprobs (Groq does not take it), top_logprobs (Groq does not take it)');
     expect(outcomes.at(-1)!.warnings).toEqual(['logprobs (Groq does not take it)', 'top_logprobs (Groq does not take it)']);
 
+    // A field of each message Groq refuses (messages[].name): left out of every message, named once.
+    const { response: named } = await openai().chat.completions.create({
+      model: 'gpt-4o', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', name: 'ada', content: 'named' }],
+    }).withResponse();
+    expect(pooled.requests.at(-1)!.body.messages).toEqual([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'named' }]);
+    expect(named.headers.get('x-meshgate-warnings')).toBe('messages[].name (Groq does not take it)');
+
     // Renamed (seed → random_seed) and the gateway's own stream_options: no warning.
     const { response: renamed } = await openai().chat.completions.create({ model: 'mistral-small-latest', seed: 3, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
     expect(renamed.headers.get('x-meshgate-warnings')).toBeNull();
