@@ -188,6 +188,7 @@ export class Gateway {
       const registry = await ProviderRegistry.open({
         catalog, breakers, logger,
         newBreaker: (id) => circuitBreaker(config, id, logger, metrics),
+        onRemoved: (id) => metrics.forgetProvider(id),
         settled: () => pipeline.settled(),
         store: new RuntimeProviderStore(store, new SealedBox(access.adminKey.secret)),
       }, config.providers);

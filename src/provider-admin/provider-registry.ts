@@ -12,6 +12,8 @@ export interface ProviderRegistryDeps {
   /** The breakers the router and the pipeline read, kept to one per active provider. */
   breakers: Map<string, CircuitBreaker>;
   newBreaker: (providerId: string) => CircuitBreaker;
+  /** A provider id no longer served (deleted, or gone from a reloaded file): per-provider series can go. */
+  onRemoved?: (providerId: string) => void;
   /** Resolves once the requests in flight now have finished (a replaced provider is closed after that). */
   settled: () => Promise<void>;
   store: RuntimeProviderStore;
@@ -291,7 +293,11 @@ export class ProviderRegistry {
     await this.deps.catalog.replace([...next.values()].map((a) => a.provider), { discover });
     // A rebuilt provider starts with a closed breaker: a new key or URL deserves a fresh chance.
     for (const [id, entry] of next) if (previous.get(id) !== entry) this.deps.breakers.set(id, this.deps.newBreaker(id));
-    for (const id of previous.keys()) if (!next.has(id)) this.deps.breakers.delete(id);
+    for (const id of previous.keys()) {
+      if (next.has(id)) continue;
+      this.deps.breakers.delete(id);
+      this.deps.onRemoved?.(id);
+    }
     this.active = next;
     const retired = [...previous.values()].filter((a) => next.get(a.provider.id) !== a).map((a) => a.provider);
     if (retired.length > 0) this.retire(retired);

@@ -238,6 +238,19 @@ describe('run-time providers (POST/PATCH/DELETE /v1/providers)', () => {
     expect((await admin('GET', '/v1/providers/from-env')).status).toBe(404);
   });
 
+  it('a deleted provider\'s circuit breaker and its metric series go with it', async () => {
+    // Nothing listens on port 1: every attempt is a connection error, which the breaker counts.
+    expect((await admin('POST', '/v1/providers', { id: 'unreachable', type: 'openai', base_url: 'http://127.0.0.1:1/v1', api_key: 'k', models: ['nowhere-model'], max_retries: 0 })).status).toBe(201);
+    for (let i = 0; i < 5; i++) expect((await chat('nowhere-model')).status).toBeGreaterThanOrEqual(500);
+    expect(node.breakers.get('unreachable')?.state()).toBe('open');
+    const metrics = () => fetch(`${node.url}/metrics`).then((r) => r.text());
+    expect(await metrics()).toContain('meshgate_circuit_breaker_state{provider="unreachable",state="open"} 1');
+    expect((await admin('DELETE', '/v1/providers/unreachable')).status).toBe(200);
+    expect(node.breakers.has('unreachable')).toBe(false);
+    // Its request counters stay (they are history); the gauge of its circuit state does not.
+    expect(await metrics()).not.toContain('meshgate_circuit_breaker_state{provider="unreachable"');
+  });
+
   it('no log line carries a provider key', () => {
     const text = lines.join('\n');
     expect(text).toContain('run-time provider changed');
