@@ -43,7 +43,14 @@ describe('forwarded requests, as the serving node sees them', () => {
 
   it('answers 504 when the deadline passes while the provider is still working', async () => {
     mock.enqueue({ kind: 'hang' });
-    const result = await serve(frame({}), AbortSignal.timeout(300));
+    // The deadline passes once the provider has the request (a fixed timer could fire before the call on a loaded
+    // machine, leaving the hang queued for the next test's request).
+    const before = mock.requests.length;
+    const deadline = new AbortController();
+    const served = serve(frame({}), deadline.signal);
+    await vi.waitFor(() => expect(mock.requests.length).toBeGreaterThan(before), { timeout: 10_000, interval: 10 });
+    deadline.abort(new DOMException('The frame deadline passed.', 'TimeoutError'));
+    const result = await served;
     expect(result.status).toBe(504);
   });
 });
