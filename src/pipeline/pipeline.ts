@@ -93,6 +93,9 @@ const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason in
  */
 export class Pipeline {
   private inFlight = 0;
+  /** Each request in flight, with whoever waits for it to finish (streams at their end): see `settled()`. */
+  private readonly running = new Map<number, Array<() => void>>();
+  private requestSeq = 0;
   private readonly providerInFlight = new Map<string, number>();
 
   private readonly router: Router;
@@ -104,6 +107,14 @@ export class Pipeline {
   /** Requests in flight to one provider (the `least_busy` strategy and the load signal read it). */
   providerLoad(providerId: string): number {
     return this.providerInFlight.get(providerId) ?? 0;
+  }
+
+  /**
+   * Resolves once every request in flight now has finished (streams included); later requests are not waited for.
+   * A provider replaced at run time is closed only after this, so the requests it was serving finish on it.
+   */
+  settled(): Promise<void> {
+    return Promise.all([...this.running.values()].map((waiters) => new Promise<void>((resolve) => waiters.push(resolve)))).then(() => undefined);
   }
 
   /** Requests being served right now (advertised as mesh capacity). */
@@ -122,6 +133,12 @@ export class Pipeline {
       attempts: [], status: 0, findings: [], warnings: [],
     };
     this.inFlight += 1;
+    const seq = (this.requestSeq += 1);
+    this.running.set(seq, []);
+    const done = () => {
+      for (const wake of this.running.get(seq) ?? []) wake();
+      this.running.delete(seq);
+    };
     let admission: Admission | undefined;
     let estimate: Estimate | undefined;
     let finished = false;
@@ -129,6 +146,7 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
+      done();
       if (error !== undefined && clientLeft(req.signal)) {
         // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
         // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.

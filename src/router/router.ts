@@ -56,11 +56,29 @@ export class Router {
   /** Per-target config of each group (context window, max output, capabilities), by target key. */
   private readonly targetConfig = new Map<string, NonNullable<ModelEntry['targets']>[number]>();
   quality: QualitySignals;
-  private providersById?: Map<string, Provider>;
 
-  constructor(private readonly deps: RouterDeps) {
-    this.profiles = profileTable(deps.profiles ?? {});
+  constructor(private deps: RouterDeps) {
+    this.profiles = new Map();
     this.quality = deps.quality ?? NO_QUALITY_SIGNALS;
+    this.configure(deps);
+  }
+
+  /**
+   * Takes new groups, aliases, profiles and fallbacks (a config reload). The maps are rebuilt in place, so a plan
+   * made from now on sees the new rules, and one already made keeps the targets it was given.
+   */
+  reconfigure(rules: Pick<RouterDeps, 'models' | 'profiles' | 'fallbacks'>): void {
+    this.deps = { ...this.deps, models: rules.models, profiles: rules.profiles, fallbacks: rules.fallbacks };
+    this.configure(this.deps);
+  }
+
+  private configure(deps: RouterDeps): void {
+    const profiles = profileTable(deps.profiles ?? {});
+    this.profiles.clear();
+    for (const [id, profile] of profiles) this.profiles.set(id, profile);
+    this.groups.clear();
+    this.aliases.clear();
+    this.targetConfig.clear();
     for (const entry of deps.models ?? []) {
       if (entry.alias_of) {
         this.aliases.set(entry.name, entry.alias_of);
@@ -161,8 +179,7 @@ export class Router {
   }
 
   private provider(id: string): Provider | undefined {
-    this.providersById ??= new Map(this.deps.catalog.providers().map((p) => [p.id, p]));
-    return this.providersById.get(id);
+    return this.deps.catalog.provider(id);
   }
 
   private groupTargetConfig(target: Target) {
