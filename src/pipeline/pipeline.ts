@@ -295,6 +295,7 @@ export class Pipeline {
     const { canonical, untranslatable } = validated;
     const { routing, server } = this.deps.config;
     const plan = this.plan(req, canonical, estimate);
+    if (plan.profile) outcome.profile = plan.profile;
     if (plan.plan.length === 0 && (plan.candidates.length > 0 || plan.dropped.length > 0)) throw noEligibleTarget(plan);
     const canonicalOnce = () => {
       if (untranslatable) throw untranslatable;
