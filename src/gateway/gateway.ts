@@ -22,7 +22,7 @@ import { createProvider, type Provider } from '../providers/index.js';
 import { CircuitBreaker } from '../router/circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { routingRoutes } from '../http/routes/routing.js';
+import { routingRoutes, routingSignalsRoute } from '../http/routes/routing.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, ResponseCache } from '../cache/index.js';
@@ -285,6 +285,7 @@ export class Gateway {
           analyticsRoutes(analytics),
           signalsSummaryRoute(signals),
           routingRoutes(pipeline),
+          routingSignalsRoute(router.stats, signals.aggregate),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
         apiPlugins: [

@@ -254,3 +254,19 @@ describe('POST /v1/routing/explain', () => {
     expect(response.status).toBe(401);
   });
 });
+
+describe('GET /v1/routing/signals', () => {
+  it('answers what the Score layer reads per target: measured success and latency percentiles', async () => {
+    for (let i = 0; i < 3; i++) expect((await chat('cheap-m')).status).toBe(200);
+    const response = await fetch(`${node.url}/v1/routing/signals`, { headers: { authorization: `Bearer ${node.gateway.access.adminKey.secret.reveal()}` } });
+    expect(response.status).toBe(200);
+    const { data } = (await response.json()) as { data: Array<{ target: string; provider: string; model: string; samples: number; success_rate: number; duration_ms: { p50: number; p95: number } }> };
+    const measured = data.find((t) => t.target === 'cheapp/cheap-m')!;
+    const engine = node.gateway.router.stats.signals('cheapp/cheap-m');
+    expect(measured).toMatchObject({ provider: 'cheapp', model: 'cheap-m', samples: engine.samples });
+    expect(measured.samples).toBeGreaterThanOrEqual(3);
+    expect(measured.success_rate).toBeCloseTo(engine.successRate!, 3);
+    expect(measured.duration_ms.p50).toBeCloseTo(engine.durationP50!, 3);
+    expect(measured.duration_ms.p95).toBeGreaterThanOrEqual(measured.duration_ms.p50);
+  });
+});
