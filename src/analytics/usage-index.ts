@@ -57,7 +57,7 @@ const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_QUEUED = 16;
 /** Record keys per catch-up message, and records read from LevelDB and appended per catch-up batch. */
 const KEY_CHUNK = 20_000;
-const RECORD_CHUNK = 2_000;
+const RECORD_CHUNK = 10_000;
 /** Records waiting to be sent (during a catch-up) are held up to this many; beyond, another catch-up finds them. */
 const MAX_HELD = 100_000;
 /** A query not back this long after its limit (DuckDB's interrupt did not land) gets the process killed. */

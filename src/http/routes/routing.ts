@@ -34,7 +34,7 @@ const explanationSchema = z.object({
 const explainDoc: RouteDoc = {
   tag: 'Routing',
   summary: 'Explain how a chat request would be routed, without calling any provider',
-  description: 'Each layer of the routing engine — candidates, filter (kept, dropped and why), score (normalised signals), rank — and the attempt plan. `x-meshgate-profile` and a `meshgate.profile` body field choose a profile as on a real request.',
+  description: 'Each layer of the routing engine — candidates, filter (kept, dropped and why), score (normalised signals), rank — and the attempt plan. The mesh target (`peer:*`) carries the price of the cheapest peer advert the pricing rules allow (`facts.priced_by` names that peer). `x-meshgate-profile` and a `meshgate.profile` body field choose a profile as on a real request.',
   query: explainQuerySchema,
   body: z.record(z.string(), z.unknown()),
   bodyExample: { model: 'fast', messages: [{ role: 'user', content: 'Hello' }], meshgate: { profile: 'cheap' } },
@@ -116,7 +116,7 @@ function explanation(plan: RoutePlan, estimate: { inputTokens: number; maxOutput
         target: target.key, score: round(score),
         signals: Object.fromEntries(Object.entries(signals).map(([k, v]) => [k, round(v)])),
         measured: { samples: measured.samples, ttft_p50_ms: measured.ttftP50 ?? null, ttft_p95_ms: measured.ttftP95 ?? null, duration_p50_ms: measured.durationP50 ?? null, duration_p95_ms: measured.durationP95 ?? null, latency_ewma_ms: measured.latencyEwma === undefined ? null : round(measured.latencyEwma), success_rate: measured.successRate === undefined ? null : round(measured.successRate) },
-        facts: { input_price: facts.inputPrice ?? null, output_price: facts.outputPrice ?? null, context_window: facts.contextWindow ?? null, region: facts.region ?? null, circuit: facts.circuit, in_flight: facts.inFlight, capacity: facts.capacity },
+        facts: { input_price: facts.inputPrice ?? null, output_price: facts.outputPrice ?? null, priced_by: facts.pricedBy ?? null, context_window: facts.contextWindow ?? null, region: facts.region ?? null, circuit: facts.circuit, in_flight: facts.inFlight, capacity: facts.capacity },
       })),
       rank: plan.plan.map((p) => p.target.key),
     },
