@@ -327,7 +327,7 @@ export class Pipeline {
     const meshAllowed = peers !== undefined && meshTarget !== undefined && peers.canForward(req);
     // A plan that ranks the mesh first (`cheapest`, with a peer's advert below every local price) asks it first;
     // local targets are then the failover.
-    if (meshAllowed && plan.plan[0]?.target.peer) {
+    if (meshAllowed && meshFirst) {
       try {
         return await viaMesh();
       } catch (err) {
