@@ -42,7 +42,7 @@ export const ERROR_CODES = {
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
   conflicting_credentials: { status: 400, type: 'invalid_request_error', meaning: 'The request carries two different credentials (named by where they came from: `authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, the `key` query parameter); send one.' },
   invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
-  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, several statements or SQLite\'s own tables.' },
+  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, SET, several statements, a catalog table or a table function that reads beyond the usage tables.' },
   sql_rejected: { status: 422, type: 'invalid_request_error', meaning: 'The SQL the analytics model wrote for `POST /v1/ask` is not valid or not allowed; `details` has the SQL and the reason.' },
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route for this method and path (or this API format has no such endpoint).' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
@@ -108,8 +108,8 @@ export const ERROR_CODES = {
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   state_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The state backend that replicas share (`[state] backend = "redis"`) is unreachable or slower than `state.timeout_ms`, so the request was refused rather than admitted without limits (`Retry-After`). The message names the backend, never its address or credentials.' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
-  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still being built at start (`Retry-After`), is disabled (`analytics.enabled = false`), or its query process failed.' },
-  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was stopped.' },
+  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still catching up with the records (at start, or after its index process restarted; `Retry-After`), is disabled (`analytics.enabled = false`), or its index process failed.' },
+  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was interrupted.' },
   deadline_exceeded: { status: 504, type: 'timeout_error', meaning: 'The request ran out of time while the gateway waited on something of its own.' },
 
   // Upstreams (providers and mesh peers)

@@ -24,7 +24,7 @@ import { CircuitBreaker, type CircuitState } from '../router/circuit-breaker.js'
 import { SharedCircuits } from '../router/shared-circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { routingRoutes } from '../http/routes/routing.js';
+import { routingRoutes, routingSignalsRoute } from '../http/routes/routing.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, RedisResponseCache, ResponseCache } from '../cache/index.js';
@@ -319,6 +319,7 @@ export class Gateway {
           analyticsRoutes(analytics),
           signalsSummaryRoute(signals),
           routingRoutes(pipeline),
+          routingSignalsRoute(router.stats, signals.aggregate),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
         ],
         apiPlugins: [

@@ -8,7 +8,7 @@ import type { CircuitBreaker } from '../router/circuit-breaker.js';
 import { answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { fallbackClassOf, noEligibleTarget, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
+import { fallbackClassOf, noEligibleTarget, priceAllows, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
 import { needsOf, takeRoutingOptions } from './routing-options.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
@@ -272,9 +272,10 @@ export class Pipeline {
   plan(req: GatewayRequest, canonical: CanonicalRequest | undefined, estimate: Estimate): RoutePlan {
     const rules = this.deps.routingRules?.(req.principal) ?? {};
     const peers = this.deps.peers;
+    const peersAllowed = peers !== undefined && peers.canForward(req);
     return this.router.plan({
       model: req.model, needs: needsOf(req, canonical, estimate), rules, profile: req.profile ?? rules.profile,
-      peersAllowed: peers !== undefined && peers.canForward(req),
+      peersAllowed, ...(peersAllowed && peers.prices ? { peerPrices: (model: string) => peers.prices!(model) } : {}),
     });
   }
 
@@ -313,6 +314,7 @@ export class Pipeline {
     const { canonical, untranslatable } = validated;
     const { routing, server } = this.deps.config;
     const plan = this.plan(req, canonical, estimate);
+    if (plan.profile) outcome.profile = plan.profile;
     if (plan.plan.length === 0 && (plan.candidates.length > 0 || plan.dropped.length > 0)) throw noEligibleTarget(plan);
     const canonicalOnce = () => {
       if (untranslatable) throw untranslatable;
@@ -326,8 +328,31 @@ export class Pipeline {
     const attempts: AttemptRecord[] = outcome.attempts;
     const overCapacity = this.inFlight > server.max_concurrent;
     const targets = this.providerTargets(plan.plan);
+    const meshFirst = plan.plan[0]?.target.peer === true;
     const tried = new Set<string>();
     let last: ProviderTarget | undefined;
+    const peers = this.deps.peers;
+    const meshTarget = plan.plan.find((p) => p.target.peer)?.target;
+    const viaMesh = async () => {
+      meter = newMeter(performance.now());
+      outcome.upstreamCalled = true;
+      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model));
+      outcome.peer = result.peerId;
+      outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
+      outcome.model = result.model;
+      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false, plan };
+    };
+    const meshAllowed = peers !== undefined && meshTarget !== undefined && peers.canForward(req);
+    // A plan that ranks the mesh first (`cheapest`, with a peer's advert below every local price) asks it first;
+    // local targets are then the failover.
+    if (meshAllowed && meshFirst) {
+      try {
+        return await viaMesh();
+      } catch (err) {
+        localError = toGatewayError(err);
+        if (req.signal.aborted || !answerableElsewhere(localError) || targets.length === 0) throw localError;
+      }
+    }
     const runPlan = (list: ProviderTarget[]) => runFailover(list, async (target) => {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
@@ -364,19 +389,24 @@ export class Pipeline {
       localError = new GatewayError('node_at_capacity', `This node is at capacity (${server.max_concurrent} requests in flight).`, { retryAfter: 1 });
     }
 
-    const peers = this.deps.peers;
-    const meshTarget = plan.plan.find((p) => p.target.peer)?.target;
-    if (peers && meshTarget && peers.canForward(req)) {
-      meter = newMeter(performance.now());
-      outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers, forPeers(req, meshTarget.model), meter, routing, attempts, localError);
-      outcome.peer = result.peerId;
-      outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
-      outcome.model = result.model;
-      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false, plan };
-    }
+    if (meshAllowed && !meshFirst) return viaMesh();
     if (localError) throw localError;
     throw modelNotFound(req.model, { suggestions: this.deps.catalog.closeMatches(req.model) });
+  }
+
+  /**
+   * Under price rules (the credential's, or the profile's `max_price`), only peers whose signed advert passes them are
+   * forwarded to — the same test the filter made on the mesh target's price. Without any: every peer.
+   */
+  private peerPriceFilter(req: GatewayRequest, plan: RoutePlan, model: string): ((peerId: string) => boolean) | undefined {
+    const rules = this.deps.routingRules?.(req.principal) ?? {};
+    const profile = plan.profile ? this.router.profile(plan.profile) : undefined;
+    if (!rules.freeOnly && rules.maxInputPrice === undefined && rules.maxOutputPrice === undefined && profile?.max_price === undefined) return undefined;
+    const prices = new Map((this.deps.peers?.prices?.(model) ?? []).map((p) => [p.peerId, p]));
+    return (peerId) => {
+      const price = prices.get(peerId);
+      return priceAllows({ inputPrice: price?.inputPerMTok, outputPrice: price?.outputPerMTok }, rules, profile);
+    };
   }
 
   private providerTargets(planned: PlannedTarget[]): ProviderTarget[] {

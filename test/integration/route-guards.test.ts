@@ -65,6 +65,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/admin/tokens/:id': 'admin',
   'DELETE /v1/admin/tokens/:id': 'admin',
   'POST /v1/routing/explain': 'admin',
+  'GET /v1/routing/signals': 'admin',
   'GET /v1/stats': 'admin',
   'GET /v1/records': 'admin',
   'GET /v1/records/export': 'admin',
