@@ -67,6 +67,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
   const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders, keyTrail: meter.keys });
+  if (upstream.warnings?.length) warnings = [...warnings, ...upstream.warnings];
 
   if (!req.stream) {
     if (sameFormat) {

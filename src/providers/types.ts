@@ -44,6 +44,8 @@ export interface UpstreamResponse {
   json(): Promise<unknown>;
   /** Stops the body download (used when the client goes away). */
   abort(): void;
+  /** Request fields the provider's own rules left out of the body sent (a preset's quirks), for x-meshgate-warnings. */
+  warnings?: string[];
 }
 
 /**
@@ -73,6 +75,8 @@ export interface ProviderEndpoints {
   authorize?(request: SignableRequest, apiKey: string | undefined, signal: AbortSignal): Promise<Record<string, string>>;
   /** Provider-specific body adjustments after translation (Vertex's Claude: no `model`, its own `anthropic_version`). */
   prepareBody?(op: Operation, model: string, body: Record<string, unknown>): Record<string, unknown>;
+  /** What `prepareBody` leaves out of this body that the client asked for, each named with why (x-meshgate-warnings). */
+  droppedFields?(op: Operation, model: string, body: Record<string, unknown>): string[];
   /** The `accept` header of a streaming request (default `text/event-stream`). */
   streamAccept?: string;
   /**
