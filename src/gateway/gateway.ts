@@ -30,12 +30,22 @@ import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
+import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   /** Skip model discovery at start (tests that configure fixed model lists do not need it). */
   skipDiscovery?: boolean;
+  /**
+   * The primary process of a node with workers (`server.workers` > 1): listen on this Unix socket instead of
+   * `[server] host:port` — only the node's workers connect to it — and take each request's client address from the
+   * `x-meshgate-client-address` header its worker sets (on this socket only; never from the public port).
+   */
+  internalSocket?: string;
 }
+
+/** The header a worker names the client's address in when it hands a request to its primary (internal socket only). */
+export const CLIENT_ADDRESS_HEADER = 'x-meshgate-client-address';
 
 /** Everything a running node is made of, built in dependency order by `Gateway.start`. */
 interface GatewayParts {
@@ -268,7 +278,9 @@ export class Gateway {
           }),
         },
         authenticate: async (request) => {
-          const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
+          const forwardedBy = options.internalSocket ? request.headers[CLIENT_ADDRESS_HEADER] : undefined;
+          const socketAddress = typeof forwardedBy === 'string' && forwardedBy !== '' ? forwardedBy : request.socket.remoteAddress;
+          const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress });
           request.clientIp = ip;
           return access.authenticator.authenticate({ headers: request.headers, ip, queryKeys: queryKeyOf(request.raw, request.url) });
         },
@@ -295,9 +307,15 @@ export class Gateway {
         openPlugins: [metricsRoute(metrics), ...(config.server.portal ? [portalRoutes()] : [])],
       });
       opened.push(() => app.close());
-      const address = await app.listen({ host: config.server.host, port: config.server.port });
-      const { port } = new URL(address);
-      const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      let url: string;
+      if (options.internalSocket) {
+        await app.listen({ path: options.internalSocket });
+        url = `unix:${options.internalSocket}`;
+      } else {
+        const address = await app.listen({ host: config.server.host, port: config.server.port });
+        const { port } = new URL(address);
+        url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      }
       return new Gateway({
         config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
@@ -306,6 +324,11 @@ export class Gateway {
       for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));
       throw err;
     }
+  }
+
+  /** The pipeline's view of the mesh (forwarding to peers), when the mesh runs; a primary lends it to its workers. */
+  get peerForwarder(): PeerForwarder | undefined {
+    return this.meshServices?.forwarder;
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
@@ -372,7 +395,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 /** One circuit breaker per provider, reporting its state changes to the log and to metrics. */
-function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics): Map<string, CircuitBreaker> {
+export function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics): Map<string, CircuitBreaker> {
   const { circuit_breaker: cb } = config.routing;
   const settings = { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms };
   return new Map(providers.map((provider) => [provider.id, new CircuitBreaker(settings, (state) => {

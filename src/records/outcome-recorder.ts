@@ -26,7 +26,8 @@ export class OutcomeRecorder {
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
-    private readonly store: RecordStore,
+    /** The record store, or whatever writes to it (a worker process's sink to its primary). */
+    private readonly store: Pick<RecordStore, 'write'>,
     private readonly options: OutcomeRecorderOptions,
   ) {}
 

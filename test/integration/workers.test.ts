@@ -1,0 +1,170 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+
+/**
+ * `server.workers = 2` on a real `meshgate start`: one primary that owns LevelDB, the mesh and the operator API, two
+ * workers serving the pipeline on the shared port. Every request here uses a connection of its own, so the cluster's
+ * round-robin spreads them over both workers; the logs (each worker's lines carry its `worker` id) show that it did.
+ */
+const GRACE_SECONDS = 30;
+
+let mock: MockUpstream;
+let dir: string;
+let node: NodeProcess;
+let adminKey: string;
+
+/** A fresh connection per request (no keep-alive), so consecutive requests land on different workers. */
+function once(url: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  const dispatcher = new Agent({ pipelining: 0 });
+  return request(`${url}${path}`, { method: (init.method ?? 'GET') as 'GET', headers: { connection: 'close', ...init.headers }, body: init.body, dispatcher })
+    .finally(() => void dispatcher.close());
+}
+
+const chatBody = (stream = false) => JSON.stringify({ model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'one two three four five six' }] });
+
+function chat(url: string, headers: Record<string, string> = {}, stream = false) {
+  return once(url, '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: chatBody(stream) });
+}
+
+/** The workers that logged serving these request ids. */
+function servedBy(ids: string[]): Set<unknown> {
+  const wanted = new Set(ids);
+  return new Set(node.logs.filter((l) => l.msg === 'request completed' && wanted.has(l.requestId as string)).map((l) => l.worker));
+}
+
+function metricSum(text: string, name: string, labels: Record<string, string>): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    dir = await mkdtemp(join(tmpdir(), 'meshgate-workers-'));
+    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, extraConfig: ['[auth]', 'mode = ["public", "token"]'] });
+    adminKey = node.stdout.find((l) => l.startsWith('admin key generated (shown once): '))!.slice('admin key generated (shown once): '.length);
+  }, PROCESS_TEST_TIMEOUT_MS);
+
+  afterAll(async () => {
+    node.child.kill('SIGKILL');
+    await node.exited;
+    await mock.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  afterEach(() => mock.setDefault({ kind: 'ok' }));
+
+  it('starts two workers and the mesh once: one peer id, whichever worker answers', async () => {
+    const started = node.logs.filter((l) => l.msg === 'worker started');
+    expect(new Set(started.map((l) => l.pid)).size).toBe(2);
+    expect(node.stdout.filter((l) => l.startsWith('mesh: peer id ')).length).toBe(1);
+    const peerIds = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await once(node.url, '/health');
+      expect(res.statusCode).toBe(200);
+      peerIds.add(((await res.body.json()) as { mesh: { peer_id: string } }).mesh.peer_id);
+    }
+    expect([...peerIds]).toEqual([node.stdout.find((l) => l.startsWith('mesh: peer id '))!.split(' ')[3]!.replace(/,$/, '')]);
+  });
+
+  it('admits exactly the limit across workers, and a revocation at the primary is refused by every worker', async () => {
+    mock.setDefault({ kind: 'ok', delayMs: 50 });
+    const minted = await once(node.url, '/v1/admin/tokens', {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` },
+      body: JSON.stringify({ sub: 'workers test', requests: { limit: 10, period: 'hour' } }),
+    });
+    expect(minted.statusCode).toBe(201);
+    const { token, id } = (await minted.body.json()) as { token: string; id: string };
+    const answers = await Promise.all(Array.from({ length: 30 }, async () => {
+      const res = await chat(node.url, { authorization: `Bearer ${token}` });
+      await res.body.text();
+      return { status: res.statusCode, id: String(res.headers['x-request-id']) };
+    }));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(10);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(20);
+    await expect.poll(() => servedBy(answers.map((a) => a.id)).size, { timeout: 10_000 }).toBe(2);
+
+    const revoked = await once(node.url, `/v1/admin/tokens/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${adminKey}` } });
+    expect(revoked.statusCode).toBe(200);
+    const after = await Promise.all(Array.from({ length: 4 }, async () => {
+      const res = await chat(node.url, { authorization: `Bearer ${token}` });
+      return { status: res.statusCode, code: ((await res.body.json()) as { error: { code: string } }).error.code, id: String(res.headers['x-request-id']) };
+    }));
+    expect(after.map((a) => a.code)).toEqual(['token_revoked', 'token_revoked', 'token_revoked', 'token_revoked']);
+  });
+
+  it('keeps records whole and /metrics aggregated: every request served by either worker is in both', async () => {
+    const before = await once(node.url, '/metrics');
+    const counted = metricSum(await before.body.text(), 'meshgate_requests_total', { status_code: '200', model: 'gpt-4o' });
+    const ids = await Promise.all(Array.from({ length: 12 }, async () => {
+      const res = await chat(node.url);
+      await res.body.text();
+      expect(res.statusCode).toBe(200);
+      return String(res.headers['x-request-id']);
+    }));
+    await expect.poll(() => servedBy(ids).size, { timeout: 10_000 }).toBe(2);
+    // Records reach the primary in batches; each shows up within moments.
+    await expect.poll(async () => {
+      const res = await once(node.url, '/v1/records?limit=1000', { headers: { authorization: `Bearer ${adminKey}` } });
+      const listed = new Set(((await res.body.json()) as { data: Array<{ id: string }> }).data.map((r) => r.id));
+      return ids.filter((id) => !listed.has(id));
+    }, { timeout: 10_000 }).toEqual([]);
+    // Any worker answers /metrics for the whole node: the 12 requests are counted whichever worker served them.
+    for (let i = 0; i < 3; i++) {
+      const res = await once(node.url, '/metrics');
+      expect(metricSum(await res.body.text(), 'meshgate_requests_total', { status_code: '200', model: 'gpt-4o' }) - counted).toBe(12);
+    }
+  });
+
+  it('restarts a worker that was killed, with a log line, and keeps serving', async () => {
+    const started = node.logs.filter((l) => l.msg === 'worker started');
+    const victim = started.at(-1)!.pid as number;
+    process.kill(victim, 'SIGKILL');
+    const restarted = await node.waitForLog((l) => l.msg === 'worker exited unexpectedly; restarting it' && l.pid === victim, 30_000);
+    expect(restarted).toMatchObject({ signal: 'SIGKILL' });
+    await expect.poll(() => node.logs.filter((l) => l.msg === 'worker started').length, { timeout: 60_000 }).toBe(started.length + 1);
+    for (let i = 0; i < 4; i++) {
+      const res = await chat(node.url);
+      await res.body.text();
+      expect(res.statusCode).toBe(200);
+    }
+  });
+
+  it('SIGTERM drains both workers: open streams on each run to their end, every record is written, exit code 0', async () => {
+    // About ten SSE frames 200 ms apart: each stream outlives the signal by well over a second.
+    mock.setDefault({ kind: 'slow', chunkDelayMs: 200 });
+    const streams = await Promise.all(Array.from({ length: 6 }, async () => {
+      const res = await chat(node.url, {}, true);
+      expect(res.statusCode).toBe(200);
+      const chunks: string[] = [];
+      const done = (async () => {
+        for await (const chunk of res.body) chunks.push(String(chunk));
+      })();
+      return { id: String(res.headers['x-request-id']), chunks, done };
+    }));
+    await mock.waitForRequests(6, 30_000);
+    await expect.poll(() => streams.every((s) => s.chunks.length > 0), { timeout: 30_000 }).toBe(true);
+    node.child.kill('SIGTERM');
+    const code = await node.exited;
+    await Promise.all(streams.map((s) => s.done));
+    expect(code).toBe(0);
+    for (const stream of streams) expect(stream.chunks.join('')).toContain('data: [DONE]');
+    const draining = node.logs.filter((l) => l.msg === 'shutdown: stopped accepting requests, draining in-flight ones' && l.worker !== undefined);
+    const busy = draining.filter((l) => (l.inFlight as number) > 0).map((l) => l.worker);
+    expect(new Set(busy).size).toBe(2);
+    expect(node.logs.filter((l) => l.msg?.startsWith('shutdown: worker done')).length).toBe(2);
+    const recorded = await recordedIds(dir);
+    for (const stream of streams) expect(recorded.has(stream.id), `record of stream ${stream.id}`).toBe(true);
+    expect(node.stdout.at(-1)).toBe('meshgate stopped');
+  });
+});
