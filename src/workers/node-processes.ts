@@ -21,8 +21,9 @@ export function workerCount(config: Config): number {
 /** Refuses, before anything starts, a configuration that several workers cannot honour exactly. */
 export function checkWorkersConfig(config: Config, count: number): void {
   if (count <= 1) return;
-  if (config.cache.enabled) {
-    throw new ConfigError(`Invalid configuration: server.workers = ${config.server.workers} (${count} processes) with cache.enabled = true: the response cache lives in the primary's LevelDB and is not yet reachable from workers. Set server.workers = 1 or cache.enabled = false.`);
+  // Workers share max_concurrent (each takes its share, so together they never exceed it): each needs at least one.
+  if (config.server.max_concurrent < count) {
+    throw new ConfigError(`Invalid configuration: server.workers = ${config.server.workers} (${count} processes) is more than server.max_concurrent = ${config.server.max_concurrent}: the workers share that limit and each needs at least 1. Raise server.max_concurrent or lower server.workers.`);
   }
 }
 
@@ -63,6 +64,7 @@ export async function startPrimary(config: Config, count: number, options: { log
         return written;
       },
       peerId: node.mesh?.peerId,
+      cache: node.cache?.backend,
       logger,
     });
     const workers = hub;
@@ -91,7 +93,7 @@ export async function runWorker(config: Config): Promise<number> {
   }
   let node: WorkerNode;
   try {
-    node = await WorkerNode.start(config, { channel, primarySocket, logger });
+    node = await WorkerNode.start(config, { channel, primarySocket, logger, workers: workerCount(config) });
   } catch (err) {
     const e = err as Error & { code?: string };
     logger.error({ err: e.message, code: e.code }, 'worker failed to start');

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { TokenChange, TokenRecord, TokenRegistry } from '../auth/index.js';
+import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import type { UsageRecord } from '../records/index.js';
@@ -15,6 +16,8 @@ export interface PrimaryParts {
   state?: StateBackend;
   /** Writes one record to the node's record store (and its SQL index). */
   writeRecord: (record: UsageRecord) => Promise<boolean>;
+  /** The response cache's store, when `[cache] enabled`: workers look answers up and fill them here. */
+  cache?: ResponseCacheBackend;
   peerId?: string;
   logger: Logger;
 }
@@ -71,6 +74,11 @@ export class PrimaryHub {
     channel.handle('revoked', async (tokenId: string) => tokens.isRevoked(tokenId) || ((await state?.revocations.isRevoked(tokenId)) ?? false));
     channel.handle('revoke', async ({ tokenId, at, until }: { tokenId: string; at: number; until: number | null }) => state?.revocations.revoke(tokenId, at, until));
     channel.handle('tokens.learn', (record: TokenRecord) => tokens.learn(record));
+    const { cache } = this.parts;
+    if (cache) {
+      channel.handle('cache.get', (key: string) => cache.get(key));
+      channel.handle('cache.set', ({ key, answer, bytes }: { key: string; answer: CachedAnswer; bytes: number }) => cache.set(key, answer, bytes));
+    }
     channel.handle('records.write', (records: UsageRecord[]) => Promise.all(records.map((record) => this.parts.writeRecord(record))));
   }
 

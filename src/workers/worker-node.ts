@@ -20,7 +20,8 @@ import type { IpcChannel } from './ipc-channel.js';
 import { peerForwarderViaPrimary } from './peer-bridge.js';
 import { PrimaryRecordSink } from './record-sink.js';
 import { primaryForwarder } from './request-forwarder.js';
-import { PrimaryState, tokenReplica, type WorkerHello } from './worker-state.js';
+import { cacheViaPrimary, PrimaryState, tokenReplica, type WorkerHello } from './worker-state.js';
+import { ResponseCache } from '../cache/index.js';
 
 /**
  * One worker process of a node with `server.workers` > 1: the request pipeline — providers, routing, translation,
@@ -35,11 +36,11 @@ export class WorkerNode {
     readonly url: string,
     private readonly parts: {
       config: Config; logger: Logger; app: FastifyInstance; providers: Provider[]; catalog: ModelCatalog; recorder: OutcomeRecorder;
-      sink: PrimaryRecordSink; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics;
+      sink: PrimaryRecordSink; cache?: ResponseCache; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics;
     },
   ) {}
 
-  static async start(config: Config, options: { channel: IpcChannel; primarySocket: string; logger: Logger }): Promise<WorkerNode> {
+  static async start(config: Config, options: { channel: IpcChannel; primarySocket: string; logger: Logger; workers: number }): Promise<WorkerNode> {
     const { channel, logger } = options;
     const startedAt = Date.now();
     const hello = await channel.call<WorkerHello>('hello');
@@ -70,8 +71,13 @@ export class WorkerNode {
     });
     await catalog.start(config.routing.discovery_interval_seconds * 1000);
     const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
+    // `max_concurrent` is the node's: each worker takes its share, so together they never serve more at once.
+    const maxConcurrent = Math.floor(config.server.max_concurrent / options.workers);
+    const cache = config.cache.enabled ? new ResponseCache(config.cache, cacheViaPrimary(channel), logger) : undefined;
     const pipeline = new Pipeline({
-      config, catalog, router, breakers, logger,
+      config: { routing: config.routing, server: { ...config.server, max_concurrent: maxConcurrent } },
+      cache,
+      catalog, router, breakers, logger,
       routingRules: (principal) => access.rules.routing(principal),
       sanitize: sanitizeStep(sanitizer),
       admit: (req, estimate) => admit(req, estimate),
@@ -108,7 +114,7 @@ export class WorkerNode {
     const address = await app.listen({ host: config.server.host, port: config.server.port });
     const { port } = new URL(address);
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, access, state, forwarder, metrics });
+    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics });
   }
 
   /** Stops accepting, finishes what is in flight (up to the grace period), then hands the last records and settlements to the primary. */
@@ -130,6 +136,7 @@ export class WorkerNode {
     clearTimeout(grace);
     this.parts.forwarder.close();
     await Promise.all(this.parts.providers.map((p) => p.close()));
+    await this.parts.cache?.close();
     await this.parts.recorder.drain();
     await this.parts.sink.flush();
     await this.parts.access.close();

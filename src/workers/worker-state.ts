@@ -1,5 +1,6 @@
 import type { TokenChange, TokenRecord } from '../auth/index.js';
 import { TokenRegistry } from '../auth/index.js';
+import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import type { StateBackend, StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
@@ -85,4 +86,14 @@ export function tokenReplica(channel: IpcChannel, records: TokenRecord[]): Token
   });
   channel.on<TokenChange>('tokens.change', (change) => replica.mirror(change));
   return replica;
+}
+
+/** The response cache's store as a worker reaches it: the primary's (one cache for the node, one size cap). */
+export function cacheViaPrimary(channel: IpcChannel): ResponseCacheBackend {
+  return {
+    get: (key) => channel.call<CachedAnswer | undefined>('cache.get', key),
+    set: (key, answer, bytes) => channel.call<void>('cache.set', { key, answer, bytes }),
+    // The store is the primary's to close.
+    close: async () => undefined,
+  };
 }

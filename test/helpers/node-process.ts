@@ -30,7 +30,7 @@ export interface NodeProcess {
  */
 export async function startNodeProcess(
   mock: MockUpstream, dir: string,
-  options: { graceSeconds?: number; logLevel?: string; mesh?: boolean; workers?: number; extraConfig?: string[] } = {},
+  options: { graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number; extraConfig?: string[] } = {},
 ): Promise<NodeProcess> {
   const config = join(dir, 'node.toml');
   await writeFile(config, [
@@ -38,7 +38,7 @@ export async function startNodeProcess(
     ...(options.workers ? [`workers = ${options.workers}`] : []),
     ...(options.extraConfig ?? []),
     '[storage]', `dir = "${join(dir, 'data')}"`,
-    ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]'] : []),
+    ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', ...(options.meshBootstrap ? [`bootstrap = ${JSON.stringify(options.meshBootstrap)}`] : [])] : []),
     '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.openaiBaseUrl}"`, 'api_key = "test-key"', 'models = ["gpt-4o"]', '',
   ].join('\n'));
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {

@@ -5,6 +5,8 @@ import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { parsePrometheusText } from '../helpers/prometheus.js';
 
 /**
  * `server.workers = 2` on a real `meshgate start`: one primary that owns LevelDB, the mesh and the operator API, two
@@ -14,6 +16,9 @@ import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProces
 const GRACE_SECONDS = 30;
 
 let mock: MockUpstream;
+/** A mesh peer (in this process) that serves the one model the node under test does not: `peer-only`. */
+let peerUpstream: MockUpstream;
+let peer: TestGateway;
 let dir: string;
 let node: NodeProcess;
 let adminKey: string;
@@ -37,36 +42,40 @@ function servedBy(ids: string[]): Set<unknown> {
   return new Set(node.logs.filter((l) => l.msg === 'request completed' && wanted.has(l.requestId as string)).map((l) => l.worker));
 }
 
+/** The sum of a metric's samples with these labels, from a valid Prometheus exposition (the parser checks it). */
 function metricSum(text: string, name: string, labels: Record<string, string>): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
+  return parsePrometheusText(text).samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0);
 }
 
 describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     mock = await startMockUpstream();
+    peerUpstream = await startMockUpstream();
+    peer = await startTestGateway([{ id: 'peer-openai', type: 'openai', base_url: peerUpstream.openaiBaseUrl, api_key: TEST_KEY, models: ['peer-only'], max_retries: 0 }], {
+      mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000 },
+    });
     dir = await mkdtemp(join(tmpdir(), 'meshgate-workers-'));
-    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, extraConfig: ['[auth]', 'mode = ["public", "token"]'] });
+    node = await startNodeProcess(mock, dir, {
+      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), extraConfig: ['[auth]', 'mode = ["public", "token"]'],
+    });
     adminKey = node.stdout.find((l) => l.startsWith('admin key generated (shown once): '))!.slice('admin key generated (shown once): '.length);
   }, PROCESS_TEST_TIMEOUT_MS);
 
   afterAll(async () => {
     node.child.kill('SIGKILL');
     await node.exited;
-    await mock.close();
+    await peer.close();
+    await Promise.all([mock.close(), peerUpstream.close()]);
     await rm(dir, { recursive: true, force: true });
   });
 
   afterEach(() => mock.setDefault({ kind: 'ok' }));
 
   it('starts two workers and the mesh once: one peer id, whichever worker answers', async () => {
-    const started = node.logs.filter((l) => l.msg === 'worker started');
-    expect(new Set(started.map((l) => l.pid)).size).toBe(2);
+    // The log lines (stderr) may trail the stdout line that says the node listens.
+    await expect.poll(() => new Set(node.logs.filter((l) => l.msg === 'worker started').map((l) => l.pid)).size, { timeout: 10_000 }).toBe(2);
     expect(node.stdout.filter((l) => l.startsWith('mesh: peer id ')).length).toBe(1);
     const peerIds = new Set<string>();
     for (let i = 0; i < 6; i++) {
@@ -75,6 +84,30 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
       peerIds.add(((await res.body.json()) as { mesh: { peer_id: string } }).mesh.peer_id);
     }
     expect([...peerIds]).toEqual([node.stdout.find((l) => l.startsWith('mesh: peer id '))!.split(' ')[3]!.replace(/,$/, '')]);
+  });
+
+  it('forwards through the primary\'s mesh from either worker: plain and streamed answers from the peer', async () => {
+    await expect.poll(async () => {
+      const res = await once(node.url, '/v1/models');
+      return ((await res.body.json()) as { data: Array<{ id: string }> }).data.some((m) => m.id === 'peer-only');
+    }, { timeout: 30_000, interval: 200 }).toBe(true);
+    peerUpstream.setDefault({ kind: 'slow', chunkDelayMs: 10 });
+    const answers = await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+      const stream = i % 2 === 1;
+      const res = await once(node.url, '/v1/chat/completions', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'peer-only', stream, messages: [{ role: 'user', content: 'across the mesh' }] }),
+      });
+      return { status: res.statusCode, stream, servedBy: res.headers['x-meshgate-served-by'], text: await res.body.text(), id: String(res.headers['x-request-id']) };
+    }));
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.servedBy).toBe(peer.gateway.mesh!.peerId);
+      if (answer.stream) expect(answer.text).toContain('data: [DONE]');
+      else expect(((JSON.parse(answer.text)) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content.length).toBeGreaterThan(0);
+    }
+    await expect.poll(() => servedBy(answers.map((a) => a.id)).size, { timeout: 10_000 }).toBe(2);
+    peerUpstream.setDefault({ kind: 'ok' });
   });
 
   it('admits exactly the limit across workers, and a revocation at the primary is refused by every worker', async () => {
