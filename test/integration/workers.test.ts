@@ -58,7 +58,7 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     });
     dir = await mkdtemp(join(tmpdir(), 'meshgate-workers-'));
     node = await startNodeProcess(mock, dir, {
-      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), extraConfig: ['[auth]', 'mode = ["public", "token"]'],
+      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), extraConfig: ['[auth]', 'mode = ["public", "token"]', '[cache]', 'enabled = true'],
     });
     adminKey = node.stdout.find((l) => l.startsWith('admin key generated (shown once): '))!.slice('admin key generated (shown once): '.length);
   }, PROCESS_TEST_TIMEOUT_MS);
@@ -157,6 +157,31 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
       const res = await once(node.url, '/metrics');
       expect(metricSum(await res.body.text(), 'meshgate_requests_total', { status_code: '200', model: 'gpt-4o' }) - counted).toBe(12);
     }
+  });
+
+  it('shares one response cache: an answer stored by one worker is a hit at the other', async () => {
+    // The cache keeps entries per principal; the public has none, so a token's requests are cached.
+    const minted = await once(node.url, '/v1/admin/tokens', {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ sub: 'cache test' }),
+    });
+    const { token } = (await minted.body.json()) as { token: string };
+    const body = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'cache me across workers' }] });
+    const ask = async () => {
+      const res = await once(node.url, '/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-meshgate-cache': 'use', authorization: `Bearer ${token}` }, body });
+      expect(res.statusCode).toBe(200);
+      return { cache: res.headers['x-meshgate-cache'], id: String(res.headers['x-request-id']), text: await res.body.text() };
+    };
+    const first = await ask();
+    expect(first.cache).toBe('miss');
+    // The answer is stored once the response completed: the first hit comes within moments.
+    await expect.poll(async () => (await ask()).cache, { timeout: 10_000 }).toBe('hit');
+    // Then, one connection each, both workers answer from the one cache.
+    const hits = [];
+    for (let i = 0; i < 6; i++) hits.push(await ask());
+    expect(hits.map((h) => h.cache)).toEqual(['hit', 'hit', 'hit', 'hit', 'hit', 'hit']);
+    const content = (text: string) => (JSON.parse(text) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;
+    for (const hit of hits) expect(content(hit.text)).toBe(content(first.text));
+    await expect.poll(() => servedBy(hits.map((h) => h.id)).size, { timeout: 10_000 }).toBe(2);
   });
 
   it('restarts a worker that was killed, with a log line, and keeps serving', async () => {
