@@ -65,6 +65,7 @@ export async function startPrimary(config: Config, count: number, options: { log
       },
       peerId: node.mesh?.peerId,
       cache: node.cache?.backend,
+      quality: node.signals.aggregate,
       logger,
     });
     const workers = hub;

@@ -4,6 +4,7 @@ import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import type { UsageRecord } from '../records/index.js';
+import type { QualityAggregate, QualitySignal } from '../signals/index.js';
 import { RevokedDuringReserveError, type StateBackend, type StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
 import type { ReservedAtPrimary, WorkerHello } from './worker-state.js';
@@ -18,6 +19,8 @@ export interface PrimaryParts {
   writeRecord: (record: UsageRecord) => Promise<boolean>;
   /** The response cache's store, when `[cache] enabled`: workers look answers up and fill them here. */
   cache?: ResponseCacheBackend;
+  /** The quality signals' aggregate routing reads: workers route on a copy that follows it. */
+  quality?: QualityAggregate;
   peerId?: string;
   logger: Logger;
 }
@@ -36,13 +39,15 @@ interface Connected {
 export class PrimaryHub {
   readonly #workers = new Map<number, Connected>();
   #nextHandle = 1;
-  readonly #unsubscribe: () => void;
+  readonly #unsubscribe: Array<() => void>;
 
   constructor(private readonly parts: PrimaryParts) {
     // Every token change reaches every worker's copy (a revocation at once; the verifier also asks us).
-    this.#unsubscribe = parts.tokens.onChange((change: TokenChange) => {
-      for (const worker of this.#workers.values()) worker.channel.emit('tokens.change', change);
-    });
+    this.#unsubscribe = [
+      parts.tokens.onChange((change: TokenChange) => this.broadcast('tokens.change', change)),
+      // Each signal as it is added or replaced, so every worker's routing scores what the primary's does.
+      ...(parts.quality ? [parts.quality.onChange((signal: QualitySignal, sign) => this.broadcast('quality.change', { signal, sign }))] : []),
+    ];
   }
 
   get stateKind(): StateBackendKind {
@@ -54,7 +59,7 @@ export class PrimaryHub {
     const worker: Connected = { channel, reservations: new Map() };
     this.#workers.set(id, worker);
     const { counters, tokens, state } = this.parts;
-    channel.handle('hello', (): WorkerHello => ({ stateKind: this.stateKind, tokens: tokens.list(), peerId: this.parts.peerId }));
+    channel.handle('hello', (): WorkerHello => ({ stateKind: this.stateKind, tokens: tokens.list(), quality: this.parts.quality?.snapshot() ?? [], peerId: this.parts.peerId }));
     channel.handle('quota.reserve', async ({ charges, options }: { charges: QuotaCharge[]; options?: QuotaReserveOptions }): Promise<ReservedAtPrimary> => {
       // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
       if (options?.tokenId !== undefined && tokens.isRevoked(options.tokenId)) throw new RevokedDuringReserveError();
@@ -108,6 +113,6 @@ export class PrimaryHub {
   }
 
   close(): void {
-    this.#unsubscribe();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
   }
 }

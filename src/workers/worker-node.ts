@@ -20,7 +20,7 @@ import type { IpcChannel } from './ipc-channel.js';
 import { peerForwarderViaPrimary } from './peer-bridge.js';
 import { PrimaryRecordSink } from './record-sink.js';
 import { primaryForwarder } from './request-forwarder.js';
-import { cacheViaPrimary, PrimaryState, tokenReplica, type WorkerHello } from './worker-state.js';
+import { cacheViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
 import { ResponseCache } from '../cache/index.js';
 
 /**
@@ -68,6 +68,7 @@ export class WorkerNode {
       catalog, breakers, models: config.models, profiles: config.routing.profiles, fallbacks: config.routing.fallbacks,
       priceOf: (model, provider) => priceBook.priceFor(model, provider.type),
       inFlight: (providerId) => pipeline.providerLoad(providerId),
+      quality: qualityReplica(channel, config.signals, hello.quality).forRouting(),
     });
     await catalog.start(config.routing.discovery_interval_seconds * 1000);
     const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });

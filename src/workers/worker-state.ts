@@ -2,6 +2,7 @@ import type { TokenChange, TokenRecord } from '../auth/index.js';
 import { TokenRegistry } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
+import { QualityAggregate, type QualitySignal, type QualitySnapshot, type SignalsConfig } from '../signals/index.js';
 import type { StateBackend, StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
 
@@ -10,6 +11,8 @@ export interface WorkerHello {
   /** The primary's own state backend (embedded LevelDB or Redis): the worker counts through it. */
   stateKind: StateBackendKind;
   tokens: TokenRecord[];
+  /** The primary's quality aggregate, which the worker's copy starts from. */
+  quality: QualitySnapshot;
   /** The primary's mesh peer id, when the mesh runs (workers forward through it). */
   peerId?: string;
 }
@@ -96,4 +99,12 @@ export function cacheViaPrimary(channel: IpcChannel): ResponseCacheBackend {
     // The store is the primary's to close.
     close: async () => undefined,
   };
+}
+
+/** A worker's copy of the primary's quality aggregate: the routing engine scores targets on the same signals everywhere. */
+export function qualityReplica(channel: IpcChannel, config: SignalsConfig, snapshot: QualitySnapshot): QualityAggregate {
+  const replica = QualityAggregate.forConfig(config, Date.now);
+  replica.restore(snapshot);
+  channel.on<{ signal: QualitySignal; sign: 1 | -1 }>('quality.change', ({ signal, sign }) => (sign > 0 ? replica.add(signal) : replica.remove(signal)));
+  return replica;
 }

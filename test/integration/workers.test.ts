@@ -176,7 +176,7 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     // The answer is stored once the response completed: the first hit comes within moments.
     await expect.poll(async () => (await ask()).cache, { timeout: 10_000 }).toBe('hit');
     // Then, one connection each, both workers answer from the one cache.
-    const hits = [];
+    const hits: Array<Awaited<ReturnType<typeof ask>>> = [];
     for (let i = 0; i < 6; i++) hits.push(await ask());
     expect(hits.map((h) => h.cache)).toEqual(['hit', 'hit', 'hit', 'hit', 'hit', 'hit']);
     const content = (text: string) => (JSON.parse(text) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content;

@@ -8,7 +8,9 @@ import type { ForwardTrailer } from '../../../src/mesh/index.js';
 import type { PeerForwarder } from '../../../src/pipeline/peer-attempt.js';
 import { QuotaExceededError, QuotaStore, type CounterRecord, type QuotaCharge, type QuotaWrite } from '../../../src/policy/index.js';
 import { RevokedDuringReserveError } from '../../../src/state/index.js';
+import { QualityAggregate, signalsConfigSchema, type QualitySignal, type QualitySnapshot } from '../../../src/signals/index.js';
 import { checkWorkersConfig, IpcChannel, PrimaryHub, PrimaryState, tokenReplica, workerCount, type IpcPort } from '../../../src/workers/index.js';
+import { qualityReplica } from '../../../src/workers/worker-state.js';
 import { peerForwarderViaPrimary, servePeerForwards } from '../../../src/workers/peer-bridge.js';
 
 /**
@@ -142,6 +144,29 @@ describe('the primary counts for its workers', () => {
     const record: TokenRecord = { id: 'seen-here', payload: null, issuedAt: null, expiresAt: null, source: 'seen' };
     await replica.learn(record);
     await vi.waitFor(() => expect(tokens.has('seen-here')).toBe(true));
+  });
+});
+
+describe('routing quality in workers', () => {
+  it('a worker scores targets on the primary\'s signals: the snapshot it starts from, then every signal added or replaced', async () => {
+    const { primary, worker } = pipePair();
+    const signals = signalsConfigSchema.parse({ min_weight: 0.5 });
+    const aggregate = QualityAggregate.forConfig(signals, Date.now);
+    const signal = (id: string, score: number, target = 'openai'): QualitySignal => ({
+      request_id: id, time: Date.now(), signal: 'thumbs_up', score, note: null, by: { kind: 'admin', id: null }, principal: { kind: 'public', id: null },
+      project: null, requested_model: 'gpt-4o', model: 'gpt-4o', target, profile: null,
+    } as QualitySignal);
+    aggregate.add(signal('r1', 1));
+    const hub = new PrimaryHub({ counters: await QuotaStore.open(memoryDb()), tokens: TokenRegistry.replica([], tokenDb()), quality: aggregate, logger, writeRecord: async () => true });
+    hub.attach(1, new IpcChannel(primary, { timeoutMs: 2_000 }));
+    const channel = new IpcChannel(worker, { timeoutMs: 2_000 });
+    const hello = await channel.call<{ quality: QualitySnapshot }>('hello');
+    const replica = qualityReplica(channel, signals, hello.quality);
+    expect(replica.scoreOf('openai', 'gpt-4o')).toBeCloseTo(aggregate.scoreOf('openai', 'gpt-4o')!, 9);
+    aggregate.add(signal('r2', 0, 'anthropic'));
+    aggregate.remove(signal('r1', 1));
+    await vi.waitFor(() => expect(replica.scoreOf('anthropic', 'gpt-4o')).toBe(0));
+    expect(replica.scoreOf('openai', 'gpt-4o')).toBeUndefined();
   });
 });
 
