@@ -110,7 +110,8 @@ export class Gateway {
   /** The URL the node listens on (`http://host:port`). */
   readonly url: string;
   readonly startedAt: number;
-  private readonly recorder: OutcomeRecorder;
+  /** Writes every finished request's record (a primary process writes its workers' through it too). */
+  readonly recorder: OutcomeRecorder;
   private readonly outcomes: OutcomeListeners;
   private readonly meshServices?: MeshServices;
   private closing?: Promise<void>;

@@ -59,10 +59,11 @@ export async function startPrimary(config: Config, count: number, options: { log
       tokens: node.access.registry,
       state: node.state,
       writeRecord: async (record) => {
-        const written = await node.records.write(record);
+        const written = await node.recorder.write(record);
         if (written) node.analytics.add(record);
         return written;
       },
+      expectRecord: (requestId) => node.recorder.expect(requestId),
       peerId: node.mesh?.peerId,
       cache: node.cache?.backend,
       quality: node.signals.aggregate,

@@ -17,6 +17,8 @@ export interface PrimaryParts {
   state?: StateBackend;
   /** Writes one record to the node's record store (and its SQL index). */
   writeRecord: (record: UsageRecord) => Promise<boolean>;
+  /** Notes a request a worker admitted, so a quality signal sent right after its answer waits for its record. */
+  expectRecord?: (requestId: string) => void;
   /** The response cache's store, when `[cache] enabled`: workers look answers up and fill them here. */
   cache?: ResponseCacheBackend;
   /** The quality signals' aggregate routing reads: workers route on a copy that follows it. */
@@ -84,6 +86,8 @@ export class PrimaryHub {
       channel.handle('cache.get', (key: string) => cache.get(key));
       channel.handle('cache.set', ({ key, answer, bytes }: { key: string; answer: CachedAnswer; bytes: number }) => cache.set(key, answer, bytes));
     }
+    const { expectRecord } = this.parts;
+    if (expectRecord) channel.on<string>('records.expect', (requestId) => expectRecord(requestId));
     channel.handle('records.write', (records: UsageRecord[]) => Promise.all(records.map((record) => this.parts.writeRecord(record))));
   }
 

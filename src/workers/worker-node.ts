@@ -81,7 +81,11 @@ export class WorkerNode {
       catalog, router, breakers, logger,
       routingRules: (principal) => access.rules.routing(principal),
       sanitize: sanitizeStep(sanitizer),
-      admit: (req, estimate) => admit(req, estimate),
+      admit: async (req, estimate) => {
+        // One-way, ahead of the answer: a signal about this request waits at the primary for its record.
+        channel.emit('records.expect', req.id);
+        return admit(req, estimate);
+      },
       providerKey: (principal, providerId) => access.virtualKeys.providerKey(principal, providerId),
       peers: hello.peerId === undefined ? undefined : peerForwarderViaPrimary(channel, { selfId: hello.peerId, forward: config.mesh.forward, maxHops: config.mesh.max_hops }),
       onComplete: (outcome) => outcomes.emit(outcome),

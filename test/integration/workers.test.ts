@@ -184,6 +184,20 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     await expect.poll(() => servedBy(hits.map((h) => h.id)).size, { timeout: 10_000 }).toBe(2);
   });
 
+  it('takes a quality signal sent right after an answer from either worker (the primary waits for that record)', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, async () => {
+      const res = await chat(node.url);
+      await res.body.text();
+      const id = String(res.headers['x-request-id']);
+      const signal = await once(node.url, '/v1/signals', {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminKey}` }, body: JSON.stringify({ request_id: id, signal: 'thumbs_up' }),
+      });
+      return { id, status: signal.statusCode, body: (await signal.body.json()) as { request_id?: string } };
+    }));
+    for (const result of results) expect(result).toMatchObject({ status: 201, body: { request_id: result.id } });
+    await expect.poll(() => servedBy(results.map((r) => r.id)).size, { timeout: 10_000 }).toBe(2);
+  });
+
   it('restarts a worker that was killed, with a log line, and keeps serving', async () => {
     const started = node.logs.filter((l) => l.msg === 'worker started');
     const victim = started.at(-1)!.pid as number;
