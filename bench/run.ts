@@ -9,6 +9,7 @@ import { runMeshBenchmark } from './mesh.js';
 import { runRoutingBenchmark } from './routing.js';
 import { runSanitizeBenchmark } from './sanitize.js';
 import { runUsageBenchmark } from './usage.js';
+import { runWorkersBenchmark } from './workers.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
@@ -18,6 +19,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
   ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
   ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],
+  ['server.workers: request rate with 1 and 2 worker processes', runWorkersBenchmark],
 ];
 
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
