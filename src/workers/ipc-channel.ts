@@ -70,7 +70,7 @@ type Handler = (args: never) => unknown;
 interface PendingCall {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
 
 export class IpcChannel {
@@ -89,15 +89,19 @@ export class IpcChannel {
     port.on('disconnect', this.#onDisconnect);
   }
 
-  /** Asks the other side to run `op`; rejects with its error, or with `primary_unavailable` if it is gone or silent. */
-  call<T>(op: string, args: unknown = null): Promise<T> {
+  /**
+   * Asks the other side to run `op`; rejects with its error, or with `primary_unavailable` if it is gone or silent.
+   * `timeoutMs: null` waits as long as the other side is connected (for work that side bounds itself: a mesh forward).
+   */
+  call<T>(op: string, args: unknown = null, options: { timeoutMs?: number | null } = {}): Promise<T> {
     if (this.#closed) return Promise.reject(primaryUnavailable('the IPC channel is closed'));
     const id = this.#nextId++;
+    const timeoutMs = options.timeoutMs === undefined ? this.#timeoutMs : options.timeoutMs;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timeoutMs === null ? undefined : setTimeout(() => {
         this.#pending.delete(id);
-        reject(primaryUnavailable(`no answer to ${op} within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
+        reject(primaryUnavailable(`no answer to ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
       if (!this.#trySend({ meshgate: 'call', id, op, args })) this.#settle(id, undefined, { name: 'Error', message: '' }, 'the IPC channel is closed');
     });

@@ -17,7 +17,6 @@ type StreamEvent =
 /** The primary's side: runs each forward on its own mesh forwarder and streams the answer to the worker. */
 export function servePeerForwards(channel: IpcChannel, forwarder: PeerForwarder): () => void {
   const streams = new Map<number, { abort: AbortController; credit: number; wake?: () => void }>();
-  let next = 1;
   channel.handle('peers.candidates', ({ model, exclude }: { model: string; exclude: string[] }) => forwarder.candidates(model, exclude, AbortSignal.timeout(60_000)));
   channel.on<{ stream: number; n: number }>('peers.more', ({ stream, n }) => {
     const entry = streams.get(stream);
@@ -30,8 +29,8 @@ export function servePeerForwards(channel: IpcChannel, forwarder: PeerForwarder)
     entry?.abort.abort(new Error('the worker\'s client went away'));
     entry?.wake?.();
   });
-  channel.handle('peers.forward', async ({ peerId, frame }: { peerId: string; frame: ForwardRequestFrame }): Promise<{ stream: number; head: ForwardHead }> => {
-    const stream = next++;
+  // The worker numbers its streams, so it can abort one before its head arrived (its client left while the peer thought).
+  channel.handle('peers.forward', async ({ stream, peerId, frame }: { stream: number; peerId: string; frame: ForwardRequestFrame }): Promise<{ head: ForwardHead }> => {
     const entry: { abort: AbortController; credit: number; wake?: () => void } = { abort: new AbortController(), credit: WINDOW };
     streams.set(stream, entry);
     let response: PeerResponse;
@@ -56,7 +55,7 @@ export function servePeerForwards(channel: IpcChannel, forwarder: PeerForwarder)
         streams.delete(stream);
       }
     })();
-    return { stream, head: response.head };
+    return { head: response.head };
   });
   return () => {
     for (const entry of streams.values()) {
@@ -70,6 +69,7 @@ export function servePeerForwards(channel: IpcChannel, forwarder: PeerForwarder)
 /** The worker's PeerForwarder: the same decisions as the primary's (`forward`, `max_hops`), the work done there. */
 export function peerForwarderViaPrimary(channel: IpcChannel, options: { selfId: string; forward: 'on_failure' | 'never'; maxHops: number }): PeerForwarder {
   const open = new Map<number, (event: StreamEvent) => void>();
+  let next = 1;
   // Events that arrive before their stream's reader is set up (the first chunks can overtake the call's answer's handling).
   const early = new Map<number, StreamEvent[]>();
   channel.on<StreamEvent>('peers.event', (event) => {
@@ -80,9 +80,18 @@ export function peerForwarderViaPrimary(channel: IpcChannel, options: { selfId: 
   return {
     selfId: options.selfId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
-    candidates: (model, exclude) => channel.call<string[]>('peers.candidates', { model, exclude }),
+    candidates: (model, exclude) => channel.call<string[]>('peers.candidates', { model, exclude }, { timeoutMs: null }),
     forward: async (peerId, frame, signal): Promise<PeerResponse> => {
-      const { stream, head } = await channel.call<{ stream: number; head: ForwardHead }>('peers.forward', { peerId, frame });
+      const stream = next++;
+      const abortBeforeHead = () => channel.emit('peers.abort', { stream });
+      signal.addEventListener('abort', abortBeforeHead, { once: true });
+      let head: ForwardHead;
+      try {
+        // No IPC time-out of its own: the primary's forward is bounded by the mesh's (dial, head, idle) time-outs.
+        ({ head } = await channel.call<{ head: ForwardHead }>('peers.forward', { stream, peerId, frame }, { timeoutMs: null }));
+      } finally {
+        signal.removeEventListener('abort', abortBeforeHead);
+      }
       const queue: StreamEvent[] = early.get(stream) ?? [];
       early.delete(stream);
       let wake: (() => void) | undefined;

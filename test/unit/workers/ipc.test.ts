@@ -210,6 +210,42 @@ describe('mesh forwards through the primary', () => {
   });
 });
 
+describe('a worker\'s forward before the peer\'s head', () => {
+  const head = { status: 200, headers: {} };
+  const bridge = (upstream: PeerForwarder) => {
+    const { primary, worker } = pipePair();
+    // An IPC time-out of 20 ms: calls the primary bounds itself (forwards) must not be failed by it.
+    servePeerForwards(new IpcChannel(primary, { timeoutMs: 20 }), upstream);
+    return peerForwarderViaPrimary(new IpcChannel(worker, { timeoutMs: 20 }), { selfId: 'self', forward: 'on_failure', maxHops: 3 });
+  };
+
+  it('waits for a slow peer\'s head longer than the IPC time-out (the mesh bounds it)', async () => {
+    const bridged = bridge({
+      selfId: 'self', canForward: () => true, candidates: async () => [],
+      forward: () => new Promise((resolve) => setTimeout(() => resolve({ head, body: (async function* () {})(), trailer: Promise.resolve({} as ForwardTrailer) }), 80)),
+    });
+    const response = await bridged.forward('peer-b', { model: 'm' } as never, new AbortController().signal);
+    expect(response.head.status).toBe(200);
+  });
+
+  it('aborts the forward at the primary when the worker\'s client leaves', async () => {
+    let primarySignal: AbortSignal | undefined;
+    const bridged = bridge({
+      selfId: 'self', canForward: () => true, candidates: async () => [],
+      forward: (_peer, _frame, signal) => new Promise((_resolve, reject) => {
+        primarySignal = signal;
+        signal.addEventListener('abort', () => reject(new Error('aborted at the primary')), { once: true });
+      }),
+    });
+    const client = new AbortController();
+    const forwarding = bridged.forward('peer-b', { model: 'm' } as never, client.signal).catch((err: Error) => err);
+    await vi.waitFor(() => expect(primarySignal).toBeDefined());
+    client.abort();
+    await vi.waitFor(() => expect(primarySignal!.aborted).toBe(true));
+    expect(((await forwarding) as Error).message).toBe('aborted at the primary');
+  });
+});
+
 describe('server.workers', () => {
   const config = (server: Record<string, unknown>) => parseConfig({ server, storage: { dir: '/tmp/x' } }, 'test.toml', {});
 
