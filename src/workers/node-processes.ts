@@ -108,8 +108,11 @@ export async function runWorker(config: Config): Promise<number> {
       logger.error({ err: err.message }, 'error during worker shutdown');
       resolve();
     });
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    // Ctrl-C reaches every process of the group and the primary then sends SIGTERM too: both mean "drain" (close
+    // is idempotent), and only a second Ctrl-C exits at once, as it does for a single-process node.
+    let interrupts = 0;
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', () => (++interrupts > 1 ? process.exit(130) : stop()));
     process.once('disconnect', stop);
   });
   channel.close();

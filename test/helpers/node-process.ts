@@ -30,7 +30,11 @@ export interface NodeProcess {
  */
 export async function startNodeProcess(
   mock: MockUpstream, dir: string,
-  options: { graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number; extraConfig?: string[] } = {},
+  options: {
+    graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number; extraConfig?: string[];
+    /** In a process group of its own, so a test can signal the whole group as a terminal's Ctrl-C does (`process.kill(-pid)`). */
+    ownGroup?: boolean;
+  } = {},
 ): Promise<NodeProcess> {
   const config = join(dir, 'node.toml');
   await writeFile(config, [
@@ -44,6 +48,7 @@ export async function startNodeProcess(
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: options.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup ?? false,
   });
   const stdout: string[] = [];
   const logs: NodeProcess['logs'] = [];

@@ -240,3 +240,39 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     expect(node.stdout.at(-1)).toBe('meshgate stopped');
   });
 });
+
+describe('server.workers = 2, Ctrl-C', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
+  let group: NodeProcess | undefined;
+  let groupDir: string;
+  let upstream: MockUpstream;
+
+  afterAll(async () => {
+    if (group && group.child.exitCode === null) process.kill(-group.child.pid!, 'SIGKILL');
+    await group?.exited;
+    await upstream?.close();
+    await rm(groupDir, { recursive: true, force: true });
+  });
+
+  it('SIGINT to the whole process group (what a terminal sends every process) drains like SIGTERM: streams end, exit code 0', async () => {
+    upstream = await startMockUpstream();
+    groupDir = await mkdtemp(join(tmpdir(), 'meshgate-workers-int-'));
+    group = await startNodeProcess(upstream, groupDir, { graceSeconds: GRACE_SECONDS, workers: 2, ownGroup: true });
+    upstream.setDefault({ kind: 'slow', chunkDelayMs: 200 });
+    const streams = await Promise.all(Array.from({ length: 4 }, async () => {
+      const res = await chat(group!.url, {}, true);
+      const chunks: string[] = [];
+      const done = (async () => {
+        for await (const chunk of res.body) chunks.push(String(chunk));
+      })();
+      return { chunks, done };
+    }));
+    await expect.poll(() => streams.every((s) => s.chunks.length > 0), { timeout: 30_000 }).toBe(true);
+    // The primary, seeing SIGINT, also sends each worker SIGTERM: a worker must treat the second signal as the same drain.
+    process.kill(-group.child.pid!, 'SIGINT');
+    const code = await group.exited;
+    await Promise.all(streams.map((s) => s.done));
+    expect(code).toBe(0);
+    for (const stream of streams) expect(stream.chunks.join('')).toContain('data: [DONE]');
+    expect(group.logs.filter((l) => l.msg?.startsWith('shutdown: worker done')).length).toBe(2);
+  });
+});
