@@ -33,7 +33,7 @@ export interface AccessControlOptions {
   /** Limits for each mesh peer this node serves (mesh.peer_limits), counted per peer id. */
   peerLimits?: AccessRules;
   /** The state backend from `[state]` (quota counters, revocations); absent: this node's LevelDB alone. */
-  state?: StateBackend;
+  state?: Pick<StateBackend, 'quotas' | 'revocations'>;
 }
 
 /**

@@ -20,14 +20,15 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`meshgate: --port must be an integer from 0 to 65535 (got '${values.port}')`);
     return 2;
   }
-  const { config, source } = await loadConfig({ file: values.config, overrides: { host: values.host, port, dataDir: values.data } });
+  const { config, source, notes } = await loadConfig({ file: values.config, overrides: { host: values.host, port, dataDir: values.data } });
   // A worker forked by this command's primary (server.workers > 1) serves the pipeline and prints nothing.
   if (cluster.isWorker) return runWorker(config);
   const workers = workerCount(config);
   checkWorkersConfig(config, workers);
   io.out(`meshgate ${VERSION} (config: ${source}; data: ${config.storage.dir})`);
+  for (const note of notes) io.out(`note: ${note}`);
   if (config.providers.length === 0) {
-    io.out('providers: none configured. Set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, a named preset\'s variable (GROQ_API_KEY, MISTRAL_API_KEY, OPENROUTER_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …: see the README), or pass --config FILE.');
+    io.out('providers: none configured. Set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT, a named preset\'s variable (GROQ_API_KEY, MISTRAL_API_KEY, OPENROUTER_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …: see the README), or pass --config FILE.');
   } else {
     for (const p of config.providers) {
       const models = p.models ? p.models.join(', ') : 'discovered from the provider';

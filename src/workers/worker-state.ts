@@ -28,7 +28,7 @@ export interface ReservedAtPrimary {
  * process that counts (over its embedded LevelDB or Redis), so concurrent requests across workers against a limit of
  * L still admit exactly L. A primary that is gone or silent makes each call fail closed (`primary_unavailable`).
  */
-export class PrimaryState implements StateBackend {
+export class PrimaryState implements Pick<StateBackend, 'kind' | 'quotas' | 'revocations' | 'health' | 'close'> {
   readonly kind: StateBackendKind;
   readonly quotas: QuotaCounters;
   readonly revocations: StateBackend['revocations'];

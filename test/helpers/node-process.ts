@@ -31,7 +31,9 @@ export interface NodeProcess {
 export async function startNodeProcess(
   mock: MockUpstream, dir: string,
   options: {
-    graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number; extraConfig?: string[];
+    graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number;
+    /** Further tables (`[auth]`, `[state]`, …) as TOML lines. */
+    config?: string[];
     /** In a process group of its own, so a test can signal the whole group as a terminal's Ctrl-C does (`process.kill(-pid)`). */
     ownGroup?: boolean;
   } = {},
@@ -40,9 +42,10 @@ export async function startNodeProcess(
   await writeFile(config, [
     '[server]', 'host = "127.0.0.1"', 'port = 0', `shutdown_grace_seconds = ${options.graceSeconds ?? 10}`,
     ...(options.workers ? [`workers = ${options.workers}`] : []),
-    ...(options.extraConfig ?? []),
     '[storage]', `dir = "${join(dir, 'data')}"`,
     ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', ...(options.meshBootstrap ? [`bootstrap = ${JSON.stringify(options.meshBootstrap)}`] : [])] : []),
+    // Further tables (`[auth]`, `[state]`, …) as TOML lines.
+    ...(options.config ?? []),
     '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.openaiBaseUrl}"`, 'api_key = "test-key"', 'models = ["gpt-4o"]', '',
   ].join('\n'));
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {

@@ -58,7 +58,7 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     });
     dir = await mkdtemp(join(tmpdir(), 'meshgate-workers-'));
     node = await startNodeProcess(mock, dir, {
-      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), extraConfig: ['[auth]', 'mode = ["public", "token"]', '[cache]', 'enabled = true'],
+      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), config: ['[auth]', 'mode = ["public", "token"]', '[cache]', 'enabled = true'],
     });
     adminKey = node.stdout.find((l) => l.startsWith('admin key generated (shown once): '))!.slice('admin key generated (shown once): '.length);
   }, PROCESS_TEST_TIMEOUT_MS);
