@@ -11,6 +11,7 @@ import { runRoutingBenchmark } from './routing.js';
 import { runSanitizeBenchmark } from './sanitize.js';
 import { runStateBenchmark } from './state.js';
 import { runUsageBenchmark } from './usage.js';
+import { runWorkersBenchmark } from './workers.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['http hot path: the box (direct, minimal proxy), then meshgate and Portkey, same run', runGatewayBenchmark],
@@ -21,6 +22,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
   ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
   ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],
+  ['server.workers: request rate with 1 and 2 worker processes', runWorkersBenchmark],
 ];
 
 const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);

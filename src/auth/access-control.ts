@@ -12,14 +12,17 @@ import { ModelPermissions } from './model-permissions.js';
 import { PrincipalRules } from './principal-rules.js';
 import { QuotaAdmission } from './quota-admission.js';
 import { TokenAdmin } from './token-admin.js';
-import { TokenRegistry, type TokenDirectory } from './token-registry.js';
+import { TokenRegistry } from './token-registry.js';
 import { TokenVerifier } from './token-verifier.js';
 import { VirtualKeys } from './virtual-keys.js';
 
 export interface AccessControlOptions {
   auth: AuthConfig;
   keyMap?: VirtualKey[];
-  store: Store;
+  /** This node's LevelDB; not needed when both `tokens` and `state` are given (a worker process). */
+  store?: Store;
+  /** The token directory, when it lives elsewhere (a worker's replica of its primary's); default: the store's. */
+  tokens?: TokenRegistry;
   /** Where admin.key lives when `auth.admin_key` is not configured. */
   dataDir: string;
   /** `server.trust_proxy`: true = one proxy in front, a number = that many. */
@@ -30,7 +33,7 @@ export interface AccessControlOptions {
   /** Limits for each mesh peer this node serves (mesh.peer_limits), counted per peer id. */
   peerLimits?: AccessRules;
   /** The state backend from `[state]` (quota counters, revocations); absent: this node's LevelDB alone. */
-  state?: StateBackend;
+  state?: Pick<StateBackend, 'quotas' | 'revocations'>;
 }
 
 /**
@@ -54,6 +57,10 @@ export interface AccessControl {
   readonly admin: AdminGuard;
   readonly tokens: TokenAdmin;
   readonly virtualKeys: VirtualKeys;
+  /** The token directory (a primary process shares it with its workers). */
+  readonly registry: TokenRegistry;
+  /** The quota counters admission reserves on (a primary process counts for its workers). */
+  readonly counters: QuotaCounters;
   /** Stops housekeeping and waits for pending quota writes; call before closing the store. */
   close(): Promise<void>;
 }
@@ -62,9 +69,17 @@ export interface AccessControl {
 const PRUNE_INTERVAL_MS = 60 * 60_000;
 
 /** The state access control keeps: the token directory in this node's LevelDB, and the quota counters there or in the shared backend. */
-async function embeddedState(store: Store, now: () => number, shared?: StateBackend): Promise<{ tokens: TokenDirectory; counters: QuotaCounters }> {
+async function embeddedState(options: AccessControlOptions, now: () => number): Promise<{ tokens: TokenRegistry; counters: QuotaCounters }> {
+  const { store, state: shared } = options;
+  const open = () => {
+    if (!store) throw new Error('access control needs the store unless tokens and state are both given');
+    return store;
+  };
   // The state replicas share ([state]): its counters when given, else this node's own in LevelDB.
-  return { tokens: await TokenRegistry.open(store, now()), counters: shared?.quotas ?? (await QuotaStore.forStore(store, now)) };
+  return {
+    tokens: options.tokens ?? (await TokenRegistry.open(open(), now())),
+    counters: shared?.quotas ?? (await QuotaStore.forStore(open(), now)),
+  };
 }
 
 export async function createAccessControl(options: AccessControlOptions): Promise<AccessControl> {
@@ -81,7 +96,7 @@ export async function createAccessControl(options: AccessControlOptions): Promis
       throw new ConfigError(`Invalid configuration: auth.geo_db: ${(err as Error).message}`);
     }
   }
-  const { tokens, counters } = await embeddedState(options.store, now, options.state);
+  const { tokens, counters } = await embeddedState(options, now);
   const revocations = options.state?.revocations;
   const virtualKeys = new VirtualKeys(options.keyMap);
   const rules = new PrincipalRules({ auth, tokens, virtualKeys, peerLimits: options.peerLimits });
@@ -107,6 +122,8 @@ export async function createAccessControl(options: AccessControlOptions): Promis
     admin: new AdminGuard(adminKey),
     tokens: tokenAdmin,
     virtualKeys,
+    registry: tokens,
+    counters,
     close: async () => {
       clearInterval(pruneTimer);
       await quotas.flush();

@@ -38,5 +38,5 @@ export type { HeaderBag, Principal } from './principal.js';
 export { runTokenCommand, TOKEN_USAGE } from './token-command.js';
 export type { TokenCommandIO } from './token-command.js';
 export { TokenRegistry } from './token-registry.js';
-export type { TokenDirectory, TokenRecord } from './token-registry.js';
+export type { TokenChange, TokenDb, TokenDirectory, TokenRecord } from './token-registry.js';
 export type { TokenStatus, TokenUsage, VirtualKeyStatus } from './token-status.js';

@@ -19,7 +19,7 @@ export interface TokenRecord {
   revokedAt?: number;
 }
 
-interface TokenDb {
+export interface TokenDb {
   iterator(): AsyncIterable<[string, TokenRecord]>;
   put(id: string, record: TokenRecord): Promise<void>;
   del(id: string): Promise<void>;
@@ -49,8 +49,12 @@ export interface TokenDirectory {
   prune(now: number): Promise<number>;
 }
 
+/** A change to the registry: a record added or replaced, or records forgotten (pruned). */
+export type TokenChange = { record: TokenRecord } | { forgotten: string[] };
+
 export class TokenRegistry implements TokenDirectory {
   private readonly records = new Map<string, TokenRecord>();
+  private readonly listeners = new Set<(change: TokenChange) => void>();
   /** Host → whether a live token allows it; cleared when a token is added or revoked, and every minute (expiry). */
   private originCache = new Map<string, boolean>();
   private originCacheAt = 0;
@@ -69,6 +73,42 @@ export class TokenRegistry implements TokenDirectory {
   }
 
   /**
+   * A copy of another process's registry (a worker's, of the primary's): starts from `records`, follows the owner
+   * through `mirror`, and writes what it learns (a token seen first here) through `db` to the owner.
+   */
+  static replica(records: TokenRecord[], db: TokenDb): TokenRegistry {
+    const registry = new TokenRegistry(db);
+    for (const record of records) registry.records.set(record.id, record);
+    return registry;
+  }
+
+  /** Follows every change from now on (the primary tells its workers); returns the unsubscribe. */
+  onChange(listener: (change: TokenChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Takes a change as the owner made it (a replica following its primary); nothing is written. */
+  mirror(change: TokenChange): void {
+    if ('record' in change) this.records.set(change.record.id, change.record);
+    else for (const id of change.forgotten) this.records.delete(id);
+    this.originCache.clear();
+  }
+
+  /** A token another process saw first: kept (and announced) unless already known here. */
+  async learn(record: TokenRecord): Promise<void> {
+    if (this.records.has(record.id)) return;
+    this.records.set(record.id, record);
+    this.originCache.clear();
+    this.notify({ record });
+    await this.db.put(record.id, record);
+  }
+
+  private notify(change: TokenChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+
+  /**
    * Forgets tokens expired more than a week ago, in memory and on disk; runs at start and periodically (a node
    * that stays up while a site mints a token per session would otherwise grow without end). Returns how many.
    */
@@ -78,7 +118,10 @@ export class TokenRegistry implements TokenDirectory {
       this.records.delete(id);
       await this.db.del(id);
     }
-    if (forgotten.length > 0) this.originCache.clear();
+    if (forgotten.length > 0) {
+      this.originCache.clear();
+      this.notify({ forgotten });
+    }
     return forgotten.length;
   }
 
@@ -126,6 +169,7 @@ export class TokenRegistry implements TokenDirectory {
     const record: TokenRecord = { id: token.id, payload: token.payload, issuedAt: token.payload.iat * 1000, expiresAt: token.expiresAt, source };
     this.records.set(token.id, record);
     this.originCache.clear();
+    this.notify({ record });
     await this.db.put(token.id, record);
   }
 
@@ -138,6 +182,7 @@ export class TokenRegistry implements TokenDirectory {
       : { id, payload: null, issuedAt: null, expiresAt: null, source: 'revoked_by_id', revokedAt: now };
     this.records.set(id, record);
     this.originCache.clear();
+    this.notify({ record });
     await this.db.put(id, record);
     return record;
   }

@@ -35,7 +35,8 @@ export class ResponseCache implements ResponseCachePort {
 
   constructor(
     private readonly config: CacheConfig,
-    private readonly backend: ResponseCacheBackend,
+    /** Where answers are kept (a primary process lends it to its workers). */
+    readonly backend: ResponseCacheBackend,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {}

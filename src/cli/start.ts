@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway/gateway.js';
@@ -5,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { publicUrl } from '../config/public-url.js';
 import { VERSION } from '../version.js';
 import type { CliIO } from './main.js';
+import { checkWorkersConfig, runWorker, startPrimary, workerCount, type PrimaryNode } from '../workers/index.js';
 
 /** `meshgate start`: load config, start the node, print what it serves, and shut down cleanly on SIGINT/SIGTERM. */
 export async function startCommand(argv: string[], io: CliIO): Promise<number> {
@@ -20,6 +22,10 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const loadOptions = { file: values.config, overrides: { host: values.host, port, dataDir: values.data } };
   const { config, source, notes } = await loadConfig(loadOptions);
+  // A worker forked by this command's primary (server.workers > 1) serves the pipeline and prints nothing.
+  if (cluster.isWorker) return runWorker(config);
+  const workers = workerCount(config);
+  checkWorkersConfig(config, workers);
   io.out(`meshgate ${VERSION} (config: ${source}; data: ${config.storage.dir})`);
   for (const note of notes) io.out(`note: ${note}`);
   if (config.providers.length === 0) {
@@ -31,13 +37,25 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     }
   }
   let gateway: Gateway;
+  let primary: PrimaryNode | undefined;
+  // Set when every worker is gone for good (restart limit reached): the node stops, with exit code 1.
+  let abandon: (() => void) | undefined;
+  let abandoned = false;
   try {
     // A node that fails to start has already closed what it opened (the data directory's lock included).
-    gateway = await Gateway.start(config, {
-      configSource: source,
-      // SIGHUP and POST /v1/admin/reload read the same file with the same overrides; without a file there is none.
-      reloadConfig: values.config === undefined ? undefined : async () => (await loadConfig(loadOptions)).config,
-    });
+    if (workers > 1) {
+      primary = await startPrimary(config, workers, { configSource: source, onEmpty: () => {
+        abandoned = true;
+        abandon?.();
+      } });
+      gateway = primary.gateway;
+    } else {
+      gateway = await Gateway.start(config, {
+        configSource: source,
+        // SIGHUP and POST /v1/admin/reload read the same file with the same overrides; without a file there is none.
+        reloadConfig: values.config === undefined ? undefined : async () => (await loadConfig(loadOptions)).config,
+      });
+    }
   } catch (err) {
     const reason = startFailure(err, config);
     if (!reason) throw err;
@@ -56,29 +74,32 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.out(`mesh: peer id ${gateway.mesh.peerId}, forward=${config.mesh.forward}, max_hops=${config.mesh.max_hops}`);
     for (const address of gateway.mesh.multiaddrs()) io.out(`mesh: listening on ${address}`);
   }
-  io.out(`meshgate listening on ${gateway.url}`);
+  if (primary) io.out(`workers: ${workers} processes share the port; this primary (pid ${process.pid}) owns the node's state${gateway.mesh ? ' and the mesh' : ''}`);
+  io.out(`meshgate listening on ${primary?.url ?? gateway.url}`);
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      io.out(`meshgate: ${signal} received, draining in-flight requests (up to ${config.server.shutdown_grace_seconds}s)…`);
+      io.out(`meshgate: ${signal}, draining in-flight requests (up to ${config.server.shutdown_grace_seconds}s)…`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onHup);
-      void gateway.close().then(resolve, (err) => {
+      abandon = undefined;
+      void (primary ?? gateway).close().then(resolve, (err) => {
         io.err(`meshgate: error during shutdown: ${(err as Error).message}`);
         resolve();
       });
     };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT received');
+    const onTerm = () => stop('SIGTERM received');
     // The reload logs what it applied, or why the file was refused (the running config stays either way).
     const onHup = () => void gateway.reload().catch(() => undefined);
+    abandon = () => stop('every worker is gone and the restart limit is reached');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGHUP', onHup);
   });
   io.out('meshgate stopped');
-  return 0;
+  return abandoned ? 1 : 0;
 }
 
 /** A one-line reason for the start-up failures an operator causes and can fix; undefined for anything else. */

@@ -204,6 +204,12 @@ export const serverSchema = z
     shutdown_grace_seconds: z.number().min(0).default(30),
     /** Serve the web console at `/` (static files; every call it makes needs the admin key). */
     portal: z.boolean().default(true),
+    /**
+     * HTTP worker processes sharing the port (node:cluster); `"auto"` = one per core. Above 1 the primary process
+     * owns the node (LevelDB, the mesh, the operator API) and the workers serve requests, reaching its state over IPC
+     * (README, "Using every core").
+     */
+    workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
   })
   .strict();
 

@@ -107,6 +107,7 @@ export const ERROR_CODES = {
   provider_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'Every provider for the model is at its own `max_concurrent`.' },
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   state_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The state backend that replicas share (`[state] backend = "redis"`) is unreachable or slower than `state.timeout_ms`, so the request was refused rather than admitted without limits (`Retry-After`). The message names the backend, never its address or credentials.' },
+  primary_unavailable: { status: 503, type: 'overloaded_error', meaning: 'A worker process (`server.workers` > 1) could not reach the primary process that owns the node\'s state (quota counters, tokens, records), so the request was refused rather than admitted without limits (`Retry-After`).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
   analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still catching up with the records (at start, or after its index process restarted; `Retry-After`), is disabled (`analytics.enabled = false`), or its index process failed.' },
   query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was interrupted.' },

@@ -22,6 +22,8 @@ export interface ConfigReloaderDeps {
   config: Config;
   /** Reads the file again, with the start-up overrides; absent: started without a file. */
   load?: () => Promise<Config>;
+  /** Set when this node cannot reload in place (a primary whose workers hold their own config): why. */
+  unavailable?: string;
   source: string;
   registry: ProviderRegistry;
   router: Router;
@@ -59,6 +61,10 @@ export class ConfigReloader {
 
   private async run(): Promise<ReloadResult> {
     const { deps } = this;
+    if (deps.unavailable) {
+      deps.logger.warn({ reason: deps.unavailable }, 'config reload asked for, but this node cannot reload in place');
+      throw new GatewayError('reload_unavailable', deps.unavailable);
+    }
     if (!deps.load) {
       deps.logger.warn('config reload asked for, but this node was started without a config file: nothing to reload');
       throw new GatewayError('reload_unavailable', 'This node was started without a config file (defaults and environment): there is nothing to reload. Start it with --config FILE.');

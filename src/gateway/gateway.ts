@@ -33,6 +33,7 @@ import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute }
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
 import { ConfigReloader, reloadRoute, type ReloadResult } from './config-reload.js';
+import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -45,7 +46,21 @@ export interface GatewayOptions {
   reloadConfig?: () => Promise<Config>;
   /** The file `reloadConfig` reads, for messages. */
   configSource?: string;
+  /**
+   * Set when this node's config and providers cannot change while it runs (the primary of a node with workers, each
+   * holding its own): reload and run-time provider changes are refused with this reason.
+   */
+  fixedConfig?: string;
+  /**
+   * The primary process of a node with workers (`server.workers` > 1): listen on this Unix socket instead of
+   * `[server] host:port` — only the node's workers connect to it — and take each request's client address from the
+   * `x-meshgate-client-address` header its worker sets (on this socket only; never from the public port).
+   */
+  internalSocket?: string;
 }
+
+/** The header a worker names the client's address in when it hands a request to its primary (internal socket only). */
+export const CLIENT_ADDRESS_HEADER = 'x-meshgate-client-address';
 
 /** Everything a running node is made of, built in dependency order by `Gateway.start`. */
 interface GatewayParts {
@@ -115,7 +130,8 @@ export class Gateway {
   readonly startedAt: number;
   private readonly circuits?: SharedCircuits;
   private readonly reloader: ConfigReloader;
-  private readonly recorder: OutcomeRecorder;
+  /** Writes every finished request's record (a primary process writes its workers' through it too). */
+  readonly recorder: OutcomeRecorder;
   private readonly outcomes: OutcomeListeners;
   private readonly meshServices?: MeshServices;
   private closing?: Promise<void>;
@@ -200,6 +216,7 @@ export class Gateway {
         },
         settled: () => pipeline.settled(),
         store: new RuntimeProviderStore(store, new SealedBox(access.adminKey.secret)),
+        fixed: options.fixedConfig,
       }, config.providers);
       opened.push(() => registry.close());
       const records = await RecordStore.open(store, {
@@ -283,7 +300,7 @@ export class Gateway {
       outcomes.add((outcome) => recorder.record(outcome));
 
       const reloader = new ConfigReloader({
-        config, load: options.reloadConfig, source: options.configSource ?? 'the config file', registry, router, priceBook, virtualKeys: access.virtualKeys, logger,
+        config, load: options.reloadConfig, unavailable: options.fixedConfig, source: options.configSource ?? 'the config file', registry, router, priceBook, virtualKeys: access.virtualKeys, logger,
       });
       const mesh = meshServices?.mesh;
       const app = await buildApp({
@@ -300,7 +317,9 @@ export class Gateway {
           }),
         },
         authenticate: async (request) => {
-          const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress: request.socket.remoteAddress });
+          const forwardedBy = options.internalSocket ? request.headers[CLIENT_ADDRESS_HEADER] : undefined;
+          const socketAddress = typeof forwardedBy === 'string' && forwardedBy !== '' ? forwardedBy : request.socket.remoteAddress;
+          const ip = access.authenticator.clientIp({ headers: request.headers, socketAddress });
           request.clientIp = ip;
           return access.authenticator.authenticate({ headers: request.headers, ip, queryKeys: queryKeyOf(request.raw, request.url) });
         },
@@ -330,9 +349,15 @@ export class Gateway {
         openPlugins: [metricsRoute(metrics), ...(config.server.portal ? [portalRoutes()] : [])],
       });
       opened.push(() => app.close());
-      const address = await app.listen({ host: config.server.host, port: config.server.port });
-      const { port } = new URL(address);
-      const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      let url: string;
+      if (options.internalSocket) {
+        await app.listen({ path: options.internalSocket });
+        url = `unix:${options.internalSocket}`;
+      } else {
+        const address = await app.listen({ host: config.server.host, port: config.server.port });
+        const { port } = new URL(address);
+        url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      }
       return new Gateway({
         config, logger, registry, reloader, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, pipeline, app, url, startedAt,
@@ -354,6 +379,11 @@ export class Gateway {
    */
   reload(): Promise<ReloadResult> {
     return this.reloader.reload();
+  }
+
+  /** The pipeline's view of the mesh (forwarding to peers), when the mesh runs; a primary lends it to its workers. */
+  get peerForwarder(): PeerForwarder | undefined {
+    return this.meshServices?.forwarder;
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
@@ -425,7 +455,7 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
  * A provider's circuit breaker, reporting its state changes to the log and to metrics; shared by every replica when
  * the state backend is (`circuits`), else this node's own.
  */
-function circuitBreaker(config: Config, providerId: string, logger: Logger, metrics: GatewayMetrics, circuits?: SharedCircuits): CircuitBreaker {
+export function circuitBreaker(config: Config, providerId: string, logger: Logger, metrics: GatewayMetrics, circuits?: SharedCircuits): CircuitBreaker {
   const { circuit_breaker: cb } = config.routing;
   const settings = { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms };
   const onChange = (state: CircuitState) => {

@@ -31,6 +31,12 @@ export interface AppDeps {
   adminPlugins?: FastifyPluginAsync[];
   /** Routes outside /v1 with no auth (e.g. /metrics, which has its own guard if any). */
   openPlugins?: FastifyPluginAsync[];
+  /**
+   * A worker process (`server.workers` > 1): only the pipeline routes (chat, messages, Gemini, embeddings, …) are
+   * served here; every other request — operator API, health, metrics, stored responses, the portal, unknown paths —
+   * is handed whole to the node's primary process.
+   */
+  elsewhere?: (request: FastifyRequest, reply: FastifyReply) => void;
 }
 
 declare module 'fastify' {
@@ -108,6 +114,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('drain', drain);
   app.addHook('onRequest', async (_request, reply) => drain.track(reply.raw));
   app.addHook('preClose', async () => drain.start());
+  // Routes the pipeline serves (chatRoutes); a worker hands every other request to its primary (`elsewhere`).
+  const pipelineRoutes = new Set<string>();
+  const { elsewhere } = deps;
+  if (elsewhere) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (pipelineRoutes.has(`${request.method} ${request.routeOptions.url}`)) return;
+      reply.hijack();
+      elsewhere(request, reply);
+    });
+  }
 
   // Before any route's handler (and the guards' body reads): a body too deep to walk is the client's 400.
   app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
@@ -169,7 +185,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         else withdrawCors(reply);
       }
     });
-    await api.register(chatRoutes(deps.pipeline));
+    await api.register(async (pipelineScope) => {
+      pipelineScope.addHook('onRoute', (route) => {
+        for (const method of [route.method].flat()) pipelineRoutes.add(`${method} ${route.url}`);
+      });
+      await pipelineScope.register(chatRoutes(deps.pipeline));
+    });
     await api.register(infoRoutes(deps.info));
     await api.register(modelRoutes(deps.info));
     for (const plugin of deps.apiPlugins ?? []) await api.register(plugin);

@@ -1,4 +1,7 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+
+/** One registry's metrics as data (what a worker process sends its primary to aggregate). */
+export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 import { microsToUsd } from '../core/index.js';
 import type { UsageRecord } from '../records/index.js';
 import type { CircuitState } from '../router/circuit-breaker.js';
@@ -242,9 +245,27 @@ export class GatewayMetrics {
     }
   }
 
-  /** The Prometheus text exposition of every metric. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** Other processes of this node (workers) whose metrics `/metrics` sums with this one's. */
+  #siblings?: () => Promise<MetricsSnapshot[]>;
+
+  /**
+   * Makes `text()` the whole node's: this registry plus every sibling's, summed per series (counters, histogram
+   * buckets, gauges), as prom-client's cluster aggregation does (its `aggregator` per metric, sum by default).
+   */
+  aggregateWith(siblings: () => Promise<MetricsSnapshot[]>): void {
+    this.#siblings = siblings;
+  }
+
+  /** This registry's metrics as data, for a primary to aggregate. */
+  snapshot(): Promise<MetricsSnapshot> {
+    return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
+  }
+
+  /** The Prometheus text exposition of every metric (of every process of the node, when aggregating). */
+  async text(): Promise<string> {
+    if (!this.#siblings) return this.registry.metrics();
+    const [own, siblings] = await Promise.all([this.snapshot(), this.#siblings()]);
+    return AggregatorRegistry.aggregate([own, ...siblings]).metrics();
   }
 
   #addCost(model: string, provider: string, micros: number): void {

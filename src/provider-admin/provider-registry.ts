@@ -21,6 +21,11 @@ export interface ProviderRegistryDeps {
   /** Where `${VAR}` references of run-time blocks are resolved (default: process.env). */
   env?: NodeJS.ProcessEnv;
   create?: (config: ProviderConfig) => Provider;
+  /**
+   * Set when this node's providers cannot change while it runs (a primary whose workers each hold their own): why.
+   * Run-time changes are then refused with it, and stored run-time providers are left out at start.
+   */
+  fixed?: string;
 }
 
 /** A provider as the admin API shows it: where it comes from and, for a run-time one, its block with secrets hidden. */
@@ -92,6 +97,10 @@ export class ProviderRegistry {
     };
     for (const { id, reason } of unreadable) leaveOut(id, `it cannot be read: ${reason}`);
     for (const stored of providers) {
+      if (deps.fixed) {
+        leaveOut(stored.id, deps.fixed, stored);
+        continue;
+      }
       try {
         registry.runtime.set(stored.id, { stored, config: parseProviderBlock(stored.block, `run-time provider "${stored.id}"`, registry.env) });
       } catch (err) {
@@ -109,6 +118,10 @@ export class ProviderRegistry {
       return true;
     });
     return registry;
+  }
+
+  private refuseIfFixed(): void {
+    if (this.deps.fixed) throw new GatewayError('provider_read_only', this.deps.fixed);
   }
 
   /** The providers serving now, in failover order. */
@@ -146,6 +159,7 @@ export class ProviderRegistry {
   /** `POST /v1/providers`: validated, stored, then serving. */
   add(block: unknown): Promise<ProviderAdminView> {
     return this.serialised(async () => {
+      this.refuseIfFixed();
       const config = parseProviderBlock(block, 'the provider block', this.env);
       if (this.sourceOf(config.id)) throw new GatewayError('provider_exists', `A provider with id "${config.id}" already exists (${this.sourceOf(config.id) === 'config' ? 'in the config file' : 'added at run time'}).`, { param: 'id' });
       const now = Date.now();
@@ -157,6 +171,7 @@ export class ProviderRegistry {
   /** `PATCH /v1/providers/:id`: a JSON Merge Patch over the block as given, validated again as a whole. */
   patch(id: string, patch: unknown): Promise<ProviderAdminView> {
     return this.serialised(async () => {
+      this.refuseIfFixed();
       const entry = this.writable(id);
       if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
         throw new GatewayError('invalid_provider_config', 'A PATCH body is a JSON object (RFC 7386 merge patch): the fields to change, null to remove one.');
@@ -175,6 +190,7 @@ export class ProviderRegistry {
   /** `DELETE /v1/providers/:id`: out of routing at once, closed once its in-flight requests have finished. */
   remove(id: string): Promise<void> {
     return this.serialised(async () => {
+      this.refuseIfFixed();
       if (this.leftOut.has(id)) {
         await this.deps.store.delete(id);
         this.leftOut.delete(id);

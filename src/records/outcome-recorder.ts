@@ -26,7 +26,8 @@ export class OutcomeRecorder {
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(
-    private readonly store: RecordStore,
+    /** The record store, or whatever writes to it (a worker process's sink to its primary). */
+    private readonly store: Pick<RecordStore, 'write'>,
     private readonly options: OutcomeRecorderOptions,
   ) {}
 
@@ -60,18 +61,27 @@ export class OutcomeRecorder {
     try {
       const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf: this.options.countryOf });
       this.options.onRecord?.(record);
-      const write = this.store.write(record);
-      this.pending.add(write);
-      void write.finally(() => {
-        this.pending.delete(write);
-        this.unrecorded.delete(record.id);
-        for (const wake of this.waiters.get(record.id) ?? []) wake();
-      });
+      void this.write(record);
     } catch (err) {
       this.unrecorded.delete(outcome.requestId);
       // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
       this.options.logger.error({ err: (err as Error).message, requestId: outcome.requestId }, 'usage record refused');
     }
+  }
+
+  /**
+   * Writes a record built elsewhere (by a worker process, which observed it in its own metrics): the same wait for
+   * `written` and `drain`, without `onRecord`. Resolves true once on disk; throws if it does not fit the schema.
+   */
+  write(record: UsageRecord): Promise<boolean> {
+    const write = this.store.write(record);
+    this.pending.add(write);
+    void write.finally(() => {
+      this.pending.delete(write);
+      this.unrecorded.delete(record.id);
+      for (const wake of this.waiters.get(record.id) ?? []) wake();
+    });
+    return write;
   }
 
   /** Records not yet on disk. */

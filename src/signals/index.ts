@@ -1,5 +1,5 @@
 export { QualityAggregate } from './quality-aggregate.js';
-export type { QualityGroup, QualitySignals } from './quality-aggregate.js';
+export type { QualityGroup, QualitySignals, QualitySnapshot } from './quality-aggregate.js';
 export { QualitySignalService } from './quality-signals.js';
 export { SignalStore } from './signal-store.js';
 export type { SignalFilters } from './signal-store.js';

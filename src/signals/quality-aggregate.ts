@@ -1,4 +1,4 @@
-import type { QualitySignal } from './signal-schema.js';
+import type { QualitySignal, SignalsConfig } from './signal-schema.js';
 
 /**
  * What the routing engine's Score layer reads: the quality of one target (a provider id or `peer:<id>`) serving one
@@ -34,10 +34,35 @@ const ANY_PEER = 'peer:*';
  * profiles. A signal given at t weighs 2^(-(now - t) / halfLife) now, so each group keeps just two sums and a time;
  * removing a replaced signal subtracts exactly what it still contributes. Pure: the clock is passed in.
  */
+/** The aggregate's sums as data (a primary process hands them to a worker, which then follows its changes). */
+export type QualitySnapshot = Array<[string, Sum]>;
+
 export class QualityAggregate implements QualitySignals {
   private readonly sums = new Map<string, Sum>();
+  private readonly listeners = new Set<(signal: QualitySignal, sign: 1 | -1) => void>();
 
   constructor(private readonly options: { halfLifeMs: number; minWeight: number; now: () => number }) {}
+
+  /** The aggregate `[signals]` configures (half-life in hours, minimum weight). */
+  static forConfig(config: SignalsConfig, now: () => number): QualityAggregate {
+    return new QualityAggregate({ halfLifeMs: config.half_life_hours * 3_600_000, minWeight: config.min_weight, now });
+  }
+
+  /** Every signal added (1) or removed (-1) from now on; returns the unsubscribe. */
+  onChange(listener: (signal: QualitySignal, sign: 1 | -1) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  snapshot(): QualitySnapshot {
+    return [...this.sums].map(([key, sum]) => [key, { ...sum }]);
+  }
+
+  /** Starts from another aggregate's sums (a worker's copy of its primary's). */
+  restore(snapshot: QualitySnapshot): void {
+    this.sums.clear();
+    for (const [key, sum] of snapshot) this.sums.set(key, { ...sum });
+  }
 
   add(signal: QualitySignal): void {
     this.apply(signal, 1);
@@ -95,6 +120,7 @@ export class QualityAggregate implements QualitySignals {
       }
       this.sums.set(key, { weighted: Math.max(0, sum.weighted * old + fresh * signal.score), weight, at });
     }
+    for (const listener of this.listeners) listener(signal, sign);
   }
 
   private read(key: string, now: number): { score: number; weight: number } | undefined {

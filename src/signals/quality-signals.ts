@@ -32,7 +32,7 @@ export class QualitySignalService {
     private readonly now: () => number,
     private readonly recordWritten?: (id: string, timeoutMs: number) => Promise<boolean>,
   ) {
-    this.aggregate = new QualityAggregate({ halfLifeMs: config.half_life_hours * HOUR_MS, minWeight: config.min_weight, now });
+    this.aggregate = QualityAggregate.forConfig(config, now);
   }
 
   static async open(deps: {

@@ -30,12 +30,22 @@ export interface NodeProcess {
  * `meshgate start` in its own process (so it can be signalled and killed), with the mock as its only provider of
  * gpt-4o and its data in `<dir>/data` (with `mesh`, a libp2p node on loopback too). Resolves once the node prints that it is listening.
  */
-export async function startNodeProcess(mock: MockUpstream, dir: string, options: { graceSeconds?: number; logLevel?: string; mesh?: boolean; config?: string[] } = {}): Promise<NodeProcess> {
+export async function startNodeProcess(
+  mock: MockUpstream, dir: string,
+  options: {
+    graceSeconds?: number; logLevel?: string; mesh?: boolean; meshBootstrap?: string[]; workers?: number;
+    /** Further tables (`[auth]`, `[state]`, …) as TOML lines. */
+    config?: string[];
+    /** In a process group of its own, so a test can signal the whole group as a terminal's Ctrl-C does (`process.kill(-pid)`). */
+    ownGroup?: boolean;
+  } = {},
+): Promise<NodeProcess> {
   const config = join(dir, 'node.toml');
   await writeFile(config, [
     '[server]', 'host = "127.0.0.1"', 'port = 0', `shutdown_grace_seconds = ${options.graceSeconds ?? 10}`,
+    ...(options.workers ? [`workers = ${options.workers}`] : []),
     '[storage]', `dir = "${join(dir, 'data')}"`,
-    ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]'] : []),
+    ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', ...(options.meshBootstrap ? [`bootstrap = ${JSON.stringify(options.meshBootstrap)}`] : [])] : []),
     // Further tables (`[auth]`, `[state]`, …) as TOML lines.
     ...(options.config ?? []),
     '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.openaiBaseUrl}"`, 'api_key = "test-key"', 'models = ["gpt-4o"]', '',
@@ -43,6 +53,7 @@ export async function startNodeProcess(mock: MockUpstream, dir: string, options:
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: options.logLevel ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownGroup ?? false,
   });
   const stdout: string[] = [];
   const logs: NodeProcess['logs'] = [];

@@ -1,0 +1,122 @@
+import type { Logger } from 'pino';
+import type { TokenChange, TokenRecord, TokenRegistry } from '../auth/index.js';
+import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
+import type { MetricsSnapshot } from '../metrics/index.js';
+import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
+import type { UsageRecord } from '../records/index.js';
+import type { QualityAggregate, QualitySignal } from '../signals/index.js';
+import { RevokedDuringReserveError, type StateBackend, type StateBackendKind } from '../state/index.js';
+import type { IpcChannel } from './ipc-channel.js';
+import type { ReservedAtPrimary, WorkerHello } from './worker-state.js';
+
+/** What of the node the primary serves its workers from. */
+export interface PrimaryParts {
+  counters: QuotaCounters;
+  tokens: TokenRegistry;
+  /** The shared backend (`[state] backend = "redis"`); absent: the embedded one (the token registry's revocations). */
+  state?: StateBackend;
+  /** Writes one record to the node's record store (and its SQL index). */
+  writeRecord: (record: UsageRecord) => Promise<boolean>;
+  /** Notes a request a worker admitted, so a quality signal sent right after its answer waits for its record. */
+  expectRecord?: (requestId: string) => void;
+  /** The response cache's store, when `[cache] enabled`: workers look answers up and fill them here. */
+  cache?: ResponseCacheBackend;
+  /** The quality signals' aggregate routing reads: workers route on a copy that follows it. */
+  quality?: QualityAggregate;
+  peerId?: string;
+  logger: Logger;
+}
+
+interface Connected {
+  channel: IpcChannel;
+  /** Reservations this worker holds: released if it exits before settling them (its requests died with it). */
+  reservations: Map<number, QuotaReservation>;
+}
+
+/**
+ * The primary's side of its workers: the one place that counts quotas, keeps tokens and writes records for the whole
+ * node. Each worker is a channel; every call runs here, in this process's one event loop, so the check-and-reserve
+ * of a request is as exact across workers as it is in a single process.
+ */
+export class PrimaryHub {
+  readonly #workers = new Map<number, Connected>();
+  #nextHandle = 1;
+  readonly #unsubscribe: Array<() => void>;
+
+  constructor(private readonly parts: PrimaryParts) {
+    // Every token change reaches every worker's copy (a revocation at once; the verifier also asks us).
+    this.#unsubscribe = [
+      parts.tokens.onChange((change: TokenChange) => this.broadcast('tokens.change', change)),
+      // Each signal as it is added or replaced, so every worker's routing scores what the primary's does.
+      ...(parts.quality ? [parts.quality.onChange((signal: QualitySignal, sign) => this.broadcast('quality.change', { signal, sign }))] : []),
+    ];
+  }
+
+  get stateKind(): StateBackendKind {
+    return this.parts.state?.kind ?? 'embedded';
+  }
+
+  /** Serves one worker's calls on `channel` until `detach`. */
+  attach(id: number, channel: IpcChannel): void {
+    const worker: Connected = { channel, reservations: new Map() };
+    this.#workers.set(id, worker);
+    const { counters, tokens, state } = this.parts;
+    channel.handle('hello', (): WorkerHello => ({ stateKind: this.stateKind, tokens: tokens.list(), quality: this.parts.quality?.snapshot() ?? [], peerId: this.parts.peerId }));
+    channel.handle('quota.reserve', async ({ charges, options }: { charges: QuotaCharge[]; options?: QuotaReserveOptions }): Promise<ReservedAtPrimary> => {
+      // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
+      if (options?.tokenId !== undefined && tokens.isRevoked(options.tokenId)) throw new RevokedDuringReserveError();
+      const reservation = await counters.reserve(charges, options);
+      const handle = this.#nextHandle++;
+      worker.reservations.set(handle, reservation);
+      return { handle, states: reservation.states };
+    });
+    const take = (handle: number) => {
+      const reservation = worker.reservations.get(handle);
+      worker.reservations.delete(handle);
+      return reservation;
+    };
+    channel.handle('quota.settle', async ({ handle, actual }: { handle: number; actual: Record<string, number | undefined> }) => take(handle)?.settle(actual));
+    channel.handle('quota.release', async ({ handle }: { handle: number }) => take(handle)?.release());
+    channel.handle('quota.peek', async (charge: Omit<QuotaCharge, 'amount'>): Promise<QuotaState> => counters.peek(charge));
+    channel.handle('revoked', async (tokenId: string) => tokens.isRevoked(tokenId) || ((await state?.revocations.isRevoked(tokenId)) ?? false));
+    channel.handle('revoke', async ({ tokenId, at, until }: { tokenId: string; at: number; until: number | null }) => state?.revocations.revoke(tokenId, at, until));
+    channel.handle('tokens.learn', (record: TokenRecord) => tokens.learn(record));
+    const { cache } = this.parts;
+    if (cache) {
+      channel.handle('cache.get', (key: string) => cache.get(key));
+      channel.handle('cache.set', ({ key, answer, bytes }: { key: string; answer: CachedAnswer; bytes: number }) => cache.set(key, answer, bytes));
+    }
+    const { expectRecord } = this.parts;
+    if (expectRecord) channel.on<string>('records.expect', (requestId) => expectRecord(requestId));
+    channel.handle('records.write', (records: UsageRecord[]) => Promise.all(records.map((record) => this.parts.writeRecord(record))));
+  }
+
+  /**
+   * Forgets a worker that exited: what it had reserved and not settled is released (its requests died with it), so a
+   * crashed worker leaves no charge behind.
+   */
+  async detach(id: number): Promise<void> {
+    const worker = this.#workers.get(id);
+    if (!worker) return;
+    this.#workers.delete(id);
+    worker.channel.close();
+    const orphaned = [...worker.reservations.values()];
+    if (orphaned.length > 0) this.parts.logger.warn({ worker: id, reservations: orphaned.length }, 'worker exited with reservations in flight: released');
+    await Promise.allSettled(orphaned.map((reservation) => reservation.release()));
+  }
+
+  /** Every connected worker's metrics (a silent worker's are left out rather than holding up the scrape). */
+  async workerMetrics(): Promise<MetricsSnapshot[]> {
+    const answers = await Promise.allSettled([...this.#workers.values()].map((worker) => worker.channel.call<MetricsSnapshot>('metrics')));
+    return answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
+  }
+
+  /** Sends an event to every worker. */
+  broadcast(op: string, args?: unknown): void {
+    for (const worker of this.#workers.values()) worker.channel.emit(op, args);
+  }
+
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
+  }
+}
