@@ -30,6 +30,7 @@ import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
+import { Federation, settledOutcome } from '../federation/index.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -58,6 +59,7 @@ interface GatewayParts {
   recorder: OutcomeRecorder;
   outcomes: OutcomeListeners;
   meshServices?: MeshServices;
+  federation?: Federation;
   pipeline: Pipeline;
   app: FastifyInstance;
   url: string;
@@ -95,6 +97,8 @@ export class Gateway {
   readonly pipeline: Pipeline;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
+  /** Federated access (trusted gateways' tokens; reservations for this gateway's own), when the mesh is enabled. */
+  readonly federation?: Federation;
   readonly ledger?: Ledger;
   readonly reconciler?: LedgerReconciler;
   /** The URL the node listens on (`http://host:port`). */
@@ -126,6 +130,7 @@ export class Gateway {
     this.outcomes = parts.outcomes;
     this.meshServices = parts.meshServices;
     this.mesh = parts.meshServices?.mesh;
+    this.federation = parts.federation;
     this.ledger = parts.meshServices?.ledger;
     this.reconciler = parts.meshServices?.reconciler;
     this.pipeline = parts.pipeline;
@@ -162,8 +167,13 @@ export class Gateway {
         onStatus: (up) => metrics.setStateBackendUp('redis', up),
       });
       if (state) opened.push(() => state.close());
+      // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
+      const federation = config.mesh.enabled
+        ? new Federation({ config: config.federation, clockSkewSeconds: config.auth.clock_skew_seconds, logger, onSettled: (settled) => outcomes.emit(settledOutcome(settled)) })
+        : undefined;
       const access = await createAccessControl({
         state,
+        ...(federation ? { federation: federation.accessHooks } : {}),
         auth: config.auth,
         keyMap: config.key_map,
         store,
@@ -211,7 +221,7 @@ export class Gateway {
       if (config.mesh.enabled) {
         // Loaded only when enabled: a node without the mesh never loads libp2p.
         const { MeshServices } = await import('./mesh-services.js');
-        meshServices = await MeshServices.create({ config, store, logger, priceBook });
+        meshServices = await MeshServices.create({ config, store, logger, priceBook, access, federation });
         const created = meshServices;
         opened.push(() => created.stop());
       }
@@ -300,7 +310,7 @@ export class Gateway {
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
         config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, records, responses, analytics, cache, signals, recorder, outcomes,
-        meshServices, pipeline, app, url, startedAt,
+        meshServices, federation, pipeline, app, url, startedAt,
       });
     } catch (err) {
       for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));

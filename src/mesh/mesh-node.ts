@@ -212,6 +212,16 @@ export class MeshNode {
     return models;
   }
 
+  /** The live signed records of allowed peers this node knows now (not its own). */
+  peerRecords(): RecordPayload[] {
+    return this.#cache.live().filter((record) => record.peerId !== this.peerId && this.isAllowed(record.peerId));
+  }
+
+  /** Whether a connection to `peerId` is open now. */
+  isConnected(peerId: string): boolean {
+    return this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId);
+  }
+
   /** Calls `listener` with each newer peer record this node accepts (including tombstones); returns an unsubscribe. */
   onPeerRecord(listener: (record: RecordPayload) => void): () => void {
     this.#recordListeners.add(listener);

@@ -1,0 +1,127 @@
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AdminKey, CredentialResolver, IssuerQuota, Principal, QuotaAdmission } from '../auth/index.js';
+import type { Measured } from '../ledger/index.js';
+import type { FederationConfig } from './federation-config.js';
+import { FederatedTokenResolver } from './federated-token-resolver.js';
+import { GatewayDirectory, type PeerRecordSource } from './gateway-directory.js';
+import { MAX_GATEWAY_RECORD_VALIDITY_MS, signGatewayRecord } from './gateway-record.js';
+import { IssuerReservations, type FederationLink } from './issuer-reservations.js';
+import { ReservationServer, type SettledReservation } from './reservation-server.js';
+import { RESERVE_PROTOCOL } from './reserve-messages.js';
+import { TrustedGateways } from './trusted-gateways.js';
+
+/** What federation needs of the mesh node. */
+export interface FederationMesh extends PeerRecordSource {
+  readonly peerId: string;
+  isConnected(peerId: string): boolean;
+  sendMessage(peerId: string, protocol: string, message: unknown, timeoutMs?: number): Promise<unknown>;
+  handleMessages(protocol: string, handler: (message: unknown, peerId: string) => Promise<unknown>): Promise<void>;
+}
+
+/** What the mesh side hands over once it exists: the node, its key, this gateway's access control and the ledger. */
+export interface FederationAttachment {
+  mesh: FederationMesh;
+  /** The node's peer key (reservations are signed with it). */
+  signingKey: KeyObject;
+  adminKey: AdminKey;
+  access: { resolve: (credential: string) => Promise<Principal | undefined>; quotas: Pick<QuotaAdmission, 'reserve'> };
+  /** Issuing side: checks a serving node's receipt and acknowledges or disputes it. */
+  receipts?: (peerId: string, requestId: string, receipt: string, measured: Measured) => Promise<void>;
+  priceOf?: (peerId: string, model: string) => Measured['price'];
+  /** Serving side: this node's receipt to an issuing node, and the credit limit toward it. */
+  issueReceipt?: FederationLink['issueReceipt'];
+  admitCredit?: FederationLink['admitCredit'];
+}
+
+export interface FederationOptions {
+  config: FederationConfig;
+  clockSkewSeconds: number;
+  logger: Logger;
+  /** Each request another node served under one of this gateway's tokens, once settled (the issuer's records). */
+  onSettled?: (settled: SettledReservation) => void;
+  now?: () => number;
+}
+
+/** Re-sign this node's gateway record when less than this share of its validity is left. */
+const REFRESH_SHARE = 0.5;
+
+/**
+ * Federated access for one node (README, "Federation"; protocol/gateway-record.md, protocol/reservations.md): as a
+ * serving node, tokens of trusted gateways verified offline and their quota reserved at the issuer; as an issuing
+ * node, this gateway's gateway record published in the node record, and reservations answered for its own tokens.
+ * Built before access control (which takes `accessHooks`), attached to the mesh once that exists.
+ */
+export class Federation {
+  readonly directory: GatewayDirectory;
+  readonly trusted: TrustedGateways;
+  readonly #credentials = new WeakMap<object, string>();
+  readonly #now: () => number;
+  #link: FederationLink | undefined;
+  #server: ReservationServer | undefined;
+  #record: { jws: string; refreshAt: number } | undefined;
+  #adminKey: AdminKey | undefined;
+
+  constructor(private readonly options: FederationOptions) {
+    this.#now = options.now ?? Date.now;
+    this.directory = new GatewayDirectory(options.logger, this.#now);
+    this.trusted = new TrustedGateways(options.config.trusted_gateways);
+  }
+
+  /** For `createAccessControl`: the resolver of trusted gateways' tokens and the quota reserved at their issuer. */
+  readonly accessHooks = (adminKey: AdminKey): { resolver: CredentialResolver; quota: IssuerQuota } => {
+    const { config, clockSkewSeconds, logger } = this.options;
+    const retryAfterSeconds = config.retry_after_seconds;
+    return {
+      resolver: new FederatedTokenResolver({
+        ownGatewayId: adminKey.gatewayId, trusted: this.trusted, directory: this.directory, credentials: this.#credentials, clockSkewSeconds, retryAfterSeconds, now: this.#now,
+      }),
+      quota: new IssuerReservations({
+        link: () => this.#link, directory: this.directory, trusted: this.trusted, credentials: this.#credentials, timeoutMs: config.reserve_timeout_ms, retryAfterSeconds, logger,
+      }),
+    };
+  };
+
+  /** Connects to the mesh: reads gateway records from it, answers reservations for this gateway's tokens. */
+  async attach(parts: FederationAttachment): Promise<void> {
+    const { mesh } = parts;
+    this.#adminKey = parts.adminKey;
+    this.directory.attach(mesh);
+    this.#server = new ReservationServer({
+      selfId: mesh.peerId, gatewayId: parts.adminKey.gatewayId, signingKey: parts.signingKey, resolve: parts.access.resolve, quotas: parts.access.quotas,
+      ttlMs: this.options.config.reservation_ttl_seconds * 1000, receipts: parts.receipts, priceOf: parts.priceOf, onSettled: this.options.onSettled,
+      logger: this.options.logger, now: this.#now,
+    });
+    await mesh.handleMessages(RESERVE_PROTOCOL, this.#server.handle);
+    this.#link = {
+      selfId: mesh.peerId,
+      send: (peerId, message, timeoutMs) => mesh.sendMessage(peerId, RESERVE_PROTOCOL, message, timeoutMs),
+      isConnected: (peerId) => mesh.isConnected(peerId),
+      issueReceipt: parts.issueReceipt,
+      admitCredit: parts.admitCredit,
+    };
+  }
+
+  /** This node's gateway record for its node record (re-signed before it runs out); undefined before `attach`. */
+  gatewayRecord(): string | undefined {
+    const adminKey = this.#adminKey;
+    const peer = this.#link?.selfId;
+    if (!adminKey || !peer) return undefined;
+    const now = this.#now();
+    if (!this.#record || now >= this.#record.refreshAt) {
+      this.#record = { jws: signGatewayRecord(adminKey, peer, now), refreshAt: now + MAX_GATEWAY_RECORD_VALIDITY_MS * REFRESH_SHARE };
+    }
+    return this.#record.jws;
+  }
+
+  /** Reservations this node holds open as issuer. */
+  get openReservations(): number {
+    return this.#server?.open ?? 0;
+  }
+
+  /** Stops answering: open reservations stay charged at their reserved amounts in the counters. */
+  close(): void {
+    this.#link = undefined;
+    this.#server?.close();
+  }
+}
