@@ -35,7 +35,7 @@ export interface AccessControlOptions {
    * Tokens of trusted gateways (federation): their resolver (asked before this node's own tokens) and where their
    * quota is reserved, built with this node's admin key (its own gateway id is not another gateway).
    */
-  federation?: (adminKey: AdminKey) => { resolver: CredentialResolver; quota: IssuerQuota };
+  federation?: (parts: { adminKey: AdminKey; counters: QuotaCounters }) => { resolver: CredentialResolver; quota: IssuerQuota };
 }
 
 /**
@@ -92,7 +92,7 @@ export async function createAccessControl(options: AccessControlOptions): Promis
   const rules = new PrincipalRules({ auth, tokens, virtualKeys, peerLimits: options.peerLimits });
   const models = new ModelPermissions(rules);
   const modes = new Set(auth.mode);
-  const federation = options.federation?.(adminKey);
+  const federation = options.federation?.({ adminKey, counters });
   const resolvers: CredentialResolver[] = [
     adminKeyResolver(adminKey),
     ...(federation && modes.has('token') ? [federation.resolver] : []),

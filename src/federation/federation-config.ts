@@ -21,6 +21,12 @@ export const federationConfigSchema = z
      * at its full reserved amounts (the serving node may have served it). Longer than the longest request.
      */
     reservation_ttl_seconds: z.number().int().min(5).max(86_400).default(900),
+    /**
+     * Requests per token per hour this node admits on its own when no node of the token's issuer can be reached
+     * (counted here only, the token's other limits unchecked, a revocation unseen until the issuer is back). 0 (the
+     * default): such requests are refused with 503 `issuer_unavailable`.
+     */
+    offline_budget: z.number().int().min(0).max(10_000).default(0),
     /** Seconds a client is told to wait (`Retry-After`) when no node of the issuer answers. */
     retry_after_seconds: z.number().int().min(1).max(3_600).default(5),
   })

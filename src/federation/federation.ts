@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminKey, CredentialResolver, IssuerQuota, Principal, QuotaAdmission } from '../auth/index.js';
 import type { Measured } from '../ledger/index.js';
+import type { QuotaCounters } from '../policy/index.js';
 import type { FederationConfig } from './federation-config.js';
 import { FederatedTokenResolver } from './federated-token-resolver.js';
 import { GatewayDirectory, type PeerRecordSource } from './gateway-directory.js';
@@ -69,7 +70,7 @@ export class Federation {
   }
 
   /** For `createAccessControl`: the resolver of trusted gateways' tokens and the quota reserved at their issuer. */
-  readonly accessHooks = (adminKey: AdminKey): { resolver: CredentialResolver; quota: IssuerQuota } => {
+  readonly accessHooks = ({ adminKey, counters }: { adminKey: AdminKey; counters: QuotaCounters }): { resolver: CredentialResolver; quota: IssuerQuota } => {
     const { config, clockSkewSeconds, logger } = this.options;
     const retryAfterSeconds = config.retry_after_seconds;
     return {
@@ -78,6 +79,7 @@ export class Federation {
       }),
       quota: new IssuerReservations({
         link: () => this.#link, directory: this.directory, trusted: this.trusted, credentials: this.#credentials, timeoutMs: config.reserve_timeout_ms, retryAfterSeconds, logger,
+        ...(config.offline_budget > 0 ? { offline: { requestsPerHour: config.offline_budget, counters } } : {}),
       }),
     };
   };

@@ -4,6 +4,7 @@ import type { ActualUsage, FederatedPrincipal, IssuerQuota, Reservation, Reserve
 import { formatMicrosAsUsd } from '../core/index.js';
 import { GatewayError, isErrorCode } from '../errors/index.js';
 import type { CreditAdmission } from '../ledger/index.js';
+import { QuotaExceededError, type QuotaCharge, type QuotaCounters } from '../policy/index.js';
 import type { GatewayDirectory } from './gateway-directory.js';
 import { issuerUnavailable } from './federated-token-resolver.js';
 import { verifyReservation, type ReservationPayload } from './reservation.js';
@@ -28,6 +29,8 @@ export interface IssuerReservationsOptions {
   credentials: WeakMap<object, string>;
   timeoutMs: number;
   retryAfterSeconds: number;
+  /** `federation.offline_budget`: requests per token per hour admitted here alone while the issuer is unreachable. */
+  offline?: { requestsPerHour: number; counters: QuotaCounters };
   logger: Logger;
 }
 
@@ -73,7 +76,28 @@ export class IssuerReservations implements IssuerQuota {
       const payload = this.#granted(reply, node, link.selfId, request, principal);
       return this.#held(link, node, payload, reply as { reservation: string; headers: Record<string, string> }, principal, input);
     }
+    if (options.offline) return this.#offline(principal, options.offline, lastError);
     throw issuerUnavailable(gatewayId, options.retryAfterSeconds, lastError);
+  }
+
+  /**
+   * The issuer is unreachable and `offline_budget` allows a few requests per token per hour here alone: counted in
+   * this node's own counters (never settled at the issuer, no receipt), refused with 503 once spent.
+   */
+  async #offline(principal: FederatedPrincipal, offline: NonNullable<IssuerReservationsOptions['offline']>, cause: unknown): Promise<Reservation> {
+    const charge: QuotaCharge = {
+      scope: `federation-offline:${principal.id}`, metric: 'requests', limit: offline.requestsPerHour, period: 'hour', amount: 1,
+      ...(principal.expiresAt !== null ? { retainUntil: principal.expiresAt } : {}),
+    };
+    let held;
+    try {
+      held = await offline.counters.reserve([charge]);
+    } catch (err) {
+      if (err instanceof QuotaExceededError) throw issuerUnavailable(principal.issuer, this.options.retryAfterSeconds, cause);
+      throw err;
+    }
+    this.options.logger.warn({ gateway: principal.issuer, token: principal.id }, 'federation: issuer unreachable; request admitted on the offline budget');
+    return { headers: {}, settle: () => held.settle({}), release: () => held.release() };
   }
 
   /** Connected nodes first, the one that answered last before them; the rest after. */
