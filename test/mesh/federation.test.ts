@@ -33,7 +33,8 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
     });
     x1 = await xNode([]);
     x2 = await xNode(x1.gateway.mesh!.multiaddrs());
-    y = await startTestGateway([mockProviders(mock).openai], {
+    // Y serves gpt-4o itself; gpt-4o-mini only X's nodes serve (Y forwards it).
+    y = await startTestGateway([{ ...mockProviders(mock).openai, models: ['gpt-4o'] }], {
       auth: { mode: ['token'] },
       mesh: mesh({ bootstrap: [...x1.gateway.mesh!.multiaddrs(), ...x2.gateway.mesh!.multiaddrs()] }),
       federation: { trusted_gateways: [xKey.gatewayId], reserve_timeout_ms: 1_500, retry_after_seconds: 3 },
@@ -48,10 +49,10 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
     await redis?.close();
   });
 
-  const chat = (node: TestGateway, token: string) =>
+  const chat = (node: TestGateway, token: string, model = 'gpt-4o') =>
     fetch(`${node.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ model: 'gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'hello across gateways' }] }),
+      body: JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: 'hello across gateways' }] }),
     });
   const codeOf = async (res: Response) => ((await res.json()) as { error: { code: string } }).error.code;
 
@@ -98,6 +99,21 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
     expect(accepted.map((r) => r.hash).sort()).toEqual(issued.map((r) => r.hash).sort());
     expect(accepted.every((r) => r.ack !== undefined && r.dispute === undefined)).toBe(true);
   }, 20_000);
+
+  it('reserves once at X when Y forwards the request to a peer: the peer serves Y (its receipt is to Y), Y bills X nothing for it', async () => {
+    const token = await generateGatewayToken(xKey.secret.reveal(), { jti: 'fed-forward', requests: { limit: 5, period: 'hour' } });
+    const response = await chat(y, token, 'gpt-4o-mini');
+    expect(response.status).toBe(200);
+    const servedBy = response.headers.get('x-meshgate-served-by');
+    expect([x1.gateway.mesh!.peerId, x2.gateway.mesh!.peerId]).toContain(servedBy);
+    // Counted once: the reservation at X, not again by the peer that served it (it counts Y as its peer).
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('4');
+    const requestId = response.headers.get('x-request-id')!;
+    await response.arrayBuffer();
+    await vi.waitFor(() => expect([...x1.outcomes, ...x2.outcomes].filter((o) => o.principal.id === 'fed-forward')).toHaveLength(1), { timeout: 5_000, interval: 50 });
+    await vi.waitFor(async () => expect((await y.gateway.ledger!.list(servedBy!)).some((r) => r.issuer === servedBy && r.requestId === requestId)).toBe(true), { timeout: 5_000, interval: 50 });
+    expect((await y.gateway.ledger!.list()).some((r) => r.issuer === y.gateway.mesh!.peerId && r.requestId === requestId)).toBe(false);
+  });
 
   it('refuses at Y a token of a gateway Y does not trust (401 token_untrusted_gateway)', async () => {
     const token = await generateGatewayToken(AdminKey.generate().secret.reveal(), { jti: 'fed-stranger' });

@@ -3,8 +3,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AdminKey, mintAccessToken, type AccessControl, type Principal } from '../../../src/auth/index.js';
-import { Federation, federationConfigSchema, signGatewayRecord, type FederationMesh, type SettledReservation } from '../../../src/federation/index.js';
-import { signingKeyFromRaw } from '../../../src/ledger/index.js';
+import { Federation, federationConfigSchema, signGatewayRecord, type FederationAttachment, type FederationMesh, type SettledReservation } from '../../../src/federation/index.js';
+import { CreditReservations, signingKeyFromRaw } from '../../../src/ledger/index.js';
 import type { NodeRecord } from '../../../src/mesh/index.js';
 import { bearer, failure, fixtureCloser } from '../auth/access-control-fixture.js';
 
@@ -37,7 +37,7 @@ interface Pair {
   xFederation: Federation;
 }
 
-async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?: number; records?: (xPeer: string, xKey: AdminKey) => NodeRecord[] } = {}): Promise<Pair> {
+async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?: number; records?: (xPeer: string, xKey: AdminKey) => NodeRecord[]; admitCredit?: FederationAttachment['admitCredit'] } = {}): Promise<Pair> {
   const settled: SettledReservation[] = [];
   const xPeer = await peer();
   const yPeer = await peer();
@@ -64,7 +64,7 @@ async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?
     },
     handleMessages: async () => undefined,
   };
-  await yFederation.attach({ mesh: yMesh, signingKey: yPeer.signingKey, adminKey: y.adminKey, access: { resolve: (c) => y.authenticator.resolve(c), quotas: y.quotas } });
+  await yFederation.attach({ mesh: yMesh, signingKey: yPeer.signingKey, adminKey: y.adminKey, access: { resolve: (c) => y.authenticator.resolve(c), quotas: y.quotas }, admitCredit: options.admitCredit });
   return { x, xKey, y, settled, cut: () => void (reachable = false), xFederation };
 }
 
@@ -147,6 +147,16 @@ describe('a token of gateway X at a node of Y', () => {
     await budget.y.quotas.reserve(principal, { requestId: 'o1', estimatedTokens: 1 });
     await budget.y.quotas.reserve(principal, { requestId: 'o2', estimatedTokens: 1 });
     expect(await failure(budget.y.quotas.reserve(principal, { requestId: 'o3', estimatedTokens: 1 }))).toMatchObject({ code: 'issuer_unavailable' });
+  });
+
+  it('refuses with 402 when the issuing node owes Y more than its credit limit, and gives the reservation back at X', async () => {
+    const owed = new CreditReservations(async () => 2_000_000, 1_000_000);
+    const { xKey, y, xFederation, settled } = await pair({ admitCredit: (peer, micros) => owed.admit(peer, micros) });
+    const { token } = await mintAccessToken(xKey, { jti: 'over-credit', requests: { limit: 1, period: 'hour' } });
+    const principal = await at(y, token);
+    expect(await failure(y.quotas.reserve(principal, { requestId: 'c1', estimatedTokens: 1 }))).toMatchObject({ status: 402, code: 'credit_limit_exceeded' });
+    expect(xFederation.openReservations).toBe(0);
+    expect(settled).toMatchObject([{ end: 'released' }]);
   });
 
   it('charges an unsettled reservation at its reserved amounts when it expires', async () => {
