@@ -44,6 +44,14 @@ export interface FederationOptions {
   now?: () => number;
 }
 
+export interface FederationStatus {
+  gateway_id: string | null;
+  public_key: string | null;
+  trusted: Array<{ gateway_id: string; pinned_key: string | null; nodes: string[] }>;
+  open_reservations: number;
+  offline_budget: number;
+}
+
 /** Re-sign this node's gateway record when less than this share of its validity is left. */
 const REFRESH_SHARE = 0.5;
 
@@ -72,6 +80,7 @@ export class Federation {
   /** For `createAccessControl`: the resolver of trusted gateways' tokens and the quota reserved at their issuer. */
   readonly accessHooks = ({ adminKey, counters }: { adminKey: AdminKey; counters: QuotaCounters }): { resolver: CredentialResolver; quota: IssuerQuota } => {
     const { config, clockSkewSeconds, logger } = this.options;
+    this.#adminKey = adminKey;
     const retryAfterSeconds = config.retry_after_seconds;
     return {
       resolver: new FederatedTokenResolver({
@@ -114,6 +123,18 @@ export class Federation {
       this.#record = { jws: signGatewayRecord(adminKey, peer, now), refreshAt: now + MAX_GATEWAY_RECORD_VALIDITY_MS * REFRESH_SHARE };
     }
     return this.#record.jws;
+  }
+
+  /** What `GET /v1/mesh/federation` shows: this gateway, the gateways it trusts with their nodes known now, open reservations. */
+  status(): FederationStatus {
+    const adminKey = this.#adminKey;
+    return {
+      gateway_id: adminKey?.gatewayId ?? null,
+      public_key: adminKey?.publicKeyText ?? null,
+      trusted: this.trusted.list().map(({ gatewayId, pinnedKey }) => ({ gateway_id: gatewayId, pinned_key: pinnedKey ?? null, nodes: this.directory.find(gatewayId, pinnedKey)?.nodes ?? [] })),
+      open_reservations: this.openReservations,
+      offline_budget: this.options.config.offline_budget,
+    };
   }
 
   /** Reservations this node holds open as issuer. */

@@ -1,5 +1,6 @@
 export { Federation } from './federation.js';
-export type { FederationAttachment, FederationMesh, FederationOptions } from './federation.js';
+export type { FederationAttachment, FederationMesh, FederationOptions, FederationStatus } from './federation.js';
+export { federationRoutes } from './federation-routes.js';
 export { federationConfigSchema } from './federation-config.js';
 export type { FederationConfig } from './federation-config.js';
 export { GATEWAY_RECORD_TYP, GatewayRecordError, signGatewayRecord, verifyGatewayRecord, gatewayRecordPayloadSchema } from './gateway-record.js';

@@ -28,6 +28,10 @@ export class TrustedGateways {
     return this.#byId.get(gatewayId);
   }
 
+  list(): TrustedGateway[] {
+    return [...this.#byId.values()];
+  }
+
   get size(): number {
     return this.#byId.size;
   }

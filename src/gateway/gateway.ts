@@ -30,7 +30,7 @@ import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
-import { Federation, settledOutcome } from '../federation/index.js';
+import { Federation, federationRoutes, settledOutcome } from '../federation/index.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -296,6 +296,7 @@ export class Gateway {
           signalsSummaryRoute(signals),
           routingRoutes(pipeline),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
+          ...(federation ? [federationRoutes(federation)] : []),
         ],
         apiPlugins: [
           responsesRoutes({ pipeline, store: responses, logger, limits: { maxChain: config.responses.max_chain, maxBytes: config.server.body_limit } }),

@@ -115,6 +115,14 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
     expect((await y.gateway.ledger!.list()).some((r) => r.issuer === y.gateway.mesh!.peerId && r.requestId === requestId)).toBe(false);
   });
 
+  it('shows the operator of Y which gateways it trusts and the nodes of each it knows (GET /v1/mesh/federation)', async () => {
+    const response = await fetch(`${y.url}/v1/mesh/federation`, { headers: { authorization: `Bearer ${y.gateway.access.adminKey.secret.reveal()}` } });
+    expect(response.status).toBe(200);
+    const status = (await response.json()) as { gateway_id: string; trusted: Array<{ gateway_id: string; nodes: string[] }> };
+    expect(status.gateway_id).toBe(y.gateway.access.adminKey.gatewayId);
+    expect(status.trusted).toEqual([{ gateway_id: xKey.gatewayId, pinned_key: null, nodes: expect.arrayContaining([x1.gateway.mesh!.peerId, x2.gateway.mesh!.peerId]) }]);
+  });
+
   it('refuses at Y a token of a gateway Y does not trust (401 token_untrusted_gateway)', async () => {
     const token = await generateGatewayToken(AdminKey.generate().secret.reveal(), { jti: 'fed-stranger' });
     const response = await chat(y, token);
