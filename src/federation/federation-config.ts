@@ -22,6 +22,12 @@ export const federationConfigSchema = z
      */
     reservation_ttl_seconds: z.number().int().min(5).max(86_400).default(900),
     /**
+     * Reservation messages (reserve, settle, release) each serving peer may send this node per second, with a burst
+     * of ten seconds' worth; more are refused unread (the serving node tries another node of this gateway, then
+     * answers 503). About two per request served. 0 = no limit.
+     */
+    reserve_messages_per_second: z.number().min(0).default(1_000),
+    /**
      * Requests per token per hour this node admits on its own when no node of the token's issuer can be reached
      * (counted here only, the token's other limits unchecked, a revocation unseen until the issuer is back). 0 (the
      * default): such requests are refused with 503 `issuer_unavailable`.

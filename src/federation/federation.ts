@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminKey, CredentialResolver, IssuerQuota, Principal, QuotaAdmission } from '../auth/index.js';
-import type { Measured } from '../ledger/index.js';
+import { LedgerMessageRate, type Measured } from '../ledger/index.js';
 import type { QuotaCounters } from '../policy/index.js';
 import type { FederationConfig } from './federation-config.js';
 import { FederatedTokenResolver } from './federated-token-resolver.js';
@@ -17,7 +17,7 @@ export interface FederationMesh extends PeerRecordSource {
   readonly peerId: string;
   isConnected(peerId: string): boolean;
   sendMessage(peerId: string, protocol: string, message: unknown, timeoutMs?: number): Promise<unknown>;
-  handleMessages(protocol: string, handler: (message: unknown, peerId: string) => Promise<unknown>): Promise<void>;
+  handleMessages(protocol: string, handler: (message: unknown, peerId: string) => Promise<unknown>, admit?: (peerId: string) => string | undefined): Promise<void>;
 }
 
 /** What the mesh side hands over once it exists: the node, its key, this gateway's access control and the ledger. */
@@ -103,7 +103,9 @@ export class Federation {
       ttlMs: this.options.config.reservation_ttl_seconds * 1000, receipts: parts.receipts, priceOf: parts.priceOf, onSettled: this.options.onSettled,
       logger: this.options.logger, now: this.#now,
     });
-    await mesh.handleMessages(RESERVE_PROTOCOL, this.#server.handle);
+    const rate = new LedgerMessageRate(this.options.config.reserve_messages_per_second, this.#now);
+    await mesh.handleMessages(RESERVE_PROTOCOL, this.#server.handle, (peerId) =>
+      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} reservation messages per second from this peer; try again later`);
     this.#link = {
       selfId: mesh.peerId,
       send: (peerId, message, timeoutMs) => mesh.sendMessage(peerId, RESERVE_PROTOCOL, message, timeoutMs),

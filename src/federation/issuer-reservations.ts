@@ -72,6 +72,13 @@ export class IssuerReservations implements IssuerQuota {
         options.logger.warn({ gateway: gatewayId, node, err: (err as Error).message }, 'federation: issuer node unreachable, trying the next');
         continue;
       }
+      // Refused before the message was read (rate limit, allow-list): not an answer about the token; the next node may take it.
+      const unread = reserveRefusalSchema.safeParse(reply);
+      if (unread.success && unread.data.code === undefined) {
+        lastError = new Error(unread.data.error);
+        options.logger.warn({ gateway: gatewayId, node, err: unread.data.error }, 'federation: issuer node refused the message unread, trying the next');
+        continue;
+      }
       this.#lastGood.set(gatewayId, node);
       const payload = this.#granted(reply, node, link.selfId, request, principal);
       return this.#held(link, node, payload, reply as { reservation: string; headers: Record<string, string> }, principal, input);

@@ -37,18 +37,19 @@ interface Pair {
   xFederation: Federation;
 }
 
-async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?: number; records?: (xPeer: string, xKey: AdminKey) => NodeRecord[]; admitCredit?: FederationAttachment['admitCredit'] } = {}): Promise<Pair> {
+async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?: number; records?: (xPeer: string, xKey: AdminKey) => NodeRecord[]; admitCredit?: FederationAttachment['admitCredit']; issuer?: Record<string, unknown> } = {}): Promise<Pair> {
   const settled: SettledReservation[] = [];
   const xPeer = await peer();
   const yPeer = await peer();
-  const xFederation = new Federation({ config: federationConfigSchema.parse({ reservation_ttl_seconds: options.ttlSeconds ?? 900 }), clockSkewSeconds: 30, logger, onSettled: (s) => settled.push(s) });
+  const xFederation = new Federation({ config: federationConfigSchema.parse({ reservation_ttl_seconds: options.ttlSeconds ?? 900, ...options.issuer }), clockSkewSeconds: 30, logger, onSettled: (s) => settled.push(s) });
   const { ac: x } = await fixture({ mode: 'token' }, { federation: xFederation.accessHooks });
   const xKey = x.adminKey;
   let handler: ((message: unknown, peerId: string) => Promise<unknown>) | undefined;
+  let admit: ((peerId: string) => string | undefined) | undefined;
   let reachable = true;
   const xMesh: FederationMesh = {
     peerId: xPeer.id, peerRecords: () => [], isConnected: () => true, sendMessage: async () => undefined,
-    handleMessages: async (_protocol, h) => void (handler = h),
+    handleMessages: async (_protocol, h, a) => void ((handler = h), (admit = a)),
   };
   await xFederation.attach({ mesh: xMesh, signingKey: xPeer.signingKey, adminKey: xKey, access: { resolve: (c) => x.authenticator.resolve(c), quotas: x.quotas } });
 
@@ -59,7 +60,9 @@ async function pair(options: { federation?: Record<string, unknown>; ttlSeconds?
     peerId: yPeer.id, peerRecords: () => records, isConnected: () => true,
     sendMessage: async (peerId, _protocol, message) => {
       if (!reachable || peerId !== xPeer.id) throw new Error('dial failed');
-      // As on the wire: JSON both ways.
+      // As the mesh node does: the admission first (refused unread), then the handler, JSON both ways.
+      const refusal = admit?.(yPeer.id);
+      if (refusal) return { ok: false, error: refusal };
       return JSON.parse(JSON.stringify(await handler!(JSON.parse(JSON.stringify(message)), yPeer.id)));
     },
     handleMessages: async () => undefined,
@@ -157,6 +160,23 @@ describe('a token of gateway X at a node of Y', () => {
     expect(await failure(y.quotas.reserve(principal, { requestId: 'c1', estimatedTokens: 1 }))).toMatchObject({ status: 402, code: 'credit_limit_exceeded' });
     expect(xFederation.openReservations).toBe(0);
     expect(settled).toMatchObject([{ end: 'released' }]);
+  });
+
+  it('counts a per-IP quota at X by the client address Y saw', async () => {
+    const { xKey, y } = await pair();
+    const { token } = await mintAccessToken(xKey, { jti: 'per-ip-token', ipQuota: { limit: 1, period: 'hour' } });
+    const principal = await at(y, token);
+    await y.quotas.reserve(principal, { requestId: 'ip1', ip: '203.0.113.7', estimatedTokens: 1 });
+    expect(await failure(y.quotas.reserve(principal, { requestId: 'ip2', ip: '203.0.113.7', estimatedTokens: 1 }))).toMatchObject({ status: 429, code: 'ip_limit_exceeded' });
+    await y.quotas.reserve(principal, { requestId: 'ip3', ip: '198.51.100.9', estimatedTokens: 1 });
+  });
+
+  it('refuses reservation messages above the issuer\'s per-peer rate unread: 503 at Y, not an answer about the token', async () => {
+    const { xKey, y } = await pair({ issuer: { reserve_messages_per_second: 0.1 } });
+    const { token } = await mintAccessToken(xKey, { jti: 'rate-limited' });
+    const principal = await at(y, token);
+    await y.quotas.reserve(principal, { requestId: 'first', estimatedTokens: 1 });
+    expect(await failure(y.quotas.reserve(principal, { requestId: 'second', estimatedTokens: 1 }))).toMatchObject({ status: 503, code: 'issuer_unavailable' });
   });
 
   it('charges an unsettled reservation at its reserved amounts when it expires', async () => {
