@@ -169,6 +169,8 @@ export class IssuerReservations implements IssuerQuota {
           const served = usage.served;
           const receipt = served && !served.peer && figures.input + figures.output > 0
             ? await link.issueReceipt?.(node, payload.rid, { model: served.model, input: figures.input, output: figures.output, cached: figures.cached })
+              // Without its receipt the settlement still goes: the quota must not be charged in full for a ledger fault.
+              .catch((err: Error) => void logger.error({ node, requestId: payload.rid, err: err.message }, 'federation: could not issue a receipt to the issuer'))
             : undefined;
           await send({
             type: 'settle', ...base, usage: { input: figures.input, output: figures.output, cached: figures.cached, cost: figures.cost },
