@@ -18,9 +18,10 @@ export const federationConfigSchema = z
     reserve_timeout_ms: z.number().int().min(50).max(60_000).default(3_000),
     /**
      * How long a reservation made at this node (as issuer) holds without settlement; an unsettled one is then charged
-     * at its full reserved amounts (the serving node may have served it). Longer than the longest request.
+     * at its full reserved amounts (the serving node may have served it). Longer than the longest request, and shorter
+     * than `state.reservation_ttl_seconds` (after which the shared backend itself lets a reservation go).
      */
-    reservation_ttl_seconds: z.number().int().min(5).max(86_400).default(900),
+    reservation_ttl_seconds: z.number().int().min(5).max(86_400).default(600),
     /**
      * Reservation messages (reserve, settle, release) each serving peer may send this node per second, with a burst
      * of ten seconds' worth; more are refused unread (the serving node tries another node of this gateway, then
