@@ -41,8 +41,13 @@ export interface FederationOptions {
   logger: Logger;
   /** Each request another node served under one of this gateway's tokens, once settled (the issuer's records). */
   onSettled?: (settled: SettledReservation) => void;
+  /** Each step of a reservation, for metrics (see ReservationEvent). */
+  onEvent?: ReservationEvents;
   now?: () => number;
 }
+
+/** A reservation step as metrics count it. */
+export type ReservationEvents = (side: 'serving' | 'issuing', outcome: string) => void;
 
 export interface FederationStatus {
   gateway_id: string | null;
@@ -88,6 +93,7 @@ export class Federation {
       }),
       quota: new IssuerReservations({
         link: () => this.#link, directory: this.directory, trusted: this.trusted, credentials: this.#credentials, timeoutMs: config.reserve_timeout_ms, retryAfterSeconds, logger,
+        onEvent: (outcome) => this.options.onEvent?.('serving', outcome),
         ...(config.offline_budget > 0 ? { offline: { requestsPerHour: config.offline_budget, counters } } : {}),
       }),
     };
@@ -101,6 +107,7 @@ export class Federation {
     this.#server = new ReservationServer({
       selfId: mesh.peerId, gatewayId: parts.adminKey.gatewayId, signingKey: parts.signingKey, resolve: parts.access.resolve, quotas: parts.access.quotas,
       ttlMs: this.options.config.reservation_ttl_seconds * 1000, receipts: parts.receipts, priceOf: parts.priceOf, onSettled: this.options.onSettled,
+      onEvent: (outcome) => this.options.onEvent?.('issuing', outcome),
       logger: this.options.logger, now: this.#now,
     });
     const rate = new LedgerMessageRate(this.options.config.reserve_messages_per_second, this.#now);

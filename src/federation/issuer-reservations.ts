@@ -31,6 +31,8 @@ export interface IssuerReservationsOptions {
   retryAfterSeconds: number;
   /** `federation.offline_budget`: requests per token per hour admitted here alone while the issuer is unreachable. */
   offline?: { requestsPerHour: number; counters: QuotaCounters };
+  /** granted | refused | unavailable | offline, once per reservation asked. */
+  onEvent?: (outcome: 'granted' | 'refused' | 'unavailable' | 'offline') => void;
   logger: Logger;
 }
 
@@ -80,10 +82,18 @@ export class IssuerReservations implements IssuerQuota {
         continue;
       }
       this.#lastGood.set(gatewayId, node);
-      const payload = this.#granted(reply, node, link.selfId, request, principal);
+      let payload: ReservationPayload;
+      try {
+        payload = this.#granted(reply, node, link.selfId, request, principal);
+      } catch (err) {
+        options.onEvent?.('refused');
+        throw err;
+      }
+      options.onEvent?.('granted');
       return this.#held(link, node, payload, reply as { reservation: string; headers: Record<string, string> }, principal, input);
     }
     if (options.offline) return this.#offline(principal, options.offline, lastError);
+    options.onEvent?.('unavailable');
     throw issuerUnavailable(gatewayId, options.retryAfterSeconds, lastError);
   }
 
@@ -100,9 +110,13 @@ export class IssuerReservations implements IssuerQuota {
     try {
       held = await offline.counters.reserve([charge]);
     } catch (err) {
-      if (err instanceof QuotaExceededError) throw issuerUnavailable(principal.issuer, this.options.retryAfterSeconds, cause);
+      if (err instanceof QuotaExceededError) {
+        this.options.onEvent?.('unavailable');
+        throw issuerUnavailable(principal.issuer, this.options.retryAfterSeconds, cause);
+      }
       throw err;
     }
+    this.options.onEvent?.('offline');
     this.options.logger.warn({ gateway: principal.issuer, token: principal.id }, 'federation: issuer unreachable; request admitted on the offline budget');
     return { headers: {}, settle: () => held.settle({}), release: () => held.release() };
   }

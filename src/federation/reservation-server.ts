@@ -43,6 +43,8 @@ export interface ReservationServerOptions {
   /** The price the serving peer advertises for a model, in receipt units. */
   priceOf?: (peerId: string, model: string) => Measured['price'];
   onSettled?: (settled: SettledReservation) => void;
+  /** granted | refused (a reserve) | settle_refused (a settlement or release) | settled | released | expired. */
+  onEvent?: (outcome: string) => void;
   logger: Logger;
   now?: () => number;
 }
@@ -88,10 +90,14 @@ export class ReservationServer {
   readonly handle = async (message: unknown, peerId: string): Promise<unknown> => {
     const parsed = reserveMessageSchema.safeParse(message);
     if (!parsed.success) return refusal('invalid_message', 'not a reservation protocol message');
+    const type = parsed.data.type;
     try {
       switch (parsed.data.type) {
-        case 'reserve':
-          return await this.#reserve(parsed.data, peerId);
+        case 'reserve': {
+          const granted = await this.#reserve(parsed.data, peerId);
+          this.options.onEvent?.('granted');
+          return granted;
+        }
         case 'settle':
           await this.#settle(parsed.data, peerId);
           return { ok: true };
@@ -100,6 +106,7 @@ export class ReservationServer {
           return { ok: true };
       }
     } catch (err) {
+      this.options.onEvent?.(type === 'reserve' ? 'refused' : 'settle_refused');
       if (err instanceof Refused) return refusal(err.code, err.message);
       const error = toGatewayError(err);
       if (error.status >= 500) this.options.logger.warn({ peer: peerId, code: error.code, err: (err as Error).message }, 'federation: reservation failed');
@@ -215,6 +222,7 @@ export class ReservationServer {
 
   #report(held: Held, end: SettledReservation['end'], figures: Pick<SettledReservation, 'usage' | 'costMicros' | 'status' | 'model'> & { peer?: string }): void {
     const { request, payload } = held;
+    this.options.onEvent?.(end);
     try {
       this.options.onSettled?.({
         requestId: payload.rid, servedBy: payload.srv, ...(figures.peer ? { forwardedTo: figures.peer } : {}), principal: held.principal, ip: request.ip,

@@ -169,7 +169,11 @@ export class Gateway {
       if (state) opened.push(() => state.close());
       // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
       const federation = config.mesh.enabled
-        ? new Federation({ config: config.federation, clockSkewSeconds: config.auth.clock_skew_seconds, logger, onSettled: (settled) => outcomes.emit(settledOutcome(settled)) })
+        ? new Federation({
+          config: config.federation, clockSkewSeconds: config.auth.clock_skew_seconds, logger,
+          onSettled: (settled) => outcomes.emit(settledOutcome(settled)),
+          onEvent: (side, outcome) => metrics.federationReservation(side, outcome),
+        })
         : undefined;
       const access = await createAccessControl({
         state,

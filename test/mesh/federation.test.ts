@@ -82,6 +82,10 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
       expect(atX[0]).toMatchObject({ peer: y.gateway.mesh!.peerId, source: 'federation', status: 200, requestedModel: 'gpt-4o' });
       expect(atX[0]!.usage!.outputTokens).toBeGreaterThan(0);
     }, { timeout: 5_000, interval: 50 });
+    // And in /metrics on both sides.
+    expect(await (await fetch(`${y.url}/metrics`)).text()).toMatch(/meshgate_federation_reservations_total\{side="serving",outcome="granted"\} [1-9]/);
+    const issuing = await Promise.all([x1, x2].map(async (x) => (await fetch(`${x.url}/metrics`)).text()));
+    expect(issuing.some((text) => /meshgate_federation_reservations_total\{side="issuing",outcome="settled"\} [1-9]/.test(text))).toBe(true);
   });
 
   it('pays Y for serving X\'s tokens: Y\'s receipts to X\'s nodes are acknowledged, and both ledgers agree', async () => {
