@@ -74,6 +74,8 @@ class Refused extends Error {
 export class ReservationServer {
   readonly #held = new Map<string, Held>();
   readonly #openPerPeer = new Map<string, number>();
+  /** Reserves being made now (between the checks and the held entry). */
+  readonly #pending = new Set<string>();
   readonly #now: () => number;
   #closed = false;
 
@@ -91,6 +93,8 @@ export class ReservationServer {
     const parsed = reserveMessageSchema.safeParse(message);
     if (!parsed.success) return refusal('invalid_message', 'not a reservation protocol message');
     const type = parsed.data.type;
+    // Shutting down: refused without a code, so the serving node asks another node of this gateway.
+    if (this.#closed && type === 'reserve') return { ok: false, error: 'this node is shutting down' } satisfies ReserveRefusal;
     try {
       switch (parsed.data.type) {
         case 'reserve': {
@@ -122,10 +126,19 @@ export class ReservationServer {
   }
 
   async #reserve(request: ReserveRequest, peerId: string): Promise<unknown> {
-    if (this.#closed) throw new GatewayError('issuer_unavailable', 'This node is shutting down.', { retryAfter: 1 });
     const key = `${peerId} ${request.rid}`;
-    if (this.#held.has(key)) throw new Refused('reservation_exists', 'a reservation for this request is already open');
+    if (this.#held.has(key) || this.#pending.has(key)) throw new Refused('reservation_exists', 'a reservation for this request is already open');
     if ((this.#openPerPeer.get(peerId) ?? 0) >= MAX_OPEN_PER_PEER) throw new Refused('too_many_reservations', 'too many reservations open for this peer');
+    // Claimed before the first await: two reserves of one request id racing would otherwise both be held under one key.
+    this.#pending.add(key);
+    try {
+      return await this.#hold(request, peerId, key);
+    } finally {
+      this.#pending.delete(key);
+    }
+  }
+
+  async #hold(request: ReserveRequest, peerId: string, key: string): Promise<unknown> {
     const principal = await this.options.resolve(request.token);
     // Only this gateway's own tokens: a token of a third gateway is reserved at its own issuer, never relayed.
     if (!principal || principal.kind !== 'token' || isFederated(principal)) {
@@ -134,6 +147,10 @@ export class ReservationServer {
     const quota = await this.options.quotas.reserve(principal, {
       requestId: `fed:${peerId}:${request.rid}`, ip: request.ip, model: request.model, estimatedTokens: request.tokens, estimatedCostMicros: request.cost, priced: request.priced,
     });
+    if (this.#closed) {
+      await quota.release();
+      return { ok: false, error: 'this node is shutting down' } satisfies ReserveRefusal;
+    }
     const now = this.#now();
     const payload: ReservationPayload = {
       v: 1, gw: this.options.gatewayId, iss: this.options.selfId, srv: peerId, tid: principal.id, rid: request.rid,

@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AdminKey, mintAccessToken, type AccessControl, type Principal } from '../../../src/auth/index.js';
-import { Federation, federationConfigSchema, signGatewayRecord, type FederationAttachment, type FederationMesh, type SettledReservation } from '../../../src/federation/index.js';
+import { Federation, federationConfigSchema, ReservationServer, signGatewayRecord, type FederationAttachment, type FederationMesh, type SettledReservation } from '../../../src/federation/index.js';
 import { CreditReservations, signingKeyFromRaw } from '../../../src/ledger/index.js';
 import type { NodeRecord } from '../../../src/mesh/index.js';
 import { bearer, failure, fixtureCloser } from '../auth/access-control-fixture.js';
@@ -177,6 +177,24 @@ describe('a token of gateway X at a node of Y', () => {
     const principal = await at(y, token);
     await y.quotas.reserve(principal, { requestId: 'first', estimatedTokens: 1 });
     expect(await failure(y.quotas.reserve(principal, { requestId: 'second', estimatedTokens: 1 }))).toMatchObject({ status: 503, code: 'issuer_unavailable' });
+  });
+
+  it('holds one reservation per request id of a serving peer, even when two reserves race', async () => {
+    const { ac: x } = await fixture({ mode: 'token' });
+    const issuer = await peer();
+    const server = new ReservationServer({ selfId: issuer.id, gatewayId: x.adminKey.gatewayId, signingKey: issuer.signingKey, resolve: (c) => x.authenticator.resolve(c), quotas: x.quotas, ttlMs: 60_000, logger });
+    const { token } = await mintAccessToken(x.adminKey, { jti: 'raced-token', requests: { limit: 10, period: 'hour' } });
+    const message = { type: 'reserve', token, rid: 'same-id', tokens: 10, cost: 0, priced: true };
+    const answers = (await Promise.all([server.handle(message, 'serving-peer'), server.handle(message, 'serving-peer')])) as Array<{ ok: boolean; code?: string }>;
+    expect(answers.filter((a) => a.ok)).toHaveLength(1);
+    expect(answers.find((a) => !a.ok)).toMatchObject({ code: 'reservation_exists' });
+    expect(server.open).toBe(1);
+    // The refused one reserved nothing: 9 of 10 requests remain.
+    const next = (await server.handle({ ...message, rid: 'other-id' }, 'serving-peer')) as { headers: Record<string, string> };
+    expect(next.headers['x-ratelimit-remaining-requests']).toBe('8');
+    server.close();
+    // Closed: a reserve is refused without a code (the serving node then asks another node of the gateway).
+    expect(await server.handle({ ...message, rid: 'late-id' }, 'serving-peer')).toEqual({ ok: false, error: 'this node is shutting down' });
   });
 
   it('charges an unsettled reservation at its reserved amounts when it expires', async () => {
