@@ -65,13 +65,18 @@ export class IssuerReservations implements IssuerQuota {
       ...(input.stream !== undefined ? { stream: input.stream } : {}),
     };
     let lastError: unknown;
-    for (const node of nodes) {
+    for (const [attempt, node] of nodes.entries()) {
+      // Each node asked gets its own request id: a node that timed out may still hold the first one (until the cancel
+      // reaches it), and X's shared state holds one reservation per id.
+      const asked = attempt === 0 ? request : { ...request, rid: `${request.rid}~${attempt + 1}` };
       let reply: unknown;
       try {
-        reply = await link.send(node, request, options.timeoutMs);
+        reply = await link.send(node, asked, options.timeoutMs);
       } catch (err) {
         lastError = err;
         options.logger.warn({ gateway: gatewayId, node, err: (err as Error).message }, 'federation: issuer node unreachable, trying the next');
+        // The reserve may have arrived and its answer been lost: give it back there (best effort, not waited for).
+        void link.send(node, { type: 'cancel', rid: asked.rid }, options.timeoutMs).catch(() => undefined);
         continue;
       }
       // Refused before the message was read (rate limit, allow-list): not an answer about the token; the next node may take it.
@@ -84,7 +89,7 @@ export class IssuerReservations implements IssuerQuota {
       this.#lastGood.set(gatewayId, node);
       let payload: ReservationPayload;
       try {
-        payload = this.#granted(reply, node, link.selfId, request, principal);
+        payload = this.#granted(reply, node, link.selfId, asked, principal);
       } catch (err) {
         options.onEvent?.('refused');
         throw err;

@@ -76,6 +76,8 @@ export class ReservationServer {
   readonly #openPerPeer = new Map<string, number>();
   /** Reserves being made now (between the checks and the held entry). */
   readonly #pending = new Set<string>();
+  /** Pending reserves cancelled before they completed: released as soon as they do. */
+  readonly #cancelled = new Set<string>();
   readonly #now: () => number;
   #closed = false;
 
@@ -108,6 +110,9 @@ export class ReservationServer {
         case 'release':
           await this.#release(parsed.data, peerId);
           return { ok: true };
+        case 'cancel':
+          await this.#cancel(`${peerId} ${parsed.data.rid}`);
+          return { ok: true };
       }
     } catch (err) {
       this.options.onEvent?.(type === 'reserve' ? 'refused' : 'settle_refused');
@@ -132,10 +137,23 @@ export class ReservationServer {
     // Claimed before the first await: two reserves of one request id racing would otherwise both be held under one key.
     this.#pending.add(key);
     try {
-      return await this.#hold(request, peerId, key);
+      const granted = await this.#hold(request, peerId, key);
+      if (this.#cancelled.delete(key)) await this.#cancel(key);
+      return granted;
     } finally {
       this.#pending.delete(key);
+      this.#cancelled.delete(key);
     }
+  }
+
+  /** Releases the reservation a serving peer gave up waiting for (or marks the reserve in progress to be). */
+  async #cancel(key: string): Promise<void> {
+    const held = this.#held.get(key);
+    if (held) {
+      this.#end(key, held);
+      await held.quota.release();
+      this.#report(held, 'released', { usage: { input: 0, output: 0, cached: 0 }, costMicros: 0, status: 499 });
+    } else if (this.#pending.has(key)) this.#cancelled.add(key);
   }
 
   async #hold(request: ReserveRequest, peerId: string, key: string): Promise<unknown> {

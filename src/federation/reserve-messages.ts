@@ -50,7 +50,14 @@ export const settleRequestSchema = z
 
 export const releaseRequestSchema = z.object({ type: z.literal('release'), tid: z.string().min(1).max(64), rid: requestId, reservation: jws }).strict();
 
-export const reserveMessageSchema = z.discriminatedUnion('type', [reserveRequestSchema, settleRequestSchema, releaseRequestSchema]);
+/**
+ * A reserve whose answer never came (timed out, stream broken): whatever reservation that request id holds here, or
+ * will hold once the reserve in progress completes, is released. Authenticated by the connection: a peer cancels
+ * only its own reservations.
+ */
+export const cancelRequestSchema = z.object({ type: z.literal('cancel'), rid: requestId }).strict();
+
+export const reserveMessageSchema = z.discriminatedUnion('type', [reserveRequestSchema, settleRequestSchema, releaseRequestSchema, cancelRequestSchema]);
 
 /** A refusal: the GatewayError the serving node answers its client with (code, message, headers), or a protocol error. */
 export const reserveRefusalSchema = z
@@ -72,5 +79,6 @@ export const settledSchema = z.object({ ok: z.literal(true) }).strict();
 export type ReserveRequest = z.infer<typeof reserveRequestSchema>;
 export type SettleRequest = z.infer<typeof settleRequestSchema>;
 export type ReleaseRequest = z.infer<typeof releaseRequestSchema>;
+export type CancelRequest = z.infer<typeof cancelRequestSchema>;
 export type ReserveMessage = z.infer<typeof reserveMessageSchema>;
 export type ReserveRefusal = z.infer<typeof reserveRefusalSchema>;

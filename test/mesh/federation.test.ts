@@ -37,7 +37,9 @@ describeWithSystemComponent(REDIS_SERVER, 'federated access: a token of gateway 
     y = await startTestGateway([{ ...mockProviders(mock).openai, models: ['gpt-4o'] }], {
       auth: { mode: ['token'] },
       mesh: mesh({ bootstrap: [...x1.gateway.mesh!.multiaddrs(), ...x2.gateway.mesh!.multiaddrs()] }),
-      federation: { trusted_gateways: [xKey.gatewayId], reserve_timeout_ms: 1_500, retry_after_seconds: 3 },
+      // A generous timeout: under load a slow answer would send Y to X's other node (correct, but the burst's count then
+      // holds one request twice until the cancel lands; see protocol/reservations.md, "Failure").
+      federation: { trusted_gateways: [xKey.gatewayId], reserve_timeout_ms: 10_000, retry_after_seconds: 3 },
     });
     // Bounded: Y has learnt both of X's nodes from their gateway records.
     await vi.waitFor(() => expect(y.gateway.federation!.directory.find(xKey.gatewayId)?.nodes.length).toBe(2), { timeout: 15_000, interval: 50 });

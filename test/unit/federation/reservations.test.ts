@@ -197,6 +197,39 @@ describe('a token of gateway X at a node of Y', () => {
     expect(await server.handle({ ...message, rid: 'late-id' }, 'serving-peer')).toEqual({ ok: false, error: 'this node is shutting down' });
   });
 
+  it('gives back a reservation the serving peer cancelled, also one still being made when the cancel arrived', async () => {
+    const { ac: x } = await fixture({ mode: 'token' });
+    const issuer = await peer();
+    let gate: (() => void) | undefined;
+    const slowResolve = async (credential: string) => {
+      if (gate === undefined) await new Promise<void>((resolve) => (gate = resolve));
+      return x.authenticator.resolve(credential);
+    };
+    const settled: SettledReservation[] = [];
+    const server = new ReservationServer({
+      selfId: issuer.id, gatewayId: x.adminKey.gatewayId, signingKey: issuer.signingKey, resolve: slowResolve, quotas: x.quotas, ttlMs: 60_000, logger, onSettled: (s) => settled.push(s),
+    });
+    const { token } = await mintAccessToken(x.adminKey, { jti: 'cancelled-token', requests: { limit: 10, period: 'hour' } });
+    const message = { type: 'reserve', token, rid: 'lost-answer', tokens: 10, cost: 0, priced: true };
+    // The reserve is still resolving the token when the cancel arrives; it completes, and is given back at once.
+    const pending = server.handle(message, 'serving-peer');
+    await vi.waitFor(() => expect(gate).toBeDefined());
+    expect(await server.handle({ type: 'cancel', rid: 'lost-answer' }, 'serving-peer')).toEqual({ ok: true });
+    gate!();
+    expect(await pending).toMatchObject({ ok: true });
+    expect(server.open).toBe(0);
+    // Held, then cancelled; a cancel by another peer, or for nothing, changes nothing.
+    await server.handle({ ...message, rid: 'held-one' }, 'serving-peer');
+    expect(await server.handle({ type: 'cancel', rid: 'held-one' }, 'another-peer')).toEqual({ ok: true });
+    expect(server.open).toBe(1);
+    await server.handle({ type: 'cancel', rid: 'held-one' }, 'serving-peer');
+    expect(server.open).toBe(0);
+    expect(settled.map((s) => s.end)).toEqual(['released', 'released']);
+    const next = (await server.handle({ ...message, rid: 'after' }, 'serving-peer')) as { headers: Record<string, string> };
+    expect(next.headers['x-ratelimit-remaining-requests']).toBe('9');
+    server.close();
+  });
+
   it('charges an unsettled reservation at its reserved amounts when it expires', async () => {
     const { xKey, y, settled, xFederation } = await pair({ ttlSeconds: 5 });
     vi.useFakeTimers({ toFake: ['setTimeout'] });
