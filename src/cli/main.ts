@@ -10,10 +10,12 @@ const USAGE = `meshgate ${VERSION} — LLM gateway and peer-to-peer mesh node
 Usage:
   meshgate start [--config FILE] [--host HOST] [--port PORT] [--data DIR]
       Start a node. Without --config it serves 127.0.0.1:8930 with ./data and the providers found in
-      OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, and every
-      named preset's variable (GROQ_API_KEY, MISTRAL_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …).
-  meshgate token create|list|verify|public-key …
-      Mint access tokens offline from the admin key (see \`meshgate token --help\`).
+      OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT +
+      AZURE_OPENAI_DEPLOYMENT, and every named preset's variable (GROQ_API_KEY, MISTRAL_API_KEY, …, OLLAMA_HOST,
+      VLLM_BASE_URL, …).
+  meshgate token create|verify|public-key …
+      Mint and verify access tokens offline from the admin key (see \`meshgate token --help\`; a node lists the
+      tokens it knows at GET /v1/admin/tokens).
   meshgate receipts verify FILE
       Check an exported set of mesh usage receipts offline and print totals per channel.
   meshgate config check --config FILE

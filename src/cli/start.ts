@@ -18,10 +18,11 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`meshgate: --port must be an integer from 0 to 65535 (got '${values.port}')`);
     return 2;
   }
-  const { config, source } = await loadConfig({ file: values.config, overrides: { host: values.host, port, dataDir: values.data } });
+  const { config, source, notes } = await loadConfig({ file: values.config, overrides: { host: values.host, port, dataDir: values.data } });
   io.out(`meshgate ${VERSION} (config: ${source}; data: ${config.storage.dir})`);
+  for (const note of notes) io.out(`note: ${note}`);
   if (config.providers.length === 0) {
-    io.out('providers: none configured. Set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT, a named preset\'s variable (GROQ_API_KEY, MISTRAL_API_KEY, OPENROUTER_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …: see the README), or pass --config FILE.');
+    io.out('providers: none configured. Set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_DEPLOYMENT, a named preset\'s variable (GROQ_API_KEY, MISTRAL_API_KEY, OPENROUTER_API_KEY, …, OLLAMA_HOST, VLLM_BASE_URL, …: see the README), or pass --config FILE.');
   } else {
     for (const p of config.providers) {
       const models = p.models ? p.models.join(', ') : 'discovered from the provider';

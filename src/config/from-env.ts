@@ -2,9 +2,11 @@ import { PROVIDER_PRESETS, type PresetName, type ProviderPreset } from '../core-
 
 /**
  * Providers a node serves when started without a config file, from the environment variables each provider's own
- * SDK reads. Keys are referenced as `${VAR}` so they pass through the same Secret wrapping as a config file's.
+ * SDK reads. Keys are referenced as `${VAR}` so they pass through the same Secret wrapping as a config file's. A
+ * provider whose variables are set but not enough to serve anything is left out, and `notes` says why (a node that
+ * could start with the others should not refuse to for it).
  */
-export function providersFromEnv(env: NodeJS.ProcessEnv): Array<Record<string, unknown>> {
+export function providersFromEnv(env: NodeJS.ProcessEnv, notes: string[] = []): Array<Record<string, unknown>> {
   const providers: Array<Record<string, unknown>> = [];
   const has = (name: string) => typeof env[name] === 'string' && env[name] !== '';
   if (has('OPENAI_API_KEY')) {
@@ -15,10 +17,14 @@ export function providersFromEnv(env: NodeJS.ProcessEnv): Array<Record<string, u
   }
   const geminiKey = has('GEMINI_API_KEY') ? 'GEMINI_API_KEY' : has('GOOGLE_API_KEY') ? 'GOOGLE_API_KEY' : undefined;
   if (geminiKey) providers.push({ id: 'gemini', type: 'gemini', api_key: `\${${geminiKey}}` });
-  if (has('AZURE_OPENAI_API_KEY') && has('AZURE_OPENAI_ENDPOINT')) {
+  // Azure serves deployments, named by their owner: without a name there is nothing to route to (and no list of them
+  // on the data-plane API to discover).
+  if (has('AZURE_OPENAI_API_KEY') && has('AZURE_OPENAI_ENDPOINT') && !has('AZURE_OPENAI_DEPLOYMENT')) {
+    notes.push('Azure OpenAI: AZURE_OPENAI_API_KEY and AZURE_OPENAI_ENDPOINT are set but AZURE_OPENAI_DEPLOYMENT is not; Azure is left out (set it, or use a config file with `deployments`).');
+  } else if (has('AZURE_OPENAI_API_KEY') && has('AZURE_OPENAI_ENDPOINT')) {
     providers.push({
       id: 'azure', type: 'azure_openai', api_key: '${AZURE_OPENAI_API_KEY}', base_url: '${AZURE_OPENAI_ENDPOINT}',
-      ...(has('AZURE_OPENAI_DEPLOYMENT') ? { deployment: '${AZURE_OPENAI_DEPLOYMENT}', models: ['${AZURE_OPENAI_DEPLOYMENT}'] } : {}),
+      deployment: '${AZURE_OPENAI_DEPLOYMENT}', models: ['${AZURE_OPENAI_DEPLOYMENT}'],
       ...(has('OPENAI_API_VERSION') ? { api_version: '${OPENAI_API_VERSION}' } : {}),
     });
   }

@@ -36,6 +36,8 @@ export interface LoadOptions {
 export interface LoadedConfig {
   config: Config;
   source: string;
+  /** What the loader left out and why (providers from the environment that cannot serve anything), for the operator. */
+  notes: string[];
 }
 
 /** Parses an in-memory config object (already TOML-decoded), resolving `${VAR}`s. Used by tests and `loadConfig`. */
@@ -86,6 +88,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const env = options.env ?? process.env;
   let raw: Record<string, unknown>;
   let source: string;
+  const notes: string[] = [];
   if (options.file) {
     source = options.file;
     let text: string;
@@ -102,12 +105,12 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     }
   } else {
     source = 'defaults + environment';
-    raw = { providers: providersFromEnv(env) };
+    raw = { providers: providersFromEnv(env, notes) };
   }
   const { overrides } = options;
   if (overrides?.host !== undefined || overrides?.port !== undefined) {
     raw.server = { ...(raw.server as object | undefined), ...(overrides.host !== undefined ? { host: overrides.host } : {}), ...(overrides.port !== undefined ? { port: overrides.port } : {}) };
   }
   if (overrides?.dataDir !== undefined) raw.storage = { ...(raw.storage as object | undefined), dir: overrides.dataDir };
-  return { config: parseConfig(raw, source, env), source };
+  return { config: parseConfig(raw, source, env), source, notes };
 }

@@ -12,6 +12,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import { iterator } from '../pipeline/streaming.js';
 import { requestEstimate } from '../pipeline/token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
+import { checkBodyDepth } from '../http/body-depth.js';
 import { receiptUsage, relayMeter } from './relay-meter.js';
 
 const encoder = new TextEncoder();
@@ -172,6 +173,12 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
   return async (frame, { peerId, signal }) => {
     if (frame.body === null || typeof frame.body !== 'object' || Array.isArray(frame.body)) {
       return refusal(frame, new GatewayError('invalid_request', 'The forwarded request body must be a JSON object.'));
+    }
+    // The checks a client's body passes at this node's HTTP edge, which a forwarded body never crosses.
+    try {
+      checkBodyDepth(frame.body);
+    } catch (err) {
+      return refusal(frame, toGatewayError(err));
     }
     const price = receiptPrice(options.priceOf(frame.model));
     let reservation: CreditReservation | undefined;

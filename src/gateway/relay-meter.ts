@@ -9,7 +9,11 @@ import { estimateTextTokens, tokenWeightedLength } from '../pipeline/token-estim
 /** A complete answer larger than this is relayed but not parsed (its output then measures as nothing). */
 const MAX_METERED_BODY_BYTES = 16 * 1024 * 1024;
 
-export const receiptUsage = (usage: Partial<Usage>): ReceiptPayload['usage'] => ({ input: usage.inputTokens ?? 0, output: usage.outputTokens ?? 0, cached: usage.cachedInputTokens ?? 0 });
+/** Usage as a receipt states it: `input` includes `cached`, so cached is at most input (a receipt with more is malformed). */
+export const receiptUsage = (usage: Partial<Usage>): ReceiptPayload['usage'] => {
+  const input = usage.inputTokens ?? 0;
+  return { input, output: usage.outputTokens ?? 0, cached: Math.min(usage.cachedInputTokens ?? 0, input) };
+};
 
 /** What this node measured on an answer it relayed from a peer. */
 export interface RelayMeasurement {

@@ -6,11 +6,12 @@ import type { PrincipalRef, WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
+import { checkBodyDepth } from './body-depth.js';
 import { HttpDrain } from './drain.js';
 import { stripQueryKey } from './query-key.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
-import { modelRoutes } from './routes/models.js';
+import { modelRoutes, wantsGemini } from './routes/models.js';
 import { docsRoutes, type DocumentedRoute, type RouteAccess } from '../openapi/index.js';
 
 export interface AppDeps {
@@ -46,11 +47,12 @@ declare module 'fastify' {
 
 /**
  * The wire format of a request's errors: its route's, else Gemini's under /v1beta (unknown routes there included, as
- * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent.
+ * Gemini clients parse only their own error shape), else Anthropic's when `anthropic-version` is sent, else Gemini's
+ * for a Gemini client on a route of no fixed format (the /v1 model look-ups `@google/genai` calls).
  */
 function formatOf(request: FastifyRequest): WireFormat {
   if (/^\/v1beta(?:[/?]|$)/.test(request.url)) return 'gemini';
-  return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : 'openai');
+  return request.routeOptions.config?.format ?? (request.headers['anthropic-version'] ? 'anthropic' : wantsGemini(request) ? 'gemini' : 'openai');
 }
 
 /** A fastify route URL (`/v1/admin/tokens/:id`, `/*`) as a pattern for a request path. */
@@ -107,6 +109,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (_request, reply) => drain.track(reply.raw));
   app.addHook('preClose', async () => drain.start());
 
+  // Before any route's handler (and the guards' body reads): a body too deep to walk is the client's 400.
+  app.addHook('preValidation', async (request) => checkBodyDepth(request.body));
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;

@@ -25,7 +25,9 @@ export const receiptPayloadSchema = z
     seq: z.number().int().min(1),
     rid: z.string().min(1).max(200),
     model: z.string().min(1).max(200),
-    usage: z.object({ input: uint, output: uint, cached: uint }).strict(),
+    // `input` includes `cached`: a claim of more cached than input tokens would be priced in full by the cost formula
+    // while the usage bound, which bounds input and output, never looks at it.
+    usage: z.object({ input: uint, output: uint, cached: uint }).strict().refine((u) => u.cached <= u.input, 'usage.cached must not exceed usage.input, which includes it'),
     price: z.object({ input: uint, output: uint, cached: uint }).strict(),
     cost: uint,
     total: uint,

@@ -205,7 +205,11 @@ export class ForwardServer {
     const { selfId, maxHops, maxConcurrent, isAllowed } = this.#options;
     if (!isAllowed(peerId)) return { code: 'not_allowed', message: 'peer is not on this node\'s allow list' };
     if (request.visited.includes(selfId)) return { code: 'cycle', message: 'request already visited this node' };
-    if (request.hop > maxHops) return { code: 'hop_limit', message: `hop ${request.hop} exceeds max_hops ${maxHops}` };
+    // Not on trust (forward.md): the sending peer is on the path, and a request has come at least as many hops as the
+    // path is long.
+    const path = request.visited.includes(peerId) ? request.visited.length : request.visited.length + 1;
+    const hop = Math.max(request.hop, path, 1);
+    if (hop > maxHops) return { code: 'hop_limit', message: `hop ${hop} exceeds max_hops ${maxHops}` };
     if (request.deadline <= Date.now()) return { code: 'timeout', message: 'deadline already passed' };
     if (this.#draining) return { code: 'busy', message: 'node is shutting down' };
     if (this.#inFlight >= maxConcurrent) return { code: 'busy', message: 'node is at capacity' };

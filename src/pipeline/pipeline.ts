@@ -180,7 +180,7 @@ export class Pipeline {
         'x-meshgate-provider': target,
         'x-meshgate-attempts': String(attempts.length),
         ...(admission?.headers ?? {}),
-        ...(prepared.warnings.length ? { 'x-meshgate-warnings': [...new Set(prepared.warnings)].join(', ') } : {}),
+        ...(prepared.warnings.length ? { 'x-meshgate-warnings': warningsHeader(prepared.warnings) } : {}),
         ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
         ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
         // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
@@ -457,4 +457,13 @@ export class Pipeline {
 function forPeers(req: GatewayRequest, model: string): GatewayRequest {
   if (model === req.model) return req;
   return { ...req, model, body: req.format === 'gemini' ? req.body : { ...req.body, model } };
+}
+
+/**
+ * The `x-meshgate-warnings` value: the dropped parameters' names, each once. A name can be the client's own (a Gemini
+ * request names every field it drops) and hold anything JSON allows, while a header value takes visible ASCII only
+ * (Node refuses the rest, which would turn an answered request into a 500): other characters are written as `\uXXXX`.
+ */
+function warningsHeader(warnings: readonly string[]): string {
+  return [...new Set(warnings)].join(', ').replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -76,6 +76,45 @@ describe('errors in the client format', () => {
     expect(await huge.json()).toEqual({ error: { code: 414, status: 'INVALID_ARGUMENT', message: expect.any(String) } });
   });
 
+  it('a dropped field whose name holds control or non-Latin characters is named in x-meshgate-warnings, escaped (never a 500)', async () => {
+    // Gemini requests name every field they drop; the name is the client's and may hold anything JSON allows.
+    for (const stream of [false, true]) {
+      const path = stream ? '/v1beta/models/gpt-4o:streamGenerateContent?alt=sse' : '/v1beta/models/gpt-4o:generateContent';
+      const response = await post(path, JSON.stringify({ contents: [{ parts: [{ text: 'hi' }] }], 'evil\r\nx-injected: 1': 1, generationConfig: { 'näme✓': 2 } }));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('x-injected')).toBeNull();
+      expect(response.headers.get('x-meshgate-warnings')).toBe('evil\\u000d\\u000ax-injected: 1, generationConfig.n\\u00e4me\\u2713');
+      await response.text();
+    }
+  });
+
+  it('400 for a body nested too deeply to process, in each client format (never a 500 internal_error)', async () => {
+    // Ten thousand levels (20 KB): deep enough that the recursive steps of a request (sanitizing, estimating,
+    // serialising for the provider) ran out of stack and answered 500 internal_error, "a bug in the gateway".
+    const roomy = await startTestGateway([{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: PROVIDER_KEY, models: ['gpt-4o'] }]);
+    try {
+      const send = (path: string, body: string, headers: Record<string, string> = {}) =>
+        fetch(`${roomy.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+      const cases: Array<[string, string, Record<string, string>, (body: any) => unknown]> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+        ['/v1/chat/completions', `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":${deep}}`, {}, (b) => b.error.code],
+        ['/v1/messages', `{"model":"gpt-4o","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"metadata":${deep}}`, { 'anthropic-version': '2023-06-01' }, (b) => b.error.type],
+        ['/v1beta/models/gpt-4o:generateContent', `{"contents":[{"parts":[{"text":"hi"}]}],"x":${deep}}`, {}, (b) => b.error.status],
+      ];
+      for (const [path, body, headers, kind] of cases) {
+        const response = await send(path, body, headers);
+        expect(response.status, path).toBe(400);
+        expect(kind(await response.json()), path).toMatch(/^(invalid_request(_error)?|INVALID_ARGUMENT)$/);
+      }
+      // A deep but plausible body (a tool schema 40 objects down) is served.
+      const nested = '{"type":"object","properties":{"a":'.repeat(40) + '{"type":"string"}' + '}}'.repeat(40);
+      const ok = await send('/v1/chat/completions', `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${nested}}}]}`);
+      expect(ok.status).toBe(200);
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it('413 for an oversized body', async () => {
     const res = await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] }));
     expect(res.status).toBe(413);

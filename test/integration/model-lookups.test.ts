@@ -19,6 +19,14 @@ describe('model look-ups, each in its client\'s shape', () => {
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
   });
 
+  it('GET /openai/v1/models/{id}: an OpenAI client pointed at the Azure v1 paths retrieves a model too', async () => {
+    const openai = new OpenAI({ baseURL: `${ctx.node.url}/openai/v1`, apiKey: 'unused', maxRetries: 0 });
+    expect(await openai.models.retrieve('openai/gpt-4o')).toMatchObject({ id: 'openai/gpt-4o', object: 'model', providers: ['openai'] });
+    const error = await openai.models.retrieve('no-such-model').catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+  });
+
   it('GET /v1/models/{id} takes ids with a slash (a model pinned to a provider)', async () => {
     const response = await fetch(`${ctx.node.url}/v1/models/openai/gpt-4o`);
     expect(response.status).toBe(200);
@@ -48,6 +56,22 @@ describe('model look-ups, each in its client\'s shape', () => {
     const error = await ai.models.get({ model: 'no-such-model' }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).status).toBe(404);
+  });
+
+  it('GET /v1/models and /v1/models/{id} with @google/genai as configured by default (the v1 paths): Gemini\'s shapes', async () => {
+    // What the README's example does: only the base URL changed. The SDK then lists and gets models under /v1/.
+    const ai = new GoogleGenAI({ apiKey: 'unused', httpOptions: { baseUrl: ctx.node.url } });
+    const names: string[] = [];
+    for await (const model of await ai.models.list({ config: { pageSize: 4 } })) names.push(model.name!);
+    expect(names).toEqual(['claude-sonnet-4-5', 'gemini-2.5-flash', 'gpt-4o', 'gpt-4o-mini', 'text-embedding-004', 'text-embedding-3-small'].sort().map((m) => `models/${m}`));
+    expect(await ai.models.get({ model: 'gpt-4o' })).toMatchObject({ name: 'models/gpt-4o', displayName: 'gpt-4o', supportedActions: ['generateContent', 'streamGenerateContent', 'countTokens'] });
+    const error = await ai.models.get({ model: 'no-such-model' }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(JSON.parse((error as ApiError).message)).toMatchObject({ error: { code: 404, status: 'NOT_FOUND' } });
+    // A REST client sending its key the Gemini way gets Gemini's shape too; the OpenAI shape stays the default.
+    const rest = await fetch(`${ctx.node.url}/v1/models/gpt-4o`, { headers: { 'x-goog-api-key': 'unused' } }).then((r) => r.json());
+    expect(rest).toMatchObject({ name: 'models/gpt-4o' });
+    expect(await fetch(`${ctx.node.url}/v1/models/gpt-4o`).then((r) => r.json())).toMatchObject({ id: 'gpt-4o', object: 'model' });
   });
 
   it.each([

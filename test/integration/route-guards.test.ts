@@ -40,6 +40,7 @@ const EXPECTED: Record<string, Guard> = {
   'POST /openai/embeddings': 'client',
   'POST /openai/deployments/:deployment/embeddings': 'client',
   'GET /openai/v1/models': 'client',
+  'GET /openai/v1/models/*': 'client',
   ...Object.fromEntries(['/v1/responses', '/openai/v1/responses', '/openai/responses'].flatMap((base) => [
     [`POST ${base}`, 'client'], [`POST ${base}/input_tokens`, 'client'], [`GET ${base}/:id`, 'client'], [`DELETE ${base}/:id`, 'client'], [`GET ${base}/:id/input_items`, 'client'],
   ])),

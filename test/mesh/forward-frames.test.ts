@@ -76,6 +76,9 @@ describe('forward server refusals', () => {
   const cases: Array<[RefusalCode, Partial<ForwardRequestFrame>, Partial<ForwardServerOptions>]> = [
     ['cycle', { visited: [REQUESTER.toString(), SELF.toString()] }, {}],
     ['hop_limit', { hop: 2 }, {}],
+    // The hop count is not taken on trust: a path of two nodes is at least two hops, whatever `hop` says.
+    ['hop_limit', { hop: 0, visited: [REQUESTER.toString(), 'another-node'] }, {}],
+    ['hop_limit', { hop: 1, visited: ['another-node'] }, {}],
     ['timeout', { deadline: Date.now() - 1 }, {}],
     ['not_allowed', {}, { isAllowed: () => false }],
     ['busy', {}, { maxConcurrent: 0 }],

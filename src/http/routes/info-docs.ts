@@ -62,14 +62,19 @@ const geminiModelSchema = z.looseObject({
   supportedGenerationMethods: z.array(z.string()),
 });
 
+const GEMINI_LIST = z.object({ models: z.array(geminiModelSchema), nextPageToken: z.string().optional() });
+
 export const modelDoc: RouteDoc = {
   tag: 'Client APIs',
-  summary: 'One model (OpenAI shape, or Anthropic\'s with `anthropic-version`)',
+  summary: 'One model (OpenAI shape, Anthropic\'s with `anthropic-version`, Gemini\'s for a Gemini client)',
   description: 'Model ids may hold a slash (`azure/gpt-4o` pins a provider); a model no provider serves is a 404 with close matches.',
   wildcard: 'model',
   params: z.object({ model: z.string().describe('The model id, e.g. `gpt-4o` or `azure/gpt-4o`.') }),
-  headers: { 'anthropic-version': { description: 'Present: the answer is in the Anthropic SDK\'s shape.' } },
-  responses: { 200: { description: 'The model.', schema: z.union([modelSchema, anthropicModelSchema]) } },
+  headers: {
+    'anthropic-version': { description: 'Present: the answer is in the Anthropic SDK\'s shape.' },
+    'x-goog-api-client': { description: 'Present (or `x-goog-api-key`): the answer is in the Gemini API\'s shape, as `@google/genai` calls this path.' },
+  },
+  responses: { 200: { description: 'The model.', schema: z.union([modelSchema, anthropicModelSchema, geminiModelSchema]) } },
 };
 
 export const geminiModelsDoc: RouteDoc = {
@@ -79,7 +84,7 @@ export const geminiModelsDoc: RouteDoc = {
     pageSize: z.coerce.number().int().min(1).optional().describe('50 by default, at most 1000.'),
     pageToken: z.string().optional().describe('`nextPageToken` of the previous page.'),
   }),
-  responses: { 200: { description: 'One page of models.', schema: z.object({ models: z.array(geminiModelSchema), nextPageToken: z.string().optional() }) } },
+  responses: { 200: { description: 'One page of models.', schema: GEMINI_LIST } },
 };
 
 export const geminiModelDoc: RouteDoc = {
@@ -92,12 +97,15 @@ export const geminiModelDoc: RouteDoc = {
 export const modelsDoc: RouteDoc = {
   tag: 'Client APIs',
   summary: 'Models served here and by mesh peers',
-  description: 'OpenAI\'s list shape; a request with `anthropic-version` gets Anthropic\'s.',
-  headers: { 'anthropic-version': { description: 'Present: the answer is in the Anthropic SDK\'s list shape.' } },
+  description: 'OpenAI\'s list shape; a request with `anthropic-version` gets Anthropic\'s, a Gemini client (`x-goog-api-client` or `x-goog-api-key`) Gemini\'s, paged with `pageSize` and `pageToken`.',
+  headers: {
+    'anthropic-version': { description: 'Present: the answer is in the Anthropic SDK\'s list shape.' },
+    'x-goog-api-client': { description: 'Present (or `x-goog-api-key`): the answer is a page in the Gemini API\'s shape, as `@google/genai` lists models here.' },
+  },
   responses: {
     200: {
       description: 'The models, sorted by id (OpenAI\'s list, or Anthropic\'s with `anthropic-version`).',
-      schema: z.union([listOf(modelSchema), anthropicModelListSchema]),
+      schema: z.union([listOf(modelSchema), anthropicModelListSchema, GEMINI_LIST]),
       example: { object: 'list', data: [{ id: 'gpt-4o', object: 'model', created: 0, owned_by: 'openai', providers: ['openai'], context_length: 128000, capabilities: ['chat'], pricing: { input: 2.5, output: 10, unit: 'USD per 1M tokens' } }] },
     },
   },

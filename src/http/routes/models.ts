@@ -116,6 +116,13 @@ const geminiModel = (m: ModelRow) => ({
 
 const wantsAnthropic = (request: FastifyRequest) => request.headers['anthropic-version'] !== undefined;
 
+/**
+ * A Gemini client on the /v1 paths: `@google/genai` 3 lists and gets models at `/v1/models…` unless told otherwise,
+ * sending `x-goog-api-client` and its key in `x-goog-api-key`; Gemini's own /v1 answers in its shape there.
+ */
+export const wantsGemini = (request: FastifyRequest) =>
+  !wantsAnthropic(request) && (request.headers['x-goog-api-client'] !== undefined || request.headers['x-goog-api-key'] !== undefined);
+
 
 /** Gemini's `models.list` page size: 50 by default, at most 1000 (https://ai.google.dev/api/models#method:-models.list). */
 const GEMINI_PAGE = { default: 50, max: 1_000 };
@@ -127,27 +134,7 @@ const GEMINI_PAGE = { default: 50, max: 1_000 };
 export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
   const models = modelRows(deps);
   return async (app) => {
-    // No fixed format on the /v1 look-ups: the Anthropic SDK shares these paths, so errors follow anthropic-version.
-    const list = async (request: FastifyRequest) => {
-      const rows = models.all();
-      if (wantsAnthropic(request)) {
-        return { data: rows.map(anthropicModel), has_more: false, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null };
-      }
-      return { object: 'list', data: rows.map(openaiModel) };
-    };
-    app.get('/v1/models', { config: { doc: modelsDoc } }, list);
-    // Azure OpenAI's v1 API (`OpenAI({ baseURL: '…/openai/v1' })`): OpenAI clients only.
-    app.get('/openai/v1/models', { config: { format: 'openai', doc: { ...modelsDoc, summary: `${modelsDoc.summary} (Azure OpenAI v1 path)` } } }, list);
-
-    // A wildcard: model ids may hold a slash (`azure/gpt-4o`, `meta-llama/Llama-3.3-70B`).
-    app.get<{ Params: { '*': string } }>('/v1/models/*', { config: { doc: modelDoc } }, async (request) => {
-      const id = request.params['*'];
-      const row = models.one(id);
-      if (!row) throw modelNotFound(id, { suggestions: deps.catalog.closeMatches(id) });
-      return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
-    });
-
-    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini', doc: geminiModelsDoc } }, async (request) => {
+    const geminiList = (request: FastifyRequest<{ Querystring: { pageSize?: string; pageToken?: string } }>) => {
       const size = request.query.pageSize === undefined ? GEMINI_PAGE.default : Number(request.query.pageSize);
       if (!Number.isInteger(size) || size < 1) throw badRequest('pageSize must be a positive integer.', 'pageSize');
       const offset = request.query.pageToken ? Number.parseInt(Buffer.from(request.query.pageToken, 'base64url').toString('utf8'), 10) : 0;
@@ -158,12 +145,40 @@ export function modelRoutes(deps: InfoDeps): FastifyPluginAsync {
         models: rows.slice(offset, end).map(geminiModel),
         ...(end < rows.length ? { nextPageToken: Buffer.from(String(end)).toString('base64url') } : {}),
       };
+    };
+    const one = (id: string) => {
+      const row = models.one(id);
+      if (!row) throw modelNotFound(id, { suggestions: deps.catalog.closeMatches(id) });
+      return row;
+    };
+
+    // No fixed format on the /v1 look-ups: the Anthropic and Gemini SDKs share these paths, so answers and errors
+    // follow anthropic-version and the Gemini client's headers.
+    const list = async (request: FastifyRequest<{ Querystring: { pageSize?: string; pageToken?: string } }>) => {
+      if (wantsGemini(request)) return geminiList(request);
+      const rows = models.all();
+      if (wantsAnthropic(request)) {
+        return { data: rows.map(anthropicModel), has_more: false, first_id: rows[0]?.id ?? null, last_id: rows.at(-1)?.id ?? null };
+      }
+      return { object: 'list', data: rows.map(openaiModel) };
+    };
+    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1/models', { config: { doc: modelsDoc } }, list);
+    // Azure OpenAI's v1 API (`OpenAI({ baseURL: '…/openai/v1' })`): OpenAI clients only.
+    app.get('/openai/v1/models', { config: { format: 'openai', doc: { ...modelsDoc, summary: `${modelsDoc.summary} (Azure OpenAI v1 path)` } } }, async (request) => {
+      const rows = models.all();
+      return { object: 'list', data: rows.map(openaiModel) };
     });
 
-    app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini', doc: geminiModelDoc } }, async (request) => {
-      const row = models.one(request.params.model);
-      if (!row) throw modelNotFound(request.params.model, { suggestions: deps.catalog.closeMatches(request.params.model) });
-      return geminiModel(row);
+    // A wildcard: model ids may hold a slash (`azure/gpt-4o`, `meta-llama/Llama-3.3-70B`).
+    app.get<{ Params: { '*': string } }>('/v1/models/*', { config: { doc: modelDoc } }, async (request) => {
+      const row = one(request.params['*']);
+      if (wantsGemini(request)) return geminiModel(row);
+      return wantsAnthropic(request) ? anthropicModel(row) : openaiModel(row);
     });
+    app.get<{ Params: { '*': string } }>('/openai/v1/models/*', { config: { format: 'openai', doc: { ...modelDoc, summary: 'One model, OpenAI shape (Azure OpenAI v1 path)' } } }, async (request) => openaiModel(one(request.params['*'])));
+
+    app.get<{ Querystring: { pageSize?: string; pageToken?: string } }>('/v1beta/models', { config: { format: 'gemini', doc: geminiModelsDoc } }, async (request) => geminiList(request));
+
+    app.get<{ Params: { model: string } }>('/v1beta/models/:model', { config: { format: 'gemini', doc: geminiModelDoc } }, async (request) => geminiModel(one(request.params.model)));
   };
 }

@@ -31,6 +31,14 @@ describe('config', () => {
     expect(config.providers[4]!.base_url).toBe('http://127.0.0.1:11434/v1');
   });
 
+  it('starts without Azure OpenAI, saying why, when its key and endpoint are set without a deployment', async () => {
+    // The variables Azure's own tools set; a deployment name has no standard variable and no list to discover it from.
+    const { config, notes } = await loadConfig({ env: { OPENAI_API_KEY: 'sk-test-1', AZURE_OPENAI_API_KEY: 'az', AZURE_OPENAI_ENDPOINT: 'https://x.openai.azure.com' } });
+    expect(config.providers.map((p) => p.id)).toEqual(['openai']);
+    expect(notes).toEqual([expect.stringMatching(/AZURE_OPENAI_DEPLOYMENT/)]);
+    expect((await loadConfig({ env: { OPENAI_API_KEY: 'sk-test-1' } })).notes).toEqual([]);
+  });
+
   it('picks up every named preset whose variable is set: hosted ones by their key, local servers by their address', async () => {
     const { config } = await loadConfig({
       env: { GROQ_API_KEY: 'gsk-1', OPENROUTER_API_KEY: 'or-2', DASHSCOPE_API_KEY: 'ds-3', VLLM_BASE_URL: 'http://gpu:8000/v1', VLLM_API_KEY: 'vl-4', LLAMA_API_KEY: 'no-address' },

@@ -148,6 +148,28 @@ describe('receipts between two nodes', () => {
     expect(boundedUsage({ input: 30, output: 5_000_000, cached: 40 }, bound)).toEqual({ input: 30, output: bound.output, cached: 30 });
   });
 
+  it('refuses a receipt claiming more cached than input tokens, which the bound on input alone would let through', async () => {
+    const server = await party();
+    const client = await party();
+    const other = await party();
+    const bound = usageBound({ input: 20, output: 10 });
+    // A hostile issuer signs by hand (its own code refuses to): input within the bound, cached far above it. The
+    // formula prices every cached token, so this one receipt would vouch for about $6 for a two-word answer.
+    const usage = { input: 30, output: 5, cached: 5_000_000 };
+    const cost = costMicros(usage, PRICE);
+    expect(cost).toBeGreaterThan(6_000_000);
+    const handSigned = (sub: string) => {
+      const payload = { v: 1, iss: server.id, sub, ch: channelId(server.id, sub), seq: 1, rid: 'r1', model: 'm', usage, price: PRICE, cost, total: cost, prev: null, iat: Date.now() };
+      return signCompact(new TextEncoder().encode(JSON.stringify(payload)), { alg: 'EdDSA', typ: 'mg-receipt+jws', kid: server.id }, server.signing);
+    };
+    const result = await client.ledger.accept(handSigned(client.id), server.id, 'r1', { usage, price: PRICE, bound, model: 'm' });
+    expect(result).toMatchObject({ accepted: false, reason: expect.stringMatching(/^malformed/) });
+    // Nor does reconciliation import it as a claim.
+    expect((await other.ledger.importChannel(channelId(server.id, other.id), [{ jws: handSigned(other.id) }])).imported).toBe(0);
+    // The issuer's own code never signs one.
+    await expect(server.ledger.issue(client.id, 'r2', 'm', usage, PRICE)).rejects.toThrow();
+  });
+
   it('disputes a receipt for another model than the one requested', async () => {
     const server = await party();
     const client = await party();
