@@ -9,7 +9,7 @@ import { GatewayDirectory, type PeerRecordSource } from './gateway-directory.js'
 import { MAX_GATEWAY_RECORD_VALIDITY_MS, signGatewayRecord } from './gateway-record.js';
 import { IssuerReservations, type FederationLink } from './issuer-reservations.js';
 import { ReservationServer, type SettledReservation } from './reservation-server.js';
-import { RESERVE_PROTOCOL } from './reserve-messages.js';
+import { MAX_RESERVE_MESSAGE_BYTES, MAX_RESERVE_MESSAGES_IN_FLIGHT_PER_PEER, RESERVE_PROTOCOL } from './reserve-messages.js';
 import { TrustedGateways } from './trusted-gateways.js';
 
 /** What federation needs of the mesh node. */
@@ -17,7 +17,10 @@ export interface FederationMesh extends PeerRecordSource {
   readonly peerId: string;
   isConnected(peerId: string): boolean;
   sendMessage(peerId: string, protocol: string, message: unknown, timeoutMs?: number): Promise<unknown>;
-  handleMessages(protocol: string, handler: (message: unknown, peerId: string) => Promise<unknown>, admit?: (peerId: string) => string | undefined): Promise<void>;
+  handleMessages(
+    protocol: string, handler: (message: unknown, peerId: string) => Promise<unknown>, admit?: (peerId: string) => string | undefined,
+    bounds?: { maxMessageBytes?: number; maxInFlightPerPeer?: number },
+  ): Promise<void>;
 }
 
 /** What the mesh side hands over once it exists: the node, its key, this gateway's access control and the ledger. */
@@ -111,8 +114,13 @@ export class Federation {
       logger: this.options.logger, now: this.#now,
     });
     const rate = new LedgerMessageRate(this.options.config.reserve_messages_per_second, this.#now);
-    await mesh.handleMessages(RESERVE_PROTOCOL, this.#server.handle, (peerId) =>
-      rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} reservation messages per second from this peer; try again later`);
+    await mesh.handleMessages(
+      RESERVE_PROTOCOL, this.#server.handle,
+      (peerId) => (rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} reservation messages per second from this peer; try again later`),
+      // One message per request a serving node admits or settles: as many at once as it serves requests of this
+      // gateway's tokens, each small (a token, a reservation, a receipt).
+      { maxMessageBytes: MAX_RESERVE_MESSAGE_BYTES, maxInFlightPerPeer: MAX_RESERVE_MESSAGES_IN_FLIGHT_PER_PEER },
+    );
     this.#link = {
       selfId: mesh.peerId,
       send: (peerId, message, timeoutMs) => mesh.sendMessage(peerId, RESERVE_PROTOCOL, message, timeoutMs),

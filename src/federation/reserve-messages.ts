@@ -5,6 +5,10 @@ import { z } from 'zod';
  * the node serving a token of gateway X (the serving node) to one of X's nodes (the issuing node).
  */
 export const RESERVE_PROTOCOL = '/meshgate/reserve/1.0.0';
+/** Largest reservation message read from a peer (a token and a receipt of at most 8 KiB each, and the rest). */
+export const MAX_RESERVE_MESSAGE_BYTES = 32 * 1024;
+/** Reservation messages of one serving peer handled at once (each at most MAX_RESERVE_MESSAGE_BYTES: 8 MiB in all). */
+export const MAX_RESERVE_MESSAGES_IN_FLIGHT_PER_PEER = 256;
 
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const requestId = z.string().min(1).max(200);

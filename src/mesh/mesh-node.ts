@@ -16,7 +16,7 @@ import { PeerScores } from './peer-scores.js';
 import { peerStatuses, type MeshStatus } from './mesh-status.js';
 import { RecordCache } from './record-cache.js';
 import { RECORD_PROTOCOL, RecordExchange } from './record-exchange.js';
-import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageHandler } from './message-protocol.js';
+import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageBounds, type MessageHandler } from './message-protocol.js';
 
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
 const MAX_STREAMS_PER_CONNECTION = 1024;
@@ -232,12 +232,12 @@ export class MeshNode {
    * Serves a request/response protocol of one JSON message each way (e.g. `/meshgate/ledger/1.0.0`); `admit`, when
    * given, is asked before each message is read (a per-peer rate limit) and may refuse it with an error.
    */
-  async handleMessages(protocol: string, handler: MessageHandler, admit?: MessageAdmission): Promise<void> {
+  async handleMessages(protocol: string, handler: MessageHandler, admit?: MessageAdmission, bounds?: MessageBounds): Promise<void> {
     const guarded: MessageHandler = async (message, peerId) => {
       if (!this.isAllowed(peerId)) return { ok: false, error: 'peer not allowed' };
       return handler(message, peerId);
     };
-    await this.#libp2p.handle(protocol, messageStreamHandler(guarded, REQUEST_FRAME_TIMEOUT_MS, admit), { maxInboundStreams: MAX_STREAMS_PER_CONNECTION });
+    await this.#libp2p.handle(protocol, messageStreamHandler(guarded, REQUEST_FRAME_TIMEOUT_MS, admit, bounds), { maxInboundStreams: MAX_STREAMS_PER_CONNECTION });
   }
 
   /** Sends one JSON message on `protocol` to a peer and returns its answer. */
