@@ -1,6 +1,7 @@
 /**
  * Mesh benchmarks: added latency of a forwarded request over a warm libp2p connection (vs the serving node answering
- * directly; each node in its own process), time to discover a model's providers in a 10-node mesh, and receipts signed and verified per second.
+ * directly; each node in its own process), over 2.0.0 sessions and over 1.0.0 streams in the same run; the idle
+ * resident memory of a node with the mesh on; time to discover a model's providers in a 10-node mesh, and receipts signed and verified per second.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { Pool } from 'undici';
 import { Ledger, MAX_NOTED_PER_CHANNEL, channelId, receiptHash, signDispute, signingKeyFromRaw, verifyReceipt } from '../src/ledger/index.js';
 import { MeshNode, meshConfigSchema } from '../src/mesh/index.js';
 import { Store } from '../src/store/index.js';
-import { Processes, fmt, percentile } from './processes.js';
+import { Processes, cpuMs, fmt, memoryMb, percentile, residentSplitMb } from './processes.js';
 
 const dirs: string[] = [];
 const tempDir = async (name: string) => {
@@ -20,26 +21,42 @@ const tempDir = async (name: string) => {
   return dir;
 };
 
+/** What a forwarded-latency run measured: the added latency line, and each node's resident memory once started. */
+export interface ForwardedLatency {
+  line: string;
+  /** p50 of forwarded minus p50 of local, in ms. */
+  addedP50: number;
+  idleRssMb: { serving: number; asking: number };
+  /** The asking node's idle RSS split into anonymous (heap) and file-backed (node binary) pages. */
+  askingIdleSplit: { anonymous: number; fileBacked: number };
+  /** CPU time the asking node spent per forwarded request, in ms (less sensitive to a busy machine than latency). */
+  askingCpuMs: number;
+}
+
 /**
  * Forwarded vs local over a warm connection, with the serving node, the asking node and the mock upstream each in
  * their own process (as deployed: the two nodes are different machines; here they share the 2 cores). One client
- * alternates a request to the serving node itself and one to the asking node, which forwards it over the mesh.
+ * alternates a request to the serving node itself and one to the asking node, which forwards it over the mesh —
+ * over one 2.0.0 session (`sessions`), or over a 1.0.0 stream per request (both nodes with forward_sessions = false).
  */
-export async function forwardedLatency(rounds: number): Promise<string> {
-  const dir = await tempDir('forward');
+export async function forwardedLatency(rounds: number, sessions = true): Promise<ForwardedLatency> {
+  const dir = await tempDir(sessions ? 'forward2' : 'forward1');
   const processes = new Processes();
   try {
     const mockUrl = await processes.mock();
     const serving = await processes.node(dir, 'serving', [
       '[server]', 'port = 0', '[storage]', `dir = "${join(dir, 'serving')}"`,
       '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mockUrl}/v1"`, 'api_key = "test-key"', 'models = ["gpt-4o-mini"]',
-      '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
+      '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `forward_sessions = ${sessions}`, '',
     ].join('\n'));
     const address = (await serving.lines.wait(/^mesh: listening on (\S+)$/))[1]!;
     const asking = await processes.node(dir, 'asking', [
       '[server]', 'port = 0', '[storage]', `dir = "${join(dir, 'asking')}"`,
-      '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `bootstrap = ["${address}"]`, '',
+      '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `bootstrap = ["${address}"]`, `forward_sessions = ${sessions}`, '',
     ].join('\n'));
+    // Idle: started, mesh connected, nothing served yet.
+    const idleRssMb = { serving: await memoryMb(serving.pid, 'VmRSS'), asking: await memoryMb(asking.pid, 'VmRSS') };
+    const askingIdleSplit = await residentSplitMb(asking.pid);
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark hello' }] });
     const local = new Pool(serving.url, { connections: 1 });
     const forwarded = new Pool(asking.url, { connections: 1 });
@@ -61,15 +78,25 @@ export async function forwardedLatency(rounds: number): Promise<string> {
     for (let i = 0; i < 300; i++) await once(local), await once(forwarded); // warm up: JIT, connections, peer scores
     const l: number[] = [];
     const f: number[] = [];
+    const cpuBefore = await cpuMs(asking.pid);
     for (let i = 0; i < rounds; i++) {
       l.push(await once(local));
       f.push(await once(forwarded));
     }
+    const askingCpuMs = ((await cpuMs(asking.pid)) - cpuBefore) / rounds;
     l.sort((a, b) => a - b);
     f.sort((a, b) => a - b);
     await local.close();
     await forwarded.close();
-    return `forwarded vs local, 1 connection: added p50 ${fmt(percentile(f, 50) - percentile(l, 50))} ms, p99 ${fmt(percentile(f, 99) - percentile(l, 99))} ms (local p50 ${fmt(percentile(l, 50))} ms; receipt signed, checked and acknowledged on every request)`;
+    const addedP50 = percentile(f, 50) - percentile(l, 50);
+    const protocol = sessions ? '2.0.0, one session per peer' : '1.0.0, a stream per request';
+    return {
+      addedP50,
+      idleRssMb,
+      askingIdleSplit,
+      askingCpuMs,
+      line: `forwarded vs local (${protocol}), 1 connection: added p50 ${fmt(addedP50)} ms, p99 ${fmt(percentile(f, 99) - percentile(l, 99))} ms (local p50 ${fmt(percentile(l, 50))} ms; receipt signed, checked and acknowledged on every request); asking node CPU ${fmt(askingCpuMs)} ms per forward`,
+    };
   } finally {
     processes.stopAll();
   }
@@ -147,9 +174,64 @@ async function receiptThroughput(): Promise<string[]> {
   ];
 }
 
+/**
+ * The forward protocol alone: two mesh nodes in this process, a handler that answers at once, requests one after the
+ * other, 1.0.0 and 2.0.0 interleaved round by round so both see the same machine. No gateway pipeline, no receipts:
+ * what the wire protocol and libp2p add to a forward, which is the part 2.0.0 changes.
+ */
+export async function protocolRoundTrip(rounds: number): Promise<string> {
+  const nodes: MeshNode[] = [];
+  const pair = async (sessions: boolean) => {
+    const config = (bootstrap: string[]) => meshConfigSchema.parse({ enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, forward_sessions: sessions });
+    const server = await MeshNode.create({ config: config([]), dataDir: await tempDir('p-s'), version: 'bench' });
+    await server.start();
+    const client = await MeshNode.create({ config: config([server.multiaddrs()[0]!]), dataDir: await tempDir('p-c'), version: 'bench' });
+    await client.start();
+    nodes.push(server, client);
+    const answer = new TextEncoder().encode('{"ok":true}');
+    server.setForwardHandler(async () => ({ head: { status: 200, headers: {} }, body: (async function* () { yield answer; })(), trailer: () => ({}) }));
+    return async () => {
+      const started = performance.now();
+      const frame = { id: `b${Math.random()}`, format: 'openai' as const, operation: 'chat' as const, model: 'm', stream: false, body: { model: 'm', messages: [] }, hop: 1, visited: [client.peerId], deadline: Date.now() + 10_000 };
+      const result = await client.forward(server.peerId, frame, AbortSignal.timeout(10_000));
+      for await (const _ of result.body);
+      await result.trailer;
+      return performance.now() - started;
+    };
+  };
+  try {
+    const v1 = await pair(false);
+    const v2 = await pair(true);
+    for (let i = 0; i < 300; i++) await v1(), await v2();
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < rounds; i++) a.push(await v1()), b.push(await v2());
+    a.sort((x, y) => x - y);
+    b.sort((x, y) => x - y);
+    return `forward protocol alone (two nodes in one process, handler answers at once): 1.0.0 p50 ${fmt(percentile(a, 50))} ms, p99 ${fmt(percentile(a, 99))} ms; 2.0.0 p50 ${fmt(percentile(b, 50))} ms, p99 ${fmt(percentile(b, 99))} ms`;
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+/** Both protocol versions in one run, the 2 ms target's verdict, and the idle memory of a node with the mesh on. */
+async function forwarding(rounds: number): Promise<string[]> {
+  const v1 = await forwardedLatency(rounds, false);
+  const v2 = await forwardedLatency(rounds, true);
+  const verdict = (met: boolean) => (met ? 'met' : 'not met');
+  const idle = Math.max(v2.idleRssMb.serving, v2.idleRssMb.asking);
+  return [
+    await protocolRoundTrip(rounds),
+    v1.line,
+    v2.line,
+    `target: a forward over a warm connection adds ≤ 2 ms p50 over serving locally — ${verdict(v2.addedP50 <= 2)} (${fmt(v2.addedP50)} ms; 1.0.0 in the same run: ${fmt(v1.addedP50)} ms)`,
+    `idle resident memory with the mesh on (started, connected, nothing served): serving node ${v2.idleRssMb.serving.toFixed(0)} MB (with a provider), asking node ${v2.idleRssMb.asking.toFixed(0)} MB (${v2.askingIdleSplit.anonymous.toFixed(0)} MB anonymous — JS heap and malloc — and ${v2.askingIdleSplit.fileBacked.toFixed(0)} MB file-backed, mostly the node binary); target ≤ 100 MB — ${verdict(idle <= 100)}`,
+  ];
+}
+
 export async function runMeshBenchmark(quick = false): Promise<string[]> {
   try {
-    return [await forwardedLatency(quick ? 300 : 1_000), await discoveryTime(), ...(await receiptThroughput())];
+    return [...(await forwarding(quick ? 300 : 1_000)), await discoveryTime(), ...(await receiptThroughput())];
   } finally {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }

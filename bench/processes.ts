@@ -22,6 +22,25 @@ export async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<n
   return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) / 1024;
 }
 
+/**
+ * A process's resident memory split into anonymous pages (the JS heap, malloc) and file-backed ones (mostly the
+ * node binary's own code, shared with every other node process), in MB, from /proc/<pid>/smaps_rollup.
+ */
+export async function residentSplitMb(pid: number): Promise<{ anonymous: number; fileBacked: number }> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0);
+  const anonymous = kb('Anonymous') / 1024;
+  return { anonymous, fileBacked: kb('Rss') / 1024 - anonymous };
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the 14th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Collects a child's stdout lines and resolves the first match of each pattern asked for (bounded). */
 export class ChildLines {
   private readonly lines: string[] = [];

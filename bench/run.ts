@@ -8,11 +8,13 @@ import { runGatewayBenchmark } from './gateway.js';
 import { runMeshBenchmark } from './mesh.js';
 import { runRoutingBenchmark } from './routing.js';
 import { runSanitizeBenchmark } from './sanitize.js';
+import { runStateBenchmark } from './state.js';
 import { runUsageBenchmark } from './usage.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
+  ['shared state: Redis backend vs embedded LevelDB (reservation cost, node request rate)', runStateBenchmark],
   ['routing engine: planning one request (candidates → filter → score → rank → plan)', runRoutingBenchmark],
   ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],

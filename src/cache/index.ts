@@ -6,3 +6,4 @@ export type { LevelCacheLimits } from './level-response-cache.js';
 export { cacheKey, cacheScope, uncacheable } from './cache-key.js';
 export { canonicalOfAnswer, eventsOfResponse, replayResponse, responseOfEvents } from './cached-response.js';
 export { ResponseCache, parseCacheMode } from './response-cache.js';
+export { RedisResponseCache } from './redis-response-cache.js';

@@ -9,7 +9,7 @@ import type { MeshNode } from '../mesh/index.js';
 import { createMetrics, metricsRoute, type GatewayMetrics } from '../metrics/index.js';
 import { PriceBook } from '../pricing/index.js';
 import { OutcomeRecorder, RecordStore, recordsRoutes, usageRoutes } from '../records/index.js';
-import { ResponseStore } from '../responses/index.js';
+import { RedisResponseStore, ResponseStore, type StoredResponses } from '../responses/index.js';
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
@@ -19,13 +19,14 @@ import { Pipeline } from '../pipeline/pipeline.js';
 import { sanitizeStep } from '../pipeline/sanitize-step.js';
 import type { Outcome } from '../pipeline/types.js';
 import { createProvider, type Provider } from '../providers/index.js';
-import { CircuitBreaker } from '../router/circuit-breaker.js';
+import { CircuitBreaker, type CircuitState } from '../router/circuit-breaker.js';
+import { SharedCircuits } from '../router/shared-circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
 import { routingRoutes } from '../http/routes/routing.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
-import { LevelResponseCache, ResponseCache } from '../cache/index.js';
+import { LevelResponseCache, RedisResponseCache, ResponseCache } from '../cache/index.js';
 import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
@@ -51,8 +52,9 @@ interface GatewayParts {
   store: Store;
   access: AccessControl;
   state?: StateBackend;
+  circuits?: SharedCircuits;
   records: RecordStore;
-  responses: ResponseStore;
+  responses: StoredResponses;
   analytics: Analytics;
   cache?: ResponseCache;
   signals: QualitySignalService;
@@ -86,8 +88,8 @@ export class Gateway {
   /** The shared state backend (`[state] backend = "redis"`); absent: this node's LevelDB alone. */
   readonly state?: StateBackend;
   readonly records: RecordStore;
-  /** Stored Responses-API objects (`store: true`), per principal. */
-  readonly responses: ResponseStore;
+  /** Stored Responses-API objects (`store: true`), per principal; on the shared state backend when there is one. */
+  readonly responses: StoredResponses;
   /** SQL over the usage records (/v1/query, /v1/ask). */
   readonly analytics: Analytics;
   /** The exact-match response cache, when `[cache] enabled`. */
@@ -104,6 +106,7 @@ export class Gateway {
   /** The URL the node listens on (`http://host:port`). */
   readonly url: string;
   readonly startedAt: number;
+  private readonly circuits?: SharedCircuits;
   private readonly recorder: OutcomeRecorder;
   private readonly outcomes: OutcomeListeners;
   private readonly meshServices?: MeshServices;
@@ -121,6 +124,7 @@ export class Gateway {
     this.store = parts.store;
     this.access = parts.access;
     this.state = parts.state;
+    this.circuits = parts.circuits;
     this.records = parts.records;
     this.responses = parts.responses;
     this.analytics = parts.analytics;
@@ -156,7 +160,6 @@ export class Gateway {
       opened.push(async () => catalog.stop());
       let meshServices: MeshServices | undefined;
       const metrics = createMetrics({ isKnownModel: (model) => router.knows(model) || catalog.resolve(model).length > 0 || (meshServices?.mesh.knownModels().has(model) ?? false) });
-      const breakers = circuitBreakers(config, providers, logger, metrics);
       const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
 
       const store = await Store.open(config.storage.dir);
@@ -167,6 +170,9 @@ export class Gateway {
         onStatus: (up) => metrics.setStateBackendUp('redis', up),
       });
       if (state) opened.push(() => state.close());
+      const circuits = state && new SharedCircuits({ store: state.circuits, refreshMs: config.state.circuit_refresh_ms, logger });
+      if (circuits) opened.push(() => circuits.close());
+      const breakers = circuitBreakers(config, providers, logger, metrics, circuits);
       // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
       const federation = config.mesh.enabled
         ? new Federation({
@@ -192,10 +198,8 @@ export class Gateway {
         logger,
       });
       opened.push(() => records.close());
-      const responses = await ResponseStore.open(store, {
-        retentionDays: config.responses.retention_days ?? config.records.retention_days,
-        logger,
-      });
+      const responseRetentionDays = config.responses.retention_days ?? config.records.retention_days;
+      const responses = state ? new RedisResponseStore(state.redisAccess, { retentionDays: responseRetentionDays }) : await ResponseStore.open(store, { retentionDays: responseRetentionDays, logger });
       opened.push(() => responses.close());
       const outcomes = new OutcomeListeners(logger);
       outcomes.add((outcome) => logOutcome(logger, outcome));
@@ -216,7 +220,8 @@ export class Gateway {
       let cache: ResponseCache | undefined;
       if (config.cache.enabled) {
         const { max_entries: maxEntries, max_bytes: maxBytes } = config.cache;
-        cache = new ResponseCache(config.cache, await LevelResponseCache.open(store, { maxEntries, maxBytes }), logger);
+        const backend = state ? new RedisResponseCache(state.redisAccess, { maxEntries, maxBytes }) : await LevelResponseCache.open(store, { maxEntries, maxBytes });
+        cache = new ResponseCache(config.cache, backend, logger);
         const openedCache = cache;
         opened.push(() => openedCache.close());
       }
@@ -314,7 +319,7 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, records, responses, analytics, cache, signals, recorder, outcomes,
+        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, federation, pipeline, app, url, startedAt,
       });
     } catch (err) {
@@ -369,6 +374,7 @@ export class Gateway {
     this.signals.close();
     await this.cache?.close();
     await this.access.close();
+    await this.circuits?.close();
     await this.state?.close();
     await this.store.close();
     this.logger.info({ ms: elapsed(), pendingRecords }, 'shutdown: complete (records, ledger and storage closed)');
@@ -386,12 +392,18 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
-/** One circuit breaker per provider, reporting its state changes to the log and to metrics. */
-function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics): Map<string, CircuitBreaker> {
+/**
+ * One circuit breaker per provider, reporting its state changes to the log and to metrics; shared by every replica
+ * when the state backend is (`circuits`), else this node's own.
+ */
+function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics, circuits?: SharedCircuits): Map<string, CircuitBreaker> {
   const { circuit_breaker: cb } = config.routing;
   const settings = { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms };
-  return new Map(providers.map((provider) => [provider.id, new CircuitBreaker(settings, (state) => {
-    logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
-    metrics.setCircuitState(provider.id, state);
-  })]));
+  return new Map(providers.map((provider) => {
+    const onChange = (state: CircuitState) => {
+      logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
+      metrics.setCircuitState(provider.id, state);
+    };
+    return [provider.id, circuits ? circuits.breaker(provider.id, settings, onChange) : new CircuitBreaker(settings, onChange)];
+  }));
 }

@@ -26,7 +26,25 @@ export interface SettleContext {
  * throws: a peer that cannot be reached now gets the acknowledgement through reconciliation later (it stays counted
  * as unacknowledged there until then).
  */
-export async function settleReceipt(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
+export function settleReceipt(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
+  // One peer's receipts are settled one after the other, in the order they arrived: the next forward's receipt
+  // often arrives while the previous one is still being checked, and would otherwise see the previous one as a gap
+  // and fetch it from the peer again (a ledger round trip and a signature check per request, for nothing).
+  let queues = settling.get(ctx.ledger);
+  if (!queues) settling.set(ctx.ledger, (queues = new Map()));
+  const queue = queues;
+  const settled = (queue.get(peerId) ?? Promise.resolve()).then(() => settleNow(ctx, peerId, requestId, receipt, measured));
+  queue.set(peerId, settled);
+  void settled.then(() => {
+    if (queue.get(peerId) === settled) queue.delete(peerId);
+  });
+  return settled;
+}
+
+/** The settlement in progress (or last queued) per ledger and peer. */
+const settling = new WeakMap<Ledger, Map<string, Promise<void>>>();
+
+async function settleNow(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
   const { transport, ledger, logger } = ctx;
   try {
     const claimed = claimedPosition(receipt);

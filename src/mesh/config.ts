@@ -77,6 +77,11 @@ export const meshConfigSchema = z
     head_timeout_ms: z.number().int().positive().default(300_000),
     /** Heartbeat frame interval while a forwarded response has nothing else to send. */
     heartbeat_ms: z.number().int().positive().default(15_000),
+    /**
+     * Forward over `/meshgate/forward/2.0.0`: one long-lived stream per peer carrying many requests (no stream to
+     * open per request). false: this node neither offers nor serves 2.0.0, and every forward gets a 1.0.0 stream.
+     */
+    forward_sessions: z.boolean().default(true),
     /** Largest request frame accepted from a peer (the request body travels inside it). */
     max_request_bytes: z.number().int().positive().default(32 * 1024 * 1024),
     /** Consecutive failures before a peer is banned; each further ban doubles, from ban_base_ms up to ban_max_ms. */

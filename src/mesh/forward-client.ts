@@ -1,12 +1,7 @@
-import type { Libp2p, Stream } from '@libp2p/interface';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { MeshError, type MeshErrorCode } from './errors.js';
-import {
-  encodeFrame, FORWARD_PROTOCOL, MAX_RESPONSE_FRAME_BYTES,
-  type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type Frame, type RefusalCode,
-} from './forward-frames.js';
-import { FrameReader } from './frame-reader.js';
-import type { ForwardMeasurement, PeerScores } from './peer-scores.js';
+import { type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type Frame, type RefusalCode } from './forward-frames.js';
+import type { ForwardChannels } from './forward-session.js';
+import type { PeerScores } from './peer-scores.js';
 
 export interface ForwardResult {
   peerId: string;
@@ -18,12 +13,13 @@ export interface ForwardResult {
 }
 
 export interface ForwardClientOptions {
-  libp2p: Libp2p;
+  /** Opens the way to a peer for one request: a session id on its 2.0.0 stream, or a 1.0.0 stream of its own. */
+  channels: ForwardChannels;
   scores: PeerScores;
   isAllowed: (peerId: string) => boolean;
   /** Silence (no frame, not even a heartbeat) longer than this means the peer is gone. */
   idleTimeoutMs: number;
-  /** Bound on opening the stream (a peer with no known address would otherwise wait on peer routing). */
+  /** Bound on opening a stream (a peer with no known address would otherwise wait on peer routing). */
   dialTimeoutMs: number;
   /** Bound on the wait for the head once the request is sent; heartbeats do not extend it. */
   headTimeoutMs: number;
@@ -42,6 +38,28 @@ const REFUSAL_ERRORS: Record<RefusalCode, MeshErrorCode> = {
 /** Refusals that say nothing bad about the peer: the request itself could not go there, or the peer is full now. */
 const NEUTRAL_REFUSALS = new Set<RefusalCode>(['cycle', 'hop_limit', 'not_allowed', 'timeout', 'busy']);
 
+/**
+ * One request's way to the serving node: a 1.0.0 stream of its own, or a session id on the peer's 2.0.0 stream.
+ * The exchange on it (request; heartbeats, head, body, trailer or a refusal) is the same.
+ */
+export interface ForwardChannel {
+  /** Sends the request frame's JSON payload (1.0.0 then half-closes the stream). */
+  send(payload: Uint8Array, signal: AbortSignal): Promise<void>;
+  /** The next frame of the answer; undefined if it ended without one. */
+  next(signal: AbortSignal): Promise<Frame | undefined>;
+  /** Ends the request early (1.0.0: resets the stream; 2.0.0: sends RESET): the serving node stops its work. */
+  abort(err: Error): void;
+  /** Stops listening for frames of this request. */
+  release(): void;
+}
+
+const encoder = new TextEncoder();
+
+/** The REQUEST frame's payload, encoded once: its size picks the channel, and either version sends these bytes. */
+function encodeRequest(frame: ForwardRequestFrame): Uint8Array {
+  return encoder.encode(JSON.stringify(frame));
+}
+
 class HeadTimeoutError extends Error {
   constructor(ms: number) {
     super(`no head within ${ms} ms`);
@@ -57,9 +75,10 @@ class DeadlineError extends Error {
 }
 
 /**
- * The requesting side of `/meshgate/forward/1.0.0`: one stream per request, request frame out, then head, body
- * chunks and trailer in. Aborting `signal` (or the deadline passing) resets the stream, which cancels the work on
- * the serving node. Each forward is measured for the peer's score and bans.
+ * The requesting side of the forward protocol: request frame out, then head, body chunks and trailer in — over the
+ * peer's 2.0.0 session or a 1.0.0 stream of its own, whichever `channels` opens. Aborting `signal` (or the deadline
+ * passing) resets the request, which cancels the work on the serving node. Each forward is measured for the peer's
+ * score and bans.
  */
 export async function forwardToPeer(options: ForwardClientOptions, peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<ForwardResult> {
   if (!options.isAllowed(peerId)) throw new MeshError('not_allowed', `peer ${peerId} is not on allow_peers`, { beforeFirstByte: true });
@@ -75,11 +94,10 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     return new MeshError(deadline.aborted ? 'timeout' : code, message, { beforeFirstByte: true, cause });
   };
 
-  let stream: Stream;
+  const request = encodeRequest(frame);
+  let channel: ForwardChannel;
   try {
-    stream = await options.libp2p.dialProtocol(peerIdFromString(peerId), FORWARD_PROTOCOL, {
-      signal: AbortSignal.any([combined, AbortSignal.timeout(options.dialTimeoutMs)]),
-    });
+    channel = await options.channels.open(peerId, request.byteLength, AbortSignal.any([combined, AbortSignal.timeout(options.dialTimeoutMs)]));
   } catch (err) {
     if (signal.aborted) {
       measurement.cancelled();
@@ -88,12 +106,11 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     throw failBeforeHead('peer_unreachable', `cannot open a forward stream to ${peerId}`, err);
   }
 
-  const reader = new FrameReader(stream, MAX_RESPONSE_FRAME_BYTES);
-  const onAbort = () => stream.abort(deadline.aborted ? new DeadlineError() : new Error('forward cancelled'));
+  const onAbort = () => channel.abort(deadline.aborted ? new DeadlineError() : new Error('forward cancelled'));
   combined.addEventListener('abort', onAbort, { once: true });
   const release = () => {
     combined.removeEventListener('abort', onAbort);
-    reader.dispose();
+    channel.release();
   };
   // Silence while waiting for the next frame (heartbeats count) means the peer is gone. Only the wait is timed:
   // a slow consumer between reads is backpressure, not a dead peer.
@@ -101,9 +118,9 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     const idle = new AbortController();
     const watchdog = setTimeout(() => idle.abort(new Error('peer went silent')), options.idleTimeoutMs);
     try {
-      return await reader.next(AbortSignal.any([combined, idle.signal, ...(bound ? [bound] : [])]));
+      return await channel.next(AbortSignal.any([combined, idle.signal, ...(bound ? [bound] : [])]));
     } catch (err) {
-      if (idle.signal.aborted && !combined.aborted) stream.abort(idle.signal.reason as Error);
+      if (idle.signal.aborted && !combined.aborted) channel.abort(idle.signal.reason as Error);
       throw err;
     } finally {
       clearTimeout(watchdog);
@@ -115,9 +132,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   const headTimer = new AbortController();
   const headWatchdog = setTimeout(() => headTimer.abort(new HeadTimeoutError(options.headTimeoutMs)), options.headTimeoutMs);
   try {
-    stream.send(encodeFrame({ type: 'request', value: frame }));
-    // Half-close: the request is complete; the serving node reads the rest of its side as cancellation only.
-    await stream.close({ signal: AbortSignal.any([combined, headTimer.signal]) });
+    await channel.send(request, AbortSignal.any([combined, headTimer.signal]));
     let first = await nextFrame(headTimer.signal);
     while (first?.type === 'heartbeat') first = await nextFrame(headTimer.signal);
     if (first?.type === 'refusal') {
@@ -132,7 +147,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   } catch (err) {
     if (err instanceof MeshError) throw err;
     release();
-    stream.abort(err instanceof Error ? err : new Error('forward failed'));
+    channel.abort(err instanceof Error ? err : new Error('forward failed'));
     if (signal.aborted) {
       measurement.cancelled();
       throw signal.reason;
@@ -191,7 +206,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
         // The consumer stopped early (or it failed): reset so the serving node stops generating.
         measurement.cancelled();
         rejectTrailer(new MeshError('stream_reset', 'response body was not read to its end', { beforeFirstByte: !delivered }));
-        stream.abort(new Error('forward cancelled by the requester'));
+        channel.abort(new Error('forward cancelled by the requester'));
       }
     }
   }

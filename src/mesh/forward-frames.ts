@@ -9,6 +9,11 @@ import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
  * DATA payloads are raw body bytes, so a streamed response crosses the mesh without re-encoding.
  */
 export const FORWARD_PROTOCOL = '/meshgate/forward/1.0.0';
+/**
+ * `/meshgate/forward/2.0.0` (protocol/forward.md, "Version 2.0.0"): one long-lived stream per peer carrying many
+ * requests, each frame tagged with its request's session id, DATA paced by per-request credit.
+ */
+export const FORWARD_PROTOCOL_V2 = '/meshgate/forward/2.0.0';
 
 export const FrameType = {
   request: 0x01,
@@ -17,6 +22,10 @@ export const FrameType = {
   heartbeat: 0x04,
   trailer: 0x05,
   refusal: 0x06,
+  /** 2.0.0 only: requester → server, more DATA bytes the requester will take for this request. */
+  credit: 0x07,
+  /** 2.0.0 only: either way, this request is over without a TRAILER (cancelled by the requester, failed at the server). */
+  reset: 0x08,
 } as const;
 export type FrameTypeName = keyof typeof FrameType;
 
@@ -24,6 +33,15 @@ export type FrameTypeName = keyof typeof FrameType;
 export const MAX_DATA_FRAME_BYTES = 256 * 1024;
 /** Largest response frame a requester accepts (a DATA frame plus room for a big head or trailer). */
 export const MAX_RESPONSE_FRAME_BYTES = 1024 * 1024;
+/**
+ * Largest REQUEST frame sent on a 2.0.0 session (a bigger request goes on a 1.0.0 stream of its own, so a large
+ * body never holds up the other requests' frames on the shared stream).
+ */
+export const MAX_SESSION_REQUEST_FRAME_BYTES = 1024 * 1024;
+/** DATA bytes a 2.0.0 server may send for a request before the requester has granted any credit. */
+export const INITIAL_CREDIT_BYTES = 1024 * 1024;
+/** Session ids are uvarints of at most 32 bits; 0 is never used. */
+export const MAX_SESSION_ID = 2 ** 32 - 1;
 
 export const forwardRequestSchema = z
   .object({
@@ -109,11 +127,94 @@ export class FrameError extends Error {
   }
 }
 
+/** A frame of a 2.0.0 session: a 1.0.0 frame, or a CREDIT or RESET; `unknown` for a type this reader does not know. */
+export type SessionFrame = Frame | { type: 'credit'; value: number } | { type: 'reset' } | { type: 'unknown'; code: number };
+
+function uvarint(value: number): Uint8Array {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest % 0x80) | 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  bytes.push(rest);
+  return Uint8Array.from(bytes);
+}
+
+/** Reads an uvarint of at most 5 bytes (32 bits) at `offset`; undefined if it is cut short or too long. */
+function readUvarint(bytes: Uint8Array, offset: number): { value: number; next: number } | undefined {
+  let value = 0;
+  for (let i = 0; i < 5 && offset + i < bytes.byteLength; i++) {
+    const byte = bytes[offset + i]!;
+    value += (byte & 0x7f) * 2 ** (7 * i);
+    if ((byte & 0x80) === 0) return value > MAX_SESSION_ID ? undefined : { value, next: offset + i + 1 };
+  }
+  return undefined;
+}
+
+/** Encodes a 2.0.0 frame: uvarint(length) ‖ type ‖ uvarint(session id) ‖ payload. */
+export function encodeSessionFrame(sid: number, frame: Exclude<SessionFrame, { type: 'unknown' }>): Uint8ArrayList {
+  const id = uvarint(sid);
+  switch (frame.type) {
+    case 'data':
+      return encodeLengthPrefixed.single(new Uint8ArrayList(Uint8Array.of(FrameType.data), id, frame.value));
+    case 'heartbeat':
+    case 'reset':
+      return encodeLengthPrefixed.single(new Uint8ArrayList(Uint8Array.of(FrameType[frame.type]), id));
+    case 'credit':
+      return encodeLengthPrefixed.single(new Uint8ArrayList(Uint8Array.of(FrameType.credit), id, uvarint(frame.value)));
+    default:
+      return encodeLengthPrefixed.single(new Uint8ArrayList(Uint8Array.of(FrameType[frame.type]), id, encoder.encode(JSON.stringify(frame.value))));
+  }
+}
+
+/** A REQUEST frame from its JSON payload, already encoded: 1.0.0, or 2.0.0 when the request's session id is given. */
+export function encodeRequestFrame(payload: Uint8Array, sid?: number): Uint8ArrayList {
+  return sid === undefined
+    ? framed(FrameType.request, payload)
+    : encodeLengthPrefixed.single(new Uint8ArrayList(Uint8Array.of(FrameType.request), uvarint(sid), payload));
+}
+
+/**
+ * A 2.0.0 frame that cannot be used; `sid` is set when the frame named its request (only that request fails), `type`
+ * when its type byte was read.
+ */
+export class SessionFrameError extends FrameError {
+  constructor(message: string, readonly sid: number | undefined, readonly type?: number) {
+    super(message);
+    this.name = 'SessionFrameError';
+  }
+}
+
+/** Decodes one 2.0.0 frame body (without its length prefix). Throws SessionFrameError. */
+export function decodeSessionFrame(bytes: Uint8Array): { sid: number; frame: SessionFrame } {
+  if (bytes.byteLength === 0) throw new SessionFrameError('empty frame', undefined);
+  const type = bytes[0]!;
+  const id = readUvarint(bytes, 1);
+  if (!id || id.value === 0) throw new SessionFrameError('frame without a valid session id', undefined);
+  const sid = id.value;
+  const payload = bytes.subarray(id.next);
+  if (type === FrameType.credit) {
+    const credit = readUvarint(payload, 0);
+    if (!credit || credit.next !== payload.byteLength) throw new SessionFrameError('malformed credit frame', sid, type);
+    return { sid, frame: { type: 'credit', value: credit.value } };
+  }
+  if (type === FrameType.reset) return { sid, frame: { type: 'reset' } };
+  if (type !== FrameType.data && type !== FrameType.heartbeat && !(type in jsonFrameSchemas)) return { sid, frame: { type: 'unknown', code: type } };
+  try {
+    return { sid, frame: decodePayload(type, payload) };
+  } catch (err) {
+    throw new SessionFrameError((err as Error).message, sid, type);
+  }
+}
+
 /** Decodes one frame body (type byte + payload, without the length prefix). Throws FrameError if it is malformed. */
 export function decodeFrame(bytes: Uint8Array): Frame {
   if (bytes.byteLength === 0) throw new FrameError('empty frame');
-  const type = bytes[0];
-  const payload = bytes.subarray(1);
+  return decodePayload(bytes[0]!, bytes.subarray(1));
+}
+
+function decodePayload(type: number, payload: Uint8Array): Frame {
   if (type === FrameType.data) return { type: 'data', value: payload };
   if (type === FrameType.heartbeat) return { type: 'heartbeat' };
   const entry = jsonFrameSchemas[type as keyof typeof jsonFrameSchemas];

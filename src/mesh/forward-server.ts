@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
 import type { ByteBudget } from './byte-budget.js';
 import { FrameReader } from './frame-reader.js';
+import { ForwardSessionServer } from './forward-session-server.js';
 
 /** The longest this node works on one forwarded request, whatever deadline the requester sent. */
 const MAX_FORWARD_MS = 60 * 60_000;
@@ -54,6 +55,81 @@ class StreamClosedError extends Error {
 }
 
 /**
+ * Where one forwarded request's answer goes: its own 1.0.0 stream, or its session id on a shared 2.0.0 stream.
+ * The serving logic (checks, handler, heartbeats, head, body, trailer) is the same for both.
+ */
+export interface ResponseSink {
+  /** Aborted when the requester cancelled the request or went away. */
+  readonly cancelled: AbortSignal;
+  /** True while frames sent now would only queue (heartbeats are skipped then). */
+  readonly needsDrain: boolean;
+  /** Sends a frame once the way is clear; a requester that stops reading for `stallMs` fails it. */
+  send(frame: Frame, signal: AbortSignal): Promise<void>;
+  /** The largest DATA payload that may be sent now (waits for the requester's credit on 2.0.0). */
+  room(signal: AbortSignal): Promise<number>;
+  /** Ends the answer after its trailer. */
+  finish(signal: AbortSignal): Promise<void>;
+  /** Ends the answer without a trailer: the requester sees a broken response. */
+  reset(err: Error): void;
+  /** The only answer: a refusal. */
+  refuse(code: RefusalCode, message: string): Promise<void>;
+}
+
+/** A 1.0.0 stream as a response sink: the stream is the request's, so cancelling is the stream closing early. */
+class StreamSink implements ResponseSink {
+  readonly #stream: Stream;
+  readonly #stallMs: number;
+  readonly #refuse: (code: RefusalCode, message: string) => Promise<void>;
+  readonly #cancel = new AbortController();
+  #finishing = false;
+
+  constructor(stream: Stream, stallMs: number, refuse: (code: RefusalCode, message: string) => Promise<void>) {
+    this.#stream = stream;
+    this.#stallMs = stallMs;
+    this.#refuse = refuse;
+    stream.addEventListener('close', this.#onClose, { once: true });
+  }
+
+  readonly #onClose = () => {
+    if (!this.#finishing) this.#cancel.abort(new StreamClosedError());
+  };
+
+  get cancelled(): AbortSignal {
+    return this.#cancel.signal;
+  }
+
+  get needsDrain(): boolean {
+    return this.#stream.writableNeedsDrain;
+  }
+
+  async send(frame: Frame, signal: AbortSignal): Promise<void> {
+    if (!this.#stream.send(encodeFrame(frame))) await this.#stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.#stallMs)]) });
+  }
+
+  async room(): Promise<number> {
+    return MAX_DATA_FRAME_BYTES;
+  }
+
+  async finish(signal: AbortSignal): Promise<void> {
+    this.#finishing = true;
+    this.#stream.removeEventListener('close', this.#onClose);
+    await this.#stream.close({ signal });
+  }
+
+  reset(err: Error): void {
+    this.#finishing = true;
+    this.#stream.removeEventListener('close', this.#onClose);
+    this.#stream.abort(err);
+  }
+
+  refuse(code: RefusalCode, message: string): Promise<void> {
+    this.#finishing = true;
+    this.#stream.removeEventListener('close', this.#onClose);
+    return this.#refuse(code, message);
+  }
+}
+
+/**
  * The serving side of `/meshgate/forward/1.0.0`: checks who asks and the hop bookkeeping, runs the handler, and
  * streams head, body and trailer back with heartbeats while nothing else is sent. The stream closing early
  * (requester cancelled or died) aborts the handler's signal; the handler failing mid-body resets the stream.
@@ -71,9 +147,25 @@ export class ForwardServer {
   #draining = false;
   readonly #idleWaiters = new Set<() => void>();
 
+  readonly #sessions: ForwardSessionServer;
+
   constructor(options: ForwardServerOptions) {
     this.#options = options;
+    this.#sessions = new ForwardSessionServer({
+      maxRequestBytes: options.maxRequestBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
+      requestMinBytesPerSecond: options.requestMinBytesPerSecond,
+      stallMs: 4 * options.heartbeatMs,
+      logger: options.logger,
+      admit: (peerId) => this.#admit(peerId),
+      reserve: (peerId, length) => this.#reserve(peerId, length),
+      unreserve: (peerId, length) => this.#unreserve(peerId, length),
+      serve: (sink, request, peerId) => this.#checkAndServe(sink, request, peerId),
+    });
   }
+
+  /** `/meshgate/forward/2.0.0`: a long-lived stream carrying many requests (see forward-session-server.ts). */
+  readonly handleSession = (stream: Stream, connection: Connection): Promise<void> => this.#sessions.handle(stream, connection.remotePeer.toString());
 
   get inFlight(): number {
     return this.#inFlight;
@@ -97,40 +189,66 @@ export class ForwardServer {
 
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
     const peerId = connection.remotePeer.toString();
+    const admitted = this.#admit(peerId);
+    if (typeof admitted !== 'function') {
+      await this.#refuse(stream, admitted.code, admitted.message);
+      return;
+    }
+    try {
+      await this.#readAndServe(stream, peerId);
+    } finally {
+      admitted();
+    }
+  };
+
+  /**
+   * Takes a slot for one request of `peerId` (released by the function returned), or says why not. Request frames
+   * can be large (the body travels in them): only as many are read at once as requests could be served, so streams
+   * that send a length and then trickle (or never send) the rest cannot pile up buffers.
+   */
+  #admit(peerId: string): (() => void) | { code: RefusalCode; message: string } {
     const { maxConcurrent, maxConcurrentPerPeer = maxConcurrent } = this.#options;
-    // Request frames can be large (the body travels in them): only as many are read at once as requests could be
-    // served, so streams that send a length and then trickle (or never send) the rest cannot pile up buffers.
-    if (this.#draining) {
-      await this.#refuse(stream, 'busy', 'node is shutting down');
-      return;
-    }
-    if (this.#reading + this.#inFlight >= maxConcurrent) {
-      await this.#refuse(stream, 'busy', 'node is at capacity');
-      return;
-    }
+    if (this.#draining) return { code: 'busy', message: 'node is shutting down' };
+    if (this.#reading + this.#inFlight >= maxConcurrent) return { code: 'busy', message: 'node is at capacity' };
     // One peer cannot take every slot: the others keep theirs whatever it opens.
     const held = this.#perPeer.get(peerId) ?? 0;
     if (held >= maxConcurrentPerPeer) {
       this.#options.logger.info({ peer: peerId, held }, 'mesh: peer at its limit of concurrent forwards');
-      await this.#refuse(stream, 'busy', `this peer already has ${held} forwarded requests in flight here`);
-      return;
+      return { code: 'busy', message: `this peer already has ${held} forwarded requests in flight here` };
     }
     this.#perPeer.set(peerId, held + 1);
-    try {
-      await this.#readAndServe(stream, peerId);
-    } finally {
+    return () => {
       const left = (this.#perPeer.get(peerId) ?? 1) - 1;
       if (left > 0) this.#perPeer.set(peerId, left);
       else this.#perPeer.delete(peerId);
-    }
-  };
+    };
+  }
+
+  /** Reserves a request frame's declared length against the node's read budget and the peer's share of it. */
+  #reserve(peerId: string, length: number): boolean {
+    const budget = this.#options.requestBudget;
+    if (!budget) return true;
+    const held = this.#readingBytes.get(peerId) ?? 0;
+    if (held + length > this.#peerBudgetShare(budget) || !budget.take(length)) return false;
+    this.#readingBytes.set(peerId, held + length);
+    return true;
+  }
+
+  #unreserve(peerId: string, length: number): void {
+    const budget = this.#options.requestBudget;
+    if (!budget || length === 0) return;
+    budget.give(length);
+    const left = (this.#readingBytes.get(peerId) ?? length) - length;
+    if (left > 0) this.#readingBytes.set(peerId, left);
+    else this.#readingBytes.delete(peerId);
+  }
 
   /**
    * Reads the request frame within its deadline (the base timeout, then its declared length at the minimum rate)
    * and against the node's read budget, then serves it.
    */
   async #readAndServe(stream: Stream, peerId: string): Promise<void> {
-    const { requestTimeoutMs, requestMinBytesPerSecond, requestBudget, maxRequestBytes } = this.#options;
+    const { requestTimeoutMs, requestMinBytesPerSecond, maxRequestBytes } = this.#options;
     this.#reading++;
     const startedAt = Date.now();
     const tooSlow = new AbortController();
@@ -139,11 +257,7 @@ export class ForwardServer {
     let reserved = 0;
     const reader = new FrameReader(stream, maxRequestBytes, {
       onFrameLength: (length) => {
-        if (requestBudget) {
-          const held = this.#readingBytes.get(peerId) ?? 0;
-          if (held + length > this.#peerBudgetShare(requestBudget) || !requestBudget.take(length)) throw new OverBudgetError(length);
-          this.#readingBytes.set(peerId, held + length);
-        }
+        if (!this.#reserve(peerId, length)) throw new OverBudgetError(length);
         reserved = length;
         if (requestMinBytesPerSecond === undefined) return;
         clearTimeout(deadline);
@@ -162,12 +276,7 @@ export class ForwardServer {
       // The budget and the reading slot are given back before anything else is awaited (a refusal's close included).
       clearTimeout(deadline);
       reader.dispose();
-      if (requestBudget && reserved > 0) {
-        requestBudget.give(reserved);
-        const left = (this.#readingBytes.get(peerId) ?? reserved) - reserved;
-        if (left > 0) this.#readingBytes.set(peerId, left);
-        else this.#readingBytes.delete(peerId);
-      }
+      this.#unreserve(peerId, reserved);
       this.#reading--;
     }
     if (!request) {
@@ -176,20 +285,25 @@ export class ForwardServer {
       else await this.#refuse(stream, 'bad_request', tooSlow.signal.aborted ? 'the request frame did not arrive in time' : 'expected one well-formed request frame');
       return;
     }
+    await this.#checkAndServe(new StreamSink(stream, 4 * this.#options.heartbeatMs, (code, message) => this.#refuse(stream, code, message)), request, peerId);
+  }
+
+  /** The checks of a request that has been read, then serving it (both protocol versions). */
+  async #checkAndServe(sink: ResponseSink, request: ForwardRequestFrame, peerId: string): Promise<void> {
     const refusal = this.#check(request, peerId);
     if (refusal) {
       this.#options.logger.info({ peer: peerId, requestId: request.id, code: refusal.code }, 'mesh: forward refused');
-      await this.#refuse(stream, refusal.code, refusal.message);
+      await sink.refuse(refusal.code, refusal.message);
       return;
     }
     const handler = this.#options.handler();
     if (!handler) {
-      await this.#refuse(stream, 'unavailable', 'this node serves no forwarded requests');
+      await sink.refuse('unavailable', 'this node serves no forwarded requests');
       return;
     }
     this.#inFlight++;
     try {
-      await this.#serve(stream, request, peerId, handler);
+      await this.#serve(sink, request, peerId, handler);
     } finally {
       this.#inFlight--;
       if (this.#inFlight === 0) for (const wake of this.#idleWaiters) wake();
@@ -225,25 +339,19 @@ export class ForwardServer {
     }
   }
 
-  async #serve(stream: Stream, request: ForwardRequestFrame, peerId: string, handler: ForwardHandler): Promise<void> {
-    const cancel = new AbortController();
-    let finished = false;
-    const onClose = () => {
-      if (!finished) cancel.abort(new StreamClosedError());
-    };
-    stream.addEventListener('close', onClose);
+  async #serve(sink: ResponseSink, request: ForwardRequestFrame, peerId: string, handler: ForwardHandler): Promise<void> {
     // However far the requester's deadline, a forwarded request holds a slot here for at most MAX_FORWARD_MS.
-    const signal = AbortSignal.any([cancel.signal, AbortSignal.timeout(Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())))]);
+    const signal = AbortSignal.any([sink.cancelled, AbortSignal.timeout(Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())))]);
     let lastSentAt = Date.now();
+    // A requester that stops reading for longer than four heartbeats is gone as far as this node is concerned.
     const send = async (frame: Frame) => {
       signal.throwIfAborted();
       lastSentAt = Date.now();
-      // A requester that stops reading for longer than four heartbeats is gone as far as this node is concerned.
-      if (!stream.send(encodeFrame(frame))) await stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(4 * this.#options.heartbeatMs)]) });
+      await sink.send(frame, signal);
     };
     // Heartbeats keep the requester's idle timer (and any middlebox) from declaring a long generation dead.
     const heartbeat = setInterval(() => {
-      if (Date.now() - lastSentAt < this.#options.heartbeatMs || stream.writableNeedsDrain) return;
+      if (Date.now() - lastSentAt < this.#options.heartbeatMs || sink.needsDrain) return;
       send({ type: 'heartbeat' }).catch(() => undefined);
     }, this.#options.heartbeatMs);
     let headSent = false;
@@ -258,27 +366,27 @@ export class ForwardServer {
       headSent = true;
       for (let next = await body.next(); !next.done; next = await body.next()) {
         const chunk = next.value;
-        for (let offset = 0; offset < chunk.byteLength; offset += MAX_DATA_FRAME_BYTES) {
-          await send({ type: 'data', value: chunk.subarray(offset, offset + MAX_DATA_FRAME_BYTES) });
+        for (let offset = 0; offset < chunk.byteLength; ) {
+          // On 2.0.0 this waits for the requester's credit: the body is pulled no faster than the requester reads.
+          const room = Math.min(MAX_DATA_FRAME_BYTES, await sink.room(signal));
+          await send({ type: 'data', value: chunk.subarray(offset, offset + room) });
+          offset += room;
         }
       }
       bodyDone = true;
       await send({ type: 'trailer', value: await response.trailer() });
-      finished = true;
-      await stream.close({ signal });
+      await sink.finish(signal);
     } catch (err) {
-      finished = true;
-      if (cancel.signal.aborted) {
-        stream.abort(new StreamClosedError());
+      if (sink.cancelled.aborted) {
+        sink.reset(new StreamClosedError());
         return;
       }
       this.#options.logger.info({ peer: peerId, requestId: request.id, err: (err as Error).message }, 'mesh: forwarded request failed');
       // Before the head the requester can still go elsewhere: say so plainly (no internals) instead of resetting.
-      if (!headSent && !signal.aborted) await this.#refuse(stream, 'unavailable', 'the serving node failed before answering');
-      else stream.abort(err instanceof Error ? err : new Error('forward failed'));
+      if (!headSent && !signal.aborted) await sink.refuse('unavailable', 'the serving node failed before answering');
+      else sink.reset(err instanceof Error ? err : new Error('forward failed'));
     } finally {
       clearInterval(heartbeat);
-      stream.removeEventListener('close', onClose);
       if (body && !bodyDone) await body.return?.().catch(() => undefined);
     }
   }

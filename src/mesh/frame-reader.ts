@@ -1,6 +1,7 @@
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { decodeFrame, FrameError, type Frame } from './forward-frames.js';
+import { Wakeup } from './wakeup.js';
 
 /** Above this many unread bytes the stream is paused (yamux then stops granting send window to the remote). */
 const HIGH_WATER_BYTES = 1024 * 1024;
@@ -14,27 +15,29 @@ const MAX_VARINT_BYTES = 5;
  * so data is never left unread (an unread stream is reset once its buffer fills), and it pauses the stream while
  * its consumer is slow so that memory stays bounded.
  */
-export class FrameReader {
+export class FrameReader<T = Frame> {
   readonly #stream: Stream;
   readonly #maxFrameBytes: number;
   readonly #buffer = new Uint8ArrayList();
   #ended = false;
   #error: Error | undefined;
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
 
   readonly #onFrameLength: ((length: number) => void) | undefined;
+  readonly #decode: (bytes: Uint8Array) => T;
   /** The length already announced to `onFrameLength` for the frame being assembled. */
   #announced: number | undefined;
 
   /**
    * `onFrameLength` hears each frame's declared length as soon as its prefix is in, before the rest is buffered
    * (the forward server reserves it against its byte budget and sets the frame's read deadline); throwing from it
-   * fails the read.
+   * fails the read. `decode` turns a frame body into a frame (1.0.0 frames by default; 2.0.0 sessions pass theirs).
    */
-  constructor(stream: Stream, maxFrameBytes: number, options: { onFrameLength?: (length: number) => void } = {}) {
+  constructor(stream: Stream, maxFrameBytes: number, options: { onFrameLength?: (length: number) => void; decode?: (bytes: Uint8Array) => T } = {}) {
     this.#stream = stream;
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrameLength = options.onFrameLength;
+    this.#decode = options.decode ?? (decodeFrame as (bytes: Uint8Array) => T);
     stream.addEventListener('message', this.#onMessage);
     stream.addEventListener('end', this.#onEnd);
     stream.addEventListener('close', this.#onClose);
@@ -44,7 +47,7 @@ export class FrameReader {
   readonly #onMessage = (evt: StreamMessageEvent): void => {
     this.#buffer.append(evt.data);
     // Pause only while nobody waits: a waiting reader needs these bytes to complete its frame.
-    if (!this.#wake && this.#buffer.byteLength > HIGH_WATER_BYTES && this.#stream.readStatus === 'readable') this.#stream.pause();
+    if (!this.#wakeup.waiting && this.#buffer.byteLength > HIGH_WATER_BYTES && this.#stream.readStatus === 'readable') this.#stream.pause();
     this.#notify();
   };
 
@@ -60,13 +63,11 @@ export class FrameReader {
   };
 
   #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    this.#wakeup.wake();
   }
 
   /** The next complete frame, or undefined once the remote closed its side cleanly between frames. */
-  async next(signal?: AbortSignal): Promise<Frame | undefined> {
+  async next(signal?: AbortSignal): Promise<T | undefined> {
     for (;;) {
       const frame = this.#takeFrame();
       if (frame) {
@@ -79,17 +80,8 @@ export class FrameReader {
         return undefined;
       }
       signal?.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => {
-          this.#wake = undefined;
-          reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.#wake = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        // Resuming may deliver buffered bytes synchronously; the waker is set first so they are not missed.
+      // Resuming may deliver buffered bytes synchronously; the waker is set first so they are not missed.
+      await this.#wakeup.wait(signal, () => {
         if (this.#stream.readStatus === 'paused') this.#stream.resume();
       });
     }
@@ -103,7 +95,7 @@ export class FrameReader {
     this.#notify();
   }
 
-  #takeFrame(): Frame | undefined {
+  #takeFrame(): T | undefined {
     let length = 0;
     let shift = 0;
     let offset = 0;
@@ -124,6 +116,6 @@ export class FrameReader {
     this.#announced = undefined;
     const body = this.#buffer.subarray(offset, offset + length);
     this.#buffer.consume(offset + length);
-    return decodeFrame(body);
+    return this.#decode(body);
   }
 }

@@ -6,8 +6,9 @@ import { Advertiser, type Advertisement } from './advertiser.js';
 import { ByteBudget } from './byte-budget.js';
 import type { MeshConfig } from './config.js';
 import { forwardToPeer, type ForwardResult } from './forward-client.js';
-import { FORWARD_PROTOCOL, type ForwardRequestFrame } from './forward-frames.js';
+import { FORWARD_PROTOCOL, FORWARD_PROTOCOL_V2, type ForwardRequestFrame } from './forward-frames.js';
 import { ForwardServer, type ForwardHandler } from './forward-server.js';
+import { ForwardChannels } from './forward-session.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p-node.js';
 import type { RecordPayload } from './node-record.js';
 import { loadOrCreatePeerKey } from './peer-key.js';
@@ -20,6 +21,8 @@ import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageB
 
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
 const MAX_STREAMS_PER_CONNECTION = 1024;
+/** 2.0.0 sessions one connection may hold (a requester opens one per peer; a few more cover races and id rollover). */
+const MAX_SESSIONS_PER_CONNECTION = 8;
 const RECORD_EXCHANGE_TIMEOUT_MS = 5_000;
 /** How long a peer may take to send its one ledger message after opening the stream. */
 const REQUEST_FRAME_TIMEOUT_MS = 30_000;
@@ -52,6 +55,7 @@ export class MeshNode {
   readonly #advertiser: Advertiser;
   readonly #exchange: RecordExchange;
   readonly #server: ForwardServer;
+  readonly #channels: ForwardChannels;
   readonly #requestBudget: ByteBudget;
   readonly #finder: PeerFinder;
   /** allow_peers: [] allows every peer that can connect (with the PSK, if one is set). */
@@ -113,6 +117,7 @@ export class MeshNode {
       handler: () => this.#handler,
       logger: this.#logger,
     });
+    this.#channels = new ForwardChannels({ libp2p, sessions: config.forward_sessions, clock: this.#clock });
     this.#finder = new PeerFinder({
       selfId: this.peerId,
       libp2p,
@@ -144,6 +149,9 @@ export class MeshNode {
     this.#started = true;
     const streamLimits = { maxInboundStreams: MAX_STREAMS_PER_CONNECTION, maxOutboundStreams: MAX_STREAMS_PER_CONNECTION };
     await this.#libp2p.handle(FORWARD_PROTOCOL, this.#server.handle, streamLimits);
+    if (this.#config.forward_sessions) {
+      await this.#libp2p.handle(FORWARD_PROTOCOL_V2, this.#server.handleSession, { maxInboundStreams: MAX_SESSIONS_PER_CONNECTION, maxOutboundStreams: MAX_SESSIONS_PER_CONNECTION });
+    }
     await this.#libp2p.handle(RECORD_PROTOCOL, this.#exchange.handle, streamLimits);
     this.#libp2p.addEventListener('peer:identify', this.#onIdentify);
     this.#routingTable.addEventListener('peer:add', this.#onRoutingPeer);
@@ -170,6 +178,7 @@ export class MeshNode {
     this.#libp2p.removeEventListener('peer:identify', this.#onIdentify);
     this.#routingTable.removeEventListener('peer:add', this.#onRoutingPeer);
     await this.#advertiser.withdraw().catch((err: Error) => this.#logger.warn({ err: err.message }, 'mesh: withdraw failed'));
+    this.#channels.closeAll();
     await this.#libp2p.stop();
     // libp2p's address manager re-arms a 1 s debounce timer (ref'd) on every 'transport:close' and has no stop(), so a
     // stopped node held its process open for another second, then wrote to a stopped peer store. Cancel it (libp2p
@@ -254,11 +263,16 @@ export class MeshNode {
   forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<ForwardResult> {
     return forwardToPeer(
       {
-        libp2p: this.#libp2p, scores: this.#scores, isAllowed: this.isAllowed, idleTimeoutMs: 4 * this.#config.heartbeat_ms, dialTimeoutMs: this.#config.dht_timeout_ms,
+        channels: this.#channels, scores: this.#scores, isAllowed: this.isAllowed, idleTimeoutMs: 4 * this.#config.heartbeat_ms, dialTimeoutMs: this.#config.dht_timeout_ms,
         headTimeoutMs: frame.stream ? this.#config.stream_head_timeout_ms : this.#config.head_timeout_ms,
       },
       peerId, frame, signal,
     );
+  }
+
+  /** 2.0.0 sessions this node has open to peers it forwards to (one per peer). */
+  get forwardSessions(): number {
+    return this.#channels.sessions;
   }
 
   /** Forwarded requests this node is serving right now. */

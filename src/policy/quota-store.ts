@@ -59,7 +59,7 @@ export interface QuotaReservation {
   readonly states: QuotaState[];
   /**
    * Replaces the reserved amounts with the real ones, per metric (missing metrics keep their reservation).
-   * The real amount may exceed the limit: that over-spend is bounded by what was in flight (src/auth/README.md, "Over-spend bound").
+   * The real amount may exceed the limit: that over-spend is bounded by what was in flight (README, "Running several replicas", "Over-spend bound").
    */
   settle(actual: Record<string, number | undefined>): Promise<void>;
   /** Gives back everything reserved (the request failed before using anything). */

@@ -1,5 +1,5 @@
 import { badRequest, tooLarge } from '../errors/index.js';
-import type { ResponseStore, StoredResponse } from './response-store.js';
+import type { StoredResponse, StoredResponses } from './response-store.js';
 
 type Item = Record<string, unknown>;
 
@@ -34,7 +34,7 @@ export function replayableOutput(output: unknown): Item[] {
  * nothing the caller stored here is refused (400 naming the item), never handed to an OpenAI provider to resolve:
  * under the gateway's shared key it would find any caller's items.
  */
-export async function resolveItemReferences(store: ResponseStore, items: Item[], owner: string, offset = 0): Promise<Item[]> {
+export async function resolveItemReferences(store: StoredResponses, items: Item[], owner: string, offset = 0): Promise<Item[]> {
   if (!items.some((item) => item.type === 'item_reference')) return items;
   const resolved: Item[] = [];
   for (const [index, item] of items.entries()) {
@@ -68,7 +68,7 @@ export interface ChainLimits {
  * when the conversation outgrew what this node takes as one request. An id the node does not hold is never passed on
  * to an OpenAI provider to resolve: under the gateway's shared key, OpenAI would continue any caller's response.
  */
-export async function conversationBefore(store: ResponseStore, previousId: string, owner: string, limits: ChainLimits): Promise<Item[]> {
+export async function conversationBefore(store: StoredResponses, previousId: string, owner: string, limits: ChainLimits): Promise<Item[]> {
   const { maxChain, maxBytes } = limits;
   const chain: StoredResponse[] = [];
   let bytes = 0;

@@ -30,8 +30,41 @@ const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Keys of the time index sort by creation time: 15 digits of epoch ms, then the id. */
 const timeKey = (createdAt: number, id: string) => `${String(createdAt).padStart(15, '0')}:${id}`;
 
+/** A stored item found by its id: the item, which side of the exchange it was on, and the response holding it. */
+export interface FoundItem {
+  item: Record<string, unknown>;
+  from: 'input' | 'output';
+  response: StoredResponse;
+}
+
+/**
+ * Where stored responses live, scoped to their owner: this node's LevelDB (`ResponseStore`) or, for replicas, the
+ * shared state backend (Redis). A response of another principal is reported as absent, never as forbidden, so ids
+ * cannot be probed; an expired one (past the retention period) is absent too.
+ */
+export interface StoredResponses {
+  /** Stores (or replaces) a response with its item index. */
+  put(response: StoredResponse): Promise<void>;
+  /** The response if it exists, is the owner's and has not expired. */
+  get(id: string, owner: string): Promise<StoredResponse | undefined>;
+  /** The owner's item (input or output of one of its stored responses) with this id, and the response holding it. */
+  item(itemId: string, owner: string): Promise<FoundItem | undefined>;
+  /** Deletes the owner's response; false when there was none to delete. */
+  delete(id: string, owner: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The item with this id in a stored response, output first (an id a client sent again names the later answer's). */
+export function itemIn(response: StoredResponse, itemId: string): FoundItem | undefined {
+  const output = Array.isArray(response.response.output) ? (response.response.output as Array<Record<string, unknown>>) : [];
+  const inOutput = output.find((item) => item.id === itemId);
+  if (inOutput) return { item: inOutput, from: 'output', response };
+  const inInput = response.input.find((item) => item.id === itemId);
+  return inInput && { item: inInput, from: 'input', response };
+}
+
 /** Ids of the items a stored response holds (its input and output), for `item_reference` look-ups. */
-function itemIds(response: StoredResponse): string[] {
+export function itemIds(response: StoredResponse): string[] {
   const output = Array.isArray(response.response.output) ? (response.response.output as Array<Record<string, unknown>>) : [];
   return [...response.input, ...output].map((item) => item.id).filter((id): id is string => typeof id === 'string' && id !== '');
 }
@@ -47,7 +80,7 @@ export const ownerOf = (principal: { kind: string; id?: string }) => `${principa
  * owner's item id to its response, for `item_reference`), written atomically together. Reads are scoped to the owner: a response of another principal is reported as absent, never as forbidden,
  * so ids cannot be probed.
  */
-export class ResponseStore {
+export class ResponseStore implements StoredResponses {
   readonly #store: Store;
   readonly #responses;
   readonly #byTime;
@@ -77,6 +110,8 @@ export class ResponseStore {
   async put(response: StoredResponse): Promise<void> {
     const value = storedResponseSchema.parse(response);
     const previous = await this.#responses.get(value.id);
+    // Ids come from the upstream (or a peer): one that returns an id another principal holds must not replace it.
+    if (previous && previous.owner !== value.owner) throw new Error(`response id ${value.id} is held by another principal; not stored`);
     await this.#store.db.batch([
       ...(previous ? await this.#removals(previous) : []),
       { type: 'put' as const, sublevel: this.#responses, key: value.id, value },
@@ -96,15 +131,10 @@ export class ResponseStore {
   }
 
   /** The owner's item (input or output of one of its stored responses) with this id, and the response holding it. */
-  async item(itemId: string, owner: string, now = Date.now()): Promise<{ item: Record<string, unknown>; from: 'input' | 'output'; response: StoredResponse } | undefined> {
+  async item(itemId: string, owner: string, now = Date.now()): Promise<FoundItem | undefined> {
     const responseId = await this.#items.get(itemKey(owner, itemId));
     const response = responseId === undefined ? undefined : await this.get(responseId, owner, now);
-    if (!response) return undefined;
-    const output = Array.isArray(response.response.output) ? (response.response.output as Array<Record<string, unknown>>) : [];
-    const inOutput = output.find((item) => item.id === itemId);
-    if (inOutput) return { item: inOutput, from: 'output', response };
-    const inInput = response.input.find((item) => item.id === itemId);
-    return inInput && { item: inInput, from: 'input', response };
+    return response && itemIn(response, itemId);
   }
 
   /** Deletes the owner's response; false when there was none to delete. */

@@ -12,11 +12,11 @@ export interface CircuitBreakerOptions {
  * doubled (capped), so a provider that stays down is probed ever more rarely.
  */
 export class CircuitBreaker {
-  private failures = 0;
-  private openedAt = 0;
-  private cooldown: number;
-  private probeInFlight = false;
-  private current: CircuitState = 'closed';
+  protected failures = 0;
+  protected openedAt = 0;
+  protected cooldown: number;
+  protected probeInFlight = false;
+  protected current: CircuitState = 'closed';
 
   constructor(private readonly options: CircuitBreakerOptions, private readonly onChange?: (state: CircuitState) => void) {
     this.cooldown = options.cooldownMs;
@@ -27,8 +27,11 @@ export class CircuitBreaker {
     return this.current;
   }
 
-  /** Whether a request may go to this provider now; in half-open state only one probe at a time is admitted. */
-  tryAcquire(now = Date.now()): boolean {
+  /**
+   * Whether a request may go to this provider now; in half-open state only one probe at a time is admitted. A shared
+   * breaker (several replicas) answers a probe request from its store, hence the promise.
+   */
+  tryAcquire(now = Date.now()): boolean | Promise<boolean> {
     const state = this.state(now);
     if (state === 'closed') return true;
     if (state === 'open' || this.probeInFlight) return false;

@@ -146,7 +146,7 @@ export async function runFailover<T, Target extends FailoverTarget>(
   };
 
   for (const target of targets) {
-    if (target.breaker && !target.breaker.tryAcquire()) {
+    if (target.breaker && !(await target.breaker.tryAcquire())) {
       skippedOpen.push(target);
       continue;
     }

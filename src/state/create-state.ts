@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import { QuotaStore } from '../policy/index.js';
 import type { Store } from '../store/index.js';
-import { RedisState } from './redis-state.js';
 import type { StateBackend } from './state-backend.js';
 import type { StateConfig } from './state-config.js';
 
@@ -22,6 +21,8 @@ export async function createState(options: CreateStateOptions): Promise<StateBac
   const { config, store, logger } = options;
   if (config.backend === 'embedded' || config.url === undefined) return undefined;
   const quotas = config.on_unavailable === 'local' ? await QuotaStore.forStore(store, options.now) : undefined;
+  // Loaded only for this backend: ioredis and its dependencies cost a node on the embedded default ~10 MB at start.
+  const { RedisState } = await import('./redis-state.js');
   const redis = new RedisState({
     config: { ...config, url: config.url },
     logger,

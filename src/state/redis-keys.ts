@@ -30,6 +30,35 @@ export class RedisKeys {
     return `${this.prefix}{${tag}}:revoked:${sanitize(tokenId)}`;
   }
 
+  /** A provider's circuit-breaker state (one hash; its own tag, as one script touches only it). */
+  circuit(provider: string): string {
+    return `${this.prefix}{circuit:${sanitize(provider)}}`;
+  }
+
+  /** The channel on which a changed circuit is announced (its provider id). */
+  circuitChannel(): string {
+    return `${this.prefix}circuit-changed`;
+  }
+
+  /** A stored response, under its owner's tag (so one transaction writes it with its item index). */
+  storedResponse(owner: string, id: string): string {
+    return `${this.prefix}{response:${sanitize(owner)}}:r:${sanitize(id)}`;
+  }
+
+  /** An owner's item id → the id of the stored response holding it. */
+  storedItem(owner: string, itemId: string): string {
+    return `${this.prefix}{response:${sanitize(owner)}}:i:${sanitize(itemId)}`;
+  }
+
+  /**
+   * The response cache's keys, all under one tag (one Cluster slot: its caps are kept exactly by one script): the
+   * prefix of entries, the recency and expiry sets, the size hash and the byte total.
+   */
+  cache(): { entry: string; recency: string; expiry: string; sizes: string; bytes: string; uses: string } {
+    const base = `${this.prefix}{cache}`;
+    return { entry: `${base}:e:`, recency: `${base}:lru`, expiry: `${base}:exp`, sizes: `${base}:size`, bytes: `${base}:bytes`, uses: `${base}:uses` };
+  }
+
   done(tag: string, reservationId: string): string {
     return `${this.prefix}{${tag}}:done:${sanitize(reservationId)}`;
   }

@@ -10,8 +10,20 @@
  * counter, so a replica that died mid-request leaves no charge past the reservation TTL.
  */
 
+/**
+ * Integers as Redis replies carry them, and the time on Redis's own clock (epoch ms): one clock for every replica.
+ * Every script of the gateway that needs the time starts with it.
+ */
+export const CLOCK_LUA = `
+local function num(x) return string.format('%.0f', x) end
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
 /** Window start and end (epoch ms) for a period at `now`; UTC calendar months via Hinnant's days/civil algorithms. */
-const WINDOW_LUA = `
+const WINDOW_LUA = `${CLOCK_LUA}
 local DAY = 86400000
 local function days_from_civil(y, m)
   if m <= 2 then y = y - 1 end
@@ -44,11 +56,6 @@ local function window(period, now)
     return days_from_civil(y, m) * DAY, days_from_civil(ny, nm) * DAY
   end
   return 0, -1
-end
-local function num(x) return string.format('%.0f', x) end
-local function redis_now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 -- The counter's live use in window ws: drops expired reservations, restarts a counter of an earlier window.
 local function live_use(c, z, ws, now)
@@ -147,3 +154,70 @@ export const WINDOW_TEST_LUA = `${WINDOW_LUA}
 local s, e = window(ARGV[1], tonumber(ARGV[2]))
 return {num(s), num(e)}
 `;
+
+/** A circuit's fields as the scripts below return them: state, failures, cool-down ms, ms left of it (or of a probe lease). */
+const CIRCUIT_READ_LUA = `${CLOCK_LUA}
+local function circuit(key, base)
+  local v = redis.call('HMGET', key, 's', 'f', 'c', 'u')
+  return v[1] or 'closed', tonumber(v[2] or '0'), tonumber(v[3] or base), tonumber(v[4] or '0')
+end
+`;
+
+/**
+ * One event on a provider's shared circuit breaker, the same state machine as `CircuitBreaker` on Redis's clock.
+ * KEYS: the circuit hash. ARGV: event (failure | success | probe | neutral), failure threshold, base cool-down ms, max
+ * cool-down ms, the change channel, the provider id. Hash fields: `s` state, `f` consecutive failures, `c` current
+ * cool-down, `u` when the cool-down ends (open) or the probe lease lapses (half_open), epoch ms.
+ * - failure: counted while closed (the threshold opens it for `c`); a failed probe (half_open) re-opens it with the
+ *   cool-down doubled up to the cap; a failure while open came from an attempt admitted before it opened: no change.
+ * - success: closed, failures and cool-down back to their start.
+ * - probe: granted when closed, or when the cool-down (or another replica's probe lease) is over: half_open with a
+ *   lease of one cool-down, so a replica that died probing holds the probe no longer than that.
+ * - neutral: the probe ended without a verdict: the next request may probe at once.
+ * A change is published on the channel. A closed circuit without failures is deleted; any other kept a day.
+ * Returns {state, failures, cooldown, remaining ms, granted 0|1}.
+ */
+export const CIRCUIT_EVENT_LUA = `${CIRCUIT_READ_LUA}
+local key, event = KEYS[1], ARGV[1]
+local threshold, base, maxc = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now = redis_now()
+local s, f, c, u = circuit(key, base)
+local before = s .. '|' .. f .. '|' .. c .. '|' .. u
+local granted = 0
+if event == 'failure' then
+  if s == 'half_open' then
+    c = math.min(c * 2, maxc)
+    s, u = 'open', now + c
+  elseif s == 'closed' then
+    f = f + 1
+    if f >= threshold then s, u = 'open', now + c end
+  end
+elseif event == 'success' then
+  s, f, c, u = 'closed', 0, base, 0
+elseif event == 'probe' then
+  if s == 'closed' then
+    granted = 1
+  elseif now >= u then
+    s, u, granted = 'half_open', now + c, 1
+  end
+elseif event == 'neutral' then
+  if s == 'half_open' then s, u = 'open', now end
+end
+if before ~= (s .. '|' .. f .. '|' .. c .. '|' .. u) then
+  if s == 'closed' and f == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 's', s, 'f', num(f), 'c', num(c), 'u', num(u))
+    redis.call('PEXPIRE', key, 86400000)
+  end
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
+return {s, num(f), num(c), num(math.max(0, u - now)), num(granted)}
+`;
+
+/** A circuit without changing it. KEYS: the circuit hash. ARGV: base cool-down ms. Returns {state, failures, cooldown, remaining ms}. */
+export const CIRCUIT_PEEK_LUA = `${CIRCUIT_READ_LUA}
+local s, f, c, u = circuit(KEYS[1], ARGV[1])
+return {s, num(f), num(c), num(math.max(0, u - redis_now()))}
+`;
+

@@ -1,7 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { QuotaExceededError, type QuotaCharge, type QuotaCounters, type QuotaReservation, type QuotaReserveOptions, type QuotaState } from '../policy/index.js';
+import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
+import { RedisCircuitStore } from './redis-circuits.js';
 import { RedisKeys } from './redis-keys.js';
+import type { SharedRedis } from './shared-redis.js';
 import { RedisQuotaCounters, RevokedDuringReserveError } from './redis-quota-counters.js';
 import type { Revocations, StateBackend, StateHealth } from './state-backend.js';
 import type { StateConfig } from './state-config.js';
@@ -9,13 +12,16 @@ import { stateUnavailable } from './state-unavailable.js';
 
 export { RevokedDuringReserveError };
 
+/** What `meshgate_state_operation_seconds{operation}` tells apart. */
+export type RedisOperation = 'reserve' | 'settle' | 'peek' | 'revocation' | 'responses' | 'cache';
+
 export interface RedisStateOptions {
   config: StateConfig & { url: string };
   logger: Logger;
   /** The per-replica counters used while Redis is unreachable, when `on_unavailable = "local"`. */
   local?: QuotaCounters;
   /** Each operation's round trip (metrics). */
-  onLatency?: (operation: 'reserve' | 'settle' | 'peek' | 'revocation', seconds: number) => void;
+  onLatency?: (operation: RedisOperation, seconds: number) => void;
   /** Backend reachable or not (metrics). */
   onStatus?: (up: boolean) => void;
 }
@@ -30,13 +36,18 @@ export class RedisState implements StateBackend {
   readonly kind = 'redis' as const;
   readonly quotas: QuotaCounters;
   readonly revocations: Revocations;
+  readonly circuits: CircuitStateStore;
+  private readonly circuitStore: RedisCircuitStore;
   private readonly redis: Redis;
   private readonly counters: RedisQuotaCounters;
   private readonly keys: RedisKeys;
+  private readonly shared: SharedRedis;
   private latencyMs?: number;
   private up = false;
   /** Whether the last operation fell back to local counting (health shows it until Redis answers again). */
   private usingLocal = false;
+  /** Closing: the connection going away is expected, not an outage to warn about. */
+  private closed = false;
 
   constructor(private readonly options: RedisStateOptions) {
     const { config } = options;
@@ -57,6 +68,13 @@ export class RedisState implements StateBackend {
     this.redis.on('error', () => undefined); // state changes are logged by setUp; the error text is in each refusal's log line
     this.keys = new RedisKeys(config.key_prefix);
     this.counters = new RedisQuotaCounters(this.redis, this.keys, config.reservation_ttl_seconds * 1000);
+    this.circuitStore = new RedisCircuitStore(this.redis, this.keys, options.logger);
+    this.shared = {
+      keys: this.keys,
+      define: (name, lua, numberOfKeys) => this.redis.defineCommand(name, { lua, ...(numberOfKeys === undefined ? {} : { numberOfKeys }) }),
+      run: (operation, refused, body) => this.timed(operation, () => body(this.redis), undefined, refused),
+    };
+    this.circuits = this.circuitStore;
     this.quotas = {
       reserve: (charges, reserveOptions) => this.reserve(charges, reserveOptions),
       peek: (charge) => this.peek(charge),
@@ -74,7 +92,13 @@ export class RedisState implements StateBackend {
 
   /** Connects, without waiting long: a node starts while Redis is down (and refuses until it is back). */
   async start(): Promise<void> {
+    await this.circuitStore.start();
     await this.redis.connect().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'state backend (redis) not reachable at start; retrying'));
+  }
+
+  /** The client, keys and timed runner lent to the stored responses and the response cache. */
+  get redisAccess(): SharedRedis {
+    return this.shared;
   }
 
   health(): StateHealth {
@@ -83,6 +107,8 @@ export class RedisState implements StateBackend {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.circuitStore.close();
     this.redis.disconnect(false);
   }
 
@@ -103,7 +129,7 @@ export class RedisState implements StateBackend {
    * Runs one Redis operation, timing it. A refusal (quota, revocation) passes through; any other failure is the
    * backend being unavailable: the fallback runs when there is one (on_unavailable = "local"), else 503.
    */
-  private async timed<T>(operation: 'reserve' | 'settle' | 'peek' | 'revocation', run: () => Promise<T>, fallback: (() => Promise<T>) | undefined): Promise<T> {
+  private async timed<T>(operation: RedisOperation, run: () => Promise<T>, fallback: (() => Promise<T>) | undefined, refused?: string): Promise<T> {
     const started = performance.now();
     try {
       const result = await run();
@@ -121,18 +147,18 @@ export class RedisState implements StateBackend {
         this.usingLocal = true;
         return local();
       }
-      throw stateUnavailable('redis', err);
+      throw stateUnavailable('redis', err, refused);
     }
   }
 
-  private record(operation: 'reserve' | 'settle' | 'peek' | 'revocation', started: number): void {
+  private record(operation: RedisOperation, started: number): void {
     const seconds = (performance.now() - started) / 1000;
     this.latencyMs = Math.round(seconds * 100_000) / 100;
     this.options.onLatency?.(operation, seconds);
   }
 
   private setUp(up: boolean): void {
-    if (up === this.up) return;
+    if (up === this.up || this.closed) return;
     this.up = up;
     this.options.onStatus?.(up);
     if (up) this.options.logger.info('state backend (redis) connected');

@@ -1,4 +1,6 @@
 import type { QuotaCounters } from '../policy/index.js';
+import type { CircuitStateStore } from '../router/shared-circuit-breaker.js';
+import type { SharedRedis } from './shared-redis.js';
 
 export type StateBackendKind = 'embedded' | 'redis';
 
@@ -19,9 +21,9 @@ export interface Revocations {
 }
 
 /**
- * The state replicas of one gateway share, behind one interface: quota counters and reservations, and revocations.
- * Embedded (this node's LevelDB, one process) or Redis (every replica); the pipeline never knows which.
- * Not yet behind it: circuit-breaker state, stored Responses objects, the response cache (per node for now).
+ * The state replicas of one gateway share, behind one interface: quota counters and reservations, revocations and
+ * circuit-breaker state, stored Responses objects and the response cache. Embedded (this node's LevelDB, one process) or Redis (every replica); the pipeline never
+ * knows which.
  */
 export interface StateBackend {
   readonly kind: StateBackendKind;
@@ -29,6 +31,13 @@ export interface StateBackend {
   readonly quotas: QuotaCounters;
   /** The revocation list replicas share (the embedded node's list is its token registry). */
   readonly revocations: Revocations;
+  /** Providers' circuit-breaker state, shared by every replica. */
+  readonly circuits: CircuitStateStore;
+  /**
+   * The backend's Redis for the modules with a Redis implementation of their own (stored responses: responses/,
+   * the response cache: cache/), so those stay in their modules and this one imports neither.
+   */
+  readonly redisAccess: SharedRedis;
   health(): StateHealth;
   /** Waits for pending writes and disconnects. */
   close(): Promise<void>;

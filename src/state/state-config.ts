@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { Secret } from '../core/index.js';
 
 /**
- * `[state]`: where the state that replicas of one gateway must share lives — quota counters and reservations, and the
- * revocation list. `embedded` (the default) keeps it in this node's LevelDB, exact for one process; `redis` keeps it
+ * `[state]`: where the state that replicas of one gateway must share lives — quota counters and reservations, the
+ * revocation list, circuit-breaker state, stored Responses objects and the response cache. `embedded` (the default) keeps it in this node's LevelDB, exact for one process; `redis` keeps it
  * in one Redis 7 / Valkey 8 that every replica uses, exact across replicas (see README, "Running several replicas").
  */
 export const stateConfigSchema = z
@@ -28,6 +28,12 @@ export const stateConfigSchema = z
      * reservation to expire after this; longer than the longest request (streams included).
      */
     reservation_ttl_seconds: z.number().int().min(1).max(86_400).default(900),
+    /**
+     * Every replica reads its providers' shared circuit-breaker state again this often (a change is also announced at
+     * once; this bounds a lost announcement). A replica that could not read it for three periods judges by its own
+     * failures until it can.
+     */
+    circuit_refresh_ms: z.number().int().min(50).max(60_000).default(1_000),
   })
   .strict()
   .superRefine((state, ctx) => {

@@ -8,8 +8,8 @@ export const STATE_RETRY_AFTER_S = 2;
  * The 503 for a request that needs the shared state while it is unreachable: names the backend, never its URL or
  * credentials (the cause stays in the server log only, and ioredis errors name host:port at most).
  */
-export function stateUnavailable(backend: StateBackendKind, cause: unknown): GatewayError {
-  return new GatewayError('state_unavailable', `The gateway's state backend (${backend}) is unavailable, so the request was refused rather than admitted without limits. Retry shortly.`, {
+export function stateUnavailable(backend: StateBackendKind, cause: unknown, refused = 'the request was refused rather than admitted without limits'): GatewayError {
+  return new GatewayError('state_unavailable', `The gateway's state backend (${backend}) is unavailable, so ${refused}. Retry shortly.`, {
     retryAfter: STATE_RETRY_AFTER_S,
     cause,
   });

@@ -28,12 +28,14 @@ export interface NodeProcess {
  * `meshgate start` in its own process (so it can be signalled and killed), with the mock as its only provider of
  * gpt-4o and its data in `<dir>/data` (with `mesh`, a libp2p node on loopback too). Resolves once the node prints that it is listening.
  */
-export async function startNodeProcess(mock: MockUpstream, dir: string, options: { graceSeconds?: number; logLevel?: string; mesh?: boolean } = {}): Promise<NodeProcess> {
+export async function startNodeProcess(mock: MockUpstream, dir: string, options: { graceSeconds?: number; logLevel?: string; mesh?: boolean; config?: string[] } = {}): Promise<NodeProcess> {
   const config = join(dir, 'node.toml');
   await writeFile(config, [
     '[server]', 'host = "127.0.0.1"', 'port = 0', `shutdown_grace_seconds = ${options.graceSeconds ?? 10}`,
     '[storage]', `dir = "${join(dir, 'data')}"`,
     ...(options.mesh ? ['[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]'] : []),
+    // Further tables (`[auth]`, `[state]`, …) as TOML lines.
+    ...(options.config ?? []),
     '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.openaiBaseUrl}"`, 'api_key = "test-key"', 'models = ["gpt-4o"]', '',
   ].join('\n'));
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], {

@@ -1,59 +1,8 @@
-import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
+import { locate, missingLine, systemTestsRequired, type Env, type SystemComponent } from './system-locate.js';
 
-/**
- * A program some tests need that `npm ci` does not install (Chromium, redis-server). On a dev machine
- * without it those tests are skipped with one line saying what and how to get it, and counted as skipped by vitest;
- * under `CI=true` or `MESHGATE_REQUIRE_SYSTEM_TESTS=1` (which `.ci/run` sets after installing them) they fail instead,
- * so CI can never pass by skipping.
- */
-export interface SystemComponent {
-  /** What it is, for people: "Chromium". */
-  name: string;
-  /** Where it is looked for, first match wins. */
-  paths: string[];
-  /** Environment variable holding its path; when set, only that path is looked at (tests use a missing one). */
-  pathEnv: string;
-  /** The Debian package `.ci/run` installs it from. */
-  debianPackage: string;
-}
-
-export const CHROMIUM: SystemComponent = {
-  name: 'Chromium', paths: ['/usr/bin/chromium', '/usr/bin/chromium-browser'], pathEnv: 'MESHGATE_CHROMIUM', debianPackage: 'chromium',
-};
-
-export const REDIS_SERVER: SystemComponent = {
-  name: 'redis-server', paths: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'], pathEnv: 'MESHGATE_REDIS_SERVER', debianPackage: 'redis-server',
-};
-
-/** Every component some test needs; `.ci/run` installs each one's package (a test checks). */
-export const SYSTEM_COMPONENTS: SystemComponent[] = [CHROMIUM, REDIS_SERVER];
-
-export type Env = Record<string, string | undefined>;
-
-export function systemTestsRequired(env: Env = process.env): boolean {
-  return env.CI === 'true' || env.MESHGATE_REQUIRE_SYSTEM_TESTS === '1';
-}
-
-/** The executable's path, or undefined when it is not there. */
-export function locate(component: SystemComponent, env: Env = process.env): string | undefined {
-  const override = env[component.pathEnv];
-  const candidates = override ? [override] : component.paths;
-  return candidates.find((path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** The one line printed when the tests of `what` are skipped or refused for want of `component`. */
-export function missingLine(component: SystemComponent, what: string, env: Env = process.env): string {
-  const looked = env[component.pathEnv] ? `${component.pathEnv}=${env[component.pathEnv]}` : component.paths.join(' or ');
-  return `${what}: ${component.name} not found (${looked}); install it with \`apt-get install ${component.debianPackage}\` or set ${component.pathEnv} to its path`;
-}
+export { CHROMIUM, locate, missingLine, REDIS_SERVER, SYSTEM_COMPONENTS, systemTestsRequired } from './system-locate.js';
+export type { Env, SystemComponent } from './system-locate.js';
 
 /**
  * `describe(what, …)` for tests that need `component`, given its path. Without it: skipped with one line on stderr,

@@ -32,14 +32,15 @@ async function expectMeshError(promise: Promise<unknown>, code: MeshError['code'
   expect((err as MeshError).beforeFirstByte).toBe(beforeFirstByte);
 }
 
-describe('forwarding over /meshgate/forward/1.0.0', () => {
+// Every rule of a forward holds on both versions: one request per 1.0.0 stream, or many on a 2.0.0 session.
+describe.each([{ protocol: '2.0.0', sessions: true }, { protocol: '1.0.0', sessions: false }])('forwarding over /meshgate/forward/$protocol', ({ sessions }) => {
   const mesh = new TestMesh();
   let requester: MeshNode;
   let server: MeshNode;
 
   beforeAll(async () => {
-    requester = await mesh.node({ heartbeat_ms: HEARTBEAT_MS, ban_after_failures: 2 });
-    server = await mesh.node({ heartbeat_ms: HEARTBEAT_MS, bootstrap: requester.multiaddrs() });
+    requester = await mesh.node({ heartbeat_ms: HEARTBEAT_MS, ban_after_failures: 2, forward_sessions: sessions });
+    server = await mesh.node({ heartbeat_ms: HEARTBEAT_MS, bootstrap: requester.multiaddrs(), forward_sessions: sessions });
   });
   afterAll(() => mesh.stopAll());
 

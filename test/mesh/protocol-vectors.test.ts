@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
+import { decodeSessionFrame, encodeSessionFrame, SessionFrameError, type SessionFrame } from '../../src/mesh/forward-frames.js';
 import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/protocol-schemas.js';
 import { GatewayRecordError, ReservationError, verifyGatewayRecord, verifyReservation } from '../../src/federation/index.js';
@@ -51,6 +52,57 @@ describe('protocol/vectors: signed node records', () => {
     expect(tampered).not.toBe(vector.record);
     await expect(verifyRecord(new TextEncoder().encode(tampered), peerIdOfRecordKey(new TextEncoder().encode(vector.dhtKey))!, vector.now))
       .rejects.toMatchObject({ reason: 'bad_signature' });
+  });
+});
+
+interface SessionVectors {
+  valid: Array<{ description: string; sid: number; frame: { type: string; value?: unknown; base64?: string }; hex: string }>;
+  invalid: Array<{ description: string; hex: string; closes: 'session' | 'request'; sid?: number }>;
+  skipped: Array<{ description: string; sid: number; type: number; hex: string }>;
+}
+
+const sessionVectors = JSON.parse(await readFile(join(protocolDir, 'vectors', 'forward', 'session-frames.json'), 'utf8')) as SessionVectors;
+
+/** A vector's frame as the code holds it (DATA payloads are base64 in the file). */
+function vectorFrame(frame: SessionVectors['valid'][number]['frame']): SessionFrame {
+  return (frame.base64 === undefined ? frame : { type: 'data', value: new Uint8Array(Buffer.from(frame.base64, 'base64')) }) as SessionFrame;
+}
+
+/** The frame body after its uvarint length prefix, checking that the prefix counts exactly the bytes that follow. */
+function frameBody(hex: string): Uint8Array {
+  const bytes = new Uint8Array(Buffer.from(hex, 'hex'));
+  let length = 0;
+  let offset = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[offset++]!;
+    length += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) break;
+  }
+  expect(bytes.byteLength - offset).toBe(length);
+  return bytes.subarray(offset);
+}
+
+describe('protocol/vectors: /meshgate/forward/2.0.0 frames', () => {
+  it.each(sessionVectors.valid)('$description: encodes to the vector and decodes back', ({ sid, frame, hex }) => {
+    const expected = vectorFrame(frame);
+    expect(Buffer.from(encodeSessionFrame(sid, expected as Exclude<SessionFrame, { type: 'unknown' }>).subarray()).toString('hex')).toBe(hex);
+    expect(decodeSessionFrame(frameBody(hex))).toEqual({ sid, frame: expected });
+  });
+
+  it.each(sessionVectors.invalid)('$description', ({ hex, closes, sid }) => {
+    const err = (() => {
+      try {
+        decodeSessionFrame(frameBody(hex));
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(SessionFrameError);
+    expect((err as SessionFrameError).sid).toBe(closes === 'session' ? undefined : sid);
+  });
+
+  it.each(sessionVectors.skipped)('$description', ({ hex, sid, type }) => {
+    expect(decodeSessionFrame(frameBody(hex))).toEqual({ sid, frame: { type: 'unknown', code: type } });
   });
 });
 

@@ -1,5 +1,4 @@
-import { EventStreamCodec } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import type { EventStreamCodec } from '@smithy/eventstream-codec';
 import type { SSEMessage } from '../sse.js';
 
 /**
@@ -13,7 +12,12 @@ import type { SSEMessage } from '../sse.js';
 export const MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024;
 const PRELUDE_BYTES = 12;
 
-const codec = new EventStreamCodec(toUtf8, fromUtf8);
+/** The codec and the UTF-8 helpers, loaded with the first Bedrock stream (a node without Bedrock never loads them). */
+let smithy: Promise<{ codec: EventStreamCodec; toUtf8: (bytes: Uint8Array) => string }> | undefined;
+const loadSmithy = async () => {
+  const [{ EventStreamCodec }, { fromUtf8, toUtf8 }] = await Promise.all([import('@smithy/eventstream-codec'), import('@smithy/util-utf8')]);
+  return { codec: new EventStreamCodec(toUtf8, fromUtf8), toUtf8 };
+};
 
 /** The raw messages of an event stream, each as soon as its last byte arrived; nothing else is held. */
 export async function* splitEventStream(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -49,6 +53,7 @@ const headerString = (headers: Record<string, { type: string; value: unknown }>,
  * `{ event: "error", data: {"code", "message"} }` (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html).
  */
 export async function* decodeEventStream(source: AsyncIterable<Uint8Array>): AsyncGenerator<SSEMessage> {
+  const { codec, toUtf8 } = await (smithy ??= loadSmithy());
   for await (const raw of splitEventStream(source)) {
     const message = codec.decode(raw);
     const headers = message.headers as Record<string, { type: string; value: unknown }>;

@@ -9,11 +9,11 @@ import { sendGatewayResponse } from '../send.js';
 import { postOpenAIRoute } from './openai-paths.js';
 import { createResponseDoc, deploymentResponseDoc, deleteResponseDoc, inputItemsDoc, inputTokensDoc, retrieveResponseDoc } from './responses-docs.js';
 import type { Pipeline } from '../../pipeline/pipeline.js';
-import { captureResponse, conversationBefore, ownerOf, resolveItemReferences, type ChainLimits, type ResponseStore } from '../../responses/index.js';
+import { captureResponse, conversationBefore, ownerOf, resolveItemReferences, type ChainLimits, type StoredResponses } from '../../responses/index.js';
 
 export interface ResponsesRouteDeps {
   pipeline: Pipeline;
-  store: ResponseStore;
+  store: StoredResponses;
   /** How far a `previous_response_id` chain is rebuilt: responses walked back, bytes of rebuilt conversation. */
   limits: ChainLimits;
   logger: Logger;

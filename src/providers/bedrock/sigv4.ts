@@ -1,5 +1,4 @@
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import type { SignableRequest } from '../types.js';
 import type { BedrockCredentials } from './credentials.js';
 
@@ -14,20 +13,25 @@ export const BEDROCK_SIGNING_SERVICE = 'bedrock';
  * x-amz-security-token.
  */
 export function sigv4Signer(credentials: Extract<BedrockCredentials, { kind: 'sigv4' }>, region: string) {
-  const signer = new SignatureV4({
-    service: BEDROCK_SIGNING_SERVICE,
-    region,
-    sha256: Hash.bind(null, 'sha256'),
-    // Revealed only here, at signing time; the signer keeps the function, not the values.
-    credentials: async () => ({
-      accessKeyId: credentials.accessKeyId,
-      secretAccessKey: credentials.secretAccessKey.reveal(),
-      ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken.reveal() } : {}),
-    }),
-  });
+  // The AWS signer is loaded with the first request to sign: a node without Bedrock never pays for the AWS code.
+  let signer: Promise<SignatureV4> | undefined;
+  const load = async () => {
+    const [{ Hash }, { SignatureV4 }] = await Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')]);
+    return new SignatureV4({
+      service: BEDROCK_SIGNING_SERVICE,
+      region,
+      sha256: Hash.bind(null, 'sha256'),
+      // Revealed only here, at signing time; the signer keeps the function, not the values.
+      credentials: async () => ({
+        accessKeyId: credentials.accessKeyId,
+        secretAccessKey: credentials.secretAccessKey.reveal(),
+        ...(credentials.sessionToken ? { sessionToken: credentials.sessionToken.reveal() } : {}),
+      }),
+    });
+  };
   return async (request: SignableRequest): Promise<Record<string, string>> => {
     const headers = { ...request.headers, host: request.url.host };
-    const signed = await signer.sign({
+    const signed = await (await (signer ??= load())).sign({
       method: request.method,
       protocol: request.url.protocol,
       hostname: request.url.hostname,

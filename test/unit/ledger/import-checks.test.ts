@@ -109,3 +109,23 @@ describe('receipts imported by reconciliation or gap-filling (protocol/receipts.
     expect(report!.conflicts).toHaveLength(LEDGER_PAGE - 1);
   });
 });
+
+describe('receipts of back-to-back forwards', () => {
+  it('are settled in the order they arrived: the second does not see the first, still being checked, as a gap to fetch', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty();
+    const first = await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE);
+    const second = await server.ledger.issue(client.id, 'r2', 'm', USAGE, PRICE);
+    const asked: string[] = [];
+    const transport = servedBy(server, client, [first, second]);
+    const recording: LedgerTransport = { request: async (peer, message) => (asked.push(message.type), transport.request(peer, message)) };
+    const acks = new AckBatcher(recording, logger, 60_000);
+    const ctx = { transport: recording, ledger: client.ledger, logger, acks };
+    // The second trailer arrives before the first receipt is stored, as it does for a client sending one request after another.
+    await Promise.all([settleReceipt(ctx, server.id, 'r1', first, { usage: USAGE, price: PRICE }), settleReceipt(ctx, server.id, 'r2', second, { usage: USAGE, price: PRICE })]);
+    await acks.close();
+    expect(asked.filter((type) => type === 'fetch')).toEqual([]);
+    expect(asked.filter((type) => type === 'dispute')).toEqual([]);
+    expect((await client.ledger.summary())[0]!.consumed.totalMicros).toBe(2 * costMicros(USAGE, PRICE));
+  });
+});

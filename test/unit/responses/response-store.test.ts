@@ -44,6 +44,16 @@ describe('ResponseStore', () => {
     expect(await responses.get('resp_1', ALICE, NOW)).toBeUndefined();
   });
 
+  it('refuses an id another principal holds (an upstream or peer answering with a known id replaces nothing)', async () => {
+    await responses.put(turn('resp_1', null, 'one'));
+    await expect(responses.put({ ...turn('resp_1', null, 'stolen'), owner: BOB })).rejects.toThrow(/another principal/);
+    expect((await responses.get('resp_1', ALICE, NOW))?.input[0]).toMatchObject({ content: 'question one' });
+    expect(await responses.get('resp_1', BOB, NOW)).toBeUndefined();
+    // The owner itself may store the id again (a retried turn).
+    await responses.put(turn('resp_1', null, 'again'));
+    expect((await responses.get('resp_1', ALICE, NOW))?.input[0]).toMatchObject({ content: 'question again' });
+  });
+
   it('hides expired responses at once and sweeps them from disk', async () => {
     await responses.put(turn('resp_old', null, 'old', NOW - 31 * DAY));
     await responses.put(turn('resp_new', null, 'new', NOW - 29 * DAY));

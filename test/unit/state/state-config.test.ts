@@ -7,7 +7,12 @@ const configWith = (state: Record<string, unknown>, env: Record<string, string> 
 
 describe('[state] config', () => {
   it('defaults to the embedded backend, failing closed', () => {
-    expect(stateConfigSchema.parse({})).toMatchObject({ backend: 'embedded', on_unavailable: 'closed', key_prefix: 'meshgate:', reservation_ttl_seconds: 900 });
+    expect(stateConfigSchema.parse({})).toMatchObject({ backend: 'embedded', on_unavailable: 'closed', key_prefix: 'meshgate:', reservation_ttl_seconds: 900, circuit_refresh_ms: 1_000 });
+  });
+
+  it('bounds how often shared circuit state is re-read', () => {
+    expect(() => configWith({ circuit_refresh_ms: 10 })).toThrow(/circuit_refresh_ms/);
+    expect(configWith({ circuit_refresh_ms: 250 }).state.circuit_refresh_ms).toBe(250);
   });
 
   it('needs a redis:// or rediss:// url for the redis backend', () => {
@@ -38,6 +43,13 @@ describe('Redis key names', () => {
       'mg:{token:abc}:x:token:abc:ip:10.0.0.0/24|ip|hour',
     ]);
     expect(keys.revocation('abc')).toBe('mg:{token:abc}:revoked:abc');
+  });
+
+  it('put a stored response with its item index under its owner\'s tag, and the whole cache under one', () => {
+    expect(keys.storedResponse('token:abc', 'resp_1')).toBe('mg:{response:token:abc}:r:resp_1');
+    expect(keys.storedItem('token:abc', 'msg_1')).toBe('mg:{response:token:abc}:i:msg_1');
+    expect(Object.values(keys.cache()).every((key) => key.startsWith('mg:{cache}:'))).toBe(true);
+    expect(keys.circuit('open{ai}')).toBe('mg:{circuit:open_ai_}');
   });
 
   it('refuses charges of two principals in one reservation (their keys could sit on different Cluster nodes)', () => {
