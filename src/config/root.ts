@@ -65,10 +65,6 @@ export const configSchema = z
     if (config.federation.trusted_gateways.length > 0 && !config.mesh.enabled) {
       ctx.addIssue({ code: 'custom', path: ['federation', 'trusted_gateways'], message: 'needs mesh.enabled = true (quota is reserved at the issuer over the mesh)' });
     }
-    // An expired federated reservation is charged through the shared backend's own reservation, which must outlive it.
-    if (config.state.backend === 'redis' && config.federation.reservation_ttl_seconds >= config.state.reservation_ttl_seconds) {
-      ctx.addIssue({ code: 'custom', path: ['federation', 'reservation_ttl_seconds'], message: `must be shorter than state.reservation_ttl_seconds (${config.state.reservation_ttl_seconds})` });
-    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -18,8 +18,8 @@ export const federationConfigSchema = z
     reserve_timeout_ms: z.number().int().min(50).max(60_000).default(3_000),
     /**
      * How long a reservation made at this node (as issuer) holds without settlement; an unsettled one is then charged
-     * at its full reserved amounts (the serving node may have served it). Longer than the longest request, and shorter
-     * than `state.reservation_ttl_seconds` (after which the shared backend itself lets a reservation go).
+     * at its full reserved amounts (the serving node may have served it). Longer than the longest request. With Redis
+     * it is kept a second under `state.reservation_ttl_seconds`, after which the backend itself lets a reservation go.
      */
     reservation_ttl_seconds: z.number().int().min(5).max(86_400).default(600),
     /**

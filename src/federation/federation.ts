@@ -44,6 +44,11 @@ export interface FederationOptions {
   logger: Logger;
   /** Each request another node served under one of this gateway's tokens, once settled (the issuer's records). */
   onSettled?: (settled: SettledReservation) => void;
+  /**
+   * `state.reservation_ttl_seconds` when the state backend is shared (Redis): it drops a reservation after that, and an
+   * expired federated reservation is charged through it, so the issuer's own lifetime is kept below it.
+   */
+  sharedReservationTtlSeconds?: number;
   /** Each step of a reservation, for metrics (see ReservationEvent). */
   onEvent?: ReservationEvents;
   now?: () => number;
@@ -109,7 +114,7 @@ export class Federation {
     this.directory.attach(mesh);
     this.#server = new ReservationServer({
       selfId: mesh.peerId, gatewayId: parts.adminKey.gatewayId, signingKey: parts.signingKey, resolve: parts.access.resolve, quotas: parts.access.quotas,
-      ttlMs: this.options.config.reservation_ttl_seconds * 1000, receipts: parts.receipts, priceOf: parts.priceOf, onSettled: this.options.onSettled,
+      ttlMs: this.reservationTtlMs, receipts: parts.receipts, priceOf: parts.priceOf, onSettled: this.options.onSettled,
       onEvent: (outcome) => this.options.onEvent?.('issuing', outcome),
       logger: this.options.logger, now: this.#now,
     });
@@ -128,6 +133,13 @@ export class Federation {
       issueReceipt: parts.issueReceipt,
       admitCredit: parts.admitCredit,
     };
+  }
+
+  /** How long a reservation made here holds: `reservation_ttl_seconds`, kept a second under the shared backend's own. */
+  get reservationTtlMs(): number {
+    const own = this.options.config.reservation_ttl_seconds * 1000;
+    const shared = this.options.sharedReservationTtlSeconds;
+    return shared === undefined ? own : Math.min(own, Math.max(shared * 1000 - 1000, (shared * 1000) / 2));
   }
 
   /** This node's gateway record for its node record (re-signed before it runs out); undefined before `attach`. */

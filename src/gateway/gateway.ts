@@ -177,6 +177,7 @@ export class Gateway {
       const federation = config.mesh.enabled
         ? new Federation({
           config: config.federation, clockSkewSeconds: config.auth.clock_skew_seconds, logger,
+          ...(config.state.backend === 'redis' ? { sharedReservationTtlSeconds: config.state.reservation_ttl_seconds } : {}),
           onSettled: (settled) => outcomes.emit(settledOutcome(settled)),
           onEvent: (side, outcome) => metrics.federationReservation(side, outcome),
         })
