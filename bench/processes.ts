@@ -3,9 +3,13 @@
  * `meshgate start`, waiting for their start-up lines, percentiles and resident memory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+// @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
+import { chooseEntry } from '../bin/entry.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -39,6 +43,18 @@ export async function cpuMs(pid: number): Promise<number> {
   // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the 14th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Which build `meshgate start` runs here: 'dist' (compiled, as deployed) or 'source' (tsx: slower, not representative). */
+export const meshgateEntry = (): 'dist' | 'source' => chooseEntry(ROOT);
+
+/** A free TCP port on 127.0.0.1, for a program that must be told its port (Portkey). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
 }
 
 /** Collects a child's stdout lines and resolves the first match of each pattern asked for (bounded). */
@@ -83,32 +99,68 @@ export class ChildLines {
 export class Processes {
   private readonly children: ChildProcess[] = [];
 
-  /** The project's mock upstream in its own process; resolves its URL. */
-  async mock(): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/mock-server.ts')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    this.children.push(child);
-    return (await new ChildLines(child).wait(/^mock listening on (http:\/\/\S+)$/))[1]!;
+  /** The project's mock upstream in its own process (streams: one event every `chunkMs`); resolves its URL. */
+  async mock(chunkMs = 0): Promise<string> {
+    return (await this.mockProcess(chunkMs)).url;
   }
 
-  /** bench/minimal-proxy.ts in front of `upstream`; resolves its URL. */
-  async minimalProxy(upstream: string): Promise<string> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), upstream], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  /** The mock upstream with its pid (for its CPU time); `answerBytes`: every answer's text about that long. */
+  async mockProcess(chunkMs = 0, answerBytes = 0): Promise<{ url: string; pid: number }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/mock-server.ts'), `--chunk-ms=${chunkMs}`, `--answer-bytes=${answerBytes}`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     this.children.push(child);
-    return (await new ChildLines(child).wait(/^proxy listening on (http:\/\/\S+)$/))[1]!;
+    return { url: (await new ChildLines(child).wait(/^mock listening on (http:\/\/\S+)$/))[1]!, pid: child.pid! };
   }
 
-  /** `meshgate start` with a config written to `dir`; resolves its URL, pid and output. */
-  async node(dir: string, name: string, toml: string): Promise<{ url: string; pid: number; lines: ChildLines }> {
+  /** bench/minimal-proxy.ts in front of `upstream` (or of one upstream per model); resolves its URL and pid. */
+  async minimalProxy(upstream: string | Record<string, string>): Promise<{ url: string; pid: number }> {
+    const routes = typeof upstream === 'string' ? { 'gpt-4o-mini': upstream } : upstream;
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), JSON.stringify(routes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    this.children.push(child);
+    return { url: (await new ChildLines(child).wait(/^proxy listening on (http:\/\/\S+)$/))[1]!, pid: child.pid! };
+  }
+
+  /**
+   * The Portkey gateway (npm `@portkey-ai/gateway`, a dev dependency) as a peer to compare with, headless; it is told
+   * the upstream per request (`x-portkey-provider`, `x-portkey-custom-host`). Resolves its URL and pid.
+   */
+  async portkey(): Promise<{ url: string; pid: number }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${port}`, '--headless'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'production' } });
+    this.children.push(child);
+    await new ChildLines(child).wait(/Ready for connections/);
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid! };
+  }
+
+  /**
+   * `meshgate start` with a config written to `dir`; resolves its URL, pid and output. `nodeArgs` go to node (e.g.
+   * `--cpu-prof`). Its log (stderr) is kept to warnings unless `logFile` is given: then it logs at its default level
+   * into that file, as a deployed node would, so the per-request log line is part of what is measured.
+   */
+  async node(dir: string, name: string, toml: string, options: { nodeArgs?: string[]; logFile?: string } = {}): Promise<{ url: string; pid: number; lines: ChildLines; stop: () => Promise<void> }> {
     const config = join(dir, `${name}.toml`);
     await writeFile(config, toml);
-    const child = spawn(process.execPath, [join(ROOT, 'bin/meshgate.js'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const log = options.logFile ? await open(options.logFile, 'w') : undefined;
+    const env = { ...process.env, LOG_LEVEL: options.logFile ? process.env.LOG_LEVEL ?? 'info' : 'warn' };
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(ROOT, 'bin/meshgate.js'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', log?.fd ?? 'inherit'], env });
+    void log?.close();
     this.children.push(child);
     const lines = new ChildLines(child);
-    const url = (await lines.wait(/^meshgate listening on (http:\/\/\S+)$/))[1]!;
-    return { url, pid: child.pid!, lines };
+    // Start-up is bounded generously: on a 2-core machine shared with other work it can take tens of seconds.
+    const url = (await lines.wait(/^meshgate listening on (http:\/\/\S+)$/, 120_000))[1]!;
+    return { url, pid: child.pid!, lines, stop: () => stopChild(child) };
   }
 
   stopAll(): void {
     for (const child of this.children) child.kill('SIGTERM');
   }
+}
+
+/** SIGTERM, then waits (up to 30 s) for the exit: a profile (`--cpu-prof`) is written on the way out. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
 }

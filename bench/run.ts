@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: every benchmark of the project, printed as plain figures. `--quick` runs shorter rounds.
- * Figures go into the README's Benchmarks section together with this command.
+ * `npm run bench`: every benchmark of the project, printed as plain figures. `--quick` runs shorter rounds;
+ * `--only=WORD` runs the sections whose name contains WORD (e.g. `npm run bench -- --only=http`).
+ * Figures go into the README's Benchmarks section together with this command. A new benchmark is one entry below.
  */
 import { runAccessBenchmark } from './access.js';
 import { runAnalyticsBenchmark } from './analytics.js';
@@ -12,7 +13,7 @@ import { runStateBenchmark } from './state.js';
 import { runUsageBenchmark } from './usage.js';
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
-  ['gateway core (mock upstream, zero latency)', runGatewayBenchmark],
+  ['http hot path: the box (direct, minimal proxy), then meshgate and Portkey, same run', runGatewayBenchmark],
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
   ['shared state: Redis backend vs embedded LevelDB (reservation cost, node request rate)', runStateBenchmark],
   ['routing engine: planning one request (candidates → filter → score → rank → plan)', runRoutingBenchmark],
@@ -22,8 +23,10 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],
 ];
 
+const only = process.argv.find((arg) => arg.startsWith('--only='))?.slice('--only='.length);
 console.log(`meshgate benchmarks — node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
 for (const [name, run] of sections) {
+  if (only && !name.includes(only)) continue;
   console.log(`\n## ${name}`);
   for (const line of await run()) console.log(`  ${line}`);
 }

@@ -32,7 +32,7 @@ function record(i: number, time: number): UsageRecord {
     prompt_tokens: 200 + (i % 800), completion_tokens: 50 + (i % 300), cached_tokens: 0, cache_write_tokens: 0, reasoning_tokens: 0, usage_estimated: false,
     cost_micros: 100 + (i % 900), priced: true, latency_ms: 80 + ((i * 7919) % 3000), ttft_ms: i % 2 ? 30 + ((i * 104729) % 900) : null,
     stream: i % 2 === 1, served_by: failed ? 'none' : 'local', peer: null, findings: [], client_aborted: false,
-    client_ip: i % 3 ? `203.0.${(i >> 8) & 255}.${i & 255}` : `2001:db8:${(i % 500).toString(16)}::/64`, cache: null, country: ['US', 'DE', 'FR', 'JP', 'BR'][i % 5]!,
+    client_ip: i % 3 ? `203.0.${(i >> 8) & 255}.${i & 255}` : `2001:db8:${(i % 500).toString(16)}::/64`, cache: null, profile: null, country: ['US', 'DE', 'FR', 'JP', 'BR'][i % 5]!,
   };
 }
 

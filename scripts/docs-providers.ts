@@ -21,7 +21,8 @@ function envCell(preset: ProviderPreset): string {
 
 function quirksCell(preset: ProviderPreset): string {
   const quirks = [`${code(preset.maxTokensField)}`];
-  if (preset.unsupported.length) quirks.push(`left out: ${preset.unsupported.map(code).join(', ')}`);
+  const leftOut = [...preset.unsupported, ...(preset.unsupportedMessageFields ?? []).map((field) => `messages[].${field}`)];
+  if (leftOut.length) quirks.push(`left out: ${leftOut.map(code).join(', ')}`);
   if (!preset.streamOptions && !preset.unsupported.includes('stream_options')) quirks.push(`no ${code('stream_options')}`);
   for (const [from, to] of Object.entries(preset.renamed ?? {})) quirks.push(`${code(from)} → ${code(to)}`);
   if (!preset.discovery) quirks.push('no model list: needs `models`');

@@ -11,8 +11,12 @@ export const analyticsConfigSchema = z
     provider: z.string().min(1).optional(),
     /** Most rows a query or an ask returns; more are cut off (`truncated: true`). */
     max_rows: z.number().int().min(1).max(100_000).default(1_000),
-    /** Longest a query may run; the query process is stopped when it runs over (504 query_timeout). */
+    /** Longest a query may run; it is interrupted when it runs over (504 query_timeout). */
     timeout_ms: z.number().int().min(100).max(120_000).default(5_000),
+    /** DuckDB's memory limit in the index process, in MB: its buffer pool and a query's working memory. */
+    memory_mb: z.number().int().min(64).max(65_536).default(256),
+    /** DuckDB threads a query may use. */
+    threads: z.number().int().min(1).max(64).default(1),
   })
   .strict();
 

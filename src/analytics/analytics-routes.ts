@@ -16,7 +16,7 @@ export const queryBodySchema = z
     params: z
       .union([z.array(sqlValue).max(MAX_PARAMS), z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), sqlValue)])
       .optional()
-      .describe('Bound parameters: a list for `?` / `?1`, an object for `:name` / `@name` / `$name` (booleans bind as 1 and 0).'),
+      .describe('Bound parameters: a list for `?` / `$1`, an object for `$name` (`:name` and `@name` are read as `$name`; booleans bind as 1 and 0).'),
   })
   .strict();
 
@@ -36,7 +36,7 @@ const docs = {
   query: {
     tag: 'Analytics',
     summary: 'Run read-only SQL over usage records, attempts, findings and receipts',
-    description: `SQLite dialect; one SELECT (or WITH … SELECT) statement, parameters bound, at most \`[analytics] max_rows\` rows and \`timeout_ms\` of run time. The tables:\n\n\`\`\`sql\n${SCHEMA_SQL.trim()}\n\`\`\``,
+    description: `DuckDB dialect; one SELECT (or WITH … SELECT) statement, parameters bound, at most \`[analytics] max_rows\` rows and \`timeout_ms\` of run time. The tables:\n\n\`\`\`sql\n${SCHEMA_SQL.trim()}\n\`\`\``,
     body: queryBodySchema,
     bodyExample: { sql: "SELECT model, count(*) AS requests, sum(cost_micros) / 1e6 AS cost_usd FROM records WHERE time >= :since GROUP BY model ORDER BY requests DESC", params: { since: 1764547200000 } },
     responses: {
@@ -57,7 +57,7 @@ const docs = {
       200: {
         description: 'The SQL the model wrote, its rows and the model\'s one-line summary.',
         schema: askAnswerSchema,
-        example: { question: 'Requests per provider today?', sql: "SELECT provider, count(*) AS requests FROM records WHERE date(time / 1000, 'unixepoch') = date('now') GROUP BY provider", columns: ['provider', 'requests'], rows: [['openai', 812]], row_count: 1, truncated: false, summary: 'Requests per provider today.', model: 'gpt-4o-mini' },
+        example: { question: 'Requests per provider today?', sql: "SELECT provider, count(*) AS requests FROM records WHERE epoch_ms(time)::DATE = current_date GROUP BY provider", columns: ['provider', 'requests'], rows: [['openai', 812]], row_count: 1, truncated: false, summary: 'Requests per provider today.', model: 'gpt-4o-mini' },
       },
     },
   },

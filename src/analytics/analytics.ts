@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/index.js';
 import type { Ledger } from '../ledger/index.js';
@@ -6,10 +5,8 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import type { RecordStore, UsageRecord } from '../records/index.js';
 import type { AnalyticsConfig } from './analytics-config.js';
 import { askQuestion, type AskAnswer } from './ask.js';
-import { QueryRunner, type QueryResult, type SqlParams } from './query-runner.js';
-import { UsageIndex } from './usage-index.js';
+import { UsageIndex, type QueryResult, type SqlParams } from './usage-index.js';
 
-export const INDEX_FILE = 'usage-index.sqlite';
 const DAY_MS = 86_400_000;
 /** How often records past their retention are removed from the index (as the record store's sweeper does). */
 const SWEEP_INTERVAL_MS = 10 * 60_000;
@@ -28,14 +25,13 @@ export interface AnalyticsOptions {
 }
 
 /**
- * SQL over this node's usage: the index (a SQLite mirror of the LevelDB records and receipts, rebuilt at start in
- * the background and kept in step as records reach disk), the query process that runs read-only SQL over it with
- * row and time limits, and questions in plain language turned into SQL by the configured model.
+ * SQL over this node's usage: the index (a DuckDB mirror of the LevelDB records and receipts, caught up at start in
+ * the background and kept in step as records reach disk) whose process runs read-only SQL over it with row and time
+ * limits, and questions in plain language turned into SQL by the configured model.
  */
 export class Analytics {
   readonly #options: AnalyticsOptions;
   readonly #index?: UsageIndex;
-  readonly #runner?: QueryRunner;
   readonly #rebuilt?: Promise<void>;
   #sweepTimer?: NodeJS.Timeout;
   #receiptsAt = 0;
@@ -43,11 +39,13 @@ export class Analytics {
   constructor(options: AnalyticsOptions) {
     this.#options = options;
     if (!options.config.enabled) return;
-    const path = join(options.dataDir, INDEX_FILE);
-    this.#index = UsageIndex.create(path, options.logger);
-    this.#runner = new QueryRunner({ path, timeoutMs: options.config.timeout_ms, maxRows: options.config.max_rows, logger: options.logger });
-    this.#rebuilt = this.#index.rebuild(recordsOf(options.records.scan({}))).catch((err: Error) => {
-      options.logger?.error({ err: err.message }, 'usage SQL index: rebuild failed; /v1/query answers 503');
+    const { config } = options;
+    this.#index = new UsageIndex({
+      dir: options.dataDir, memoryMb: config.memory_mb, threads: config.threads, timeoutMs: config.timeout_ms, maxRows: config.max_rows, logger: options.logger,
+    });
+    const records = options.records;
+    this.#rebuilt = this.#index.catchUp({ keys: () => records.keys(), getMany: (keys) => records.getMany(keys) }).catch((err: Error) => {
+      options.logger?.error({ err: err.message }, 'usage SQL index: catch-up failed; /v1/query answers 503');
     });
     if (options.retentionDays > 0) {
       this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
@@ -55,7 +53,7 @@ export class Analytics {
     }
   }
 
-  /** Resolves once the index holds every record that was stored at start. */
+  /** Resolves once the index holds every record that was stored at start (or its catch-up failed, logged). */
   ready(): Promise<void> {
     return this.#rebuilt ?? Promise.resolve();
   }
@@ -66,10 +64,9 @@ export class Analytics {
   }
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {
-    const runner = this.#usable();
-    this.#index!.flush();
+    const index = this.#usable();
     await this.#refreshReceipts();
-    return runner.query(sql, params);
+    return index.query(sql, params);
   }
 
   async ask(question: string, signal: AbortSignal): Promise<AskAnswer> {
@@ -81,16 +78,15 @@ export class Analytics {
 
   async close(): Promise<void> {
     clearInterval(this.#sweepTimer);
-    this.#runner?.close();
-    this.#index?.close();
+    await this.#index?.close();
     await this.#rebuilt;
   }
 
-  #usable(): QueryRunner {
-    if (!this.#runner || !this.#index) throw new GatewayError('analytics_unavailable', 'SQL over usage is disabled on this node (`[analytics] enabled = false`).');
+  #usable(): UsageIndex {
+    if (!this.#index) throw new GatewayError('analytics_unavailable', 'SQL over usage is disabled on this node (`[analytics] enabled = false`).');
     const state = this.#index.state();
-    if (!state.ready) throw new GatewayError('analytics_unavailable', `The usage SQL index is being built (${state.records} records so far); try again shortly.`, { retryAfter: 5 });
-    return this.#runner;
+    if (!state.ready) throw new GatewayError('analytics_unavailable', `The usage SQL index is catching up with the records (${state.records} so far); try again shortly.`, { retryAfter: 5 });
+    return this.#index;
   }
 
   /** Copies the ledger's receipts into the index when the copy is older than RECEIPTS_MAX_AGE_MS. */
@@ -99,7 +95,7 @@ export class Analytics {
     if (!ledger || Date.now() - this.#receiptsAt < RECEIPTS_MAX_AGE_MS) return;
     try {
       const receipts = await ledger.list();
-      this.#index?.replaceReceipts(receipts, ledger.selfId);
+      await this.#index?.replaceReceipts(receipts, ledger.selfId);
       this.#receiptsAt = Date.now();
     } catch (err) {
       // The query still runs, over the last copy.
@@ -108,14 +104,8 @@ export class Analytics {
   }
 
   #sweep(): void {
-    try {
-      this.#index?.sweep(Date.now() - this.#options.retentionDays * DAY_MS);
-    } catch (err) {
-      this.#options.logger?.warn({ err: (err as Error).message }, 'usage SQL index: retention sweep failed');
-    }
+    this.#index?.sweep(Date.now() - this.#options.retentionDays * DAY_MS).catch((err: Error) => {
+      this.#options.logger?.warn({ err: err.message }, 'usage SQL index: retention sweep failed');
+    });
   }
-}
-
-async function* recordsOf(entries: AsyncIterable<[string, UsageRecord]>): AsyncGenerator<UsageRecord> {
-  for await (const [, record] of entries) yield record;
 }

@@ -3,7 +3,7 @@ import { GatewayError } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayResponse } from '../pipeline/types.js';
 import type { AnalyticsConfig } from './analytics-config.js';
-import type { QueryResult, SqlParams } from './query-runner.js';
+import type { QueryResult, SqlParams } from './usage-index.js';
 import { QUERY_TABLES, SCHEMA_SQL } from './query-schema.js';
 
 export interface AskAnswer {
@@ -31,12 +31,12 @@ const MAX_SHOWN_ANSWER = 2_000;
 
 export function askPrompt(now: number): string {
   return [
-    'You write one SQLite SELECT statement that answers a question about the usage of an LLM gateway.',
+    'You write one DuckDB SELECT statement that answers a question about the usage of an LLM gateway.',
     `The database has exactly these tables (${QUERY_TABLES.join(', ')}):`,
     SCHEMA_SQL.trim(),
     'Rules:',
     '- One read-only statement: SELECT, or WITH … SELECT. No PRAGMA, no writes, no other tables.',
-    "- Times are epoch milliseconds UTC: for a day use date(time / 1000, 'unixepoch'), for an hour strftime('%Y-%m-%d %H:00', time / 1000, 'unixepoch').",
+    "- Times are epoch milliseconds UTC: for a day use epoch_ms(time)::DATE, for an hour date_trunc('hour', epoch_ms(time)); flags such as ok and stream are integers 0/1.",
     `- The current time is ${now} (${new Date(now).toISOString()}).`,
     '- Name the result columns clearly; put a time or category column first when the answer has one; order the rows meaningfully.',
     'Answer with a JSON object and nothing else: {"sql": "<the statement>", "summary": "<one line saying what the rows show>"}.',

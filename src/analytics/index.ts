@@ -1,12 +1,13 @@
-export { Analytics, INDEX_FILE } from './analytics.js';
+export { Analytics } from './analytics.js';
 export type { AnalyticsOptions } from './analytics.js';
 export { analyticsConfigSchema } from './analytics-config.js';
 export type { AnalyticsConfig } from './analytics-config.js';
 export { analyticsRoutes, askBodySchema, queryBodySchema } from './analytics-routes.js';
 export { ASK_SOURCE, askPrompt, parseAnswer } from './ask.js';
 export type { AskAnswer } from './ask.js';
-export { QueryRunner } from './query-runner.js';
-export type { QueryResult, SqlParams, SqlValue } from './query-runner.js';
 export { QUERY_TABLES, SCHEMA_SQL, SCHEMA_VERSION } from './query-schema.js';
-export { blankLiterals, checkSqlText } from './sql-text.js';
-export { UsageIndex } from './usage-index.js';
+export { blankLiterals, checkSqlText, dollarNamedParameters } from './sql-text.js';
+export { INDEX_FILE, UsageIndex } from './usage-index.js';
+export type { QueryResult, RecordSource, SqlParams, SqlValue, UsageIndexOptions } from './usage-index.js';
+export { checkSelectTree } from './sql-tree.js';
+export { receiptRows, recordRows } from './record-rows.js';

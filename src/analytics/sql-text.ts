@@ -5,34 +5,57 @@
  * problem in words a user (or a model) can act on.
  */
 
-/** The SQL with comments, string literals and quoted identifiers blanked out, so `;` and keywords are real ones. */
-export function blankLiterals(sql: string): string {
-  let out = '';
+/** The SQL cut into code and the parts that are not code: comments, string literals and quoted identifiers. */
+function segments(sql: string): Array<{ code: boolean; text: string }> {
+  const parts: Array<{ code: boolean; text: string }> = [];
+  let code = '';
   let i = 0;
+  const other = (end: number) => {
+    if (code) parts.push({ code: true, text: code });
+    code = '';
+    parts.push({ code: false, text: sql.slice(i, end) });
+    i = end;
+  };
   while (i < sql.length) {
     const c = sql[i]!;
     const next = sql[i + 1];
     if (c === '-' && next === '-') {
       const end = sql.indexOf('\n', i);
-      i = end === -1 ? sql.length : end;
-      out += ' ';
+      other(end === -1 ? sql.length : end);
     } else if (c === '/' && next === '*') {
       const end = sql.indexOf('*/', i + 2);
-      i = end === -1 ? sql.length : end + 2;
-      out += ' ';
-    } else if (c === "'" || c === '"' || c === '`' || c === '[') {
-      const close = c === '[' ? ']' : c;
+      other(end === -1 ? sql.length : end + 2);
+    } else if (c === "'" || c === '"') {
+      // (In DuckDB, [ ] is a list, not a quoted name.)
+      const close = c;
       let j = i + 1;
       // A doubled quote inside a literal is an escaped quote ('it''s').
       while (j < sql.length && !(sql[j] === close && sql[j + 1] !== close)) j += sql[j] === close ? 2 : 1;
-      i = j + 1;
-      out += c === "'" ? "''" : '""';
+      other(Math.min(j + 1, sql.length));
     } else {
-      out += c;
+      code += c;
       i++;
     }
   }
-  return out;
+  if (code) parts.push({ code: true, text: code });
+  return parts;
+}
+
+/** The SQL with comments, string literals and quoted identifiers blanked out, so `;` and keywords are real ones. */
+export function blankLiterals(sql: string): string {
+  return segments(sql).map((part) => (part.code ? part.text : part.text.startsWith("'") ? "''" : part.text.startsWith('"') ? '""' : ' ')).join('');
+}
+
+/**
+ * DuckDB names parameters `$name`; `:name` and `@name` (as SQLite also wrote them) become `$name` for the names
+ * bound, in code only (never inside a literal or comment, and never the `::` of a cast).
+ */
+export function dollarNamedParameters(sql: string, names: readonly string[]): string {
+  if (names.length === 0) return sql;
+  const bound = new Set(names);
+  return segments(sql).map((part) => (part.code
+    ? part.text.replace(/(?<![:@$\w])[:@]([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string) => (bound.has(name) ? `$${name}` : whole))
+    : part.text)).join('');
 }
 
 export type SqlTextVerdict = { ok: true } | { ok: false; reason: string };

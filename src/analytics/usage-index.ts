@@ -1,165 +1,352 @@
-import { rmSync } from 'node:fs';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { GatewayError } from '../errors/index.js';
 import type { StoredReceipt } from '../ledger/index.js';
 import type { UsageRecord } from '../records/index.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './query-schema.js';
+import { SCHEMA_VERSION } from './query-schema.js';
+import { receiptRows, recordRows } from './record-rows.js';
+import { checkSqlText, dollarNamedParameters } from './sql-text.js';
 
-/** Records inserted per transaction while rebuilding; a turn of the event loop between two. */
-const REBUILD_CHUNK = 500;
+export type SqlValue = string | number | null;
+export type SqlParams = SqlValue[] | Record<string, SqlValue>;
+
+export interface QueryResult {
+  columns: string[];
+  rows: SqlValue[][];
+  row_count: number;
+  truncated: boolean;
+  elapsed_ms: number;
+}
+
+/** Where the index catches up from: the record store's keys and values. */
+export interface RecordSource {
+  /** Every stored record key (`<time>!<id>`), after what is queued has been written. */
+  keys(): AsyncIterable<string>;
+  /** The records stored under `keys`; keys no longer stored are left out. */
+  getMany(keys: string[]): Promise<UsageRecord[]>;
+}
 
 export interface UsageIndexState {
   ready: boolean;
   records: number;
 }
 
+export interface UsageIndexOptions {
+  /** The directory of the index file (the node's storage dir). */
+  dir: string;
+  /** DuckDB's memory limit in the index process (its buffer pool; the file holds the rest). */
+  memoryMb: number;
+  /** DuckDB's threads for a query. */
+  threads: number;
+  timeoutMs: number;
+  maxRows: number;
+  /** Rough bound on the text a result may carry before it is cut off (truncated). */
+  maxBytes?: number;
+  /** Queries waiting beyond this are refused (503). */
+  maxQueued?: number;
+  logger?: Logger;
+}
+
+// The source runs as .ts (Node strips the types), the build as .js: the same name beside this module.
+const INDEX_PROCESS = fileURLToPath(new URL(`./index-process${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+export const INDEX_FILE = `usage-index-v${SCHEMA_VERSION}.duckdb`;
+const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_QUEUED = 16;
+/** Record keys per catch-up message, and records read from LevelDB and appended per catch-up batch. */
+const KEY_CHUNK = 20_000;
+const RECORD_CHUNK = 10_000;
+/** Records waiting to be sent (during a catch-up) are held up to this many; beyond, another catch-up finds them. */
+const MAX_HELD = 100_000;
+/** A query not back this long after its limit (DuckDB's interrupt did not land) gets the process killed. */
+const KILL_GRACE_MS = 5_000;
+/** Least wait between two restarts of an index process that died, and restarts in a row before giving up. */
+const RESTART_DELAY_MS = 1_000;
+const MAX_RESTARTS = 5;
+/** The index process's JS heap (DuckDB's memory is `memoryMb`, outside it). */
+const PROCESS_HEAP_MB = 256;
+
+type Reply = { id: number; ok: true; [key: string]: unknown } | { id: number; ok: false; code: string; message: string };
+
+interface Pending {
+  resolve: (reply: Reply & { ok: true }) => void;
+  reject: (err: Error) => void;
+}
+
 /**
- * The SQL mirror of the usage records (and mesh receipts) in one SQLite file, written by this process only.
- * LevelDB stays the source of truth: the file is deleted and rebuilt from it at every start, kept in step as
- * records reach disk, swept with the records' retention, and queried by a separate read-only connection
- * (./query-runner.ts). Losing it loses nothing.
+ * The usage index: a DuckDB file in `<dir>` kept in step with the LevelDB records (the one store of truth), owned by
+ * the index process (./index-process.ts), which also runs `POST /v1/query` SQL over it. At start — and whenever the
+ * index process is restarted — the index catches up: LevelDB's record keys are compared with the file's, records
+ * the file lacks are copied and records LevelDB no longer has are removed, so a restart copies only what changed.
+ * Records are mirrored as they are handed to the record store, sent in batches at the next turn of the event loop.
  */
 export class UsageIndex {
   readonly path: string;
-  readonly #db: DatabaseSync;
-  readonly #insertRecord: StatementSync;
-  readonly #insertAttempt: StatementSync;
-  readonly #insertFinding: StatementSync;
-  readonly #logger?: Logger;
-  #pending: UsageRecord[] = [];
+  readonly #options: Required<Omit<UsageIndexOptions, 'logger'>> & { logger?: Logger };
+  /** The index process once it has opened the file and takes requests. */
+  #child?: ChildProcess;
+  /** The index process from the moment it is forked (close stops it even while it starts). */
+  #spawned?: ChildProcess;
+  #starting?: Promise<ChildProcess>;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #queued = 0;
+  #queries: Promise<unknown> = Promise.resolve();
+  #held: UsageRecord[] = [];
   #flushScheduled?: NodeJS.Immediate;
+  #source?: RecordSource;
+  #catchingUp?: Promise<void>;
+  /** More records arrived during a catch-up than are held: run another once it ends. */
+  #overflowed = false;
+  /** The first batch after a catch-up may hold records the catch-up copied too. */
+  #dedupeNext = false;
   #ready = false;
   #count = 0;
+  #restarts = 0;
   #closed = false;
 
-  private constructor(path: string, logger?: Logger) {
-    this.path = path;
-    this.#logger = logger;
-    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${path}${suffix}`, { force: true });
-    this.#db = new DatabaseSync(path);
-    // WAL: the query process reads while this one writes. synchronous=OFF: a file rebuilt at start needs no fsync.
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF;');
-    this.#db.exec(SCHEMA_SQL);
-    this.#db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
-    this.#insertRecord = this.#db.prepare(`INSERT OR IGNORE INTO records (
-      id, time, project, source, principal_kind, principal_id, client_format, operation, requested_model, model, provider,
-      served_by, peer, status, error_type, attempts, failovers, prompt_tokens, completion_tokens, cached_tokens,
-      cache_write_tokens, reasoning_tokens, usage_estimated, cost_micros, priced, latency_ms, ttft_ms, stream, client_aborted, findings, cache
-    ) VALUES (${Array(31).fill('?').join(', ')})`);
-    this.#insertAttempt = this.#db.prepare('INSERT INTO attempts (record_id, time, n, target, ok, status, code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    this.#insertFinding = this.#db.prepare('INSERT INTO findings (record_id, time, n, type, location, action) VALUES (?, ?, ?, ?, ?, ?)');
-  }
-
-  /** A fresh, empty index at `path` (an old file there is deleted). */
-  static create(path: string, logger?: Logger): UsageIndex {
-    return new UsageIndex(path, logger);
+  constructor(options: UsageIndexOptions) {
+    this.#options = { maxBytes: DEFAULT_MAX_BYTES, maxQueued: DEFAULT_MAX_QUEUED, ...options };
+    this.path = join(options.dir, INDEX_FILE);
+    removeOtherIndexFiles(options.dir);
   }
 
   state(): UsageIndexState {
     return { ready: this.#ready, records: this.#count };
   }
 
-  /**
-   * Fills the index from `records` (every stored record, in any order). Records added meanwhile by `add` are kept:
-   * a record already in the index is skipped. The index is `ready` once this resolves.
-   */
-  async rebuild(records: AsyncIterable<UsageRecord>): Promise<void> {
-    let chunk: UsageRecord[] = [];
-    for await (const record of records) {
-      if (this.#closed) return;
-      chunk.push(record);
-      if (chunk.length === REBUILD_CHUNK) {
-        this.#insert(chunk);
-        chunk = [];
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
-    if (this.#closed) return;
-    this.#insert(chunk);
-    this.#ready = true;
-    this.#logger?.info({ records: this.#count }, 'usage SQL index built');
+  /** The index process's id while one runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
   }
 
-  /** Mirrors a record that is on disk; written with others at the next turn of the event loop. */
+  /** Brings the file in step with `source` (remembered for later restarts); the index is `ready` once it resolves. */
+  catchUp(source: RecordSource): Promise<void> {
+    this.#source = source;
+    this.#catchingUp ??= this.#runCatchUp(source).finally(() => {
+      this.#catchingUp = undefined;
+      // The records that arrived meanwhile.
+      this.flush();
+    });
+    return this.#catchingUp;
+  }
+
+  /** Mirrors a record handed to the record store; sent with others at the next turn of the event loop. */
   add(record: UsageRecord): void {
     if (this.#closed) return;
-    this.#pending.push(record);
-    this.#flushScheduled ??= setImmediate(() => this.flush());
+    if (this.#held.length >= MAX_HELD) {
+      this.#held = [];
+      this.#overflowed = true;
+    }
+    this.#held.push(record);
+    if (!this.#catchingUp) this.#flushScheduled ??= setImmediate(() => this.flush());
   }
 
-  /** Writes the records `add` queued (queries flush first, so they see every record written before them). */
+  /** Sends the records `add` queued (a query flushes first, and the index process applies them before it). */
   flush(): void {
-    if (this.#flushScheduled) clearImmediate(this.#flushScheduled);
+    clearImmediate(this.#flushScheduled);
     this.#flushScheduled = undefined;
-    if (this.#closed || this.#pending.length === 0) return;
-    this.#insert(this.#pending.splice(0));
+    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return;
+    const records = this.#held.splice(0);
+    const dedupe = this.#dedupeNext;
+    this.#dedupeNext = false;
+    this.#request({ op: 'append', rows: recordRows(records), dedupe })
+      .then((reply) => (this.#count += Number(reply.inserted)))
+      // A lost batch is found again by the catch-up after the index process restarts.
+      .catch((err: Error) => this.#options.logger?.warn({ err: err.message, records: records.length }, 'usage index: append failed'));
   }
 
   /** Removes records (and their attempts and findings) received before `cutoff`, as the records' retention does. */
-  sweep(cutoff: number): number {
-    if (this.#closed) return 0;
-    this.#db.exec('BEGIN');
-    try {
-      this.#db.prepare('DELETE FROM attempts WHERE time < ?').run(cutoff);
-      this.#db.prepare('DELETE FROM findings WHERE time < ?').run(cutoff);
-      const removed = Number(this.#db.prepare('DELETE FROM records WHERE time < ?').run(cutoff).changes);
-      this.#db.exec('COMMIT');
-      this.#count -= removed;
-      return removed;
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+  async sweep(cutoff: number): Promise<number> {
+    if (!this.#ready) return 0;
+    const reply = await this.#request({ op: 'sweep', cutoff });
+    this.#count -= Number(reply.removed);
+    return Number(reply.removed);
   }
 
   /** Replaces the receipts table with the ledger's receipts (`self` is this node's peer id). */
-  replaceReceipts(receipts: StoredReceipt[], self: string): void {
-    if (this.#closed) return;
-    const insert = this.#db.prepare(`INSERT INTO receipts (channel, seq, direction, issuer, subject, request_id, model, time, cost_micros, total_micros, acknowledged, disputed)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#db.exec('BEGIN');
-    try {
-      this.#db.exec('DELETE FROM receipts');
-      for (const r of receipts) {
-        insert.run(r.channel, r.seq, r.issuer === self ? 'served' : 'consumed', r.issuer, r.subject, r.requestId, r.model, r.iat, r.cost, r.total, r.ack ? 1 : 0, r.dispute?.reason ?? null);
-      }
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
-    }
+  async replaceReceipts(receipts: StoredReceipt[], self: string): Promise<void> {
+    await this.#request({ op: 'receipts', rows: receiptRows(receipts, self) });
   }
 
-  close(): void {
+  /** Runs `sql`; `maxRows` may lower the configured row cap. Throws GatewayErrors with the codes of errors/codes.ts. */
+  query(sql: string, params: SqlParams = [], maxRows = this.#options.maxRows): Promise<QueryResult> {
+    const verdict = checkSqlText(sql);
+    if (!verdict.ok) return Promise.reject(new GatewayError('sql_not_allowed', verdict.reason, { param: 'sql' }));
+    if (this.#closed) return Promise.reject(new GatewayError('analytics_unavailable', 'The node is shutting down.'));
+    if (!this.#ready || !this.#child) {
+      return Promise.reject(new GatewayError('analytics_unavailable', `The usage SQL index is catching up with the records (${this.#count} so far); try again shortly.`, { retryAfter: 5 }));
+    }
+    if (this.#queued >= this.#options.maxQueued) {
+      return Promise.reject(new GatewayError('analytics_unavailable', `${this.#queued} queries are already waiting; try again shortly.`, { retryAfter: 1 }));
+    }
+    this.#queued++;
+    const named = Array.isArray(params) ? sql : dollarNamedParameters(sql, Object.keys(params));
+    const run = this.#queries.then(() => this.#query(named, params, Math.min(maxRows, this.#options.maxRows)));
+    this.#queries = run.catch(() => undefined).finally(() => this.#queued--);
+    return run;
+  }
+
+  /** Sends what is queued, lets the index process finish its writes, and stops it. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.flush();
     this.#closed = true;
-    this.#db.close();
+    clearImmediate(this.#flushScheduled);
+    const child = this.#spawned;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.connected) child.disconnect();
+      const timer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+    await this.#catchingUp?.catch(() => undefined);
   }
 
-  #insert(records: UsageRecord[]): void {
-    if (records.length === 0) return;
-    this.#db.exec('BEGIN');
-    try {
-      for (const r of records) {
-        const inserted = this.#insertRecord.run(
-          r.id, r.time, r.project, r.source, r.principal.kind, r.principal.id, r.client_format, r.operation, r.requested_model, r.model, r.provider,
-          r.served_by, r.peer, r.status, r.error_type, r.attempts.length, r.failovers, r.prompt_tokens, r.completion_tokens, r.cached_tokens,
-          r.cache_write_tokens, r.reasoning_tokens ?? 0, flag(r.usage_estimated), r.cost_micros, flag(r.priced), r.latency_ms, r.ttft_ms, flag(r.stream), flag(r.client_aborted), r.findings.length,
-          r.cache ?? null,
-        );
-        // A record is immutable once written: one seen before (live write during a rebuild) keeps its rows.
-        if (Number(inserted.changes) === 0) continue;
-        this.#count++;
-        r.attempts.forEach((a, i) => this.#insertAttempt.run(r.id, r.time, i + 1, a.target, flag(a.ok), a.status ?? null, a.code ?? null, a.error ?? null, a.duration_ms));
-        r.findings.forEach((f, i) => this.#insertFinding.run(r.id, r.time, i + 1, f.type, f.location, f.action));
+  async #runCatchUp(source: RecordSource): Promise<void> {
+    this.#ready = false;
+    do {
+      this.#overflowed = false;
+      await this.#process();
+      let keys: string[] = [];
+      for await (const key of source.keys()) {
+        if (this.#closed) return;
+        keys.push(key);
+        if (keys.length === KEY_CHUNK) {
+          await this.#request({ op: 'keys', keys });
+          keys = [];
+        }
       }
-      this.#db.exec('COMMIT');
-    } catch (err) {
-      this.#db.exec('ROLLBACK');
-      this.#logger?.error({ err: (err as Error).message, records: records.length }, 'usage SQL index: insert failed');
+      if (keys.length > 0) await this.#request({ op: 'keys', keys });
+      const diff = await this.#request({ op: 'diff' });
+      const missing = diff.missing as string[];
+      this.#count = Number(diff.records);
+      for (let start = 0; start < missing.length; start += RECORD_CHUNK) {
+        if (this.#closed) return;
+        const records = await source.getMany(missing.slice(start, start + RECORD_CHUNK));
+        const reply = await this.#request({ op: 'append', rows: recordRows(records), dedupe: false });
+        this.#count += Number(reply.inserted);
+      }
+      this.#options.logger?.info({ records: this.#count, copied: missing.length, removed: Number(diff.removed) }, 'usage SQL index caught up');
+    } while (this.#overflowed && !this.#closed);
+    this.#ready = true;
+    this.#restarts = 0;
+    this.#dedupeNext = true;
+  }
+
+  async #query(sql: string, params: SqlParams, maxRows: number): Promise<QueryResult> {
+    this.flush();
+    const started = performance.now();
+    const child = this.#child;
+    const timeoutMs = this.#options.timeoutMs;
+    const killer = setTimeout(() => {
+      this.#options.logger?.warn({ timeoutMs }, 'usage index: a query did not stop when interrupted; restarting the index process');
+      child?.kill('SIGKILL');
+    }, timeoutMs + KILL_GRACE_MS);
+    try {
+      const reply = await this.#request({ op: 'query', sql, params, maxRows, maxBytes: this.#options.maxBytes, timeoutMs }).catch((err: Error) => {
+        if (err instanceof GatewayError && err.code === 'analytics_unavailable' && performance.now() - started >= timeoutMs) {
+          throw new GatewayError('query_timeout', `The query ran longer than ${timeoutMs} ms and was stopped; narrow it (a time range, fewer joins).`);
+        }
+        throw err;
+      });
+      const rows = reply.rows as SqlValue[][];
+      return { columns: reply.columns as string[], rows, row_count: rows.length, truncated: reply.truncated as boolean, elapsed_ms: Math.round(performance.now() - started) };
+    } finally {
+      clearTimeout(killer);
     }
+  }
+
+  #request(message: Record<string, unknown>): Promise<Reply & { ok: true }> {
+    const child = this.#child;
+    if (!child?.connected) return Promise.reject(new GatewayError('analytics_unavailable', 'The index process is not running.'));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      child.send({ ...message, id });
+    });
+  }
+
+  #onReply(reply: Reply): void {
+    const pending = this.#pending.get(reply.id);
+    if (!pending) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) pending.resolve(reply);
+    else if (reply.code === 'index_failed') pending.reject(new GatewayError('analytics_unavailable', `The usage index failed: ${reply.message}`));
+    else pending.reject(new GatewayError(reply.code as 'invalid_sql', reply.message, { param: 'sql' }));
+  }
+
+  /** The index process, started on first use. */
+  #process(): Promise<ChildProcess> {
+    if (this.#closed) return Promise.reject(new GatewayError('analytics_unavailable', 'The node is shutting down.'));
+    this.#starting ??= new Promise<ChildProcess>((resolve, reject) => {
+      const child = fork(INDEX_PROCESS, [this.path, String(this.#options.memoryMb), String(this.#options.threads)], {
+        execArgv: [`--max-old-space-size=${PROCESS_HEAP_MB}`, '--disable-warning=ExperimentalWarning'],
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        serialization: 'json',
+        // Nothing of the gateway's environment (provider keys among it) reaches the process that runs callers' SQL.
+        env: {},
+      });
+      this.#spawned = child;
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (stderr.length < 4_096) stderr += chunk.toString('utf8');
+      });
+      child.on('message', (message: Reply | { ready: true; records: number }) => {
+        if ('ready' in message) {
+          this.#child = child;
+          resolve(child);
+        } else this.#onReply(message);
+      });
+      child.on('error', (err) => this.#options.logger?.warn({ err: err.message }, 'usage index process error'));
+      child.once('exit', (code, signal) => {
+        if (this.#spawned === child) this.#spawned = undefined;
+        this.#child = undefined;
+        this.#starting = undefined;
+        const lost = new GatewayError('analytics_unavailable', `The index process stopped (${signal ?? `exit code ${code}`}).`);
+        for (const pending of this.#pending.values()) pending.reject(lost);
+        this.#pending.clear();
+        reject(new GatewayError('analytics_unavailable', 'The index process could not start.', { cause: new Error(stderr.slice(0, 1_000)) }));
+        if (this.#closed) return;
+        this.#ready = false;
+        this.#options.logger?.warn({ code, signal, stderr: stderr.slice(0, 1_000) }, 'usage index process exited; restarting it and catching up');
+        this.#restart();
+      });
+    });
+    return this.#starting;
+  }
+
+  /** After the index process died: a new one, then a catch-up (the file kept what was committed). */
+  #restart(): void {
+    const source = this.#source;
+    if (!source || this.#closed) return;
+    if (++this.#restarts > MAX_RESTARTS) {
+      this.#options.logger?.error({ restarts: MAX_RESTARTS }, 'usage index process keeps failing; /v1/query answers 503 until the node restarts');
+      return;
+    }
+    // A catch-up under way fails with the process; the new one starts after it.
+    const previous = this.#catchingUp ?? Promise.resolve();
+    setTimeout(() => {
+      void previous.catch(() => undefined).then(() => (this.#closed ? undefined : this.catchUp(source))).catch((err: Error) => {
+        this.#options.logger?.error({ err: err.message }, 'usage index: catch-up after a restart failed');
+      });
+    }, RESTART_DELAY_MS).unref();
   }
 }
 
-const flag = (value: boolean) => (value ? 1 : 0);
+/** Index files of other schema versions, and the SQLite index of earlier releases, are removed (derived data). */
+function removeOtherIndexFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith('usage-index') && !name.startsWith(INDEX_FILE)) rmSync(join(dir, name), { force: true, recursive: true });
+  }
+}

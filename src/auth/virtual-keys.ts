@@ -7,10 +7,17 @@ import type { VirtualKey } from './auth-config.js';
  * a request carries only `{ kind, id }`.
  */
 export class VirtualKeys {
-  readonly #byDigest: Map<string, VirtualKey>;
-  readonly #byId: Map<string, VirtualKey>;
+  #byDigest: Map<string, VirtualKey>;
+  #byId: Map<string, VirtualKey>;
 
   constructor(keys: readonly VirtualKey[] = []) {
+    this.#byDigest = new Map();
+    this.#byId = new Map();
+    this.replace(keys);
+  }
+
+  /** Takes a new `[key_map]` (a config reload): a key taken out is refused from the next request on. */
+  replace(keys: readonly VirtualKey[]): void {
     this.#byDigest = new Map(keys.map((vk) => [digest(vk.key.reveal()), vk]));
     this.#byId = new Map(keys.map((vk) => [vk.id, vk]));
   }

@@ -18,7 +18,8 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`meshgate: --port must be an integer from 0 to 65535 (got '${values.port}')`);
     return 2;
   }
-  const { config, source, notes } = await loadConfig({ file: values.config, overrides: { host: values.host, port, dataDir: values.data } });
+  const loadOptions = { file: values.config, overrides: { host: values.host, port, dataDir: values.data } };
+  const { config, source, notes } = await loadConfig(loadOptions);
   io.out(`meshgate ${VERSION} (config: ${source}; data: ${config.storage.dir})`);
   for (const note of notes) io.out(`note: ${note}`);
   if (config.providers.length === 0) {
@@ -32,7 +33,11 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
   let gateway: Gateway;
   try {
     // A node that fails to start has already closed what it opened (the data directory's lock included).
-    gateway = await Gateway.start(config);
+    gateway = await Gateway.start(config, {
+      configSource: source,
+      // SIGHUP and POST /v1/admin/reload read the same file with the same overrides; without a file there is none.
+      reloadConfig: values.config === undefined ? undefined : async () => (await loadConfig(loadOptions)).config,
+    });
   } catch (err) {
     const reason = startFailure(err, config);
     if (!reason) throw err;
@@ -58,6 +63,7 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
       io.out(`meshgate: ${signal} received, draining in-flight requests (up to ${config.server.shutdown_grace_seconds}s)…`);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
       void gateway.close().then(resolve, (err) => {
         io.err(`meshgate: error during shutdown: ${(err as Error).message}`);
         resolve();
@@ -65,8 +71,11 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     };
     const onInt = () => stop('SIGINT');
     const onTerm = () => stop('SIGTERM');
+    // The reload logs what it applied, or why the file was refused (the running config stays either way).
+    const onHup = () => void gateway.reload().catch(() => undefined);
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
   });
   io.out('meshgate stopped');
   return 0;

@@ -6,7 +6,9 @@
  * a test fails when the two differ.
  *
  * Each entry cites the provider's own documentation for its base URL, key variable and quirks. A quirk is listed only
- * where the docs (or the provider's refusal) say so: an unknown field most of these servers ignore.
+ * where the docs (or the provider's refusal) say so: an unknown field most of these servers ignore. Every hosted
+ * preset takes its key as `Authorization: Bearer <key>`, as its docs page shows (checked 2026-12 against the pages
+ * in `docs`; an entry changed then says what changed). A field left out is named in x-meshgate-warnings.
  */
 export interface ProviderPreset {
   /** Display name. */
@@ -28,6 +30,8 @@ export interface ProviderPreset {
   maxTokensField: 'max_tokens' | 'max_completion_tokens';
   /** Body fields the server refuses (400/422): left out of the request. */
   unsupported: readonly string[];
+  /** Fields of each message the server refuses (Groq: `messages[].name`): left out of every message. */
+  unsupportedMessageFields?: readonly string[];
   /** Body fields the server takes under another name (OpenAI name → the server's). */
   renamed?: Readonly<Record<string, string>>;
   /** Whether streams take `stream_options` (the gateway asks for usage in the last chunk with it). */
@@ -43,9 +47,9 @@ const PRESET_DATA = {
     docs: 'https://openrouter.ai/docs/api-reference/overview',
   },
   groq: {
-    // "logprobs, logit_bias, top_logprobs, messages[].name … will result in a 400 error"
+    // "logprobs, logit_bias, top_logprobs, messages[].name … will result in a 400 error"; `n` must be 1.
     title: 'Groq', baseUrl: 'https://api.groq.com/openai/v1', keyEnv: 'GROQ_API_KEY', keyRequired: true, discovery: true,
-    maxTokensField: 'max_completion_tokens', unsupported: ['logprobs', 'logit_bias', 'top_logprobs'], streamOptions: true,
+    maxTokensField: 'max_completion_tokens', unsupported: ['logprobs', 'logit_bias', 'top_logprobs'], unsupportedMessageFields: ['name'], streamOptions: true,
     docs: 'https://console.groq.com/docs/openai',
   },
   mistral: {
@@ -56,9 +60,10 @@ const PRESET_DATA = {
     docs: 'https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post',
   },
   deepseek: {
-    title: 'DeepSeek', baseUrl: 'https://api.deepseek.com/v1', keyEnv: 'DEEPSEEK_API_KEY', keyRequired: true, discovery: true,
+    // The documented base_url is the host alone (`/v1` is accepted "for compatibility", and is no model version).
+    title: 'DeepSeek', baseUrl: 'https://api.deepseek.com', keyEnv: 'DEEPSEEK_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: ['logit_bias'], streamOptions: true,
-    docs: 'https://api-docs.deepseek.com/api/create-chat-completion',
+    docs: 'https://api-docs.deepseek.com/',
   },
   together: {
     title: 'Together AI', baseUrl: 'https://api.together.xyz/v1', keyEnv: 'TOGETHER_API_KEY', keyRequired: true, discovery: true,
@@ -73,13 +78,13 @@ const PRESET_DATA = {
   xai: {
     title: 'xAI', baseUrl: 'https://api.x.ai/v1', keyEnv: 'XAI_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_completion_tokens', unsupported: [], streamOptions: true,
-    docs: 'https://docs.x.ai/docs/api-reference#chat-completions',
+    docs: 'https://docs.x.ai/api/integrations',
   },
   perplexity: {
     // No model list endpoint: give `models`.
     title: 'Perplexity', baseUrl: 'https://api.perplexity.ai', keyEnv: 'PERPLEXITY_API_KEY', keyRequired: true, discovery: false,
     maxTokensField: 'max_tokens', unsupported: ['logit_bias', 'logprobs', 'top_logprobs', 'n', 'stream_options'], streamOptions: false,
-    docs: 'https://docs.perplexity.ai/api-reference/chat-completions-post',
+    docs: 'https://docs.perplexity.ai/docs/sonar/openai-compatibility',
   },
   cerebras: {
     // "These fields will result in a 400 error: frequency_penalty, logit_bias, presence_penalty, parallel_tool_calls, service_tier"
@@ -93,11 +98,13 @@ const PRESET_DATA = {
     docs: 'https://deepinfra.com/docs/openai_api',
   },
   nebius: {
-    title: 'Nebius AI Studio', baseUrl: 'https://api.studio.nebius.com/v1', keyEnv: 'NEBIUS_API_KEY', keyRequired: true, discovery: true,
+    // AI Studio is now Nebius Token Factory, at its own API host (api.studio.nebius.com was the old one).
+    title: 'Nebius Token Factory', baseUrl: 'https://api.tokenfactory.nebius.com/v1', keyEnv: 'NEBIUS_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: [], streamOptions: true,
-    docs: 'https://docs.nebius.com/studio/inference/api',
+    docs: 'https://docs.tokenfactory.nebius.com/api-reference/introduction',
   },
   novita: {
+    // Novita's own LLM API page gives /v3/openai (some integrations use /openai; the documented one is kept).
     title: 'Novita AI', baseUrl: 'https://api.novita.ai/v3/openai', keyEnv: 'NOVITA_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: [], streamOptions: true,
     docs: 'https://novita.ai/docs/guides/llm-api',
@@ -110,13 +117,13 @@ const PRESET_DATA = {
   sambanova: {
     title: 'SambaNova Cloud', baseUrl: 'https://api.sambanova.ai/v1', keyEnv: 'SAMBANOVA_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: ['logit_bias', 'logprobs', 'top_logprobs', 'presence_penalty', 'frequency_penalty'], streamOptions: true,
-    docs: 'https://docs.sambanova.ai/cloud/docs/capabilities/openai-compatibility',
+    docs: 'https://docs.sambanova.ai/docs/en/features/openai-compatibility',
   },
   moonshot: {
     // The international platform; accounts on platform.moonshot.cn set base_url = "https://api.moonshot.cn/v1".
     title: 'Moonshot AI (Kimi)', baseUrl: 'https://api.moonshot.ai/v1', keyEnv: 'MOONSHOT_API_KEY', keyRequired: true, discovery: true,
     maxTokensField: 'max_tokens', unsupported: [], streamOptions: true,
-    docs: 'https://platform.moonshot.ai/docs/api/chat',
+    docs: 'https://platform.kimi.ai/docs/api/overview',
   },
   dashscope: {
     // International (Singapore) endpoint; mainland China accounts use https://dashscope.aliyuncs.com/compatible-mode/v1.

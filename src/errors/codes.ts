@@ -42,12 +42,17 @@ export const ERROR_CODES = {
   invalid_token_id: { status: 400, type: 'invalid_request_error', meaning: 'The token id in an admin API path is not a valid token id.' },
   conflicting_credentials: { status: 400, type: 'invalid_request_error', meaning: 'The request carries two different credentials (named by where they came from: `authorization`, `x-api-key`, `x-goog-api-key`, `api-key`, the `key` query parameter); send one.' },
   invalid_sql: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` does not compile or fails (syntax, unknown table or column, parameters that do not match).' },
-  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, several statements or SQLite\'s own tables.' },
+  sql_not_allowed: { status: 400, type: 'invalid_request_error', meaning: 'The SQL of `POST /v1/query` is not one read-only SELECT (or WITH … SELECT) over the usage tables: a write, PRAGMA, ATTACH, SET, several statements, a catalog table or a table function that reads beyond the usage tables.' },
   sql_rejected: { status: 422, type: 'invalid_request_error', meaning: 'The SQL the analytics model wrote for `POST /v1/ask` is not valid or not allowed; `details` has the SQL and the reason.' },
   route_not_found: { status: 404, type: 'not_found_error', meaning: 'No route for this method and path (or this API format has no such endpoint).' },
   method_not_allowed: { status: 405, type: 'invalid_request_error', meaning: 'The route exists for other methods, listed in `Allow`.' },
   analytics_not_configured: { status: 409, type: 'invalid_request_error', meaning: '`POST /v1/ask` needs `[analytics] model` in the config.' },
+  provider_exists: { status: 409, type: 'invalid_request_error', meaning: 'A provider with this id already exists (in the config file or added at run time); ids are unique.' },
+  provider_read_only: { status: 409, type: 'invalid_request_error', meaning: 'The provider comes from the config file: change it there and reload (`SIGHUP` or `POST /v1/admin/reload`); only run-time providers are patched or deleted through the API.' },
+  config_reload_failed: { status: 409, type: 'invalid_request_error', meaning: 'The config file could not be reloaded (unreadable, not TOML, or invalid: every problem is listed); the running config stays as it was.' },
+  reload_unavailable: { status: 409, type: 'invalid_request_error', meaning: 'This node was started without a config file (defaults and environment): there is nothing to reload.' },
   token_id_taken: { status: 409, type: 'invalid_request_error', meaning: 'A token with this id (jti) already exists; token ids must be unique.' },
+  invalid_provider_config: { status: 400, type: 'invalid_request_error', meaning: 'The provider block given to `POST`/`PATCH /v1/providers` does not pass the config file\'s `[[providers]]` schema (each key and what it expects is listed; values never are).' },
   unsupported_parameter: { status: 400, type: 'invalid_request_error', meaning: 'A parameter this gateway does not serve at all, whatever the provider (Responses `background: true`; a stored response retrieved as a stream).' },
   previous_response_not_found: { status: 400, type: 'invalid_request_error', meaning: 'The `previous_response_id` (or a response earlier in its chain) is not stored for this caller: never stored, deleted, expired, or another principal\'s.' },
   previous_response_chain_too_long: { status: 400, type: 'invalid_request_error', meaning: 'The `previous_response_id` chain is longer than `responses.max_chain` responses.' },
@@ -84,6 +89,7 @@ export const ERROR_CODES = {
 
   // Not found (404)
   model_not_found: { status: 404, type: 'not_found_error', meaning: 'No provider of this node (nor any reachable mesh peer) serves the model; close matches are suggested.' },
+  provider_not_found: { status: 404, type: 'not_found_error', meaning: 'No provider with this id is configured on this node.' },
   token_not_found: { status: 404, type: 'not_found_error', meaning: 'No token with this id is known to the admin API.' },
   response_not_found: { status: 404, type: 'not_found_error', meaning: 'No stored response with this id for this caller (a response is visible only to the principal that created it).' },
   request_not_found: { status: 404, type: 'not_found_error', meaning: 'A signal names a request this credential did not make (or that has no record): the same answer for both, so it reveals nothing of other callers\' requests.' },
@@ -105,8 +111,8 @@ export const ERROR_CODES = {
   issuer_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The access token is of a trusted gateway and none of its nodes could be reached to reserve its quota, so the request was refused rather than admitted without its limits (`Retry-After`).' },
   issuer_refused: { status: 502, type: 'upstream_error', meaning: 'A node of the token\'s issuing gateway answered the quota reservation with something this node cannot use (a refusal it does not know, or a reservation that does not verify).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
-  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still being built at start (`Retry-After`), is disabled (`analytics.enabled = false`), or its query process failed.' },
-  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was stopped.' },
+  analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still catching up with the records (at start, or after its index process restarted; `Retry-After`), is disabled (`analytics.enabled = false`), or its index process failed.' },
+  query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was interrupted.' },
   deadline_exceeded: { status: 504, type: 'timeout_error', meaning: 'The request ran out of time while the gateway waited on something of its own.' },
 
   // Upstreams (providers and mesh peers)

@@ -96,6 +96,11 @@ export interface FormatCodec extends ProviderCodec {
   tapStreamMessage(message: SSEMessage, clientWantsStreamUsage: boolean): PassthroughTap;
   /** Usage of a pass-through non-streaming response. */
   usageFromResponse(body: unknown): Usage | undefined;
+  /**
+   * The top-level field of a response body that holds its usage (all `usageFromResponse` reads): a pass-through answer
+   * is scanned for it instead of being parsed whole (./usage-scan.ts).
+   */
+  usageField: string;
 
   /** Embeddings, for formats that have them (OpenAI, Gemini). */
   embeddings?: {

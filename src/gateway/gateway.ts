@@ -18,12 +18,13 @@ import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { sanitizeStep } from '../pipeline/sanitize-step.js';
 import type { Outcome } from '../pipeline/types.js';
-import { createProvider, type Provider } from '../providers/index.js';
+import type { Provider } from '../providers/index.js';
+import { ProviderRegistry, RuntimeProviderStore, SealedBox, providerAdminRoutes } from '../provider-admin/index.js';
 import { CircuitBreaker, type CircuitState } from '../router/circuit-breaker.js';
 import { SharedCircuits } from '../router/shared-circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { routingRoutes } from '../http/routes/routing.js';
+import { routingRoutes, routingSignalsRoute } from '../http/routes/routing.js';
 import { createState, type StateBackend } from '../state/index.js';
 import { Store } from '../store/index.js';
 import { LevelResponseCache, RedisResponseCache, ResponseCache } from '../cache/index.js';
@@ -32,18 +33,27 @@ import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute }
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
 import { Federation, federationRoutes, settledOutcome } from '../federation/index.js';
+import { ConfigReloader, reloadRoute, type ReloadResult } from './config-reload.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   /** Skip model discovery at start (tests that configure fixed model lists do not need it). */
   skipDiscovery?: boolean;
+  /**
+   * Reads the config file again (`SIGHUP`, `POST /v1/admin/reload`), with the same command-line overrides as at
+   * start; absent (a node started without a file) → reload is refused as unavailable.
+   */
+  reloadConfig?: () => Promise<Config>;
+  /** The file `reloadConfig` reads, for messages. */
+  configSource?: string;
 }
 
 /** Everything a running node is made of, built in dependency order by `Gateway.start`. */
 interface GatewayParts {
   config: Config;
   logger: Logger;
-  providers: Provider[];
+  registry: ProviderRegistry;
+  reloader: ConfigReloader;
   catalog: ModelCatalog;
   router: Router;
   breakers: Map<string, CircuitBreaker>;
@@ -76,7 +86,8 @@ interface GatewayParts {
 export class Gateway {
   readonly config: Config;
   readonly logger: Logger;
-  readonly providers: Provider[];
+  /** The providers of the config file and those added at run time (`POST /v1/providers`). */
+  readonly registry: ProviderRegistry;
   readonly catalog: ModelCatalog;
   /** The routing engine: groups, aliases, profiles and strategies over the catalog (`POST /v1/routing/explain`). */
   readonly router: Router;
@@ -107,6 +118,7 @@ export class Gateway {
   readonly url: string;
   readonly startedAt: number;
   private readonly circuits?: SharedCircuits;
+  private readonly reloader: ConfigReloader;
   private readonly recorder: OutcomeRecorder;
   private readonly outcomes: OutcomeListeners;
   private readonly meshServices?: MeshServices;
@@ -115,7 +127,8 @@ export class Gateway {
   private constructor(parts: GatewayParts) {
     this.config = parts.config;
     this.logger = parts.logger;
-    this.providers = parts.providers;
+    this.registry = parts.registry;
+    this.reloader = parts.reloader;
     this.catalog = parts.catalog;
     this.router = parts.router;
     this.breakers = parts.breakers;
@@ -153,14 +166,15 @@ export class Gateway {
     const logger = options.logger ?? createLogger();
     const opened: Array<() => Promise<unknown>> = [];
     try {
-      const providers = config.providers.map((provider) => createProvider(provider));
-      opened.push(() => Promise.all(providers.map((p) => p.close())));
       const priceBook = new PriceBook(config.pricing);
-      const catalog = new ModelCatalog(providers, logger);
+      // Filled by the provider registry below, once the store (run-time providers) and the admin key (their seal) are open.
+      const catalog = new ModelCatalog([], logger);
       opened.push(async () => catalog.stop());
+      opened.push(() => Promise.all(catalog.providers().map((p) => p.close())));
       let meshServices: MeshServices | undefined;
       const metrics = createMetrics({ isKnownModel: (model) => router.knows(model) || catalog.resolve(model).length > 0 || (meshServices?.mesh.knownModels().has(model) ?? false) });
-      const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
+      const breakers = new Map<string, CircuitBreaker>();
+      const providerType = (id: string | undefined) => (id === undefined ? undefined : catalog.provider(id)?.type);
 
       const store = await Store.open(config.storage.dir);
       opened.push(() => store.close());
@@ -172,7 +186,6 @@ export class Gateway {
       if (state) opened.push(() => state.close());
       const circuits = state && new SharedCircuits({ store: state.circuits, refreshMs: config.state.circuit_refresh_ms, logger });
       if (circuits) opened.push(() => circuits.close());
-      const breakers = circuitBreakers(config, providers, logger, metrics, circuits);
       // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
       const federation = config.mesh.enabled
         ? new Federation({
@@ -193,6 +206,17 @@ export class Gateway {
         peerLimits: config.mesh.peer_limits,
       });
       opened.push(() => access.close());
+      const registry = await ProviderRegistry.open({
+        catalog, breakers, logger,
+        newBreaker: (id) => circuitBreaker(config, id, logger, metrics, circuits),
+        onRemoved: (id) => {
+          circuits?.forget(id);
+          metrics.forgetProvider(id);
+        },
+        settled: () => pipeline.settled(),
+        store: new RuntimeProviderStore(store, new SealedBox(access.adminKey.secret)),
+      }, config.providers);
+      opened.push(() => registry.close());
       const records = await RecordStore.open(store, {
         retentionDays: config.records.retention_days,
         flushIntervalMs: config.records.flush_interval_ms,
@@ -273,13 +297,16 @@ export class Gateway {
       opened.push(() => recorder.drain());
       outcomes.add((outcome) => recorder.record(outcome));
 
+      const reloader = new ConfigReloader({
+        config, load: options.reloadConfig, source: options.configSource ?? 'the config file', registry, router, priceBook, virtualKeys: access.virtualKeys, logger,
+      });
       const mesh = meshServices?.mesh;
       const app = await buildApp({
         config,
         logger,
         pipeline,
         info: {
-          providers, catalog, breakers, startedAt, prices: priceBook,
+          catalog, breakers, startedAt, prices: priceBook, sourceOf: (id) => registry.sourceOf(id),
           routingNames: () => router.names(),
           meshModels: mesh && (() => mesh.knownModels()),
           health: () => ({
@@ -300,11 +327,14 @@ export class Gateway {
         },
         adminPlugins: [
           adminRoutes(access.tokens, access.admin),
+          providerAdminRoutes(registry),
+          reloadRoute(reloader),
           recordsRoutes(records),
           usageRoutes(records),
           analyticsRoutes(analytics),
           signalsSummaryRoute(signals),
           routingRoutes(pipeline),
+          routingSignalsRoute(router.stats, signals.aggregate),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
           ...(federation ? [federationRoutes(federation)] : []),
         ],
@@ -320,13 +350,26 @@ export class Gateway {
       const { port } = new URL(address);
       const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
       return new Gateway({
-        config, logger, providers, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
+        config, logger, registry, reloader, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
         meshServices, federation, pipeline, app, url, startedAt,
       });
     } catch (err) {
       for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));
       throw err;
     }
+  }
+
+  /** The providers serving now (the config file's, then the run-time ones), in failover order. */
+  get providers(): Provider[] {
+    return this.catalog.providers();
+  }
+
+  /**
+   * Reads the config file again and applies what can change while running (`SIGHUP`, `POST /v1/admin/reload`);
+   * rejects with `config_reload_failed` (the running config unchanged) when the file does not load.
+   */
+  reload(): Promise<ReloadResult> {
+    return this.reloader.reload();
   }
 
   /** Subscribes to every finished request (records, metrics, tests). */
@@ -366,6 +409,7 @@ export class Gateway {
       this.logger.warn({ inFlight: this.mesh?.inFlight, graceMs }, 'shutdown: grace period over, aborting forwarded requests still in flight');
     }
     await this.meshServices?.stop();
+    await this.registry.close();
     await Promise.all(this.providers.map((p) => p.close()));
     const pendingRecords = this.recorder.backlog;
     await this.recorder.drain();
@@ -394,17 +438,15 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 }
 
 /**
- * One circuit breaker per provider, reporting its state changes to the log and to metrics; shared by every replica
- * when the state backend is (`circuits`), else this node's own.
+ * A provider's circuit breaker, reporting its state changes to the log and to metrics; shared by every replica when
+ * the state backend is (`circuits`), else this node's own.
  */
-function circuitBreakers(config: Config, providers: Provider[], logger: Logger, metrics: GatewayMetrics, circuits?: SharedCircuits): Map<string, CircuitBreaker> {
+function circuitBreaker(config: Config, providerId: string, logger: Logger, metrics: GatewayMetrics, circuits?: SharedCircuits): CircuitBreaker {
   const { circuit_breaker: cb } = config.routing;
   const settings = { failureThreshold: cb.failure_threshold, cooldownMs: cb.cooldown_ms, maxCooldownMs: cb.max_cooldown_ms };
-  return new Map(providers.map((provider) => {
-    const onChange = (state: CircuitState) => {
-      logger.warn({ provider: provider.id, state }, 'circuit breaker state changed');
-      metrics.setCircuitState(provider.id, state);
-    };
-    return [provider.id, circuits ? circuits.breaker(provider.id, settings, onChange) : new CircuitBreaker(settings, onChange)];
-  }));
+  const onChange = (state: CircuitState) => {
+    logger.warn({ provider: providerId, state }, 'circuit breaker state changed');
+    metrics.setCircuitState(providerId, state);
+  };
+  return circuits ? circuits.breaker(providerId, settings, onChange) : new CircuitBreaker(settings, onChange);
 }

@@ -39,10 +39,11 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
   return {
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
-    candidates: async (model, exclude, signal) => {
+    candidates: async (model, exclude, signal, accept) => {
       const peers = await mesh.findPeersForModel(model, { exclude, signal: AbortSignal.any([signal, AbortSignal.timeout(options.lookupTimeoutMs)]) });
-      return peers.map((p) => p.peerId);
+      return peers.map((p) => p.peerId).filter((peerId) => accept?.(peerId) ?? true);
     },
+    prices: (model) => mesh.peerPrices(model),
     forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.

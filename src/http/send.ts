@@ -4,26 +4,36 @@ import type { WireFormat } from '../core/index.js';
 import type { GatewayResponse } from '../pipeline/types.js';
 
 /**
- * Writes a pipeline response. JSON and pass-through bytes go through fastify; SSE is written straight to the socket
- * chunk by chunk (no buffering), waiting for `drain` when the client reads slower than the upstream writes. An error
- * after the first byte becomes an error event in the client's format, never a silently truncated 200.
+ * Writes a pipeline response straight to the node:http response, past fastify's reply path (which would only add
+ * work here: no onSend hooks, the body already serialised): pass-through bytes exactly as the upstream sent them, JSON
+ * serialised once, both in one write with their length. SSE is written chunk by chunk (no buffering), waiting for
+ * `drain` when the client reads slower than the upstream writes. An error after the first byte becomes an error event
+ * in the client's format, never a silently truncated 200.
  */
 export async function sendGatewayResponse(reply: FastifyReply, response: GatewayResponse, format: WireFormat, extraHeaders: Record<string, string> = {}): Promise<void> {
   const headers = { ...extraHeaders, ...response.headers };
   const { body } = response;
-  if (body.kind === 'json') return void reply.code(response.status).headers(headers).send(body.value);
-  if (body.kind === 'bytes') return void reply.code(response.status).headers(headers).send(Buffer.from(body.value.buffer, body.value.byteOffset, body.value.byteLength));
-
   // Headers already set on the reply by hooks (CORS) must survive hijacking.
   const hookHeaders = reply.getHeaders() as Record<string, string>;
+  if (body.kind !== 'sse') {
+    const payload = body.kind === 'bytes' ? body.value : Buffer.from(JSON.stringify(body.value));
+    // The head first: node refuses a header value it cannot send by throwing here, and before hijack() fastify's
+    // error handler still answers that with a 500 instead of leaving the client without a response.
+    reply.raw.writeHead(response.status, { ...hookHeaders, ...headers, 'content-length': payload.byteLength });
+    reply.hijack();
+    reply.raw.end(payload);
+    return;
+  }
+
   reply.hijack();
   const raw = reply.raw;
   const events = body.events;
   // Each chunk of a stream is one SSE event (translated and pass-through alike): the count is the next sequence number.
   let written = 0;
   try {
+    // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
+    // in one write — one system call and one packet fewer before the first token.
     raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
-    raw.flushHeaders();
     for await (const chunk of events) {
       if (raw.destroyed) break;
       written += 1;

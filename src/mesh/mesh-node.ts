@@ -211,6 +211,20 @@ export class MeshNode {
     return this.#finder.find(model, opts);
   }
 
+  /**
+   * The prices peers advertise for `model` in their live signed records (USD per million tokens), for the routing
+   * engine's pricing filter; peers that advertise none, banned and disallowed peers are left out.
+   */
+  peerPrices(model: string): Array<{ peerId: string; inputPerMTok: number; outputPerMTok: number }> {
+    const prices: Array<{ peerId: string; inputPerMTok: number; outputPerMTok: number }> = [];
+    for (const record of this.#cache.live()) {
+      if (record.peerId === this.peerId || !this.isAllowed(record.peerId) || this.#scores.isBanned(record.peerId)) continue;
+      const price = record.models.find((m) => m.id === model)?.price;
+      if (price) prices.push({ peerId: record.peerId, inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok });
+    }
+    return prices;
+  }
+
   /** Models served by peers known right now (model id → peer ids), for GET /v1/models. */
   knownModels(): Map<string, string[]> {
     const models = new Map<string, string[]>();

@@ -193,6 +193,11 @@ export class GatewayMetrics {
     if (record.stream && record.ttft_ms !== null) this.#ttft.observe(genAi, record.ttft_ms / 1000);
   }
 
+  /** A provider removed at run time: its circuit series go, rather than showing its last state for ever. */
+  forgetProvider(provider: string): void {
+    for (const candidate of CIRCUIT_STATES) this.#circuitState.remove({ provider, state: candidate });
+  }
+
   setCircuitState(provider: string, state: CircuitState): void {
     for (const candidate of CIRCUIT_STATES) this.#circuitState.set({ provider, state: candidate }, candidate === state ? 1 : 0);
   }

@@ -41,7 +41,7 @@ export interface ResponseDoc {
 export const OPENAPI_TAGS = {
   'Client APIs': 'Generation APIs in the OpenAI (Chat Completions, Responses), Anthropic and Gemini wire formats, stored responses, and the model list.',
   Operator: 'Health, metrics and this API description.',
-  Admin: 'Access tokens (admin key).',
+  Admin: 'Access tokens, providers at run time and config reload (admin key).',
   Records: 'Usage records, stats and exports (admin key).',
   Analytics: 'SQL over usage records and questions in plain language (admin key).',
   Routing: 'The routing engine: how a request would be routed, layer by layer (admin key).',

@@ -3,6 +3,7 @@ import type { Operation, WireFormat } from '../core/index.js';
 import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
 import type { ForwardRequestFrame, ForwardResult } from '../mesh/index.js';
 import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
+import type { PeerPrice } from '../routing/index.js';
 import { modelNotFound } from './model-not-found.js';
 import type { Prepared } from './provider-attempt.js';
 import { primeStream, type Meter } from './streaming.js';
@@ -19,8 +20,10 @@ export interface PeerForwarder {
   readonly selfId: string;
   /** Forwarding is enabled and this request has hops left. */
   canForward(req: GatewayRequest): boolean;
-  /** Peers serving `model`, best first, never `exclude`d ones. */
-  candidates(model: string, exclude: string[], signal: AbortSignal): Promise<string[]>;
+  /** Peers serving `model`, best first, never `exclude`d ones; only those `accept` takes, when given. */
+  candidates(model: string, exclude: string[], signal: AbortSignal, accept?: (peerId: string) => boolean): Promise<string[]>;
+  /** The prices peers advertise for `model` in their signed records (the routing engine's pricing filter reads them). */
+  prices?(model: string): PeerPrice[];
   forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<PeerResponse>;
 }
 
@@ -60,6 +63,7 @@ function peerMessage(text: string): string {
  */
 export async function attemptPeer(
   peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[], localError?: GatewayError,
+  accept?: (peerId: string) => boolean,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
   // Nothing about who asked this node (token id, virtual key, IP, project) goes to the peer: it serves this node,
@@ -72,7 +76,7 @@ export async function attemptPeer(
   // finder then asks the DHT for others) before the request fails.
   let lastError: unknown;
   for (let round = 0; round < 2; round++) {
-    const candidates = await peers.candidates(req.model, exclude, req.signal);
+    const candidates = await peers.candidates(req.model, exclude, req.signal, accept);
     if (candidates.length === 0) break;
     // max_attempts bounds local and peer attempts together (runFailover counts the shared `attempts`).
     if (attempts.length >= routing.max_attempts) break;

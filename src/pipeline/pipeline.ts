@@ -8,7 +8,7 @@ import type { CircuitBreaker } from '../router/circuit-breaker.js';
 import { answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { fallbackClassOf, noEligibleTarget, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
+import { fallbackClassOf, noEligibleTarget, priceAllows, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
 import { needsOf, takeRoutingOptions } from './routing-options.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
@@ -93,6 +93,9 @@ const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason in
  */
 export class Pipeline {
   private inFlight = 0;
+  /** Each request in flight, with whoever waits for it to finish (streams at their end): see `settled()`. */
+  private readonly running = new Map<number, Array<() => void>>();
+  private requestSeq = 0;
   private readonly providerInFlight = new Map<string, number>();
 
   private readonly router: Router;
@@ -104,6 +107,14 @@ export class Pipeline {
   /** Requests in flight to one provider (the `least_busy` strategy and the load signal read it). */
   providerLoad(providerId: string): number {
     return this.providerInFlight.get(providerId) ?? 0;
+  }
+
+  /**
+   * Resolves once every request in flight now has finished (streams included); later requests are not waited for.
+   * A provider replaced at run time is closed only after this, so the requests it was serving finish on it.
+   */
+  settled(): Promise<void> {
+    return Promise.all([...this.running.values()].map((waiters) => new Promise<void>((resolve) => waiters.push(resolve)))).then(() => undefined);
   }
 
   /** Requests being served right now (advertised as mesh capacity). */
@@ -122,6 +133,12 @@ export class Pipeline {
       attempts: [], status: 0, findings: [], warnings: [],
     };
     this.inFlight += 1;
+    const seq = (this.requestSeq += 1);
+    this.running.set(seq, []);
+    const done = () => {
+      for (const wake of this.running.get(seq) ?? []) wake();
+      this.running.delete(seq);
+    };
     let admission: Admission | undefined;
     let estimate: Estimate | undefined;
     let finished = false;
@@ -129,6 +146,7 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
+      done();
       if (error !== undefined && clientLeft(req.signal)) {
         // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
         // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
@@ -256,9 +274,10 @@ export class Pipeline {
   plan(req: GatewayRequest, canonical: CanonicalRequest | undefined, estimate: Estimate): RoutePlan {
     const rules = this.deps.routingRules?.(req.principal) ?? {};
     const peers = this.deps.peers;
+    const peersAllowed = peers !== undefined && peers.canForward(req);
     return this.router.plan({
       model: req.model, needs: needsOf(req, canonical, estimate), rules, profile: req.profile ?? rules.profile,
-      peersAllowed: peers !== undefined && peers.canForward(req),
+      peersAllowed, ...(peersAllowed && peers.prices ? { peerPrices: (model: string) => peers.prices!(model) } : {}),
     });
   }
 
@@ -297,6 +316,7 @@ export class Pipeline {
     const { canonical, untranslatable } = validated;
     const { routing, server } = this.deps.config;
     const plan = this.plan(req, canonical, estimate);
+    if (plan.profile) outcome.profile = plan.profile;
     if (plan.plan.length === 0 && (plan.candidates.length > 0 || plan.dropped.length > 0)) throw noEligibleTarget(plan);
     const canonicalOnce = () => {
       if (untranslatable) throw untranslatable;
@@ -310,8 +330,31 @@ export class Pipeline {
     const attempts: AttemptRecord[] = outcome.attempts;
     const overCapacity = this.inFlight > server.max_concurrent;
     const targets = this.providerTargets(plan.plan);
+    const meshFirst = plan.plan[0]?.target.peer === true;
     const tried = new Set<string>();
     let last: ProviderTarget | undefined;
+    const peers = this.deps.peers;
+    const meshTarget = plan.plan.find((p) => p.target.peer)?.target;
+    const viaMesh = async () => {
+      meter = newMeter(performance.now());
+      outcome.upstreamCalled = true;
+      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model));
+      outcome.peer = result.peerId;
+      outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
+      outcome.model = result.model;
+      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false, plan };
+    };
+    const meshAllowed = peers !== undefined && meshTarget !== undefined && peers.canForward(req);
+    // A plan that ranks the mesh first (`cheapest`, with a peer's advert below every local price) asks it first;
+    // local targets are then the failover.
+    if (meshAllowed && meshFirst) {
+      try {
+        return await viaMesh();
+      } catch (err) {
+        localError = toGatewayError(err);
+        if (req.signal.aborted || !answerableElsewhere(localError) || targets.length === 0) throw localError;
+      }
+    }
     const runPlan = (list: ProviderTarget[]) => runFailover(list, async (target) => {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
@@ -348,19 +391,24 @@ export class Pipeline {
       localError = new GatewayError('node_at_capacity', `This node is at capacity (${server.max_concurrent} requests in flight).`, { retryAfter: 1 });
     }
 
-    const peers = this.deps.peers;
-    const meshTarget = plan.plan.find((p) => p.target.peer)?.target;
-    if (peers && meshTarget && peers.canForward(req)) {
-      meter = newMeter(performance.now());
-      outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers, forPeers(req, meshTarget.model), meter, routing, attempts, localError);
-      outcome.peer = result.peerId;
-      outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
-      outcome.model = result.model;
-      return { prepared: result.prepared, target: `peer:${result.peerId}`, attempts, meter, estimated: false, plan };
-    }
+    if (meshAllowed && !meshFirst) return viaMesh();
     if (localError) throw localError;
     throw modelNotFound(req.model, { suggestions: this.deps.catalog.closeMatches(req.model) });
+  }
+
+  /**
+   * Under price rules (the credential's, or the profile's `max_price`), only peers whose signed advert passes them are
+   * forwarded to — the same test the filter made on the mesh target's price. Without any: every peer.
+   */
+  private peerPriceFilter(req: GatewayRequest, plan: RoutePlan, model: string): ((peerId: string) => boolean) | undefined {
+    const rules = this.deps.routingRules?.(req.principal) ?? {};
+    const profile = plan.profile ? this.router.profile(plan.profile) : undefined;
+    if (!rules.freeOnly && rules.maxInputPrice === undefined && rules.maxOutputPrice === undefined && profile?.max_price === undefined) return undefined;
+    const prices = new Map((this.deps.peers?.prices?.(model) ?? []).map((p) => [p.peerId, p]));
+    return (peerId) => {
+      const price = prices.get(peerId);
+      return priceAllows({ inputPrice: price?.inputPerMTok, outputPrice: price?.outputPerMTok }, rules, profile);
+    };
   }
 
   private providerTargets(planned: PlannedTarget[]): ProviderTarget[] {

@@ -1,7 +1,7 @@
 import type { Secret, WireFormat } from '../core/index.js';
 import { badRequest } from '../errors/index.js';
-import type { CanonicalRequest, CanonicalResponse, StreamEvent } from '../formats/canonical.js';
-import { betasLostInTranslation, codecs, providerCodecs, wantsReasoningText, type ProviderCodec, type ResponseContext } from '../formats/index.js';
+import type { CanonicalRequest, CanonicalResponse, StreamEvent, Usage } from '../formats/canonical.js';
+import { betasLostInTranslation, codecs, NOT_SCANNED, providerCodecs, scanTopLevelObject, wantsReasoningText, type FormatCodec, type ProviderCodec, type ResponseContext } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
 import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
@@ -67,12 +67,13 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   const lostBetas = req.anthropicBeta && !passHeaders ? betasLostInTranslation(req.anthropicBeta) : [];
   if (lostBetas.length) warnings = [...warnings, `anthropic-beta (${lostBetas.join(', ')})`];
   const upstream = await provider.call({ operation: 'chat', model: upstreamModel, stream: req.stream, body, format, signal: ctx.signal, apiKey: ctx.apiKey, requestId: req.id, passHeaders, keyTrail: meter.keys });
+  if (upstream.warnings?.length) warnings = [...warnings, ...upstream.warnings];
 
   if (!req.stream) {
     if (sameFormat) {
-      const text = await upstream.text();
-      const usage = client.usageFromResponse(parseUpstreamJson(provider.id, text));
-      const bytes = Buffer.from(text);
+      // The upstream's bytes go to the client unchanged; only the usage is read out of them.
+      const bytes = await upstream.bytes();
+      const usage = passthroughUsage(client, bytes, provider.id);
       if (usage) meter.usage = usage;
       meter.ttftMs = performance.now() - meter.startedAt;
       return { body: { kind: 'bytes', value: bytes }, warnings, contentType: JSON_TYPE };
@@ -118,12 +119,23 @@ async function* withModel(events: AsyncIterable<StreamEvent>, model: string): As
   for await (const event of events) yield event.type === 'start' && !event.model ? { ...event, model } : event;
 }
 
-function parseUpstreamJson(providerId: string, text: string): unknown {
+/**
+ * Usage of a pass-through answer: its usage field scanned out of the bytes (the whole body is not parsed), else — no
+ * usage object there, or bytes that do not end the JSON object — the body parsed whole, which refuses one that is not
+ * JSON (a proxy's HTML error page) as it always did.
+ */
+const UTF8 = new TextDecoder();
+
+function passthroughUsage(codec: FormatCodec, bytes: Uint8Array, providerId: string): Usage | undefined {
+  const scanned = scanTopLevelObject(bytes, codec.usageField);
+  if (scanned !== NOT_SCANNED) return codec.usageFromResponse({ [codec.usageField]: scanned });
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(UTF8.decode(bytes)); // as fetch's text(): a byte-order mark is dropped
   } catch (err) {
     throw invalidJson(providerId, err);
   }
+  return codec.usageFromResponse(body);
 }
 
 /** Whether an OpenAI client asked for the usage chunk; other formats always carry usage. */

@@ -79,4 +79,6 @@ export interface Outcome {
   upstreamCalled?: boolean;
   /** The response cache was in play: answered from it (costs nothing), or served and stored. */
   cache?: 'hit' | 'miss';
+  /** The routing profile the request was planned with. */
+  profile?: string;
 }

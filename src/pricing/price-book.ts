@@ -29,7 +29,7 @@ export interface CostResult {
  * family), then the maintained catalog.
  */
 export class PriceBook {
-  readonly #overrides: Map<string, ModelPrice>;
+  #overrides: Map<string, ModelPrice>;
   /**
    * Catalog look-ups by provider type, model and UTC day (catalog prices change on dates, never within a day). A
    * look-up walks the whole catalog, and every request prices itself up to three times (reservation estimate,
@@ -38,9 +38,13 @@ export class PriceBook {
   readonly #cache = new Map<string, ModelPrice | null>();
 
   constructor(config: PricingConfig = {}) {
-    this.#overrides = new Map(
-      Object.entries(config).map(([model, override]) => [model.trim().toLowerCase(), fromOverride(model, override)]),
-    );
+    this.#overrides = overridesOf(config);
+  }
+
+  /** Takes new `[pricing]` overrides (a config reload): requests priced from now on use them. */
+  reconfigure(config: PricingConfig): void {
+    this.#overrides = overridesOf(config);
+    this.#cache.clear();
   }
 
   /** The price of `model` (for GET /v1/models and the mesh advertisement); undefined when unknown. */
@@ -72,6 +76,10 @@ export class PriceBook {
     if (!price) return { costMicros: null, priced: false };
     return { costMicros: costMicros(price, query.usage), priced: true, pricedAs: `${price.source}:${price.model}` };
   }
+}
+
+function overridesOf(config: PricingConfig): Map<string, ModelPrice> {
+  return new Map(Object.entries(config).map(([model, override]) => [model.trim().toLowerCase(), fromOverride(model, override)]));
 }
 
 function fromOverride(model: string, override: ModelPriceOverride): ModelPrice {

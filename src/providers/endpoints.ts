@@ -2,7 +2,7 @@ import { ConfigError, type WireFormat } from '../core/index.js';
 import type { GenerationEndpoint, ProviderConfig, ProviderType } from '../core-config/index.js';
 import { DEFAULT_BASE_URLS, presetOf } from '../core-config/index.js';
 import { bedrockEndpoints } from './bedrock/endpoints.js';
-import { applyPresetQuirks } from './preset-quirks.js';
+import { applyPresetQuirks, presetDroppedFields } from './preset-quirks.js';
 import type { Operation, ProviderEndpoints } from './types.js';
 import { vertexEndpoints } from './vertex/endpoints.js';
 
@@ -102,6 +102,7 @@ const openaiCompatible: Builder = (config, env) => {
     ...endpoints,
     headers: (key) => endpoints.headers(key ?? envKey),
     prepareBody: (op, _model, body) => applyPresetQuirks(preset, op, body),
+    droppedFields: (op, _model, body) => presetDroppedFields(preset, op, body),
     ...(preset.discovery ? {} : { models: undefined }),
   };
 };

@@ -192,6 +192,7 @@ export class HttpProvider implements Provider {
     const { signal } = deadline;
     const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
     const payload = JSON.stringify(this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body);
+    const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body) ?? [];
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
     const failure = (err: unknown): Error => {
@@ -255,11 +256,13 @@ export class HttpProvider implements Provider {
         }
       })(),
       text: () => read(() => body.text()),
+      bytes: () => read(() => body.bytes()),
       json: () => read(() => body.json()),
       abort: () => {
         deadline.clear();
         body.destroy();
       },
+      ...(dropped.length ? { warnings: dropped } : {}),
     };
   }
 

@@ -6,6 +6,23 @@ import type { Operation } from './types.js';
  * fields it names otherwise renamed, and no `stream_options` where streams take none. Applied to the body as it is
  * about to be sent, so a client's own body (passed through) and a translated one are treated alike.
  */
+/**
+ * The fields of a chat body that `applyPresetQuirks` leaves out because the preset's server refuses them, named for
+ * x-meshgate-warnings (a client that asked for `logprobs` learns it got none, rather than finding out by absence).
+ * `stream_options` is not among them: the gateway adds it itself to count usage, and counts it without it too.
+ */
+export function presetDroppedFields(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): string[] {
+  if (op !== 'chat') return [];
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  const inMessages = (preset.unsupportedMessageFields ?? []).filter((field) => messages.some((m) => isObject(m) && m[field] !== undefined));
+  return [
+    ...preset.unsupported.filter((field) => field !== 'stream_options' && body[field] !== undefined),
+    ...inMessages.map((field) => `messages[].${field}`),
+  ].map((field) => `${field} (${preset.title} does not take it)`);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+
 export function applyPresetQuirks(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): Record<string, unknown> {
   if (op !== 'chat') return body;
   const out: Record<string, unknown> = { ...body };
@@ -15,6 +32,15 @@ export function applyPresetQuirks(preset: ProviderPreset, op: Operation, body: R
     delete out[other];
   }
   for (const field of preset.unsupported) delete out[field];
+  const messageFields = preset.unsupportedMessageFields ?? [];
+  if (messageFields.length && Array.isArray(out.messages)) {
+    out.messages = (out.messages as unknown[]).map((m) => {
+      if (!isObject(m) || !messageFields.some((field) => m[field] !== undefined)) return m;
+      const kept = { ...m };
+      for (const field of messageFields) delete kept[field];
+      return kept;
+    });
+  }
   if (!preset.streamOptions) delete out.stream_options;
   for (const [from, to] of Object.entries(preset.renamed ?? {})) {
     if (out[from] === undefined) continue;

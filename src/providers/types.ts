@@ -39,9 +39,13 @@ export interface UpstreamResponse {
   /** The response body as it arrives; consuming it is the caller's job (or `text()`/`json()`). */
   body: AsyncIterable<Uint8Array>;
   text(): Promise<string>;
+  /** The whole body as bytes, exactly as received (pass-through answers are written back as they are). */
+  bytes(): Promise<Uint8Array>;
   json(): Promise<unknown>;
   /** Stops the body download (used when the client goes away). */
   abort(): void;
+  /** Request fields the provider's own rules left out of the body sent (a preset's quirks), for x-meshgate-warnings. */
+  warnings?: string[];
 }
 
 /**
@@ -71,6 +75,8 @@ export interface ProviderEndpoints {
   authorize?(request: SignableRequest, apiKey: string | undefined, signal: AbortSignal): Promise<Record<string, string>>;
   /** Provider-specific body adjustments after translation (Vertex's Claude: no `model`, its own `anthropic_version`). */
   prepareBody?(op: Operation, model: string, body: Record<string, unknown>): Record<string, unknown>;
+  /** What `prepareBody` leaves out of this body that the client asked for, each named with why (x-meshgate-warnings). */
+  droppedFields?(op: Operation, model: string, body: Record<string, unknown>): string[];
   /** The `accept` header of a streaming request (default `text/event-stream`). */
   streamAccept?: string;
   /**

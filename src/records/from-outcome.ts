@@ -54,6 +54,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     served_by: servedBy,
     peer: outcome.peer ?? null,
     cache: outcome.cache ?? null,
+    profile: outcome.profile ?? null,
     findings: outcome.findings.map((f) => ({ ...f })),
     client_aborted: outcome.clientAborted ?? false,
     client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,

@@ -294,6 +294,18 @@ export class RecordStore {
     return { data, next_cursor: more && lastKey !== undefined ? encodeCursor(lastKey) : null };
   }
 
+  /** Every record key (`<time>!<id>`), oldest first, after what is queued has been written (the SQL index compares them with its own). */
+  async *keys(): AsyncGenerator<string> {
+    await this.flush();
+    for await (const key of this.#records.keys()) yield key;
+  }
+
+  /** The records stored under `keys`, in their order; keys no longer stored are left out. */
+  async getMany(keys: string[]): Promise<UsageRecord[]> {
+    const records = await this.#records.getMany(keys);
+    return records.filter((record): record is UsageRecord => record !== undefined);
+  }
+
   /** Every record in `filters`' range that matches them, as [key, record], oldest first unless `newestFirst`. */
   async *scan(
     filters: RecordFilters,

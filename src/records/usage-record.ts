@@ -83,6 +83,8 @@ export const usageRecordSchema = z.object({
   client_ip: z.string().max(64).nullable().optional(),
   /** ISO 3166-1 alpha-2 country of `client_ip` from the country database; null when unknown (private ranges). */
   country: z.string().regex(/^[A-Z]{2}$/).nullable().optional(),
+  /** The routing profile the request was planned with (header, body, or the credential's default); null when none. */
+  profile: z.string().min(1).max(64).nullable().default(null),
 });
 
 export type UsageRecord = z.infer<typeof usageRecordSchema>;

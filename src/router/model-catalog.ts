@@ -30,56 +30,71 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+function entryOf(provider: Provider): Entry {
+  const listed = provider.config.models ?? [];
+  return {
+    provider,
+    models: new Set([...listed.filter((m) => m !== '*'), ...Object.keys(provider.config.model_map)]),
+    wildcard: listed.includes('*'),
+    discovered: provider.config.models === undefined,
+  };
+}
+
 /**
  * Which provider serves which model. Providers with a `models` list serve exactly those (plus `model_map` keys);
  * `"*"` serves anything; providers without a list are asked for theirs at start and every discovery interval.
  * Order of routes = order of providers in the config (that is the failover order).
  */
 export class ModelCatalog {
-  private readonly entries: Entry[];
+  private entries: Entry[];
   private timer?: NodeJS.Timeout;
+  private discoveryTimeoutMs = 5_000;
 
   constructor(providers: Provider[], private readonly logger?: Logger) {
-    this.entries = providers.map((provider) => {
-      const listed = provider.config.models ?? [];
-      return {
-        provider,
-        models: new Set([...listed.filter((m) => m !== '*'), ...Object.keys(provider.config.model_map)]),
-        wildcard: listed.includes('*'),
-        discovered: provider.config.models === undefined,
-      };
-    });
+    this.entries = providers.map(entryOf);
   }
 
-  /** Discovers model lists now, then again every `intervalMs` in the background. */
+  /** Discovers model lists now, then again every `intervalMs` in the background (providers added later included). */
   async start(intervalMs: number, timeoutMs = 5_000): Promise<void> {
+    this.discoveryTimeoutMs = timeoutMs;
     await this.discover(timeoutMs);
-    if (this.entries.some((e) => e.discovered)) {
-      this.timer = setInterval(() => void this.discover(timeoutMs), intervalMs);
-      this.timer.unref();
-    }
+    this.timer = setInterval(() => void this.discover(timeoutMs), intervalMs);
+    this.timer.unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /**
+   * Replaces the provider list (run-time changes, config reload). A provider passed again as the same object keeps
+   * its discovered models; a new object starts afresh and, when it discovers its models, is asked for them now
+   * (bounded by the discovery timeout) before it takes requests, unless `discover` is false (at start, where
+   * `start` discovers every provider).
+   * Requests already routed hold their `Route` and finish on the provider they were given.
+   */
+  async replace(providers: Provider[], options: { discover: boolean } = { discover: true }): Promise<void> {
+    const kept = new Map(this.entries.map((e) => [e.provider, e]));
+    const fresh = providers.filter((p) => !kept.has(p)).map(entryOf);
+    if (options.discover) await Promise.all(fresh.filter((e) => e.discovered).map((e) => this.discoverEntry(e, this.discoveryTimeoutMs)));
+    const byProvider = new Map(fresh.map((e) => [e.provider, e]));
+    this.entries = providers.map((p) => kept.get(p) ?? byProvider.get(p)!);
+  }
+
   async discover(timeoutMs: number): Promise<void> {
-    await Promise.all(
-      this.entries
-        .filter((e) => e.discovered)
-        .map(async (entry) => {
-          try {
-            const models = await entry.provider.discoverModels(AbortSignal.timeout(timeoutMs));
-            entry.models = new Set([...models, ...Object.keys(entry.provider.config.model_map)]);
-            entry.lastError = undefined;
-            this.logger?.info({ provider: entry.provider.id, models: models.length }, 'discovered provider models');
-          } catch (err) {
-            entry.lastError = (err as Error).message;
-            this.logger?.warn({ provider: entry.provider.id, err: entry.lastError }, 'model discovery failed; will retry');
-          }
-        }),
-    );
+    await Promise.all(this.entries.filter((e) => e.discovered).map((entry) => this.discoverEntry(entry, timeoutMs)));
+  }
+
+  private async discoverEntry(entry: Entry, timeoutMs: number): Promise<void> {
+    try {
+      const models = await entry.provider.discoverModels(AbortSignal.timeout(timeoutMs));
+      entry.models = new Set([...models, ...Object.keys(entry.provider.config.model_map)]);
+      entry.lastError = undefined;
+      this.logger?.info({ provider: entry.provider.id, models: models.length }, 'discovered provider models');
+    } catch (err) {
+      entry.lastError = (err as Error).message;
+      this.logger?.warn({ provider: entry.provider.id, err: entry.lastError }, 'model discovery failed; will retry');
+    }
   }
 
   private upstreamName(provider: Provider, model: string): string {
@@ -89,6 +104,11 @@ export class ModelCatalog {
   /** The providers, in config order. */
   providers(): Provider[] {
     return this.entries.map((e) => e.provider);
+  }
+
+  /** One provider by id. */
+  provider(id: string): Provider | undefined {
+    return this.entries.find((e) => e.provider.id === id)?.provider;
   }
 
   /** The route to one provider for a model (its `model_map` applied), whether or not the provider lists the model. */

@@ -2,8 +2,8 @@ import type { Operation } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import type { Provider } from '../providers/index.js';
 import {
-  NO_QUALITY_SIGNALS, planRoute, profileTable,
-  type FallbacksConfig, type GroupView, type ModelEntry, type PricingRules, type Profile, type QualitySignals, type RequestNeeds,
+  NO_QUALITY_SIGNALS, planRoute, priceAllows, profileTable,
+  type FallbacksConfig, type GroupView, type ModelEntry, type PeerPrice, type PricingRules, type Profile, type QualitySignals, type RequestNeeds,
   type RoutePlan, type RoutingEnvironment, type Target, type TargetFacts,
 } from '../routing/index.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
@@ -32,6 +32,8 @@ export interface PlanRequest {
   /** The profile the request names (header or body), else the credential's default. */
   profile?: string;
   peersAllowed: boolean;
+  /** The prices mesh peers advertise for a model (their signed records); absent: the mesh target's price is unknown. */
+  peerPrices?: (model: string) => PeerPrice[];
   random?: () => number;
 }
 
@@ -56,11 +58,29 @@ export class Router {
   /** Per-target config of each group (context window, max output, capabilities), by target key. */
   private readonly targetConfig = new Map<string, NonNullable<ModelEntry['targets']>[number]>();
   quality: QualitySignals;
-  private providersById?: Map<string, Provider>;
 
-  constructor(private readonly deps: RouterDeps) {
-    this.profiles = profileTable(deps.profiles ?? {});
+  constructor(private deps: RouterDeps) {
+    this.profiles = new Map();
     this.quality = deps.quality ?? NO_QUALITY_SIGNALS;
+    this.configure(deps);
+  }
+
+  /**
+   * Takes new groups, aliases, profiles and fallbacks (a config reload). The maps are rebuilt in place, so a plan
+   * made from now on sees the new rules, and one already made keeps the targets it was given.
+   */
+  reconfigure(rules: Pick<RouterDeps, 'models' | 'profiles' | 'fallbacks'>): void {
+    this.deps = { ...this.deps, models: rules.models, profiles: rules.profiles, fallbacks: rules.fallbacks };
+    this.configure(this.deps);
+  }
+
+  private configure(deps: RouterDeps): void {
+    const profiles = profileTable(deps.profiles ?? {});
+    this.profiles.clear();
+    for (const [id, profile] of profiles) this.profiles.set(id, profile);
+    this.groups.clear();
+    this.aliases.clear();
+    this.targetConfig.clear();
     for (const entry of deps.models ?? []) {
       if (entry.alias_of) {
         this.aliases.set(entry.name, entry.alias_of);
@@ -114,7 +134,8 @@ export class Router {
     const name = this.resolveName(request.model);
     const profileId = request.profile ?? this.groups.get(name)?.profile;
     const profile = profileId === undefined ? undefined : this.profile(profileId);
-    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, this.environment(request.peersAllowed));
+    const peerPrice = (model: string) => cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
+    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, this.environment(request.peersAllowed, peerPrice));
   }
 
   /** The provider route for a planned provider target. */
@@ -127,7 +148,7 @@ export class Router {
     return this.facts(target).contextWindow;
   }
 
-  private environment(peersAllowed: boolean): RoutingEnvironment {
+  private environment(peersAllowed: boolean, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): RoutingEnvironment {
     return {
       aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
       group: (name) => this.groups.get(name),
@@ -137,14 +158,17 @@ export class Router {
         return provider !== undefined && serves(provider, operation);
       },
       peersAllowed,
-      facts: (target) => this.facts(target),
+      facts: (target) => this.facts(target, peerPrice),
       signals: (target) => this.stats.signals(target.key),
       quality: this.quality,
     };
   }
 
-  private facts(target: Target): TargetFacts {
-    if (target.peer) return { circuit: 'closed', inFlight: 0, capacity: 0 };
+  private facts(target: Target, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): TargetFacts {
+    if (target.peer) {
+      const price = peerPrice(target.model);
+      return { ...(price ? { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok, pricedBy: price.peerId } : {}), circuit: 'closed', inFlight: 0, capacity: 0 };
+    }
     const provider = this.provider(target.provider);
     const configured = this.groupTargetConfig(target);
     const price = provider && this.deps.priceOf?.(target.model, provider);
@@ -161,13 +185,23 @@ export class Router {
   }
 
   private provider(id: string): Provider | undefined {
-    this.providersById ??= new Map(this.deps.catalog.providers().map((p) => [p.id, p]));
-    return this.providersById.get(id);
+    return this.deps.catalog.provider(id);
   }
 
   private groupTargetConfig(target: Target) {
     return target.source === 'group' ? this.targetConfig.get(target.key) : undefined;
   }
+}
+
+/**
+ * The price the mesh target is filtered and ranked by: the cheapest advert (blended) among the peers the pricing
+ * rules allow — the peers a forward will be offered to — else the cheapest of all, so a refusal names it.
+ */
+function cheapestAllowed(prices: PeerPrice[], rules: PricingRules, profile: Profile | undefined): PeerPrice | undefined {
+  const blended = (p: PeerPrice) => p.inputPerMTok + p.outputPerMTok;
+  const cheapest = (list: PeerPrice[]) => list.reduce<PeerPrice | undefined>((best, p) => (best === undefined || blended(p) < blended(best) ? p : best), undefined);
+  const allowed = prices.filter((p) => priceAllows({ inputPrice: p.inputPerMTok, outputPrice: p.outputPerMTok }, rules, profile));
+  return cheapest(allowed) ?? cheapest(prices);
 }
 
 const serves = (provider: Provider, operation: Operation) => provider.supports(operation) || operation === 'count_tokens';

@@ -208,6 +208,11 @@ export class SharedCircuits {
     return breaker;
   }
 
+  /** Stops refreshing a provider no longer served (its shared state stays for the replicas that still serve it). */
+  forget(provider: string): void {
+    this.breakers.delete(provider);
+  }
+
   /** Applies an event at the store (numbered by `seq`, the breaker's sequence after it); the breaker adopts the answer. */
   async send(breaker: SharedCircuitBreaker, event: CircuitEvent, seq: number): Promise<{ granted: boolean }> {
     const sentAt = Date.now();

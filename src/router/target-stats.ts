@@ -72,6 +72,11 @@ export class TargetStats {
     else if (entry.latencyEwma !== undefined) entry.latencyEwma += ALPHA * (sample.durationMs - entry.latencyEwma);
   }
 
+  /** Every target measured so far (`provider/model`; the mesh as `peer:*` and the model). */
+  targets(): string[] {
+    return [...this.entries.keys()];
+  }
+
   signals(key: string): MeasuredSignals {
     const entry = this.entries.get(key);
     if (!entry) return { samples: 0 };

@@ -1,6 +1,8 @@
 import type { Profile } from './config.js';
 import type { PricingRules, RequestNeeds, Target, TargetFacts } from './types.js';
 
+type Priced = Pick<TargetFacts, 'inputPrice' | 'outputPrice'>;
+
 /** Why a target was dropped; `rule` marks the credential's pricing rules (a 403 when they drop everything). */
 export interface DropReason {
   code: 'context_window' | 'max_output' | 'capability' | 'price_rule' | 'profile_provider' | 'profile_region' | 'profile_local_only' | 'profile_max_price' | 'unusable';
@@ -26,6 +28,33 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
   const missing = facts.supports ? required.filter((c) => !facts.supports!.includes(c)) : [];
   if (missing.length) reasons.push({ code: 'capability', message: `does not support ${missing.join(', ')}` });
 
+  const priced = priceReasons(facts, rules, profile);
+  reasons.push(...priced.filter((r) => r.code === 'price_rule'));
+
+  if (profile) {
+    if (profile.providers && (target.peer || !profile.providers.includes(target.provider))) {
+      reasons.push({ code: 'profile_provider', message: `profile "${profile.id}" allows providers ${profile.providers.join(', ')} only` });
+    }
+    if (profile.regions && !(facts.region !== undefined && profile.regions.includes(facts.region))) {
+      reasons.push({ code: 'profile_region', message: `region ${facts.region ?? 'unknown'} is not one of profile "${profile.id}"'s (${profile.regions.join(', ')})` });
+    }
+    if (profile.local_only && target.peer) reasons.push({ code: 'profile_local_only', message: `profile "${profile.id}" is local only` });
+  }
+  reasons.push(...priced.filter((r) => r.code === 'profile_max_price'));
+  return reasons;
+}
+
+/**
+ * Whether a price passes the credential's pricing rules and the profile's `max_price` — the same test the filter
+ * applies to a target, for one peer behind the mesh target (only peers whose advert passes are forwarded to).
+ */
+export function priceAllows(price: Priced, rules: PricingRules, profile: Profile | undefined): boolean {
+  return priceReasons(price, rules, profile).length === 0;
+}
+
+/** The pricing rules' and the profile's `max_price` reasons against a price (unknown fails every rule). */
+function priceReasons(facts: Priced, rules: PricingRules, profile: Profile | undefined): DropReason[] {
+  const reasons: DropReason[] = [];
   const known = facts.inputPrice !== undefined && facts.outputPrice !== undefined;
   if (rules.freeOnly && !(known && facts.inputPrice === 0 && facts.outputPrice === 0)) {
     reasons.push({ code: 'price_rule', message: `the credential allows free models only (input ${price(facts.inputPrice)}, output ${price(facts.outputPrice)})` });
@@ -37,17 +66,8 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
     reasons.push({ code: 'price_rule', message: `output price ${price(facts.outputPrice)} is above the credential's max_output_price of $${rules.maxOutputPrice}/MTok` });
   }
 
-  if (profile) {
-    if (profile.providers && (target.peer || !profile.providers.includes(target.provider))) {
-      reasons.push({ code: 'profile_provider', message: `profile "${profile.id}" allows providers ${profile.providers.join(', ')} only` });
-    }
-    if (profile.regions && !(facts.region !== undefined && profile.regions.includes(facts.region))) {
-      reasons.push({ code: 'profile_region', message: `region ${facts.region ?? 'unknown'} is not one of profile "${profile.id}"'s (${profile.regions.join(', ')})` });
-    }
-    if (profile.local_only && target.peer) reasons.push({ code: 'profile_local_only', message: `profile "${profile.id}" is local only` });
-    if (profile.max_price !== undefined && !(known && Math.max(facts.inputPrice!, facts.outputPrice!) <= profile.max_price)) {
-      reasons.push({ code: 'profile_max_price', message: `price (input ${price(facts.inputPrice)}, output ${price(facts.outputPrice)}) is above profile "${profile.id}"'s max_price of $${profile.max_price}/MTok` });
-    }
+  if (profile?.max_price !== undefined && !(known && Math.max(facts.inputPrice!, facts.outputPrice!) <= profile.max_price)) {
+    reasons.push({ code: 'profile_max_price', message: `price (input ${price(facts.inputPrice)}, output ${price(facts.outputPrice)}) is above profile "${profile.id}"'s max_price of $${profile.max_price}/MTok` });
   }
   return reasons;
 }

@@ -2,10 +2,10 @@ export { CAPABILITIES, PEER_TARGET, STRATEGIES, fallbacksSchema, modelsConfigSch
 export type { Capability, FallbacksConfig, ModelEntry, ModelTargetConfig, Profile, Strategy } from './config.js';
 export { SHIPPED_PROFILE_IDS, profileTable } from './profiles.js';
 export { candidatesFor } from './candidates.js';
-export { dropReasons, type DropReason } from './filter.js';
+export { dropReasons, priceAllows, type DropReason } from './filter.js';
 export { SIGNALS, blendedPrice, scoreTargets, type NormalisedSignals, type SignalName } from './score.js';
 export { rankTargets } from './rank.js';
 export { noEligibleTarget, planRoute, strategyOf, type PlannedTarget, type RouteInput, type RoutePlan } from './engine.js';
 export { fallbackClassOf, type FallbackClass } from './error-class.js';
 export { NO_QUALITY_SIGNALS } from './types.js';
-export type { CircuitView, GroupView, MeasuredSignals, PricingRules, QualitySignals, RequestNeeds, RoutingEnvironment, Target, TargetFacts } from './types.js';
+export type { CircuitView, GroupView, MeasuredSignals, PeerPrice, PricingRules, QualitySignals, RequestNeeds, RoutingEnvironment, Target, TargetFacts } from './types.js';

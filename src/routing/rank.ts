@@ -24,8 +24,8 @@ function byKey(items: RankInput[], key: (item: RankInput) => number | undefined)
  * - `latency`: lowest EWMA of the duration; targets not measured yet go first, once each, so they get measured;
  * - `cheapest`: lowest blended price, unknown prices last;
  * - `score`: highest profile score.
- * Mesh peers and open circuits always come after the rest (peers as today's last tier; an open circuit is
- * kept for panic mode only).
+ * Open circuits always come last (kept for panic mode only), and the mesh after local targets — except under
+ * `cheapest`, where the price the peers advertise competes with local prices, so a cheaper peer goes first.
  */
 export function rankTargets(items: RankInput[], strategy: Strategy, random: () => number = Math.random): RankInput[] {
   let ranked: RankInput[];
@@ -51,6 +51,6 @@ export function rankTargets(items: RankInput[], strategy: Strategy, random: () =
       ranked = byKey(items, (i) => -i.score);
       break;
   }
-  const tier = (i: RankInput) => (i.facts.circuit === 'open' ? 2 : i.target.peer ? 1 : 0);
+  const tier = (i: RankInput) => (i.facts.circuit === 'open' ? 2 : i.target.peer && strategy !== 'cheapest' ? 1 : 0);
   return byKey(ranked, tier);
 }

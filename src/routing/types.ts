@@ -16,6 +16,13 @@ export interface Target {
   source: 'group' | 'catalog' | 'mesh';
 }
 
+/** A price a mesh peer advertises for a model in its signed node record, USD per million tokens. */
+export interface PeerPrice {
+  peerId: string;
+  inputPerMTok: number;
+  outputPerMTok: number;
+}
+
 /** What the node knows about a target right now (config, price catalog, breakers, its own bookkeeping). */
 export interface TargetFacts {
   region?: string;
@@ -25,6 +32,8 @@ export interface TargetFacts {
   /** USD per million tokens; undefined = unknown. */
   inputPrice?: number;
   outputPrice?: number;
+  /** The mesh target (`peer:*`): the peer whose signed advert gives the price above (the cheapest that advertises one). */
+  pricedBy?: string;
   circuit: CircuitView;
   inFlight: number;
   capacity: number;

@@ -76,7 +76,8 @@ export class QualitySignalService {
       requested_model: record.requested_model,
       model: record.model,
       target: targetOf(record),
-      profile: (record as { profile?: string | null }).profile ?? null,
+      // Records written before profiles were recorded have none.
+      profile: record.profile ?? null,
     };
     const previous = await this.store.put(signal);
     if (previous) this.aggregate.remove(previous);

@@ -65,6 +65,8 @@ async function setUp(chromiumPath: string): Promise<void> {
     auth: { mode: ['token', 'key', 'public'] },
     key_map: { [VIRTUAL_KEY]: { label: 'team-a', requests: { limit: 50, period: 'day' } } },
     analytics: { model: 'gpt-4o-mini' },
+    // One user signal (its weight decaying from 1) is enough for a quality figure (the model cards show it).
+    signals: { min_weight: 0.5 },
     mesh: mesh({ bootstrap: b.gateway.mesh!.multiaddrs(), reconcile_interval_seconds: 0 }) });
   adminKey = a.gateway.access.adminKey.secret.reveal();
   for (let i = 0; i < 150 && !a.gateway.mesh!.knownModels().has('gpt-4o'); i++) await new Promise((r) => setTimeout(r, 100));
@@ -182,13 +184,27 @@ describeWithSystemComponent(CHROMIUM, 'the portal in a real browser', (chromiumP
     await page.waitForSelector('[data-testid=tokens] >> text=revoked');
   });
 
-  it('Models: cards with who serves each and the request count of the records', async () => {
+  it('Models: cards with who serves each, the request count of the records and the routing signals per target', async () => {
+    // A user signal about one request, so the card has a quality figure to show.
+    const rated = await chat('gpt-4o-mini');
+    expect(rated.status).toBe(200);
+    await admin('/v1/signals', { method: 'POST', body: JSON.stringify({ request_id: rated.headers.get('x-request-id'), signal: 'thumbs_up' }) });
     await open('#/models');
     const api = await admin('/v1/usage/overview?window=month&top=1000');
     const mini = api.top.model.find((m: { key: string }) => m.key === 'gpt-4o-mini');
     expect(await text('[data-model="gpt-4o-mini"] [data-metric=model-requests]')).toBe(int(mini.requests));
     expect(await text('[data-model="gpt-4o"]')).toContain('peer');
     expect(await text('[data-model="gpt-4o-mini"]')).toContain('a-backup');
+
+    const signals = (await admin('/v1/routing/signals')).data as Array<{ target: string; model: string; success_rate: number | null; quality: { score: number } | null }>;
+    const measured = signals.filter((t) => t.model === 'gpt-4o-mini');
+    expect(measured.length).toBeGreaterThan(0);
+    for (const t of measured) {
+      const shown = `[data-model="gpt-4o-mini"] [data-target="${t.target}"]`;
+      expect((await text(`${shown} [data-signal=success]`)).trim()).toBe(`success ${t.success_rate === null ? '–' : `${(t.success_rate * 100).toFixed(1)} %`}`);
+      expect(await text(`${shown} [data-signal=quality]`)).toContain(t.quality ? t.quality.score.toFixed(2) : '–');
+    }
+    expect(measured.some((t) => t.quality !== null)).toBe(true);
   });
 
   it('Projects and requesters: live list with success rates, clicking through to the project\'s records', async () => {

@@ -15,6 +15,8 @@ export const PROCESS_TEST_TIMEOUT_MS = 180_000;
 export interface NodeProcess {
   child: ChildProcess;
   url: string;
+  /** The config file the node was started with (rewrite it, then SIGHUP, to reload). */
+  configFile: string;
   /** stdout lines and the `msg` of every JSON log line on stderr, as they arrive. */
   stdout: string[];
   logs: Array<Record<string, unknown> & { msg?: string }>;
@@ -83,7 +85,7 @@ export async function startNodeProcess(mock: MockUpstream, dir: string, options:
   // Generous: on a loaded machine a node started from the sources (tsx) can take tens of seconds; it is an event wait.
   const listening = await waitFor(() => stdout.find((l) => l.startsWith('meshgate listening on ')), 'listening line', STARTUP_TIMEOUT_MS);
   return {
-    child, stdout, logs, exited,
+    child, stdout, logs, exited, configFile: config,
     url: listening.slice('meshgate listening on '.length),
     waitForLog: (match, timeoutMs = 10_000) => waitFor(() => logs.find(match), 'matching log line', timeoutMs),
   };

@@ -88,6 +88,29 @@ describe('named OpenAI-compatible presets', () => {
     expect(strict.requests.at(-1)!.body).not.toHaveProperty('stream_options');
   });
 
+  it('names each field a quirk leaves out in x-meshgate-warnings, and nothing for fields it only renames', async () => {
+    const { data, response } = await openai().chat.completions.create({
+      model: 'gpt-4o', logprobs: true, top_logprobs: 2, max_tokens: 20, messages: [{ role: 'user', content: 'groq' }],
+    }).withResponse();
+    expect(data.choices[0]!.message.content).toContain('groq');
+    const sent = pooled.requests.at(-1)!.body;
+    expect(sent).not.toHaveProperty('logprobs');
+    expect(sent).toMatchObject({ max_completion_tokens: 20 });
+    expect(response.headers.get('x-meshgate-warnings')).toBe('logprobs (Groq does not take it), top_logprobs (Groq does not take it)');
+    expect(outcomes.at(-1)!.warnings).toEqual(['logprobs (Groq does not take it)', 'top_logprobs (Groq does not take it)']);
+
+    // A field of each message Groq refuses (messages[].name): left out of every message, named once.
+    const { response: named } = await openai().chat.completions.create({
+      model: 'gpt-4o', messages: [{ role: 'system', content: 'be brief' }, { role: 'user', name: 'ada', content: 'named' }],
+    }).withResponse();
+    expect(pooled.requests.at(-1)!.body.messages).toEqual([{ role: 'system', content: 'be brief' }, { role: 'user', content: 'named' }]);
+    expect(named.headers.get('x-meshgate-warnings')).toBe('messages[].name (Groq does not take it)');
+
+    // Renamed (seed → random_seed) and the gateway's own stream_options: no warning.
+    const { response: renamed } = await openai().chat.completions.create({ model: 'mistral-small-latest', seed: 3, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(renamed.headers.get('x-meshgate-warnings')).toBeNull();
+  });
+
   it('applies them to a translated body too (Anthropic client)', async () => {
     const anthropic = new Anthropic({ baseURL: url, apiKey: 'x', maxRetries: 0 });
     const message = await anthropic.messages.create({ model: 'mistral-small-latest', max_tokens: 40, messages: [{ role: 'user', content: 'translated' }] });

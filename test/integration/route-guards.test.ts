@@ -46,6 +46,11 @@ const EXPECTED: Record<string, Guard> = {
   ])),
   'POST /openai/deployments/:deployment/responses': 'client',
   'GET /v1/providers': 'client',
+  'POST /v1/providers': 'admin',
+  'GET /v1/providers/:id': 'admin',
+  'PATCH /v1/providers/:id': 'admin',
+  'DELETE /v1/providers/:id': 'admin',
+  'POST /v1/admin/reload': 'admin',
   'GET /v1/models': 'client',
   'GET /v1/models/*': 'client',
   'GET /v1beta/models': 'client',
@@ -60,6 +65,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/admin/tokens/:id': 'admin',
   'DELETE /v1/admin/tokens/:id': 'admin',
   'POST /v1/routing/explain': 'admin',
+  'GET /v1/routing/signals': 'admin',
   'GET /v1/stats': 'admin',
   'GET /v1/records': 'admin',
   'GET /v1/records/export': 'admin',
@@ -178,7 +184,7 @@ describe('route guards on a real node with every plugin', () => {
     };
     const app = await buildApp({
       config, logger, pipeline: new Pipeline({ config, catalog, breakers: new Map(), logger }),
-      info: { providers: [], catalog, breakers: new Map(), startedAt: Date.now() },
+      info: { catalog, breakers: new Map(), startedAt: Date.now() },
       authenticate: async () => { throw unauthorized('Missing credentials.', 'missing_credentials'); },
       authorizeAdmin: async () => { throw unauthorized('The admin API needs the admin key.', 'missing_admin_key'); },
       openPlugins: [leak],

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startTestGateway, TEST_KEY, type TestGateway } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 
@@ -123,6 +123,26 @@ describe('profiles', () => {
     expect((await chat('ordered', { headers: { authorization: `Bearer ${token}`, 'x-meshgate-profile': 'quality' } })).profile).toBe('quality');
   });
 
+  it('the profile used is kept on the record: in the records API and as a column of /v1/query', async () => {
+    const response = await fetch(`${node.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-meshgate-profile': 'cheap' },
+      body: JSON.stringify({ model: 'ordered', messages: [{ role: 'user', content: 'which profile?' }] }),
+    });
+    expect(response.status).toBe(200);
+    const id = response.headers.get('x-request-id')!;
+    const admin = { authorization: `Bearer ${node.gateway.access.adminKey.secret.reveal()}`, 'content-type': 'application/json' };
+    await vi.waitFor(async () => expect(await node.gateway.records.get(id)).toMatchObject({ profile: 'cheap', provider: 'cheapp' }), { timeout: 5_000, interval: 20 });
+    const page = (await (await fetch(`${node.url}/v1/records?model=ordered&limit=100`, { headers: admin })).json()) as { data: Array<{ id: string; profile: string | null }> };
+    expect(page.data.find((r) => r.id === id)?.profile).toBe('cheap');
+    await node.gateway.analytics.ready();
+    const sql = await fetch(`${node.url}/v1/query`, { method: 'POST', headers: admin, body: JSON.stringify({ sql: 'SELECT profile FROM records WHERE id = ?', params: [id] }) });
+    expect(((await sql.json()) as { rows: unknown[][] }).rows).toEqual([['cheap']]);
+    // A plain model with no profile in play records none.
+    const plain = await chat('cheap-m');
+    expect(plain.profile).toBeNull();
+  });
+
   it('a malformed meshgate field is a 400, not sent upstream', async () => {
     const result = await chat('ordered', { body: { meshgate: { profile: 'cheap', secret_option: true } } });
     expect([result.status, result.body.error?.code]).toEqual([400, 'invalid_request']);
@@ -232,5 +252,21 @@ describe('POST /v1/routing/explain', () => {
   it('needs the admin key', async () => {
     const response = await fetch(`${node.url}/v1/routing/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'ordered', messages: [] }) });
     expect(response.status).toBe(401);
+  });
+});
+
+describe('GET /v1/routing/signals', () => {
+  it('answers what the Score layer reads per target: measured success and latency percentiles', async () => {
+    for (let i = 0; i < 3; i++) expect((await chat('cheap-m')).status).toBe(200);
+    const response = await fetch(`${node.url}/v1/routing/signals`, { headers: { authorization: `Bearer ${node.gateway.access.adminKey.secret.reveal()}` } });
+    expect(response.status).toBe(200);
+    const { data } = (await response.json()) as { data: Array<{ target: string; provider: string; model: string; samples: number; success_rate: number; duration_ms: { p50: number; p95: number } }> };
+    const measured = data.find((t) => t.target === 'cheapp/cheap-m')!;
+    const engine = node.gateway.router.stats.signals('cheapp/cheap-m');
+    expect(measured).toMatchObject({ provider: 'cheapp', model: 'cheap-m', samples: engine.samples });
+    expect(measured.samples).toBeGreaterThanOrEqual(3);
+    expect(measured.success_rate).toBeCloseTo(engine.successRate!, 3);
+    expect(measured.duration_ms.p50).toBeCloseTo(engine.durationP50!, 3);
+    expect(measured.duration_ms.p95).toBeGreaterThanOrEqual(measured.duration_ms.p50);
   });
 });

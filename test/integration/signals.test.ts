@@ -17,9 +17,9 @@ const ctx = mockAndNode((mock) => [mockProviders(mock).openai], {
 
 const adminKey = () => ctx.node.gateway.access.adminKey.secret.reveal();
 
-/** One chat request as `key`; its request id (from `x-request-id`). */
-async function ask(key: string, content = 'rate me'): Promise<string> {
-  const client = new OpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: key, maxRetries: 0 });
+/** One chat request as `key` (with a routing profile when given); its request id (from `x-request-id`). */
+async function ask(key: string, content = 'rate me', profile?: string): Promise<string> {
+  const client = new OpenAI({ baseURL: `${ctx.node.url}/v1`, apiKey: key, maxRetries: 0, ...(profile ? { defaultHeaders: { 'x-meshgate-profile': profile } } : {}) });
   const { response } = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content }] }).withResponse();
   return response.headers.get('x-request-id')!;
 }
@@ -101,5 +101,22 @@ describe('quality signals', () => {
     expect(group.score).toBeCloseTo(after, 6);
     expect(group.weight).toBeGreaterThan(3);
     expect((await fetch(`${ctx.node.url}/v1/signals/summary`, { headers: { authorization: `Bearer ${KEY_A}` } })).status).toBe(401);
+  });
+
+  it('counts a signal for the profile its request was planned with (from the record), beside the overall figure', async () => {
+    const aggregate = ctx.node.gateway.signals.aggregate;
+    expect(aggregate.scoreOf('openai', 'gpt-4o', 'quality')).toBe(aggregate.scoreOf('openai', 'gpt-4o')); // no own signals yet: the overall figure
+    const ids = [await ask(KEY_A, 'q1', 'quality'), await ask(KEY_A, 'q2', 'quality')];
+    for (const id of ids) {
+      const res = await post(KEY_A, { request_id: id, signal: 'thumbs_up' });
+      expect(res.status).toBe(201);
+      expect(await res.json()).toMatchObject({ profile: 'quality' });
+    }
+    // Only thumbs-up under the profile: its own score is the best one, whatever the overall figure holds.
+    expect(aggregate.scoreOf('openai', 'gpt-4o', 'quality')).toBeCloseTo(1, 6);
+    expect(aggregate.scoreOf('openai', 'gpt-4o')).toBeLessThan(1);
+    const summary = await fetch(`${ctx.node.url}/v1/signals/summary`, { headers: { authorization: `Bearer ${adminKey()}` } });
+    const groups = ((await summary.json()) as { data: Array<{ target: string; model: string; profile: string | null; weight: number }> }).data;
+    expect(groups.find((g) => g.target === 'openai' && g.model === 'gpt-4o' && g.profile === 'quality')?.weight).toBeGreaterThan(1.9);
   });
 });

@@ -132,6 +132,13 @@ export function readConversation(format: ProviderFormat, body: Json): Conversati
     conv.toolNames = (body.toolConfig?.tools ?? []).map((t: Json) => t.toolSpec?.name).filter(Boolean);
     conv.forcedTool = body.toolConfig?.toolChoice?.tool?.name;
     conv.maxTokens = body.inferenceConfig?.maxTokens;
+    // Claude on Bedrock: Anthropic's thinking object in additionalModelRequestFields; its text comes back signed.
+    const thinking = body.additionalModelRequestFields?.thinking;
+    if (thinking?.type === 'enabled') {
+      conv.reasoning = { visible: true };
+      // Thinking counts inside the output limit: the answer gets what is left.
+      if (conv.maxTokens !== undefined && typeof thinking.budget_tokens === 'number') conv.maxTokens -= thinking.budget_tokens;
+    }
   } else {
     texts.push(textOfParts(body.systemInstruction?.parts));
     for (const c of body.contents ?? []) {

@@ -29,6 +29,8 @@ export interface MockUpstreamOptions {
   host?: string;
   /** The AWS credentials Bedrock requests must be signed with (or the API key they may carry). */
   aws?: Partial<MockAwsCredentials>;
+  /** false: `requests` stays empty (a benchmark's long run would otherwise keep every body it was sent). */
+  recordRequests?: boolean;
 }
 
 export interface RecordedRequest {
@@ -84,6 +86,22 @@ export interface MockUpstream {
   abortedByClient(): number;
   waitForRequests(n: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * What Bedrock refuses (400 ValidationException) in Claude's extended thinking, as Anthropic's rules have it: a model
+ * without thinking, a budget under 1,024, an output limit not above the budget, a temperature set alongside.
+ */
+function bedrockThinkingProblem(model: string, body: any): string | undefined { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const thinking = body?.additionalModelRequestFields?.thinking;
+  if (thinking?.type !== 'enabled') return undefined;
+  if (!/anthropic\.claude-(3-7|sonnet-4|opus-4|haiku-4)/.test(model)) return 'The model returned the following errors: extended thinking is not supported for this model';
+  const budget = thinking.budget_tokens;
+  const max = body.inferenceConfig?.maxTokens;
+  if (typeof budget !== 'number' || budget < 1024) return 'The model returned the following errors: thinking.enabled.budget_tokens: Input should be greater than or equal to 1024';
+  if (typeof max !== 'number' || max <= budget) return 'The model returned the following errors: `max_tokens` must be greater than `thinking.budget_tokens`';
+  if (body.inferenceConfig?.temperature !== undefined && body.inferenceConfig.temperature !== 1) return 'The model returned the following errors: `temperature` may only be set to 1 when thinking is enabled';
+  return undefined;
 }
 
 type Operation = 'chat' | 'embeddings' | 'count_tokens' | 'models' | 'token';
@@ -270,7 +288,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       const rawPath = (req.url ?? '/').split('?', 1)[0]!;
       const refusal = await checkAwsAuth(aws, { method: req.method ?? 'POST', rawPath, query: url.searchParams, headers: req.headers, body: text });
       if (refusal) send(res, refusal.status, { message: refusal.message }, { 'x-amzn-errortype': `${refusal.errorType}:http://internal.amazon.com/coral/com.amazon.coral.service/` });
-      return refusal !== undefined;
+      if (refusal) return true;
+      const problem = bedrockThinkingProblem(r.model ?? '', body);
+      if (problem) send(res, 400, { message: problem }, { 'x-amzn-errortype': 'ValidationException:http://internal.amazon.com/coral/com.amazon.coral.service/' });
+      return problem !== undefined;
     }
     if (r.cloud === 'vertex') {
       if (!google!.bearerValid(req.headers.authorization)) {
@@ -303,8 +324,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       } catch {
         body = text;
       }
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() });
-      for (const wake of waiters) wake();
+      if (options.recordRequests !== false) {
+        requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, at: Date.now() });
+        for (const wake of waiters) wake();
+      }
       const r = route(req.method ?? 'GET', url.pathname, url.searchParams);
       if (!r) return send(res, 404, { error: { message: `mock: no route ${req.method} ${url.pathname}` } });
       if (r.operation === 'token') {

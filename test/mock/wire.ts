@@ -127,8 +127,10 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
     };
   }
   if (format === 'bedrock') {
+    const reasoning = visibleReasoning(reply) ? [{ reasoningContent: { reasoningText: { text: visibleReasoning(reply), signature: signatureOf(reply) } } }] : [];
+    const answer = reply.kind === 'text' ? [{ text: reply.text }] : [{ toolUse: { toolUseId: nextId('tooluse_'), name: reply.name, input: reply.arguments } }];
     return {
-      output: { message: { role: 'assistant', content: reply.kind === 'text' ? [{ text: reply.text }] : [{ toolUse: { toolUseId: nextId('tooluse_'), name: reply.name, input: reply.arguments } }] } },
+      output: { message: { role: 'assistant', content: [...reasoning, ...answer] } },
       stopReason: bedrockStop(reply),
       usage: bedrockUsage(usage),
       metrics: { latencyMs: 12 },
@@ -154,13 +156,21 @@ export function jsonResponse(format: ProviderFormat, model: string, reply: Reply
 /** The ConverseStream event-stream messages for this reply, in order (text blocks have no contentBlockStart). */
 export function bedrockStreamFrames(reply: Reply, usage: MockUsage): Uint8Array[] {
   const frames = [bedrockEventMessage('event', 'messageStart', { role: 'assistant' })];
-  if (reply.kind === 'text') {
-    for (const piece of pieces(reply.text)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { text: piece } }));
-  } else {
-    frames.push(bedrockEventMessage('event', 'contentBlockStart', { contentBlockIndex: 0, start: { toolUse: { toolUseId: nextId('tooluse_'), name: reply.name } } }));
-    for (const piece of argumentPieces(reply.arguments)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { toolUse: { input: piece } } }));
+  // Claude's thinking first (block 0): its text in reasoningContent deltas, then its signature in a delta of its own.
+  const thinking = visibleReasoning(reply);
+  if (thinking) {
+    for (const piece of pieces(thinking)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { text: piece } } }));
+    frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: 0, delta: { reasoningContent: { signature: signatureOf(reply) } } }));
+    frames.push(bedrockEventMessage('event', 'contentBlockStop', { contentBlockIndex: 0 }));
   }
-  frames.push(bedrockEventMessage('event', 'contentBlockStop', { contentBlockIndex: 0 }));
+  const index = thinking ? 1 : 0;
+  if (reply.kind === 'text') {
+    for (const piece of pieces(reply.text)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: index, delta: { text: piece } }));
+  } else {
+    frames.push(bedrockEventMessage('event', 'contentBlockStart', { contentBlockIndex: index, start: { toolUse: { toolUseId: nextId('tooluse_'), name: reply.name } } }));
+    for (const piece of argumentPieces(reply.arguments)) frames.push(bedrockEventMessage('event', 'contentBlockDelta', { contentBlockIndex: index, delta: { toolUse: { input: piece } } }));
+  }
+  frames.push(bedrockEventMessage('event', 'contentBlockStop', { contentBlockIndex: index }));
   frames.push(bedrockEventMessage('event', 'messageStop', { stopReason: bedrockStop(reply) }));
   frames.push(bedrockEventMessage('event', 'metadata', { usage: bedrockUsage(usage), metrics: { latencyMs: 12 } }));
   return frames;

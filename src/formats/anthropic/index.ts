@@ -17,6 +17,7 @@ export const anthropicCodec: FormatCodec = {
   encodeStream: (events) => encodeAnthropicStream(events),
   passthroughRequest: (body, model) => ({ body: { ...body, model }, clientWantsStreamUsage: true }),
   tapStreamMessage: (message) => tapAnthropicStreamMessage(message),
+  usageField: 'usage',
   usageFromResponse: (body) => {
     const usage = usageFromAnthropic((body as { usage?: AnthropicUsage })?.usage);
     return usage && { ...usage, inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0 };

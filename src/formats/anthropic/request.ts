@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { badRequest } from '../../errors/index.js';
 import type { CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningRequest, TextPart, ToolChoice } from '../canonical.js';
 import type { TranslatedRequest, TranslationTarget } from '../codec.js';
-import { parseEffort, reasoningBudget } from '../reasoning.js';
+import { MIN_THINKING_TOP_P, planThinking } from '../claude-thinking.js';
+import { parseEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { responseFormatFromAnthropic, structuredOutputForAnthropic } from './structured-output.js';
 
@@ -277,42 +278,25 @@ function continuesUnsignedToolCall(messages: Array<{ role: string; content: Arra
   return call?.role === 'assistant' && !['thinking', 'redacted_thinking'].includes(call.content[0]?.type ?? '');
 }
 
-/** Anthropic's smallest thinking budget (https://docs.claude.com/en/docs/build-with-claude/extended-thinking). */
-const MIN_THINKING_BUDGET = 1_024;
-/** Extended thinking accepts top_p only from 0.95 (and no temperature or top_k changes). */
-const MIN_THINKING_TOP_P = 0.95;
-
 /**
- * Reasoning as `thinking` with a budget from the reasoning table. Anthropic counts thinking inside max_tokens and
- * needs the budget below it: a client limit caps the budget; without one, max_tokens is the default plus the budget.
+ * Reasoning as `thinking` (see claude-thinking.ts for the budget rules); the sampling fields Claude refuses with
+ * thinking are left out and named.
  */
 function applyThinking(body: Record<string, unknown>, req: CanonicalRequest, warnings: string[]): void {
-  const wanted = reasoningBudget(req.reasoning);
-  if (wanted === undefined) return;
-  if (wanted === 0) {
+  const forcedTool = ['any', 'tool'].includes((body.tool_choice as { type?: string } | undefined)?.type ?? '');
+  const unsignedToolCall = continuesUnsignedToolCall(body.messages as Array<{ role: string; content: Array<{ type: string }> }>);
+  const plan = planThinking(req, { forcedTool, unsignedToolCall }, DEFAULT_MAX_TOKENS, 'Anthropic');
+  if (plan.kind === 'unasked') return;
+  if (plan.kind === 'disabled') {
     body.thinking = { type: 'disabled' };
     return;
   }
-  const forced = ['any', 'tool'].includes((body.tool_choice as { type?: string } | undefined)?.type ?? '');
-  if (forced) {
-    warnings.push('reasoning (Anthropic cannot think with a forced tool choice)');
+  if (plan.kind === 'refused') {
+    warnings.push(plan.warning);
     return;
   }
-  if (continuesUnsignedToolCall(body.messages as Array<{ role: string; content: Array<{ type: string }> }>)) {
-    warnings.push('reasoning (the tool call being answered came without its thinking block)');
-    return;
-  }
-  let budget = Math.max(MIN_THINKING_BUDGET, wanted);
-  if (req.maxTokens !== undefined) {
-    budget = Math.min(budget, req.maxTokens - 1);
-    if (budget < MIN_THINKING_BUDGET) {
-      warnings.push(`reasoning (max_tokens is below Anthropic's ${MIN_THINKING_BUDGET}-token thinking minimum)`);
-      return;
-    }
-  } else {
-    body.max_tokens = DEFAULT_MAX_TOKENS + budget;
-  }
-  body.thinking = { type: 'enabled', budget_tokens: budget };
+  body.max_tokens = plan.maxTokens;
+  body.thinking = { type: 'enabled', budget_tokens: plan.budget };
   for (const field of ['temperature', 'top_k'] as const) {
     if (body[field] === undefined) continue;
     delete body[field];

@@ -13,7 +13,7 @@ export { bedrockToolUseId } from './request.js';
  */
 export const bedrockCodec: ProviderCodec = {
   format: 'bedrock',
-  requestFromCanonical: (req) => canonicalToBedrockRequest(req),
+  requestFromCanonical: (req, model) => canonicalToBedrockRequest(req, model),
   responseToCanonical: bedrockResponseToCanonical,
   decodeStream: decodeBedrockStream,
   streamMessages: decodeEventStream,

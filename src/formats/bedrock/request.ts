@@ -1,5 +1,6 @@
 import { badRequest } from '../../errors/index.js';
 import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
+import { MIN_THINKING_TOP_P, planThinking } from '../claude-thinking.js';
 import type { TranslatedRequest } from '../codec.js';
 
 /**
@@ -86,7 +87,59 @@ const METADATA_VALUE = /^[a-zA-Z0-9\s:_@$#=/+,.-]{0,256}$/;
 
 const hasToolBlocks = (messages: CanonicalMessage[]) => messages.some((m) => m.content.some((p) => p.type === 'tool_call' || p.type === 'tool_result'));
 
-export function canonicalToBedrockRequest(req: CanonicalRequest): TranslatedRequest {
+/**
+ * Claude models on Bedrock that take extended thinking: Claude 3.7 and every Claude from 4 on, by model id, inference
+ * profile (`us.anthropic.…`) or an ARN that names one (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-extended-thinking.html).
+ * Older Claude models (3.5, 3, Instant, v2) refuse the `thinking` field.
+ */
+const THINKING_CLAUDE = /anthropic\.claude-(?!3-(?:5-|haiku|sonnet|opus)|instant|v2)/;
+
+/** Output limit sent with thinking when the client gave none (Claude's default on Anthropic's API, as the Anthropic codec sends). */
+const DEFAULT_THINKING_MAX_TOKENS = 4_096;
+
+/** Whether the last user turn answers a tool call whose assistant turn does not start with signed reasoning. */
+function continuesUnsignedToolCall(messages: CanonicalMessage[]): boolean {
+  const last = messages.at(-1);
+  if (last?.role !== 'user' || !last.content.some((p) => p.type === 'tool_result')) return false;
+  const call = messages.at(-2);
+  const first = call?.content[0];
+  return call?.role === 'assistant' && !(first?.type === 'reasoning' && first.signature);
+}
+
+/**
+ * Reasoning for a Claude model as Converse takes it: Anthropic's own `thinking` object in
+ * `additionalModelRequestFields` (same budget rules as Anthropic's API: claude-thinking.ts), with `maxTokens` above
+ * the budget and without the sampling settings Claude refuses with thinking. Other models: named as dropped.
+ */
+function applyReasoning(body: Record<string, unknown>, req: CanonicalRequest, model: string, warnings: string[]): void {
+  if (!req.reasoning) return;
+  if (!THINKING_CLAUDE.test(model)) {
+    warnings.push('reasoning (this Bedrock model takes no extended thinking)');
+    return;
+  }
+  const choice = (body.toolConfig as { toolChoice?: Record<string, unknown> } | undefined)?.toolChoice;
+  const forcedTool = choice !== undefined && ('any' in choice || 'tool' in choice);
+  const plan = planThinking(req, { forcedTool, unsignedToolCall: continuesUnsignedToolCall(req.messages) }, DEFAULT_THINKING_MAX_TOKENS, 'Claude');
+  if (plan.kind === 'unasked') return;
+  if (plan.kind === 'refused') {
+    warnings.push(plan.warning);
+    return;
+  }
+  body.additionalModelRequestFields = { thinking: plan.kind === 'disabled' ? { type: 'disabled' } : { type: 'enabled', budget_tokens: plan.budget } };
+  if (plan.kind === 'disabled') return;
+  const inference = (body.inferenceConfig ??= {}) as Record<string, unknown>;
+  inference.maxTokens = plan.maxTokens;
+  if (inference.temperature !== undefined) {
+    delete inference.temperature;
+    warnings.push('temperature (Claude takes none with thinking)');
+  }
+  if (typeof inference.topP === 'number' && inference.topP < MIN_THINKING_TOP_P) {
+    delete inference.topP;
+    warnings.push(`top_p (Claude takes ${MIN_THINKING_TOP_P} to 1 with thinking)`);
+  }
+}
+
+export function canonicalToBedrockRequest(req: CanonicalRequest, model = ''): TranslatedRequest {
   if (req.n !== undefined && req.n > 1) throw badRequest('Bedrock Converse returns one choice per request; n > 1 cannot be served by this provider.', 'n');
   const warnings: string[] = [];
   const body: Record<string, unknown> = { messages: req.messages.map(message) };
@@ -125,6 +178,6 @@ export function canonicalToBedrockRequest(req: CanonicalRequest): TranslatedRequ
   if (req.presencePenalty !== undefined) warnings.push('presence_penalty');
   if (req.frequencyPenalty !== undefined) warnings.push('frequency_penalty');
   if (req.responseFormat && req.responseFormat.type !== 'text') warnings.push('response_format');
-  if (req.reasoning) warnings.push('reasoning');
+  applyReasoning(body, req, model, warnings);
   return { body, warnings };
 }

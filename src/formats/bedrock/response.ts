@@ -21,7 +21,12 @@ const blockSchema = z
   .object({
     text: z.string().optional(),
     toolUse: z.object({ toolUseId: z.string(), name: z.string(), input: z.unknown() }).loose().optional(),
-    reasoningContent: z.object({ reasoningText: z.object({ text: z.string().optional(), signature: z.string().optional() }).loose().optional() }).loose().optional(),
+    // Claude's thinking: its text with the signature that lets it be replayed, or (redacted by safety systems) an
+    // opaque blob, which has no canonical form and is passed on as empty reasoning, as Anthropic's redacted_thinking is.
+    reasoningContent: z.object({
+      reasoningText: z.object({ text: z.string().optional(), signature: z.string().optional() }).loose().optional(),
+      redactedContent: z.string().optional(),
+    }).loose().optional(),
   })
   .loose();
 
@@ -70,7 +75,7 @@ export function bedrockResponseToCanonical(body: unknown): CanonicalResponse {
     else if (block.reasoningContent?.reasoningText) {
       const { text, signature } = block.reasoningContent.reasoningText;
       content.push({ type: 'reasoning', text: text ?? '', ...(signature ? { signature } : {}) });
-    }
+    } else if (block.reasoningContent?.redactedContent !== undefined) content.push({ type: 'reasoning', text: '' });
   }
   // Converse responses carry no id (the request id is the x-amzn-requestid header) and no model name.
   return { id: 'bedrock-response', model: '', content, stopReason: stopReasonFromBedrock(response.stopReason), usage: usageFromBedrock(response.usage) };

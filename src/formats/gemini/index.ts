@@ -26,6 +26,7 @@ export const geminiCodec: FormatCodec = {
   encodeStream: (events) => encodeGeminiStream(events),
   passthroughRequest: (body) => geminiPassthroughRequest(body),
   tapStreamMessage: (message) => tapGeminiStreamMessage(message),
+  usageField: 'usageMetadata',
   usageFromResponse: usageFromGeminiResponse,
   embeddings: {
     requestToCanonical: geminiEmbeddingRequestToCanonical,

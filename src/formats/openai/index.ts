@@ -25,6 +25,7 @@ export const openaiCodec: FormatCodec = {
     };
   },
   tapStreamMessage: tapOpenAIStreamMessage,
+  usageField: 'usage',
   usageFromResponse: (body) => usageFromOpenAI((body as { usage?: Parameters<typeof usageFromOpenAI>[0] })?.usage),
   embeddings: {
     requestToCanonical: (body) => openaiEmbeddingRequestToCanonical(body),

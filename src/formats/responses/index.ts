@@ -22,5 +22,6 @@ export const responsesCodec: FormatCodec = {
   // Usage is always in the terminal event: nothing to ask for, nothing to hold back.
   passthroughRequest: (body, model) => ({ body: { ...withoutForeignReasoning(body), model }, clientWantsStreamUsage: true }),
   tapStreamMessage: (message) => tapResponsesStreamMessage(message),
+  usageField: 'usage',
   usageFromResponse: (body) => usageFromResponses((body as { usage?: ResponsesUsage })?.usage),
 };

@@ -36,6 +36,7 @@ const providerSchema = z.looseObject({
   keys: z.array(z.string()).optional().describe('Labels of the provider\'s keys, when it has several (never their values).'),
   models: z.array(z.string()).describe('`*` first when the provider serves any model.'),
   circuit: circuitSchema,
+  source: z.enum(['config', 'runtime']).optional().describe('`config`: from the config file; `runtime`: added through `POST /v1/providers`.'),
   discovery_error: z.string().optional(),
 });
 

@@ -10,8 +10,10 @@ import { healthDoc, providersDoc } from './info-docs.js';
 
 
 export interface InfoDeps {
-  providers: Provider[];
+  /** The providers serving now (run-time changes included), in failover order, with their model lists. */
   catalog: ModelCatalog;
+  /** Where a provider comes from: the config file or the run-time API. */
+  sourceOf?: (providerId: string) => 'config' | 'runtime' | undefined;
   breakers: Map<string, CircuitBreaker>;
   startedAt: number;
   /** Context length and prices per million tokens, where the price catalog (or the operator's config) knows them. */
@@ -37,12 +39,13 @@ export function infoRoutes(deps: InfoDeps): FastifyPluginAsync {
       ...(p.config.keys || p.config.api_keys ? { keys: providerKeyLabels(p.config) } : {}),
       models: models?.wildcard ? ['*', ...models.models] : models?.models ?? [],
       circuit: deps.breakers.get(p.id)?.state() ?? 'closed',
+      ...(deps.sourceOf ? { source: deps.sourceOf(p.id) ?? 'config' } : {}),
       ...(models?.lastError ? { discovery_error: models.lastError } : {}),
     };
   };
 
   return async (app) => {
-    app.get('/v1/providers', { config: { format: 'openai', doc: providersDoc } }, async () => ({ object: 'list', data: deps.providers.map(providerView) }));
+    app.get('/v1/providers', { config: { format: 'openai', doc: providersDoc } }, async () => ({ object: 'list', data: deps.catalog.providers().map(providerView) }));
   };
 }
 
@@ -53,7 +56,7 @@ export function healthRoute(deps: InfoDeps): FastifyPluginAsync {
       status: 'ok',
       version: VERSION,
       uptime_s: Math.round((Date.now() - deps.startedAt) / 1000),
-      providers: deps.providers.map((p) => ({ id: p.id, type: p.type, circuit: deps.breakers.get(p.id)?.state() ?? 'closed' })),
+      providers: deps.catalog.providers().map((p) => ({ id: p.id, type: p.type, circuit: deps.breakers.get(p.id)?.state() ?? 'closed' })),
       ...(deps.health?.() ?? {}),
     }));
   };

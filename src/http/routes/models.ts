@@ -41,7 +41,7 @@ const GEMINI_METHODS: Record<string, string[]> = {
 function modelRows(deps: InfoDeps) {
   const routingRow = (name: NonNullable<ReturnType<NonNullable<InfoDeps['routingNames']>>>[number]): ModelRow => {
     const providers = [...new Set((name.targets ?? []).map((t) => t.provider).filter((p) => !p.startsWith('peer:')))];
-    const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
+    const serving = providers.map((pid) => deps.catalog.provider(pid)).filter((p): p is Provider => p !== undefined);
     return {
       id: name.id, providers, peers: [], capabilities: capabilitiesOf(name.id, serving, (name.targets ?? []).some((t) => t.provider.startsWith('peer:'))),
       ...(name.kind === 'group' ? { group: { strategy: name.strategy ?? 'ordered', targets: name.targets ?? [] } } : { aliasOf: name.aliasOf }),
@@ -49,7 +49,7 @@ function modelRows(deps: InfoDeps) {
   };
   const row = (id: string, providers: string[], peers: string[]): ModelRow => {
     const price = deps.prices?.priceFor(id);
-    const serving = providers.map((pid) => deps.providers.find((p) => p.id === pid)).filter((p): p is Provider => p !== undefined);
+    const serving = providers.map((pid) => deps.catalog.provider(pid)).filter((p): p is Provider => p !== undefined);
     return {
       id, providers, peers,
       ...(price?.contextWindow ? { contextLength: price.contextWindow } : {}),

@@ -17,16 +17,18 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A record store whose scan yields one record, then waits for `release`. */
+/** A record store whose keys come one, then the other once `release` is called. */
 function slowRecords(): { records: RecordStore; release: () => void } {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
+  const stored: Record<string, UsageRecord> = { '1!r1': makeRecord({ id: 'r1', time: 1 }), '2!r2': makeRecord({ id: 'r2', time: 2 }) };
   const records = {
-    async *scan(): AsyncGenerator<[string, UsageRecord]> {
-      yield ['k1', makeRecord({ id: 'r1', time: 1 })];
+    async *keys(): AsyncGenerator<string> {
+      yield '1!r1';
       await released;
-      yield ['k2', makeRecord({ id: 'r2', time: 2 })];
+      yield '2!r2';
     },
+    getMany: async (keys: string[]) => keys.map((key) => stored[key]!),
   } as unknown as RecordStore;
   return { records, release };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { blankLiterals, checkSqlText } from '../../../src/analytics/index.js';
+import { blankLiterals, checkSqlText, dollarNamedParameters } from '../../../src/analytics/index.js';
 
 describe('checkSqlText', () => {
   it.each([
@@ -33,7 +33,11 @@ describe('checkSqlText', () => {
     expect(checkSqlText('SELEC 1')).toEqual({ ok: true });
   });
 
-  it('blanks comments, literals and quoted identifiers, keeping the rest', () => {
-    expect(blankLiterals("SELECT 'a;b', \"c;d\", [e;f] /* g; */ FROM t -- h;")).toBe('SELECT \'\', "", ""   FROM t  ');
+  it('blanks comments, literals and quoted identifiers, keeping the rest (a DuckDB list is code)', () => {
+    expect(blankLiterals("SELECT 'a;b', \"c;d\", [1, 2] /* g; */ FROM t -- h;")).toBe('SELECT \'\', "", [1, 2]   FROM t  ');
+  });
+
+  it('writes :name and @name as DuckDB\'s $name for bound names, in code only and never in a :: cast', () => {
+    expect(dollarNamedParameters("SELECT :a, @b, $a, :other, ':a', x::INT -- :a", ['a', 'b'])).toBe("SELECT $a, $b, $a, :other, ':a', x::INT -- :a");
   });
 });

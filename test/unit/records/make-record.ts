@@ -33,6 +33,7 @@ export function makeRecord(overrides: Partial<UsageRecord> & { id: string; time:
     client_aborted: false,
     client_ip: null,
     country: null,
+    profile: null,
     ...overrides,
   };
 }

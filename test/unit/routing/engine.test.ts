@@ -152,7 +152,14 @@ describe('rank layer, per strategy', () => {
     expect(keys(planRoute({ model: 'g', needs: needs(), rules: {}, profile: quality }, node('ordered', { quality: { 'fast/m': 0.1, 'slow/m': 0.8 } })))).toEqual(['slow/m', 'fast/m']);
   });
 
-  it('open circuits go last and the mesh after local targets, whatever the strategy', () => {
+  it('cheapest lets a peer whose advertised price is lower go before local targets', () => {
+    const peer = { target: { key: 'peer:*/m', provider: 'peer:*', model: 'm', peer: true, weight: 1, source: 'mesh' as const }, facts: { inputPrice: 0.1, outputPrice: 0.2, circuit: 'closed' as const, inFlight: 0, capacity: 0 }, measured: { samples: 0 }, quality: undefined, score: 0 };
+    const local = { target: { key: 'a/m', provider: 'a', model: 'm', peer: false, weight: 1, source: 'catalog' as const }, facts: { inputPrice: 2, outputPrice: 8, circuit: 'closed' as const, inFlight: 0, capacity: 1 }, measured: { samples: 0 }, quality: undefined, score: 0 };
+    expect(rankTargets([local, peer], 'cheapest').map((i) => i.target.key)).toEqual(['peer:*/m', 'a/m']);
+    expect(rankTargets([local, peer], 'ordered').map((i) => i.target.key)).toEqual(['a/m', 'peer:*/m']);
+  });
+
+  it('open circuits go last and the mesh after local targets, whatever the strategy but cheapest', () => {
     const items = [
       { target: { key: 'peer:*/m', provider: 'peer:*', model: 'm', peer: true, weight: 1, source: 'mesh' as const }, facts: { circuit: 'closed' as const, inFlight: 0, capacity: 0 }, measured: { samples: 0 }, quality: undefined, score: 1 },
       { target: { key: 'a/m', provider: 'a', model: 'm', peer: false, weight: 1, source: 'catalog' as const }, facts: { circuit: 'open' as const, inFlight: 0, capacity: 1 }, measured: { samples: 0 }, quality: undefined, score: 1 },
