@@ -3,6 +3,9 @@ import { forwardHeadSchema, forwardRefusalSchema, forwardRequestSchema, forwardT
 import { ledgerMessageSchema } from './ledger/ledger-messages.js';
 import { receiptPayloadSchema } from './ledger/receipt.js';
 import { signedRecordSchema } from './mesh/node-record.js';
+import { gatewayRecordPayloadSchema } from './federation/gateway-record.js';
+import { reservationPayloadSchema } from './federation/reservation.js';
+import { reserveMessageSchema } from './federation/reserve-messages.js';
 
 /**
  * The JSON Schemas published in protocol/schemas/, derived from the zod schemas the code validates with, so the
@@ -16,6 +19,9 @@ export const PROTOCOL_SCHEMAS: Record<string, z.ZodType> = {
   'forward-refusal.schema.json': forwardRefusalSchema,
   'receipt-payload.schema.json': receiptPayloadSchema,
   'ledger-message.schema.json': ledgerMessageSchema,
+  'gateway-record-payload.schema.json': gatewayRecordPayloadSchema,
+  'reservation-payload.schema.json': reservationPayloadSchema,
+  'reserve-message.schema.json': reserveMessageSchema,
 };
 
 export function protocolSchemaText(file: string): string {

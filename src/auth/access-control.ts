@@ -10,7 +10,7 @@ import { CorsPolicy } from './cors-policy.js';
 import { adminKeyResolver, virtualKeyResolver, type CredentialResolver } from './credential-resolver.js';
 import { ModelPermissions } from './model-permissions.js';
 import { PrincipalRules } from './principal-rules.js';
-import { QuotaAdmission } from './quota-admission.js';
+import { QuotaAdmission, type IssuerQuota } from './quota-admission.js';
 import { TokenAdmin } from './token-admin.js';
 import { TokenRegistry } from './token-registry.js';
 import { TokenVerifier } from './token-verifier.js';
@@ -34,6 +34,11 @@ export interface AccessControlOptions {
   peerLimits?: AccessRules;
   /** The state backend from `[state]` (quota counters, revocations); absent: this node's LevelDB alone. */
   state?: Pick<StateBackend, 'quotas' | 'revocations'>;
+  /**
+   * Tokens of trusted gateways (federation): their resolver (asked before this node's own tokens) and where their
+   * quota is reserved, built with this node's admin key (its own gateway id is not another gateway).
+   */
+  federation?: (parts: { adminKey: AdminKey; counters: QuotaCounters }) => { resolver: CredentialResolver; quota: IssuerQuota };
 }
 
 /**
@@ -102,12 +107,14 @@ export async function createAccessControl(options: AccessControlOptions): Promis
   const rules = new PrincipalRules({ auth, tokens, virtualKeys, peerLimits: options.peerLimits });
   const models = new ModelPermissions(rules);
   const modes = new Set(auth.mode);
+  const federation = options.federation?.({ adminKey, counters });
   const resolvers: CredentialResolver[] = [
     adminKeyResolver(adminKey),
+    ...(federation && modes.has('token') ? [federation.resolver] : []),
     new TokenVerifier({ adminKey, tokens, revocations, clockSkewSeconds: auth.clock_skew_seconds, accepted: modes.has('token'), now }),
     ...(modes.has('key') ? [virtualKeyResolver(virtualKeys)] : []),
   ];
-  const quotas = new QuotaAdmission({ rules, models, counters, now });
+  const quotas = new QuotaAdmission({ rules, models, counters, issuer: federation?.quota, now });
   const tokenAdmin = new TokenAdmin({ adminKey, tokens, counters, virtualKeys, revocations, now });
   const pruneTimer = setInterval(() => void tokenAdmin.prune().catch(() => undefined), PRUNE_INTERVAL_MS);
   pruneTimer.unref();

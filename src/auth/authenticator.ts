@@ -67,12 +67,22 @@ export class Authenticator {
     return principal;
   }
 
+  /**
+   * The principal a credential stands for by its resolvers alone (no origin, country or public fallback): for a
+   * credential that did not come with an HTTP request, such as a token whose quota a trusting node reserves here.
+   */
+  async resolve(credential: string): Promise<Principal | undefined> {
+    for (const resolver of this.options.resolvers) {
+      const principal = await resolver.resolve(credential);
+      if (principal) return principal;
+    }
+    return undefined;
+  }
+
   private async identify(credential: string | undefined): Promise<Principal> {
     if (credential !== undefined) {
-      for (const resolver of this.options.resolvers) {
-        const principal = await resolver.resolve(credential);
-        if (principal) return principal;
-      }
+      const principal = await this.resolve(credential);
+      if (principal) return principal;
     }
     if (this.modes.has('public')) return { kind: 'public' };
     if (credential === undefined) throw unauthorized(`Missing credentials: send an access token or API key as ${CREDENTIAL_SOURCES_TEXT}.`, 'missing_credentials');

@@ -11,7 +11,7 @@ import type { TokenDirectory } from './token-registry.js';
 const EXPOSED_HEADERS = [
   'x-request-id', 'retry-after',
   'x-meshgate-provider', 'x-meshgate-attempts', 'x-meshgate-warnings', 'x-meshgate-estimated', 'x-meshgate-sanitized',
-  'x-meshgate-cache', 'x-meshgate-profile', 'x-meshgate-strategy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-scope',
+  'x-meshgate-cache', 'x-meshgate-served-by', 'x-meshgate-profile', 'x-meshgate-strategy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'x-ratelimit-scope',
   ...['requests', 'tokens', 'cost', 'ip'].flatMap((metric) => [`x-ratelimit-limit-${metric}`, `x-ratelimit-remaining-${metric}`, `x-ratelimit-reset-${metric}`]),
 ].join(', ');
 

@@ -6,7 +6,15 @@ import type { AccessTokenPayload } from './access-token.js';
  */
 export type Principal =
   | { kind: 'public'; id?: undefined }
-  | { kind: 'token'; id: string; claims: AccessTokenPayload; expiresAt: number | null }
+  | {
+      kind: 'token';
+      /** The token id (jti); for a token of another gateway (`issuer`), `{issuer}.{jti}`, so it never meets one of ours. */
+      id: string;
+      claims: AccessTokenPayload;
+      expiresAt: number | null;
+      /** Set for a token of a trusted gateway (federation): its gateway id. Its quota is reserved there. */
+      issuer?: string;
+    }
   | { kind: 'virtual_key'; id: string; label: string }
   | { kind: 'admin'; id: 'admin' };
 

@@ -4,6 +4,7 @@ import { quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type Quo
 import { RevokedDuringReserveError } from '../state/index.js';
 import { TokenRejectedError } from './access-token.js';
 import type { ModelPermissions } from './model-permissions.js';
+import type { Principal } from './principal.js';
 import type { PrincipalRules } from './principal-rules.js';
 
 export interface ReserveInput {
@@ -16,11 +17,40 @@ export interface ReserveInput {
   estimatedCostMicros?: number;
   /** False when the model has no known price: a principal with a cost limit is then refused (its spend could not be counted). */
   priced?: boolean;
+  /** What kind of request it is, for the records of a federated token's issuer. */
+  format?: string;
+  operation?: string;
+  stream?: boolean;
 }
 
 export interface ActualUsage {
   tokens?: number;
   costMicros?: number;
+  /** What served the request, for a settlement that reports it (a token of another gateway: its issuer). */
+  served?: ServedUsage;
+}
+
+/** The request's answer as the issuer of a federated token is told it at settlement. */
+export interface ServedUsage {
+  model: string;
+  input: number;
+  output: number;
+  cached: number;
+  status: number;
+  /** The peer that served it when this node forwarded it (this node then issues no receipt of its own). */
+  peer?: string;
+}
+
+/** A token of another gateway, as its resolver establishes it. */
+export type FederatedPrincipal = Extract<Principal, { kind: 'token' }> & { issuer: string };
+
+/** Where the quota of a token of another gateway is reserved: at its issuer, over the mesh (federation). */
+export interface IssuerQuota {
+  reserve(principal: FederatedPrincipal, input: ReserveInput): Promise<Reservation>;
+}
+
+export function isFederated(principal: PrincipalRef): principal is FederatedPrincipal {
+  return principal.kind === 'token' && typeof (principal as { issuer?: unknown }).issuer === 'string';
 }
 
 /** A quota reservation for one request: `settle` after it succeeded, `release` if it failed. */
@@ -36,6 +66,8 @@ export interface QuotaAdmissionOptions {
   models: ModelPermissions;
   /** The counters: embedded LevelDB by default; any backend implementing QuotaCounters (shared state for replicas). */
   counters: QuotaCounters;
+  /** Reserves the quota of tokens of trusted gateways at their issuer; absent: such a token is refused. */
+  issuer?: IssuerQuota;
   now?: () => number;
 }
 
@@ -62,6 +94,11 @@ export class QuotaAdmission {
     const rules = principalRules.of(principal);
     if (rules.cost && input.priced === false) {
       throw new GatewayError('cost_unknown', `This credential has a cost limit, and the model${input.model ? ` '${input.model}'` : ''} has no known price, so its cost could not be counted. Ask the operator to set its price ([pricing."<model>"]) or use a priced model.`);
+    }
+    // A token of another gateway counts at its issuer only (never here): the issuer's counters are the only ones.
+    if (isFederated(principal)) {
+      if (!this.options.issuer) throw unauthorized('This node does not accept tokens of other gateways.', 'token_untrusted_gateway');
+      return this.options.issuer.reserve(principal, input);
     }
     const charges = quotaCharges(rules, principalRules.scope(principal), {
       ip: input.ip,

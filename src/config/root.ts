@@ -10,6 +10,7 @@ import { responsesConfigSchema } from '../responses/responses-config.js';
 import { sanitizationConfigSchema } from '../sanitize/index.js';
 import { signalsConfigSchema } from '../signals/signal-schema.js';
 import { stateConfigSchema } from '../state/state-config.js';
+import { federationConfigSchema } from '../federation/federation-config.js';
 import { coreConfigShape } from '../core-config/index.js';
 import { PEER_TARGET, modelsConfigSchema } from '../routing/config.js';
 import { SHIPPED_PROFILE_IDS } from '../routing/profiles.js';
@@ -42,6 +43,7 @@ export const configSchema = z
     /** `[[models]]`: groups (a name with targets and a strategy) and aliases. */
     models: modelsConfigSchema,
     state: stateConfigSchema.prefault({}),
+    federation: federationConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -60,6 +62,9 @@ export const configSchema = z
       if (entry.profile && !profiles.has(entry.profile)) ctx.addIssue({ code: 'custom', path: ['models', index, 'profile'], message: `model "${entry.name}": unknown profile "${entry.profile}"` });
       if (entry.alias_of && entry.alias_of === entry.name) ctx.addIssue({ code: 'custom', path: ['models', index, 'alias_of'], message: `alias "${entry.name}" names itself` });
     });
+    if (config.federation.trusted_gateways.length > 0 && !config.mesh.enabled) {
+      ctx.addIssue({ code: 'custom', path: ['federation', 'trusted_gateways'], message: 'needs mesh.enabled = true (quota is reserved at the issuer over the mesh)' });
+    }
   });
 
 export type Config = z.infer<typeof configSchema>;

@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   token_revoked: { status: 401, type: 'authentication_error', meaning: 'The access token has been revoked.' },
   token_reused_id: { status: 401, type: 'authentication_error', meaning: 'Another token with the same id (jti) is known to this gateway.' },
   token_invalid_claims: { status: 401, type: 'authentication_error', meaning: 'The access token\'s claims are invalid.' },
+  token_untrusted_gateway: { status: 401, type: 'authentication_error', meaning: 'The access token was issued by a gateway this node does not trust (`federation.trusted_gateways`).' },
 
   // Refused by policy (402, 403)
   credit_limit_exceeded: { status: 402, type: 'permission_error', meaning: 'A mesh peer owes more in unacknowledged receipts than this node\'s credit limit; service resumes once they are acknowledged.' },
@@ -108,6 +109,8 @@ export const ERROR_CODES = {
   node_at_capacity: { status: 503, type: 'overloaded_error', meaning: 'This node serves `server.max_concurrent` requests already (and no mesh peer took this one).' },
   state_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The state backend that replicas share (`[state] backend = "redis"`) is unreachable or slower than `state.timeout_ms`, so the request was refused rather than admitted without limits (`Retry-After`). The message names the backend, never its address or credentials.' },
   primary_unavailable: { status: 503, type: 'overloaded_error', meaning: 'A worker process (`server.workers` > 1) could not reach the primary process that owns the node\'s state (quota counters, tokens, records), so the request was refused rather than admitted without limits (`Retry-After`).' },
+  issuer_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The access token is of a trusted gateway and none of its nodes could be reached to reserve its quota, so the request was refused rather than admitted without its limits (`Retry-After`).' },
+  issuer_refused: { status: 502, type: 'upstream_error', meaning: 'A node of the token\'s issuing gateway answered the quota reservation with something this node cannot use (a refusal it does not know, or a reservation that does not verify).' },
   quota_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The quota store could not be written, so the request was refused rather than admitted without limits.' },
   analytics_unavailable: { status: 503, type: 'overloaded_error', meaning: 'The usage SQL index is still catching up with the records (at start, or after its index process restarted; `Retry-After`), is disabled (`analytics.enabled = false`), or its index process failed.' },
   query_timeout: { status: 504, type: 'timeout_error', meaning: 'The query ran longer than `analytics.timeout_ms` and was interrupted.' },

@@ -32,6 +32,7 @@ import { createSanitizer } from '../sanitize/index.js';
 import { QualitySignalService, SignalStore, signalsRoutes, signalsSummaryRoute } from '../signals/index.js';
 import { ledgerRoutes, type Ledger, type LedgerReconciler } from '../ledger/index.js';
 import type { MeshServices } from './mesh-services.js';
+import { Federation, federationRoutes, settledOutcome } from '../federation/index.js';
 import { ConfigReloader, reloadRoute, type ReloadResult } from './config-reload.js';
 import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 
@@ -85,6 +86,7 @@ interface GatewayParts {
   recorder: OutcomeRecorder;
   outcomes: OutcomeListeners;
   meshServices?: MeshServices;
+  federation?: Federation;
   pipeline: Pipeline;
   app: FastifyInstance;
   url: string;
@@ -123,6 +125,8 @@ export class Gateway {
   readonly pipeline: Pipeline;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
+  /** Federated access (trusted gateways' tokens; reservations for this gateway's own), when the mesh is enabled. */
+  readonly federation?: Federation;
   readonly ledger?: Ledger;
   readonly reconciler?: LedgerReconciler;
   /** The URL the node listens on (`http://host:port`). */
@@ -159,6 +163,7 @@ export class Gateway {
     this.outcomes = parts.outcomes;
     this.meshServices = parts.meshServices;
     this.mesh = parts.meshServices?.mesh;
+    this.federation = parts.federation;
     this.ledger = parts.meshServices?.ledger;
     this.reconciler = parts.meshServices?.reconciler;
     this.pipeline = parts.pipeline;
@@ -197,8 +202,18 @@ export class Gateway {
       if (state) opened.push(() => state.close());
       const circuits = state && new SharedCircuits({ store: state.circuits, refreshMs: config.state.circuit_refresh_ms, logger });
       if (circuits) opened.push(() => circuits.close());
+      // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
+      const federation = config.mesh.enabled
+        ? new Federation({
+          config: config.federation, clockSkewSeconds: config.auth.clock_skew_seconds, logger,
+          ...(config.state.backend === 'redis' ? { sharedReservationTtlSeconds: config.state.reservation_ttl_seconds } : {}),
+          onSettled: (settled) => outcomes.emit(settledOutcome(settled)),
+          onEvent: (side, outcome) => metrics.federationReservation(side, outcome),
+        })
+        : undefined;
       const access = await createAccessControl({
         state,
+        ...(federation ? { federation: federation.accessHooks } : {}),
         auth: config.auth,
         keyMap: config.key_map,
         store,
@@ -257,7 +272,7 @@ export class Gateway {
       if (config.mesh.enabled) {
         // Loaded only when enabled: a node without the mesh never loads libp2p.
         const { MeshServices } = await import('./mesh-services.js');
-        meshServices = await MeshServices.create({ config, store, logger, priceBook });
+        meshServices = await MeshServices.create({ config, store, logger, priceBook, access, federation });
         const created = meshServices;
         opened.push(() => created.stop());
       }
@@ -340,6 +355,7 @@ export class Gateway {
           routingRoutes(pipeline),
           routingSignalsRoute(router.stats, signals.aggregate),
           ...(meshServices ? [ledgerRoutes(meshServices.ledger, meshServices.reconciler)] : []),
+          ...(federation ? [federationRoutes(federation)] : []),
         ],
         apiPlugins: [
           responsesRoutes({ pipeline, store: responses, logger, limits: { maxChain: config.responses.max_chain, maxBytes: config.server.body_limit } }),
@@ -360,7 +376,7 @@ export class Gateway {
       }
       return new Gateway({
         config, logger, registry, reloader, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
-        meshServices, pipeline, app, url, startedAt,
+        meshServices, federation, pipeline, app, url, startedAt,
       });
     } catch (err) {
       for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));

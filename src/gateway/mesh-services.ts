@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
 import {
-  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, settleReceipt, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
 } from '../ledger/index.js';
+import type { AccessControl } from '../auth/index.js';
+import type { Federation } from '../federation/index.js';
 import { MeshNode, meshConfigWarnings, type Advertisement, type ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
@@ -12,6 +14,8 @@ import type { ModelCatalog } from '../router/model-catalog.js';
 import type { Store } from '../store/index.js';
 import { VERSION } from '../version.js';
 import { forwardHandler, peerForwarder, receiptPrice } from './mesh-bridge.js';
+
+const withGatewayRecord = (gateway: string | undefined) => (gateway ? { gateway } : {});
 
 function creditLimitMicrosOf(config: Config): number | undefined {
   const limit = config.mesh.credit_limit_usd;
@@ -23,6 +27,10 @@ export interface MeshServicesOptions {
   store: Store;
   logger: Logger;
   priceBook: PriceBook;
+  /** This gateway's access control: reservations for its own tokens are made with it (federation). */
+  access?: AccessControl;
+  /** Federated access (trusted gateways' tokens, reservations for this gateway's own). */
+  federation?: Federation;
 }
 
 /** What this node serves to peers: its local models (never what it would have to forward) and its capacity. */
@@ -104,6 +112,7 @@ export class MeshServices {
     // What a peer owes counts its work in flight too: each forward reserves its estimated cost until its receipt.
     const credit = new CreditReservations((peer) => ledger.unacknowledged(peer), creditLimitMicrosOf(options.config));
     mesh.setForwardHandler(forwardHandler(served.pipeline, { logger, ledger, credit, priceOf: (model) => advertisedPrice(priceBook, model) }));
+    await this.attachFederation(credit);
     const advertisement = (): Advertisement => ({
       models: served.catalog.list().map(({ id }) => {
         const price = advertisedPrice(priceBook, id);
@@ -111,6 +120,7 @@ export class MeshServices {
         return { id, capabilities: ['chat'], ...(context ? { contextLength: context } : {}), ...(price ? { price } : {}) };
       }),
       capacity: { maxConcurrent: options.config.server.max_concurrent, inFlight: served.pipeline.load },
+      ...withGatewayRecord(options.federation?.gatewayRecord()),
     });
     mesh.setAdvertisement(advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
@@ -123,9 +133,31 @@ export class MeshServices {
     this.advertiseTimer.unref();
   }
 
+  /**
+   * Federation over this mesh node: reservations for this gateway's own tokens answered with its access control
+   * (receipts of the nodes that served them checked like forwarded work's), and, serving a trusted gateway's token,
+   * this node's receipts to the issuing node under the same credit limit as forwarded work.
+   */
+  private async attachFederation(credit: CreditReservations): Promise<void> {
+    const { federation, access, priceBook, logger } = this.options;
+    if (!federation || !access) return;
+    const { mesh, ledger, acks } = this;
+    const priceOf = advertisedPriceOf(mesh);
+    await federation.attach({
+      mesh, signingKey: signingKeyFromRaw(mesh.privateKeyBytes), adminKey: access.adminKey,
+      access: { resolve: (credential) => access.authenticator.resolve(credential), quotas: access.quotas },
+      receipts: (peerId, requestId, receipt, measured) => settleReceipt({ transport: ledgerTransportOver(mesh), ledger, logger, acks, priceOf }, peerId, requestId, receipt, measured),
+      priceOf,
+      issueReceipt: (subject, requestId, work) =>
+        ledger.issue(subject, requestId, work.model, { input: work.input, output: work.output, cached: work.cached }, receiptPrice(advertisedPrice(priceBook, work.model))),
+      admitCredit: (peer, estimateMicros) => credit.admit(peer, estimateMicros),
+    });
+  }
+
   /** Stops forwarding, sends the acknowledgements still batched, stops reconciliation and the libp2p node. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.options.federation?.close();
     clearInterval(this.advertiseTimer);
     await this.acks.close();
     await this.reconciler.stop();

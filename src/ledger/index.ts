@@ -10,6 +10,8 @@ export {
 } from './receipt.js';
 export type { DisputePayload, ReceiptPayload } from './receipt.js';
 export { signingKeyFromRaw, verifyingKeyFromPeerId } from './keys.js';
+export { JwsError, parseCompact, signCompact, verifyCompact } from './compact-jws.js';
+export type { ParsedJws } from './compact-jws.js';
 export { LEDGER_PAGE, ledgerMessageSchema } from './ledger-messages.js';
 export type { LedgerMessage } from './ledger-messages.js';
 export { ledgerRoutes } from './routes.js';

@@ -8,6 +8,8 @@ import { MAX_RECORD_BYTES, RECORD_FORMAT_VERSION, signRecord, type ModelAdvert, 
 export interface Advertisement {
   models: ModelAdvert[];
   capacity: { maxConcurrent: number; inFlight: number };
+  /** The gateway record of the gateway this node speaks for (federation), carried in the node record. */
+  gateway?: string;
 }
 
 export interface AdvertiserOptions {
@@ -66,13 +68,14 @@ export class Advertiser {
   /** Updates what is advertised; republishes only on a model change or a large capacity change. */
   update(ad: Advertisement): void {
     const previous = this.#published;
-    this.#ad = { models: ad.models.map((m) => ({ ...m })), capacity: { ...ad.capacity } };
+    this.#ad = { models: ad.models.map((m) => ({ ...m })), capacity: { ...ad.capacity }, ...(ad.gateway ? { gateway: ad.gateway } : {}) };
     if (this.#active && (!previous || this.#needsRepublish(previous))) void this.publish();
   }
 
   #needsRepublish(previous: RecordPayload): boolean {
     const { models, capacity } = this.#ad;
     if (canonicalJson(models) !== canonicalJson(previous.models)) return true;
+    if (this.#ad.gateway !== previous.gateway) return true;
     if (capacity.maxConcurrent !== previous.capacity.maxConcurrent) return true;
     const threshold = Math.max(1, Math.ceil(capacity.maxConcurrent * CAPACITY_CHANGE_SHARE));
     return Math.abs(capacity.inFlight - previous.capacity.inFlight) >= threshold;
@@ -129,6 +132,7 @@ export class Advertiser {
       issuedAt: now,
       expiresAt: now + ttlMs,
       ...(withdrawn ? { withdrawn: true } : {}),
+      ...(this.#ad.gateway && !withdrawn ? { gateway: this.#ad.gateway } : {}),
     };
     let record = await signRecord(payload, privateKey);
     while (record.byteLength > MAX_RECORD_BYTES && payload.models.length > 0) {

@@ -17,7 +17,7 @@ import { PeerScores } from './peer-scores.js';
 import { peerStatuses, type MeshStatus } from './mesh-status.js';
 import { RecordCache } from './record-cache.js';
 import { RECORD_PROTOCOL, RecordExchange } from './record-exchange.js';
-import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageHandler } from './message-protocol.js';
+import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageBounds, type MessageHandler } from './message-protocol.js';
 
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
 const MAX_STREAMS_PER_CONNECTION = 1024;
@@ -235,6 +235,16 @@ export class MeshNode {
     return models;
   }
 
+  /** The live signed records of allowed peers this node knows now (not its own). */
+  peerRecords(): RecordPayload[] {
+    return this.#cache.live().filter((record) => record.peerId !== this.peerId && this.isAllowed(record.peerId));
+  }
+
+  /** Whether a connection to `peerId` is open now. */
+  isConnected(peerId: string): boolean {
+    return this.#libp2p.getConnections().some((c) => c.remotePeer.toString() === peerId);
+  }
+
   /** Calls `listener` with each newer peer record this node accepts (including tombstones); returns an unsubscribe. */
   onPeerRecord(listener: (record: RecordPayload) => void): () => void {
     this.#recordListeners.add(listener);
@@ -245,12 +255,12 @@ export class MeshNode {
    * Serves a request/response protocol of one JSON message each way (e.g. `/meshgate/ledger/1.0.0`); `admit`, when
    * given, is asked before each message is read (a per-peer rate limit) and may refuse it with an error.
    */
-  async handleMessages(protocol: string, handler: MessageHandler, admit?: MessageAdmission): Promise<void> {
+  async handleMessages(protocol: string, handler: MessageHandler, admit?: MessageAdmission, bounds?: MessageBounds): Promise<void> {
     const guarded: MessageHandler = async (message, peerId) => {
       if (!this.isAllowed(peerId)) return { ok: false, error: 'peer not allowed' };
       return handler(message, peerId);
     };
-    await this.#libp2p.handle(protocol, messageStreamHandler(guarded, REQUEST_FRAME_TIMEOUT_MS, admit), { maxInboundStreams: MAX_STREAMS_PER_CONNECTION });
+    await this.#libp2p.handle(protocol, messageStreamHandler(guarded, REQUEST_FRAME_TIMEOUT_MS, admit, bounds), { maxInboundStreams: MAX_STREAMS_PER_CONNECTION });
   }
 
   /** Sends one JSON message on `protocol` to a peer and returns its answer. */

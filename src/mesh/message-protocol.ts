@@ -29,7 +29,17 @@ const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)
  * `/meshgate/ledger/1.0.0`). Bytes are framed with an unsigned-varint length prefix (lpStream), never assumed to
  * arrive as one chunk.
  */
-export function messageStreamHandler(handler: MessageHandler, timeoutMs: number, admit?: MessageAdmission) {
+/** Per-protocol bounds on what a peer may send (defaults: the ledger's). */
+export interface MessageBounds {
+  /** Largest message read from a peer. */
+  maxMessageBytes?: number;
+  /** Messages of one peer read or answered at once. */
+  maxInFlightPerPeer?: number;
+}
+
+export function messageStreamHandler(handler: MessageHandler, timeoutMs: number, admit?: MessageAdmission, bounds: MessageBounds = {}) {
+  const maxMessageBytes = bounds.maxMessageBytes ?? MAX_INBOUND_MESSAGE_BYTES;
+  const maxInFlight = bounds.maxInFlightPerPeer ?? MAX_MESSAGES_IN_FLIGHT_PER_PEER;
   const inFlight = new Map<string, number>();
   return async (stream: Stream, connection: Connection): Promise<void> => {
     const signal = AbortSignal.timeout(timeoutMs);
@@ -37,9 +47,9 @@ export function messageStreamHandler(handler: MessageHandler, timeoutMs: number,
     const held = inFlight.get(peerId) ?? 0;
     let counted = false;
     try {
-      const lp = lpStream(stream, { maxDataLength: MAX_INBOUND_MESSAGE_BYTES });
+      const lp = lpStream(stream, { maxDataLength: maxMessageBytes });
       // Refused before the message is read: a peer over its allowance costs one short answer, nothing more.
-      const refusal = held >= MAX_MESSAGES_IN_FLIGHT_PER_PEER ? `busy: ${held} messages of this peer are being handled already` : admit?.(peerId);
+      const refusal = held >= maxInFlight ? `busy: ${held} messages of this peer are being handled already` : admit?.(peerId);
       if (refusal) {
         await lp.write(encode({ ok: false, error: refusal }), { signal });
         await stream.close({ signal });

@@ -43,6 +43,11 @@ export const recordPayloadSchema = z
     expiresAt: z.number().int().min(0),
     /** A tombstone published on shutdown: it supersedes the node's last record (higher seq) and serves nothing. */
     withdrawn: z.boolean().optional(),
+    /**
+     * The gateway record of the gateway this node speaks for (protocol/gateway-record.md): a compact JWS by that
+     * gateway's admin key naming this peer. Checked by the federation module where it is used, not here.
+     */
+    gateway: z.string().max(1024).optional(),
   })
   .strict();
 

@@ -74,6 +74,7 @@ export class GatewayMetrics {
   readonly #upstreamErrors: Counter<'provider' | 'kind'>;
   readonly #failovers: Counter<'from' | 'to'>;
   readonly #quotaRejections: Counter<'limit'>;
+  readonly #federationReservations: Counter<'side' | 'outcome'>;
   readonly #meshForwards: Counter<'peer' | 'outcome'>;
   readonly #circuitState: Gauge<'provider' | 'state'>;
   readonly #stateLatency: Histogram<'backend' | 'operation'>;
@@ -130,6 +131,11 @@ export class GatewayMetrics {
     this.#meshForwards = new Counter({
       name: 'meshgate_mesh_forwards_total', help: 'Requests forwarded to mesh peers, by outcome.',
       labelNames: ['peer', 'outcome'], registers,
+    });
+    this.#federationReservations = new Counter({
+      name: 'meshgate_federation_reservations_total',
+      help: 'Quota reservations of federated tokens: side = serving (this node serves another gateway\'s token) or issuing (this node holds them for its own tokens), by outcome.',
+      labelNames: ['side', 'outcome'], registers,
     });
     this.#stateLatency = new Histogram({
       name: 'meshgate_state_operation_seconds', help: 'Round trip of one operation on the shared state backend (reserve, settle, peek, revocation).',
@@ -211,6 +217,11 @@ export class GatewayMetrics {
   /** A request refused by a limit (`requests_per_minute`, `tokens_per_day`, `ip_rate`, ...). */
   quotaRejected(limit: string): void {
     this.#quotaRejections.inc({ limit });
+  }
+
+  /** A federated reservation's step (`serving`: granted, refused, unavailable, offline; `issuing`: granted, refused, settled, released, expired, settle_refused). */
+  federationReservation(side: 'serving' | 'issuing', outcome: string): void {
+    this.#federationReservations.inc({ side, outcome });
   }
 
   meshForward(peer: string, outcome: MeshForwardOutcome): void {

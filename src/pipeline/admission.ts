@@ -30,6 +30,9 @@ export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<Pi
         estimatedTokens: estimate.inputTokens + estimate.maxOutputTokens,
         estimatedCostMicros: estimatedCost.costMicros ?? 0,
         priced: estimatedCost.priced,
+        format: req.format,
+        operation: req.operation,
+        stream: req.stream,
       });
     } catch (err) {
       if (err instanceof GatewayError && err.status === 429) options.onQuotaRefused?.(err.code);
@@ -40,7 +43,14 @@ export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<Pi
       settle: (outcome) => {
         const usage = outcome.usage ?? { inputTokens: 0, outputTokens: 0 };
         const cost = priceBook.costOf({ providerType: options.providerType(outcome.provider), model: outcome.model ?? outcome.requestedModel, usage });
-        return reservation.settle({ tokens: usage.inputTokens + usage.outputTokens, costMicros: cost.costMicros ?? undefined });
+        return reservation.settle({
+          tokens: usage.inputTokens + usage.outputTokens,
+          costMicros: cost.costMicros ?? undefined,
+          served: {
+            model: outcome.model ?? outcome.requestedModel, input: usage.inputTokens, output: usage.outputTokens, cached: usage.cachedInputTokens ?? 0, status: outcome.status,
+            ...(outcome.peer ? { peer: outcome.peer } : {}),
+          },
+        });
       },
       release: () => reservation.release(),
     };

@@ -201,7 +201,9 @@ export class Pipeline {
         ...(prepared.warnings.length ? { 'x-meshgate-warnings': warningsHeader(prepared.warnings) } : {}),
         ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
         ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
-        ...(outcome.peer ? { 'x-meshgate-served-by': outcome.peer } : {}),
+        // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
+        // client of another gateway's token sees who answered).
+        ...(outcome.peer ?? this.deps.peers?.selfId ? { 'x-meshgate-served-by': (outcome.peer ?? this.deps.peers?.selfId)! } : {}),
         ...(plan?.profile ? { 'x-meshgate-profile': plan?.profile } : {}),
         ...(plan && plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
         ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),

@@ -75,6 +75,7 @@ const EXPECTED: Record<string, Guard> = {
   'GET /v1/mesh/ledger': 'admin',
   'POST /v1/mesh/reconcile': 'admin',
   'GET /v1/mesh/receipts': 'admin',
+  'GET /v1/mesh/federation': 'admin',
   'POST /v1/query': 'admin',
   'POST /v1/ask': 'admin',
 };

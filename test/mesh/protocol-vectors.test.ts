@@ -6,6 +6,7 @@ import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.j
 import { decodeSessionFrame, encodeSessionFrame, SessionFrameError, type SessionFrame } from '../../src/mesh/forward-frames.js';
 import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/protocol-schemas.js';
+import { GatewayRecordError, ReservationError, verifyGatewayRecord, verifyReservation } from '../../src/federation/index.js';
 
 const protocolDir = join(import.meta.dirname, '../../protocol');
 
@@ -109,5 +110,45 @@ describe('protocol/schemas', () => {
   it.each(Object.keys(PROTOCOL_SCHEMAS))('%s matches the zod schema the code validates with', async (file) => {
     const published = await readFile(join(protocolDir, 'schemas', file), 'utf8');
     expect(published, `protocol/schemas/${file} is out of date: run npx tsx protocol/schemas/generate.ts`).toBe(protocolSchemaText(file));
+  });
+});
+
+const federationDir = join(protocolDir, 'vectors', 'federation');
+const federationFiles = (await readdir(federationDir)).filter((f) => f.endsWith('.json'));
+
+describe('protocol/vectors: federation (gateway records, reservations)', () => {
+  const dir = federationDir;
+  const files = federationFiles;
+
+  it('has the vectors the spec promises', () => {
+    expect(files.sort()).toEqual([
+      'gateway-record-bad-signature.json', 'gateway-record-expired.json', 'gateway-record-noncanonical.json', 'gateway-record-peer-mismatch.json', 'gateway-record-valid.json',
+      'gateway-record-wrong-key.json', 'reservation-forged.json', 'reservation-other-issuer.json', 'reservation-valid.json',
+    ]);
+  });
+
+  it.each(files.filter((f) => f.startsWith('gateway-record-')))('%s verifies as expected', async (file) => {
+    const vector = JSON.parse(await readFile(join(dir, file), 'utf8')) as { carrier: string; now: number; record: string; expected: { valid: boolean; reason?: string; gw?: string; pk?: string } };
+    const outcome = (() => {
+      try {
+        const { payload } = verifyGatewayRecord(vector.record, vector.carrier, vector.now);
+        return { valid: true, gw: payload.gw, pk: payload.pk };
+      } catch (err) {
+        return { valid: false, reason: err instanceof GatewayRecordError ? err.reason : String(err) };
+      }
+    })();
+    expect(outcome).toEqual(vector.expected);
+  });
+
+  it.each(files.filter((f) => f.startsWith('reservation-')))('%s verifies as expected', async (file) => {
+    const vector = JSON.parse(await readFile(join(dir, file), 'utf8')) as { issuer: string; reservation: string; expected: { valid: boolean; reason?: string; payload?: unknown } };
+    const outcome = (() => {
+      try {
+        return { valid: true, payload: verifyReservation(vector.reservation, vector.issuer) };
+      } catch (err) {
+        return { valid: false, reason: err instanceof ReservationError ? err.reason : String(err) };
+      }
+    })();
+    expect(outcome).toEqual(vector.expected);
   });
 });

@@ -8,7 +8,7 @@ import { Store } from '../../../src/store/index.js';
 /** Access control over a real Store in a temp directory; `reopen` simulates a restart on the same data. */
 export async function accessControlFixture(
   auth: Record<string, unknown> = {},
-  extra: { keyMap?: Record<string, unknown>; trustProxy?: boolean | number; now?: () => number; dir?: string } = {},
+  extra: { keyMap?: Record<string, unknown>; trustProxy?: boolean | number; now?: () => number; dir?: string; federation?: AccessControlOptions['federation'] } = {},
 ) {
   const dir = extra.dir ?? (await mkdtemp(join(tmpdir(), 'meshgate-auth-')));
   const store = await Store.open(dir);
@@ -19,6 +19,7 @@ export async function accessControlFixture(
     dataDir: dir,
     trustProxy: extra.trustProxy,
     now: extra.now,
+    federation: extra.federation,
   };
   const ac = await createAccessControl(options);
   return {

@@ -1,0 +1,13 @@
+export { Federation } from './federation.js';
+export type { FederationAttachment, FederationMesh, FederationOptions, FederationStatus } from './federation.js';
+export { federationRoutes } from './federation-routes.js';
+export { federationConfigSchema } from './federation-config.js';
+export type { FederationConfig } from './federation-config.js';
+export { GATEWAY_RECORD_TYP, GatewayRecordError, signGatewayRecord, verifyGatewayRecord, gatewayRecordPayloadSchema } from './gateway-record.js';
+export type { GatewayRecordPayload, VerifiedGatewayRecord } from './gateway-record.js';
+export { RESERVATION_TYP, ReservationError, reservationPayloadSchema, signReservation, verifyReservation } from './reservation.js';
+export type { ReservationPayload } from './reservation.js';
+export { RESERVE_PROTOCOL, reserveMessageSchema } from './reserve-messages.js';
+export { ReservationServer } from './reservation-server.js';
+export type { SettledReservation } from './reservation-server.js';
+export { settledOutcome } from './settled-outcome.js';
