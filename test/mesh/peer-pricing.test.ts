@@ -54,7 +54,7 @@ async function chat(model: string, key?: string) {
 describe('peer prices in the routing pricing filter', () => {
   it('a plain request is served locally, peers after (the config order)', async () => {
     const result = await chat('shared-m');
-    expect([result.status, result.provider, result.servedBy]).toEqual([200, 'a-dear', null]);
+    expect([result.status, result.provider, result.servedBy]).toEqual([200, 'a-dear', a.gateway.mesh!.peerId]);
   });
 
   it('a price-capped credential drops the dear local provider and is served by the peer whose advert is under the cap', async () => {
