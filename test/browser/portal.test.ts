@@ -249,6 +249,32 @@ describeWithSystemComponent(CHROMIUM, 'the portal in a real browser', (chromiumP
     await page.screenshot({ path: join(SHOTS, 'mesh.png'), fullPage: true });
   });
 
+  it('Routing: the engine\'s layers and attempt plan for a request, as POST /v1/routing/explain answers them', async () => {
+    await open('#/routing');
+
+    await page.fill('input[name=model]', 'gpt-4o-mini');
+    await page.fill('input[name=profile]', 'cheap');
+    await page.click('form.routing button[type=submit]');
+    await page.waitForSelector('[data-testid=routing-plan], .routing-result .empty, .routing-result [role=alert]');
+    expect(await page.locator('.routing-result [role=alert]').count(), await page.locator('.routing-result').innerText()).toBe(0);
+    const expected = await admin<{ plan: Array<{ target: string }>; strategy: string; layers: { candidates: Array<{ target: string }> } }>('/v1/routing/explain', {
+      method: 'POST', body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }], meshgate: { profile: 'cheap' } }),
+    });
+    expect(expected.plan.length).toBeGreaterThan(0);
+    const planShown = await page.$$eval('[data-testid=routing-plan] tbody tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+    expect(planShown).toEqual(expected.plan.map((p) => p.target));
+    const candidatesShown = await page.$$eval('[data-testid=routing-candidates] tbody tr td:first-child', (cells) => cells.map((c) => c.textContent));
+    expect(candidatesShown).toEqual(expected.layers.candidates.map((c) => c.target));
+    expect(await text('[data-testid=routing-summary]')).toContain(`strategy ${expected.strategy} · profile cheap`);
+    // A profile this node does not have: the error the client would get, shown instead of a plan.
+    await page.fill('input[name=profile]', 'no-such-profile');
+    await page.click('form.routing button[type=submit]');
+    await page.waitForSelector('.routing-result [role=alert]');
+    expect(await text('.routing-result [role=alert]')).toContain('no-such-profile');
+    expect(await page.locator('[data-testid=routing-plan]').count()).toBe(0);
+    await page.screenshot({ path: join(SHOTS, 'routing.png'), fullPage: true });
+  });
+
   it('Playground: a streamed chat through the node, with the gateway\'s headers', async () => {
     await open('#/playground');
     await page.selectOption('select[name=model]', 'gpt-4o-mini');

@@ -8,6 +8,7 @@ import { recordsView } from './views/records.js';
 import { meshView } from './views/mesh.js';
 import { playgroundView } from './views/playground.js';
 import { askView } from './views/ask.js';
+import { routingView } from './views/routing.js';
 
 /** Views by hash route (`#/records?project=alpha`): each is `(main, params) → Promise<void>`. */
 const VIEWS = [
@@ -17,6 +18,7 @@ const VIEWS = [
   { id: 'projects', label: 'Projects and requesters', render: projectsView },
   { id: 'records', label: 'Records', render: recordsView },
   { id: 'mesh', label: 'Mesh', render: meshView },
+  { id: 'routing', label: 'Routing', render: routingView },
   { id: 'playground', label: 'Playground', render: playgroundView },
   { id: 'ask', label: 'Ask', render: askView },
 ];

@@ -232,9 +232,10 @@ describe('a token of gateway X at a node of Y', () => {
 
   it('charges an unsettled reservation at its reserved amounts when it expires', async () => {
     const { xKey, y, settled, xFederation } = await pair({ ttlSeconds: 5 });
+    // The same token afterwards: minted again, its iat could differ by a second and make it another token, same jti.
+    const { token } = await mintAccessToken(xKey, { jti: 'expiring-token', tokens: { limit: 1_000, period: 'hour' } });
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     try {
-      const { token } = await mintAccessToken(xKey, { jti: 'expiring-token', tokens: { limit: 1_000, period: 'hour' } });
       await y.quotas.reserve(await at(y, token), { requestId: 'lost', estimatedTokens: 300 });
       expect(xFederation.openReservations).toBe(1);
       await vi.advanceTimersByTimeAsync(5_000);
@@ -244,7 +245,6 @@ describe('a token of gateway X at a node of Y', () => {
     expect(xFederation.openReservations).toBe(0);
     // Charged once the counters are written (real I/O): awaited, bounded.
     await vi.waitFor(() => expect(settled).toMatchObject([{ end: 'expired', usage: { output: 300 } }]));
-    const { token } = await mintAccessToken(xKey, { jti: 'expiring-token', tokens: { limit: 1_000, period: 'hour' } });
     const after = await y.quotas.reserve(await at(y, token), { requestId: 'after', estimatedTokens: 1 });
     expect(after.headers['x-ratelimit-remaining-tokens']).toBe('699');
   });
