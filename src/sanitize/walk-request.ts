@@ -1,3 +1,6 @@
+import { MAX_JSON_DEPTH, nestsTooDeep } from '../core/index.js';
+import { badRequest } from '../errors/index.js';
+
 /** Called for each text the gateway would send on; returns the (possibly redacted) text. */
 export type TextVisitor = (text: string, location: string) => string;
 
@@ -45,6 +48,8 @@ function walkJsonText(visit: TextVisitor, text: string, location: string): strin
   } catch {
     return visit(text, location);
   }
+  // The body's own depth was checked at the edge; JSON inside one of its strings is checked here, where it is parsed.
+  if (nestsTooDeep(parsed)) throw badRequest(`The JSON text at ${location} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`);
   const walked = walkValue(visit, parsed, location);
   // Untouched: the original bytes (big numbers, key order) go on as they were.
   return walked === parsed ? text : JSON.stringify(walked);

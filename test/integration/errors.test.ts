@@ -106,6 +106,17 @@ describe('errors in the client format', () => {
         expect(response.status, path).toBe(400);
         expect(kind(await response.json()), path).toMatch(/^(invalid_request(_error)?|INVALID_ARGUMENT)$/);
       }
+      // The same depth inside JSON text (an assistant turn's tool-call arguments, which the sanitizer parses and walks).
+      const deepArguments = await send('/v1/chat/completions', JSON.stringify({
+        model: 'gpt-4o',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: deep } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: 'done' },
+        ],
+      }));
+      expect(deepArguments.status).toBe(400);
+      expect(((await deepArguments.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
       // A deep but plausible body (a tool schema 40 objects down) is served.
       const nested = '{"type":"object","properties":{"a":'.repeat(40) + '{"type":"string"}' + '}}'.repeat(40);
       const ok = await send('/v1/chat/completions', `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${nested}}}]}`);
