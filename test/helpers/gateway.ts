@@ -20,6 +20,13 @@ export function mockProviders(mock: MockUpstream) {
   } satisfies Record<string, Record<string, unknown>>;
 }
 
+/** A mock upstream and a public test node serving every provider type of `mockProviders` from it. */
+export async function startMockedGateway(): Promise<{ mock: MockUpstream; node: TestGateway }> {
+  const mock = await startMockUpstream();
+  const p = mockProviders(mock);
+  return { mock, node: await startTestGateway([p.openai, p.anthropic, p.gemini, p.azure]) };
+}
+
 export interface TestGateway {
   gateway: Gateway;
   url: string;

@@ -1,13 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { bedrockProvider, CLOUD_MODELS, vertexProvider, writeServiceAccountKey } from '../helpers/cloud-providers.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 /**
  * The cloud credentials — AWS secret key and session token, a Bedrock API key, the service account's private key and
@@ -25,7 +25,7 @@ beforeAll(async () => {
   mock = await startMockUpstream({ aws: { sessionToken: 'session-token-that-must-not-leak' } });
   dir = await mkdtemp(join(tmpdir(), 'meshgate-cloud-secrets-'));
   const keyFile = await writeServiceAccountKey(mock, dir);
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const aws = { region: mock.aws.region, access_key_id: mock.aws.accessKeyId, secret_access_key: mock.aws.secretAccessKey, session_token: mock.aws.sessionToken };
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0 }, storage: { dir }, routing: { backoff_ms: 1 },

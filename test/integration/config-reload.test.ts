@@ -1,13 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 let mock: MockUpstream;
 let dir: string;
@@ -37,7 +37,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'meshgate-reload-'));
   file = join(dir, 'node.toml');
   await writeFile(file, configText());
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const { config, source } = await loadConfig({ file, env: {} });
   node = await Gateway.start(config, {
     logger: createLogger({ level: 'info', destination: sink }),

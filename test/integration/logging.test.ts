@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 /** A node whose JSON log lines are captured, with a provider key and credentials that must never show in them. */
 const PROVIDER_KEY = 'sk-proj-ProviderKey0123456789abcdefABCDEF';
@@ -20,7 +20,7 @@ const lines: string[] = [];
 beforeAll(async () => {
   mock = await startMockUpstream({ apiKey: PROVIDER_KEY });
   dir = await mkdtemp(join(tmpdir(), 'meshgate-logging-'));
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0 }, storage: { dir },
     providers: [{ id: 'openai', type: 'openai', base_url: mock.openaiBaseUrl, api_key: PROVIDER_KEY, models: ['gpt-4o'], max_retries: 0 }],

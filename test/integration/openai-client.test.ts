@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { MockUpstream } from '../mock/index.js';
+import { startMockedGateway, type TestGateway } from '../helpers/gateway.js';
 
 // One red pixel, PNG.
 const PIXEL = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
@@ -16,9 +16,7 @@ let node: TestGateway;
 let client: OpenAI;
 
 beforeAll(async () => {
-  mock = await startMockUpstream();
-  const p = mockProviders(mock);
-  node = await startTestGateway([p.openai, p.anthropic, p.gemini, p.azure]);
+  ({ mock, node } = await startMockedGateway());
   client = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'unused-on-a-public-node', maxRetries: 0 });
 });
 

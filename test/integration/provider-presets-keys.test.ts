@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,6 +11,7 @@ import { createLogger } from '../../src/logging/logger.js';
 import { PriceBook } from '../../src/pricing/index.js';
 import { usageRecordFromOutcome } from '../../src/records/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 /**
  * A named preset's quirks make a strict OpenAI-compatible server take the request; several keys share the load, a
@@ -33,7 +33,7 @@ beforeAll(async () => {
   strict = await startMockUpstream({ refuseFields: ['max_completion_tokens', 'stream_options', 'seed'] });
   pooled = await startMockUpstream({ extraKeys: [KEY_B] });
   dir = await mkdtemp(join(tmpdir(), 'meshgate-presets-'));
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0 }, storage: { dir }, routing: { backoff_ms: 1, max_retry_wait_ms: 0 },
     providers: [

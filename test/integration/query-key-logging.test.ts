@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
@@ -9,6 +8,7 @@ import { generateGatewayToken } from '../../src/index.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { mockProviders } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 /**
  * A `?key=` credential (Gemini REST) never shows in a log line — at the most verbose level, on every path a request
@@ -25,7 +25,7 @@ const lines: string[] = [];
 beforeAll(async () => {
   mock = await startMockUpstream();
   dir = await mkdtemp(join(tmpdir(), 'meshgate-query-key-'));
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0, shutdown_grace_seconds: 1 }, storage: { dir },
     auth: { mode: ['token', 'key'] },

@@ -2,8 +2,8 @@ import OpenAI, { AzureOpenAI } from 'openai';
 import { zodTextFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { mockProviders, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { MockUpstream } from '../mock/index.js';
+import { startMockedGateway, type TestGateway } from '../helpers/gateway.js';
 
 const weatherTool: OpenAI.Responses.FunctionTool = {
   type: 'function', name: 'get_weather', description: 'Weather for a city', strict: false,
@@ -15,9 +15,7 @@ let node: TestGateway;
 let client: OpenAI;
 
 beforeAll(async () => {
-  mock = await startMockUpstream();
-  const p = mockProviders(mock);
-  node = await startTestGateway([p.openai, p.anthropic, p.gemini, p.azure]);
+  ({ mock, node } = await startMockedGateway());
   client = new OpenAI({ baseURL: `${node.url}/v1`, apiKey: 'unused-on-a-public-node', maxRetries: 0 });
 });
 

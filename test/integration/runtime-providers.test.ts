@@ -1,12 +1,12 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/index.js';
 import { Gateway } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
+import { lineSink } from '../helpers/log-lines.js';
 
 /** The key of the upstream the run-time provider talks to: it must never show in an answer, a log line or the data directory in clear. */
 const RUNTIME_KEY = 'sk-proj-RuntimeProviderKey0123456789abcdefAB';
@@ -21,7 +21,7 @@ let adminKey: string;
 const lines: string[] = [];
 
 async function startNode(): Promise<Gateway> {
-  const sink = new Writable({ write(chunk, _encoding, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+  const sink = lineSink(lines);
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0, shutdown_grace_seconds: 5 }, storage: { dir }, routing: { backoff_ms: 1 },
     providers: [{ id: 'file-openai', type: 'openai', base_url: fileUpstream.openaiBaseUrl, api_key: 'test-key', models: ['gpt-4o'] }],
