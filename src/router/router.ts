@@ -134,7 +134,12 @@ export class Router {
     const name = this.resolveName(request.model);
     const profileId = request.profile ?? this.groups.get(name)?.profile;
     const profile = profileId === undefined ? undefined : this.profile(profileId);
-    const peerPrice = (model: string) => cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
+    // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question.
+    const peerPrices = new Map<string, PeerPrice | undefined>();
+    const peerPrice = (model: string) => {
+      if (!peerPrices.has(model)) peerPrices.set(model, cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile));
+      return peerPrices.get(model);
+    };
     return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, this.environment(request.peersAllowed, peerPrice));
   }
 
