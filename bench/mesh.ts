@@ -31,7 +31,13 @@ export interface ForwardedLatency {
   askingIdleSplit: { anonymous: number; fileBacked: number };
   /** CPU time the asking node spent per forwarded request, in ms (less sensitive to a busy machine than latency). */
   askingCpuMs: number;
+  /** CPU time the serving node spent per forwarded request, and per request it served to a local client, in ms. */
+  servingCpuMs: { forwarded: number; local: number };
+  /** Where the nodes' CPU profiles were written (with `--profile`). */
+  profileDir?: string;
 }
+
+const PROFILE = process.argv.includes('--profile');
 
 /**
  * Forwarded vs local over a warm connection, with the serving node, the asking node and the mock upstream each in
@@ -44,16 +50,18 @@ export async function forwardedLatency(rounds: number, sessions = true): Promise
   const processes = new Processes();
   try {
     const mockUrl = await processes.mock();
+    const profileDir = PROFILE ? join(dir, 'profile') : undefined;
+    const nodeArgs = (name: string) => (profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] } : {});
     const serving = await processes.node(dir, 'serving', [
       '[server]', 'port = 0', '[storage]', `dir = "${join(dir, 'serving')}"`,
       '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mockUrl}/v1"`, 'api_key = "test-key"', 'models = ["gpt-4o-mini"]',
       '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `forward_sessions = ${sessions}`, '',
-    ].join('\n'));
+    ].join('\n'), nodeArgs('serving'));
     const address = (await serving.lines.wait(/^mesh: listening on (\S+)$/))[1]!;
     const asking = await processes.node(dir, 'asking', [
       '[server]', 'port = 0', '[storage]', `dir = "${join(dir, 'asking')}"`,
       '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `bootstrap = ["${address}"]`, `forward_sessions = ${sessions}`, '',
-    ].join('\n'));
+    ].join('\n'), nodeArgs('asking'));
     // Idle: started, mesh connected, nothing served yet.
     const idleRssMb = { serving: await memoryMb(serving.pid, 'VmRSS'), asking: await memoryMb(asking.pid, 'VmRSS') };
     const askingIdleSplit = await residentSplitMb(asking.pid);
@@ -78,16 +86,24 @@ export async function forwardedLatency(rounds: number, sessions = true): Promise
     for (let i = 0; i < 300; i++) await once(local), await once(forwarded); // warm up: JIT, connections, peer scores
     const l: number[] = [];
     const f: number[] = [];
-    const cpuBefore = await cpuMs(asking.pid);
     for (let i = 0; i < rounds; i++) {
       l.push(await once(local));
       f.push(await once(forwarded));
     }
-    const askingCpuMs = ((await cpuMs(asking.pid)) - cpuBefore) / rounds;
+    // CPU per request from /proc (10 ms ticks), in two phases of their own so that the serving node's share of a
+    // forward is told apart from what it spends on a local request: local requests only, then forwarded ones only.
+    const cpuPhase = async (pool: Pool) => {
+      const before = [await cpuMs(asking.pid), await cpuMs(serving.pid)];
+      for (let i = 0; i < rounds * 2; i++) await once(pool);
+      return [((await cpuMs(asking.pid)) - before[0]!) / (rounds * 2), ((await cpuMs(serving.pid)) - before[1]!) / (rounds * 2)] as const;
+    };
+    const [, servingLocal] = await cpuPhase(local);
+    const [askingCpuMs, servingForwarded] = await cpuPhase(forwarded);
     l.sort((a, b) => a - b);
     f.sort((a, b) => a - b);
     await local.close();
     await forwarded.close();
+    if (profileDir) await Promise.all([serving.stop(), asking.stop()]);
     const addedP50 = percentile(f, 50) - percentile(l, 50);
     const protocol = sessions ? '2.0.0, one session per peer' : '1.0.0, a stream per request';
     return {
@@ -95,7 +111,9 @@ export async function forwardedLatency(rounds: number, sessions = true): Promise
       idleRssMb,
       askingIdleSplit,
       askingCpuMs,
-      line: `forwarded vs local (${protocol}), 1 connection: added p50 ${fmt(addedP50)} ms, p99 ${fmt(percentile(f, 99) - percentile(l, 99))} ms (local p50 ${fmt(percentile(l, 50))} ms; receipt signed, checked and acknowledged on every request); asking node CPU ${fmt(askingCpuMs)} ms per forward`,
+      servingCpuMs: { forwarded: servingForwarded, local: servingLocal },
+      profileDir,
+      line: `forwarded vs local (${protocol}), 1 connection: added p50 ${fmt(addedP50)} ms, p99 ${fmt(percentile(f, 99) - percentile(l, 99))} ms (local p50 ${fmt(percentile(l, 50))} ms, p99 ${fmt(percentile(l, 99))} ms; receipt signed, checked and acknowledged on every request); CPU per forward: asking node ${fmt(askingCpuMs)} ms, serving node ${fmt(servingForwarded)} ms (${fmt(servingLocal)} ms for a local request)${profileDir ? `; CPU profiles in ${profileDir} (summarise with npx tsx bench/cpu-profile.ts FILE)` : ''}`,
     };
   } finally {
     processes.stopAll();
@@ -233,7 +251,8 @@ export async function runMeshBenchmark(quick = false): Promise<string[]> {
   try {
     return [...(await forwarding(quick ? 300 : 1_000)), await discoveryTime(), ...(await receiptThroughput())];
   } finally {
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    // With --profile the forwarding runs' directories stay: the profiles are in them.
+    if (!PROFILE) await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
 }
 

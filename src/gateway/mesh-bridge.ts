@@ -34,8 +34,6 @@ export interface PeerForwarderOptions {
 
 /** The pipeline's view of the mesh: which peers serve a model, and forwarding to one of them (with its receipt). */
 export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): PeerForwarder {
-  const advertisedPrice = (peerId: string, model: string) =>
-    mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model)?.price;
   return {
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
@@ -47,7 +45,7 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
     forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
-      const price = receiptPrice(advertisedPrice(peerId, frame.model));
+      const price = receiptPrice(mesh.advertisedModel(peerId, frame.model)?.price);
       const canonical = canonicalOf(frame);
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);

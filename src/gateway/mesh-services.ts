@@ -56,7 +56,7 @@ export function ledgerTransportOver(mesh: MeshNode): LedgerTransport {
 /** What a peer advertises for a model now, in receipt units; undefined when its record does not list the model. */
 function advertisedPriceOf(mesh: MeshNode): AdvertisedPrice {
   return (peerId, model) => {
-    const advert = mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model);
+    const advert = mesh.advertisedModel(peerId, model);
     return advert && receiptPrice(advert.price);
   };
 }

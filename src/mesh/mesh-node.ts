@@ -10,7 +10,7 @@ import { FORWARD_PROTOCOL, FORWARD_PROTOCOL_V2, type ForwardRequestFrame } from 
 import { ForwardServer, type ForwardHandler } from './forward-server.js';
 import { ForwardChannels } from './forward-session.js';
 import { createMeshLibp2p, type MeshLibp2p } from './libp2p-node.js';
-import type { RecordPayload } from './node-record.js';
+import type { ModelAdvert, RecordPayload } from './node-record.js';
 import { loadOrCreatePeerKey } from './peer-key.js';
 import { PeerFinder, type RankedPeer } from './peer-finder.js';
 import { PeerScores } from './peer-scores.js';
@@ -223,6 +223,16 @@ export class MeshNode {
       if (price) prices.push({ peerId: record.peerId, inputPerMTok: price.inputPerMTok, outputPerMTok: price.outputPerMTok });
     }
     return prices;
+  }
+
+  /**
+   * The entry for `model` in `peerId`'s live signed record (its price, capabilities); undefined when the peer has no
+   * live record or its record does not list the model. One map look-up: asked on every forward and every receipt.
+   */
+  advertisedModel(peerId: string, model: string): ModelAdvert | undefined {
+    if (peerId === this.peerId) return undefined;
+    const record = this.#cache.get(peerId);
+    return record && !record.withdrawn ? record.models.find((m) => m.id === model) : undefined;
   }
 
   /** Models served by peers known right now (model id → peer ids), for GET /v1/models. */

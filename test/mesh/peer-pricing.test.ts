@@ -52,6 +52,16 @@ async function chat(model: string, key?: string) {
 }
 
 describe('peer prices in the routing pricing filter', () => {
+  it('reads a peer\'s advertised model entry from its live record (the price a forward and its receipt are checked against)', () => {
+    const meshA = a.gateway.mesh!;
+    const peer = b.gateway.mesh!.peerId;
+    expect(meshA.advertisedModel(peer, 'shared-m')?.price).toEqual({ inputPerMTok: 0.1, outputPerMTok: 0.4 });
+    expect(meshA.advertisedModel(peer, 'no-such-model')).toBeUndefined();
+    // Its own record is not a peer's advert; an unknown peer has none.
+    expect(meshA.advertisedModel(meshA.peerId, 'shared-m')).toBeUndefined();
+    expect(meshA.advertisedModel('12D3KooWUnknownPeer', 'shared-m')).toBeUndefined();
+  });
+
   it('a plain request is served locally, peers after (the config order)', async () => {
     const result = await chat('shared-m');
     expect([result.status, result.provider, result.servedBy]).toEqual([200, 'a-dear', a.gateway.mesh!.peerId]);
