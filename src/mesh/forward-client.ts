@@ -47,6 +47,8 @@ export interface ForwardChannel {
   send(payload: Uint8Array, signal: AbortSignal): Promise<void>;
   /** The next frame of the answer; undefined if it ended without one. */
   next(signal: AbortSignal): Promise<Frame | undefined>;
+  /** A frame that has arrived already, without waiting (undefined when none has); throws as `next` does. */
+  poll(): Frame | undefined;
   /** Ends the request early (1.0.0: resets the stream; 2.0.0: sends RESET): the serving node stops its work. */
   abort(err: Error): void;
   /** Stops listening for frames of this request. */
@@ -115,6 +117,10 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   // Silence while waiting for the next frame (heartbeats count) means the peer is gone. Only the wait is timed:
   // a slow consumer between reads is backpressure, not a dead peer.
   const nextFrame = async (bound?: AbortSignal): Promise<Frame | undefined> => {
+    // Frames written together arrive together (a complete answer's head, body and trailer): those already here are
+    // taken without arming a watchdog for a wait that does not happen.
+    const ready = channel.poll();
+    if (ready) return ready;
     const idle = new AbortController();
     const watchdog = setTimeout(() => idle.abort(new Error('peer went silent')), options.idleTimeoutMs);
     try {

@@ -228,3 +228,24 @@ function decodePayload(type: number, payload: Uint8Array): Frame {
   }
   return { type: name, value } as Frame;
 }
+
+/** Frames queued for one write, as one list of their encoded bytes. */
+export class FrameBatch {
+  #list = new Uint8ArrayList();
+
+  get byteLength(): number {
+    return this.#list.byteLength;
+  }
+
+  add(bytes: Uint8ArrayList): void {
+    this.#list.append(bytes);
+  }
+
+  /** The queued bytes (undefined when there are none); the batch is empty afterwards. */
+  take(): Uint8ArrayList | undefined {
+    if (this.#list.byteLength === 0) return undefined;
+    const list = this.#list;
+    this.#list = new Uint8ArrayList();
+    return list;
+  }
+}

@@ -1,6 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import { encodeFrame, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
+import { encodeFrame, FrameBatch, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
 import type { ByteBudget } from './byte-budget.js';
 import { FrameReader } from './frame-reader.js';
 import { ForwardSessionServer } from './forward-session-server.js';
@@ -63,8 +63,17 @@ export interface ResponseSink {
   readonly cancelled: AbortSignal;
   /** True while frames sent now would only queue (heartbeats are skipped then). */
   readonly needsDrain: boolean;
-  /** Sends a frame once the way is clear; a requester that stops reading for `stallMs` fails it. */
-  send(frame: Frame, signal: AbortSignal): Promise<void>;
+  /**
+   * Encodes a frame for the next `flush` (DATA counts against the requester's credit at once). Frames queued
+   * together leave in one write: one Yamux frame, one Noise message and one socket write instead of one per frame.
+   */
+  queue(frame: Frame): void;
+  /** Bytes queued and not yet flushed. */
+  readonly queuedBytes: number;
+  /** Writes the queued frames once the way is clear; a requester that stops reading for `stallMs` fails it. */
+  flush(signal: AbortSignal): Promise<void>;
+  /** DATA bytes that may be queued now without waiting for credit (unbounded on 1.0.0). */
+  readonly available: number;
   /** The largest DATA payload that may be sent now (waits for the requester's credit on 2.0.0). */
   room(signal: AbortSignal): Promise<number>;
   /** Ends the answer after its trailer. */
@@ -81,7 +90,9 @@ class StreamSink implements ResponseSink {
   readonly #stallMs: number;
   readonly #refuse: (code: RefusalCode, message: string) => Promise<void>;
   readonly #cancel = new AbortController();
+  readonly #batch = new FrameBatch();
   #finishing = false;
+  readonly available = Number.POSITIVE_INFINITY;
 
   constructor(stream: Stream, stallMs: number, refuse: (code: RefusalCode, message: string) => Promise<void>) {
     this.#stream = stream;
@@ -102,8 +113,17 @@ class StreamSink implements ResponseSink {
     return this.#stream.writableNeedsDrain;
   }
 
-  async send(frame: Frame, signal: AbortSignal): Promise<void> {
-    if (!this.#stream.send(encodeFrame(frame))) await this.#stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.#stallMs)]) });
+  queue(frame: Frame): void {
+    this.#batch.add(encodeFrame(frame));
+  }
+
+  get queuedBytes(): number {
+    return this.#batch.byteLength;
+  }
+
+  async flush(signal: AbortSignal): Promise<void> {
+    const bytes = this.#batch.take();
+    if (bytes && !this.#stream.send(bytes)) await this.#stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.#stallMs)]) });
   }
 
   async room(): Promise<number> {
@@ -118,12 +138,14 @@ class StreamSink implements ResponseSink {
 
   reset(err: Error): void {
     this.#finishing = true;
+    this.#batch.take();
     this.#stream.removeEventListener('close', this.#onClose);
     this.#stream.abort(err);
   }
 
   refuse(code: RefusalCode, message: string): Promise<void> {
     this.#finishing = true;
+    this.#batch.take();
     this.#stream.removeEventListener('close', this.#onClose);
     return this.#refuse(code, message);
   }
@@ -343,18 +365,31 @@ export class ForwardServer {
     // However far the requester's deadline, a forwarded request holds a slot here for at most MAX_FORWARD_MS.
     const signal = AbortSignal.any([sink.cancelled, AbortSignal.timeout(Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())))]);
     let lastSentAt = Date.now();
+    let headQueued = false;
+    let headSent = false;
+    // Frames are queued and written together: the head with the first body chunk (a requester does nothing with a
+    // head before the body anyway), and a complete answer's head, body and trailer in one write — each write is a
+    // Yamux frame, a Noise message, a socket write here and a wake-up at the requester. A streamed answer's chunks
+    // leave as they come; a large complete answer leaves in writes of MAX_DATA_FRAME_BYTES.
+    const queue = (frame: Frame) => {
+      signal.throwIfAborted();
+      sink.queue(frame);
+    };
     // A requester that stops reading for longer than four heartbeats is gone as far as this node is concerned.
-    const send = async (frame: Frame) => {
+    const flush = async () => {
       signal.throwIfAborted();
       lastSentAt = Date.now();
-      await sink.send(frame, signal);
+      if (headQueued) headSent = true;
+      await sink.flush(signal);
     };
     // Heartbeats keep the requester's idle timer (and any middlebox) from declaring a long generation dead.
     const heartbeat = setInterval(() => {
       if (Date.now() - lastSentAt < this.#options.heartbeatMs || sink.needsDrain) return;
-      send({ type: 'heartbeat' }).catch(() => undefined);
+      void (async () => {
+        queue({ type: 'heartbeat' });
+        await flush();
+      })().catch(() => undefined);
     }, this.#options.heartbeatMs);
-    let headSent = false;
     // Closed in `finally` unless read to its end, also when the head could not be sent: the handler's cleanup
     // (slot, quota, upstream request) hangs on it.
     let body: AsyncIterator<Uint8Array> | undefined;
@@ -362,19 +397,23 @@ export class ForwardServer {
     try {
       const response = await handler(request, { peerId, signal });
       body = response.body[Symbol.asyncIterator]();
-      await send({ type: 'head', value: response.head });
-      headSent = true;
+      queue({ type: 'head', value: response.head });
+      headQueued = true;
       for (let next = await body.next(); !next.done; next = await body.next()) {
         const chunk = next.value;
         for (let offset = 0; offset < chunk.byteLength; ) {
+          // What is queued goes out before waiting for credit: the requester grants it only for what it has read.
+          if (sink.available <= 0) await flush();
           // On 2.0.0 this waits for the requester's credit: the body is pulled no faster than the requester reads.
           const room = Math.min(MAX_DATA_FRAME_BYTES, await sink.room(signal));
-          await send({ type: 'data', value: chunk.subarray(offset, offset + room) });
+          queue({ type: 'data', value: chunk.subarray(offset, offset + room) });
           offset += room;
+          if (request.stream || sink.queuedBytes >= MAX_DATA_FRAME_BYTES) await flush();
         }
       }
       bodyDone = true;
-      await send({ type: 'trailer', value: await response.trailer() });
+      queue({ type: 'trailer', value: await response.trailer() });
+      await flush();
       await sink.finish(signal);
     } catch (err) {
       if (sink.cancelled.aborted) {

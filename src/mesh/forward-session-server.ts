@@ -1,7 +1,7 @@
 import type { Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
 import {
-  decodeSessionFrame, encodeSessionFrame, FrameType, INITIAL_CREDIT_BYTES, MAX_SESSION_REQUEST_FRAME_BYTES, SessionFrameError,
+  decodeSessionFrame, encodeSessionFrame, FrameBatch, FrameType, INITIAL_CREDIT_BYTES, MAX_SESSION_REQUEST_FRAME_BYTES, SessionFrameError,
   type ForwardRequestFrame, type Frame, type RefusalCode, type SessionFrame,
 } from './forward-frames.js';
 import type { ResponseSink } from './forward-server.js';
@@ -43,6 +43,7 @@ class SessionSink implements ResponseSink {
   #credit = INITIAL_CREDIT_BYTES;
   readonly #creditGranted = new Wakeup();
   readonly #cancel = new AbortController();
+  readonly #batch = new FrameBatch();
   /** Set once the answer is over (trailer, reset or refusal sent): later frames from the requester are ignored. */
   done = false;
 
@@ -69,9 +70,22 @@ class SessionSink implements ResponseSink {
     this.#creditGranted.wake();
   }
 
-  async send(frame: Frame, signal: AbortSignal): Promise<void> {
+  queue(frame: Frame): void {
     if (frame.type === 'data') this.#credit -= frame.value.byteLength;
-    await this.#session.write(encodeSessionFrame(this.sid, frame), signal);
+    this.#batch.add(encodeSessionFrame(this.sid, frame));
+  }
+
+  get queuedBytes(): number {
+    return this.#batch.byteLength;
+  }
+
+  get available(): number {
+    return this.#credit;
+  }
+
+  async flush(signal: AbortSignal): Promise<void> {
+    const bytes = this.#batch.take();
+    if (bytes) await this.#session.write(bytes, signal);
   }
 
   async room(signal: AbortSignal): Promise<number> {
@@ -91,12 +105,14 @@ class SessionSink implements ResponseSink {
   }
 
   reset(): void {
+    this.#batch.take();
     if (this.done) return;
     this.done = true;
     this.#session.send(encodeSessionFrame(this.sid, { type: 'reset' }));
   }
 
   async refuse(code: RefusalCode, message: string): Promise<void> {
+    this.#batch.take();
     if (this.done) return;
     this.done = true;
     this.#session.send(encodeSessionFrame(this.sid, { type: 'refusal', value: { code, message } }));

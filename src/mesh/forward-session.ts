@@ -46,6 +46,10 @@ class StreamChannel implements ForwardChannel {
     return this.#reader.next(signal);
   }
 
+  poll(): Frame | undefined {
+    return this.#reader.poll();
+  }
+
   abort(err: Error): void {
     this.#stream.abort(err);
   }
@@ -85,15 +89,19 @@ class SessionChannel implements ForwardChannel {
     await this.#session.write(encodeRequestFrame(payload, this.sid), signal);
   }
 
+  poll(): Frame | undefined {
+    const frame = this.#queue.shift();
+    if (!frame) return undefined;
+    if (frame.type === 'reset') throw new SessionError('the serving node reset the request');
+    if (frame.type === 'data') this.#consumed(frame.value.byteLength);
+    else this.#controlFrames--;
+    return frame;
+  }
+
   async next(signal: AbortSignal): Promise<Frame | undefined> {
     for (;;) {
-      const frame = this.#queue.shift();
-      if (frame) {
-        if (frame.type === 'reset') throw new SessionError('the serving node reset the request');
-        if (frame.type === 'data') this.#consumed(frame.value.byteLength);
-        else this.#controlFrames--;
-        return frame;
-      }
+      const frame = this.poll();
+      if (frame) return frame;
       if (this.#error) throw this.#error;
       if (this.#ended) return undefined;
       signal.throwIfAborted();

@@ -66,14 +66,18 @@ export class FrameReader<T = Frame> {
     this.#wakeup.wake();
   }
 
+  /** A complete frame already buffered, without waiting (undefined when none is); throws as `next` does on a bad one. */
+  poll(): T | undefined {
+    const frame = this.#takeFrame();
+    if (frame && this.#stream.readStatus === 'paused' && this.#buffer.byteLength < LOW_WATER_BYTES) this.#stream.resume();
+    return frame;
+  }
+
   /** The next complete frame, or undefined once the remote closed its side cleanly between frames. */
   async next(signal?: AbortSignal): Promise<T | undefined> {
     for (;;) {
-      const frame = this.#takeFrame();
-      if (frame) {
-        if (this.#stream.readStatus === 'paused' && this.#buffer.byteLength < LOW_WATER_BYTES) this.#stream.resume();
-        return frame;
-      }
+      const frame = this.poll();
+      if (frame) return frame;
       if (this.#error) throw this.#error;
       if (this.#ended) {
         if (this.#buffer.byteLength > 0) throw new FrameError('stream ended inside a frame');
