@@ -111,6 +111,11 @@ export const MAX_NOTED_PER_CHANNEL = 1_000;
  * acknowledgement (claims, outside its totals): an issuer can sign any number of them, so they are bounded too.
  */
 export const MAX_CLAIMS_PER_CHANNEL = 10_000;
+/**
+ * Receipt records kept in memory as last written (write-through, oldest dropped first): an acknowledgement arrives
+ * tens of milliseconds after its receipt was issued and finds it here instead of reading it back from LevelDB.
+ */
+const RECENT_RECEIPTS = 4_096;
 /** Version of the per-channel figures; a ledger without them (older data) computes them once, by one scan. */
 const STATS_VERSION = 1;
 
@@ -141,6 +146,7 @@ export class Ledger {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly headCache = new Map<string, ChannelHead>();
   private readonly statsCache = new Map<string, ChannelStats>();
+  private readonly recent = new Map<string, StoredReceipt>();
   private statsReady: Promise<void> | undefined;
 
   private constructor(
@@ -186,10 +192,22 @@ export class Ledger {
     return head;
   }
 
+  /** The receipt record stored under `key` (the recently written ones from memory). */
+  private async receipt(key: string): Promise<StoredReceipt | undefined> {
+    return this.recent.get(key) ?? (await this.receipts.get(key));
+  }
+
+  /** Keeps a record just written (the store holds the same). */
+  private remember(key: string, record: StoredReceipt): void {
+    this.recent.delete(key);
+    this.recent.set(key, record);
+    if (this.recent.size > RECENT_RECEIPTS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
   /** The channel as it stood just before receipt `seq` (its predecessor's head). */
   private async headBefore(channel: string, seq: number): Promise<ChannelHead> {
     if (seq <= 1) return EMPTY_HEAD;
-    const previous = await this.receipts.get(`${channel}!${pad(seq - 1)}`);
+    const previous = await this.receipt(`${channel}!${pad(seq - 1)}`);
     return previous ? { seq: previous.seq, total: previous.total, hash: previous.hash } : { seq: seq - 1, total: Number.NaN, hash: null };
   }
 
@@ -202,10 +220,12 @@ export class Ledger {
     const stats = await this.statsOf(p.ch);
     const next: ChannelHead = { seq: p.seq, total: p.total, hash: record.hash };
     const batch = this.receipts.db.batch();
-    batch.put(`${p.ch}!${pad(p.seq)}`, record, { sublevel: this.receipts } as never);
+    const key = `${p.ch}!${pad(p.seq)}`;
+    batch.put(key, record, { sublevel: this.receipts } as never);
     if (p.seq > head.seq) batch.put(p.ch, next, { sublevel: this.heads } as never);
     await this.commit(batch, p.ch, withDelta(stats, receiptDelta(record, true)));
     if (p.seq > head.seq) this.headCache.set(p.ch, next);
+    this.remember(key, record);
     return record;
   }
 
@@ -221,6 +241,7 @@ export class Ledger {
     const batch = this.receipts.db.batch();
     batch.put(key, record, { sublevel: this.receipts } as never);
     await this.commit(batch, record.channel, stats);
+    this.remember(key, record);
   }
 
   /** The figures of a channel (read under its lock by every writer). */
@@ -304,29 +325,71 @@ export class Ledger {
    * acknowledgement back, but it can withdraw a dispute): the receipt is back in the totals, the dispute kept beside it.
    */
   async recordAck(ackJws: string, from?: string): Promise<boolean> {
-    const claimed = claimedPosition(ackJws);
-    if (!claimed) throw new ReceiptError('malformed', 'acknowledgement payload does not name a channel and sequence');
-    // Only the subject of this node's own channel may acknowledge; checked before anything is queued or looked up.
-    if (from !== undefined && claimed.channel !== channelId(this.selfId, from)) {
-      throw new ReceiptError('unknown', 'acknowledgement for a channel this peer is not the subject of');
-    }
-    const key = `${claimed.channel}!${pad(claimed.seq)}`;
-    return this.serial(claimed.channel, async () => {
-      const record = await this.receipts.get(key);
-      if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${claimed.channel}#${claimed.seq} issued by this node`);
-      await verifyAckSignature(ackJws, record.jws, record.subject);
-      if (record.ack) return false;
-      const stats = await this.statsOf(record.channel);
-      const acked = { acked: 1, ackedMicros: record.cost };
-      if (record.dispute) {
-        // Only the subject can have disputed a receipt this node issued (recordDispute checks the signer).
-        const { dispute, ...rest } = record;
-        await this.update(key, { ...rest, ack: ackJws, supersededDispute: dispute }, withDelta(stats, { ...acked, disputes: -1, disputedMicros: -record.cost, receipts: 1, micros: record.cost }));
-      } else {
-        await this.update(key, { ...record, ack: ackJws }, withDelta(stats, acked));
+    const [result] = await this.recordAcks([ackJws], from);
+    if (result instanceof Error) throw result;
+    return result!;
+  }
+
+  /**
+   * `recordAck` for the acknowledgements of one ledger message, each standing alone (one that does not verify is
+   * refused, the others recorded): per channel, under its lock, in one write. Returns, in order, whether each was
+   * new, or why it was refused.
+   */
+  async recordAcks(acks: string[], from?: string): Promise<Array<boolean | Error>> {
+    const results: Array<boolean | Error> = [];
+    const byChannel = new Map<string, Array<{ index: number; ack: string; key: string; seq: number }>>();
+    acks.forEach((ack, index) => {
+      const claimed = claimedPosition(ack);
+      if (!claimed) return void (results[index] = new ReceiptError('malformed', 'acknowledgement payload does not name a channel and sequence'));
+      // Only the subject of this node's own channel may acknowledge; checked before anything is queued or looked up.
+      if (from !== undefined && claimed.channel !== channelId(this.selfId, from)) {
+        return void (results[index] = new ReceiptError('unknown', 'acknowledgement for a channel this peer is not the subject of'));
       }
-      return true;
+      const list = byChannel.get(claimed.channel) ?? [];
+      list.push({ index, ack, key: `${claimed.channel}!${pad(claimed.seq)}`, seq: claimed.seq });
+      byChannel.set(claimed.channel, list);
     });
+    await Promise.all([...byChannel].map(([channel, items]) => this.serial(channel, async () => {
+      let stats = await this.statsOf(channel);
+      const written = new Map<string, StoredReceipt>();
+      const recorded: number[] = [];
+      for (const { index, ack, key, seq } of items) {
+        try {
+          const record = written.get(key) ?? (await this.receipt(key));
+          if (!record || record.issuer !== this.selfId) throw new ReceiptError('unknown', `no receipt ${channel}#${seq} issued by this node`);
+          await verifyAckSignature(ack, record.jws, record.subject);
+          if (record.ack) {
+            results[index] = false;
+            continue;
+          }
+          const acked = { acked: 1, ackedMicros: record.cost };
+          if (record.dispute) {
+            // Only the subject can have disputed a receipt this node issued (recordDispute checks the signer).
+            const { dispute, ...rest } = record;
+            written.set(key, { ...rest, ack, supersededDispute: dispute });
+            stats = withDelta(stats, { ...acked, disputes: -1, disputedMicros: -record.cost, receipts: 1, micros: record.cost });
+          } else {
+            written.set(key, { ...record, ack });
+            stats = withDelta(stats, acked);
+          }
+          results[index] = true;
+          recorded.push(index);
+        } catch (err) {
+          results[index] = err instanceof Error ? err : new ReceiptError('invalid', String(err));
+        }
+      }
+      if (written.size === 0) return;
+      const batch = this.receipts.db.batch();
+      for (const [key, record] of written) batch.put(key, record, { sublevel: this.receipts } as never);
+      try {
+        await this.commit(batch, channel, stats);
+      } catch (err) {
+        for (const index of recorded) results[index] = err instanceof Error ? err : new Error(String(err));
+        return;
+      }
+      for (const [key, record] of written) this.remember(key, record);
+    })));
+    return results;
   }
 
   /**
@@ -344,7 +407,7 @@ export class Ledger {
     }
     const key = `${dispute.ch}!${pad(dispute.seq)}`;
     return this.serial(dispute.ch, async () => {
-      const record = await this.receipts.get(key);
+      const record = await this.receipt(key);
       if (!record || record.hash !== dispute.receipt) throw new ReceiptError('unknown', `dispute names no receipt held here (${dispute.ch}#${dispute.seq})`);
       if (record.dispute) return false;
       const stats = await this.statsOf(dispute.ch);
@@ -392,7 +455,9 @@ export class Ledger {
       let payload: ReceiptPayload | undefined;
       try {
         payload = await verifyReceipt(receiptJws, peerId);
-        const held = await this.receipts.get(`${channel}!${pad(payload.seq)}`);
+        // Only a sequence number the chain has reached can be held already (reconciliation moves the head with what
+        // it imports): the next receipt, the usual case, is not looked up.
+        const held = payload.seq <= (await this.head(channel)).seq ? await this.receipt(`${channel}!${pad(payload.seq)}`) : undefined;
         if (held && held.hash === receiptHash(receiptJws) && !held.ack && !held.dispute) {
           // Imported by reconciliation while its trailer was on the way: checked against the receipt before it.
           this.check(payload, await this.headBefore(channel, payload.seq), requestId, measured);

@@ -11,9 +11,8 @@ export function ledgerMessageHandler(ledger: Ledger) {
     switch (message.type) {
       case 'ack': {
         // Each acknowledgement stands alone: one that does not verify is reported, the others are recorded.
-        const errors: string[] = [];
-        for (const ack of message.acks) await ledger.recordAck(ack, peerId).catch((err: Error) => errors.push(err.message));
-        return errors.length ? { ok: false, error: `${errors.length} of ${message.acks.length} acknowledgements refused: ${errors[0]}` } : { ok: true };
+        const errors = (await ledger.recordAcks(message.acks, peerId)).filter((result) => result instanceof Error);
+        return errors.length ? { ok: false, error: `${errors.length} of ${message.acks.length} acknowledgements refused: ${errors[0]!.message}` } : { ok: true };
       }
       case 'dispute':
         await ledger.recordDispute(message.dispute, peerId);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   DISPUTE_TYP, Ledger, USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, channelId, costMicros, receiptHash, runReceiptsCommand, signDispute, signReceipt, usageBound,
   type ReceiptPayload,
@@ -209,6 +209,57 @@ describe('receipts between two nodes', () => {
   });
 });
 
+
+describe('acknowledgements of one ledger message', () => {
+  it('records them in one write per channel, each standing alone, without reading back receipts just issued', async () => {
+    const server = await party();
+    const client = await party();
+    const acks: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const jws = await server.ledger.issue(client.id, `req-${i}`, 'gpt-4o', USAGE, PRICE);
+      const result = await client.ledger.accept(jws, server.id, `req-${i}`, { usage: USAGE, price: PRICE });
+      if (!result.accepted) throw new Error(result.reason);
+      acks.push(result.ack);
+    }
+    const batches = vi.spyOn(server.store.db, 'batch');
+    const reads = vi.spyOn(server.store.db, 'get');
+    // The third is not a signature of the receipt it names; the last repeats the first.
+    const forged = `${acks[2]!.slice(0, acks[2]!.lastIndexOf('.'))}.${acks[1]!.slice(acks[1]!.lastIndexOf('.') + 1)}`;
+    const results = await server.ledger.recordAcks([acks[0]!, acks[1]!, forged, acks[3]!, acks[0]!], client.id);
+    expect(results.map((r) => (r instanceof Error ? 'refused' : r))).toEqual([true, true, 'refused', true, false]);
+    expect(batches).toHaveBeenCalledTimes(1);
+    expect(reads).not.toHaveBeenCalled();
+    const [served] = await server.ledger.summary();
+    expect(served).toMatchObject({ served: { receipts: 4, unacknowledgedMicros: costMicros(USAGE, PRICE) } });
+    // The refused one is still open, and is recorded once a genuine acknowledgement comes.
+    expect(await server.ledger.recordAck(acks[2]!, client.id)).toBe(true);
+    expect((await server.ledger.summary())[0]).toMatchObject({ served: { unacknowledgedMicros: 0 } });
+  });
+
+  it('checks the next receipt of a channel without a read: only a sequence number the chain has reached can be held', async () => {
+    const server = await party();
+    const client = await party();
+    const first = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(first, server.id, 'req-1', {})).toMatchObject({ accepted: true });
+    const second = await server.ledger.issue(client.id, 'req-2', 'gpt-4o', USAGE, PRICE);
+    const reads = vi.spyOn(client.store.db, 'get');
+    expect(await client.ledger.accept(second, server.id, 'req-2', {})).toMatchObject({ accepted: true });
+    expect(reads).not.toHaveBeenCalled();
+    // A replay of a held sequence number is still refused as one.
+    expect(await client.ledger.accept(second, server.id, 'req-2', {})).toMatchObject({ accepted: false, reason: expect.stringMatching(/^replayed/) });
+  });
+
+  it('reads a receipt back from the store when it is no longer in memory (another ledger on the same store)', async () => {
+    const server = await party();
+    const client = await party();
+    const jws = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    const result = await client.ledger.accept(jws, server.id, 'req-1', { usage: USAGE, price: PRICE });
+    if (!result.accepted) throw new Error(result.reason);
+    const reopened = Ledger.open(server.store, server.id, server.signing);
+    expect(await reopened.recordAck(result.ack, client.id)).toBe(true);
+    expect(await reopened.recordAck(result.ack, client.id)).toBe(false);
+  });
+});
 
 describe('one text per signed object (protocol/receipts.md, "Canonical form")', () => {
   it('refuses an acknowledgement or a dispute whose signature is spelled in non-canonical base64url', async () => {
