@@ -2,7 +2,7 @@
  * How many ledger messages each peer may send (protocol/receipts.md, "Bounds"): a token bucket per peer id, `rate`
  * messages a second with a burst of `BURST_SECONDS` seconds' worth, checked before a message is even read — every
  * acknowledgement and dispute costs a signature check and a store write, so a peer that sends more is answered
- * `{"ok":false}` at once. An honest node stays far below: it batches acknowledgements (one message per 50 ms at the
+ * `{"ok":false}` at once. An honest node stays far below: it batches acknowledgements (one message per 250 ms at the
  * most) and reconciles page by page.
  */
 export const BURST_SECONDS = 10;

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AckBatcher, ledgerMessageHandler, type LedgerTransport } from '../../../src/ledger/index.js';
+import { ACK_BATCH_MS, AckBatcher, ledgerMessageHandler, type LedgerTransport } from '../../../src/ledger/index.js';
 import { ledgerParty } from './ledger-party.js';
 
 afterEach(() => {
@@ -34,6 +34,19 @@ describe('AckBatcher', () => {
       { peerId: 'peer-a', message: { type: 'ack', acks: ['ack1', 'ack2', 'ack4'] } },
       { peerId: 'peer-b', message: { type: 'ack', acks: ['ack3'] } },
     ]);
+  });
+
+  it('by default gathers the acknowledgements of forwards a few milliseconds apart into one message per quarter second', async () => {
+    vi.useFakeTimers();
+    const { mesh, sent } = fakeTransport();
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }));
+    for (let i = 1; i <= 4; i++) {
+      batcher.add('peer-a', `ack${i}`);
+      await vi.advanceTimersByTimeAsync(60);
+    }
+    expect(sent).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(ACK_BATCH_MS - 4 * 60);
+    expect(sent).toEqual([{ peerId: 'peer-a', message: { type: 'ack', acks: ['ack1', 'ack2', 'ack3', 'ack4'] } }]);
   });
 
   it('sends a full page at once, and everything pending on close', async () => {
