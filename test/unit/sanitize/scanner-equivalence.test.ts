@@ -18,7 +18,7 @@ const corpus = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures
 const PIECES = [
   ...corpus.map((c) => c.text),
   'password', 'PASSWORD', 'PassWd', 'pwd', 'Secret', 'TOKEN', 'api_key', 'API-KEY', 'apikey', 'ApiKey', 'aws', 'AWS_SECRET_ACCESS_KEY',
-  'SECRET_ACCESSKEY', 'secretaccess_key', 'SecretAccessKey', 'DB_', 'MYSQL_ROOT_', 'a_', 'x-', '_', '-', '=', ': ', '"', "'", ' ', '\n', '.', '@',
+  'SECRET_ACCESSKEY', 'secretaccess_key', 'SecretAccessKey', 'secret_access_key', 'SECRET_ACCESS_KEY=', 'Zx9Qw8Er-7Ty6Ui5', 'DB_', 'MYSQL_ROOT_', 'a_', 'x-', '_', '-', '=', ': ', '"', "'", ' ', '\n', '.', '@',
   'jane.doe+tag@example.com', 'user@host', '@@', 'sk-', 'sk-ant-', 'sk-meshgate-', 'mg-0123456789abcdef.', 'eyJ', 'eyJhbGciOiJIUzI1NiJ9.', 'Bearer ',
   'bearer', 'xoxb-', 'ghp_', 'github_pat_', 'AKIA', 'A3TX', 'AIza', '_live_', 'sk_live_', '-----BEGIN ', 'PRIVATE KEY-----', '-----END ',
   'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'Zx9Qw8Er7Ty6Ui5Op4As3Df', '4111 1111 1111 1111',
