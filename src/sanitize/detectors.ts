@@ -29,14 +29,41 @@ const isAlnum = (c: number) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x
 
 /** Shannon entropy in bits per character; random tokens score ~4–6, words and placeholders ~2–3. */
 export function shannonEntropy(text: string): number {
-  const counts = new Map<string, number>();
-  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  // Counts per code point, summed in order of first appearance. ASCII text (nearly every candidate value) is counted
+  // in a table instead of a Map: the same figure to the last bit, at a fraction of the cost.
+  const ascii = asciiCounts(text);
+  const counts: Iterable<number> = ascii ?? codePointCounts(text).values();
   let entropy = 0;
-  for (const count of counts.values()) {
+  for (const count of counts) {
     const p = count / text.length;
     entropy -= p * Math.log2(p);
   }
   return entropy;
+}
+
+const asciiTable = new Int32Array(128);
+
+/** Character counts of an all-ASCII text in order of first appearance, or undefined when it holds anything else. */
+function asciiCounts(text: string): number[] | undefined {
+  const order: number[] = [];
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) {
+      ascii = false;
+      break;
+    }
+    if (asciiTable[code]++ === 0) order.push(code);
+  }
+  const counts = order.map((code) => asciiTable[code]!);
+  for (const code of order) asciiTable[code] = 0;
+  return ascii ? counts : undefined;
+}
+
+function codePointCounts(text: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  return counts;
 }
 
 /** gitleaks' generic-api-key rule uses 3.5 bits/char as the line between a secret and an ordinary word. */

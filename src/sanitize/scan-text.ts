@@ -129,8 +129,19 @@ function anchoredMatches(detector: Detector & { anchor: NonNullable<Detector['an
  * what a scanner's result must equal (the prefilter only saves work).
  */
 export function runDetectors(text: string, detectors: readonly Detector[], privateKeys: boolean): TextFinding[] {
+  // Kept sorted by position; findings never overlap, so their ends are in order too and one binary search finds
+  // where a new one would go and whether it overlaps its neighbour (a text with many findings stays linear-ish).
   const findings: TextFinding[] = privateKeys ? findPrivateKeys(text) : [];
-  const overlaps = (start: number, end: number) => findings.some((f) => start < f.end && end > f.start);
+  const insertAt = (start: number, end: number): number => {
+    let low = 0;
+    let high = findings.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (findings[mid]!.end > start) high = mid;
+      else low = mid + 1;
+    }
+    return low < findings.length && findings[low]!.start < end ? -1 : low;
+  };
   for (const detector of detectors) {
     const matches = detector.anchor ? anchoredMatches(detector as Parameters<typeof anchoredMatches>[0], text) : allMatches(detector.pattern, text);
     for (const match of matches) {
@@ -138,11 +149,12 @@ export function runDetectors(text: string, detectors: readonly Detector[], priva
       const start = match.index + (match[1] === undefined ? 0 : match[0].indexOf(match[1]));
       const end = start + secret.length;
       if (detector.validate && !detector.validate(secret)) continue;
-      if (overlaps(start, end)) continue;
-      findings.push({ type: detector.type, category: detector.category, start, end });
+      const at = insertAt(start, end);
+      if (at < 0) continue;
+      findings.splice(at, 0, { type: detector.type, category: detector.category, start, end });
     }
   }
-  return findings.length > 1 ? findings.sort((a, b) => a.start - b.start) : findings;
+  return findings;
 }
 
 /** Finds secrets in one string: the findings of `runDetectors` with the same detectors, found with less work. */

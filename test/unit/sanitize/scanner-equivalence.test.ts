@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CREDENTIAL_DETECTORS, IP_DETECTOR, PII_DETECTORS, createTextScanner, runDetectors } from '../../../src/sanitize/index.js';
+import { CREDENTIAL_DETECTORS, IP_DETECTOR, PII_DETECTORS, createTextScanner, runDetectors, shannonEntropy, type TextFinding } from '../../../src/sanitize/index.js';
 
 /**
  * The scanner's shortcuts — one combined prefilter pass that decides which detectors run, and anchored detectors
@@ -9,7 +9,20 @@ import { CREDENTIAL_DETECTORS, IP_DETECTOR, PII_DETECTORS, createTextScanner, ru
  * own global pattern finds over the whole text, with no prefilter and no anchor.
  */
 const ALL = [...CREDENTIAL_DETECTORS, ...PII_DETECTORS, IP_DETECTOR];
-const reference = (text: string) => runDetectors(text, ALL.map((d) => ({ ...d, prefilter: [], anchor: undefined })), true);
+
+/** The plainest reading of the rules: PEM blocks, then each detector's matchAll in order, earlier findings winning. */
+function reference(text: string): TextFinding[] {
+  const findings = runDetectors(text, [], true);
+  for (const detector of ALL) {
+    for (const match of text.matchAll(new RegExp(detector.pattern.source, detector.pattern.flags))) {
+      const secret = match[1] ?? match[0];
+      const start = match.index + (match[1] === undefined ? 0 : match[0].indexOf(match[1]));
+      const end = start + secret.length;
+      if ((!detector.validate || detector.validate(secret)) && !findings.some((f) => start < f.end && end > f.start)) findings.push({ type: detector.type, category: detector.category, start, end });
+    }
+  }
+  return findings.sort((a, b) => a.start - b.start);
+}
 const scan = createTextScanner(ALL, true);
 
 const corpus = JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/sanitize/corpus.json'), 'utf8')) as Array<{ text: string }>;
@@ -56,6 +69,22 @@ describe('text scanner', () => {
     expect(scan(`x ${prefixed} y`)).toEqual(reference(`x ${prefixed} y`));
     const local = 'a'.repeat(64);
     expect(scan(`mail ${local}@example.com now`)).toEqual([{ type: 'EMAIL', category: 'pii', start: 5, end: 5 + 64 + 12 }]);
+  });
+
+  it('computes the same entropy as a plain count per code point, to the last bit', () => {
+    const plain = (text: string) => {
+      const counts = new Map<string, number>();
+      for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+      let entropy = 0;
+      for (const count of counts.values()) entropy -= (count / text.length) * Math.log2(count / text.length);
+      return entropy;
+    };
+    const next = random(7);
+    for (const piece of PIECES) expect(shannonEntropy(piece)).toBe(plain(piece));
+    for (let i = 0; i < 500; i++) {
+      const text = Array.from({ length: 1 + Math.floor(next() * 60) }, () => PIECES[Math.floor(next() * PIECES.length)]![0]).join('');
+      expect(shannonEntropy(text)).toBe(plain(text));
+    }
   });
 
   it('names an AWS secret under every key spelling its pattern takes (SECRET_ACCESSKEY, secretaccess_key)', () => {
