@@ -56,8 +56,9 @@ export function createSanitizer(config: SanitizationConfig): Sanitizer {
       const scanned = walkRequestText(body, (text, location) => {
         const found = findSecrets(text);
         if (found.length === 0) return text;
+        const at = location();
         for (const f of found) {
-          findings.push({ type: f.type, category: f.category, location, action: config.compliance_gate && f.category === 'credential' ? 'blocked' : 'redacted' });
+          findings.push({ type: f.type, category: f.category, location: at, action: config.compliance_gate && f.category === 'credential' ? 'blocked' : 'redacted' });
         }
         return redact(text, found);
       });
