@@ -43,7 +43,10 @@ class Path {
   pop(): void {
     this.segments.pop();
   }
-  /** The location, optionally with one more key segment (`{key}` names a key itself). */
+  /** The location now, and the location of the key being read (`{key}` names a key itself): no closure per node. */
+  readonly here = () => this.toString();
+  readonly hereKey = () => this.toString('{key}');
+  /** The location, optionally with one more key segment. */
   toString(key?: string): string {
     let out = '';
     for (const segment of this.segments) out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
@@ -60,7 +63,7 @@ function walkBase64(visit: TextVisitor, value: string, mediaType: string | undef
   const encoded = dataUrl ? value.slice(dataUrl[0].length) : value;
   const base64 = dataUrl ? dataUrl[2] !== undefined : true;
   const decoded = base64 ? Buffer.from(encoded, 'base64').toString('utf8') : decodeURIComponent(encoded);
-  const scanned = visit(decoded, () => path.toString());
+  const scanned = visit(decoded, path.here);
   if (scanned === decoded) return value;
   const reencoded = base64 ? Buffer.from(scanned, 'utf8').toString('base64') : encodeURIComponent(scanned);
   return dataUrl ? `${dataUrl[0]}${reencoded}` : reencoded;
@@ -72,7 +75,7 @@ function walkJsonText(visit: TextVisitor, text: string, path: Path): string {
   try {
     parsed = JSON.parse(text);
   } catch {
-    return visit(text, () => path.toString());
+    return visit(text, path.here);
   }
   // The body's own depth was checked at the edge; JSON inside one of its strings is checked here, where it is parsed.
   if (nestsTooDeep(parsed)) throw badRequest(`The JSON text at ${path.toString()} nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep.`);
@@ -86,7 +89,7 @@ function walkJsonText(visit: TextVisitor, text: string, path: Path): string {
  * so a clean body costs no copies), a new one holding the changes otherwise.
  */
 function walkValue(visit: TextVisitor, value: unknown, path: Path): unknown {
-  if (typeof value === 'string') return value.startsWith('data:') ? walkBase64(visit, value, undefined, path) : visit(value, () => path.toString());
+  if (typeof value === 'string') return value.startsWith('data:') ? walkBase64(visit, value, undefined, path) : visit(value, path.here);
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
@@ -107,7 +110,7 @@ function walkValue(visit: TextVisitor, value: unknown, path: Path): unknown {
     const child = holder[key];
     // Keys are text too (a JSON object in tool arguments can be keyed by anything); the location names the
     // redacted key, never the original.
-    const safeKey = visit(key, () => path.toString('{key}'));
+    const safeKey = visit(key, path.hereKey);
     path.push(safeKey);
     let walked: unknown;
     if (typeof child !== 'string') walked = walkValue(visit, child, path);
