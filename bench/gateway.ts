@@ -42,6 +42,13 @@ interface Measured extends HttpTarget {
   pid: number;
 }
 
+/** What the first line says about the build the node runs. */
+const ENTRY_DESCRIPTION = {
+  bundle: 'its compiled build (the start-up bundle, dist/bundle/)',
+  dist: 'its compiled modules (dist/) — the bundle is older than src/: run `npm run build` for representative figures',
+  source: 'its TypeScript sources: dist/ is older than src/ — run `npm run build` for representative figures',
+} as const;
+
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
 
@@ -121,7 +128,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       const s = sorted(t.latencies);
       return `${name.padEnd(14)} added at 1 conn p50 ${ms(a.p50)} / p99 ${ms(a.p99)}; 32 conns ${rate(rates.get(name)!)} (${((100 * rates.get(name)!) / rates.get('direct')!).toFixed(0)}% of direct, p50 ${ms(percentile(s, 50))} / p99 ${ms(percentile(s, 99))}), CPU ${((1000 * t.cpu) / Math.max(1, t.ok)).toFixed(0)} µs per request${t.errors ? `, ${t.errors} errors` : ''}`;
     };
-    out.push(`meshgate runs from ${meshgateEntry() === 'dist' ? 'its compiled build (dist/)' : 'its TypeScript sources: dist/ is older than src/ — run `npm run build` for representative figures'}`);
+    out.push(`meshgate runs from ${ENTRY_DESCRIPTION[meshgateEntry()]}`);
     out.push('— the box (what this machine allows a proxy):');
     out.push(`direct         1 conn p50 ${ms(lat.get('direct')!.p50)} / p99 ${ms(lat.get('direct')!.p99)}; 32 conns ${rate(rates.get('direct')!)}, mock CPU ${((1000 * totals.get('direct')!.cpu) / totals.get('direct')!.ok).toFixed(0)} µs per request`);
     out.push(describe('minimal proxy'));

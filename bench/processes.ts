@@ -45,8 +45,11 @@ export async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Which build `meshgate start` runs here: 'dist' (compiled, as deployed) or 'source' (tsx: slower, not representative). */
-export const meshgateEntry = (): 'dist' | 'source' => chooseEntry(ROOT);
+/**
+ * Which build `meshgate start` runs here: 'bundle' (the start-up bundle, as deployed), 'dist' (the compiled modules:
+ * the bundle step did not run after the last tsc) or 'source' (tsx: slower, not representative).
+ */
+export const meshgateEntry = (): 'bundle' | 'dist' | 'source' => chooseEntry(ROOT);
 
 /** A free TCP port on 127.0.0.1, for a program that must be told its port (Portkey). */
 async function freePort(): Promise<number> {

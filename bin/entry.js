@@ -1,5 +1,6 @@
-// Which build `bin/meshgate.js` runs: the compiled one (dist/) when it is at least as new as every source file,
-// otherwise the TypeScript sources (through tsx), so an edited checkout never runs stale code.
+// Which build `bin/meshgate.js` runs: the start-up bundle (dist/bundle/, made by `npm run build` after tsc), else the
+// compiled modules (dist/), each only when it is at least as new as every source file, otherwise the TypeScript
+// sources (through tsx), so an edited checkout never runs stale code.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,11 +14,17 @@ function newest(dir) {
   return latest;
 }
 
-/** 'dist' or 'source' for the project at `root`; MESHGATE_FROM_SOURCE=1 forces the sources. */
+/** What each build starts from, relative to the project root. */
+export const ENTRY_FILES = { bundle: 'dist/bundle/meshgate.js', dist: 'dist/cli/main.js' };
+
+/** 'bundle', 'dist' or 'source' for the project at `root`; MESHGATE_FROM_SOURCE=1 forces the sources. */
 export function chooseEntry(root, env = process.env) {
   if (env.MESHGATE_FROM_SOURCE === '1') return 'source';
-  const built = join(root, 'dist', 'cli', 'main.js');
-  if (!existsSync(built)) return 'source';
-  if (!existsSync(join(root, 'src'))) return 'dist'; // an installed package ships what it was built from
-  return statSync(built).mtimeMs >= newest(join(root, 'src')) ? 'dist' : 'source';
+  // An installed package ships what it was built from; without src/ any build present is current.
+  const sources = existsSync(join(root, 'src')) ? newest(join(root, 'src')) : 0;
+  for (const kind of ['bundle', 'dist']) {
+    const built = join(root, ENTRY_FILES[kind]);
+    if (existsSync(built) && statSync(built).mtimeMs >= sources) return kind;
+  }
+  return 'source';
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// meshgate command-line entry. Runs the compiled build (dist/, made by `npm install` through the `prepare` script)
-// when it is fresh, else the TypeScript sources through tsx (see entry.js). The build starts faster and uses less
-// memory and CPU per request; the sources keep a fresh clone or an edited checkout working without a build step.
+// meshgate command-line entry. Runs the compiled build (made by `npm install` through the `prepare` script) when it
+// is fresh — its start-up bundle (dist/bundle/), else the compiled modules (dist/) — else the TypeScript sources
+// through tsx (see entry.js). The build starts faster and uses less memory and CPU per request; the bundle saves
+// the module loader's per-file cost on top; the sources keep a fresh clone or an edited checkout working.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +16,11 @@ if (major < 22) {
 }
 
 const { chooseEntry } = await import('./entry.js');
+const entry = chooseEntry(join(dirname(fileURLToPath(import.meta.url)), '..'));
 let main;
-if (chooseEntry(join(dirname(fileURLToPath(import.meta.url)), '..')) === 'dist') {
+if (entry === 'bundle') {
+  ({ main } = await import('../dist/bundle/meshgate.js'));
+} else if (entry === 'dist') {
   ({ main } = await import('../dist/cli/main.js'));
 } else {
   const { register } = await import('tsx/esm/api');

@@ -29,4 +29,14 @@ describe('bin/meshgate.js entry choice', () => {
     expect(chooseEntry(await project({ 'dist/cli/main.js': 300 }), {})).toBe('dist');
     expect(chooseEntry(await project({ 'src/a.ts': 100, 'dist/cli/main.js': 300 }), { MESHGATE_FROM_SOURCE: '1' })).toBe('source');
   });
+
+  it('prefers the start-up bundle when it is fresh, else the compiled modules, else the sources', async () => {
+    const both = { 'dist/cli/main.js': 300, 'dist/bundle/meshgate.js': 310 };
+    expect(chooseEntry(await project({ 'src/a.ts': 100, ...both }), {})).toBe('bundle');
+    expect(chooseEntry(await project(both), {})).toBe('bundle');
+    // tsc run again after an edit, without the bundle step: the modules are current, the bundle is not.
+    expect(chooseEntry(await project({ 'src/a.ts': 320, 'dist/bundle/meshgate.js': 310, 'dist/cli/main.js': 330 }), {})).toBe('dist');
+    expect(chooseEntry(await project({ 'src/a.ts': 400, ...both }), {})).toBe('source');
+    expect(chooseEntry(await project({ 'src/a.ts': 100, ...both }), { MESHGATE_FROM_SOURCE: '1' })).toBe('source');
+  });
 });
