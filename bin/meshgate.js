@@ -15,7 +15,13 @@ if (major < 22) {
   process.exit(1);
 }
 
-const { chooseEntry } = await import('./entry.js');
+const { chooseEntry, memoryExec } = await import('./entry.js');
+// A serving node starts again at once with V8's young generation capped and fewer malloc arenas (see entry.js);
+// where Node has no execve (before 22.15, Windows) it runs with the defaults.
+const exec = memoryExec(process.argv.slice(2), process.execArgv);
+if (exec && typeof process.execve === 'function') {
+  process.execve(process.execPath, [process.execPath, ...exec.execArgv, ...process.argv.slice(1)], exec.env);
+}
 const entry = chooseEntry(join(dirname(fileURLToPath(import.meta.url)), '..'));
 let main;
 if (entry === 'bundle') {
