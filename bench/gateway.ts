@@ -13,7 +13,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
-import { Processes, cpuMs, memoryMb, meshgateEntry, percentile } from './processes.js';
+import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, percentile, residentBreakdown } from './processes.js';
 import { mb, ms, rate, verdictLine, type Verdict } from './verdict.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -91,6 +91,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       if (warm.errors > 0 || warm.ok === 0) throw new Error(`${target.name}: ${warm.errors} of ${warm.ok + warm.errors} warm-up requests failed`);
     }
     const idleRss = await memoryMb(node.pid, 'VmRSS');
+    const idleBreakdown = await residentBreakdown(node.pid, node.url);
 
     // 1 connection, undici fetch: latency.
     const rounds = QUICK ? 4 : 10;
@@ -202,6 +203,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
 
     out.push('— memory:');
     out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, idle after warm-up ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
+    out.push(`meshgate idle after warm-up: ${describeBreakdown(idleBreakdown)}`);
     verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: mb(idleRss), met: idleRss <= 100 });
 
     // Other work on the same cores moves every figure: the reader should know how busy the machine was.
