@@ -32,8 +32,8 @@ export function chooseEntry(root, env = process.env) {
 /**
  * V8's young generation for a serving node, in MB per semi-space. V8 grows it up to 32 MB per semi-space (64 MB of
  * new space, resident once touched) as soon as start-up allocates quickly, and a node that then idles never gives it
- * back. With 4 MB the CPU per request under the bench's 32-connection load stayed within the noise of the default in
- * two runs; 1 MB cost 57% more (more scavenges). README "Benchmarks", idle memory.
+ * back. With 4 MB the CPU per request under the bench's 32-connection load was 0–13% above the default's in three
+ * interleaved runs on the loaded VM (more scavenges); 1 MB cost 57% more. README "Benchmarks", idle memory.
  */
 export const SEMI_SPACE_MB = 4;
 
