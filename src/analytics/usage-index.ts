@@ -103,6 +103,8 @@ export class UsageIndex {
   #queries: Promise<unknown> = Promise.resolve();
   #held: UsageRecord[] = [];
   #flushScheduled?: NodeJS.Timeout;
+  /** Appends sent and not yet answered (close waits for them before it disconnects). */
+  readonly #appending = new Set<Promise<void>>();
   #source?: RecordSource;
   #catchingUp?: Promise<void>;
   /** More records arrived during a catch-up than are held: run another once it ends. */
@@ -157,18 +159,26 @@ export class UsageIndex {
     }
   }
 
-  /** Sends the records `add` queued (a query flushes first, and the index process applies them before it). */
-  flush(): void {
+  /**
+   * Sends the records `add` queued (a query flushes first, and the index process applies them before it); resolves
+   * once the index process has them committed (or the append failed, logged).
+   */
+  flush(): Promise<void> {
     clearTimeout(this.#flushScheduled);
     this.#flushScheduled = undefined;
-    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return;
+    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return Promise.resolve();
     const records = this.#held.splice(0);
     const dedupe = this.#dedupeNext;
     this.#dedupeNext = false;
-    this.#request({ op: 'append', rows: recordRows(records), dedupe })
-      .then((reply) => (this.#count += Number(reply.inserted)))
+    const appended = this.#request({ op: 'append', rows: recordRows(records), dedupe })
+      .then((reply) => {
+        this.#count += Number(reply.inserted);
+      })
       // A lost batch is found again by the catch-up after the index process restarts.
       .catch((err: Error) => this.#options.logger?.warn({ err: err.message, records: records.length }, 'usage index: append failed'));
+    this.#appending.add(appended);
+    void appended.finally(() => this.#appending.delete(appended));
+    return appended;
   }
 
   /** Removes records (and their attempts and findings) received before `cutoff`, as the records' retention does. */
@@ -205,15 +215,18 @@ export class UsageIndex {
   /** Sends what is queued, lets the index process finish its writes, and stops it. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.flush();
+    void this.flush();
     this.#closed = true;
     clearTimeout(this.#flushScheduled);
     const child = this.#spawned;
     if (child && child.exitCode === null && child.signalCode === null) {
-      // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      if (child.connected) child.disconnect();
       const timer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      // Disconnecting closes the pipe, and with it a message not yet written through: the appends' replies (they
+      // are committed) come first. They always settle: answered, or refused when the process exits (or is killed).
+      await Promise.all([...this.#appending]);
+      // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
+      if (child.connected) child.disconnect();
       await exited;
       clearTimeout(timer);
     }
