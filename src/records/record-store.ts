@@ -66,8 +66,10 @@ const BUCKET_WRITE_MS = 1_000;
  * and project index together, atomically) when it reaches `maxBatchSize`, or `flushIntervalMs` after the first
  * queued record — with 0 (the default), as soon as the previous write is done (group commit). The promise `write`
  * returns settles once the record is on disk (LevelDB's log, which survives a killed process), so a caller that
- * awaits it before it considers the request finished loses no finished request's record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
- * them.
+ * awaits it before it considers the request finished loses no finished request's record in a crash. The usage buckets
+ * are counted in memory and written at most BUCKET_WRITE_MS later, each batch carrying a journal entry that keeps them
+ * exact across a crash (see RollupIndex). `close()` writes what is queued, buckets included. Queries flush first, so
+ * they see every record written before them.
  */
 export class RecordStore {
   readonly #store: Store;
