@@ -178,7 +178,7 @@ export class RollupIndex {
       ...journal.map((key) => ({ type: 'del' as const, sublevel: this.#rollups, key })),
     ];
     const commit = () => {
-      // Only what this write covered: batches committed while it ran stay dirty and journaled.
+      // The record store runs this write in line with the batches, so nothing was counted while it ran.
       this.#journal = this.#journal.slice(journal.length);
       this.#journaledRecords -= records;
       for (const key of dirty) this.#dirty.delete(key);

@@ -8,7 +8,7 @@ import { INDEX_FILE } from '../../src/analytics/index.js';
 import type { UsageRollup } from '../../src/records/usage-rollup.js';
 import { Store } from '../../src/store/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, STARTUP_TIMEOUT_MS, type NodeProcess } from '../helpers/node-process.js';
 
 /**
  * SIGTERM on a real `meshgate start` process: it stops accepting, lets what is in flight finish (streams included),
@@ -96,7 +96,7 @@ describe('SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
 
   it('right after a burst: every completed request\'s record, usage bucket count and SQL index row is on disk when the node exits', async () => {
     node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS });
-    await node.waitForLog((l) => l.msg === 'usage SQL index caught up', 30_000);
+    await node.waitForLog((l) => l.msg === 'usage SQL index caught up', STARTUP_TIMEOUT_MS);
     const burst = await Promise.all(Array.from({ length: 40 }, async () => {
       const res = await chat(node!.url);
       await res.body.text();
