@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BatchedDestination, MAX_PENDING_CHARS, type LineSink } from '../../../src/logging/batched-destination.js';
+
+const EXIT_LOGGER = fileURLToPath(new URL('./exit-logger.ts', import.meta.url));
+
+function recordingSink(): LineSink & { writes: string[] } {
+  const writes: string[] = [];
+  return { writes, fd: -1, write: (chunk: string) => writes.push(chunk), flushSync: () => undefined };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('BatchedDestination', () => {
+  it('writes the lines logged within the flush window in one write, once the window ends', () => {
+    vi.useFakeTimers();
+    const sink = recordingSink();
+    const destination = new BatchedDestination(sink, 50);
+    destination.write('{"a":1}\n');
+    destination.write('{"a":2}\n');
+    destination.write('{"a":3}\n');
+    expect(sink.writes).toEqual([]);
+    vi.advanceTimersByTime(50);
+    expect(sink.writes).toEqual(['{"a":1}\n{"a":2}\n{"a":3}\n']);
+    destination.write('{"a":4}\n');
+    vi.advanceTimersByTime(50);
+    expect(sink.writes).toEqual(['{"a":1}\n{"a":2}\n{"a":3}\n', '{"a":4}\n']);
+  });
+
+  it('writes at once when the pending lines reach the size bound, and on flush()', () => {
+    vi.useFakeTimers();
+    const sink = recordingSink();
+    const destination = new BatchedDestination(sink, 50);
+    const line = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < MAX_PENDING_CHARS / line.length; i++) destination.write(line);
+    expect(sink.writes).toHaveLength(1);
+    expect(sink.writes[0]).toHaveLength(MAX_PENDING_CHARS);
+    destination.write('{"warn":true}\n');
+    destination.flush();
+    expect(sink.writes[1]).toBe('{"warn":true}\n');
+    vi.advanceTimersByTime(50);
+    expect(sink.writes).toHaveLength(2);
+  });
+
+  it.each(['exit', 'throw'])('loses no line still pending when the process ends (%s)', async (how) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', EXIT_LOGGER, how], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(how === 'exit' ? 0 : 3);
+    const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as { n: number; msg: string });
+    expect(lines.map((line) => line.n)).toEqual([0, 1, 2, 3, 4]);
+  }, 30_000);
+});
