@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BatchedDestination, MAX_PENDING_CHARS, type LineSink } from '../../../src/logging/batched-destination.js';
 
-const EXIT_LOGGER = fileURLToPath(new URL('./exit-logger.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('./logging-child.ts', import.meta.url));
 
 function recordingSink(): LineSink & { writes: string[] } {
   const writes: string[] = [];
@@ -47,7 +47,7 @@ describe('BatchedDestination', () => {
   });
 
   it.each(['exit', 'throw'])('loses no line still pending when the process ends (%s)', async (how) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', EXIT_LOGGER, how], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, how], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => (stderr += chunk));
@@ -55,5 +55,19 @@ describe('BatchedDestination', () => {
     expect(code).toBe(how === 'exit' ? 0 : 3);
     const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as { n: number; msg: string });
     expect(lines.map((line) => line.n)).toEqual([0, 1, 2, 3, 4]);
+  }, 30_000);
+
+  it('writes a warning, and the lines before it, at once: they arrive while the process cannot run a timer', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => (stderr += chunk));
+      // The child's event loop is blocked after the warning, so only a write started by the warning itself gets here.
+      await vi.waitFor(() => expect(stderr).toContain('the warning'), { timeout: 20_000, interval: 50 });
+      expect(stderr.trim().split('\n').map((line) => (JSON.parse(line) as { n: number }).n)).toEqual([0, 1, 2]);
+    } finally {
+      child.kill('SIGKILL');
+    }
   }, 30_000);
 });
