@@ -10,8 +10,12 @@ export interface LineSink {
 
 /** How long a log line may wait to be written with others: short enough for `tail -f`, long enough to batch. */
 export const LOG_FLUSH_MS = 50;
-/** Pending lines beyond this many characters are written at once. */
-export const MAX_PENDING_CHARS = 16_384;
+/**
+ * The most a batch holds, in bytes: PIPE_BUF, the size up to which a write to a pipe is atomic (POSIX). Worker processes
+ * share the primary's stderr, often a pipe (a container runtime, journald): batches this small never interleave
+ * mid-line with another process's. A single longer line is written on its own, as before.
+ */
+export const MAX_BATCH_BYTES = 4096;
 
 const alive = new Set<WeakRef<BatchedDestination>>();
 // One exit handler for every batched destination, registered when this module loads: before pino registers its own
@@ -21,7 +25,7 @@ process.once('exit', () => {
 });
 
 /**
- * A pino destination that writes its lines in batches: a line waits at most `flushMs` (or until 16 KB are pending)
+ * A pino destination that writes its lines in batches: a line waits at most `flushMs` (less when 4 KB are pending)
  * and the batch goes out in one asynchronous write. pino's own asynchronous destination writes each line on its own —
  * at low concurrency a thread-pool hop, a system call and a thread wake-up per request, which at one connection cost
  * more CPU than formatting the line. `flush()` writes what is pending now (the logger calls it after a warning or an
@@ -29,11 +33,13 @@ process.once('exit', () => {
  */
 export class BatchedDestination {
   #pending = '';
+  #pendingBytes = 0;
   #timer: NodeJS.Timeout | undefined;
 
   /** Lines to `fd` (2: stderr) through pino's asynchronous destination. */
   static forFd(fd: number, flushMs = LOG_FLUSH_MS): BatchedDestination {
-    return new BatchedDestination(pino.destination({ fd, sync: false }) as unknown as LineSink, flushMs);
+    // maxWrite: the destination joins what is queued behind a write in flight into writes no larger than this either.
+    return new BatchedDestination(pino.destination({ fd, sync: false, maxWrite: MAX_BATCH_BYTES }) as unknown as LineSink, flushMs);
   }
 
   constructor(private readonly sink: LineSink, private readonly flushMs = LOG_FLUSH_MS) {
@@ -41,10 +47,12 @@ export class BatchedDestination {
   }
 
   write(line: string): void {
+    const bytes = Buffer.byteLength(line);
+    if (this.#pendingBytes + bytes > MAX_BATCH_BYTES) this.flush();
     this.#pending += line;
-    if (this.#pending.length >= MAX_PENDING_CHARS) this.flush();
+    this.#pendingBytes += bytes;
     // Unref'd: a pending line never keeps the process alive; the exit handler writes it.
-    else this.#timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
+    this.#timer ??= setTimeout(() => this.flush(), this.flushMs).unref();
   }
 
   /** Hands what is pending to the asynchronous write now (`logger.flush(cb)` calls it with a callback). */
@@ -54,6 +62,7 @@ export class BatchedDestination {
     if (this.#pending !== '') {
       const batch = this.#pending;
       this.#pending = '';
+      this.#pendingBytes = 0;
       this.sink.write(batch);
     }
     done?.();
@@ -66,6 +75,7 @@ export class BatchedDestination {
     if (this.#pending === '') return;
     const batch = this.#pending;
     this.#pending = '';
+    this.#pendingBytes = 0;
     try {
       this.sink.flushSync();
       writeSync(this.sink.fd, batch);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { BatchedDestination, MAX_PENDING_CHARS, type LineSink } from '../../../src/logging/batched-destination.js';
+import { BatchedDestination, MAX_BATCH_BYTES, type LineSink } from '../../../src/logging/batched-destination.js';
 
 const CHILD = fileURLToPath(new URL('./logging-child.ts', import.meta.url));
 
@@ -31,19 +31,25 @@ describe('BatchedDestination', () => {
     expect(sink.writes).toEqual(['{"a":1}\n{"a":2}\n{"a":3}\n', '{"a":4}\n']);
   });
 
-  it('writes at once when the pending lines reach the size bound, and on flush()', () => {
+  it('never makes a batch larger than PIPE_BUF bytes (multi-byte characters counted as bytes), and writes on flush()', () => {
     vi.useFakeTimers();
     const sink = recordingSink();
     const destination = new BatchedDestination(sink, 50);
     const line = `${'x'.repeat(1023)}\n`;
-    for (let i = 0; i < MAX_PENDING_CHARS / line.length; i++) destination.write(line);
+    for (let i = 0; i < MAX_BATCH_BYTES / line.length; i++) destination.write(line);
+    expect(sink.writes).toEqual([]);
+    destination.write('{"next":true}\n');
     expect(sink.writes).toHaveLength(1);
-    expect(sink.writes[0]).toHaveLength(MAX_PENDING_CHARS);
-    destination.write('{"warn":true}\n');
+    expect(Buffer.byteLength(sink.writes[0]!)).toBe(MAX_BATCH_BYTES);
     destination.flush();
-    expect(sink.writes[1]).toBe('{"warn":true}\n');
+    expect(sink.writes[1]).toBe('{"next":true}\n');
+
+    // 1,500 characters of two bytes each: two such lines are 6 KB, so they go out as two writes.
+    const wide = `${'é'.repeat(1500)}\n`;
+    destination.write(wide);
+    destination.write(wide);
     vi.advanceTimersByTime(50);
-    expect(sink.writes).toHaveLength(2);
+    expect(sink.writes.slice(2)).toEqual([wide, wide]);
   });
 
   it.each(['exit', 'throw'])('loses no line still pending when the process ends (%s)', async (how) => {
