@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { BatchedDestination } from './batched-destination.js';
 
 /**
  * Structured JSON logs (pino). Header and field names that can carry credentials are redacted by the logger itself,
@@ -37,7 +38,15 @@ function serializeRequest(req: LoggedRequest) {
   };
 }
 
+/** pino's level number for `warn`: lines at this level and above are written at once, not batched. */
+const WARN = 40;
+
+/**
+ * The node's logger. Without a `destination`, lines go to stderr in batches (see BatchedDestination): a line waits at
+ * most 50 ms, a warning or an error is written at once, and nothing pending is lost when the process exits.
+ */
 export function createLogger(options: { level?: string; destination?: pino.DestinationStream } = {}): Logger {
+  const batched = options.destination ? undefined : BatchedDestination.forFd(2);
   return pino(
     {
       level: options.level ?? process.env.LOG_LEVEL ?? 'info',
@@ -45,7 +54,17 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { req: serializeRequest },
       timestamp: pino.stdTimeFunctions.isoTime,
+      ...(batched
+        ? {
+          hooks: {
+            logMethod(this: Logger, args: Parameters<pino.LogFn>, method: pino.LogFn, level: number) {
+              method.apply(this, args);
+              if (level >= WARN) batched.flush();
+            },
+          },
+        }
+        : {}),
     },
-    options.destination ?? pino.destination({ fd: 2, sync: false }),
+    options.destination ?? batched,
   );
 }

@@ -126,6 +126,18 @@ describe('errors in the client format', () => {
     }
   });
 
+  it('400 for an empty JSON body and for a `__proto__` key (the JSON parser that also checks depth keeps fastify\'s refusals)', async () => {
+    const empty = await post('/v1/chat/completions', '');
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    const poisoned = await post('/v1/chat/completions', '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"__proto__":{"admin":true}}');
+    expect(poisoned.status).toBe(400);
+    expect(((await poisoned.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    const constructor = await post('/v1/chat/completions', '{"model":"gpt-4o","messages":[],"constructor":{"prototype":{"admin":true}}}');
+    expect(constructor.status).toBe(400);
+    await constructor.text();
+  });
+
   it('413 for an oversized body', async () => {
     const res = await post('/v1/chat/completions', JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(10_000) }] }));
     expect(res.status).toBe(413);
