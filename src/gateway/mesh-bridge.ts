@@ -4,7 +4,7 @@ import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/i
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import {
-  boundedUsage, costMicros, hiddenOutputAllowance, settleReceipt, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type SettleContext,
+  boundedUsage, costMicros, hiddenOutputAllowance, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type ReceiptSettler,
 } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
@@ -27,8 +27,8 @@ export interface PeerForwarderOptions {
   forward: 'on_failure' | 'never';
   maxHops: number;
   lookupTimeoutMs: number;
-  /** Receipts of forwarded work are checked and acknowledged with these (absent: no receipts kept). */
-  ledger?: Omit<SettleContext, 'logger'>;
+  /** Receipts of forwarded work are checked and acknowledged by this node's settler (absent: no receipts kept). */
+  receipts?: ReceiptSettler;
   logger: Logger;
 }
 
@@ -64,8 +64,8 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         // output limit.
         const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
         const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
-        if (options.ledger && t.receipt) {
-          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
+        if (options.receipts && t.receipt) {
+          void options.receipts.settle(peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
         // What this node's client is charged (quotas, records): the peer's claim up to the bound, or this node's own
         // measurement when the peer claims nothing.
