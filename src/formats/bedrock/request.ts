@@ -2,6 +2,7 @@ import { badRequest } from '../../errors/index.js';
 import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
 import { MIN_THINKING_TOP_P, planThinking } from '../claude-thinking.js';
 import type { TranslatedRequest } from '../codec.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * Canonical request → Bedrock Converse / ConverseStream request body
@@ -140,7 +141,7 @@ function applyReasoning(body: Record<string, unknown>, req: CanonicalRequest, mo
 }
 
 export function canonicalToBedrockRequest(req: CanonicalRequest, model = ''): TranslatedRequest {
-  if (req.n !== undefined && req.n > 1) throw badRequest('Bedrock Converse returns one choice per request; n > 1 cannot be served by this provider.', 'n');
+  refuseSeveralChoices(req.n, 'Bedrock Converse (one choice per request)');
   const warnings: string[] = [];
   const body: Record<string, unknown> = { messages: req.messages.map(message) };
   if (req.system) body.system = [{ text: req.system }];

@@ -7,6 +7,7 @@ import type {
 import type { TranslatedRequest } from '../codec.js';
 import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * OpenAI Chat Completions request (https://platform.openai.com/docs/api-reference/chat/create). Schemas are partial
@@ -256,7 +257,7 @@ function applyReasoningEffort(body: Record<string, unknown>, req: CanonicalReque
 /** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */
 export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string, target: OpenAITarget = {}): TranslatedRequest {
   // Only the first choice is translated back to another format, so more would be paid for and lost.
-  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to this provider by this gateway.', 'n');
+  refuseSeveralChoices(req.n, 'an OpenAI-format provider for a client of another format (only the first choice is translated back)');
   let droppedToolImages = false;
   const messages: Array<Record<string, unknown>> = [];
   if (req.system) messages.push({ role: 'system', content: req.system });

@@ -7,6 +7,7 @@ import type { TranslatedRequest } from '../codec.js';
 import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { parseForeignReasoning } from './response.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * OpenAI Responses API request (https://platform.openai.com/docs/api-reference/responses/create), as the `openai`
@@ -279,7 +280,7 @@ function inputContent(parts: Array<TextPart | ImagePart | FilePart>): Array<Reco
  * provider's signature is no OpenAI `encrypted_content`), as for Chat Completions.
  */
 export function canonicalToResponsesRequest(req: CanonicalRequest, model: string): TranslatedRequest {
-  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to this provider by this gateway.', 'n');
+  refuseSeveralChoices(req.n, 'the Responses API (one output per response)');
   const input: Array<Record<string, unknown>> = [];
   for (const message of req.messages) {
     if (message.role === 'assistant') {
