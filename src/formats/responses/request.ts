@@ -8,6 +8,7 @@ import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { parseForeignReasoning } from './response.js';
 import { refuseSeveralChoices } from '../several-choices.js';
+import { inlineFilePart, storedFileRefused } from '../file-data.js';
 
 /**
  * OpenAI Responses API request (https://platform.openai.com/docs/api-reference/responses/create), as the `openai`
@@ -91,14 +92,12 @@ function image(part: z.infer<typeof inputImage>, where: string): ImagePart {
   return { type: 'image', source, ...(part.detail ? { detail: part.detail } : {}) };
 }
 
-/** An `input_file` inline (`file_data`, a data URL) or by URL; a file stored at OpenAI (`file_id`) only OpenAI reads. */
+/** An `input_file` inline (`file_data`, a data URL or base64) or by URL; a file stored at OpenAI (`file_id`) only OpenAI reads. */
 function file(part: z.infer<typeof inputFile>, where: string): FilePart {
   const filename = part.filename ? { filename: part.filename } : {};
   if (part.file_url) return { type: 'file', source: { kind: 'url', url: part.file_url }, ...filename };
-  const match = part.file_data ? DATA_URL.exec(part.file_data) : null;
-  if (match) return { type: 'file', source: { kind: 'base64', mediaType: match[1]!, data: match[2]! }, ...filename };
-  if (part.file_data) throw badRequest('`file_data` must be a data URL (data:<media type>;base64,<data>) to be translated to another provider.', `${where}.file_data`);
-  throw badRequest('An input_file by file_id refers to a file stored at OpenAI; only an OpenAI provider can read it.', where, 'not_translatable');
+  if (part.file_data) return inlineFilePart(part.file_data, part.filename, `${where}.file_data`);
+  return storedFileRefused(where);
 }
 
 function contentParts(content: z.infer<typeof messageContent>, where: string): Array<TextPart | ImagePart | FilePart> {
