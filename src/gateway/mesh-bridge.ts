@@ -11,6 +11,7 @@ import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { iterator } from '../pipeline/streaming.js';
 import { requestEstimate } from '../pipeline/token-estimate.js';
+import { unreadDocumentAllowance } from '../pipeline/document-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { checkBodyDepth } from '../http/body-depth.js';
 import { receiptUsage, relayMeter } from './relay-meter.js';
@@ -34,8 +35,7 @@ export interface PeerForwarderOptions {
 
 /** The pipeline's view of the mesh: which peers serve a model, and forwarding to one of them (with its receipt). */
 export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): PeerForwarder {
-  const advertisedPrice = (peerId: string, model: string) =>
-    mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model)?.price;
+  const advertised = (peerId: string, model: string) => mesh.status().peers.find((p) => p.peerId === peerId)?.models.find((m) => m.id === model);
   return {
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
@@ -47,7 +47,8 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
     forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
-      const price = receiptPrice(advertisedPrice(peerId, frame.model));
+      const advert = advertised(peerId, frame.model);
+      const price = receiptPrice(advert?.price);
       const canonical = canonicalOf(frame);
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
@@ -63,7 +64,9 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         // reasoning the answer reports (or the request asked for) but does not show is allowed up to the request's own
         // output limit.
         const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
-        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
+        // Documents sent by URL the peer's provider fetched and this node never saw: allowed up to a stated page count,
+        // at most the context window the peer advertised for the model.
+        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)), unreadDocumentAllowance(canonical, advert?.contextLength));
         if (options.receipts && t.receipt) {
           void options.receipts.settle(peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
