@@ -16,7 +16,7 @@ const principal = { kind: 'token', id: 'tok-1', claims: { jti: 'tok-1' }, expire
 
 async function issuer(price = PRICE) {
   const key = await generateKeyPair('Ed25519');
-  const charged: Array<{ tokens: number; costMicros: number }> = [];
+  const charged: Array<{ tokens?: number; costMicros?: number }> = [];
   const checked: Measured[] = [];
   const server = new ReservationServer({
     selfId: peerIdFromPrivateKey(key).toString(), gatewayId: '0123456789abcdef', signingKey: signingKeyFromRaw(key.raw), ttlMs: 60_000, logger: pino({ level: 'silent' }),
