@@ -18,7 +18,7 @@ const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ['access control: token verification + quota reservation per request', runAccessBenchmark],
   ['shared state: Redis backend vs embedded LevelDB (reservation cost, node request rate)', runStateBenchmark],
   ['routing engine: planning one request (candidates → filter → score → rank → plan)', runRoutingBenchmark],
-  ['prompt sanitization (credentials + PII), by prompt size', runSanitizeBenchmark],
+  ['prompt sanitization (credentials + PII; credentials only), by prompt size', runSanitizeBenchmark],
   ['mesh: forwarding, discovery, receipts', () => runMeshBenchmark(process.argv.includes('--quick'))],
   ['analytics: SQL over usage records (index rebuild, group-by through the query process)', () => runAnalyticsBenchmark(process.argv.includes('--quick'))],
   ['portal overview over the usage buckets (1M records; 100k with --quick)', runUsageBenchmark],

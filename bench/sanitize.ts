@@ -1,6 +1,7 @@
 /**
- * Sanitization cost by prompt size (credential scan + PII), clean prompts and prompts with secrets; medians over
- * repeats. Linear growth is the point: every pattern is bounded and prefiltered.
+ * Sanitization cost by prompt size (credential scan + PII), clean prompts and prompts with secrets; then the default
+ * (credentials only) on clean prose and on prose full of the generic rule's keywords; then a long conversation (many
+ * small strings). Medians over repeats. Linear growth is the point: every pattern is bounded and prefiltered.
  */
 import { createSanitizer, sanitizationConfigSchema } from '../src/sanitize/index.js';
 
@@ -21,24 +22,50 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
+/** Prose about tokens and passwords in every sentence: the generic-secret rule's keywords everywhere, no secret. */
+function keywordPrompt(bytes: number): string {
+  return 'Count the tokens of this reply and keep the token budget small; never print a password or an api_key. '.repeat(Math.ceil(bytes / 100)).slice(0, bytes);
+}
+
+/** A conversation of 100 turns with a tool call and its result each (~44 KB, ~1,800 strings and keys to scan). */
+function conversation(): Record<string, unknown> {
+  const messages: unknown[] = [];
+  for (let i = 0; i < 100; i++) {
+    messages.push({ role: 'user', content: [{ type: 'text', text: `Please look at item ${i} and tell me what the weather is like in the city.` }] });
+    messages.push({ role: 'assistant', content: null, tool_calls: [{ id: `call_${i}`, type: 'function', function: { name: 'get_weather', arguments: JSON.stringify({ city: 'Paris', unit: 'celsius', days: i }) } }] });
+    messages.push({ role: 'tool', tool_call_id: `call_${i}`, content: JSON.stringify({ temp: 21, sky: 'clear', wind: { speed: 3, dir: 'NW' } }) });
+  }
+  return { model: 'm', messages };
+}
+
+function timed(scan: () => unknown, repeats: number): number {
+  for (let i = 0; i < 3; i++) scan();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const started = performance.now();
+    scan();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
 export function runSanitizeBenchmark(): string[] {
-  const sanitizer = createSanitizer(sanitizationConfigSchema.parse({ redact_pii: true }));
+  const withPii = createSanitizer(sanitizationConfigSchema.parse({ redact_pii: true }));
+  const credentials = createSanitizer(sanitizationConfigSchema.parse({}));
   const lines: string[] = [];
   for (const kb of [1, 10, 100, 1000]) {
+    const repeats = kb >= 1000 ? 9 : 31;
+    const body = (text: string) => ({ model: 'm', messages: [{ role: 'user', content: text }] });
     for (const withSecrets of [false, true]) {
-      const text = prompt(kb * 1024, withSecrets);
-      const body = { model: 'm', messages: [{ role: 'user', content: text }] };
-      for (let i = 0; i < 3; i++) sanitizer.scanRequest(body);
-      const times: number[] = [];
-      const repeats = kb >= 1000 ? 9 : 31;
-      for (let i = 0; i < repeats; i++) {
-        const started = performance.now();
-        sanitizer.scanRequest(body);
-        times.push(performance.now() - started);
-      }
-      lines.push(`${String(kb).padStart(4)} KB ${withSecrets ? 'with secrets' : 'clean       '}: median ${median(times).toFixed(3)} ms`);
+      const request = body(prompt(kb * 1024, withSecrets));
+      lines.push(`${String(kb).padStart(4)} KB ${withSecrets ? 'with secrets' : 'clean       '}: median ${timed(() => withPii.scanRequest(request), repeats).toFixed(3)} ms`);
     }
+    const clean = body(prompt(kb * 1024, false));
+    const keywords = body(keywordPrompt(kb * 1024));
+    lines.push(`${String(kb).padStart(4)} KB credentials only (the default): clean ${timed(() => credentials.scanRequest(clean), repeats).toFixed(3)} ms, naming tokens and passwords in every sentence ${timed(() => credentials.scanRequest(keywords), repeats).toFixed(3)} ms`);
   }
+  const turns = conversation();
+  lines.push(`100-turn conversation with tool calls (44 KB): median ${timed(() => credentials.scanRequest(turns), 101).toFixed(3)} ms (credentials only)`);
   return lines;
 }
 

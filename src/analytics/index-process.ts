@@ -58,8 +58,12 @@ await writer.run('SET lock_configuration = true');
 let writes: Promise<unknown> = Promise.resolve();
 let reads: Promise<unknown> = Promise.resolve();
 
+/**
+ * A reply to the gateway. Once it has disconnected (it is closing) there is no one to answer, and `process.send`
+ * would emit an 'error' that kills this process before the writes still queued are done and the file is closed.
+ */
 function send(message: unknown): void {
-  process.send!(message);
+  if (process.connected) process.send!(message);
 }
 
 function fail(id: number, failure: Failure): void {

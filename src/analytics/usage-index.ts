@@ -60,6 +60,13 @@ const KEY_CHUNK = 20_000;
 const RECORD_CHUNK = 10_000;
 /** Records waiting to be sent (during a catch-up) are held up to this many; beyond, another catch-up finds them. */
 const MAX_HELD = 100_000;
+/**
+ * New records are sent to the index process in one message at most this long after the first of them (a message,
+ * its JSON and the process's append cost about as much for one record as for a hundred), or at once when this many
+ * wait. A query sends what waits first; a crash loses only the index's copy, which the catch-up at start restores.
+ */
+const SEND_DELAY_MS = 200;
+const SEND_BATCH = 1_000;
 /** A query not back this long after its limit (DuckDB's interrupt did not land) gets the process killed. */
 const KILL_GRACE_MS = 5_000;
 /** Least wait between two restarts of an index process that died, and restarts in a row before giving up. */
@@ -80,7 +87,7 @@ interface Pending {
  * the index process (./index-process.ts), which also runs `POST /v1/query` SQL over it. At start — and whenever the
  * index process is restarted — the index catches up: LevelDB's record keys are compared with the file's, records
  * the file lacks are copied and records LevelDB no longer has are removed, so a restart copies only what changed.
- * Records are mirrored as they are handed to the record store, sent in batches at the next turn of the event loop.
+ * Records are mirrored as they are handed to the record store, sent in batches (SEND_DELAY_MS, SEND_BATCH).
  */
 export class UsageIndex {
   readonly path: string;
@@ -95,7 +102,9 @@ export class UsageIndex {
   #queued = 0;
   #queries: Promise<unknown> = Promise.resolve();
   #held: UsageRecord[] = [];
-  #flushScheduled?: NodeJS.Immediate;
+  #flushScheduled?: NodeJS.Timeout;
+  /** Appends sent and not yet answered (close waits for them before it disconnects). */
+  readonly #appending = new Set<Promise<void>>();
   #source?: RecordSource;
   #catchingUp?: Promise<void>;
   /** More records arrived during a catch-up than are held: run another once it ends. */
@@ -133,7 +142,7 @@ export class UsageIndex {
     return this.#catchingUp;
   }
 
-  /** Mirrors a record handed to the record store; sent with others at the next turn of the event loop. */
+  /** Mirrors a record handed to the record store; sent with others within SEND_DELAY_MS (a query sends it at once). */
   add(record: UsageRecord): void {
     if (this.#closed) return;
     if (this.#held.length >= MAX_HELD) {
@@ -141,21 +150,35 @@ export class UsageIndex {
       this.#overflowed = true;
     }
     this.#held.push(record);
-    if (!this.#catchingUp) this.#flushScheduled ??= setImmediate(() => this.flush());
+    if (this.#catchingUp) return;
+    if (this.#held.length >= SEND_BATCH) this.flush();
+    else if (!this.#flushScheduled) {
+      // Unref'd: an exit without close() loses only the index's copy, which the next catch-up restores.
+      this.#flushScheduled = setTimeout(() => this.flush(), SEND_DELAY_MS);
+      this.#flushScheduled.unref();
+    }
   }
 
-  /** Sends the records `add` queued (a query flushes first, and the index process applies them before it). */
-  flush(): void {
-    clearImmediate(this.#flushScheduled);
+  /**
+   * Sends the records `add` queued (a query flushes first, and the index process applies them before it); resolves
+   * once the index process has them committed (or the append failed, logged).
+   */
+  flush(): Promise<void> {
+    clearTimeout(this.#flushScheduled);
     this.#flushScheduled = undefined;
-    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return;
+    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return Promise.resolve();
     const records = this.#held.splice(0);
     const dedupe = this.#dedupeNext;
     this.#dedupeNext = false;
-    this.#request({ op: 'append', rows: recordRows(records), dedupe })
-      .then((reply) => (this.#count += Number(reply.inserted)))
+    const appended = this.#request({ op: 'append', rows: recordRows(records), dedupe })
+      .then((reply) => {
+        this.#count += Number(reply.inserted);
+      })
       // A lost batch is found again by the catch-up after the index process restarts.
       .catch((err: Error) => this.#options.logger?.warn({ err: err.message, records: records.length }, 'usage index: append failed'));
+    this.#appending.add(appended);
+    void appended.finally(() => this.#appending.delete(appended));
+    return appended;
   }
 
   /** Removes records (and their attempts and findings) received before `cutoff`, as the records' retention does. */
@@ -192,15 +215,18 @@ export class UsageIndex {
   /** Sends what is queued, lets the index process finish its writes, and stops it. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.flush();
+    void this.flush();
     this.#closed = true;
-    clearImmediate(this.#flushScheduled);
+    clearTimeout(this.#flushScheduled);
     const child = this.#spawned;
     if (child && child.exitCode === null && child.signalCode === null) {
-      // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      if (child.connected) child.disconnect();
       const timer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+      // Disconnecting closes the pipe, and with it a message not yet written through: the appends' replies (they
+      // are committed) come first. They always settle: answered, or refused when the process exits (or is killed).
+      await Promise.all([...this.#appending]);
+      // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
+      if (child.connected) child.disconnect();
       await exited;
       clearTimeout(timer);
     }

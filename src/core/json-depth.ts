@@ -6,15 +6,24 @@
  */
 export const MAX_JSON_DEPTH = 128;
 
-/** Whether `value` nests deeper than MAX_JSON_DEPTH. Iterative, so the check cannot overflow itself. */
+/**
+ * Whether `value` nests deeper than MAX_JSON_DEPTH. Iterative, so the check cannot overflow itself; two parallel
+ * stacks (objects, their depths) and only objects pushed, since it runs on every request body.
+ */
 export function nestsTooDeep(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (depth > MAX_JSON_DEPTH) return true;
-    for (const child of Array.isArray(item) ? item : Object.values(item as object)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  const items: object[] = [value];
+  const depths: number[] = [1];
+  while (items.length > 0) {
+    const item = items.pop()!;
+    const depth = depths.pop()! + 1;
+    const children = Array.isArray(item) ? (item as unknown[]) : Object.values(item);
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child === null || typeof child !== 'object') continue;
+      if (depth > MAX_JSON_DEPTH) return true;
+      items.push(child);
+      depths.push(depth);
     }
   }
   return false;

@@ -5,6 +5,7 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 import { microsToUsd } from '../core/index.js';
 import type { UsageRecord } from '../records/index.js';
 import type { CircuitState } from '../router/circuit-breaker.js';
+import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from './bound-series.js';
 import { LabelLimit } from './label-limit.js';
 
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
@@ -52,6 +53,22 @@ const TOKEN_COUNTS: ReadonlyArray<readonly [string, (record: UsageRecord) => num
 
 /** OTel GenAI attribute names as Prometheus labels (dots become underscores, per the OTel→Prometheus mapping). */
 const GEN_AI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'] as const;
+type GenAiLabel = (typeof GEN_AI_LABELS)[number];
+/** Kinds of request whose series stay bound; beyond, the bindings start over (the series themselves stay). */
+const MAX_BOUND_KINDS = 4_096;
+
+/**
+ * The series one kind of request (operation, provider, models, status, where served, error) counts into, bound once
+ * (see bound-series.ts); each is created on first use, so a series appears only once something was counted in it.
+ */
+interface RequestSeries {
+  requests: CounterSeries<'model' | 'provider' | 'status_code' | 'served_by'>;
+  tokens: Array<CounterSeries<'model' | 'provider' | 'token_type'> | undefined>;
+  inputTokens?: HistogramSeries<GenAiLabel | 'gen_ai_token_type'>;
+  outputTokens?: HistogramSeries<GenAiLabel | 'gen_ai_token_type'>;
+  duration?: HistogramSeries<GenAiLabel | 'error_type'>;
+  ttft?: HistogramSeries<GenAiLabel>;
+}
 
 /**
  * The node's Prometheus metrics, on a registry of its own (never prom-client's global one, so several nodes in one
@@ -67,8 +84,9 @@ export class GatewayMetrics {
   /** Cost per (model, provider) in integer micro-dollars; the counter is rebuilt from it at each scrape. */
   readonly #costMicros = new Map<string, { labels: { model: string; provider: string }; micros: number }>();
 
-  readonly #requests: Counter<'model' | 'provider' | 'status_code' | 'served_by'>;
-  readonly #tokens: Counter<'model' | 'provider' | 'token_type'>;
+  readonly #requests: BoundCounter<'model' | 'provider' | 'status_code' | 'served_by'>;
+  readonly #tokens: BoundCounter<'model' | 'provider' | 'token_type'>;
+  readonly #bound = new Map<string, RequestSeries>();
   readonly #unpriced: Counter<'model'>;
   readonly #savedByFailover: Counter<'model'>;
   readonly #upstreamErrors: Counter<'provider' | 'kind'>;
@@ -79,9 +97,9 @@ export class GatewayMetrics {
   readonly #circuitState: Gauge<'provider' | 'state'>;
   readonly #stateLatency: Histogram<'backend' | 'operation'>;
   readonly #stateUp: Gauge<'backend'>;
-  readonly #tokenUsage: Histogram<(typeof GEN_AI_LABELS)[number] | 'gen_ai_token_type'>;
-  readonly #duration: Histogram<(typeof GEN_AI_LABELS)[number] | 'error_type'>;
-  readonly #ttft: Histogram<(typeof GEN_AI_LABELS)[number]>;
+  readonly #tokenUsage: BoundHistogram<GenAiLabel | 'gen_ai_token_type'>;
+  readonly #duration: BoundHistogram<GenAiLabel | 'error_type'>;
+  readonly #ttft: BoundHistogram<GenAiLabel>;
 
   constructor(options: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -91,11 +109,11 @@ export class GatewayMetrics {
     this.#peers = new LabelLimit(maxLabelValues);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
 
-    this.#requests = new Counter({
+    this.#requests = new BoundCounter({
       name: 'meshgate_requests_total', help: 'Client requests finished, by served model, provider, HTTP status and where they were served.',
       labelNames: ['model', 'provider', 'status_code', 'served_by'], registers,
     });
-    this.#tokens = new Counter({
+    this.#tokens = new BoundCounter({
       name: 'meshgate_tokens_total', help: 'Tokens used, by type (input includes cached_input and cache_write_input).',
       labelNames: ['model', 'provider', 'token_type'], registers,
     });
@@ -149,15 +167,15 @@ export class GatewayMetrics {
       name: 'meshgate_circuit_breaker_state', help: 'Circuit breaker state per provider: 1 for the current state, 0 for the others.',
       labelNames: ['provider', 'state'], registers,
     });
-    this.#tokenUsage = new Histogram({
+    this.#tokenUsage = new BoundHistogram({
       name: 'gen_ai_client_token_usage', help: 'OTel gen_ai.client.token.usage: tokens per request, by gen_ai.token.type.',
       labelNames: [...GEN_AI_LABELS, 'gen_ai_token_type'], buckets: TOKEN_BUCKETS, registers,
     });
-    this.#duration = new Histogram({
+    this.#duration = new BoundHistogram({
       name: 'gen_ai_client_operation_duration_seconds', help: 'OTel gen_ai.client.operation.duration: request duration in seconds.',
       labelNames: [...GEN_AI_LABELS, 'error_type'], buckets: DURATION_BUCKETS, registers,
     });
-    this.#ttft = new Histogram({
+    this.#ttft = new BoundHistogram({
       name: 'gen_ai_server_time_to_first_token_seconds', help: 'OTel gen_ai.server.time_to_first_token: seconds until the first output token of a stream.',
       labelNames: [...GEN_AI_LABELS], buckets: TTFT_BUCKETS, registers,
     });
@@ -171,29 +189,44 @@ export class GatewayMetrics {
     const model = record.model ? this.#models.value(record.model) : requested;
     this.#countAttempts(record);
     const provider = record.provider ?? (record.served_by === 'peer' ? 'mesh' : record.served_by === 'cache' ? 'cache' : 'none');
-    this.#requests.inc({ model, provider, status_code: String(record.status), served_by: record.served_by });
-    for (const [tokenType, count] of TOKEN_COUNTS) {
-      if (count(record) > 0) this.#tokens.inc({ model, provider, token_type: tokenType }, count(record));
+    const series = this.#seriesOf(record, requested, model, provider);
+    series.requests.value++;
+    for (let i = 0; i < TOKEN_COUNTS.length; i++) {
+      const [tokenType, count] = TOKEN_COUNTS[i]!;
+      const tokens = count(record);
+      if (tokens > 0) (series.tokens[i] ??= this.#tokens.series({ model, provider, token_type: tokenType })).value += tokens;
     }
     if (record.cost_micros !== null && record.cost_micros > 0) this.#addCost(model, provider, record.cost_micros);
     if (!record.priced) this.#unpriced.inc({ model });
     if (record.failovers > 0 && record.status < 400) this.#savedByFailover.inc({ model });
 
     // OTel attributes: gen_ai.request.model is what the client asked for, gen_ai.response.model what served it.
-    const genAi = {
+    const genAi = () => ({
       gen_ai_operation_name: record.operation,
       gen_ai_provider_name: provider,
       gen_ai_request_model: requested,
       gen_ai_response_model: model,
-    };
+    });
     if (record.status < 400) {
-      this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'input' }, record.prompt_tokens);
-      this.#tokenUsage.observe({ ...genAi, gen_ai_token_type: 'output' }, record.completion_tokens);
+      (series.inputTokens ??= this.#tokenUsage.series({ ...genAi(), gen_ai_token_type: 'input' })).observe(record.prompt_tokens);
+      (series.outputTokens ??= this.#tokenUsage.series({ ...genAi(), gen_ai_token_type: 'output' })).observe(record.completion_tokens);
     }
     if (record.latency_ms !== null) {
-      this.#duration.observe({ ...genAi, error_type: record.status < 400 ? '' : record.error_type ?? String(record.status) }, record.latency_ms / 1000);
+      (series.duration ??= this.#duration.series({ ...genAi(), error_type: errorTypeLabel(record) })).observe(record.latency_ms / 1000);
     }
-    if (record.stream && record.ttft_ms !== null) this.#ttft.observe(genAi, record.ttft_ms / 1000);
+    if (record.stream && record.ttft_ms !== null) (series.ttft ??= this.#ttft.series(genAi())).observe(record.ttft_ms / 1000);
+  }
+
+  /** The bound series of this kind of request (every label any of them carries is in the key). */
+  #seriesOf(record: UsageRecord, requested: string, model: string, provider: string): RequestSeries {
+    const key = `${record.operation}\u0000${provider}\u0000${requested}\u0000${model}\u0000${record.status}\u0000${record.served_by}\u0000${errorTypeLabel(record)}`;
+    let series = this.#bound.get(key);
+    if (!series) {
+      if (this.#bound.size >= MAX_BOUND_KINDS) this.#bound.clear();
+      series = { requests: this.#requests.series({ model, provider, status_code: String(record.status), served_by: record.served_by }), tokens: [] };
+      this.#bound.set(key, series);
+    }
+    return series;
   }
 
   /** A provider removed at run time: its circuit series go, rather than showing its last state for ever. */
@@ -285,6 +318,11 @@ export class GatewayMetrics {
     if (entry) entry.micros += micros;
     else this.#costMicros.set(key, { labels: { model, provider }, micros });
   }
+}
+
+/** OTel `error.type`: empty for a success, else the error's type (or its status when it has none). */
+function errorTypeLabel(record: UsageRecord): string {
+  return record.status < 400 ? '' : record.error_type ?? String(record.status);
 }
 
 export function createMetrics(options: MetricsOptions = {}): GatewayMetrics {

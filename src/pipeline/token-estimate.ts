@@ -13,14 +13,20 @@ export function estimateTextTokens(chars: number): number {
   return Math.ceil(chars / CHARS_PER_TOKEN);
 }
 
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /**
  * A text's length in the unit `estimateTextTokens` divides: an ASCII character counts 1, any other code point a
  * whole token (CJK and most non-Latin scripts take about one token per character or more, so counting them as a
  * quarter of one would underestimate such text fourfold).
  */
 export function tokenWeightedLength(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
+  // Most text is all ASCII: one native regex scan answers that (about five times faster than the loop below), and
+  // the loop then starts at the first other character.
+  const first = NON_ASCII.exec(text);
+  if (!first) return text.length;
+  let length = first.index;
+  for (let i = first.index; i < text.length; i++) {
     const code = text.charCodeAt(i);
     // The low half of a surrogate pair adds nothing: the pair is one code point, counted at its high half.
     length += code < 0x80 ? 1 : code >= 0xdc00 && code < 0xe000 ? 0 : CHARS_PER_TOKEN;

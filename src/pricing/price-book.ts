@@ -31,11 +31,12 @@ export interface CostResult {
 export class PriceBook {
   #overrides: Map<string, ModelPrice>;
   /**
-   * Catalog look-ups by provider type, model and UTC day (catalog prices change on dates, never within a day). A
-   * look-up walks the whole catalog, and every request prices itself up to three times (reservation estimate,
-   * settlement, record), so this cache is what keeps pricing off the hot path. Unknown models are cached too.
+   * Look-ups by provider type and model, each valid for one UTC day (catalog prices change on dates, never within a
+   * day). A look-up walks the whole catalog, and every request prices itself up to three times (reservation estimate,
+   * settlement, record) besides what routing asks, so this cache is what keeps pricing off the hot path. Unknown
+   * models are cached too. Two map levels rather than one joined key: a hit builds no string.
    */
-  readonly #cache = new Map<string, ModelPrice | null>();
+  readonly #cache = new Map<string, Map<string, { day: number; price: ModelPrice | undefined }>>();
 
   constructor(config: PricingConfig = {}) {
     this.#overrides = overridesOf(config);
@@ -49,12 +50,14 @@ export class PriceBook {
 
   /** The price of `model` (for GET /v1/models and the mesh advertisement); undefined when unknown. */
   priceFor(model: string, providerType?: ProviderType, at = Date.now()): ModelPrice | undefined {
-    const key = `${providerType ?? ''}\u0000${model}\u0000${Math.floor(at / 86_400_000)}`;
-    const cached = this.#cache.get(key);
-    if (cached !== undefined) return cached ?? undefined;
+    const day = Math.floor(at / 86_400_000);
+    let byModel = this.#cache.get(providerType ?? '');
+    if (!byModel) this.#cache.set(providerType ?? '', (byModel = new Map()));
+    const cached = byModel.get(model);
+    if (cached?.day === day) return cached.price;
     const price = this.#lookUp(model, providerType, at);
-    if (this.#cache.size >= 10_000) this.#cache.clear();
-    this.#cache.set(key, price ?? null);
+    if (byModel.size >= 10_000) byModel.clear();
+    byModel.set(model, { day, price });
     return price;
   }
 

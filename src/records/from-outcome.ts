@@ -55,7 +55,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     peer: outcome.peer ?? null,
     cache: outcome.cache ?? null,
     profile: outcome.profile ?? null,
-    findings: outcome.findings.map((f) => ({ ...f })),
+    findings: outcome.findings.map((f) => ({ type: f.type, location: f.location, action: f.action })),
     client_aborted: outcome.clientAborted ?? false,
     client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,
     country: (outcome.ip ? pricing.countryOf?.(outcome.ip) : undefined) ?? null,

@@ -8,7 +8,7 @@ import { EXPORTERS, type ExportFormat } from './record-export.js';
 import { usageStats, type UsageStats } from './record-stats.js';
 import { RollupIndex, type Granularity, type RollupTotals } from './rollup-index.js';
 import type { UsageRollup } from './usage-rollup.js';
-import { usageRecordSchema, type UsageRecord } from './usage-record.js';
+import { assertOwnRecord, type UsageRecord } from './usage-record.js';
 
 export interface RecordStoreOptions {
   /** Records older than this many days are removed by the background sweeper; 0 keeps them forever. */
@@ -55,14 +55,21 @@ const MAX_PENDING = 100_000;
 const MAX_WRITE_BATCH = 4_096;
 /** Least wait before retrying a failed write. */
 const RETRY_MS = 1_000;
+/**
+ * Longest the usage buckets counted in memory wait before they are written (a crash before loses nothing: the
+ * journal entries written with the records are counted again at open, see RollupIndex).
+ */
+const BUCKET_WRITE_MS = 1_000;
 
 /**
  * Usage records in LevelDB. `write` queues a record in memory; the queue is written as ONE LevelDB batch (records
  * and project index together, atomically) when it reaches `maxBatchSize`, or `flushIntervalMs` after the first
  * queued record — with 0 (the default), as soon as the previous write is done (group commit). The promise `write`
  * returns settles once the record is on disk (LevelDB's log, which survives a killed process), so a caller that
- * awaits it before it considers the request finished loses no finished request's record in a crash. `close()` writes what is queued. Queries flush first, so they see every record written before
- * them.
+ * awaits it before it considers the request finished loses no finished request's record in a crash. The usage buckets
+ * are counted in memory and written at most BUCKET_WRITE_MS later, each batch carrying a journal entry that keeps them
+ * exact across a crash (see RollupIndex). `close()` writes what is queued, buckets included. Queries flush first, so
+ * they see every record written before them.
  */
 export class RecordStore {
   readonly #store: Store;
@@ -76,6 +83,7 @@ export class RecordStore {
   #pending: Pending[] = [];
   #flushChain: Promise<void> = Promise.resolve();
   #flushTimer?: NodeJS.Timeout;
+  #bucketTimer?: NodeJS.Timeout;
   #immediate?: NodeJS.Immediate;
   #writing = false;
   /** The last write failed: retries wait for the timer (at least RETRY_MS) instead of spinning. */
@@ -104,30 +112,45 @@ export class RecordStore {
     await recordStore.#records.open();
     await recordStore.#byProject.open();
     await recordStore.#byId.open();
-    await recordStore.#rollups.open(recordStore.#records.iterator());
+    await recordStore.#rollups.open(recordStore.#records.iterator(), (keys) => recordStore.#records.getMany(keys));
     recordStore.#startSweeper();
     return recordStore;
   }
 
   /**
-   * Queues a record. Throws if it does not match the record schema (a bug in the caller, not a runtime condition).
-   * Resolves true once it is on disk, false if it could not be written (logged); never rejects.
+   * Queues a record built by this node (`usageRecordFromOutcome`; a record from elsewhere is parsed with
+   * `usageRecordSchema` first, where it arrives). Throws if it breaks the schema's rules (`assertOwnRecord`: a bug in
+   * the caller, not a runtime condition). Resolves true once it is on disk, false if it could not be written
+   * (logged); never rejects.
    */
   write(record: UsageRecord): Promise<boolean> {
-    const parsed = usageRecordSchema.parse(record);
+    assertOwnRecord(record);
     return new Promise((done) => {
-      this.#pending.push({ record: parsed, done });
+      this.#pending.push({ record, done });
       // A full batch is written at once — unless writes are failing: then the retry timer paces them.
-      if (this.#closed || (this.#pending.length >= this.#options.maxBatchSize && !this.#failing)) void this.flush();
+      if (this.#closed || (this.#pending.length >= this.#options.maxBatchSize && !this.#failing)) void this.#flushRecords();
       else this.#scheduleFlush();
     });
   }
 
-  /** Writes every queued record; resolves when they are on disk (or known to have failed). */
+  /** Writes every queued record and the usage buckets; resolves when they are on disk (or known to have failed). */
   flush(): Promise<void> {
-    // #writeQueued handles LevelDB errors itself; the catch only keeps one unexpected throw from breaking the chain.
+    return this.#enqueue(async () => {
+      await this.#writeQueued();
+      await this.#writeBuckets();
+    });
+  }
+
+  /** Writes every queued record (what the record queries need; the buckets follow on their own timer). */
+  #flushRecords(): Promise<void> {
+    return this.#enqueue(() => this.#writeQueued());
+  }
+
+  /** Runs `step` after the writes before it: record batches and bucket writes never overlap. */
+  #enqueue(step: () => Promise<void>): Promise<void> {
+    // The steps handle LevelDB errors themselves; the catch only keeps one unexpected throw from breaking the chain.
     this.#flushChain = this.#flushChain
-      .then(() => this.#writeQueued())
+      .then(step)
       .catch((err: unknown) => this.#logger?.error({ err: (err as Error).message }, 'usage record flush failed'));
     return this.#flushChain;
   }
@@ -137,6 +160,8 @@ export class RecordStore {
     this.#closed = true;
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
+    clearTimeout(this.#bucketTimer);
+    this.#bucketTimer = undefined;
     clearImmediate(this.#immediate);
     this.#immediate = undefined;
     clearInterval(this.#sweepTimer);
@@ -157,7 +182,7 @@ export class RecordStore {
       await this.#writeBatch(this.#pending.splice(0, MAX_WRITE_BATCH));
     } finally {
       this.#writing = false;
-      if (this.#pending.length >= this.#options.maxBatchSize && !this.#closed && !this.#failing) void this.flush();
+      if (this.#pending.length >= this.#options.maxBatchSize && !this.#closed && !this.#failing) void this.#flushRecords();
       else if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
     }
   }
@@ -173,17 +198,17 @@ export class RecordStore {
           : []),
       ];
     });
-    let rollups: Awaited<ReturnType<RollupIndex['operationsFor']>> | undefined;
     try {
-      // The usage buckets are counted in the same atomic batch: after a crash, buckets and records agree.
-      rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
+      // The batch's journal entry for the usage buckets goes in the same atomic batch: after a crash, buckets and
+      // records agree.
+      const rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
       await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
       rollups.commit();
+      this.#scheduleBucketWrite();
       this.#failing = false;
-      this.#logger?.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
+      if (this.#logger?.isLevelEnabled('debug')) this.#logger.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
     } catch (err) {
-      rollups?.abort();
       if (this.#closed) {
         // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
         this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
@@ -202,6 +227,32 @@ export class RecordStore {
     }
   }
 
+  /** Writes the usage buckets counted in memory since their last write (with the journal entries they cover). */
+  async #writeBuckets(): Promise<void> {
+    clearTimeout(this.#bucketTimer);
+    this.#bucketTimer = undefined;
+    const { operations, commit } = this.#rollups.writeBuckets();
+    if (operations.length === 0) return;
+    try {
+      await this.#store.db.batch(operations as never);
+      commit();
+    } catch (err) {
+      // The journal still covers them: counted again at the next open if no later write succeeds.
+      this.#logger?.error({ err: (err as Error).message, records: this.#rollups.unwritten }, 'writing usage buckets failed; will retry');
+      if (!this.#closed) this.#scheduleBucketWrite();
+    }
+  }
+
+  /** Arms the bucket timer (unref'd: the journal makes the buckets whole after an exit without it). */
+  #scheduleBucketWrite(): void {
+    if (this.#bucketTimer !== undefined || this.#closed) return;
+    this.#bucketTimer = setTimeout(() => {
+      this.#bucketTimer = undefined;
+      void this.#enqueue(() => this.#writeBuckets());
+    }, BUCKET_WRITE_MS);
+    this.#bucketTimer.unref();
+  }
+
   /**
    * Arms the flush timer when records are waiting. It is deliberately NOT unref'd: queued records keep the process
    * alive until they are written, while an idle store holds no timer at all.
@@ -212,14 +263,14 @@ export class RecordStore {
       if (this.#immediate !== undefined || this.#writing) return;
       this.#immediate = setImmediate(() => {
         this.#immediate = undefined;
-        void this.flush();
+        void this.#flushRecords();
       });
       return;
     }
     if (this.#flushTimer !== undefined) return;
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = undefined;
-      void this.flush();
+      void this.#flushRecords();
     }, this.#failing ? Math.max(RETRY_MS, this.#options.flushIntervalMs) : this.#options.flushIntervalMs);
   }
 
@@ -271,7 +322,7 @@ export class RecordStore {
 
   /** The record of one request (written before this call), or undefined. */
   async get(id: string): Promise<UsageRecord | undefined> {
-    await this.flush();
+    await this.#flushRecords();
     const key = await this.#byId.get(id);
     return key === undefined ? undefined : this.#records.get(key);
   }
@@ -296,7 +347,7 @@ export class RecordStore {
 
   /** Every record key (`<time>!<id>`), oldest first, after what is queued has been written (the SQL index compares them with its own). */
   async *keys(): AsyncGenerator<string> {
-    await this.flush();
+    await this.#flushRecords();
     for await (const key of this.#records.keys()) yield key;
   }
 
@@ -311,7 +362,7 @@ export class RecordStore {
     filters: RecordFilters,
     options: { newestFirst?: boolean; before?: string } = {},
   ): AsyncGenerator<[string, UsageRecord]> {
-    await this.flush();
+    await this.#flushRecords();
     const lower = timeKey(filters.from ?? 0);
     const upper = options.before ?? timeKey(filters.to ?? Number.MAX_SAFE_INTEGER);
     const reverse = options.newestFirst ?? false;
@@ -350,7 +401,7 @@ export class RecordStore {
    * few reads per project, not per record.
    */
   async projects(activeSinceMins?: number, now = Date.now()): Promise<ProjectSummary[]> {
-    await this.flush();
+    await this.#flushRecords();
     const cutoff = activeSinceMins === undefined ? 0 : now - activeSinceMins * 60_000;
     const summaries: ProjectSummary[] = [];
     const iterator = this.#byProject.keys();

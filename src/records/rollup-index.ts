@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import { timeKey } from './record-keys.js';
+import { recordKey, timeKey } from './record-keys.js';
 import { addToRollup, emptyRollup, type UsageRollup } from './usage-rollup.js';
 import type { UsageRecord } from './usage-record.js';
 
@@ -24,12 +24,15 @@ export type RollupTotals = Omit<UsageRollup, 'by'>;
 export const MINUTE_BUCKET_RETENTION_MS = 2 * 86_400_000;
 /** Present once every stored record is counted in the buckets (written with the last batch of a rebuild). */
 const BUILT_KEY = 'meta!built';
-/** Buckets kept in memory between batches: records arrive in time order, so the current ones are enough. */
+/** Clean buckets kept in memory between batches: records arrive in time order, so the current ones are enough. */
 const CACHE_SIZE = 12;
+/** Key prefix of the journal entries (see RollupIndex), and the digits of their sequence number (so they sort). */
+const JOURNAL = 'j!';
+const JOURNAL_DIGITS = 12;
 const REBUILD_CHUNK = 512;
 
 export type RollupOperation =
-  | { type: 'put'; sublevel: RollupSublevel; key: string; value: UsageRollup | 1 }
+  | { type: 'put'; sublevel: RollupSublevel; key: string; value: UsageRollup | 1 | string[] }
   | { type: 'del'; sublevel: RollupSublevel; key: string };
 type RollupSublevel = ReturnType<Store['sublevel']>;
 
@@ -70,27 +73,49 @@ export function coverRange(from: number, to: number, levels: Granularity[] = COA
 }
 
 /**
- * The minute and hour usage buckets beside the records (sublevel `record-rollup`). The record store asks for the
- * operations that count a batch of records and writes them in the same LevelDB batch, so buckets and records never
- * disagree after a crash. Batches are serialised by the record store, which makes the read-modify-write of a
- * bucket safe; the few current buckets stay cached so a batch usually reads nothing.
+ * The minute, hour and day usage buckets beside the records (sublevel `record-rollup`). Buckets are counted in
+ * memory and written at most once a second (`writeBuckets`), not with every batch of records: each bucket is a few
+ * kB of JSON, and a batch under group commit is often one record. What keeps buckets and records in agreement
+ * after a crash is the journal: each batch of records carries one small entry (`j!<seq>` → the batch's record keys,
+ * in the same atomic LevelDB batch), and the write of the buckets deletes the entries it counted. `open` counts the
+ * records of the entries left by a crash into the buckets, so no record is counted twice or never. Batches and
+ * bucket writes are serialised by the record store, which makes the read-modify-write of a bucket safe.
  */
 export class RollupIndex {
   readonly #store: Store;
   readonly #rollups: RollupSublevel;
+  /** Buckets in memory: the dirty ones (counted, not yet written) and a few recent clean ones (so a batch reads nothing). */
   readonly #cache = new Map<string, UsageRollup>();
+  readonly #dirty = new Set<string>();
+  /** Journal entries whose records are counted in memory only. */
+  #journal: string[] = [];
+  #journaledRecords = 0;
+  #seq = 0;
   readonly #logger?: Logger;
 
   constructor(store: Store, logger?: Logger) {
     this.#store = store;
-    this.#rollups = store.sublevel<UsageRollup | 1>('record-rollup') as RollupSublevel;
+    this.#rollups = store.sublevel<UsageRollup | 1 | string[]>('record-rollup') as RollupSublevel;
     this.#logger = logger;
   }
 
-  /** Opens the buckets; counts every stored record first if they were never built (a store from before them). */
-  async open(records: AsyncIterable<[string, UsageRecord]>): Promise<void> {
+  /** Records counted in memory and not yet in the stored buckets (their journal entries are on disk). */
+  get unwritten(): number {
+    return this.#journaledRecords;
+  }
+
+  /**
+   * Opens the buckets: counts every stored record first if they were never built (a store from before them), else
+   * the records of the journal entries a crash left (counted in memory, never written).
+   */
+  async open(records: AsyncIterable<[string, UsageRecord]>, recordsAt: (keys: string[]) => Promise<Array<UsageRecord | undefined>>): Promise<void> {
     await this.#rollups.open();
-    if ((await this.#rollups.get(BUILT_KEY)) !== undefined) return;
+    const journal = await this.#rollups.iterator({ gte: JOURNAL, lt: `${JOURNAL}~` }).all() as Array<[string, string[]]>;
+    const clearJournal = journal.map(([key]) => ({ type: 'del' as const, sublevel: this.#rollups, key }));
+    if ((await this.#rollups.get(BUILT_KEY)) !== undefined) {
+      if (journal.length > 0) await this.#replay(journal, recordsAt, clearJournal);
+      return;
+    }
     const buckets = new Map<string, UsageRollup>();
     let counted = 0;
     for await (const [, record] of records) {
@@ -107,48 +132,105 @@ export class RollupIndex {
       const puts = entries.slice(i, i + REBUILD_CHUNK).flatMap(([key, value]) => bucketPuts(this.#rollups, key, value));
       await this.#store.db.batch(puts as never);
     }
-    await this.#rollups.put(BUILT_KEY, 1);
+    // Every record is counted now, those of a journal too.
+    await this.#store.db.batch([...clearJournal, { type: 'put', sublevel: this.#rollups, key: BUILT_KEY, value: 1 }] as never);
     if (counted > 0) this.#logger?.info({ records: counted, buckets: buckets.size }, 'usage buckets built from the stored records');
   }
 
+  /** Counts the records of the journal entries left by a crash into the stored buckets, and deletes the entries. */
+  async #replay(journal: Array<[string, string[]]>, recordsAt: (keys: string[]) => Promise<Array<UsageRecord | undefined>>, clearJournal: RollupOperation[]): Promise<void> {
+    // A record swept since its batch was journaled is gone: its hour and day buckets are swept with it.
+    const records = (await recordsAt(journal.flatMap(([, keys]) => keys))).filter((record): record is UsageRecord => record !== undefined);
+    await this.#load(this.#bucketKeysOf(records).keys());
+    this.#count(records);
+    const { operations, commit } = this.writeBuckets();
+    await this.#store.db.batch([...operations, ...clearJournal] as never);
+    commit();
+    this.#logger?.info({ records: records.length, batches: journal.length }, 'usage buckets: counted the records written since their last write (the node had stopped without writing them)');
+  }
+
   /**
-   * The puts that count `records` into their buckets; then `commit` once the batch is on disk, or `abort` if it failed.
-   * Cached buckets are counted into in place (copying a day bucket for every batch would cost more than the batch);
-   * `abort` drops them from the cache, so the retry counts into the buckets as stored.
+   * The operations a batch of records adds (its journal entry), after reading the buckets they count into; `commit`
+   * once the batch is on disk counts them in memory (a refused batch counts nothing, so its retry counts once).
    */
-  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void; abort: () => void }> {
-    const updated = new Map<string, UsageRollup>();
-    const missing: string[] = [];
+  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void }> {
+    await this.#load(this.#bucketKeysOf(records).keys());
+    const key = `${JOURNAL}${String(this.#seq++).padStart(JOURNAL_DIGITS, '0')}`;
+    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: records.map((record) => recordKey(record.time, record.id)) }];
+    const commit = () => {
+      this.#count(records);
+      this.#journal.push(key);
+      this.#journaledRecords += records.length;
+    };
+    return { operations, commit };
+  }
+
+  /**
+   * The puts of every bucket counted since the last write and the deletes of the journal entries they count, for
+   * one atomic batch; `commit` once it is on disk. Nothing to write: no operations.
+   */
+  writeBuckets(): { operations: RollupOperation[]; commit: () => void } {
+    const journal = this.#journal;
+    const dirty = [...this.#dirty];
+    const records = this.#journaledRecords;
+    const operations: RollupOperation[] = [
+      ...dirty.flatMap((key) => bucketPuts(this.#rollups, key, this.#cache.get(key)!)),
+      ...journal.map((key) => ({ type: 'del' as const, sublevel: this.#rollups, key })),
+    ];
+    const commit = () => {
+      // The record store runs this write in line with the batches, so nothing was counted while it ran.
+      this.#journal = this.#journal.slice(journal.length);
+      this.#journaledRecords -= records;
+      for (const key of dirty) this.#dirty.delete(key);
+      this.#evict();
+    };
+    return { operations, commit };
+  }
+
+  /** Bucket key → the records of `records` it counts. */
+  #bucketKeysOf(records: UsageRecord[]): Map<string, UsageRecord[]> {
     const byKey = new Map<string, UsageRecord[]>();
     for (const record of records) {
       for (const granularity of ALL_GRANULARITIES) {
         const key = bucketKey(granularity, bucketStart(record.time, granularity));
         let list = byKey.get(key);
-        if (!list) {
-          byKey.set(key, (list = []));
-          if (!this.#cache.has(key)) missing.push(key);
-        }
+        if (!list) byKey.set(key, (list = []));
         list.push(record);
       }
     }
-    const fromDisk = new Map(await Promise.all(missing.map(async (key) => [key, await this.#readBucket(key)] as const)));
-    for (const [key, list] of byKey) {
-      const bucket = this.#cache.get(key) ?? fromDisk.get(key) ?? emptyRollup();
+    return byKey;
+  }
+
+  /** Reads the buckets of `keys` that are not in memory. */
+  async #load(keys: Iterable<string>): Promise<void> {
+    const missing = [...keys].filter((key) => !this.#cache.has(key));
+    if (missing.length === 0) return;
+    const read = await Promise.all(missing.map(async (key) => [key, await this.#readBucket(key)] as const));
+    for (const [key, bucket] of read) if (!this.#cache.has(key)) this.#cache.set(key, bucket ?? emptyRollup());
+  }
+
+  /** Counts `records` into their buckets in memory (loaded by `#load` before). */
+  #count(records: UsageRecord[]): void {
+    for (const [key, list] of this.#bucketKeysOf(records)) {
+      let bucket = this.#cache.get(key);
+      if (!bucket) this.#cache.set(key, (bucket = emptyRollup()));
       for (const record of list) addToRollup(bucket, record);
-      updated.set(key, bucket);
+      // Most recently used last: the eviction drops the oldest clean buckets first.
+      this.#cache.delete(key);
+      this.#cache.set(key, bucket);
+      this.#dirty.add(key);
     }
-    const operations = [...updated].flatMap(([key, value]) => bucketPuts(this.#rollups, key, value));
-    const commit = () => {
-      for (const [key, value] of updated) {
-        this.#cache.delete(key);
-        this.#cache.set(key, value);
-      }
-      while (this.#cache.size > CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
-    };
-    const abort = () => {
-      for (const key of updated.keys()) this.#cache.delete(key);
-    };
-    return { operations, commit, abort };
+  }
+
+  /** Drops the least recently used clean buckets beyond CACHE_SIZE (dirty ones stay until written). */
+  #evict(): void {
+    let excess = this.#cache.size - CACHE_SIZE;
+    for (const key of this.#cache.keys()) {
+      if (excess <= 0) break;
+      if (this.#dirty.has(key)) continue;
+      this.#cache.delete(key);
+      excess--;
+    }
   }
 
   async #readBucket(key: string): Promise<UsageRollup | undefined> {
@@ -190,7 +272,12 @@ export class RollupIndex {
         await this.#store.db.batch(keys.map((key) => ({ type: 'del' as const, sublevel: this.#rollups, key })) as never);
         if (part === TOTALS) removed += keys.length;
       }
-      for (const key of [...this.#cache.keys()]) if (key.startsWith(PREFIX[granularity]) && key.slice(PREFIX[granularity].length) < timeKey(Math.max(0, before))) this.#cache.delete(key);
+      for (const key of [...this.#cache.keys()]) {
+        if (key.startsWith(PREFIX[granularity]) && key.slice(PREFIX[granularity].length) < timeKey(Math.max(0, before))) {
+          this.#cache.delete(key);
+          this.#dirty.delete(key);
+        }
+      }
     }
     return removed;
   }

@@ -12,8 +12,11 @@ const principalIdSchema = z
   .max(128)
   .refine((id) => !SECRET_SHAPES.some((shape) => shape.test(id)), 'must be an id or label, never a credential');
 
+const LABEL_CHARACTERS = /^[^\u0000-\u001f\u007f]+$/;
+const COUNTRY = /^[A-Z]{2}$/;
+
 /** Header-supplied labels (x-project, x-source): printable, bounded, no control characters (they delimit index keys). */
-export const labelSchema = z.string().min(1).max(128).regex(/^[^\u0000-\u001f\u007f]+$/, 'no control characters');
+export const labelSchema = z.string().min(1).max(128).regex(LABEL_CHARACTERS, 'no control characters');
 
 export const attemptSchema = z.object({
   /** Provider id, or `peer:<peerId>` for a mesh forward. */
@@ -82,7 +85,7 @@ export const usageRecordSchema = z.object({
   /** The client's address as per-IP quotas count it (IPv4 as is, IPv6 as its /64); null when unknown, absent in records from before it. */
   client_ip: z.string().max(64).nullable().optional(),
   /** ISO 3166-1 alpha-2 country of `client_ip` from the country database; null when unknown (private ranges). */
-  country: z.string().regex(/^[A-Z]{2}$/).nullable().optional(),
+  country: z.string().regex(COUNTRY).nullable().optional(),
   /** The routing profile the request was planned with (header, body, or the credential's default); null when none. */
   profile: z.string().min(1).max(64).nullable().default(null),
 });
@@ -91,3 +94,42 @@ export type UsageRecord = z.infer<typeof usageRecordSchema>;
 /** A record as written (records stored before `reasoning_tokens` existed lack it). */
 export type UsageRecordInput = z.input<typeof usageRecordSchema>;
 export type AttemptEntry = z.infer<typeof attemptSchema>;
+
+const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0;
+const isDuration = (n: number | null) => n === null || n >= 0;
+const isLabel = (label: string | null | undefined, max = 128) => label == null || (label.length > 0 && label.length <= max && LABEL_CHARACTERS.test(label));
+
+/**
+ * The rules of `usageRecordSchema` that its TypeScript type cannot carry, checked on a record this node built from
+ * typed values (`usageRecordFromOutcome`) before it is stored: bounded ids and labels without control characters,
+ * counts that are non-negative integers, durations that are not negative, and never a credential where an id goes.
+ * A few comparisons instead of a full parse (which costs about ten times as much, on every request); records that
+ * come from elsewhere (a worker process) are parsed with the schema where they arrive. Throws on a violation (a bug
+ * in the caller); the message names the field, never its value.
+ */
+export function assertOwnRecord(record: UsageRecord): void {
+  const fault = ownRecordFault(record);
+  if (fault) throw new TypeError(`usage record refused: ${fault}`);
+}
+
+function ownRecordFault(r: UsageRecord): string | undefined {
+  if (r.id.length === 0 || r.id.length > 128) return 'id must be 1-128 characters';
+  if (!isCount(r.time)) return 'time must be a non-negative integer';
+  if (!isLabel(r.project) || !isLabel(r.source)) return 'project and source must be 1-128 characters without control characters';
+  const principal = r.principal.id;
+  if (principal !== null && (principal.length === 0 || principal.length > 128)) return 'principal.id must be 1-128 characters';
+  if (principal !== null && SECRET_SHAPES.some((shape) => shape.test(principal))) return 'principal.id must be an id or label, never a credential';
+  if (!isCount(r.failovers) || !Number.isSafeInteger(r.status)) return 'failovers and status must be integers';
+  for (const count of [r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens]) {
+    if (!isCount(count)) return 'token counts must be non-negative integers';
+  }
+  if (r.cost_micros !== null && !isCount(r.cost_micros)) return 'cost_micros must be a non-negative integer or null';
+  if (!isDuration(r.latency_ms) || !isDuration(r.ttft_ms)) return 'latency_ms and ttft_ms must not be negative';
+  for (const attempt of r.attempts) if (!(attempt.duration_ms >= 0)) return 'attempt duration_ms must not be negative';
+  // Type, location and action only: never the matched text (the schema's object is strict).
+  for (const finding of r.findings) if (Object.keys(finding).length !== 3) return 'a finding has only type, location and action';
+  if (r.client_ip != null && r.client_ip.length > 64) return 'client_ip must be at most 64 characters';
+  if (r.country != null && !COUNTRY.test(r.country)) return 'country must be an ISO 3166-1 alpha-2 code';
+  if (r.profile !== null && (r.profile.length === 0 || r.profile.length > 64)) return 'profile must be 1-64 characters';
+  return undefined;
+}

@@ -12,22 +12,43 @@ const WARMUP = 5;
 /** A latency not refreshed for this long counts as unmeasured again: a target once slow gets re-measured, about once a minute. */
 const STALE_MS = 60_000;
 
+/** The first index of ascending `sorted` whose value is above `value` (below: `orEqual` false; at or above: true). */
+function searchSorted(sorted: number[], value: number, orEqual: boolean): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (sorted[mid]! < value || (!orEqual && sorted[mid] === value)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/**
+ * The last WINDOW samples, in arrival order and kept sorted beside it: a sample replaces the oldest in both (two
+ * binary searches and a short move), so a percentile is one index at any time. Re-sorting the window on the first
+ * read after each sample cost two sorts of 128 per request.
+ */
 class Ring {
   private readonly values: number[] = [];
+  private readonly sorted: number[] = [];
   private next = 0;
-  private sorted?: number[];
 
   push(value: number): void {
+    // NaN has no place in an order (and no meaning as a latency).
+    if (Number.isNaN(value)) return;
     if (this.values.length < WINDOW) this.values.push(value);
-    else this.values[this.next] = value;
+    else {
+      this.sorted.splice(searchSorted(this.sorted, this.values[this.next]!, true), 1);
+      this.values[this.next] = value;
+    }
+    this.sorted.splice(searchSorted(this.sorted, value, false), 0, value);
     this.next = (this.next + 1) % WINDOW;
-    this.sorted = undefined;
   }
 
-  /** Nearest-rank percentile over the window; sorted once per change, not per read. */
+  /** Nearest-rank percentile over the window. */
   percentile(p: number): number | undefined {
-    if (this.values.length === 0) return undefined;
-    this.sorted ??= [...this.values].sort((a, b) => a - b);
+    if (this.sorted.length === 0) return undefined;
     return this.sorted[Math.min(this.sorted.length - 1, Math.ceil((p / 100) * this.sorted.length) - 1)];
   }
 }
@@ -45,7 +66,7 @@ interface Entry {
 /**
  * Signals this node measures for each routing target (`provider/model`) as its requests end: TTFT and duration over a
  * sliding window of the last 128, an EWMA of the duration for the `latency` strategy and an EWMA of success. Fed
- * once per attempt, read per request in O(1) (percentiles are cached until the next sample): no scan of records.
+ * once per attempt, read per request in O(1) (the window is kept sorted): no scan of records.
  */
 export class TargetStats {
   private readonly entries = new Map<string, Entry>();

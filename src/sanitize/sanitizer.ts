@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../errors/index.js';
 import { CREDENTIAL_DETECTORS, IP_DETECTOR, PII_DETECTORS, type Category, type Detector } from './detectors.js';
-import { findSecrets, redact } from './scan-text.js';
+import { createTextScanner, redact } from './scan-text.js';
 import { walkRequestText } from './walk-request.js';
 
 export const sanitizationConfigSchema = z
@@ -47,17 +47,18 @@ export function createSanitizer(config: SanitizationConfig): Sanitizer {
     ...(config.redact_pii && config.redact_ip ? [IP_DETECTOR] : []),
   ];
   const active = config.enabled && detectors.length > 0;
-  const privateKeys = config.scan_credentials;
+  const findSecrets = createTextScanner(detectors, config.scan_credentials);
   return {
     active,
     scanRequest(body) {
       if (!active) return { body, findings: [], blocked: false };
       const findings: Finding[] = [];
       const scanned = walkRequestText(body, (text, location) => {
-        const found = findSecrets(text, detectors, privateKeys);
+        const found = findSecrets(text);
         if (found.length === 0) return text;
+        const at = location();
         for (const f of found) {
-          findings.push({ type: f.type, category: f.category, location, action: config.compliance_gate && f.category === 'credential' ? 'blocked' : 'redacted' });
+          findings.push({ type: f.type, category: f.category, location: at, action: config.compliance_gate && f.category === 'credential' ? 'blocked' : 'redacted' });
         }
         return redact(text, found);
       });
@@ -65,7 +66,7 @@ export function createSanitizer(config: SanitizationConfig): Sanitizer {
       return { body: scanned, findings, blocked };
     },
     scanText(text) {
-      const found = active ? findSecrets(text, detectors, privateKeys) : [];
+      const found = active ? findSecrets(text) : [];
       return { text: redact(text, found), types: found.map((f) => f.type) };
     },
   };

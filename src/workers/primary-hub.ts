@@ -3,7 +3,7 @@ import type { TokenChange, TokenRecord, TokenRegistry } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
-import type { UsageRecord } from '../records/index.js';
+import { usageRecordSchema, type UsageRecord } from '../records/index.js';
 import type { QualityAggregate, QualitySignal } from '../signals/index.js';
 import { RevokedDuringReserveError, type StateBackend, type StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
@@ -88,7 +88,19 @@ export class PrimaryHub {
     }
     const { expectRecord } = this.parts;
     if (expectRecord) channel.on<string>('records.expect', (requestId) => expectRecord(requestId));
-    channel.handle('records.write', (records: UsageRecord[]) => Promise.all(records.map((record) => this.parts.writeRecord(record))));
+    channel.handle('records.write', (records: unknown[]) => Promise.all(records.map((record) => this.#writeRecord(record))));
+  }
+
+  /**
+   * A worker's record, parsed where it enters this process: the record store checks only what the type system
+   * cannot for records built here, and JSON over IPC drops what a schema default fills in. Refused: false (logged).
+   */
+  #writeRecord(record: unknown): Promise<boolean> {
+    const parsed = usageRecordSchema.safeParse(record);
+    if (parsed.success) return this.parts.writeRecord(parsed.data);
+    const fields = parsed.error.issues.map((issue) => issue.path.join('.'));
+    this.parts.logger.error({ fields }, 'usage record from a worker refused: it does not fit the record schema');
+    return Promise.resolve(false);
   }
 
   /**

@@ -3,8 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { INDEX_FILE } from '../../src/analytics/index.js';
+import type { UsageRollup } from '../../src/records/usage-rollup.js';
+import { Store } from '../../src/store/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
-import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
+import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, STARTUP_TIMEOUT_MS, type NodeProcess } from '../helpers/node-process.js';
 
 /**
  * SIGTERM on a real `meshgate start` process: it stops accepting, lets what is in flight finish (streams included),
@@ -88,6 +92,41 @@ describe('SIGTERM', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     expect(node.logs.find((l) => l.msg?.startsWith('shutdown: complete'))).toMatchObject({ ms: expect.any(Number) });
     expect(node.logs.some((l) => l.msg?.startsWith('shutdown: grace period over'))).toBe(false);
     expect(node.stdout.at(-1)).toBe('meshgate stopped');
+  });
+
+  it('right after a burst: every completed request\'s record, usage bucket count and SQL index row is on disk when the node exits', async () => {
+    node = await startNodeProcess(mock, dir, { graceSeconds: GRACE_SECONDS });
+    await node.waitForLog((l) => l.msg === 'usage SQL index caught up', STARTUP_TIMEOUT_MS);
+    const burst = await Promise.all(Array.from({ length: 40 }, async () => {
+      const res = await chat(node!.url);
+      await res.body.text();
+      expect(res.statusCode).toBe(200);
+      return String(res.headers['x-request-id']);
+    }));
+    // At once: the records, their buckets (written once a second) and their index copies (sent in batches) still
+    // wait in memory, and shutdown must write them all.
+    node.child.kill('SIGTERM');
+    expect(await node.exited).toBe(0);
+
+    const recorded = await recordedIds(dir);
+    for (const id of burst) expect(recorded.has(id), `record of ${id}`).toBe(true);
+    // The buckets as stored (read directly: opening a RecordStore would count a journal left behind).
+    const store = await Store.open(join(dir, 'data'));
+    try {
+      const rollups = store.sublevel<UsageRollup | 1 | string[]>('record-rollup');
+      const days = await rollups.values({ gte: 'd!t!', lt: 'd!t!~' }).all();
+      expect(days.reduce((n, bucket) => n + (bucket as UsageRollup).requests, 0)).toBe(burst.length);
+      expect(await rollups.keys({ gte: 'j!', lt: 'j!~' }).all()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+    const index = await DuckDBInstance.create(join(dir, 'data', INDEX_FILE), { access_mode: 'READ_ONLY' });
+    try {
+      const rows = (await (await index.connect()).runAndReadAll('SELECT id FROM records')).getRows().map(([id]) => String(id));
+      expect(rows.sort()).toEqual([...burst].sort());
+    } finally {
+      index.closeSync();
+    }
   });
 
   it('waits for a stream that is still open, lets it complete, then exits', async () => {

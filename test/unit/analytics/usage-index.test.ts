@@ -91,6 +91,27 @@ describe('UsageIndex', () => {
     expect((await after.query('SELECT count(*) FROM attempts')).rows).toEqual([[4]]);
   });
 
+  it('sends new records in batches on its own, and what it still holds when it closes, so a restart copies none of them', async () => {
+    const usage = index();
+    await usage.catchUp(source([]));
+    const added = Array.from({ length: 5 }, (_, i) => makeRecord({ id: `batched-${i}`, time: BASE + i }));
+    for (const record of added) {
+      usage.add(record);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // No query asks for them: the send timer delivers them (the count follows the index process's replies).
+    await vi.waitFor(() => expect(usage.state().records).toBe(5), { timeout: 10_000, interval: 20 });
+    const last = makeRecord({ id: 'held-at-close', time: BASE + 10 });
+    usage.add(last);
+    await usage.close();
+
+    const stored = source([...added, last]);
+    const after = index();
+    await after.catchUp(stored);
+    expect(stored.read).toEqual([]);
+    expect((await after.query('SELECT count(*) FROM records')).rows).toEqual([[6]]);
+  });
+
   it('replaces an index file of another schema version, and the SQLite index of earlier releases', async () => {
     await writeFile(join(dir, 'usage-index.sqlite'), 'old');
     await writeFile(join(dir, 'usage-index-v1.duckdb'), 'old');

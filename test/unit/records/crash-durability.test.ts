@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('RecordStore crash durability', () => {
-  it('keeps every record whose write() resolved, when the process is killed without close()', async () => {
+  it('keeps every record whose write() resolved, and counts it in the usage buckets once, when the process is killed without close()', async () => {
     dir = await mkdtemp(join(tmpdir(), 'meshgate-crash-'));
     const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
@@ -33,8 +33,15 @@ describe('RecordStore crash durability', () => {
     const store = await Store.open(dir);
     const records = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs: 60_000 });
     const page = await records.list({}, undefined, 1000);
+    // The buckets were counted in memory only (killed before their timer): the journal counts them at open, once.
+    const { totals } = await records.rollups('day', 0, Date.UTC(2027, 0, 1));
     await records.close();
-    await store.close();
     expect(page.data.map((r) => r.id).sort()).toEqual([...ids].sort());
+    expect(totals.map(([, bucket]) => bucket.requests)).toEqual([ids.length]);
+    const reopened = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs: 60_000 });
+    const again = await reopened.rollups('minute', 0, Date.UTC(2027, 0, 1));
+    await reopened.close();
+    await store.close();
+    expect(again.totals.reduce((sum, [, bucket]) => sum + bucket.requests, 0)).toBe(ids.length);
   });
 });

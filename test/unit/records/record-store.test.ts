@@ -134,6 +134,25 @@ describe('RecordStore durability', () => {
     expect(() => records.write({ ...makeRecord({ id: 'x', time: BASE }), prompt_tokens: -1 })).toThrow();
     expect(() => records.write(makeRecord({ id: 'y', time: BASE, principal: { kind: 'token', id: 'sk-live-abcdef' } }))).toThrow(/credential/);
     expect(() => records.write(makeRecord({ id: 'z', time: BASE, project: 'bad\u0000project' }))).toThrow();
+    expect(() => records.write(makeRecord({ id: '', time: BASE }))).toThrow(/id/);
+    expect(() => records.write(makeRecord({ id: 'c', time: BASE, cost_micros: 1.5 }))).toThrow(/cost_micros/);
+    expect(() => records.write(makeRecord({ id: 'l', time: BASE, latency_ms: -3 }))).toThrow(/latency_ms/);
+    expect(() => records.write(makeRecord({ id: 'p', time: BASE, profile: 'p'.repeat(65) }))).toThrow(/profile/);
+    expect(() => records.write(makeRecord({ id: 'k', time: BASE, country: 'usa' }))).toThrow(/country/);
+    // A finding carries type, location and action, never the text it matched.
+    const leaky = { type: 'email', location: 'messages[0].content', action: 'redacted' as const, text: 'jane@example.com' };
+    expect(() => records.write(makeRecord({ id: 'f', time: BASE, findings: [leaky] }))).toThrow(/finding/);
+  });
+
+  it('writes the usage buckets on their own timer, without a flush or close', async () => {
+    const written = records.write(makeRecord({ id: 'timer', time: Date.now() }));
+    await records.get('timer'); // writes the record (and its journal entry), not the buckets
+    expect(await written).toBe(true);
+    const rollups = store.sublevel('record-rollup');
+    const buckets = async () => (await rollups.keys({ gte: 'm!t!', lt: 'm!t!~' }).all()).length;
+    const journal = async () => (await rollups.keys({ gte: 'j!', lt: 'j!~' }).all()).length;
+    await vi.waitFor(async () => expect(await buckets()).toBe(1), { timeout: 10_000, interval: 50 });
+    expect(await journal()).toBe(0);
   });
 });
 

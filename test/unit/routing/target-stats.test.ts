@@ -17,6 +17,26 @@ describe('measured target signals', () => {
     expect(stats.signals('b/m')).toEqual({ samples: 0 });
   });
 
+  it('answers the nearest-rank percentiles of the last 128 samples after every sample, in any order and with repeats', () => {
+    const stats = new TargetStats();
+    const window: number[] = [];
+    let seed = 42;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const rank = (p: number) => {
+      const sorted = [...window].sort((a, b) => a - b);
+      return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+    };
+    for (let i = 0; i < 600; i++) {
+      // Few distinct values, so the window holds many repeats and an evicted sample has equal neighbours.
+      const durationMs = Math.floor(next() * 40) * 5;
+      stats.observe('a/m', { ok: true, durationMs });
+      window.push(durationMs);
+      if (window.length > 128) window.shift();
+      const s = stats.signals('a/m');
+      expect([s.durationP50, s.durationP95]).toEqual([rank(50), rank(95)]);
+    }
+  });
+
   it('seeds the latency EWMA with the median of the first five answers, and forgets a stale one', () => {
     let now = 0;
     const stats = new TargetStats(() => now);

@@ -102,6 +102,15 @@ describe('sanitizer', () => {
     expect((body.messages as unknown[])[0]).toBe(clean.messages[0]);
   });
 
+  it('keeps a `__proto__` key as a key of the copy it makes when redacting beside it (not as its prototype)', () => {
+    const body = JSON.parse(`{"metadata": {"__proto__": {"x": "1"}, "note": "key ${KEY}", "__proto__x": "y"}, "__proto__": "z"}`) as Record<string, unknown>;
+    const scanned = make().scanRequest(body).body;
+    const metadata = scanned.metadata as Record<string, unknown>;
+    expect(Object.keys(metadata)).toEqual(['__proto__', 'note', '__proto__x']);
+    expect(Object.getPrototypeOf(metadata)).toBe(Object.prototype);
+    expect(JSON.stringify(scanned)).toBe('{"metadata":{"__proto__":{"x":"1"},"note":"key [REDACTED:OPENAI_API_KEY]","__proto__x":"y"},"__proto__":"z"}');
+  });
+
   it('leaves tool arguments byte for byte when they hold nothing to redact, even if something else was redacted', () => {
     const args = '{"order_id": 12345678901234567890, "amount": 1e400, "k":1,"k":2}';
     const result = make().scanRequest({

@@ -7,11 +7,13 @@ import { GatewayError } from '../../../src/errors/index.js';
 import type { ForwardTrailer } from '../../../src/mesh/index.js';
 import type { PeerForwarder } from '../../../src/pipeline/peer-attempt.js';
 import { QuotaExceededError, QuotaStore, type CounterRecord, type QuotaCharge, type QuotaWrite } from '../../../src/policy/index.js';
+import type { UsageRecord } from '../../../src/records/index.js';
 import { RevokedDuringReserveError } from '../../../src/state/index.js';
 import { QualityAggregate, signalsConfigSchema, type QualitySignal, type QualitySnapshot } from '../../../src/signals/index.js';
 import { checkWorkersConfig, IpcChannel, PrimaryHub, PrimaryState, tokenReplica, workerCount, type IpcPort } from '../../../src/workers/index.js';
 import { qualityReplica } from '../../../src/workers/worker-state.js';
 import { peerForwarderViaPrimary, servePeerForwards } from '../../../src/workers/peer-bridge.js';
+import { makeRecord } from '../records/make-record.js';
 
 /**
  * Two ends of an IPC pipe in one process: what one side sends, the other receives on a later turn, deep-copied the
@@ -62,11 +64,12 @@ async function connected(parts: { tokens?: TokenRegistry } = {}) {
   const counters = await QuotaStore.open(memoryDb());
   const tokens = parts.tokens ?? (await TokenRegistry.replica([], tokenDb()));
   const written: string[] = [];
-  const hub = new PrimaryHub({ counters, tokens, logger, writeRecord: async (r) => (written.push(r.id), true) });
+  const records: UsageRecord[] = [];
+  const hub = new PrimaryHub({ counters, tokens, logger, writeRecord: async (r) => (written.push(r.id), records.push(r), true) });
   const primaryChannel = new IpcChannel(primary, { timeoutMs: 2_000 });
   hub.attach(1, primaryChannel);
   const workerChannel = new IpcChannel(worker, { timeoutMs: 2_000 });
-  return { hub, counters, tokens, written, primary, workerChannel, primaryChannel, state: new PrimaryState(workerChannel, 'embedded'), sent };
+  return { hub, counters, tokens, written, records, primary, workerChannel, primaryChannel, state: new PrimaryState(workerChannel, 'embedded'), sent };
 }
 
 describe('IPC channel', () => {
@@ -85,6 +88,14 @@ describe('IPC channel', () => {
     const gateway = (await client.call('gateway').catch((err: unknown) => err)) as GatewayError;
     expect(gateway).toBeInstanceOf(GatewayError);
     expect([gateway.code, gateway.status, gateway.headers['retry-after']]).toEqual(['state_unavailable', 503, '2']);
+  });
+
+  it('parses the records a worker sends where they arrive: defaults filled in, a record off the schema refused', async () => {
+    const { workerChannel, records } = await connected();
+    const { reasoning_tokens: _absent, ...older } = makeRecord({ id: 'w1', time: Date.UTC(2026, 10, 1) });
+    const credential = makeRecord({ id: 'w2', time: Date.UTC(2026, 10, 1), principal: { kind: 'token', id: 'sk-live-abcdef' } });
+    expect(await workerChannel.call<boolean[]>('records.write', [older, credential])).toEqual([true, false]);
+    expect(records.map((r) => [r.id, r.reasoning_tokens])).toEqual([['w1', 0]]);
   });
 
   it('fails closed with primary_unavailable when the other side is gone or does not answer', async () => {

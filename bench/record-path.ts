@@ -1,0 +1,100 @@
+/**
+ * What recording a finished request costs the gateway process: the usage record built from the outcome, the
+ * metrics it feeds, its LevelDB write (records, indexes and usage buckets, group commit) and its copy sent to the
+ * DuckDB index process — measured as CPU time (`process.cpuUsage()`) per request, for the whole path and for each
+ * part alone. Outcomes arrive `perTurn` per turn of the event loop, as finished requests do under load.
+ * `npx tsx bench/record-path.ts [--quick]` (20,000 outcomes per round, 5,000 with --quick)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import pino from 'pino';
+import { UsageIndex } from '../src/analytics/index.js';
+import { createMetrics } from '../src/metrics/index.js';
+import type { Outcome } from '../src/pipeline/types.js';
+import { PriceBook } from '../src/pricing/index.js';
+import { OutcomeRecorder, RecordStore, usageRecordFromOutcome } from '../src/records/index.js';
+import { Store } from '../src/store/index.js';
+
+const QUICK = process.argv.includes('--quick');
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5'];
+
+function outcome(i: number): Outcome {
+  const model = MODELS[i % MODELS.length]!;
+  return {
+    requestId: `req_${process.pid}_${i}`, receivedAt: Date.now(), format: 'openai', operation: 'chat', requestedModel: model, model,
+    provider: 'openai-main', principal: { kind: 'token', id: `tok_${i % 20}` }, project: i % 2 ? 'alpha' : undefined, source: 'bench',
+    stream: i % 3 === 0, attempts: [{ target: 'openai-main', ok: true, status: 200, durationMs: 3 }], status: 200,
+    usage: { inputTokens: 20 + (i % 100), outputTokens: 10 + (i % 40) }, ttftMs: i % 3 === 0 ? 2 : undefined, latencyMs: 4,
+    findings: [], warnings: [], ip: '127.0.0.1',
+  };
+}
+
+/** `none`: only the turns of the event loop (what every other figure includes). */
+type Part = 'all' | 'build' | 'metrics' | 'store' | 'index' | 'none';
+
+/** CPU µs per outcome of `part`, over `count` outcomes arriving `perTurn` per event-loop turn (everything written). */
+async function measure(part: Part, count: number, perTurn: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-bench-records-'));
+  const logger = pino({ level: 'silent' });
+  const store = await Store.open(dir);
+  const records = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs: 0, logger });
+  const metrics = createMetrics({ processMetrics: false });
+  const index = part === 'all' || part === 'index' ? new UsageIndex({ dir, memoryMb: 128, threads: 1, timeoutMs: 10_000, maxRows: 100, logger }) : undefined;
+  await index?.catchUp({ keys: () => records.keys(), getMany: (keys) => records.getMany(keys) });
+  const priceBook = new PriceBook();
+  const recorder = new OutcomeRecorder(records, {
+    priceBook, providerType: () => 'openai', logger,
+    onRecord: (record) => {
+      metrics.observeRecord(record);
+      index?.add(record);
+    },
+  });
+  const outcomes = Array.from({ length: count }, (_, i) => outcome(i));
+  const built = outcomes.map((o) => usageRecordFromOutcome(o, { priceBook, providerType: 'openai' }));
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const writes: Array<Promise<boolean>> = [];
+  const started = process.cpuUsage();
+  for (let i = 0; i < count; i++) {
+    const o = outcomes[i]!;
+    if (part === 'all') {
+      recorder.expect(o.requestId);
+      recorder.record(o);
+    } else if (part === 'build') usageRecordFromOutcome(o, { priceBook, providerType: 'openai' });
+    else if (part === 'metrics') metrics.observeRecord(built[i]!);
+    else if (part === 'store') writes.push(records.write(built[i]!));
+    else if (part === 'index') index!.add(built[i]!);
+    if (i % perTurn === perTurn - 1) await turn();
+  }
+  await recorder.drain();
+  await Promise.all(writes);
+  await records.flush();
+  index?.flush();
+  const used = process.cpuUsage(started);
+  await index?.close();
+  await records.close();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+  return (used.user + used.system) / count;
+}
+
+export async function runRecordPathBenchmark(): Promise<string[]> {
+  const count = QUICK ? 5_000 : 20_000;
+  const lines: string[] = [`${count.toLocaleString('en-US')} outcomes per round; CPU µs per request in this process (user + system)`];
+  await measure('all', Math.min(count, 2_000), 1); // warm-up: the first round would pay for JIT compilation
+  for (const perTurn of [1, 8]) {
+    const figures: string[] = [];
+    for (const part of ['all', 'build', 'metrics', 'store', 'index', 'none'] as const) figures.push(`${part} ${(await measure(part, count, perTurn)).toFixed(1)}`);
+    lines.push(`${perTurn} per turn: ${figures.join(' · ')}`);
+  }
+  return lines;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  // `--part=all --per-turn=1`: one round of one part (to profile it with --cpu-prof).
+  const part = process.argv.find((arg) => arg.startsWith('--part='))?.slice('--part='.length) as Part | undefined;
+  const perTurn = Number(process.argv.find((arg) => arg.startsWith('--per-turn='))?.slice('--per-turn='.length) ?? 1);
+  if (part) console.log(`${part}, ${perTurn} per turn: ${(await measure(part, QUICK ? 5_000 : 20_000, perTurn)).toFixed(1)} µs CPU per request`);
+  else for (const line of await runRecordPathBenchmark()) console.log(line);
+}
