@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   // The request itself
   invalid_request: { status: 400, type: 'invalid_request_error', relayed: true, meaning: 'The request is malformed or a field has an invalid value (named in `param`); or the HTTP server refused it before any route (its own 4xx: 414 URI too long, 415 media type, …).' },
   invalid_json: { status: 400, type: 'invalid_request_error', meaning: 'The request body is not valid JSON.' },
-  not_translatable: { status: 400, type: 'invalid_request_error', meaning: 'Valid in the client\'s format but not expressible in the format of the provider that would serve it (tried only when a translation is needed).' },
+  not_translatable: { status: 400, type: 'invalid_request_error', meaning: 'Valid in the client\'s format but not expressible in the format of the provider that would serve it (tried only when a translation is needed). Among them `n` > 1 (Gemini `candidateCount` > 1, `param` is `n`) for every target but an OpenAI-format provider serving an OpenAI client: Anthropic, Gemini, Bedrock and Vertex return one choice, the Responses API one output, and presets that do not take `n` would drop it; a group fails over to a target that serves it.' },
   invalid_query: { status: 400, type: 'invalid_request_error', meaning: 'A query parameter of the records API is unknown or has an invalid value.' },
   invalid_cursor: { status: 400, type: 'invalid_request_error', meaning: 'The records or signals cursor is not one this API returned.' },
   invalid_claims: { status: 400, type: 'invalid_request_error', meaning: 'The claims given to `POST /v1/admin/tokens` are not valid token claims.' },

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isFederated, type Principal, type QuotaAdmission, type Reservation } from '../auth/index.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
-import type { Measured } from '../ledger/index.js';
+import { costMicros, type Measured } from '../ledger/index.js';
 import { ReservationError, signReservation, verifyReservation, type ReservationPayload } from './reservation.js';
 import { reserveMessageSchema, type ReleaseRequest, type ReserveRefusal, type ReserveRequest, type SettleRequest } from './reserve-messages.js';
 
@@ -208,18 +208,24 @@ export class ReservationServer {
     const held = this.#claim(message, peerId);
     const { amt } = held.payload;
     const { usage } = message;
-    if (usage.input + usage.output > amt.tokens || usage.cost > amt.cost) {
-      throw new Refused('settle_exceeds_reservation', `settlement of ${usage.input + usage.output} tokens and ${usage.cost} micro-USD exceeds the reservation (${amt.tokens} tokens, ${amt.cost} micro-USD)`);
+    const model = message.model ?? held.request.model ?? '';
+    const price = this.options.priceOf?.(peerId, model);
+    // The token's cost is at least what the serving peer's receipt will charge for this usage at the price it
+    // advertises: a settlement naming a lower cost would leave the token's cost limit untouched while this gateway
+    // pays the receipt.
+    const cost = Math.max(usage.cost, price ? costMicros({ input: usage.input, output: usage.output, cached: Math.min(usage.cached, usage.input) }, price) : 0);
+    if (usage.input + usage.output > amt.tokens || cost > amt.cost) {
+      throw new Refused('settle_exceeds_reservation', `settlement of ${usage.input + usage.output} tokens and ${cost} micro-USD exceeds the reservation (${amt.tokens} tokens, ${amt.cost} micro-USD)`);
     }
     this.#end(`${peerId} ${held.payload.rid}`, held);
-    await held.quota.settle({ tokens: usage.input + usage.output, costMicros: usage.cost });
+    await held.quota.settle({ tokens: usage.input + usage.output, costMicros: cost });
     this.#report(held, 'settled', { usage: { input: usage.input, output: usage.output, cached: usage.cached }, costMicros: usage.cost, status: message.status ?? 200, model: message.model, peer: message.peer });
     if (message.receipt && this.options.receipts) {
-      const model = message.model ?? held.request.model ?? '';
-      const price = this.options.priceOf?.(peerId, model);
-      // The issuing node measured nothing: its bound is the worst case it reserved, so a receipt claims at most that.
+      // The issuing node measured nothing: its bound is the settlement the serving node just made (within the
+      // reservation), so the receipt claims no more than the token was charged — not the reserved worst case in each
+      // direction, which let a receipt claim twice the reserved tokens while the settlement charged a fraction.
       await this.options.receipts(peerId, held.payload.rid, message.receipt, {
-        model, usage: { input: usage.input, output: usage.output, cached: usage.cached }, bound: { input: amt.tokens, output: amt.tokens }, ...(price ? { price } : {}),
+        model, usage: { input: usage.input, output: usage.output, cached: usage.cached }, bound: { input: usage.input, output: usage.output }, ...(price ? { price } : {}),
       });
     }
   }

@@ -4,13 +4,14 @@ import { GatewayError, errorBody, errorEvent, toGatewayError } from '../errors/i
 import type { CanonicalRequest } from '../formats/canonical.js';
 import { codecs } from '../formats/index.js';
 import {
-  boundedUsage, costMicros, hiddenOutputAllowance, settleReceipt, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type SettleContext,
+  boundedUsage, costMicros, hiddenOutputAllowance, usageBound, type CreditReservation, type CreditReservations, type Ledger, type ReceiptPayload, type ReceiptSettler,
 } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { iterator } from '../pipeline/streaming.js';
 import { requestEstimate } from '../pipeline/token-estimate.js';
+import { unreadDocumentAllowance } from '../pipeline/document-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from '../pipeline/types.js';
 import { checkBodyDepth } from '../http/body-depth.js';
 import { receiptUsage, relayMeter } from './relay-meter.js';
@@ -27,8 +28,8 @@ export interface PeerForwarderOptions {
   forward: 'on_failure' | 'never';
   maxHops: number;
   lookupTimeoutMs: number;
-  /** Receipts of forwarded work are checked and acknowledged with these (absent: no receipts kept). */
-  ledger?: Omit<SettleContext, 'logger'>;
+  /** Receipts of forwarded work are checked and acknowledged by this node's settler (absent: no receipts kept). */
+  receipts?: ReceiptSettler;
   logger: Logger;
 }
 
@@ -45,7 +46,8 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
     forward: async (peerId, frame, signal): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
-      const price = receiptPrice(mesh.advertisedModel(peerId, frame.model)?.price);
+      const advert = mesh.advertisedModel(peerId, frame.model);
+      const price = receiptPrice(advert?.price);
       const canonical = canonicalOf(frame);
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
@@ -61,9 +63,11 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
         // reasoning the answer reports (or the request asked for) but does not show is allowed up to the request's own
         // output limit.
         const measured = { input: requestEstimate(canonical, frame.body, frame.operation).inputTokens, output: relayed.outputTokens };
-        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)));
-        if (options.ledger && t.receipt) {
-          void settleReceipt({ logger: options.logger, ...options.ledger }, peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
+        // Documents sent by URL the peer's provider fetched and this node never saw: allowed up to a stated page count,
+        // at most the context window the peer advertised for the model.
+        const bound = usageBound(measured, hiddenOutputAllowance(relayed.reasoningTokens, canonical?.maxTokens, requestedReasoningBudget(canonical)), unreadDocumentAllowance(canonical, advert?.contextLength));
+        if (options.receipts && t.receipt) {
+          void options.receipts.settle(peerId, frame.id, t.receipt, { usage: relayed.reported, price, bound, model: frame.model });
         }
         // What this node's client is charged (quotas, records): the peer's claim up to the bound, or this node's own
         // measurement when the peer claims nothing.

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { usdToMicros } from '../core/index.js';
 import {
-  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, settleReceipt, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ReceiptSettler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
 } from '../ledger/index.js';
 import type { AccessControl } from '../auth/index.js';
 import type { Federation } from '../federation/index.js';
@@ -71,6 +71,8 @@ export class MeshServices {
   readonly forwarder: PeerForwarder;
   private advertiseTimer?: NodeJS.Timeout;
   private stopped = false;
+  /** This node's settlement of the receipts peers send it (forwarded work and federated work alike). */
+  private readonly receipts: ReceiptSettler;
 
   private constructor(
     readonly mesh: MeshNode,
@@ -80,9 +82,10 @@ export class MeshServices {
     private readonly options: MeshServicesOptions,
   ) {
     const { mesh: meshConfig } = options.config;
+    this.receipts = new ReceiptSettler({ ledger, acks, transport: ledgerTransportOver(mesh), priceOf: advertisedPriceOf(mesh), logger: options.logger });
     const forwarder = peerForwarder(mesh, {
       forward: meshConfig.forward, maxHops: meshConfig.max_hops, lookupTimeoutMs: meshConfig.dht_timeout_ms,
-      ledger: { ledger, acks, transport: ledgerTransportOver(mesh), priceOf: advertisedPriceOf(mesh) }, logger: options.logger,
+      receipts: this.receipts, logger: options.logger,
     });
     this.forwarder = { ...forwarder, canForward: (req) => !this.stopped && forwarder.canForward(req) };
   }
@@ -141,12 +144,12 @@ export class MeshServices {
   private async attachFederation(credit: CreditReservations): Promise<void> {
     const { federation, access, priceBook, logger } = this.options;
     if (!federation || !access) return;
-    const { mesh, ledger, acks } = this;
+    const { mesh, ledger, receipts } = this;
     const priceOf = advertisedPriceOf(mesh);
     await federation.attach({
       mesh, signingKey: signingKeyFromRaw(mesh.privateKeyBytes), adminKey: access.adminKey,
       access: { resolve: (credential) => access.authenticator.resolve(credential), quotas: access.quotas },
-      receipts: (peerId, requestId, receipt, measured) => settleReceipt({ transport: ledgerTransportOver(mesh), ledger, logger, acks, priceOf }, peerId, requestId, receipt, measured),
+      receipts: (peerId, requestId, receipt, measured) => receipts.settle(peerId, requestId, receipt, measured),
       priceOf,
       issueReceipt: (subject, requestId, work) =>
         ledger.issue(subject, requestId, work.model, { input: work.input, output: work.output, cached: work.cached }, receiptPrice(advertisedPrice(priceBook, work.model))),
@@ -159,6 +162,8 @@ export class MeshServices {
     this.stopped = true;
     this.options.federation?.close();
     clearInterval(this.advertiseTimer);
+    // Receipts still being checked end in an acknowledgement or a dispute: let them, then send the last batch.
+    await this.receipts.drain();
     await this.acks.close();
     await this.reconciler.stop();
     await this.mesh.stop().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: stop failed'));

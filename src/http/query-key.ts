@@ -18,7 +18,9 @@ export function stripQueryKey(raw: IncomingMessage): string {
   for (const pair of url.slice(question + 1).split('&')) {
     const equals = pair.indexOf('=');
     const name = equals < 0 ? pair : pair.slice(0, equals);
-    if (name === 'key') keys.push(decodeValue(equals < 0 ? '' : pair.slice(equals + 1)));
+    // Compared decoded, as the query parser reads it: `%6Bey=` or `k%65y=` is the same parameter, and left in the URL
+    // it would reach the logs (and `request.query.key`) while the credential check never saw it.
+    if (name === 'key' || (name.includes('%') && decodeValue(name) === 'key')) keys.push(decodeValue(equals < 0 ? '' : pair.slice(equals + 1)));
     else kept.push(pair);
   }
   if (keys.length === 0) return url;

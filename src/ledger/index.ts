@@ -23,7 +23,7 @@ export type { LedgerTransport } from './ledger-transport.js';
 export { ledgerMessageHandler } from './message-handler.js';
 export { LedgerMessageRate } from './message-rate-limit.js';
 export { ACK_BATCH_MS, AckBatcher } from './ack-batcher.js';
-export { settleReceipt } from './settle-receipt.js';
+export { ReceiptSettler } from './settle-receipt.js';
 export type { SettleContext } from './settle-receipt.js';
 export { reconcileWithPeer } from './reconcile.js';
 export type { AdvertisedPrice } from './reconcile.js';

@@ -19,30 +19,40 @@ export interface SettleContext {
 }
 
 /**
- * Requesting side of one forwarded request: checks the peer's receipt against what this node measured and the price
- * the peer advertised, then sends the acknowledgement or the dispute back to it. A receipt further ahead than the
- * next sequence number means this node lost earlier ones (a crash before it stored them): it reconciles with the peer
- * first, so the chain is whole again and this receipt is not disputed for a gap that was this node's own. Never
- * throws: a peer that cannot be reached now gets the acknowledgement through reconciliation later (it stays counted
- * as unacknowledged there until then).
+ * Requesting side of forwarded requests, one per node: checks each peer's receipt against what this node measured
+ * and the price the peer advertised, then sends the acknowledgement or the dispute back to it. A receipt further
+ * ahead than the next sequence number means this node lost earlier ones (a crash before it stored them): it
+ * reconciles with the peer first, so the chain is whole again and this receipt is not disputed for a gap that was
+ * this node's own. Never throws: a peer that cannot be reached now gets the acknowledgement through reconciliation
+ * later (it stays counted as unacknowledged there until then).
+ *
+ * The queues are this node's own state (not module state shared by every node in the process), so a node's stop can
+ * wait for its settlements in flight before it sends its last acknowledgements.
  */
-export function settleReceipt(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
-  // One peer's receipts are settled one after the other, in the order they arrived: the next forward's receipt
-  // often arrives while the previous one is still being checked, and would otherwise see the previous one as a gap
-  // and fetch it from the peer again (a ledger round trip and a signature check per request, for nothing).
-  let queues = settling.get(ctx.ledger);
-  if (!queues) settling.set(ctx.ledger, (queues = new Map()));
-  const queue = queues;
-  const settled = (queue.get(peerId) ?? Promise.resolve()).then(() => settleNow(ctx, peerId, requestId, receipt, measured));
-  queue.set(peerId, settled);
-  void settled.then(() => {
-    if (queue.get(peerId) === settled) queue.delete(peerId);
-  });
-  return settled;
-}
+export class ReceiptSettler {
+  /** The settlement in progress (or last queued) per peer. */
+  readonly #queues = new Map<string, Promise<void>>();
 
-/** The settlement in progress (or last queued) per ledger and peer. */
-const settling = new WeakMap<Ledger, Map<string, Promise<void>>>();
+  constructor(private readonly ctx: SettleContext) {}
+
+  settle(peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
+    // One peer's receipts are settled one after the other, in the order they arrived: the next forward's receipt
+    // often arrives while the previous one is still being checked, and would otherwise see the previous one as a gap
+    // and fetch it from the peer again (a ledger round trip and a signature check per request, for nothing).
+    const queues = this.#queues;
+    const settled = (queues.get(peerId) ?? Promise.resolve()).then(() => settleNow(this.ctx, peerId, requestId, receipt, measured));
+    queues.set(peerId, settled);
+    void settled.then(() => {
+      if (queues.get(peerId) === settled) queues.delete(peerId);
+    });
+    return settled;
+  }
+
+  /** Resolves once every settlement queued so far (and any queued while waiting) has finished: before the last acks go out on stop. */
+  async drain(): Promise<void> {
+    while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
+  }
+}
 
 async function settleNow(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
   const { transport, ledger, logger } = ctx;

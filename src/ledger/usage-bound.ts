@@ -19,10 +19,13 @@ export interface MeasuredTokens {
   output: number;
 }
 
-/** `hiddenOutput`: the allowance for output the subject cannot see (`hiddenOutputAllowance`), added to the output bound. */
-export function usageBound(measured: MeasuredTokens, hiddenOutput = 0): MeasuredTokens {
+/**
+ * `hiddenOutput`: the allowance for output the subject cannot see (`hiddenOutputAllowance`), added to the output
+ * bound; `unreadInput`: the allowance for input it cannot read (documents sent by URL), added to the input bound.
+ */
+export function usageBound(measured: MeasuredTokens, hiddenOutput = 0, unreadInput = 0): MeasuredTokens {
   return {
-    input: Math.ceil(USAGE_BOUND_FACTOR * measured.input) + USAGE_BOUND_SLACK.input,
+    input: Math.ceil(USAGE_BOUND_FACTOR * measured.input) + USAGE_BOUND_SLACK.input + unreadInput,
     output: Math.ceil(USAGE_BOUND_FACTOR * measured.output) + USAGE_BOUND_SLACK.output + hiddenOutput,
   };
 }

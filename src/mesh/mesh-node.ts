@@ -16,7 +16,7 @@ import { PeerFinder, type RankedPeer } from './peer-finder.js';
 import { PeerScores } from './peer-scores.js';
 import { peerStatuses, type MeshStatus } from './mesh-status.js';
 import { RecordCache } from './record-cache.js';
-import { RECORD_PROTOCOL, RecordExchange } from './record-exchange.js';
+import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_PROTOCOL, RecordExchange } from './record-exchange.js';
 import { messageStreamHandler, sendMessage, type MessageAdmission, type MessageBounds, type MessageHandler } from './message-protocol.js';
 
 /** Streams of one protocol open at once on one connection (libp2p's defaults are 32 in / 64 out). */
@@ -152,7 +152,10 @@ export class MeshNode {
     if (this.#config.forward_sessions) {
       await this.#libp2p.handle(FORWARD_PROTOCOL_V2, this.#server.handleSession, { maxInboundStreams: MAX_SESSIONS_PER_CONNECTION, maxOutboundStreams: MAX_SESSIONS_PER_CONNECTION });
     }
-    await this.#libp2p.handle(RECORD_PROTOCOL, this.#exchange.handle, streamLimits);
+    // The handler holds each peer to MAX_RECORD_EXCHANGES_PER_PEER over all its connections; libp2p's own count per
+    // connection (which includes streams still closing) is kept just above it, so a burst is cut before the handler.
+    const recordStreams = 2 * MAX_RECORD_EXCHANGES_PER_PEER;
+    await this.#libp2p.handle(RECORD_PROTOCOL, this.#exchange.handle, { maxInboundStreams: recordStreams, maxOutboundStreams: recordStreams });
     this.#libp2p.addEventListener('peer:identify', this.#onIdentify);
     this.#routingTable.addEventListener('peer:add', this.#onRoutingPeer);
     try {

@@ -338,7 +338,10 @@ export class Pipeline {
     const viaMesh = async () => {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model));
+      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model))
+        .catch((err: unknown) => {
+          throw targets.length === 0 ? noPeerEither(plan, meshTarget!, err) : err;
+        });
       outcome.peer = result.peerId;
       outcome.provider = result.provider ? `${result.peerId}/${result.provider}` : undefined;
       outcome.model = result.model;
@@ -514,4 +517,16 @@ function forPeers(req: GatewayRequest, model: string): GatewayRequest {
  */
 function warningsHeader(warnings: readonly string[]): string {
   return [...new Set(warnings)].join(', ').replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The mesh was the plan's only target left and no reachable peer serves the model. When the filter dropped this
+ * node's own targets (a context window too small, a price rule), that is why the request cannot be served — the
+ * model exists here — so the answer is the plan's refusal naming each dropped target, not `model_not_found`.
+ */
+function noPeerEither(plan: RoutePlan, meshTarget: Target, err: unknown): unknown {
+  if (plan.dropped.length === 0 || !(err instanceof GatewayError) || err.code !== 'model_not_found') return err;
+  const refusal = noEligibleTarget(plan);
+  if (refusal.code !== 'no_eligible_target') return refusal;
+  return noEligibleTarget({ ...plan, dropped: [...plan.dropped, { target: meshTarget, reasons: [{ code: 'unusable', message: 'no reachable mesh peer serves it' }] }] });
 }

@@ -1,5 +1,6 @@
 import type { CanonicalRequest } from '../formats/canonical.js';
 import type { Operation } from '../core/index.js';
+import { documentWeightedLength } from './document-estimate.js';
 
 /**
  * A deliberately simple token estimate (about 4 characters per token for English text, the rule of thumb OpenAI
@@ -53,8 +54,8 @@ export function estimateInputTokens(req: CanonicalRequest): number {
           chars += 1_600 * CHARS_PER_TOKEN;
           break;
         case 'file':
-          // A document's text (or a PDF page's image) is billed; its base64 size is the safe upper bound we know.
-          chars += part.source.kind === 'base64' ? part.source.data.length : 1_600 * CHARS_PER_TOKEN;
+          // Per page for a PDF this node can read, else its base64 size; one page for a document by URL (document-estimate.ts).
+          chars += documentWeightedLength(part, CHARS_PER_TOKEN);
           break;
       }
     }

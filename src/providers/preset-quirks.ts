@@ -1,4 +1,5 @@
 import type { ProviderPreset } from '../core-config/index.js';
+import { refuseSeveralChoices } from '../formats/index.js';
 import type { Operation } from './types.js';
 
 /**
@@ -25,6 +26,9 @@ const isObject = (value: unknown): value is Record<string, unknown> => value !==
 
 export function applyPresetQuirks(preset: ProviderPreset, op: Operation, body: Record<string, unknown>): Record<string, unknown> {
   if (op !== 'chat') return body;
+  // Dropping `n` would answer one choice where several were asked for: refused like every other one-choice target
+  // (formats/several-choices.ts), so failover can still try a target that serves it.
+  if (preset.unsupported.includes('n')) refuseSeveralChoices(body.n, `${preset.title} (does not take n)`);
   const out: Record<string, unknown> = { ...body };
   const other = preset.maxTokensField === 'max_tokens' ? 'max_completion_tokens' : 'max_tokens';
   if (out[other] !== undefined) {

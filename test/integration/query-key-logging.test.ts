@@ -80,4 +80,29 @@ describe('a key in the query string', () => {
     // The gateway's own token-shaped strings are gone too, not only the exact text.
     expect(everything).not.toContain('QUERYKEY');
   });
+
+  it('is found and removed however it is percent-encoded: the name (`%6Bey`, `k%65y`), the value, or both', async () => {
+    const before = lines.length;
+    const encodedEvery = (text: string) => [...text].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    const forms = [`%6Bey=${VIRTUAL_KEY}`, `k%65y=${VIRTUAL_KEY}`, `%6b%65%79=${VIRTUAL_KEY}`, `key=${encodedEvery(VIRTUAL_KEY)}`, `%6Bey=${encodedEvery(VIRTUAL_KEY)}`];
+    const statuses: number[] = [];
+    const texts: string[] = [];
+    for (const q of forms) {
+      const res = await post('/v1beta/models/gemini-2.5-flash:generateContent', q);
+      statuses.push(res.status);
+      texts.push(await res.text());
+      // A route that fails before the pipeline logs the URL too.
+      const missing = await post('/v1beta/no/such/route', q);
+      statuses.push(missing.status);
+      texts.push(await missing.text());
+    }
+    // Each form is read as the credential it is (answered 200), never left in the URL as an unknown parameter.
+    expect(statuses).toEqual(Array(forms.length).fill([200, 404]).flat());
+    await expect.poll(() => lines.slice(before).filter((l) => l.includes('request completed')).length, { timeout: 5_000, interval: 20 }).toBe(forms.length);
+    await node.records.flush();
+    const everything = [lines.slice(before).join('\n'), JSON.stringify(await node.records.list({})), texts.join('\n')].join('\n');
+    for (const form of [VIRTUAL_KEY, encodedEvery(VIRTUAL_KEY), encodedEvery(VIRTUAL_KEY).toLowerCase()]) expect(everything).not.toContain(form);
+    expect(everything).not.toContain('QUERYKEY');
+    expect(everything).not.toMatch(/%6bey|k%65y/i);
+  });
 });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
 import { decodeSessionFrame, encodeSessionFrame, SessionFrameError, type SessionFrame } from '../../src/mesh/forward-frames.js';
-import { RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
+import { MAX_RECORD_BYTES, RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
+import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_PROTOCOL } from '../../src/mesh/record-exchange.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/protocol-schemas.js';
 import { GatewayRecordError, ReservationError, verifyGatewayRecord, verifyReservation } from '../../src/federation/index.js';
 
@@ -52,6 +53,16 @@ describe('protocol/vectors: signed node records', () => {
     expect(tampered).not.toBe(vector.record);
     await expect(verifyRecord(new TextEncoder().encode(tampered), peerIdOfRecordKey(new TextEncoder().encode(vector.dhtKey))!, vector.now))
       .rejects.toMatchObject({ reason: 'bad_signature' });
+  });
+});
+
+describe('protocol/vectors: record exchange limits', () => {
+  it('are the limits the implementation enforces (test/mesh/attack-record-streams.test.ts drives them)', async () => {
+    const limits = JSON.parse(await readFile(join(protocolDir, 'vectors', 'records', 'exchange-limits.json'), 'utf8')) as {
+      protocol: string; maxInFlightPerPeer: number; maxRecordBytes: number; cases: Array<{ inFlight: number; expected: 'reset' | 'served' }>;
+    };
+    expect([limits.protocol, limits.maxInFlightPerPeer, limits.maxRecordBytes]).toEqual([RECORD_PROTOCOL, MAX_RECORD_EXCHANGES_PER_PEER, MAX_RECORD_BYTES]);
+    for (const c of limits.cases) expect(c.inFlight >= MAX_RECORD_EXCHANGES_PER_PEER ? 'reset' : 'served').toBe(c.expected);
   });
 });
 

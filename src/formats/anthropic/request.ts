@@ -6,6 +6,7 @@ import { MIN_THINKING_TOP_P, planThinking } from '../claude-thinking.js';
 import { parseEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { responseFormatFromAnthropic, structuredOutputForAnthropic } from './structured-output.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /** Anthropic Messages request (https://docs.anthropic.com/en/api/messages); partial schemas, unknown fields pass. */
 const imageSource = z.union([
@@ -203,7 +204,7 @@ function partsToBlocks(parts: ContentPart[]): Array<Record<string, unknown>> {
 }
 
 export function canonicalToAnthropicRequest(req: CanonicalRequest, model: string, target: TranslationTarget = {}): TranslatedRequest {
-  if (req.n !== undefined && req.n > 1) throw badRequest('Anthropic returns one choice per request; n > 1 cannot be served by this provider.', 'n');
+  refuseSeveralChoices(req.n, 'Anthropic (one choice per request)');
   const warnings: string[] = [];
   const messages: Array<{ role: string; content: Array<Record<string, unknown>> }> = [];
   for (const message of req.messages) {

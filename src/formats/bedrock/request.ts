@@ -1,7 +1,8 @@
 import { badRequest } from '../../errors/index.js';
-import type { CanonicalMessage, CanonicalRequest, ContentPart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
+import type { CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, TextPart, ToolChoice } from '../canonical.js';
 import { MIN_THINKING_TOP_P, planThinking } from '../claude-thinking.js';
 import type { TranslatedRequest } from '../codec.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * Canonical request → Bedrock Converse / ConverseStream request body
@@ -38,6 +39,27 @@ function imageBlock(image: ImagePart, where: string): Block {
   throw badRequest('Bedrock takes images as inline bytes (a data: URL or base64) or as s3:// URIs, not as web URLs.', where, 'not_translatable');
 }
 
+const DOCUMENT_FORMATS: Record<string, string> = { 'application/pdf': 'pdf', 'text/plain': 'txt', 'text/markdown': 'md', 'text/csv': 'csv', 'text/html': 'html' };
+
+/**
+ * A file as a Converse DocumentBlock (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_DocumentBlock.html):
+ * inline bytes or an S3 object, in a format Converse names; a web URL it does not fetch. Its `name` may hold only
+ * letters, digits, single spaces, hyphens, parentheses and square brackets.
+ */
+function documentBlock(part: FilePart, where: string): Block {
+  const name = (part.filename ?? 'document').replace(/\.[a-z0-9]+$/i, '').replace(/[^A-Za-z0-9 ()[\]-]/g, '-').replace(/\s+/g, ' ').trim() || 'document';
+  if (part.source.kind === 'base64') {
+    const format = DOCUMENT_FORMATS[part.source.mediaType.toLowerCase()];
+    if (!format) throw badRequest(`Bedrock takes PDF, text, Markdown, CSV and HTML documents, not '${part.source.mediaType}'.`, where, 'not_translatable');
+    return { document: { format, name, source: { bytes: part.source.data } } };
+  }
+  if (S3_URL.test(part.source.url)) {
+    const extension = /\.([a-z0-9]+)$/i.exec(part.source.url)?.[1]?.toLowerCase() ?? 'pdf';
+    return { document: { format: extension, name, source: { s3Location: { uri: part.source.url } } } };
+  }
+  throw badRequest('Bedrock takes documents as inline bytes or as s3:// URIs, not as web URLs.', where, 'not_translatable');
+}
+
 function toolResultContent(content: Array<TextPart | ImagePart>, where: string): Block[] {
   const blocks = content.map((part) => (part.type === 'text' ? { text: part.text } : imageBlock(part, where)));
   // Converse needs at least one block in a toolResult; an empty result says so as text.
@@ -49,6 +71,7 @@ function contentBlock(part: ContentPart, where: string): Block | undefined {
     // Converse refuses blank text blocks ("text field is blank"): an empty text part carries nothing anyway.
     case 'text': return part.text === '' ? undefined : { text: part.text };
     case 'image': return imageBlock(part, where);
+    case 'file': return documentBlock(part, where);
     case 'tool_call': return { toolUse: { toolUseId: bedrockToolUseId(part.id), name: part.name, input: argumentsObject(part.arguments) } };
     case 'tool_result':
       return { toolResult: { toolUseId: bedrockToolUseId(part.toolCallId), content: toolResultContent(part.content, where), status: part.isError ? 'error' : 'success' } };
@@ -140,7 +163,7 @@ function applyReasoning(body: Record<string, unknown>, req: CanonicalRequest, mo
 }
 
 export function canonicalToBedrockRequest(req: CanonicalRequest, model = ''): TranslatedRequest {
-  if (req.n !== undefined && req.n > 1) throw badRequest('Bedrock Converse returns one choice per request; n > 1 cannot be served by this provider.', 'n');
+  refuseSeveralChoices(req.n, 'Bedrock Converse (one choice per request)');
   const warnings: string[] = [];
   const body: Record<string, unknown> = { messages: req.messages.map(message) };
   if (req.system) body.system = [{ text: req.system }];

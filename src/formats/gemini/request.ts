@@ -11,6 +11,7 @@ import { SAMPLING_CONFIG_FIELDS, samplingFromGemini, samplingToGemini } from './
 import { RESPONSE_FORMAT_CONFIG_FIELDS, responseFormatFromGemini, responseFormatToGemini } from './request/response-format.js';
 import { geminiRequestSchema, type GeminiRequest } from './request/schema.js';
 import { THINKING_CONFIG_FIELD, reasoningFromGemini, reasoningToGemini } from './request/thinking-config.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * Top-level request fields translated here (`model` repeats the URL's); any other (safetySettings, cachedContent, ...)
@@ -82,7 +83,7 @@ const MAX_STOP_SEQUENCES = 5;
  */
 export function canonicalToGeminiRequest(req: CanonicalRequest): TranslatedRequest {
   // Only the first candidate is translated back, so more than one would be paid for and lost.
-  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to Gemini by this gateway.', 'n');
+  refuseSeveralChoices(req.n, 'Gemini (only the first candidate is translated back)');
   const warnings: string[] = [];
   const body: Record<string, unknown> = { contents: contentsFromCanonical(req.messages) };
   if (req.system) body.systemInstruction = { parts: [{ text: req.system }] };

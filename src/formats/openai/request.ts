@@ -7,6 +7,8 @@ import type {
 import type { TranslatedRequest } from '../codec.js';
 import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
+import { inlineFilePart, storedFileRefused } from '../file-data.js';
+import { refuseSeveralChoices } from '../several-choices.js';
 
 /**
  * OpenAI Chat Completions request (https://platform.openai.com/docs/api-reference/chat/create). Schemas are partial
@@ -14,8 +16,9 @@ import { zodIssueToBadRequest } from '../validation.js';
  */
 const textPart = z.object({ type: z.literal('text'), text: z.string() }).loose();
 const imagePart = z.object({ type: z.literal('image_url'), image_url: z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }).loose() }).loose();
+const fileContentPart = z.object({ type: z.literal('file'), file: z.object({ file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() }).loose() }).loose();
 const otherPart = z.object({ type: z.string() }).loose();
-const contentSchema = z.union([z.string(), z.array(z.union([textPart, imagePart, otherPart]))]).nullable().optional();
+const contentSchema = z.union([z.string(), z.array(z.union([textPart, imagePart, fileContentPart, otherPart]))]).nullable().optional();
 const toolCallSchema = z.object({ id: z.string(), type: z.literal('function').optional(), function: z.object({ name: z.string(), arguments: z.string() }).loose() }).loose();
 
 const messageSchema = z.discriminatedUnion('role', [
@@ -72,7 +75,7 @@ function imageFromUrl(url: string, detail?: ImagePart['detail']): ImagePart {
   return { type: 'image', source, ...(detail ? { detail } : {}) };
 }
 
-function contentParts(content: z.infer<typeof contentSchema>, where: string): Array<TextPart | ImagePart> {
+function contentParts(content: z.infer<typeof contentSchema>, where: string): Array<TextPart | ImagePart | FilePart> {
   if (content === null || content === undefined) return [];
   if (typeof content === 'string') return content === '' ? [] : [{ type: 'text', text: content }];
   return content.map((part, i) => {
@@ -81,8 +84,20 @@ function contentParts(content: z.infer<typeof contentSchema>, where: string): Ar
       const image = (part as z.infer<typeof imagePart>).image_url;
       return imageFromUrl(image.url, image.detail);
     }
+    if (part.type === 'file') {
+      // https://platform.openai.com/docs/guides/pdf-files: inline data, or an id of a file uploaded to OpenAI.
+      const { file } = part as z.infer<typeof fileContentPart>;
+      if (file.file_data) return inlineFilePart(file.file_data, file.filename, `${where}[${i}].file.file_data`);
+      return storedFileRefused(`${where}[${i}].file`);
+    }
     throw badRequest(`Content part type '${part.type}' is not supported when translating to another provider format.`, `${where}[${i}].type`, 'not_translatable');
   });
+}
+
+/** A tool result carries text and images in every target format; a file in one has nowhere to go. */
+function toolResultPart(part: TextPart | ImagePart | FilePart, where: string): TextPart | ImagePart {
+  if (part.type === 'file') throw badRequest('A file in a tool message cannot be translated to another provider format; attach it to a user message.', where, 'not_translatable');
+  return part;
 }
 
 const textOf = (content: z.infer<typeof contentSchema>) =>
@@ -136,7 +151,7 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
         break;
       }
       case 'tool':
-        pushToolResult(messages, { type: 'tool_result', toolCallId: message.tool_call_id, content: contentParts(message.content, where) });
+        pushToolResult(messages, { type: 'tool_result', toolCallId: message.tool_call_id, content: contentParts(message.content, where).map((p) => toolResultPart(p, where)) });
         break;
       case 'function': {
         // Legacy function role: pair with the most recent legacy function_call id.
@@ -256,7 +271,7 @@ function applyReasoningEffort(body: Record<string, unknown>, req: CanonicalReque
 /** Canonical → OpenAI body. Reasoning parts are dropped (OpenAI takes no reasoning input in Chat Completions). */
 export function canonicalToOpenAIRequest(req: CanonicalRequest, model: string, target: OpenAITarget = {}): TranslatedRequest {
   // Only the first choice is translated back to another format, so more would be paid for and lost.
-  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to this provider by this gateway.', 'n');
+  refuseSeveralChoices(req.n, 'an OpenAI-format provider for a client of another format (only the first choice is translated back)');
   let droppedToolImages = false;
   const messages: Array<Record<string, unknown>> = [];
   if (req.system) messages.push({ role: 'system', content: req.system });

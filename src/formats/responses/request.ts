@@ -7,6 +7,8 @@ import type { TranslatedRequest } from '../codec.js';
 import { parseEffort, reasoningEffort } from '../reasoning.js';
 import { zodIssueToBadRequest } from '../validation.js';
 import { parseForeignReasoning } from './response.js';
+import { refuseSeveralChoices } from '../several-choices.js';
+import { inlineFilePart, storedFileRefused } from '../file-data.js';
 
 /**
  * OpenAI Responses API request (https://platform.openai.com/docs/api-reference/responses/create), as the `openai`
@@ -90,14 +92,12 @@ function image(part: z.infer<typeof inputImage>, where: string): ImagePart {
   return { type: 'image', source, ...(part.detail ? { detail: part.detail } : {}) };
 }
 
-/** An `input_file` inline (`file_data`, a data URL) or by URL; a file stored at OpenAI (`file_id`) only OpenAI reads. */
+/** An `input_file` inline (`file_data`, a data URL or base64) or by URL; a file stored at OpenAI (`file_id`) only OpenAI reads. */
 function file(part: z.infer<typeof inputFile>, where: string): FilePart {
   const filename = part.filename ? { filename: part.filename } : {};
   if (part.file_url) return { type: 'file', source: { kind: 'url', url: part.file_url }, ...filename };
-  const match = part.file_data ? DATA_URL.exec(part.file_data) : null;
-  if (match) return { type: 'file', source: { kind: 'base64', mediaType: match[1]!, data: match[2]! }, ...filename };
-  if (part.file_data) throw badRequest('`file_data` must be a data URL (data:<media type>;base64,<data>) to be translated to another provider.', `${where}.file_data`);
-  throw badRequest('An input_file by file_id refers to a file stored at OpenAI; only an OpenAI provider can read it.', where, 'not_translatable');
+  if (part.file_data) return inlineFilePart(part.file_data, part.filename, `${where}.file_data`);
+  return storedFileRefused(where);
 }
 
 function contentParts(content: z.infer<typeof messageContent>, where: string): Array<TextPart | ImagePart | FilePart> {
@@ -279,7 +279,7 @@ function inputContent(parts: Array<TextPart | ImagePart | FilePart>): Array<Reco
  * provider's signature is no OpenAI `encrypted_content`), as for Chat Completions.
  */
 export function canonicalToResponsesRequest(req: CanonicalRequest, model: string): TranslatedRequest {
-  if (req.n !== undefined && req.n > 1) throw badRequest('More than one choice (n > 1) cannot be translated to this provider by this gateway.', 'n');
+  refuseSeveralChoices(req.n, 'the Responses API (one output per response)');
   const input: Array<Record<string, unknown>> = [];
   for (const message of req.messages) {
     if (message.role === 'assistant') {

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
-  AckBatcher, LEDGER_PAGE, channelId, costMicros, ledgerMessageHandler, receiptHash, reconcileWithPeer, settleReceipt, signReceipt, type LedgerTransport, type ReceiptPayload,
+  AckBatcher, LEDGER_PAGE, channelId, costMicros, ledgerMessageHandler, receiptHash, reconcileWithPeer, ReceiptSettler, signReceipt, type LedgerTransport, type ReceiptPayload,
 } from '../../../src/ledger/index.js';
 import { ledgerParty } from './ledger-party.js';
 
@@ -53,7 +53,7 @@ describe('receipts imported by reconciliation or gap-filling (protocol/receipts.
     const disputes: string[] = [];
     const recording: LedgerTransport = { request: async (peer, message) => (message.type === 'dispute' && disputes.push(message.dispute), transport.request(peer, message)) };
     const acks = new AckBatcher(recording, logger, 60_000);
-    await settleReceipt({ transport: recording, ledger: client.ledger, logger, acks }, server.id, 'r2', next, { usage: USAGE, price: PRICE });
+    await new ReceiptSettler({ transport: recording, ledger: client.ledger, logger, acks }).settle(server.id, 'r2', next, { usage: USAGE, price: PRICE });
     await acks.close();
     expect(disputes).toHaveLength(1);
     expect(await claimed(client)).toBe(0);
@@ -120,12 +120,30 @@ describe('receipts of back-to-back forwards', () => {
     const transport = servedBy(server, client, [first, second]);
     const recording: LedgerTransport = { request: async (peer, message) => (asked.push(message.type), transport.request(peer, message)) };
     const acks = new AckBatcher(recording, logger, 60_000);
-    const ctx = { transport: recording, ledger: client.ledger, logger, acks };
+    const settler = new ReceiptSettler({ transport: recording, ledger: client.ledger, logger, acks });
     // The second trailer arrives before the first receipt is stored, as it does for a client sending one request after another.
-    await Promise.all([settleReceipt(ctx, server.id, 'r1', first, { usage: USAGE, price: PRICE }), settleReceipt(ctx, server.id, 'r2', second, { usage: USAGE, price: PRICE })]);
+    await Promise.all([settler.settle(server.id, 'r1', first, { usage: USAGE, price: PRICE }), settler.settle(server.id, 'r2', second, { usage: USAGE, price: PRICE })]);
     await acks.close();
     expect(asked.filter((type) => type === 'fetch')).toEqual([]);
     expect(asked.filter((type) => type === 'dispute')).toEqual([]);
     expect((await client.ledger.summary())[0]!.consumed.totalMicros).toBe(2 * costMicros(USAGE, PRICE));
   });
+
+  it('drain() waits for every settlement the node queued, so a stop sends the acknowledgements of receipts still being checked', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty();
+    const receipts = [await server.ledger.issue(client.id, 'r1', 'm', USAGE, PRICE), await server.ledger.issue(client.id, 'r2', 'm', USAGE, PRICE)];
+    const acked: string[] = [];
+    const transport = servedBy(server, client, receipts);
+    const recording: LedgerTransport = { request: async (peer, message) => (message.type === 'ack' && acked.push(...message.acks), transport.request(peer, message)) };
+    const acks = new AckBatcher(recording, logger, 60_000);
+    const settler = new ReceiptSettler({ transport: recording, ledger: client.ledger, logger, acks });
+    // Queued and not awaited, as the forwarder does when a trailer arrives; then the node stops.
+    void settler.settle(server.id, 'r1', receipts[0]!, { usage: USAGE, price: PRICE });
+    void settler.settle(server.id, 'r2', receipts[1]!, { usage: USAGE, price: PRICE });
+    await settler.drain();
+    await acks.close();
+    expect(acked).toHaveLength(2);
+  });
+
 });

@@ -40,6 +40,9 @@ export function contentsFromCanonical(messages: CanonicalMessage[]): GeminiConte
   return contents;
 }
 
+/** URIs of files Gemini holds: its Files API (`https://generativelanguage.googleapis.com/…/files/…`) and Cloud Storage (Vertex AI). */
+const GEMINI_FILE_URI = /^(gs:\/\/|https:\/\/generativelanguage\.googleapis\.com\/[^?#]*\/files\/)/;
+
 function partToGemini(part: ContentPart, nameOfCall: Map<string, string>, where: string): GeminiPart[] {
   switch (part.type) {
     case 'text':
@@ -47,8 +50,12 @@ function partToGemini(part: ContentPart, nameOfCall: Map<string, string>, where:
     case 'image':
       return [imageToGemini(part)];
     case 'file':
-      // Gemini reads PDFs and text inline (https://ai.google.dev/gemini-api/docs/document-processing); a URL it does not fetch.
-      if (part.source.kind === 'url') throw badRequest('A file by URL cannot be sent to Gemini; send it inline (base64 data).', where, 'not_translatable');
+      // Gemini reads PDFs and text inline (https://ai.google.dev/gemini-api/docs/document-processing), and by
+      // `fileData` a file it holds itself: a Files API URI, or on Vertex AI a Cloud Storage one. A web URL it does not fetch.
+      if (part.source.kind === 'url') {
+        if (!GEMINI_FILE_URI.test(part.source.url)) throw badRequest('A file by web URL cannot be sent to Gemini, which reads only files it holds (Files API or gs:// URIs); send it inline (base64 data).', where, 'not_translatable');
+        return [{ fileData: { mimeType: /\.txt$/i.test(part.source.url) ? 'text/plain' : 'application/pdf', fileUri: part.source.url } }];
+      }
       return [{ inlineData: { mimeType: part.source.mediaType, data: part.source.data } }];
     case 'tool_call': {
       nameOfCall.set(part.id, part.name);

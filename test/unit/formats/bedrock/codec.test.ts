@@ -52,7 +52,7 @@ describe('Bedrock Converse request', () => {
     const { body, warnings } = bedrockCodec.requestFromCanonical({ ...base, topK: 5, seed: 1, presencePenalty: 0.1, metadata: { team: 'a' } }, 'm');
     expect(warnings).toEqual(['top_k', 'seed', 'presence_penalty']);
     expect(body.requestMetadata).toEqual({ team: 'a' });
-    expect(() => bedrockCodec.requestFromCanonical({ ...base, n: 2 }, 'm')).toThrow(/n > 1/);
+    expect(() => bedrockCodec.requestFromCanonical({ ...base, n: 2 }, 'm')).toThrow(expect.objectContaining({ code: 'not_translatable', param: 'n' }));
     const odd = bedrockCodec.requestFromCanonical({ ...base, metadata: { team: 'a', 'emoji 🙂': 'x', note: 'semi;colon' } }, 'm');
     expect(odd.body.requestMetadata).toEqual({ team: 'a' });
     expect(odd.warnings).toEqual(['metadata']);

@@ -94,7 +94,7 @@ describe('canonical → OpenAI request', () => {
   });
 
   it('refuses n > 1 (only the first choice is translated back) with a 400 naming n', () => {
-    expect(() => toOpenAI({ n: 2 })).toThrow(expect.objectContaining({ status: 400, param: 'n' }));
+    expect(() => toOpenAI({ n: 2 })).toThrow(expect.objectContaining({ status: 400, code: 'not_translatable', param: 'n' }));
   });
 
   it('marks a failed tool result in its text, names dropped tool images, caps stop sequences at 4', () => {

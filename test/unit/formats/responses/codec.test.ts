@@ -93,7 +93,10 @@ describe('files (input_file)', () => {
   it('reads inline and linked files into canonical file parts', () => {
     expect(request({ filename: 'a.pdf', file_data: `data:application/pdf;base64,${PDF}` }).messages[0]!.content[1]).toEqual({ type: 'file', source: { kind: 'base64', mediaType: 'application/pdf', data: PDF }, filename: 'a.pdf' });
     expect(request({ file_url: 'https://x.example/a.pdf' }).messages[0]!.content[1]).toEqual({ type: 'file', source: { kind: 'url', url: 'https://x.example/a.pdf' } });
-    expect(() => request({ file_data: PDF })).toThrow(/data URL/);
+    // Bare base64 (OpenAI documents file_data as base64) is typed from its bytes or its name, else refused.
+    expect(request({ file_data: Buffer.from('%PDF-1.4').toString('base64') }).messages[0]!.content[1]).toMatchObject({ source: { kind: 'base64', mediaType: 'application/pdf' } });
+    expect(request({ filename: 'n.txt', file_data: Buffer.from('notes').toString('base64') }).messages[0]!.content[1]).toMatchObject({ source: { mediaType: 'text/plain' } });
+    expect(() => request({ file_data: Buffer.from('no type').toString('base64') })).toThrow(/data URL/);
   });
 
   it('reaches every provider format in the form it takes, or is refused by name', () => {
