@@ -5,7 +5,8 @@ import { errors as undiciErrors, type Dispatcher } from 'undici';
  * `Readable` body. The body's chunks go into a small queue the caller reads: the end of the answer is known the moment
  * undici parses it (in the same tick as its last bytes), where a `Readable` announces it one `process.nextTick` later —
  * after node:http has already flushed what the gateway wrote of a stream, so the stream's terminating chunk went out in
- * a write (and a packet) of its own. It also skips the stream machinery per chunk (`read()`, `'readable'`, `'end'`).
+ * a write (and a packet) of its own. It also skips the stream machinery per chunk (`read()`, `'readable'`, `'end'`), and
+ * hands the reader what arrived together as one chunk (see `takeAll`).
  */
 
 /** Bytes queued for a reader slower than the upstream before undici stops reading the socket (TCP then pushes back). */
@@ -154,10 +155,16 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     wake?.();
   }
 
-  private take(): Buffer {
-    const chunk = this.chunks.shift()!;
-    this.queued -= chunk.byteLength;
-    if (this.controller.paused && this.queued < HIGH_WATER_BYTES / 2) this.controller.resume();
+  /**
+   * Everything queued, as one chunk: what undici parsed out of one socket read (one HTTP chunk per event, as providers
+   * send a stream) reaches the reader together — node:http would have written it out in one go anyway — while what
+   * arrives later stays apart.
+   */
+  private takeAll(): Buffer {
+    const chunks = this.chunks.splice(0);
+    const chunk = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.queued);
+    this.queued = 0;
+    if (this.controller.paused) this.controller.resume();
     return chunk;
   }
 
@@ -171,7 +178,7 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     let complete = false;
     try {
       for (;;) {
-        if (this.chunks.length > 0) yield this.take();
+        if (this.chunks.length > 0) yield this.takeAll();
         else if (this.error) throw this.error;
         else if (this.ended) {
           complete = true;
