@@ -13,7 +13,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
-import { Processes, cpuMs, memoryMb, meshgateEntry, percentile } from './processes.js';
+import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, percentile, residentBreakdown } from './processes.js';
 import { mb, ms, rate, verdictLine, type Verdict } from './verdict.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -41,6 +41,13 @@ const prose = (bytes: number) => 'The quick brown fox jumps over the lazy dog wh
 interface Measured extends HttpTarget {
   pid: number;
 }
+
+/** What the first line says about the build the node runs. */
+const ENTRY_DESCRIPTION = {
+  bundle: 'its compiled build (the start-up bundle, dist/bundle/)',
+  dist: 'its compiled modules (dist/) — the bundle is older than src/: run `npm run build` for representative figures',
+  source: 'its TypeScript sources: dist/ is older than src/ — run `npm run build` for representative figures',
+} as const;
 
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -84,6 +91,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       if (warm.errors > 0 || warm.ok === 0) throw new Error(`${target.name}: ${warm.errors} of ${warm.ok + warm.errors} warm-up requests failed`);
     }
     const idleRss = await memoryMb(node.pid, 'VmRSS');
+    const idleBreakdown = await residentBreakdown(node.pid, node.url);
 
     // 1 connection, undici fetch: latency.
     const rounds = QUICK ? 4 : 10;
@@ -121,7 +129,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       const s = sorted(t.latencies);
       return `${name.padEnd(14)} added at 1 conn p50 ${ms(a.p50)} / p99 ${ms(a.p99)}; 32 conns ${rate(rates.get(name)!)} (${((100 * rates.get(name)!) / rates.get('direct')!).toFixed(0)}% of direct, p50 ${ms(percentile(s, 50))} / p99 ${ms(percentile(s, 99))}), CPU ${((1000 * t.cpu) / Math.max(1, t.ok)).toFixed(0)} µs per request${t.errors ? `, ${t.errors} errors` : ''}`;
     };
-    out.push(`meshgate runs from ${meshgateEntry() === 'dist' ? 'its compiled build (dist/)' : 'its TypeScript sources: dist/ is older than src/ — run `npm run build` for representative figures'}`);
+    out.push(`meshgate runs from ${ENTRY_DESCRIPTION[meshgateEntry()]}`);
     out.push('— the box (what this machine allows a proxy):');
     out.push(`direct         1 conn p50 ${ms(lat.get('direct')!.p50)} / p99 ${ms(lat.get('direct')!.p99)}; 32 conns ${rate(rates.get('direct')!)}, mock CPU ${((1000 * totals.get('direct')!.cpu) / totals.get('direct')!.ok).toFixed(0)} µs per request`);
     out.push(describe('minimal proxy'));
@@ -195,6 +203,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
 
     out.push('— memory:');
     out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, idle after warm-up ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
+    out.push(`meshgate idle after warm-up: ${describeBreakdown(idleBreakdown)}`);
     verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: mb(idleRss), met: idleRss <= 100 });
 
     // Other work on the same cores moves every figure: the reader should know how busy the machine was.

@@ -37,6 +37,38 @@ export async function residentSplitMb(pid: number): Promise<{ anonymous: number;
   return { anonymous, fileBacked: kb('Rss') / 1024 - anonymous };
 }
 
+/** Where a meshgate node's resident memory goes, in MB: /proc for the pages, its own /metrics for the V8 heap. */
+export interface ResidentBreakdown {
+  rss: number;
+  /** File-backed pages: mostly the node binary's code and read-only data, shared with every other node process. */
+  fileBacked: number;
+  anonymous: number;
+  /** V8's heap as committed (what it has taken from the OS), and its young generation (new space) within it. */
+  v8Heap: number;
+  newSpace: number;
+  /** Memory V8 accounts to the heap's objects but holds outside it (Buffers, external strings). */
+  external: number;
+  /** The rest of the anonymous pages: malloc (libuv, OpenSSL, V8's own tables), thread stacks. */
+  native: number;
+}
+
+/** Reads /proc first, then the node's /metrics (prom-client's process metrics, `meshgate_` prefix). */
+export async function residentBreakdown(pid: number, url: string): Promise<ResidentBreakdown> {
+  const rss = await memoryMb(pid, 'VmRSS');
+  const { anonymous, fileBacked } = await residentSplitMb(pid);
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const gauge = (pattern: string) => Number(new RegExp(`^meshgate_${pattern} ([\\d.e+]+)$`, 'm').exec(metrics)?.[1] ?? NaN) / 1048576;
+  const v8Heap = gauge('nodejs_heap_size_total_bytes');
+  const external = gauge('nodejs_external_memory_bytes');
+  return { rss, fileBacked, anonymous, v8Heap, newSpace: gauge('nodejs_heap_space_size_total_bytes\\{space="new"\\}'), external, native: anonymous - v8Heap - external };
+}
+
+/** One line for a breakdown, e.g. for the bench's memory section. */
+export function describeBreakdown(b: ResidentBreakdown): string {
+  const f = (n: number) => `${n.toFixed(0)} MB`;
+  return `${f(b.rss)} = ${f(b.fileBacked)} file-backed (the node binary's pages, shared) + ${f(b.anonymous)} anonymous: V8 heap ${f(b.v8Heap)} committed (young generation ${f(b.newSpace)}), V8-external ${f(b.external)} (Buffers, external strings), native ${f(b.native)} (malloc, stacks)`;
+}
+
 /** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
 export async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -45,8 +77,11 @@ export async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** Which build `meshgate start` runs here: 'dist' (compiled, as deployed) or 'source' (tsx: slower, not representative). */
-export const meshgateEntry = (): 'dist' | 'source' => chooseEntry(ROOT);
+/**
+ * Which build `meshgate start` runs here: 'bundle' (the start-up bundle, as deployed), 'dist' (the compiled modules:
+ * the bundle step did not run after the last tsc) or 'source' (tsx: slower, not representative).
+ */
+export const meshgateEntry = (): 'bundle' | 'dist' | 'source' => chooseEntry(ROOT);
 
 /** A free TCP port on 127.0.0.1, for a program that must be told its port (Portkey). */
 async function freePort(): Promise<number> {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { BlockList, isIP } from 'node:net';
 import { Reader, type Response } from 'maxmind';
 
 /**
@@ -19,10 +20,40 @@ export function defaultGeoDatabasePath(): string {
   return createRequire(import.meta.url).resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb');
 }
 
+/**
+ * Special-purpose ranges that no registry allocates (RFC 6890: this network, private use, shared address space,
+ * loopback, link-local, unique local) and for which the bundled database, built from registry data, has no country:
+ * a lookup of one need not read its 8 MB into memory, so a node whose clients are all local (a proxy on the same
+ * host, a private network) never does. Not 172.16.0.0/12 nor 192.168.0.0/16: the bundled data answers AU for both.
+ * A configured `auth.geo_db` is always asked (it may map private ranges).
+ */
+const SPECIAL_PURPOSE = new BlockList();
+for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16]] as const) {
+  SPECIAL_PURPOSE.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) SPECIAL_PURPOSE.addSubnet(network, prefix, 'ipv6');
+
+/** Whether `ip` (IPv4, IPv6 or IPv4-mapped IPv6) is in one of the special-purpose ranges above. */
+export function isSpecialPurposeAddress(ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && SPECIAL_PURPOSE.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+}
+
 export class CountryLookup {
   private reader?: Reader<Response>;
+  private readonly file: string;
+  /** The bundled database (no `auth.geo_db`): it knows no special-purpose address. */
+  private readonly bundled: boolean;
 
-  constructor(private readonly file: string = defaultGeoDatabasePath()) {}
+  constructor(file?: string) {
+    this.file = file ?? defaultGeoDatabasePath();
+    this.bundled = file === undefined;
+  }
+
+  /** Whether the database has been read into memory. */
+  get loaded(): boolean {
+    return this.reader !== undefined;
+  }
 
   /** Opens the database now (it is otherwise opened on first use), so a wrong path fails at start-up. */
   open(): void {
@@ -35,6 +66,7 @@ export class CountryLookup {
 
   /** Country code in upper case, or undefined when the database does not know the address (private ranges, etc.). */
   country(ip: string): string | undefined {
+    if (this.bundled && isSpecialPurposeAddress(ip)) return undefined;
     this.reader ??= new Reader<Response>(readFileSync(this.file));
     let record: CountryRecord | null;
     try {

@@ -2,7 +2,7 @@ export { accessRulesSchema, accessRulesShape, countryVerdict, domainPatternSchem
 export type { AccessRules, CountLimit, CountryVerdict } from './access-rules.js';
 export { clientIp, ipQuotaBucket, normalizeIp } from './client-ip.js';
 export type { ClientAddressSource } from './client-ip.js';
-export { CountryLookup, defaultGeoDatabasePath } from './geo.js';
+export { CountryLookup, defaultGeoDatabasePath, isSpecialPurposeAddress } from './geo.js';
 export { quotaCharges } from './quota-charges.js';
 export type { UsageEstimate } from './quota-charges.js';
 export { QuotaExceededError, QuotaStore } from './quota-store.js';

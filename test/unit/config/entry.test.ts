@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
-import { chooseEntry } from '../../../bin/entry.js';
+import { chooseEntry, MALLOC_ARENAS, memoryExec, SEMI_SPACE_MB } from '../../../bin/entry.js';
 
 const roots: string[] = [];
 afterEach(async () => {
@@ -28,5 +28,38 @@ describe('bin/meshgate.js entry choice', () => {
     expect(chooseEntry(await project({ 'src/a.ts': 100 }), {})).toBe('source');
     expect(chooseEntry(await project({ 'dist/cli/main.js': 300 }), {})).toBe('dist');
     expect(chooseEntry(await project({ 'src/a.ts': 100, 'dist/cli/main.js': 300 }), { MESHGATE_FROM_SOURCE: '1' })).toBe('source');
+  });
+
+  it('prefers the start-up bundle when it is fresh, else the compiled modules, else the sources', async () => {
+    const both = { 'dist/cli/main.js': 300, 'dist/bundle/meshgate.js': 310 };
+    expect(chooseEntry(await project({ 'src/a.ts': 100, ...both }), {})).toBe('bundle');
+    expect(chooseEntry(await project(both), {})).toBe('bundle');
+    // tsc run again after an edit, without the bundle step: the modules are current, the bundle is not.
+    expect(chooseEntry(await project({ 'src/a.ts': 320, 'dist/bundle/meshgate.js': 310, 'dist/cli/main.js': 330 }), {})).toBe('dist');
+    expect(chooseEntry(await project({ 'src/a.ts': 400, ...both }), {})).toBe('source');
+    expect(chooseEntry(await project({ 'src/a.ts': 100, ...both }), { MESHGATE_FROM_SOURCE: '1' })).toBe('source');
+  });
+});
+
+describe('bin/meshgate.js memory settings', () => {
+  const flag = `--max-semi-space-size=${SEMI_SPACE_MB}`;
+
+  it('re-executes `start` with the young generation capped and fewer malloc arenas, keeping what it was given', () => {
+    expect(memoryExec(['start', '--config', 'a.toml'], [], { PATH: '/bin' })).toEqual({ execArgv: [flag], env: { PATH: '/bin', MALLOC_ARENA_MAX: MALLOC_ARENAS } });
+    expect(memoryExec(['start'], ['--cpu-prof'], {})).toEqual({ execArgv: [flag, '--cpu-prof'], env: { MALLOC_ARENA_MAX: MALLOC_ARENAS } });
+  });
+
+  it("keeps the user's own settings, and adds only what is missing", () => {
+    expect(memoryExec(['start'], ['--max-semi-space-size=16'], {})).toEqual({ execArgv: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: MALLOC_ARENAS } });
+    expect(memoryExec(['start'], [], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: [flag], env: { MALLOC_ARENA_MAX: '8' } });
+    expect(memoryExec(['start'], ['--max-semi-space-size=16'], { MALLOC_ARENA_MAX: '8' })).toBeNull();
+    expect(memoryExec(['start'], [], { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '8' })).toBeNull();
+  });
+
+  it('leaves other commands and an already re-executed process alone', () => {
+    expect(memoryExec(['keys', 'create'], [], {})).toBeNull();
+    expect(memoryExec([], [], {})).toBeNull();
+    const again = memoryExec(['start'], [], {})!;
+    expect(memoryExec(['start'], again.execArgv, again.env)).toBeNull();
   });
 });

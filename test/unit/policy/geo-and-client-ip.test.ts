@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientIp, countryVerdict, CountryLookup, ipQuotaBucket, normalizeIp } from '../../../src/policy/index.js';
+import { clientIp, countryVerdict, CountryLookup, defaultGeoDatabasePath, ipQuotaBucket, isSpecialPurposeAddress, normalizeIp } from '../../../src/policy/index.js';
 
 describe('clientIp', () => {
   const headers = { 'x-forwarded-for': '203.0.113.9, 81.2.69.142' };
@@ -50,6 +50,38 @@ describe('CountryLookup with the bundled database', () => {
     expect(geo.country('127.0.0.1')).toBeUndefined();
     expect(geo.country('10.1.2.3')).toBeUndefined();
     expect(geo.country('not an ip')).toBeUndefined();
+  });
+});
+
+describe('CountryLookup of special-purpose addresses (RFC 6890)', () => {
+  const special = ['0.1.2.3', '10.1.2.3', '10.255.255.254', '100.64.0.1', '100.127.255.254', '127.0.0.1', '::ffff:127.0.0.1', '169.254.1.1', '::', '::1', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'febf::1'];
+
+  it('the bundled database has no country for any of them (so not reading it changes no answer)', () => {
+    // It does answer for 172.16.0.0/12 and 192.168.0.0/16 (AU), which is why those two private ranges are not skipped.
+    expect(new CountryLookup().country('192.168.1.1')).toBe('AU');
+    const asked = new CountryLookup(defaultGeoDatabasePath());
+    for (const ip of special) expect([ip, asked.country(ip)]).toEqual([ip, undefined]);
+  });
+
+  it('answers them without reading the bundled database; the first public address reads it', () => {
+    const geo = new CountryLookup();
+    for (const ip of special) expect(geo.country(ip)).toBeUndefined();
+    expect(geo.loaded).toBe(false);
+    expect(geo.country('8.8.8.8')).toBe('US');
+    expect(geo.loaded).toBe(true);
+  });
+
+  it('always asks a configured database (auth.geo_db may map private ranges)', () => {
+    const geo = new CountryLookup(defaultGeoDatabasePath());
+    expect(geo.country('10.1.2.3')).toBeUndefined();
+    expect(geo.loaded).toBe(true);
+  });
+
+  it('draws the ranges exactly', () => {
+    for (const ip of special) expect([ip, isSpecialPurposeAddress(ip)]).toEqual([ip, true]);
+    for (const ip of ['1.0.0.1', '9.255.255.255', '11.0.0.0', '100.128.0.0', '172.16.0.1', '192.168.1.1', '::2', '2001:db8::1', 'fbff::1', 'fec0::1', '::ffff:8.8.8.8', 'not an ip']) {
+      expect([ip, isSpecialPurposeAddress(ip)]).toEqual([ip, false]);
+    }
   });
 });
 
