@@ -12,7 +12,7 @@ import { responsesCodec } from './responses/index.js';
 export * from './canonical.js';
 export type { FormatCodec, PassthroughTap, ProviderCodec, RequestContext, ResponseContext, TranslatedRequest, TranslationTarget } from './codec.js';
 export { REASONING_BUDGETS, reasoningBudget, reasoningEffort, wantsReasoningText } from './reasoning.js';
-export { parseSSE, parseSSEData, sseMessage } from './sse.js';
+export { parseSSE, parseSSEBatches, parseSSEData, sseEventCount, sseMessage } from './sse.js';
 export { refuseSeveralChoices } from './several-choices.js';
 export { NOT_SCANNED, scanTopLevelObject } from './usage-scan.js';
 export type { SSEMessage } from './sse.js';

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { errorEvent, toGatewayError } from '../errors/index.js';
 import type { WireFormat } from '../core/index.js';
+import { sseEventCount } from '../formats/index.js';
 import type { GatewayResponse } from '../pipeline/types.js';
 
 /**
@@ -28,7 +29,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   reply.hijack();
   const raw = reply.raw;
   const events = body.events;
-  // Each chunk of a stream is one SSE event (translated and pass-through alike): the count is the next sequence number.
+  // Events written so far (a chunk may hold several): the count is the next sequence number.
   let written = 0;
   try {
     // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
@@ -36,7 +37,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
     for await (const chunk of events) {
       if (raw.destroyed) break;
-      written += 1;
+      written += sseEventCount(chunk);
       if (!raw.write(chunk)) {
         await new Promise<void>((resolve) => {
           const done = () => {

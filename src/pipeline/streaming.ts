@@ -30,31 +30,36 @@ export function frameSSE(message: SSEMessage): string {
 }
 
 /**
- * Same format in and out: every upstream message goes to the client unchanged, as soon as it arrives. The codec's
+ * Same format in and out: every upstream message goes to the client unchanged, as soon as it arrives, and the messages
+ * that arrived in one read of the upstream leave in one piece (one write to the client, not one per event). The codec's
  * tap only reads usage and content markers; the one message it may hold back is a usage chunk the gateway asked for
  * on its own account (OpenAI `stream_options.include_usage` when the client did not).
  */
 export async function* passthroughStream(
-  messages: AsyncIterable<SSEMessage>, codec: FormatCodec, clientWantsUsage: boolean, meter: Meter, upstream: string,
+  batches: AsyncIterable<SSEMessage[]>, codec: FormatCodec, clientWantsUsage: boolean, meter: Meter, upstream: string,
 ): AsyncGenerator<string> {
   let yielded = false;
-  for await (const message of messages) {
-    const tap = codec.tapStreamMessage(message, clientWantsUsage);
-    if (tap.usage) meter.usage = { ...meter.usage, ...tap.usage };
-    if (tap.content) {
-      markContent(meter);
-      // Only used if the provider reports no usage: the JSON framing makes it an overestimate, the safe side for limits.
-      meter.outputChars += message.data.length;
+  for await (const batch of batches) {
+    let out = '';
+    for (const message of batch) {
+      const tap = codec.tapStreamMessage(message, clientWantsUsage);
+      if (tap.usage) meter.usage = { ...meter.usage, ...tap.usage };
+      if (tap.content) {
+        markContent(meter);
+        // Only used if the provider reports no usage: the JSON framing makes it an overestimate, the safe side for limits.
+        meter.outputChars += message.data.length;
+      }
+      if (tap.error) {
+        meter.error = tap.error;
+        // Nothing reached (or is about to reach) the client yet: let the router fail over. Otherwise the upstream's
+        // error event (already in the client's format) is forwarded as it is.
+        if (!yielded && out === '') throw new UpstreamError(upstream, `Provider ${upstream} sent an error in its stream: ${tap.error}`, { retryable: true });
+      }
+      if (tap.forward) out += frameSSE(message);
     }
-    if (tap.error) {
-      meter.error = tap.error;
-      // Nothing reached the client yet: let the router fail over. Otherwise the upstream's error event (already in
-      // the client's format) is forwarded as it is.
-      if (!yielded) throw new UpstreamError(upstream, `Provider ${upstream} sent an error in its stream: ${tap.error}`, { retryable: true });
-    }
-    if (tap.forward) {
+    if (out !== '') {
       yielded = true;
-      yield frameSSE(message);
+      yield out;
     }
   }
 }

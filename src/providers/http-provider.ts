@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
 import type { ProviderFormat, Secret, WireFormat } from '../core/index.js';
@@ -6,6 +6,7 @@ import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
+import { exchange, type ExchangeResponse } from './upstream-exchange.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -19,14 +20,6 @@ function upstreamMessage(text: string): string {
     // not JSON: fall through to the raw text
   }
   return text.slice(0, 200).replace(/\s+/g, ' ').trim();
-}
-
-function headerRecord(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
 }
 
 /** An upstream that answered 2xx with a body that is not JSON (a proxy's error page, a truncated body). */
@@ -201,7 +194,7 @@ export class HttpProvider implements Provider {
       }
       return transportError(id, err, call.signal);
     };
-    let response: Dispatcher.ResponseData;
+    let response: ExchangeResponse;
     let headersSent: Record<string, string>;
     try {
       headersSent = await this.requestHeaders(call, key, perRequestKey, url, payload, signal);
@@ -210,41 +203,33 @@ export class HttpProvider implements Provider {
       throw err instanceof UpstreamError ? err : failure(err);
     }
     try {
-      response = await request(url, {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: headersSent,
-        body: payload,
-        signal,
-        headersTimeout: timeouts.first_byte_ms,
-        bodyTimeout: timeouts.idle_ms,
-      });
+      response = await exchange(this.agent, { url, headers: headersSent, body: payload, signal, headersTimeout: timeouts.first_byte_ms, bodyTimeout: timeouts.idle_ms });
     } catch (err) {
       deadline.clear();
       throw failure(err);
     }
-    const headers = headerRecord(response.headers);
-    if (response.statusCode < 200 || response.statusCode >= 300) {
+    const { headers, status } = response;
+    if (status < 200 || status >= 300) {
       const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
-      const refused = response.statusCode === 401 || response.statusCode === 403;
+      const refused = status === 401 || status === 403;
       const renewed = refused && this.endpoints.credentialsRefused?.() === true;
-      const retryable = renewed || isRetryableStatus(response.statusCode);
+      const retryable = renewed || isRetryableStatus(status);
       // An auth failure's text can quote part of the key (OpenAI shows its last characters): never passed on.
       const detail = refused
-        ? this.endpoints.refusalDetail?.(response.statusCode, headers) ?? 'the provider refused this gateway\'s credentials (check the provider key)'
+        ? this.endpoints.refusalDetail?.(status, headers) ?? 'the provider refused this gateway\'s credentials (check the provider key)'
         : upstreamMessage(text);
       const who = label === undefined ? this.id : `${this.id} (key ${label})`;
-      throw new UpstreamError(this.id, `Provider ${who} answered ${response.statusCode}: ${detail}`, {
-        upstreamStatus: response.statusCode,
+      throw new UpstreamError(this.id, `Provider ${who} answered ${status}: ${detail}`, {
+        upstreamStatus: status,
         retryable,
         retryAfter: parseRetryAfter(headers),
-        code: response.statusCode === 429 ? 'upstream_rate_limited' : 'upstream_error',
+        code: status === 429 ? 'upstream_rate_limited' : 'upstream_error',
       });
     }
     const body = response.body;
     const read = <T>(consume: () => Promise<T>) => consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(id, err) : failure(err))).finally(deadline.clear);
     return {
-      status: response.statusCode,
+      status,
       headers,
       body: (async function* () {
         try {

@@ -4,6 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { MockUpstream } from '../mock/index.js';
 import { startMockedGateway, type TestGateway } from '../helpers/gateway.js';
+import { parseSSE, type SSEMessage } from '../../src/formats/sse.js';
+
+async function collectMessages(messages: AsyncIterable<SSEMessage>): Promise<SSEMessage[]> {
+  const out: SSEMessage[] = [];
+  for await (const message of messages) out.push(message);
+  return out;
+}
 
 const weatherTool: OpenAI.Responses.FunctionTool = {
   type: 'function', name: 'get_weather', description: 'Weather for a city', strict: false,
@@ -313,6 +320,19 @@ describe('errors', () => {
     mock.enqueue({ kind: 'fail_mid_stream', afterChunks: 4 });
     const stream = client.responses.stream({ model: 'claude-sonnet-4-5', input: 'one two three four five six seven' });
     await expect(stream.finalResponse()).rejects.toThrow();
+  });
+
+  it('numbers the error event of a pass-through stream cut after several events that arrived together as the next in sequence', async () => {
+    mock.reset();
+    mock.enqueue({ kind: 'fail_mid_stream', afterChunks: 4 });
+    const res = await fetch(`${node.url}/v1/responses`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', input: 'one two three four five six seven', stream: true }),
+    });
+    const events = (await collectMessages(parseSSE(res.body!))).map((m) => JSON.parse(m.data) as { type: string; sequence_number: number });
+    expect(events.map((e) => e.type).slice(0, 4)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added']);
+    expect(events.at(-1)).toMatchObject({ type: 'error', sequence_number: 4 });
+    expect(events.map((e) => e.sequence_number)).toEqual([0, 1, 2, 3, 4]);
   });
 
   it('records a Responses request with its usage', async () => {

@@ -1,0 +1,251 @@
+import { errors as undiciErrors, type Dispatcher } from 'undici';
+
+/**
+ * One request to an upstream through undici's `dispatch` with a handler of our own, instead of `request()` and its
+ * `Readable` body. The body's chunks go into a small queue the caller reads: the end of the answer is known the moment
+ * undici parses it (in the same tick as its last bytes), where a `Readable` announces it one `process.nextTick` later —
+ * after node:http has already flushed what the gateway wrote of a stream, so the stream's terminating chunk went out in
+ * a write (and a packet) of its own. It also skips the stream machinery per chunk (`read()`, `'readable'`, `'end'`), and
+ * hands the reader what arrived together as one chunk (see `takeAll`).
+ */
+
+/** Bytes queued for a reader slower than the upstream before undici stops reading the socket (TCP then pushes back). */
+const HIGH_WATER_BYTES = 64 * 1024;
+
+export interface ExchangeOptions {
+  url: string;
+  method?: Dispatcher.HttpMethod;
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+  headersTimeout: number;
+  bodyTimeout: number;
+}
+
+export interface ExchangeResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: UpstreamBody;
+}
+
+/** Sends the request; resolves with the status and headers (the body streams on), rejects with undici's error. */
+export function exchange(dispatcher: Dispatcher, options: ExchangeOptions): Promise<ExchangeResponse> {
+  return new Promise((resolve, reject) => {
+    const handler = new ExchangeHandler(resolve, reject, options.signal);
+    if (handler.settled) return;
+    const { origin, path } = targetOf(options.url);
+    try {
+      dispatcher.dispatch({
+        origin, path, method: options.method ?? 'POST', headers: options.headers, body: options.body ?? null,
+        headersTimeout: options.headersTimeout, bodyTimeout: options.bodyTimeout,
+      }, handler);
+    } catch (err) {
+      handler.onResponseError(undefined, err as Error);
+    }
+  });
+}
+
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  settled = false;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private body: UpstreamBody | undefined;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly resolve: (response: ExchangeResponse) => void,
+    private readonly reject: (err: unknown) => void,
+    private readonly signal: AbortSignal,
+  ) {
+    if (signal.aborted) {
+      this.settled = true;
+      reject(abortReasonOf(signal));
+      return;
+    }
+    this.onAbort = () => this.abort(abortReasonOf(signal));
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Ends the exchange with `reason`: before the head, the promise rejects with it; after, the body's reader gets it. */
+  abort(reason: Error): void {
+    if (this.controller) {
+      this.controller.abort(reason);
+      return;
+    }
+    // Not on a connection yet (queued in the pool): undici is told once it hands the request a controller.
+    this.abortReason ??= reason;
+    this.fail(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200 || this.settled) return; // 1xx informational: the real answer follows
+    this.settled = true;
+    this.body = new UpstreamBody(this, controller);
+    this.resolve({ status: statusCode, headers: headerRecord(headers), body: this.body });
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.body?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.release();
+    this.body?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.fail(err);
+  }
+
+  private fail(err: Error): void {
+    this.release();
+    if (!this.settled) {
+      this.settled = true;
+      this.reject(err);
+    } else {
+      this.body?.fail(err);
+    }
+  }
+
+  private release(): void {
+    if (this.onAbort) this.signal.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
+ * An upstream answer's body as it arrives: read it once, either chunk by chunk (`for await`) or whole (`bytes()`,
+ * `text()`, `json()`). A reader that stops early, or `destroy()`, ends the exchange (the connection is not reused).
+ */
+export class UpstreamBody implements AsyncIterable<Uint8Array> {
+  private readonly chunks: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+  private used = false;
+
+  constructor(private readonly handler: ExchangeHandler, private readonly controller: Dispatcher.DispatchController) {}
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.queued += chunk.byteLength;
+    if (this.queued >= HIGH_WATER_BYTES && !this.controller.paused) this.controller.pause();
+    this.notify();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  fail(err: Error): void {
+    if (this.ended) return;
+    this.error ??= err;
+    this.notify();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /**
+   * Everything queued, as one chunk: what undici parsed out of one socket read (one HTTP chunk per event, as providers
+   * send a stream) reaches the reader together — node:http would have written it out in one go anyway — while what
+   * arrives later stays apart.
+   */
+  private takeAll(): Buffer {
+    const chunks = this.chunks.splice(0);
+    const chunk = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, this.queued);
+    this.queued = 0;
+    if (this.controller.paused) this.controller.resume();
+    return chunk;
+  }
+
+  private claim(): void {
+    if (this.used) throw new TypeError('the upstream body was already read');
+    this.used = true;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    this.claim();
+    let complete = false;
+    try {
+      for (;;) {
+        if (this.chunks.length > 0) yield this.takeAll();
+        else if (this.error) throw this.error;
+        else if (this.ended) {
+          complete = true;
+          return;
+        } else await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      if (!complete) this.destroy();
+    }
+  }
+
+  /** The whole body, exactly as received. */
+  async bytes(): Promise<Uint8Array> {
+    const parts: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this) {
+      parts.push(chunk as Buffer);
+      size += chunk.byteLength;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+  }
+
+  /** The body as UTF-8 text (a byte-order mark dropped, as fetch's `text()` does). */
+  async text(): Promise<string> {
+    return UTF8.decode(await this.bytes());
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  /** Stops the download; a reader waiting for more gets an error. Nothing happens once the body is complete. */
+  destroy(): void {
+    if (this.ended || this.error) return;
+    const reason = new undiciErrors.RequestAbortedError('the upstream body was not read to its end');
+    this.error = reason;
+    this.handler.abort(reason);
+    this.notify();
+  }
+}
+
+const UTF8 = new TextDecoder();
+
+function abortReasonOf(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new undiciErrors.RequestAbortedError();
+}
+
+function headerRecord(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+const targets = new Map<string, { origin: string; path: string }>();
+/** Endpoint URLs are few (per provider, operation and — for some — model): each is parsed once. */
+const MAX_TARGETS = 1024;
+
+function targetOf(url: string): { origin: string; path: string } {
+  let target = targets.get(url);
+  if (!target) {
+    const parsed = new URL(url);
+    target = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(url, target);
+  }
+  return target;
+}
