@@ -134,13 +134,16 @@ export class Router {
     const name = this.resolveName(request.model);
     const profileId = request.profile ?? this.groups.get(name)?.profile;
     const profile = profileId === undefined ? undefined : this.profile(profileId);
-    // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question.
-    const peerPrices = new Map<string, PeerPrice | undefined>();
+    // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question
+    // (and not at all when the plan has no mesh target).
+    let peerPrices: Map<string, PeerPrice | undefined> | undefined;
     const peerPrice = (model: string) => {
+      peerPrices ??= new Map();
       if (!peerPrices.has(model)) peerPrices.set(model, cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile));
       return peerPrices.get(model);
     };
-    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, this.environment(request.peersAllowed, peerPrice));
+    const env: RoutingEnvironment = { ...this.shared, peersAllowed: request.peersAllowed, facts: (target) => this.facts(target, peerPrice), quality: this.quality };
+    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, env);
   }
 
   /** The provider route for a planned provider target. */
@@ -153,21 +156,21 @@ export class Router {
     return this.facts(target).contextWindow;
   }
 
-  private environment(peersAllowed: boolean, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): RoutingEnvironment {
-    return {
-      aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
-      group: (name) => this.groups.get(name),
-      providersFor: (model, operation) => this.deps.catalog.resolve(model).filter((r) => serves(r.provider, operation)).map((r) => r.provider.id),
-      providerServes: (id, operation) => {
-        const provider = this.provider(id);
-        return provider !== undefined && serves(provider, operation);
-      },
-      peersAllowed,
-      facts: (target) => this.facts(target, peerPrice),
-      signals: (target) => this.stats.signals(target.key),
-      quality: this.quality,
-    };
-  }
+  /** The parts of the routing snapshot that read the node's live state and are the same for every plan. */
+  private readonly shared: Omit<RoutingEnvironment, 'peersAllowed' | 'facts' | 'quality'> = {
+    aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
+    group: (name) => this.groups.get(name),
+    providersFor: (model, operation) => {
+      const ids: string[] = [];
+      for (const route of this.deps.catalog.resolve(model)) if (serves(route.provider, operation)) ids.push(route.provider.id);
+      return ids;
+    },
+    providerServes: (id, operation) => {
+      const provider = this.provider(id);
+      return provider !== undefined && serves(provider, operation);
+    },
+    signals: (target) => this.stats.signals(target.key),
+  };
 
   private facts(target: Target, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): TargetFacts {
     if (target.peer) {
@@ -177,16 +180,21 @@ export class Router {
     const provider = this.provider(target.provider);
     const configured = this.groupTargetConfig(target);
     const price = provider && this.deps.priceOf?.(target.model, provider);
-    return {
-      ...(provider?.config.region ? { region: provider.config.region } : {}),
-      ...(configured?.context_window ?? price?.contextWindow ? { contextWindow: configured?.context_window ?? price?.contextWindow } : {}),
-      ...(configured?.max_output_tokens ? { maxOutputTokens: configured.max_output_tokens } : {}),
-      ...(configured?.supports ? { supports: configured.supports } : {}),
-      ...(price ? { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok } : {}),
-      circuit: this.deps.breakers.get(target.provider)?.state() ?? 'closed',
-      inFlight: this.deps.inFlight(target.provider),
-      capacity: provider?.config.max_concurrent ?? 0,
-    };
+    // Built key by key (in the order the explain route shows them) rather than from spreads: one object per target.
+    const facts = {} as TargetFacts;
+    if (provider?.config.region) facts.region = provider.config.region;
+    const contextWindow = configured?.context_window ?? price?.contextWindow;
+    if (contextWindow) facts.contextWindow = contextWindow;
+    if (configured?.max_output_tokens) facts.maxOutputTokens = configured.max_output_tokens;
+    if (configured?.supports) facts.supports = configured.supports;
+    if (price) {
+      facts.inputPrice = price.inputPerMTok;
+      facts.outputPrice = price.outputPerMTok;
+    }
+    facts.circuit = this.deps.breakers.get(target.provider)?.state() ?? 'closed';
+    facts.inFlight = this.deps.inFlight(target.provider);
+    facts.capacity = provider?.config.max_concurrent ?? 0;
+    return facts;
   }
 
   private provider(id: string): Provider | undefined {

@@ -2,8 +2,8 @@ import { GatewayError } from '../errors/index.js';
 import type { Profile, Strategy } from './config.js';
 import { candidatesFor } from './candidates.js';
 import { dropReasons, type DropReason } from './filter.js';
-import { rankTargets, type RankInput } from './rank.js';
-import { scoreTargets, type NormalisedSignals } from './score.js';
+import { rankTargets } from './rank.js';
+import { scoreTargets, type NormalisedSignals, type ScoreInput } from './score.js';
 import type { MeasuredSignals, PricingRules, RequestNeeds, RoutingEnvironment, Target, TargetFacts } from './types.js';
 
 export interface RouteInput {
@@ -49,22 +49,20 @@ export function planRoute(input: RouteInput, env: RoutingEnvironment): RoutePlan
   const { needs, rules, profile } = input;
   const set = candidatesFor(input.model, needs.operation, env);
   const dropped: RoutePlan['dropped'] = set.unusable.map(({ target, reason }) => ({ target, reasons: [{ code: 'unusable' as const, message: reason }] }));
-  const kept: Array<{ target: Target; facts: TargetFacts }> = [];
+  const inputs: Array<ScoreInput & { target: Target }> = [];
   for (const target of set.candidates) {
     const facts = env.facts(target);
     const reasons = dropReasons(target, facts, needs, rules, profile);
     if (reasons.length) dropped.push({ target, reasons });
-    else kept.push({ target, facts });
+    else inputs.push({ target, facts, measured: env.signals(target), quality: env.quality.scoreOf(target, profile?.id) });
   }
   const strategy = strategyOf(profile, set.group?.strategy);
-  const inputs = kept.map(({ target, facts }) => ({ target, facts, measured: env.signals(target), quality: env.quality.scoreOf(target, profile?.id) }));
   const scores = scoreTargets(inputs, profile);
-  const items: Array<RankInput & { signals: NormalisedSignals }> = inputs.map((i, n) => ({ ...i, score: scores[n]!.score, signals: scores[n]!.signals }));
-  const ranked = rankTargets(items, strategy, input.random) as typeof items;
+  // The plan's entries are what the rank layer orders: built once, in the shape the explain route shows.
+  const planned: PlannedTarget[] = inputs.map(({ target, facts, measured }, n) => ({ target, facts, measured, score: scores[n]!.score, signals: scores[n]!.signals }));
   return {
     requested: set.requested, name: set.name, ...(set.group ? { group: set.group.name } : {}), ...(profile ? { profile: profile.id } : {}), strategy,
-    candidates: set.candidates, dropped,
-    plan: ranked.map(({ target, facts, measured, score, signals }) => ({ target, facts, measured, score, signals })),
+    candidates: set.candidates, dropped, plan: rankTargets(planned, strategy, input.random),
   };
 }
 

@@ -24,12 +24,14 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
   if (needs.maxOutputTokens !== undefined && facts.maxOutputTokens !== undefined && needs.maxOutputTokens > facts.maxOutputTokens) {
     reasons.push({ code: 'max_output', message: `max output ${needs.maxOutputTokens} exceeds its limit of ${facts.maxOutputTokens}` });
   }
-  const required = [...new Set([...needs.capabilities, ...(profile?.require ?? [])])];
-  const missing = facts.supports ? required.filter((c) => !facts.supports!.includes(c)) : [];
-  if (missing.length) reasons.push({ code: 'capability', message: `does not support ${missing.join(', ')}` });
+  if (facts.supports && (needs.capabilities.length || profile?.require?.length)) {
+    const required = [...new Set([...needs.capabilities, ...(profile?.require ?? [])])];
+    const missing = required.filter((c) => !facts.supports!.includes(c));
+    if (missing.length) reasons.push({ code: 'capability', message: `does not support ${missing.join(', ')}` });
+  }
 
-  const priced = priceReasons(facts, rules, profile);
-  reasons.push(...priced.filter((r) => r.code === 'price_rule'));
+  const priced = pricedRulesApply(rules, profile) ? priceReasons(facts, rules, profile) : NO_REASONS;
+  for (const r of priced) if (r.code === 'price_rule') reasons.push(r);
 
   if (profile) {
     if (profile.providers && (target.peer || !profile.providers.includes(target.provider))) {
@@ -40,9 +42,15 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
     }
     if (profile.local_only && target.peer) reasons.push({ code: 'profile_local_only', message: `profile "${profile.id}" is local only` });
   }
-  reasons.push(...priced.filter((r) => r.code === 'profile_max_price'));
+  for (const r of priced) if (r.code === 'profile_max_price') reasons.push(r);
   return reasons;
 }
+
+const NO_REASONS: readonly DropReason[] = [];
+
+/** Whether the credential or the profile has a price rule at all (most requests have none: no price test to run). */
+const pricedRulesApply = (rules: PricingRules, profile: Profile | undefined) =>
+  Boolean(rules.freeOnly) || rules.maxInputPrice !== undefined || rules.maxOutputPrice !== undefined || profile?.max_price !== undefined;
 
 /**
  * Whether a price passes the credential's pricing rules and the profile's `max_price` — the same test the filter

@@ -2,13 +2,13 @@ import type { Strategy } from './config.js';
 import { blendedPrice, type ScoreInput } from './score.js';
 import type { Target } from './types.js';
 
-export interface RankInput extends ScoreInput {
+export interface RankInput extends Pick<ScoreInput, 'facts' | 'measured'> {
   target: Target;
   score: number;
 }
 
 /** Sorts by `key` ascending (undefined last), keeping the config order among equals. */
-function byKey(items: RankInput[], key: (item: RankInput) => number | undefined): RankInput[] {
+function byKey<T extends RankInput>(items: T[], key: (item: T) => number | undefined): T[] {
   return items
     .map((item, index) => ({ item, index, value: key(item) }))
     .sort((a, b) => (a.value ?? Infinity) - (b.value ?? Infinity) || a.index - b.index)
@@ -27,8 +27,10 @@ function byKey(items: RankInput[], key: (item: RankInput) => number | undefined)
  * Open circuits always come last (kept for panic mode only), and the mesh after local targets — except under
  * `cheapest`, where the price the peers advertise competes with local prices, so a cheaper peer goes first.
  */
-export function rankTargets(items: RankInput[], strategy: Strategy, random: () => number = Math.random): RankInput[] {
-  let ranked: RankInput[];
+export function rankTargets<T extends RankInput>(items: T[], strategy: Strategy, random: () => number = Math.random): T[] {
+  // One target (the common case: one provider serves the model) has one order whatever the strategy.
+  if (items.length < 2) return items;
+  let ranked: T[];
   switch (strategy) {
     case 'ordered':
       ranked = items;
@@ -52,5 +54,6 @@ export function rankTargets(items: RankInput[], strategy: Strategy, random: () =
       break;
   }
   const tier = (i: RankInput) => (i.facts.circuit === 'open' ? 2 : i.target.peer && strategy !== 'cheapest' ? 1 : 0);
-  return byKey(ranked, tier);
+  // The stable sort by tier keeps the order when every target is in the first tier (no open circuit, no mesh).
+  return ranked.some((i) => tier(i) !== 0) ? byKey(ranked, tier) : ranked;
 }
