@@ -17,6 +17,9 @@ import { newMeter, onStreamEnd, type Meter } from './streaming.js';
 import { estimateInputTokens, estimateTextTokens, requestEstimate } from './token-estimate.js';
 import type { GatewayRequest, GatewayResponse, Outcome } from './types.js';
 
+/** One attempt on a provider route (chat, embeddings or token counting). */
+type Attempt = typeof attemptChat;
+
 /** A quota reservation held for the duration of a request (see policy/). */
 export interface Admission {
   headers: Record<string, string>;
@@ -363,7 +366,7 @@ export class Pipeline {
       outcome.upstreamCalled = true;
       tried.add(target.planned.key);
       last = target;
-      return this.measured(target, meter, () => this.withProviderSlot(target.route, () => attempt(target.route, this.context(req, canonicalOnce, meter, target.route))));
+      return this.inSlotMeasured(target, meter, attempt, req, canonicalOnce);
     }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
       panic: routing.circuit_breaker.panic,
       annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : {}),
@@ -453,54 +456,53 @@ export class Pipeline {
     return this.providerTargets(candidates.filter((p) => !seen.has(p.target.key) && seen.add(p.target.key)));
   }
 
-  /** Feeds the router's measured signals with one attempt: TTFT at the first event, duration at the end of the answer. */
-  private async measured(target: ProviderTarget, meter: Meter, run: () => Promise<Prepared>): Promise<Prepared> {
+  private context(req: GatewayRequest, canonical: () => CanonicalRequest, meter: Meter, route: Route): AttemptContext {
+    return { req, canonical, meter, signal: req.signal, apiKey: this.deps.providerKey?.(req.principal, route.provider.id) };
+  }
+
+  /**
+   * One attempt on a provider target, with the pipeline's two pieces of bookkeeping around it (one async frame and,
+   * for a stream, one wrapper of its events for both):
+   * - the provider's `max_concurrent`, held for the whole life of a response (a stream holds its slot until it ends);
+   *   a full provider is a retryable failure, so the router moves on;
+   * - the router's measured signals: TTFT at the first event, duration at the end of the answer (a full provider or
+   *   this node's own refusal says nothing about the target and is not counted).
+   */
+  private async inSlotMeasured(target: ProviderTarget, meter: Meter, attempt: Attempt, req: GatewayRequest, canonical: () => CanonicalRequest): Promise<Prepared> {
     const started = performance.now();
+    const { route } = target;
     const key = target.planned.key;
+    const id = route.provider.id;
+    const current = this.providerInFlight.get(id) ?? 0;
+    // Neutral for the signals, like every refusal of this node's own.
+    if (current >= route.provider.config.max_concurrent) {
+      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
+    }
+    this.providerInFlight.set(id, current + 1);
     let prepared: Prepared;
     try {
-      prepared = await run();
+      prepared = await attempt(route, this.context(req, canonical, meter, route));
     } catch (err) {
+      this.release(id);
       const neutral = (err instanceof UpstreamError && err.code === 'provider_at_capacity') || (err instanceof GatewayError && !(err instanceof UpstreamError));
       if (!neutral) this.router.stats.observe(key, { ok: false, durationMs: performance.now() - started });
       throw err;
     }
     const ttftMs = meter.ttftMs;
     if (prepared.body.kind !== 'sse') {
+      this.release(id);
       this.router.stats.observe(key, { ok: true, durationMs: performance.now() - started, ttftMs });
     } else {
       prepared.body = { kind: 'sse', events: onStreamEnd(prepared.body.events, (error) => {
+        this.release(id);
         this.router.stats.observe(key, { ok: error === undefined, durationMs: performance.now() - started, ttftMs });
       }) };
     }
     return prepared;
   }
 
-  private context(req: GatewayRequest, canonical: () => CanonicalRequest, meter: Meter, route: Route): AttemptContext {
-    return { req, canonical, meter, signal: req.signal, apiKey: this.deps.providerKey?.(req.principal, route.provider.id) };
-  }
-
-  /**
-   * Enforces a provider's `max_concurrent` for the whole life of a response (a stream holds its slot until it ends);
-   * a full provider is a retryable failure, so the router moves on.
-   */
-  private async withProviderSlot(route: Route, run: () => Promise<Prepared>): Promise<Prepared> {
-    const id = route.provider.id;
-    const current = this.providerInFlight.get(id) ?? 0;
-    if (current >= route.provider.config.max_concurrent) {
-      throw new UpstreamError(id, `Provider ${id} is at its max_concurrent limit`, { retryable: true, code: 'provider_at_capacity' });
-    }
-    this.providerInFlight.set(id, current + 1);
-    const release = () => this.providerInFlight.set(id, (this.providerInFlight.get(id) ?? 1) - 1);
-    try {
-      const prepared = await run();
-      if (prepared.body.kind !== 'sse') release();
-      else prepared.body = { kind: 'sse', events: onStreamEnd(prepared.body.events, release) };
-      return prepared;
-    } catch (err) {
-      release();
-      throw err;
-    }
+  private release(providerId: string): void {
+    this.providerInFlight.set(providerId, (this.providerInFlight.get(providerId) ?? 1) - 1);
   }
 }
 

@@ -79,6 +79,26 @@ describe('a streamed response dropped before its first read', () => {
     const next = await node.gateway.pipeline.handle({ ...request('req_next'), stream: false, body: { model: 'gpt-4o', messages: [{ role: 'user', content: 'next' }] } });
     expect(next.status).toBe(200);
   });
+
+  it('holds the provider slot while a stream is open, then releases it and feeds the router one measurement as it ends', async () => {
+    const request = (id: string, stream: boolean): GatewayRequest => ({
+      id, format: 'openai', operation: 'chat', body: { model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'one two three' }] },
+      model: 'gpt-4o', stream, signal: new AbortController().signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+    });
+    const samples = () => node.gateway.router.stats.signals('mock/gpt-4o').samples;
+    const before = samples();
+    const response = await node.gateway.pipeline.handle(request('req_open', true));
+    expect(response.body.kind).toBe('sse');
+    // max_concurrent = 1: the open stream holds the provider's slot, so a second request is refused (a neutral refusal).
+    await expect(node.gateway.pipeline.handle(request('req_refused', false))).rejects.toMatchObject({ code: 'provider_at_capacity' });
+    expect(samples()).toBe(before);
+    if (response.body.kind === 'sse') for await (const _ of response.body.events) { /* drain to the end */ }
+    expect(samples()).toBe(before + 1);
+    expect(node.gateway.router.stats.signals('mock/gpt-4o').successRate).toBeGreaterThan(0);
+    const next = await node.gateway.pipeline.handle(request('req_after', false));
+    expect(next.status).toBe(200);
+    expect(samples()).toBe(before + 2);
+  });
 });
 
 describe('a request whose client leaves, and one whose deadline passes', () => {
