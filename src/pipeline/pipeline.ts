@@ -8,7 +8,7 @@ import type { CircuitBreaker } from '../router/circuit-breaker.js';
 import { answerableElsewhere, runFailover, type AttemptRecord, type FailoverTarget } from '../router/failover.js';
 import type { ModelCatalog, Route } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
-import { fallbackClassOf, noEligibleTarget, priceAllows, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
+import { fallbackClassOf, hasPriceRules, noEligibleTarget, priceAllows, type PlannedTarget, type PricingRules, type RoutePlan, type Target } from '../routing/index.js';
 import { needsOf, takeRoutingOptions } from './routing-options.js';
 import { attemptChat, attemptCountTokens, attemptEmbeddings, type AttemptContext, type Prepared } from './provider-attempt.js';
 import { attemptPeer, type PeerForwarder } from './peer-attempt.js';
@@ -409,7 +409,7 @@ export class Pipeline {
   private peerPriceFilter(req: GatewayRequest, plan: RoutePlan, model: string): ((peerId: string) => boolean) | undefined {
     const rules = this.deps.routingRules?.(req.principal) ?? {};
     const profile = plan.profile ? this.router.profile(plan.profile) : undefined;
-    if (!rules.freeOnly && rules.maxInputPrice === undefined && rules.maxOutputPrice === undefined && profile?.max_price === undefined) return undefined;
+    if (!hasPriceRules(rules, profile)) return undefined;
     const prices = new Map((this.deps.peers?.prices?.(model) ?? []).map((p) => [p.peerId, p]));
     return (peerId) => {
       const price = prices.get(peerId);

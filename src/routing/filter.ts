@@ -30,7 +30,7 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
     if (missing.length) reasons.push({ code: 'capability', message: `does not support ${missing.join(', ')}` });
   }
 
-  const priced = pricedRulesApply(rules, profile) ? priceReasons(facts, rules, profile) : NO_REASONS;
+  const priced = hasPriceRules(rules, profile) ? priceReasons(facts, rules, profile) : NO_REASONS;
   for (const r of priced) if (r.code === 'price_rule') reasons.push(r);
 
   if (profile) {
@@ -49,7 +49,7 @@ export function dropReasons(target: Target, facts: TargetFacts, needs: RequestNe
 const NO_REASONS: readonly DropReason[] = [];
 
 /** Whether the credential or the profile has a price rule at all (most requests have none: no price test to run). */
-const pricedRulesApply = (rules: PricingRules, profile: Profile | undefined) =>
+export const hasPriceRules = (rules: PricingRules, profile: Profile | undefined): boolean =>
   Boolean(rules.freeOnly) || rules.maxInputPrice !== undefined || rules.maxOutputPrice !== undefined || profile?.max_price !== undefined;
 
 /**

@@ -2,7 +2,7 @@ export { CAPABILITIES, PEER_TARGET, STRATEGIES, fallbacksSchema, modelsConfigSch
 export type { Capability, FallbacksConfig, ModelEntry, ModelTargetConfig, Profile, Strategy } from './config.js';
 export { SHIPPED_PROFILE_IDS, profileTable } from './profiles.js';
 export { candidatesFor } from './candidates.js';
-export { dropReasons, priceAllows, type DropReason } from './filter.js';
+export { dropReasons, hasPriceRules, priceAllows, type DropReason } from './filter.js';
 export { SIGNALS, blendedPrice, scoreTargets, type NormalisedSignals, type SignalName } from './score.js';
 export { rankTargets } from './rank.js';
 export { noEligibleTarget, planRoute, strategyOf, type PlannedTarget, type RouteInput, type RoutePlan } from './engine.js';
