@@ -206,9 +206,10 @@ describe('receipts a peer gets wrong, over the real forward path', () => {
     await expect.poll(async () => (await consumed())?.disputes, { timeout: 5_000, interval: 50 }).toBe(3);
     await expect.poll(async () => (await ledgerB.summary()).find((p) => p.peer === a.gateway.mesh!.peerId)?.disputes, { timeout: 5_000, interval: 50 }).toBe(1);
     // The honest receipt stays acknowledged on both sides: a dispute of its replay does not undo the countersignature.
-    const bView = (await ledgerB.list(a.gateway.mesh!.peerId)).find((r) => r.seq === 1)!;
-    expect(bView.ack).toBeTruthy();
-    expect(bView.dispute).toBeUndefined();
+    // (A's acknowledgements reach B in batches, up to ACK_BATCH_MS after the answer: wait for the first one's.)
+    const bView = async () => (await ledgerB.list(a.gateway.mesh!.peerId)).find((r) => r.seq === 1)!;
+    await expect.poll(async () => Boolean((await bView()).ack), { timeout: 5_000, interval: 50 }).toBe(true);
+    expect((await bView()).dispute).toBeUndefined();
     // An honest request afterwards is accepted: A fetches the genuine receipts it never got (the gap) first.
     expect((await ask(a, 'honest again')).status).toBe(200);
     await expect.poll(async () => (await ledgerB.openReceipts(a.gateway.mesh!.peerId)).length, { timeout: 5_000, interval: 50 }).toBeLessThanOrEqual(3);
