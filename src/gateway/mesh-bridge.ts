@@ -8,7 +8,7 @@ import {
 } from '../ledger/index.js';
 import type { ForwardHandler, ForwardRequestFrame, ForwardTrailer, MeshNode, ModelAdvert } from '../mesh/index.js';
 import type { PeerForwarder, PeerResponse } from '../pipeline/peer-attempt.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import type { Assessment, Pipeline } from '../pipeline/pipeline.js';
 import { iterator } from '../pipeline/streaming.js';
 import { requestEstimate } from '../pipeline/token-estimate.js';
 import { unreadDocumentAllowance } from '../pipeline/document-estimate.js';
@@ -161,8 +161,7 @@ export interface ForwardHandlerOptions {
 }
 
 /** What a forwarded request may cost at this node's price, reserved against the peer's credit while it runs. */
-function estimatedCostMicros(frame: ForwardRequestFrame, price: ReturnType<typeof receiptPrice>): number {
-  const estimate = requestEstimate(canonicalOf(frame), frame.body, frame.operation);
+function estimatedCostMicros(estimate: Assessment['estimate'], price: ReturnType<typeof receiptPrice>): number {
   return costMicros({ input: estimate.inputTokens, output: estimate.maxOutputTokens, cached: 0 }, price);
 }
 
@@ -183,17 +182,6 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     } catch (err) {
       return refusal(frame, toGatewayError(err));
     }
-    const price = receiptPrice(options.priceOf(frame.model));
-    let reservation: CreditReservation | undefined;
-    if (credit) {
-      const admission = await credit.admit(peerId, estimatedCostMicros(frame, price));
-      if (!admission.admitted) {
-        logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(admission.owedMicros), inFlightUsd: microsToUsd(admission.inFlightMicros) }, 'mesh: peer over its credit limit, refusing work');
-        const inFlight = admission.inFlightMicros > 0 ? `$${formatMicrosAsUsd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
-        return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has ${inFlight}$${formatMicrosAsUsd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
-      }
-      reservation = admission.reservation;
-    }
     const req: GatewayRequest = {
       id: frame.id,
       format: frame.format,
@@ -209,6 +197,20 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
       // path, and the request has come at least as many hops as the path is long.
       hop: { count: Math.max(frame.hop, frame.visited.length, 1), visited: frame.visited.includes(peerId) ? frame.visited : [...frame.visited, peerId] },
     };
+    const price = receiptPrice(options.priceOf(frame.model));
+    let reservation: CreditReservation | undefined;
+    // Validated and estimated once, for the credit check and for the pipeline (which takes it while the body is unchanged).
+    let assessed: Assessment | undefined;
+    if (credit) {
+      assessed = pipeline.assess(req);
+      const admission = await credit.admit(peerId, estimatedCostMicros(assessed.estimate, price));
+      if (!admission.admitted) {
+        logger.warn({ peer: peerId, unacknowledgedUsd: microsToUsd(admission.owedMicros), inFlightUsd: microsToUsd(admission.inFlightMicros) }, 'mesh: peer over its credit limit, refusing work');
+        const inFlight = admission.inFlightMicros > 0 ? `$${formatMicrosAsUsd(admission.inFlightMicros)} estimated for requests in flight and ` : '';
+        return refusal(frame, new GatewayError('credit_limit_exceeded', `Peer ${peerId} has ${inFlight}$${formatMicrosAsUsd(admission.owedMicros)} in unacknowledged receipts, over this node's credit limit; service resumes once they are acknowledged.`));
+      }
+      reservation = admission.reservation;
+    }
     // Issued once the request ended, for whatever usage it incurred, whatever its final status: with the trailer,
     // when the requester reset the stream mid-answer, or when it reset before the head while this node's upstream
     // was already working (the upstream bills the input all the same). A requester is not served for free by
@@ -240,7 +242,7 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     })());
     let response: GatewayResponse;
     try {
-      response = await pipeline.handle(req, { onFinish: (outcome) => (finished = outcome) });
+      response = await pipeline.handle(req, { onFinish: (outcome) => (finished = outcome), assessed });
     } catch (err) {
       const error = toGatewayError(err);
       logger.info({ requestId: frame.id, peer: peerId, status: error.status, code: error.code }, 'mesh: forwarded request refused');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import type { PrincipalRef, WireFormat } from '../core/index.js';
+import { keepJsonText, type PrincipalRef, type WireFormat } from '../core/index.js';
 import { GatewayError, errorBody, toGatewayError, type ErrorCode } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
@@ -151,6 +151,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       } catch (depthError) {
         return done(depthError as Error, undefined);
       }
+      // The text is kept for a forward of the unchanged body (the parser skips a byte-order mark, JSON has none).
+      keepJsonText(parsed, (body as string).charCodeAt(0) === 0xfeff ? (body as string).slice(1) : (body as string));
       done(null, parsed);
     });
   });

@@ -1,3 +1,4 @@
+import { jsonTextOf } from '../core/index.js';
 import { MeshError, type MeshErrorCode } from './errors.js';
 import { type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type Frame, type RefusalCode } from './forward-frames.js';
 import type { ForwardChannels } from './forward-session.js';
@@ -57,9 +58,17 @@ export interface ForwardChannel {
 
 const encoder = new TextEncoder();
 
-/** The REQUEST frame's payload, encoded once: its size picks the channel, and either version sends these bytes. */
-function encodeRequest(frame: ForwardRequestFrame): Uint8Array {
-  return encoder.encode(JSON.stringify(frame));
+/**
+ * The REQUEST frame's payload, encoded once: its size picks the channel, and either version sends these bytes. A body
+ * this node left as its client sent it goes as the client's own JSON text, not encoded again from its parsed value:
+ * the payload is the same JSON object either way (protocol/forward.md, "Request").
+ */
+export function encodeRequestPayload(frame: ForwardRequestFrame): Uint8Array {
+  const text = jsonTextOf(frame.body);
+  if (text === undefined) return encoder.encode(JSON.stringify(frame));
+  const members = JSON.stringify({ ...frame, body: undefined }); // every member but the body, which has its text
+  // Buffer.from encodes a long joined string in about half the time TextEncoder takes here (measured on 100 KB).
+  return Buffer.from(`${members.slice(0, -1)},"body":${text}}`, 'utf8');
 }
 
 class HeadTimeoutError extends Error {
@@ -96,7 +105,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     return new MeshError(deadline.aborted ? 'timeout' : code, message, { beforeFirstByte: true, cause });
   };
 
-  const request = encodeRequest(frame);
+  const request = encodeRequestPayload(frame);
   let channel: ForwardChannel;
   try {
     channel = await options.channels.open(peerId, request.byteLength, AbortSignal.any([combined, AbortSignal.timeout(options.dialTimeoutMs)]));

@@ -82,6 +82,14 @@ interface ProviderTarget extends FailoverTarget {
 
 type Estimate = { inputTokens: number; maxOutputTokens: number };
 
+/** A request's validation and token estimate, made once by `Pipeline.assess` for the body it was given. */
+export interface Assessment {
+  body: Record<string, unknown>;
+  /** Absent when the body did not validate: `handle` then validates again and answers with that error. */
+  validated?: { canonical?: CanonicalRequest; untranslatable?: GatewayError };
+  estimate: Estimate;
+}
+
 /** nginx's "client closed request": recorded for a request whose client left before any status was sent. */
 const CLIENT_CLOSED_STATUS = 499;
 
@@ -129,7 +137,20 @@ export class Pipeline {
    * `hooks.onFinish` sees the outcome once it is final (usage included), also when `handle` throws: the mesh's
    * forward handler charges a peer that left while its request was being served.
    */
-  async handle(req: GatewayRequest, hooks: { onFinish?: (outcome: Outcome) => void } = {}): Promise<GatewayResponse> {
+  /**
+   * The validation and estimate `handle` makes of `req`'s body, for a caller that needs the estimate first (the
+   * forward handler's credit check); given back to `handle` as `hooks.assessed`, they are not made twice. Never throws.
+   */
+  assess(req: GatewayRequest): Assessment {
+    try {
+      const validated = this.validate(req);
+      return { body: req.body, validated, estimate: requestEstimate(validated.canonical, req.body, req.operation) };
+    } catch {
+      return { body: req.body, estimate: requestEstimate(undefined, req.body, req.operation) };
+    }
+  }
+
+  async handle(req: GatewayRequest, hooks: { onFinish?: (outcome: Outcome) => void; assessed?: Assessment } = {}): Promise<GatewayResponse> {
     const outcome: Outcome = {
       requestId: req.id, receivedAt: req.receivedAt, format: req.format, operation: req.operation, requestedModel: req.model,
       principal: req.principal, ip: req.ip, project: req.project, source: req.source, stream: req.stream,
@@ -188,9 +209,11 @@ export class Pipeline {
         if (sanitized.refusal) throw sanitized.refusal;
         req = { ...req, body: sanitized.body };
       }
-      const validated = this.validate(req);
+      // An assessment of this very body (no step above changed it) stands; a changed body is validated afresh.
+      const assessed = hooks.assessed?.body === req.body && hooks.assessed.validated ? hooks.assessed : undefined;
+      const validated = assessed?.validated ?? this.validate(req);
       const canonical = validated.canonical;
-      estimate = requestEstimate(canonical, req.body, req.operation);
+      estimate = assessed?.estimate ?? requestEstimate(canonical, req.body, req.operation);
       admission = await this.deps.admit?.(req, estimate);
       const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;

@@ -81,6 +81,15 @@ describe('a node with no provider for a model gets the answer from a peer', () =
 });
 
 describe('failover to the mesh', () => {
+  it("a body forwarded as the client spelled it (byte-order mark, whitespace, escapes) is served as parsed", async () => {
+    const text = '\ufeff{ "model" : "gpt-4o",\n  "messages" : [ { "role" : "user", "content" : "caf\\u00e9 as sent" } ] }\n';
+    const response = await fetch(`${a.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.from(text, 'utf8') });
+    expect(response.status).toBe(200);
+    expect([b.gateway.mesh!.peerId, c.gateway.mesh!.peerId]).toContain(servedBy(response));
+    const answer = (await response.json()) as OpenAI.ChatCompletion;
+    expect(answer.choices[0]!.message.content).toContain('says: café as sent');
+  });
+
   it('a node whose own provider fails is answered by a peer', async () => {
     upstreamA.setDefault({ kind: 'error', status: 500 });
     try {

@@ -2,7 +2,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
+import { codecs } from '../../../src/formats/index.js';
+import { CreditReservations, Ledger, signingKeyFromRaw } from '../../../src/ledger/index.js';
 import type { GatewayRequest } from '../../../src/pipeline/types.js';
 import { forwardHandler } from '../../../src/gateway/mesh-bridge.js';
 import type { ForwardRequestFrame } from '../../../src/mesh/index.js';
@@ -58,6 +59,46 @@ describe('forwarded requests, as the serving node sees them', () => {
     await mock.waitForRequests(before + 1);
     deadline.abort(new DOMException('The forward deadline passed.', 'TimeoutError'));
     expect((await served).status).toBe(504);
+  });
+});
+
+describe('the credit check of a forwarded request', () => {
+  /** How often the openai codec validates a body while `f` is served, with a credit limit or without. */
+  async function validationsServing(f: ForwardRequestFrame, credit?: CreditReservations): Promise<{ count: number; status: number; estimates: number[] }> {
+    const estimates: number[] = [];
+    const admit = credit && vi.spyOn(credit, 'admit');
+    admit?.mockImplementation(async function (this: CreditReservations, peer, micros) {
+      estimates.push(micros);
+      return CreditReservations.prototype.admit.call(this, peer, micros);
+    });
+    const validate = vi.spyOn(codecs.openai, 'requestToCanonical');
+    try {
+      const handle = forwardHandler(node.gateway.pipeline, { logger: pino({ level: 'silent' }), priceOf: () => ({ inputPerMTok: 1, outputPerMTok: 2 }), ...(credit ? { credit } : {}) });
+      const response = await handle(f, { peerId: '12D3KooWRequester', signal: new AbortController().signal });
+      for await (const _chunk of response.body) { /* drain */ }
+      return { count: validate.mock.calls.length, status: response.head.status, estimates };
+    } finally {
+      validate.mockRestore();
+      admit?.mockRestore();
+    }
+  }
+
+  it('validates and estimates the body once, for the credit check and the pipeline both', async () => {
+    const body = { model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'from a peer with credit' }] };
+    const without = await validationsServing(frame({ body }));
+    const withCredit = await validationsServing(frame({ body }), new CreditReservations(async () => 0, 1_000_000));
+    expect([without.status, withCredit.status]).toEqual([200, 200]);
+    expect(withCredit.count).toBe(without.count);
+    // The reservation is the estimate at this node's price: some input and the 100 output tokens asked for at $2/MTok.
+    expect(withCredit.estimates).toHaveLength(1);
+    expect(withCredit.estimates[0]).toBeGreaterThan(200);
+  });
+
+  it('validates a body again once this node\'s sanitizer changed it', async () => {
+    const body = { model: 'gpt-4o', messages: [{ role: 'user', content: 'my key sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7dEf0h' }] };
+    const without = await validationsServing(frame({ body }));
+    const withCredit = await validationsServing(frame({ body }), new CreditReservations(async () => 0, 1_000_000));
+    expect(withCredit.count).toBe(without.count + 1);
   });
 });
 
