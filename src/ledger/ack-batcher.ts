@@ -11,18 +11,29 @@ import type { LedgerTransport } from './ledger-transport.js';
 export const ACK_BATCH_MS = 250;
 
 /**
+ * After a batch that could not be delivered (the peer busy or briefly unreachable, the message's timeout hit), it is
+ * sent again after these delays; recording an acknowledgement twice is a no-op at the issuer, so a batch that did
+ * arrive but whose answer was lost costs nothing. After the last try it waits for the issuer's reconciliation.
+ */
+export const ACK_RETRY_DELAYS_MS = [1_000, 5_000] as const;
+
+/**
  * Acknowledgements go back to each peer in batches: the first one waits `delayMs` for others to join it (up to a
- * page), so a busy channel costs one ledger stream per batch instead of one per request. An acknowledgement that
- * cannot be delivered is not lost: it is stored here, and the issuer fetches it at its next reconciliation.
+ * page), so a busy channel costs one ledger stream per batch instead of one per request. A batch that cannot be
+ * delivered is tried again (`ACK_RETRY_DELAYS_MS`); an acknowledgement is never lost either way: it is stored here,
+ * and the issuer fetches what it still misses at its next reconciliation.
  */
 export class AckBatcher {
   private readonly pending = new Map<string, { acks: string[]; timer: NodeJS.Timeout }>();
   private readonly sending = new Set<Promise<void>>();
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly transport: LedgerTransport,
     private readonly logger: Logger,
     private readonly delayMs = ACK_BATCH_MS,
+    private readonly retryDelaysMs: readonly number[] = ACK_RETRY_DELAYS_MS,
   ) {}
 
   add(peerId: string, ack: string): void {
@@ -44,19 +55,39 @@ export class AckBatcher {
       if (!batch) continue;
       this.pending.delete(id);
       clearTimeout(batch.timer);
-      const send = this.transport.request(id, { type: 'ack', acks: batch.acks })
-        .then((answer) => {
-          const reply = answer as { ok?: boolean; error?: string };
-          if (!reply.ok) this.logger.warn({ peer: id, err: reply.error }, 'mesh: peer did not record some acknowledgements');
-        })
-        .catch((err: Error) => this.logger.warn({ peer: id, acks: batch.acks.length, err: err.message }, 'mesh: acknowledgements not delivered; the peer fetches them at its next reconciliation'))
-        .finally(() => this.sending.delete(send));
-      this.sending.add(send);
+      this.send(id, batch.acks, 0);
     }
   }
 
-  /** Flushes and waits for every batch in flight (on shutdown). */
+  private send(peerId: string, acks: string[], attempt: number): void {
+    const send = this.transport.request(peerId, { type: 'ack', acks })
+      .then((answer) => {
+        const reply = answer as { ok?: boolean; error?: string };
+        if (!reply.ok) this.logger.warn({ peer: peerId, err: reply.error }, 'mesh: peer did not record some acknowledgements');
+      })
+      .catch((err: Error) => {
+        const delay = this.retryDelaysMs[attempt];
+        if (delay === undefined || this.closed) {
+          this.logger.warn({ peer: peerId, acks: acks.length, err: err.message }, 'mesh: acknowledgements not delivered; the peer fetches them at its next reconciliation');
+          return;
+        }
+        this.logger.info({ peer: peerId, acks: acks.length, err: err.message, retry_in_ms: delay }, 'mesh: acknowledgements not delivered; trying again');
+        const timer = setTimeout(() => {
+          this.retries.delete(timer);
+          this.send(peerId, acks, attempt + 1);
+        }, delay);
+        timer.unref();
+        this.retries.add(timer);
+      })
+      .finally(() => this.sending.delete(send));
+    this.sending.add(send);
+  }
+
+  /** Flushes and waits for every batch in flight (on shutdown); batches waiting to be retried are left to reconciliation. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
     this.flush();
     await Promise.allSettled([...this.sending]);
   }

@@ -49,6 +49,42 @@ describe('AckBatcher', () => {
     expect(sent).toEqual([{ peerId: 'peer-a', message: { type: 'ack', acks: ['ack1', 'ack2', 'ack3', 'ack4'] } }]);
   });
 
+  it('sends a batch that could not be delivered again after a delay, and leaves it to reconciliation after the last try', async () => {
+    vi.useFakeTimers();
+    let failures = 2;
+    const { mesh, sent } = fakeTransport(async () => {
+      if (failures-- > 0) throw new Error('stream reset');
+      return { ok: true };
+    });
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 10, [100, 500]);
+    batcher.add('peer-a', 'ack1');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sent.map((s) => s.message.acks)).toEqual([['ack1'], ['ack1'], ['ack1']]);
+
+    // Out of tries: no further attempt, however long one waits.
+    failures = 10;
+    batcher.add('peer-b', 'ack2');
+    await vi.advanceTimersByTimeAsync(10 + 100 + 500 + 60_000);
+    expect(sent.filter((s) => s.peerId === 'peer-b')).toHaveLength(3);
+  });
+
+  it('drops a retry still waiting when it closes', async () => {
+    vi.useFakeTimers();
+    const { mesh, sent } = fakeTransport(async () => { throw new Error('unreachable'); });
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 10, [100]);
+    batcher.add('peer-a', 'ack1');
+    await vi.advanceTimersByTimeAsync(10);
+    await batcher.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sent).toHaveLength(1);
+  });
+
   it('sends a full page at once, and everything pending on close', async () => {
     const { mesh, sent } = fakeTransport();
     const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 60_000);
