@@ -1,20 +1,33 @@
 /**
  * Where a process's CPU went, from a V8 `.cpuprofile` (`node --cpu-prof`, or `npm run bench -- --only=http --profile`):
  * self time by function and by module (our files under src/, a package under node_modules/, node's internals),
- * as shares of the samples that were not idle.
+ * as shares of the samples that were not idle. A node runs the start-up bundle (dist/bundle/), so each frame in a
+ * script with a source map (the bundle's `.map` beside each file) is first resolved to the source file and line it
+ * was built from: src/http/send.ts rather than dist/bundle/chunk-….js.
  *
  *   npx tsx bench/cpu-profile.ts FILE.cpuprofile [--top=30]
  */
 import { readFile } from 'node:fs/promises';
+import { SourceMap, type SourceMapPayload } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  /** 0-based, as V8 writes them: where the function starts in its script. */
+  lineNumber: number;
+  columnNumber?: number;
+}
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: CallFrame;
   hitCount?: number;
   children?: number[];
 }
 
-interface Profile {
+export interface Profile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -30,6 +43,41 @@ function moduleOf(url: string, functionName: string): string {
   }
   const src = url.indexOf('/dist/') >= 0 ? url.slice(url.indexOf('/dist/') + 1) : url.indexOf('/src/') >= 0 ? url.slice(url.indexOf('/src/') + 1) : url;
   return src.startsWith('node:') ? src.split('/').slice(0, 3).join('/') : src;
+}
+
+/** The source map of a `file:` script, from its `//# sourceMappingURL=` comment; null for a script without one. */
+async function sourceMapOf(url: string): Promise<SourceMap | null> {
+  if (!url.startsWith('file:')) return null;
+  const path = fileURLToPath(url);
+  const code = await readFile(path, 'utf8').catch(() => null);
+  const reference = code && /\/\/# sourceMappingURL=(\S+)\s*$/.exec(code.slice(-4096))?.[1];
+  if (!reference || reference.startsWith('data:')) return null;
+  const mapPath = resolve(dirname(path), decodeURIComponent(reference));
+  const payload = await readFile(mapPath, 'utf8').then((text) => JSON.parse(text) as SourceMapPayload, () => null);
+  if (!payload) return null;
+  // Sources are relative to the map (esbuild: `../../src/http/send.ts`), or to its `sourceRoot`.
+  const root = resolve(dirname(mapPath), payload.sourceRoot ?? '');
+  return new SourceMap({ ...payload, sourceRoot: '', sources: payload.sources.map((source) => (/^[a-z]+:/.test(source) ? source : pathToFileURL(resolve(root, source)).href)) });
+}
+
+/**
+ * The profile with every frame of a source-mapped script moved to where its function starts in the source: url, line
+ * and column of the original file (the function's name stays V8's, which the bundle keeps unminified). Frames
+ * without a map, or at a position the map does not cover, are left as they are.
+ */
+export async function resolveSourceMaps<P extends Profile>(profile: P): Promise<P> {
+  const maps = new Map<string, SourceMap | null>();
+  for (const url of new Set(profile.nodes.map((node) => node.callFrame.url))) if (url) maps.set(url, await sourceMapOf(url));
+  return {
+    ...profile,
+    nodes: profile.nodes.map((node) => {
+      const map = maps.get(node.callFrame.url);
+      if (!map) return node;
+      const entry = map.findEntry(node.callFrame.lineNumber, node.callFrame.columnNumber ?? 0);
+      if (!('originalSource' in entry) || !entry.originalSource) return node;
+      return { ...node, callFrame: { ...node.callFrame, url: entry.originalSource, lineNumber: entry.originalLine, columnNumber: entry.originalColumn } };
+    }),
+  };
 }
 
 export function summarise(profile: Profile, top = 30): string[] {
@@ -80,5 +128,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const file = process.argv[2];
   if (!file) throw new Error('usage: cpu-profile.ts FILE.cpuprofile [--top=N]');
   const top = Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 30);
-  for (const line of summarise(JSON.parse(await readFile(file, 'utf8')) as Profile, top)) console.log(line);
+  for (const line of summarise(await resolveSourceMaps(JSON.parse(await readFile(file, 'utf8')) as Profile), top)) console.log(line);
 }

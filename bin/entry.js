@@ -33,7 +33,9 @@ export function chooseEntry(root, env = process.env) {
  * V8's young generation for a serving node, in MB per semi-space. V8 grows it up to 32 MB per semi-space (64 MB of
  * new space, resident once touched) as soon as start-up allocates quickly, and a node that then idles never gives it
  * back. With 4 MB the CPU per request under the bench's 32-connection load was 0–13% above the default's in three
- * interleaved runs on the loaded VM (more scavenges); 1 MB cost 57% more. README "Benchmarks", idle memory.
+ * interleaved runs on the loaded VM (more scavenges); 1 MB cost 57% more. Measured side by side (bench/semi-space.ts),
+ * 8 MB cost the same CPU as 4 for 8 MB more idle, and 16 MB saved 5–21% of CPU per request for 17–42 MB more idle:
+ * idle memory is the target, so 4. README "Benchmarks", idle memory.
  */
 export const SEMI_SPACE_MB = 4;
 
@@ -46,19 +48,30 @@ export const SEMI_SPACE_MB = 4;
 export const MALLOC_ARENAS = '2';
 
 /**
+ * glibc's trim threshold for a serving node, in bytes: free memory at the top of a malloc heap above it goes back to
+ * the OS. By default glibc raises it (to twice the largest block it served by mmap, up to 64 MB) as soon as a large
+ * buffer is freed, so the pages a burst of requests used stay resident at idle. A fixed 1 MB (which also keeps
+ * blocks of 128 KB or more on their own mmap) measured native memory idle after the warm-up 10 MB instead of 21 and
+ * idle RSS 118 MB instead of 129, CPU per request at 32 connections within the noise (−2% and +4% in two runs); a
+ * 128 KB threshold with no top pad cost 2–9% more CPU. README "Benchmarks", idle memory.
+ */
+export const MALLOC_TRIM_THRESHOLD = '1048576';
+
+/**
  * What `meshgate start` re-executes itself with (same process, through `process.execve`) so that V8 and malloc start
  * with the memory settings above: `{ execArgv, env }`, or null when nothing is missing — another command, or each
  * setting already given (by the user: `--max-semi-space-size` on the command line or in NODE_OPTIONS, a
- * MALLOC_ARENA_MAX of their own; or by the re-execution itself).
+ * MALLOC_ARENA_MAX or MALLOC_TRIM_THRESHOLD_ of their own; or by the re-execution itself).
  */
 export function memoryExec(argv, execArgv, env = process.env) {
   if (argv[0] !== 'start') return null;
   const flag = '--max-semi-space-size';
   const semiSpace = execArgv.some((arg) => arg.startsWith(flag)) || (env.NODE_OPTIONS ?? '').includes(flag);
-  const arenas = env.MALLOC_ARENA_MAX !== undefined;
-  if (semiSpace && arenas) return null;
+  const malloc = { MALLOC_ARENA_MAX: MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD_: MALLOC_TRIM_THRESHOLD };
+  const missing = Object.entries(malloc).filter(([name]) => env[name] === undefined);
+  if (semiSpace && missing.length === 0) return null;
   return {
     execArgv: semiSpace ? execArgv : [`${flag}=${SEMI_SPACE_MB}`, ...execArgv],
-    env: arenas ? env : { ...env, MALLOC_ARENA_MAX: MALLOC_ARENAS },
+    env: missing.length === 0 ? env : { ...env, ...Object.fromEntries(missing) },
   };
 }

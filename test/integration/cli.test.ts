@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/node-process.js';
 // @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
-import { MALLOC_ARENAS, SEMI_SPACE_MB } from '../../bin/entry.js';
+import { MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD, SEMI_SPACE_MB } from '../../bin/entry.js';
 
 const BIN = join(import.meta.dirname, '../../bin/meshgate.js');
 
@@ -46,10 +46,11 @@ describe('meshgate CLI', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
       const health = (await (await fetch(`${url}/health`)).json()) as { status: string; providers: Array<{ id: string }> };
       expect(health.status).toBe('ok');
       expect(health.providers.map((p) => p.id)).toEqual(['openai']);
-      // The same process re-executed itself with V8's young generation capped and fewer malloc arenas (bin/entry.js).
+      // The same process re-executed itself with V8's young generation capped, fewer malloc arenas and a fixed trim threshold (bin/entry.js).
       if (typeof process.execve === 'function' && existsSync(`/proc/${proc.child.pid}/cmdline`)) {
         expect(readFileSync(`/proc/${proc.child.pid}/cmdline`, 'utf8').split('\0')).toContain(`--max-semi-space-size=${SEMI_SPACE_MB}`);
         expect(readFileSync(`/proc/${proc.child.pid}/environ`, 'utf8').split('\0')).toContain(`MALLOC_ARENA_MAX=${MALLOC_ARENAS}`);
+        expect(readFileSync(`/proc/${proc.child.pid}/environ`, 'utf8').split('\0')).toContain(`MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD}`);
       }
       // Models were discovered from the provider's GET /models.
       const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
