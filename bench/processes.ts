@@ -168,15 +168,16 @@ export class Processes {
 
   /**
    * `meshgate start` with a config written to `dir`; resolves its URL, pid and output. `nodeArgs` go to node (e.g.
-   * `--cpu-prof`), `env` is added to its environment. Its log (stderr) is kept to warnings unless `logFile` is given: then it logs at its default level
+   * `--cpu-prof`), `env` is added to its environment, `root` is the checkout to run (default: this one). Its log (stderr) is kept to warnings unless `logFile` is given: then it logs at its default level
    * into that file, as a deployed node would, so the per-request log line is part of what is measured.
    */
-  async node(dir: string, name: string, toml: string, options: { nodeArgs?: string[]; logFile?: string; env?: Record<string, string> } = {}): Promise<{ url: string; pid: number; lines: ChildLines; stop: () => Promise<void> }> {
+  async node(dir: string, name: string, toml: string, options: { nodeArgs?: string[]; logFile?: string; env?: Record<string, string>; root?: string } = {}): Promise<{ url: string; pid: number; lines: ChildLines; stop: () => Promise<void> }> {
     const config = join(dir, `${name}.toml`);
     await writeFile(config, toml);
     const log = options.logFile ? await open(options.logFile, 'w') : undefined;
     const env = { ...process.env, ...options.env, LOG_LEVEL: options.logFile ? process.env.LOG_LEVEL ?? 'info' : 'warn' };
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(ROOT, 'bin/meshgate.js'), 'start', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', log?.fd ?? 'inherit'], env });
+    const root = options.root ?? ROOT;
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(root, 'bin/meshgate.js'), 'start', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', log?.fd ?? 'inherit'], env });
     void log?.close();
     this.children.push(child);
     const lines = new ChildLines(child);

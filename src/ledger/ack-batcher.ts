@@ -26,6 +26,7 @@ export const ACK_RETRY_DELAYS_MS = [1_000, 5_000] as const;
 export class AckBatcher {
   private readonly pending = new Map<string, { acks: string[]; timer: NodeJS.Timeout }>();
   private readonly sending = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, Set<Promise<void>>>();
   private readonly retries = new Set<NodeJS.Timeout>();
   private closed = false;
 
@@ -59,6 +60,21 @@ export class AckBatcher {
     }
   }
 
+  /**
+   * Sends what waits for `peerId` now and resolves once every batch to it has had its answer (or its failure): a
+   * dispute goes after this, so the issuer sees a channel's acknowledgements and disputes in the order they were made
+   * (a dispute arriving before the acknowledgement of an earlier receipt would be superseded by it).
+   */
+  async deliver(peerId: string): Promise<void> {
+    const batch = this.pending.get(peerId);
+    if (batch) {
+      this.pending.delete(peerId);
+      clearTimeout(batch.timer);
+      this.send(peerId, batch.acks, 0);
+    }
+    await Promise.allSettled([...(this.inFlight.get(peerId) ?? [])]);
+  }
+
   private send(peerId: string, acks: string[], attempt: number): void {
     const send = this.transport.request(peerId, { type: 'ack', acks })
       .then((answer) => {
@@ -79,8 +95,16 @@ export class AckBatcher {
         timer.unref();
         this.retries.add(timer);
       })
-      .finally(() => this.sending.delete(send));
+      .finally(() => {
+        this.sending.delete(send);
+        const peer = this.inFlight.get(peerId);
+        peer?.delete(send);
+        if (peer?.size === 0) this.inFlight.delete(peerId);
+      });
     this.sending.add(send);
+    const peer = this.inFlight.get(peerId) ?? new Set();
+    peer.add(send);
+    this.inFlight.set(peerId, peer);
   }
 
   /** Flushes and waits for every batch in flight (on shutdown); batches waiting to be retried are left to reconciliation. */

@@ -71,6 +71,8 @@ async function settleNow(ctx: SettleContext, peerId: string, requestId: string, 
     const result = await ledger.accept(receipt, peerId, requestId, measured);
     if (result.accepted) return ctx.acks.add(peerId, result.ack);
     logger.warn({ peer: peerId, requestId, reason: result.reason }, 'mesh: receipt disputed');
+    // Acknowledgements of earlier receipts still waiting in their batch go first: the issuer must see them before this.
+    await ctx.acks.deliver(peerId);
     await transport.request(peerId, { type: 'dispute', dispute: result.dispute });
   } catch (err) {
     logger.warn({ peer: peerId, requestId, err: (err as Error).message }, 'mesh: receipt settlement incomplete');

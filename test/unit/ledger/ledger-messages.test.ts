@@ -74,6 +74,27 @@ describe('AckBatcher', () => {
     expect(sent.filter((s) => s.peerId === 'peer-b')).toHaveLength(3);
   });
 
+  it('delivers what waits for one peer at once and resolves when its answer is in, leaving other peers to their timer', async () => {
+    vi.useFakeTimers();
+    let answered = false;
+    const { mesh, sent } = fakeTransport(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      answered = true;
+      return { ok: true };
+    });
+    const batcher = new AckBatcher(mesh, pino({ level: 'silent' }), 1_000);
+    batcher.add('peer-a', 'ack1');
+    batcher.add('peer-b', 'ack2');
+    const delivered = batcher.deliver('peer-a');
+    expect(sent).toEqual([{ peerId: 'peer-a', message: { type: 'ack', acks: ['ack1'] } }]);
+    await vi.advanceTimersByTimeAsync(20);
+    await delivered;
+    expect(answered).toBe(true);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sent.map((s) => s.peerId)).toEqual(['peer-a', 'peer-b']);
+  });
+
   it('drops a retry still waiting when it closes', async () => {
     vi.useFakeTimers();
     const { mesh, sent } = fakeTransport(async () => { throw new Error('unreachable'); });

@@ -1,0 +1,95 @@
+/**
+ * This checkout against another build of meshgate, A/B in one run: each node (its own process, the mesh on, logging
+ * at its default level into a file) in front of the same mock, warmed up, then measured in interleaved rounds whose
+ * order alternates — CPU per request and rate over a 32-connection closed loop, and added latency at one connection
+ * (p50 against the mock answered directly, measured in the same round). What a change gained, measured where the
+ * machine's drift falls on both alike; figures from separate runs of `npm run bench` do not compare on a shared VM.
+ *
+ *   git worktree add --detach /tmp/old <commit> && ln -s "$PWD/node_modules" /tmp/old/node_modules
+ *   (cd /tmp/old && npx tsc -p tsconfig.build.json)     # the baseline's compiled build
+ *   npx tsx bench/ab.ts --baseline=/tmp/old [--quick]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closedLoop, oneConnection, sequential, type HttpTarget } from './load.js';
+import { Processes, ROOT, cpuMs, memoryMb, meshgateEntry, percentile } from './processes.js';
+
+const QUICK = process.argv.includes('--quick');
+const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+const MODEL = 'gpt-4o-mini';
+const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'benchmark hello' }] });
+
+interface Variant {
+  label: string;
+  target: HttpTarget;
+  pid: number;
+  cpu: number;
+  ok: number;
+  errors: number;
+  seconds: number;
+  added: number[];
+  idle: number;
+}
+
+const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
+
+async function main(): Promise<void> {
+  if (!BASELINE) throw new Error('usage: npx tsx bench/ab.ts --baseline=DIR [--quick] (DIR: another checkout with its build)');
+  const dir = await mkdtemp(join(tmpdir(), 'meshgate-ab-'));
+  const processes = new Processes();
+  const loadAtStart = loadavg()[0]!;
+  try {
+    const mock = await processes.mockProcess(0);
+    const direct: HttpTarget = { name: 'direct', url: mock.url, path: '/v1/chat/completions', headers: { authorization: 'Bearer test-key' } };
+    const variants: Variant[] = [];
+    for (const [index, { label, root }] of [{ label: `baseline (${BASELINE})`, root: BASELINE }, { label: `this checkout (${meshgateEntry()})`, root: ROOT }].entries()) {
+      const node = await processes.node(dir, `ab-${index}`, [
+        '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, `data-${index}`)}"`,
+        '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
+        '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.url}/v1"`, 'api_key = "test-key"', `models = ["${MODEL}"]`, 'max_concurrent = 4096',
+      ].join('\n'), { root, logFile: join(dir, `ab-${index}.log`) });
+      variants.push({ label, target: { name: label, url: node.url, path: '/v1/chat/completions', headers: {} }, pid: node.pid, cpu: 0, ok: 0, errors: 0, seconds: 0, added: [], idle: 0 });
+    }
+    for (const variant of variants) {
+      const warm = await closedLoop(variant.target, BODY, 8, QUICK ? 1000 : 3000);
+      if (warm.errors > 0 || warm.ok === 0) throw new Error(`${variant.label}: ${warm.errors} of ${warm.ok + warm.errors} warm-up requests failed`);
+    }
+    for (const variant of variants) variant.idle = await memoryMb(variant.pid, 'VmRSS');
+    const rounds = QUICK ? 4 : 10;
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+        const before = await cpuMs(variant.pid);
+        const started = performance.now();
+        const result = await closedLoop(variant.target, BODY, 32, QUICK ? 1500 : 3000);
+        variant.seconds += (performance.now() - started) / 1000;
+        variant.cpu += (await cpuMs(variant.pid)) - before;
+        variant.ok += result.ok;
+        variant.errors += result.errors;
+        const agent = oneConnection();
+        try {
+          const directTimes = await sequential(direct, BODY, QUICK ? 100 : 200, agent);
+          const agentNode = oneConnection();
+          const nodeTimes = await sequential(variant.target, BODY, QUICK ? 100 : 200, agentNode);
+          await agentNode.close();
+          variant.added.push(median(nodeTimes) - median(directTimes));
+        } finally {
+          await agent.close();
+        }
+      }
+    }
+    const lines = [`meshgate A/B, one node each (mesh on, logging into a file), same mock, ${rounds} interleaved rounds; load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`];
+    for (const v of variants) {
+      const cpuPerRequest = (v.cpu * 1000) / Math.max(1, v.ok);
+      lines.push(`  ${v.label}: CPU ${cpuPerRequest.toFixed(0)} µs per request, ${(v.ok / v.seconds).toFixed(0)} req/s at 32 connections${v.errors ? ` (${v.errors} errors)` : ''}, added p50 at 1 connection ${median(v.added).toFixed(2)} ms (median of the rounds), idle RSS after warm-up ${v.idle.toFixed(0)} MB`);
+    }
+    const [old, now] = variants.map((v) => (v.cpu * 1000) / Math.max(1, v.ok)) as [number, number];
+    lines.push(`  this checkout uses ${((now / old) * 100).toFixed(0)}% of the baseline's CPU per request`);
+    console.log(lines.join('\n'));
+  } finally {
+    processes.stopAll();
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+await main();
