@@ -2,7 +2,8 @@
  * This checkout against another build of meshgate, A/B in one run: each node (its own process, the mesh on, logging
  * at its default level into a file) in front of the same mock, warmed up, then measured in interleaved rounds whose
  * order alternates — CPU per request and rate over a 32-connection closed loop, and added latency at one connection
- * (p50 against the mock answered directly, measured in the same round). What a change gained, measured where the
+ * (p50 against the mock answered directly, measured in the same round; the CPU includes the work each node defers
+ * past its answers, waited out after each round). What a change gained, measured where the
  * machine's drift falls on both alike; figures from separate runs of `npm run bench` do not compare on a shared VM.
  *
  *   git worktree add --detach /tmp/old <commit> && ln -s "$PWD/node_modules" /tmp/old/node_modules
@@ -13,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, oneConnection, sequential, type HttpTarget } from './load.js';
-import { Processes, ROOT, cpuMs, memoryMb, meshgateEntry, percentile } from './processes.js';
+import { Processes, ROOT, cpuMs, memoryMb, meshgateEntry, percentile, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
 const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
         const started = performance.now();
         const result = await closedLoop(variant.target, BODY, 32, QUICK ? 1500 : 3000);
         variant.seconds += (performance.now() - started) / 1000;
+        await settle();
         variant.cpu += (await cpuMs(variant.pid)) - before;
         variant.ok += result.ok;
         variant.errors += result.errors;

@@ -20,6 +20,12 @@ export function percentile(sorted: number[], p: number): number {
 
 export const fmt = (n: number) => n.toFixed(3);
 
+/**
+ * Waits longer than the longest timer of work a node defers past its answers (the usage buckets' 1 s, index copies'
+ * 200 ms, log batches' 50 ms): read a node's CPU after this, so what its requests cost is not billed to the next round.
+ */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 1_200));
+
 /** Resident memory (VmRSS) or its peak so far (VmHWM) of a process, in MB. */
 export async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
