@@ -25,7 +25,7 @@ export const ACK_RETRY_DELAYS_MS = [1_000, 5_000] as const;
  */
 export class AckBatcher {
   private readonly pending = new Map<string, { acks: string[]; timer: NodeJS.Timeout }>();
-  private readonly sending = new Set<Promise<void>>();
+  /** Batches sent and not yet answered, per peer. */
   private readonly inFlight = new Map<string, Set<Promise<void>>>();
   private readonly retries = new Set<NodeJS.Timeout>();
   private closed = false;
@@ -96,12 +96,10 @@ export class AckBatcher {
         this.retries.add(timer);
       })
       .finally(() => {
-        this.sending.delete(send);
         const peer = this.inFlight.get(peerId);
         peer?.delete(send);
         if (peer?.size === 0) this.inFlight.delete(peerId);
       });
-    this.sending.add(send);
     const peer = this.inFlight.get(peerId) ?? new Set();
     peer.add(send);
     this.inFlight.set(peerId, peer);
@@ -113,6 +111,6 @@ export class AckBatcher {
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
     this.flush();
-    await Promise.allSettled([...this.sending]);
+    await Promise.allSettled([...this.inFlight.values()].flatMap((sends) => [...sends]));
   }
 }
