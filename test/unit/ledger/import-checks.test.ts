@@ -60,6 +60,24 @@ describe('receipts imported by reconciliation or gap-filling (protocol/receipts.
     expect((await client.ledger.summary())[0]!.consumed.totalMicros).toBe(0);
   });
 
+  it('sends the acknowledgements still batched for a peer before a dispute to it, so the dispute is not superseded by them', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty();
+    const honest = await forged(server, client, 1, { hash: null, total: 0 });
+    const transport = servedBy(server, client, [honest]);
+    const sent: string[] = [];
+    const recording: LedgerTransport = { request: async (peer, message) => (sent.push(message.type), transport.request(peer, message)) };
+    const acks = new AckBatcher(recording, logger, 60_000);
+    const settler = new ReceiptSettler({ transport: recording, ledger: client.ledger, logger, acks });
+    await settler.settle(server.id, 'r1', honest, { usage: USAGE, price: PRICE });
+    expect(sent).toEqual([]);
+    // The same receipt again, for another request: a replay, disputed while its acknowledgement still waits in its batch.
+    await settler.settle(server.id, 'r2', honest, { usage: USAGE, price: PRICE });
+    expect(sent).toEqual(['ack', 'dispute']);
+    await acks.close();
+    expect(sent).toEqual(['ack', 'dispute']);
+  });
+
   it('refuses a receipt priced above what its issuer advertises for the model, and takes one at or below it', async () => {
     const server = await ledgerParty();
     const client = await ledgerParty();
