@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, type HttpTarget } from './load.js';
-import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, residentBreakdown, type ResidentBreakdown } from './processes.js';
+import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, residentBreakdown, settle, type ResidentBreakdown } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
 const SIZES = (process.argv.find((a) => a.startsWith('--sizes='))?.slice(8) ?? '4,8,16').split(',').map(Number);
@@ -52,6 +52,7 @@ export async function runSemiSpaceBenchmark(): Promise<string[]> {
       for (const node of [...nodes.slice(round % nodes.length), ...nodes.slice(0, round % nodes.length)]) {
         const before = await cpuMs(node.pid);
         const result = await closedLoop(node.target, BODY, 32, QUICK ? 1500 : 3000);
+        await settle();
         node.cpu += (await cpuMs(node.pid)) - before;
         node.ok += result.ok;
         node.errors += result.errors;
