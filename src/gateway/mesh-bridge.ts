@@ -39,7 +39,7 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
     candidates: async (model, exclude, signal, accept) => {
-      const peers = await mesh.findPeersForModel(model, { exclude, signal: AbortSignal.any([signal, AbortSignal.timeout(options.lookupTimeoutMs)]) });
+      const peers = await mesh.findPeersForModel(model, { exclude, signal, timeoutMs: options.lookupTimeoutMs });
       return peers.map((p) => p.peerId).filter((peerId) => accept?.(peerId) ?? true);
     },
     prices: (model) => mesh.peerPrices(model),

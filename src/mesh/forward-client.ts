@@ -95,21 +95,26 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   if (!options.isAllowed(peerId)) throw new MeshError('not_allowed', `peer ${peerId} is not on allow_peers`, { beforeFirstByte: true });
   if (frame.visited.includes(peerId)) throw new MeshError('cycle', `request already visited peer ${peerId}`, { beforeFirstByte: true });
   signal.throwIfAborted();
-  const deadline = AbortSignal.timeout(Math.max(1, frame.deadline - Date.now()));
-  const combined = AbortSignal.any([signal, deadline]);
+  // The caller's signal and the frame's deadline as one signal. The deadline is a timer cleared once the request is
+  // over: an AbortSignal.timeout would fire (and dispatch its abort) at the deadline of every request ever forwarded.
+  const deadline = new AbortController();
+  const deadlineTimer = setTimeout(() => deadline.abort(new DeadlineError()), Math.max(1, frame.deadline - Date.now()));
+  deadlineTimer.unref();
+  const combined = AbortSignal.any([signal, deadline.signal]);
   const measurement = options.scores.begin(peerId);
 
   const failBeforeHead = (code: MeshErrorCode, message: string, cause?: unknown): MeshError => {
     if (signal.aborted) measurement.cancelled();
     else measurement.failed();
-    return new MeshError(deadline.aborted ? 'timeout' : code, message, { beforeFirstByte: true, cause });
+    return new MeshError(deadline.signal.aborted ? 'timeout' : code, message, { beforeFirstByte: true, cause });
   };
 
   const request = encodeRequestPayload(frame);
   let channel: ForwardChannel;
   try {
-    channel = await options.channels.open(peerId, request.byteLength, AbortSignal.any([combined, AbortSignal.timeout(options.dialTimeoutMs)]));
+    channel = await options.channels.open(peerId, request.byteLength, combined, options.dialTimeoutMs);
   } catch (err) {
+    clearTimeout(deadlineTimer);
     if (signal.aborted) {
       measurement.cancelled();
       throw signal.reason;
@@ -117,9 +122,10 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     throw failBeforeHead('peer_unreachable', `cannot open a forward stream to ${peerId}`, err);
   }
 
-  const onAbort = () => channel.abort(deadline.aborted ? new DeadlineError() : new Error('forward cancelled'));
+  const onAbort = () => channel.abort(deadline.signal.aborted ? new DeadlineError() : new Error('forward cancelled'));
   combined.addEventListener('abort', onAbort, { once: true });
   const release = () => {
+    clearTimeout(deadlineTimer);
     combined.removeEventListener('abort', onAbort);
     channel.release();
   };
@@ -167,7 +173,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
       measurement.cancelled();
       throw signal.reason;
     }
-    if (headTimer.signal.aborted && !deadline.aborted) {
+    if (headTimer.signal.aborted && !deadline.signal.aborted) {
       measurement.failed();
       throw new MeshError('timeout', `peer ${peerId} sent no head within ${options.headTimeoutMs} ms`, { beforeFirstByte: true, cause: err });
     }
@@ -212,7 +218,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
       else measurement.failed();
       const error = aborted
         ? signal.reason
-        : new MeshError(deadline.aborted ? 'timeout' : 'stream_reset', `stream from peer ${peerId} broke mid-response`, { beforeFirstByte: !delivered, cause: err });
+        : new MeshError(deadline.signal.aborted ? 'timeout' : 'stream_reset', `stream from peer ${peerId} broke mid-response`, { beforeFirstByte: !delivered, cause: err });
       rejectTrailer(error);
       throw error;
     } finally {
