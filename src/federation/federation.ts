@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminKey, CredentialResolver, IssuerQuota, Principal, QuotaAdmission } from '../auth/index.js';
-import { LedgerMessageRate, type Measured } from '../ledger/index.js';
+import { PerPeerRate } from '../core/index.js';
+import type { Measured } from '../ledger/index.js';
 import type { QuotaCounters } from '../policy/index.js';
 import type { FederationConfig } from './federation-config.js';
 import { FederatedTokenResolver } from './federated-token-resolver.js';
@@ -118,7 +119,7 @@ export class Federation {
       onEvent: (outcome) => this.options.onEvent?.('issuing', outcome),
       logger: this.options.logger, now: this.#now,
     });
-    const rate = new LedgerMessageRate(this.options.config.reserve_messages_per_second, this.#now);
+    const rate = new PerPeerRate(this.options.config.reserve_messages_per_second, this.#now);
     await mesh.handleMessages(
       RESERVE_PROTOCOL, this.#server.handle,
       (peerId) => (rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} reservation messages per second from this peer; try again later`),

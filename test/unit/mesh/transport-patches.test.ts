@@ -62,7 +62,7 @@ describe('tcp: one write per message (patches/@libp2p+tcp)', () => {
     };
     const received: Buffer[] = [];
     // The test ends by aborting (a TCP reset): the server side sees ECONNRESET.
-    const server = createServer((socket) => socket.on('data', (chunk) => received.push(chunk)).on('error', () => {}));
+    const server = createServer((socket) => socket.on('data', (chunk: Buffer) => received.push(chunk)).on('error', () => {}));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as { port: number };
