@@ -364,7 +364,7 @@ export class Pipeline {
     const viaMesh = async () => {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model))
+      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model), canonical)
         .catch((err: unknown) => {
           throw targets.length === 0 ? noPeerEither(plan, meshTarget!, err) : err;
         });
