@@ -1,3 +1,4 @@
+import { isJsonObject as isObject, isText, isUint, onlyKeys } from '../core/index.js';
 import type { ReceiptPayload } from './receipt.js';
 
 /**
@@ -8,27 +9,8 @@ import type { ReceiptPayload } from './receipt.js';
  * payload the schema refuses.
  */
 
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUint = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-
-/** zod measures a string's length in code points; one of at most `max` UTF-16 units always fits. */
-function isText(value: unknown, max = Infinity): value is string {
-  if (typeof value !== 'string' || value.length === 0) return false;
-  if (value.length <= max) return true;
-  let points = 0;
-  for (const _ of value) if (++points > max) return false;
-  return true;
-}
-
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['v', 'iss', 'sub', 'ch', 'seq', 'rid', 'model', 'usage', 'price', 'cost', 'total', 'prev', 'iat']);
 const AMOUNT_KEYS: ReadonlySet<string> = new Set(['input', 'output', 'cached']);
-
-function onlyKeys(value: Json, allowed: ReadonlySet<string>): boolean {
-  for (const key in value) if (!allowed.has(key)) return false;
-  return true;
-}
 
 /** `{ input, output, cached }`, each a safe unsigned integer, nothing else. */
 function amounts(value: unknown): ReceiptPayload['usage'] | undefined {
@@ -40,7 +22,7 @@ function amounts(value: unknown): ReceiptPayload['usage'] | undefined {
 export function decodeReceiptPayload(value: unknown): ReceiptPayload | undefined {
   if (!isObject(value) || !onlyKeys(value, PAYLOAD_KEYS)) return undefined;
   const { v, iss, sub, ch, seq, rid, model, cost, total, prev, iat } = value;
-  if (v !== 1 || !isText(iss) || !isText(sub) || !isText(ch) || !Number.isSafeInteger(seq) || (seq as number) < 1 || !isText(rid, 200) || !isText(model, 200)) return undefined;
+  if (v !== 1 || !isText(iss, 1, Infinity) || !isText(sub, 1, Infinity) || !isText(ch, 1, Infinity) || !Number.isSafeInteger(seq) || (seq as number) < 1 || !isText(rid, 1, 200) || !isText(model, 1, 200)) return undefined;
   const usage = amounts(value.usage);
   // `input` includes `cached` (receipt.ts, receiptPayloadSchema).
   if (!usage || usage.cached > usage.input) return undefined;

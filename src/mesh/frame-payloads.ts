@@ -1,4 +1,4 @@
-import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
+import { OPERATIONS, WIRE_FORMATS, isJsonObject as isObject, isText, isUint, onlyKeys } from '../core/index.js';
 import type { ForwardHead, ForwardRequestFrame, ForwardTrailer } from './forward-frames.js';
 
 /**
@@ -8,27 +8,6 @@ import type { ForwardHead, ForwardRequestFrame, ForwardTrailer } from './forward
  * a test runs both over the same valid and invalid payloads). A general schema walk costs several times these few
  * comparisons, on each of the two nodes, per request. Each returns undefined for a payload its schema refuses.
  */
-
-type Json = Record<string, unknown>;
-
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
-const isUint = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
-
-/** zod measures a string's length in code points; one of at most `max` UTF-16 units always fits. */
-function fitsIn(value: string, max: number): boolean {
-  if (value.length <= max) return true;
-  let points = 0;
-  for (const _ of value) if (++points > max) return false;
-  return true;
-}
-
-const isText = (value: unknown, min: number, max: number): value is string => typeof value === 'string' && value.length >= min && fitsIn(value, max);
-
-/** Every own key of `value` is one of `allowed` (a strict schema refuses any other). */
-function onlyKeys(value: Json, allowed: ReadonlySet<string>): boolean {
-  for (const key in value) if (!allowed.has(key)) return false;
-  return true;
-}
 
 const FORMATS: ReadonlySet<unknown> = new Set(WIRE_FORMATS);
 const OPERATION_NAMES: ReadonlySet<unknown> = new Set(OPERATIONS);
