@@ -84,6 +84,7 @@ export class Federation {
   #server: ReservationServer | undefined;
   #record: { jws: string; refreshAt: number } | undefined;
   #adminKey: AdminKey | undefined;
+  #access: { resolver: CredentialResolver; quota: IssuerQuota } | undefined;
 
   constructor(private readonly options: FederationOptions) {
     this.#now = options.now ?? Date.now;
@@ -96,7 +97,7 @@ export class Federation {
     const { config, clockSkewSeconds, logger } = this.options;
     this.#adminKey = adminKey;
     const retryAfterSeconds = config.retry_after_seconds;
-    return {
+    this.#access = {
       resolver: new FederatedTokenResolver({
         ownGatewayId: adminKey.gatewayId, trusted: this.trusted, directory: this.directory, credentials: this.#credentials, clockSkewSeconds, retryAfterSeconds, now: this.#now,
       }),
@@ -106,7 +107,16 @@ export class Federation {
         ...(config.offline_budget > 0 ? { offline: { requestsPerHour: config.offline_budget, counters } } : {}),
       }),
     };
+    return this.#access;
   };
+
+  /**
+   * The resolver and issuer quota `accessHooks` built for this node's access control (undefined before): a node's
+   * worker processes (`server.workers`) resolve and reserve trusted gateways' tokens through them, at the primary.
+   */
+  get access(): { resolver: CredentialResolver; quota: IssuerQuota } | undefined {
+    return this.#access;
+  }
 
   /** Connects to the mesh: reads gateway records from it, answers reservations for this gateway's tokens. */
   async attach(parts: FederationAttachment): Promise<void> {
