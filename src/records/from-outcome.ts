@@ -10,6 +10,19 @@ export interface RecordPricing {
   providerType?: ProviderType;
   /** Country of a client address (the node's country database); absent → records carry no country. */
   countryOf?: (ip: string) => string | undefined;
+  /** What the record says of the client address (`recordedClient`), given instead of working it out again. */
+  client?: RecordedClient;
+}
+
+/** The client address as a record holds it: its quota bucket (an IPv6 address's /64) and its country. */
+export interface RecordedClient {
+  ip: string;
+  bucket: string;
+  country: string | null;
+}
+
+export function recordedClient(ip: string, countryOf?: (ip: string) => string | undefined): RecordedClient {
+  return { ip, bucket: ipQuotaBucket(ip), country: countryOf?.(ip) ?? null };
 }
 
 /** The usage record of a finished request, priced for the model that served it. */
@@ -17,6 +30,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
   const usage = outcome.usage;
   const cost = costOfOutcome(outcome, pricing);
   const servedBy = outcome.cache === 'hit' ? 'cache' : outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
+  const client = !outcome.ip ? undefined : pricing.client?.ip === outcome.ip ? pricing.client : recordedClient(outcome.ip, pricing.countryOf);
   return {
     id: outcome.requestId,
     time: outcome.receivedAt,
@@ -57,8 +71,8 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     profile: outcome.profile ?? null,
     findings: outcome.findings.map((f) => ({ type: f.type, location: f.location, action: f.action })),
     client_aborted: outcome.clientAborted ?? false,
-    client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,
-    country: (outcome.ip ? pricing.countryOf?.(outcome.ip) : undefined) ?? null,
+    client_ip: client?.bucket ?? null,
+    country: client?.country ?? null,
   };
 }
 
