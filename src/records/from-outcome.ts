@@ -2,7 +2,8 @@ import type { Outcome } from '../pipeline/types.js';
 import { ipQuotaBucket } from '../policy/index.js';
 import type { ProviderType } from '../core-config/index.js';
 import type { CostResult, PriceBook } from '../pricing/index.js';
-import type { UsageRecord } from './usage-record.js';
+import type { AttemptRecord } from '../router/failover.js';
+import type { AttemptEntry, UsageRecord } from './usage-record.js';
 
 export interface RecordPricing {
   priceBook: PriceBook;
@@ -42,15 +43,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     requested_model: outcome.requestedModel,
     model: outcome.model ?? null,
     provider: outcome.peer ? null : outcome.provider ?? null,
-    attempts: outcome.attempts.map((attempt) => ({
-      target: attempt.target,
-      ok: attempt.ok,
-      ...(attempt.status !== undefined ? { status: attempt.status } : {}),
-      ...(attempt.code !== undefined ? { code: attempt.code } : {}),
-      ...(attempt.error !== undefined ? { error: attempt.error } : {}),
-      duration_ms: attempt.durationMs,
-      ...(attempt.keys ? { keys: attempt.keys } : {}),
-    })),
+    attempts: outcome.attempts.map(attemptEntry),
     failovers: countFailovers(outcome.attempts.map((attempt) => attempt.target)),
     status: outcome.status,
     error_type: outcome.errorType ?? null,
@@ -74,6 +67,17 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     client_ip: client?.bucket ?? null,
     country: client?.country ?? null,
   };
+}
+
+/** One attempt as the record holds it, built key by key in the record's order (no spread per optional key). */
+function attemptEntry(attempt: AttemptRecord): AttemptEntry {
+  const entry = { target: attempt.target, ok: attempt.ok } as AttemptEntry;
+  if (attempt.status !== undefined) entry.status = attempt.status;
+  if (attempt.code !== undefined) entry.code = attempt.code;
+  if (attempt.error !== undefined) entry.error = attempt.error;
+  entry.duration_ms = attempt.durationMs;
+  if (attempt.keys) entry.keys = attempt.keys;
+  return entry;
 }
 
 /** A failover is a move from one target to a different one; retries on the same target are not failovers. */
