@@ -193,12 +193,7 @@ export class Pipeline {
         if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
       hooks.onFinish?.(outcome);
-      void Promise.resolve()
-        // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
-        .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
-        .then(() => this.deps.onComplete?.(outcome))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'completion handling failed'));
+      void this.settle(outcome, admission);
     };
 
     try {
@@ -255,6 +250,25 @@ export class Pipeline {
     } catch (err) {
       finish(err);
       throw err;
+    }
+  }
+
+  /**
+   * After a request finished (in a later microtask, never inside `handle`): its quota settled — anything the upstream
+   * produced is charged, also when a stream broke mid-way; nothing produced is released — then `onComplete`. One
+   * async frame instead of a chain of promises and closures per request; a failure of either is logged, never thrown.
+   */
+  private async settle(outcome: Outcome, admission: Admission | undefined): Promise<void> {
+    await undefined;
+    try {
+      await (outcome.usage ? admission?.settle(outcome) : admission?.release());
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'quota settlement failed');
+    }
+    try {
+      await this.deps.onComplete?.(outcome);
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'completion handling failed');
     }
   }
 
