@@ -161,13 +161,14 @@ export class RollupIndex {
   }
 
   /**
-   * The operations a batch of records adds (its journal entry), after reading the buckets they count into; `commit`
-   * once the batch is on disk counts them in memory (a refused batch counts nothing, so its retry counts once).
+   * The operations a batch of records adds (its journal entry: their keys, `recordKeys` when the caller has them), after
+   * reading the buckets they count into; `commit` once the batch is on disk counts them in memory (a refused batch
+   * counts nothing, so its retry counts once).
    */
-  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void }> {
+  async operationsFor(records: UsageRecord[], recordKeys = records.map((record) => recordKey(record.time, record.id))): Promise<{ operations: RollupOperation[]; commit: () => void }> {
     await this.#load(this.#bucketKeysOf(records).keys());
     const key = `${JOURNAL}${String(this.#seq++).padStart(JOURNAL_DIGITS, '0')}`;
-    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: records.map((record) => recordKey(record.time, record.id)) }];
+    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: recordKeys }];
     const commit = () => {
       this.#count(records);
       this.#journal.push(key);
