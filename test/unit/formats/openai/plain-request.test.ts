@@ -39,6 +39,10 @@ function holdsAgainstSchema(body: unknown): boolean {
 }
 
 describe('isPlainChatRequest', () => {
+  it('is tried against every field the schema declares (a field added to the schema must be added here)', () => {
+    expect(Object.keys(openaiChatRequestSchema.shape).filter((key) => !FIELDS.includes(key))).toEqual([]);
+  });
+
   it('takes the common plain request (the SDKs\' and the bench\'s) and reads it as the schema would', () => {
     expect(holdsAgainstSchema(base)).toBe(true);
     const full = { ...base, stream: false, max_tokens: 16, temperature: 0.2, top_p: 1, stop: ['\n'], seed: 7, presence_penalty: 0, frequency_penalty: -0.5, n: 1, user: 'u', parallel_tool_calls: true, logprobs: true };
