@@ -2,12 +2,14 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { YamuxStream } from '@chainsafe/libp2p-yamux/stream';
 import { logger } from '@libp2p/logger';
+import { LengthPrefixedDecoder } from '@libp2p/utils';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The two transport fixes applied to libp2p packages at install (patch-package, patches/): each one would cost a
- * system call and a wake-up of the peer per message or frame on every forwarded request. These tests run the
+ * The transport fixes applied to libp2p packages at install (patch-package, patches/): the first two would each cost
+ * a system call and a wake-up of the peer per message or frame on every forwarded request, the third an exception
+ * thrown and caught per message received. These tests run the
  * patched classes themselves, so they fail when a package upgrade drops a patch (patch-package also fails the
  * install when one no longer applies).
  */
@@ -87,5 +89,31 @@ describe('tcp: one write per message (patches/@libp2p+tcp)', () => {
       socket.destroy();
       server.close();
     }
+  });
+});
+
+describe('length-prefixed decoding (patches/@libp2p+utils)', () => {
+  it('asks for a length only where bytes are left: none thrown and caught at the end of every message', () => {
+    let asked = 0;
+    let thrown = 0;
+    // Noise's decoder: a 2-byte big-endian length, RangeError when fewer than 2 bytes are there.
+    const decoder = new LengthPrefixedDecoder({
+      lengthDecoder: (buf: Uint8ArrayList) => {
+        asked++;
+        if (buf.byteLength < 2) {
+          thrown++;
+          throw new RangeError('need 2 bytes');
+        }
+        return buf.getUint16(0);
+      },
+      encodingLength: () => 2,
+    });
+    const message = (n: number) => Uint8Array.of(0, n, ...new Uint8Array(n).fill(n));
+    // Two whole messages in one chunk, then one split across two chunks.
+    expect([...decoder.decode(Uint8Array.of(...message(3), ...message(4)))].map((m) => m.byteLength)).toEqual([3, 4]);
+    expect([...decoder.decode(message(5).subarray(0, 1))]).toEqual([]);
+    expect([...decoder.decode(message(5).subarray(1))].map((m) => m.byteLength)).toEqual([5]);
+    // Unpatched: each decode call also asked with an empty buffer at its end (3 more asks, 3 more throws).
+    expect({ asked, thrown }).toEqual({ asked: 4, thrown: 1 });
   });
 });
