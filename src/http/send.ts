@@ -29,7 +29,9 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   reply.hijack();
   const raw = reply.raw;
   const events = body.events;
-  // Events written so far (a chunk may hold several): the count is the next sequence number.
+  // Events written so far (a chunk may hold several): the count is the next sequence number of a Responses stream's
+  // error event — the only format whose events are numbered, so the only one whose chunks are counted.
+  const numbered = format === 'responses';
   let written = 0;
   try {
     // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
@@ -37,7 +39,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
     for await (const chunk of events) {
       if (raw.destroyed) break;
-      written += sseEventCount(chunk);
+      if (numbered) written += sseEventCount(chunk);
       if (!raw.write(chunk)) {
         await new Promise<void>((resolve) => {
           const done = () => {
