@@ -37,10 +37,19 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
     // in one write — one system call and one packet fewer before the first token.
     raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
+    let first = true;
     for await (const chunk of events) {
       if (raw.destroyed) break;
       if (numbered) written += sseEventCount(chunk);
-      if (!raw.write(chunk)) {
+      const flowing = raw.write(chunk);
+      if (first) {
+        first = false;
+        // node:http sends what was written in a tick on the next process.nextTick, after every microtask queued by
+        // then: had the upstream sent more (a short answer, a replay), the rest of the stream and the request's
+        // settlement (meter, slots, records) would all run before the first token left. It leaves now.
+        await flushed();
+      }
+      if (!flowing) {
         await new Promise<void>((resolve) => {
           const done = () => {
             raw.off('drain', done);
@@ -66,4 +75,9 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     await events.return(undefined);
     if (!raw.destroyed) raw.end();
   }
+}
+
+/** Resolves after the process.nextTick that node:http queued to send a response's writes of this tick. */
+function flushed(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }
