@@ -69,6 +69,7 @@ export async function startPrimary(config: Config, count: number, options: { log
       },
       expectRecord: (requestId) => node.recorder.expect(requestId),
       peerId: node.mesh?.peerId,
+      federation: node.federation?.access,
       cache: node.cache?.backend,
       quality: node.signals.aggregate,
       logger,

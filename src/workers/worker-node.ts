@@ -20,7 +20,7 @@ import type { IpcChannel } from './ipc-channel.js';
 import { peerForwarderViaPrimary } from './peer-bridge.js';
 import { PrimaryRecordSink } from './record-sink.js';
 import { primaryForwarder } from './request-forwarder.js';
-import { cacheViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
+import { cacheViaPrimary, federationViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
 import { ResponseCache } from '../cache/index.js';
 
 /**
@@ -60,6 +60,7 @@ export class WorkerNode {
       dataDir: config.storage.dir,
       trustProxy: config.server.trust_proxy,
       peerLimits: config.mesh.peer_limits,
+      ...(hello.federation ? { federation: federationViaPrimary(channel) } : {}),
     });
     const outcomes = new OutcomeListeners(logger);
     outcomes.add((outcome) => logOutcome(logger, outcome));
