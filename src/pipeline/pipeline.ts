@@ -193,12 +193,7 @@ export class Pipeline {
         if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
       hooks.onFinish?.(outcome);
-      void Promise.resolve()
-        // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
-        .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
-        .then(() => this.deps.onComplete?.(outcome))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'completion handling failed'));
+      void this.settle(outcome, admission);
     };
 
     try {
@@ -218,22 +213,24 @@ export class Pipeline {
       const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
+      // Built by assignment, in this order (the order the client sees them), not by spreading optional parts.
       const headers: Record<string, string> = {
         'content-type': prepared.contentType,
         'x-request-id': req.id,
         'x-meshgate-provider': target,
         'x-meshgate-attempts': String(attempts.length),
-        ...(admission?.headers ?? {}),
-        ...(prepared.warnings.length ? { 'x-meshgate-warnings': warningsHeader(prepared.warnings) } : {}),
-        ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
-        ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
-        // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
-        // client of another gateway's token sees who answered).
-        ...(outcome.peer ?? this.deps.peers?.selfId ? { 'x-meshgate-served-by': (outcome.peer ?? this.deps.peers?.selfId)! } : {}),
-        ...(plan?.profile ? { 'x-meshgate-profile': plan?.profile } : {}),
-        ...(plan && plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
-        ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),
       };
+      if (admission) Object.assign(headers, admission.headers);
+      if (prepared.warnings.length) headers['x-meshgate-warnings'] = warningsHeader(prepared.warnings);
+      if (sanitized?.header) headers['x-meshgate-sanitized'] = sanitized.header;
+      if (estimated) headers['x-meshgate-estimated'] = 'true';
+      // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
+      // client of another gateway's token sees who answered).
+      const servedBy = outcome.peer ?? this.deps.peers?.selfId;
+      if (servedBy) headers['x-meshgate-served-by'] = servedBy;
+      if (plan?.profile) headers['x-meshgate-profile'] = plan.profile;
+      if (plan && plan.strategy !== 'ordered') headers['x-meshgate-strategy'] = plan.strategy;
+      if (outcome.cache) headers['x-meshgate-cache'] = outcome.cache;
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
         finish();
@@ -253,6 +250,25 @@ export class Pipeline {
     } catch (err) {
       finish(err);
       throw err;
+    }
+  }
+
+  /**
+   * After a request finished (in a later microtask, never inside `handle`): its quota settled — anything the upstream
+   * produced is charged, also when a stream broke mid-way; nothing produced is released — then `onComplete`. One
+   * async frame instead of a chain of promises and closures per request; a failure of either is logged, never thrown.
+   */
+  private async settle(outcome: Outcome, admission: Admission | undefined): Promise<void> {
+    await undefined;
+    try {
+      await (outcome.usage ? admission?.settle(outcome) : admission?.release());
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'quota settlement failed');
+    }
+    try {
+      await this.deps.onComplete?.(outcome);
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'completion handling failed');
     }
   }
 
@@ -381,7 +397,12 @@ export class Pipeline {
         return await viaMesh();
       } catch (err) {
         localError = toGatewayError(err);
-        if (req.signal.aborted || !answerableElsewhere(localError) || targets.length === 0) throw localError;
+        // No reachable peer serves the model: this node's own targets still do (ranked after the mesh because their
+        // circuits are open, or dearer under `cheapest`), and their answer — a 503 with Retry-After for an open
+        // circuit, or the panic attempt — is the request's, not a 404 saying the model is served nowhere.
+        const noPeer = localError.code === 'model_not_found';
+        if (req.signal.aborted || targets.length === 0 || !(noPeer || answerableElsewhere(localError))) throw localError;
+        if (noPeer) localError = undefined;
       }
     }
     const runPlan = (list: ProviderTarget[]) => runFailover(list, async (target) => {

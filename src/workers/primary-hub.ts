@@ -5,6 +5,8 @@ import { unauthorized } from '../errors/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import { usageRecordSchema, type UsageRecord } from '../records/index.js';
+import type { CircuitBreakerOptions } from '../router/circuit-breaker.js';
+import type { CircuitEvent, CircuitStateStore, SharedCircuit } from '../router/shared-circuit-breaker.js';
 import type { QualityAggregate, QualitySignal } from '../signals/index.js';
 import { RevokedDuringReserveError, type StateBackend, type StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
@@ -30,6 +32,8 @@ export interface PrimaryParts {
    * reservations at their issuers, which need the mesh only this process runs — workers resolve and reserve here.
    */
   federation?: { resolver: CredentialResolver; quota: IssuerQuota };
+  /** The node's shared circuit breakers (Redis's, else the primary's memory): every worker's breakers read and report here. */
+  circuits?: CircuitStateStore;
   logger: Logger;
 }
 
@@ -65,6 +69,8 @@ export class PrimaryHub {
       // Each signal as it is added or replaced, so every worker's routing scores what the primary's does.
       ...(parts.quality ? [parts.quality.onChange((signal: QualitySignal, sign) => this.broadcast('quality.change', { signal, sign }))] : []),
     ];
+    // A circuit some process changed: every worker reads it again (as replicas do on Redis's announcement).
+    parts.circuits?.onChange((provider) => this.broadcast('circuits.change', provider));
   }
 
   get stateKind(): StateBackendKind {
@@ -78,6 +84,7 @@ export class PrimaryHub {
     const { counters, tokens, state } = this.parts;
     channel.handle('hello', (): WorkerHello => ({
       stateKind: this.stateKind, tokens: tokens.list(), quality: this.parts.quality?.snapshot() ?? [], peerId: this.parts.peerId, federation: this.parts.federation !== undefined,
+      sharedCircuits: this.parts.circuits !== undefined,
     }));
     channel.handle('quota.reserve', async ({ charges, options }: { charges: QuotaCharge[]; options?: QuotaReserveOptions }): Promise<ReservedAtPrimary> => {
       // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
@@ -99,6 +106,13 @@ export class PrimaryHub {
     channel.handle('revoke', async ({ tokenId, at, until }: { tokenId: string; at: number; until: number | null }) => state?.revocations.revoke(tokenId, at, until));
     channel.handle('tokens.learn', (record: TokenRecord) => tokens.learn(record));
     if (this.parts.federation) this.#serveFederation(worker, this.parts.federation);
+    const { circuits } = this.parts;
+    if (circuits) {
+      channel.handle('circuits.apply', ({ provider, event, options }: { provider: string; event: CircuitEvent; options: CircuitBreakerOptions }) => circuits.apply(provider, event, options));
+      channel.handle('circuits.read', async ({ providers, options }: { providers: string[]; options: CircuitBreakerOptions }): Promise<Array<[string, SharedCircuit]>> => [
+        ...(await circuits.read(providers, options)),
+      ]);
+    }
     const { cache } = this.parts;
     if (cache) {
       channel.handle('cache.get', (key: string) => cache.get(key));

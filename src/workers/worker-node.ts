@@ -20,7 +20,8 @@ import type { IpcChannel } from './ipc-channel.js';
 import { peerForwarderViaPrimary } from './peer-bridge.js';
 import { PrimaryRecordSink } from './record-sink.js';
 import { primaryForwarder } from './request-forwarder.js';
-import { cacheViaPrimary, federationViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
+import { cacheViaPrimary, circuitsViaPrimary, federationViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
+import { SharedCircuits } from '../router/shared-circuit-breaker.js';
 import { ResponseCache } from '../cache/index.js';
 
 /**
@@ -37,6 +38,7 @@ export class WorkerNode {
     private readonly parts: {
       config: Config; logger: Logger; app: FastifyInstance; providers: Provider[]; catalog: ModelCatalog; recorder: OutcomeRecorder;
       sink: PrimaryRecordSink; cache?: ResponseCache; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics;
+      circuits?: SharedCircuits;
     },
   ) {}
 
@@ -49,7 +51,8 @@ export class WorkerNode {
     const catalog = new ModelCatalog(providers, logger);
     const metrics = createMetrics({ isKnownModel: (model) => router.knows(model) || catalog.resolve(model).length > 0 });
     channel.handle('metrics', () => metrics.snapshot());
-    const breakers = new Map(providers.map((p) => [p.id, circuitBreaker(config, p.id, logger, metrics)]));
+    const circuits = hello.sharedCircuits ? new SharedCircuits({ store: circuitsViaPrimary(channel), refreshMs: config.state.circuit_refresh_ms, logger }) : undefined;
+    const breakers = new Map(providers.map((p) => [p.id, circuitBreaker(config, p.id, logger, metrics, circuits)]));
     const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
     const state = new PrimaryState(channel, hello.stateKind);
     const access = await createAccessControl({
@@ -120,7 +123,7 @@ export class WorkerNode {
     const address = await app.listen({ host: config.server.host, port: config.server.port });
     const { port } = new URL(address);
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics });
+    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics, circuits });
   }
 
   /** Stops accepting, finishes what is in flight (up to the grace period), then hands the last records and settlements to the primary. */
@@ -143,6 +146,7 @@ export class WorkerNode {
     this.parts.forwarder.close();
     await Promise.all(this.parts.providers.map((p) => p.close()));
     await this.parts.cache?.close();
+    await this.parts.circuits?.close();
     await this.parts.recorder.drain();
     await this.parts.sink.flush();
     await this.parts.access.close();

@@ -1,6 +1,7 @@
 import type { AdminKey, CredentialResolver, FederatedPrincipal, IssuerQuota, Reservation, TokenChange, TokenRecord } from '../auth/index.js';
 import { TOKEN_PREFIX, TokenRegistry, splitAccessToken } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
+import type { CircuitStateStore, SharedCircuit } from '../router/shared-circuit-breaker.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import { QualityAggregate, type QualitySignal, type QualitySnapshot, type SignalsConfig } from '../signals/index.js';
 import type { StateBackend, StateBackendKind } from '../state/index.js';
@@ -17,6 +18,8 @@ export interface WorkerHello {
   peerId?: string;
   /** Whether the primary serves federated access (trusted gateways' tokens): workers then resolve and reserve there. */
   federation: boolean;
+  /** Whether the primary keeps the node's shared circuit breakers: workers then report and read theirs there. */
+  sharedCircuits: boolean;
 }
 
 /** A reservation at a trusted gateway's issuer as the primary returns it: its handle, and the issuer's headers. */
@@ -151,5 +154,20 @@ export function federationViaPrimary(channel: IpcChannel): (parts: { adminKey: A
       },
     };
     return { resolver, quota };
+  };
+}
+
+/**
+ * The node's shared circuit breakers as a worker reaches them: each event and read is a call to the primary, which
+ * keeps them (in its memory, or in Redis) and tells every worker of a change — a circuit opened by failures at one
+ * worker is open at all of them, and one probe at a time goes out for the node.
+ */
+export function circuitsViaPrimary(channel: IpcChannel): CircuitStateStore {
+  return {
+    apply: (provider, event, options) => channel.call('circuits.apply', { provider, event, options }),
+    read: async (providers, options) => new Map(await channel.call<Array<[string, SharedCircuit]>>('circuits.read', { providers, options })),
+    onChange: (listener) => channel.on<string>('circuits.change', listener),
+    // The store is the primary's to close.
+    close: async () => undefined,
   };
 }
