@@ -15,31 +15,57 @@ export async function* parseSSE(source: AsyncIterable<Uint8Array | string>): Asy
 }
 
 /**
- * As `parseSSE`, but the messages completed by one chunk of the source come together: what arrived in one read can
- * leave in one write (a pass-through stream), while messages that arrived apart stay apart — the gaps between them
- * are the model's, not the gateway's to close. Never yields an empty batch.
+ * An SSE decoder fed the stream's pieces as they come: each `push` gives the messages that piece completed (possibly
+ * none), `end` those the stream's end completes. For a reader that already loops over the source (a pass-through
+ * stream), this is the parsing without a generator of its own between it and the source.
  */
-export async function* parseSSEBatches(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<SSEMessage[]> {
-  const decoder = new TextDecoder();
-  let pending: SSEMessage[] = [];
-  let tooLarge = false;
-  const parser = createParser({
-    onEvent: (message) => pending.push(message),
-    onError: (error) => void (error.type === 'max-buffer-size-exceeded' && (tooLarge = true)),
+export class SSEDecoder {
+  private readonly decoder = new TextDecoder();
+  private pending: SSEMessage[] = [];
+  private tooLarge = false;
+  private readonly parser = createParser({
+    onEvent: (message) => this.pending.push(message),
+    onError: (error) => void (error.type === 'max-buffer-size-exceeded' && (this.tooLarge = true)),
     maxBufferSize: MAX_SSE_EVENT_BYTES,
   });
-  for await (const chunk of source) {
-    parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-    if (tooLarge) throw new Error(`an event in the stream is larger than ${MAX_SSE_EVENT_BYTES / 1024 / 1024} MiB (or never ends)`);
-    if (pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      yield batch;
-    }
+
+  /** The messages `chunk` completed, in order; throws on an event larger than `MAX_SSE_EVENT_BYTES`. */
+  push(chunk: Uint8Array | string): readonly SSEMessage[] {
+    this.parser.feed(typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true }));
+    if (this.tooLarge) throw new Error(`an event in the stream is larger than ${MAX_SSE_EVENT_BYTES / 1024 / 1024} MiB (or never ends)`);
+    return this.take();
   }
-  parser.feed(decoder.decode());
-  parser.reset({ consume: true });
-  if (pending.length > 0) yield pending;
+
+  /** The messages the end of the stream completes (an event without its blank line is dropped, as EventSource does). */
+  end(): readonly SSEMessage[] {
+    this.parser.feed(this.decoder.decode());
+    this.parser.reset({ consume: true });
+    return this.take();
+  }
+
+  private take(): readonly SSEMessage[] {
+    if (this.pending.length === 0) return NONE;
+    const batch = this.pending;
+    this.pending = [];
+    return batch;
+  }
+}
+
+const NONE: readonly SSEMessage[] = Object.freeze([]);
+
+/**
+ * As `parseSSE`, but the messages completed by one chunk of the source come together: what arrived in one read can
+ * leave in one write, while messages that arrived apart stay apart — the gaps between them are the model's, not the
+ * gateway's to close. Never yields an empty batch.
+ */
+export async function* parseSSEBatches(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<readonly SSEMessage[]> {
+  const decoder = new SSEDecoder();
+  for await (const chunk of source) {
+    const batch = decoder.push(chunk);
+    if (batch.length > 0) yield batch;
+  }
+  const last = decoder.end();
+  if (last.length > 0) yield last;
 }
 
 /** Encodes one SSE message. `data` is serialised as JSON unless it is already a string. */

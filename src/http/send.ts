@@ -26,16 +26,27 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   reply.hijack();
   const raw = reply.raw;
   const events = body.events;
-  // Events written so far (a chunk may hold several): the count is the next sequence number.
+  // Events written so far (a chunk may hold several): the count is the next sequence number of a Responses stream's
+  // error event — the only format whose events are numbered, so the only one whose chunks are counted.
+  const numbered = format === 'responses';
   let written = 0;
   try {
     // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
     // in one write — one system call and one packet fewer before the first token.
     raw.writeHead(response.status, responseHead(reply, response, extraHeaders, { connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' }));
+    let first = true;
     for await (const chunk of events) {
       if (raw.destroyed) break;
-      written += sseEventCount(chunk);
-      if (!raw.write(chunk)) {
+      if (numbered) written += sseEventCount(chunk);
+      const flowing = raw.write(chunk);
+      if (first) {
+        first = false;
+        // node:http sends what was written in a tick on the next process.nextTick, after every microtask queued by
+        // then: had the upstream sent more (a short answer, a replay), the rest of the stream and the request's
+        // settlement (meter, slots, records) would all run before the first token left. It leaves now.
+        await flushed();
+      }
+      if (!flowing) {
         await new Promise<void>((resolve) => {
           const done = () => {
             raw.off('drain', done);
@@ -73,4 +84,9 @@ function responseHead(reply: FastifyReply, response: GatewayResponse, extra: Rec
   if (extra) Object.assign(head, extra);
   Object.assign(head, response.headers);
   return Object.assign(head, last);
+}
+
+/** Resolves after the process.nextTick that node:http queued to send a response's writes of this tick. */
+function flushed(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }

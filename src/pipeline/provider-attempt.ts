@@ -3,7 +3,7 @@ import { badRequest } from '../errors/index.js';
 import type { CanonicalRequest, CanonicalResponse, StreamEvent, Usage } from '../formats/canonical.js';
 import { betasLostInTranslation, codecs, NOT_SCANNED, providerCodecs, scanTopLevelObject, wantsReasoningText, type FormatCodec, type ProviderCodec, type ResponseContext } from '../formats/index.js';
 import { estimateEmbeddingTokens } from '../formats/gemini/index.js';
-import { parseSSE, parseSSEBatches, type SSEMessage } from '../formats/sse.js';
+import { parseSSE, type SSEMessage } from '../formats/sse.js';
 import { invalidJson } from '../providers/index.js';
 import type { Route } from '../router/model-catalog.js';
 import { estimateInputTokens } from './token-estimate.js';
@@ -88,7 +88,7 @@ export async function attemptChat(route: Route, ctx: AttemptContext): Promise<Pr
   }
 
   const events = sameFormat
-    ? passthroughStream(parseSSEBatches(upstream.body), client, clientWantsUsage, meter, provider.id)
+    ? passthroughStream(upstream.body, client, clientWantsUsage, meter, provider.id)
     : translatedStream((target.streamMessages ?? parseSSE)(upstream.body), target, route, ctx, context);
   try {
     return { body: { kind: 'sse', events: await primeStream(events) }, warnings, contentType: SSE };

@@ -1,6 +1,6 @@
 import type { StreamEvent, Usage } from '../formats/canonical.js';
 import type { FormatCodec } from '../formats/codec.js';
-import type { SSEMessage } from '../formats/sse.js';
+import { SSEDecoder, type SSEMessage } from '../formats/sse.js';
 import { UpstreamError } from '../errors/index.js';
 import type { KeyUse } from '../providers/index.js';
 
@@ -33,13 +33,16 @@ export function frameSSE(message: SSEMessage): string {
  * Same format in and out: every upstream message goes to the client unchanged, as soon as it arrives, and the messages
  * that arrived in one read of the upstream leave in one piece (one write to the client, not one per event). The codec's
  * tap only reads usage and content markers; the one message it may hold back is a usage chunk the gateway asked for
- * on its own account (OpenAI `stream_options.include_usage` when the client did not).
+ * on its own account (OpenAI `stream_options.include_usage` when the client did not). The upstream's bytes are decoded
+ * here, in the same loop (no generator of their own in between: each layer costs promises per chunk and per stream).
  */
 export async function* passthroughStream(
-  batches: AsyncIterable<SSEMessage[]>, codec: FormatCodec, clientWantsUsage: boolean, meter: Meter, upstream: string,
+  source: AsyncIterable<Uint8Array | string>, codec: FormatCodec, clientWantsUsage: boolean, meter: Meter, upstream: string,
 ): AsyncGenerator<string> {
+  const decoder = new SSEDecoder();
   let yielded = false;
-  for await (const batch of batches) {
+  /** The client's piece of what one read completed ('' when it holds nothing to send). */
+  const relay = (batch: readonly SSEMessage[]): string => {
     let out = '';
     for (const message of batch) {
       const tap = codec.tapStreamMessage(message, clientWantsUsage);
@@ -57,11 +60,17 @@ export async function* passthroughStream(
       }
       if (tap.forward) out += frameSSE(message);
     }
+    return out;
+  };
+  for await (const chunk of source) {
+    const out = relay(decoder.push(chunk));
     if (out !== '') {
       yielded = true;
       yield out;
     }
   }
+  const out = relay(decoder.end());
+  if (out !== '') yield out;
 }
 
 /** Taps canonical events (translated streams) for usage, time to first token and output size. */
@@ -114,61 +123,116 @@ export async function* withStartUsageEstimate(events: AsyncIterable<StreamEvent>
   }
 }
 
+type EndHook = (error: unknown, completed: boolean) => void;
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * A stream relayed to its consumer with, optionally, its first item already pulled (`primeStream`), and the hooks that
+ * want to hear of its end (`onStreamEnd`). Hooks added before the first read share this one object instead of a
+ * wrapper each: a streamed response carries several (the provider slot, the request's settlement, the cache), and every
+ * wrapper costs a promise and a hop per event, and its closures per stream.
+ */
+class RelayedStream<T> implements AsyncGenerator<T> {
+  private pending: IteratorResult<T> | undefined;
+  private readonly hooks: EndHook[] = [];
+  private started = false;
+  private closed = false;
+  private ended = false;
+
+  constructor(private readonly source: AsyncGenerator<T>, first?: IteratorResult<T>) {
+    this.pending = first;
+  }
+
+  /** Adds `hook`, while nothing was read or closed (later, a wrapper is needed to see the end from where it is). */
+  addHook(hook: EndHook): boolean {
+    if (this.started || this.closed) return false;
+    this.hooks.push(hook);
+    return true;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.closed || this.ended) return Promise.resolve(DONE);
+    this.started = true;
+    const first = this.pending;
+    if (first) {
+      this.pending = undefined;
+      return new Promise((resolve) => resolve(this.onResult(first)));
+    }
+    return this.source.next().then(this.onResult, this.onError);
+  }
+
+  private readonly onResult = (result: IteratorResult<T>): IteratorResult<T> => {
+    if (result.done) this.end(undefined, true);
+    return result;
+  };
+
+  private readonly onError = (err: unknown): never => {
+    this.end(err, false);
+    throw err;
+  };
+
+  async return(value?: unknown): Promise<IteratorResult<T>> {
+    if (!this.closed) {
+      this.closed = true;
+      this.pending = undefined;
+      try {
+        await this.source.return(value as T);
+      } finally {
+        this.end(undefined, false);
+      }
+    }
+    return { done: true, value: value as T };
+  }
+
+  async throw(err: unknown): Promise<IteratorResult<T>> {
+    await this.return();
+    throw err;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+
+  /** Every hook, once, in the order they were added (a failing hook does not keep the others from hearing of it). */
+  private end(error: unknown, completed: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    let failure: { err: unknown } | undefined;
+    for (const hook of this.hooks) {
+      try {
+        hook(error, completed);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+    if (failure) throw failure.err;
+  }
+}
+
 /**
  * Pulls the first item of a stream before anything is sent to the client, so that a failure up to that point can
  * still fail over. Returns an iterator that yields that item and then the rest; closing it closes the source.
  */
 export async function primeStream<T>(source: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
-  let pending: IteratorResult<T> | undefined = await source.next();
-  return iterator({
-    next: async () => {
-      if (pending) {
-        const result = pending;
-        pending = undefined;
-        return result;
-      }
-      return source.next();
-    },
-    return: async (value) => {
-      pending = undefined;
-      await source.return(value);
-    },
-  });
+  return new RelayedStream(source, await source.next());
 }
 
 /**
  * Runs `onEnd` exactly once when a stream ends for any reason: done, error, or the consumer closing it — also when
  * it is closed before it was ever read (a native async generator that never started skips its `finally` blocks, which
- * would leak the request's slot, quota reservation and record).
+ * would leak the request's slot, quota reservation and record). On a stream not read yet from `primeStream` or
+ * `onStreamEnd`, the hook joins that stream's own instead of wrapping it.
  */
-export function onStreamEnd<T>(source: AsyncGenerator<T>, onEnd: (error: unknown, completed: boolean) => void): AsyncGenerator<T> {
-  let ended = false;
-  const end = (error: unknown, completed: boolean) => {
-    if (ended) return;
-    ended = true;
-    onEnd(error, completed);
-  };
-  return iterator({
-    next: async () => {
-      if (ended) return { done: true, value: undefined };
-      let result: IteratorResult<T>;
-      try {
-        result = await source.next();
-      } catch (err) {
-        end(err, false);
-        throw err;
-      }
-      if (result.done) end(undefined, true);
-      return result;
-    },
-    return: async (value) => {
-      try {
-        await source.return(value);
-      } finally {
-        end(undefined, false);
-      }
-    },
-  });
+export function onStreamEnd<T>(source: AsyncGenerator<T>, onEnd: EndHook): AsyncGenerator<T> {
+  if (source instanceof RelayedStream && source.addHook(onEnd)) return source;
+  const relayed = new RelayedStream(source);
+  relayed.addHook(onEnd);
+  return relayed;
 }
 
 /**

@@ -117,19 +117,45 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** What the one reader of a body wants done as it streams: its errors told in its own terms, and its end (any end). */
+export interface BodyObserver {
+  /** The error a reader of the stream is given instead of the transport's (not applied to `bytes()`/`text()`). */
+  mapError?: (err: Error) => Error;
+  /** Once, when reading ends for any reason: the body complete, failed, or the reader stopping early. */
+  onEnd?: () => void;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
 /**
  * An upstream answer's body as it arrives: read it once, either chunk by chunk (`for await`) or whole (`bytes()`,
  * `text()`, `json()`). A reader that stops early, or `destroy()`, ends the exchange (the connection is not reused).
+ *
+ * The body is its own async iterator, written out rather than an async generator (and with the provider's error
+ * mapping and end in `observe` rather than in a generator around it): a streamed answer passes every chunk through
+ * here, and each generator layer costs promises, a suspended frame and its closures per stream and per chunk.
  */
-export class UpstreamBody implements AsyncIterable<Uint8Array> {
+export class UpstreamBody implements AsyncIterableIterator<Uint8Array> {
   private readonly chunks: Buffer[] = [];
   private queued = 0;
   private ended = false;
   private error: Error | undefined;
-  private wake: (() => void) | undefined;
+  /** A reader waiting for the next chunk (at most one: `next()` is not called again before it settles). */
+  private waiter: { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (err: unknown) => void } | undefined;
+  private deliveryQueued = false;
   private used = false;
+  private done = false;
+  private observer: BodyObserver | undefined;
+  /** Off for `bytes()`: its caller maps the transport's errors itself. */
+  private mapErrors = true;
 
   constructor(private readonly handler: ExchangeHandler, private readonly controller: Dispatcher.DispatchController) {}
+
+  /** Sets what the reader of the stream wants done (see `BodyObserver`); returns the body. */
+  observe(observer: BodyObserver): this {
+    this.observer = observer;
+    return this;
+  }
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -149,16 +175,39 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     this.notify();
   }
 
+  /**
+   * A waiting reader is answered in a microtask, not at once: the chunks undici parses out of one socket read (one
+   * HTTP chunk per event, as providers send a stream) all arrive before it runs and reach the reader together.
+   */
   private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    if (!this.waiter || this.deliveryQueued) return;
+    this.deliveryQueued = true;
+    queueMicrotask(this.deliver);
+  }
+
+  private readonly deliver = (): void => {
+    this.deliveryQueued = false;
+    const waiter = this.waiter;
+    if (!waiter) return;
+    this.waiter = undefined;
+    this.settle(waiter.resolve, waiter.reject);
+  };
+
+  /** Answers a read from what is there: the queued chunks, else the error, else the end (never called with none). */
+  private settle(resolve: (result: IteratorResult<Uint8Array>) => void, reject: (err: unknown) => void): void {
+    if (this.chunks.length > 0) return resolve({ done: false, value: this.takeAll() });
+    if (this.error) {
+      const err = this.error;
+      this.finish(false);
+      return reject(this.mapErrors && this.observer?.mapError ? this.observer.mapError(err) : err);
+    }
+    this.finish(true);
+    resolve(DONE);
   }
 
   /**
-   * Everything queued, as one chunk: what undici parsed out of one socket read (one HTTP chunk per event, as providers
-   * send a stream) reaches the reader together — node:http would have written it out in one go anyway — while what
-   * arrives later stays apart.
+   * Everything queued, as one chunk: what undici parsed out of one socket read reaches the reader together —
+   * node:http would have written it out in one go anyway — while what arrives later stays apart.
    */
   private takeAll(): Buffer {
     const chunks = this.chunks.splice(0);
@@ -168,35 +217,45 @@ export class UpstreamBody implements AsyncIterable<Uint8Array> {
     return chunk;
   }
 
+  /** Reading is over: an incomplete body is given up (the exchange ends), and the observer hears of the end once. */
+  private finish(complete: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    if (!complete) this.destroy();
+    this.observer?.onEnd?.();
+  }
+
   private claim(): void {
     if (this.used) throw new TypeError('the upstream body was already read');
     this.used = true;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+  [Symbol.asyncIterator](): this {
     this.claim();
-    let complete = false;
-    try {
-      for (;;) {
-        if (this.chunks.length > 0) yield this.takeAll();
-        else if (this.error) throw this.error;
-        else if (this.ended) {
-          complete = true;
-          return;
-        } else await new Promise<void>((resolve) => (this.wake = resolve));
-      }
-    } finally {
-      if (!complete) this.destroy();
-    }
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.done) return Promise.resolve(DONE);
+    if (this.chunks.length > 0 || this.error || this.ended) return new Promise((resolve, reject) => this.settle(resolve, reject));
+    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+  }
+
+  /** The reader stops early: the download ends (nothing happens once the body is complete). */
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.finish(this.ended && this.chunks.length === 0 && !this.error);
+    return Promise.resolve(DONE);
   }
 
   /** The whole body, exactly as received. */
   async bytes(): Promise<Uint8Array> {
+    this.claim();
+    this.mapErrors = false;
     const parts: Buffer[] = [];
     let size = 0;
-    for await (const chunk of this) {
-      parts.push(chunk as Buffer);
-      size += chunk.byteLength;
+    for (let next = await this.next(); !next.done; next = await this.next()) {
+      parts.push(next.value as Buffer);
+      size += next.value.byteLength;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
   }

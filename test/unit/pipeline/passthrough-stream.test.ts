@@ -27,7 +27,7 @@ describe('pass-through stream', () => {
     const meter = newMeter(performance.now());
     const upstream = [chunk('Hel') + chunk('lo'), chunk(' there'), usage + 'data: [DONE]\n\n'];
     const pieces: string[] = [];
-    for await (const piece of passthroughStream(parseSSEBatches(reads(upstream, log)), codecs.openai, true, meter, 'p')) {
+    for await (const piece of passthroughStream(reads(upstream, log), codecs.openai, true, meter, 'p')) {
       pieces.push(piece);
       log.push(`piece ${pieces.length - 1}`);
     }
@@ -40,17 +40,32 @@ describe('pass-through stream', () => {
 
   it('leaves out the usage chunk the client did not ask for, within a read', async () => {
     const meter = newMeter(performance.now());
-    const pieces = await collect(passthroughStream(parseSSEBatches(reads([chunk('Hi') + usage + 'data: [DONE]\n\n'])), codecs.openai, false, meter, 'p'));
+    const pieces = await collect(passthroughStream(reads([chunk('Hi') + usage + 'data: [DONE]\n\n']), codecs.openai, false, meter, 'p'));
     expect(pieces).toEqual([chunk('Hi') + 'data: [DONE]\n\n']);
     expect(meter.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
   });
 
   it('fails over on an error before any event, and forwards one that follows content in the same read', async () => {
     const error = `data: ${JSON.stringify({ error: { message: 'overloaded' } })}\n\n`;
-    await expect(collect(passthroughStream(parseSSEBatches(reads([error])), codecs.openai, true, newMeter(0), 'p'))).rejects.toBeInstanceOf(UpstreamError);
+    await expect(collect(passthroughStream(reads([error]), codecs.openai, true, newMeter(0), 'p'))).rejects.toBeInstanceOf(UpstreamError);
     const meter = newMeter(0);
-    expect(await collect(passthroughStream(parseSSEBatches(reads([chunk('Hi') + error])), codecs.openai, true, meter, 'p'))).toEqual([chunk('Hi') + error]);
+    expect(await collect(passthroughStream(reads([chunk('Hi') + error]), codecs.openai, true, meter, 'p'))).toEqual([chunk('Hi') + error]);
     expect(meter.error).toBe('overloaded');
+  });
+
+  it('decodes the upstream bytes itself: events split across reads and multi-byte characters split across chunks', async () => {
+    const text = chunk('héllo ✓') + usage + 'data: [DONE]\n\n';
+    const bytes = new TextEncoder().encode(text);
+    // Cut inside the first event's é (two bytes) and inside the ✓ (three bytes).
+    const cuts = [text.indexOf('é') + 1, new TextEncoder().encode(text.slice(0, text.indexOf('✓'))).length + 1];
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      yield bytes.subarray(0, cuts[0]);
+      yield bytes.subarray(cuts[0], cuts[1]);
+      yield bytes.subarray(cuts[1]);
+    }
+    const meter = newMeter(performance.now());
+    expect((await collect(passthroughStream(pieces(), codecs.openai, true, meter, 'p'))).join('')).toBe(text);
+    expect(meter.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
   });
 });
 

@@ -38,6 +38,34 @@ describe('stream helpers', () => {
     expect(ends).toEqual([[undefined, true], ['upstream broke', false]]);
   });
 
+  it('hooks added to a primed stream before its first read share it (no wrapper per hook), each hearing of the end once, in order', async () => {
+    const heard: string[] = [];
+    const primed = await primeStream(numbers(heard));
+    const slot = onStreamEnd(primed, (error, completed) => heard.push(`slot ${String(error)} ${completed}`));
+    const request = onStreamEnd(slot, () => {
+      heard.push('request');
+      throw new Error('a hook that fails');
+    });
+    const cache = onStreamEnd(request, () => heard.push('cache'));
+    expect(slot).toBe(primed);
+    expect(cache).toBe(primed);
+    const seen: number[] = [];
+    await expect((async () => {
+      for await (const n of cache) seen.push(n);
+    })()).rejects.toThrow('a hook that fails');
+    expect(seen).toEqual([1, 2, 3]);
+    expect(heard).toEqual(['source closed', 'slot undefined true', 'request', 'cache']);
+
+    // Once read, a stream is wrapped instead: a hook added late still hears of the end from where it joined.
+    const late: string[] = [];
+    const started = await primeStream(numbers(late));
+    expect((await started.next()).value).toBe(1);
+    const wrapped = onStreamEnd(started, (_error, completed) => late.push(`late ${completed}`));
+    expect(wrapped).not.toBe(started);
+    await wrapped.return(undefined);
+    expect(late).toEqual(['source closed', 'late false']);
+  });
+
   it('primeStream yields the primed item first, and closing it unread closes the source', async () => {
     const log: string[] = [];
     const primed = await primeStream(numbers(log));

@@ -76,6 +76,40 @@ describe('upstream exchange', () => {
     expect(chunks.join('')).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\ndata: [DONE]\n\n');
   });
 
+  it('hands what arrived together to the reader as one chunk, and tells the observer of the end once', async () => {
+    const res = await call('/events');
+    const ends: string[] = [];
+    const chunks: string[] = [];
+    for await (const chunk of res.body.observe({ onEnd: () => ends.push('end') })) chunks.push(Buffer.from(chunk).toString());
+    expect(chunks.join('')).toBe('data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\ndata: 4\n\ndata: [DONE]\n\n');
+    // One write upstream, one socket read here: the six events are one chunk (one write to the client, not six).
+    expect(chunks).toHaveLength(1);
+    expect(ends).toEqual(['end']);
+  });
+
+  it('gives a stream reader the observer\'s error for a transport failure, and tells it of an early stop', async () => {
+    const ends: string[] = [];
+    const stopped = await call('/endless?observe-stop');
+    for await (const _ of stopped.body.observe({ onEnd: () => ends.push('stopped') })) break;
+    expect(ends).toEqual(['stopped']);
+    await vi.waitFor(() => expect(closed).toContain('/endless?observe-stop'));
+
+    const aborted = new AbortController();
+    const failing = await call('/endless?observe-abort', aborted.signal);
+    const mapped = (async () => {
+      for await (const _ of failing.body.observe({ mapError: (err) => new Error(`mapped: ${err.message}`), onEnd: () => ends.push('failed') })) aborted.abort(new Error('gone'));
+    })();
+    await expect(mapped).rejects.toThrow('mapped: gone');
+    expect(ends).toEqual(['stopped', 'failed']);
+
+    // bytes() rejects with the transport's own error: its caller maps it (a second mapping would hide what happened).
+    const whole = new AbortController();
+    const read = await call('/endless?observe-bytes', whole.signal);
+    const reading = read.body.observe({ mapError: () => new Error('must not be used') }).bytes();
+    whole.abort(new Error('deadline'));
+    await expect(reading).rejects.toThrow('deadline');
+  });
+
   it('delivers every byte in order to a reader slower than the upstream (paused and resumed)', async () => {
     const res = await call('/big');
     const hash = createHash('sha256');
