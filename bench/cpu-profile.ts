@@ -6,6 +6,10 @@
  * was built from: src/http/send.ts rather than dist/bundle/chunk-….js.
  *
  *   npx tsx bench/cpu-profile.ts FILE.cpuprofile [--top=30]
+ *
+ * The samples are wall-clock time of the main thread, not CPU time: a thread preempted while in a system call is
+ * sampled in that call. On this project's 2-core VM a write that wakes the peer process often hands it the core
+ * there, which is why `writev (native)` shows 13-18% of a node's samples while `perf` puts all kernel time at ~13%.
  */
 import { readFile } from 'node:fs/promises';
 import { SourceMap, type SourceMapPayload } from 'node:module';
@@ -119,7 +123,11 @@ export function summarise(profile: Profile, top = 30): string[] {
   const table = (map: Map<string, number>) =>
     [...map].sort((a, b) => b[1] - a[1]).slice(0, top).map(([name, us]) => `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${name}`);
   return [
-    `busy ${(busy / 1000).toFixed(0)} ms`, '', 'by module (self time):', ...table(byModule), '', 'by function (self time):', ...table(byFunction),
+    `busy ${(busy / 1000).toFixed(0)} ms`,
+    // V8 samples the main thread on a wall-clock timer: a thread preempted inside a system call (on a loaded box, by
+    // the process its write just woke) keeps being sampled there, so `writev`/`writeBuffer` and other native frames
+    // can show far more than the CPU they used. For CPU alone: `perf record -g -p PID` with node's --perf-basic-prof.
+    'note: samples are wall-clock time on the main thread; native frames (writev, writeBuffer) include time the thread was preempted in them', '', 'by module (self time):', ...table(byModule), '', 'by function (self time):', ...table(byFunction),
     '', 'our functions, inclusive (self + callees):', ...table(inclusive),
   ];
 }

@@ -150,7 +150,10 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     const floor = { rate: rates.get('minimal proxy')!, added: added('minimal proxy'), p99: lat.get('minimal proxy')!.p99 };
     const verdicts: Verdict[] = [
       { target: 'rate at 32 connections ≥ 80% of the minimal proxy', measured: `${rate(m.rate)} vs ${rate(floor.rate)} = ${((100 * m.rate) / floor.rate).toFixed(0)}%`, met: m.rate >= 0.8 * floor.rate },
-      { target: 'rate at 32 connections ≥ 5× Portkey', measured: `${rate(m.rate)} vs ${rate(rates.get('Portkey')!)} = ${(m.rate / rates.get('Portkey')!).toFixed(1)}×`, met: m.rate >= 5 * rates.get('Portkey')! },
+      {
+        target: 'rate at 32 connections ≥ 5× Portkey', measured: `${rate(m.rate)} vs ${rate(rates.get('Portkey')!)} = ${(m.rate / rates.get('Portkey')!).toFixed(1)}×`, met: m.rate >= 5 * rates.get('Portkey')!,
+        ...(5 * rates.get('Portkey')! > floor.rate ? { beyondMachine: `5× Portkey (${rate(5 * rates.get('Portkey')!)}) is more than the minimal proxy's own ${rate(floor.rate)}` } : {}),
+      },
       { target: 'added p50 at 1 connection ≤ minimal proxy + 0.15 ms', measured: `${ms(m.added.p50)} vs ${ms(floor.added.p50)} + 0.15`, met: m.added.p50 <= floor.added.p50 + 0.15 },
       { target: 'p99 at 1 connection ≤ the minimal proxy\'s', measured: `${ms(m.p99)} vs ${ms(floor.p99)}`, met: m.p99 <= floor.p99 },
     ];
@@ -182,7 +185,10 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     for (const [name, s] of g) out.push(`gaps between chunks (mock: one every 10 ms), ${name.padEnd(13)} p1 ${ms(s.p1)} / p50 ${ms(s.p50)} / p99 ${ms(s.p99)}; |gap − 10 ms| at p99 ${ms(s.dev99)} (${s.n} gaps)`);
     verdicts.push(
       { target: 'added time to first token ≤ minimal proxy + 0.2 ms', measured: `${ms(ttftAdded('meshgate'))} vs ${ms(ttftAdded('minimal proxy'))} + 0.2`, met: ttftAdded('meshgate') <= ttftAdded('minimal proxy') + 0.2 },
-      { target: 'chunk gaps within ±1 ms at p99', measured: `|gap − 10 ms| at p99 ${ms(g.get('meshgate')!.dev99)} (direct ${ms(g.get('direct')!.dev99)}, minimal proxy ${ms(g.get('minimal proxy')!.dev99)})`, met: g.get('meshgate')!.dev99 <= 1 },
+      {
+        target: 'chunk gaps within ±1 ms at p99', measured: `|gap − 10 ms| at p99 ${ms(g.get('meshgate')!.dev99)} (direct ${ms(g.get('direct')!.dev99)}, minimal proxy ${ms(g.get('minimal proxy')!.dev99)})`, met: g.get('meshgate')!.dev99 <= 1,
+        ...(g.get('direct')!.dev99 > 1 ? { beyondMachine: `the mock's own stream, read directly, already misses it (${ms(g.get('direct')!.dev99)})` } : {}),
+      },
     );
     for (const target of [proxy, meshgate]) out.push(await concurrentStreams(target, QUICK ? 300 : 1000));
 

@@ -11,6 +11,7 @@ export { MAX_JSON_DEPTH, nestsTooDeep } from './json-depth.js';
 export { jsonTextOf, keepJsonText } from './json-text.js';
 export { MICROS_PER_USD, formatMicrosAsUsd, isWholeMicros, microsToUsd, usdToMicros } from './money.js';
 export { OPERATIONS, type Operation } from './operation.js';
+export { BURST_SECONDS, PerPeerRate } from './peer-rate.js';
 export type { PrincipalRef } from './principal-ref.js';
 export { Secret } from './secret.js';
 export { PROVIDER_FORMATS, WIRE_FORMATS, type ProviderFormat, type WireFormat } from './wire-format.js';

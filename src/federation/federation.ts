@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdminKey, CredentialResolver, IssuerQuota, Principal, QuotaAdmission } from '../auth/index.js';
-import { LedgerMessageRate, type Measured } from '../ledger/index.js';
+import { PerPeerRate } from '../core/index.js';
+import type { Measured } from '../ledger/index.js';
 import type { QuotaCounters } from '../policy/index.js';
 import type { FederationConfig } from './federation-config.js';
 import { FederatedTokenResolver } from './federated-token-resolver.js';
@@ -83,6 +84,7 @@ export class Federation {
   #server: ReservationServer | undefined;
   #record: { jws: string; refreshAt: number } | undefined;
   #adminKey: AdminKey | undefined;
+  #access: { resolver: CredentialResolver; quota: IssuerQuota } | undefined;
 
   constructor(private readonly options: FederationOptions) {
     this.#now = options.now ?? Date.now;
@@ -95,7 +97,7 @@ export class Federation {
     const { config, clockSkewSeconds, logger } = this.options;
     this.#adminKey = adminKey;
     const retryAfterSeconds = config.retry_after_seconds;
-    return {
+    this.#access = {
       resolver: new FederatedTokenResolver({
         ownGatewayId: adminKey.gatewayId, trusted: this.trusted, directory: this.directory, credentials: this.#credentials, clockSkewSeconds, retryAfterSeconds, now: this.#now,
       }),
@@ -105,7 +107,16 @@ export class Federation {
         ...(config.offline_budget > 0 ? { offline: { requestsPerHour: config.offline_budget, counters } } : {}),
       }),
     };
+    return this.#access;
   };
+
+  /**
+   * The resolver and issuer quota `accessHooks` built for this node's access control (undefined before): a node's
+   * worker processes (`server.workers`) resolve and reserve trusted gateways' tokens through them, at the primary.
+   */
+  get access(): { resolver: CredentialResolver; quota: IssuerQuota } | undefined {
+    return this.#access;
+  }
 
   /** Connects to the mesh: reads gateway records from it, answers reservations for this gateway's tokens. */
   async attach(parts: FederationAttachment): Promise<void> {
@@ -118,7 +129,7 @@ export class Federation {
       onEvent: (outcome) => this.options.onEvent?.('issuing', outcome),
       logger: this.options.logger, now: this.#now,
     });
-    const rate = new LedgerMessageRate(this.options.config.reserve_messages_per_second, this.#now);
+    const rate = new PerPeerRate(this.options.config.reserve_messages_per_second, this.#now);
     await mesh.handleMessages(
       RESERVE_PROTOCOL, this.#server.handle,
       (peerId) => (rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} reservation messages per second from this peer; try again later`),

@@ -23,7 +23,7 @@ import type { Outcome } from '../pipeline/types.js';
 import type { Provider } from '../providers/index.js';
 import { ProviderRegistry, RuntimeProviderStore, SealedBox, providerAdminRoutes } from '../provider-admin/index.js';
 import { CircuitBreaker, type CircuitState } from '../router/circuit-breaker.js';
-import { SharedCircuits } from '../router/shared-circuit-breaker.js';
+import { SharedCircuits, type CircuitStateStore } from '../router/shared-circuit-breaker.js';
 import { ModelCatalog } from '../router/model-catalog.js';
 import { Router } from '../router/router.js';
 import { routingRoutes, routingSignalsRoute } from '../http/routes/routing.js';
@@ -60,6 +60,11 @@ export interface GatewayOptions {
    * `x-meshgate-client-address` header its worker sets (on this socket only; never from the public port).
    */
   internalSocket?: string;
+  /**
+   * Where this node's providers' circuits are shared when no state backend shares them (the primary of a node with
+   * workers: a store in its memory that its workers reach over IPC, so a circuit opened at one is open at all).
+   */
+  circuitStore?: CircuitStateStore;
 }
 
 /** The header a worker names the client's address in when it hands a request to its primary (internal socket only). */
@@ -206,7 +211,8 @@ export class Gateway {
         onStatus: (up) => metrics.setStateBackendUp('redis', up),
       });
       if (state) opened.push(() => state.close());
-      const circuits = state && new SharedCircuits({ store: state.circuits, refreshMs: config.state.circuit_refresh_ms, logger });
+      const circuitStore = state?.circuits ?? options.circuitStore;
+      const circuits = circuitStore && new SharedCircuits({ store: circuitStore, refreshMs: config.state.circuit_refresh_ms, logger });
       if (circuits) opened.push(() => circuits.close());
       // Tokens of trusted gateways, and reservations for this gateway's own tokens: both over the mesh.
       const federation = config.mesh.enabled

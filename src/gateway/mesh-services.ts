@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { usdToMicros } from '../core/index.js';
+import { PerPeerRate, usdToMicros } from '../core/index.js';
 import {
-  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerMessageRate, LedgerReconciler, ledgerMessageHandler, ReceiptSettler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerReconciler, ledgerMessageHandler, ReceiptSettler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
 } from '../ledger/index.js';
 import type { AccessControl } from '../auth/index.js';
 import type { Federation } from '../federation/index.js';
@@ -127,7 +127,7 @@ export class MeshServices {
     });
     mesh.setAdvertisement(advertisement());
     // Before start: a peer that sees this node's record may ask for reconciliation at once.
-    const rate = new LedgerMessageRate(options.config.mesh.ledger_messages_per_second);
+    const rate = new PerPeerRate(options.config.mesh.ledger_messages_per_second);
     await mesh.handleMessages(LEDGER_PROTOCOL, ledgerMessageHandler(ledger), (peerId) =>
       rate.admit(peerId) ? undefined : `rate limited: more than ${rate.rate} ledger messages per second from this peer; try again later`);
     await mesh.start();

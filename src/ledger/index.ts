@@ -21,7 +21,6 @@ export { runReceiptsCommand } from './receipts-command.js';
 export { LEDGER_PROTOCOL } from './ledger-transport.js';
 export type { LedgerTransport } from './ledger-transport.js';
 export { ledgerMessageHandler } from './message-handler.js';
-export { LedgerMessageRate } from './message-rate-limit.js';
 export { ACK_BATCH_MS, ACK_RETRY_DELAYS_MS, AckBatcher } from './ack-batcher.js';
 export { ReceiptSettler } from './settle-receipt.js';
 export type { SettleContext } from './settle-receipt.js';

@@ -1,6 +1,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
+import { PerPeerRate } from '../core/index.js';
 import { MAX_RECORD_BYTES } from './node-record.js';
 
 /**
@@ -18,11 +19,23 @@ export const RECORD_PROTOCOL = '/meshgate/record/1.0.0';
  */
 export const MAX_RECORD_EXCHANGES_PER_PEER = 2;
 
+/**
+ * Exchanges a listener serves one peer per second, with a burst of `RECORD_EXCHANGE_BURST` (protocol/node-record.md,
+ * "Record exchange"): the in-flight cap bounds a peer's exchanges at once, this bounds them over time — each one costs
+ * a record parse and a signature check, and a peer could otherwise run them back to back. An honest node exchanges on
+ * connecting and after a republish; one refused is harmless (the record is in the DHT too, and the next exchange
+ * carries the newest). A stream over the rate is reset before anything is read, as one over the cap.
+ */
+export const RECORD_EXCHANGES_PER_SECOND = 1;
+export const RECORD_EXCHANGE_BURST = 10;
+
 export interface RecordExchangeOptions {
   ownRecord: () => Uint8Array | undefined;
   /** A record received from `peerId` (verified by the callee; a bad one is dropped). */
   onRecord: (bytes: Uint8Array, peerId: string) => Promise<void>;
   timeoutMs: number;
+  /** The rate's clock (tests). */
+  clock?: () => number;
 }
 
 export class RecordExchange {
@@ -32,9 +45,11 @@ export class RecordExchange {
   /** The outbound exchange in flight per peer, and the one queued behind it (which sends the record current then). */
   readonly #dialing = new Map<string, Promise<boolean>>();
   readonly #queued = new Map<string, Promise<boolean>>();
+  readonly #rate: PerPeerRate;
 
   constructor(options: RecordExchangeOptions) {
     this.#options = options;
+    this.#rate = new PerPeerRate(RECORD_EXCHANGES_PER_SECOND, options.clock, RECORD_EXCHANGE_BURST / RECORD_EXCHANGES_PER_SECOND);
   }
 
   readonly handle = async (stream: Stream, connection: Connection): Promise<void> => {
@@ -42,6 +57,10 @@ export class RecordExchange {
     const serving = this.#serving.get(peerId) ?? 0;
     if (serving >= MAX_RECORD_EXCHANGES_PER_PEER) {
       stream.abort(new Error(`more than ${MAX_RECORD_EXCHANGES_PER_PEER} record exchanges in flight from this peer`));
+      return;
+    }
+    if (!this.#rate.admit(peerId)) {
+      stream.abort(new Error(`more than ${RECORD_EXCHANGES_PER_SECOND} record exchange a second from this peer`));
       return;
     }
     this.#serving.set(peerId, serving + 1);

@@ -384,7 +384,12 @@ export class Pipeline {
         return await viaMesh();
       } catch (err) {
         localError = toGatewayError(err);
-        if (req.signal.aborted || !answerableElsewhere(localError) || targets.length === 0) throw localError;
+        // No reachable peer serves the model: this node's own targets still do (ranked after the mesh because their
+        // circuits are open, or dearer under `cheapest`), and their answer — a 503 with Retry-After for an open
+        // circuit, or the panic attempt — is the request's, not a 404 saying the model is served nowhere.
+        const noPeer = localError.code === 'model_not_found';
+        if (req.signal.aborted || targets.length === 0 || !(noPeer || answerableElsewhere(localError))) throw localError;
+        if (noPeer) localError = undefined;
       }
     }
     const runPlan = (list: ProviderTarget[]) => runFailover(list, async (target) => {

@@ -21,14 +21,17 @@ export function defaultGeoDatabasePath(): string {
 }
 
 /**
- * Special-purpose ranges that no registry allocates (RFC 6890: this network, private use, shared address space,
- * loopback, link-local, unique local) and for which the bundled database, built from registry data, has no country:
- * a lookup of one need not read its 8 MB into memory, so a node whose clients are all local (a proxy on the same
- * host, a private network) never does. Not 172.16.0.0/12 nor 192.168.0.0/16: the bundled data answers AU for both.
- * A configured `auth.geo_db` is always asked (it may map private ranges).
+ * Special-purpose ranges that no registry allocates to anyone (RFC 6890: this network, private use, shared address
+ * space, loopback, link-local, unique local): an address in one has no country. The bundled database, built from
+ * registry data, has none for them either — except 172.16.0.0/12 and 192.168.0.0/16, for which it answers AU, a
+ * quirk of its data (a 192.168 client is on the node's own network, not in Australia). So a lookup of one never reads
+ * the database's 8 MB into memory, and a node whose clients are all local (a proxy on the same host, a private
+ * network) never does. A configured `auth.geo_db` is always asked (it may map private ranges on purpose).
  */
 const SPECIAL_PURPOSE = new BlockList();
-for (const [network, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16]] as const) {
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16],
+] as const) {
   SPECIAL_PURPOSE.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) SPECIAL_PURPOSE.addSubnet(network, prefix, 'ipv6');

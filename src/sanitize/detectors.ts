@@ -135,6 +135,17 @@ function phoneValid(match: string): boolean {
   return /\d{3,4}$/.test(match) && !/^\d{4}-\d{2}-\d{2}/.test(match);
 }
 
+/**
+ * A value after `token =` / `password:` that is code, not a secret: a call (`lookUp(req.headers)`, `getToken()`), a
+ * member chain (`process.env.JWT_SECRET`, `os.environ[`), or a variable reference (`${DB_PASSWORD}`, `$API_KEY`).
+ * Prompts are full of code; these shapes have the entropy of a secret but hold none (a literal in quotes is still
+ * caught: the quote ends the value before it, and the literal is matched on its own). A passphrase written as dotted
+ * words (`correct.horse.battery`) has the member-chain shape too and is not reported.
+ */
+const IDENTIFIER_PATH = String.raw`[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*`;
+const CODE_VALUE = new RegExp(String.raw`^(?:${IDENTIFIER_PATH}\([^()]*\)?|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+\[?|\$\{[\w.]+\}|\$[A-Z_][A-Z0-9_]*)$`);
+export const looksLikeCode = (value: string) => CODE_VALUE.test(value);
+
 /** The keywords of the generic-secret rule: one source for its pattern and for its anchor. */
 const GENERIC_KEYWORD = 'password|passwd|pwd|secret|token|api[_-]?key';
 
@@ -170,7 +181,7 @@ export const CREDENTIAL_DETECTORS: Detector[] = [
     pattern: new RegExp(`(?<![A-Za-z0-9])(?:[A-Za-z0-9]{1,24}[_-]){0,4}(?:${GENERIC_KEYWORD})(?:[_-][A-Za-z0-9]{1,24}){0,3}\\b["']?\\s{0,5}[:=]\\s{0,5}["']?([^\\s"',;\`]{8,200})`, 'gi'),
     // The prefix is at most 4 groups of 24 + 1 characters, all alphanumeric, `_` or `-`.
     anchor: { pattern: new RegExp(GENERIC_KEYWORD, 'gi'), reach: 4 * 25, lead: (c) => isAlnum(c) || c === 0x5f || c === 0x2d },
-    validate: (s) => shannonEntropy(s) >= GENERIC_ENTROPY_THRESHOLD,
+    validate: (s) => shannonEntropy(s) >= GENERIC_ENTROPY_THRESHOLD && !looksLikeCode(s),
   },
   { type: 'BEARER_TOKEN', category: 'credential', prefilter: ['earer'], pattern: /\b[Bb]earer\s{1,5}([A-Za-z0-9._~+/-]{20,500}=*)/g, validate: (s) => shannonEntropy(s) >= GENERIC_ENTROPY_THRESHOLD },
 ];

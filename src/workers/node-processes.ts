@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { ConfigError } from '../core/index.js';
 import { Gateway } from '../gateway/gateway.js';
 import { createLogger } from '../logging/logger.js';
+import { MemoryCircuitStore } from '../router/memory-circuit-store.js';
 import { IpcChannel, type IpcPort } from './ipc-channel.js';
 import { PrimaryHub } from './primary-hub.js';
 import { IPC_TIMEOUT_MS, PRIMARY_SOCKET_ENV, WorkerPool } from './worker-pool.js';
@@ -52,8 +53,10 @@ export async function startPrimary(config: Config, count: number, options: { log
     await rm(dir, { recursive: true, force: true });
   };
   try {
+    // The node's circuits, shared by the primary and every worker (a state backend that shares them, Redis, wins).
+    const circuitStore = new MemoryCircuitStore();
     gateway = await Gateway.start(config, {
-      logger, internalSocket: socketPath, configSource: options.configSource,
+      logger, internalSocket: socketPath, configSource: options.configSource, circuitStore,
       // Each worker built its providers and routing from the file at start: a change at the primary alone would split them.
       fixedConfig: `This node runs ${count} workers (server.workers), each with the providers and routing it read at start: restart the node to apply a changed config file or to add, change or delete providers.`,
     });
@@ -69,6 +72,8 @@ export async function startPrimary(config: Config, count: number, options: { log
       },
       expectRecord: (requestId) => node.recorder.expect(requestId),
       peerId: node.mesh?.peerId,
+      federation: node.federation?.access,
+      circuits: node.state?.circuits ?? circuitStore,
       cache: node.cache?.backend,
       quality: node.signals.aggregate,
       logger,

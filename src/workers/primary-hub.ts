@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
-import type { TokenChange, TokenRecord, TokenRegistry } from '../auth/index.js';
+import type { ActualUsage, CredentialResolver, FederatedPrincipal, IssuerQuota, Reservation, ReserveInput, TokenChange, TokenRecord, TokenRegistry } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
+import { unauthorized } from '../errors/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import { usageRecordSchema, type UsageRecord } from '../records/index.js';
+import type { CircuitBreakerOptions } from '../router/circuit-breaker.js';
+import type { CircuitEvent, CircuitStateStore, SharedCircuit } from '../router/shared-circuit-breaker.js';
 import type { QualityAggregate, QualitySignal } from '../signals/index.js';
 import { RevokedDuringReserveError, type StateBackend, type StateBackendKind } from '../state/index.js';
 import type { IpcChannel } from './ipc-channel.js';
-import type { ReservedAtPrimary, WorkerHello } from './worker-state.js';
+import type { FederatedAtPrimary, ReservedAtPrimary, WorkerHello } from './worker-state.js';
 
 /** What of the node the primary serves its workers from. */
 export interface PrimaryParts {
@@ -24,6 +27,13 @@ export interface PrimaryParts {
   /** The quality signals' aggregate routing reads: workers route on a copy that follows it. */
   quality?: QualityAggregate;
   peerId?: string;
+  /**
+   * Federated access (`Federation.access`, when the mesh runs): the resolver of trusted gateways' tokens and the
+   * reservations at their issuers, which need the mesh only this process runs — workers resolve and reserve here.
+   */
+  federation?: { resolver: CredentialResolver; quota: IssuerQuota };
+  /** The node's shared circuit breakers (Redis's, else the primary's memory): every worker's breakers read and report here. */
+  circuits?: CircuitStateStore;
   logger: Logger;
 }
 
@@ -31,7 +41,16 @@ interface Connected {
   channel: IpcChannel;
   /** Reservations this worker holds: released if it exits before settling them (its requests died with it). */
   reservations: Map<number, QuotaReservation>;
+  /** Reservations at other gateways' issuers for this worker's requests: released the same way. */
+  federated: Map<number, Reservation>;
 }
+
+/**
+ * Federated tokens a worker had resolved here, kept until its reservation (which comes right after, for the same
+ * request) takes the principal back instead of verifying the token a second time. Bounded: a worker that died
+ * between the two leaves an entry the oldest-first eviction drops.
+ */
+const RESOLVED_KEPT = 1_000;
 
 /**
  * The primary's side of its workers: the one place that counts quotas, keeps tokens and writes records for the whole
@@ -50,6 +69,8 @@ export class PrimaryHub {
       // Each signal as it is added or replaced, so every worker's routing scores what the primary's does.
       ...(parts.quality ? [parts.quality.onChange((signal: QualitySignal, sign) => this.broadcast('quality.change', { signal, sign }))] : []),
     ];
+    // A circuit some process changed: every worker reads it again (as replicas do on Redis's announcement).
+    parts.circuits?.onChange((provider) => this.broadcast('circuits.change', provider));
   }
 
   get stateKind(): StateBackendKind {
@@ -58,10 +79,13 @@ export class PrimaryHub {
 
   /** Serves one worker's calls on `channel` until `detach`. */
   attach(id: number, channel: IpcChannel): void {
-    const worker: Connected = { channel, reservations: new Map() };
+    const worker: Connected = { channel, reservations: new Map(), federated: new Map() };
     this.#workers.set(id, worker);
     const { counters, tokens, state } = this.parts;
-    channel.handle('hello', (): WorkerHello => ({ stateKind: this.stateKind, tokens: tokens.list(), quality: this.parts.quality?.snapshot() ?? [], peerId: this.parts.peerId }));
+    channel.handle('hello', (): WorkerHello => ({
+      stateKind: this.stateKind, tokens: tokens.list(), quality: this.parts.quality?.snapshot() ?? [], peerId: this.parts.peerId, federation: this.parts.federation !== undefined,
+      sharedCircuits: this.parts.circuits !== undefined,
+    }));
     channel.handle('quota.reserve', async ({ charges, options }: { charges: QuotaCharge[]; options?: QuotaReserveOptions }): Promise<ReservedAtPrimary> => {
       // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
       if (options?.tokenId !== undefined && tokens.isRevoked(options.tokenId)) throw new RevokedDuringReserveError();
@@ -81,6 +105,14 @@ export class PrimaryHub {
     channel.handle('revoked', async (tokenId: string) => tokens.isRevoked(tokenId) || ((await state?.revocations.isRevoked(tokenId)) ?? false));
     channel.handle('revoke', async ({ tokenId, at, until }: { tokenId: string; at: number; until: number | null }) => state?.revocations.revoke(tokenId, at, until));
     channel.handle('tokens.learn', (record: TokenRecord) => tokens.learn(record));
+    if (this.parts.federation) this.#serveFederation(worker, this.parts.federation);
+    const { circuits } = this.parts;
+    if (circuits) {
+      channel.handle('circuits.apply', ({ provider, event, options }: { provider: string; event: CircuitEvent; options: CircuitBreakerOptions }) => circuits.apply(provider, event, options));
+      channel.handle('circuits.read', async ({ providers, options }: { providers: string[]; options: CircuitBreakerOptions }): Promise<Array<[string, SharedCircuit]>> => [
+        ...(await circuits.read(providers, options)),
+      ]);
+    }
     const { cache } = this.parts;
     if (cache) {
       channel.handle('cache.get', (key: string) => cache.get(key));
@@ -90,6 +122,43 @@ export class PrimaryHub {
     if (expectRecord) channel.on<string>('records.expect', (requestId) => expectRecord(requestId));
     channel.handle('records.write', (records: unknown[]) => Promise.all(records.map((record) => this.#writeRecord(record))));
   }
+
+  /**
+   * Trusted gateways' tokens for a worker: verified here (with the issuer's key from the gateway records this process
+   * reads off the mesh), then reserved at the issuer over the mesh, settled or released when the worker says.
+   */
+  #serveFederation(worker: Connected, federation: { resolver: CredentialResolver; quota: IssuerQuota }): void {
+    const { channel, federated } = worker;
+    const resolved = this.#resolved;
+    channel.handle('federation.resolve', async (credential: string): Promise<FederatedPrincipal | null> => {
+      const principal = (await federation.resolver.resolve(credential)) as FederatedPrincipal | undefined;
+      if (!principal) return null;
+      resolved.delete(credential);
+      resolved.set(credential, principal);
+      if (resolved.size > RESOLVED_KEPT) resolved.delete(resolved.keys().next().value!);
+      return principal;
+    });
+    channel.handle('federation.reserve', async ({ credential, input }: { credential: string; input: ReserveInput }): Promise<FederatedAtPrimary> => {
+      let principal = resolved.get(credential);
+      resolved.delete(credential);
+      principal ??= (await federation.resolver.resolve(credential)) as FederatedPrincipal | undefined;
+      if (!principal) throw unauthorized('The access token is not one of a trusted gateway.', 'token_wrong_gateway');
+      const reservation = await federation.quota.reserve(principal, input);
+      const handle = this.#nextHandle++;
+      federated.set(handle, reservation);
+      return { handle, headers: reservation.headers };
+    });
+    const take = (handle: number) => {
+      const reservation = federated.get(handle);
+      federated.delete(handle);
+      return reservation;
+    };
+    channel.handle('federation.settle', async ({ handle, usage }: { handle: number; usage: ActualUsage }) => take(handle)?.settle(usage));
+    channel.handle('federation.release', async ({ handle }: { handle: number }) => take(handle)?.release());
+  }
+
+  /** Federated tokens resolved for a worker, waiting for its reservation (see RESOLVED_KEPT). */
+  readonly #resolved = new Map<string, FederatedPrincipal>();
 
   /**
    * A worker's record, parsed where it enters this process: the record store checks only what the type system
@@ -112,7 +181,7 @@ export class PrimaryHub {
     if (!worker) return;
     this.#workers.delete(id);
     worker.channel.close();
-    const orphaned = [...worker.reservations.values()];
+    const orphaned = [...worker.reservations.values(), ...worker.federated.values()];
     if (orphaned.length > 0) this.parts.logger.warn({ worker: id, reservations: orphaned.length }, 'worker exited with reservations in flight: released');
     await Promise.allSettled(orphaned.map((reservation) => reservation.release()));
   }

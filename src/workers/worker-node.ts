@@ -22,7 +22,8 @@ import type { IpcChannel } from './ipc-channel.js';
 import { peerForwarderViaPrimary } from './peer-bridge.js';
 import { PrimaryRecordSink } from './record-sink.js';
 import { primaryForwarder } from './request-forwarder.js';
-import { cacheViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
+import { cacheViaPrimary, circuitsViaPrimary, federationViaPrimary, PrimaryState, qualityReplica, tokenReplica, type WorkerHello } from './worker-state.js';
+import { SharedCircuits } from '../router/shared-circuit-breaker.js';
 import { ResponseCache } from '../cache/index.js';
 
 /**
@@ -39,6 +40,7 @@ export class WorkerNode {
     private readonly parts: {
       config: Config; logger: Logger; app: FastifyInstance; providers: Provider[]; catalog: ModelCatalog; recorder: OutcomeRecorder;
       sink: PrimaryRecordSink; cache?: ResponseCache; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics; idle: IdleWatch;
+      circuits?: SharedCircuits;
     },
   ) {}
 
@@ -51,7 +53,8 @@ export class WorkerNode {
     const catalog = new ModelCatalog(providers, logger);
     const metrics = createMetrics({ isKnownModel: (model) => router.knows(model) || catalog.resolve(model).length > 0 });
     channel.handle('metrics', () => metrics.snapshot());
-    const breakers = new Map(providers.map((p) => [p.id, circuitBreaker(config, p.id, logger, metrics)]));
+    const circuits = hello.sharedCircuits ? new SharedCircuits({ store: circuitsViaPrimary(channel), refreshMs: config.state.circuit_refresh_ms, logger }) : undefined;
+    const breakers = new Map(providers.map((p) => [p.id, circuitBreaker(config, p.id, logger, metrics, circuits)]));
     const providerType = (id: string | undefined) => providers.find((p) => p.id === id)?.type;
     const state = new PrimaryState(channel, hello.stateKind);
     const access = await createAccessControl({
@@ -62,6 +65,7 @@ export class WorkerNode {
       dataDir: config.storage.dir,
       trustProxy: config.server.trust_proxy,
       peerLimits: config.mesh.peer_limits,
+      ...(hello.federation ? { federation: federationViaPrimary(channel) } : {}),
     });
     const outcomes = new OutcomeListeners(logger);
     outcomes.add((outcome) => logOutcome(logger, outcome));
@@ -123,7 +127,7 @@ export class WorkerNode {
     const address = await app.listen({ host: config.server.host, port: config.server.port });
     const { port } = new URL(address);
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics, idle });
+    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics, idle, circuits });
   }
 
   /** Stops accepting, finishes what is in flight (up to the grace period), then hands the last records and settlements to the primary. */
@@ -146,6 +150,7 @@ export class WorkerNode {
     this.parts.forwarder.close();
     await Promise.all(this.parts.providers.map((p) => p.close()));
     await this.parts.cache?.close();
+    await this.parts.circuits?.close();
     this.parts.idle.close();
     this.parts.metrics.eventLoopLag?.pause();
     await this.parts.recorder.drain();

@@ -1,6 +1,7 @@
-import type { TokenChange, TokenRecord } from '../auth/index.js';
-import { TokenRegistry } from '../auth/index.js';
+import type { AdminKey, CredentialResolver, FederatedPrincipal, IssuerQuota, Reservation, TokenChange, TokenRecord } from '../auth/index.js';
+import { TOKEN_PREFIX, TokenRegistry, splitAccessToken } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
+import type { CircuitStateStore, SharedCircuit } from '../router/shared-circuit-breaker.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import { QualityAggregate, type QualitySignal, type QualitySnapshot, type SignalsConfig } from '../signals/index.js';
 import type { StateBackend, StateBackendKind } from '../state/index.js';
@@ -15,6 +16,16 @@ export interface WorkerHello {
   quality: QualitySnapshot;
   /** The primary's mesh peer id, when the mesh runs (workers forward through it). */
   peerId?: string;
+  /** Whether the primary serves federated access (trusted gateways' tokens): workers then resolve and reserve there. */
+  federation: boolean;
+  /** Whether the primary keeps the node's shared circuit breakers: workers then report and read theirs there. */
+  sharedCircuits: boolean;
+}
+
+/** A reservation at a trusted gateway's issuer as the primary returns it: its handle, and the issuer's headers. */
+export interface FederatedAtPrimary {
+  handle: number;
+  headers: Record<string, string>;
 }
 
 /** A reservation as the primary returns it: its handle for settle/release, and the counters after it. */
@@ -107,4 +118,56 @@ export function qualityReplica(channel: IpcChannel, config: SignalsConfig, snaps
   replica.restore(snapshot);
   channel.on<{ signal: QualitySignal; sign: 1 | -1 }>('quality.change', ({ signal, sign }) => (sign > 0 ? replica.add(signal) : replica.remove(signal)));
   return replica;
+}
+
+/**
+ * Federated access in a worker (`createAccessControl`'s `federation` hook): a token of another gateway is verified
+ * and reserved at the primary, which reads that gateway's key from the mesh and reaches its issuer over it — the same
+ * resolver and reservations as a single-process node, so its limits hold across every worker. This node's own tokens
+ * and anything that is not an access token never leave the worker.
+ */
+export function federationViaPrimary(channel: IpcChannel): (parts: { adminKey: AdminKey }) => { resolver: CredentialResolver; quota: IssuerQuota } {
+  return ({ adminKey }) => {
+    // The token text of each principal the primary resolved, for its reservation (kept beside it, never on it).
+    const credentials = new WeakMap<object, string>();
+    const resolver: CredentialResolver = {
+      async resolve(credential) {
+        if (!credential.startsWith(TOKEN_PREFIX)) return undefined;
+        const parts = splitAccessToken(credential);
+        if (!parts || parts.gatewayId === adminKey.gatewayId) return undefined;
+        const principal = await channel.call<FederatedPrincipal | null>('federation.resolve', credential);
+        if (!principal) return undefined;
+        credentials.set(principal, credential);
+        return principal;
+      },
+    };
+    const quota: IssuerQuota = {
+      async reserve(principal, input): Promise<Reservation> {
+        const credential = credentials.get(principal);
+        if (credential === undefined) throw new Error('a federated principal this worker did not resolve');
+        const { handle, headers } = await channel.call<FederatedAtPrimary>('federation.reserve', { credential, input });
+        return {
+          headers,
+          settle: (usage) => channel.call<void>('federation.settle', { handle, usage }),
+          release: () => channel.call<void>('federation.release', { handle }),
+        };
+      },
+    };
+    return { resolver, quota };
+  };
+}
+
+/**
+ * The node's shared circuit breakers as a worker reaches them: each event and read is a call to the primary, which
+ * keeps them (in its memory, or in Redis) and tells every worker of a change — a circuit opened by failures at one
+ * worker is open at all of them, and one probe at a time goes out for the node.
+ */
+export function circuitsViaPrimary(channel: IpcChannel): CircuitStateStore {
+  return {
+    apply: (provider, event, options) => channel.call('circuits.apply', { provider, event, options }),
+    read: async (providers, options) => new Map(await channel.call<Array<[string, SharedCircuit]>>('circuits.read', { providers, options })),
+    onChange: (listener) => channel.on<string>('circuits.change', listener),
+    // The store is the primary's to close.
+    close: async () => undefined,
+  };
 }

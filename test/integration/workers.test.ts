@@ -7,6 +7,8 @@ import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { PROCESS_TEST_TIMEOUT_MS, recordedIds, startNodeProcess, type NodeProcess } from '../helpers/node-process.js';
 import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { parsePrometheusText } from '../helpers/prometheus.js';
+import { AdminKey } from '../../src/auth/index.js';
+import { generateGatewayToken } from '../../src/index.js';
 
 /**
  * `server.workers = 2` on a real `meshgate start`: one primary that owns LevelDB, the mesh and the operator API, two
@@ -16,8 +18,14 @@ import { parsePrometheusText } from '../helpers/prometheus.js';
 const GRACE_SECONDS = 30;
 
 let mock: MockUpstream;
-/** A mesh peer (in this process) that serves the one model the node under test does not: `peer-only`. */
+/**
+ * A mesh peer (in this process) that serves the one model the node under test does not: `peer-only`. It is also a
+ * gateway whose tokens the node trusts (`[federation]`): its admin key is `peerKey`.
+ */
 let peerUpstream: MockUpstream;
+const peerKey = AdminKey.generate();
+/** The upstream of the node's second provider (`flaky`, model `flaky-model`), which the circuit-breaker test fails. */
+let flakyUpstream: MockUpstream;
 let peer: TestGateway;
 let dir: string;
 let node: NodeProcess;
@@ -53,12 +61,17 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     mock = await startMockUpstream();
     peerUpstream = await startMockUpstream();
+    flakyUpstream = await startMockUpstream();
     peer = await startTestGateway([{ id: 'peer-openai', type: 'openai', base_url: peerUpstream.openaiBaseUrl, api_key: TEST_KEY, models: ['peer-only'], max_retries: 0 }], {
+      auth: { mode: ['public', 'token'], admin_key: peerKey.secret.reveal() },
       mesh: { enabled: true, listen: ['/ip4/127.0.0.1/tcp/0'], heartbeat_ms: 1_000, dht_timeout_ms: 3_000 },
     });
     dir = await mkdtemp(join(tmpdir(), 'meshgate-workers-'));
     node = await startNodeProcess(mock, dir, {
-      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), config: ['[auth]', 'mode = ["public", "token"]', '[cache]', 'enabled = true'],
+      graceSeconds: GRACE_SECONDS, workers: 2, mesh: true, meshBootstrap: peer.gateway.mesh!.multiaddrs(), config: ['[auth]', 'mode = ["public", "token"]', '[cache]', 'enabled = true', '[federation]', `trusted_gateways = ["${peerKey.gatewayId}"]`, 'reserve_timeout_ms = 10000',
+        // Without panic mode an open circuit refuses outright (panic would still try the only provider of a model).
+        '[routing.circuit_breaker]', 'panic = false',
+        '[[providers]]', 'id = "flaky"', 'type = "openai"', `base_url = "${flakyUpstream.openaiBaseUrl}"`, 'api_key = "test-key"', 'models = ["flaky-model"]', 'max_retries = 0'],
     });
     adminKey = node.stdout.find((l) => l.startsWith('admin key generated (shown once): '))!.slice('admin key generated (shown once): '.length);
   }, PROCESS_TEST_TIMEOUT_MS);
@@ -67,7 +80,7 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     node.child.kill('SIGKILL');
     await node.exited;
     await peer.close();
-    await Promise.all([mock.close(), peerUpstream.close()]);
+    await Promise.all([mock.close(), peerUpstream.close(), flakyUpstream.close()]);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -108,6 +121,58 @@ describe('server.workers = 2', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
     }
     await expect.poll(() => servedBy(answers.map((a) => a.id)).size, { timeout: 10_000 }).toBe(2);
     peerUpstream.setDefault({ kind: 'ok' });
+  });
+
+  it('serves a trusted gateway\'s tokens on every worker, reserved at their issuer: exactly its limit across workers', async () => {
+    // Bounded: the node reads the peer's gateway record off the mesh (a probe token of its own, so the limit below is untouched).
+    const probe = await generateGatewayToken(peerKey.secret.reveal(), { jti: 'workers-probe', requests: { limit: 1000, period: 'hour' } });
+    await expect.poll(async () => {
+      const res = await chat(node.url, { authorization: `Bearer ${probe}` });
+      await res.body.dump();
+      return res.statusCode;
+    }, { timeout: 30_000, interval: 250 }).toBe(200);
+    const token = await generateGatewayToken(peerKey.secret.reveal(), { jti: 'workers-federated', requests: { limit: 6, period: 'hour' } });
+    const answers = await Promise.all(Array.from({ length: 10 }, async () => {
+      const res = await chat(node.url, { authorization: `Bearer ${token}` });
+      return { status: res.statusCode, remaining: res.headers['x-ratelimit-remaining-requests'], id: String(res.headers['x-request-id']), text: await res.body.text() };
+    }));
+    expect(answers.filter((a) => a.status !== 200 && a.status !== 429).map((a) => a.text)).toEqual([]);
+    const served = answers.filter((a) => a.status === 200);
+    expect(served).toHaveLength(6);
+    // The issuer counted them (its remaining figures), one request at a time across both workers.
+    expect(served.map((a) => Number(a.remaining)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    // Both workers took part (which of them the issuer admitted first is up to the race).
+    await expect.poll(() => servedBy(answers.map((a) => a.id)).size, { timeout: 10_000 }).toBe(2);
+    // A token of a gateway the node does not trust is refused by the worker as before.
+    const stranger = await generateGatewayToken(AdminKey.generate().secret.reveal(), { jti: 'stranger' });
+    const refused = await chat(node.url, { authorization: `Bearer ${stranger}` });
+    expect([refused.statusCode, ((await refused.body.json()) as { error: { code: string } }).error.code]).toEqual([401, 'token_untrusted_gateway']);
+  });
+
+  it('shares circuit breakers across workers: failures counted at both open the circuit at both, which then send nothing upstream', async () => {
+    flakyUpstream.setDefault({ kind: 'error', status: 500 });
+    const flaky = () => once(node.url, '/v1/chat/completions', {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'flaky-model', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    // The default threshold is 5 consecutive failures; over fresh connections they are split between the workers
+    // (3 and 2), so neither would open the circuit on its own count.
+    const failures = [];
+    for (let i = 0; i < 5; i++) failures.push(await flaky());
+    expect(failures.map((r) => r.statusCode)).toEqual([502, 502, 502, 502, 502]);
+    await Promise.all(failures.map((r) => r.body.dump()));
+    // Open in all three processes (the primary's breaker and both workers'; /metrics sums them).
+    await expect.poll(async () => {
+      const res = await once(node.url, '/metrics');
+      return metricSum(await res.body.text(), 'meshgate_circuit_breaker_state', { provider: 'flaky', state: 'open' });
+    }, { timeout: 10_000, interval: 100 }).toBe(3);
+    const sent = flakyUpstream.requests.length;
+    const refused = await Promise.all(Array.from({ length: 4 }, async () => {
+      const res = await flaky();
+      return [res.statusCode, ((await res.body.json()) as { error: { code: string } }).error.code];
+    }));
+    expect(refused).toEqual(Array(4).fill([503, 'providers_unavailable']));
+    expect(flakyUpstream.requests.length).toBe(sent);
+    flakyUpstream.setDefault({ kind: 'ok' });
   });
 
   it('admits exactly the limit across workers, and a revocation at the primary is refused by every worker', async () => {

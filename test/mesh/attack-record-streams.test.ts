@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { lpStream } from '@libp2p/utils';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createMeshLibp2p, type MeshLibp2p } from '../../src/mesh/libp2p-node.js';
-import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_PROTOCOL, RecordExchange } from '../../src/mesh/record-exchange.js';
+import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_EXCHANGE_BURST, RECORD_PROTOCOL, RecordExchange } from '../../src/mesh/record-exchange.js';
 
 /**
  * Record exchange under a hostile peer (protocol/node-record.md, "Record exchange"): a peer opening many
@@ -58,6 +58,47 @@ describe('a peer opening many record-exchange streams', () => {
       expect([...(await again.read({ signal: AbortSignal.timeout(5_000) })).subarray()]).toEqual([...OWN]);
     }, { timeout: 10_000, interval: 50 });
     await vi.waitFor(() => expect(received).toContain(attackers[0]!.peerId.toString()), { timeout: 5_000, interval: 20 });
+  });
+});
+
+describe('a peer running record exchanges back to back', () => {
+  const nodes: MeshLibp2p[] = [];
+  afterAll(() => Promise.all(nodes.map((n) => n.stop())));
+
+  it(`is served a burst of ${RECORD_EXCHANGE_BURST}, then one a second; the rest are reset unread`, async () => {
+    const start = async () => {
+      const node = await createMeshLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], isAllowed: () => true, clock: Date.now });
+      await node.start();
+      nodes.push(node);
+      return node;
+    };
+    let now = 1_000_000;
+    const records: string[] = [];
+    const victim = await start();
+    const exchange = new RecordExchange({ ownRecord: () => Uint8Array.of(7), onRecord: async (_bytes, peerId) => void records.push(peerId), timeoutMs: 5_000, clock: () => now });
+    await victim.handle(RECORD_PROTOCOL, exchange.handle, { maxInboundStreams: 2 * MAX_RECORD_EXCHANGES_PER_PEER });
+    const attacker = await start();
+    const target = victim.getMultiaddrs()[0]!;
+    // One at a time, each finished before the next: the in-flight cap never applies, only the rate.
+    const once = async () => {
+      const stream = await attacker.dialProtocol(target, RECORD_PROTOCOL, { signal: AbortSignal.timeout(5_000) });
+      const lp = lpStream(stream);
+      try {
+        await lp.write(Uint8Array.of(1));
+        const answer = [...(await lp.read({ signal: AbortSignal.timeout(5_000) })).subarray()];
+        await stream.close({ signal: AbortSignal.timeout(5_000) });
+        return answer.length === 1 ? 'served' : 'wrong answer';
+      } catch {
+        return 'reset';
+      }
+    };
+    const outcomes: string[] = [];
+    for (let i = 0; i < RECORD_EXCHANGE_BURST + 5; i++) outcomes.push(await once());
+    expect(outcomes).toEqual([...Array(RECORD_EXCHANGE_BURST).fill('served'), ...Array(5).fill('reset')]);
+    // A refused exchange read nothing: only the served ones delivered a record.
+    await vi.waitFor(() => expect(records).toHaveLength(RECORD_EXCHANGE_BURST), { timeout: 5_000, interval: 20 });
+    now += 1_000;
+    expect([await once(), await once()]).toEqual(['served', 'reset']);
   });
 });
 

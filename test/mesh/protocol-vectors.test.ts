@@ -1,11 +1,11 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/core/index.js';
+import { PerPeerRate, canonicalJson } from '../../src/core/index.js';
 import { dhtRecordValidator, peerIdOfRecordKey } from '../../src/mesh/dht-keys.js';
 import { decodeSessionFrame, encodeSessionFrame, SessionFrameError, type SessionFrame } from '../../src/mesh/forward-frames.js';
 import { MAX_RECORD_BYTES, RecordError, SIGNING_CONTEXT, verifyRecord } from '../../src/mesh/node-record.js';
-import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_PROTOCOL } from '../../src/mesh/record-exchange.js';
+import { MAX_RECORD_EXCHANGES_PER_PEER, RECORD_EXCHANGE_BURST, RECORD_EXCHANGES_PER_SECOND, RECORD_PROTOCOL } from '../../src/mesh/record-exchange.js';
 import { PROTOCOL_SCHEMAS, protocolSchemaText } from '../../src/protocol-schemas.js';
 import { GatewayRecordError, ReservationError, verifyGatewayRecord, verifyReservation } from '../../src/federation/index.js';
 
@@ -59,10 +59,21 @@ describe('protocol/vectors: signed node records', () => {
 describe('protocol/vectors: record exchange limits', () => {
   it('are the limits the implementation enforces (test/mesh/attack-record-streams.test.ts drives them)', async () => {
     const limits = JSON.parse(await readFile(join(protocolDir, 'vectors', 'records', 'exchange-limits.json'), 'utf8')) as {
-      protocol: string; maxInFlightPerPeer: number; maxRecordBytes: number; cases: Array<{ inFlight: number; expected: 'reset' | 'served' }>;
+      protocol: string; maxInFlightPerPeer: number; maxRecordBytes: number; exchangesPerSecondPerPeer: number; exchangeBurstPerPeer: number;
+      cases: Array<{ inFlight: number; expected: 'reset' | 'served' }>;
+      rateCases: Array<{ description: string; servedBefore: number; secondsLater: number; expected: 'reset' | 'served' }>;
     };
-    expect([limits.protocol, limits.maxInFlightPerPeer, limits.maxRecordBytes]).toEqual([RECORD_PROTOCOL, MAX_RECORD_EXCHANGES_PER_PEER, MAX_RECORD_BYTES]);
+    expect([limits.protocol, limits.maxInFlightPerPeer, limits.maxRecordBytes, limits.exchangesPerSecondPerPeer, limits.exchangeBurstPerPeer])
+      .toEqual([RECORD_PROTOCOL, MAX_RECORD_EXCHANGES_PER_PEER, MAX_RECORD_BYTES, RECORD_EXCHANGES_PER_SECOND, RECORD_EXCHANGE_BURST]);
     for (const c of limits.cases) expect(c.inFlight >= MAX_RECORD_EXCHANGES_PER_PEER ? 'reset' : 'served').toBe(c.expected);
+    // The rate cases through the bucket the listener uses, with its constants.
+    for (const c of limits.rateCases) {
+      let now = 0;
+      const rate = new PerPeerRate(RECORD_EXCHANGES_PER_SECOND, () => now, RECORD_EXCHANGE_BURST / RECORD_EXCHANGES_PER_SECOND);
+      for (let i = 0; i < c.servedBefore; i++) expect(rate.admit('peer')).toBe(true);
+      now += c.secondsLater * 1000;
+      expect([c.description, rate.admit('peer') ? 'served' : 'reset']).toEqual([c.description, c.expected]);
+    }
   });
 });
 

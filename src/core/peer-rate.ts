@@ -1,15 +1,16 @@
 /**
- * How many ledger messages each peer may send (protocol/receipts.md, "Bounds"): a token bucket per peer id, `rate`
- * messages a second with a burst of `BURST_SECONDS` seconds' worth, checked before a message is even read — every
- * acknowledgement and dispute costs a signature check and a store write, so a peer that sends more is answered
- * `{"ok":false}` at once. An honest node stays far below: it batches acknowledgements (one message per 250 ms at the
- * most) and reconciles page by page.
+ * How many messages of one kind each peer may send: a token bucket per peer id, `rate` messages a second with a burst
+ * of `burstSeconds` seconds' worth (default 10), checked before a message is even read. Ledger messages
+ * (protocol/receipts.md, "Bounds": each acknowledgement and dispute costs a signature check and a store write, so a
+ * peer that sends more is answered `{"ok":false}` at once — an honest node batches acknowledgements and reconciles
+ * page by page), federation reservations, and record exchanges (protocol/node-record.md: each costs a record parse and
+ * a signature check) are bounded with it.
  */
 export const BURST_SECONDS = 10;
 /** Peers tracked at once; a bucket dropped to make room is a full one again, which is what an idle peer has anyway. */
 const MAX_PEERS = 10_000;
 
-export class LedgerMessageRate {
+export class PerPeerRate {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #burst: number;
 
@@ -17,8 +18,9 @@ export class LedgerMessageRate {
   constructor(
     readonly rate: number,
     private readonly clock: () => number = Date.now,
+    burstSeconds = BURST_SECONDS,
   ) {
-    this.#burst = Math.max(1, rate * BURST_SECONDS);
+    this.#burst = Math.max(1, rate * burstSeconds);
   }
 
   /** Takes one message from `peerId`'s allowance; false when it has none left now. */
