@@ -39,16 +39,16 @@ export function peerForwarder(mesh: MeshNode, options: PeerForwarderOptions): Pe
     selfId: mesh.peerId,
     canForward: (req) => options.forward !== 'never' && req.hop.count < options.maxHops,
     candidates: async (model, exclude, signal, accept) => {
-      const peers = await mesh.findPeersForModel(model, { exclude, signal: AbortSignal.any([signal, AbortSignal.timeout(options.lookupTimeoutMs)]) });
+      const peers = await mesh.findPeersForModel(model, { exclude, signal, timeoutMs: options.lookupTimeoutMs });
       return peers.map((p) => p.peerId).filter((peerId) => accept?.(peerId) ?? true);
     },
     prices: (model) => mesh.peerPrices(model),
-    forward: async (peerId, frame, signal): Promise<PeerResponse> => {
+    forward: async (peerId, frame, signal, known): Promise<PeerResponse> => {
       // The price the peer advertised when it was chosen: a receipt is checked against that, not against whatever
       // the peer advertises by the time its trailer arrives.
       const advert = mesh.advertisedModel(peerId, frame.model);
       const price = receiptPrice(advert?.price);
-      const canonical = canonicalOf(frame);
+      const canonical = known ?? canonicalOf(frame);
       const result = await mesh.forward(peerId, frame, signal);
       const meter = relayMeter(frame.format, frame.stream);
       const body = (async function* () {

@@ -196,19 +196,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(async (api) => {
     api.addHook('onRoute', registered('client'));
-    api.addHook('onRequest', async (request, reply) => {
+    const { authenticate } = deps;
+    // With the principal known, CORS headers are granted only for origins its credential allows.
+    const grantCors = async (request: FastifyRequest, reply: FastifyReply) => {
+      const cors = await corsHeaders!(request);
+      if (cors) void reply.headers(cors);
+      else withdrawCors(reply);
+    };
+    // Callback-style like the root's hooks: the authentication's own promise is the only one per request.
+    api.addHook('onRequest', (request, reply, done) => {
       const controller = new AbortController();
       request.clientSignal = controller.signal;
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) controller.abort(new GatewayError('client_closed', 'Client closed the connection.'));
       });
-      request.principal = deps.authenticate ? await deps.authenticate(request) : { kind: 'public' };
-      // With the principal known, CORS headers are granted only for origins its credential allows.
-      if (request.headers.origin && deps.corsHeaders) {
-        const cors = await deps.corsHeaders(request);
-        if (cors) void reply.headers(cors);
-        else withdrawCors(reply);
+      const authenticated = (principal: PrincipalRef) => {
+        request.principal = principal;
+        if (request.headers.origin && corsHeaders) grantCors(request, reply).then(() => done(), done);
+        else done();
+      };
+      if (!authenticate) return authenticated({ kind: 'public' });
+      let pending: Promise<PrincipalRef>;
+      try {
+        pending = authenticate(request);
+      } catch (err) {
+        return done(err as Error);
       }
+      pending.then(authenticated, done);
     });
     await api.register(async (pipelineScope) => {
       pipelineScope.addHook('onRoute', (route) => {

@@ -20,6 +20,7 @@ declare module 'fastify' {
 }
 
 const HEADER_VALUE = /^[\x20-\x7e]{1,128}$/;
+const ANTHROPIC_BETA = /^[\x20-\x7e]{1,512}$/;
 /** Longest model name accepted (the mesh forward frame has the same bound). */
 export const MAX_MODEL_LENGTH = 256;
 
@@ -44,7 +45,7 @@ export function gatewayRequest(
   if (typeof init.model !== 'string' || init.model.length === 0) throw badRequest('`model` is required and must be a non-empty string.', 'model');
   // Model names are short; a long one would only cost look-ups, suggestions and memory (and cannot cross the mesh).
   if (init.model.length > MAX_MODEL_LENGTH) throw badRequest(`\`model\` is longer than ${MAX_MODEL_LENGTH} characters.`, 'model');
-  return {
+  const req: GatewayRequest = {
     id: request.id,
     format: init.format,
     operation: init.operation,
@@ -58,10 +59,12 @@ export function gatewayRequest(
     source: label(request, 'x-source'),
     receivedAt: Date.now(),
     hop: { count: 0, visited: [] },
-    ...(label(request, 'x-meshgate-profile') ? { profile: label(request, 'x-meshgate-profile') } : {}),
-    cacheMode: parseCacheMode(request.headers['x-meshgate-cache']),
-    ...(init.format === 'anthropic' && typeof request.headers['anthropic-beta'] === 'string' && /^[\x20-\x7e]{1,512}$/.test(request.headers['anthropic-beta'])
-      ? { anthropicBeta: request.headers['anthropic-beta'] }
-      : {}),
   };
+  // Optional keys only when present (assigned, not spread), in the order they always had.
+  const profile = label(request, 'x-meshgate-profile');
+  if (profile) req.profile = profile;
+  req.cacheMode = parseCacheMode(request.headers['x-meshgate-cache']);
+  const beta = request.headers['anthropic-beta'];
+  if (init.format === 'anthropic' && typeof beta === 'string' && ANTHROPIC_BETA.test(beta)) req.anthropicBeta = beta;
+  return req;
 }

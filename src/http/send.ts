@@ -11,16 +11,13 @@ import type { GatewayResponse } from '../pipeline/types.js';
  * `drain` when the client reads slower than the upstream writes. An error after the first byte becomes an error event
  * in the client's format, never a silently truncated 200.
  */
-export async function sendGatewayResponse(reply: FastifyReply, response: GatewayResponse, format: WireFormat, extraHeaders: Record<string, string> = {}): Promise<void> {
-  const headers = { ...extraHeaders, ...response.headers };
+export async function sendGatewayResponse(reply: FastifyReply, response: GatewayResponse, format: WireFormat, extraHeaders?: Record<string, string>): Promise<void> {
   const { body } = response;
-  // Headers already set on the reply by hooks (CORS) must survive hijacking.
-  const hookHeaders = reply.getHeaders() as Record<string, string>;
   if (body.kind !== 'sse') {
     const payload = body.kind === 'bytes' ? body.value : Buffer.from(JSON.stringify(body.value));
     // The head first: node refuses a header value it cannot send by throwing here, and before hijack() fastify's
     // error handler still answers that with a 500 instead of leaving the client without a response.
-    reply.raw.writeHead(response.status, { ...hookHeaders, ...headers, 'content-length': payload.byteLength });
+    reply.raw.writeHead(response.status, responseHead(reply, response, extraHeaders, { 'content-length': payload.byteLength }));
     reply.hijack();
     reply.raw.end(payload);
     return;
@@ -34,7 +31,7 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
   try {
     // Not flushed on their own: the stream is primed (its first event is in hand), so the head goes out with that event
     // in one write — one system call and one packet fewer before the first token.
-    raw.writeHead(response.status, { ...hookHeaders, ...headers, connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' });
+    raw.writeHead(response.status, responseHead(reply, response, extraHeaders, { connection: raw.shouldKeepAlive ? 'keep-alive' : 'close', 'x-accel-buffering': 'no' }));
     for await (const chunk of events) {
       if (raw.destroyed) break;
       written += sseEventCount(chunk);
@@ -64,4 +61,16 @@ export async function sendGatewayResponse(reply: FastifyReply, response: Gateway
     await events.return(undefined);
     if (!raw.destroyed) raw.end();
   }
+}
+
+/**
+ * The response's head: the headers hooks already set on the reply (CORS: they must survive hijacking), then the
+ * caller's extra ones, the response's own and `last`, a later one replacing an earlier one of the same name — one
+ * object, filled in place.
+ */
+function responseHead(reply: FastifyReply, response: GatewayResponse, extra: Record<string, string> | undefined, last: Record<string, string | number>): Record<string, string | number | string[]> {
+  const head = reply.getHeaders() as Record<string, string | number | string[]>;
+  if (extra) Object.assign(head, extra);
+  Object.assign(head, response.headers);
+  return Object.assign(head, last);
 }

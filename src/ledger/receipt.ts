@@ -2,6 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { JwsError, parseCompact, signCompact, verifyCompact, type ParsedJws } from './compact-jws.js';
 import { verifyingKeyFromPeerId } from './keys.js';
+import { decodeReceiptPayload } from './receipt-payload.js';
 
 /**
  * Signed usage receipts (protocol/receipts.md). A receipt is a compact JWS (EdDSA) signed by the serving peer,
@@ -121,8 +122,13 @@ function requireCanonical<T>(bytes: Uint8Array, parse: (value: unknown) => T, se
   return parsed;
 }
 
+/** The payload as the schema parses it; throws the schema's own error (with what is wrong) for one it refuses. */
+function checkedPayload(value: unknown): ReceiptPayload {
+  return decodeReceiptPayload(value) ?? receiptPayloadSchema.parse(value);
+}
+
 export async function signReceipt(payload: ReceiptPayload, key: KeyObject): Promise<string> {
-  receiptPayloadSchema.parse(payload);
+  checkedPayload(payload);
   return signCompact(payloadBytes(payload), { alg: 'EdDSA', typ: RECEIPT_TYP, kid: payload.iss }, key);
 }
 
@@ -161,7 +167,7 @@ async function verifySigned(jws: string, typ: string, expectedSigner?: string): 
 /** Verifies a receipt's signature and shape; `kid` must be its issuer. Chain and amounts are checked by the ledger. */
 export async function verifyReceipt(jws: string, expectedIssuer?: string): Promise<ReceiptPayload> {
   const { payload, kid } = await verifySigned(jws, RECEIPT_TYP, expectedIssuer);
-  const parsed = requireCanonical(payload, (v) => receiptPayloadSchema.parse(v), payloadBytes, 'receipt');
+  const parsed = requireCanonical(payload, checkedPayload, payloadBytes, 'receipt');
   if (parsed.iss !== kid) throw new ReceiptError('wrong_signer', 'kid is not the issuer');
   if (parsed.ch !== channelId(parsed.iss, parsed.sub)) throw new ReceiptError('malformed', 'channel does not name issuer and subject');
   return parsed;

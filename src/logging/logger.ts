@@ -38,6 +38,21 @@ function serializeRequest(req: LoggedRequest) {
   };
 }
 
+/**
+ * pino's `isoTime` field (`,"time":"2026-12-01T18:05:53.123Z"`), the same text made without a Date and its
+ * formatting per line: the part up to the second is made once a second, the milliseconds appended.
+ */
+export function isoTimeField(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond.second) {
+    isoSecond.second = second;
+    isoSecond.prefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const ms = now - second * 1000;
+  return `${isoSecond.prefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
+}
+const isoSecond = { second: Number.NaN, prefix: '' };
+
 /** pino's level number for `warn`: lines at this level and above are written at once, not batched. */
 const WARN = 40;
 
@@ -53,7 +68,7 @@ export function createLogger(options: { level?: string; destination?: pino.Desti
       base: { service: 'meshgate' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { req: serializeRequest },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: () => isoTimeField(),
       ...(batched
         ? {
           hooks: {

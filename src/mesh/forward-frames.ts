@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Uint8ArrayList } from 'uint8arraylist';
 import { encode as encodeLengthPrefixed } from 'it-length-prefixed';
 import { OPERATIONS, WIRE_FORMATS } from '../core/index.js';
+import { decodeHeadPayload, decodeRequestPayload, decodeTrailerPayload } from './frame-payloads.js';
 
 /**
  * Frames of `/meshgate/forward/1.0.0` (protocol/forward.md): each is uvarint(length) ‖ type byte ‖ payload, the
@@ -113,12 +114,16 @@ export function encodeFrame(frame: Frame): Uint8ArrayList {
   }
 }
 
-const jsonFrameSchemas = {
-  [FrameType.request]: ['request', forwardRequestSchema],
-  [FrameType.head]: ['head', forwardHeadSchema],
-  [FrameType.trailer]: ['trailer', forwardTrailerSchema],
-  [FrameType.refusal]: ['refusal', forwardRefusalSchema],
-} as const;
+/**
+ * The decoder of each JSON frame's payload: the typed decoders of frame-payloads.ts for the frames of every request
+ * (each accepts exactly what its schema above accepts), the schema itself for a refusal.
+ */
+const jsonFrameDecoders: Record<number, readonly [name: string, decode: (value: unknown) => unknown]> = {
+  [FrameType.request]: ['request', decodeRequestPayload],
+  [FrameType.head]: ['head', decodeHeadPayload],
+  [FrameType.trailer]: ['trailer', decodeTrailerPayload],
+  [FrameType.refusal]: ['refusal', (value) => forwardRefusalSchema.safeParse(value).data],
+};
 
 export class FrameError extends Error {
   constructor(message: string) {
@@ -200,7 +205,7 @@ export function decodeSessionFrame(bytes: Uint8Array): { sid: number; frame: Ses
     return { sid, frame: { type: 'credit', value: credit.value } };
   }
   if (type === FrameType.reset) return { sid, frame: { type: 'reset' } };
-  if (type !== FrameType.data && type !== FrameType.heartbeat && !(type in jsonFrameSchemas)) return { sid, frame: { type: 'unknown', code: type } };
+  if (type !== FrameType.data && type !== FrameType.heartbeat && !(type in jsonFrameDecoders)) return { sid, frame: { type: 'unknown', code: type } };
   try {
     return { sid, frame: decodePayload(type, payload) };
   } catch (err) {
@@ -217,15 +222,16 @@ export function decodeFrame(bytes: Uint8Array): Frame {
 function decodePayload(type: number, payload: Uint8Array): Frame {
   if (type === FrameType.data) return { type: 'data', value: payload };
   if (type === FrameType.heartbeat) return { type: 'heartbeat' };
-  const entry = jsonFrameSchemas[type as keyof typeof jsonFrameSchemas];
+  const entry = jsonFrameDecoders[type];
   if (!entry) throw new FrameError(`unknown frame type 0x${type.toString(16)}`);
-  const [name, schema] = entry;
+  const [name, decode] = entry;
   let value: unknown;
   try {
-    value = schema.parse(JSON.parse(decoder.decode(payload)));
+    value = decode(JSON.parse(decoder.decode(payload)));
   } catch {
-    throw new FrameError(`malformed ${name} frame`);
+    value = undefined;
   }
+  if (value === undefined) throw new FrameError(`malformed ${name} frame`);
   return { type: name, value } as Frame;
 }
 

@@ -290,8 +290,13 @@ export class ForwardChannels {
     return this.#sessions.size;
   }
 
-  async open(peerId: string, requestBytes: number, signal: AbortSignal): Promise<ForwardChannel> {
-    if (!this.#useSessions || requestBytes + SESSION_FRAME_OVERHEAD > MAX_SESSION_REQUEST_FRAME_BYTES || this.#v1Only(peerId)) return this.#streamChannel(peerId, signal);
+  /**
+   * A way to `peerId` for one request. `dialTimeoutMs` bounds opening a stream; it becomes a timer only when a stream
+   * is opened (a request on a live session takes its id at once, and a timer armed for it would fire later all the same).
+   */
+  async open(peerId: string, requestBytes: number, signal: AbortSignal, dialTimeoutMs: number): Promise<ForwardChannel> {
+    const dialSignal = () => AbortSignal.any([signal, AbortSignal.timeout(dialTimeoutMs)]);
+    if (!this.#useSessions || requestBytes + SESSION_FRAME_OVERHEAD > MAX_SESSION_REQUEST_FRAME_BYTES || this.#v1Only(peerId)) return this.#streamChannel(peerId, dialSignal());
     const live = this.#sessions.get(peerId)?.channel();
     if (live) return live;
     const opening = this.#opening.get(peerId);
@@ -299,9 +304,9 @@ export class ForwardChannels {
       await opening.catch(() => undefined);
       const joined = this.#sessions.get(peerId)?.channel();
       if (joined) return joined;
-      if (this.#v1Only(peerId)) return this.#streamChannel(peerId, signal);
+      if (this.#v1Only(peerId)) return this.#streamChannel(peerId, dialSignal());
     }
-    const dial = this.#dial(peerId, signal);
+    const dial = this.#dial(peerId, dialSignal());
     this.#opening.set(peerId, dial);
     try {
       return await dial;

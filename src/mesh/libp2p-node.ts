@@ -11,6 +11,7 @@ import { createLibp2p } from 'libp2p';
 import type { Secret } from '../core/index.js';
 import { BoundedDatastore } from './bounded-datastore.js';
 import { dhtRecordSelector, dhtRecordValidator, KAD_PROTOCOL, RECORD_NAMESPACE } from './dht-keys.js';
+import { noiseCrypto } from './noise-crypto.js';
 
 /** kadDHT() is typed as KadDHT, but without lan/wan split it is a single DHT whose routing table we watch. */
 export type MeshLibp2p = Libp2p<{ dht: SingleKadDHT; identify: unknown; ping: unknown }>;
@@ -76,7 +77,7 @@ export async function createMeshLibp2p(options: Libp2pNodeOptions): Promise<Mesh
     privateKey: options.privateKey,
     addresses: { listen: options.listen },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
     ...(options.psk && !options.psk.isEmpty ? { connectionProtector: preSharedKey({ psk: swarmKeyBytes(options.psk) }) } : {}),
     connectionGater: allowListGater(options.isAllowed),

@@ -210,7 +210,7 @@ export class MeshNode {
   }
 
   /** Peers whose live signed record lists `model`, best first; banned and excluded peers left out. */
-  findPeersForModel(model: string, opts: { exclude?: string[]; signal?: AbortSignal } = {}): Promise<RankedPeer[]> {
+  findPeersForModel(model: string, opts: { exclude?: string[]; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RankedPeer[]> {
     return this.#finder.find(model, opts);
   }
 

@@ -61,12 +61,17 @@ export class PeerFinder {
     this.#options = options;
   }
 
-  async find(model: string, opts: { exclude?: string[]; signal?: AbortSignal } = {}): Promise<RankedPeer[]> {
+  /**
+   * Peers serving `model`, best first. `timeoutMs` bounds the DHT look-up made when no known peer serves it (a timer
+   * only then: the usual answer comes from the record cache, and a timer armed per request for a look-up that does not
+   * happen would still fire later, with its abort event, for every request).
+   */
+  async find(model: string, opts: { exclude?: string[]; signal?: AbortSignal; timeoutMs?: number } = {}): Promise<RankedPeer[]> {
     const exclude = new Set([this.#options.selfId, ...(opts.exclude ?? [])]);
     let records = this.#eligible(model, exclude);
     if (records.length === 0) {
       this.#remember(model);
-      await this.#lookUp(model, exclude, opts.signal);
+      await this.#lookUp(model, exclude, opts.signal, opts.timeoutMs);
       records = this.#eligible(model, exclude);
     } else {
       this.#refreshInBackground(model);
@@ -125,9 +130,9 @@ export class PeerFinder {
     return cache.servingModel(model).filter((r) => !exclude.has(r.peerId) && isAllowed(r.peerId) && !scores.isBanned(r.peerId));
   }
 
-  async #lookUp(model: string, exclude: Set<string>, signal?: AbortSignal): Promise<void> {
+  async #lookUp(model: string, exclude: Set<string>, signal?: AbortSignal, timeoutMs = Infinity): Promise<void> {
     const { dht, dhtTimeoutMs, logger } = this.#options;
-    const querySignal = AbortSignal.any([AbortSignal.timeout(dhtTimeoutMs), ...(signal ? [signal] : [])]);
+    const querySignal = AbortSignal.any([AbortSignal.timeout(Math.min(dhtTimeoutMs, timeoutMs)), ...(signal ? [signal] : [])]);
     const providers = new Map<string, PeerInfo>();
     try {
       for await (const event of dht.findProviders(await modelCid(model), { signal: querySignal })) {

@@ -1,5 +1,6 @@
 import type { RoutingConfig } from '../core-config/index.js';
 import type { Operation, WireFormat } from '../core/index.js';
+import type { CanonicalRequest } from '../formats/canonical.js';
 import { GatewayError, UpstreamError, isRetryableStatus } from '../errors/index.js';
 import type { ForwardRequestFrame, ForwardResult } from '../mesh/index.js';
 import { answerableElsewhere, runFailover, type AttemptRecord } from '../router/failover.js';
@@ -24,7 +25,11 @@ export interface PeerForwarder {
   candidates(model: string, exclude: string[], signal: AbortSignal, accept?: (peerId: string) => boolean): Promise<string[]>;
   /** The prices peers advertise for `model` in their signed records (the routing engine's pricing filter reads them). */
   prices?(model: string): PeerPrice[];
-  forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal): Promise<PeerResponse>;
+  /**
+   * `canonical`: the canonical form this node already made of the chat request the frame carries, so the forwarder
+   * does not build it again for the usage bound it checks the peer's claims against (absent: it builds its own).
+   */
+  forward(peerId: string, frame: ForwardRequestFrame, signal: AbortSignal, canonical?: CanonicalRequest): Promise<PeerResponse>;
 }
 
 const DEFAULT_DEADLINE_MS = 600_000;
@@ -63,7 +68,7 @@ function peerMessage(text: string): string {
  */
 export async function attemptPeer(
   peers: PeerForwarder, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[], localError?: GatewayError,
-  accept?: (peerId: string) => boolean,
+  accept?: (peerId: string) => boolean, canonical?: CanonicalRequest,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const exclude = [peers.selfId, ...req.hop.visited];
   // Nothing about who asked this node (token id, virtual key, IP, project) goes to the peer: it serves this node,
@@ -81,7 +86,7 @@ export async function attemptPeer(
     // max_attempts bounds local and peer attempts together (runFailover counts the shared `attempts`).
     if (attempts.length >= routing.max_attempts) break;
     try {
-      return await forwardToOneOf(peers, candidates, frame, req, meter, routing, attempts);
+      return await forwardToOneOf(peers, candidates, frame, req, meter, routing, attempts, req.operation === 'chat' ? canonical : undefined);
     } catch (err) {
       if (req.signal.aborted || !answerableElsewhere(err)) throw err;
       lastError = err;
@@ -95,12 +100,13 @@ export async function attemptPeer(
 
 async function forwardToOneOf(
   peers: PeerForwarder, candidates: string[], frame: ForwardRequestFrame, req: GatewayRequest, meter: Meter, routing: RoutingConfig, attempts: AttemptRecord[],
+  canonical: CanonicalRequest | undefined,
 ): Promise<{ prepared: Prepared; peerId: string; provider?: string; model?: string }> {
   const targets = candidates.map((peerId) => ({ id: `peer:${peerId}`, retries: 0, peerId }));
   const result = await runFailover(targets, async (target) => {
     let response: PeerResponse;
     try {
-      response = await peers.forward(target.peerId, frame, req.signal);
+      response = await peers.forward(target.peerId, frame, req.signal, canonical);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new UpstreamError(target.id, `Peer ${target.peerId}: ${(err as Error).message}`, { retryable: true, code: 'peer_unavailable', cause: err });

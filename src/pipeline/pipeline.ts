@@ -196,12 +196,7 @@ export class Pipeline {
         if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
       hooks.onFinish?.(outcome);
-      void Promise.resolve()
-        // Anything the upstream produced is charged, also when a stream broke mid-way; nothing produced → released.
-        .then(() => (outcome.usage ? admission?.settle(outcome) : admission?.release()))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'quota settlement failed'))
-        .then(() => this.deps.onComplete?.(outcome))
-        .catch((err) => this.deps.logger.error({ err, requestId: req.id }, 'completion handling failed'));
+      void this.settle(outcome, admission);
     };
 
     try {
@@ -221,22 +216,24 @@ export class Pipeline {
       const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
+      // Built by assignment, in this order (the order the client sees them), not by spreading optional parts.
       const headers: Record<string, string> = {
         'content-type': prepared.contentType,
         'x-request-id': req.id,
         'x-meshgate-provider': target,
         'x-meshgate-attempts': String(attempts.length),
-        ...(admission?.headers ?? {}),
-        ...(prepared.warnings.length ? { 'x-meshgate-warnings': warningsHeader(prepared.warnings) } : {}),
-        ...(sanitized?.header ? { 'x-meshgate-sanitized': sanitized.header } : {}),
-        ...(estimated ? { 'x-meshgate-estimated': 'true' } : {}),
-        // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
-        // client of another gateway's token sees who answered).
-        ...(outcome.peer ?? this.deps.peers?.selfId ? { 'x-meshgate-served-by': (outcome.peer ?? this.deps.peers?.selfId)! } : {}),
-        ...(plan?.profile ? { 'x-meshgate-profile': plan?.profile } : {}),
-        ...(plan && plan.strategy !== 'ordered' ? { 'x-meshgate-strategy': plan.strategy } : {}),
-        ...(outcome.cache ? { 'x-meshgate-cache': outcome.cache } : {}),
       };
+      if (admission) Object.assign(headers, admission.headers);
+      if (prepared.warnings.length) headers['x-meshgate-warnings'] = warningsHeader(prepared.warnings);
+      if (sanitized?.header) headers['x-meshgate-sanitized'] = sanitized.header;
+      if (estimated) headers['x-meshgate-estimated'] = 'true';
+      // Which node served: the peer it was forwarded to, or this node itself when it is a mesh node (federation: a
+      // client of another gateway's token sees who answered).
+      const servedBy = outcome.peer ?? this.deps.peers?.selfId;
+      if (servedBy) headers['x-meshgate-served-by'] = servedBy;
+      if (plan?.profile) headers['x-meshgate-profile'] = plan.profile;
+      if (plan && plan.strategy !== 'ordered') headers['x-meshgate-strategy'] = plan.strategy;
+      if (outcome.cache) headers['x-meshgate-cache'] = outcome.cache;
       if (prepared.body.kind !== 'sse') {
         this.applyMeter(outcome, meter, canonical);
         finish();
@@ -256,6 +253,25 @@ export class Pipeline {
     } catch (err) {
       finish(err);
       throw err;
+    }
+  }
+
+  /**
+   * After a request finished (in a later microtask, never inside `handle`): its quota settled — anything the upstream
+   * produced is charged, also when a stream broke mid-way; nothing produced is released — then `onComplete`. One
+   * async frame instead of a chain of promises and closures per request; a failure of either is logged, never thrown.
+   */
+  private async settle(outcome: Outcome, admission: Admission | undefined): Promise<void> {
+    await undefined;
+    try {
+      await (outcome.usage ? admission?.settle(outcome) : admission?.release());
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'quota settlement failed');
+    }
+    try {
+      await this.deps.onComplete?.(outcome);
+    } catch (err) {
+      this.deps.logger.error({ err, requestId: outcome.requestId }, 'completion handling failed');
     }
   }
 
@@ -367,7 +383,7 @@ export class Pipeline {
     const viaMesh = async () => {
       meter = newMeter(performance.now());
       outcome.upstreamCalled = true;
-      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model))
+      const result = await attemptPeer(peers!, forPeers(req, meshTarget!.model), meter, routing, attempts, localError, this.peerPriceFilter(req, plan, meshTarget!.model), canonical)
         .catch((err: unknown) => {
           throw targets.length === 0 ? noPeerEither(plan, meshTarget!, err) : err;
         });

@@ -2,7 +2,8 @@ import type { Outcome } from '../pipeline/types.js';
 import { ipQuotaBucket } from '../policy/index.js';
 import type { ProviderType } from '../core-config/index.js';
 import type { CostResult, PriceBook } from '../pricing/index.js';
-import type { UsageRecord } from './usage-record.js';
+import type { AttemptRecord } from '../router/failover.js';
+import type { AttemptEntry, UsageRecord } from './usage-record.js';
 
 export interface RecordPricing {
   priceBook: PriceBook;
@@ -10,6 +11,19 @@ export interface RecordPricing {
   providerType?: ProviderType;
   /** Country of a client address (the node's country database); absent → records carry no country. */
   countryOf?: (ip: string) => string | undefined;
+  /** What the record says of the client address (`recordedClient`), given instead of working it out again. */
+  client?: RecordedClient;
+}
+
+/** The client address as a record holds it: its quota bucket (an IPv6 address's /64) and its country. */
+export interface RecordedClient {
+  ip: string;
+  bucket: string;
+  country: string | null;
+}
+
+export function recordedClient(ip: string, countryOf?: (ip: string) => string | undefined): RecordedClient {
+  return { ip, bucket: ipQuotaBucket(ip), country: countryOf?.(ip) ?? null };
 }
 
 /** The usage record of a finished request, priced for the model that served it. */
@@ -17,6 +31,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
   const usage = outcome.usage;
   const cost = costOfOutcome(outcome, pricing);
   const servedBy = outcome.cache === 'hit' ? 'cache' : outcome.peer ? 'peer' : outcome.provider ? 'local' : 'none';
+  const client = !outcome.ip ? undefined : pricing.client?.ip === outcome.ip ? pricing.client : recordedClient(outcome.ip, pricing.countryOf);
   return {
     id: outcome.requestId,
     time: outcome.receivedAt,
@@ -28,15 +43,7 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     requested_model: outcome.requestedModel,
     model: outcome.model ?? null,
     provider: outcome.peer ? null : outcome.provider ?? null,
-    attempts: outcome.attempts.map((attempt) => ({
-      target: attempt.target,
-      ok: attempt.ok,
-      ...(attempt.status !== undefined ? { status: attempt.status } : {}),
-      ...(attempt.code !== undefined ? { code: attempt.code } : {}),
-      ...(attempt.error !== undefined ? { error: attempt.error } : {}),
-      duration_ms: attempt.durationMs,
-      ...(attempt.keys ? { keys: attempt.keys } : {}),
-    })),
+    attempts: outcome.attempts.map(attemptEntry),
     failovers: countFailovers(outcome.attempts.map((attempt) => attempt.target)),
     status: outcome.status,
     error_type: outcome.errorType ?? null,
@@ -57,9 +64,20 @@ export function usageRecordFromOutcome(outcome: Outcome, pricing: RecordPricing)
     profile: outcome.profile ?? null,
     findings: outcome.findings.map((f) => ({ type: f.type, location: f.location, action: f.action })),
     client_aborted: outcome.clientAborted ?? false,
-    client_ip: outcome.ip ? ipQuotaBucket(outcome.ip) : null,
-    country: (outcome.ip ? pricing.countryOf?.(outcome.ip) : undefined) ?? null,
+    client_ip: client?.bucket ?? null,
+    country: client?.country ?? null,
   };
+}
+
+/** One attempt as the record holds it, built key by key in the record's order (no spread per optional key). */
+function attemptEntry(attempt: AttemptRecord): AttemptEntry {
+  const entry = { target: attempt.target, ok: attempt.ok } as AttemptEntry;
+  if (attempt.status !== undefined) entry.status = attempt.status;
+  if (attempt.code !== undefined) entry.code = attempt.code;
+  if (attempt.error !== undefined) entry.error = attempt.error;
+  entry.duration_ms = attempt.durationMs;
+  if (attempt.keys) entry.keys = attempt.keys;
+  return entry;
 }
 
 /** A failover is a move from one target to a different one; retries on the same target are not failovers. */

@@ -23,7 +23,16 @@ export function binValue(bin: number): number {
 }
 
 export function addToHistogram(histogram: Histogram, ms: number, count = 1): void {
-  const bin = String(binOf(ms));
+  addToBin(histogram, histogramBin(ms), count);
+}
+
+/** The histogram key of a value's bin. */
+export function histogramBin(ms: number): string {
+  return String(binOf(ms));
+}
+
+/** Counts into the bin of `histogramBin` (one value counted into several histograms is binned once). */
+export function addToBin(histogram: Histogram, bin: string, count = 1): void {
   histogram[bin] = (histogram[bin] ?? 0) + count;
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ProviderType } from '../core-config/index.js';
 import type { Outcome } from '../pipeline/types.js';
 import type { PriceBook } from '../pricing/index.js';
-import { usageRecordFromOutcome } from './from-outcome.js';
+import { recordedClient, usageRecordFromOutcome, type RecordedClient } from './from-outcome.js';
 import type { RecordStore } from './record-store.js';
 import type { UsageRecord } from './usage-record.js';
 
@@ -24,6 +24,8 @@ export class OutcomeRecorder {
   private readonly unrecorded = new Set<string>();
   /** Callers waiting for the record of a request still finishing (a signal sent right after its answer). */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** The client address of the last record, as records hold it. */
+  private lastClient?: RecordedClient;
 
   constructor(
     /** The record store, or whatever writes to it (a worker process's sink to its primary). */
@@ -59,7 +61,11 @@ export class OutcomeRecorder {
 
   record(outcome: Outcome): void {
     try {
-      const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf: this.options.countryOf });
+      const { countryOf } = this.options;
+      // Consecutive requests mostly come from one address (a client's connection pool, the proxy in front): its
+      // bucket and country are worked out once while it repeats. One entry: nothing to bound or expire.
+      if (outcome.ip !== undefined && outcome.ip !== '' && this.lastClient?.ip !== outcome.ip) this.lastClient = recordedClient(outcome.ip, countryOf);
+      const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf, client: this.lastClient });
       this.options.onRecord?.(record);
       void this.write(record);
     } catch (err) {

@@ -188,21 +188,23 @@ export class RecordStore {
   }
 
   async #writeBatch(batch: Pending[]): Promise<void> {
-    const records = batch.flatMap(({ record }) => {
+    type Put = { type: 'put'; sublevel: unknown; key: string; value: unknown };
+    const operations: Put[] = [];
+    const records: UsageRecord[] = [];
+    const keys: string[] = [];
+    for (const { record } of batch) {
       const key = recordKey(record.time, record.id);
-      return [
-        { type: 'put' as const, sublevel: this.#records, key, value: record },
-        { type: 'put' as const, sublevel: this.#byId, key: record.id, value: key },
-        ...(record.project !== null
-          ? [{ type: 'put' as const, sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 as const }]
-          : []),
-      ];
-    });
+      records.push(record);
+      keys.push(key);
+      operations.push({ type: 'put', sublevel: this.#records, key, value: record }, { type: 'put', sublevel: this.#byId, key: record.id, value: key });
+      if (record.project !== null) operations.push({ type: 'put', sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 });
+    }
     try {
       // The batch's journal entry for the usage buckets goes in the same atomic batch: after a crash, buckets and
       // records agree.
-      const rollups = await this.#rollups.operationsFor(batch.map(({ record }) => record));
-      await this.#store.db.batch([...records, ...rollups.operations] as typeof records);
+      const rollups = await this.#rollups.operationsFor(records, keys);
+      for (const operation of rollups.operations) operations.push(operation as Put);
+      await this.#store.db.batch(operations as never);
       rollups.commit();
       this.#scheduleBucketWrite();
       this.#failing = false;

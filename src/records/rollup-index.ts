@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import { recordKey, timeKey } from './record-keys.js';
-import { addToRollup, emptyRollup, type UsageRollup } from './usage-rollup.js';
+import { addEntryToRollup, emptyRollup, rollupEntry, type UsageRollup } from './usage-rollup.js';
 import type { UsageRecord } from './usage-record.js';
 
 /**
@@ -41,8 +41,18 @@ export function bucketStart(time: number, granularity: Granularity): number {
   return Math.floor(time / size) * size;
 }
 
+/** The last key made per granularity: records arrive in time order, so most share their buckets with the one before. */
+const lastBucketKey: Record<Granularity, { start: number; key: string }> = {
+  minute: { start: -1, key: '' }, hour: { start: -1, key: '' }, day: { start: -1, key: '' },
+};
+
 function bucketKey(granularity: Granularity, start: number): string {
-  return `${PREFIX[granularity]}${timeKey(start)}`;
+  const last = lastBucketKey[granularity];
+  if (last.start !== start) {
+    last.key = `${PREFIX[granularity]}${timeKey(start)}`;
+    last.start = start;
+  }
+  return last.key;
 }
 
 /** The two stored values of a bucket. */
@@ -119,11 +129,12 @@ export class RollupIndex {
     const buckets = new Map<string, UsageRollup>();
     let counted = 0;
     for await (const [, record] of records) {
+      const entry = rollupEntry(record);
       for (const granularity of ALL_GRANULARITIES) {
         const key = bucketKey(granularity, bucketStart(record.time, granularity));
         let bucket = buckets.get(key);
         if (!bucket) buckets.set(key, (bucket = emptyRollup()));
-        addToRollup(bucket, record);
+        addEntryToRollup(bucket, entry);
       }
       counted++;
     }
@@ -150,13 +161,14 @@ export class RollupIndex {
   }
 
   /**
-   * The operations a batch of records adds (its journal entry), after reading the buckets they count into; `commit`
-   * once the batch is on disk counts them in memory (a refused batch counts nothing, so its retry counts once).
+   * The operations a batch of records adds (its journal entry: their keys, `recordKeys` when the caller has them), after
+   * reading the buckets they count into; `commit` once the batch is on disk counts them in memory (a refused batch
+   * counts nothing, so its retry counts once).
    */
-  async operationsFor(records: UsageRecord[]): Promise<{ operations: RollupOperation[]; commit: () => void }> {
+  async operationsFor(records: UsageRecord[], recordKeys = records.map((record) => recordKey(record.time, record.id))): Promise<{ operations: RollupOperation[]; commit: () => void }> {
     await this.#load(this.#bucketKeysOf(records).keys());
     const key = `${JOURNAL}${String(this.#seq++).padStart(JOURNAL_DIGITS, '0')}`;
-    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: records.map((record) => recordKey(record.time, record.id)) }];
+    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: recordKeys }];
     const commit = () => {
       this.#count(records);
       this.#journal.push(key);
@@ -211,10 +223,19 @@ export class RollupIndex {
 
   /** Counts `records` into their buckets in memory (loaded by `#load` before). */
   #count(records: UsageRecord[]): void {
-    for (const [key, list] of this.#bucketKeysOf(records)) {
-      let bucket = this.#cache.get(key);
-      if (!bucket) this.#cache.set(key, (bucket = emptyRollup()));
-      for (const record of list) addToRollup(bucket, record);
+    const counted = new Map<string, UsageRollup>();
+    for (const record of records) {
+      // Read once, counted into the record's minute, hour and day.
+      const entry = rollupEntry(record);
+      for (const granularity of ALL_GRANULARITIES) {
+        const key = bucketKey(granularity, bucketStart(record.time, granularity));
+        let bucket = counted.get(key) ?? this.#cache.get(key);
+        if (!bucket) this.#cache.set(key, (bucket = emptyRollup()));
+        counted.set(key, bucket);
+        addEntryToRollup(bucket, entry);
+      }
+    }
+    for (const [key, bucket] of counted) {
       // Most recently used last: the eviction drops the oldest clean buckets first.
       this.#cache.delete(key);
       this.#cache.set(key, bucket);

@@ -1,4 +1,4 @@
-import { addToHistogram, mergeHistogram, type Histogram } from './latency-histogram.js';
+import { addToBin, histogramBin, mergeHistogram, type Histogram } from './latency-histogram.js';
 import { DIMENSION_KEYS } from './record-stats.js';
 import type { UsageRecord } from './usage-record.js';
 
@@ -79,35 +79,76 @@ function groupOf(rollup: UsageRollup, dimension: RollupDimension, key: string): 
   return group;
 }
 
+/**
+ * What counting a record into a bucket reads from it, worked out once: each record is counted into three buckets (its
+ * minute, hour and day), and the histogram bins and group keys are the same for all three.
+ */
+export interface RollupEntry {
+  failed: boolean;
+  impacting: boolean;
+  failedOver: boolean;
+  streamed: boolean;
+  promptTokens: number;
+  completionTokens: number;
+  /** 0 when unpriced (`unpriced` then says so). */
+  cost: number;
+  unpriced: boolean;
+  /** Histogram bins of the latency and the TTFT; null when the record has none. */
+  latencyBin: string | null;
+  ttftBin: string | null;
+  /** The record's group key in each of ROLLUP_DIMENSIONS (same order); null: not counted in that dimension. */
+  keys: Array<string | null>;
+}
+
+export function rollupEntry(record: UsageRecord): RollupEntry {
+  return {
+    failed: record.status >= 400,
+    impacting: isCustomerImpacting(record),
+    failedOver: record.failovers > 0,
+    streamed: record.stream,
+    promptTokens: record.prompt_tokens,
+    completionTokens: record.completion_tokens,
+    cost: record.cost_micros ?? 0,
+    unpriced: record.cost_micros === null,
+    latencyBin: record.latency_ms === null ? null : histogramBin(record.latency_ms),
+    ttftBin: record.ttft_ms === null ? null : histogramBin(record.ttft_ms),
+    keys: ROLLUP_DIMENSIONS.map((dimension) => KEY_OF[dimension](record)),
+  };
+}
+
 /** Counts one record into a bucket. */
 export function addToRollup(rollup: UsageRollup, record: UsageRecord): void {
-  const failed = record.status >= 400;
-  const tokens = record.prompt_tokens + record.completion_tokens;
-  const cost = record.cost_micros ?? 0;
+  addEntryToRollup(rollup, rollupEntry(record));
+}
+
+/** Counts one record, as `rollupEntry` read it, into a bucket. */
+export function addEntryToRollup(rollup: UsageRollup, entry: RollupEntry): void {
+  const { failed, cost, latencyBin, ttftBin } = entry;
+  const tokens = entry.promptTokens + entry.completionTokens;
   rollup.requests++;
   if (failed) rollup.errors++;
-  if (isCustomerImpacting(record)) rollup.impacting++;
-  if (record.failovers > 0) {
+  if (entry.impacting) rollup.impacting++;
+  if (entry.failedOver) {
     rollup.failed_over++;
     if (!failed) rollup.mitigated++;
   }
-  if (record.stream) rollup.streamed++;
-  rollup.prompt_tokens += record.prompt_tokens;
-  rollup.completion_tokens += record.completion_tokens;
+  if (entry.streamed) rollup.streamed++;
+  rollup.prompt_tokens += entry.promptTokens;
+  rollup.completion_tokens += entry.completionTokens;
   rollup.cost_micros += cost;
-  if (record.cost_micros === null) rollup.unpriced++;
-  if (record.latency_ms !== null) addToHistogram(rollup.latency, record.latency_ms);
-  if (record.ttft_ms !== null) addToHistogram(rollup.ttft, record.ttft_ms);
-  for (const dimension of ROLLUP_DIMENSIONS) {
-    const key = KEY_OF[dimension](record);
-    if (key === null) continue;
-    const group = groupOf(rollup, dimension, key);
+  if (entry.unpriced) rollup.unpriced++;
+  if (latencyBin !== null) addToBin(rollup.latency, latencyBin);
+  if (ttftBin !== null) addToBin(rollup.ttft, ttftBin);
+  for (let i = 0; i < ROLLUP_DIMENSIONS.length; i++) {
+    const key = entry.keys[i];
+    if (key === null || key === undefined) continue;
+    const group = groupOf(rollup, ROLLUP_DIMENSIONS[i]!, key);
     group.requests++;
     if (failed) group.errors++;
     group.tokens += tokens;
     group.cost_micros += cost;
-    if (group.latency && record.latency_ms !== null) addToHistogram(group.latency, record.latency_ms);
-    if (group.ttft && record.ttft_ms !== null) addToHistogram(group.ttft, record.ttft_ms);
+    if (group.latency && latencyBin !== null) addToBin(group.latency, latencyBin);
+    if (group.ttft && ttftBin !== null) addToBin(group.ttft, ttftBin);
   }
 }
 

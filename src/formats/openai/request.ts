@@ -126,10 +126,72 @@ function pushToolResult(messages: CanonicalMessage[], part: ToolResultPart): voi
   else messages.push({ role: 'user', content: [part] });
 }
 
-export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const absentOr = (value: unknown, test: (value: unknown) => boolean) => value === undefined || value === null || test(value);
+const isPositiveInt = (value: unknown) => Number.isSafeInteger(value) && (value as number) > 0;
+const inRange = (min: number, max: number) => (value: unknown) => typeof value === 'number' && value >= min && value <= max;
+const isFiniteNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+/** Fields of the schema this check does not look into: a request with any of them goes through the schema. */
+const SCHEMA_ONLY_FIELDS = ['tools', 'tool_choice', 'functions', 'function_call', 'response_format'] as const;
+
+function isPlainContent(content: unknown): boolean {
+  if (content === undefined || content === null || typeof content === 'string') return true;
+  if (!Array.isArray(content)) return false;
+  for (const part of content) if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return false;
+  return true;
+}
+
+function isPlainMessage(message: unknown): boolean {
+  if (!isObject(message)) return false;
+  const { role } = message;
+  if (role === 'assistant') {
+    if (message.tool_calls !== undefined || message.refusal !== undefined || message.function_call !== undefined) return false;
+  } else if (role !== 'user' && role !== 'system' && role !== 'developer') {
+    return false;
+  }
+  return isPlainContent(message.content);
+}
+
+/**
+ * Whether `body` is a chat request of the common plain shape — text messages of the system, developer, user and
+ * assistant roles, and the scalar parameters — that `openaiChatRequestSchema` accepts. The schema has no defaults
+ * or transforms, so what it returns for such a body equals the body: the body is read as parsed, without the copy
+ * and the generic walk (which in a node, where zod's shared code runs every schema, cost several times what it costs
+ * alone). Anything else (tools, response formats, content parts other than text, tool calls, a value of an
+ * unexpected type) is false and goes through the schema, which also words the errors. Never true for a body the
+ * schema refuses: a test holds the two against each other.
+ */
+export function isPlainChatRequest(body: unknown): body is OpenAIChatRequest {
+  if (!isObject(body)) return false;
+  if (typeof body.model !== 'string' || body.model.length === 0) return false;
+  const { messages } = body;
+  if (!Array.isArray(messages) || messages.length === 0) return false;
+  for (const message of messages) if (!isPlainMessage(message)) return false;
+  for (const field of SCHEMA_ONLY_FIELDS) if (body[field] !== undefined) return false;
+  return absentOr(body.stream, (v) => typeof v === 'boolean')
+    && absentOr(body.max_tokens, isPositiveInt)
+    && absentOr(body.max_completion_tokens, isPositiveInt)
+    && absentOr(body.n, isPositiveInt)
+    && absentOr(body.temperature, inRange(0, 2))
+    && absentOr(body.top_p, inRange(0, 1))
+    && absentOr(body.stop, (v) => typeof v === 'string' || (Array.isArray(v) && v.every((item) => typeof item === 'string')))
+    && absentOr(body.seed, Number.isSafeInteger)
+    && absentOr(body.presence_penalty, isFiniteNumber)
+    && absentOr(body.frequency_penalty, isFiniteNumber)
+    && (body.user === undefined || typeof body.user === 'string')
+    && (body.parallel_tool_calls === undefined || typeof body.parallel_tool_calls === 'boolean');
+}
+
+/** The request as `openaiChatRequestSchema` parses it; a 400 naming the first problem when it does not. */
+function parseChatRequest(body: unknown): OpenAIChatRequest {
+  if (isPlainChatRequest(body)) return body;
   const parsed = openaiChatRequestSchema.safeParse(body);
   if (!parsed.success) throw zodIssueToBadRequest(parsed.error);
-  const request = parsed.data;
+  return parsed.data;
+}
+
+export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
+  const request = parseChatRequest(body);
   const system: string[] = [];
   const messages: CanonicalMessage[] = [];
   request.messages.forEach((message, index) => {
@@ -162,7 +224,7 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
   });
   const tools: ToolDefinition[] | undefined = request.tools?.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters ?? { type: 'object', properties: {} } }))
     ?? request.functions?.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters ?? { type: 'object', properties: {} } }));
-  const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : request.stop;
+  const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : [...request.stop];
   const bodyKeys = Object.keys(body as object);
   const askedEffort = (body as { reasoning_effort?: unknown }).reasoning_effort;
   const effort = parseEffort(askedEffort);

@@ -1,8 +1,12 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { configSchema } from '../../../src/config/index.js';
+import { configSchema, parseConfig } from '../../../src/config/index.js';
 import { GatewayError } from '../../../src/errors/index.js';
 import type { ForwardRequestFrame } from '../../../src/mesh/index.js';
+import type { CanonicalRequest } from '../../../src/formats/canonical.js';
 import { attemptPeer, type PeerForwarder, type PeerResponse } from '../../../src/pipeline/peer-attempt.js';
+import { Pipeline } from '../../../src/pipeline/pipeline.js';
+import { ModelCatalog } from '../../../src/router/model-catalog.js';
 import { newMeter } from '../../../src/pipeline/streaming.js';
 import type { GatewayRequest } from '../../../src/pipeline/types.js';
 import type { AttemptRecord } from '../../../src/router/failover.js';
@@ -92,5 +96,39 @@ describe('the request frame sent to a peer', () => {
     const wire = JSON.stringify(frames[0]);
     for (const identifying of ['team-secret-label', '203.0.113.7', 'alpha', 'ide']) expect(wire).not.toContain(identifying);
     expect(Object.keys(frames[0]!).sort()).toEqual(['body', 'deadline', 'format', 'hop', 'id', 'model', 'operation', 'stream', 'visited']);
+  });
+});
+
+describe('the canonical request a forward is measured against', () => {
+  const recording = () => {
+    const given: Array<CanonicalRequest | undefined> = [];
+    const forwarder: PeerForwarder = {
+      selfId: 'self',
+      canForward: () => true,
+      candidates: async () => ['peer-1'],
+      forward: async (_peerId, _frame, _signal, canonical) => {
+        given.push(canonical);
+        return ok('{"id":"x","object":"chat.completion","choices":[]}');
+      },
+    };
+    return { forwarder, given };
+  };
+
+  it('is the one the pipeline validated, handed to the forwarder instead of being rebuilt there', async () => {
+    const { forwarder, given } = recording();
+    const config = parseConfig({}, 'test', {});
+    const pipeline = new Pipeline({ config, catalog: new ModelCatalog([]), breakers: new Map(), logger: pino({ level: 'silent' }), peers: forwarder });
+    const body = { model: 'remote-model', messages: [{ role: 'user', content: 'hello' }], max_tokens: 77 };
+    await pipeline.handle({ ...request(), model: 'remote-model', body });
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ maxTokens: 77 });
+  });
+
+  it('goes with chat requests only (the forwarder measures other operations its own way)', async () => {
+    const { forwarder, given } = recording();
+    const canonical = { model: 'm', messages: [], maxTokens: 5 } as unknown as CanonicalRequest;
+    await attemptPeer(forwarder, request(), newMeter(performance.now()), routing, [], undefined, undefined, canonical);
+    await attemptPeer(forwarder, { ...request(), operation: 'embeddings', body: { model: 'm', input: 'x' } }, newMeter(performance.now()), routing, [], undefined, undefined, canonical);
+    expect(given).toEqual([canonical, undefined]);
   });
 });

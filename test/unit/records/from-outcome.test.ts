@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Outcome } from '../../../src/pipeline/types.js';
 import { PriceBook } from '../../../src/pricing/index.js';
-import { countFailovers, usageRecordFromOutcome, usageRecordSchema } from '../../../src/records/index.js';
+import pino from 'pino';
+import { OutcomeRecorder, countFailovers, usageRecordFromOutcome, usageRecordSchema, type UsageRecord } from '../../../src/records/index.js';
 
 const outcome: Outcome = {
   requestId: 'req_abc',
@@ -57,6 +58,21 @@ describe('usageRecordFromOutcome', () => {
     expect(v6).toMatchObject({ client_ip: '2001:db8:0:1::/64', country: 'NL' });
     expect(usageRecordFromOutcome({ ...outcome, ip: '198.51.100.4' }, { priceBook: book, countryOf: () => undefined })).toMatchObject({ client_ip: '198.51.100.4', country: null });
     expect(usageRecordFromOutcome(outcome, { priceBook: book })).toMatchObject({ client_ip: null, country: null });
+  });
+
+  it('records each request by its own client address when a recorder works an address out once while it repeats', async () => {
+    const written: UsageRecord[] = [];
+    const asked: string[] = [];
+    const recorder = new OutcomeRecorder({ write: async (record) => (written.push(record), true) }, {
+      priceBook: book, providerType: () => 'openai', logger: pino({ level: 'silent' }),
+      countryOf: (ip) => (asked.push(ip), ip.startsWith('2001') ? 'NL' : undefined),
+    });
+    for (const ip of ['2001:db8::1', '2001:db8::1', '198.51.100.4', undefined, '2001:db8::1']) recorder.record({ ...outcome, ip });
+    await recorder.drain();
+    expect(written.map((r) => [r.client_ip, r.country])).toEqual([
+      ['2001:db8:0:0::/64', 'NL'], ['2001:db8:0:0::/64', 'NL'], ['198.51.100.4', null], [null, null], ['2001:db8:0:0::/64', 'NL'],
+    ]);
+    expect(asked).toEqual(['2001:db8::1', '198.51.100.4', '2001:db8::1']);
   });
 
   it('flags an unpriced model with a null cost, and costs a request with no usage at 0', () => {
