@@ -13,6 +13,8 @@ import { RedisResponseStore, ResponseStore, type StoredResponses } from '../resp
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
+import { watchIdle } from './idle-memory.js';
+import type { IdleWatch } from './idle-watch.js';
 import { pricedAdmission } from '../pipeline/admission.js';
 import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -93,6 +95,7 @@ interface GatewayParts {
   meshServices?: MeshServices;
   federation?: Federation;
   pipeline: Pipeline;
+  idle: IdleWatch;
   app: FastifyInstance;
   url: string;
   startedAt: number;
@@ -128,6 +131,8 @@ export class Gateway {
   /** Quality signals and their decayed aggregate (`signals.aggregate` is the routing engine's QualitySignals). */
   readonly signals: QualitySignalService;
   readonly pipeline: Pipeline;
+  /** Whether the node is serving or idle (the event-loop delay monitor runs while it serves; an idle spell gives back heap). */
+  readonly idle: IdleWatch;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
   /** Federated access (trusted gateways' tokens; reservations for this gateway's own), when the mesh is enabled. */
@@ -172,6 +177,7 @@ export class Gateway {
     this.ledger = parts.meshServices?.ledger;
     this.reconciler = parts.meshServices?.reconciler;
     this.pipeline = parts.pipeline;
+    this.idle = parts.idle;
     this.app = parts.app;
     this.url = parts.url;
     this.startedAt = parts.startedAt;
@@ -283,7 +289,10 @@ export class Gateway {
         opened.push(() => created.stop());
       }
       const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
+      const idle = watchIdle({ inFlight: () => pipeline.load, logger, lag: metrics.eventLoopLag });
+      opened.push(async () => idle.close());
       const pipeline = new Pipeline({
+        activity: idle,
         config,
         catalog,
         router,
@@ -382,7 +391,7 @@ export class Gateway {
       }
       return new Gateway({
         config, logger, registry, reloader, catalog, router, breakers, priceBook, metrics, store, access, state, circuits, records, responses, analytics, cache, signals, recorder, outcomes,
-        meshServices, federation, pipeline, app, url, startedAt,
+        meshServices, federation, pipeline, idle, app, url, startedAt,
       });
     } catch (err) {
       for (const close of opened.reverse()) await close().catch((closeErr: Error) => logger.warn({ err: closeErr.message }, 'start-up: clean-up failed'));
@@ -453,6 +462,8 @@ export class Gateway {
     await this.records.close();
     await this.responses.close();
     this.signals.close();
+    this.idle.close();
+    this.metrics.eventLoopLag?.pause();
     await this.cache?.close();
     await this.access.close();
     await this.circuits?.close();

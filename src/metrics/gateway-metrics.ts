@@ -6,6 +6,7 @@ import { microsToUsd } from '../core/index.js';
 import type { UsageRecord } from '../records/index.js';
 import type { CircuitState } from '../router/circuit-breaker.js';
 import { BoundCounter, BoundHistogram, type CounterSeries, type HistogramSeries } from './bound-series.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { LabelLimit } from './label-limit.js';
 
 const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
@@ -78,6 +79,8 @@ interface RequestSeries {
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
+  /** The event-loop delay monitor (with the process metrics only), run while the node serves. */
+  readonly eventLoopLag?: EventLoopLag;
   readonly #isKnownModel: MetricsOptions['isKnownModel'];
   readonly #models: LabelLimit;
   readonly #peers: LabelLimit;
@@ -107,7 +110,14 @@ export class GatewayMetrics {
     this.#models = new LabelLimit(maxLabelValues);
     this.#isKnownModel = options.isKnownModel;
     this.#peers = new LabelLimit(maxLabelValues);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_' });
+    if (options.processMetrics ?? true) {
+      // prom-client's own delay monitor would sample every 10 ms for good, idle or not: it is given an interval that
+      // never comes (its timer does not wake the process) and its gauges give way to EventLoopLag's, which samples
+      // only while the node serves (resume/pause).
+      collectDefaultMetrics({ register: this.registry, prefix: 'meshgate_', eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+      for (const name of EventLoopLag.NAMES) this.registry.removeSingleMetric(`meshgate_${name}`);
+      this.eventLoopLag = new EventLoopLag(this.registry, 'meshgate_');
+    }
 
     this.#requests = new BoundCounter({
       name: 'meshgate_requests_total', help: 'Client requests finished, by served model, provider, HTTP status and where they were served.',

@@ -73,6 +73,8 @@ export interface PipelineDeps {
   cache?: ResponseCachePort;
   onComplete?: (outcome: Outcome) => void;
   onFailover?: (from: string, to: string) => void;
+  /** Told of every request `handle` takes (the node's idle watch). */
+  activity?: { served(): void };
 }
 
 interface ProviderTarget extends FailoverTarget {
@@ -157,6 +159,7 @@ export class Pipeline {
       attempts: [], status: 0, findings: [], warnings: [],
     };
     this.inFlight += 1;
+    this.deps.activity?.served();
     const seq = (this.requestSeq += 1);
     this.running.set(seq, []);
     const done = () => {

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { createAccessControl, type AccessControl } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { circuitBreaker } from '../gateway/gateway.js';
+import { watchIdle } from '../gateway/idle-memory.js';
+import type { IdleWatch } from '../gateway/idle-watch.js';
 import { buildApp } from '../http/app.js';
 import { queryKeyOf } from '../http/query-key.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/index.js';
@@ -37,7 +39,7 @@ export class WorkerNode {
     readonly url: string,
     private readonly parts: {
       config: Config; logger: Logger; app: FastifyInstance; providers: Provider[]; catalog: ModelCatalog; recorder: OutcomeRecorder;
-      sink: PrimaryRecordSink; cache?: ResponseCache; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics;
+      sink: PrimaryRecordSink; cache?: ResponseCache; access: AccessControl; state: PrimaryState; forwarder: { close(): void }; metrics: GatewayMetrics; idle: IdleWatch;
       circuits?: SharedCircuits;
     },
   ) {}
@@ -79,7 +81,9 @@ export class WorkerNode {
     // `max_concurrent` is the node's: each worker takes its share, so together they never serve more at once.
     const maxConcurrent = Math.floor(config.server.max_concurrent / options.workers);
     const cache = config.cache.enabled ? new ResponseCache(config.cache, cacheViaPrimary(channel), logger) : undefined;
+    const idle = watchIdle({ inFlight: () => pipeline.load, logger, lag: metrics.eventLoopLag });
     const pipeline = new Pipeline({
+      activity: idle,
       config: { routing: config.routing, server: { ...config.server, max_concurrent: maxConcurrent } },
       cache,
       catalog, router, breakers, logger,
@@ -123,7 +127,7 @@ export class WorkerNode {
     const address = await app.listen({ host: config.server.host, port: config.server.port });
     const { port } = new URL(address);
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
-    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics, circuits });
+    return new WorkerNode(url, { config, logger, app, providers, catalog, recorder, sink, cache, access, state, forwarder, metrics, idle, circuits });
   }
 
   /** Stops accepting, finishes what is in flight (up to the grace period), then hands the last records and settlements to the primary. */
@@ -147,6 +151,8 @@ export class WorkerNode {
     await Promise.all(this.parts.providers.map((p) => p.close()));
     await this.parts.cache?.close();
     await this.parts.circuits?.close();
+    this.parts.idle.close();
+    this.parts.metrics.eventLoopLag?.pause();
     await this.parts.recorder.drain();
     await this.parts.sink.flush();
     await this.parts.access.close();
