@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, oneConnection, sequential, type HttpTarget } from './load.js';
-import { IDLE_AFTER_MS } from '../src/gateway/idle-memory.js';
+import { IDLE_AFTER_MS } from '../src/gateway/idle-watch.js';
 import { Processes, ROOT, cpuMs, memoryMb, meshgateEntry, percentile, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
       const warm = await closedLoop(variant.target, BODY, 8, QUICK ? 1000 : 3000);
       if (warm.errors > 0 || warm.ok === 0) throw new Error(`${variant.label}: ${warm.errors} of ${warm.ok + warm.errors} warm-up requests failed`);
     }
-    // Read once an idle node has given back what the warm-up grew (IDLE_AFTER_MS without a request).
+    // Read once the node idles (IDLE_AFTER_MS without a request), not just after the warm-up.
     await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS + 2_000));
     for (const variant of variants) variant.idle = await memoryMb(variant.pid, 'VmRSS');
     const rounds = QUICK ? 4 : 10;

@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
 import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, percentile, residentBreakdown, settle } from './processes.js';
 import { mb, ms, rate, verdictLine, type Verdict } from './verdict.js';
-import { IDLE_AFTER_MS } from '../src/gateway/idle-memory.js';
+import { IDLE_AFTER_MS } from '../src/gateway/idle-watch.js';
 
 const QUICK = process.argv.includes('--quick');
 const PROFILE = process.argv.includes('--profile');
@@ -93,7 +93,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     }
     const warmRss = await memoryMb(node.pid, 'VmRSS');
     const warmBreakdown = await residentBreakdown(node.pid, node.url);
-    // An idle node (no request for IDLE_AFTER_MS) gives back the heap the warm-up grew: what it holds while it idles.
+    // What a node holds once it idles (no request for IDLE_AFTER_MS: its event-loop monitor stopped), not just after the load.
     await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS + 2_000));
     const idleRss = await memoryMb(node.pid, 'VmRSS');
     const idleBreakdown = await residentBreakdown(node.pid, node.url);

@@ -1,7 +1,7 @@
 /**
  * Idle memory and wake-ups, side by side in one run: one node per build (the mesh on, logging at its default level
  * into a file) in front of one mock, each read at start, right after a warm-up (8 connections, 1.5 s) and after
- * `--idle` seconds without a request (default 30: past IDLE_AFTER_MS, when an idle node gives back its heap); with
+ * `--idle` seconds without a request (default 30: past IDLE_AFTER_MS, when a node counts as idle); with
  * `--strace`, the system calls each node makes in 10 s of idle (`strace -c`: `epoll_pwait` counts its wake-ups).
  *
  *   npx tsx bench/idle.ts [--roots=DIR,DIR] [--idle=30] [--strace]

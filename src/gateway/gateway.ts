@@ -13,8 +13,7 @@ import { RedisResponseStore, ResponseStore, type StoredResponses } from '../resp
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
-import { watchIdle } from './idle-memory.js';
-import type { IdleWatch } from './idle-watch.js';
+import { watchIdle, type IdleWatch } from './idle-watch.js';
 import { pricedAdmission } from '../pipeline/admission.js';
 import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -131,7 +130,7 @@ export class Gateway {
   /** Quality signals and their decayed aggregate (`signals.aggregate` is the routing engine's QualitySignals). */
   readonly signals: QualitySignalService;
   readonly pipeline: Pipeline;
-  /** Whether the node is serving or idle (the event-loop delay monitor runs while it serves; an idle spell gives back heap). */
+  /** Whether the node is serving or idle (the event-loop delay monitor runs only while it serves). */
   readonly idle: IdleWatch;
   readonly app: FastifyInstance;
   readonly mesh?: MeshNode;
@@ -289,7 +288,7 @@ export class Gateway {
         opened.push(() => created.stop());
       }
       const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
-      const idle = watchIdle({ inFlight: () => pipeline.load, logger, lag: metrics.eventLoopLag });
+      const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag });
       opened.push(async () => idle.close());
       const pipeline = new Pipeline({
         activity: idle,
