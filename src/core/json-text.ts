@@ -2,7 +2,8 @@
  * The JSON text a parsed value was read from, kept beside the value (not on it) so that a node passing a request on
  * unchanged can send the client's own text instead of encoding the value again. The association holds only for the
  * very object parsed: every step that changes a request body (the sanitizer's redactions, taking `meshgate` routing
- * options, a renamed model) builds a new object, which has no text. Nothing may modify a parsed body in place.
+ * options, a renamed model) builds a new object, which has no text. Nothing may modify a parsed body in place
+ * (test/integration/frozen-body.test.ts).
  */
 const texts = new WeakMap<object, string>();
 
@@ -11,7 +12,44 @@ export function keepJsonText(value: unknown, text: string): void {
   if (value !== null && typeof value === 'object') texts.set(value, text);
 }
 
-/** The JSON text `value` was parsed from, if it is the parsed object itself; undefined otherwise. */
+/**
+ * The JSON text `value` was parsed from, if it is the parsed object itself — and if the text says nothing the value
+ * does not: JSON.parse keeps the last of duplicate keys, so `{"messages":[…a secret…],"messages":[…]}` parses to a
+ * value the sanitizer finds clean while its text still carries the first copy to whoever receives the text. A text
+ * with a duplicate key anywhere (its members outnumber the value's) is not returned; the value is encoded instead.
+ */
 export function jsonTextOf(value: unknown): string | undefined {
-  return value !== null && typeof value === 'object' ? texts.get(value) : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  const text = texts.get(value);
+  return text !== undefined && membersInText(text) === membersIn(value) ? text : undefined;
+}
+
+/** Object members in a parsed value, nested ones included. */
+function membersIn(value: unknown): number {
+  if (value === null || typeof value !== 'object') return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += membersIn(item);
+    return count;
+  }
+  for (const key in value) count += 1 + membersIn((value as Record<string, unknown>)[key]);
+  return count;
+}
+
+/** Object members in valid JSON text: each is one `:` outside a string (the text is known to parse). */
+function membersInText(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x3a) count++;
+    else if (c === 0x22) {
+      // Past the string: a backslash escapes the next character (an escaped quote does not end it).
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    }
+  }
+  return count;
 }

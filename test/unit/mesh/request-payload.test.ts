@@ -55,4 +55,21 @@ describe('the REQUEST payload of a forward', () => {
     const req = takeRoutingOptions({ body: withOptions } as Parameters<typeof takeRoutingOptions>[0]);
     expect(decoder.decode(encodeRequestPayload(frameOf(req.body)))).not.toContain('meshgate');
   });
+
+  it('never sends a text with a duplicate key: JSON.parse keeps the last, so the first could smuggle a secret past the sanitizer', () => {
+    const sanitizer = createSanitizer(sanitizationConfigSchema.parse({}));
+    const smuggling = parsed(`{"model":"gpt-4o","messages":[{"role":"user","content":"my key is ${KEY}"}],"messages":[{"role":"user","content":"hi"}]}`);
+    // The sanitizer sees only the last `messages` (clean), so the body is unchanged...
+    expect(sanitizer.scanRequest(smuggling).body).toBe(smuggling);
+    // ...but what goes to the peer is encoded from that value, not the text holding the key.
+    const sent = decoder.decode(encodeRequestPayload(frameOf(smuggling)));
+    expect(sent).not.toContain(KEY);
+    expect(served(encodeRequestPayload(frameOf(smuggling)))!.body).toEqual({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    // Nested duplicates too; and colons, quotes and backslashes inside strings are not members.
+    const nested = parsed('{"model":"gpt-4o","messages":[{"role":"user","content":"a","content":"b"}]}');
+    expect(decoder.decode(encodeRequestPayload(frameOf(nested)))).not.toContain('"content":"a"');
+    const tricky = '{"model":"gpt-4o","messages":[{"role":"user","content":"a: \\"b: c\\" \\\\: {\\"d\\":1}"}]}';
+    expect(decoder.decode(encodeRequestPayload(frameOf(parsed(tricky))))).toContain(`"body":${tricky}`);
+  });
 });
+
