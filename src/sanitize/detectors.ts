@@ -136,14 +136,16 @@ function phoneValid(match: string): boolean {
 }
 
 /**
- * A value after `token =` / `password:` that is code, not a secret: a call (`lookUp(req.headers)`, `getToken()`), a
- * member chain (`process.env.JWT_SECRET`, `os.environ[`), or a variable reference (`${DB_PASSWORD}`, `$API_KEY`).
- * Prompts are full of code; these shapes have the entropy of a secret but hold none (a literal in quotes is still
- * caught: the quote ends the value before it, and the literal is matched on its own). A passphrase written as dotted
- * words (`correct.horse.battery`) has the member-chain shape too and is not reported.
+ * A value after `token =` / `password:` that is code, not a secret: a call (`lookUp(req.headers)`, `getToken()`, cut
+ * at a comma as `getToken(a`), a member chain (`process.env.JWT_SECRET`, `os.environ[`), or a variable reference
+ * (`${DB_PASSWORD}`, `$API_KEY`). Prompts are full of code; these shapes have the entropy of a secret but hold none.
+ * The shape is strict, quoted or not: every name is identifier-like (letters, `_` or `$`, digits only at its end), a
+ * call's arguments are names, dots and brackets only, and `$NAME` starts with two capitals — so generated secrets
+ * with a dot or a parenthesis (`Kd8sL2.Vn5mQ9wR`, `hunter2(xQ7!z#`) are still reported. A passphrase of dotted plain
+ * words (`correct.horse.battery`) has the member-chain shape and is not reported by this rule.
  */
-const IDENTIFIER_PATH = String.raw`[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*`;
-const CODE_VALUE = new RegExp(String.raw`^(?:${IDENTIFIER_PATH}\([^()]*\)?|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+\[?|\$\{[\w.]+\}|\$[A-Z_][A-Z0-9_]*)$`);
+const NAME = String.raw`[A-Za-z_$][A-Za-z_$]*\d*`;
+const CODE_VALUE = new RegExp(String.raw`^(?:${NAME}(?:\.${NAME})*\([\w$.\[\]]*\)?|${NAME}(?:\.${NAME})+\[?|\$\{[\w.]+\}|\$[A-Z_]{2,}[A-Z0-9_]*)$`);
 export const looksLikeCode = (value: string) => CODE_VALUE.test(value);
 
 /** The keywords of the generic-secret rule: one source for its pattern and for its anchor. */
