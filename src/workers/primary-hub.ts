@@ -43,6 +43,8 @@ interface Connected {
   reservations: Map<number, QuotaReservation>;
   /** Reservations at other gateways' issuers for this worker's requests: released the same way. */
   federated: Map<number, Reservation>;
+  /** Set when the worker exited: a reservation that completes after that is released at once, never kept. */
+  detached: boolean;
 }
 
 /**
@@ -79,7 +81,7 @@ export class PrimaryHub {
 
   /** Serves one worker's calls on `channel` until `detach`. */
   attach(id: number, channel: IpcChannel): void {
-    const worker: Connected = { channel, reservations: new Map(), federated: new Map() };
+    const worker: Connected = { channel, reservations: new Map(), federated: new Map(), detached: false };
     this.#workers.set(id, worker);
     const { counters, tokens, state } = this.parts;
     channel.handle('hello', (): WorkerHello => ({
@@ -90,6 +92,11 @@ export class PrimaryHub {
       // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
       if (options?.tokenId !== undefined && tokens.isRevoked(options.tokenId)) throw new RevokedDuringReserveError();
       const reservation = await counters.reserve(charges, options);
+      // The worker exited while its reservation was being made: its request died with it, so nothing stays held.
+      if (worker.detached) {
+        await reservation.release();
+        throw new Error('the worker exited before its reservation was made');
+      }
       const handle = this.#nextHandle++;
       worker.reservations.set(handle, reservation);
       return { handle, states: reservation.states };
@@ -144,6 +151,10 @@ export class PrimaryHub {
       principal ??= (await federation.resolver.resolve(credential)) as FederatedPrincipal | undefined;
       if (!principal) throw unauthorized('The access token is not one of a trusted gateway.', 'token_wrong_gateway');
       const reservation = await federation.quota.reserve(principal, input);
+      if (worker.detached) {
+        await reservation.release();
+        throw new Error('the worker exited before its reservation was made');
+      }
       const handle = this.#nextHandle++;
       federated.set(handle, reservation);
       return { handle, headers: reservation.headers };
@@ -180,6 +191,7 @@ export class PrimaryHub {
     const worker = this.#workers.get(id);
     if (!worker) return;
     this.#workers.delete(id);
+    worker.detached = true;
     worker.channel.close();
     const orphaned = [...worker.reservations.values(), ...worker.federated.values()];
     if (orphaned.length > 0) this.parts.logger.warn({ worker: id, reservations: orphaned.length }, 'worker exited with reservations in flight: released');
