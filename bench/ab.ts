@@ -15,10 +15,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, oneConnection, sequential, type HttpTarget } from './load.js';
 import { IDLE_AFTER_MS } from '../src/gateway/idle-watch.js';
-import { Processes, ROOT, cpuMs, memoryMb, meshgateEntry, percentile, settle } from './processes.js';
+import { Processes, buildsToCompare, cpuMs, memoryMb, percentile, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
-const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
 const MODEL = 'gpt-4o-mini';
 const BODY = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'benchmark hello' }] });
 
@@ -37,7 +36,7 @@ interface Variant {
 const median = (values: number[]) => percentile([...values].sort((a, b) => a - b), 50);
 
 async function main(): Promise<void> {
-  if (!BASELINE) throw new Error('usage: npx tsx bench/ab.ts --baseline=DIR [--quick] (DIR: another checkout with its build)');
+  const builds = buildsToCompare('ab.ts');
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-ab-'));
   const processes = new Processes();
   const loadAtStart = loadavg()[0]!;
@@ -45,7 +44,7 @@ async function main(): Promise<void> {
     const mock = await processes.mockProcess(0);
     const direct: HttpTarget = { name: 'direct', url: mock.url, path: '/v1/chat/completions', headers: { authorization: 'Bearer test-key' } };
     const variants: Variant[] = [];
-    for (const [index, { label, root }] of [{ label: `baseline (${BASELINE})`, root: BASELINE }, { label: `this checkout (${meshgateEntry()})`, root: ROOT }].entries()) {
+    for (const [index, { label, root }] of builds.entries()) {
       const node = await processes.node(dir, `ab-${index}`, [
         '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, `data-${index}`)}"`,
         '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',

@@ -14,12 +14,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-// @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
-import { chooseEntry } from '../bin/entry.js';
-import { Processes, ROOT, cpuMs, fmt, percentile, settle } from './processes.js';
+import { Processes, buildsToCompare, cpuMs, fmt, percentile, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
-const BASELINE = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark hello' }] });
 const ROUNDS = QUICK ? 3 : 6;
 const PER_ROUND = QUICK ? 200 : 400;
@@ -54,14 +51,14 @@ async function cpuPhase(pair: Pair, pool: Pool, n: number): Promise<[number, num
 }
 
 async function main(): Promise<void> {
-  if (!BASELINE) throw new Error('usage: npx tsx bench/mesh-ab.ts --baseline=DIR [--quick] (DIR: another checkout with its build)');
+  const builds = buildsToCompare('mesh-ab.ts');
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-mesh-ab-'));
   const processes = new Processes();
   const loadAtStart = loadavg()[0]!;
   try {
     const mockUrl = await processes.mock();
     const pairs: Pair[] = [];
-    for (const [index, { label, root }] of [{ label: `baseline (${BASELINE}, ${chooseEntry(BASELINE)})`, root: BASELINE }, { label: `this checkout (${chooseEntry(ROOT)})`, root: ROOT }].entries()) {
+    for (const [index, { label, root }] of builds.entries()) {
       const serving = await processes.node(dir, `serving-${index}`, [
         '[server]', 'port = 0', '[storage]', `dir = "${join(dir, `serving-${index}`)}"`,
         '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mockUrl}/v1"`, 'api_key = "test-key"', 'models = ["gpt-4o-mini"]',

@@ -89,6 +89,16 @@ export async function cpuMs(pid: number): Promise<number> {
  */
 export const meshgateEntry = (): 'bundle' | 'dist' | 'source' => chooseEntry(ROOT);
 
+/**
+ * The two builds an A/B script compares (`--baseline=DIR`, then this checkout), each labelled with the entry its node
+ * will run (bundle, dist or source); throws the script's usage line when `--baseline` is missing.
+ */
+export function buildsToCompare(script: string): Array<{ label: string; root: string }> {
+  const baseline = process.argv.find((a) => a.startsWith('--baseline='))?.slice('--baseline='.length);
+  if (!baseline) throw new Error(`usage: npx tsx bench/${script} --baseline=DIR [--quick] (DIR: another checkout with its build)`);
+  return [{ label: `baseline (${baseline}, ${chooseEntry(baseline)})`, root: baseline }, { label: `this checkout (${meshgateEntry()})`, root: ROOT }];
+}
+
 /** A free TCP port on 127.0.0.1, for a program that must be told its port (Portkey). */
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
