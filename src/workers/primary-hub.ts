@@ -47,6 +47,13 @@ interface Connected {
   detached: boolean;
 }
 
+/** The reservation filed under `handle`, removed from `held` (undefined when settled, released or never made). */
+function take<R>(held: Map<number, R>, handle: number): R | undefined {
+  const reservation = held.get(handle);
+  held.delete(handle);
+  return reservation;
+}
+
 /**
  * Federated tokens a worker had resolved here, kept until its reservation (which comes right after, for the same
  * request) takes the principal back instead of verifying the token a second time. Bounded: a worker that died
@@ -92,22 +99,10 @@ export class PrimaryHub {
       // Checked in the same turn as the reservation: a token revoked since the worker verified it is refused here.
       if (options?.tokenId !== undefined && tokens.isRevoked(options.tokenId)) throw new RevokedDuringReserveError();
       const reservation = await counters.reserve(charges, options);
-      // The worker exited while its reservation was being made: its request died with it, so nothing stays held.
-      if (worker.detached) {
-        await reservation.release();
-        throw new Error('the worker exited before its reservation was made');
-      }
-      const handle = this.#nextHandle++;
-      worker.reservations.set(handle, reservation);
-      return { handle, states: reservation.states };
+      return { handle: await this.#hold(worker, worker.reservations, reservation), states: reservation.states };
     });
-    const take = (handle: number) => {
-      const reservation = worker.reservations.get(handle);
-      worker.reservations.delete(handle);
-      return reservation;
-    };
-    channel.handle('quota.settle', async ({ handle, actual }: { handle: number; actual: Record<string, number | undefined> }) => take(handle)?.settle(actual));
-    channel.handle('quota.release', async ({ handle }: { handle: number }) => take(handle)?.release());
+    channel.handle('quota.settle', async ({ handle, actual }: { handle: number; actual: Record<string, number | undefined> }) => take(worker.reservations, handle)?.settle(actual));
+    channel.handle('quota.release', async ({ handle }: { handle: number }) => take(worker.reservations, handle)?.release());
     channel.handle('quota.peek', async (charge: Omit<QuotaCharge, 'amount'>): Promise<QuotaState> => counters.peek(charge));
     channel.handle('revoked', async (tokenId: string) => tokens.isRevoked(tokenId) || ((await state?.revocations.isRevoked(tokenId)) ?? false));
     channel.handle('revoke', async ({ tokenId, at, until }: { tokenId: string; at: number; until: number | null }) => state?.revocations.revoke(tokenId, at, until));
@@ -151,21 +146,24 @@ export class PrimaryHub {
       principal ??= (await federation.resolver.resolve(credential)) as FederatedPrincipal | undefined;
       if (!principal) throw unauthorized('The access token is not one of a trusted gateway.', 'token_wrong_gateway');
       const reservation = await federation.quota.reserve(principal, input);
-      if (worker.detached) {
-        await reservation.release();
-        throw new Error('the worker exited before its reservation was made');
-      }
-      const handle = this.#nextHandle++;
-      federated.set(handle, reservation);
-      return { handle, headers: reservation.headers };
+      return { handle: await this.#hold(worker, federated, reservation), headers: reservation.headers };
     });
-    const take = (handle: number) => {
-      const reservation = federated.get(handle);
-      federated.delete(handle);
-      return reservation;
-    };
-    channel.handle('federation.settle', async ({ handle, usage }: { handle: number; usage: ActualUsage }) => take(handle)?.settle(usage));
-    channel.handle('federation.release', async ({ handle }: { handle: number }) => take(handle)?.release());
+    channel.handle('federation.settle', async ({ handle, usage }: { handle: number; usage: ActualUsage }) => take(federated, handle)?.settle(usage));
+    channel.handle('federation.release', async ({ handle }: { handle: number }) => take(federated, handle)?.release());
+  }
+
+  /**
+   * Files a reservation the worker settles or releases by its handle — unless the worker exited while it was being
+   * made (a Redis round trip, an issuer over the mesh): its request died with it, so it is released at once.
+   */
+  async #hold<R extends { release(): Promise<void> }>(worker: Connected, held: Map<number, R>, reservation: R): Promise<number> {
+    if (worker.detached) {
+      await reservation.release();
+      throw new Error('the worker exited before its reservation was made');
+    }
+    const handle = this.#nextHandle++;
+    held.set(handle, reservation);
+    return handle;
   }
 
   /** Federated tokens resolved for a worker, waiting for its reservation (see RESOLVED_KEPT). */
