@@ -29,10 +29,8 @@ export class FederatedTokenResolver implements CredentialResolver {
   }
 
   async resolve(credential: string): Promise<FederatedPrincipal | undefined> {
-    if (!credential.startsWith(TOKEN_PREFIX)) return undefined;
-    const parts = splitAccessToken(credential);
-    // Malformed text, or one of ours: this node's own token resolver answers (with its own reasons).
-    if (!parts || parts.gatewayId === this.options.ownGatewayId) return undefined;
+    const parts = otherGatewayToken(credential, this.options.ownGatewayId);
+    if (!parts) return undefined;
     const trusted = this.options.trusted.get(parts.gatewayId);
     if (!trusted) throw unauthorized('The access token was issued by a gateway this node does not trust.', 'token_untrusted_gateway');
     const key = trusted.pinnedKey ? parsePublicKey(trusted.pinnedKey) : this.options.directory.find(parts.gatewayId)?.publicKey;
@@ -48,6 +46,17 @@ export class FederatedTokenResolver implements CredentialResolver {
     this.options.credentials.set(principal, credential);
     return principal;
   }
+}
+
+/**
+ * The parts of `credential` when it is an access token of a gateway other than `ownGatewayId`; undefined for anything
+ * else — not an access token, malformed text, or one of this gateway's own, which its own token resolver answers
+ * (with its own reasons). What the federated resolver takes, here or in a worker process that passes it on.
+ */
+export function otherGatewayToken(credential: string, ownGatewayId: string): ReturnType<typeof splitAccessToken> {
+  if (!credential.startsWith(TOKEN_PREFIX)) return undefined;
+  const parts = splitAccessToken(credential);
+  return parts && parts.gatewayId !== ownGatewayId ? parts : undefined;
 }
 
 /** 503: no node of the token's gateway answers (or none is known); the request is refused, never admitted unlimited. */

@@ -1,4 +1,5 @@
 export { Federation } from './federation.js';
+export { otherGatewayToken } from './federated-token-resolver.js';
 export type { FederationAttachment, FederationMesh, FederationOptions, FederationStatus } from './federation.js';
 export { federationRoutes } from './federation-routes.js';
 export { federationConfigSchema } from './federation-config.js';

@@ -1,6 +1,7 @@
 import type { AdminKey, CredentialResolver, FederatedPrincipal, IssuerQuota, Reservation, TokenChange, TokenRecord } from '../auth/index.js';
-import { TOKEN_PREFIX, TokenRegistry, splitAccessToken } from '../auth/index.js';
+import { TokenRegistry } from '../auth/index.js';
 import type { CachedAnswer, ResponseCacheBackend } from '../cache/index.js';
+import { otherGatewayToken } from '../federation/index.js';
 import type { CircuitStateStore, SharedCircuit } from '../router/shared-circuit-breaker.js';
 import type { QuotaCharge, QuotaCounters, QuotaReservation, QuotaReserveOptions, QuotaState } from '../policy/index.js';
 import { QualityAggregate, type QualitySignal, type QualitySnapshot, type SignalsConfig } from '../signals/index.js';
@@ -132,9 +133,7 @@ export function federationViaPrimary(channel: IpcChannel): (parts: { adminKey: A
     const credentials = new WeakMap<object, string>();
     const resolver: CredentialResolver = {
       async resolve(credential) {
-        if (!credential.startsWith(TOKEN_PREFIX)) return undefined;
-        const parts = splitAccessToken(credential);
-        if (!parts || parts.gatewayId === adminKey.gatewayId) return undefined;
+        if (!otherGatewayToken(credential, adminKey.gatewayId)) return undefined;
         const principal = await channel.call<FederatedPrincipal | null>('federation.resolve', credential);
         if (!principal) return undefined;
         credentials.set(principal, credential);
