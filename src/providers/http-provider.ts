@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import type { ProviderFormat, Secret, WireFormat } from '../core/index.js';
+import { linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -25,30 +25,6 @@ function upstreamMessage(text: string): string {
 /** An upstream that answered 2xx with a body that is not JSON (a proxy's error page, a truncated body). */
 export function invalidJson(providerId: string, cause: unknown): UpstreamError {
   return new UpstreamError(providerId, `Provider ${providerId} answered with a body that is not valid JSON`, { retryable: true, code: 'upstream_invalid_response', cause });
-}
-
-/**
- * The caller's signal plus the provider's total timeout, as one signal for the whole exchange (body included).
- * Cheaper than `AbortSignal.any([signal, AbortSignal.timeout(ms)])` on the hot path, and `clear()` drops the timer and
- * the listener as soon as the response is consumed instead of leaving them to the garbage collector.
- */
-function totalDeadline(parent: AbortSignal, ms: number): { signal: AbortSignal; clear: () => void } {
-  const controller = new AbortController();
-  if (parent.aborted) {
-    controller.abort(parent.reason);
-    return { signal: controller.signal, clear: () => {} };
-  }
-  const onAbort = () => controller.abort(parent.reason);
-  parent.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(new DOMException(`total timeout of ${ms} ms exceeded`, 'TimeoutError')), ms);
-  timer.unref();
-  return {
-    signal: controller.signal,
-    clear: () => {
-      clearTimeout(timer);
-      parent.removeEventListener('abort', onAbort);
-    },
-  };
 }
 
 /**
@@ -171,7 +147,9 @@ export class HttpProvider implements Provider {
   /** One upstream request with one key (`perRequestKey`: handed to a signer as the caller's own); `done` once it is over. */
   private async send(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, onDone: () => void, label?: string): Promise<UpstreamResponse> {
     const { timeouts } = this.config;
-    const total = totalDeadline(call.signal, timeouts.total_ms);
+    // The caller's signal plus the total timeout, as one signal for the whole exchange (body included), cleared as
+    // soon as the response is consumed.
+    const total = linkedSignal([call.signal], { ms: timeouts.total_ms, reason: () => new DOMException(`total timeout of ${timeouts.total_ms} ms exceeded`, 'TimeoutError') });
     let over = false;
     const deadline = {
       signal: total.signal,
