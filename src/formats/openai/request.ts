@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isJsonObject } from '../../core/index.js';
 import { badRequest } from '../../errors/index.js';
 import type {
   CanonicalMessage, CanonicalRequest, ContentPart, FilePart, ImagePart, ReasoningEffort, ResponseFormat, TextPart, ToolChoice, ToolDefinition,
@@ -126,7 +127,6 @@ function pushToolResult(messages: CanonicalMessage[], part: ToolResultPart): voi
   else messages.push({ role: 'user', content: [part] });
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 const absentOr = (value: unknown, test: (value: unknown) => boolean) => value === undefined || value === null || test(value);
 const isPositiveInt = (value: unknown) => Number.isSafeInteger(value) && (value as number) > 0;
 const inRange = (min: number, max: number) => (value: unknown) => typeof value === 'number' && value >= min && value <= max;
@@ -137,12 +137,12 @@ const SCHEMA_ONLY_FIELDS = ['tools', 'tool_choice', 'functions', 'function_call'
 function isPlainContent(content: unknown): boolean {
   if (content === undefined || content === null || typeof content === 'string') return true;
   if (!Array.isArray(content)) return false;
-  for (const part of content) if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') return false;
+  for (const part of content) if (!isJsonObject(part) || part.type !== 'text' || typeof part.text !== 'string') return false;
   return true;
 }
 
 function isPlainMessage(message: unknown): boolean {
-  if (!isObject(message)) return false;
+  if (!isJsonObject(message)) return false;
   const { role } = message;
   if (role === 'assistant') {
     if (message.tool_calls !== undefined || message.refusal !== undefined || message.function_call !== undefined) return false;
@@ -162,7 +162,7 @@ function isPlainMessage(message: unknown): boolean {
  * schema refuses: a test holds the two against each other.
  */
 export function isPlainChatRequest(body: unknown): body is OpenAIChatRequest {
-  if (!isObject(body)) return false;
+  if (!isJsonObject(body)) return false;
   if (typeof body.model !== 'string' || body.model.length === 0) return false;
   const { messages } = body;
   if (!Array.isArray(messages) || messages.length === 0) return false;
