@@ -9,6 +9,7 @@ import './context.js';
 import { checkBodyDepth } from './body-depth.js';
 import { HttpDrain } from './drain.js';
 import { stripQueryKey } from './query-key.js';
+import { requestChildLogger } from '../logging/request-child-logger.js';
 import { chatRoutes } from './routes/chat.js';
 import { healthRoute, infoRoutes, type InfoDeps } from './routes/info.js';
 import { modelRoutes, wantsGemini } from './routes/models.js';
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     // The gateway logs one line per request itself (with provider, attempts, tokens); fastify's own two are noise.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) => requestChildLogger(logger as Logger, bindings, options),
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.trust_proxy,
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
