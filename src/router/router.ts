@@ -2,7 +2,7 @@ import type { Operation } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import type { Provider } from '../providers/index.js';
 import {
-  NO_QUALITY_SIGNALS, planRoute, priceAllows, profileTable,
+  NO_QUALITY_SIGNALS, hasPriceRules, planRoute, priceAllows, profileTable,
   type FallbacksConfig, type GroupView, type ModelEntry, type PeerPrice, type PricingRules, type Profile, type QualitySignals, type RequestNeeds,
   type RoutePlan, type RoutingEnvironment, type Target, type TargetFacts,
 } from '../routing/index.js';
@@ -135,14 +135,25 @@ export class Router {
     const profileId = request.profile ?? this.groups.get(name)?.profile;
     const profile = profileId === undefined ? undefined : this.profile(profileId);
     // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question
-    // (and not at all when the plan has no mesh target).
+    // (and not at all when the plan has no mesh target). A plan names one model behind the mesh but for groups.
+    let askedModel: string | undefined;
+    let askedPrice: PeerPrice | undefined;
     let peerPrices: Map<string, PeerPrice | undefined> | undefined;
     const peerPrice = (model: string) => {
+      if (askedModel === undefined) {
+        askedModel = model;
+        askedPrice = cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
+      }
+      if (model === askedModel) return askedPrice;
       peerPrices ??= new Map();
       if (!peerPrices.has(model)) peerPrices.set(model, cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile));
       return peerPrices.get(model);
     };
-    const env: RoutingEnvironment = { ...this.shared, peersAllowed: request.peersAllowed, facts: (target) => this.facts(target, peerPrice), quality: this.quality };
+    const { shared } = this;
+    const env: RoutingEnvironment = {
+      aliasOf: shared.aliasOf, group: shared.group, providersFor: shared.providersFor, providerServes: shared.providerServes, signals: shared.signals,
+      peersAllowed: request.peersAllowed, facts: (target) => this.facts(target, peerPrice), quality: this.quality,
+    };
     return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, env);
   }
 
@@ -175,7 +186,8 @@ export class Router {
   private facts(target: Target, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): TargetFacts {
     if (target.peer) {
       const price = peerPrice(target.model);
-      return { ...(price ? { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok, pricedBy: price.peerId } : {}), circuit: 'closed', inFlight: 0, capacity: 0 };
+      if (!price) return { circuit: 'closed', inFlight: 0, capacity: 0 };
+      return { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok, pricedBy: price.peerId, circuit: 'closed', inFlight: 0, capacity: 0 };
     }
     const provider = this.provider(target.provider);
     const configured = this.groupTargetConfig(target);
@@ -213,7 +225,9 @@ export class Router {
 function cheapestAllowed(prices: PeerPrice[], rules: PricingRules, profile: Profile | undefined): PeerPrice | undefined {
   const blended = (p: PeerPrice) => p.inputPerMTok + p.outputPerMTok;
   const cheapest = (list: PeerPrice[]) => list.reduce<PeerPrice | undefined>((best, p) => (best === undefined || blended(p) < blended(best) ? p : best), undefined);
-  const allowed = prices.filter((p) => priceAllows({ inputPrice: p.inputPerMTok, outputPrice: p.outputPerMTok }, rules, profile));
+  if (prices.length === 0) return undefined;
+  // Without a price rule every advert is allowed: no filtered copy.
+  const allowed = hasPriceRules(rules, profile) ? prices.filter((p) => priceAllows({ inputPrice: p.inputPerMTok, outputPrice: p.outputPerMTok }, rules, profile)) : prices;
   return cheapest(allowed) ?? cheapest(prices);
 }
 

@@ -48,7 +48,8 @@ export function strategyOf(profile: Profile | undefined, groupStrategy: Strategy
 export function planRoute(input: RouteInput, env: RoutingEnvironment): RoutePlan {
   const { needs, rules, profile } = input;
   const set = candidatesFor(input.model, needs.operation, env);
-  const dropped: RoutePlan['dropped'] = set.unusable.map(({ target, reason }) => ({ target, reasons: [{ code: 'unusable' as const, message: reason }] }));
+  const dropped: RoutePlan['dropped'] = [];
+  for (const { target, reason } of set.unusable) dropped.push({ target, reasons: [{ code: 'unusable', message: reason }] });
   const inputs: Array<ScoreInput & { target: Target }> = [];
   for (const target of set.candidates) {
     const facts = env.facts(target);
@@ -59,11 +60,21 @@ export function planRoute(input: RouteInput, env: RoutingEnvironment): RoutePlan
   const strategy = strategyOf(profile, set.group?.strategy);
   const scores = scoreTargets(inputs, profile);
   // The plan's entries are what the rank layer orders: built once, in the shape the explain route shows.
-  const planned: PlannedTarget[] = inputs.map(({ target, facts, measured }, n) => ({ target, facts, measured, score: scores[n]!.score, signals: scores[n]!.signals }));
-  return {
-    requested: set.requested, name: set.name, ...(set.group ? { group: set.group.name } : {}), ...(profile ? { profile: profile.id } : {}), strategy,
-    candidates: set.candidates, dropped, plan: rankTargets(planned, strategy, input.random),
-  };
+  const planned: PlannedTarget[] = new Array(inputs.length);
+  for (let n = 0; n < inputs.length; n++) {
+    const { target, facts, measured } = inputs[n]!;
+    planned[n] = { target, facts, measured, score: scores[n]!.score, signals: scores[n]!.signals };
+  }
+  // Built key by key in the order the explain route shows (optional ones only when set), not from spreads of
+  // temporary objects: one object, one shape per kind of plan.
+  const plan = { requested: set.requested, name: set.name } as RoutePlan;
+  if (set.group) plan.group = set.group.name;
+  if (profile) plan.profile = profile.id;
+  plan.strategy = strategy;
+  plan.candidates = set.candidates;
+  plan.dropped = dropped;
+  plan.plan = rankTargets(planned, strategy, input.random);
+  return plan;
 }
 
 /**

@@ -53,7 +53,20 @@ export function rankTargets<T extends RankInput>(items: T[], strategy: Strategy,
       ranked = byKey(items, (i) => -i.score);
       break;
   }
-  const tier = (i: RankInput) => (i.facts.circuit === 'open' ? 2 : i.target.peer && strategy !== 'cheapest' ? 1 : 0);
-  // The stable sort by tier keeps the order when every target is in the first tier (no open circuit, no mesh).
-  return ranked.some((i) => tier(i) !== 0) ? byKey(ranked, tier) : ranked;
+  // The stable sort by tier keeps the order when the tiers already ascend (every target in the first tier; or local
+  // providers then the mesh target, the plain model's candidates on a mesh node): no sort then.
+  return tiersAscend(ranked, strategy) ? ranked : byKey(ranked, (i) => tierOf(i, strategy));
+}
+
+/** Open circuits last (2), the mesh after local targets (1) except under `cheapest`, the rest first (0). */
+const tierOf = (i: RankInput, strategy: Strategy) => (i.facts.circuit === 'open' ? 2 : i.target.peer && strategy !== 'cheapest' ? 1 : 0);
+
+function tiersAscend(items: RankInput[], strategy: Strategy): boolean {
+  let previous = 0;
+  for (const item of items) {
+    const tier = tierOf(item, strategy);
+    if (tier < previous) return false;
+    previous = tier;
+  }
+  return true;
 }

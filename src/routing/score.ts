@@ -22,10 +22,26 @@ export const blendedPrice = (facts: TargetFacts) =>
 
 /** Lower is better: the best known value scores 1, the worst 0 (all equal → 1), unknown → neutral. */
 function lowerIsBetter(values: Array<number | undefined>): number[] {
-  const known = values.filter((v): v is number => v !== undefined);
-  const min = Math.min(...known);
-  const max = Math.max(...known);
-  return values.map((v) => (v === undefined ? NEUTRAL : max === min ? 1 : (max - v) / (max - min)));
+  // One pass for the range, one for the scores: no filtered copy, no spread into Math.min/max (per request, per signal).
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v === undefined) continue;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    // As Math.min/max: one NaN makes both NaN.
+    if (Number.isNaN(v)) {
+      min = Number.NaN;
+      max = Number.NaN;
+      break;
+    }
+  }
+  const scores: number[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    scores[i] = v === undefined ? NEUTRAL : max === min ? 1 : (max - v) / (max - min);
+  }
+  return scores;
 }
 
 /**

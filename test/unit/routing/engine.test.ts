@@ -167,6 +167,23 @@ describe('rank layer, per strategy', () => {
     ];
     expect(rankTargets(items, 'score').map((i) => i.target.key)).toEqual(['b/m', 'peer:*/m', 'a/m']);
   });
+
+  it('leaves tiers that already ascend as they are (local providers then the mesh: no sort per request)', () => {
+    const item = (key: string, peer: boolean, circuit: 'closed' | 'open') => ({ target: { key, provider: peer ? 'peer:*' : key, model: 'm', peer, weight: 1, source: 'catalog' as const }, facts: { circuit, inFlight: 0, capacity: 1 }, measured: { samples: 0 }, quality: undefined, score: 0 });
+    const ascending = [item('a/m', false, 'closed'), item('peer:*/m', true, 'closed'), item('b/m', false, 'open')];
+    expect(rankTargets(ascending, 'ordered')).toBe(ascending);
+    const mixed = [item('b/m', false, 'open'), item('peer:*/m', true, 'closed'), item('a/m', false, 'closed')];
+    expect(rankTargets(mixed, 'ordered').map((i) => i.target.key)).toEqual(['a/m', 'peer:*/m', 'b/m']);
+  });
+
+  it('scores unknown values neutral and a range of equal values 1, as before the single-pass normalisation', () => {
+    const facts = (inputPrice?: number) => ({ circuit: 'closed' as const, inFlight: 0, capacity: 1, ...(inputPrice === undefined ? {} : { inputPrice, outputPrice: inputPrice }) });
+    const prices = (...values: Array<number | undefined>) => scoreTargets(values.map((v) => ({ facts: facts(v), measured: { samples: 0 }, quality: undefined })), undefined).map((s) => s.signals.price);
+    expect(prices(1, 3, undefined, 2)).toEqual([1, 0, 0.5, 0.5]);
+    expect(prices(4, 4)).toEqual([1, 1]);
+    expect(prices(undefined)).toEqual([0.5]);
+    expect(prices(1, Number.NaN)).toEqual([Number.NaN, Number.NaN]);
+  });
 });
 
 describe('attempt plan and refusals', () => {
