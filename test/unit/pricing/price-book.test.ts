@@ -4,6 +4,30 @@ import { costMicros, modelNameCandidates, PriceBook, pricingConfigSchema, type M
 const flat: ModelPrice = { model: 'flat', source: 'config', inputPerMTok: 2.5, outputPerMTok: 10, cachedInputPerMTok: 1.25, tiers: [] };
 
 describe('costMicros', () => {
+  it('prices exactly as integer arithmetic on pico-dollars would, rounding half up, small counts and huge ones alike', () => {
+    // The reference: the BigInt sum of tokens × micro-dollars per million tokens, rounded half up to micro-dollars.
+    const reference = (price: ModelPrice, tokens: { input: number; cached: number; write: number; output: number }) => {
+      const micros = (usd: number) => BigInt(Math.round(usd * 1_000_000));
+      const picos = BigInt(tokens.input - tokens.cached - tokens.write) * micros(price.inputPerMTok) + BigInt(tokens.cached) * micros(price.cachedInputPerMTok!)
+        + BigInt(tokens.write) * micros(price.cacheWriteInputPerMTok!) + BigInt(tokens.output) * micros(price.outputPerMTok);
+      return Number((picos + 500_000n) / 1_000_000n);
+    };
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const rates = [0, 0.000001, 0.1, 0.15, 0.6, 2.5, 3.75, 15, 75, 1234.567891];
+    const counts = [0, 1, 2, 3, 7, 499_999, 500_000, 1_000_000, 12_345_678, 2 ** 40, 2 ** 53 - 1];
+    for (let i = 0; i < 4_000; i++) {
+      const pick = <T>(list: T[]) => list[Math.floor(random() * list.length)]!;
+      const price: ModelPrice = { ...flat, inputPerMTok: pick(rates), outputPerMTok: pick(rates), cachedInputPerMTok: pick(rates), cacheWriteInputPerMTok: pick(rates) };
+      const count = () => (random() < 0.5 ? Math.floor(random() * 50_000) : pick(counts));
+      const cached = count();
+      const write = count();
+      const tokens = { input: cached + write + count(), cached, write, output: count() };
+      if (!Number.isSafeInteger(tokens.input)) continue;
+      expect(costMicros(price, { inputTokens: tokens.input, cachedInputTokens: cached, cacheWriteInputTokens: write, outputTokens: tokens.output })).toBe(reference(price, tokens));
+    }
+  });
+
   it('charges uncached input, cached input and output at their own rates, in integer micro-dollars', () => {
     // 1,000,000 input of which 400,000 cached: 600k × 2.5 + 400k × 1.25 = 1.5 + 0.5 USD; 100k output × 10 = 1 USD.
     const micros = costMicros(flat, { inputTokens: 1_000_000, cachedInputTokens: 400_000, outputTokens: 100_000 });
