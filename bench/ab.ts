@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, oneConnection, sequential, type HttpTarget } from './load.js';
 import { IDLE_LATEST_MS } from '../src/gateway/idle-watch.js';
-import { Processes, buildsToCompare, cpuMs, memoryMb, percentile, settle } from './processes.js';
+import { Processes, buildsToCompare, cpuMs, memoryMb, percentile, servingNodeToml, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
 const MODEL = 'gpt-4o-mini';
@@ -45,11 +45,7 @@ async function main(): Promise<void> {
     const direct: HttpTarget = { name: 'direct', url: mock.url, path: '/v1/chat/completions', headers: { authorization: 'Bearer test-key' } };
     const variants: Variant[] = [];
     for (const [index, { label, root }] of builds.entries()) {
-      const node = await processes.node(dir, `ab-${index}`, [
-        '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, `data-${index}`)}"`,
-        '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
-        '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.url}/v1"`, 'api_key = "test-key"', `models = ["${MODEL}"]`, 'max_concurrent = 4096',
-      ].join('\n'), { root, logFile: join(dir, `ab-${index}.log`) });
+      const node = await processes.node(dir, `ab-${index}`, servingNodeToml(join(dir, `data-${index}`), mock.url, MODEL), { root, logFile: join(dir, `ab-${index}.log`) });
       variants.push({ label, target: { name: label, url: node.url, path: '/v1/chat/completions', headers: {} }, pid: node.pid, cpu: 0, ok: 0, errors: 0, seconds: 0, added: [], idle: 0 });
     }
     for (const variant of variants) {

@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, type HttpTarget } from './load.js';
-import { Processes, cpuMs, settle } from './processes.js';
+import { Processes, cpuMs, servingNodeToml, settle } from './processes.js';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const SECONDS = arg('seconds', 5);
@@ -45,11 +45,7 @@ async function main(): Promise<void> {
   const processes = new Processes();
   try {
     const mock = await processes.mockProcess(0);
-    const node = await processes.node(dir, 'perf', [
-      '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, 'data')}"`,
-      '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
-      '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.url}/v1"`, 'api_key = "test-key"', 'models = ["gpt-4o-mini"]', 'max_concurrent = 4096', '',
-    ].join('\n'), { logFile: join(dir, 'meshgate.log'), nodeArgs: ['--perf-basic-prof-only-functions'] });
+    const node = await processes.node(dir, 'perf', servingNodeToml(join(dir, 'data'), mock.url), { logFile: join(dir, 'meshgate.log'), nodeArgs: ['--perf-basic-prof-only-functions'] });
     const minimal = await processes.minimalProxy({ 'gpt-4o-mini': mock.url });
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark hello' }] });
     const targets: Array<HttpTarget & { pid: number }> = [

@@ -24,6 +24,18 @@ export const fmt = (n: number) => n.toFixed(3);
  * Waits longer than the longest timer of work a node defers past its answers (the usage buckets' 1 s, index copies'
  * 200 ms, log batches' 50 ms): read a node's CPU after this, so what its requests cost is not billed to the next round.
  */
+/**
+ * The config of a node as the HTTP benches run it: the mesh on (listening on loopback), one OpenAI provider in front of
+ * the mock for `model`, no concurrency limit in the way of the 32-connection load, its data under `dataDir`.
+ */
+export function servingNodeToml(dataDir: string, mockUrl: string, model = 'gpt-4o-mini'): string {
+  return [
+    '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${dataDir}"`,
+    '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
+    '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mockUrl}/v1"`, 'api_key = "test-key"', `models = ["${model}"]`, 'max_concurrent = 4096', '',
+  ].join('\n');
+}
+
 export const settle = () => new Promise((resolve) => setTimeout(resolve, 1_200));
 
 /** Resident memory (VmRSS) or its peak so far (VmHWM) of a process, in MB. */
