@@ -7,14 +7,14 @@
  * resolved through its source maps). The profiler slows the node (more so at small intervals), so the rate and the
  * GC pauses printed are the profiled node's; compare builds within one run.
  *
- *   npx tsx bench/alloc.ts [--root=DIR] [--seconds=6] [--interval=8192] [--survivors] [--top=30]
+ *   npx tsx bench/alloc.ts [--root=DIR] [--seconds=6] [--interval=8192] [--survivors] [--top=30] [--keep=FILE]
  *
  * `--root` runs another checkout's build (as bench/ab.ts's --baseline); `--interval=0` counts GCs without the profiler;
  * `--survivors` leaves out what minor GCs collected: what lives past a scavenge (copied, or promoted to the old
- * generation, where it costs major GCs).
+ * generation, where it costs major GCs); `--keep=FILE` keeps the probe's output (the sampled tree, with every stack).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200 && !existsSync(out); i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 300)); // the probe's write completes
     const probe = JSON.parse(await readFile(out, 'utf8')) as ProbeOutput;
+    if (arg('keep', '')) await copyFile(out, arg('keep', ''));
     const perThousand = (n: number) => ((n * 1_000) / result.ok).toFixed(2);
     console.log(`${root} (load average ${load.toFixed(1)}): ${result.ok} requests, ${(result.ok / result.seconds).toFixed(0)} req/s profiled`);
     for (const [kind, c] of Object.entries(probe.collections)) console.log(`  ${kind}: ${perThousand(c.count)} per 1,000 requests, ${perThousand(c.ms)} ms of pauses per 1,000 requests`);
