@@ -120,7 +120,7 @@ const RECENT_RECEIPTS = 4_096;
 const STATS_VERSION = 1;
 /**
  * How long the receipts a requester acknowledged wait in memory before they are written, together (protocol/receipts.md,
- * "Acknowledgement and dispute"): the acknowledgements themselves wait as long in their batch (`ACK_BATCH_MS`), so one
+ * "Transport"): the acknowledgements themselves wait as long in their batch (`ACK_BATCH_MS`), so one
  * write per batch instead of one per forwarded request (a thread-pool job and a LevelDB log write each) loses, in a
  * crash, no more than the batch of acknowledgements already did.
  */

@@ -261,7 +261,7 @@ describe('acknowledgements of one ledger message', () => {
   });
 });
 
-describe('receipts a requester acknowledged are written in batches (protocol/receipts.md, "Acknowledgement and dispute")', () => {
+describe('receipts a requester acknowledged are written in batches (protocol/receipts.md, "Transport")', () => {
   it('writes the acknowledged receipts of one batch period in one write, within DEFERRED_WRITE_MS, readable meanwhile', async () => {
     const server = await party();
     const client = await party();
