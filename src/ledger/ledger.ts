@@ -274,12 +274,13 @@ export class Ledger {
     this.statsCache.set(channel, stats);
   }
 
-  #holdBack(sublevel: Sublevel, key: string, value: unknown): void {
+  /** `retry`: put back after a failed write, for the timer's next try (never at once: a failing store is not spun on). */
+  #holdBack(sublevel: Sublevel, key: string, value: unknown, retry = false): void {
     let held = this.#deferred.get(sublevel);
     if (!held) this.#deferred.set(sublevel, (held = new Map()));
     if (!held.has(key)) this.#deferredCount++;
     held.set(key, value);
-    if (this.#deferredCount >= MAX_DEFERRED_PUTS) {
+    if (this.#deferredCount >= MAX_DEFERRED_PUTS && !retry) {
       void this.flushDeferred().catch(() => undefined); // kept held back on failure: the next write takes them again
     } else if (!this.#deferredTimer) {
       this.#deferredTimer = setTimeout(() => void this.flushDeferred().catch(() => undefined), DEFERRED_WRITE_MS);
@@ -310,8 +311,11 @@ export class Ledger {
       try {
         await batch.write();
       } catch (err) {
-        // Held back again, unless a newer value of the key was held back meanwhile.
-        for (const [sublevel, held] of taken) for (const [key, value] of held) if (!this.#deferred.get(sublevel)?.has(key)) this.#holdBack(sublevel, key, value);
+        // Held back again for the next try, unless a newer value of the key was held back meanwhile — or the store is
+        // closed (nothing can be written any more; a node's stop writes what is held back before closing it).
+        if (this.receipts.db.status === 'open') {
+          for (const [sublevel, held] of taken) for (const [key, value] of held) if (!this.#deferred.get(sublevel)?.has(key)) this.#holdBack(sublevel, key, value, true);
+        }
         throw err;
       } finally {
         this.#writing = undefined;

@@ -289,6 +289,27 @@ describe('receipts a requester acknowledged are written in batches (protocol/rec
     expect((await reopened.summary())[0]).toMatchObject({ consumed: { receipts: 5, totalMicros: 5 * costMicros(USAGE, PRICE), lastSeq: 5 } });
   });
 
+  it('keeps what a failed write held back and writes it on the timer\'s next try', async () => {
+    const server = await party();
+    const client = await party();
+    const jws = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(jws, server.id, 'req-1', {})).toMatchObject({ accepted: true });
+    const batch = client.store.db.batch.bind(client.store.db);
+    const batches = vi.spyOn(client.store.db, 'batch').mockImplementationOnce(() => {
+      const failing = batch();
+      failing.write = async () => {
+        throw new Error('disk full (simulated)');
+      };
+      return failing;
+    });
+    await expect(client.ledger.flushDeferred()).rejects.toThrow('disk full');
+    expect(batches).toHaveBeenCalledTimes(1);
+    await vi.waitFor(() => expect(batches).toHaveBeenCalledTimes(2), { timeout: 5 * DEFERRED_WRITE_MS });
+    await client.ledger.flushDeferred();
+    expect((await Ledger.open(client.store, client.id, client.signing).list()).map((r) => r.requestId)).toEqual(['req-1']);
+    expect(batches).toHaveBeenCalledTimes(2);
+  });
+
   it('writes what is held back before a later write of the same channel, so the later figures are the ones kept', async () => {
     const server = await party();
     const client = await party();
