@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
-import { IDLE_AFTER_MS } from '../src/gateway/idle-watch.js';
+import { IDLE_LATEST_MS } from '../src/gateway/idle-watch.js';
 import { Processes, buildsToCompare, cpuMs, memoryMb, percentile, settle } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -69,8 +69,8 @@ async function main(): Promise<void> {
       const warm = await closedLoop(variant.target, BODY, 8, QUICK ? 1000 : 3000);
       if (warm.errors > 0 || warm.ok === 0) throw new Error(`${variant.label}: ${warm.errors} of ${warm.ok + warm.errors} warm-up requests failed`);
     }
-    // Read once the node idles (IDLE_AFTER_MS without a request), not just after the warm-up.
-    await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS + 2_000));
+    // Read once the node idles (IDLE_AFTER_MS without a request, counted within IDLE_LATEST_MS), not just after the warm-up.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_LATEST_MS + 2_000));
     for (const variant of variants) variant.idle = await memoryMb(variant.pid, 'VmRSS');
     const rounds = QUICK ? 4 : 10;
     for (let round = 0; round < rounds; round++) {
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     const lines = [`meshgate A/B, one node each (mesh on, logging into a file), same mock, ${rounds} interleaved rounds; load average ${loadAtStart.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`];
     for (const v of variants) {
       const cpuPerRequest = (v.cpu * 1000) / Math.max(1, v.ok);
-      lines.push(`  ${v.label}: CPU ${cpuPerRequest.toFixed(0)} µs per request, ${(v.ok / v.seconds).toFixed(0)} req/s at 32 connections${v.errors ? ` (${v.errors} errors)` : ''}, added p50 at 1 connection ${median(v.added).toFixed(2)} ms (median of the rounds; p99 ${p99(v.times).toFixed(2)} ms), added time to first token ${median(v.ttftAdded).toFixed(2)} ms, idle RSS ${(IDLE_AFTER_MS + 2_000) / 1000} s after the warm-up ${v.idle.toFixed(0)} MB`);
+      lines.push(`  ${v.label}: CPU ${cpuPerRequest.toFixed(0)} µs per request, ${(v.ok / v.seconds).toFixed(0)} req/s at 32 connections${v.errors ? ` (${v.errors} errors)` : ''}, added p50 at 1 connection ${median(v.added).toFixed(2)} ms (median of the rounds; p99 ${p99(v.times).toFixed(2)} ms), added time to first token ${median(v.ttftAdded).toFixed(2)} ms, idle RSS ${(IDLE_LATEST_MS + 2_000) / 1000} s after the warm-up ${v.idle.toFixed(0)} MB`);
     }
     const [old, now] = variants.map((v) => (v.cpu * 1000) / Math.max(1, v.ok)) as [number, number];
     lines.push(`  this checkout uses ${((now / old) * 100).toFixed(0)}% of the baseline's CPU per request`);

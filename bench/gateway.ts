@@ -15,7 +15,7 @@ import { Pool } from 'undici';
 import { closedLoop, oneConnection, sequential, streamTimes, type HttpTarget } from './load.js';
 import { Processes, cpuMs, describeBreakdown, memoryMb, meshgateEntry, percentile, residentBreakdown, settle } from './processes.js';
 import { mb, ms, rate, verdictLine, type Verdict } from './verdict.js';
-import { IDLE_AFTER_MS } from '../src/gateway/idle-watch.js';
+import { IDLE_LATEST_MS } from '../src/gateway/idle-watch.js';
 
 const QUICK = process.argv.includes('--quick');
 const PROFILE = process.argv.includes('--profile');
@@ -93,8 +93,8 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     }
     const warmRss = await memoryMb(node.pid, 'VmRSS');
     const warmBreakdown = await residentBreakdown(node.pid, node.url);
-    // What a node holds once it idles (no request for IDLE_AFTER_MS: its event-loop monitor stopped), not just after the load.
-    await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS + 2_000));
+    // What a node holds once it idles (no request for IDLE_AFTER_MS, counted within IDLE_LATEST_MS: its event-loop monitor stopped, its memory reclaimed), not just after the load.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_LATEST_MS + 2_000));
     const idleRss = await memoryMb(node.pid, 'VmRSS');
     const idleBreakdown = await residentBreakdown(node.pid, node.url);
 
@@ -217,7 +217,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     out.push(`a 100 KB answer (pass-through): added p50 minimal proxy ${ms(median(answers.get('minimal proxy')!) - bigDirect)}, meshgate ${ms(median(answers.get('meshgate')!) - bigDirect)} (direct ${ms(bigDirect)})`);
 
     out.push('— memory:');
-    out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, right after the warm-up ${mb(warmRss)}, idle ${(IDLE_AFTER_MS + 2_000) / 1000} s after it ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
+    out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, right after the warm-up ${mb(warmRss)}, idle ${(IDLE_LATEST_MS + 2_000) / 1000} s after it ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
     out.push(`meshgate right after the warm-up: ${describeBreakdown(warmBreakdown)}`);
     out.push(`meshgate idle after the warm-up: ${describeBreakdown(idleBreakdown)}`);
     verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: mb(idleRss), met: idleRss <= 100 });

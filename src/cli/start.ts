@@ -52,6 +52,7 @@ export async function startCommand(argv: string[], io: CliIO): Promise<number> {
     } else {
       gateway = await Gateway.start(config, {
         configSource: source,
+        reclaimIdleMemory: true, // this process is the node's own
         // SIGHUP and POST /v1/admin/reload read the same file with the same overrides; without a file there is none.
         reloadConfig: values.config === undefined ? undefined : async () => (await loadConfig(loadOptions)).config,
       });

@@ -13,6 +13,7 @@ import { RedisResponseStore, ResponseStore, type StoredResponses } from '../resp
 import { responsesRoutes } from '../http/routes/responses.js';
 import { portalRoutes } from '../portal/index.js';
 import { createLogger } from '../logging/logger.js';
+import { logReclaimed } from './idle-memory.js';
 import { watchIdle, type IdleWatch } from './idle-watch.js';
 import { pricedAdmission } from '../pipeline/admission.js';
 import { logOutcome, OutcomeListeners } from '../pipeline/outcomes.js';
@@ -64,6 +65,12 @@ export interface GatewayOptions {
    * workers: a store in its memory that its workers reach over IPC, so a circuit opened at one is open at all).
    */
   circuitStore?: CircuitStateStore;
+  /**
+   * This node owns its process (`meshgate start`): at the start of each idle spell it gives back the memory the load
+   * left behind, process-wide (a memory-reducing collection, then malloc_trim: src/gateway/idle-memory.ts). Off for a
+   * gateway embedded in another program, whose heap is not the gateway's to manage.
+   */
+  reclaimIdleMemory?: boolean;
 }
 
 /** The header a worker names the client's address in when it hands a request to its primary (internal socket only). */
@@ -288,7 +295,7 @@ export class Gateway {
         opened.push(() => created.stop());
       }
       const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
-      const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag });
+      const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: options.reclaimIdleMemory ? logReclaimed(logger) : undefined });
       opened.push(async () => idle.close());
       const pipeline = new Pipeline({
         activity: idle,

@@ -1,10 +1,13 @@
+import { reclaimIdleMemory, type Reclaimed } from './idle-memory.js';
+
 /** A node that has had no request for this long (and none in flight) counts as idle. */
 export const IDLE_AFTER_MS = 10_000;
 
 /**
  * Whether the node is serving or idle, for the upkeep that only serving needs (the event-loop delay monitor, whose
  * libuv timer would otherwise wake an idle node every 10 ms). `served()` is called for every request the
- * pipeline takes; the node counts as idle once `quietMs` passed with no new request and none in flight. It starts busy
+ * pipeline takes; the node counts as idle once `quietMs` passed with no new request and none in flight (looked at four
+ * times per quiet time, so within a quarter of it after that). It starts busy
  * (start-up is work too, and leaves memory behind). While idle no timer of the watch runs, so it wakes no idle node.
  */
 export interface IdleWatchOptions {
@@ -18,12 +21,23 @@ export interface IdleWatchOptions {
   onIdle: () => void;
 }
 
+/**
+ * The watch looks this many times per quiet time (a counter compare each, no per-request clock), so a node counts as
+ * idle between one and 1.25 quiet times after its last request — not up to two, as with one look per quiet time.
+ */
+const QUIET_STEPS = 4;
+
+/** The latest a node with the default quiet time counts as idle after its last request (what a bench waits for). */
+export const IDLE_LATEST_MS = IDLE_AFTER_MS + IDLE_AFTER_MS / QUIET_STEPS;
+
 export class IdleWatch {
   #served = 0;
   #seen = 0;
   #idle = false;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Checks in a row that saw no new request and none in flight. */
+  #quiet = 0;
 
   constructor(private readonly options: IdleWatchOptions) {
     options.onBusy();
@@ -46,6 +60,7 @@ export class IdleWatch {
     if (!this.#idle || this.#closed) return;
     this.#idle = false;
     this.#seen = this.#served;
+    this.#quiet = 0;
     this.options.onBusy();
     this.#arm();
   }
@@ -57,13 +72,18 @@ export class IdleWatch {
 
   #arm(): void {
     // Unref'd: a node that is stopping does not wait for the watch.
-    this.#timer = setTimeout(() => this.#check(), this.options.quietMs).unref();
+    this.#timer = setTimeout(() => this.#check(), this.options.quietMs / QUIET_STEPS).unref();
   }
 
   #check(): void {
     if (this.#closed) return;
     if (this.#served !== this.#seen || this.options.inFlight() > 0) {
       this.#seen = this.#served;
+      this.#quiet = 0;
+      this.#arm();
+      return;
+    }
+    if (++this.#quiet < QUIET_STEPS) {
       this.#arm();
       return;
     }
@@ -75,11 +95,30 @@ export class IdleWatch {
 
 /**
  * The node's idle watch: the event-loop delay monitor (`lag`) runs while requests come and stops once the node is
- * idle. Not done at idle, measured and dropped: a memory-reducing full collection (through an in-process inspector
- * session) shrank the V8 heap by ~10 MB, but the node then spent 11-17% more CPU per request under the load that
- * followed (`bench/ab.ts`, two runs), and resident memory did not fall with it (what the heap gave back stayed in malloc).
+ * idle. With `reclaim` (a node that owns its process: `meshgate start` and its workers), each idle spell then starts
+ * by giving back the memory the load left behind (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and `reclaim` is
+ * told what it gave back (or why it could not).
  */
-export function watchIdle(options: { inFlight: () => number; lag?: { resume(): void; pause(): void } }): IdleWatch {
-  const { lag } = options;
-  return new IdleWatch({ quietMs: IDLE_AFTER_MS, inFlight: options.inFlight, onBusy: () => lag?.resume(), onIdle: () => lag?.pause() });
+export function watchIdle(options: {
+  inFlight: () => number;
+  lag?: { resume(): void; pause(): void };
+  reclaim?: (result: Reclaimed | Error) => void;
+}): IdleWatch {
+  const { lag, reclaim } = options;
+  return new IdleWatch({
+    quietMs: IDLE_AFTER_MS,
+    inFlight: options.inFlight,
+    onBusy: () => lag?.resume(),
+    onIdle: () => {
+      lag?.pause();
+      if (!reclaim) return;
+      let result: Reclaimed | Error;
+      try {
+        result = reclaimIdleMemory();
+      } catch (err) {
+        result = err as Error;
+      }
+      reclaim(result);
+    },
+  });
 }

@@ -56,7 +56,7 @@ export async function startPrimary(config: Config, count: number, options: { log
     // The node's circuits, shared by the primary and every worker (a state backend that shares them, Redis, wins).
     const circuitStore = new MemoryCircuitStore();
     gateway = await Gateway.start(config, {
-      logger, internalSocket: socketPath, configSource: options.configSource, circuitStore,
+      logger, internalSocket: socketPath, configSource: options.configSource, circuitStore, reclaimIdleMemory: true,
       // Each worker built its providers and routing from the file at start: a change at the primary alone would split them.
       fixedConfig: `This node runs ${count} workers (server.workers), each with the providers and routing it read at start: restart the node to apply a changed config file or to add, change or delete providers.`,
     });

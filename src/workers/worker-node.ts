@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createAccessControl, type AccessControl } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { circuitBreaker } from '../gateway/gateway.js';
+import { logReclaimed } from '../gateway/idle-memory.js';
 import { watchIdle, type IdleWatch } from '../gateway/idle-watch.js';
 import { buildApp } from '../http/app.js';
 import { queryKeyOf } from '../http/query-key.js';
@@ -80,7 +81,7 @@ export class WorkerNode {
     // `max_concurrent` is the node's: each worker takes its share, so together they never serve more at once.
     const maxConcurrent = Math.floor(config.server.max_concurrent / options.workers);
     const cache = config.cache.enabled ? new ResponseCache(config.cache, cacheViaPrimary(channel), logger) : undefined;
-    const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag });
+    const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: logReclaimed(logger) });
     const pipeline = new Pipeline({
       activity: idle,
       config: { routing: config.routing, server: { ...config.server, max_concurrent: maxConcurrent } },

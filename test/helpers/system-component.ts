@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import { locate, missingLine, systemTestsRequired, type Env, type SystemComponent } from './system-locate.js';
 
-export { CHROMIUM, locate, missingLine, REDIS_SERVER, SYSTEM_COMPONENTS, systemTestsRequired } from './system-locate.js';
+export { C_COMPILER, CHROMIUM, locate, missingLine, REDIS_SERVER, SYSTEM_COMPONENTS, systemTestsRequired } from './system-locate.js';
 export type { Env, SystemComponent } from './system-locate.js';
 
 /**

@@ -4,7 +4,7 @@ import { accessSync, constants } from 'node:fs';
  * Where the system programs some tests (and the bench) need are found — no test-runner import here, so scripts
  * outside vitest can use it too.
  *
- * A program some tests need that `npm ci` does not install (Chromium, redis-server). On a dev machine
+ * A program some tests need that `npm ci` does not install (Chromium, redis-server, a C compiler). On a dev machine
  * without it those tests are skipped with one line saying what and how to get it, and counted as skipped by vitest;
  * under `CI=true` or `MESHGATE_REQUIRE_SYSTEM_TESTS=1` (which `.ci/run` sets after installing them) they fail instead,
  * so CI can never pass by skipping.
@@ -28,8 +28,13 @@ export const REDIS_SERVER: SystemComponent = {
   name: 'redis-server', paths: ['/usr/bin/redis-server', '/usr/local/bin/redis-server'], pathEnv: 'MESHGATE_REDIS_SERVER', debianPackage: 'redis-server',
 };
 
+/** The C compiler `npm install` builds the node's one native step with (native/build.mjs: malloc_trim at idle). */
+export const C_COMPILER: SystemComponent = {
+  name: 'a C compiler (cc)', paths: ['/usr/bin/cc', '/usr/bin/gcc', '/usr/local/bin/cc'], pathEnv: 'MESHGATE_CC', debianPackage: 'gcc',
+};
+
 /** Every component some test needs; `.ci/run` installs each one's package (a test checks). */
-export const SYSTEM_COMPONENTS: SystemComponent[] = [CHROMIUM, REDIS_SERVER];
+export const SYSTEM_COMPONENTS: SystemComponent[] = [CHROMIUM, REDIS_SERVER, C_COMPILER];
 
 export type Env = Record<string, string | undefined>;
 

@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
 import { PROCESS_TEST_TIMEOUT_MS, STARTUP_TIMEOUT_MS } from '../helpers/node-process.js';
+import { mallocTrimAvailable } from '../../src/gateway/idle-memory.js';
+import { IDLE_LATEST_MS } from '../../src/gateway/idle-watch.js';
 // @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
 import { MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD, SEMI_SPACE_MB } from '../../bin/entry.js';
 
@@ -67,6 +69,19 @@ describe('meshgate CLI', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
       proc.child.kill('SIGKILL');
     }
   });
+
+  it('gives back free memory once it idles (no request for IDLE_AFTER_MS), saying so at debug level', async () => {
+    const proc = run(['start', '--port', '0', '--data', join(dir, 'data-idle')], { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: mock.openaiBaseUrl, LOG_LEVEL: 'debug' });
+    try {
+      const reclaimed = () => proc.stderr.map((l) => /"msg":"idle: memory reclaimed"/.test(l) ? JSON.parse(l) as { trimmed: boolean; rssMb: number } : undefined).find(Boolean);
+      await expect.poll(reclaimed, { timeout: STARTUP_TIMEOUT_MS + IDLE_LATEST_MS + 5_000, interval: 200 }).toBeDefined();
+      // Built by npm install where a C compiler is (the native step's own test requires one in CI).
+      expect(reclaimed()!.trimmed).toBe(mallocTrimAvailable());
+      expect(reclaimed()!.rssMb).toBeGreaterThan(0);
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  }, PROCESS_TEST_TIMEOUT_MS + IDLE_LATEST_MS);
 
   it('refuses a bad config with the file, the key and what was expected', async () => {
     const file = join(dir, 'bad.toml');

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IdleWatch } from '../../../src/gateway/idle-watch.js';
+import { IDLE_LATEST_MS, IdleWatch, watchIdle } from '../../../src/gateway/idle-watch.js';
 
 describe('IdleWatch', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -20,16 +20,16 @@ describe('IdleWatch', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('stays busy while requests keep arriving, and goes idle one quiet time after the last', () => {
+  it('stays busy while requests keep arriving, and goes idle within a quarter quiet time after one quiet time since the last', () => {
     const { w, events } = watch();
     for (let i = 0; i < 5; i++) {
       vi.advanceTimersByTime(900);
       w.served();
     }
     expect(events).toEqual(['busy']);
-    vi.advanceTimersByTime(1_000);
-    expect(events).toEqual(['busy']); // the last request came within the window that just ended
-    vi.advanceTimersByTime(1_000);
+    vi.advanceTimersByTime(999);
+    expect(events).toEqual(['busy']); // not yet one quiet time since the last request
+    vi.advanceTimersByTime(251);
     expect(events).toEqual(['busy', 'idle']);
   });
 
@@ -50,9 +50,9 @@ describe('IdleWatch', () => {
     w.served();
     expect(events).toEqual(['busy', 'idle', 'busy']);
     expect(w.idle).toBe(false);
-    vi.advanceTimersByTime(1_000); // the second request came within this window
+    vi.advanceTimersByTime(999); // the second request came after the spell's first look was armed
     expect(events).toEqual(['busy', 'idle', 'busy']);
-    vi.advanceTimersByTime(1_000);
+    vi.advanceTimersByTime(251);
     expect(events).toEqual(['busy', 'idle', 'busy', 'idle']);
   });
 
@@ -63,5 +63,25 @@ describe('IdleWatch', () => {
     w.served();
     expect(events).toEqual(['busy']);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('watchIdle', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('reclaims memory once at the start of each idle spell when asked to', () => {
+    const results: unknown[] = [];
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r) });
+    vi.advanceTimersByTime(IDLE_LATEST_MS);
+    expect(asked.idle).toBe(true);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ rssBefore: expect.any(Number), rssAfter: expect.any(Number), trimmed: expect.any(Boolean) });
+    vi.advanceTimersByTime(IDLE_LATEST_MS * 3);
+    expect(results).toHaveLength(1); // an idle node is not woken to do it again
+    asked.served();
+    vi.advanceTimersByTime(IDLE_LATEST_MS);
+    expect(results).toHaveLength(2);
+    asked.close();
   });
 });

@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { beforeAll, expect, it } from 'vitest';
+import { logReclaimed, mallocTrimAvailable, reclaimIdleMemory } from '../../../src/gateway/idle-memory.js';
+import { C_COMPILER, describeWithSystemComponent } from '../../helpers/system-component.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const NATIVE = `${ROOT}native/malloc-trim.node`;
+
+/**
+ * A child node fills malloc's heap with 48 KB buffers between small ones it keeps, frees the large ones (V8 collects
+ * them), then calls the native trim: glibc's free() leaves the holes resident, malloc_trim(0) gives their pages back.
+ */
+const FRAGMENT = `
+const { trim } = require(process.argv[1]);
+const rss = () => process.memoryUsage.rss() / 1048576;
+const start = rss();
+let junk = [];
+const keep = [];
+for (let i = 0; i < 3000; i++) {
+  junk.push(Buffer.allocUnsafeSlow(48 * 1024).fill(1));
+  keep.push(Buffer.allocUnsafeSlow(2048).fill(2));
+}
+const filled = rss();
+junk = null;
+globalThis.gc();
+setTimeout(() => {
+  globalThis.gc();
+  const freed = rss();
+  const trimmed = trim();
+  console.log(JSON.stringify({ start, filled, freed, trimmed, after: rss(), kept: keep.length }));
+}, 200);
+`;
+
+describeWithSystemComponent(C_COMPILER, 'giving free malloc pages back at idle (the native step)', (cc) => {
+  beforeAll(async () => {
+    // npm install builds it (postinstall); build it here too if this checkout's install predates it.
+    await run(process.execPath, [`${ROOT}native/build.mjs`], { env: { ...process.env, CC: cc } });
+  }, 60_000);
+
+  it('is built with the C compiler and loads in this node', () => {
+    expect(mallocTrimAvailable()).toBe(true);
+    const reclaimed = reclaimIdleMemory();
+    expect(reclaimed.rssAfter).toBeGreaterThan(0);
+    expect(typeof reclaimed.trimmed).toBe('boolean');
+  });
+
+  it('gives back the pages of freed buffers that free() alone leaves resident', async () => {
+    const { stdout } = await run(process.execPath, ['--expose-gc', '-e', FRAGMENT, NATIVE], { env: { PATH: process.env.PATH ?? '' } });
+    const m = JSON.parse(stdout) as { start: number; filled: number; freed: number; trimmed: boolean; after: number; kept: number };
+    const grown = m.filled - m.start;
+    expect(grown, stdout).toBeGreaterThan(100); // 3,000 × 48 KB written
+    expect(m.freed - m.start, stdout).toBeGreaterThan(grown * 0.7); // free() kept the holes resident
+    expect(m.trimmed, stdout).toBe(true);
+    expect(m.after - m.start, stdout).toBeLessThan(grown * 0.4); // the trim gave them back
+  }, 60_000);
+});
+
+it('logs what a reclaim gave back at debug, and a failure as a warning', () => {
+  const lines: Array<[string, object, string]> = [];
+  const log = logReclaimed({ debug: (o, m) => lines.push(['debug', o, m]), warn: (o, m) => lines.push(['warn', o, m]) });
+  log({ rssBefore: 150 * 1048576, rssAfter: 110 * 1048576, trimmed: true });
+  log(new Error('boom'));
+  expect(lines).toEqual([
+    ['debug', { rssMb: 150, rssAfterMb: 110, trimmed: true }, 'idle: memory reclaimed'],
+    ['warn', { err: 'boom' }, 'idle: memory reclaim failed'],
+  ]);
+});
