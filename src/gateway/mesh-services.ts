@@ -164,6 +164,8 @@ export class MeshServices {
     clearInterval(this.advertiseTimer);
     // Receipts still being checked end in an acknowledgement or a dispute: let them, then send the last batch.
     await this.receipts.drain();
+    // Acknowledged receipts held back for their batched write reach the store before it closes.
+    await this.ledger.flushDeferred().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: could not write the last acknowledged receipts'));
     await this.acks.close();
     await this.reconciler.stop();
     await this.mesh.stop().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: stop failed'));

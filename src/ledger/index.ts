@@ -1,4 +1,4 @@
-export { Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
+export { DEFERRED_WRITE_MS, Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
 export type { Acceptance, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export { CreditReservations } from './credit-reservations.js';
 export type { CreditAdmission, CreditReservation } from './credit-reservations.js';

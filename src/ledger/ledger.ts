@@ -118,6 +118,23 @@ export const MAX_CLAIMS_PER_CHANNEL = 10_000;
 const RECENT_RECEIPTS = 4_096;
 /** Version of the per-channel figures; a ledger without them (older data) computes them once, by one scan. */
 const STATS_VERSION = 1;
+/**
+ * How long the receipts a requester acknowledged wait in memory before they are written, together (protocol/receipts.md,
+ * "Transport"): the acknowledgements themselves wait as long in their batch (`ACK_BATCH_MS`), so one
+ * write per batch instead of one per forwarded request (a thread-pool job and a LevelDB log write each) loses, in a
+ * crash, no more than the batch of acknowledgements already did.
+ */
+export const DEFERRED_WRITE_MS = 250;
+/**
+ * Puts waiting to be written past which they are written at once (a busy channel: bounded memory, bounded loss). Well
+ * below the gap a requester fills by fetching (`MAX_GAP` in settle-receipt.ts), so what a crash loses comes back.
+ */
+const MAX_DEFERRED_PUTS = 512;
+
+/** A sublevel of the store, as the key of what is held back for it and as a batch put's target. */
+type Sublevel = object;
+/** One key to write: its sublevel, its key there, its value. */
+type Put = readonly [sublevel: Sublevel, key: string, value: unknown];
 
 type Noted = 'stored' | 'duplicate' | 'full';
 
@@ -148,6 +165,17 @@ export class Ledger {
   private readonly statsCache = new Map<string, ChannelStats>();
   private readonly recent = new Map<string, StoredReceipt>();
   private statsReady: Promise<void> | undefined;
+  /** Puts held back (`commit` with `defer`), newest value per key, written by the next write of this ledger. */
+  readonly #deferred = new Map<Sublevel, Map<string, unknown>>();
+  #deferredCount = 0;
+  #deferredTimer: NodeJS.Timeout | undefined;
+  /** What the write in progress took of them (readable until it is in LevelDB). */
+  #writing: Map<Sublevel, Map<string, unknown>> | undefined;
+  /**
+   * The ledger's writes, one after the other: a held-back value and a later one of the same key (a channel's figures)
+   * must reach LevelDB in that order, and two batches handed to its thread pool at once may land in either.
+   */
+  #writes: Promise<void> = Promise.resolve();
 
   private constructor(
     store: Store,
@@ -192,9 +220,10 @@ export class Ledger {
     return head;
   }
 
-  /** The receipt record stored under `key` (the recently written ones from memory). */
+  /** The receipt record stored under `key` (the recently written ones, and those waiting to be, from memory). */
   private async receipt(key: string): Promise<StoredReceipt | undefined> {
-    return this.recent.get(key) ?? (await this.receipts.get(key));
+    const held = this.#deferred.get(this.receipts)?.get(key) ?? this.#writing?.get(this.receipts)?.get(key);
+    return this.recent.get(key) ?? (held as StoredReceipt | undefined) ?? (await this.receipts.get(key));
   }
 
   /** Keeps a record just written (the store holds the same). */
@@ -211,7 +240,8 @@ export class Ledger {
     return previous ? { seq: previous.seq, total: previous.total, hash: previous.hash } : { seq: seq - 1, total: Number.NaN, hash: null };
   }
 
-  private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}): Promise<StoredReceipt> {
+  /** Stores a receipt record, moving the head; `defer`: held back for the next write (see `DEFERRED_WRITE_MS`). */
+  private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}, defer = false): Promise<StoredReceipt> {
     const record: StoredReceipt = {
       jws, channel: p.ch, seq: p.seq, issuer: p.iss, subject: p.sub, requestId: p.rid, model: p.model, cost: p.cost,
       total: p.total, hash: receiptHash(jws), iat: p.iat, ...extra,
@@ -219,28 +249,94 @@ export class Ledger {
     const head = await this.head(p.ch);
     const stats = await this.statsOf(p.ch);
     const next: ChannelHead = { seq: p.seq, total: p.total, hash: record.hash };
-    const batch = this.receipts.db.batch();
     const key = `${p.ch}!${pad(p.seq)}`;
-    batch.put(key, record, { sublevel: this.receipts } as never);
-    if (p.seq > head.seq) batch.put(p.ch, next, { sublevel: this.heads } as never);
-    await this.commit(batch, p.ch, withDelta(stats, receiptDelta(record, true)));
+    const puts: Put[] = [[this.receipts, key, record]];
+    if (p.seq > head.seq) puts.push([this.heads, p.ch, next]);
+    await this.commit(puts, p.ch, withDelta(stats, receiptDelta(record, true)), defer);
     if (p.seq > head.seq) this.headCache.set(p.ch, next);
     this.remember(key, record);
     return record;
   }
 
-  /** Writes `batch` with the channel's new figures, atomically, and keeps the figures in memory. */
-  private async commit(batch: ReturnType<Store['db']['batch']>, channel: string, stats: ChannelStats): Promise<void> {
-    batch.put(channel, stats, { sublevel: this.stats } as never);
-    await batch.write();
+  /**
+   * Writes `puts` with the channel's new figures, atomically (with everything held back so far, before them), and
+   * keeps the figures in memory. With `defer`, they are held back instead: in memory at once (heads, figures and
+   * recent receipts are read from there), in LevelDB with the next write, at most `DEFERRED_WRITE_MS` later.
+   */
+  private async commit(puts: Put[], channel: string, stats: ChannelStats, defer = false): Promise<void> {
+    puts.push([this.stats, channel, stats]);
+    if (defer) {
+      for (const [sublevel, key, value] of puts) this.#holdBack(sublevel, key, value);
+      this.statsCache.set(channel, stats);
+      return;
+    }
+    await this.#write(puts);
     this.statsCache.set(channel, stats);
+  }
+
+  /** `retry`: put back after a failed write, for the timer's next try (never at once: a failing store is not spun on). */
+  #holdBack(sublevel: Sublevel, key: string, value: unknown, retry = false): void {
+    let held = this.#deferred.get(sublevel);
+    if (!held) this.#deferred.set(sublevel, (held = new Map()));
+    if (!held.has(key)) this.#deferredCount++;
+    held.set(key, value);
+    if (this.#deferredCount >= MAX_DEFERRED_PUTS && !retry) {
+      void this.flushDeferred().catch(() => undefined); // kept held back on failure: the next write takes them again
+    } else if (!this.#deferredTimer) {
+      this.#deferredTimer = setTimeout(() => void this.flushDeferred().catch(() => undefined), DEFERRED_WRITE_MS);
+      this.#deferredTimer.unref();
+    }
+  }
+
+  /** Takes what is held back (it stays readable as `#writing` until written). */
+  #takeDeferred(): Map<Sublevel, Map<string, unknown>> {
+    clearTimeout(this.#deferredTimer);
+    this.#deferredTimer = undefined;
+    const taken = new Map(this.#deferred);
+    this.#deferred.clear();
+    this.#deferredCount = 0;
+    return taken;
+  }
+
+  /** One batch: what is held back, then `puts`; queued behind the ledger's previous write. */
+  #write(puts: Put[]): Promise<void> {
+    const run = async () => {
+      const taken = this.#takeDeferred();
+      if (taken.size + puts.length === 0) return;
+      const batch = this.receipts.db.batch();
+      // Held-back values first: a put of the same key in `puts` is newer.
+      for (const [sublevel, held] of taken) for (const [key, value] of held) batch.put(key, value, { sublevel } as never);
+      for (const [sublevel, key, value] of puts) batch.put(key, value, { sublevel } as never);
+      this.#writing = taken;
+      try {
+        await batch.write();
+      } catch (err) {
+        // Held back again for the next try, unless a newer value of the key was held back meanwhile — or the store is
+        // closed (nothing can be written any more; a node's stop writes what is held back before closing it).
+        if (this.receipts.db.status === 'open') {
+          for (const [sublevel, held] of taken) for (const [key, value] of held) if (!this.#deferred.get(sublevel)?.has(key)) this.#holdBack(sublevel, key, value, true);
+        }
+        throw err;
+      } finally {
+        this.#writing = undefined;
+      }
+    };
+    const written = this.#writes.then(run);
+    this.#writes = written.catch(() => undefined);
+    return written;
+  }
+
+  /**
+   * Writes what is held back now (and waits for the ledger's writes before it). Readers that go to LevelDB itself
+   * (scans, exports) call it first; a node's stop calls it before the store closes.
+   */
+  flushDeferred(): Promise<void> {
+    return this.#write([]);
   }
 
   /** Rewrites one receipt record and the channel's figures in one batch. */
   private async update(key: string, record: StoredReceipt, stats: ChannelStats): Promise<void> {
-    const batch = this.receipts.db.batch();
-    batch.put(key, record, { sublevel: this.receipts } as never);
-    await this.commit(batch, record.channel, stats);
+    await this.commit([[this.receipts, key, record]], record.channel, stats);
     this.remember(key, record);
   }
 
@@ -314,6 +410,7 @@ export class Ledger {
   async openReceipts(subject: string, options: { disputed?: boolean } = {}): Promise<StoredReceipt[]> {
     const channel = channelId(this.selfId, subject);
     const open: StoredReceipt[] = [];
+    await this.flushDeferred();
     for await (const record of this.receipts.values({ gte: `${channel}!`, lt: `${channel}!~` })) if (!record.ack && (options.disputed || !record.dispute)) open.push(record);
     return open;
   }
@@ -379,10 +476,8 @@ export class Ledger {
         }
       }
       if (written.size === 0) return;
-      const batch = this.receipts.db.batch();
-      for (const [key, record] of written) batch.put(key, record, { sublevel: this.receipts } as never);
       try {
-        await this.commit(batch, channel, stats);
+        await this.commit([...written].map(([key, record]): Put => [this.receipts, key, record]), channel, stats);
       } catch (err) {
         for (const index of recorded) results[index] = err instanceof Error ? err : new Error(String(err));
         return;
@@ -429,9 +524,7 @@ export class Ledger {
     const key = `${noted.channel}!${pad(noted.seq)}`;
     if (await this.notedDisputes.get(key)) return 'duplicate';
     if (stats.noted >= this.options.maxNotedPerChannel) return 'full';
-    const batch = this.notedDisputes.db.batch();
-    batch.put(key, noted, { sublevel: this.notedDisputes } as never);
-    await this.commit(batch, noted.channel, withDelta(stats, { disputes: 1, noted: 1 }));
+    await this.commit([[this.notedDisputes, key, noted]], noted.channel, withDelta(stats, { disputes: 1, noted: 1 }));
     return 'stored';
   }
 
@@ -439,7 +532,7 @@ export class Ledger {
   async acksFor(channel: string, seqs: number[]): Promise<Array<{ seq: number; ack: string }>> {
     const out: Array<{ seq: number; ack: string }> = [];
     for (const seq of seqs) {
-      const record = await this.receipts.get(`${channel}!${pad(seq)}`);
+      const record = await this.receipt(`${channel}!${pad(seq)}`);
       if (record?.ack) out.push({ seq, ack: record.ack });
     }
     return out;
@@ -467,7 +560,8 @@ export class Ledger {
         }
         this.check(payload, await this.head(channel), requestId, measured);
         const ack = await signAck(receiptJws, this.key, this.selfId);
-        await this.store(receiptJws, payload, { ack });
+        // Held back and written with the others of its quarter-second, as its acknowledgement is sent in a batch.
+        await this.store(receiptJws, payload, { ack }, true);
         return { accepted: true as const, ack, receipt: payload };
       } catch (err) {
         const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;
@@ -490,12 +584,12 @@ export class Ledger {
    */
   private async keepRefused(channel: string, payload: ReceiptPayload | undefined, jws: string, hash: string, noted: NotedDispute): Promise<void> {
     const stats = await this.statsOf(channel);
-    if (!payload || (await this.receipts.get(`${channel}!${pad(payload.seq)}`))) {
+    if (!payload || (await this.receipt(`${channel}!${pad(payload.seq)}`))) {
       await this.note(stats, noted);
       return;
     }
     const key = `${channel}!dispute!${pad(payload.seq)}`;
-    if (stats.noted >= this.options.maxNotedPerChannel || (await this.receipts.get(key))) return;
+    if (stats.noted >= this.options.maxNotedPerChannel || (await this.receipt(key))) return;
     const record: StoredReceipt = {
       jws, channel, seq: payload.seq, issuer: payload.iss, subject: payload.sub, requestId: payload.rid, model: payload.model, cost: payload.cost, total: payload.total, hash, iat: payload.iat,
       dispute: { reason: noted.reason, jws: noted.jws, at: noted.at },
@@ -530,6 +624,7 @@ export class Ledger {
   /** Every stored receipt, optionally only those with `peer` as the other party, in channel order. */
   async list(peer?: string): Promise<StoredReceipt[]> {
     const out: StoredReceipt[] = [];
+    await this.flushDeferred();
     for await (const record of this.receipts.values()) {
       if (peer && record.issuer !== peer && record.subject !== peer) continue;
       out.push(record);
@@ -540,6 +635,7 @@ export class Ledger {
   /** Per-peer totals, from the figures kept per channel: one read per channel, whatever the number of receipts. */
   async summary(): Promise<PeerLedger[]> {
     await this.ensureStats();
+    await this.flushDeferred(); // a channel whose figures are only held back is not in the scan yet
     const peers = new Map<string, PeerLedger>();
     const of = (peer: string) =>
       peers.get(peer) ?? peers.set(peer, { peer, served: { receipts: 0, totalMicros: 0, lastSeq: 0, unacknowledgedMicros: 0 }, consumed: { receipts: 0, totalMicros: 0, lastSeq: 0, claimedMicros: 0 }, balanceMicros: 0, disputes: 0 }).get(peer)!;
@@ -568,6 +664,7 @@ export class Ledger {
   /** Channel heads this node holds (for reconciliation). */
   async channelHeads(): Promise<Array<{ channel: string } & ChannelHead>> {
     const out: Array<{ channel: string } & ChannelHead> = [];
+    await this.flushDeferred();
     for await (const [channel, head] of this.heads.iterator()) out.push({ channel, ...head });
     return out;
   }
@@ -586,6 +683,7 @@ export class Ledger {
   /** Receipts of a channel after `seq` (with their acknowledgements), for a peer that lost them. */
   async receiptsAfter(channel: string, seq: number, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ jws: string; ack?: string }>> {
     const out: Array<{ jws: string; ack?: string }> = [];
+    await this.flushDeferred();
     const range = { gt: `${channel}!${pad(seq)}`, lt: `${channel}!${pad(Number.MAX_SAFE_INTEGER)}`, limit };
     for await (const r of this.receipts.values(range)) out.push({ jws: r.jws, ...(r.ack ? { ack: r.ack } : {}) });
     return out;
@@ -625,7 +723,7 @@ export class Ledger {
           report.conflicts.push({ seq: p.seq, reason: 'receipt does not belong to this channel' });
           continue;
         }
-        const held = await this.receipts.get(`${channel}!${pad(p.seq)}`);
+        const held = await this.receipt(`${channel}!${pad(p.seq)}`);
         if (held) {
           if (held.hash !== receiptHash(item.jws)) report.conflicts.push({ seq: p.seq, reason: 'differs from the receipt held for this sequence number' });
           continue;

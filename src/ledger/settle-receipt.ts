@@ -39,8 +39,11 @@ export class ReceiptSettler {
     // One peer's receipts are settled one after the other, in the order they arrived: the next forward's receipt
     // often arrives while the previous one is still being checked, and would otherwise see the previous one as a gap
     // and fetch it from the peer again (a ledger round trip and a signature check per request, for nothing).
+    // The first of a run starts on the next turn of the event loop: the trailer that carried the receipt is handed to
+    // the pipeline now, and checking the signature and countersigning it (the two Ed25519 operations of a forward on
+    // this side) waits until the answer has been written to the client instead of delaying it.
     const queues = this.#queues;
-    const settled = (queues.get(peerId) ?? Promise.resolve()).then(() => settleNow(this.ctx, peerId, requestId, receipt, measured));
+    const settled = (queues.get(peerId) ?? nextTurn()).then(() => settleNow(this.ctx, peerId, requestId, receipt, measured));
     queues.set(peerId, settled);
     void settled.then(() => {
       if (queues.get(peerId) === settled) queues.delete(peerId);
@@ -53,6 +56,8 @@ export class ReceiptSettler {
     while (this.#queues.size > 0) await Promise.all([...this.#queues.values()]);
   }
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function settleNow(ctx: SettleContext, peerId: string, requestId: string, receipt: string, measured: Measured): Promise<void> {
   const { transport, ledger, logger } = ctx;

@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LEDGER_PROTOCOL } from '../../src/ledger/index.js';
+import { LEDGER_PROTOCOL, Ledger } from '../../src/ledger/index.js';
+import { Store } from '../../src/store/index.js';
 import { signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../src/ledger/index.js';
 import type { MeshNode } from '../../src/mesh/index.js';
 import { startMockUpstream, type MockUpstream } from '../mock/index.js';
@@ -68,6 +71,27 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await upstream?.close();
+});
+
+describe('receipts a requester holds back for its batched write', () => {
+  it('reach its store when the node stops right after the answer (its ledger, opened again, holds them acknowledged)', async () => {
+    const [a, b] = await pair(upstream, { credit_limit_usd: 100 });
+    try {
+      expect((await ask(a, 'just before stopping')).status).toBe(200);
+      const dir = a.gateway.config.storage.dir;
+      await a.gateway.close();
+      const store = await Store.open(dir);
+      try {
+        const held = await Ledger.open(store, a.gateway.mesh!.peerId, signingKeyFromRaw(randomBytes(32))).list();
+        expect(held).toEqual([expect.objectContaining({ issuer: b.gateway.mesh!.peerId, subject: a.gateway.mesh!.peerId, seq: 1, ack: expect.any(String) })]);
+      } finally {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
 });
 
 describe('credit limit between two nodes', () => {

@@ -78,6 +78,28 @@ describe('receipts imported by reconciliation or gap-filling (protocol/receipts.
     expect(sent).toEqual(['ack', 'dispute']);
   });
 
+  it('checks a receipt only after the work queued in the turn that delivered it (where the answer is written) has run', async () => {
+    const server = await ledgerParty();
+    const client = await ledgerParty();
+    const first = await forged(server, client, 1, { hash: null, total: 0 });
+    const receipt = await forged(server, client, 2, { hash: receiptHash(first), total: costMicros(USAGE, PRICE) });
+    const transport = servedBy(server, client, [first, receipt]);
+    const acks = new AckBatcher(transport, logger, 60_000);
+    const settler = new ReceiptSettler({ transport, ledger: client.ledger, logger, acks });
+    await settler.settle(server.id, 'r1', first, { usage: USAGE, price: PRICE }); // the channel's head is in memory now
+    const order: string[] = [];
+    const accept = client.ledger.accept.bind(client.ledger);
+    client.ledger.accept = (...args) => (order.push('checked'), accept(...args));
+    const settled = settler.settle(server.id, 'r2', receipt, { usage: USAGE, price: PRICE });
+    // The pipeline's writing of the answer: a chain of microtasks after the trailer arrived.
+    let chain = Promise.resolve();
+    for (let i = 0; i < 50; i++) chain = chain.then(() => undefined);
+    await chain.then(() => order.push('answered'));
+    await settled;
+    expect(order).toEqual(['answered', 'checked']);
+    await acks.close();
+  });
+
   it('refuses a receipt priced above what its issuer advertises for the model, and takes one at or below it', async () => {
     const server = await ledgerParty();
     const client = await ledgerParty();

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import {
-  DISPUTE_TYP, Ledger, USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, channelId, costMicros, receiptHash, runReceiptsCommand, signDispute, signReceipt, usageBound,
+  DEFERRED_WRITE_MS, DISPUTE_TYP, Ledger, USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, channelId, costMicros, receiptHash, runReceiptsCommand, signDispute, signReceipt, usageBound,
   type ReceiptPayload,
 } from '../../../src/ledger/index.js';
 import { signCompact } from '../../../src/ledger/compact-jws.js';
@@ -258,6 +258,82 @@ describe('acknowledgements of one ledger message', () => {
     const reopened = Ledger.open(server.store, server.id, server.signing);
     expect(await reopened.recordAck(result.ack, client.id)).toBe(true);
     expect(await reopened.recordAck(result.ack, client.id)).toBe(false);
+  });
+});
+
+describe('receipts a requester acknowledged are written in batches (protocol/receipts.md, "Transport")', () => {
+  it('writes the acknowledged receipts of one batch period in one write, within DEFERRED_WRITE_MS, readable meanwhile', async () => {
+    const server = await party();
+    const client = await party();
+    await client.ledger.summary(); // the figures' one-time setup (a write of its own) done
+    const batches = vi.spyOn(client.store.db, 'batch');
+    const acks: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const jws = await server.ledger.issue(client.id, `req-${i}`, 'gpt-4o', USAGE, PRICE);
+      const result = await client.ledger.accept(jws, server.id, `req-${i}`, { usage: USAGE, price: PRICE });
+      if (!result.accepted) throw new Error(result.reason);
+      acks.push(result.ack);
+    }
+    expect(batches).not.toHaveBeenCalled();
+    // Held back, yet what the ledger answers already includes them: the issuer asking for acknowledgements, the head.
+    const channel = channelId(server.id, client.id);
+    expect(await client.ledger.headSeq(channel)).toBe(5);
+    expect((await client.ledger.acksFor(channel, [1, 5])).map((a) => a.ack)).toEqual([acks[0], acks[4]]);
+    expect(batches).not.toHaveBeenCalled();
+    // Then one write, by the timer, and a ledger opened afresh on the store (a restart) holds all five, acknowledged.
+    await vi.waitFor(() => expect(batches).toHaveBeenCalledTimes(1), { timeout: 5 * DEFERRED_WRITE_MS });
+    await client.ledger.flushDeferred();
+    const reopened = Ledger.open(client.store, client.id, client.signing);
+    expect(await reopened.headSeq(channel)).toBe(5);
+    expect((await reopened.list()).map((r) => [r.seq, r.ack])).toEqual(acks.map((ack, i) => [i + 1, ack]));
+    expect((await reopened.summary())[0]).toMatchObject({ consumed: { receipts: 5, totalMicros: 5 * costMicros(USAGE, PRICE), lastSeq: 5 } });
+  });
+
+  it('keeps what a failed write held back and writes it on the timer\'s next try', async () => {
+    const server = await party();
+    const client = await party();
+    const jws = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(jws, server.id, 'req-1', {})).toMatchObject({ accepted: true });
+    const batch = client.store.db.batch.bind(client.store.db);
+    const batches = vi.spyOn(client.store.db, 'batch').mockImplementationOnce(() => {
+      const failing = batch();
+      failing.write = async () => {
+        throw new Error('disk full (simulated)');
+      };
+      return failing;
+    });
+    await expect(client.ledger.flushDeferred()).rejects.toThrow('disk full');
+    expect(batches).toHaveBeenCalledTimes(1);
+    await vi.waitFor(() => expect(batches).toHaveBeenCalledTimes(2), { timeout: 5 * DEFERRED_WRITE_MS });
+    await client.ledger.flushDeferred();
+    expect((await Ledger.open(client.store, client.id, client.signing).list()).map((r) => r.requestId)).toEqual(['req-1']);
+    expect(batches).toHaveBeenCalledTimes(2);
+  });
+
+  it('writes what is held back before a later write of the same channel, so the later figures are the ones kept', async () => {
+    const server = await party();
+    const client = await party();
+    const first = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(first, server.id, 'req-1', { usage: USAGE, price: PRICE })).toMatchObject({ accepted: true });
+    // A refused receipt is written at once (a dispute is sent at once too), with the channel's figures.
+    const second = await server.ledger.issue(client.id, 'req-2', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(second, server.id, 'req-2', { usage: USAGE, price: { ...PRICE, output: 1 } })).toMatchObject({ accepted: false });
+    const reopened = Ledger.open(client.store, client.id, client.signing);
+    const [consumed] = await reopened.summary();
+    expect(consumed).toMatchObject({ consumed: { receipts: 1, totalMicros: costMicros(USAGE, PRICE), lastSeq: 1 }, disputes: 1 });
+    expect(await reopened.headSeq(channelId(server.id, client.id))).toBe(1);
+  });
+
+  it('lists the receipts held back (a scan of the store writes them first), and flushDeferred writes the rest at once (as a node does on stop)', async () => {
+    const server = await party();
+    const client = await party();
+    const jws = await server.ledger.issue(client.id, 'req-1', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(jws, server.id, 'req-1', {})).toMatchObject({ accepted: true });
+    expect((await client.ledger.list()).map((r) => r.requestId)).toEqual(['req-1']);
+    const later = await server.ledger.issue(client.id, 'req-2', 'gpt-4o', USAGE, PRICE);
+    expect(await client.ledger.accept(later, server.id, 'req-2', {})).toMatchObject({ accepted: true });
+    await client.ledger.flushDeferred();
+    expect((await Ledger.open(client.store, client.id, client.signing).list()).map((r) => r.requestId)).toEqual(['req-1', 'req-2']);
   });
 });
 
