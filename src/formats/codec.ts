@@ -76,6 +76,14 @@ export interface ProviderCodec {
 }
 
 /**
+ * A pass-through body with `model` as its model: the client's body itself when it already names it — so the provider
+ * can send the client's own JSON text (core/json-text.ts) instead of encoding the body again — else a copy.
+ */
+export function withPassthroughModel(body: Record<string, unknown>, model: string): Record<string, unknown> {
+  return body.model === model ? body : { ...body, model };
+}
+
+/**
  * Everything meshgate knows about one wire format. A translator is a pair of these: client codec -> canonical ->
  * provider codec. Pure functions only: no I/O, no clock other than what is passed in.
  */
@@ -90,7 +98,10 @@ export interface FormatCodec extends ProviderCodec {
   /** Encodes canonical events into the SSE text a client of this format expects (terminator included). */
   encodeStream(events: AsyncIterable<StreamEvent>, opts: { includeUsage: boolean; context?: ResponseContext }): AsyncGenerator<string>;
 
-  /** Same format in and out: set the upstream model and ask for stream usage, touching nothing else. */
+  /**
+   * Same format in and out: set the upstream model and ask for stream usage, touching nothing else — and returning the
+   * client's body itself when neither changes it (`withPassthroughModel`).
+   */
   passthroughRequest(body: Record<string, unknown>, model: string, stream: boolean): PassthroughRequest;
   /** Reads usage/content/error out of one pass-through stream message without changing it. */
   tapStreamMessage(message: SSEMessage, clientWantsStreamUsage: boolean): PassthroughTap;

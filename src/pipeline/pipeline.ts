@@ -196,7 +196,10 @@ export class Pipeline {
         if (clientLeft(req.signal)) outcome.clientAborted = true;
       }
       hooks.onFinish?.(outcome);
-      void this.settle(outcome, admission);
+      // Once the microtasks queued by now have run — among them the ones that write the answer (a complete body, or
+      // a stream's end) to the client: the settlement, record, metrics and log line are off the client's critical
+      // path, yet still run in this turn of the loop (before the client's next request can be read).
+      process.nextTick(this.settleLater, outcome, admission);
     };
 
     try {
@@ -256,13 +259,16 @@ export class Pipeline {
     }
   }
 
+  private readonly settleLater = (outcome: Outcome, admission: Admission | undefined): void => void this.settle(outcome, admission);
+
   /**
-   * After a request finished (in a later microtask, never inside `handle`): its quota settled — anything the upstream
-   * produced is charged, also when a stream broke mid-way; nothing produced is released — then `onComplete`. One
-   * async frame instead of a chain of promises and closures per request; a failure of either is logged, never thrown.
+   * After a request finished and its answer was written (`process.nextTick` from `handle`'s finish): its quota settled —
+   * anything the upstream produced is charged, also when a stream broke mid-way; nothing produced is released — then
+   * `onComplete`. One async frame instead of a chain of promises and closures per request; a failure of either is
+   * logged, never thrown. A crash between the answer and this tick loses the request's settlement and record, as a
+   * crash before the records' group commit already does.
    */
   private async settle(outcome: Outcome, admission: Admission | undefined): Promise<void> {
-    await undefined;
     try {
       await (outcome.usage ? admission?.settle(outcome) : admission?.release());
     } catch (err) {

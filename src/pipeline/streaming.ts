@@ -31,7 +31,8 @@ export function frameSSE(message: SSEMessage): string {
 
 /**
  * Same format in and out: every upstream message goes to the client unchanged, as soon as it arrives, and the messages
- * that arrived in one read of the upstream leave in one piece (one write to the client, not one per event). The codec's
+ * that arrived in one read of the upstream leave in one piece (one write to the client, not one per event) — but for
+ * the first event, which leaves on its own, ahead of the rest of its read. The codec's
  * tap only reads usage and content markers; the one message it may hold back is a usage chunk the gateway asked for
  * on its own account (OpenAI `stream_options.include_usage` when the client did not). The upstream's bytes are decoded
  * here, in the same loop (no generator of their own in between: each layer costs promises per chunk and per stream).
@@ -41,10 +42,11 @@ export async function* passthroughStream(
 ): AsyncGenerator<string> {
   const decoder = new SSEDecoder();
   let yielded = false;
-  /** The client's piece of what one read completed ('' when it holds nothing to send). */
-  const relay = (batch: readonly SSEMessage[]): string => {
+  /** The client's piece of messages `from` to `to` of what one read completed ('' when it holds nothing to send). */
+  const relay = (batch: readonly SSEMessage[], from = 0, to = batch.length): string => {
     let out = '';
-    for (const message of batch) {
+    for (let i = from; i < to; i++) {
+      const message = batch[i]!;
       const tap = codec.tapStreamMessage(message, clientWantsUsage);
       if (tap.usage) meter.usage = { ...meter.usage, ...tap.usage };
       if (tap.content) {
@@ -63,7 +65,18 @@ export async function* passthroughStream(
     return out;
   };
   for await (const chunk of source) {
-    const out = relay(decoder.push(chunk));
+    const batch = decoder.push(chunk);
+    let from = 0;
+    // Until the first event is out, messages are relayed one at a time: the first token leaves as soon as it is
+    // framed, not after every message that arrived with it was tapped (a short answer arrives in one read).
+    while (!yielded && from < batch.length) {
+      const first = relay(batch, from, ++from);
+      if (first !== '') {
+        yielded = true;
+        yield first;
+      }
+    }
+    const out = relay(batch, from);
     if (out !== '') {
       yielded = true;
       yield out;

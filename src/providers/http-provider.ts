@@ -1,7 +1,7 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import { linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';
+import { jsonTextOf, linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -162,7 +162,10 @@ export class HttpProvider implements Provider {
     };
     const { signal } = deadline;
     const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
-    const payload = JSON.stringify(this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body);
+    const sent = this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body;
+    // A body passed through unchanged goes as the client's own JSON text (not when it holds a duplicate key: see
+    // jsonTextOf), without encoding it again.
+    const payload = jsonTextOf(sent) ?? JSON.stringify(sent);
     const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body) ?? [];
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.

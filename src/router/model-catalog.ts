@@ -5,6 +5,8 @@ export interface Route {
   provider: Provider;
   /** The model name sent upstream (after `model_map`). */
   upstreamModel: string;
+  /** For a name pinned to this provider (`provider-id/model`): the model's name, the part after the prefix. */
+  pinned?: string;
 }
 
 interface Entry {
@@ -124,7 +126,7 @@ export class ModelCatalog {
       const pinned = this.entries.find((e) => e.provider.id === model.slice(0, slash));
       if (pinned) {
         const rest = model.slice(slash + 1);
-        return [{ provider: pinned.provider, upstreamModel: this.upstreamName(pinned.provider, rest) }];
+        return [{ provider: pinned.provider, upstreamModel: this.upstreamName(pinned.provider, rest), pinned: rest }];
       }
     }
     const routes: Route[] = [];

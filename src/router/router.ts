@@ -172,9 +172,11 @@ export class Router {
     aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
     group: (name) => this.groups.get(name),
     providersFor: (model, operation) => {
-      const ids: string[] = [];
-      for (const route of this.deps.catalog.resolve(model)) if (serves(route.provider, operation)) ids.push(route.provider.id);
-      return ids;
+      const found: Array<{ provider: string; model: string; pinned: boolean }> = [];
+      for (const route of this.deps.catalog.resolve(model)) {
+        if (serves(route.provider, operation)) found.push({ provider: route.provider.id, model: route.pinned ?? model, pinned: route.pinned !== undefined });
+      }
+      return found;
     },
     providerServes: (id, operation) => {
       const provider = this.provider(id);

@@ -16,7 +16,8 @@ const peerTarget = (model: string, weight: number, source: Target['source']): Ta
 
 /**
  * Layer 1, candidates: every target for the requested name. An alias is followed; a group gives its targets in their
- * config order; a plain name gives the providers serving it in config order, then the mesh when it may be asked.
+ * config order; a plain name gives the providers serving it in config order, then the mesh when it may be asked; a name
+ * pinned to a provider (`provider-id/model`) gives that provider alone.
  */
 export function candidatesFor(requested: string, operation: RequestNeeds['operation'], env: RoutingEnvironment): CandidateSet {
   const name = env.aliasOf(requested) ?? requested;
@@ -38,9 +39,12 @@ export function candidatesFor(requested: string, operation: RequestNeeds['operat
     }
     return { requested, name, group, candidates, unusable };
   }
-  for (const provider of env.providersFor(name, operation)) {
-    candidates.push({ key: `${provider}/${name}`, provider, model: name, peer: false, weight: 1, source: 'catalog' });
+  let pinned = false;
+  for (const { provider, model, pinned: pin } of env.providersFor(name, operation)) {
+    pinned ||= pin;
+    candidates.push({ key: `${provider}/${model}`, provider, model, peer: false, weight: 1, source: 'catalog' });
   }
-  if (env.peersAllowed) candidates.push(peerTarget(name, 1, 'mesh'));
+  // A name pinned to one of this node's providers means that provider: a peer's providers are not it.
+  if (env.peersAllowed && !pinned) candidates.push(peerTarget(name, 1, 'mesh'));
   return { requested, name, candidates, unusable };
 }

@@ -88,8 +88,12 @@ export interface RoutingEnvironment {
   /** An alias's target name (followed to the end), or undefined. */
   aliasOf(name: string): string | undefined;
   group(name: string): GroupView | undefined;
-  /** Providers serving a model name, in config order, that can do the operation. */
-  providersFor(model: string, operation: RequestNeeds['operation']): string[];
+  /**
+   * Providers serving a model name, in config order, that can do the operation, each with the model's name there: the
+   * name itself, or for a name pinned to one provider (`provider-id/model`) that provider alone with the part after the
+   * prefix (so the upstream, prices and signals see the model, not the pin).
+   */
+  providersFor(model: string, operation: RequestNeeds['operation']): Array<{ provider: string; model: string; pinned: boolean }>;
   /** Whether a provider exists and can do the operation (for group targets). */
   providerServes(provider: string, operation: RequestNeeds['operation']): boolean;
   /** Whether mesh peers may be asked for this model (forwarding on, hops left). */

@@ -11,11 +11,15 @@ import { TEST_KEY, startTestGateway, type TestGateway } from '../helpers/gateway
 let upstream: Server;
 let node: TestGateway;
 const queued: Array<{ body: string | Buffer; contentType?: string }> = [];
+/** The request bodies the upstream received, as text. */
+const received: string[] = [];
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      received.push(Buffer.concat(chunks).toString('utf8'));
       const next = queued.shift() ?? { body: '{"error":{"message":"nothing queued"}}' };
       res.writeHead(200, { 'content-type': next.contentType ?? 'application/json' });
       res.end(next.body);
@@ -24,7 +28,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   node = await startTestGateway([
-    { id: 'oai', type: 'openai', base_url: `${base}/v1`, api_key: TEST_KEY, models: ['gpt-4o'], max_retries: 0 },
+    { id: 'oai', type: 'openai', base_url: `${base}/v1`, api_key: TEST_KEY, models: ['gpt-4o', 'gpt-4o-latest'], model_map: { 'gpt-4o-latest': 'gpt-4o' }, max_retries: 0 },
     { id: 'ant', type: 'anthropic', base_url: base, api_key: TEST_KEY, models: ['claude-sonnet-4-5'], max_retries: 0 },
     { id: 'gem', type: 'gemini', base_url: `${base}/v1beta`, api_key: TEST_KEY, models: ['gemini-2.5-flash'], max_retries: 0 },
   ]);
@@ -37,11 +41,11 @@ afterAll(async () => {
 
 const openaiRequest = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hello there' }] };
 
-/** Sends `request` to `path` with the upstream answering `upstreamBody`; the client's bytes and the request's outcome. */
+/** Sends `request` (JSON text as is, or a value to encode) to `path` with the upstream answering `upstreamBody`; the client's bytes and the request's outcome. */
 async function exchange(path: string, request: unknown, upstreamBody: string | Buffer, contentType?: string) {
   queued.push({ body: upstreamBody, contentType });
   const before = node.outcomes.length;
-  const res = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  const res = await fetch(`${node.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof request === 'string' ? request : JSON.stringify(request) });
   const bytes = Buffer.from(await res.arrayBuffer());
   const [outcome] = (await node.waitForOutcomes(before + 1)).slice(before);
   return { res, bytes, outcome: outcome! };
@@ -111,5 +115,42 @@ describe('same-format pass-through', () => {
     expect(res.status).toBe(200);
     expect(bytes.toString()).toBe(body);
     expect(outcome.usage).toMatchObject({ inputTokens: 13, outputTokens: 2 });
+  });
+});
+
+describe('same-format pass-through of the request', () => {
+  const answer = '{"id":"chatcmpl-r","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}';
+  const lastReceived = () => received[received.length - 1]!;
+
+  it("sends the client's own JSON text upstream when nothing changed it (spacing, key order and escapes kept)", async () => {
+    const openai = '{ "messages" : [ { "role": "user", "content": "caf\\u00e9 \\"quoted\\": 1.0" } ],\n  "model": "gpt-4o", "temperature": 1.0 }';
+    expect((await exchange('/v1/chat/completions', openai, answer)).res.status).toBe(200);
+    expect(lastReceived()).toBe(openai);
+
+    const anthropic = '{"model": "claude-sonnet-4-5",  "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}]}';
+    await exchange('/v1/messages', anthropic, '{"id":"msg_r","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":2,"output_tokens":1}}');
+    expect(lastReceived()).toBe(anthropic);
+
+    // A stream whose client asked for usage itself needs no stream_options of the gateway's own.
+    const stream = '{"model":"gpt-4o", "stream":true, "stream_options":{"include_usage":true}, "messages":[{"role":"user","content":"hi"}]}';
+    await exchange('/v1/chat/completions', stream, 'data: [DONE]\n\n', 'text/event-stream');
+    expect(lastReceived()).toBe(stream);
+  });
+
+  it('encodes the body again when the model name changes or a stream needs the usage chunk', async () => {
+    const renamed = '{ "model": "gpt-4o-latest", "messages": [ { "role": "user", "content": "hi" } ] }';
+    expect((await exchange('/v1/chat/completions', renamed, answer)).res.status).toBe(200);
+    expect(JSON.parse(lastReceived())).toEqual({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+
+    const stream = '{ "model": "gpt-4o", "stream": true, "messages": [ { "role": "user", "content": "hi" } ] }';
+    await exchange('/v1/chat/completions', stream, 'data: [DONE]\n\n', 'text/event-stream');
+    expect(JSON.parse(lastReceived())).toEqual({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } });
+  });
+
+  it('never sends a text with a duplicate key upstream: JSON.parse keeps the last copy, which is all the sanitizer saw', async () => {
+    const smuggling = '{"model":"gpt-4o","messages":[{"role":"user","content":"first copy, never checked"}],"messages":[{"role":"user","content":"hi"}]}';
+    expect((await exchange('/v1/chat/completions', smuggling, answer)).res.status).toBe(200);
+    expect(lastReceived()).not.toContain('first copy');
+    expect(JSON.parse(lastReceived())).toEqual({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
   });
 });

@@ -1,4 +1,4 @@
-import type { FormatCodec } from '../codec.js';
+import { withPassthroughModel, type FormatCodec } from '../codec.js';
 import { anthropicRequestToCanonical, canonicalToAnthropicRequest } from './request.js';
 import { anthropicResponseToCanonical, canonicalToAnthropicResponse, usageFromAnthropic, type AnthropicUsage } from './response.js';
 import { decodeAnthropicStream, encodeAnthropicStream, tapAnthropicStreamMessage } from './stream.js';
@@ -15,7 +15,7 @@ export const anthropicCodec: FormatCodec = {
   responseFromCanonical: canonicalToAnthropicResponse,
   decodeStream: decodeAnthropicStream,
   encodeStream: (events) => encodeAnthropicStream(events),
-  passthroughRequest: (body, model) => ({ body: { ...body, model }, clientWantsStreamUsage: true }),
+  passthroughRequest: (body, model) => ({ body: withPassthroughModel(body, model), clientWantsStreamUsage: true }),
   tapStreamMessage: (message) => tapAnthropicStreamMessage(message),
   usageField: 'usage',
   usageFromResponse: (body) => {

@@ -1,4 +1,4 @@
-import type { FormatCodec } from '../codec.js';
+import { withPassthroughModel, type FormatCodec } from '../codec.js';
 
 import {
   canonicalToOpenAIEmbeddingRequest, canonicalToOpenAIEmbeddingResponse, openaiEmbeddingRequestToCanonical, openaiEmbeddingResponseToCanonical,
@@ -19,10 +19,8 @@ export const openaiCodec: FormatCodec = {
   passthroughRequest: (body, model, stream) => {
     const options = (body.stream_options ?? {}) as Record<string, unknown>;
     const clientWantsStreamUsage = options.include_usage === true;
-    return {
-      body: { ...body, model, ...(stream ? { stream_options: { ...options, include_usage: true } } : {}) },
-      clientWantsStreamUsage,
-    };
+    if (!stream || clientWantsStreamUsage) return { body: withPassthroughModel(body, model), clientWantsStreamUsage };
+    return { body: { ...body, model, stream_options: { ...options, include_usage: true } }, clientWantsStreamUsage };
   },
   tapStreamMessage: tapOpenAIStreamMessage,
   usageField: 'usage',

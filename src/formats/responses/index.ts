@@ -1,4 +1,4 @@
-import type { FormatCodec } from '../codec.js';
+import { withPassthroughModel, type FormatCodec } from '../codec.js';
 import { canonicalToResponsesRequest, responsesRequestToCanonical, withoutForeignReasoning } from './request.js';
 import { canonicalToResponsesResponse, responsesResponseToCanonical, usageFromResponses, type ResponsesUsage } from './response.js';
 import { decodeResponsesStream, encodeResponsesStream, tapResponsesStreamMessage } from './stream.js';
@@ -20,7 +20,7 @@ export const responsesCodec: FormatCodec = {
   decodeStream: decodeResponsesStream,
   encodeStream: (events, opts) => encodeResponsesStream(events, opts),
   // Usage is always in the terminal event: nothing to ask for, nothing to hold back.
-  passthroughRequest: (body, model) => ({ body: { ...withoutForeignReasoning(body), model }, clientWantsStreamUsage: true }),
+  passthroughRequest: (body, model) => ({ body: withPassthroughModel(withoutForeignReasoning(body), model), clientWantsStreamUsage: true }),
   tapStreamMessage: (message) => tapResponsesStreamMessage(message),
   usageField: 'usage',
   usageFromResponse: (body) => usageFromResponses((body as { usage?: ResponsesUsage })?.usage),

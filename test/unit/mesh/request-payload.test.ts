@@ -68,8 +68,13 @@ describe('the REQUEST payload of a forward', () => {
     // Nested duplicates too; and colons, quotes and backslashes inside strings are not members.
     const nested = parsed('{"model":"gpt-4o","messages":[{"role":"user","content":"a","content":"b"}]}');
     expect(decoder.decode(encodeRequestPayload(frameOf(nested)))).not.toContain('"content":"a"');
+    // A string ending in an escaped backslash ends at the quote after it: the duplicate that follows is still seen.
+    const afterBackslash = parsed('{"model":"gpt-4o","messages":[{"role":"user","content":"a\\\\","content":"b\\\\\\"c"}]}');
+    expect(decoder.decode(encodeRequestPayload(frameOf(afterBackslash)))).not.toContain('"content":"a');
     const tricky = '{"model":"gpt-4o","messages":[{"role":"user","content":"a: \\"b: c\\" \\\\: {\\"d\\":1}"}]}';
     expect(decoder.decode(encodeRequestPayload(frameOf(parsed(tricky))))).toContain(`"body":${tricky}`);
+    const endsInBackslash = '{"model":"gpt-4o","messages":[{"role":"user","content":"dir C:\\\\"}],"temperature":1}';
+    expect(decoder.decode(encodeRequestPayload(frameOf(parsed(endsInBackslash))))).toContain(`"body":${endsInBackslash}`);
   });
 });
 

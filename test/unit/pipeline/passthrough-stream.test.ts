@@ -22,18 +22,19 @@ const chunk = (content: string) => `data: ${JSON.stringify({ id: 'c1', object: '
 const usage = `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } })}\n\n`;
 
 describe('pass-through stream', () => {
-  it('sends the events of one upstream read as one piece, and events that arrived apart as separate pieces', async () => {
+  it('sends the first event on its own, then the events of one upstream read as one piece, and events that arrived apart as separate pieces', async () => {
     const log: string[] = [];
     const meter = newMeter(performance.now());
-    const upstream = [chunk('Hel') + chunk('lo'), chunk(' there'), usage + 'data: [DONE]\n\n'];
+    const upstream = [chunk('Hel') + chunk('lo') + chunk(','), chunk(' there') + chunk('!'), usage + 'data: [DONE]\n\n'];
     const pieces: string[] = [];
     for await (const piece of passthroughStream(reads(upstream, log), codecs.openai, true, meter, 'p')) {
       pieces.push(piece);
       log.push(`piece ${pieces.length - 1}`);
     }
-    expect(pieces).toEqual(upstream);
+    // The first token leaves as soon as it is framed, before the rest of its read is tapped.
+    expect(pieces).toEqual([chunk('Hel'), chunk('lo') + chunk(','), upstream[1], upstream[2]]);
     // Each piece left before the next read of the upstream: nothing is held back waiting for more.
-    expect(log).toEqual(['read 0', 'piece 0', 'read 1', 'piece 1', 'read 2', 'piece 2']);
+    expect(log).toEqual(['read 0', 'piece 0', 'piece 1', 'read 1', 'piece 2', 'read 2', 'piece 3']);
     expect(meter.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
     expect(meter.ttftMs).toBeGreaterThanOrEqual(0);
   });
@@ -41,7 +42,7 @@ describe('pass-through stream', () => {
   it('leaves out the usage chunk the client did not ask for, within a read', async () => {
     const meter = newMeter(performance.now());
     const pieces = await collect(passthroughStream(reads([chunk('Hi') + usage + 'data: [DONE]\n\n']), codecs.openai, false, meter, 'p'));
-    expect(pieces).toEqual([chunk('Hi') + 'data: [DONE]\n\n']);
+    expect(pieces).toEqual([chunk('Hi'), 'data: [DONE]\n\n']);
     expect(meter.usage).toMatchObject({ inputTokens: 3, outputTokens: 2 });
   });
 
@@ -49,7 +50,7 @@ describe('pass-through stream', () => {
     const error = `data: ${JSON.stringify({ error: { message: 'overloaded' } })}\n\n`;
     await expect(collect(passthroughStream(reads([error]), codecs.openai, true, newMeter(0), 'p'))).rejects.toBeInstanceOf(UpstreamError);
     const meter = newMeter(0);
-    expect(await collect(passthroughStream(reads([chunk('Hi') + error]), codecs.openai, true, meter, 'p'))).toEqual([chunk('Hi') + error]);
+    expect(await collect(passthroughStream(reads([chunk('Hi') + error]), codecs.openai, true, meter, 'p'))).toEqual([chunk('Hi'), error]);
     expect(meter.error).toBe('overloaded');
   });
 

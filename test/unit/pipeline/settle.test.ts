@@ -1,9 +1,11 @@
 import pino from 'pino';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../../src/config/index.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
 import type { GatewayRequest, Outcome } from '../../../src/pipeline/types.js';
+import { createProvider } from '../../../src/providers/index.js';
 import { ModelCatalog } from '../../../src/router/model-catalog.js';
+import { startMockUpstream, type MockUpstream } from '../../mock/index.js';
 
 const request = (): GatewayRequest => ({
   id: 'req_settle', format: 'openai', operation: 'chat', body: { model: 'nowhere', messages: [{ role: 'user', content: 'hi' }] }, model: 'nowhere',
@@ -38,5 +40,52 @@ describe('a finished request is settled, then completed', () => {
     const { pipeline, lines } = pipelineWith({ settle: () => undefined, release: () => undefined }, () => { throw new Error('listener broke'); });
     await expect(pipeline.handle(request())).rejects.toMatchObject({ code: 'model_not_found' });
     await vi.waitFor(() => expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toContain('completion handling failed'));
+  });
+});
+
+describe('the answer before the settlement', () => {
+  let mock: MockUpstream;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+  });
+  afterAll(async () => {
+    await mock?.close();
+  });
+
+  /** A pipeline over the mock upstream whose admission and completion say when they run, in `order`. */
+  function served(order: string[]) {
+    const config = parseConfig({ providers: [{ id: 'mock', type: 'openai', base_url: mock.openaiBaseUrl, api_key: 'test-key', models: ['gpt-4o'] }] }, 'test', {});
+    const catalog = new ModelCatalog(config.providers.map((provider) => createProvider(provider)));
+    const pipeline = new Pipeline({
+      config, catalog, breakers: new Map(), logger: pino({ level: 'silent' }),
+      admit: async () => ({ headers: {}, settle: () => void order.push('settle'), release: () => void order.push('release') }),
+      onComplete: (outcome) => void order.push(`complete ${outcome.status}`),
+    });
+    return { pipeline, close: () => Promise.all(catalog.providers().map((provider) => provider.close())) };
+  }
+  const ask = (stream: boolean): GatewayRequest => ({
+    id: `req_${stream ? 'stream' : 'whole'}`, format: 'openai', operation: 'chat', body: { model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'answer first' }] },
+    model: 'gpt-4o', stream, signal: new AbortController().signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+  });
+
+  it('leaves a whole answer to its caller (the HTTP route writes it) before the quota is settled and the request completed', async () => {
+    const order: string[] = [];
+    const { pipeline, close } = served(order);
+    const response = await pipeline.handle(ask(false));
+    order.push('answer written');
+    expect(response.body.kind).toBe('bytes');
+    await vi.waitFor(() => expect(order).toEqual(['answer written', 'settle', 'complete 200']));
+    await close();
+  });
+
+  it("leaves a stream's end to its caller before the quota is settled and the request completed", async () => {
+    const order: string[] = [];
+    const { pipeline, close } = served(order);
+    const response = await pipeline.handle(ask(true));
+    if (response.body.kind !== 'sse') throw new Error('not a stream');
+    for await (const _ of response.body.events) { /* relay every event */ }
+    order.push('stream ended');
+    await vi.waitFor(() => expect(order).toEqual(['stream ended', 'settle', 'complete 200']));
+    await close();
   });
 });
