@@ -100,7 +100,9 @@ async function main(): Promise<void> {
       const cpuPerRequest = (v.cpu * 1000) / Math.max(1, v.ok);
       lines.push(`  ${v.label}: CPU ${cpuPerRequest.toFixed(0)} µs per request, ${(v.ok / v.seconds).toFixed(0)} req/s at 32 connections${v.errors ? ` (${v.errors} errors)` : ''}, added p50 at 1 connection ${median(v.added).toFixed(2)} ms (median of the rounds; p99 ${p99(v.times).toFixed(2)} ms), added time to first token ${median(v.ttftAdded).toFixed(2)} ms, idle RSS ${(IDLE_LATEST_MS + 2_000) / 1000} s after the warm-up ${v.idle.toFixed(0)} MB`);
     }
-    const [old, now] = variants.map((v) => (v.cpu * 1000) / Math.max(1, v.ok)) as [number, number];
+    const perRequest = (v: Variant) => (v.cpu * 1000) / Math.max(1, v.ok);
+    const old = perRequest(variants.find((v) => v.label.startsWith('baseline'))!);
+    const now = perRequest(variants.find((v) => v.label.startsWith('this checkout'))!);
     lines.push(`  this checkout uses ${((now / old) * 100).toFixed(0)}% of the baseline's CPU per request`);
     console.log(lines.join('\n'));
   } finally {
