@@ -136,17 +136,18 @@ export class Router {
     const profile = profileId === undefined ? undefined : this.profile(profileId);
     // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question
     // (and not at all when the plan has no mesh target). A plan names one model behind the mesh but for groups.
+    const priceOf = (model: string) => cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
     let askedModel: string | undefined;
     let askedPrice: PeerPrice | undefined;
     let peerPrices: Map<string, PeerPrice | undefined> | undefined;
     const peerPrice = (model: string) => {
       if (askedModel === undefined) {
         askedModel = model;
-        askedPrice = cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
+        askedPrice = priceOf(model);
       }
       if (model === askedModel) return askedPrice;
       peerPrices ??= new Map();
-      if (!peerPrices.has(model)) peerPrices.set(model, cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile));
+      if (!peerPrices.has(model)) peerPrices.set(model, priceOf(model));
       return peerPrices.get(model);
     };
     const { shared } = this;
@@ -172,10 +173,8 @@ export class Router {
     aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
     group: (name) => this.groups.get(name),
     providersFor: (model, operation) => {
-      const found: Array<{ provider: string; model: string; pinned: boolean }> = [];
-      for (const route of this.deps.catalog.resolve(model)) {
-        if (serves(route.provider, operation)) found.push({ provider: route.provider.id, model: route.pinned ?? model, pinned: route.pinned !== undefined });
-      }
+      const found: Array<{ provider: string; model: string }> = [];
+      for (const route of this.deps.catalog.resolve(model)) if (serves(route.provider, operation)) found.push({ provider: route.provider.id, model: route.pinned ?? model });
       return found;
     },
     providerServes: (id, operation) => {

@@ -40,8 +40,8 @@ export function candidatesFor(requested: string, operation: RequestNeeds['operat
     return { requested, name, group, candidates, unusable };
   }
   let pinned = false;
-  for (const { provider, model, pinned: pin } of env.providersFor(name, operation)) {
-    pinned ||= pin;
+  for (const { provider, model } of env.providersFor(name, operation)) {
+    pinned ||= model !== name; // only a pin names the model differently at its provider
     candidates.push({ key: `${provider}/${model}`, provider, model, peer: false, weight: 1, source: 'catalog' });
   }
   // A name pinned to one of this node's providers means that provider: a peer's providers are not it.

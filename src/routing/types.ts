@@ -93,7 +93,7 @@ export interface RoutingEnvironment {
    * name itself, or for a name pinned to one provider (`provider-id/model`) that provider alone with the part after the
    * prefix (so the upstream, prices and signals see the model, not the pin).
    */
-  providersFor(model: string, operation: RequestNeeds['operation']): Array<{ provider: string; model: string; pinned: boolean }>;
+  providersFor(model: string, operation: RequestNeeds['operation']): Array<{ provider: string; model: string }>;
   /** Whether a provider exists and can do the operation (for group targets). */
   providerServes(provider: string, operation: RequestNeeds['operation']): boolean;
   /** Whether mesh peers may be asked for this model (forwarding on, hops left). */

@@ -22,7 +22,7 @@ function env(options: {
   return {
     aliasOf: (name) => options.aliases?.[name],
     group: (name) => options.groups?.find((g) => g.name === name),
-    providersFor: (model) => Object.keys(providers).filter((p) => providers[p]!.includes(model)).map((provider) => ({ provider, model, pinned: false })),
+    providersFor: (model) => Object.keys(providers).filter((p) => providers[p]!.includes(model)).map((provider) => ({ provider, model })),
     providerServes: (p) => p in providers,
     peersAllowed: options.peersAllowed ?? false,
     facts: (t) => ({ circuit: 'closed', inFlight: 0, capacity: 10, ...options.facts?.[t.key] }),
@@ -218,7 +218,7 @@ describe('fallback classes of upstream errors', () => {
 describe('a name pinned to a provider', () => {
   it('gives that provider alone, under the model name after the prefix, and never the mesh', () => {
     const base = env({ providers: { a: ['gpt-4o'] }, peersAllowed: true });
-    const pinnedEnv: RoutingEnvironment = { ...base, providersFor: (model) => (model === 'a/gpt-4o' ? [{ provider: 'a', model: 'gpt-4o', pinned: true }] : base.providersFor(model, 'chat')) };
+    const pinnedEnv: RoutingEnvironment = { ...base, providersFor: (model) => (model === 'a/gpt-4o' ? [{ provider: 'a', model: 'gpt-4o' }] : base.providersFor(model, 'chat')) };
     const set = candidatesFor('a/gpt-4o', 'chat', pinnedEnv);
     expect(set.candidates.map((c) => [c.key, c.model])).toEqual([['a/gpt-4o', 'gpt-4o']]);
     expect(candidatesFor('gpt-4o', 'chat', pinnedEnv).candidates.map((c) => c.key)).toEqual(['a/gpt-4o', 'peer:*/gpt-4o']);
