@@ -21,31 +21,26 @@ export function costMicros(price: ModelPrice, usage: BillableUsage): number {
   const cached = clampTokens(usage.cachedInputTokens ?? 0);
   const cacheWrite = clampTokens(usage.cacheWriteInputTokens ?? 0);
   const uncached = Math.max(0, clampTokens(usage.inputTokens) - cached - cacheWrite);
-  const exact = exactCostMicros(
-    uncached, usdToMicros(rates.inputPerMTok), cached, usdToMicros(rates.cachedInputPerMTok ?? rates.inputPerMTok),
-    cacheWrite, usdToMicros(rates.cacheWriteInputPerMTok ?? rates.inputPerMTok), clampTokens(usage.outputTokens), usdToMicros(rates.outputPerMTok),
-  );
+  const output = clampTokens(usage.outputTokens);
+  // Pico-dollars per token of each kind: USD per million tokens in micro-dollars.
+  const rUncached = usdToMicros(rates.inputPerMTok);
+  const rCached = usdToMicros(rates.cachedInputPerMTok ?? rates.inputPerMTok);
+  const rWrite = usdToMicros(rates.cacheWriteInputPerMTok ?? rates.inputPerMTok);
+  const rOutput = usdToMicros(rates.outputPerMTok);
+  const exact = exactCostMicros(uncached * rUncached, cached * rCached, cacheWrite * rWrite, output * rOutput, rUncached, rCached, rWrite, rOutput);
   if (exact !== undefined) return exact;
-  const picos =
-    charge(uncached, rates.inputPerMTok) +
-    charge(cached, rates.cachedInputPerMTok ?? rates.inputPerMTok) +
-    charge(cacheWrite, rates.cacheWriteInputPerMTok ?? rates.inputPerMTok) +
-    charge(clampTokens(usage.outputTokens), rates.outputPerMTok);
+  const picos = charge(uncached, rUncached) + charge(cached, rCached) + charge(cacheWrite, rWrite) + charge(output, rOutput);
   return Number((picos + PICO_PER_MICRO / 2n) / PICO_PER_MICRO);
 }
 
 /**
  * The same sum and rounding in doubles when that is exact — every rate a non-negative safe integer of micro-dollars,
- * every product and the sum below 2^53, where integer arithmetic in doubles has no rounding — as it is for any real
- * request; undefined otherwise (the BigInt path then). A request's record and quota settlement each price it: the
- * BigInt path made about a dozen BigInts per call.
+ * every product (`p1`…`p4`, pico-dollars) and the sum below 2^53, where integer arithmetic in doubles has no rounding
+ * — as it is for any real request; undefined otherwise (the BigInt path then). A request's record and quota
+ * settlement each price it: the BigInt path made about a dozen BigInts per call.
  */
-function exactCostMicros(t1: number, r1: number, t2: number, r2: number, t3: number, r3: number, t4: number, r4: number): number | undefined {
+function exactCostMicros(p1: number, p2: number, p3: number, p4: number, r1: number, r2: number, r3: number, r4: number): number | undefined {
   if (!(safeRate(r1) && safeRate(r2) && safeRate(r3) && safeRate(r4))) return undefined;
-  const p1 = t1 * r1;
-  const p2 = t2 * r2;
-  const p3 = t3 * r3;
-  const p4 = t4 * r4;
   const picos = p1 + p2 + p3 + p4;
   if (!(p1 <= MAX_EXACT && p2 <= MAX_EXACT && p3 <= MAX_EXACT && p4 <= MAX_EXACT && picos <= MAX_EXACT)) return undefined;
   // (picos + ½ micro) / 1 micro, truncated as the BigInt division is (picos ≥ 0, so that is the floor); the quotient
@@ -64,8 +59,8 @@ const PICOS_HALF = 500_000;
 const MAX_EXACT = Number.MAX_SAFE_INTEGER - PICOS;
 const safeRate = (micros: number) => Number.isSafeInteger(micros) && micros >= 0;
 
-function charge(tokens: number, usdPerMTok: number): bigint {
-  return BigInt(tokens) * BigInt(usdToMicros(usdPerMTok));
+function charge(tokens: number, picosPerToken: number): bigint {
+  return BigInt(tokens) * BigInt(picosPerToken);
 }
 
 function clampTokens(tokens: number): number {
