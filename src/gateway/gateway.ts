@@ -66,9 +66,9 @@ export interface GatewayOptions {
    */
   circuitStore?: CircuitStateStore;
   /**
-   * This node owns its process (`meshgate start`): at the start of each idle spell it gives back the memory the load
-   * left behind, process-wide (a memory-reducing collection, then malloc_trim: src/gateway/idle-memory.ts). Off for a
-   * gateway embedded in another program, whose heap is not the gateway's to manage.
+   * This node owns its process (`meshgate start`): at the start of each idle spell it gives back the free pages the
+   * load left in malloc's heaps, process-wide (malloc_trim: src/gateway/idle-memory.ts). Off for a gateway embedded in
+   * another program, whose memory is not the gateway's to manage.
    */
   reclaimIdleMemory?: boolean;
 }

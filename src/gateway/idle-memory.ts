@@ -40,7 +40,7 @@ export function mallocTrimAvailable(): boolean {
  * memory) 25–55 MB less resident after the 32-connection load, CPU per request under the next load unchanged.
  *
  * Not done, measured: a full collection of V8's heap as well (through `gc()` with `--expose-gc`, either flavour, or
- * the inspector's) — it gave back another ~30 MB, but the node then spent 18–37% more CPU per request under the
+ * the inspector's) — it gave back another ~30 MB, but the node then spent 18–41% more CPU per request under the
  * load that followed, in every run (bench/ab.ts, and builds side by side with the collection on and off).
  */
 export function reclaimIdleMemory(): Reclaimed {

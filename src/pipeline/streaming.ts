@@ -70,7 +70,8 @@ export async function* passthroughStream(
     // Until the first event is out, messages are relayed one at a time: the first token leaves as soon as it is
     // framed, not after every message that arrived with it was tapped (a short answer arrives in one read).
     while (!yielded && from < batch.length) {
-      const first = relay(batch, from, ++from);
+      const first = relay(batch, from, from + 1);
+      from += 1;
       if (first !== '') {
         yielded = true;
         yield first;
