@@ -35,13 +35,14 @@ setTimeout(() => {
 `;
 
 describeWithSystemComponent(C_COMPILER, 'giving free malloc pages back at idle (the native step)', (cc) => {
+  let built = '';
   beforeAll(async () => {
     // npm install builds it (postinstall); build it here too if this checkout's install predates it.
-    await run(process.execPath, [`${ROOT}native/build.mjs`], { env: { ...process.env, CC: cc } });
+    built = (await run(process.execPath, [`${ROOT}native/build.mjs`], { env: { ...process.env, CC: cc } })).stdout.trim();
   }, 60_000);
 
   it('is built with the C compiler and loads in this node', () => {
-    expect(mallocTrimAvailable()).toBe(true);
+    expect(mallocTrimAvailable(), `native/build.mjs said: ${built}`).toBe(true);
     const reclaimed = reclaimIdleMemory();
     expect(reclaimed.rssAfter).toBeGreaterThan(0);
     expect(typeof reclaimed.trimmed).toBe('boolean');
