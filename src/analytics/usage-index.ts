@@ -5,9 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { GatewayError } from '../errors/index.js';
 import type { StoredReceipt } from '../ledger/index.js';
-import type { UsageRecord } from '../records/index.js';
 import { SCHEMA_VERSION } from './query-schema.js';
-import { receiptRows, recordRows } from './record-rows.js';
+import { receiptRows } from './record-rows.js';
 import { checkSqlText, dollarNamedParameters } from './sql-text.js';
 
 export type SqlValue = string | number | null;
@@ -25,8 +24,8 @@ export interface QueryResult {
 export interface RecordSource {
   /** Every stored record key (`<time>!<id>`), after what is queued has been written. */
   keys(): AsyncIterable<string>;
-  /** The records stored under `keys`; keys no longer stored are left out. */
-  getMany(keys: string[]): Promise<UsageRecord[]>;
+  /** The JSON text of the records stored under `keys`; keys no longer stored are left out. */
+  texts(keys: string[]): Promise<string[]>;
 }
 
 export interface UsageIndexState {
@@ -101,7 +100,8 @@ export class UsageIndex {
   #nextId = 1;
   #queued = 0;
   #queries: Promise<unknown> = Promise.resolve();
-  #held: UsageRecord[] = [];
+  /** The JSON text of each record waiting to be sent (a string per record: nothing for the collector to trace). */
+  #held: string[] = [];
   #flushScheduled?: NodeJS.Timeout;
   /** Appends sent and not yet answered (close waits for them before it disconnects). */
   readonly #appending = new Set<Promise<void>>();
@@ -142,14 +142,17 @@ export class UsageIndex {
     return this.#catchingUp;
   }
 
-  /** Mirrors a record handed to the record store; sent with others within SEND_DELAY_MS (a query sends it at once). */
-  add(record: UsageRecord): void {
+  /**
+   * Mirrors a record handed to the record store, as its JSON text (what the store writes); sent with others within
+   * SEND_DELAY_MS (a query sends it at once). The index process turns the records into rows.
+   */
+  add(recordJson: string): void {
     if (this.#closed) return;
     if (this.#held.length >= MAX_HELD) {
       this.#held = [];
       this.#overflowed = true;
     }
-    this.#held.push(record);
+    this.#held.push(recordJson);
     if (this.#catchingUp) return;
     if (this.#held.length >= SEND_BATCH) this.flush();
     else if (!this.#flushScheduled) {
@@ -170,7 +173,7 @@ export class UsageIndex {
     const records = this.#held.splice(0);
     const dedupe = this.#dedupeNext;
     this.#dedupeNext = false;
-    const appended = this.#request({ op: 'append', rows: recordRows(records), dedupe })
+    const appended = this.#request({ op: 'append', records: jsonArray(records), dedupe })
       .then((reply) => {
         this.#count += Number(reply.inserted);
       })
@@ -253,8 +256,8 @@ export class UsageIndex {
       this.#count = Number(diff.records);
       for (let start = 0; start < missing.length; start += RECORD_CHUNK) {
         if (this.#closed) return;
-        const records = await source.getMany(missing.slice(start, start + RECORD_CHUNK));
-        const reply = await this.#request({ op: 'append', rows: recordRows(records), dedupe: false });
+        const records = await source.texts(missing.slice(start, start + RECORD_CHUNK));
+        const reply = await this.#request({ op: 'append', records: jsonArray(records), dedupe: false });
         this.#count += Number(reply.inserted);
       }
       this.#options.logger?.info({ records: this.#count, copied: missing.length, removed: Number(diff.removed) }, 'usage SQL index caught up');
@@ -362,6 +365,11 @@ export class UsageIndex {
       });
     }, RESTART_DELAY_MS).unref();
   }
+}
+
+/** JSON texts of values as the text of one JSON array of them. */
+function jsonArray(texts: string[]): string {
+  return `[${texts.join(',')}]`;
 }
 
 /** Index files of other schema versions, and the SQLite index of earlier releases, are removed (derived data). */
