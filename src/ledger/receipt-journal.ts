@@ -58,20 +58,39 @@ export class ReceiptJournal {
     return out;
   }
 
-  /** Appends one receipt (its compact JWS, which holds no newline); throws when the write fails. */
+  /**
+   * Appends one receipt (its compact JWS, which holds no newline); throws when the write fails. A failed or short
+   * write ends the generation, so that what it left of a line is the end of its file (`pending()` skips it) and
+   * the next receipt starts a line of its own.
+   */
   append(jws: string): void {
+    const line = `${jws}\n`;
     this.#fd ??= openSync(this.#path(this.#generation), 'a');
-    writeSync(this.#fd, `${jws}\n`);
     this.#entries++;
+    let written: number;
+    try {
+      written = writeSync(this.#fd, line);
+    } catch (err) {
+      this.seal();
+      throw err;
+    }
+    if (written !== Buffer.byteLength(line)) {
+      this.seal();
+      throw new Error(`short write to the receipt journal (${written} of ${Buffer.byteLength(line)} bytes)`);
+    }
   }
 
   /**
    * Ends the current generation (when it holds anything); returns the newest generation of this run that a batch
-   * taken now covers, or undefined when none was sealed yet.
+   * taken now covers, or undefined when none was sealed yet. Never throws: a batch is taken with it.
    */
   seal(): number | undefined {
     if (this.#entries > 0) {
-      closeSync(this.#fd!);
+      try {
+        closeSync(this.#fd!);
+      } catch {
+        // The descriptor is of no further use either way; the file's lines were written (or refused) already.
+      }
       this.#fd = undefined;
       this.#entries = 0;
       this.#sealed = this.#generation++;
