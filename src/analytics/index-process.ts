@@ -11,8 +11,9 @@
  * query over its time limit is interrupted (`duckdb_interrupt`); the gateway kills the process only if that fails.
  *
  * Run directly by Node (type stripping for the .ts source, or the compiled .js). Argv: file, memory limit (MB),
- * threads. Messages in: `{ id, op, ... }` (see `Request`; an append carries the records as one JSON array text); out: `{ id, ok: true, ... }` or `{ id, ok: false, code,
- * message }`, and `{ ready: true, records }` once the file is open.
+ * threads. Messages in: `{ id, op, ... }` (see `Request`; an append carries the records as one JSON array text, as
+ * the gateway stored them); out: `{ id, ok: true, ... }` or `{ id, ok: false, code, message }`, and
+ * `{ ready: true, records }` once the file is open.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
