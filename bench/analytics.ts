@@ -69,8 +69,8 @@ function syntheticSource(count: number, start: number): RecordSource {
     async *keys() {
       for (let i = 0; i < count; i++) yield recordKey(timeOf(i, count, start, 30 * DAY_MS), `req_${i.toString(36).padStart(10, '0')}`);
     },
-    async getMany(keys) {
-      return keys.map((key) => syntheticRecord(parseInt(key.slice(key.indexOf('!') + 5), 36), count, start));
+    async texts(keys) {
+      return keys.map((key) => JSON.stringify(syntheticRecord(parseInt(key.slice(key.indexOf('!') + 5), 36), count, start)));
     },
   };
 }

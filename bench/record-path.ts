@@ -2,7 +2,11 @@
  * What recording a finished request costs the gateway process: the usage record built from the outcome, the
  * metrics it feeds, its LevelDB write (records, indexes and usage buckets, group commit) and its copy sent to the
  * DuckDB index process — measured as CPU time (`process.cpuUsage()`) per request, for the whole path and for each
- * part alone. Outcomes arrive `perTurn` per turn of the event loop, as finished requests do under load.
+ * part alone; beside it the CPU the index process spent on the same records (it shares the node's cores). Outcomes
+ * arrive `perTurn` per turn of the event loop, as finished requests do under load, or (`paced`) one a millisecond on a
+ * timer: the pace of a node serving about 1,000 requests a second, where the record store's group commit writes a
+ * batch of about one record each time (a turn-by-turn loop arrives faster than a write returns, so its batches are
+ * larger and the cost of each LevelDB write is shared).
  * `npx tsx bench/record-path.ts [--quick]` (20,000 outcomes per round, 5,000 with --quick)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,6 +20,7 @@ import type { Outcome } from '../src/pipeline/types.js';
 import { PriceBook } from '../src/pricing/index.js';
 import { OutcomeRecorder, RecordStore, usageRecordFromOutcome } from '../src/records/index.js';
 import { Store } from '../src/store/index.js';
+import { cpuMs } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5'];
@@ -34,27 +39,31 @@ function outcome(i: number): Outcome {
 /** `none`: only the turns of the event loop (what every other figure includes). */
 type Part = 'all' | 'build' | 'metrics' | 'store' | 'index' | 'none';
 
-/** CPU µs per outcome of `part`, over `count` outcomes arriving `perTurn` per event-loop turn (everything written). */
-async function measure(part: Part, count: number, perTurn: number): Promise<number> {
+/**
+ * CPU µs per outcome of `part` in this process, and in the index process (0 when the part has none), over `count`
+ * outcomes arriving `perTurn` per event-loop turn (everything written, and appended to the index).
+ */
+async function measure(part: Part, count: number, perTurn: number | 'paced', flushIntervalMs = 0): Promise<{ self: number; index: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'meshgate-bench-records-'));
   const logger = pino({ level: 'silent' });
   const store = await Store.open(dir);
-  const records = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs: 0, logger });
+  const records = await RecordStore.open(store, { retentionDays: 0, flushIntervalMs, logger });
   const metrics = createMetrics({ processMetrics: false });
   const index = part === 'all' || part === 'index' ? new UsageIndex({ dir, memoryMb: 128, threads: 1, timeoutMs: 10_000, maxRows: 100, logger }) : undefined;
-  await index?.catchUp({ keys: () => records.keys(), getMany: (keys) => records.getMany(keys) });
+  await index?.catchUp({ keys: () => records.keys(), texts: (keys) => records.texts(keys) });
   const priceBook = new PriceBook();
   const recorder = new OutcomeRecorder(records, {
     priceBook, providerType: () => 'openai', logger,
-    onRecord: (record) => {
-      metrics.observeRecord(record);
-      index?.add(record);
-    },
+    onRecord: (record) => metrics.observeRecord(record),
+    mirror: index ? (json) => index.add(json) : undefined,
   });
   const outcomes = Array.from({ length: count }, (_, i) => outcome(i));
   const built = outcomes.map((o) => usageRecordFromOutcome(o, { priceBook, providerType: 'openai' }));
-  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const turn = perTurn === 'paced' ? () => new Promise((resolve) => setTimeout(resolve, 1)) : () => new Promise((resolve) => setImmediate(resolve));
+  const every = perTurn === 'paced' ? 1 : perTurn;
   const writes: Array<Promise<boolean>> = [];
+  const indexPid = index?.pid;
+  const indexStarted = indexPid === undefined ? 0 : await cpuMs(indexPid);
   const started = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     const o = outcomes[i]!;
@@ -64,37 +73,54 @@ async function measure(part: Part, count: number, perTurn: number): Promise<numb
     } else if (part === 'build') usageRecordFromOutcome(o, { priceBook, providerType: 'openai' });
     else if (part === 'metrics') metrics.observeRecord(built[i]!);
     else if (part === 'store') writes.push(records.write(built[i]!));
-    else if (part === 'index') index!.add(built[i]!);
-    if (i % perTurn === perTurn - 1) await turn();
+    else if (part === 'index') index!.add(JSON.stringify(built[i]!));
+    if (i % every === every - 1) await turn();
   }
   await recorder.drain();
   await Promise.all(writes);
   await records.flush();
-  index?.flush();
+  await index?.flush();
   const used = process.cpuUsage(started);
+  const indexUsed = indexPid === undefined ? 0 : (await cpuMs(indexPid)) - indexStarted;
   await index?.close();
   await records.close();
   await store.close();
   await rm(dir, { recursive: true, force: true });
-  return (used.user + used.system) / count;
+  return { self: (used.user + used.system) / count, index: (indexUsed * 1000) / count };
 }
 
 export async function runRecordPathBenchmark(): Promise<string[]> {
   const count = QUICK ? 5_000 : 20_000;
-  const lines: string[] = [`${count.toLocaleString('en-US')} outcomes per round; CPU µs per request in this process (user + system)`];
+  const lines: string[] = [`${count.toLocaleString('en-US')} outcomes per round; CPU µs per request in this process (user + system), and [in the index process]`];
   await measure('all', Math.min(count, 2_000), 1); // warm-up: the first round would pay for JIT compilation
   for (const perTurn of [1, 8]) {
     const figures: string[] = [];
-    for (const part of ['all', 'build', 'metrics', 'store', 'index', 'none'] as const) figures.push(`${part} ${(await measure(part, count, perTurn)).toFixed(1)}`);
+    for (const part of ['all', 'build', 'metrics', 'store', 'index', 'none'] as const) {
+      const { self, index } = await measure(part, count, perTurn);
+      figures.push(`${part} ${self.toFixed(1)}${index > 0 ? ` [${index.toFixed(1)}]` : ''}`);
+    }
     lines.push(`${perTurn} per turn: ${figures.join(' · ')}`);
+  }
+  // Paced: a tenth of the outcomes (one a millisecond takes that many milliseconds), group commit and a 10 ms interval.
+  for (const flushIntervalMs of [0, 10]) {
+    const figures: string[] = [];
+    for (const part of ['all', 'store', 'none'] as const) {
+      const { self, index } = await measure(part, count / 10, 'paced', flushIntervalMs);
+      figures.push(`${part} ${self.toFixed(1)}${index > 0 ? ` [${index.toFixed(1)}]` : ''}`);
+    }
+    lines.push(`one a millisecond, flush_interval_ms ${flushIntervalMs}: ${figures.join(' · ')}`);
   }
   return lines;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  // `--part=all --per-turn=1`: one round of one part (to profile it with --cpu-prof).
+  // `--part=all --per-turn=1` (or `--per-turn=paced`): one round of one part (to profile it with --cpu-prof).
   const part = process.argv.find((arg) => arg.startsWith('--part='))?.slice('--part='.length) as Part | undefined;
-  const perTurn = Number(process.argv.find((arg) => arg.startsWith('--per-turn='))?.slice('--per-turn='.length) ?? 1);
-  if (part) console.log(`${part}, ${perTurn} per turn: ${(await measure(part, QUICK ? 5_000 : 20_000, perTurn)).toFixed(1)} µs CPU per request`);
+  const given = process.argv.find((arg) => arg.startsWith('--per-turn='))?.slice('--per-turn='.length) ?? '1';
+  const perTurn = given === 'paced' ? 'paced' : Number(given);
+  if (part) {
+    const { self, index } = await measure(part, QUICK ? 5_000 : 20_000, perTurn);
+    console.log(`${part}, ${perTurn} per turn: ${self.toFixed(1)} µs CPU per request (index process ${index.toFixed(1)})`);
+  }
   else for (const line of await runRecordPathBenchmark()) console.log(line);
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { GatewayError } from '../errors/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
-import type { RecordStore, UsageRecord } from '../records/index.js';
+import type { RecordStore } from '../records/index.js';
 import type { AnalyticsConfig } from './analytics-config.js';
 import { askQuestion, type AskAnswer } from './ask.js';
 import { UsageIndex, type QueryResult, type SqlParams } from './usage-index.js';
@@ -44,7 +44,7 @@ export class Analytics {
       dir: options.dataDir, memoryMb: config.memory_mb, threads: config.threads, timeoutMs: config.timeout_ms, maxRows: config.max_rows, logger: options.logger,
     });
     const records = options.records;
-    this.#rebuilt = this.#index.catchUp({ keys: () => records.keys(), getMany: (keys) => records.getMany(keys) }).catch((err: Error) => {
+    this.#rebuilt = this.#index.catchUp({ keys: () => records.keys(), texts: (keys) => records.texts(keys) }).catch((err: Error) => {
       options.logger?.error({ err: err.message }, 'usage SQL index: catch-up failed; /v1/query answers 503');
     });
     if (options.retentionDays > 0) {
@@ -58,9 +58,9 @@ export class Analytics {
     return this.#rebuilt ?? Promise.resolve();
   }
 
-  /** Mirrors a record as it is handed to the record store (whose queries, like these, see it at once). */
-  add(record: UsageRecord): void {
-    this.#index?.add(record);
+  /** Mirrors a record, as its JSON text, as it is handed to the record store (whose queries, like these, see it at once). */
+  add(recordJson: string): void {
+    this.#index?.add(recordJson);
   }
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {

@@ -327,10 +327,9 @@ export class Gateway {
       opened.push(() => analytics.close());
       const recorder = new OutcomeRecorder(records, {
         priceBook, providerType, logger, countryOf: (ip) => access.authenticator.country(ip),
-        onRecord: (record) => {
-          metrics.observeRecord(record);
-          analytics.add(record);
-        },
+        onRecord: (record) => metrics.observeRecord(record),
+        // The SQL index's copy is the text the store writes: encoded once, held as one string until its batch is sent.
+        mirror: (json) => analytics.add(json),
       });
       opened.push(() => recorder.drain());
       outcomes.add((outcome) => recorder.record(outcome));

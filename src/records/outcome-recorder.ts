@@ -14,6 +14,11 @@ export interface OutcomeRecorderOptions {
   countryOf?: (ip: string) => string | undefined;
   /** Each record as it is written (metrics observe records, so /metrics and the records API agree). */
   onRecord?: (record: UsageRecord) => void;
+  /**
+   * Each record's JSON text as it is handed to the store, which stores that same text (the SQL index's copy): a
+   * record is encoded once, and the copy waiting for its batch holds one string instead of the record's objects.
+   */
+  mirror?: (recordJson: string) => void;
   logger: Logger;
 }
 
@@ -67,7 +72,10 @@ export class OutcomeRecorder {
       if (outcome.ip !== undefined && outcome.ip !== '' && this.lastClient?.ip !== outcome.ip) this.lastClient = recordedClient(outcome.ip, countryOf);
       const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf, client: this.lastClient });
       this.options.onRecord?.(record);
-      void this.write(record);
+      const { mirror } = this.options;
+      const json = mirror ? JSON.stringify(record) : undefined;
+      if (json !== undefined) mirror!(json);
+      void this.write(record, json);
     } catch (err) {
       this.unrecorded.delete(outcome.requestId);
       // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
@@ -78,9 +86,10 @@ export class OutcomeRecorder {
   /**
    * Writes a record built elsewhere (by a worker process, which observed it in its own metrics): the same wait for
    * `written` and `drain`, without `onRecord`. Resolves true once on disk; throws if it does not fit the schema.
+   * `json`: the record's JSON text, when the caller has it (stored as it is).
    */
-  write(record: UsageRecord): Promise<boolean> {
-    const write = this.store.write(record);
+  write(record: UsageRecord, json?: string): Promise<boolean> {
+    const write = this.store.write(record, json);
     this.pending.add(write);
     void write.finally(() => {
       this.pending.delete(write);

@@ -39,6 +39,8 @@ export interface ProjectSummary {
 
 interface Pending {
   record: UsageRecord;
+  /** The record's JSON text: the stored value (what the `json` value encoding would write). */
+  json: string;
   done: (persisted: boolean) => void;
 }
 
@@ -121,12 +123,13 @@ export class RecordStore {
    * Queues a record built by this node (`usageRecordFromOutcome`; a record from elsewhere is parsed with
    * `usageRecordSchema` first, where it arrives). Throws if it breaks the schema's rules (`assertOwnRecord`: a bug in
    * the caller, not a runtime condition). Resolves true once it is on disk, false if it could not be written
-   * (logged); never rejects.
+   * (logged); never rejects. `json` is `JSON.stringify(record)` when the caller has it already (it sends the same
+   * text to the SQL index): stored as it is, the bytes the `json` value encoding would write.
    */
-  write(record: UsageRecord): Promise<boolean> {
+  write(record: UsageRecord, json = JSON.stringify(record)): Promise<boolean> {
     assertOwnRecord(record);
     return new Promise((done) => {
-      this.#pending.push({ record, done });
+      this.#pending.push({ record, json, done });
       // A full batch is written at once — unless writes are failing: then the retry timer paces them.
       if (this.#closed || (this.#pending.length >= this.#options.maxBatchSize && !this.#failing)) void this.#flushRecords();
       else this.#scheduleFlush();
@@ -188,15 +191,16 @@ export class RecordStore {
   }
 
   async #writeBatch(batch: Pending[]): Promise<void> {
-    type Put = { type: 'put'; sublevel: unknown; key: string; value: unknown };
+    type Put = { type: 'put'; sublevel: unknown; key: string; value: unknown; valueEncoding?: 'utf8' };
     const operations: Put[] = [];
     const records: UsageRecord[] = [];
     const keys: string[] = [];
-    for (const { record } of batch) {
+    for (const { record, json } of batch) {
       const key = recordKey(record.time, record.id);
       records.push(record);
       keys.push(key);
-      operations.push({ type: 'put', sublevel: this.#records, key, value: record }, { type: 'put', sublevel: this.#byId, key: record.id, value: key });
+      // Already JSON text: stored as utf8, so the sublevel's json encoding reads it back as before.
+      operations.push({ type: 'put', sublevel: this.#records, key, value: json, valueEncoding: 'utf8' }, { type: 'put', sublevel: this.#byId, key: record.id, value: key });
       if (record.project !== null) operations.push({ type: 'put', sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 });
     }
     try {
@@ -357,6 +361,12 @@ export class RecordStore {
   async getMany(keys: string[]): Promise<UsageRecord[]> {
     const records = await this.#records.getMany(keys);
     return records.filter((record): record is UsageRecord => record !== undefined);
+  }
+
+  /** The stored JSON text of the records under `keys`, in their order, without parsing it; keys no longer stored are left out. */
+  async texts(keys: string[]): Promise<string[]> {
+    const texts = await this.#records.getMany<string, string>(keys, { valueEncoding: 'utf8' });
+    return texts.filter((text): text is string => text !== undefined);
   }
 
   /** Every record in `filters`' range that matches them, as [key, record], oldest first unless `newestFirst`. */

@@ -66,8 +66,9 @@ export async function startPrimary(config: Config, count: number, options: { log
       tokens: node.access.registry,
       state: node.state,
       writeRecord: async (record) => {
-        const written = await node.recorder.write(record);
-        if (written) node.analytics.add(record);
+        const json = JSON.stringify(record);
+        const written = await node.recorder.write(record, json);
+        if (written) node.analytics.add(json);
         return written;
       },
       expectRecord: (requestId) => node.recorder.expect(requestId),

@@ -28,7 +28,7 @@ function slowRecords(): { records: RecordStore; release: () => void } {
       await released;
       yield '2!r2';
     },
-    getMany: async (keys: string[]) => keys.map((key) => stored[key]!),
+    texts: async (keys: string[]) => keys.map((key) => JSON.stringify(stored[key]!)),
   } as unknown as RecordStore;
   return { records, release };
 }

@@ -27,9 +27,9 @@ function source(records: UsageRecord[]): RecordSource & { read: string[]; record
     async *keys() {
       yield* [...byKey.keys()].sort();
     },
-    async getMany(keys) {
+    async texts(keys) {
       read.push(...keys);
-      return keys.flatMap((key) => (byKey.has(key) ? [byKey.get(key)!] : []));
+      return keys.flatMap((key) => (byKey.has(key) ? [JSON.stringify(byKey.get(key)!)] : []));
     },
   };
 }
@@ -57,8 +57,8 @@ describe('UsageIndex', () => {
     const usage = index();
     expect(usage.state().ready).toBe(false);
     const caughtUp = usage.catchUp(stored);
-    usage.add(records[0]!); // mirrored live while the catch-up reads the same record from LevelDB
-    usage.add(live);
+    usage.add(JSON.stringify(records[0]!)); // mirrored live while the catch-up reads the same record from LevelDB
+    usage.add(JSON.stringify(live));
     await caughtUp;
     expect(usage.state().ready).toBe(true);
 
@@ -78,7 +78,7 @@ describe('UsageIndex', () => {
     const first = source([makeRecord({ id: 'a', time: BASE }), makeRecord({ id: 'b', time: BASE + 1 }), makeRecord({ id: 'c', time: BASE + 2 })]);
     const before = index();
     await before.catchUp(first);
-    before.add(makeRecord({ id: 'never-written', time: BASE + 3 })); // mirrored, but its LevelDB write failed
+    before.add(JSON.stringify(makeRecord({ id: 'never-written', time: BASE + 3 }))); // mirrored, but its LevelDB write failed
     expect((await before.query('SELECT count(*) FROM records')).rows).toEqual([[4]]);
     await before.close();
 
@@ -96,13 +96,13 @@ describe('UsageIndex', () => {
     await usage.catchUp(source([]));
     const added = Array.from({ length: 5 }, (_, i) => makeRecord({ id: `batched-${i}`, time: BASE + i }));
     for (const record of added) {
-      usage.add(record);
+      usage.add(JSON.stringify(record));
       await new Promise((resolve) => setImmediate(resolve));
     }
     // No query asks for them: the send timer delivers them (the count follows the index process's replies).
     await vi.waitFor(() => expect(usage.state().records).toBe(5), { timeout: 10_000, interval: 20 });
     const last = makeRecord({ id: 'held-at-close', time: BASE + 10 });
-    usage.add(last);
+    usage.add(JSON.stringify(last));
     await usage.close();
 
     const stored = source([...added, last]);
@@ -216,7 +216,7 @@ describe('UsageIndex queries', () => {
     await expect(usage.query('SELECT 1')).rejects.toMatchObject({ code: 'analytics_unavailable' });
     const late = makeRecord({ id: 'r3', time: BASE + 2 });
     stored.records.set(recordKey(late.time, late.id), late);
-    usage.add(late);
+    usage.add(JSON.stringify(late));
     await vi.waitFor(async () => {
       expect((await usage.query('SELECT id FROM records ORDER BY id')).rows).toEqual([['r1'], ['r2'], ['r3']]);
     }, { timeout: 20_000, interval: 100 });
