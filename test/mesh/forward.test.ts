@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshError, type ForwardHandler, type ForwardRequestFrame, type MeshNode } from '../../src/mesh/index.js';
 import { chunks, readText, TestMesh } from './mesh-nodes.js';
 
-const HEARTBEAT_MS = 100;
+// Silence of 4 heartbeats ends a generation: at 100 ms a loaded 2-core machine (timers firing 400 ms late) ended the
+// long generation below although both sides were alive; 250 ms leaves a second.
+const HEARTBEAT_MS = 250;
 
 function frame(overrides: Partial<ForwardRequestFrame> = {}): ForwardRequestFrame {
   return {
