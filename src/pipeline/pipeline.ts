@@ -63,8 +63,8 @@ export interface PipelineDeps {
   routingRules?: (principal: PrincipalRef) => PricingRules & { profile?: string };
   logger: Logger;
   sanitize?: (req: GatewayRequest) => SanitizeVerdict;
-  /** Checks model permissions and reserves quota; throws 403/429. */
-  admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Promise<Admission>;
+  /** Checks model permissions and reserves quota; rejects with 403/429. An admission with nothing to wait for comes back as it is. */
+  admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Admission | Promise<Admission>;
   /** A provider key chosen by the principal's virtual key. */
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
   /** Mesh peers to forward to when no local provider can answer (absent: served locally only). */
@@ -215,7 +215,8 @@ export class Pipeline {
       const validated = assessed?.validated ?? this.validate(req);
       const canonical = validated.canonical;
       estimate = assessed?.estimate ?? requestEstimate(canonical, req.body, req.operation);
-      admission = await this.deps.admit?.(req, estimate);
+      const admitted = this.deps.admit?.(req, estimate);
+      admission = admitted instanceof Promise ? await admitted : admitted;
       const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
