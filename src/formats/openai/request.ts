@@ -131,6 +131,11 @@ const absentOr = (value: unknown, test: (value: unknown) => boolean) => value ==
 const isPositiveInt = (value: unknown) => Number.isSafeInteger(value) && (value as number) > 0;
 const inRange = (min: number, max: number) => (value: unknown) => typeof value === 'number' && value >= min && value <= max;
 const isFiniteNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+// Made once: built inside the check, each would be a new closure on every request.
+const isTemperature = inRange(0, 2);
+const isBoolean = (value: unknown) => typeof value === 'boolean';
+const isTopP = inRange(0, 1);
+const isStop = (value: unknown) => typeof value === 'string' || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
 /** Fields of the schema this check does not look into: a request with any of them goes through the schema. */
 const SCHEMA_ONLY_FIELDS = ['tools', 'tool_choice', 'functions', 'function_call', 'response_format'] as const;
 
@@ -168,13 +173,13 @@ export function isPlainChatRequest(body: unknown): body is OpenAIChatRequest {
   if (!Array.isArray(messages) || messages.length === 0) return false;
   for (const message of messages) if (!isPlainMessage(message)) return false;
   for (const field of SCHEMA_ONLY_FIELDS) if (body[field] !== undefined) return false;
-  return absentOr(body.stream, (v) => typeof v === 'boolean')
+  return absentOr(body.stream, isBoolean)
     && absentOr(body.max_tokens, isPositiveInt)
     && absentOr(body.max_completion_tokens, isPositiveInt)
     && absentOr(body.n, isPositiveInt)
-    && absentOr(body.temperature, inRange(0, 2))
-    && absentOr(body.top_p, inRange(0, 1))
-    && absentOr(body.stop, (v) => typeof v === 'string' || (Array.isArray(v) && v.every((item) => typeof item === 'string')))
+    && absentOr(body.temperature, isTemperature)
+    && absentOr(body.top_p, isTopP)
+    && absentOr(body.stop, isStop)
     && absentOr(body.seed, Number.isSafeInteger)
     && absentOr(body.presence_penalty, isFiniteNumber)
     && absentOr(body.frequency_penalty, isFiniteNumber)
