@@ -423,7 +423,7 @@ export class Pipeline {
       return this.inSlotMeasured(target, meter, attempt, req, canonicalOnce);
     }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
       panic: routing.circuit_breaker.panic,
-      annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : {}),
+      annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : undefined),
       onPanic: (provider) => this.deps.logger.warn({ requestId: req.id, model: req.model, provider }, 'every provider of the model has an open circuit: trying the one whose cool-down ends soonest (panic mode)'),
     });
     if (targets.length > 0 && !overCapacity) {

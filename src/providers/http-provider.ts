@@ -85,19 +85,18 @@ export class HttpProvider implements Provider {
     return formats.includes(preferred) ? preferred : formats[0]!;
   }
 
-  private headers(key: Secret | undefined, call: { requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
-    return {
-      ...call.passHeaders,
-      ...this.config.headers,
-      ...this.endpoints.headers(key?.reveal() || undefined),
-      ...(call.requestId ? { 'x-request-id': call.requestId } : {}),
-    };
+  /** The request's headers, added to `into` (a later source replacing an earlier one of the same name): one object per request. */
+  private headers(key: Secret | undefined, call: { requestId?: string; passHeaders?: Record<string, string> }, into: Record<string, string> = {}): Record<string, string> {
+    if (call.passHeaders) Object.assign(into, call.passHeaders);
+    Object.assign(into, this.config.headers, this.endpoints.headers(key?.reveal() || undefined));
+    if (call.requestId) into['x-request-id'] = call.requestId;
+    return into;
   }
 
   /** The headers of a request with a body, authorised last (a signature covers every other header and the body). */
   private async requestHeaders(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, url: string, body: string, deadline: ExchangeDeadline): Promise<Record<string, string>> {
     const accept = call.stream ? this.endpoints.streamAccept ?? 'text/event-stream' : 'application/json';
-    const headers = { 'content-type': 'application/json', accept, ...this.headers(key, call) };
+    const headers = this.headers(key, call, { 'content-type': 'application/json', accept });
     if (!this.endpoints.authorize) return headers;
     // The caller's signal and the deadline as one signal for the signer (it may fetch a token), for as long as it works.
     const bound = linkedSignal([call.signal], { ms: deadline.remainingMs(), reason: deadline.reason });
