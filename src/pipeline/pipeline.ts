@@ -206,9 +206,10 @@ export class Pipeline {
       req = takeRoutingOptions(req);
       const sanitized = this.deps.sanitize?.(req);
       if (sanitized) {
-        outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
+        // A clean body (the common case) comes back as the very same object: nothing to copy then.
+        if (sanitized.findings.length) outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
         if (sanitized.refusal) throw sanitized.refusal;
-        req = { ...req, body: sanitized.body };
+        if (sanitized.body !== req.body) req = { ...req, body: sanitized.body };
       }
       // An assessment of this very body (no step above changed it) stands; a changed body is validated afresh.
       const assessed = hooks.assessed?.body === req.body && hooks.assessed.validated ? hooks.assessed : undefined;
