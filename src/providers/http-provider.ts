@@ -6,7 +6,7 @@ import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
-import { exchange, ExchangeDeadline, type ExchangeResponse } from './upstream-exchange.js';
+import { exchange, ExchangeDeadline, type ExchangeResponse, type UpstreamBody } from './upstream-exchange.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -99,7 +99,7 @@ export class HttpProvider implements Provider {
     const headers = this.headers(key, call, { 'content-type': 'application/json', accept });
     if (!this.endpoints.authorize) return headers;
     // The caller's signal and the deadline as one signal for the signer (it may fetch a token), for as long as it works.
-    const bound = linkedSignal([call.signal], { ms: deadline.remainingMs(), reason: deadline.reason });
+    const bound = linkedSignal([call.signal], { ms: deadline.remainingMs(), reason: () => deadline.reason() });
     try {
       const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, perRequestKey ? key?.reveal() || undefined : undefined, bound.signal);
       return { ...headers, ...added };
@@ -155,7 +155,7 @@ export class HttpProvider implements Provider {
     const { timeouts } = this.config;
     // The total timeout covers the whole exchange (body included), counted from here: the exchange's handler keeps it
     // beside the caller's signal, and a signer is given the two as one signal while it works.
-    const total = new ExchangeDeadline(timeouts.total_ms, () => new DOMException(`total timeout of ${timeouts.total_ms} ms exceeded`, 'TimeoutError'));
+    const total = new ExchangeDeadline(timeouts.total_ms);
     // Once the response is consumed (or given up): the key's lease is released, once.
     let over = false;
     const finished = () => {
@@ -169,7 +169,6 @@ export class HttpProvider implements Provider {
     // A body passed through unchanged goes as the client's own JSON text (not when it holds a duplicate key: see
     // jsonTextOf), without encoding it again.
     const payload = jsonTextOf(sent) ?? JSON.stringify(sent);
-    const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body) ?? [];
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
     const failure = (err: unknown): Error => {
@@ -210,22 +209,10 @@ export class HttpProvider implements Provider {
         code: status === 429 ? 'upstream_rate_limited' : 'upstream_error',
       });
     }
-    const body = response.body;
-    const read = <T>(consume: () => Promise<T>) => consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(id, err) : failure(err))).finally(finished);
-    return {
-      status,
-      headers,
-      // Read as a stream: its errors in this provider's terms, the lease released at its end (whatever the end).
-      body: body.observe({ mapError: failure, onEnd: finished }),
-      text: () => read(() => body.text()),
-      bytes: () => read(() => body.bytes()),
-      json: () => read(() => body.json()),
-      abort: () => {
-        finished();
-        body.destroy();
-      },
-      ...(dropped.length ? { warnings: dropped } : {}),
-    };
+    const answer = new HttpUpstreamResponse(id, response, failure, finished);
+    const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body);
+    if (dropped?.length) answer.warnings = dropped;
+    return answer;
   }
 
   async discoverModels(signal: AbortSignal): Promise<string[]> {
@@ -245,6 +232,49 @@ export class HttpProvider implements Provider {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+}
+
+/**
+ * A provider's 2xx answer: its body read as a stream or whole, its errors in the provider's terms, and `finished` told
+ * once at its end, whatever the end. One object with its methods on the prototype, where a literal made five closures
+ * per request.
+ */
+class HttpUpstreamResponse implements UpstreamResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Read as a stream: errors mapped by `failure`, the end (any end) told to `finished`. */
+  readonly body: AsyncIterable<Uint8Array>;
+  warnings?: string[];
+  private readonly upstream: UpstreamBody;
+
+  constructor(private readonly providerId: string, response: ExchangeResponse, private readonly failure: (err: unknown) => Error, private readonly finished: () => void) {
+    this.status = response.status;
+    this.headers = response.headers;
+    this.upstream = response.body;
+    this.body = response.body.observe({ mapError: failure, onEnd: finished });
+  }
+
+  text(): Promise<string> {
+    return this.read(() => this.upstream.text());
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.read(() => this.upstream.bytes());
+  }
+
+  json(): Promise<unknown> {
+    return this.read(() => this.upstream.json());
+  }
+
+  abort(): void {
+    this.finished();
+    this.upstream.destroy();
+  }
+
+  /** A whole-body read: a body that is not JSON is the provider's invalid answer, any other failure `failure`'s. */
+  private read<T>(consume: () => Promise<T>): Promise<T> {
+    return consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(this.providerId, err) : this.failure(err))).finally(this.finished);
   }
 }
 

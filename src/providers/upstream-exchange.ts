@@ -35,7 +35,12 @@ export class ExchangeDeadline {
   timedOut = false;
   private readonly startedAt = performance.now();
 
-  constructor(readonly ms: number, readonly reason: () => Error) {}
+  constructor(readonly ms: number) {}
+
+  /** What the exchange ends with once the limit passed: a `TimeoutError`, as `AbortSignal.timeout` gives. */
+  reason(): Error {
+    return new DOMException(`total timeout of ${this.ms} ms exceeded`, 'TimeoutError');
+  }
 
   /** Milliseconds left (0 once passed). */
   remainingMs(): number {
