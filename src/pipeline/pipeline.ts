@@ -106,8 +106,8 @@ const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason in
  */
 export class Pipeline {
   private inFlight = 0;
-  /** Each request in flight, with whoever waits for it to finish (streams at their end): see `settled()`. */
-  private readonly running = new Map<number, Array<() => void>>();
+  /** Each request in flight, with whoever waits for it to finish (streams at their end; none mostly): see `settled()`. */
+  private readonly running = new Map<number, Array<() => void> | undefined>();
   private requestSeq = 0;
   private readonly providerInFlight = new Map<string, number>();
 
@@ -127,7 +127,11 @@ export class Pipeline {
    * A provider replaced at run time is closed only after this, so the requests it was serving finish on it.
    */
   settled(): Promise<void> {
-    return Promise.all([...this.running.values()].map((waiters) => new Promise<void>((resolve) => waiters.push(resolve)))).then(() => undefined);
+    const finished: Promise<void>[] = [];
+    for (const [seq, waiters] of this.running) {
+      finished.push(new Promise<void>((resolve) => (waiters ? waiters.push(resolve) : this.running.set(seq, [resolve]))));
+    }
+    return Promise.all(finished).then(() => undefined);
   }
 
   /** Requests being served right now (advertised as mesh capacity). */
@@ -161,11 +165,7 @@ export class Pipeline {
     this.inFlight += 1;
     this.deps.activity?.served();
     const seq = (this.requestSeq += 1);
-    this.running.set(seq, []);
-    const done = () => {
-      for (const wake of this.running.get(seq) ?? []) wake();
-      this.running.delete(seq);
-    };
+    this.running.set(seq, undefined);
     let admission: Admission | undefined;
     let estimate: Estimate | undefined;
     let finished = false;
@@ -173,7 +173,9 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
-      done();
+      const waiters = this.running.get(seq);
+      this.running.delete(seq);
+      if (waiters) for (const wake of waiters) wake();
       if (error !== undefined && clientLeft(req.signal)) {
         // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
         // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
