@@ -1,8 +1,9 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { PerPeerRate, usdToMicros } from '../core/index.js';
 import {
-  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, LedgerReconciler, ledgerMessageHandler, ReceiptSettler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
+  AckBatcher, CreditReservations, LEDGER_PROTOCOL, Ledger, RECEIPT_JOURNAL_DIR, ReceiptJournal, LedgerReconciler, ledgerMessageHandler, ReceiptSettler, signingKeyFromRaw, type AdvertisedPrice, type LedgerTransport,
 } from '../ledger/index.js';
 import type { AccessControl } from '../auth/index.js';
 import type { Federation } from '../federation/index.js';
@@ -94,7 +95,12 @@ export class MeshServices {
     const { config, store, logger } = options;
     const mesh = await MeshNode.create({ config: config.mesh, dataDir: config.storage.dir, version: VERSION, logger });
     const creditLimitMicros = creditLimitMicrosOf(config);
-    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), creditLimitMicros === undefined ? {} : { creditLimitMicros });
+    // Receipts this node issues are journaled before their trailer leaves (protocol/receipts.md, "Transport").
+    const journal = await ReceiptJournal.open(join(store.dir, RECEIPT_JOURNAL_DIR));
+    const ledger = Ledger.open(store, mesh.peerId, signingKeyFromRaw(mesh.privateKeyBytes), { journal, ...(creditLimitMicros === undefined ? {} : { creditLimitMicros }) });
+    const replay = await ledger.recovered();
+    if (replay.replayed > 0) logger.warn({ receipts: replay.replayed }, 'mesh: receipts issued before the last stop were only in the receipt journal; written to the ledger now');
+    for (const problem of replay.problems) logger.error({ problem }, 'mesh: a receipt journal entry was not replayed');
     for (const warning of meshConfigWarnings(config.mesh)) logger.warn(warning);
     const transport = ledgerTransportOver(mesh);
     const reconciler = new LedgerReconciler(transport, ledger, logger, {
@@ -169,5 +175,8 @@ export class MeshServices {
     await this.acks.close();
     await this.reconciler.stop();
     await this.mesh.stop().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: stop failed'));
+    // Receipts of the forwards the stop let finish: in the store too (the journal would replay them at the next start).
+    await this.ledger.flushDeferred().catch((err: Error) => this.options.logger.warn({ err: err.message }, 'mesh: could not write the last receipts'));
+    this.ledger.closeJournal();
   }
 }

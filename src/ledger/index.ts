@@ -1,5 +1,6 @@
 export { DEFERRED_WRITE_MS, Ledger, MAX_NOTED_PER_CHANNEL, newReconcileReport } from './ledger.js';
-export type { Acceptance, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
+export { RECEIPT_JOURNAL_DIR, ReceiptJournal } from './receipt-journal.js';
+export type { Acceptance, JournalReplay, LedgerOptions, Measured, PeerLedger, PeerReconciliation, ReconcileReport, StoredReceipt } from './ledger.js';
 export { CreditReservations } from './credit-reservations.js';
 export type { CreditAdmission, CreditReservation } from './credit-reservations.js';
 export { USAGE_BOUND_FACTOR, USAGE_BOUND_SLACK, boundedUsage, hiddenOutputAllowance, usageBound, withinBound } from './usage-bound.js';

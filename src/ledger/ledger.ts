@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import { EMPTY_STATS, receiptDelta, withDelta, type ChannelStats } from './channel-stats.js';
+import type { ReceiptJournal } from './receipt-journal.js';
 import { withinBound, type MeasuredTokens } from './usage-bound.js';
 import {
   ReceiptError, channelId, channelParties, claimedPosition, costMicros, isPartyOf, receiptHash, signAck, signDispute, signReceipt, verifyAck, verifyAckSignature, verifyDispute, verifyReceipt,
@@ -147,6 +148,17 @@ export interface LedgerOptions {
   maxNotedPerChannel?: number;
   /** Unacknowledged receipts of another issuer imported into a channel (default `MAX_CLAIMS_PER_CHANNEL`). */
   maxClaimsPerChannel?: number;
+  /**
+   * Where the receipts this node issues are journaled before their trailer leaves, so that their LevelDB write joins
+   * the ledger's next batch (absent: each is written to LevelDB before `issue` returns). Replayed at open.
+   */
+  journal?: ReceiptJournal;
+}
+
+/** What replaying the journal at open did: receipts written to the store, and entries it could not take. */
+export interface JournalReplay {
+  replayed: number;
+  problems: string[];
 }
 
 /**
@@ -176,24 +188,76 @@ export class Ledger {
    * must reach LevelDB in that order, and two batches handed to its thread pool at once may land in either.
    */
   #writes: Promise<void> = Promise.resolve();
+  readonly #journal: ReceiptJournal | undefined;
+  /** The journal's replay into the store, started at open; issuing waits for it. */
+  readonly #replay: Promise<JournalReplay> | undefined;
 
   private constructor(
     store: Store,
     readonly selfId: string,
     private readonly key: KeyObject,
     private readonly options: { creditLimitMicros?: number; tolerance: number; maxNotedPerChannel: number; maxClaimsPerChannel: number },
+    journal?: ReceiptJournal,
   ) {
     this.receipts = store.sublevel<StoredReceipt>('receipt');
     this.notedDisputes = store.sublevel<NotedDispute>('receipt-dispute');
     this.heads = store.sublevel<ChannelHead>('channel');
     this.stats = store.sublevel<ChannelStats>('channel-stats');
     this.meta = store.sublevel<number>('ledger-meta');
+    this.#journal = journal;
+    this.#replay = journal && this.#replayJournal(journal);
+    this.#replay?.catch(() => undefined); // awaited by `recovered()` and by `issue`
   }
 
   static open(store: Store, selfId: string, key: KeyObject, options: LedgerOptions = {}): Ledger {
-    return new Ledger(store, selfId, key, { ...options, tolerance: options.tolerance ?? 0.02, maxNotedPerChannel: options.maxNotedPerChannel ?? MAX_NOTED_PER_CHANNEL,
+    const { journal, ...rest } = options;
+    return new Ledger(store, selfId, key, { ...rest, tolerance: options.tolerance ?? 0.02, maxNotedPerChannel: options.maxNotedPerChannel ?? MAX_NOTED_PER_CHANNEL,
       maxClaimsPerChannel: options.maxClaimsPerChannel ?? MAX_CLAIMS_PER_CHANNEL,
-    });
+    }, journal);
+  }
+
+  /** The journal's replay (nothing to do without a journal); a node awaits it before it serves or answers a peer. */
+  recovered(): Promise<JournalReplay> {
+    return this.#replay ?? Promise.resolve({ replayed: 0, problems: [] });
+  }
+
+  /**
+   * Writes the receipts journaled before this start that the store does not hold (a crash between a trailer and the
+   * batch that would have written its receipt), in the order they were issued, then deletes what was replayed. An
+   * entry the store holds already is skipped; one that contradicts the store or does not chain onto its head (never
+   * written by this code) is reported and left out.
+   */
+  async #replayJournal(journal: ReceiptJournal): Promise<JournalReplay> {
+    const result: JournalReplay = { replayed: 0, problems: [] };
+    for (const jws of await journal.pending()) {
+      let p: ReceiptPayload;
+      try {
+        p = await verifyReceipt(jws, this.selfId);
+      } catch (err) {
+        result.problems.push(`unverifiable entry: ${(err as Error).message}`);
+        continue;
+      }
+      const held = await this.receipt(`${p.ch}!${pad(p.seq)}`);
+      if (held) {
+        if (held.hash !== receiptHash(jws)) result.problems.push(`${p.ch}#${p.seq}: differs from the receipt the store holds`);
+        continue;
+      }
+      const head = await this.head(p.ch);
+      if (p.seq !== head.seq + 1 || p.prev !== head.hash || p.total !== head.total + p.cost) {
+        result.problems.push(`${p.ch}#${p.seq}: does not chain onto the store's head (${head.seq})`);
+        continue;
+      }
+      await this.store(jws, p, {}, 'deferred');
+      result.replayed++;
+    }
+    await this.flushDeferred();
+    await journal.releaseFound();
+    return result;
+  }
+
+  /** Closes the journal's file (a stopping node, after its last `flushDeferred`). */
+  closeJournal(): void {
+    this.#journal?.close();
   }
 
   private serial<T>(channel: string, work: () => Promise<T>): Promise<T> {
@@ -240,8 +304,11 @@ export class Ledger {
     return previous ? { seq: previous.seq, total: previous.total, hash: previous.hash } : { seq: seq - 1, total: Number.NaN, hash: null };
   }
 
-  /** Stores a receipt record, moving the head; `defer`: held back for the next write (see `DEFERRED_WRITE_MS`). */
-  private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}, defer = false): Promise<StoredReceipt> {
+  /**
+   * Stores a receipt record, moving the head. `deferred`: held back for the next write (see `DEFERRED_WRITE_MS`);
+   * `journaled`: the same once appended to the journal (written to LevelDB at once when the append fails).
+   */
+  private async store(jws: string, p: ReceiptPayload, extra: Partial<StoredReceipt> = {}, write: 'now' | 'deferred' | 'journaled' = 'now'): Promise<StoredReceipt> {
     const record: StoredReceipt = {
       jws, channel: p.ch, seq: p.seq, issuer: p.iss, subject: p.sub, requestId: p.rid, model: p.model, cost: p.cost,
       total: p.total, hash: receiptHash(jws), iat: p.iat, ...extra,
@@ -252,7 +319,9 @@ export class Ledger {
     const key = `${p.ch}!${pad(p.seq)}`;
     const puts: Put[] = [[this.receipts, key, record]];
     if (p.seq > head.seq) puts.push([this.heads, p.ch, next]);
-    await this.commit(puts, p.ch, withDelta(stats, receiptDelta(record, true)), defer);
+    const figures = withDelta(stats, receiptDelta(record, true));
+    if (write !== 'journaled') await this.commit(puts, p.ch, figures, write === 'deferred');
+    else await this.commit([...puts], p.ch, figures, true, jws).catch(() => this.commit(puts, p.ch, figures));
     if (p.seq > head.seq) this.headCache.set(p.ch, next);
     this.remember(key, record);
     return record;
@@ -261,11 +330,13 @@ export class Ledger {
   /**
    * Writes `puts` with the channel's new figures, atomically (with everything held back so far, before them), and
    * keeps the figures in memory. With `defer`, they are held back instead: in memory at once (heads, figures and
-   * recent receipts are read from there), in LevelDB with the next write, at most `DEFERRED_WRITE_MS` later.
+   * recent receipts are read from there), in LevelDB with the next write, at most `DEFERRED_WRITE_MS` later;
+   * `journaled` is appended to the journal first, in the same turn (so no batch can take the puts without it).
    */
-  private async commit(puts: Put[], channel: string, stats: ChannelStats, defer = false): Promise<void> {
+  private async commit(puts: Put[], channel: string, stats: ChannelStats, defer = false, journaled?: string): Promise<void> {
     puts.push([this.stats, channel, stats]);
     if (defer) {
+      if (journaled !== undefined) this.#journal!.append(journaled);
       for (const [sublevel, key, value] of puts) this.#holdBack(sublevel, key, value);
       this.statsCache.set(channel, stats);
       return;
@@ -302,6 +373,8 @@ export class Ledger {
   #write(puts: Put[]): Promise<void> {
     const run = async () => {
       const taken = this.#takeDeferred();
+      // Taken in the same turn: every receipt journaled up to the seal has its puts in this batch (or in one written).
+      const sealed = this.#journal?.seal();
       if (taken.size + puts.length === 0) return;
       const batch = this.receipts.db.batch();
       // Held-back values first: a put of the same key in `puts` is newer.
@@ -310,6 +383,7 @@ export class Ledger {
       this.#writing = taken;
       try {
         await batch.write();
+        if (sealed !== undefined) void this.#journal!.release(sealed).catch(() => undefined); // the next release retries
       } catch (err) {
         // Held back again for the next try, unless a newer value of the key was held back meanwhile — or the store is
         // closed (nothing can be written any more; a node's stop writes what is held back before closing it).
@@ -376,6 +450,7 @@ export class Ledger {
   issue(subject: string, requestId: string, model: string, usage: ReceiptPayload['usage'], price: ReceiptPayload['price']): Promise<string> {
     const channel = channelId(this.selfId, subject);
     return this.serial(channel, async () => {
+      if (this.#replay) await this.#replay; // the journal's receipts are in the chain before the next one is signed
       const head = await this.head(channel);
       const cost = costMicros(usage, price);
       const payload: ReceiptPayload = {
@@ -383,7 +458,9 @@ export class Ledger {
         total: head.total + cost, prev: head.hash, iat: Date.now(),
       };
       const jws = await signReceipt(payload, this.key);
-      await this.store(jws, payload);
+      // Stored before it leaves (protocol/receipts.md, "Transport"): journaled when there is a journal, its LevelDB write
+      // then joining the ledger's next batch instead of sitting between the upstream's answer and the trailer.
+      await this.store(jws, payload, {}, this.#journal ? 'journaled' : 'now');
       return jws;
     });
   }
@@ -561,7 +638,7 @@ export class Ledger {
         this.check(payload, await this.head(channel), requestId, measured);
         const ack = await signAck(receiptJws, this.key, this.selfId);
         // Held back and written with the others of its quarter-second, as its acknowledgement is sent in a batch.
-        await this.store(receiptJws, payload, { ack }, true);
+        await this.store(receiptJws, payload, { ack }, 'deferred');
         return { accepted: true as const, ack, receipt: payload };
       } catch (err) {
         const reason = err instanceof ReceiptError ? `${err.reason}: ${err.message}` : `invalid: ${(err as Error).message}`;

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import OpenAI from 'openai';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LEDGER_PROTOCOL, Ledger } from '../../src/ledger/index.js';
+import { Gateway } from '../../src/gateway/gateway.js';
+import { LEDGER_PROTOCOL, Ledger, RECEIPT_JOURNAL_DIR } from '../../src/ledger/index.js';
 import { Store } from '../../src/store/index.js';
 import { signReceipt, signingKeyFromRaw, type ReceiptPayload } from '../../src/ledger/index.js';
 import type { MeshNode } from '../../src/mesh/index.js';
@@ -90,6 +93,36 @@ describe('receipts a requester holds back for its batched write', () => {
       }
     } finally {
       await b.close();
+    }
+  }, 60_000);
+});
+
+describe('receipts a serving node journals before their trailer', () => {
+  it('reach its store by its stop, and one a crash left only in its journal joins its chain when it starts again', async () => {
+    const [a, b] = await pair(upstream, { credit_limit_usd: 100 });
+    const dir = b.gateway.config.storage.dir;
+    const [serving, asking] = [b.gateway.mesh!.peerId, a.gateway.mesh!.peerId];
+    const signing = signingKeyFromRaw(b.gateway.mesh!.privateKeyBytes);
+    let restarted: Gateway | undefined;
+    try {
+      expect((await ask(a, 'served once')).status).toBe(200);
+      await b.gateway.close();
+      await expect(readdir(join(dir, RECEIPT_JOURNAL_DIR))).resolves.toEqual([]);
+      const store = await Store.open(dir);
+      const held = await Ledger.open(store, serving, signing).list().finally(() => store.close());
+      expect(held).toEqual([expect.objectContaining({ issuer: serving, subject: asking, seq: 1 })]);
+
+      // The node died right after a second trailer left, before the batch that would have written its receipt.
+      const first = JSON.parse(Buffer.from(held[0]!.jws.split('.')[1]!, 'base64url').toString()) as ReceiptPayload;
+      const lost = await signReceipt({ ...first, seq: 2, rid: 'req-lost-in-the-crash', prev: held[0]!.hash, total: first.total + first.cost, iat: first.iat + 1 }, signing);
+      await writeFile(join(dir, RECEIPT_JOURNAL_DIR, '3.log'), `${lost}\n`);
+      restarted = await Gateway.start(b.gateway.config, { logger: pino({ level: 'silent' }) });
+      expect((await restarted.ledger!.summary()).find((p) => p.peer === asking)?.served).toMatchObject({ receipts: 2, lastSeq: 2, totalMicros: first.total + first.cost });
+      await expect(readdir(join(dir, RECEIPT_JOURNAL_DIR))).resolves.toEqual([]);
+    } finally {
+      await restarted?.close();
+      await rm(dir, { recursive: true, force: true });
+      await a.close();
     }
   }, 60_000);
 });
