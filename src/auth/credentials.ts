@@ -28,19 +28,21 @@ function headerValue(headers: HeaderBag, name: (typeof CREDENTIAL_SOURCES)[numbe
  * from — never what they were — since guessing which one the client meant could admit it under the wrong identity.
  */
 export function presentedCredential(headers: HeaderBag, queryKeys: readonly string[] = []): string | undefined {
-  const found: Array<{ source: string; value: string }> = [];
+  // Nothing is allocated for a request without a credential (a public node's every request).
+  let found: Array<{ source: string; value: string }> | undefined;
   for (const name of CREDENTIAL_SOURCES) {
     const value = headerValue(headers, name);
-    if (value !== undefined) found.push({ source: name, value });
+    if (value !== undefined) (found ??= []).push({ source: name, value });
   }
-  for (const value of queryKeys) found.push({ source: QUERY_KEY_SOURCE, value });
-  const distinct = new Set(found.map((f) => f.value));
-  if (distinct.size > 1) {
+  for (const value of queryKeys) (found ??= []).push({ source: QUERY_KEY_SOURCE, value });
+  if (!found) return undefined;
+  const first = found[0]!.value;
+  if (found.some((f) => f.value !== first)) {
     throw badRequest(
       `The request carries more than one credential (${[...new Set(found.map((f) => f.source))].join(', ')}); send one key, in one of ${CREDENTIAL_SOURCES_TEXT}.`,
       undefined,
       'conflicting_credentials',
     );
   }
-  return found[0]?.value;
+  return first;
 }

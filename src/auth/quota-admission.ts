@@ -85,6 +85,19 @@ export class QuotaAdmission {
   }
 
   /**
+   * The reservation of a request from a principal that no limit applies to — nothing to count, so nothing to wait for
+   * and no estimate or price to compute — or undefined when `reserve` has work to do (a limit, a token of another
+   * gateway). Throws the 403 `reserve` throws for a model the principal may not use.
+   */
+  reservedWithoutLimits(principal: PrincipalRef, model: string | undefined): Reservation | undefined {
+    if (model !== undefined) this.options.models.check(principal, model);
+    if (isFederated(principal)) return undefined;
+    const rules = this.options.rules.of(principal);
+    // The limits `quotaCharges` charges: without any of them it charges nothing and `reserve` holds nothing.
+    return rules.requests || rules.tokens || rules.cost || rules.ipQuota ? undefined : NOTHING_HELD;
+  }
+
+  /**
    * Throws 403 for a model the principal may not use (or an unpriced model under a cost limit), 429 naming the limit
    * that was hit, or 503 when the counters cannot be written (limits fail closed).
    */

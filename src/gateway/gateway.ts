@@ -306,7 +306,7 @@ export class Gateway {
         logger,
         routingRules: (principal) => access.rules.routing(principal),
         sanitize: sanitizeStep(sanitizer),
-        admit: async (req, estimate) => {
+        admit: (req, estimate) => {
           recorder.expect(req.id);
           return admit(req, estimate);
         },

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -8,6 +7,7 @@ import type { Pipeline } from '../pipeline/pipeline.js';
 import './context.js';
 import { checkBodyDepth } from './body-depth.js';
 import { HttpDrain } from './drain.js';
+import { newRequestId } from './request-id.js';
 import { stripQueryKey } from './query-key.js';
 import { requestChildLogger } from '../logging/request-child-logger.js';
 import { chatRoutes } from './routes/chat.js';
@@ -100,7 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     childLoggerFactory: (logger, bindings, options) => requestChildLogger(logger as Logger, bindings, options),
     bodyLimit: config.server.body_limit,
     trustProxy: config.server.trust_proxy,
-    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    genReqId: newRequestId,
     // Before routing, so the URL every later step sees (logs, errors, records) no longer holds a `?key=` credential.
     rewriteUrl: (raw) => stripQueryKey(raw),
     return503OnClosing: true,

@@ -5,7 +5,7 @@ import type { PriceBook } from '../pricing/index.js';
 import type { Admission, PipelineDeps } from './pipeline.js';
 
 export interface PricedAdmissionOptions {
-  quotas: Pick<QuotaAdmission, 'reserve'>;
+  quotas: Pick<QuotaAdmission, 'reserve' | 'reservedWithoutLimits'>;
   priceBook: PriceBook;
   /** The type of a local provider by id (a peer's price is looked up by model name alone). */
   providerType: (providerId: string | undefined) => ProviderType | undefined;
@@ -13,11 +13,30 @@ export interface PricedAdmissionOptions {
   onQuotaRefused?: (code: string) => void;
 }
 
+/** The admission of a request that no limit applies to: no headers, nothing to settle or release. */
+const NOTHING_RESERVED: Admission = Object.freeze({ headers: Object.freeze({}) as Record<string, string>, settle: () => undefined, release: () => undefined });
+
 /**
  * The pipeline's admit step: model permission and a quota reservation sized by the request's estimate and its
- * estimated cost, settled with the real usage priced for the provider that served it.
+ * estimated cost, settled with the real usage priced for the provider that served it. A principal that no limit
+ * applies to (a public node's clients, a key without quotas) is admitted at once, without pricing the estimate or
+ * waiting on a promise: nothing would be counted.
  */
 export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<PipelineDeps['admit']> {
+  const { quotas } = options;
+  const reserve = reservation(options);
+  return (req, estimate) => {
+    let unlimited;
+    try {
+      unlimited = quotas.reservedWithoutLimits(req.principal, req.model);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return unlimited ? NOTHING_RESERVED : reserve(req, estimate);
+  };
+}
+
+function reservation(options: PricedAdmissionOptions): (...args: Parameters<NonNullable<PipelineDeps['admit']>>) => Promise<Admission> {
   const { quotas, priceBook } = options;
   return async (req, estimate): Promise<Admission> => {
     const estimatedCost = priceBook.costOf({ model: req.model, usage: { inputTokens: estimate.inputTokens, outputTokens: estimate.maxOutputTokens } });

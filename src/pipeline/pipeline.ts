@@ -63,8 +63,8 @@ export interface PipelineDeps {
   routingRules?: (principal: PrincipalRef) => PricingRules & { profile?: string };
   logger: Logger;
   sanitize?: (req: GatewayRequest) => SanitizeVerdict;
-  /** Checks model permissions and reserves quota; throws 403/429. */
-  admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Promise<Admission>;
+  /** Checks model permissions and reserves quota; rejects with 403/429. An admission with nothing to wait for comes back as it is. */
+  admit?: (req: GatewayRequest, estimate: { inputTokens: number; maxOutputTokens: number }) => Admission | Promise<Admission>;
   /** A provider key chosen by the principal's virtual key. */
   providerKey?: (principal: PrincipalRef, providerId: string) => Secret | undefined;
   /** Mesh peers to forward to when no local provider can answer (absent: served locally only). */
@@ -106,8 +106,8 @@ const clientLeft = (signal: AbortSignal) => signal.aborted && !(signal.reason in
  */
 export class Pipeline {
   private inFlight = 0;
-  /** Each request in flight, with whoever waits for it to finish (streams at their end): see `settled()`. */
-  private readonly running = new Map<number, Array<() => void>>();
+  /** Each request in flight, with whoever waits for it to finish (streams at their end; none mostly): see `settled()`. */
+  private readonly running = new Map<number, Array<() => void> | undefined>();
   private requestSeq = 0;
   private readonly providerInFlight = new Map<string, number>();
 
@@ -127,7 +127,11 @@ export class Pipeline {
    * A provider replaced at run time is closed only after this, so the requests it was serving finish on it.
    */
   settled(): Promise<void> {
-    return Promise.all([...this.running.values()].map((waiters) => new Promise<void>((resolve) => waiters.push(resolve)))).then(() => undefined);
+    const finished: Promise<void>[] = [];
+    for (const [seq, waiters] of this.running) {
+      finished.push(new Promise<void>((resolve) => (waiters ? waiters.push(resolve) : this.running.set(seq, [resolve]))));
+    }
+    return Promise.all(finished).then(() => undefined);
   }
 
   /** Requests being served right now (advertised as mesh capacity). */
@@ -161,11 +165,7 @@ export class Pipeline {
     this.inFlight += 1;
     this.deps.activity?.served();
     const seq = (this.requestSeq += 1);
-    this.running.set(seq, []);
-    const done = () => {
-      for (const wake of this.running.get(seq) ?? []) wake();
-      this.running.delete(seq);
-    };
+    this.running.set(seq, undefined);
     let admission: Admission | undefined;
     let estimate: Estimate | undefined;
     let finished = false;
@@ -173,7 +173,9 @@ export class Pipeline {
       if (finished) return;
       finished = true;
       this.inFlight -= 1;
-      done();
+      const waiters = this.running.get(seq);
+      this.running.delete(seq);
+      if (waiters) for (const wake of waiters) wake();
       if (error !== undefined && clientLeft(req.signal)) {
         // The client (or the peer that forwarded the request) went away: an abort, whatever the cancelled work threw
         // on its way out. The status stays what the client was sent (200 once a stream started), 499 before that.
@@ -206,16 +208,18 @@ export class Pipeline {
       req = takeRoutingOptions(req);
       const sanitized = this.deps.sanitize?.(req);
       if (sanitized) {
-        outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
+        // A clean body (the common case) comes back as the very same object: nothing to copy then.
+        if (sanitized.findings.length) outcome.findings = sanitized.findings.map(({ type, location, action }) => ({ type, location, action }));
         if (sanitized.refusal) throw sanitized.refusal;
-        req = { ...req, body: sanitized.body };
+        if (sanitized.body !== req.body) req = { ...req, body: sanitized.body };
       }
       // An assessment of this very body (no step above changed it) stands; a changed body is validated afresh.
       const assessed = hooks.assessed?.body === req.body && hooks.assessed.validated ? hooks.assessed : undefined;
       const validated = assessed?.validated ?? this.validate(req);
       const canonical = validated.canonical;
       estimate = assessed?.estimate ?? requestEstimate(canonical, req.body, req.operation);
-      admission = await this.deps.admit?.(req, estimate);
+      const admitted = this.deps.admit?.(req, estimate);
+      admission = admitted instanceof Promise ? await admitted : admitted;
       const { prepared, target, attempts, meter, estimated, plan } = await this.routeOrReplay(req, validated, outcome, estimate);
       outcome.warnings = prepared.warnings;
       outcome.status = 200;
@@ -422,7 +426,7 @@ export class Pipeline {
       return this.inSlotMeasured(target, meter, attempt, req, canonicalOnce);
     }, { maxAttempts: routing.max_attempts, maxRetryWaitMs: routing.max_retry_wait_ms, backoffMs: routing.backoff_ms, signal: req.signal, onFailover: this.deps.onFailover, attempts,
       panic: routing.circuit_breaker.panic,
-      annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : {}),
+      annotate: () => (meter.keys?.length ? { keys: meter.keys.map((use) => ({ ...use })) } : undefined),
       onPanic: (provider) => this.deps.logger.warn({ requestId: req.id, model: req.model, provider }, 'every provider of the model has an open circuit: trying the one whose cool-down ends soonest (panic mode)'),
     });
     if (targets.length > 0 && !overCapacity) {

@@ -6,7 +6,7 @@ import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
 import type { Operation, Provider, ProviderEndpoints, UpstreamCall, UpstreamResponse } from './types.js';
-import { exchange, type ExchangeResponse } from './upstream-exchange.js';
+import { exchange, ExchangeDeadline, type ExchangeResponse, type UpstreamBody } from './upstream-exchange.js';
 
 const MAX_ERROR_BODY = 64 * 1024;
 
@@ -85,22 +85,28 @@ export class HttpProvider implements Provider {
     return formats.includes(preferred) ? preferred : formats[0]!;
   }
 
-  private headers(key: Secret | undefined, call: { requestId?: string; passHeaders?: Record<string, string> }): Record<string, string> {
-    return {
-      ...call.passHeaders,
-      ...this.config.headers,
-      ...this.endpoints.headers(key?.reveal() || undefined),
-      ...(call.requestId ? { 'x-request-id': call.requestId } : {}),
-    };
+  /** The request's headers, added to `into` (a later source replacing an earlier one of the same name): one object per request. */
+  private headers(key: Secret | undefined, call: { requestId?: string; passHeaders?: Record<string, string> }, into: Record<string, string> = {}): Record<string, string> {
+    if (call.passHeaders) Object.assign(into, call.passHeaders);
+    Object.assign(into, this.config.headers, this.endpoints.headers(key?.reveal() || undefined));
+    if (call.requestId) into['x-request-id'] = call.requestId;
+    return into;
   }
 
   /** The headers of a request with a body, authorised last (a signature covers every other header and the body). */
-  private async requestHeaders(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, url: string, body: string, signal: AbortSignal): Promise<Record<string, string>> {
+  private async requestHeaders(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, url: string, body: string, deadline: ExchangeDeadline): Promise<Record<string, string>> {
     const accept = call.stream ? this.endpoints.streamAccept ?? 'text/event-stream' : 'application/json';
-    const headers = { 'content-type': 'application/json', accept, ...this.headers(key, call) };
+    const headers = this.headers(key, call, { 'content-type': 'application/json', accept });
     if (!this.endpoints.authorize) return headers;
-    const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, perRequestKey ? key?.reveal() || undefined : undefined, signal);
-    return { ...headers, ...added };
+    // The caller's signal and the deadline as one signal for the signer (it may fetch a token), for as long as it works.
+    const bound = linkedSignal([call.signal], { ms: deadline.remainingMs(), reason: () => deadline.reason() });
+    try {
+      const added = await this.endpoints.authorize({ method: 'POST', url: new URL(url), headers, body }, perRequestKey ? key?.reveal() || undefined : undefined, bound.signal);
+      return { ...headers, ...added };
+    } finally {
+      bound.clear();
+      if (bound.timedOut) deadline.timedOut = true;
+    }
   }
 
   /**
@@ -147,30 +153,26 @@ export class HttpProvider implements Provider {
   /** One upstream request with one key (`perRequestKey`: handed to a signer as the caller's own); `done` once it is over. */
   private async send(call: UpstreamCall, key: Secret | undefined, perRequestKey: boolean, onDone: () => void, label?: string): Promise<UpstreamResponse> {
     const { timeouts } = this.config;
-    // The caller's signal plus the total timeout, as one signal for the whole exchange (body included), cleared as
-    // soon as the response is consumed.
-    const total = linkedSignal([call.signal], { ms: timeouts.total_ms, reason: () => new DOMException(`total timeout of ${timeouts.total_ms} ms exceeded`, 'TimeoutError') });
+    // The total timeout covers the whole exchange (body included), counted from here: the exchange's handler keeps it
+    // beside the caller's signal, and a signer is given the two as one signal while it works.
+    const total = new ExchangeDeadline(timeouts.total_ms);
+    // Once the response is consumed (or given up): the key's lease is released, once.
     let over = false;
-    const deadline = {
-      signal: total.signal,
-      clear: () => {
-        if (over) return;
-        over = true;
-        total.clear();
-        onDone();
-      },
+    const finished = () => {
+      if (over) return;
+      over = true;
+      onDone();
     };
-    const { signal } = deadline;
+    const { signal } = call;
     const url = this.endpoints.url(call.operation, call.model, call.stream, call.format);
     const sent = this.endpoints.prepareBody?.(call.operation, call.model, call.body) ?? call.body;
     // A body passed through unchanged goes as the client's own JSON text (not when it holds a duplicate key: see
     // jsonTextOf), without encoding it again.
     const payload = jsonTextOf(sent) ?? JSON.stringify(sent);
-    const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body) ?? [];
     const id = this.id;
     // A failure once the exchange started: our own total timeout, the caller's cancellation, or the transport.
     const failure = (err: unknown): Error => {
-      if (!call.signal.aborted && signal.aborted) {
+      if (!call.signal.aborted && total.timedOut) {
         return new UpstreamError(id, `Provider ${id}: total timeout of ${timeouts.total_ms} ms exceeded`, { retryable: true, code: 'upstream_timeout', cause: err });
       }
       return transportError(id, err, call.signal);
@@ -178,20 +180,20 @@ export class HttpProvider implements Provider {
     let response: ExchangeResponse;
     let headersSent: Record<string, string>;
     try {
-      headersSent = await this.requestHeaders(call, key, perRequestKey, url, payload, signal);
+      headersSent = await this.requestHeaders(call, key, perRequestKey, url, payload, total);
     } catch (err) {
-      deadline.clear();
+      finished();
       throw err instanceof UpstreamError ? err : failure(err);
     }
     try {
-      response = await exchange(this.agent, { url, headers: headersSent, body: payload, signal, headersTimeout: timeouts.first_byte_ms, bodyTimeout: timeouts.idle_ms });
+      response = await exchange(this.agent, { url, headers: headersSent, body: payload, signal, deadline: total, headersTimeout: timeouts.first_byte_ms, bodyTimeout: timeouts.idle_ms });
     } catch (err) {
-      deadline.clear();
+      finished();
       throw failure(err);
     }
     const { headers, status } = response;
     if (status < 200 || status >= 300) {
-      const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(deadline.clear);
+      const text = await readLimited(response.body, MAX_ERROR_BODY).catch(() => '').finally(finished);
       const refused = status === 401 || status === 403;
       const renewed = refused && this.endpoints.credentialsRefused?.() === true;
       const retryable = renewed || isRetryableStatus(status);
@@ -207,22 +209,10 @@ export class HttpProvider implements Provider {
         code: status === 429 ? 'upstream_rate_limited' : 'upstream_error',
       });
     }
-    const body = response.body;
-    const read = <T>(consume: () => Promise<T>) => consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(id, err) : failure(err))).finally(deadline.clear);
-    return {
-      status,
-      headers,
-      // Read as a stream: its errors in this provider's terms, the deadline cleared at its end (whatever the end).
-      body: body.observe({ mapError: failure, onEnd: deadline.clear }),
-      text: () => read(() => body.text()),
-      bytes: () => read(() => body.bytes()),
-      json: () => read(() => body.json()),
-      abort: () => {
-        deadline.clear();
-        body.destroy();
-      },
-      ...(dropped.length ? { warnings: dropped } : {}),
-    };
+    const answer = new HttpUpstreamResponse(id, response, failure, finished);
+    const dropped = this.endpoints.droppedFields?.(call.operation, call.model, call.body);
+    if (dropped?.length) answer.warnings = dropped;
+    return answer;
   }
 
   async discoverModels(signal: AbortSignal): Promise<string[]> {
@@ -242,6 +232,49 @@ export class HttpProvider implements Provider {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+}
+
+/**
+ * A provider's 2xx answer: its body read as a stream or whole, its errors in the provider's terms, and `finished` told
+ * once at its end, whatever the end. One object with its methods on the prototype, where a literal made five closures
+ * per request.
+ */
+class HttpUpstreamResponse implements UpstreamResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** Read as a stream: errors mapped by `failure`, the end (any end) told to `finished`. */
+  readonly body: AsyncIterable<Uint8Array>;
+  warnings?: string[];
+  private readonly upstream: UpstreamBody;
+
+  constructor(private readonly providerId: string, response: ExchangeResponse, private readonly failure: (err: unknown) => Error, private readonly finished: () => void) {
+    this.status = response.status;
+    this.headers = response.headers;
+    this.upstream = response.body;
+    this.body = response.body.observe({ mapError: failure, onEnd: finished });
+  }
+
+  text(): Promise<string> {
+    return this.read(() => this.upstream.text());
+  }
+
+  bytes(): Promise<Uint8Array> {
+    return this.read(() => this.upstream.bytes());
+  }
+
+  json(): Promise<unknown> {
+    return this.read(() => this.upstream.json());
+  }
+
+  abort(): void {
+    this.finished();
+    this.upstream.destroy();
+  }
+
+  /** A whole-body read: a body that is not JSON is the provider's invalid answer, any other failure `failure`'s. */
+  private read<T>(consume: () => Promise<T>): Promise<T> {
+    return consume().catch((err: unknown) => Promise.reject(err instanceof SyntaxError ? invalidJson(this.providerId, err) : this.failure(err))).finally(this.finished);
   }
 }
 

@@ -37,7 +37,7 @@ export interface FailoverOptions {
   /** Called with the target a request goes to in panic mode. */
   onPanic?: (target: string) => void;
   /** What the attempt that just ended adds to its record (the keys it used). */
-  annotate?: () => Pick<AttemptRecord, 'keys'>;
+  annotate?: () => Pick<AttemptRecord, 'keys'> | undefined;
 }
 
 export interface FailoverResult<T, Target extends FailoverTarget> {
@@ -120,7 +120,9 @@ export async function runFailover<T, Target extends FailoverTarget>(
     try {
       const value = await attempt(target, attempts.length + 1);
       target.breaker?.onSuccess();
-      attempts.push({ target: target.id, ok: true, durationMs: performance.now() - started, ...options.annotate?.() });
+      const record: AttemptRecord = { target: target.id, ok: true, durationMs: performance.now() - started };
+      const annotation = options.annotate?.();
+      attempts.push(annotation ? Object.assign(record, annotation) : record);
       return { value };
     } catch (err) {
       // A panic attempt holds no probe slot and is no probe: its failure leaves the breaker's schedule as it was.
@@ -146,7 +148,10 @@ export async function runFailover<T, Target extends FailoverTarget>(
   };
 
   for (const target of targets) {
-    if (target.breaker && !(await target.breaker.tryAcquire())) {
+    // A breaker of this node answers at once: awaited only when it is a shared one that asks its store.
+    let acquired = target.breaker ? target.breaker.tryAcquire() : true;
+    if (typeof acquired !== 'boolean') acquired = await acquired;
+    if (!acquired) {
       skippedOpen.push(target);
       continue;
     }

@@ -89,7 +89,7 @@ export class WorkerNode {
       catalog, router, breakers, logger,
       routingRules: (principal) => access.rules.routing(principal),
       sanitize: sanitizeStep(sanitizer),
-      admit: async (req, estimate) => {
+      admit: (req, estimate) => {
         // One-way, ahead of the answer: a signal about this request waits at the primary for its record.
         channel.emit('records.expect', req.id);
         return admit(req, estimate);

@@ -131,6 +131,11 @@ const absentOr = (value: unknown, test: (value: unknown) => boolean) => value ==
 const isPositiveInt = (value: unknown) => Number.isSafeInteger(value) && (value as number) > 0;
 const inRange = (min: number, max: number) => (value: unknown) => typeof value === 'number' && value >= min && value <= max;
 const isFiniteNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+// Made once: built inside the check, each would be a new closure on every request.
+const isTemperature = inRange(0, 2);
+const isBoolean = (value: unknown) => typeof value === 'boolean';
+const isTopP = inRange(0, 1);
+const isStop = (value: unknown) => typeof value === 'string' || (Array.isArray(value) && value.every((item) => typeof item === 'string'));
 /** Fields of the schema this check does not look into: a request with any of them goes through the schema. */
 const SCHEMA_ONLY_FIELDS = ['tools', 'tool_choice', 'functions', 'function_call', 'response_format'] as const;
 
@@ -168,13 +173,13 @@ export function isPlainChatRequest(body: unknown): body is OpenAIChatRequest {
   if (!Array.isArray(messages) || messages.length === 0) return false;
   for (const message of messages) if (!isPlainMessage(message)) return false;
   for (const field of SCHEMA_ONLY_FIELDS) if (body[field] !== undefined) return false;
-  return absentOr(body.stream, (v) => typeof v === 'boolean')
+  return absentOr(body.stream, isBoolean)
     && absentOr(body.max_tokens, isPositiveInt)
     && absentOr(body.max_completion_tokens, isPositiveInt)
     && absentOr(body.n, isPositiveInt)
-    && absentOr(body.temperature, inRange(0, 2))
-    && absentOr(body.top_p, inRange(0, 1))
-    && absentOr(body.stop, (v) => typeof v === 'string' || (Array.isArray(v) && v.every((item) => typeof item === 'string')))
+    && absentOr(body.temperature, isTemperature)
+    && absentOr(body.top_p, isTopP)
+    && absentOr(body.stop, isStop)
     && absentOr(body.seed, Number.isSafeInteger)
     && absentOr(body.presence_penalty, isFiniteNumber)
     && absentOr(body.frequency_penalty, isFiniteNumber)
@@ -225,32 +230,37 @@ export function openaiRequestToCanonical(body: unknown): CanonicalRequest {
   const tools: ToolDefinition[] | undefined = request.tools?.map((t) => ({ name: t.function.name, description: t.function.description, parameters: t.function.parameters ?? { type: 'object', properties: {} } }))
     ?? request.functions?.map((f) => ({ name: f.name, description: f.description, parameters: f.parameters ?? { type: 'object', properties: {} } }));
   const stop = request.stop === null || request.stop === undefined ? undefined : typeof request.stop === 'string' ? [request.stop] : [...request.stop];
-  const bodyKeys = Object.keys(body as object);
   const askedEffort = (body as { reasoning_effort?: unknown }).reasoning_effort;
   const effort = parseEffort(askedEffort);
-  return {
-    model: request.model,
-    ...(system.length ? { system: system.join('\n\n') } : {}),
-    messages,
-    ...(tools ? { tools } : {}),
-    ...(toolChoice(request) ? { toolChoice: toolChoice(request) } : {}),
-    ...(request.parallel_tool_calls !== undefined ? { parallelToolCalls: request.parallel_tool_calls } : {}),
-    ...((request.max_completion_tokens ?? request.max_tokens) ? { maxTokens: (request.max_completion_tokens ?? request.max_tokens)! } : {}),
-    ...(request.temperature != null ? { temperature: request.temperature } : {}),
-    ...(request.top_p != null ? { topP: request.top_p } : {}),
-    ...(stop ? { stop } : {}),
-    ...(request.seed != null ? { seed: request.seed } : {}),
-    ...(request.presence_penalty != null ? { presencePenalty: request.presence_penalty } : {}),
-    ...(request.frequency_penalty != null ? { frequencyPenalty: request.frequency_penalty } : {}),
-    ...(request.n != null ? { n: request.n } : {}),
-    ...(responseFormat(request.response_format) ? { responseFormat: responseFormat(request.response_format) } : {}),
-    ...(request.user ? { user: request.user } : {}),
-    // OpenAI-compatible clients read the reasoning back as `reasoning_content`, so the text is wanted.
-    ...(effort ? { reasoning: effort === 'none' ? { enabled: false } : { effort, includeText: true } } : {}),
-    stream: request.stream === true,
-    // An effort this gateway does not know (newer than its table) is named rather than refused: OpenAI may take it.
-    warnings: [...(askedEffort !== undefined && askedEffort !== null && !effort ? ['reasoning_effort'] : []), ...OPENAI_ONLY.filter((key) => bodyKeys.includes(key))],
-  };
+  // Built by assignment, optional keys only when present and in this order (a spread per key built a throw-away
+  // object for each of them on every request).
+  const canonical = { model: request.model } as CanonicalRequest;
+  if (system.length) canonical.system = system.join('\n\n');
+  canonical.messages = messages;
+  if (tools) canonical.tools = tools;
+  const choice = toolChoice(request);
+  if (choice) canonical.toolChoice = choice;
+  if (request.parallel_tool_calls !== undefined) canonical.parallelToolCalls = request.parallel_tool_calls;
+  const maxTokens = request.max_completion_tokens ?? request.max_tokens;
+  if (maxTokens) canonical.maxTokens = maxTokens;
+  if (request.temperature != null) canonical.temperature = request.temperature;
+  if (request.top_p != null) canonical.topP = request.top_p;
+  if (stop) canonical.stop = stop;
+  if (request.seed != null) canonical.seed = request.seed;
+  if (request.presence_penalty != null) canonical.presencePenalty = request.presence_penalty;
+  if (request.frequency_penalty != null) canonical.frequencyPenalty = request.frequency_penalty;
+  if (request.n != null) canonical.n = request.n;
+  const format = responseFormat(request.response_format);
+  if (format) canonical.responseFormat = format;
+  if (request.user) canonical.user = request.user;
+  // OpenAI-compatible clients read the reasoning back as `reasoning_content`, so the text is wanted.
+  if (effort) canonical.reasoning = effort === 'none' ? { enabled: false } : { effort, includeText: true };
+  canonical.stream = request.stream === true;
+  // An effort this gateway does not know (newer than its table) is named rather than refused: OpenAI may take it.
+  const warnings = askedEffort !== undefined && askedEffort !== null && !effort ? ['reasoning_effort'] : [];
+  for (const key of OPENAI_ONLY) if (Object.hasOwn(body as object, key)) warnings.push(key);
+  canonical.warnings = warnings;
+  return canonical;
 }
 
 function lastFunctionCallId(messages: CanonicalMessage[], name: string): string {

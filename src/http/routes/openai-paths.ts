@@ -13,6 +13,9 @@ export type OpenAIRouteHandler = (request: FastifyRequest, reply: FastifyReply, 
 
 const DEPLOYMENT = /^[\x21-\x7e]{1,256}$/;
 
+/** The route of a path without a deployment: one object for every such request. */
+const NO_DEPLOYMENT: OpenAIRouteModel = Object.freeze({});
+
 /** Azure OpenAI clients send the API version they speak; accepted, not acted on. */
 const AZURE_QUERY = z.object({ 'api-version': z.string().optional().describe('The Azure OpenAI API version the client speaks (accepted; one version of each API is served).') });
 
@@ -40,10 +43,10 @@ export interface OpenAIRouteOptions {
 export function postOpenAIRoute(app: FastifyInstance, path: string, options: OpenAIRouteOptions, handler: OpenAIRouteHandler): void {
   const format = options.format ?? 'openai';
   const { doc } = options;
-  app.post(`/v1${path}`, { config: { format, doc } }, (request, reply) => handler(request, reply, {}));
+  app.post(`/v1${path}`, { config: { format, doc } }, (request, reply) => handler(request, reply, NO_DEPLOYMENT));
   const alias = { ...doc, summary: `${doc.summary} (Azure OpenAI path)`, query: AZURE_QUERY };
   for (const url of [`/openai/v1${path}`, `/openai${path}`]) {
-    app.post(url, { config: { format, doc: alias } }, (request, reply) => handler(request, reply, {}));
+    app.post(url, { config: { format, doc: alias } }, (request, reply) => handler(request, reply, NO_DEPLOYMENT));
   }
   const deploymentDoc: RouteDoc = {
     ...alias,

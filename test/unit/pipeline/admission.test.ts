@@ -39,11 +39,34 @@ describe('pricedAdmission', () => {
     const seen: string[] = [];
     const admit = pricedAdmission({ quotas: ac.quotas, priceBook, providerType: () => undefined, onQuotaRefused: (code) => seen.push(code) });
     const limited = await tokenPrincipal(ac, { models: ['acme-*'], requests: { limit: 1, period: 'day' } });
-    expect(await failure(admit(request(limited, 'gpt-4o'), { inputTokens: 1, maxOutputTokens: 1 }))).toMatchObject({ status: 403, code: 'model_not_allowed' });
+    expect(await failure(async () => admit(request(limited, 'gpt-4o'), { inputTokens: 1, maxOutputTokens: 1 }))).toMatchObject({ status: 403, code: 'model_not_allowed' });
     const held = await admit(request(limited), { inputTokens: 1, maxOutputTokens: 1 });
-    expect(await failure(admit(request(limited), { inputTokens: 1, maxOutputTokens: 1 }))).toMatchObject({ status: 429, code: 'requests_limit_exceeded' });
+    expect(await failure(async () => admit(request(limited), { inputTokens: 1, maxOutputTokens: 1 }))).toMatchObject({ status: 429, code: 'requests_limit_exceeded' });
     expect(seen).toEqual(['requests_limit_exceeded']);
     await held.release();
     await expect(admit(request(limited), { inputTokens: 1, maxOutputTokens: 1 })).resolves.toBeDefined();
+  });
+
+  it('admits a principal that no limit applies to at once: no promise, no price looked up, nothing to settle', async () => {
+    const { ac } = await fixture({ mode: 'token', public_limits: {} });
+    let priced = 0;
+    const countingBook = Object.assign(Object.create(priceBook) as PriceBook, { costOf: (...args: Parameters<PriceBook['costOf']>) => (priced++, priceBook.costOf(...args)) });
+    const admit = pricedAdmission({ quotas: ac.quotas, priceBook: countingBook, providerType: () => 'openai' });
+    for (const principal of [{ kind: 'public' } as const, await tokenPrincipal(ac, { models: ['acme-*'] })]) {
+      const req = request(principal);
+      const admission = admit(req, { inputTokens: 1_000, maxOutputTokens: 1_000 });
+      expect(admission).not.toBeInstanceOf(Promise);
+      expect((admission as Awaited<typeof admission>).headers).toEqual({});
+      await (admission as Awaited<typeof admission>).settle(outcome(req, { inputTokens: 10, outputTokens: 10 }));
+    }
+    expect(priced).toBe(0);
+    // The model permission still holds (a refusal, as a rejected promise like a limit's), and a limit still reserves.
+    const onlyAcme = await tokenPrincipal(ac, { models: ['acme-*'] });
+    expect(await failure(async () => admit(request(onlyAcme, 'gpt-4o'), { inputTokens: 1, maxOutputTokens: 1 }))).toMatchObject({ status: 403, code: 'model_not_allowed' });
+    const limited = await tokenPrincipal(ac, { requests: { limit: 5, period: 'day' } });
+    const held = admit(request(limited), { inputTokens: 1, maxOutputTokens: 1 });
+    expect(held).toBeInstanceOf(Promise);
+    expect((await held).headers['x-ratelimit-remaining-requests']).toBe('4');
+    expect(priced).toBe(1);
   });
 });

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { exchange } from '../../../src/providers/upstream-exchange.js';
+import { exchange, ExchangeDeadline } from '../../../src/providers/upstream-exchange.js';
 
 const BIG = Buffer.alloc(4 * 1024 * 1024, 'abcdefghijklmnopqrstuvwxyz');
 let server: Server;
@@ -161,5 +161,22 @@ describe('upstream exchange', () => {
     const already = new AbortController();
     already.abort(new Error('gone already'));
     await expect(call('/echo', already.signal)).rejects.toThrow('gone already');
+  });
+
+  it('ends the exchange with a timeout error once its deadline passes, before the head or while the body streams', async () => {
+    const withDeadline = (path: string, deadline: ExchangeDeadline) =>
+      exchange(agent, { url: `${base}${path}`, headers: {}, body: '{}', signal: new AbortController().signal, deadline, headersTimeout: 60_000, bodyTimeout: 60_000 });
+    holdHead = undefined;
+    const early = new ExchangeDeadline(50);
+    await expect(withDeadline('/no-head', early)).rejects.toThrow('total timeout of 50 ms exceeded');
+    expect(early.timedOut).toBe(true);
+
+    // Long enough for the head to arrive first on a busy machine; the body never ends, so only the deadline ends it.
+    const late = new ExchangeDeadline(1_500);
+    const res = await withDeadline('/endless?deadline', late);
+    expect(late.timedOut).toBe(false);
+    await expect(res.body.bytes()).rejects.toThrow('total timeout of 1500 ms exceeded');
+    expect(late.timedOut).toBe(true);
+    await vi.waitFor(() => expect(closed).toContain('/endless?deadline'));
   });
 });
