@@ -217,7 +217,8 @@ export function forwardHandler(pipeline: Pipeline, options: ForwardHandlerOption
     // resetting: the receipt stays unacknowledged here, counts toward its credit limit, and reaches it through
     // reconciliation. The credit reservation ends once the receipt (or the lack of one) is settled.
     let finished: Outcome | undefined;
-    const sent = relayMeter(frame.format, frame.stream);
+    // Decoded only if the pipeline estimated the usage (below): most answers report theirs.
+    const sent = relayMeter(frame.format, frame.stream, { deferred: true });
     // The usage charged: the upstream's report or, where the pipeline could only estimate it (no usage reported, a
     // stream cut short), this node's measurement of the answer it sent, by the rule the requester measures with —
     // so an honest estimate stays within the requester's bound (protocol/receipts.md, "Usage bound").

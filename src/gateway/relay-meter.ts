@@ -76,8 +76,13 @@ function eventLength(event: StreamEvent): number {
  * Measures an answer this node relays from a peer, in the client's format: the usage it reports, and the output it
  * really carried — a stream decoded event by event with the format's own decoder, a complete answer parsed at its
  * end. The receipt's claim is bounded by this measurement (ledger/usage-bound.ts).
+ *
+ * `deferred`: a stream's chunks are only kept as they pass, and decoded when `result()` is asked for — by a caller
+ * that may never ask (the serving node measures what it sent only when its pipeline had to estimate the usage). Past
+ * MAX_METERED_BODY_BYTES kept, the meter decodes what it holds and goes on as an eager one, so the measurement is
+ * the same either way and memory stays bounded.
  */
-export function relayMeter(format: WireFormat, stream: boolean) {
+export function relayMeter(format: WireFormat, stream: boolean, { deferred = false } = {}) {
   const codec = codecs[format];
   let usage: Partial<Usage> = {};
   let outputLength = 0;
@@ -107,6 +112,18 @@ export function relayMeter(format: WireFormat, stream: boolean) {
       })()
     : undefined;
 
+  const parse = (chunk: Uint8Array): void => {
+    if (!overflow) parser!.feed(decoder.decode(chunk, { stream: true }));
+  };
+  // A deferred stream's chunks, until they are decoded (then undefined: later chunks are decoded as they come).
+  let held: Uint8Array[] | undefined = parser && deferred ? [] : undefined;
+  const decodeHeld = (): void => {
+    if (!held) return;
+    const chunks = held;
+    held = undefined;
+    for (const chunk of chunks) parse(chunk);
+  };
+
   const completeAnswer = (): void => {
     if (size > MAX_METERED_BODY_BYTES) return;
     let body: unknown;
@@ -127,8 +144,12 @@ export function relayMeter(format: WireFormat, stream: boolean) {
 
   return {
     feed(chunk: Uint8Array): void {
-      if (parser) {
-        if (!overflow) parser.feed(decoder.decode(chunk, { stream: true }));
+      if (parser && held) {
+        held.push(chunk);
+        size += chunk.byteLength;
+        if (size > MAX_METERED_BODY_BYTES) decodeHeld();
+      } else if (parser) {
+        parse(chunk);
       } else if (size <= MAX_METERED_BODY_BYTES) {
         size += chunk.byteLength;
         chunks.push(chunk);
@@ -137,6 +158,7 @@ export function relayMeter(format: WireFormat, stream: boolean) {
     /** Once the answer ended: what was measured. */
     async result(): Promise<RelayMeasurement> {
       if (counted) {
+        decodeHeld();
         queue.close();
         await counted;
       } else {
