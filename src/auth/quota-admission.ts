@@ -1,6 +1,6 @@
 import type { PrincipalRef } from '../core/index.js';
 import { GatewayError, unauthorized } from '../errors/index.js';
-import { quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type QuotaCounters } from '../policy/index.js';
+import { chargesAnything, quotaCharges, quotaExceeded, QuotaExceededError, quotaHeaders, type QuotaCounters } from '../policy/index.js';
 import { RevokedDuringReserveError } from '../state/index.js';
 import { TokenRejectedError } from './access-token.js';
 import type { ModelPermissions } from './model-permissions.js';
@@ -93,8 +93,8 @@ export class QuotaAdmission {
     if (model !== undefined) this.options.models.check(principal, model);
     if (isFederated(principal)) return undefined;
     const rules = this.options.rules.of(principal);
-    // The limits `quotaCharges` charges: without any of them it charges nothing and `reserve` holds nothing.
-    return rules.requests || rules.tokens || rules.cost || rules.ipQuota ? undefined : NOTHING_HELD;
+    // Without a limit `quotaCharges` charges, `reserve` would hold nothing.
+    return chargesAnything(rules) ? undefined : NOTHING_HELD;
   }
 
   /**

@@ -3,7 +3,7 @@ export type { AccessRules, CountLimit, CountryVerdict } from './access-rules.js'
 export { clientIp, ipQuotaBucket, normalizeIp } from './client-ip.js';
 export type { ClientAddressSource } from './client-ip.js';
 export { CountryLookup, defaultGeoDatabasePath, isSpecialPurposeAddress } from './geo.js';
-export { quotaCharges } from './quota-charges.js';
+export { chargesAnything, quotaCharges } from './quota-charges.js';
 export type { UsageEstimate } from './quota-charges.js';
 export { QuotaExceededError, QuotaStore } from './quota-store.js';
 export type { CounterRecord, QuotaCharge, QuotaCounters, QuotaDb, QuotaReserveOptions, QuotaMetric, QuotaReservation, QuotaState, QuotaWrite } from './quota-store.js';

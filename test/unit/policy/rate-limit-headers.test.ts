@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quotaCharges, quotaExceeded, quotaHeaders, quotaWindow, type QuotaMetric, type QuotaState } from '../../../src/policy/index.js';
+import { chargesAnything, quotaCharges, quotaExceeded, quotaHeaders, quotaWindow, type QuotaMetric, type QuotaState } from '../../../src/policy/index.js';
 
 const now = Date.UTC(2026, 5, 15, 10, 30, 0);
 const state = (metric: QuotaMetric, limit: number, used: number, period: QuotaState['charge']['period'] = 'hour'): QuotaState => ({
@@ -46,6 +46,22 @@ describe('quotaCharges', () => {
       { scope: 'token:abc', metric: 'cost', limit: 1_250_000, period: 'month', amount: 300 },
       { scope: 'token:abc:ip:81.2.69.142', metric: 'ip', limit: 2, period: 'hour', amount: 1 },
     ]);
+  });
+
+  it('says it charges anything exactly when it would (admission skips the counters otherwise)', () => {
+    const estimate = { estimatedTokens: 10, estimatedCostMicros: 300 };
+    const limits = {
+      requests: { limit: 5, period: 'day' }, tokens: { limit: 1_000, period: 'hour' }, ipQuota: { limit: 2, period: 'hour' },
+      cost: { limit: 1.25, currency: 'USD', period: 'month' },
+    } as const;
+    // Every key of the rules alone: a limit charges, anything else (origins, countries, models, routing) does not.
+    const others = { domains: ['example.com'], allowedCountries: ['DE'], models: ['gpt-4o*'], profile: 'fast', maxInputPrice: 1, freeOnly: true };
+    for (const [key, value] of Object.entries({ ...limits, ...others })) {
+      const rules = { [key]: value };
+      expect(chargesAnything(rules), key).toBe(quotaCharges(rules, 's', estimate).length > 0);
+      expect(chargesAnything(rules), key).toBe(key in limits);
+    }
+    expect(chargesAnything({})).toBe(false);
   });
 });
 
