@@ -48,8 +48,41 @@ interface Needle {
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
-/** `token` → `[Tt][Oo][Kk][Ee][Nn]`: one regex can then hold case-sensitive and caseless needles together. */
-const caselessSource = (needle: string) => [...needle].map((ch) => (ch >= 'a' && ch <= 'z' ? `[${ch.toUpperCase()}${ch}]` : escapeRegExp(ch))).join('');
+/**
+ * A needle as regex atoms, one per character: `token` (caseless) → `[Tt]`, `[Oo]`, …, so one regex can hold
+ * case-sensitive and caseless needles together.
+ */
+const atomsOf = (needle: Needle) => [...needle.text].map((ch) => (needle.caseless && ch >= 'a' && ch <= 'z' ? `[${ch.toUpperCase()}${ch}]` : escapeRegExp(ch)));
+
+/**
+ * One regex matching wherever any of `needles` starts, written as a trie: needles that share a beginning share its
+ * atoms (`sk-(?:meshgate-|ant-)?`, `A(?:KIA|SIA|…)`), so at each position of a text the engine tries each distinct
+ * first atom once instead of every needle in turn (a fifth less time over clean prose than the flat alternation).
+ * Where in the text it matches is all a caller may use: which needles start there is for `needleAt` to say.
+ */
+function needleRegex(needles: readonly Needle[]): RegExp {
+  type Node = Map<string, Node>;
+  const root: Node = new Map();
+  const ends = new WeakSet<Node>();
+  for (const needle of needles) {
+    let node = root;
+    for (const atom of atomsOf(needle)) {
+      let child = node.get(atom);
+      if (!child) node.set(atom, (child = new Map()));
+      node = child;
+    }
+    ends.add(node);
+  }
+  const source = (node: Node): string => {
+    const branches = [...node].map(([atom, child]) => atom + source(child));
+    if (branches.length === 0) return '';
+    const group = branches.length === 1 && !ends.has(node) ? branches[0]! : `(?:${branches.join('|')})`;
+    // A needle ends here and longer ones go on: the shorter one already matches, the rest is optional.
+    return ends.has(node) ? `${group}?` : group;
+  };
+  // No needle: a regex that matches nowhere (an empty source would match everywhere).
+  return root.size === 0 ? /(?!)/g : new RegExp(source(root), 'g');
+}
 
 /** Whether `needle` occurs in `text` at `at`, ignoring ASCII case when it is caseless. */
 function needleAt(text: string, at: number, needle: Needle): boolean {
@@ -191,7 +224,7 @@ export function createTextScanner(detectors: readonly Detector[], privateKeys: b
       const open = new Set(closed);
       const left = needles.filter((n) => open.has(n.gate));
       if (cache.size >= MAX_CACHED_PREFILTERS) cache.clear();
-      entry = { regex: new RegExp(left.map((n) => (n.caseless ? caselessSource(n.text) : escapeRegExp(n.text))).join('|'), 'g'), needles: left, gates: closed };
+      entry = { regex: needleRegex(left), needles: left, gates: closed };
       cache.set(key, entry);
     }
     return entry;
