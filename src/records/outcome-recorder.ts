@@ -73,9 +73,15 @@ export class OutcomeRecorder {
       const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf, client: this.lastClient });
       this.options.onRecord?.(record);
       const { mirror } = this.options;
-      const json = mirror ? JSON.stringify(record) : undefined;
-      if (json !== undefined) mirror!(json);
-      void this.write(record, json);
+      if (mirror) {
+        // Encoded once, for the store and the SQL index's copy alike. The copy goes only once the store took the record
+        // (`write` throws at once on one that breaks the schema's rules): the index never holds a record LevelDB lacks.
+        const json = JSON.stringify(record);
+        void this.write(record, json);
+        mirror(json);
+      } else {
+        void this.write(record); // a worker's recorder: its sink sends the record itself, nothing to encode here
+      }
     } catch (err) {
       this.unrecorded.delete(outcome.requestId);
       // A record that does not fit the schema is a bug to fix, never a reason to take the node down.

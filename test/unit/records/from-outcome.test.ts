@@ -92,6 +92,14 @@ describe('usageRecordFromOutcome', () => {
     expect(stored[1]![1]).toBeUndefined();
   });
 
+  it('gives the SQL index no copy of a record the store refused (it would hold a record LevelDB lacks)', () => {
+    const mirrored: string[] = [];
+    const refusing = { write: (): Promise<boolean> => { throw new Error('record breaks the schema'); } };
+    const recorder = new OutcomeRecorder(refusing, { priceBook: book, providerType: () => 'openai', logger: pino({ level: 'silent' }), mirror: (json) => mirrored.push(json) });
+    recorder.record(outcome);
+    expect(mirrored).toEqual([]);
+  });
+
   it('flags an unpriced model with a null cost, and costs a request with no usage at 0', () => {
     const unpriced = usageRecordFromOutcome({ ...outcome, model: 'private-model', requestedModel: 'private-model' }, { priceBook: book });
     expect(unpriced).toMatchObject({ cost_micros: null, priced: false });
