@@ -85,16 +85,14 @@ export class QuotaAdmission {
   }
 
   /**
-   * The reservation of a request from a principal that no limit applies to — nothing to count, so nothing to wait for
-   * and no estimate or price to compute — or undefined when `reserve` has work to do (a limit, a token of another
-   * gateway). Throws the 403 `reserve` throws for a model the principal may not use.
+   * Whether a request from `principal` for `model` is admitted without a reservation: no limit applies to it (nothing
+   * to count, so nothing to wait for and no estimate or price to compute) and it is not a token of another gateway.
+   * False when `reserve` has work to do. Throws the 403 `reserve` throws for a model the principal may not use.
    */
-  reservedWithoutLimits(principal: PrincipalRef, model: string | undefined): Reservation | undefined {
+  admitsWithoutLimits(principal: PrincipalRef, model: string | undefined): boolean {
     if (model !== undefined) this.options.models.check(principal, model);
-    if (isFederated(principal)) return undefined;
-    const rules = this.options.rules.of(principal);
     // Without a limit `quotaCharges` charges, `reserve` would hold nothing.
-    return chargesAnything(rules) ? undefined : NOTHING_HELD;
+    return !isFederated(principal) && !chargesAnything(this.options.rules.of(principal));
   }
 
   /**

@@ -5,7 +5,7 @@ import type { PriceBook } from '../pricing/index.js';
 import type { Admission, PipelineDeps } from './pipeline.js';
 
 export interface PricedAdmissionOptions {
-  quotas: Pick<QuotaAdmission, 'reserve' | 'reservedWithoutLimits'>;
+  quotas: Pick<QuotaAdmission, 'reserve' | 'admitsWithoutLimits'>;
   priceBook: PriceBook;
   /** The type of a local provider by id (a peer's price is looked up by model name alone). */
   providerType: (providerId: string | undefined) => ProviderType | undefined;
@@ -26,9 +26,9 @@ export function pricedAdmission(options: PricedAdmissionOptions): NonNullable<Pi
   const { quotas } = options;
   const reserve = reservation(options);
   return (req, estimate) => {
-    let unlimited;
+    let unlimited: boolean;
     try {
-      unlimited = quotas.reservedWithoutLimits(req.principal, req.model);
+      unlimited = quotas.admitsWithoutLimits(req.principal, req.model);
     } catch (err) {
       return Promise.reject(err);
     }
