@@ -319,9 +319,16 @@ export class Ledger {
     const key = `${p.ch}!${pad(p.seq)}`;
     const puts: Put[] = [[this.receipts, key, record]];
     if (p.seq > head.seq) puts.push([this.heads, p.ch, next]);
-    const figures = withDelta(stats, receiptDelta(record, true));
-    if (write !== 'journaled') await this.commit(puts, p.ch, figures, write === 'deferred');
-    else await this.commit([...puts], p.ch, figures, true, jws).catch(() => this.commit(puts, p.ch, figures));
+    let defer = write === 'deferred';
+    if (write === 'journaled') {
+      try {
+        this.#journal!.append(jws);
+        defer = true; // held back in this same turn (below): no batch can take the puts without the journal line
+      } catch {
+        // The journal cannot take it: written to LevelDB before it leaves, as without a journal.
+      }
+    }
+    await this.commit(puts, p.ch, withDelta(stats, receiptDelta(record, true)), defer);
     if (p.seq > head.seq) this.headCache.set(p.ch, next);
     this.remember(key, record);
     return record;
@@ -330,13 +337,11 @@ export class Ledger {
   /**
    * Writes `puts` with the channel's new figures, atomically (with everything held back so far, before them), and
    * keeps the figures in memory. With `defer`, they are held back instead: in memory at once (heads, figures and
-   * recent receipts are read from there), in LevelDB with the next write, at most `DEFERRED_WRITE_MS` later;
-   * `journaled` is appended to the journal first, in the same turn (so no batch can take the puts without it).
+   * recent receipts are read from there), in LevelDB with the next write, at most `DEFERRED_WRITE_MS` later.
    */
-  private async commit(puts: Put[], channel: string, stats: ChannelStats, defer = false, journaled?: string): Promise<void> {
+  private async commit(puts: Put[], channel: string, stats: ChannelStats, defer = false): Promise<void> {
     puts.push([this.stats, channel, stats]);
     if (defer) {
-      if (journaled !== undefined) this.#journal!.append(journaled);
       for (const [sublevel, key, value] of puts) this.#holdBack(sublevel, key, value);
       this.statsCache.set(channel, stats);
       return;
