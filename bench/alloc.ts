@@ -7,11 +7,12 @@
  * resolved through its source maps). The profiler slows the node (more so at small intervals), so the rate and the
  * GC pauses printed are the profiled node's; compare builds within one run.
  *
- *   npx tsx bench/alloc.ts [--root=DIR] [--seconds=6] [--interval=8192] [--survivors] [--top=30] [--keep=FILE]
+ *   npx tsx bench/alloc.ts [--root=DIR] [--seconds=6] [--interval=8192] [--survivors | --live] [--top=30] [--keep=FILE]
  *
  * `--root` runs another checkout's build (as bench/ab.ts's --baseline); `--interval=0` counts GCs without the profiler;
  * `--survivors` leaves out what minor GCs collected: what lives past a scavenge (copied, or promoted to the old
- * generation, where it costs major GCs); `--keep=FILE` keeps the probe's output (the sampled tree, with every stack).
+ * generation, where it costs major GCs); `--live` leaves out what major GCs collected too: what is still held when the
+ * window ends (promoted and not yet collected, or kept); `--keep=FILE` keeps the probe's output (the sampled tree, with every stack).
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
       root, logFile: join(dir, 'log'),
       env: {
         NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${fileURLToPath(new URL('./heap-probe.mjs', import.meta.url))}`.trim(),
-        HEAP_PROBE_OUT: out, HEAP_PROBE_INTERVAL: arg('interval', '8192'), HEAP_PROBE_SURVIVORS: process.argv.includes('--survivors') ? '1' : '0',
+        HEAP_PROBE_OUT: out, HEAP_PROBE_INTERVAL: arg('interval', '8192'), HEAP_PROBE_SURVIVORS: process.argv.includes('--survivors') || process.argv.includes('--live') ? '1' : '0',
+        HEAP_PROBE_LIVE: process.argv.includes('--live') ? '1' : '0',
       },
     });
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark hello' }] });

@@ -2,7 +2,8 @@
 // profiler (through an in-process inspector session) and counts garbage collections ('gc' performance entries, by
 // kind, with their pause time); the second stops both and writes them to $HEAP_PROBE_OUT as JSON. HEAP_PROBE_INTERVAL
 // is the mean sampling interval in bytes (0: GCs only, no profiler); HEAP_PROBE_SURVIVORS=1 leaves out objects that
-// minor GCs collected, so the profile shows what survived a scavenge.
+// minor GCs collected, so the profile shows what survived a scavenge; HEAP_PROBE_LIVE=1 leaves out what major GCs
+// collected too: what is still held when the window ends (what was promoted and not yet collected, or kept for good).
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
@@ -29,7 +30,7 @@ process.on('SIGUSR2', async () => {
     observer.observe({ entryTypes: ['gc'] });
     if (interval > 0) {
       await session.post('HeapProfiler.enable');
-      await session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMinorGC: process.env.HEAP_PROBE_SURVIVORS !== '1', includeObjectsCollectedByMajorGC: true });
+      await session.post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMinorGC: process.env.HEAP_PROBE_SURVIVORS !== '1', includeObjectsCollectedByMajorGC: process.env.HEAP_PROBE_LIVE !== '1' });
     }
     return;
   }
