@@ -69,6 +69,13 @@ interface RequestSeries {
   outputTokens?: HistogramSeries<GenAiLabel | 'gen_ai_token_type'>;
   duration?: HistogramSeries<GenAiLabel | 'error_type'>;
   ttft?: HistogramSeries<GenAiLabel>;
+  /** The cost of (model, provider), which every label of this kind includes. */
+  cost?: CostEntry;
+}
+
+interface CostEntry {
+  labels: { model: string; provider: string };
+  micros: number;
 }
 
 /**
@@ -85,11 +92,15 @@ export class GatewayMetrics {
   readonly #models: LabelLimit;
   readonly #peers: LabelLimit;
   /** Cost per (model, provider) in integer micro-dollars; the counter is rebuilt from it at each scrape. */
-  readonly #costMicros = new Map<string, { labels: { model: string; provider: string }; micros: number }>();
+  readonly #costMicros = new Map<string, CostEntry>();
 
   readonly #requests: BoundCounter<'model' | 'provider' | 'status_code' | 'served_by'>;
   readonly #tokens: BoundCounter<'model' | 'provider' | 'token_type'>;
   readonly #bound = new Map<string, RequestSeries>();
+  /** The kind of the last request counted, with its series (see `#seriesOf`). */
+  #lastKind?: {
+    operation: string; provider: string; requested: string; model: string; status: number; servedBy: string; errorType: string | null; series: RequestSeries;
+  };
   readonly #unpriced: Counter<'model'>;
   readonly #savedByFailover: Counter<'model'>;
   readonly #upstreamErrors: Counter<'provider' | 'kind'>;
@@ -206,29 +217,32 @@ export class GatewayMetrics {
       const tokens = count(record);
       if (tokens > 0) (series.tokens[i] ??= this.#tokens.series({ model, provider, token_type: tokenType })).value += tokens;
     }
-    if (record.cost_micros !== null && record.cost_micros > 0) this.#addCost(model, provider, record.cost_micros);
+    if (record.cost_micros !== null && record.cost_micros > 0) (series.cost ??= this.#costEntry(model, provider)).micros += record.cost_micros;
     if (!record.priced) this.#unpriced.inc({ model });
     if (record.failovers > 0 && record.status < 400) this.#savedByFailover.inc({ model });
 
-    // OTel attributes: gen_ai.request.model is what the client asked for, gen_ai.response.model what served it.
-    const genAi = () => ({
-      gen_ai_operation_name: record.operation,
-      gen_ai_provider_name: provider,
-      gen_ai_request_model: requested,
-      gen_ai_response_model: model,
-    });
     if (record.status < 400) {
-      (series.inputTokens ??= this.#tokenUsage.series({ ...genAi(), gen_ai_token_type: 'input' })).observe(record.prompt_tokens);
-      (series.outputTokens ??= this.#tokenUsage.series({ ...genAi(), gen_ai_token_type: 'output' })).observe(record.completion_tokens);
+      (series.inputTokens ??= this.#tokenUsage.series({ ...genAiLabels(record, provider, requested, model), gen_ai_token_type: 'input' })).observe(record.prompt_tokens);
+      (series.outputTokens ??= this.#tokenUsage.series({ ...genAiLabels(record, provider, requested, model), gen_ai_token_type: 'output' })).observe(record.completion_tokens);
     }
     if (record.latency_ms !== null) {
-      (series.duration ??= this.#duration.series({ ...genAi(), error_type: errorTypeLabel(record) })).observe(record.latency_ms / 1000);
+      (series.duration ??= this.#duration.series({ ...genAiLabels(record, provider, requested, model), error_type: errorTypeLabel(record) })).observe(record.latency_ms / 1000);
     }
-    if (record.stream && record.ttft_ms !== null) (series.ttft ??= this.#ttft.series(genAi())).observe(record.ttft_ms / 1000);
+    if (record.stream && record.ttft_ms !== null) (series.ttft ??= this.#ttft.series(genAiLabels(record, provider, requested, model))).observe(record.ttft_ms / 1000);
   }
 
-  /** The bound series of this kind of request (every label any of them carries is in the key). */
+  /**
+   * The bound series of this kind of request (every label any of them carries is in the key). Consecutive requests
+   * are mostly of one kind: the last kind is compared field by field first, so the key is only made for a new kind.
+   */
   #seriesOf(record: UsageRecord, requested: string, model: string, provider: string): RequestSeries {
+    const last = this.#lastKind;
+    if (
+      last !== undefined && last.operation === record.operation && last.provider === provider && last.requested === requested && last.model === model &&
+      last.status === record.status && last.servedBy === record.served_by && last.errorType === record.error_type
+    ) {
+      return last.series;
+    }
     const key = `${record.operation}\u0000${provider}\u0000${requested}\u0000${model}\u0000${record.status}\u0000${record.served_by}\u0000${errorTypeLabel(record)}`;
     let series = this.#bound.get(key);
     if (!series) {
@@ -236,6 +250,7 @@ export class GatewayMetrics {
       series = { requests: this.#requests.series({ model, provider, status_code: String(record.status), served_by: record.served_by }), tokens: [] };
       this.#bound.set(key, series);
     }
+    this.#lastKind = { operation: record.operation, provider, requested, model, status: record.status, servedBy: record.served_by, errorType: record.error_type, series };
     return series;
   }
 
@@ -322,12 +337,18 @@ export class GatewayMetrics {
     return AggregatorRegistry.aggregate([own, ...siblings]).metrics();
   }
 
-  #addCost(model: string, provider: string, micros: number): void {
+  /** The cost entry of (model, provider), made on first use (a kind of request's series keeps it). */
+  #costEntry(model: string, provider: string): CostEntry {
     const key = `${model}\u0000${provider}`;
-    const entry = this.#costMicros.get(key);
-    if (entry) entry.micros += micros;
-    else this.#costMicros.set(key, { labels: { model, provider }, micros });
+    let entry = this.#costMicros.get(key);
+    if (!entry) this.#costMicros.set(key, (entry = { labels: { model, provider }, micros: 0 }));
+    return entry;
   }
+}
+
+/** OTel attributes: gen_ai.request.model is what the client asked for, gen_ai.response.model what served it. */
+function genAiLabels(record: UsageRecord, provider: string, requested: string, model: string): Record<GenAiLabel, string> {
+  return { gen_ai_operation_name: record.operation, gen_ai_provider_name: provider, gen_ai_request_model: requested, gen_ai_response_model: model };
 }
 
 /** OTel `error.type`: empty for a success, else the error's type (or its status when it has none). */

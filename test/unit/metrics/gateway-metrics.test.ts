@@ -71,6 +71,34 @@ describe('GatewayMetrics', () => {
     expect(sum(samples, 'gen_ai_client_token_usage_count', { gen_ai_request_model: 'gpt-4o', gen_ai_response_model: 'claude-sonnet-4', gen_ai_token_type: 'input' })).toBe(1);
   });
 
+  it('counts requests of alternating kinds each into its own series, however little tells two kinds apart', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    // Each kind differs from the one before in a single label (a repeated kind reuses the series bound last).
+    const kinds = [
+      { status: 200, error_type: null, provider: 'openai-main', served_by: 'local' as const, cost_micros: 10 },
+      { status: 500, error_type: 'upstream_error', provider: 'openai-main', served_by: 'local' as const, cost_micros: null },
+      { status: 500, error_type: 'timeout', provider: 'openai-main', served_by: 'local' as const, cost_micros: null },
+      { status: 200, error_type: null, provider: 'openai-backup', served_by: 'local' as const, cost_micros: 7 },
+      { status: 200, error_type: null, provider: 'openai-backup', served_by: 'local' as const, cost_micros: 7, requested_model: 'alias' },
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [i, kind] of kinds.entries()) {
+        for (let n = 0; n <= i; n++) metrics.observeRecord(makeRecord({ id: `k${round}-${i}-${n}`, time: 1, model: 'gpt-4o', requested_model: 'gpt-4o', latency_ms: 100, ...kind }));
+      }
+    }
+    const { samples } = parsePrometheusText(await metrics.text());
+    expect(sum(samples, 'meshgate_requests_total', { provider: 'openai-main', status_code: '200' })).toBe(3);
+    expect(sum(samples, 'meshgate_requests_total', { provider: 'openai-main', status_code: '500' })).toBe(15);
+    expect(sum(samples, 'meshgate_requests_total', { provider: 'openai-backup' })).toBe(27);
+    const duration = 'gen_ai_client_operation_duration_seconds_count';
+    expect(sum(samples, duration, { error_type: 'upstream_error' })).toBe(6);
+    expect(sum(samples, duration, { error_type: 'timeout' })).toBe(9);
+    expect(sum(samples, duration, { gen_ai_request_model: 'alias' })).toBe(15);
+    expect(sum(samples, duration, { gen_ai_request_model: 'gpt-4o', gen_ai_provider_name: 'openai-backup' })).toBe(12);
+    expect(Math.round(sum(samples, 'meshgate_cost_usd_total', { provider: 'openai-main' }) * 1_000_000)).toBe(30);
+    expect(Math.round(sum(samples, 'meshgate_cost_usd_total', { provider: 'openai-backup' }) * 1_000_000)).toBe(189);
+  });
+
   it('reports circuit breaker state one-hot, quota rejections and mesh forwards', async () => {
     const metrics = createMetrics({ processMetrics: false });
     metrics.setCircuitState('openai-main', 'open');
