@@ -97,11 +97,14 @@ export class OutcomeRecorder {
   write(record: UsageRecord, json?: string): Promise<boolean> {
     const write = this.store.write(record, json);
     this.pending.add(write);
-    void write.finally(() => {
+    // One callback for either end (what `finally` does with two of its own and a promise more, for every request).
+    const settled = () => {
       this.pending.delete(write);
       this.unrecorded.delete(record.id);
-      for (const wake of this.waiters.get(record.id) ?? []) wake();
-    });
+      const waiters = this.waiters.get(record.id);
+      if (waiters) for (const wake of waiters) wake();
+    };
+    void write.then(settled, settled);
     return write;
   }
 

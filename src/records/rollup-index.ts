@@ -152,7 +152,7 @@ export class RollupIndex {
   async #replay(journal: Array<[string, string[]]>, recordsAt: (keys: string[]) => Promise<Array<UsageRecord | undefined>>, clearJournal: RollupOperation[]): Promise<void> {
     // A record swept since its batch was journaled is gone: its hour and day buckets are swept with it.
     const records = (await recordsAt(journal.flatMap(([, keys]) => keys))).filter((record): record is UsageRecord => record !== undefined);
-    await this.#load(this.#bucketKeysOf(records).keys());
+    await this.#load(this.#bucketKeysOf(records));
     this.#count(records);
     const { operations, commit } = this.writeBuckets();
     await this.#store.db.batch([...operations, ...clearJournal] as never);
@@ -166,7 +166,8 @@ export class RollupIndex {
    * counts nothing, so its retry counts once).
    */
   async operationsFor(records: UsageRecord[], recordKeys = records.map((record) => recordKey(record.time, record.id))): Promise<{ operations: RollupOperation[]; commit: () => void }> {
-    await this.#load(this.#bucketKeysOf(records).keys());
+    const loading = this.#load(this.#bucketKeysOf(records));
+    if (loading) await loading;
     const key = `${JOURNAL}${String(this.#seq++).padStart(JOURNAL_DIGITS, '0')}`;
     const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: recordKeys }];
     const commit = () => {
@@ -199,24 +200,23 @@ export class RollupIndex {
     return { operations, commit };
   }
 
-  /** Bucket key → the records of `records` it counts. */
-  #bucketKeysOf(records: UsageRecord[]): Map<string, UsageRecord[]> {
-    const byKey = new Map<string, UsageRecord[]>();
+  /** The keys of the buckets `records` count into. */
+  #bucketKeysOf(records: UsageRecord[]): Set<string> {
+    const keys = new Set<string>();
     for (const record of records) {
-      for (const granularity of ALL_GRANULARITIES) {
-        const key = bucketKey(granularity, bucketStart(record.time, granularity));
-        let list = byKey.get(key);
-        if (!list) byKey.set(key, (list = []));
-        list.push(record);
-      }
+      for (const granularity of ALL_GRANULARITIES) keys.add(bucketKey(granularity, bucketStart(record.time, granularity)));
     }
-    return byKey;
+    return keys;
   }
 
-  /** Reads the buckets of `keys` that are not in memory. */
-  async #load(keys: Iterable<string>): Promise<void> {
-    const missing = [...keys].filter((key) => !this.#cache.has(key));
-    if (missing.length === 0) return;
+  /** Reads the buckets of `keys` that are not in memory; undefined when all are (mostly: nothing to wait for). */
+  #load(keys: Set<string>): Promise<void> | undefined {
+    let missing: string[] | undefined;
+    for (const key of keys) if (!this.#cache.has(key)) (missing ??= []).push(key);
+    return missing && this.#read(missing);
+  }
+
+  async #read(missing: string[]): Promise<void> {
     const read = await Promise.all(missing.map(async (key) => [key, await this.#readBucket(key)] as const));
     for (const [key, bucket] of read) if (!this.#cache.has(key)) this.#cache.set(key, bucket ?? emptyRollup());
   }

@@ -112,22 +112,39 @@ export function assertOwnRecord(record: UsageRecord): void {
   if (fault) throw new TypeError(`usage record refused: ${fault}`);
 }
 
+function looksLikeSecret(id: string): boolean {
+  for (let i = 0; i < SECRET_SHAPES.length; i++) if (SECRET_SHAPES[i]!.test(id)) return true;
+  return false;
+}
+
+/** Exactly the keys type, location and action (counted without the array `Object.keys` would make). */
+function isBareFinding(finding: object): boolean {
+  let keys = 0;
+  for (const key in finding) {
+    if (!Object.hasOwn(finding, key)) continue;
+    if (++keys > 3 || (key !== 'type' && key !== 'location' && key !== 'action')) return false;
+  }
+  return keys === 3;
+}
+
 function ownRecordFault(r: UsageRecord): string | undefined {
   if (r.id.length === 0 || r.id.length > 128) return 'id must be 1-128 characters';
   if (!isCount(r.time)) return 'time must be a non-negative integer';
   if (!isLabel(r.project) || !isLabel(r.source)) return 'project and source must be 1-128 characters without control characters';
   const principal = r.principal.id;
   if (principal !== null && (principal.length === 0 || principal.length > 128)) return 'principal.id must be 1-128 characters';
-  if (principal !== null && SECRET_SHAPES.some((shape) => shape.test(principal))) return 'principal.id must be an id or label, never a credential';
+  if (principal !== null && looksLikeSecret(principal)) return 'principal.id must be an id or label, never a credential';
   if (!isCount(r.failovers) || !Number.isSafeInteger(r.status)) return 'failovers and status must be integers';
-  for (const count of [r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens]) {
-    if (!isCount(count)) return 'token counts must be non-negative integers';
+  // Checked one by one, without an array of them or an iterator: this runs for every request.
+  if (!isCount(r.prompt_tokens) || !isCount(r.completion_tokens) || !isCount(r.cached_tokens) || !isCount(r.cache_write_tokens) || !isCount(r.reasoning_tokens)) {
+    return 'token counts must be non-negative integers';
   }
   if (r.cost_micros !== null && !isCount(r.cost_micros)) return 'cost_micros must be a non-negative integer or null';
   if (!isDuration(r.latency_ms) || !isDuration(r.ttft_ms)) return 'latency_ms and ttft_ms must not be negative';
-  for (const attempt of r.attempts) if (!(attempt.duration_ms >= 0)) return 'attempt duration_ms must not be negative';
+  const { attempts, findings } = r;
+  for (let i = 0; i < attempts.length; i++) if (!(attempts[i]!.duration_ms >= 0)) return 'attempt duration_ms must not be negative';
   // Type, location and action only: never the matched text (the schema's object is strict).
-  for (const finding of r.findings) if (Object.keys(finding).length !== 3) return 'a finding has only type, location and action';
+  for (let i = 0; i < findings.length; i++) if (!isBareFinding(findings[i]!)) return 'a finding has only type, location and action';
   if (r.client_ip != null && r.client_ip.length > 64) return 'client_ip must be at most 64 characters';
   if (r.country != null && !COUNTRY.test(r.country)) return 'country must be an ISO 3166-1 alpha-2 code';
   if (r.profile !== null && (r.profile.length === 0 || r.profile.length > 64)) return 'profile must be 1-64 characters';

@@ -161,6 +161,13 @@ describe('RecordStore durability', () => {
     // A finding carries type, location and action, never the text it matched.
     const leaky = { type: 'email', location: 'messages[0].content', action: 'redacted' as const, text: 'jane@example.com' };
     expect(() => records.write(makeRecord({ id: 'f', time: BASE, findings: [leaky] }))).toThrow(/finding/);
+    // Three keys, but the matched text in place of the action.
+    const swapped = { type: 'email', location: 'messages[0].content', text: 'jane@example.com' } as unknown as typeof leaky;
+    expect(() => records.write(makeRecord({ id: 'g', time: BASE, findings: [swapped] }))).toThrow(/finding/);
+    for (const count of ['prompt_tokens', 'completion_tokens', 'cached_tokens', 'cache_write_tokens', 'reasoning_tokens'] as const) {
+      expect(() => records.write({ ...makeRecord({ id: `t-${count}`, time: BASE }), [count]: 1.5 })).toThrow(/token counts/);
+    }
+    expect(() => records.write(makeRecord({ id: 'a', time: BASE, attempts: [{ target: 'p/m', ok: true, duration_ms: 1 }, { target: 'p/m', ok: false, duration_ms: -1 }] }))).toThrow(/duration_ms/);
   });
 
   it('writes the usage buckets on their own timer, without a flush or close', async () => {
