@@ -17,6 +17,9 @@ interface Entry {
   lastError?: string;
 }
 
+/** Requested names whose routes `resolve` keeps; beyond, it starts over. */
+const MAX_RESOLVED = 1_024;
+
 /** Edit distance, for suggesting close model names on a 404. */
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -49,6 +52,11 @@ function entryOf(provider: Provider): Entry {
  */
 export class ModelCatalog {
   private entries: Entry[];
+  /**
+   * `resolve`'s answers by requested name, made once while the providers and their models stay as they are (every
+   * request resolves its model; cleared by `replace` and by a discovery). Bounded: names come from clients.
+   */
+  private readonly resolved = new Map<string, readonly Route[]>();
   private timer?: NodeJS.Timeout;
   private discoveryTimeoutMs = 5_000;
 
@@ -81,6 +89,7 @@ export class ModelCatalog {
     if (options.discover) await Promise.all(fresh.filter((e) => e.discovered).map((e) => this.discoverEntry(e, this.discoveryTimeoutMs)));
     const byProvider = new Map(fresh.map((e) => [e.provider, e]));
     this.entries = providers.map((p) => kept.get(p) ?? byProvider.get(p)!);
+    this.resolved.clear();
   }
 
   async discover(timeoutMs: number): Promise<void> {
@@ -91,6 +100,7 @@ export class ModelCatalog {
     try {
       const models = await entry.provider.discoverModels(AbortSignal.timeout(timeoutMs));
       entry.models = new Set([...models, ...Object.keys(entry.provider.config.model_map)]);
+      this.resolved.clear();
       entry.lastError = undefined;
       this.logger?.info({ provider: entry.provider.id, models: models.length }, 'discovered provider models');
     } catch (err) {
@@ -119,8 +129,18 @@ export class ModelCatalog {
     return entry && { provider: entry.provider, upstreamModel: this.upstreamName(entry.provider, model) };
   }
 
-  /** Routes for a requested model, in failover order. `provider-id/model` pins one provider. */
-  resolve(model: string): Route[] {
+  /** Routes for a requested model, in failover order. `provider-id/model` pins one provider. Shared: never change them. */
+  resolve(model: string): readonly Route[] {
+    let routes = this.resolved.get(model);
+    if (routes === undefined) {
+      if (this.resolved.size >= MAX_RESOLVED) this.resolved.clear();
+      routes = Object.freeze(this.routesFor(model));
+      this.resolved.set(model, routes);
+    }
+    return routes;
+  }
+
+  private routesFor(model: string): Route[] {
     const slash = model.indexOf('/');
     if (slash > 0) {
       const pinned = this.entries.find((e) => e.provider.id === model.slice(0, slash));

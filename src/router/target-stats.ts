@@ -61,7 +61,11 @@ interface Entry {
   samples: number;
   successes: number;
   lastSuccessAt: number;
+  /** What `signals` answered since the last sample (every plan reads it; samples change it), and whether stale then. */
+  read?: { signals: MeasuredSignals; stale: boolean };
 }
+
+const NO_SAMPLES: MeasuredSignals = Object.freeze({ samples: 0 });
 
 /**
  * Signals this node measures for each routing target (`provider/model`) as its requests end: TTFT and duration over a
@@ -82,6 +86,7 @@ export class TargetStats {
   /** A finished attempt: its duration (to the end of the answer), its time to first token, and whether it succeeded. */
   observe(key: string, sample: { ok: boolean; durationMs: number; ttftMs?: number }): void {
     const entry = this.entry(key);
+    entry.read = undefined;
     entry.samples += 1;
     entry.successEwma = entry.successEwma === undefined ? (sample.ok ? 1 : 0) : entry.successEwma + ALPHA * ((sample.ok ? 1 : 0) - entry.successEwma);
     if (!sample.ok) return;
@@ -100,11 +105,16 @@ export class TargetStats {
 
   signals(key: string): MeasuredSignals {
     const entry = this.entries.get(key);
-    if (!entry) return { samples: 0 };
-    return {
+    if (!entry) return NO_SAMPLES;
+    // The same answer object until a sample arrives or the latency goes stale: shared, so never changed by a reader.
+    const stale = this.now() - entry.lastSuccessAt > STALE_MS;
+    if (entry.read?.stale === stale) return entry.read.signals;
+    const signals: MeasuredSignals = Object.freeze({
       ttftP50: entry.ttft.percentile(50), ttftP95: entry.ttft.percentile(95),
       durationP50: entry.duration.percentile(50), durationP95: entry.duration.percentile(95),
-      latencyEwma: this.now() - entry.lastSuccessAt > STALE_MS ? undefined : entry.latencyEwma, successRate: entry.successEwma, samples: entry.samples,
-    };
+      latencyEwma: stale ? undefined : entry.latencyEwma, successRate: entry.successEwma, samples: entry.samples,
+    });
+    entry.read = { signals, stale };
+    return signals;
   }
 }

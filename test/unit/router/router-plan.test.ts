@@ -31,6 +31,23 @@ describe('Router.plan sees run-time changes', () => {
     expect(keys(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }))).toEqual(['b/m']);
   });
 
+  it('a model a provider discovers at run time is a candidate of the next plan (the resolved routes start over)', async () => {
+    const config = parseConfig({ providers: [{ id: 'd', type: 'openai_compatible', base_url: 'http://127.0.0.1:9/v1' }] }, 'test', {});
+    const provider = createProvider(config.providers[0]!);
+    let listed = ['m'];
+    provider.discoverModels = async () => listed;
+    const catalog = new ModelCatalog([provider]);
+    const router = new Router({ catalog, breakers: new Map(), models: config.models, profiles: config.routing.profiles, fallbacks: config.routing.fallbacks, inFlight: () => 0 });
+    expect(keys(router.plan({ model: 'm2', needs, rules: {}, peersAllowed: false }))).toEqual([]);
+    await catalog.discover(1_000);
+    expect(keys(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }))).toEqual(['d/m']);
+    listed = ['m2'];
+    await catalog.discover(1_000);
+    expect(keys(router.plan({ model: 'm2', needs, rules: {}, peersAllowed: false }))).toEqual(['d/m2']);
+    expect(keys(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }))).toEqual([]);
+    expect(Object.isFrozen(catalog.resolve('m2'))).toBe(true);
+  });
+
   it('a reload (new groups and aliases) is seen by the next plan', () => {
     const { router } = node([{ id: 'a', models: ['m'] }, { id: 'b', models: ['m'] }]);
     expect(router.plan({ model: 'fast', needs, rules: {}, peersAllowed: false }).plan).toEqual([]);

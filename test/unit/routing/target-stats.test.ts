@@ -47,6 +47,13 @@ describe('measured target signals', () => {
     expect(stats.signals('a/m').latencyEwma).toBe(21); // the cold first answer does not dominate
     now = 61_000;
     expect(stats.signals('a/m').latencyEwma).toBeUndefined(); // not refreshed for a minute: measured again
+    // Each read answers the target as it is now: a failure moves the success rate, a success refreshes the EWMA.
+    const before = stats.signals('a/m');
+    stats.observe('a/m', { ok: false, durationMs: 5 });
+    expect(stats.signals('a/m').successRate).toBeLessThan(before.successRate!);
+    expect(stats.signals('a/m').samples).toBe(before.samples + 1);
+    stats.observe('a/m', { ok: true, durationMs: 20 });
+    expect(stats.signals('a/m').latencyEwma).toBeCloseTo(20.8);
   });
 });
 
