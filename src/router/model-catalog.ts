@@ -120,12 +120,18 @@ export class ModelCatalog {
 
   /** One provider by id. */
   provider(id: string): Provider | undefined {
-    return this.entries.find((e) => e.provider.id === id)?.provider;
+    return this.entryById(id)?.provider;
+  }
+
+  /** A loop rather than `find` with a closure: every request looks its providers up. */
+  private entryById(id: string): Entry | undefined {
+    for (const entry of this.entries) if (entry.provider.id === id) return entry;
+    return undefined;
   }
 
   /** The route to one provider for a model (its `model_map` applied), whether or not the provider lists the model. */
   routeTo(providerId: string, model: string): Route | undefined {
-    const entry = this.entries.find((e) => e.provider.id === providerId);
+    const entry = this.entryById(providerId);
     return entry && { provider: entry.provider, upstreamModel: this.upstreamName(entry.provider, model) };
   }
 
