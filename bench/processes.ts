@@ -129,6 +129,11 @@ export class ChildLines {
   private readonly waiters = new Set<() => void>();
   private exited: number | null | undefined;
 
+  /** Every line so far. */
+  get all(): readonly string[] {
+    return this.lines;
+  }
+
   constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       this.lines.push(line);
