@@ -134,28 +134,8 @@ export class Router {
     const name = this.resolveName(request.model);
     const profileId = request.profile ?? this.groups.get(name)?.profile;
     const profile = profileId === undefined ? undefined : this.profile(profileId);
-    // Each layer asks for the mesh target's facts; the adverts are scanned once per model and plan, not per question
-    // (and not at all when the plan has no mesh target). A plan names one model behind the mesh but for groups.
-    const priceOf = (model: string) => cheapestAllowed(request.peerPrices?.(model) ?? [], request.rules, profile);
-    let askedModel: string | undefined;
-    let askedPrice: PeerPrice | undefined;
-    let peerPrices: Map<string, PeerPrice | undefined> | undefined;
-    const peerPrice = (model: string) => {
-      if (askedModel === undefined) {
-        askedModel = model;
-        askedPrice = priceOf(model);
-      }
-      if (model === askedModel) return askedPrice;
-      peerPrices ??= new Map();
-      if (!peerPrices.has(model)) peerPrices.set(model, priceOf(model));
-      return peerPrices.get(model);
-    };
-    const { shared } = this;
-    const env: RoutingEnvironment = {
-      aliasOf: shared.aliasOf, group: shared.group, providersFor: shared.providersFor, providerServes: shared.providerServes, signals: shared.signals,
-      peersAllowed: request.peersAllowed, facts: (target) => this.facts(target, peerPrice), quality: this.quality,
-    };
-    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, env);
+    const view = new PlanView(this, this.shared, request, profile);
+    return planRoute({ model: request.model, needs: request.needs, rules: request.rules, profile, random: request.random }, view);
   }
 
   /** The provider route for a planned provider target. */
@@ -165,11 +145,11 @@ export class Router {
 
   /** What a target's context window is known to be (config, else price catalog). */
   contextWindowOf(target: Target): number | undefined {
-    return this.facts(target).contextWindow;
+    return this.factsOf(target).contextWindow;
   }
 
   /** The parts of the routing snapshot that read the node's live state and are the same for every plan. */
-  private readonly shared: Omit<RoutingEnvironment, 'peersAllowed' | 'facts' | 'quality'> = {
+  private readonly shared: SharedEnvironment = {
     aliasOf: (name) => (this.aliases.has(name) ? this.resolveName(name) : undefined),
     group: (name) => this.groups.get(name),
     providersFor: (model, operation) => {
@@ -184,9 +164,10 @@ export class Router {
     signals: (target) => this.stats.signals(target.key),
   };
 
-  private facts(target: Target, peerPrice: (model: string) => PeerPrice | undefined = () => undefined): TargetFacts {
+  /** What the plan knows of a target; a mesh target's price comes from `prices` (a plan's view), else it is unknown. */
+  factsOf(target: Target, prices?: PeerPrices): TargetFacts {
     if (target.peer) {
-      const price = peerPrice(target.model);
+      const price = prices?.peerPrice(target.model);
       if (!price) return { circuit: 'closed', inFlight: 0, capacity: 0 };
       return { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok, pricedBy: price.peerId, circuit: 'closed', inFlight: 0, capacity: 0 };
     }
@@ -216,6 +197,61 @@ export class Router {
 
   private groupTargetConfig(target: Target) {
     return target.source === 'group' ? this.targetConfig.get(target.key) : undefined;
+  }
+}
+
+/** The parts of a plan's view of the node that are the same for every plan. */
+type SharedEnvironment = Pick<RoutingEnvironment, 'aliasOf' | 'group' | 'providersFor' | 'providerServes' | 'signals'>;
+
+interface PeerPrices {
+  peerPrice(model: string): PeerPrice | undefined;
+}
+
+/**
+ * One plan's view of the node, as the engine reads it: the router's shared parts, and the mesh target's price —
+ * the adverts scanned once per model and plan, not per question (and not at all when the plan has no mesh target;
+ * a plan names one model behind the mesh but for groups). One object per plan, its methods on the prototype, where
+ * the plan made three closures, their context and an object literal for every request.
+ */
+class PlanView implements RoutingEnvironment, PeerPrices {
+  readonly aliasOf: SharedEnvironment['aliasOf'];
+  readonly group: SharedEnvironment['group'];
+  readonly providersFor: SharedEnvironment['providersFor'];
+  readonly providerServes: SharedEnvironment['providerServes'];
+  readonly signals: SharedEnvironment['signals'];
+  readonly peersAllowed: boolean;
+  readonly quality: QualitySignals;
+  #askedModel: string | undefined = undefined;
+  #askedPrice: PeerPrice | undefined = undefined;
+  #otherPrices: Map<string, PeerPrice | undefined> | undefined = undefined;
+
+  constructor(private readonly router: Router, shared: SharedEnvironment, private readonly request: PlanRequest, private readonly profile: Profile | undefined) {
+    this.aliasOf = shared.aliasOf;
+    this.group = shared.group;
+    this.providersFor = shared.providersFor;
+    this.providerServes = shared.providerServes;
+    this.signals = shared.signals;
+    this.peersAllowed = request.peersAllowed;
+    this.quality = router.quality;
+  }
+
+  facts(target: Target): TargetFacts {
+    return this.router.factsOf(target, this);
+  }
+
+  peerPrice(model: string): PeerPrice | undefined {
+    if (this.#askedModel === undefined) {
+      this.#askedModel = model;
+      this.#askedPrice = this.#priceOf(model);
+    }
+    if (model === this.#askedModel) return this.#askedPrice;
+    this.#otherPrices ??= new Map();
+    if (!this.#otherPrices.has(model)) this.#otherPrices.set(model, this.#priceOf(model));
+    return this.#otherPrices.get(model);
+  }
+
+  #priceOf(model: string): PeerPrice | undefined {
+    return cheapestAllowed(this.request.peerPrices?.(model) ?? [], this.request.rules, this.profile);
   }
 }
 

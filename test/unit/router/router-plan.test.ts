@@ -84,6 +84,15 @@ describe('Router.plan sees run-time changes', () => {
     expect(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }).plan.map((p) => p.target.key)).toEqual(['a/m']);
   });
 
+  it('a group with mesh targets of several models prices each from its own adverts, asked once per model and plan', () => {
+    const { router } = node([{ id: 'a', models: ['m'] }], { models: [{ name: 'g', targets: [{ provider: 'peer:*', model: 'x' }, { provider: 'peer:*', model: 'y' }] }] });
+    const asked: string[] = [];
+    const peerPrices = (model: string) => (asked.push(model), [{ peerId: `p-${model}`, inputPerMTok: model === 'x' ? 1 : 2, outputPerMTok: 1 }]);
+    const plan = router.plan({ model: 'g', needs, rules: {}, peersAllowed: true, peerPrices });
+    expect(plan.plan.map((p) => [p.target.key, p.facts.pricedBy, p.facts.inputPrice])).toEqual([['peer:*/x', 'p-x', 1], ['peer:*/y', 'p-y', 2]]);
+    expect(asked.sort()).toEqual(['x', 'y']);
+  });
+
   it('pricing rules and required capabilities still drop a single candidate', () => {
     const { router } = node([{ id: 'a', models: ['m'] }], { pricing: { m: { input: 1, output: 2 } }, models: [{ name: 'g', targets: [{ provider: 'a', model: 'm', supports: ['images'] }] }] });
     expect(keys(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }))).toEqual(['a/m']);
