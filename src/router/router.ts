@@ -260,12 +260,13 @@ class PlanView implements RoutingEnvironment, PeerPrices {
  * rules allow — the peers a forward will be offered to — else the cheapest of all, so a refusal names it.
  */
 function cheapestAllowed(prices: PeerPrice[], rules: PricingRules, profile: Profile | undefined): PeerPrice | undefined {
-  const blended = (p: PeerPrice) => p.inputPerMTok + p.outputPerMTok;
-  const cheapest = (list: PeerPrice[]) => list.reduce<PeerPrice | undefined>((best, p) => (best === undefined || blended(p) < blended(best) ? p : best), undefined);
   if (prices.length === 0) return undefined;
   // Without a price rule every advert is allowed: no filtered copy.
   const allowed = hasPriceRules(rules, profile) ? prices.filter((p) => priceAllows({ inputPrice: p.inputPerMTok, outputPrice: p.outputPerMTok }, rules, profile)) : prices;
   return cheapest(allowed) ?? cheapest(prices);
 }
+
+const blended = (p: PeerPrice) => p.inputPerMTok + p.outputPerMTok;
+const cheapest = (list: PeerPrice[]) => list.reduce<PeerPrice | undefined>((best, p) => (best === undefined || blended(p) < blended(best) ? p : best), undefined);
 
 const serves = (provider: Provider, operation: Operation) => provider.supports(operation) || operation === 'count_tokens';
