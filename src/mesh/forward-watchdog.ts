@@ -28,6 +28,16 @@ export interface ForwardBounds {
 /** setTimeout's longest delay (a longer one would fire at once); a later bound is re-armed for when this one fires. */
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * An unref'd timer for `fn` in `ms` (at least 1 ms: a bound already due fires on the next turn, never synchronously;
+ * at most setTimeout's longest delay: its owner re-arms for what is left when it fires early).
+ */
+export function boundTimer(fn: () => void, ms: number): NodeJS.Timeout {
+  const timer = setTimeout(fn, Math.min(MAX_TIMER_MS, Math.max(1, ms)));
+  timer.unref();
+  return timer;
+}
+
 export class ForwardWatchdog {
   readonly #controller = new AbortController();
   readonly #parent: AbortSignal;
@@ -118,9 +128,7 @@ export class ForwardWatchdog {
   #arm(now: number, at = Math.min(this.#deadlineAt, this.#headAt, this.#idleAt)): void {
     clearTimeout(this.#timer);
     this.#timerAt = at;
-    // At least 1 ms: a bound already due fires on the next turn (as setTimeout(0) would), never synchronously.
-    this.#timer = setTimeout(this.#fire, Math.min(MAX_TIMER_MS, Math.max(1, at - now)));
-    this.#timer.unref();
+    this.#timer = boundTimer(this.#fire, at - now);
   }
 
   readonly #fire = (): void => {
