@@ -6,7 +6,8 @@
  * a warm-up. The probe stamps each request's steps on the monotonic clock the client reads too: the client's send,
  * node:http's parsed head, undici's upstream request (created, head written, body sent, answer's head, first chunk,
  * end), every socket write, the client's last byte; `globalThis.__tl?.('name')` calls added to the source for a
- * session (a scratch commit) show up between them. Printed per server: the median and p90 of each step of the most
+ * session (a scratch commit) show up between them. Printed per server: its CPU per request (all its threads, its
+ * deferred work waited out after each round) and the mock's meanwhile, the median and p90 of each step of the most
  * common sequence, then how the slowest 1% spent their time (their longest step, and whether a garbage collection
  * overlapped them) and how many requests a collection overlapped at all.
  *
@@ -20,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import { Processes, ROOT, percentile, servingNodeToml } from './processes.js';
+import { Processes, ROOT, cpuMs, percentile, servingNodeToml, settle } from './processes.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const REQUESTS = Number(arg('requests') ?? 3000);
@@ -38,6 +39,9 @@ interface Server {
   stop: () => Promise<void>;
   /** Per request: client sent, client saw the last byte (hrtime ns). */
   client: Array<[number, number]>;
+  /** CPU ms of the server's process, and of the mock, over the measured rounds (the server's deferred work included). */
+  cpu: number;
+  mockCpu: number;
   agent: Agent;
 }
 
@@ -76,11 +80,12 @@ function requestsOf(dump: ProbeDump): Mark[][] {
 
 function report(server: Server, dump: ProbeDump): void {
   const client = server.client.slice(WARM_UP);
+  const perRequest = (cpu: number) => ((cpu * 1000) / client.length).toFixed(0);
   const marks = requestsOf(dump).slice(WARM_UP, WARM_UP + client.length);
   if (marks.length !== client.length) throw new Error(`${server.name}: ${marks.length} requests seen by the probe, ${client.length} sent`);
   const totals = client.map(([sent, end]) => end - sent);
   const all = sorted(totals);
-  console.log(`\n${server.name}: ${client.length} requests, client's time p50 ${us(percentile(all, 50))} µs, p90 ${us(percentile(all, 90))}, p99 ${us(percentile(all, 99))}`);
+  console.log(`\n${server.name}: ${client.length} requests, client's time p50 ${us(percentile(all, 50))} µs, p90 ${us(percentile(all, 90))}, p99 ${us(percentile(all, 99))}; CPU per request ${perRequest(server.cpu)} µs (the mock's meanwhile ${perRequest(server.mockCpu)} µs)`);
 
   // Steps: client sent → the probe's marks in order → the last client write before the client's end → client end.
   const stepsOf = (i: number): Array<[string, number]> => {
@@ -148,23 +153,27 @@ const processes = new Processes();
 const servers: Server[] = [];
 const load = loadavg()[0]!;
 try {
-  const mock = await processes.mock(0);
+  const { url: mock, pid: mockPid } = await processes.mockProcess(0);
   const agent = () => new Agent({ connections: 1, keepAliveTimeout: 30_000, pipelining: 1 });
   const proxyOut = join(dir, 'proxy.json');
   const proxy = await processes.minimalProxy(mock, { nodeArgs: ['--import', PROBE], env: { TIMELINE_OUT: proxyOut } });
-  servers.push({ name: 'minimal proxy', ...proxy, out: proxyOut, client: [], agent: agent() });
+  servers.push({ name: 'minimal proxy', ...proxy, out: proxyOut, client: [], cpu: 0, mockCpu: 0, agent: agent() });
   const roots = (arg('roots') ?? ROOT).split(',');
   for (const [i, root] of roots.entries()) {
     const out = join(dir, `node${i}.json`);
     const node = await processes.node(dir, `node${i}`, servingNodeToml(join(dir, `node${i}-data`), mock), {
       logFile: join(dir, `node${i}.log`), nodeArgs: ['--import', PROBE], env: { TIMELINE_OUT: out }, root,
     });
-    servers.push({ name: `meshgate ${root}`, url: node.url, pid: node.pid, out, stop: node.stop, client: [], agent: agent() });
+    servers.push({ name: `meshgate ${root}`, url: node.url, pid: node.pid, out, stop: node.stop, client: [], cpu: 0, mockCpu: 0, agent: agent() });
   }
   for (const server of servers) for (let i = 0; i < WARM_UP; i++) await one(server);
   for (let round = 0; round < ROUNDS; round++) {
     for (const server of round % 2 ? [...servers].reverse() : servers) {
+      const [cpu, mockCpu] = [await cpuMs(server.pid), await cpuMs(mockPid)];
       for (let i = 0; i < REQUESTS / ROUNDS; i++) await one(server);
+      await settle();
+      server.cpu += (await cpuMs(server.pid)) - cpu;
+      server.mockCpu += (await cpuMs(mockPid)) - mockCpu;
     }
   }
   console.log(`${REQUESTS} ${STREAM ? 'streamed ' : ''}requests per server at one connection, load average ${load.toFixed(1)} → ${loadavg()[0]!.toFixed(1)}`);
