@@ -22,13 +22,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { Processes, ROOT, cpuMs, percentile, servingNodeToml, settle } from './processes.js';
+import { PROBE, requestsOf, type ProbeDump } from './timeline-marks.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const REQUESTS = Number(arg('requests') ?? 3000);
 const ROUNDS = 4;
 const WARM_UP = 300;
 const STREAM = process.argv.includes('--stream');
-const PROBE = join(import.meta.dirname, 'timeline-probe.mjs');
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', ...(STREAM ? { stream: true } : {}), messages: [{ role: 'user', content: 'benchmark hello' }] });
 
 interface Server {
@@ -45,14 +45,6 @@ interface Server {
   agent: Agent;
 }
 
-interface ProbeDump {
-  names: string[];
-  times: number[];
-  gcs: Array<[number, number, number]>;
-  hrOrigin: number;
-}
-
-type Mark = [name: string, at: number];
 
 const hrNow = () => Number(process.hrtime.bigint());
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -66,16 +58,6 @@ async function one(server: Server): Promise<void> {
   const end = hrNow();
   if (res.statusCode !== 200) throw new Error(`${server.name}: status ${res.statusCode}`);
   server.client.push([sent, end]);
-}
-
-/** The probe's marks split into requests (each from its `request` mark to the next one's). */
-function requestsOf(dump: ProbeDump): Mark[][] {
-  const requests: Mark[][] = [];
-  for (let i = 0; i < dump.names.length; i++) {
-    if (dump.names[i] === 'request') requests.push([]);
-    requests.at(-1)?.push([dump.names[i]!, dump.times[i]!]);
-  }
-  return requests;
 }
 
 function report(server: Server, dump: ProbeDump): void {
