@@ -1,19 +1,20 @@
 /**
- * The timeline of one request at one connection: `npx tsx bench/timeline.ts [--roots=DIR,DIR] [--requests=N]
- * [--stream]`. The mock, bench/minimal-proxy.ts and one meshgate node per root (this checkout by default; each the
- * build a root holds, mesh on, logging into a file), each server with bench/timeline-probe.mjs preloaded; requests go
- * one after the other on one keep-alive connection per server (undici `request`, no SDK), in interleaved rounds after
- * a warm-up. The probe stamps each request's steps on the monotonic clock the client reads too: the client's send,
+ * The timeline of one request at one connection: `npx tsx bench/timeline.ts [--roots=DIR,DIR] [--variants=A,B]
+ * [--requests=N] [--stream]`. The mock, bench/minimal-proxy.ts and one meshgate node per root (this checkout by
+ * default; each the build a root holds, mesh on, logging into a file) and variant (`MG_ABLATE=<variant>` in its
+ * environment, for the switches of a scratch build), each server with bench/timeline-probe.mjs preloaded; requests go
+ * one after the other on one keep-alive connection per server (undici `request`, no SDK), in interleaved rounds after a
+ * warm-up. The probe stamps each request's steps on the monotonic clock the client reads too: the client's send,
  * node:http's parsed head, undici's upstream request (created, head written, body sent, answer's head, first chunk,
- * end), every socket write, the client's last byte; `globalThis.__tl?.('name')` calls added to the source for a
- * session (a scratch commit) show up between them. Printed per server: its CPU per request (all its threads, its
- * deferred work waited out after each round) and the mock's meanwhile, the median and p90 of each step of the most
- * common sequence, then how the slowest 1% spent their time (their longest step, and whether a garbage collection
- * overlapped them) and how many requests a collection overlapped at all.
+ * end), every socket write, the client's last byte; `globalThis.__tl?.('name')` calls added to the source for a session
+ * (a scratch commit) show up between them. Printed per server: its CPU per request (all its threads, its deferred work
+ * waited out after each round) and the mock's meanwhile, the median and p90 of each step of the most common sequence,
+ * then how the slowest 1% spent their time (their longest step, and whether a garbage collection overlapped them) and
+ * how many requests a collection overlapped at all.
  *
- * Each step's wall time includes whatever else ran then: on a shared machine a write that wakes the peer (the mock,
- * the client) often hands it the core, so a step ending in a write reads long for every server alike. Compare a
- * step between servers measured in the same run, never across runs.
+ * Each step's wall time includes whatever else ran then: on a shared machine a write that wakes the peer (the mock, the
+ * client) often hands it the core, so a step ending in a write reads long for every server alike. Compare a step
+ * between servers measured in the same run, never across runs.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -140,13 +141,15 @@ try {
   const proxyOut = join(dir, 'proxy.json');
   const proxy = await processes.minimalProxy(mock, { nodeArgs: ['--import', PROBE], env: { TIMELINE_OUT: proxyOut } });
   servers.push({ name: 'minimal proxy', ...proxy, out: proxyOut, client: [], cpu: 0, mockCpu: 0, agent: agent() });
+  // One node per root and variant: a variant is MG_ABLATE=<variant> in its environment, for a scratch build's switches.
   const roots = (arg('roots') ?? ROOT).split(',');
-  for (const [i, root] of roots.entries()) {
+  const variants = arg('variants')?.split(',') ?? [undefined];
+  for (const [i, [root, variant]] of roots.flatMap((r) => variants.map((v) => [r, v] as const)).entries()) {
     const out = join(dir, `node${i}.json`);
     const node = await processes.node(dir, `node${i}`, servingNodeToml(join(dir, `node${i}-data`), mock), {
-      logFile: join(dir, `node${i}.log`), nodeArgs: ['--import', PROBE], env: { TIMELINE_OUT: out }, root,
+      logFile: join(dir, `node${i}.log`), nodeArgs: ['--import', PROBE], env: { TIMELINE_OUT: out, ...(variant ? { MG_ABLATE: variant } : {}) }, root,
     });
-    servers.push({ name: `meshgate ${root}`, url: node.url, pid: node.pid, out, stop: node.stop, client: [], cpu: 0, mockCpu: 0, agent: agent() });
+    servers.push({ name: `meshgate ${root}${variant ? ` (${variant})` : ''}`, url: node.url, pid: node.pid, out, stop: node.stop, client: [], cpu: 0, mockCpu: 0, agent: agent() });
   }
   for (const server of servers) for (let i = 0; i < WARM_UP; i++) await one(server);
   for (let round = 0; round < ROUNDS; round++) {
