@@ -202,6 +202,16 @@ export const serverSchema = z
     trust_proxy: z.boolean().default(false),
     /** Seconds to wait for in-flight requests on shutdown before closing them. */
     shutdown_grace_seconds: z.number().min(0).default(30),
+    /**
+     * After this many seconds without a request (none in flight), a node that owns its process collects V8's whole
+     * heap once and gives its free pages back (README, "Idle memory"); 0 = never. It counts as idle after 10 s already
+     * (and gives back malloc's free pages then): this step is the dearer one, paid by the next load in recompiled code.
+     */
+    idle_heap_reclaim_seconds: z
+      .number()
+      .min(0)
+      .default(60)
+      .refine((s) => s === 0 || s >= 10, { message: 'must be 0 (never) or at least 10 (a node counts as idle after 10 s without a request)' }),
     /** Serve the web console at `/` (static files; every call it makes needs the admin key). */
     portal: z.boolean().default(true),
     /**

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** What one reclaim gave back, for the node's debug log. */
 export interface Reclaimed {
@@ -9,6 +12,8 @@ export interface Reclaimed {
   rssAfter: number;
   /** Whether the C library gave pages back (false too when the native step is not built: see `mallocTrimAvailable`). */
   trimmed: boolean;
+  /** For a collection of V8's heap (`reclaimIdleHeap`): its committed size before and after, in bytes, and how long it took. */
+  heap?: { before: number; after: number; ms: number };
 }
 
 /** The native step's module (native/malloc-trim.node, built at install by native/build.mjs), if built. */
@@ -39,9 +44,7 @@ export function mallocTrimAvailable(): boolean {
  * gateway embedded in another program. A few ms of one core once per idle spell; measured (README "Benchmarks", idle
  * memory) 25–55 MB less resident after the 32-connection load, CPU per request under the next load unchanged.
  *
- * Not done, measured: a full collection of V8's heap as well (through `gc()` with `--expose-gc`, either flavour, or
- * the inspector's) — it gave back another ~30 MB, but the node then spent 18–41% more CPU per request under the
- * load that followed, in every run (bench/ab.ts, and builds side by side with the collection on and off).
+ * V8's heap is not collected here: see `reclaimIdleHeap`, which runs only after a longer quiet spell.
  */
 export function reclaimIdleMemory(): Reclaimed {
   const rssBefore = process.memoryUsage.rss();
@@ -50,11 +53,53 @@ export function reclaimIdleMemory(): Reclaimed {
   return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed };
 }
 
+/** V8's `gc()` (as `--expose-gc` gives it), reached through a context of its own, so no code of the node sees a global `gc`. */
+type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+function fullCollection(): FullCollection {
+  setFlagsFromString('--expose-gc'); // read when a context is made: only the one made here gets `gc`
+  try {
+    return runInNewContext('gc') as FullCollection;
+  } finally {
+    setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/**
+ * Gives back what a node holds from its last spell of load once it has been quiet for long (`server.
+ * idle_heap_reclaim_seconds`): one "last resort" collection of V8's whole heap — the collections V8 makes when memory
+ * runs out, which also compact the old generation and return its free pages — then malloc's free pages as
+ * `reclaimIdleMemory` does.
+ *
+ * Why only after a long spell (README "Benchmarks", idle memory): under load the old generation fills with what
+ * outlived two scavenges, and V8 collects it rarely (the heap's limit grows with the load), so an idle node keeps it
+ * — 190–208 MB resident after three 14-second spells of the 32-connection load, against 104–107 MB with this
+ * collection. Its own cost is one pass over the heap (~100–200 ms of one core). The dearer part comes after: the
+ * collection frees what the load's connections left (HTTP parsers, sockets), and V8 throws away the optimised code
+ * that had those objects built in (`--trace-deopt`: "embedded weak objects cleared", ~50 functions), so the next load
+ * runs 20–40% more CPU per request while that code is compiled again, for tens of seconds on 2 busy cores. After a
+ * minute without a request that is a small price; at every short pause (as at 10 s) it was not.
+ */
+export function reclaimIdleHeap(): Reclaimed {
+  const rssBefore = process.memoryUsage.rss();
+  const before = process.memoryUsage().heapTotal;
+  const start = performance.now();
+  fullCollection()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  const ms = performance.now() - start;
+  const after = process.memoryUsage().heapTotal;
+  const trim = nativeTrim();
+  const trimmed = trim ? trim.trim() : false;
+  return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed, heap: { before, after, ms } };
+}
+
 /** The node's log line for each reclaim: debug when it ran (sizes in MB), a warning when it failed. */
 export function logReclaimed(logger: { debug(obj: object, msg: string): void; warn(obj: object, msg: string): void }): (result: Reclaimed | Error) => void {
   const mb = (bytes: number) => +(bytes / 1048576).toFixed(1);
   return (result) => {
     if (result instanceof Error) logger.warn({ err: result.message }, 'idle: memory reclaim failed');
-    else logger.debug({ rssMb: mb(result.rssBefore), rssAfterMb: mb(result.rssAfter), trimmed: result.trimmed }, 'idle: memory reclaimed');
+    else if (result.heap) {
+      const { before, after, ms } = result.heap;
+      logger.debug({ rssMb: mb(result.rssBefore), rssAfterMb: mb(result.rssAfter), heapMb: mb(before), heapAfterMb: mb(after), gcMs: Math.round(ms), trimmed: result.trimmed }, 'idle: heap collected');
+    } else logger.debug({ rssMb: mb(result.rssBefore), rssAfterMb: mb(result.rssAfter), trimmed: result.trimmed }, 'idle: memory reclaimed');
   };
 }

@@ -1,4 +1,4 @@
-import { reclaimIdleMemory, type Reclaimed } from './idle-memory.js';
+import { reclaimIdleHeap, reclaimIdleMemory, type Reclaimed } from './idle-memory.js';
 
 /** A node that has had no request for this long (and none in flight) counts as idle. */
 export const IDLE_AFTER_MS = 10_000;
@@ -8,7 +8,8 @@ export const IDLE_AFTER_MS = 10_000;
  * libuv timer would otherwise wake an idle node every 10 ms). `served()` is called for every request the
  * pipeline takes; the node counts as idle once `quietMs` passed with no new request and none in flight (looked at four
  * times per quiet time, so within a quarter of it after that). It starts busy
- * (start-up is work too, and leaves memory behind). While idle no timer of the watch runs, so it wakes no idle node.
+ * (start-up is work too, and leaves memory behind). While idle no timer of the watch runs, so it wakes no idle node —
+ * but for `longIdle`'s one timer, once per idle spell.
  */
 export interface IdleWatchOptions {
   /** How long without a new request (and none in flight) before the node counts as idle. */
@@ -19,6 +20,8 @@ export interface IdleWatchOptions {
   onBusy: () => void;
   /** Once the node has become idle. */
   onIdle: () => void;
+  /** Once per idle spell that lasts `afterMs` (counted from the last request, like `quietMs`; at least `quietMs`). */
+  longIdle?: { afterMs: number; run: () => void };
 }
 
 /**
@@ -58,6 +61,7 @@ export class IdleWatch {
   served(): void {
     this.#served += 1;
     if (!this.#idle || this.#closed) return;
+    clearTimeout(this.#timer); // the long-idle timer, if its spell ends before it
     this.#idle = false;
     this.#seen = this.#served;
     this.#quiet = 0;
@@ -90,35 +94,55 @@ export class IdleWatch {
     this.#idle = true;
     this.#timer = undefined;
     this.options.onIdle();
+    const long = this.options.longIdle;
+    if (long && !this.#closed) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        long.run();
+      }, Math.max(0, long.afterMs - this.options.quietMs)).unref();
+    }
   }
+}
+
+/**
+ * The latest a node whose long-idle step comes `afterMs` after its last request has taken it (what a bench waits for):
+ * the step's timer starts when the node counts as idle, up to a quarter quiet time late.
+ */
+export function longIdleLatestMs(afterMs: number): number {
+  return IDLE_LATEST_MS + Math.max(0, afterMs - IDLE_AFTER_MS);
 }
 
 /**
  * The node's idle watch: the event-loop delay monitor (`lag`) runs while requests come and stops once the node is
  * idle. With `reclaim` (a node that owns its process: `meshgate start` and its workers), each idle spell then starts
- * by giving back the memory the load left behind (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and `reclaim` is
- * told what it gave back (or why it could not).
+ * by giving back the memory the load left in malloc's heaps (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and —
+ * with `heapReclaimAfterMs` (`server.idle_heap_reclaim_seconds`) — a spell that lasts that long collects V8's heap too
+ * (`reclaimIdleHeap`); `reclaim` is told what each gave back (or why it could not).
  */
 export function watchIdle(options: {
   inFlight: () => number;
   lag?: { resume(): void; pause(): void };
   reclaim?: (result: Reclaimed | Error) => void;
+  heapReclaimAfterMs?: number;
 }): IdleWatch {
-  const { lag, reclaim } = options;
+  const { lag, reclaim, heapReclaimAfterMs } = options;
+  const attempt = (step: () => Reclaimed) => {
+    let result: Reclaimed | Error;
+    try {
+      result = step();
+    } catch (err) {
+      result = err as Error;
+    }
+    reclaim!(result);
+  };
   return new IdleWatch({
     quietMs: IDLE_AFTER_MS,
     inFlight: options.inFlight,
     onBusy: () => lag?.resume(),
     onIdle: () => {
       lag?.pause();
-      if (!reclaim) return;
-      let result: Reclaimed | Error;
-      try {
-        result = reclaimIdleMemory();
-      } catch (err) {
-        result = err as Error;
-      }
-      reclaim(result);
+      if (reclaim) attempt(reclaimIdleMemory);
     },
+    longIdle: reclaim && heapReclaimAfterMs ? { afterMs: heapReclaimAfterMs, run: () => attempt(reclaimIdleHeap) } : undefined,
   });
 }

@@ -1,7 +1,8 @@
-import { jsonTextOf, linkedSignal } from '../core/index.js';
+import { jsonTextOf } from '../core/index.js';
 import { MeshError, type MeshErrorCode } from './errors.js';
 import { type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type Frame, type RefusalCode } from './forward-frames.js';
 import type { ForwardChannels } from './forward-session.js';
+import { ForwardWatchdog } from './forward-watchdog.js';
 import type { PeerScores } from './peer-scores.js';
 
 export interface ForwardResult {
@@ -95,62 +96,66 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
   if (!options.isAllowed(peerId)) throw new MeshError('not_allowed', `peer ${peerId} is not on allow_peers`, { beforeFirstByte: true });
   if (frame.visited.includes(peerId)) throw new MeshError('cycle', `request already visited peer ${peerId}`, { beforeFirstByte: true });
   signal.throwIfAborted();
-  // The caller's signal and the frame's deadline as one signal, cleared once the request is over (core/linked-signal.ts:
-  // AbortSignal.any and AbortSignal.timeout cost far more per request, and a timeout never cleared fires all the same).
-  const combined = linkedSignal([signal], { ms: Math.max(1, frame.deadline - Date.now()), reason: () => new DeadlineError() });
   const measurement = options.scores.begin(peerId);
+  // Set once the channel is open: the caller's abort and every bound reset the request there (the serving node
+  // stops its work), whichever ends it.
+  let channel: ForwardChannel | undefined;
+  // The caller's signal, the frame's deadline, the head's bound and the peer's silence as one signal and one timer,
+  // cleared once the request is over (forward-watchdog.ts: a linked signal per bound cost several times more).
+  const watchdog = new ForwardWatchdog(signal, {
+    deadlineMs: Math.max(1, frame.deadline - Date.now()),
+    headMs: options.headTimeoutMs,
+    idleMs: options.idleTimeoutMs,
+    reason: (bound) => (bound === 'deadline' ? new DeadlineError() : bound === 'head' ? new HeadTimeoutError(options.headTimeoutMs) : new Error('peer went silent')),
+    onAbort: (reason) => channel?.abort(watchdog.expired === undefined ? new Error('forward cancelled') : (reason as Error)),
+  });
+  const timedOut = () => watchdog.expired === 'deadline';
 
   const failBeforeHead = (code: MeshErrorCode, message: string, cause?: unknown): MeshError => {
     if (signal.aborted) measurement.cancelled();
     else measurement.failed();
-    return new MeshError(combined.timedOut ? 'timeout' : code, message, { beforeFirstByte: true, cause });
+    return new MeshError(timedOut() ? 'timeout' : code, message, { beforeFirstByte: true, cause });
   };
 
   const request = encodeRequestPayload(frame);
-  let channel: ForwardChannel;
+  let opened: ForwardChannel;
   try {
-    channel = await options.channels.open(peerId, request.byteLength, combined.signal, options.dialTimeoutMs);
+    opened = await options.channels.open(peerId, request.byteLength, watchdog.signal, options.dialTimeoutMs);
   } catch (err) {
-    combined.clear();
+    watchdog.clear();
     if (signal.aborted) {
       measurement.cancelled();
       throw signal.reason;
     }
     throw failBeforeHead('peer_unreachable', `cannot open a forward stream to ${peerId}`, err);
   }
-
-  const onAbort = () => channel.abort(combined.timedOut ? new DeadlineError() : new Error('forward cancelled'));
-  combined.signal.addEventListener('abort', onAbort, { once: true });
+  channel = opened;
   const release = () => {
-    combined.clear();
-    combined.signal.removeEventListener('abort', onAbort);
-    channel.release();
+    watchdog.clear();
+    opened.release();
   };
   // Silence while waiting for the next frame (heartbeats count) means the peer is gone. Only the wait is timed:
   // a slow consumer between reads is backpressure, not a dead peer.
-  const nextFrame = async (bound?: AbortSignal): Promise<Frame | undefined> => {
+  const nextFrame = async (): Promise<Frame | undefined> => {
     // Frames written together arrive together (a complete answer's head, body and trailer): those already here are
     // taken without arming a watchdog for a wait that does not happen.
-    const ready = channel.poll();
+    const ready = opened.poll();
     if (ready) return ready;
-    const idle = linkedSignal([combined.signal, bound], { ms: options.idleTimeoutMs, reason: () => new Error('peer went silent') });
+    watchdog.waitStarted();
     try {
-      return await channel.next(idle.signal);
-    } catch (err) {
-      if (idle.timedOut && !combined.signal.aborted) channel.abort(idle.signal.reason as Error);
-      throw err;
+      return await opened.next(watchdog.signal);
     } finally {
-      idle.clear();
+      watchdog.waitEnded();
     }
   };
 
   let head: ForwardHead;
   // A peer that sends heartbeats but never a head would hold the request until its deadline: the head has its own bound.
-  const headBound = linkedSignal([combined.signal], { ms: options.headTimeoutMs, reason: () => new HeadTimeoutError(options.headTimeoutMs) });
+  watchdog.headAwaited();
   try {
-    await channel.send(request, headBound.signal);
-    let first = await nextFrame(headBound.signal);
-    while (first?.type === 'heartbeat') first = await nextFrame(headBound.signal);
+    await opened.send(request, watchdog.signal);
+    let first = await nextFrame();
+    while (first?.type === 'heartbeat') first = await nextFrame();
     if (first?.type === 'refusal') {
       release();
       const code = first.value.code;
@@ -160,21 +165,20 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
     }
     if (first?.type !== 'head') throw new Error(`expected a head frame, got ${first?.type ?? 'end of stream'}`);
     head = first.value;
+    watchdog.headArrived();
   } catch (err) {
     if (err instanceof MeshError) throw err;
     release();
-    channel.abort(err instanceof Error ? err : new Error('forward failed'));
+    opened.abort(err instanceof Error ? err : new Error('forward failed'));
     if (signal.aborted) {
       measurement.cancelled();
       throw signal.reason;
     }
-    if (headBound.timedOut && !combined.timedOut) {
+    if (watchdog.expired === 'head') {
       measurement.failed();
       throw new MeshError('timeout', `peer ${peerId} sent no head within ${options.headTimeoutMs} ms`, { beforeFirstByte: true, cause: err });
     }
     throw failBeforeHead('stream_reset', `peer ${peerId} closed the stream before answering`, err);
-  } finally {
-    headBound.clear();
   }
   measurement.head();
   if (head.status >= 500 || head.status === 429) measurement.failed();
@@ -213,7 +217,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
       else measurement.failed();
       const error = aborted
         ? signal.reason
-        : new MeshError(combined.timedOut ? 'timeout' : 'stream_reset', `stream from peer ${peerId} broke mid-response`, { beforeFirstByte: !delivered, cause: err });
+        : new MeshError(timedOut() ? 'timeout' : 'stream_reset', `stream from peer ${peerId} broke mid-response`, { beforeFirstByte: !delivered, cause: err });
       rejectTrailer(error);
       throw error;
     } finally {
@@ -222,7 +226,7 @@ export async function forwardToPeer(options: ForwardClientOptions, peerId: strin
         // The consumer stopped early (or it failed): reset so the serving node stops generating.
         measurement.cancelled();
         rejectTrailer(new MeshError('stream_reset', 'response body was not read to its end', { beforeFirstByte: !delivered }));
-        channel.abort(new Error('forward cancelled by the requester'));
+        opened.abort(new Error('forward cancelled by the requester'));
       }
     }
   }

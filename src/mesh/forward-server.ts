@@ -1,10 +1,10 @@
 import type { Connection, Stream } from '@libp2p/interface';
 import type { Logger } from 'pino';
-import { linkedSignal } from '../core/index.js';
 import { encodeFrame, FrameBatch, MAX_DATA_FRAME_BYTES, type Frame, type ForwardHead, type ForwardRequestFrame, type ForwardTrailer, type RefusalCode } from './forward-frames.js';
 import type { ByteBudget } from './byte-budget.js';
 import { FrameReader } from './frame-reader.js';
 import { ForwardSessionServer } from './forward-session-server.js';
+import { ServeBounds } from './serve-bounds.js';
 
 /** The longest this node works on one forwarded request, whatever deadline the requester sent. */
 const MAX_FORWARD_MS = 60 * 60_000;
@@ -363,15 +363,21 @@ export class ForwardServer {
   }
 
   async #serve(sink: ResponseSink, request: ForwardRequestFrame, peerId: string, handler: ForwardHandler): Promise<void> {
-    // However far the requester's deadline, a forwarded request holds a slot here for at most MAX_FORWARD_MS.
-    // Cleared when serving ends (core/linked-signal.ts: the pipeline listens on this signal, and a listener on an
-    // AbortSignal.any costs 15–30 µs); the reason at the deadline is the TimeoutError AbortSignal.timeout would give.
-    const bound = linkedSignal([sink.cancelled], {
-      ms: Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())),
-      reason: () => new DOMException('The operation was aborted due to timeout', 'TimeoutError'),
+    // However far the requester's deadline, a forwarded request holds a slot here for at most MAX_FORWARD_MS; the
+    // pipeline listens on this signal. Heartbeats keep the requester's idle timer (and any middlebox) from declaring a
+    // long generation dead. Both on one timer, cleared when serving ends (serve-bounds.ts).
+    const bounds = new ServeBounds(sink.cancelled, {
+      boundMs: Math.min(MAX_FORWARD_MS, Math.max(1, request.deadline - Date.now())),
+      heartbeatMs: this.#options.heartbeatMs,
+      heartbeat: () => {
+        if (sink.needsDrain) return;
+        void (async () => {
+          queue({ type: 'heartbeat' });
+          await flush();
+        })().catch(() => undefined);
+      },
     });
-    const signal = bound.signal;
-    let lastSentAt = Date.now();
+    const signal = bounds.signal;
     let headQueued = false;
     let headSent = false;
     // Frames are queued and written together: the head with the first body chunk (a requester does nothing with a
@@ -385,18 +391,10 @@ export class ForwardServer {
     // A requester that stops reading for longer than four heartbeats is gone as far as this node is concerned.
     const flush = async () => {
       signal.throwIfAborted();
-      lastSentAt = Date.now();
+      bounds.sent();
       if (headQueued) headSent = true;
       await sink.flush(signal);
     };
-    // Heartbeats keep the requester's idle timer (and any middlebox) from declaring a long generation dead.
-    const heartbeat = setInterval(() => {
-      if (Date.now() - lastSentAt < this.#options.heartbeatMs || sink.needsDrain) return;
-      void (async () => {
-        queue({ type: 'heartbeat' });
-        await flush();
-      })().catch(() => undefined);
-    }, this.#options.heartbeatMs);
     // Closed in `finally` unless read to its end, also when the head could not be sent: the handler's cleanup
     // (slot, quota, upstream request) hangs on it.
     let body: AsyncIterator<Uint8Array> | undefined;
@@ -432,9 +430,8 @@ export class ForwardServer {
       if (!headSent && !signal.aborted) await sink.refuse('unavailable', 'the serving node failed before answering');
       else sink.reset(err instanceof Error ? err : new Error('forward failed'));
     } finally {
-      clearInterval(heartbeat);
+      bounds.clear();
       if (body && !bodyDone) await body.return?.().catch(() => undefined);
-      bound.clear();
     }
   }
 }

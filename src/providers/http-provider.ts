@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, request, undiciErrors } from './undici.js';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
 import { jsonTextOf, linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';

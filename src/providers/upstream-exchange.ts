@@ -1,4 +1,5 @@
-import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { undiciErrors } from './undici.js';
 
 /**
  * One request to an upstream through undici's `dispatch` with a handler of our own, instead of `request()` and its

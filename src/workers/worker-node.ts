@@ -81,7 +81,7 @@ export class WorkerNode {
     // `max_concurrent` is the node's: each worker takes its share, so together they never serve more at once.
     const maxConcurrent = Math.floor(config.server.max_concurrent / options.workers);
     const cache = config.cache.enabled ? new ResponseCache(config.cache, cacheViaPrimary(channel), logger) : undefined;
-    const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: logReclaimed(logger) });
+    const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: logReclaimed(logger), heapReclaimAfterMs: config.server.idle_heap_reclaim_seconds * 1000 });
     const pipeline = new Pipeline({
       activity: idle,
       config: { routing: config.routing, server: { ...config.server, max_concurrent: maxConcurrent } },

@@ -144,6 +144,36 @@ describe.each([{ protocol: '2.0.0', sessions: true }, { protocol: '1.0.0', sessi
     await expectMeshError(result.trailer, 'stream_reset', false);
   });
 
+  // A serving handler that sends one chunk and then nothing until it is cancelled.
+  const oneChunkThenNothing = (cancelled: { resolve: (reason: unknown) => void }): ForwardHandler => async (_req, { signal }) => {
+    signal.addEventListener('abort', () => cancelled.resolve(signal.reason), { once: true });
+    return {
+      head: { status: 200, headers: {} },
+      body: (async function* () {
+        yield new TextEncoder().encode('first');
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      })(),
+      trailer: () => ({}),
+    };
+  };
+
+  it('gives up on a peer silent for 4 heartbeat intervals while a frame is awaited, and resets the request there', async () => {
+    // A serving node whose heartbeats are far apart: after its first chunk, nothing arrives for longer than the
+    // requester's 4 × 250 ms.
+    const quiet = await mesh.node({ heartbeat_ms: 60_000, bootstrap: requester.multiaddrs(), forward_sessions: sessions });
+    const cancelled = deferred<unknown>();
+    quiet.setForwardHandler(oneChunkThenNothing(cancelled));
+    const result = await requester.forward(quiet.peerId, frame(), AbortSignal.timeout(30_000));
+    const iterator = result.body[Symbol.asyncIterator]();
+    expect(new TextDecoder().decode((await iterator.next()).value)).toBe('first');
+    const err = await iterator.next().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshError);
+    expect((err as MeshError).code).toBe('stream_reset');
+    expect((err as MeshError).beforeFirstByte).toBe(false);
+    expect(((err as MeshError).cause as Error).message).toBe('peer went silent');
+    await cancelled.promise;
+  });
+
   it('reports a handler failure mid-body as a broken stream after the first byte', async () => {
     server.setForwardHandler(async () => ({
       head: { status: 200, headers: {} },

@@ -1,5 +1,5 @@
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
-import { request } from 'undici';
+import { request } from '../undici.js';
 import { z } from 'zod';
 import { UpstreamError } from '../../errors/index.js';
 import type { ServiceAccountKey } from './service-account.js';

@@ -110,6 +110,13 @@ models = ["gpt-4o"]
     expect(error.message).toMatch(/server\.port: .*number/i);
   });
 
+  it('collects the heap of a node idle for a minute by default; 0 turns it off, and a time shorter than idling itself is refused', () => {
+    expect(parseConfig({}, 'x.toml').server.idle_heap_reclaim_seconds).toBe(60);
+    expect(parseConfig({ server: { idle_heap_reclaim_seconds: 0 } }, 'x.toml').server.idle_heap_reclaim_seconds).toBe(0);
+    expect(parseConfig({ server: { idle_heap_reclaim_seconds: 10 } }, 'x.toml').server.idle_heap_reclaim_seconds).toBe(10);
+    expect(() => parseConfig({ server: { idle_heap_reclaim_seconds: 5 } }, 'x.toml')).toThrow(/server\.idle_heap_reclaim_seconds: must be 0 \(never\) or at least 10/);
+  });
+
   it('rejects unknown keys, naming them', () => {
     expect(() => parseConfig({ server: { prot: 1 } }, 'x.toml')).toThrow(/server: unknown key\(s\) "prot"/);
     expect(() => parseConfig({ providers: [{ id: 'a', type: 'openai', colour: 'red' }] }, 'x.toml')).toThrow(/providers\[0\]: unknown key\(s\) "colour"/);

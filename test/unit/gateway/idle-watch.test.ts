@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IDLE_LATEST_MS, IdleWatch, watchIdle } from '../../../src/gateway/idle-watch.js';
+import { IDLE_LATEST_MS, IdleWatch, longIdleLatestMs, watchIdle } from '../../../src/gateway/idle-watch.js';
 
 describe('IdleWatch', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -56,6 +56,38 @@ describe('IdleWatch', () => {
     expect(events).toEqual(['busy', 'idle', 'busy', 'idle']);
   });
 
+  it('runs the long-idle step once per spell that lasts its time, counted from the last request', () => {
+    const events: string[] = [];
+    const w = new IdleWatch({ quietMs: 1_000, inFlight: () => 0, onBusy: () => events.push('busy'), onIdle: () => events.push('idle'), longIdle: { afterMs: 5_000, run: () => events.push('long') } });
+    vi.advanceTimersByTime(1_000);
+    expect(events).toEqual(['busy', 'idle']);
+    vi.advanceTimersByTime(3_999);
+    expect(events).toEqual(['busy', 'idle']);
+    vi.advanceTimersByTime(1);
+    expect(events).toEqual(['busy', 'idle', 'long']);
+    expect(vi.getTimerCount()).toBe(0); // nothing more wakes the idle process
+    vi.advanceTimersByTime(60_000);
+    expect(events).toEqual(['busy', 'idle', 'long']);
+    w.served(); // a new spell: the step comes again after it
+    vi.advanceTimersByTime(1_250 + 4_000);
+    expect(events).toEqual(['busy', 'idle', 'long', 'busy', 'idle', 'long']);
+  });
+
+  it('does not run the long-idle step for a spell a request ends first, nor after close', () => {
+    const events: string[] = [];
+    const w = new IdleWatch({ quietMs: 1_000, inFlight: () => 0, onBusy: () => events.push('busy'), onIdle: () => events.push('idle'), longIdle: { afterMs: 5_000, run: () => events.push('long') } });
+    vi.advanceTimersByTime(3_000);
+    w.served(); // at 3 s: the spell that began at 1 s ends before its step (due at 5 s)
+    vi.advanceTimersByTime(2_000);
+    expect(events).toEqual(['busy', 'idle', 'busy', 'idle']); // idle again at 4 s, no step at 5 s
+    vi.advanceTimersByTime(2_999);
+    expect(events).toEqual(['busy', 'idle', 'busy', 'idle']);
+    w.close(); // before the new spell's step (due at 8 s)
+    vi.advanceTimersByTime(60_000);
+    expect(events).toEqual(['busy', 'idle', 'busy', 'idle']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('does nothing more once closed', () => {
     const { w, events } = watch();
     w.close();
@@ -83,5 +115,29 @@ describe('watchIdle', () => {
     vi.advanceTimersByTime(IDLE_LATEST_MS);
     expect(results).toHaveLength(2);
     asked.close();
+  });
+
+  it('collects the V8 heap too once a spell lasts heapReclaimAfterMs, reporting what it gave back', () => {
+    const results: Array<{ heap?: { before: number; after: number; ms: number } }> = [];
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000 });
+    vi.advanceTimersByTime(IDLE_LATEST_MS);
+    expect(results).toHaveLength(1);
+    expect(results[0]!.heap).toBeUndefined(); // malloc's pages only, at the start of the spell
+    vi.advanceTimersByTime(longIdleLatestMs(30_000) - IDLE_LATEST_MS);
+    expect(results).toHaveLength(2);
+    expect(results[1]!.heap).toMatchObject({ before: expect.any(Number), after: expect.any(Number), ms: expect.any(Number) });
+    expect(vi.getTimerCount()).toBe(0);
+    asked.close();
+  });
+
+  it('never collects the V8 heap without heapReclaimAfterMs (0: server.idle_heap_reclaim_seconds = 0), nor without reclaim', () => {
+    const results: unknown[] = [];
+    const off = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r), heapReclaimAfterMs: 0 });
+    const embedded = watchIdle({ inFlight: () => 0, heapReclaimAfterMs: 30_000 });
+    vi.advanceTimersByTime(longIdleLatestMs(30_000) * 2);
+    expect(results).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    off.close();
+    embedded.close();
   });
 });
