@@ -182,12 +182,15 @@ export class Processes {
     return { url: (await new ChildLines(child).wait(/^mock listening on (http:\/\/\S+)$/))[1]!, pid: child.pid! };
   }
 
-  /** bench/minimal-proxy.ts in front of `upstream` (or of one upstream per model); resolves its URL and pid. */
-  async minimalProxy(upstream: string | Record<string, string>): Promise<{ url: string; pid: number }> {
+  /**
+   * bench/minimal-proxy.ts in front of `upstream` (or of one upstream per model); resolves its URL and pid. `nodeArgs`
+   * go to node (a probe to preload), `env` is added to its environment.
+   */
+  async minimalProxy(upstream: string | Record<string, string>, options: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
     const routes = typeof upstream === 'string' ? { 'gpt-4o-mini': upstream } : upstream;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), JSON.stringify(routes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', ...(options.nodeArgs ?? []), join(ROOT, 'bench/minimal-proxy.ts'), JSON.stringify(routes)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } });
     this.children.push(child);
-    return { url: (await new ChildLines(child).wait(/^proxy listening on (http:\/\/\S+)$/))[1]!, pid: child.pid! };
+    return { url: (await new ChildLines(child).wait(/^proxy listening on (http:\/\/\S+)$/))[1]!, pid: child.pid!, stop: () => stopChild(child) };
   }
 
   /**
