@@ -31,13 +31,14 @@ export function chooseEntry(root, env = process.env) {
 
 /**
  * V8's young generation for a serving node, in MB per semi-space. V8 grows it up to 32 MB per semi-space (64 MB of
- * new space, resident once touched) as soon as start-up allocates quickly, and a node that then idles never gives it
- * back. With 4 MB the CPU per request under the bench's 32-connection load was 0–13% above the default's in three
- * interleaved runs on the loaded VM (more scavenges); 1 MB cost 57% more. Measured side by side (bench/semi-space.ts),
- * 8 MB cost the same CPU as 4 for 8 MB more idle, and 16 MB saved 5–21% of CPU per request for 17–42 MB more idle:
- * idle memory is the target, so 4. README "Benchmarks", idle memory.
+ * new space, resident once touched) as soon as start-up allocates quickly. Measured side by side (bench/semi-space.ts),
+ * 16 MB saved 5–21% of CPU per request against 4 MB under the 32-connection load (fewer scavenges, and fewer of a
+ * request's objects promoted), 8 MB nothing, 1 MB cost 57% more. The cap was 4 while a node that idled kept its young
+ * generation; since a node quiet for `server.idle_heap_reclaim_seconds` collects its heap, which shrinks the young
+ * generation to 1 MB, 16 costs memory only under load and in the first minute of quiet (102 against 103 MB idle after
+ * it). README "Benchmarks", idle memory.
  */
-export const SEMI_SPACE_MB = 4;
+export const SEMI_SPACE_MB = 16;
 
 /**
  * glibc malloc arenas for a serving node. glibc gives each thread that allocates its own arena (up to 8 per core);
