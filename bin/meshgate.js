@@ -6,10 +6,10 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const [major] = process.versions.node.split('.').map(Number);
-if (major < 22) {
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 3)) {
   console.error(
-    `meshgate needs Node.js 22 or newer (this is ${process.version}).\n` +
+    `meshgate needs Node.js 22.3 or newer (this is ${process.version}).\n` +
       'In a clone of the repository, `npm install` puts Node 24 in node_modules/.bin, which `npx meshgate` and `npm start` use.',
   );
   process.exit(1);

@@ -1,16 +1,16 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { createRequire } from 'node:module';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../errors/index.js';
 import { CLIENT_ADDRESS_HEADER } from '../gateway/gateway.js';
 import { primaryUnavailable } from './ipc-channel.js';
 
 /**
- * node:http through `require`, not an ES import: Node builds an ES module's view of a built-in by reading every one of
- * its exports, and node:http's `WebSocket`, `CloseEvent` and `MessageEvent` are getters that load Node's own copy of
- * undici (~3.3 MB of heap, for objects no request uses). A test holds a started node to that.
+ * node:http as Node's built-in object (`process.getBuiltinModule`, Node ≥ 22.3), not an ES import: Node builds an ES
+ * module's view of a built-in by reading every one of its exports, and node:http's `WebSocket`, `CloseEvent` and
+ * `MessageEvent` are getters that load Node's own copy of undici (~3.3 MB of heap, for objects no request uses). A test
+ * holds a started node to that.
  */
-const { Agent, request: httpRequest } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+const { Agent, request: httpRequest } = process.getBuiltinModule('node:http');
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, so they are not passed along. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding']);
