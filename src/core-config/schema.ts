@@ -206,10 +206,13 @@ export const serverSchema = z
      * After this many seconds without a request (none in flight), a node that owns its process collects V8's whole
      * heap once and gives its free pages back (README, "Idle memory"); 0 = never. It counts as idle after 10 s already
      * (and gives back malloc's free pages then): this step is the dearer one, paid by the next load in recompiled code.
+     * It also gives back the young generation, which `meshgate start` lets grow to 16 MB per semi-space for speed
+     * (bin/entry.js): with 0, an idle node keeps that too.
      */
     idle_heap_reclaim_seconds: z
       .number()
       .min(0)
+      .max(2_147_483, { message: 'must be at most 2147483 (about 24 days: the longest a timer waits); 0 means never' })
       .default(60)
       .refine((s) => s === 0 || s >= 10, { message: 'must be 0 (never) or at least 10 (a node counts as idle after 10 s without a request)' }),
     /** Serve the web console at `/` (static files; every call it makes needs the admin key). */

@@ -57,6 +57,8 @@ export function reclaimIdleMemory(): Reclaimed {
 type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 function fullCollection(): FullCollection {
+  const exposed = (globalThis as { gc?: unknown }).gc;
+  if (typeof exposed === 'function') return exposed as FullCollection; // node started with --expose-gc: its flag stays
   setFlagsFromString('--expose-gc'); // read when a context is made: only the one made here gets `gc`
   try {
     return runInNewContext('gc') as FullCollection;

@@ -72,6 +72,7 @@ export async function startPrimary(config: Config, count: number, options: { log
         return written;
       },
       expectRecord: (requestId) => node.recorder.expect(requestId),
+      onWorkerRequest: () => node.idle.served(),
       peerId: node.mesh?.peerId,
       federation: node.federation?.access,
       circuits: node.state?.circuits ?? circuitStore,

@@ -22,6 +22,12 @@ export interface PrimaryParts {
   writeRecord: (record: UsageRecord) => Promise<boolean>;
   /** Notes a request a worker admitted, so a quality signal sent right after its answer waits for its record. */
   expectRecord?: (requestId: string) => void;
+  /**
+   * A worker's request began (its record is expected) or ended (its record came): the primary serves no request of its
+   * own then, so this is what keeps its idle watch from counting it idle under the workers' load (and collecting its
+   * heap in the middle of it: `server.idle_heap_reclaim_seconds`).
+   */
+  onWorkerRequest?: () => void;
   /** The response cache's store, when `[cache] enabled`: workers look answers up and fill them here. */
   cache?: ResponseCacheBackend;
   /** The quality signals' aggregate routing reads: workers route on a copy that follows it. */
@@ -120,9 +126,15 @@ export class PrimaryHub {
       channel.handle('cache.get', (key: string) => cache.get(key));
       channel.handle('cache.set', ({ key, answer, bytes }: { key: string; answer: CachedAnswer; bytes: number }) => cache.set(key, answer, bytes));
     }
-    const { expectRecord } = this.parts;
-    if (expectRecord) channel.on<string>('records.expect', (requestId) => expectRecord(requestId));
-    channel.handle('records.write', (records: unknown[]) => Promise.all(records.map((record) => this.#writeRecord(record))));
+    const { expectRecord, onWorkerRequest } = this.parts;
+    channel.on<string>('records.expect', (requestId) => {
+      onWorkerRequest?.();
+      expectRecord?.(requestId);
+    });
+    channel.handle('records.write', (records: unknown[]) => {
+      onWorkerRequest?.();
+      return Promise.all(records.map((record) => this.#writeRecord(record)));
+    });
   }
 
   /**

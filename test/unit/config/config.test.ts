@@ -115,6 +115,8 @@ models = ["gpt-4o"]
     expect(parseConfig({ server: { idle_heap_reclaim_seconds: 0 } }, 'x.toml').server.idle_heap_reclaim_seconds).toBe(0);
     expect(parseConfig({ server: { idle_heap_reclaim_seconds: 10 } }, 'x.toml').server.idle_heap_reclaim_seconds).toBe(10);
     expect(() => parseConfig({ server: { idle_heap_reclaim_seconds: 5 } }, 'x.toml')).toThrow(/server\.idle_heap_reclaim_seconds: must be 0 \(never\) or at least 10/);
+    // Past what a timer can wait, Node would fire it at once: the opposite of what a long time asks.
+    expect(() => parseConfig({ server: { idle_heap_reclaim_seconds: 3_000_000 } }, 'x.toml')).toThrow(/server\.idle_heap_reclaim_seconds: must be at most 2147483/);
   });
 
   it('rejects unknown keys, naming them', () => {

@@ -51,12 +51,12 @@ describe('bin/meshgate.js memory settings', () => {
   });
 
   it("keeps the user's own settings, and adds only what is missing", () => {
-    expect(memoryExec(['start'], ['--max-semi-space-size=16'], {})).toEqual({ execArgv: ['--max-semi-space-size=16'], env: malloc });
+    expect(memoryExec(['start'], ['--max-semi-space-size=8'], {})).toEqual({ execArgv: ['--max-semi-space-size=8'], env: malloc });
     expect(memoryExec(['start'], [], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: [flag], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
     expect(memoryExec(['start'], [], { MALLOC_TRIM_THRESHOLD_: '0' })).toEqual({ execArgv: [flag], env: { ...malloc, MALLOC_TRIM_THRESHOLD_: '0' } });
-    expect(memoryExec(['start'], ['--max-semi-space-size=16'], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: ['--max-semi-space-size=16'], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
-    expect(memoryExec(['start'], ['--max-semi-space-size=16'], { MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
-    expect(memoryExec(['start'], [], { NODE_OPTIONS: '--max-semi-space-size=16', MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
+    expect(memoryExec(['start'], ['--max-semi-space-size=8'], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: ['--max-semi-space-size=8'], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
+    expect(memoryExec(['start'], ['--max-semi-space-size=8'], { MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
+    expect(memoryExec(['start'], [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
   });
 
   it('leaves other commands and an already re-executed process alone', () => {

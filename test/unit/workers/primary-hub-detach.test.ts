@@ -46,3 +46,24 @@ describe('PrimaryHub: a worker that exits mid-reservation', () => {
     expect(released.sort()).toEqual(['issuer', 'local']);
   });
 });
+
+describe('PrimaryHub: workers\' requests', () => {
+  it('tell the primary of each request a worker begins or records (its idle watch sees no request of its own)', async () => {
+    const handlers = new Map<string, (args: unknown) => unknown>();
+    const listeners = new Map<string, (args: unknown) => void>();
+    const channel = {
+      handle: (op: string, fn: (args: unknown) => unknown) => handlers.set(op, fn), on: (op: string, fn: (args: unknown) => void) => listeners.set(op, fn),
+      emit: () => undefined, close: () => undefined,
+    } as unknown as IpcChannel;
+    const seen: string[] = [];
+    const hub = new PrimaryHub({
+      counters: {} as QuotaCounters, tokens: { onChange: () => () => undefined, isRevoked: () => false, list: () => [] } as unknown as PrimaryParts['tokens'],
+      writeRecord: async () => true, logger: pino({ level: 'silent' }),
+      expectRecord: (id) => seen.push(`expect ${id}`), onWorkerRequest: () => seen.push('request'),
+    });
+    hub.attach(1, channel);
+    listeners.get('records.expect')!('req_1');
+    await handlers.get('records.write')!([]);
+    expect(seen).toEqual(['request', 'expect req_1', 'request']);
+  });
+});
