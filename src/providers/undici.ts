@@ -14,10 +14,17 @@ export const Agent = AgentClass as unknown as typeof UndiciAgent;
 export type Agent = UndiciAgent;
 export const undiciErrors = errorsModule as unknown as typeof UndiciErrors;
 
-/** undici's `request(url, options)`: the URL split into origin and path as its index does, on `dispatcher` or the global one. */
-export function request(url: string | URL, options: { dispatcher?: Dispatcher } & Omit<Dispatcher.RequestOptions, 'origin' | 'path'>): Promise<Dispatcher.ResponseData> {
+/**
+ * undici's `request(url, options)`: an http(s) URL split into origin and path as its index does, GET unless told, on
+ * `dispatcher` or the global one.
+ */
+export function request(
+  url: string | URL,
+  options: { dispatcher?: Dispatcher; method?: Dispatcher.HttpMethod } & Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'>,
+): Promise<Dispatcher.ResponseData> {
   const target = typeof url === 'string' ? new URL(url) : url;
-  const { dispatcher = getGlobalDispatcher() as Dispatcher, ...rest } = options;
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new undiciErrors.InvalidArgumentError(`not an http(s) URL: ${target.protocol}`);
+  const { dispatcher = getGlobalDispatcher() as Dispatcher, method = 'GET', ...rest } = options;
   const path = target.search ? `${target.pathname}${target.search}` : target.pathname;
-  return (apiRequest as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>).call(dispatcher, { ...rest, origin: target.origin, path });
+  return (apiRequest as (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>).call(dispatcher, { ...rest, method, origin: target.origin, path });
 }

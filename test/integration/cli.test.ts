@@ -40,7 +40,7 @@ afterAll(async () => {
 describe('meshgate CLI', { timeout: PROCESS_TEST_TIMEOUT_MS }, () => {
   it('starts from environment variables alone, says what it serves, and stops cleanly on SIGTERM', async () => {
     const probe = join(import.meta.dirname, '../helpers/builtin-probe.mjs');
-    const proc = run(['start', '--port', '0', '--data', join(dir, 'data')], { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: mock.openaiBaseUrl, NODE_OPTIONS: `--import=${probe}` });
+    const proc = run(['start', '--port', '0', '--data', join(dir, 'data')], { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: mock.openaiBaseUrl, NODE_OPTIONS: `--import=${JSON.stringify(probe)}` });
     try {
       await expect.poll(() => proc.stdout.find((l) => l.startsWith('meshgate listening on ')), { timeout: STARTUP_TIMEOUT_MS, interval: 50 }).toBeDefined();
       const url = proc.stdout.find((l) => l.startsWith('meshgate listening on '))!.slice('meshgate listening on '.length);
