@@ -87,12 +87,14 @@ export class QuotaAdmission {
   /**
    * Whether a request from `principal` for `model` is admitted without a reservation: no limit applies to it (nothing
    * to count, so nothing to wait for and no estimate or price to compute) and it is not a token of another gateway.
-   * False when `reserve` has work to do. Throws the 403 `reserve` throws for a model the principal may not use.
+   * False when `reserve` has work to do (it then checks the model); else throws the 403 `reserve` throws for a model
+   * the principal may not use.
    */
   admitsWithoutLimits(principal: PrincipalRef, model: string | undefined): boolean {
+    // Without a limit `quotaCharges` charges, `reserve` would hold nothing. When it has work, it checks the model itself.
+    if (isFederated(principal) || chargesAnything(this.options.rules.of(principal))) return false;
     if (model !== undefined) this.options.models.check(principal, model);
-    // Without a limit `quotaCharges` charges, `reserve` would hold nothing.
-    return !isFederated(principal) && !chargesAnything(this.options.rules.of(principal));
+    return true;
   }
 
   /**
