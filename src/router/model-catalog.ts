@@ -149,7 +149,7 @@ export class ModelCatalog {
   private routesFor(model: string): Route[] {
     const slash = model.indexOf('/');
     if (slash > 0) {
-      const pinned = this.entries.find((e) => e.provider.id === model.slice(0, slash));
+      const pinned = this.entryById(model.slice(0, slash));
       if (pinned) {
         const rest = model.slice(slash + 1);
         return [{ provider: pinned.provider, upstreamModel: this.upstreamName(pinned.provider, rest), pinned: rest }];
@@ -176,7 +176,7 @@ export class ModelCatalog {
   }
 
   providerModels(providerId: string): { models: string[]; wildcard: boolean; lastError?: string } | undefined {
-    const entry = this.entries.find((e) => e.provider.id === providerId);
+    const entry = this.entryById(providerId);
     return entry && { models: [...entry.models], wildcard: entry.wildcard, lastError: entry.lastError };
   }
 
