@@ -72,16 +72,7 @@ export class OutcomeRecorder {
       if (outcome.ip !== undefined && outcome.ip !== '' && this.lastClient?.ip !== outcome.ip) this.lastClient = recordedClient(outcome.ip, countryOf);
       const record = usageRecordFromOutcome(outcome, { priceBook: this.options.priceBook, providerType: this.options.providerType(outcome.provider), countryOf, client: this.lastClient });
       this.options.onRecord?.(record);
-      const { mirror } = this.options;
-      if (mirror) {
-        // Encoded once, for the store and the SQL index's copy alike. The copy goes only once the store took the record
-        // (`write` throws at once on one that breaks the schema's rules): the index never holds a record LevelDB lacks.
-        const json = JSON.stringify(record);
-        void this.write(record, json);
-        mirror(json);
-      } else {
-        void this.write(record); // a worker's recorder: its sink sends the record itself, nothing to encode here
-      }
+      void this.write(record);
     } catch (err) {
       this.unrecorded.delete(outcome.requestId);
       // A record that does not fit the schema is a bug to fix, never a reason to take the node down.
@@ -90,12 +81,17 @@ export class OutcomeRecorder {
   }
 
   /**
-   * Writes a record built elsewhere (by a worker process, which observed it in its own metrics): the same wait for
-   * `written` and `drain`, without `onRecord`. Resolves true once on disk; throws if it does not fit the schema.
-   * `json`: the record's JSON text, when the caller has it (stored as it is).
+   * Writes a record — this node's (`record`) or one built elsewhere (by a worker process, which observed it in its own
+   * metrics): the same wait for `written` and `drain`, without `onRecord`. Resolves true once on disk; throws if it
+   * does not fit the schema. With `mirror`, the record is encoded once, for the store and the SQL index's copy alike;
+   * the copy goes only once the store took it (the store throws at once on one that breaks the schema's rules), so
+   * the index never holds a record LevelDB refused.
    */
-  write(record: UsageRecord, json?: string): Promise<boolean> {
+  write(record: UsageRecord): Promise<boolean> {
+    const { mirror } = this.options;
+    const json = mirror ? JSON.stringify(record) : undefined; // a worker's recorder has none: its sink sends the record
     const write = this.store.write(record, json);
+    if (json !== undefined) mirror!(json);
     this.pending.add(write);
     // One callback for either end (what `finally` does with two of its own and a promise more, for every request).
     const settled = () => {

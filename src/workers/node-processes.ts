@@ -65,12 +65,8 @@ export async function startPrimary(config: Config, count: number, options: { log
       counters: node.access.counters,
       tokens: node.access.registry,
       state: node.state,
-      writeRecord: async (record) => {
-        const json = JSON.stringify(record);
-        const written = await node.recorder.write(record, json);
-        if (written) node.analytics.add(json);
-        return written;
-      },
+      // The node's own recorder: stored, and mirrored to the SQL index as this node's own records are.
+      writeRecord: (record) => node.recorder.write(record),
       expectRecord: (requestId) => node.recorder.expect(requestId),
       onWorkerRequest: () => node.idle.served(),
       peerId: node.mesh?.peerId,

@@ -75,7 +75,7 @@ describe('usageRecordFromOutcome', () => {
     expect(asked).toEqual(['2001:db8::1', '198.51.100.4', '2001:db8::1']);
   });
 
-  it('hands the SQL index copy the same JSON text it gives the store to write, and encodes nothing without a copy', async () => {
+  it('hands the SQL index copy the same JSON text it gives the store to write, for its own records and those written for a worker, and encodes nothing without a copy', async () => {
     const stored: Array<[UsageRecord, string | undefined]> = [];
     const mirrored: string[] = [];
     const store = { write: async (record: UsageRecord, json?: string) => (stored.push([record, json]), true) };
@@ -85,11 +85,16 @@ describe('usageRecordFromOutcome', () => {
     await recorder.drain();
     expect(mirrored).toEqual([JSON.stringify(stored[0]![0])]);
     expect(stored[0]![1]).toBe(mirrored[0]);
+    // A record a worker process built, written here by its primary, reaches the copy the same way.
+    const fromWorker = { ...stored[0]![0], id: 'req_from_worker' };
+    expect(await recorder.write(fromWorker)).toBe(true);
+    expect(mirrored[1]).toBe(JSON.stringify(fromWorker));
+    expect(stored[1]![1]).toBe(mirrored[1]);
     // A worker process's recorder has no copy to feed: its sink sends the record itself.
     const plain = new OutcomeRecorder(store, options);
     plain.record({ ...outcome, requestId: 'req_plain' });
     await plain.drain();
-    expect(stored[1]![1]).toBeUndefined();
+    expect(stored[2]![1]).toBeUndefined();
   });
 
   it('gives the SQL index no copy of a record the store refused (it would hold a record LevelDB lacks)', () => {
