@@ -89,9 +89,7 @@ export function reclaimIdleHeap(): Reclaimed {
   fullCollection()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   const ms = performance.now() - start;
   const after = process.memoryUsage().heapTotal;
-  const trim = nativeTrim();
-  const trimmed = trim ? trim.trim() : false;
-  return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed, heap: { before, after, ms } };
+  return { ...reclaimIdleMemory(), rssBefore, heap: { before, after, ms } };
 }
 
 /** The node's log line for each reclaim: debug when it ran (sizes in MB), a warning when it failed. */

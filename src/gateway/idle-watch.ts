@@ -126,23 +126,25 @@ export function watchIdle(options: {
   heapReclaimAfterMs?: number;
 }): IdleWatch {
   const { lag, reclaim, heapReclaimAfterMs } = options;
-  const attempt = (step: () => Reclaimed) => {
+  /** Runs one reclaim step and tells `reclaim` what it gave back, or why it could not. */
+  const reclaimWith = (step: () => Reclaimed) => () => {
     let result: Reclaimed | Error;
     try {
       result = step();
     } catch (err) {
       result = err as Error;
     }
-    reclaim!(result);
+    reclaim?.(result);
   };
+  const trim = reclaim && reclaimWith(reclaimIdleMemory);
   return new IdleWatch({
     quietMs: IDLE_AFTER_MS,
     inFlight: options.inFlight,
     onBusy: () => lag?.resume(),
     onIdle: () => {
       lag?.pause();
-      if (reclaim) attempt(reclaimIdleMemory);
+      trim?.();
     },
-    longIdle: reclaim && heapReclaimAfterMs ? { afterMs: heapReclaimAfterMs, run: () => attempt(reclaimIdleHeap) } : undefined,
+    longIdle: reclaim && heapReclaimAfterMs ? { afterMs: heapReclaimAfterMs, run: reclaimWith(reclaimIdleHeap) } : undefined,
   });
 }
