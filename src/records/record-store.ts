@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Store } from '../store/index.js';
+import { encodeOperation, type EncodedOperation, type Store } from '../store/index.js';
 import { matchesFilters, type RecordFilters } from './record-filters.js';
 import {
   decodeCursor, encodeCursor, projectIndexEnd, projectIndexKey, recordKey, splitProjectIndexKey, timeKey, timeOfRecordKey,
@@ -79,6 +79,10 @@ export class RecordStore {
   readonly #byProject;
   /** Request id → record key, so one request's record is found without a scan (signals look it up). */
   readonly #byId;
+  /** The stored key prefixes of the three record sublevels (`!name!`, what abstract-level puts before each of its keys). */
+  readonly #recordPrefix: string;
+  readonly #byIdPrefix: string;
+  readonly #byProjectPrefix: string;
   readonly #rollups: RollupIndex;
   readonly #options: Required<Omit<RecordStoreOptions, 'logger'>>;
   readonly #logger?: Logger;
@@ -99,6 +103,9 @@ export class RecordStore {
     this.#records = store.sublevel<UsageRecord>('record');
     this.#byProject = store.sublevel<1>('record-project');
     this.#byId = store.sublevel<string>('record-id');
+    this.#recordPrefix = this.#records.prefix;
+    this.#byIdPrefix = this.#byId.prefix;
+    this.#byProjectPrefix = this.#byProject.prefix;
     this.#rollups = new RollupIndex(store, options.logger);
     this.#options = {
       retentionDays: options.retentionDays,
@@ -191,24 +198,24 @@ export class RecordStore {
   }
 
   async #writeBatch(batch: Pending[]): Promise<void> {
-    type Put = { type: 'put'; sublevel: unknown; key: string; value: unknown; valueEncoding?: 'utf8' };
-    const operations: Put[] = [];
+    // Written in their stored form (keys with their sublevel's prefix, values JSON text): the record's text is made
+    // once already, and abstract-level's batch would clone, encode and prefix every operation again (Store.writeEncoded).
+    const operations: EncodedOperation[] = [];
     const records: UsageRecord[] = [];
     const keys: string[] = [];
     for (const { record, json } of batch) {
       const key = recordKey(record.time, record.id);
       records.push(record);
       keys.push(key);
-      // Already JSON text: stored as utf8, so the sublevel's json encoding reads it back as before.
-      operations.push({ type: 'put', sublevel: this.#records, key, value: json, valueEncoding: 'utf8' }, { type: 'put', sublevel: this.#byId, key: record.id, value: key });
-      if (record.project !== null) operations.push({ type: 'put', sublevel: this.#byProject, key: projectIndexKey(record.project, key), value: 1 });
+      operations.push({ type: 'put', key: this.#recordPrefix + key, value: json }, { type: 'put', key: this.#byIdPrefix + record.id, value: JSON.stringify(key) });
+      if (record.project !== null) operations.push({ type: 'put', key: this.#byProjectPrefix + projectIndexKey(record.project, key), value: '1' });
     }
     try {
       // The batch's journal entry for the usage buckets goes in the same atomic batch: after a crash, buckets and
       // records agree.
       const rollups = await this.#rollups.operationsFor(records, keys);
-      for (const operation of rollups.operations) operations.push(operation as Put);
-      await this.#store.db.batch(operations as never);
+      for (const operation of rollups.operations) operations.push(encodeOperation(operation));
+      await this.#store.writeEncoded(operations);
       rollups.commit();
       this.#scheduleBucketWrite();
       this.#failing = false;

@@ -98,12 +98,12 @@ describe('RecordStore durability', () => {
     await records.close();
     records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: 0 });
     const batches: number[] = [];
-    const batch = store.db.batch.bind(store.db);
-    store.db.batch = ((operations: unknown[], ...rest: unknown[]) => {
-      // Records only: the same batch also carries the usage buckets they are counted in.
-      if (Array.isArray(operations)) batches.push((operations as Array<{ value?: unknown }>).filter((op) => typeof op.value === 'string' && op.value.startsWith('{')).length);
-      return (batch as (...args: unknown[]) => unknown)(operations, ...rest);
-    }) as typeof store.db.batch;
+    const write = store.writeEncoded.bind(store);
+    store.writeEncoded = (operations) => {
+      // Records only: the same batch also carries their request-id index entries and journal entry.
+      batches.push(operations.filter((op) => op.type === 'put' && op.value.startsWith('{')).length);
+      return write(operations);
+    };
     try {
       const first = records.write(makeRecord({ id: 'g0', time: BASE }));
       await new Promise((r) => setImmediate(r)); // the first write is now running
@@ -112,20 +112,21 @@ describe('RecordStore durability', () => {
       // Records counted alone (their request-id index entries and usage buckets ride in the same batches).
       expect(batches).toEqual([1, 3]);
     } finally {
-      store.db.batch = batch;
+      store.writeEncoded = write;
     }
   });
 
   it('while the disk refuses writes, retries on the timer instead of on every new record, and writes the backlog once it can', async () => {
     await reopen({ maxBatchSize: 4 });
-    const batch = store.db.batch.bind(store.db);
+    // The records' batches (the usage buckets are written only after a batch of records was).
+    const write = store.writeEncoded.bind(store);
     let attempts = 0;
     let failing = true;
-    store.db.batch = ((...args: unknown[]) => {
+    store.writeEncoded = (operations) => {
       attempts++;
       if (failing) return Promise.reject(new Error('ENOSPC: no space left on device'));
-      return (batch as (...a: unknown[]) => unknown)(...args);
-    }) as typeof store.db.batch;
+      return write(operations);
+    };
     try {
       const first = records.write(makeRecord({ id: 'f0', time: BASE }));
       const rest: Array<Promise<boolean>> = [];
@@ -144,7 +145,7 @@ describe('RecordStore durability', () => {
       expect(await Promise.all([first, ...rest])).toEqual(Array(1_004).fill(true));
       expect(await store.sublevel<UsageRecord>('record').keys().all()).toHaveLength(1_004);
     } finally {
-      store.db.batch = batch;
+      store.writeEncoded = write;
       records = await RecordStore.open(store, { retentionDays: 30, flushIntervalMs: NO_TIMER_FLUSH });
     }
   });

@@ -168,19 +168,20 @@ describe('GET /v1/usage/overview', () => {
   it('a batch the disk refused is counted once when it is retried, not twice', async () => {
     const at = NOW - 60_000;
     await writeAll([makeRecord({ id: 'before', time: at })]); // the buckets are now cached
-    const batch = store.db.batch.bind(store.db);
+    // The records' batch (with its journal entry); the usage buckets are written after it, through db.batch.
+    const write = store.writeEncoded.bind(store);
     let refusals = 0;
-    store.db.batch = ((...args: unknown[]) => {
+    store.writeEncoded = (operations) => {
       if (refusals++ === 0) return Promise.reject(new Error('disk full (simulated)'));
-      return (batch as (...a: unknown[]) => unknown)(...args);
-    }) as typeof store.db.batch;
+      return write(operations);
+    };
     try {
       const written = records.write(makeRecord({ id: 'retried', time: at + 1 }));
       await records.flush(); // refused: queued again for the retry timer
       await expect.poll(async () => { await records.flush(); return refusals; }, { timeout: 5_000 }).toBeGreaterThan(1);
       expect(await written).toBe(true);
     } finally {
-      store.db.batch = batch;
+      store.writeEncoded = write;
     }
     await writeAll([makeRecord({ id: 'after', time: at + 2 })]);
     expect((await overview('hour')).json().totals.requests).toBe(3);
