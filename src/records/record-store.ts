@@ -45,6 +45,7 @@ interface Pending {
 }
 
 const DAY_MS = 86_400_000;
+const NOTHING_QUEUED: Promise<void> = Promise.resolve();
 const DEFAULT_MAX_BATCH = 256;
 const DEFAULT_SWEEP_INTERVAL_MS = 10 * 60_000;
 /** Records removed per LevelDB batch by the sweeper, and batches per sweep: a sweep never holds the db for long. */
@@ -185,19 +186,35 @@ export class RecordStore {
     }
   }
 
-  async #writeQueued(): Promise<void> {
-    if (this.#pending.length === 0) return;
+  /**
+   * Writes the next batch of what is queued. Plain promise steps rather than async frames: under group commit at one
+   * connection this runs once per request, and its completion lands on the next request's path (a LevelDB write's
+   * callback runs in the poll phase that undici yields to before writing an upstream request).
+   */
+  #writeQueued(): Promise<void> {
+    if (this.#pending.length === 0) return NOTHING_QUEUED;
     this.#writing = true;
+    let written: Promise<void>;
     try {
-      await this.#writeBatch(this.#pending.splice(0, MAX_WRITE_BATCH));
-    } finally {
-      this.#writing = false;
-      if (this.#pending.length >= this.#options.maxBatchSize && !this.#closed && !this.#failing) void this.#flushRecords();
-      else if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
+      written = this.#writeBatch(this.#pending.splice(0, MAX_WRITE_BATCH));
+    } catch (err) {
+      written = Promise.reject(err);
     }
+    return written.then(this.#afterWrite, (err: unknown) => {
+      this.#afterWrite();
+      throw err;
+    });
   }
 
-  async #writeBatch(batch: Pending[]): Promise<void> {
+  /** After each batch: the next one goes at once if a full batch waits, else as `#scheduleFlush` says. */
+  readonly #afterWrite = (): void => {
+    this.#writing = false;
+    if (this.#pending.length >= this.#options.maxBatchSize && !this.#closed && !this.#failing) void this.#flushRecords();
+    else if (this.#pending.length > 0 && !this.#closed) this.#scheduleFlush();
+  };
+
+  /** Writes one batch; never rejects (a refused batch is queued again for the retry, or reported lost after close). */
+  #writeBatch(batch: Pending[]): Promise<void> {
     // Written in their stored form (keys with their sublevel's prefix, values JSON text): the record's text is made
     // once already, and abstract-level's batch would clone, encode and prefix every operation again (Store.writeEncoded).
     const operations: EncodedOperation[] = [];
@@ -210,33 +227,43 @@ export class RecordStore {
       operations.push({ type: 'put', key: this.#recordPrefix + key, value: json }, { type: 'put', key: this.#byIdPrefix + record.id, value: JSON.stringify(key) });
       if (record.project !== null) operations.push({ type: 'put', key: this.#byProjectPrefix + projectIndexKey(record.project, key), value: '1' });
     }
-    try {
-      // The batch's journal entry for the usage buckets goes in the same atomic batch: after a crash, buckets and
-      // records agree.
-      const rollups = await this.#rollups.operationsFor(records, keys);
-      for (const operation of rollups.operations) operations.push(encodeOperation(operation));
-      await this.#store.writeEncoded(operations);
-      rollups.commit();
+    const refused = (err: unknown) => this.#refused(batch, err);
+    // The buckets the records count into are read first when not in memory (rarely: records come in time order).
+    const loading = this.#rollups.load(records);
+    if (loading) return loading.then(() => this.#commitBatch(batch, records, keys, operations, refused), refused);
+    return this.#commitBatch(batch, records, keys, operations, refused);
+  }
+
+  #commitBatch(batch: Pending[], records: UsageRecord[], keys: string[], operations: EncodedOperation[], refused: (err: unknown) => void): Promise<void> {
+    // The batch's journal entry for the usage buckets goes in the same atomic batch: after a crash, buckets and
+    // records agree.
+    const journal = this.#rollups.journalEntry(records, keys);
+    operations.push(encodeOperation(journal.operation));
+    return this.#store.writeEncoded(operations).then(() => {
+      journal.commit();
       this.#scheduleBucketWrite();
       this.#failing = false;
       if (this.#logger?.isLevelEnabled('debug')) this.#logger.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
-    } catch (err) {
-      if (this.#closed) {
-        // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
-        this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
-        for (const entry of batch) entry.done(false);
-        return;
-      }
-      this.#failing = true;
-      this.#logger?.error({ err: (err as Error).message, records: batch.length }, 'writing usage records failed; will retry');
-      this.#pending.unshift(...batch);
-      this.#scheduleFlush();
-      const overflow = this.#pending.length - MAX_PENDING;
-      if (overflow > 0) {
-        this.#logger?.error({ dropped: overflow }, 'usage record queue is full; dropping the oldest records');
-        for (const entry of this.#pending.splice(0, overflow)) entry.done(false);
-      }
+    }, refused);
+  }
+
+  /** A batch LevelDB refused: queued again for the retry timer (the oldest dropped past MAX_PENDING), or lost after close. */
+  #refused(batch: Pending[], err: unknown): void {
+    if (this.#closed) {
+      // Nothing will retry after close (the store is likely closed too): report the loss instead of hanging.
+      this.#logger?.error({ err: (err as Error).message, lost: batch.length }, 'usage records written after close were lost');
+      for (const entry of batch) entry.done(false);
+      return;
+    }
+    this.#failing = true;
+    this.#logger?.error({ err: (err as Error).message, records: batch.length }, 'writing usage records failed; will retry');
+    this.#pending.unshift(...batch);
+    this.#scheduleFlush();
+    const overflow = this.#pending.length - MAX_PENDING;
+    if (overflow > 0) {
+      this.#logger?.error({ dropped: overflow }, 'usage record queue is full; dropping the oldest records');
+      for (const entry of this.#pending.splice(0, overflow)) entry.done(false);
     }
   }
 

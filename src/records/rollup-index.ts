@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import { recordKey, timeKey } from './record-keys.js';
+import { timeKey } from './record-keys.js';
 import { addEntryToRollup, emptyRollup, rollupEntry, type UsageRollup } from './usage-rollup.js';
 import type { UsageRecord } from './usage-record.js';
 
@@ -161,21 +161,26 @@ export class RollupIndex {
   }
 
   /**
-   * The operations a batch of records adds (its journal entry: their keys, `recordKeys` when the caller has them), after
-   * reading the buckets they count into; `commit` once the batch is on disk counts them in memory (a refused batch
-   * counts nothing, so its retry counts once).
+   * Reads the buckets `records` count into that are not in memory, before `journalEntry`; undefined when all are
+   * (records come in time order: mostly nothing to wait for).
    */
-  async operationsFor(records: UsageRecord[], recordKeys = records.map((record) => recordKey(record.time, record.id))): Promise<{ operations: RollupOperation[]; commit: () => void }> {
-    const loading = this.#load(this.#bucketKeysOf(records));
-    if (loading) await loading;
+  load(records: UsageRecord[]): Promise<void> | undefined {
+    return this.#load(this.#bucketKeysOf(records));
+  }
+
+  /**
+   * The operation a batch of records adds (its journal entry: their keys), once `load` has read their buckets;
+   * `commit` once the batch is on disk counts them in memory (a refused batch counts nothing, so its retry counts once).
+   */
+  journalEntry(records: UsageRecord[], recordKeys: string[]): { operation: RollupOperation; commit: () => void } {
     const key = `${JOURNAL}${String(this.#seq++).padStart(JOURNAL_DIGITS, '0')}`;
-    const operations: RollupOperation[] = [{ type: 'put', sublevel: this.#rollups, key, value: recordKeys }];
+    const operation: RollupOperation = { type: 'put', sublevel: this.#rollups, key, value: recordKeys };
     const commit = () => {
       this.#count(records);
       this.#journal.push(key);
       this.#journaledRecords += records.length;
     };
-    return { operations, commit };
+    return { operation, commit };
   }
 
   /**
