@@ -16,7 +16,7 @@ export class HttpDrain {
    * table it leaves behind to the next one (for iterators) while the old one still holds the members it had. Once one
    * such table was promoted to the old generation (it outlived two scavenges, as at a quiet moment), it is a root for
    * every scavenge until a mark-compact: it keeps the next table, that table the one after, and each the responses it
-   * held and all they reach — under load 2.4 KB of every request promoted (README "Benchmarks", what is promoted).
+   * held and all they reach — under load 2.1–2.6 KB of every request promoted (README "Benchmarks", what is promoted).
    * An array's slot that is cleared holds nothing, and a grown array does not point to the one it replaced.
    */
   readonly #slots: (ServerResponse | undefined)[] = [];
