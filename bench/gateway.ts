@@ -73,9 +73,13 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
       provider('mock', fast.url, [FAST, LARGE]), provider('gaps', gaps.url, [GAPS]), provider('slow', slow.url, [SLOW]), provider('big', big.url, [BIG_ANSWER]),
     ].join('\n'), { nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [], logFile: join(dir, 'meshgate.log') });
+    const startedAt = Date.now();
     const startRss = await memoryMb(node.pid, 'VmRSS');
     const minimal = await processes.minimalProxy(upstreams);
     const portkey = await processes.portkey();
+    // Idle with nothing served, once it counts as idle (IDLE_LATEST_MS): its first idle spell collects what start-up left.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startedAt + IDLE_LATEST_MS + 2_000 - Date.now())));
+    const startIdleRss = await memoryMb(node.pid, 'VmRSS');
 
     const direct: Measured = { name: 'direct', url: fast.url, path: '/v1/chat/completions', headers: { authorization: 'Bearer test-key' }, pid: fast.pid };
     const proxy: Measured = { name: 'minimal proxy', url: minimal.url, path: '/v1/chat/completions', headers: {}, pid: minimal.pid };
@@ -229,7 +233,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
     const collectedBreakdown = await residentBreakdown(node.pid, node.url);
 
     out.push('— memory:');
-    out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, right after the warm-up ${mb(warmRss)}, idle ${(IDLE_LATEST_MS + 2_000) / 1000} s after it ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
+    out.push(`meshgate resident memory (mesh on): at start ${mb(startRss)}, idle ${(IDLE_LATEST_MS + 2_000) / 1000} s after start with nothing served ${mb(startIdleRss)} (start-up's garbage collected), right after the warm-up ${mb(warmRss)}, idle ${(IDLE_LATEST_MS + 2_000) / 1000} s after it ${mb(idleRss)}, peak under the 32-connection load ${mb(peakRss)}`);
     out.push(`meshgate right after the warm-up: ${describeBreakdown(warmBreakdown)}`);
     out.push(`meshgate idle after the warm-up: ${describeBreakdown(idleBreakdown)}`);
     if (QUICK) {
@@ -238,7 +242,7 @@ export async function runGatewayBenchmark(): Promise<string[]> {
       out.push(`meshgate idle after the whole run: ${mb(trimmedRss)} ${(IDLE_LATEST_MS + 2_000) / 1000} s after its last request (malloc's pages given back), ${mb(collectedRss)} ${(longIdleLatestMs(heapAfterMs) + 2_000) / 1000} s after it (its heap collected: server.idle_heap_reclaim_seconds = ${heapAfterMs / 1000}) = ${describeBreakdown(collectedBreakdown)}`);
     }
     const when = QUICK ? `${(IDLE_LATEST_MS + 2_000) / 1000} s` : `${(longIdleLatestMs(heapAfterMs) + 2_000) / 1000} s (its heap collected)`;
-    verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: `${mb(collectedRss)} ${when} after the whole run (${mb(idleRss)} ${(IDLE_LATEST_MS + 2_000) / 1000} s after the warm-up)`, met: collectedRss <= 100 });
+    verdicts.push({ target: 'idle RSS ≤ 100 MB with the mesh on', measured: `${mb(startIdleRss)} idle after start-up, ${mb(collectedRss)} ${when} after the whole run (${mb(idleRss)} ${(IDLE_LATEST_MS + 2_000) / 1000} s after the warm-up)`, met: startIdleRss <= 100 && collectedRss <= 100 });
 
     // Other work on the same cores moves every figure: the reader should know how busy the machine was.
     out.push(`— machine load average (1 min) ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${availableParallelism()} cores`);

@@ -1,6 +1,7 @@
 /**
  * Idle memory and wake-ups, side by side in one run: one node per build (the mesh on, logging at its default level
- * into a file) in front of one mock, each read at start, right after a warm-up (32 connections, `--load` seconds,
+ * into a file) in front of one mock, each read at start, once idle after start-up with nothing served (IDLE_LATEST_MS
+ * after its start: the first idle spell collects what start-up left), right after a warm-up (32 connections, `--load` seconds,
  * default 6), once it counts as idle (IDLE_LATEST_MS: malloc's pages given back) and `--idle` seconds after the
  * warm-up (default: just past the default `server.idle_heap_reclaim_seconds`, when a node has collected its heap); with
  * `--strace`, the system calls each node makes in 10 s of idle (`strace -c`: `epoll_pwait` counts its wake-ups).
@@ -43,19 +44,24 @@ async function main(): Promise<void> {
   const load = [loadavg()[0]!];
   try {
     const mock = await processes.mockProcess(0);
-    const nodes: Array<{ root: string; pid: number; url: string; target: HttpTarget; warmedAt: number }> = [];
+    const nodes: Array<{ root: string; pid: number; url: string; target: HttpTarget; startedAt: number; warmedAt: number }> = [];
     for (const [i, root] of ROOTS.entries()) {
       const node = await processes.node(dir, `idle-${i}`, [
         '[server]', 'port = 0', 'max_concurrent = 4096', '[storage]', `dir = "${join(dir, `data-${i}`)}"`,
         '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', '',
         '[[providers]]', 'id = "mock"', 'type = "openai"', `base_url = "${mock.url}/v1"`, 'api_key = "test-key"', `models = ["${MODEL}"]`, 'max_concurrent = 4096',
       ].join('\n'), { root, logFile: join(dir, `idle-${i}.log`) });
-      nodes.push({ root, pid: node.pid, url: node.url, target: { name: root, url: node.url, path: '/v1/chat/completions', headers: {} }, warmedAt: 0 });
+      nodes.push({ root, pid: node.pid, url: node.url, target: { name: root, url: node.url, path: '/v1/chat/completions', headers: {} }, startedAt: Date.now(), warmedAt: 0 });
     }
     const report = async (when: string) => {
       for (const n of nodes) console.log(`${n.root} ${when}: ${describeBreakdown(await residentBreakdown(n.pid, n.url))}`);
     };
     await report('at start');
+    // Once it counts as idle with nothing served: the first idle spell after start-up collects what start-up left.
+    for (const n of nodes) {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, n.startedAt + IDLE_LATEST_MS + 2_000 - Date.now())));
+      console.log(`${n.root} idle ${(IDLE_LATEST_MS + 2_000) / 1000} s after start, nothing served: ${describeBreakdown(await residentBreakdown(n.pid, n.url))}`);
+    }
     // One node after the other, so each node's idle readings are as long after its own last request as the label says.
     for (const n of nodes) {
       const warm = await closedLoop(n.target, BODY, 32, LOAD_SECONDS * 1000);

@@ -117,7 +117,11 @@ export function longIdleLatestMs(afterMs: number): number {
  * idle. With `reclaim` (a node that owns its process: `meshgate start` and its workers), each idle spell then starts
  * by giving back the memory the load left in malloc's heaps (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and —
  * with `heapReclaimAfterMs` (`server.idle_heap_reclaim_seconds`) — a spell that lasts that long collects V8's heap too
- * (`reclaimIdleHeap`); `reclaim` is told what each gave back (or why it could not).
+ * (`reclaimIdleHeap`), once per spell that followed requests: a node that served nothing since its last collection
+ * has nothing new to give back. The first idle spell after start-up, when the node has served nothing yet, collects
+ * the heap at its start instead: what start-up left (its young generation grown to the cap, the bundle's evaluation,
+ * config and mesh start) is garbage, and no optimised request code is there to lose (README "Benchmarks", idle
+ * memory: about 14 MB). `reclaim` is told what each step gave back (or why it could not).
  */
 export function watchIdle(options: {
   inFlight: () => number;
@@ -137,14 +141,25 @@ export function watchIdle(options: {
     reclaim?.(result);
   };
   const trim = reclaim && reclaimWith(reclaimIdleMemory);
-  return new IdleWatch({
+  const heap = reclaim && heapReclaimAfterMs ? reclaimWith(reclaimIdleHeap) : undefined;
+  /** The watch's request count at the last heap collection (none yet: -1). */
+  let collectedAt = -1;
+  const collect = (requests: number) => {
+    collectedAt = requests;
+    heap!();
+  };
+  const watch: IdleWatch = new IdleWatch({
     quietMs: IDLE_AFTER_MS,
     inFlight: options.inFlight,
     onBusy: () => lag?.resume(),
     onIdle: () => {
       lag?.pause();
-      trim?.();
+      if (heap && collectedAt < 0 && watch.requests === 0) collect(0); // start-up's garbage: at once
+      else trim?.();
     },
-    longIdle: reclaim && heapReclaimAfterMs ? { afterMs: heapReclaimAfterMs, run: reclaimWith(reclaimIdleHeap) } : undefined,
+    longIdle: heap
+      ? { afterMs: heapReclaimAfterMs!, run: () => watch.requests !== collectedAt && collect(watch.requests) }
+      : undefined,
   });
+  return watch;
 }

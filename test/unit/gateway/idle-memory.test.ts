@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { runInNewContext } from 'node:vm';
+import { createServer } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { logReclaimed, mallocTrimAvailable, reclaimIdleHeap, reclaimIdleMemory } from '../../../src/gateway/idle-memory.js';
 import { C_COMPILER, describeWithSystemComponent } from '../../helpers/system-component.js';
 
@@ -63,10 +65,10 @@ describeWithSystemComponent(C_COMPILER, 'giving free malloc pages back at idle (
 it('logs what a reclaim gave back at debug, and a failure as a warning', () => {
   const lines: Array<[string, object, string]> = [];
   const log = logReclaimed({ debug: (o, m) => lines.push(['debug', o, m]), warn: (o, m) => lines.push(['warn', o, m]) });
-  log({ rssBefore: 150 * 1048576, rssAfter: 110 * 1048576, trimmed: true });
+  log({ rssBefore: 150 * 1048576, rssAfter: 110 * 1048576, trimmed: true, httpParsers: 12 });
   log(new Error('boom'));
   expect(lines).toEqual([
-    ['debug', { rssMb: 150, rssAfterMb: 110, trimmed: true }, 'idle: memory reclaimed'],
+    ['debug', { rssMb: 150, rssAfterMb: 110, trimmed: true, httpParsers: 12 }, 'idle: memory reclaimed'],
     ['warn', { err: 'boom' }, 'idle: memory reclaim failed'],
   ]);
 });
@@ -88,6 +90,33 @@ it('collects the V8 heap it is asked to at a long idle spell: an old generation 
 it("logs a heap collection with the heap's sizes and the time it took", () => {
   const lines: Array<[string, object, string]> = [];
   const log = logReclaimed({ debug: (o, m) => lines.push(['debug', o, m]), warn: (o, m) => lines.push(['warn', o, m]) });
-  log({ rssBefore: 200 * 1048576, rssAfter: 105 * 1048576, trimmed: true, heap: { before: 98 * 1048576, after: 32 * 1048576, ms: 151.6 } });
-  expect(lines).toEqual([['debug', { rssMb: 200, rssAfterMb: 105, heapMb: 98, heapAfterMb: 32, gcMs: 152, trimmed: true }, 'idle: heap collected']]);
+  log({ rssBefore: 200 * 1048576, rssAfter: 105 * 1048576, trimmed: true, httpParsers: 0, heap: { before: 98 * 1048576, after: 32 * 1048576, ms: 151.6 } });
+  expect(lines).toEqual([['debug', { rssMb: 200, rssAfterMb: 105, heapMb: 98, heapAfterMb: 32, gcMs: 152, trimmed: true, httpParsers: 0 }, 'idle: heap collected']]);
+});
+
+it("lets go of node:http's idle parsers (kept for connections to come, ~10 KB of native memory each), and serves new connections after", async () => {
+  const parsers = (process.getBuiltinModule('_http_common') as { parsers: { list: unknown[] } }).parsers;
+  const server = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const request = () => new Promise<Socket>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    let got = '';
+    socket.on('data', (data) => (got += data) && /\r\n\r\nok$/.test(got) && resolve(socket));
+    socket.on('error', reject);
+  });
+  try {
+    const before = parsers.list.length;
+    const sockets = await Promise.all(Array.from({ length: 40 }, request)); // 40 connections at once: 40 parsers
+    for (const socket of sockets) socket.destroy();
+    await expect.poll(() => parsers.list.length, { timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(before + 40);
+    const result = reclaimIdleMemory();
+    expect(result.httpParsers).toBeGreaterThanOrEqual(40);
+    expect(parsers.list).toHaveLength(0);
+    (await request()).destroy(); // a parser is made again for a new connection
+    await expect.poll(() => parsers.list.length, { timeout: 5_000, interval: 20 }).toBe(1);
+    expect(reclaimIdleHeap().httpParsers).toBe(1); // the heap step lets go of them too, before its collection
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

@@ -120,6 +120,7 @@ describe('watchIdle', () => {
   it('collects the V8 heap too once a spell lasts heapReclaimAfterMs, reporting what it gave back', () => {
     const results: Array<{ heap?: { before: number; after: number; ms: number } }> = [];
     const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000 });
+    asked.served(); // a node that has served: its first spell waits as any other
     vi.advanceTimersByTime(IDLE_LATEST_MS);
     expect(results).toHaveLength(1);
     expect(results[0]!.heap).toBeUndefined(); // malloc's pages only, at the start of the spell
@@ -130,12 +131,35 @@ describe('watchIdle', () => {
     asked.close();
   });
 
+  it('collects what start-up left at the start of the first idle spell when nothing was served, and not again until requests came', () => {
+    const results: Array<{ heap?: object }> = [];
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000 });
+    vi.advanceTimersByTime(IDLE_LATEST_MS);
+    expect(results).toHaveLength(1);
+    expect(results[0]!.heap).toMatchObject({ before: expect.any(Number), after: expect.any(Number) }); // at once, not after 30 s
+    vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    expect(results).toHaveLength(1); // the spell's long-idle step: nothing served since, nothing to collect
+    expect(vi.getTimerCount()).toBe(0);
+    asked.served();
+    vi.advanceTimersByTime(IDLE_LATEST_MS);
+    expect(results).toHaveLength(2);
+    expect(results[1]!.heap).toBeUndefined(); // after requests: malloc's pages at the spell's start…
+    vi.advanceTimersByTime(longIdleLatestMs(30_000) - IDLE_LATEST_MS);
+    expect(results).toHaveLength(3);
+    expect(results[2]!.heap).toBeDefined(); // …and the heap once the spell lasted its time
+    asked.served();
+    vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    expect(results.map((r) => r.heap !== undefined)).toEqual([true, false, true, false, true]); // never the start-up step again
+    asked.close();
+  });
+
   it('never collects the V8 heap without heapReclaimAfterMs (0: server.idle_heap_reclaim_seconds = 0), nor without reclaim', () => {
     const results: unknown[] = [];
     const off = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r), heapReclaimAfterMs: 0 });
     const embedded = watchIdle({ inFlight: () => 0, heapReclaimAfterMs: 30_000 });
     vi.advanceTimersByTime(longIdleLatestMs(30_000) * 2);
     expect(results).toHaveLength(1);
+    expect((results[0] as { heap?: object }).heap).toBeUndefined(); // not at start-up either
     expect(vi.getTimerCount()).toBe(0);
     off.close();
     embedded.close();
