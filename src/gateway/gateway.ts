@@ -295,7 +295,7 @@ export class Gateway {
         opened.push(() => created.stop());
       }
       const admit = pricedAdmission({ quotas: access.quotas, priceBook, providerType, onQuotaRefused: (code) => metrics.quotaRejected(code) });
-      const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: options.reclaimIdleMemory ? logReclaimed(logger) : undefined, heapReclaimAfterMs: config.server.idle_heap_reclaim_seconds * 1000 });
+      const idle = watchIdle({ inFlight: () => pipeline.load, lag: metrics.eventLoopLag, reclaim: options.reclaimIdleMemory ? logReclaimed(logger) : undefined, heapReclaimAfterMs: config.server.idle_heap_reclaim_seconds * 1000, flushBeforeHeap: () => store.flushMemtable() });
       opened.push(async () => idle.close());
       const pipeline = new Pipeline({
         activity: idle,

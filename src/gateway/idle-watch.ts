@@ -117,8 +117,8 @@ export function longIdleLatestMs(afterMs: number): number {
  * idle. With `reclaim` (a node that owns its process: `meshgate start` and its workers), each idle spell then starts
  * by giving back the memory the load left in malloc's heaps (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and —
  * with `heapReclaimAfterMs` (`server.idle_heap_reclaim_seconds`) — a spell that lasts that long collects V8's heap too
- * (`reclaimIdleHeap`), once per spell that followed requests: a node that served nothing since its last collection
- * has nothing new to give back. The first idle spell after start-up, when the node has served nothing yet, collects
+ * (`reclaimIdleHeap`, after `flushBeforeHeap`), once per spell that followed requests: a node that served nothing
+ * since its last collection has nothing new to give back. The first idle spell after start-up, when the node has served nothing yet, collects
  * the heap at its start instead: what start-up left (its young generation grown to the cap, the bundle's evaluation,
  * config and mesh start) is garbage, and no optimised request code is there to lose (README "Benchmarks", idle
  * memory: about 14 MB). `reclaim` is told what each step gave back (or why it could not).
@@ -128,8 +128,10 @@ export function watchIdle(options: {
   lag?: { resume(): void; pause(): void };
   reclaim?: (result: Reclaimed | Error) => void;
   heapReclaimAfterMs?: number;
+  /** Run before the long-idle heap step, which waits for it: the store's in-memory table written out (`Store.flushMemtable`). */
+  flushBeforeHeap?: () => Promise<void>;
 }): IdleWatch {
-  const { lag, reclaim, heapReclaimAfterMs } = options;
+  const { lag, reclaim, heapReclaimAfterMs, flushBeforeHeap } = options;
   /** Runs one reclaim step and tells `reclaim` what it gave back, or why it could not. */
   const reclaimWith = (step: () => Reclaimed) => () => {
     let result: Reclaimed | Error;
@@ -157,9 +159,17 @@ export function watchIdle(options: {
       if (heap && collectedAt < 0 && watch.requests === 0) collect(0); // start-up's garbage: at once
       else trim?.();
     },
-    longIdle: heap
-      ? { afterMs: heapReclaimAfterMs!, run: () => watch.requests !== collectedAt && collect(watch.requests) }
-      : undefined,
+    longIdle: heap ? { afterMs: heapReclaimAfterMs!, run: () => longIdle() } : undefined,
   });
+  /** The long-idle step: nothing if nothing was served since the last collection; a flush first, if any, and then
+   * the collection only if the node is still idle with no request since (one that came meanwhile ended the spell). */
+  const longIdle = () => {
+    const requests = watch.requests;
+    if (requests === collectedAt) return;
+    if (!flushBeforeHeap) return collect(requests);
+    void flushBeforeHeap()
+      .catch((err: Error) => reclaim?.(err))
+      .then(() => watch.idle && watch.requests === requests && collect(requests));
+  };
   return watch;
 }

@@ -153,6 +153,26 @@ describe('watchIdle', () => {
     asked.close();
   });
 
+  it('writes the store out before the long-idle heap step and collects after it, unless a request came meanwhile', async () => {
+    const events: string[] = [];
+    let finish = () => {};
+    const flushBeforeHeap = () => new Promise<void>((resolve) => { events.push('flush'); finish = resolve; });
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    asked.served();
+    vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    expect(events).toEqual(['trim', 'flush']); // the collection waits for the flush
+    finish();
+    await vi.waitFor(() => expect(events).toEqual(['trim', 'flush', 'heap']));
+    asked.served();
+    vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    expect(events.slice(3)).toEqual(['trim', 'flush']);
+    asked.served(); // a request while the store was written out: the spell is over, no collection under load
+    finish();
+    await vi.advanceTimersByTimeAsync(IDLE_LATEST_MS); // the flush's end settles before the next spell starts
+    expect(events.slice(3)).toEqual(['trim', 'flush', 'trim']);
+    asked.close();
+  });
+
   it('never collects the V8 heap without heapReclaimAfterMs (0: server.idle_heap_reclaim_seconds = 0), nor without reclaim', () => {
     const results: unknown[] = [];
     const off = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r), heapReclaimAfterMs: 0 });
