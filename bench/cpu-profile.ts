@@ -50,7 +50,7 @@ function moduleOf(url: string, functionName: string): string {
 }
 
 /** The source map of a `file:` script, from its `//# sourceMappingURL=` comment; null for a script without one. */
-async function sourceMapOf(url: string): Promise<SourceMap | null> {
+export async function sourceMapOf(url: string): Promise<SourceMap | null> {
   if (!url.startsWith('file:')) return null;
   const path = fileURLToPath(url);
   const code = await readFile(path, 'utf8').catch(() => null);

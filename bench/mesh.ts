@@ -12,6 +12,7 @@ import { Pool } from 'undici';
 import { Ledger, MAX_NOTED_PER_CHANNEL, RECEIPT_JOURNAL_DIR, ReceiptJournal, channelId, receiptHash, signDispute, signingKeyFromRaw, verifyReceipt } from '../src/ledger/index.js';
 import { MeshNode, meshConfigSchema } from '../src/mesh/index.js';
 import { Store } from '../src/store/index.js';
+import { IDLE_LATEST_MS } from '../src/gateway/idle-watch.js';
 import { Processes, cpuMs, fmt, memoryMb, percentile, residentSplitMb, settle } from './processes.js';
 
 const dirs: string[] = [];
@@ -62,7 +63,9 @@ export async function forwardedLatency(rounds: number, sessions = true): Promise
       '[server]', 'port = 0', '[storage]', `dir = "${join(dir, 'asking')}"`,
       '[mesh]', 'enabled = true', 'listen = ["/ip4/127.0.0.1/tcp/0"]', `bootstrap = ["${address}"]`, `forward_sessions = ${sessions}`, '',
     ].join('\n'), nodeArgs('asking'));
-    // Idle: started, mesh connected, nothing served yet.
+    // Idle: started, mesh connected, nothing served yet — once both count as idle (IDLE_LATEST_MS after the later
+    // start), when the first idle spell has collected what start-up left. Read for the 2.0.0 run only (its line says so).
+    if (sessions) await new Promise((resolve) => setTimeout(resolve, IDLE_LATEST_MS + 2_000));
     const idleRssMb = { serving: await memoryMb(serving.pid, 'VmRSS'), asking: await memoryMb(asking.pid, 'VmRSS') };
     const askingIdleSplit = await residentSplitMb(asking.pid);
     const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'benchmark hello' }] });
@@ -249,7 +252,7 @@ async function forwarding(rounds: number): Promise<string[]> {
     v1.line,
     v2.line,
     `target: a forward over a warm connection adds ≤ 2 ms p50 over serving locally — ${verdict(v2.addedP50 <= 2)} (${fmt(v2.addedP50)} ms; 1.0.0 in the same run: ${fmt(v1.addedP50)} ms)`,
-    `idle resident memory with the mesh on (started, connected, nothing served): serving node ${v2.idleRssMb.serving.toFixed(0)} MB (with a provider), asking node ${v2.idleRssMb.asking.toFixed(0)} MB (${v2.askingIdleSplit.anonymous.toFixed(0)} MB anonymous — JS heap and malloc — and ${v2.askingIdleSplit.fileBacked.toFixed(0)} MB file-backed, mostly the node binary); target ≤ 100 MB — ${verdict(idle <= 100)}`,
+    `idle resident memory with the mesh on (started, connected, nothing served, ${(IDLE_LATEST_MS + 2_000) / 1000} s after start): serving node ${v2.idleRssMb.serving.toFixed(0)} MB (with a provider), asking node ${v2.idleRssMb.asking.toFixed(0)} MB (${v2.askingIdleSplit.anonymous.toFixed(0)} MB anonymous — JS heap and malloc — and ${v2.askingIdleSplit.fileBacked.toFixed(0)} MB file-backed, mostly the node binary); target ≤ 100 MB — ${verdict(idle <= 100)}`,
   ];
 }
 

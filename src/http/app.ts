@@ -112,6 +112,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (err, request, reply) => sendError(request, reply, err),
   });
 
+  // Declared, so fastify's request constructor makes them fields of every request: set later by the hooks, each would
+  // be a new property on every request (a map transition and a grown property store), and each request of a route
+  // would change shape halfway, which the sites that read it see.
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('clientSignal', undefined);
+  app.decorateRequest('clientIp', undefined);
   const drain = new HttpDrain(app.server);
   app.decorate('drain', drain);
   // Hooks that run on every request finish without a promise where they can (a promise and a turn fewer each).

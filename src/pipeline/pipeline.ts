@@ -157,10 +157,16 @@ export class Pipeline {
   }
 
   async handle(req: GatewayRequest, hooks: { onFinish?: (outcome: Outcome) => void; assessed?: Assessment } = {}): Promise<GatewayResponse> {
+    // Every field present from the start (in Outcome's order), the optional ones undefined: set as the request goes,
+    // each would be a new property (a map transition, a grown property store), and the outcomes of requests that took
+    // different paths would reach the recorder, metrics and log line in different shapes.
     const outcome: Outcome = {
       requestId: req.id, receivedAt: req.receivedAt, format: req.format, operation: req.operation, requestedModel: req.model,
+      model: undefined, provider: undefined, peer: undefined,
       principal: req.principal, ip: req.ip, project: req.project, source: req.source, stream: req.stream,
-      attempts: [], status: 0, findings: [], warnings: [],
+      attempts: [], status: 0, errorType: undefined, errorMessage: undefined, usage: undefined, usageEstimated: undefined,
+      ttftMs: undefined, latencyMs: undefined, findings: [], warnings: [], clientAborted: undefined, upstreamCalled: undefined,
+      cache: undefined, profile: undefined,
     };
     this.inFlight += 1;
     this.deps.activity?.served();

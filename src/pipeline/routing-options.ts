@@ -26,10 +26,7 @@ export function needsOf(req: GatewayRequest, canonical: CanonicalRequest | undef
   if (canonical?.tools?.length) capabilities.push('tools');
   if (canonical?.messages.some((m) => m.content.some((p) => p.type === 'image'))) capabilities.push('images');
   if (canonical?.responseFormat?.type === 'json_schema') capabilities.push('json_schema');
-  return {
-    operation: req.operation,
-    inputTokens: estimate.inputTokens,
-    ...(canonical?.maxTokens !== undefined ? { maxOutputTokens: canonical.maxTokens } : {}),
-    capabilities,
-  };
+  // One literal with every key (undefined when the request sets no limit): no spread of a conditional part per request,
+  // and one shape for the filter layer to read.
+  return { operation: req.operation, inputTokens: estimate.inputTokens, maxOutputTokens: canonical?.maxTokens, capabilities };
 }

@@ -164,31 +164,35 @@ export class Router {
     signals: (target) => this.stats.signals(target.key),
   };
 
-  /** What the plan knows of a target; a mesh target's price comes from `prices` (a plan's view), else it is unknown. */
+  /**
+   * What the plan knows of a target; a mesh target's price comes from `prices` (a plan's view), else it is unknown.
+   * Every key is present (undefined when unknown), in the order the explain route shows them: keys added one by one
+   * gave the targets of a plan different shapes (so the filter, rank and score layers' reads of them polymorphic), and
+   * past four keys a property store grown on every target of every request.
+   */
   factsOf(target: Target, prices?: PeerPrices): TargetFacts {
     if (target.peer) {
       const price = prices?.peerPrice(target.model);
-      if (!price) return { circuit: 'closed', inFlight: 0, capacity: 0 };
-      return { inputPrice: price.inputPerMTok, outputPrice: price.outputPerMTok, pricedBy: price.peerId, circuit: 'closed', inFlight: 0, capacity: 0 };
+      return {
+        region: undefined, contextWindow: undefined, maxOutputTokens: undefined, supports: undefined,
+        inputPrice: price?.inputPerMTok, outputPrice: price?.outputPerMTok, pricedBy: price?.peerId, circuit: 'closed', inFlight: 0, capacity: 0,
+      };
     }
     const provider = this.provider(target.provider);
     const configured = this.groupTargetConfig(target);
     const price = provider && this.deps.priceOf?.(target.model, provider);
-    // Built key by key (in the order the explain route shows them) rather than from spreads: one object per target.
-    const facts = {} as TargetFacts;
-    if (provider?.config.region) facts.region = provider.config.region;
-    const contextWindow = configured?.context_window ?? price?.contextWindow;
-    if (contextWindow) facts.contextWindow = contextWindow;
-    if (configured?.max_output_tokens) facts.maxOutputTokens = configured.max_output_tokens;
-    if (configured?.supports) facts.supports = configured.supports;
-    if (price) {
-      facts.inputPrice = price.inputPerMTok;
-      facts.outputPrice = price.outputPerMTok;
-    }
-    facts.circuit = this.deps.breakers.get(target.provider)?.state() ?? 'closed';
-    facts.inFlight = this.deps.inFlight(target.provider);
-    facts.capacity = provider?.config.max_concurrent ?? 0;
-    return facts;
+    return {
+      region: provider?.config.region || undefined,
+      contextWindow: (configured?.context_window ?? price?.contextWindow) || undefined,
+      maxOutputTokens: configured?.max_output_tokens || undefined,
+      supports: configured?.supports || undefined,
+      inputPrice: price ? price.inputPerMTok : undefined,
+      outputPrice: price ? price.outputPerMTok : undefined,
+      pricedBy: undefined,
+      circuit: this.deps.breakers.get(target.provider)?.state() ?? 'closed',
+      inFlight: this.deps.inFlight(target.provider),
+      capacity: provider?.config.max_concurrent ?? 0,
+    };
   }
 
   private provider(id: string): Provider | undefined {

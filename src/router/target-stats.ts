@@ -65,7 +65,10 @@ interface Entry {
   read?: { signals: MeasuredSignals; stale: boolean };
 }
 
-const NO_SAMPLES: MeasuredSignals = Object.freeze({ samples: 0 });
+/** Every key of a measured answer, in its order, so that both reach the routing plan in one shape. */
+const NO_SAMPLES: MeasuredSignals = Object.freeze({
+  ttftP50: undefined, ttftP95: undefined, durationP50: undefined, durationP95: undefined, latencyEwma: undefined, successRate: undefined, samples: 0,
+});
 
 /**
  * Signals this node measures for each routing target (`provider/model`) as its requests end: TTFT and duration over a
@@ -79,7 +82,7 @@ export class TargetStats {
 
   private entry(key: string): Entry {
     let entry = this.entries.get(key);
-    if (!entry) this.entries.set(key, (entry = { ttft: new Ring(), duration: new Ring(), samples: 0, successes: 0, lastSuccessAt: 0 }));
+    if (!entry) this.entries.set(key, (entry = { ttft: new Ring(), duration: new Ring(), latencyEwma: undefined, successEwma: undefined, samples: 0, successes: 0, lastSuccessAt: 0, read: undefined }));
     return entry;
   }
 

@@ -44,6 +44,15 @@ function lowerIsBetter(values: Array<number | undefined>): number[] {
   return scores;
 }
 
+const ONES: NormalisedSignals = { price: 1, ttft: 1, duration: 1, success: 1, quality: 1, load: 1 };
+
+/**
+ * Σ weight × signal in SIGNALS' order. Each field read by name: `weights[s]` over the six names is a keyed load that
+ * V8 turns megamorphic (a hash look-up per name, twelve per candidate).
+ */
+const weightedSum = (w: NormalisedSignals, s: NormalisedSignals) =>
+  w.price * s.price + w.ttft * s.ttft + w.duration * s.duration + w.success * s.success + w.quality * s.quality + w.load * s.load;
+
 /**
  * Layer 3, score: the profile's weights over the normalised signals — price, TTFT p50, duration p50, success rate,
  * quality from feedback and current load (in flight over capacity). Normalising across the candidates of this
@@ -54,7 +63,7 @@ export function scoreTargets(inputs: ScoreInput[], profile: Profile | undefined)
   const ttft = lowerIsBetter(inputs.map((i) => i.measured.ttftP50));
   const duration = lowerIsBetter(inputs.map((i) => i.measured.durationP50));
   const weights = profile?.weights ?? { price: 0, ttft: 0, duration: 0, success: 0, quality: 0, load: 0 };
-  const total = SIGNALS.reduce((sum, s) => sum + weights[s], 0);
+  const total = weightedSum(weights, ONES);
   return inputs.map((input, i) => {
     const signals: NormalisedSignals = {
       price: price[i]!,
@@ -64,7 +73,7 @@ export function scoreTargets(inputs: ScoreInput[], profile: Profile | undefined)
       quality: input.quality === undefined ? NEUTRAL : Math.min(1, Math.max(0, input.quality)),
       load: input.facts.capacity > 0 ? Math.max(0, 1 - input.facts.inFlight / input.facts.capacity) : NEUTRAL,
     };
-    const score = total === 0 ? 0 : SIGNALS.reduce((sum, s) => sum + weights[s] * signals[s], 0) / total;
+    const score = total === 0 ? 0 : weightedSum(weights, signals) / total;
     return { score, signals };
   });
 }

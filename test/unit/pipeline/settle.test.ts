@@ -88,4 +88,28 @@ describe('the answer before the settlement', () => {
     await vi.waitFor(() => expect(order).toEqual(['stream ended', 'settle', 'complete 200']));
     await close();
   });
+
+  it('outcomes have the same keys in the same order whether the request was served, streamed or refused (one shape for the recorder, metrics and log line)', async () => {
+    const config = parseConfig({ providers: [{ id: 'mock', type: 'openai', base_url: mock.openaiBaseUrl, api_key: 'test-key', models: ['gpt-4o'] }] }, 'test', {});
+    const catalog = new ModelCatalog(config.providers.map((provider) => createProvider(provider)));
+    const outcomes: Outcome[] = [];
+    const pipeline = new Pipeline({ config, catalog, breakers: new Map(), logger: pino({ level: 'silent' }), onComplete: (outcome) => void outcomes.push(outcome) });
+    const chat = (model: string, stream: boolean): GatewayRequest => ({
+      id: `req_${model}_${stream}`, format: 'openai', operation: 'chat', body: { model, stream, messages: [{ role: 'user', content: 'hi' }] },
+      model, stream, signal: new AbortController().signal, principal: { kind: 'public' }, receivedAt: Date.now(), hop: { count: 0, visited: [] },
+    });
+    await pipeline.handle(chat('gpt-4o', false));
+    const streamed = await pipeline.handle(chat('gpt-4o', true));
+    if (streamed.body.kind !== 'sse') throw new Error('not a stream');
+    for await (const _ of streamed.body.events) { /* relay every event */ }
+    await expect(pipeline.handle(chat('nowhere', false))).rejects.toMatchObject({ code: 'model_not_found' });
+    await vi.waitFor(() => expect(outcomes).toHaveLength(3));
+    const [served, stream, refused] = outcomes;
+    expect(served).toMatchObject({ status: 200, provider: 'mock', stream: false });
+    expect(stream).toMatchObject({ status: 200, stream: true });
+    expect(refused).toMatchObject({ status: 404, provider: undefined, usage: undefined });
+    expect(Object.keys(stream!)).toEqual(Object.keys(served!));
+    expect(Object.keys(refused!)).toEqual(Object.keys(served!));
+    await Promise.all(catalog.providers().map((provider) => provider.close()));
+  });
 });

@@ -93,6 +93,23 @@ describe('Router.plan sees run-time changes', () => {
     expect(asked.sort()).toEqual(['x', 'y']);
   });
 
+  it("every target's facts and measured signals have the same keys in the same order: priced or not, local or mesh, measured or not", () => {
+    // One shape per role (V8's hidden class): the filter, rank and score layers read them for every target of every plan.
+    const { router } = node([{ id: 'a', models: ['m'] }, { id: 'b', models: ['m'] }], {
+      pricing: { m: { input: 1, output: 2 } },
+      models: [{ name: 'g', targets: [{ provider: 'a', model: 'm', context_window: 5000 }, { provider: 'b', model: 'unpriced' }, { provider: 'peer:*', model: 'm' }] }],
+    });
+    router.stats.observe('b/unpriced', { ok: true, durationMs: 10, ttftMs: 5 });
+    const plan = router.plan({ model: 'g', needs, rules: {}, peersAllowed: true, peerPrices: () => [] }).plan;
+    expect(keys({ plan })).toEqual(['a/m', 'b/unpriced', 'peer:*/m']);
+    const [priced, unpriced, mesh] = plan;
+    expect(priced!.facts).toMatchObject({ contextWindow: 5000, inputPrice: 1 });
+    expect(unpriced!.facts.inputPrice).toBeUndefined();
+    for (const other of [unpriced!, mesh!]) expect(Object.keys(other.facts)).toEqual(Object.keys(priced!.facts));
+    expect(unpriced!.measured.samples).toBe(1);
+    expect(Object.keys(priced!.measured)).toEqual(Object.keys(unpriced!.measured));
+  });
+
   it('pricing rules and required capabilities still drop a single candidate', () => {
     const { router } = node([{ id: 'a', models: ['m'] }], { pricing: { m: { input: 1, output: 2 } }, models: [{ name: 'g', targets: [{ provider: 'a', model: 'm', supports: ['images'] }] }] });
     expect(keys(router.plan({ model: 'm', needs, rules: {}, peersAllowed: false }))).toEqual(['a/m']);
