@@ -8,13 +8,13 @@ export type HeaderBag = Record<string, string | string[] | undefined>;
  * SDKs), `api-key` (AzureOpenAI clients), and the `key` query parameter (Gemini REST, on `/v1beta/` routes only: the
  * HTTP layer strips it from the URL before anything can log it and hands it over as `queryKeys`).
  */
-export const CREDENTIAL_SOURCES = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key'] as const;
+export const CREDENTIAL_SOURCES = ['authorization', 'x-api-key', 'x-goog-api-key', 'api-key'] as const; // read one by one in presentedCredential (a test holds the two together)
 export const QUERY_KEY_SOURCE = 'key query parameter';
 
 /** Where a request may carry its credential, for error messages. */
 export const CREDENTIAL_SOURCES_TEXT = '"Authorization: Bearer …", "x-api-key", "x-goog-api-key" or "api-key" (or ?key= on /v1beta/ routes)';
 
-/** A header's value, trimmed; undefined when absent, empty or repeated (a list). */
+/** A header's value, trimmed; undefined when absent, empty or not a string (node:http joins a repeated header into one). */
 function trimmed(raw: string | string[] | undefined): string | undefined {
   const value = typeof raw === 'string' ? raw.trim() : undefined;
   return value || undefined;

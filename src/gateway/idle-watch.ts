@@ -57,6 +57,11 @@ export class IdleWatch {
     return this.#idle;
   }
 
+  /** Whether `close()` was called (the node is stopping: no step of the watch runs any more). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** A request arrived: one increment, plus the busy hook and a timer when the node was idle. */
   served(): void {
     this.#served += 1;
@@ -161,15 +166,25 @@ export function watchIdle(options: {
     },
     longIdle: heap ? { afterMs: heapReclaimAfterMs!, run: () => longIdle() } : undefined,
   });
-  /** The long-idle step: nothing if nothing was served since the last collection; a flush first, if any, and then
-   * the collection only if the node is still idle with no request since (one that came meanwhile ended the spell). */
+  /** Whether a flush is under way (one at a time: each holds a thread of libuv's pool while LevelDB works). */
+  let flushing = false;
+  /**
+   * The long-idle step: nothing if nothing was served since the last collection (or a flush is still under way); a
+   * flush first, if any, and then the collection only if the watch is still open and the node still idle with no
+   * request taken by the pipeline since (one that came meanwhile ended the spell).
+   */
   const longIdle = () => {
     const requests = watch.requests;
-    if (requests === collectedAt) return;
+    if (requests === collectedAt || flushing) return;
     if (!flushBeforeHeap) return collect(requests);
-    void flushBeforeHeap()
+    flushing = true;
+    flushBeforeHeap()
       .catch((err: Error) => reclaim?.(err))
-      .then(() => watch.idle && watch.requests === requests && collect(requests));
+      .then(() => {
+        if (!watch.closed && watch.idle && watch.requests === requests) collect(requests);
+      })
+      .catch(() => {}) // `reclaim` itself threw (a logger): there is no one left to tell
+      .finally(() => (flushing = false));
   };
   return watch;
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { presentedCredential } from '../../../src/auth/index.js';
+import { CREDENTIAL_SOURCES, presentedCredential } from '../../../src/auth/index.js';
 import { GatewayError } from '../../../src/errors/index.js';
 import { queryKeyOf, stripQueryKey } from '../../../src/http/query-key.js';
 import { Writable } from 'node:stream';
@@ -18,6 +18,12 @@ describe('presentedCredential', () => {
     expect(presentedCredential({}, [KEY])).toBe(KEY);
     expect(presentedCredential({})).toBeUndefined();
     expect(presentedCredential({ authorization: `Basic ${KEY}`, 'x-api-key': '' })).toBeUndefined();
+  });
+
+  it('reads every header CREDENTIAL_SOURCES names, and names them in its order when they conflict', () => {
+    const headers = Object.fromEntries(CREDENTIAL_SOURCES.map((name, i) => [name, name === 'authorization' ? `Bearer key-${i}-value` : `key-${i}-value`]));
+    for (const name of CREDENTIAL_SOURCES) expect(presentedCredential({ [name]: headers[name] }), name).toMatch(/^key-\d-value$/);
+    expect(() => presentedCredential(headers)).toThrow(CREDENTIAL_SOURCES.join(', '));
   });
 
   it('takes one credential sent in several places as one', () => {

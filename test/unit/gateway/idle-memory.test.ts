@@ -109,7 +109,8 @@ it("lets go of node:http's idle parsers (kept for connections to come, ~10 KB of
     const before = parsers.list.length;
     const sockets = await Promise.all(Array.from({ length: 40 }, request)); // 40 connections at once: 40 parsers
     for (const socket of sockets) socket.destroy();
-    await expect.poll(() => parsers.list.length, { timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(before + 40);
+    // The 40 took the list's parsers first, if it had any: it holds at least 40 once they closed.
+    await expect.poll(() => parsers.list.length, { timeout: 5_000, interval: 20 }).toBeGreaterThanOrEqual(Math.max(before, 40));
     const result = reclaimIdleMemory();
     expect(result.httpParsers).toBeGreaterThanOrEqual(40);
     expect(parsers.list).toHaveLength(0);

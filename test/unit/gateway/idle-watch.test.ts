@@ -173,6 +173,56 @@ describe('watchIdle', () => {
     asked.close();
   });
 
+  it('after a flush, collects nothing once the watch was closed (a stopping node), runs one flush at a time, and survives a reclaim that throws', async () => {
+    const events: string[] = [];
+    const finishes: Array<() => void> = [];
+    const flushBeforeHeap = () => new Promise<void>((resolve) => { events.push('flush'); finishes.push(resolve); });
+    const closing = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    closing.served();
+    vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    closing.close();
+    finishes.shift()!();
+    await vi.advanceTimersByTimeAsync(IDLE_LATEST_MS);
+    expect(events).toEqual(['trim', 'flush']); // no collection after close
+
+    events.length = 0;
+    const single = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    for (let spell = 0; spell < 3; spell++) {
+      single.served();
+      vi.advanceTimersByTime(longIdleLatestMs(30_000));
+    }
+    expect(events).toEqual(['trim', 'flush', 'trim', 'trim']); // the first flush never ended: no second one
+    single.close();
+
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A logger that throws on the flush's failure, and one that throws on the collection's report.
+      for (const [flush, throwsOn] of [[() => Promise.reject(new Error('disk')), 'error'], [() => Promise.resolve(), 'heap']] as const) {
+        const reported: string[] = [];
+        const throwing = watchIdle({
+          inFlight: () => 0,
+          heapReclaimAfterMs: 30_000,
+          flushBeforeHeap: flush,
+          reclaim: (r) => {
+            const kind = r instanceof Error ? 'error' : r.heap ? 'heap' : 'trim';
+            reported.push(kind);
+            if (kind === throwsOn) throw new Error('logger failed');
+          },
+        });
+        throwing.served();
+        vi.advanceTimersByTime(longIdleLatestMs(30_000));
+        await vi.advanceTimersByTimeAsync(IDLE_LATEST_MS);
+        expect(reported).toEqual(['trim', throwsOn]);
+        throwing.close();
+      }
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it('never collects the V8 heap without heapReclaimAfterMs (0: server.idle_heap_reclaim_seconds = 0), nor without reclaim', () => {
     const results: unknown[] = [];
     const off = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r), heapReclaimAfterMs: 0 });
