@@ -59,20 +59,31 @@ export const MALLOC_ARENAS = '2';
 export const MALLOC_TRIM_THRESHOLD = '1048576';
 
 /**
+ * V8's `gc()` for a serving node's idle heap collection (src/gateway/idle-memory.ts), given as `--expose-gc` at start
+ * and marked as the node's own by MESHGATE_EXPOSED_GC, so the node takes it off the global as it loads and no other
+ * code sees it. A flag set at run time instead (`v8.setFlagsFromString`, as the collection did before) cost the load
+ * after it about 50% more CPU per request for a minute (README "Benchmarks", idle memory).
+ */
+export const EXPOSE_GC = '--expose-gc';
+export const EXPOSED_GC_ENV = 'MESHGATE_EXPOSED_GC';
+
+/**
  * What `meshgate start` re-executes itself with (same process, through `process.execve`) so that V8 and malloc start
  * with the memory settings above: `{ execArgv, env }`, or null when nothing is missing — another command, or each
- * setting already given (by the user: `--max-semi-space-size` on the command line or in NODE_OPTIONS, a
- * MALLOC_ARENA_MAX or MALLOC_TRIM_THRESHOLD_ of their own; or by the re-execution itself).
+ * setting already given (by the user: `--max-semi-space-size` or `--expose-gc` on the command line or in NODE_OPTIONS,
+ * a MALLOC_ARENA_MAX or MALLOC_TRIM_THRESHOLD_ of their own; or by the re-execution itself).
  */
 export function memoryExec(argv, execArgv, env = process.env) {
   if (argv[0] !== 'start') return null;
+  const given = (flag) => execArgv.some((arg) => arg === flag || arg.startsWith(`${flag}=`)) || (env.NODE_OPTIONS ?? '').split(/\s+/).some((arg) => arg === flag || arg.startsWith(`${flag}=`));
   const flag = '--max-semi-space-size';
-  const semiSpace = execArgv.some((arg) => arg.startsWith(flag)) || (env.NODE_OPTIONS ?? '').includes(flag);
-  const malloc = { MALLOC_ARENA_MAX: MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD_: MALLOC_TRIM_THRESHOLD };
-  const missing = Object.entries(malloc).filter(([name]) => env[name] === undefined);
-  if (semiSpace && missing.length === 0) return null;
+  const semiSpace = given(flag);
+  const exposedGc = given(EXPOSE_GC); // the user's own (then left on the global), or the re-execution's
+  const settings = { MALLOC_ARENA_MAX: MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD_: MALLOC_TRIM_THRESHOLD, ...(exposedGc ? {} : { [EXPOSED_GC_ENV]: '1' }) };
+  const missing = Object.entries(settings).filter(([name]) => env[name] === undefined);
+  if (semiSpace && exposedGc && missing.length === 0) return null;
   return {
-    execArgv: semiSpace ? execArgv : [`${flag}=${SEMI_SPACE_MB}`, ...execArgv],
+    execArgv: [...(semiSpace ? [] : [`${flag}=${SEMI_SPACE_MB}`]), ...(exposedGc ? [] : [EXPOSE_GC]), ...execArgv],
     env: missing.length === 0 ? env : { ...env, ...Object.fromEntries(missing) },
   };
 }

@@ -2,8 +2,6 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** What one reclaim gave back, for the node's debug log. */
 export interface Reclaimed {
@@ -87,23 +85,34 @@ export function reclaimIdleMemory(): Reclaimed {
   return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed, httpParsers };
 }
 
-/** V8's `gc()` (as `--expose-gc` gives it), reached through a context of its own, so no code of the node sees a global `gc`. */
+/** V8's `gc()`, as `--expose-gc` gives it. */
 type FullCollection = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-function fullCollection(): FullCollection {
-  const exposed = (globalThis as { gc?: unknown }).gc;
-  if (typeof exposed === 'function') return exposed as FullCollection; // node started with --expose-gc: its flag stays
-  setFlagsFromString('--expose-gc'); // read when a context is made: only the one made here gets `gc`
-  try {
-    return runInNewContext('gc') as FullCollection;
-  } finally {
-    setFlagsFromString('--no-expose-gc');
-  }
+/**
+ * The node's `gc()`, if its process was started with `--expose-gc`: `meshgate start` is (bin/entry.js re-executes it
+ * with the flag and marks it as the node's own with MESHGATE_EXPOSED_GC, and its workers inherit both), and this
+ * module takes that `gc` off the global as it loads, so no other code sees it; a user's own `--expose-gc` (no mark)
+ * leaves their global where it is. The flag is not set at run time: `v8.setFlagsFromString('--expose-gc')` around a
+ * new context, as before, cost the load after the collection about 50% more CPU per request for a minute, where the
+ * same collection through a `gc` given at start cost ~10% in its first rounds (README "Benchmarks", idle memory).
+ */
+const fullCollection: FullCollection | undefined = (() => {
+  const global = globalThis as { gc?: unknown };
+  const exposed = global.gc;
+  if (typeof exposed !== 'function') return undefined;
+  if (process.env.MESHGATE_EXPOSED_GC === '1') global.gc = undefined; // V8 defines it writable but not deletable
+  return exposed as FullCollection;
+})();
+
+/** Whether this process can collect its heap at idle (started with `--expose-gc`: see `fullCollection`). */
+export function heapCollectionAvailable(): boolean {
+  return fullCollection !== undefined;
 }
 
 /**
  * Gives back what a node holds from its last spell of load once it has been quiet for long (`server.
- * idle_heap_reclaim_seconds`): one "last resort" collection of V8's whole heap — the collections V8 makes when memory
+ * idle_heap_reclaim_seconds`), in a process started with `--expose-gc` (`heapCollectionAvailable`; otherwise malloc's
+ * pages only): one "last resort" collection of V8's whole heap — the collections V8 makes when memory
  * runs out, which also compact the old generation and return its free pages — then malloc's free pages as
  * `reclaimIdleMemory` does.
  *
@@ -117,11 +126,12 @@ function fullCollection(): FullCollection {
  * minute without a request that is a small price; at every short pause (as at 10 s) it was not.
  */
 export function reclaimIdleHeap(): Reclaimed {
+  if (!fullCollection) return reclaimIdleMemory(); // not started with --expose-gc: malloc's pages only
   const rssBefore = process.memoryUsage.rss();
   const before = process.memoryUsage().heapTotal;
   const httpParsers = releaseIdleHttpParsers(); // before the collection, which then takes their JS objects too
   const start = performance.now();
-  fullCollection()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  fullCollection({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   const ms = performance.now() - start;
   const after = process.memoryUsage().heapTotal;
   const trimmed = reclaimIdleMemory();

@@ -135,8 +135,10 @@ export function watchIdle(options: {
   heapReclaimAfterMs?: number;
   /** Run before the long-idle heap step, which waits for it: the store's in-memory table written out (`Store.flushMemtable`). */
   flushBeforeHeap?: () => Promise<void>;
+  /** The heap step itself (`reclaimIdleHeap`; a test's own to follow when it runs). */
+  collectHeap?: () => Reclaimed;
 }): IdleWatch {
-  const { lag, reclaim, heapReclaimAfterMs, flushBeforeHeap } = options;
+  const { lag, reclaim, heapReclaimAfterMs, flushBeforeHeap, collectHeap = reclaimIdleHeap } = options;
   /** Runs one reclaim step and tells `reclaim` what it gave back, or why it could not. */
   const reclaimWith = (step: () => Reclaimed) => () => {
     let result: Reclaimed | Error;
@@ -148,7 +150,7 @@ export function watchIdle(options: {
     reclaim?.(result);
   };
   const trim = reclaim && reclaimWith(reclaimIdleMemory);
-  const heap = reclaim && heapReclaimAfterMs ? reclaimWith(reclaimIdleHeap) : undefined;
+  const heap = reclaim && heapReclaimAfterMs ? reclaimWith(collectHeap) : undefined;
   /** The watch's request count at the last heap collection (none yet: -1). */
   let collectedAt = -1;
   const collect = (requests: number) => {

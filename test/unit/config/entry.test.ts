@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript (bin/ runs before any TypeScript tooling is loaded)
-import { chooseEntry, MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD, memoryExec, SEMI_SPACE_MB } from '../../../bin/entry.js';
+import { chooseEntry, EXPOSE_GC, EXPOSED_GC_ENV, MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD, memoryExec, SEMI_SPACE_MB } from '../../../bin/entry.js';
 
 const roots: string[] = [];
 afterEach(async () => {
@@ -44,19 +44,22 @@ describe('bin/meshgate.js entry choice', () => {
 describe('bin/meshgate.js memory settings', () => {
   const flag = `--max-semi-space-size=${SEMI_SPACE_MB}`;
   const malloc = { MALLOC_ARENA_MAX: MALLOC_ARENAS, MALLOC_TRIM_THRESHOLD_: MALLOC_TRIM_THRESHOLD };
+  const ours = { ...malloc, [EXPOSED_GC_ENV]: '1' }; // gc() exposed by the re-execution, marked as the node's own
 
-  it('re-executes `start` with the young generation capped, fewer malloc arenas and a fixed trim threshold, keeping what it was given', () => {
-    expect(memoryExec(['start', '--config', 'a.toml'], [], { PATH: '/bin' })).toEqual({ execArgv: [flag], env: { PATH: '/bin', ...malloc } });
-    expect(memoryExec(['start'], ['--cpu-prof'], {})).toEqual({ execArgv: [flag, '--cpu-prof'], env: malloc });
+  it('re-executes `start` with the young generation capped, gc() exposed for the idle collection, fewer malloc arenas and a fixed trim threshold, keeping what it was given', () => {
+    expect(memoryExec(['start', '--config', 'a.toml'], [], { PATH: '/bin' })).toEqual({ execArgv: [flag, EXPOSE_GC], env: { PATH: '/bin', ...ours } });
+    expect(memoryExec(['start'], ['--cpu-prof'], {})).toEqual({ execArgv: [flag, EXPOSE_GC, '--cpu-prof'], env: ours });
   });
 
   it("keeps the user's own settings, and adds only what is missing", () => {
-    expect(memoryExec(['start'], ['--max-semi-space-size=8'], {})).toEqual({ execArgv: ['--max-semi-space-size=8'], env: malloc });
-    expect(memoryExec(['start'], [], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: [flag], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
-    expect(memoryExec(['start'], [], { MALLOC_TRIM_THRESHOLD_: '0' })).toEqual({ execArgv: [flag], env: { ...malloc, MALLOC_TRIM_THRESHOLD_: '0' } });
-    expect(memoryExec(['start'], ['--max-semi-space-size=8'], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: ['--max-semi-space-size=8'], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
-    expect(memoryExec(['start'], ['--max-semi-space-size=8'], { MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
-    expect(memoryExec(['start'], [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
+    expect(memoryExec(['start'], ['--max-semi-space-size=8'], {})).toEqual({ execArgv: [EXPOSE_GC, '--max-semi-space-size=8'], env: ours });
+    expect(memoryExec(['start'], [], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: [flag, EXPOSE_GC], env: { ...ours, MALLOC_ARENA_MAX: '8' } });
+    expect(memoryExec(['start'], [], { MALLOC_TRIM_THRESHOLD_: '0' })).toEqual({ execArgv: [flag, EXPOSE_GC], env: { ...ours, MALLOC_TRIM_THRESHOLD_: '0' } });
+    // The user's own --expose-gc: not marked, so their global gc stays where they asked for it.
+    expect(memoryExec(['start'], ['--expose-gc'], {})).toEqual({ execArgv: [flag, '--expose-gc'], env: malloc });
+    expect(memoryExec(['start'], ['--max-semi-space-size=8', '--expose-gc'], { MALLOC_ARENA_MAX: '8' })).toEqual({ execArgv: ['--max-semi-space-size=8', '--expose-gc'], env: { ...malloc, MALLOC_ARENA_MAX: '8' } });
+    expect(memoryExec(['start'], ['--max-semi-space-size=8', '--expose-gc'], { MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
+    expect(memoryExec(['start'], [], { NODE_OPTIONS: '--max-semi-space-size=8 --expose-gc', MALLOC_ARENA_MAX: '8', MALLOC_TRIM_THRESHOLD_: '0' })).toBeNull();
   });
 
   it('leaves other commands and an already re-executed process alone', () => {

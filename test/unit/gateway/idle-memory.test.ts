@@ -5,7 +5,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { runInNewContext } from 'node:vm';
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { logReclaimed, mallocTrimAvailable, reclaimIdleHeap, reclaimIdleMemory } from '../../../src/gateway/idle-memory.js';
+import { heapCollectionAvailable, logReclaimed, mallocTrimAvailable, reclaimIdleHeap, reclaimIdleMemory } from '../../../src/gateway/idle-memory.js';
 import { C_COMPILER, describeWithSystemComponent } from '../../helpers/system-component.js';
 
 const run = promisify(execFile);
@@ -73,19 +73,41 @@ it('logs what a reclaim gave back at debug, and a failure as a warning', () => {
   ]);
 });
 
-it('collects the V8 heap it is asked to at a long idle spell: an old generation of garbage goes back, and no code sees a gc', () => {
-  // ~100 MB of small objects, kept long enough to be promoted, then dropped: nothing collects them while nothing
-  // allocates (an idle node), so the heap stays that large until a full collection.
-  let garbage: Array<{ n: number; s: string }> | null = [];
-  for (let i = 0; i < 1_500_000; i++) garbage.push({ n: i, s: `item ${i}` });
-  expect(garbage).toHaveLength(1_500_000);
-  garbage = null;
-  const { heap } = reclaimIdleHeap();
-  expect(heap!.before - heap!.after, JSON.stringify(heap)).toBeGreaterThan(50 * 1048576);
-  expect(heap!.ms).toBeGreaterThan(0);
-  expect((globalThis as { gc?: unknown }).gc).toBeUndefined();
-  expect(runInNewContext('typeof gc')).toBe('undefined'); // the flag is off again for contexts made later
-});
+/**
+ * A child node started as `meshgate start` starts (bin/entry.js: `--expose-gc`, marked as the node's own) makes ~100
+ * MB of small objects, keeps them long enough to be promoted, drops them — nothing collects them while nothing
+ * allocates (an idle node) — and asks for the heap step.
+ */
+const COLLECT = `
+const { heapCollectionAvailable, reclaimIdleHeap } = await import(process.argv[1]);
+const globalGc = typeof globalThis.gc;
+let garbage = [];
+for (let i = 0; i < 1_500_000; i++) garbage.push({ n: i, s: 'item ' + i });
+garbage = null;
+const { heap } = reclaimIdleHeap();
+console.log(JSON.stringify({ available: heapCollectionAvailable(), globalGc, heap }));
+`;
+const IDLE_MEMORY = fileURLToPath(new URL('../../../src/gateway/idle-memory.ts', import.meta.url));
+
+it("collects the heap of a process started with --expose-gc, its own gc taken off the global (a user's own left there); without the flag, malloc's pages only", async () => {
+  const child = async (env: Record<string, string>) => {
+    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', COLLECT, IDLE_MEMORY], { env: { ...process.env, ...env }, cwd: ROOT });
+    return JSON.parse(stdout) as { available: boolean; globalGc: string; heap?: { before: number; after: number; ms: number } };
+  };
+  const ours = await child({ MESHGATE_EXPOSED_GC: '1' });
+  expect(ours.available).toBe(true);
+  expect(ours.globalGc).toBe('undefined'); // no other code sees the node's gc
+  expect(ours.heap!.before - ours.heap!.after, JSON.stringify(ours.heap)).toBeGreaterThan(50 * 1048576);
+  expect(ours.heap!.ms).toBeGreaterThan(0);
+  const users = await child({ MESHGATE_EXPOSED_GC: '' });
+  expect(users.globalGc).toBe('function'); // the user's own --expose-gc: their global stays
+  expect(users.heap).toBeDefined();
+  // This test process has no --expose-gc: the step gives malloc's pages back and sets no flag of V8's at run time.
+  expect(heapCollectionAvailable()).toBe(false);
+  const plain = reclaimIdleHeap();
+  expect(plain.heap).toBeUndefined();
+  expect(runInNewContext('typeof gc')).toBe('undefined');
+}, 60_000);
 
 it("logs a heap collection with the heap's sizes and the time it took", () => {
   const lines: Array<[string, object, string]> = [];

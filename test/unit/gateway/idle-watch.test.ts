@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { IDLE_LATEST_MS, IdleWatch, longIdleLatestMs, watchIdle } from '../../../src/gateway/idle-watch.js';
+import { reclaimIdleMemory } from '../../../src/gateway/idle-memory.js';
 
 describe('IdleWatch', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -100,6 +101,9 @@ describe('IdleWatch', () => {
 
 describe('watchIdle', () => {
   beforeEach(() => vi.useFakeTimers());
+  /** The heap step as the watch runs it: this test process has no `gc` (no --expose-gc), so the collection is only
+   * followed here — what it gives back is test/unit/gateway/idle-memory.test.ts's and the CLI test's. */
+  const collectHeap = () => ({ ...reclaimIdleMemory(), heap: { before: 2, after: 1, ms: 1 } });
   afterEach(() => vi.useRealTimers());
 
   it('reclaims memory once at the start of each idle spell when asked to', () => {
@@ -119,7 +123,7 @@ describe('watchIdle', () => {
 
   it('collects the V8 heap too once a spell lasts heapReclaimAfterMs, reporting what it gave back', () => {
     const results: Array<{ heap?: { before: number; after: number; ms: number } }> = [];
-    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000 });
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000, collectHeap });
     asked.served(); // a node that has served: its first spell waits as any other
     vi.advanceTimersByTime(IDLE_LATEST_MS);
     expect(results).toHaveLength(1);
@@ -133,7 +137,7 @@ describe('watchIdle', () => {
 
   it('collects what start-up left at the start of the first idle spell when nothing was served, and not again until requests came', () => {
     const results: Array<{ heap?: object }> = [];
-    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000 });
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r as (typeof results)[number]), heapReclaimAfterMs: 30_000, collectHeap });
     vi.advanceTimersByTime(IDLE_LATEST_MS);
     expect(results).toHaveLength(1);
     expect(results[0]!.heap).toMatchObject({ before: expect.any(Number), after: expect.any(Number) }); // at once, not after 30 s
@@ -157,7 +161,7 @@ describe('watchIdle', () => {
     const events: string[] = [];
     let finish = () => {};
     const flushBeforeHeap = () => new Promise<void>((resolve) => { events.push('flush'); finish = resolve; });
-    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    const asked = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, collectHeap, flushBeforeHeap });
     asked.served();
     vi.advanceTimersByTime(longIdleLatestMs(30_000));
     expect(events).toEqual(['trim', 'flush']); // the collection waits for the flush
@@ -177,7 +181,7 @@ describe('watchIdle', () => {
     const events: string[] = [];
     const finishes: Array<() => void> = [];
     const flushBeforeHeap = () => new Promise<void>((resolve) => { events.push('flush'); finishes.push(resolve); });
-    const closing = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    const closing = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, collectHeap, flushBeforeHeap });
     closing.served();
     vi.advanceTimersByTime(longIdleLatestMs(30_000));
     closing.close();
@@ -186,7 +190,7 @@ describe('watchIdle', () => {
     expect(events).toEqual(['trim', 'flush']); // no collection after close
 
     events.length = 0;
-    const single = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, flushBeforeHeap });
+    const single = watchIdle({ inFlight: () => 0, reclaim: (r) => events.push((r as { heap?: object }).heap ? 'heap' : 'trim'), heapReclaimAfterMs: 30_000, collectHeap, flushBeforeHeap });
     for (let spell = 0; spell < 3; spell++) {
       single.served();
       vi.advanceTimersByTime(longIdleLatestMs(30_000));
@@ -203,7 +207,7 @@ describe('watchIdle', () => {
         const reported: string[] = [];
         const throwing = watchIdle({
           inFlight: () => 0,
-          heapReclaimAfterMs: 30_000,
+          heapReclaimAfterMs: 30_000, collectHeap,
           flushBeforeHeap: flush,
           reclaim: (r) => {
             const kind = r instanceof Error ? 'error' : r.heap ? 'heap' : 'trim';
@@ -226,7 +230,7 @@ describe('watchIdle', () => {
   it('never collects the V8 heap without heapReclaimAfterMs (0: server.idle_heap_reclaim_seconds = 0), nor without reclaim', () => {
     const results: unknown[] = [];
     const off = watchIdle({ inFlight: () => 0, reclaim: (r) => results.push(r), heapReclaimAfterMs: 0 });
-    const embedded = watchIdle({ inFlight: () => 0, heapReclaimAfterMs: 30_000 });
+    const embedded = watchIdle({ inFlight: () => 0, heapReclaimAfterMs: 30_000, collectHeap });
     vi.advanceTimersByTime(longIdleLatestMs(30_000) * 2);
     expect(results).toHaveLength(1);
     expect((results[0] as { heap?: object }).heap).toBeUndefined(); // not at start-up either
