@@ -122,8 +122,10 @@ export function heapCollectionAvailable(): boolean {
  * collection. Its own cost is one pass over the heap (~100–200 ms of one core). The dearer part comes after: the
  * collection frees what the load's connections left (HTTP parsers, sockets), and V8 throws away the optimised code
  * that had those objects built in (`--trace-deopt`: "embedded weak objects cleared", ~50 functions), so the next load
- * runs 20–40% more CPU per request while that code is compiled again, for tens of seconds on 2 busy cores. After a
- * minute without a request that is a small price; at every short pause (as at 10 s) it was not.
+ * runs more CPU per request while that code is compiled again: with `gc` given at start, ~25% more in its first
+ * 3-second rounds and alike after ~20 s (the earlier 20–40% for tens of seconds was measured with the flag set at run
+ * time, see `fullCollection`). After a minute without a request that is a small price; at every short pause (as at
+ * 10 s) it was not.
  */
 export function reclaimIdleHeap(): Reclaimed {
   if (!fullCollection) return reclaimIdleMemory(); // not started with --expose-gc: malloc's pages only
