@@ -80,9 +80,14 @@ export function releaseIdleHttpParsers(): number {
 export function reclaimIdleMemory(): Reclaimed {
   const rssBefore = process.memoryUsage.rss();
   const httpParsers = releaseIdleHttpParsers();
-  const trim = nativeTrim();
-  const trimmed = trim ? trim.trim() : false;
+  const trimmed = trimMalloc();
   return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed, httpParsers };
+}
+
+/** glibc's `malloc_trim(0)` through the native step; false when it is not built or gave nothing back. */
+function trimMalloc(): boolean {
+  const trim = nativeTrim();
+  return trim ? trim.trim() : false;
 }
 
 /** V8's `gc()`, as `--expose-gc` gives it. */
@@ -136,8 +141,8 @@ export function reclaimIdleHeap(): Reclaimed {
   fullCollection({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   const ms = performance.now() - start;
   const after = process.memoryUsage().heapTotal;
-  const trimmed = reclaimIdleMemory();
-  return { ...trimmed, rssBefore, httpParsers: httpParsers + trimmed.httpParsers, heap: { before, after, ms } };
+  const trimmed = trimMalloc(); // what the collection and the parsers freed
+  return { rssBefore, rssAfter: process.memoryUsage.rss(), trimmed, httpParsers, heap: { before, after, ms } };
 }
 
 /** The node's log line for each reclaim: debug when it ran (sizes in MB), a warning when it failed. */

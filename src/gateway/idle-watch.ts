@@ -123,8 +123,8 @@ export function longIdleLatestMs(afterMs: number): number {
  * by giving back the memory the load left in malloc's heaps (`reclaimIdleMemory`, src/gateway/idle-memory.ts), and —
  * with `heapReclaimAfterMs` (`server.idle_heap_reclaim_seconds`) — a spell that lasts that long collects V8's heap too
  * (`reclaimIdleHeap`, after `flushBeforeHeap`), once per spell that followed requests: a node that served nothing
- * since its last collection has nothing new to give back. The first idle spell after start-up, when the node has served nothing yet, collects
- * the heap at its start instead: what start-up left (its young generation grown to the cap, the bundle's evaluation,
+ * since its last collection has nothing new to give back. The first idle spell after start-up, when the node has
+ * served nothing yet, collects the heap at its start instead: what start-up left (its young generation grown to the cap, the bundle's evaluation,
  * config and mesh start) is garbage, and no optimised request code is there to lose (README "Benchmarks", idle
  * memory: about 14 MB). `reclaim` is told what each step gave back (or why it could not).
  */
@@ -163,7 +163,8 @@ export function watchIdle(options: {
     onBusy: () => lag?.resume(),
     onIdle: () => {
       lag?.pause();
-      if (heap && collectedAt < 0 && watch.requests === 0) collect(0); // start-up's garbage: at once
+      // Nothing served yet: the first spell after start-up (a spell without requests before it can come only once).
+      if (heap && watch.requests === 0) collect(0); // start-up's garbage: at once
       else trim?.();
     },
     longIdle: heap ? { afterMs: heapReclaimAfterMs!, run: () => longIdle() } : undefined,
