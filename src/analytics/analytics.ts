@@ -26,7 +26,7 @@ export interface AnalyticsOptions {
 
 /**
  * SQL over this node's usage: the index (a DuckDB mirror of the LevelDB records and receipts, caught up at start in
- * the background and kept in step as records reach disk) whose process runs read-only SQL over it with row and time
+ * the background and kept in step with what reaches disk at quiet moments and before each query) whose process runs read-only SQL over it with row and time
  * limits, and questions in plain language turned into SQL by the configured model.
  */
 export class Analytics {
@@ -58,9 +58,9 @@ export class Analytics {
     return this.#rebuilt ?? Promise.resolve();
   }
 
-  /** Mirrors a record, as its JSON text, as it is handed to the record store (whose queries, like these, see it at once). */
-  add(recordJson: string): void {
-    this.#index?.add(recordJson);
+  /** The keys of a batch the record store wrote: copied into the index at a quiet moment, or before the next query. */
+  add(keys: string[]): void {
+    this.#index?.add(keys);
   }
 
   async query(sql: string, params?: SqlParams): Promise<QueryResult> {

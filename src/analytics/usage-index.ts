@@ -46,6 +46,10 @@ export interface UsageIndexOptions {
   maxBytes?: number;
   /** Queries waiting beyond this are refused (503). */
   maxQueued?: number;
+  /** When written records are copied in: after this long without one, when this many wait, or this long after the first. */
+  quietMs?: number;
+  copyBatch?: number;
+  maxWaitMs?: number;
   logger?: Logger;
 }
 
@@ -57,18 +61,22 @@ const DEFAULT_MAX_QUEUED = 16;
 /** Record keys per catch-up message, and records read from LevelDB and appended per catch-up batch. */
 const KEY_CHUNK = 20_000;
 const RECORD_CHUNK = 10_000;
-/** Records waiting to be sent (during a catch-up) are held up to this many; beyond, another catch-up finds them. */
-const MAX_HELD = 100_000;
+/** Keys of written records waiting to be copied are held up to this many; beyond, another catch-up finds them. */
+const MAX_HELD = 1_000_000;
 /**
- * New records are sent to the index process in one message at most this long after the first of them, or at once
- * when this many wait. Each message is one DuckDB commit, and a commit costs the index process 3-6 ms of CPU
- * whatever it holds (measured: an appender's commit of one row), beside about 20 µs per record: sent every 200 ms
- * under load that was 25-35 µs per record of a process sharing the node's cores, and much more at lower rates. A
- * query sends what waits first, so it sees every record however long they wait; a crash loses only the index's copy,
- * which the catch-up at start restores. What waits is each record's JSON text (about 0.7 KB).
+ * New records are copied into the index when the node has written none for QUIET_MS, when COPY_BATCH of them wait, or
+ * at the latest MAX_WAIT_MS after the first of them — and at once when a query comes, so a query sees every record
+ * written before it. Until then only each record's key is held (about 40 bytes; the record store tells the keys of
+ * each batch it wrote): the records are read back from LevelDB when they are copied. So a loaded node spends none
+ * of its request path on the index — holding each record's text for the copy (about 0.7 KB a request, kept past
+ * the young generation) and the index process's CPU (a DuckDB commit costs it 3-6 ms however few records it holds,
+ * beside about 25 µs a record) competed with the requests for the same cores; they now wait for a quiet moment,
+ * and under a load that never pauses they come in batches of COPY_BATCH. A crash loses only the index's copy, which
+ * the catch-up at start restores.
  */
-const SEND_DELAY_MS = 1_000;
-const SEND_BATCH = 10_000;
+const QUIET_MS = 1_000;
+const COPY_BATCH = 20_000;
+const MAX_WAIT_MS = 60_000;
 /** A query not back this long after its limit (DuckDB's interrupt did not land) gets the process killed. */
 const KILL_GRACE_MS = 5_000;
 /** Least wait between two restarts of an index process that died, and restarts in a row before giving up. */
@@ -89,7 +97,7 @@ interface Pending {
  * the index process (./index-process.ts), which also runs `POST /v1/query` SQL over it. At start — and whenever the
  * index process is restarted — the index catches up: LevelDB's record keys are compared with the file's, records
  * the file lacks are copied and records LevelDB no longer has are removed, so a restart copies only what changed.
- * Records are mirrored as they are handed to the record store, sent in batches (SEND_DELAY_MS, SEND_BATCH).
+ * Records are copied in from the record store at quiet moments (QUIET_MS, COPY_BATCH, MAX_WAIT_MS) and before each query.
  */
 export class UsageIndex {
   readonly path: string;
@@ -103,11 +111,15 @@ export class UsageIndex {
   #nextId = 1;
   #queued = 0;
   #queries: Promise<unknown> = Promise.resolve();
-  /** The JSON text of each record waiting to be sent (a string per record: nothing for the collector to trace). */
-  #held: string[] = [];
-  #flushScheduled?: NodeJS.Timeout;
-  /** Appends sent and not yet answered (close waits for them before it disconnects). */
-  readonly #appending = new Set<Promise<void>>();
+  /** The keys of written records not yet copied, one array per batch the record store wrote. */
+  #held: string[][] = [];
+  #heldCount = 0;
+  /** When the first held batch came, and the last. */
+  #firstHeldAt = 0;
+  #lastHeldAt = 0;
+  #copyTimer?: NodeJS.Timeout;
+  /** Copies run one after another, so a query (which waits for them) sees them in the order they were written. */
+  #copying: Promise<void> = Promise.resolve();
   #source?: RecordSource;
   #catchingUp?: Promise<void>;
   /** More records arrived during a catch-up than are held: run another once it ends. */
@@ -120,7 +132,7 @@ export class UsageIndex {
   #closed = false;
 
   constructor(options: UsageIndexOptions) {
-    this.#options = { maxBytes: DEFAULT_MAX_BYTES, maxQueued: DEFAULT_MAX_QUEUED, ...options };
+    this.#options = { maxBytes: DEFAULT_MAX_BYTES, maxQueued: DEFAULT_MAX_QUEUED, quietMs: QUIET_MS, copyBatch: COPY_BATCH, maxWaitMs: MAX_WAIT_MS, ...options };
     this.path = join(options.dir, INDEX_FILE);
     removeOtherIndexFiles(options.dir);
   }
@@ -146,45 +158,74 @@ export class UsageIndex {
   }
 
   /**
-   * Mirrors a record handed to the record store, as its JSON text (what the store writes); sent with others within
-   * SEND_DELAY_MS (a query sends it at once). The index process turns the records into rows.
+   * The keys of a batch of records the record store has written (`RecordStore.onWritten`); the records are copied
+   * into the index at a quiet moment (QUIET_MS, COPY_BATCH, MAX_WAIT_MS) or when a query comes.
    */
-  add(recordJson: string): void {
-    if (this.#closed) return;
-    if (this.#held.length >= MAX_HELD) {
+  add(keys: string[]): void {
+    if (this.#closed || keys.length === 0) return;
+    if (this.#heldCount + keys.length > MAX_HELD) {
       this.#held = [];
+      this.#heldCount = 0;
       this.#overflowed = true;
     }
-    this.#held.push(recordJson);
+    const now = Date.now();
+    if (this.#heldCount === 0) this.#firstHeldAt = now;
+    this.#lastHeldAt = now;
+    this.#held.push(keys);
+    this.#heldCount += keys.length;
     if (this.#catchingUp) return;
-    if (this.#held.length >= SEND_BATCH) this.flush();
-    else if (!this.#flushScheduled) {
-      // Unref'd: an exit without close() loses only the index's copy, which the next catch-up restores.
-      this.#flushScheduled = setTimeout(() => this.flush(), SEND_DELAY_MS);
-      this.#flushScheduled.unref();
-    }
+    if (this.#heldCount >= this.#options.copyBatch) void this.flush();
+    else if (!this.#copyTimer) this.#armCopyTimer(Math.min(this.#options.quietMs, this.#options.maxWaitMs));
+  }
+
+  /** How many written records wait to be copied into the index. */
+  get waiting(): number {
+    return this.#heldCount;
   }
 
   /**
-   * Sends the records `add` queued (a query flushes first, and the index process applies them before it); resolves
-   * once the index process has them committed (or the append failed, logged).
+   * Copies the records `add` was told of into the index (read back from the record store); resolves once the index
+   * process has them committed (or the copy failed, logged: a lost batch is found again by the next catch-up).
    */
   flush(): Promise<void> {
-    clearTimeout(this.#flushScheduled);
-    this.#flushScheduled = undefined;
-    if (this.#closed || this.#catchingUp || !this.#child || this.#held.length === 0) return Promise.resolve();
-    const records = this.#held.splice(0);
-    const dedupe = this.#dedupeNext;
-    this.#dedupeNext = false;
-    const appended = this.#request({ op: 'append', records: jsonArray(records), dedupe })
-      .then((reply) => {
+    clearTimeout(this.#copyTimer);
+    this.#copyTimer = undefined;
+    const source = this.#source;
+    if (this.#closed || this.#catchingUp || !this.#child || !source || this.#heldCount === 0) return this.#copying;
+    const keys = this.#held.flat();
+    this.#held = [];
+    this.#heldCount = 0;
+    const copied = this.#copying.then(() => this.#copy(source, keys));
+    this.#copying = copied;
+    return copied;
+  }
+
+  /** Appends the records under `keys` in chunks; the first append after a catch-up skips records it copied already. */
+  async #copy(source: RecordSource, keys: string[]): Promise<void> {
+    try {
+      for (let start = 0; start < keys.length; start += RECORD_CHUNK) {
+        const texts = await source.texts(keys.slice(start, start + RECORD_CHUNK));
+        const dedupe = this.#dedupeNext;
+        this.#dedupeNext = false;
+        const reply = await this.#request({ op: 'append', records: jsonArray(texts), dedupe });
         this.#count += Number(reply.inserted);
-      })
-      // A lost batch is found again by the catch-up after the index process restarts.
-      .catch((err: Error) => this.#options.logger?.warn({ err: err.message, records: records.length }, 'usage index: append failed'));
-    this.#appending.add(appended);
-    void appended.finally(() => this.#appending.delete(appended));
-    return appended;
+      }
+    } catch (err) {
+      this.#options.logger?.warn({ err: (err as Error).message, records: keys.length }, 'usage index: copying records failed');
+    }
+  }
+
+  /** The copy timer: it fires `quietMs` after the last written batch, or `maxWaitMs` after the first one held. */
+  #armCopyTimer(delayMs: number): void {
+    // Unref'd: an exit without close() loses only the index's copy, which the next catch-up restores.
+    this.#copyTimer = setTimeout(() => {
+      this.#copyTimer = undefined;
+      const now = Date.now();
+      const due = Math.min(this.#lastHeldAt + this.#options.quietMs, this.#firstHeldAt + this.#options.maxWaitMs);
+      if (now >= due) void this.flush();
+      else this.#armCopyTimer(due - now);
+    }, delayMs);
+    this.#copyTimer.unref();
   }
 
   /** Removes records (and their attempts and findings) received before `cutoff`, as the records' retention does. */
@@ -221,16 +262,17 @@ export class UsageIndex {
   /** Sends what is queued, lets the index process finish its writes, and stops it. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    void this.flush();
+    // What waits is read back while the record store is still open (the gateway closes this index first).
+    await this.flush();
     this.#closed = true;
-    clearTimeout(this.#flushScheduled);
+    clearTimeout(this.#copyTimer);
     const child = this.#spawned;
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const timer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
-      // Disconnecting closes the pipe, and with it a message not yet written through: the appends' replies (they
-      // are committed) come first. They always settle: answered, or refused when the process exits (or is killed).
-      await Promise.all([...this.#appending]);
+      // Disconnecting closes the pipe, and with it a message not yet written through: the copies' replies (they are
+      // committed) come first. They always settle: answered, or refused when the process exits (or is killed).
+      await this.#copying;
       // The index process finishes the writes it has, closes the file (a checkpoint) and exits when disconnected.
       if (child.connected) child.disconnect();
       await exited;
@@ -271,7 +313,7 @@ export class UsageIndex {
   }
 
   async #query(sql: string, params: SqlParams, maxRows: number): Promise<QueryResult> {
-    this.flush();
+    await this.flush();
     const started = performance.now();
     const child = this.#child;
     const timeoutMs = this.#options.timeoutMs;

@@ -325,11 +325,11 @@ export class Gateway {
         pipeline, ledger: () => meshServices?.ledger, logger,
       });
       opened.push(() => analytics.close());
+      // The SQL index copies what the record store wrote, read back at a quiet moment (or before a query).
+      records.onWritten((keys) => analytics.add(keys));
       const recorder = new OutcomeRecorder(records, {
         priceBook, providerType, logger, countryOf: (ip) => access.authenticator.country(ip),
         onRecord: (record) => metrics.observeRecord(record),
-        // The SQL index's copy is the text the store writes: encoded once, held as one string until its batch is sent.
-        mirror: (json) => analytics.add(json),
       });
       opened.push(() => recorder.drain());
       outcomes.add((outcome) => recorder.record(outcome));

@@ -14,11 +14,6 @@ export interface OutcomeRecorderOptions {
   countryOf?: (ip: string) => string | undefined;
   /** Each record as it is written (metrics observe records, so /metrics and the records API agree). */
   onRecord?: (record: UsageRecord) => void;
-  /**
-   * Each record's JSON text as it is handed to the store, which stores that same text (the SQL index's copy): a
-   * record is encoded once, and the copy waiting for its batch holds one string instead of the record's objects.
-   */
-  mirror?: (recordJson: string) => void;
   logger: Logger;
 }
 
@@ -83,15 +78,10 @@ export class OutcomeRecorder {
   /**
    * Writes a record — this node's (`record`) or one built elsewhere (by a worker process, which observed it in its own
    * metrics): the same wait for `written` and `drain`, without `onRecord`. Resolves true once on disk; throws if it
-   * does not fit the schema. With `mirror`, the record is encoded once, for the store and the SQL index's copy alike;
-   * the copy goes only once the store took it (the store throws at once on one that breaks the schema's rules), so
-   * the index never holds a record LevelDB refused.
+   * does not fit the schema.
    */
   write(record: UsageRecord): Promise<boolean> {
-    const { mirror } = this.options;
-    const json = mirror ? JSON.stringify(record) : undefined; // a worker's recorder has none: its sink sends the record
-    const write = this.store.write(record, json);
-    if (json !== undefined) mirror!(json);
+    const write = this.store.write(record);
     this.pending.add(write);
     // One callback for either end (what `finally` does with two of its own and a promise more, for every request).
     const settled = () => {

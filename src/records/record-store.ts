@@ -98,6 +98,8 @@ export class RecordStore {
   #sweepTimer?: NodeJS.Timeout;
   #sweeping?: Promise<number>;
   #closed = false;
+  /** Told the keys of each batch once it is on disk (the SQL index reads them back when it next catches up). */
+  #onWritten?: (keys: string[]) => void;
 
   private constructor(store: Store, options: RecordStoreOptions) {
     this.#store = store;
@@ -131,8 +133,8 @@ export class RecordStore {
    * Queues a record built by this node (`usageRecordFromOutcome`; a record from elsewhere is parsed with
    * `usageRecordSchema` first, where it arrives). Throws if it breaks the schema's rules (`assertOwnRecord`: a bug in
    * the caller, not a runtime condition). Resolves true once it is on disk, false if it could not be written
-   * (logged); never rejects. `json` is `JSON.stringify(record)` when the caller has it already (it sends the same
-   * text to the SQL index): stored as it is, the bytes the `json` value encoding would write.
+   * (logged); never rejects. `json` is `JSON.stringify(record)` when the caller has it already: stored as it is,
+   * the bytes the `json` value encoding would write.
    */
   write(record: UsageRecord, json = JSON.stringify(record)): Promise<boolean> {
     assertOwnRecord(record);
@@ -142,6 +144,14 @@ export class RecordStore {
       if (this.#closed || (this.#pending.length >= this.#options.maxBatchSize && !this.#failing)) void this.#flushRecords();
       else this.#scheduleFlush();
     });
+  }
+
+  /**
+   * `listener` is told the keys of every batch of records once it is on disk, in the order they were written (one
+   * call per batch; the array is the listener's to keep). One listener: a second call replaces the first.
+   */
+  onWritten(listener: (keys: string[]) => void): void {
+    this.#onWritten = listener;
   }
 
   /** Writes every queued record and the usage buckets; resolves when they are on disk (or known to have failed). */
@@ -245,6 +255,7 @@ export class RecordStore {
       this.#failing = false;
       if (this.#logger?.isLevelEnabled('debug')) this.#logger.debug({ ids: batch.map(({ record }) => record.id) }, 'usage records written');
       for (const entry of batch) entry.done(true);
+      this.#onWritten?.(keys);
     }, refused);
   }
 

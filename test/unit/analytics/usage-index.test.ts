@@ -17,21 +17,27 @@ let dir: string;
 const open: UsageIndex[] = [];
 const BASE = Date.UTC(2026, 0, 1);
 
-/** A record store's keys and values, in memory; `read` lists the keys the index asked for. */
-function source(records: UsageRecord[]): RecordSource & { read: string[]; records: Map<string, UsageRecord> } {
-  const byKey = new Map(records.map((r) => [recordKey(r.time, r.id), r]));
-  const read: string[] = [];
-  return {
+const keyOf = (record: UsageRecord) => recordKey(record.time, record.id);
+
+/**
+ * A record store's keys and values, in memory; `read` lists the keys the index asked for; `empty()` is the same store
+ * as a catch-up found it before these records were written (no keys listed, their texts readable).
+ */
+function source(records: UsageRecord[], listed = true, read: string[] = []): RecordSource & { read: string[]; records: Map<string, UsageRecord>; empty(): RecordSource & { read: string[] } } {
+  const byKey = new Map(records.map((r) => [keyOf(r), r]));
+  const self = {
     read,
     records: byKey,
+    empty: () => source(records, false, read),
     async *keys() {
-      yield* [...byKey.keys()].sort();
+      if (listed) yield* [...byKey.keys()].sort();
     },
-    async texts(keys) {
+    async texts(keys: string[]) {
       read.push(...keys);
-      return keys.flatMap((key) => (byKey.has(key) ? [JSON.stringify(byKey.get(key)!)] : []));
+      return keys.flatMap((key: string) => (byKey.has(key) ? [JSON.stringify(byKey.get(key)!)] : []));
     },
   };
+  return self;
 }
 
 function index(options: Partial<UsageIndexOptions> = {}): UsageIndex {
@@ -57,8 +63,10 @@ describe('UsageIndex', () => {
     const usage = index();
     expect(usage.state().ready).toBe(false);
     const caughtUp = usage.catchUp(stored);
-    usage.add(JSON.stringify(records[0]!)); // mirrored live while the catch-up reads the same record from LevelDB
-    usage.add(JSON.stringify(live));
+    // Written while the catch-up reads LevelDB: the first is one it copies too, the second one it may not see.
+    usage.add([keyOf(records[0]!)]);
+    stored.records.set(keyOf(live), live);
+    usage.add([keyOf(live)]);
     await caughtUp;
     expect(usage.state().ready).toBe(true);
 
@@ -78,8 +86,8 @@ describe('UsageIndex', () => {
     const first = source([makeRecord({ id: 'a', time: BASE }), makeRecord({ id: 'b', time: BASE + 1 }), makeRecord({ id: 'c', time: BASE + 2 })]);
     const before = index();
     await before.catchUp(first);
-    before.add(JSON.stringify(makeRecord({ id: 'never-written', time: BASE + 3 }))); // mirrored, but its LevelDB write failed
-    expect((await before.query('SELECT count(*) FROM records')).rows).toEqual([[4]]);
+    before.add([recordKey(BASE + 3, 'gone')]); // told of a record the store no longer holds (swept meanwhile): nothing to copy
+    expect((await before.query('SELECT count(*) FROM records')).rows).toEqual([[3]]);
     await before.close();
 
     // While the node was down: 'a' was swept by retention, 'd' and 'e' were written (the index never saw them).
@@ -91,25 +99,60 @@ describe('UsageIndex', () => {
     expect((await after.query('SELECT count(*) FROM attempts')).rows).toEqual([[4]]);
   });
 
-  it('sends new records in batches on its own, and what it still holds when it closes, so a restart copies none of them', async () => {
-    const usage = index();
-    await usage.catchUp(source([]));
+  it('copies written records at a quiet moment on its own, and what it still holds when it closes, so a restart copies none of them', async () => {
     const added = Array.from({ length: 5 }, (_, i) => makeRecord({ id: `batched-${i}`, time: BASE + i }));
+    const last = makeRecord({ id: 'held-at-close', time: BASE + 10 });
+    const stored = source([...added, last]);
+    const live = index({ quietMs: 200 });
+    // The catch-up found none of them; they are written now, one batch each.
+    await live.catchUp(stored.empty());
     for (const record of added) {
-      usage.add(JSON.stringify(record));
+      live.add([keyOf(record)]);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    // No query asks for them: the send timer delivers them (the count follows the index process's replies).
-    await vi.waitFor(() => expect(usage.state().records).toBe(5), { timeout: 10_000, interval: 20 });
-    const last = makeRecord({ id: 'held-at-close', time: BASE + 10 });
-    usage.add(JSON.stringify(last));
-    await usage.close();
+    // No query asks for them: the quiet timer copies them (the count follows the index process's replies).
+    await vi.waitFor(() => expect(live.state().records).toBe(5), { timeout: 10_000, interval: 20 });
+    expect(live.waiting).toBe(0);
+    live.add([keyOf(last)]);
+    expect(live.waiting).toBe(1);
+    await live.close();
 
-    const stored = source([...added, last]);
+    const readBefore = stored.read.length;
     const after = index();
     await after.catchUp(stored);
-    expect(stored.read).toEqual([]);
+    expect(stored.read.slice(readBefore)).toEqual([]);
     expect((await after.query('SELECT count(*) FROM records')).rows).toEqual([[6]]);
+  });
+
+  it('holds written records while more keep coming, copies them once a batch is full or the longest wait is up, and a query sees them at once', async () => {
+    const records = Array.from({ length: 8 }, (_, i) => makeRecord({ id: `busy-${i}`, time: BASE + i }));
+    const stored = source(records);
+    const usage = index({ quietMs: 60_000, maxWaitMs: 60_000, copyBatch: 4 });
+    await usage.catchUp(stored.empty());
+    for (const record of records.slice(0, 3)) usage.add([keyOf(record)]);
+    // Not quiet yet, not a full batch: nothing copied, only the keys held.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(usage.state().records).toBe(0);
+    expect(stored.read).toEqual([]);
+    expect(usage.waiting).toBe(3);
+    // The fourth fills a batch: copied at once, read back from the store.
+    usage.add([keyOf(records[3]!)]);
+    await vi.waitFor(() => expect(usage.state().records).toBe(4), { timeout: 10_000, interval: 20 });
+    expect(stored.read).toEqual(records.slice(0, 4).map(keyOf));
+    // A query copies what waits before it runs.
+    usage.add([keyOf(records[4]!)]);
+    expect((await usage.query('SELECT count(*) FROM records')).rows).toEqual([[5]]);
+
+    // Under a load that never pauses, the longest wait still copies them.
+    const waited = index({ dir: await mkdtemp(join(tmpdir(), 'meshgate-index-')), quietMs: 60_000, maxWaitMs: 300, copyBatch: 1_000 });
+    await waited.catchUp(stored.empty());
+    const started = Date.now();
+    for (const record of records.slice(5)) {
+      waited.add([keyOf(record)]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await vi.waitFor(() => expect(waited.state().records).toBe(3), { timeout: 10_000, interval: 20 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
   });
 
   it('replaces an index file of another schema version, and the SQLite index of earlier releases', async () => {
@@ -216,7 +259,7 @@ describe('UsageIndex queries', () => {
     await expect(usage.query('SELECT 1')).rejects.toMatchObject({ code: 'analytics_unavailable' });
     const late = makeRecord({ id: 'r3', time: BASE + 2 });
     stored.records.set(recordKey(late.time, late.id), late);
-    usage.add(JSON.stringify(late));
+    usage.add([keyOf(late)]);
     await vi.waitFor(async () => {
       expect((await usage.query('SELECT id FROM records ORDER BY id')).rows).toEqual([['r1'], ['r2'], ['r3']]);
     }, { timeout: 20_000, interval: 100 });

@@ -75,36 +75,6 @@ describe('usageRecordFromOutcome', () => {
     expect(asked).toEqual(['2001:db8::1', '198.51.100.4', '2001:db8::1']);
   });
 
-  it('hands the SQL index copy the same JSON text it gives the store to write, for its own records and those written for a worker, and encodes nothing without a copy', async () => {
-    const stored: Array<[UsageRecord, string | undefined]> = [];
-    const mirrored: string[] = [];
-    const store = { write: async (record: UsageRecord, json?: string) => (stored.push([record, json]), true) };
-    const options = { priceBook: book, providerType: () => 'openai' as const, logger: pino({ level: 'silent' }) };
-    const recorder = new OutcomeRecorder(store, { ...options, mirror: (json) => mirrored.push(json) });
-    recorder.record(outcome);
-    await recorder.drain();
-    expect(mirrored).toEqual([JSON.stringify(stored[0]![0])]);
-    expect(stored[0]![1]).toBe(mirrored[0]);
-    // A record a worker process built, written here by its primary, reaches the copy the same way.
-    const fromWorker = { ...stored[0]![0], id: 'req_from_worker' };
-    expect(await recorder.write(fromWorker)).toBe(true);
-    expect(mirrored[1]).toBe(JSON.stringify(fromWorker));
-    expect(stored[1]![1]).toBe(mirrored[1]);
-    // A worker process's recorder has no copy to feed: its sink sends the record itself.
-    const plain = new OutcomeRecorder(store, options);
-    plain.record({ ...outcome, requestId: 'req_plain' });
-    await plain.drain();
-    expect(stored[2]![1]).toBeUndefined();
-  });
-
-  it('gives the SQL index no copy of a record the store refused (it would hold a record LevelDB lacks)', () => {
-    const mirrored: string[] = [];
-    const refusing = { write: (): Promise<boolean> => { throw new Error('record breaks the schema'); } };
-    const recorder = new OutcomeRecorder(refusing, { priceBook: book, providerType: () => 'openai', logger: pino({ level: 'silent' }), mirror: (json) => mirrored.push(json) });
-    recorder.record(outcome);
-    expect(mirrored).toEqual([]);
-  });
-
   it('flags an unpriced model with a null cost, and costs a request with no usage at 0', () => {
     const unpriced = usageRecordFromOutcome({ ...outcome, model: 'private-model', requestedModel: 'private-model' }, { priceBook: book });
     expect(unpriced).toMatchObject({ cost_micros: null, priced: false });

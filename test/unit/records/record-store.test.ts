@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RecordStore, type RecordFilters, type UsageRecord } from '../../../src/records/index.js';
 import { Store } from '../../../src/store/index.js';
+import { recordKey } from '../../../src/records/record-keys.js';
 import { makeRecord, mixedRecords } from './make-record.js';
 
 const BASE = Date.UTC(2026, 10, 1);
@@ -85,6 +86,38 @@ describe('RecordStore durability', () => {
     // Read straight from LevelDB, past the RecordStore (whose queries would flush first).
     const stored = await store.sublevel<UsageRecord>('record').values().all();
     expect(stored.map((r) => r.id)).toEqual(['b0', 'b1', 'b2', 'b3']);
+  });
+
+  it('tells its listener the keys of each batch once it is on disk, and nothing of a batch the disk refused', async () => {
+    await reopen({ maxBatchSize: 2 });
+    const told: string[][] = [];
+    records.onWritten((keys) => told.push(keys));
+    const write = store.writeEncoded.bind(store);
+    let refuse = true;
+    store.writeEncoded = (operations) => {
+      if (refuse) {
+        refuse = false;
+        return Promise.reject(new Error('EIO: i/o error'));
+      }
+      return write(operations).then(() => {
+        // On disk when the listener hears of it: read straight from LevelDB.
+        expect(told).toEqual([]);
+      });
+    };
+    try {
+      const a = makeRecord({ id: 'w0', time: BASE });
+      const b = makeRecord({ id: 'w1', time: BASE + 1 });
+      const written = [records.write(a), records.write(b)];
+      // The full batch is refused; its retry (here asked for at once) writes it.
+      await vi.waitFor(() => expect(refuse).toBe(false), { timeout: 2_000 });
+      expect(told).toEqual([]);
+      await records.flush();
+      expect(await Promise.all(written)).toEqual([true, true]);
+      expect(told).toEqual([[recordKey(a.time, a.id), recordKey(b.time, b.id)]]);
+      expect(await records.texts(told[0]!)).toEqual([JSON.stringify(a), JSON.stringify(b)]);
+    } finally {
+      store.writeEncoded = write;
+    }
   });
 
   it('writes queued records on its interval timer', async () => {
