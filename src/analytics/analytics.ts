@@ -26,8 +26,8 @@ export interface AnalyticsOptions {
 
 /**
  * SQL over this node's usage: the index (a DuckDB mirror of the LevelDB records and receipts, caught up at start in
- * the background and kept in step with what reaches disk at quiet moments and before each query) whose process runs read-only SQL over it with row and time
- * limits, and questions in plain language turned into SQL by the configured model.
+ * the background, then copying what reaches disk at quiet moments and before each query) whose process runs read-only
+ * SQL over it with row and time limits, and questions in plain language turned into SQL by the configured model.
  */
 export class Analytics {
   readonly #options: AnalyticsOptions;

@@ -200,13 +200,16 @@ export class UsageIndex {
     return copied;
   }
 
-  /** Appends the records under `keys` in chunks; the first append after a catch-up skips records it copied already. */
+  /**
+   * Appends the records under `keys` in chunks. The first copy after a catch-up may hold records the catch-up copied
+   * too: every chunk of it skips those.
+   */
   async #copy(source: RecordSource, keys: string[]): Promise<void> {
+    const dedupe = this.#dedupeNext;
+    this.#dedupeNext = false;
     try {
       for (let start = 0; start < keys.length; start += RECORD_CHUNK) {
         const texts = await source.texts(keys.slice(start, start + RECORD_CHUNK));
-        const dedupe = this.#dedupeNext;
-        this.#dedupeNext = false;
         const reply = await this.#request({ op: 'append', records: jsonArray(texts), dedupe });
         this.#count += Number(reply.inserted);
       }

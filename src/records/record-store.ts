@@ -98,7 +98,7 @@ export class RecordStore {
   #sweepTimer?: NodeJS.Timeout;
   #sweeping?: Promise<number>;
   #closed = false;
-  /** Told the keys of each batch once it is on disk (the SQL index reads them back when it next catches up). */
+  /** Told the keys of each batch once it is on disk (the SQL index reads them back when it next copies). */
   #onWritten?: (keys: string[]) => void;
 
   private constructor(store: Store, options: RecordStoreOptions) {

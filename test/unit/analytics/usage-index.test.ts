@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { INDEX_FILE, UsageIndex, type RecordSource, type UsageIndexOptions } from '../../../src/analytics/index.js';
 import type { StoredReceipt } from '../../../src/ledger/index.js';
 import type { UsageRecord } from '../../../src/records/index.js';
@@ -82,6 +82,18 @@ describe('UsageIndex', () => {
     expect(cost.rows).toEqual([[1200, 0.0012, 1, 40, null]]);
   });
 
+  it('keeps no record twice when more than one chunk was written during the catch-up that also copied them', async () => {
+    // More than one append's worth (RECORD_CHUNK, 10,000): every chunk of the first copy after the catch-up skips
+    // what the catch-up copied, not only the first.
+    const records = Array.from({ length: 10_005 }, (_, i) => makeRecord({ id: `dup-${i}`, time: BASE + i }));
+    const stored = source(records);
+    const usage = index();
+    const caughtUp = usage.catchUp(stored);
+    usage.add(records.map(keyOf));
+    await caughtUp;
+    expect((await usage.query('SELECT count(*), count(DISTINCT id) FROM records')).rows).toEqual([[10_005, 10_005]]);
+  }, 60_000);
+
   it('after a restart copies only the records it lacks and drops those LevelDB no longer has', async () => {
     const first = source([makeRecord({ id: 'a', time: BASE }), makeRecord({ id: 'b', time: BASE + 1 }), makeRecord({ id: 'c', time: BASE + 2 })]);
     const before = index();
@@ -144,7 +156,9 @@ describe('UsageIndex', () => {
     expect((await usage.query('SELECT count(*) FROM records')).rows).toEqual([[5]]);
 
     // Under a load that never pauses, the longest wait still copies them.
-    const waited = index({ dir: await mkdtemp(join(tmpdir(), 'meshgate-index-')), quietMs: 60_000, maxWaitMs: 300, copyBatch: 1_000 });
+    const otherDir = await mkdtemp(join(tmpdir(), 'meshgate-index-'));
+    onTestFinished(() => rm(otherDir, { recursive: true, force: true }));
+    const waited = index({ dir: otherDir, quietMs: 60_000, maxWaitMs: 300, copyBatch: 1_000 });
     await waited.catchUp(stored.empty());
     const started = Date.now();
     for (const record of records.slice(5)) {
