@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -36,7 +36,12 @@ export function servingNodeToml(dataDir: string, mockUrl: string, model = 'gpt-4
   ].join('\n');
 }
 
-export const settle = () => new Promise((resolve) => setTimeout(resolve, 1_200));
+/**
+ * The wait after a round before its CPU is read, so the work a node defers past its answers is billed to the round:
+ * its records' group commit, and the SQL index's copy, which starts once the node has written nothing for a second
+ * (src/analytics/usage-index.ts) and then takes the index process a few hundred ms for a round's records.
+ */
+export const settle = () => new Promise((resolve) => setTimeout(resolve, 2_000));
 
 /** Resident memory (VmRSS) or its peak so far (VmHWM) of a process, in MB. */
 export async function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -87,12 +92,47 @@ export function describeBreakdown(b: ResidentBreakdown): string {
   return `${f(b.rss)} = ${f(b.fileBacked)} file-backed (the node binary's pages, shared) + ${f(b.anonymous)} anonymous: V8 heap ${f(b.v8Heap)} committed (young generation ${f(b.newSpace)}), V8-external ${f(b.external)} (Buffers, external strings), native ${f(b.native)} (malloc, stacks)`;
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
-export async function cpuMs(pid: number): Promise<number> {
+/** A process's parent and CPU time (user + system) so far in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+async function processStat(pid: number): Promise<{ ppid: number; cpuMs: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the 14th.
+  // Fields after the command name (which may hold spaces, so split after its closing parenthesis): ppid is the 4th,
+  // utime the 14th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { ppid: Number(fields[1]), cpuMs: (Number(fields[11]) + Number(fields[12])) * 10 };
+}
+
+/**
+ * CPU time a process has used so far, in ms: its own (`self`) and its live descendants' (`children`: a meshgate node's
+ * SQL index process, which runs on the same cores and does work for every request).
+ */
+export async function cpuTreeMs(pid: number): Promise<{ self: number; children: number }> {
+  const self = (await processStat(pid)).cpuMs;
+  const stats = new Map<number, { ppid: number; cpuMs: number }>();
+  for (const name of await readdir('/proc')) {
+    const other = Number(name);
+    if (!Number.isInteger(other) || other === pid) continue;
+    // A process may end between the listing and the read.
+    const stat = await processStat(other).catch(() => undefined);
+    if (stat) stats.set(other, stat);
+  }
+  const below = new Set([pid]);
+  let children = 0;
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [other, stat] of stats) {
+      if (below.has(other) || !below.has(stat.ppid)) continue;
+      below.add(other);
+      children += stat.cpuMs;
+      grew = true;
+    }
+  }
+  return { self, children };
+}
+
+/** CPU time (user + system) a process and its live descendants have used so far, in ms (see cpuTreeMs). */
+export async function cpuMs(pid: number): Promise<number> {
+  const { self, children } = await cpuTreeMs(pid);
+  return self + children;
 }
 
 /**
