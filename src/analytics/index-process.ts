@@ -1,6 +1,6 @@
 /**
  * The index process: owns the usage index, a DuckDB file (columnar, so a group-by over 1M records reads a few
- * columns of compressed vectors instead of sorting rows), appends the rows the gateway sends in batches, and runs
+ * columns of compressed vectors instead of sorting rows), appends the records the gateway sends in batches, and runs
  * `POST /v1/query` SQL over it. It is a process of its own so that callers' SQL never runs where the provider keys
  * are (it starts with an empty environment), a heavy query never takes the gateway's threads, and a crash inside
  * DuckDB costs only this process: the file survives it and the gateway's catch-up fills in what is missing.
@@ -18,7 +18,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  DuckDBBlobValue, DuckDBDecimalValue, DuckDBInstance, DuckDBTypeId, listValue, StatementType, type DuckDBAppender, type DuckDBType, type DuckDBValue,
+  DuckDBBlobValue, DuckDBDecimalValue, DuckDBInstance, DuckDBTypeId, StatementType, type DuckDBAppender, type DuckDBType, type DuckDBValue,
 } from '@duckdb/node-api';
 
 type Cell = string | number | null;
@@ -38,7 +38,7 @@ type Failure = { code: 'invalid_sql' | 'sql_not_allowed' | 'query_timeout' | 'in
 const ext = extname(fileURLToPath(import.meta.url));
 const { checkSelectTree } = (await import(new URL(`./sql-tree${ext}`, import.meta.url).href)) as typeof import('./sql-tree.js');
 const { SCHEMA_SQL, QUERY_TABLES } = (await import(new URL(`./query-schema${ext}`, import.meta.url).href)) as typeof import('./query-schema.js');
-const { recordRows } = (await import(new URL(`./record-rows${ext}`, import.meta.url).href)) as typeof import('./record-rows.js');
+const { APPEND_SQL } = (await import(new URL(`./record-rows${ext}`, import.meta.url).href)) as typeof import('./record-rows.js');
 
 const [path, memoryMb, threads] = process.argv.slice(2);
 const TABLES = [...QUERY_TABLES];
@@ -113,30 +113,22 @@ async function appendRows(table: string, rows: Row[]): Promise<void> {
 }
 
 async function append(request: Extract<Request, { op: 'append' }>): Promise<number> {
-  // The records' JSON text as the gateway stored it: turned into rows here, where it costs the gateway nothing.
-  let { records, attempts, findings } = recordRows(JSON.parse(request.records) as Parameters<typeof recordRows>[0]);
-  if (request.dedupe && records.length > 0) {
-    // Records the catch-up already copied are skipped (a record is immutable once written).
-    const ids = records.map((row) => String(row[0]));
-    const present = await writer.runAndReadAll('SELECT id FROM records WHERE id IN (SELECT unnest($1::VARCHAR[]))', [listValue(ids)]);
-    const seen = new Set(present.getRows().map((row) => String(row[0])));
-    if (seen.size > 0) {
-      records = records.filter((row) => !seen.has(String(row[0])));
-      attempts = attempts.filter((row) => !seen.has(String(row[0])));
-      findings = findings.filter((row) => !seen.has(String(row[0])));
-    }
-  }
   await writer.run('BEGIN TRANSACTION');
   try {
-    await appendRows('records', records);
-    await appendRows('attempts', attempts);
-    await appendRows('findings', findings);
+    // The records' JSON text as the gateway stored it, parsed by DuckDB (./record-rows.ts); a dedupe batch skips
+    // the records the catch-up already copied.
+    await writer.run(APPEND_SQL.stage, [request.records]);
+    if (request.dedupe) await writer.run(APPEND_SQL.skipPresent);
+    const inserted = (await writer.run(APPEND_SQL.records)).rowsChanged;
+    await writer.run(APPEND_SQL.attempts);
+    await writer.run(APPEND_SQL.findings);
+    await writer.run(APPEND_SQL.drop);
     await writer.run('COMMIT');
+    return inserted;
   } catch (err) {
     await writer.run('ROLLBACK');
     throw err;
   }
-  return records.length;
 }
 
 async function sweep(cutoff: number): Promise<number> {

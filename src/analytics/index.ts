@@ -10,4 +10,4 @@ export { blankLiterals, checkSqlText, dollarNamedParameters } from './sql-text.j
 export { INDEX_FILE, UsageIndex } from './usage-index.js';
 export type { QueryResult, RecordSource, SqlParams, SqlValue, UsageIndexOptions } from './usage-index.js';
 export { checkSelectTree } from './sql-tree.js';
-export { receiptRows, recordRows } from './record-rows.js';
+export { receiptRows } from './record-rows.js';

@@ -70,7 +70,7 @@ const MAX_HELD = 1_000_000;
  * each batch it wrote): the records are read back from LevelDB when they are copied. So a loaded node spends none
  * of its request path on the index — holding each record's text for the copy (about 0.7 KB a request, kept past
  * the young generation) and the index process's CPU (a DuckDB commit costs it 3-6 ms however few records it holds,
- * beside about 25 µs a record) competed with the requests for the same cores; they now wait for a quiet moment,
+ * beside about 13 µs a record) competed with the requests for the same cores; they now wait for a quiet moment,
  * and under a load that never pauses they come in batches of COPY_BATCH. A crash loses only the index's copy, which
  * the catch-up at start restores.
  */

@@ -82,6 +82,54 @@ describe('UsageIndex', () => {
     expect(cost.rows).toEqual([[1200, 0.0012, 1, 40, null]]);
   });
 
+  it('gives every column from the stored JSON: a record of an older build without its optional fields, and one with several attempts and findings', async () => {
+    // Written before reasoning_tokens, cache, profile, client_ip and country existed; its attempt has no status, code or error.
+    const older: Partial<UsageRecord> = makeRecord({ id: 'older', time: BASE, attempts: [{ target: 'openai-main', ok: true, duration_ms: 80.5 }] });
+    for (const field of ['reasoning_tokens', 'cache', 'profile', 'client_ip', 'country'] as const) delete older[field];
+    const full = makeRecord({
+      id: 'full', time: BASE + 1, project: 'alpha', source: 'cli', principal: { kind: 'virtual_key', id: null }, client_format: 'anthropic',
+      requested_model: 'fast', model: 'claude-sonnet-4', provider: null, served_by: 'peer', peer: '12D3KooWPeerB', status: 200,
+      attempts: [
+        { target: 'openai-main', ok: false, status: 429, code: 'rate_limited', error: 'openai-main answered 429: "slow down" — réessayez\n', duration_ms: 12.25, keys: [{ key: 'k1', status: 429 }] },
+        { target: 'anthropic-main', ok: false, code: 'timeout', error: 'no answer in 30 s', duration_ms: 30_000 },
+        { target: 'peer:12D3KooWPeerB', ok: true, status: 200, duration_ms: 410 },
+      ],
+      failovers: 2, prompt_tokens: 1_500, completion_tokens: 300, cached_tokens: 1_000, cache_write_tokens: 200, reasoning_tokens: 120,
+      usage_estimated: true, cost_micros: null, priced: false, latency_ms: 30_422.5, ttft_ms: 95.5, stream: true, client_aborted: true, cache: 'miss',
+      findings: [
+        { type: 'email', location: 'messages[0].content', action: 'redacted' },
+        { type: 'aws_access_key', location: 'messages[1].content', action: 'blocked' },
+      ],
+      profile: 'cheap', client_ip: '203.0.113.7', country: 'DE',
+    });
+    const usage = index();
+    await usage.catchUp(source([older as UsageRecord, full]));
+
+    const records = await usage.query('SELECT * FROM records ORDER BY time');
+    expect(records.columns).toEqual([
+      'id', 'time', 'project', 'source', 'principal_kind', 'principal_id', 'client_format', 'operation', 'requested_model', 'model', 'provider',
+      'served_by', 'peer', 'status', 'error_type', 'attempts', 'failovers', 'prompt_tokens', 'completion_tokens', 'cached_tokens',
+      'cache_write_tokens', 'reasoning_tokens', 'usage_estimated', 'cost_micros', 'cost_usd', 'priced', 'latency_ms', 'ttft_ms', 'stream',
+      'client_aborted', 'findings', 'cache', 'profile',
+    ]);
+    expect(records.rows).toEqual([
+      ['older', BASE, null, null, 'token', 'tok_1', 'openai', 'chat', 'gpt-4o', 'gpt-4o', 'openai-main', 'local', null, 200, null, 1, 0, 100, 20, 0, 0, 0, 0, 450, 0.00045, 1, 120, null, 0, 0, 0, null, null],
+      ['full', BASE + 1, 'alpha', 'cli', 'virtual_key', null, 'anthropic', 'chat', 'fast', 'claude-sonnet-4', null, 'peer', '12D3KooWPeerB', 200, null, 3, 2, 1500, 300, 1000, 200, 120, 1, null, null, 0, 30422.5, 95.5, 1, 1, 2, 'miss', 'cheap'],
+    ]);
+    const attempts = await usage.query('SELECT * FROM attempts ORDER BY time, n');
+    expect(attempts.rows).toEqual([
+      ['older', BASE, 1, 'openai-main', 1, null, null, null, 80.5],
+      ['full', BASE + 1, 1, 'openai-main', 0, 429, 'rate_limited', 'openai-main answered 429: "slow down" — réessayez\n', 12.25],
+      ['full', BASE + 1, 2, 'anthropic-main', 0, null, 'timeout', 'no answer in 30 s', 30000],
+      ['full', BASE + 1, 3, 'peer:12D3KooWPeerB', 1, 200, null, null, 410],
+    ]);
+    const findings = await usage.query('SELECT * FROM findings ORDER BY time, n');
+    expect(findings.rows).toEqual([
+      ['full', BASE + 1, 1, 'email', 'messages[0].content', 'redacted'],
+      ['full', BASE + 1, 2, 'aws_access_key', 'messages[1].content', 'blocked'],
+    ]);
+  });
+
   it('keeps no record twice when more than one chunk was written during the catch-up that also copied them', async () => {
     // More than one append's worth (RECORD_CHUNK, 10,000): every chunk of the first copy after the catch-up skips
     // what the catch-up copied, not only the first.
