@@ -58,9 +58,16 @@ const INDEX_PROCESS = fileURLToPath(new URL(`./index-process${extname(fileURLToP
 export const INDEX_FILE = `usage-index-v${SCHEMA_VERSION}.duckdb`;
 const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_QUEUED = 16;
-/** Record keys per catch-up message, and records read from LevelDB and appended per catch-up batch. */
+/** Record keys per catch-up message, and records read back from LevelDB at a time (to append, in one or more appends). */
 const KEY_CHUNK = 20_000;
 const RECORD_CHUNK = 10_000;
+/**
+ * An append's JSON text holds at most this many characters per MB of the index process's memory limit (1/32 of it):
+ * DuckDB's JSON reader needs about five times the text while it parses the batch, inside that limit. Records of the
+ * usual ~0.7 KB make a RECORD_CHUNK of ~7 MB, one append at the default 256 MB; records that fail over through several
+ * targets with long upstream messages are 2-4 KB, and 6,000 of them in one text did not fit 64 MB (Out of Memory).
+ */
+const APPEND_CHARS_PER_MB = 32 * 1024;
 /** Keys of written records waiting to be copied are held up to this many; beyond, another catch-up finds them. */
 const MAX_HELD = 1_000_000;
 /**
@@ -209,12 +216,24 @@ export class UsageIndex {
     this.#dedupeNext = false;
     try {
       for (let start = 0; start < keys.length; start += RECORD_CHUNK) {
-        const texts = await source.texts(keys.slice(start, start + RECORD_CHUNK));
-        const reply = await this.#request({ op: 'append', records: jsonArray(texts), dedupe });
-        this.#count += Number(reply.inserted);
+        await this.#append(await source.texts(keys.slice(start, start + RECORD_CHUNK)), dedupe);
       }
     } catch (err) {
       this.#options.logger?.warn({ err: (err as Error).message, records: keys.length }, 'usage index: copying records failed');
+    }
+  }
+
+  /** Appends records' JSON texts, in as many appends as keep each one's text within APPEND_CHARS_PER_MB. */
+  async #append(texts: string[], dedupe: boolean): Promise<void> {
+    const limit = this.#options.memoryMb * APPEND_CHARS_PER_MB;
+    for (let start = 0; start < texts.length;) {
+      // At least one record an append, however long.
+      let end = start + 1;
+      let chars = texts[start]!.length;
+      while (end < texts.length && chars + 1 + texts[end]!.length <= limit) chars += 1 + texts[end++]!.length;
+      const reply = await this.#request({ op: 'append', records: jsonArray(texts.slice(start, end)), dedupe });
+      this.#count += Number(reply.inserted);
+      start = end;
     }
   }
 
@@ -304,9 +323,7 @@ export class UsageIndex {
       this.#count = Number(diff.records);
       for (let start = 0; start < missing.length; start += RECORD_CHUNK) {
         if (this.#closed) return;
-        const records = await source.texts(missing.slice(start, start + RECORD_CHUNK));
-        const reply = await this.#request({ op: 'append', records: jsonArray(records), dedupe: false });
-        this.#count += Number(reply.inserted);
+        await this.#append(await source.texts(missing.slice(start, start + RECORD_CHUNK)), false);
       }
       this.#options.logger?.info({ records: this.#count, copied: missing.length, removed: Number(diff.removed) }, 'usage SQL index caught up');
     } while (this.#overflowed && !this.#closed);

@@ -130,6 +130,24 @@ describe('UsageIndex', () => {
     ]);
   });
 
+  it('copies large records in appends that fit the least memory the config allows (64 MB)', async () => {
+    // During an outage each request fails over through several targets, each attempt with an upstream message of up
+    // to 500 characters: 6,000 such records are a 14 MB batch, which DuckDB's JSON reader needs ~5 times over.
+    const large = (from: number) => Array.from({ length: 6_000 }, (_, i) => makeRecord({
+      id: `large-${from + i}`, time: BASE + from + i,
+      attempts: [1, 2, 3].map((n) => ({ target: `target-${n}`, ok: n === 3, status: 503, code: 'upstream_error', error: `upstream said: ${'x'.repeat(480)} ${i}`, duration_ms: n })),
+    }));
+    const first = large(0);
+    const later = large(first.length);
+    const stored = source([...first, ...later]);
+    const usage = index({ memoryMb: 64 });
+    // The first by the catch-up, the later ones (written after it listed the keys) in a copy of written records.
+    await usage.catchUp({ keys: source(first).keys, texts: stored.texts });
+    expect(usage.state()).toEqual({ ready: true, records: 6_000 });
+    usage.add(later.map(keyOf));
+    expect((await usage.query('SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM attempts)')).rows).toEqual([[12_000, 36_000]]);
+  }, 60_000);
+
   it('keeps no record twice when more than one chunk was written during the catch-up that also copied them', async () => {
     // More than one append's worth (RECORD_CHUNK, 10,000): every chunk of the first copy after the catch-up skips
     // what the catch-up copied, not only the first.
