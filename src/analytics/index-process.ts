@@ -112,13 +112,37 @@ async function appendRows(table: string, rows: Row[]): Promise<void> {
   }
 }
 
+/** Half of a surrogate pair without the other (a string cut between them), code unit by code unit. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Appends a batch: the records' JSON text as the gateway stored it, parsed by DuckDB (./record-rows.ts). DuckDB's JSON
+ * reader refuses the whole text for one lone surrogate in it (the escape `\ud83d` without its other half, as
+ * JSON.stringify writes a string cut inside an emoji — an upstream message cut at 500 characters); then the batch
+ * goes again with each lone surrogate as U+FFFD, as the appender stored it before. Only a batch that failed pays.
+ */
 async function append(request: Extract<Request, { op: 'append' }>): Promise<number> {
+  try {
+    return await appendText(request.records, request.dedupe);
+  } catch (err) {
+    let wellFormed: string;
+    try {
+      wellFormed = JSON.stringify(JSON.parse(request.records, (_key, value: unknown) => (typeof value === 'string' ? value.replace(LONE_SURROGATE, '\ufffd') : value)));
+    } catch {
+      throw err;
+    }
+    if (wellFormed === request.records) throw err;
+    return appendText(wellFormed, request.dedupe);
+  }
+}
+
+/** One batch's JSON array text into records, attempts and findings, in one transaction; a dedupe batch skips the records present. */
+async function appendText(records: string, dedupe: boolean): Promise<number> {
   await writer.run('BEGIN TRANSACTION');
   try {
-    // The records' JSON text as the gateway stored it, parsed by DuckDB (./record-rows.ts); a dedupe batch skips
-    // the records the catch-up already copied.
-    await writer.run(APPEND_SQL.stage, [request.records]);
-    if (request.dedupe) await writer.run(APPEND_SQL.skipPresent);
+    // A dedupe batch skips the records the catch-up already copied.
+    await writer.run(APPEND_SQL.stage, [records]);
+    if (dedupe) await writer.run(APPEND_SQL.skipPresent);
     const inserted = (await writer.run(APPEND_SQL.records)).rowsChanged;
     await writer.run(APPEND_SQL.attempts);
     await writer.run(APPEND_SQL.findings);

@@ -130,6 +130,26 @@ describe('UsageIndex', () => {
     ]);
   });
 
+  it('copies a record whose text holds a lone surrogate (an upstream message cut at 500 characters inside an emoji), and the rest of its batch', async () => {
+    // JSON.stringify writes a lone surrogate as the escape \ud83d, which DuckDB's JSON reader refuses as malformed.
+    const cut = `${'x'.repeat(499)}😀`.slice(0, 500);
+    const records = [
+      makeRecord({ id: 'before', time: BASE }),
+      makeRecord({ id: 'cut', time: BASE + 1, requested_model: 'gpt\udc00', attempts: [{ target: 'openai-main', ok: false, status: 400, error: cut, duration_ms: 5 }] }),
+      makeRecord({ id: 'after', time: BASE + 2 }),
+    ];
+    // One written after the catch-up listed the keys: it comes in a copy of written records.
+    const later = makeRecord({ id: 'later', time: BASE + 3, source: 'cli\ud800' });
+    const stored = source([...records, later]);
+    const usage = index();
+    await usage.catchUp({ keys: source(records).keys, texts: stored.texts });
+    expect((await usage.query('SELECT id, requested_model FROM records ORDER BY time')).rows).toEqual([['before', 'gpt-4o'], ['cut', 'gpt\ufffd'], ['after', 'gpt-4o']]);
+    // As the appender stored it before: the lone half becomes U+FFFD, the rest of the text is kept.
+    expect((await usage.query("SELECT error FROM attempts WHERE record_id = 'cut'")).rows).toEqual([[`${'x'.repeat(499)}\ufffd`]]);
+    usage.add([keyOf(later)]);
+    expect((await usage.query("SELECT source FROM records WHERE id = 'later'")).rows).toEqual([['cli\ufffd']]);
+  });
+
   it('copies large records in appends that fit the least memory the config allows (64 MB)', async () => {
     // During an outage each request fails over through several targets, each attempt with an upstream message of up
     // to 500 characters: 6,000 such records are a 14 MB batch, which DuckDB's JSON reader needs ~5 times over.
