@@ -38,7 +38,7 @@ type Failure = { code: 'invalid_sql' | 'sql_not_allowed' | 'query_timeout' | 'in
 const ext = extname(fileURLToPath(import.meta.url));
 const { checkSelectTree } = (await import(new URL(`./sql-tree${ext}`, import.meta.url).href)) as typeof import('./sql-tree.js');
 const { SCHEMA_SQL, QUERY_TABLES } = (await import(new URL(`./query-schema${ext}`, import.meta.url).href)) as typeof import('./query-schema.js');
-const { APPEND_SQL } = (await import(new URL(`./record-rows${ext}`, import.meta.url).href)) as typeof import('./record-rows.js');
+const { APPEND_SQL, leaveOutSql } = (await import(new URL(`./record-rows${ext}`, import.meta.url).href)) as typeof import('./record-rows.js');
 
 const [path, memoryMb, threads] = process.argv.slice(2);
 const TABLES = [...QUERY_TABLES];
@@ -55,6 +55,10 @@ const reader = await instance.connect();
 const existing = await writer.runAndReadAll("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'records'");
 if (Number(existing.getRows()[0]![0]) === 0) await writer.run(SCHEMA_SQL);
 await writer.run('SET lock_configuration = true');
+/** The file's own NOT NULL columns say which records a batch whose append failed leaves out (./record-rows.ts). */
+const notNull = await writer.runAndReadAll("SELECT table_name || '.' || column_name FROM duckdb_columns() WHERE schema_name = 'main' AND NOT is_nullable");
+const requiredColumns = new Set(notNull.getRows().map((row) => String(row[0])));
+const LEAVE_OUT_SQL = leaveOutSql((table, column) => requiredColumns.has(`${table}.${column}`));
 
 /** Writes run one at a time, in the order they came; a query waits for the writes sent before it. */
 let writes: Promise<unknown> = Promise.resolve();
@@ -115,15 +119,22 @@ async function appendRows(table: string, rows: Row[]): Promise<void> {
 /** Half of a surrogate pair without the other (a string cut between them), code unit by code unit. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+interface Appended {
+  inserted: number;
+  /** The ids of the records left out: the tables cannot take them (`leaveOutSql`). */
+  leftOut: Array<string | null>;
+}
+
 /**
- * Appends a batch: the records' JSON text as the gateway stored it, parsed by DuckDB (./record-rows.ts). DuckDB's JSON
- * reader refuses the whole text for one lone surrogate in it (the escape `\ud83d` without its other half, as
- * JSON.stringify writes a string cut inside an emoji — an upstream message cut at 500 characters); then the batch
- * goes again with each lone surrogate as U+FFFD, as the appender stored it before. Only a batch that failed pays.
+ * Appends a batch: the records' JSON text as the gateway stored it, parsed by DuckDB (./record-rows.ts). That takes a
+ * batch whole or not at all, so a batch that fails goes again (only such a batch pays for it): parsed here and
+ * written again with each lone surrogate as U+FFFD, and without the records the tables cannot take. DuckDB's JSON
+ * reader refuses a whole text for one escape `\ud83d` without its other half, which JSON.stringify writes for a
+ * string cut inside an emoji (an upstream message cut at 500 characters); the appender before stored U+FFFD.
  */
-async function append(request: Extract<Request, { op: 'append' }>): Promise<number> {
+async function append(request: Extract<Request, { op: 'append' }>): Promise<Appended> {
   try {
-    return await appendText(request.records, request.dedupe);
+    return await appendText(request.records, request.dedupe, false);
   } catch (err) {
     let wellFormed: string;
     try {
@@ -131,24 +142,24 @@ async function append(request: Extract<Request, { op: 'append' }>): Promise<numb
     } catch {
       throw err;
     }
-    if (wellFormed === request.records) throw err;
-    return appendText(wellFormed, request.dedupe);
+    return appendText(wellFormed, request.dedupe, true);
   }
 }
 
-/** One batch's JSON array text into records, attempts and findings, in one transaction; a dedupe batch skips the records present. */
-async function appendText(records: string, dedupe: boolean): Promise<number> {
+/** One batch's JSON array text into records, attempts and findings, in one transaction. */
+async function appendText(records: string, dedupe: boolean, leaveOut: boolean): Promise<Appended> {
   await writer.run('BEGIN TRANSACTION');
   try {
-    // A dedupe batch skips the records the catch-up already copied.
     await writer.run(APPEND_SQL.stage, [records]);
+    // A dedupe batch skips the records the catch-up already copied.
     if (dedupe) await writer.run(APPEND_SQL.skipPresent);
+    const leftOut = leaveOut ? (await writer.runAndReadAll(LEAVE_OUT_SQL)).getRows().map((row) => (row[0] === null ? null : String(row[0]))) : [];
     const inserted = (await writer.run(APPEND_SQL.records)).rowsChanged;
     await writer.run(APPEND_SQL.attempts);
     await writer.run(APPEND_SQL.findings);
     await writer.run(APPEND_SQL.drop);
     await writer.run('COMMIT');
-    return inserted;
+    return { inserted, leftOut };
   } catch (err) {
     await writer.run('ROLLBACK');
     throw err;
@@ -315,7 +326,7 @@ async function write(request: Exclude<Request, { op: 'query' }>): Promise<void> 
   try {
     switch (request.op) {
       case 'append':
-        return send({ id: request.id, ok: true, inserted: await append(request) });
+        return send({ id: request.id, ok: true, ...(await append(request)) });
       case 'receipts':
         await replaceReceipts(request.rows);
         return send({ id: request.id, ok: true });

@@ -22,8 +22,10 @@ const RECORD_JSON = {
 /** A boolean field as a 0/1 column; absent counts as false. */
 const flag = (field: string) => `coalesce(${field}::INTEGER, 0)`;
 
-/** Each column of a record table and the SQL that gives it from a record `r` (and its attempt or finding `a`, `f`, n-th). */
-const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, sql: string]> = [
+type Columns = ReadonlyArray<readonly [column: string, sql: string]>;
+
+/** Each column of a record table and the SQL that gives it from a record `r`, or from its n-th attempt `a` or finding `f`. */
+const RECORD_COLUMNS: Columns = [
   ['id', 'r.id'], ['time', 'r.time'], ['project', 'r.project'], ['source', 'r.source'], ['principal_kind', 'r.principal.kind'],
   ['principal_id', 'r.principal.id'], ['client_format', 'r.client_format'], ['operation', 'r.operation'], ['requested_model', 'r.requested_model'],
   ['model', 'r.model'], ['provider', 'r.provider'], ['served_by', 'r.served_by'], ['peer', 'r.peer'], ['status', 'r.status'],
@@ -33,15 +35,14 @@ const RECORD_COLUMNS: ReadonlyArray<readonly [column: string, sql: string]> = [
   ['priced', flag('r.priced')], ['latency_ms', 'r.latency_ms'], ['ttft_ms', 'r.ttft_ms'], ['stream', flag('r.stream')],
   ['client_aborted', flag('r.client_aborted')], ['findings', 'coalesce(len(r.findings), 0)'], ['cache', 'r.cache'], ['profile', 'r.profile'],
 ];
-const ATTEMPT_COLUMNS: ReadonlyArray<readonly [column: string, sql: string]> = [
-  ['record_id', 'id'], ['time', 'time'], ['n', 'n'], ['target', 'a.target'], ['ok', flag('a.ok')], ['status', 'a.status'], ['code', 'a.code'],
-  ['error', 'a.error'], ['duration_ms', 'a.duration_ms'],
+/** What an attempt's or a finding's row takes from its record, and its place in the record's list. */
+const ITEM_KEY_COLUMNS: Columns = [['record_id', 'id'], ['time', 'time'], ['n', 'n']];
+const ATTEMPT_COLUMNS: Columns = [
+  ['target', 'a.target'], ['ok', flag('a.ok')], ['status', 'a.status'], ['code', 'a.code'], ['error', 'a.error'], ['duration_ms', 'a.duration_ms'],
 ];
-const FINDING_COLUMNS: ReadonlyArray<readonly [column: string, sql: string]> = [
-  ['record_id', 'id'], ['time', 'time'], ['n', 'n'], ['type', 'f.type'], ['location', 'f.location'], ['action', 'f.action'],
-];
+const FINDING_COLUMNS: Columns = [['type', 'f.type'], ['location', 'f.location'], ['action', 'f.action']];
 
-function insert(table: string, columns: ReadonlyArray<readonly [string, string]>, from: string): string {
+function insert(table: string, columns: Columns, from: string): string {
   return `INSERT INTO ${table} (${columns.map(([column]) => column).join(', ')}) SELECT ${columns.map(([, sql]) => sql).join(', ')} FROM ${from}`;
 }
 
@@ -60,10 +61,28 @@ export const APPEND_SQL = {
   stage: `CREATE OR REPLACE TEMP TABLE batch AS SELECT unnest(from_json($1::VARCHAR, '${JSON.stringify([RECORD_JSON])}')) AS r`,
   skipPresent: 'DELETE FROM batch WHERE r.id IN (SELECT id FROM records)',
   records: insert('records', RECORD_COLUMNS, 'batch'),
-  attempts: insert('attempts', ATTEMPT_COLUMNS, '(SELECT r.id AS id, r.time AS time, unnest(r.attempts) AS a, generate_subscripts(r.attempts, 1) AS n FROM batch)'),
-  findings: insert('findings', FINDING_COLUMNS, '(SELECT r.id AS id, r.time AS time, unnest(r.findings) AS f, generate_subscripts(r.findings, 1) AS n FROM batch)'),
+  attempts: insert('attempts', [...ITEM_KEY_COLUMNS, ...ATTEMPT_COLUMNS], '(SELECT r.id AS id, r.time AS time, unnest(r.attempts) AS a, generate_subscripts(r.attempts, 1) AS n FROM batch)'),
+  findings: insert('findings', [...ITEM_KEY_COLUMNS, ...FINDING_COLUMNS], '(SELECT r.id AS id, r.time AS time, unnest(r.findings) AS f, generate_subscripts(r.findings, 1) AS n FROM batch)'),
   drop: 'DROP TABLE batch',
 } as const;
+
+/**
+ * The statement that deletes from `batch` the records the tables cannot take, and returns their ids: a record that
+ * lacks a value a NOT NULL column needs (`required(table, column)`), itself or in one of its attempts or findings, or
+ * holds it as a type the column cannot read (from_json reads that as NULL) — a required field missing, a status
+ * as text, findings as the first builds wrote them (strings). Run before the inserts of a batch whose append failed,
+ * so that one such record costs only itself.
+ */
+export function leaveOutSql(required: (table: string, column: string) => boolean): string {
+  const missing = (table: string, columns: Columns) => columns.filter(([column]) => required(table, column)).map(([, sql]) => `${sql} IS NULL`);
+  const anyItem = (list: string, item: string, checks: string[]) => (checks.length > 0 ? [`len(list_filter(${list}, lambda ${item}: ${checks.join(' OR ')})) > 0`] : []);
+  const checks = [
+    ...missing('records', RECORD_COLUMNS),
+    ...anyItem('r.attempts', 'a', missing('attempts', ATTEMPT_COLUMNS)),
+    ...anyItem('r.findings', 'f', missing('findings', FINDING_COLUMNS)),
+  ];
+  return `DELETE FROM batch WHERE ${checks.join(' OR ') || 'false'} RETURNING r.id`;
+}
 
 /** The ledger's receipts as rows of the receipts table; `self` (this node's peer id) gives each its direction. */
 export function receiptRows(receipts: readonly StoredReceipt[], self: string): Row[] {

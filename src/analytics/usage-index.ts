@@ -233,6 +233,11 @@ export class UsageIndex {
       while (end < texts.length && chars + 1 + texts[end]!.length <= limit) chars += 1 + texts[end++]!.length;
       const reply = await this.#request({ op: 'append', records: jsonArray(texts.slice(start, end)), dedupe });
       this.#count += Number(reply.inserted);
+      const leftOut = reply.leftOut as Array<string | null>;
+      if (leftOut.length > 0) {
+        // Each catch-up finds them missing again; LevelDB (and the records API) keeps them.
+        this.#options.logger?.warn({ left_out: leftOut.length, ids: leftOut.slice(0, 20) }, 'usage index: records the index cannot take were left out (a required field missing or unreadable)');
+      }
       start = end;
     }
   }

@@ -150,6 +150,35 @@ describe('UsageIndex', () => {
     expect((await usage.query("SELECT source FROM records WHERE id = 'later'")).rows).toEqual([['cli\ufffd']]);
   });
 
+  it('leaves out only the records the tables cannot take, says which, and copies the rest of their batch', async () => {
+    const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const unreadable = [
+      // A required field missing, or of a type its column cannot hold; findings as the first builds wrote them (strings).
+      { ...makeRecord({ id: 'no-model', time: BASE + 1 }), requested_model: undefined },
+      { ...makeRecord({ id: 'text-status', time: BASE + 2 }), status: 'ok' },
+      { ...makeRecord({ id: 'string-findings', time: BASE + 3 }), findings: ['email'] },
+      makeRecord({ id: 'attempt-without-target', time: BASE + 4, attempts: [{ target: null as unknown as string, ok: false, duration_ms: 1 }] }),
+    ] as unknown as UsageRecord[];
+    const good = [
+      makeRecord({ id: 'good-1', time: BASE, findings: [{ type: 'email', location: 'messages[0].content', action: 'redacted' }] }),
+      makeRecord({ id: 'good-2', time: BASE + 5 }),
+    ];
+    // Written after the catch-up listed the keys: the first copy after it, which also skips what it copied (good-1).
+    const later = [{ ...makeRecord({ id: 'no-tokens', time: BASE + 6 }), prompt_tokens: undefined } as unknown as UsageRecord, makeRecord({ id: 'good-3', time: BASE + 7 })];
+    const stored = source([...good, ...unreadable, ...later]);
+    const usage = index({ logger: logger as never });
+    await usage.catchUp({ keys: source([...good, ...unreadable]).keys, texts: stored.texts });
+    expect(usage.state()).toEqual({ ready: true, records: 2 });
+    expect(logger.warn).toHaveBeenCalledWith(
+      { left_out: 4, ids: ['no-model', 'text-status', 'string-findings', 'attempt-without-target'] },
+      expect.stringMatching(/records the index cannot take were left out/),
+    );
+    usage.add([keyOf(good[0]!), ...later.map(keyOf)]);
+    const left = await usage.query('SELECT (SELECT string_agg(id, \',\' ORDER BY id) FROM records), (SELECT string_agg(DISTINCT record_id, \',\' ORDER BY record_id) FROM attempts), (SELECT count(*) FROM findings)');
+    expect(left.rows).toEqual([['good-1,good-2,good-3', 'good-1,good-2,good-3', 1]]);
+    expect(logger.warn).toHaveBeenLastCalledWith({ left_out: 1, ids: ['no-tokens'] }, expect.stringMatching(/records the index cannot take were left out/));
+  });
+
   it('copies large records in appends that fit the least memory the config allows (64 MB)', async () => {
     // During an outage each request fails over through several targets, each attempt with an upstream message of up
     // to 500 characters: 6,000 such records are a 14 MB batch, which DuckDB's JSON reader needs ~5 times over.
