@@ -44,6 +44,11 @@ interface Pending {
   done: (persisted: boolean) => void;
 }
 
+/**
+ * A read of many records once (the SQL index's read-back, `texts`): its blocks stay out of LevelDB's block cache
+ * (classic-level's iterators already leave it alone; its `get` and `getMany` fill it unless told not to).
+ */
+const BULK_TEXT_READ = Object.freeze({ fillCache: false, valueEncoding: 'utf8' });
 const DAY_MS = 86_400_000;
 const NOTHING_QUEUED: Promise<void> = Promise.resolve();
 const DEFAULT_MAX_BATCH = 256;
@@ -408,9 +413,13 @@ export class RecordStore {
     return records.filter((record): record is UsageRecord => record !== undefined);
   }
 
-  /** The stored JSON text of the records under `keys`, in their order, without parsing it; keys no longer stored are left out. */
+  /**
+   * The stored JSON text of the records under `keys`, in their order, without parsing it; keys no longer stored are
+   * left out. The SQL index reads every record back once this way: its blocks do not go into LevelDB's block cache,
+   * which would otherwise fill to its 8 MB of native memory with blocks nothing reads again.
+   */
   async texts(keys: string[]): Promise<string[]> {
-    const texts = await this.#records.getMany<string, string>(keys, { valueEncoding: 'utf8' });
+    const texts = await this.#records.getMany<string, string>(keys, BULK_TEXT_READ);
     return texts.filter((text): text is string => text !== undefined);
   }
 
