@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { cutText } from '../core/index.js';
 import { GatewayError } from '../errors/index.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { GatewayResponse } from '../pipeline/types.js';
@@ -78,7 +79,7 @@ export function parseAnswer(text: string): { sql?: string; summary: string } {
   return { sql: block?.trim(), summary: oneLine(prose) };
 }
 
-const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 500);
+const oneLine = (text: string) => cutText(text.replace(/\s+/g, ' ').trim(), 500);
 
 /**
  * `POST /v1/ask`: asks the configured model, through this node's own pipeline and providers (principal

@@ -130,7 +130,8 @@ interface Appended {
  * batch whole or not at all, so a batch that fails goes again (only such a batch pays for it): parsed here and
  * written again with each lone surrogate as U+FFFD, and without the records the tables cannot take. DuckDB's JSON
  * reader refuses a whole text for one escape `\ud83d` without its other half, which JSON.stringify writes for a
- * string cut inside an emoji (an upstream message cut at 500 characters); the appender before stored U+FFFD.
+ * string with one: a client's model name, or an upstream message an earlier build cut inside an emoji (the gateway's
+ * cuts keep pairs whole now, core/cut-text.ts); the appender before stored U+FFFD.
  */
 async function append(request: Extract<Request, { op: 'append' }>): Promise<Appended> {
   try {

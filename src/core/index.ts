@@ -7,6 +7,7 @@
 export { decodeCanonicalBase64url, isCanonicalBase64url } from './base64url.js';
 export { canonicalJson } from './canonical-json.js';
 export { ConfigError } from './config-error.js';
+export { cutText } from './cut-text.js';
 export { isJsonObject, isText, isUint, onlyKeys, type JsonObject } from './json-checks.js';
 export { linkedSignal, type LinkedSignal } from './linked-signal.js';
 export { MAX_JSON_DEPTH, nestsTooDeep } from './json-depth.js';

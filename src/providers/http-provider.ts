@@ -1,7 +1,7 @@
 import { Agent, request, undiciErrors } from './undici.js';
 import type { ProviderConfig, ProviderType } from '../core-config/index.js';
 import { UpstreamError, isRetryableStatus } from '../errors/index.js';
-import { jsonTextOf, linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';
+import { cutText, jsonTextOf, linkedSignal, type ProviderFormat, type Secret, type WireFormat } from '../core/index.js';
 import { endpointsFor } from './endpoints.js';
 import { keyPoolFor, type KeyPool } from './key-pool.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -15,11 +15,11 @@ function upstreamMessage(text: string): string {
   try {
     const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
     const message = typeof body.error === 'string' ? body.error : body.error?.message ?? body.message;
-    if (typeof message === 'string') return message.slice(0, 500);
+    if (typeof message === 'string') return cutText(message, 500);
   } catch {
     // not JSON: fall through to the raw text
   }
-  return text.slice(0, 200).replace(/\s+/g, ' ').trim();
+  return cutText(text, 200).replace(/\s+/g, ' ').trim();
 }
 
 /** An upstream that answered 2xx with a body that is not JSON (a proxy's error page, a truncated body). */
