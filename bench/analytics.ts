@@ -8,7 +8,7 @@
  * alternatives on the same rows: SQLite (node:sqlite, the engine before) over the records, and SQLite over a
  * pre-aggregated table (hour × model × provider × project), which answers only the group-bys it was built for.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { UsageIndex, type RecordSource } from '../src/analytics/index.js';
 import type { UsageRecord } from '../src/records/index.js';
 import { recordKey } from '../src/records/record-keys.js';
+import { cpuMs, memoryMb } from './processes.js';
 
 const QUICK = process.argv.includes('--quick');
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'text-embedding-3-small', 'o3-mini', 'llama-3.3-70b', 'mistral-large'];
@@ -84,15 +85,6 @@ const QUERIES: Array<[string, string]> = [
 const GROUP_BY_MODEL_SQLITE = 'SELECT model, count(*) AS requests, sum(prompt_tokens + completion_tokens) AS tokens, sum(cost_micros) AS cost FROM records GROUP BY model';
 const GROUP_BY_MODEL_AGGREGATE = 'SELECT model, sum(requests), sum(tokens), sum(cost) FROM hourly GROUP BY model';
 
-/** CPU time (user + system, ms) and resident memory (MB) of a process, from /proc. */
-async function processUsage(pid: number): Promise<{ cpuMs: number; rssMb: number }> {
-  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  // Fields 14 and 15 (utime, stime) in clock ticks of 10 ms; the split above starts at field 3.
-  return { cpuMs: (Number(stat[11]) + Number(stat[12])) * 10, rssMb: Math.round(rssKb / 1024) };
-}
-
 const median = (values: number[]) => Math.round([...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -153,15 +145,15 @@ export async function runAnalyticsBenchmark(quick = QUICK): Promise<string[]> {
         const wall: number[] = [];
         const cpu: number[] = [];
         for (let round = 0; round < 3; round++) {
-          const before = await processUsage(index.pid!);
+          const before = await cpuMs(index.pid!);
           const started = performance.now();
           await index.query(sql);
           wall.push(performance.now() - started);
-          cpu.push((await processUsage(index.pid!)).cpuMs - before.cpuMs);
+          cpu.push((await cpuMs(index.pid!)) - before);
         }
         lines.push(`${name} over ${count.toLocaleString('en')} records: wall median ${median(wall)} ms (best ${Math.round(Math.min(...wall))} ms), index process CPU median ${median(cpu)} ms — target ≤ 1000 ms`);
       }
-      lines.push(`index process resident memory after the queries: ${(await processUsage(index.pid!)).rssMb} MB (DuckDB memory_limit ${options.memoryMb} MB)`);
+      lines.push(`index process resident memory after the queries: ${Math.round(await memoryMb(index.pid!, 'VmRSS'))} MB (DuckDB memory_limit ${options.memoryMb} MB)`);
     } finally {
       await index.close();
     }

@@ -107,23 +107,19 @@ async function processStat(pid: number): Promise<{ ppid: number; cpuMs: number }
  */
 export async function cpuTreeMs(pid: number): Promise<{ self: number; children: number }> {
   const self = (await processStat(pid)).cpuMs;
-  const stats = new Map<number, { ppid: number; cpuMs: number }>();
+  const childrenOf = new Map<number, Array<{ pid: number; cpuMs: number }>>();
   for (const name of await readdir('/proc')) {
     const other = Number(name);
-    if (!Number.isInteger(other) || other === pid) continue;
+    if (!Number.isInteger(other)) continue;
     // A process may end between the listing and the read.
     const stat = await processStat(other).catch(() => undefined);
-    if (stat) stats.set(other, stat);
+    if (stat) childrenOf.set(stat.ppid, [...(childrenOf.get(stat.ppid) ?? []), { pid: other, cpuMs: stat.cpuMs }]);
   }
-  const below = new Set([pid]);
   let children = 0;
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [other, stat] of stats) {
-      if (below.has(other) || !below.has(stat.ppid)) continue;
-      below.add(other);
-      children += stat.cpuMs;
-      grew = true;
+  for (const stack = [pid]; stack.length > 0; ) {
+    for (const child of childrenOf.get(stack.pop()!) ?? []) {
+      children += child.cpuMs;
+      stack.push(child.pid);
     }
   }
   return { self, children };
