@@ -273,22 +273,31 @@ export class Pipeline {
 
   /**
    * After a request finished and its answer was written (`process.nextTick` from `handle`'s finish): its quota settled —
-   * anything the upstream produced is charged, also when a stream broke mid-way; nothing produced is released — then
-   * `onComplete`. One async frame instead of a chain of promises and closures per request; a failure of either is
+   * anything the upstream produced is charged, also when a stream broke mid-way; nothing produced is released — and
+   * `onComplete` beside it. One async frame instead of a chain of promises and closures per request; a failure of either is
    * logged, never thrown. A crash between the answer and this tick loses the request's settlement and record, as a
    * crash before the records' group commit already does.
    */
   private async settle(outcome: Outcome, admission: Admission | undefined): Promise<void> {
+    // The settlement and `onComplete` run side by side: the counters change at once, while the settlement's write may
+    // wait for the next reservation's (QuotaStore) — the record need not wait for it.
+    let settling: Promise<void> | void = undefined;
     try {
-      await (outcome.usage ? admission?.settle(outcome) : admission?.release());
+      settling = outcome.usage ? admission?.settle(outcome) : admission?.release();
     } catch (err) {
-      this.deps.logger.error({ err, requestId: outcome.requestId }, 'quota settlement failed');
+      this.settlementFailed(err, outcome);
     }
+    const settled = settling === undefined ? undefined : Promise.resolve(settling).then(undefined, (err: unknown) => this.settlementFailed(err, outcome));
     try {
       await this.deps.onComplete?.(outcome);
     } catch (err) {
       this.deps.logger.error({ err, requestId: outcome.requestId }, 'completion handling failed');
     }
+    await settled;
+  }
+
+  private settlementFailed(err: unknown, outcome: Outcome): void {
+    this.deps.logger.error({ err, requestId: outcome.requestId }, 'quota settlement failed');
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.js';
+import { encodeOperation, type Store } from '../store/index.js';
 import { quotaWindow, type QuotaPeriod } from './quota-window.js';
 
 /** What a limit counts; names the limit in errors and headers. */
@@ -86,11 +86,18 @@ export interface QuotaCounters {
   flush(): Promise<void>;
 }
 
+/**
+ * Longest a settlement's new counter values wait to be written when no reservation's write takes them sooner (under
+ * load they go with the next one). A crash within it leaves those counters at their reservations' estimates.
+ */
+const LAZY_WRITE_MS = 50;
 /** How often counters of ended windows are swept out of memory and off disk. */
 const SWEEP_INTERVAL_MS = 60_000;
 
 interface PendingWrite {
   keys: Set<string>;
+  /** A reservation waits on it (written at the end of this turn of the event loop); else it waits for the next one or LAZY_WRITE_MS. */
+  urgent: boolean;
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -103,16 +110,23 @@ interface PendingWrite {
  * counter is loaded into memory when the store opens (this process holds LevelDB's lock, so nobody else writes it;
  * counters of ended windows are deleted then), and the check-and-increment of all counters a request touches happens
  * synchronously, in one turn of the event loop — which is what makes "N concurrent requests against a limit of L
- * admit exactly L" hold. The new values are then written with one atomic `batch` (group commit: writes arriving
- * while one is in flight share the next batch, each writing the latest value), and the request is admitted only
- * once that write succeeded. If the write fails the increments are undone and the error propagates: limits fail
- * closed.
+ * admit exactly L" hold. The new values are then written with one atomic `batch` (group commit: the reservations of
+ * one turn of the event loop share a write, those arriving while it is in flight share the next, each writing the
+ * latest value), and the request is admitted only once that write succeeded. If the write fails the increments are
+ * undone and the error propagates: limits fail closed. A settlement (or release) changes the counters in memory at
+ * once and nobody waits on its write: it goes with the next reservation's write, or LAZY_WRITE_MS later — so a
+ * request costs one LevelDB write, not two. A crash before it is written leaves the counter at the reservation's
+ * estimate (the request counts as reserved, not as used).
  */
 export class QuotaStore implements QuotaCounters {
   private readonly counters = new Map<string, Counter>();
   private pending?: PendingWrite;
   /** The write loop, while one runs. */
   private draining?: Promise<void>;
+  /** The write of this turn's reservations, when one is waiting to start. */
+  private immediate?: NodeJS.Immediate;
+  /** The write of settlements alone, when nothing else will write them sooner. */
+  private lazyTimer?: NodeJS.Timeout;
   private lastSweep: number;
 
   private constructor(
@@ -136,7 +150,11 @@ export class QuotaStore implements QuotaCounters {
   }
 
   static forStore(store: Store, now?: () => number): Promise<QuotaStore> {
-    return QuotaStore.open(store.sublevel<CounterRecord>('quota'), now);
+    const sublevel = store.sublevel<CounterRecord>('quota');
+    // Written in their stored form (`Store.writeEncoded`): every value is new JSON text, so abstract-level's clone
+    // and encoding of each operation would only repeat the work.
+    const batch = (operations: QuotaWrite[]) => store.writeEncoded(operations.map((operation) => encodeOperation({ ...operation, sublevel })));
+    return QuotaStore.open({ iterator: () => sublevel.iterator(), batch }, now);
   }
 
   /** Reserves every charge or none: throws QuotaExceededError naming the first limit that does not fit. */
@@ -153,7 +171,7 @@ export class QuotaStore implements QuotaCounters {
     });
     const states = charges.map((charge, i) => stateOf(charge, counters[i]!.record.used, now));
     try {
-      await this.persist(keys);
+      await this.persist(keys, true);
     } catch (err) {
       counters.forEach((counter, i) => {
         counter.record.used -= charges[i]!.amount;
@@ -173,7 +191,10 @@ export class QuotaStore implements QuotaCounters {
 
   /** Resolves once every write issued so far reached LevelDB (call before closing the store). */
   async flush(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.pending || this.draining) {
+      if (!this.draining) this.startDrain();
+      await this.draining;
+    }
   }
 
   private reservation(charges: QuotaCharge[], keys: string[], counters: Counter[], states: QuotaState[]): QuotaReservation {
@@ -186,7 +207,7 @@ export class QuotaStore implements QuotaCounters {
         counter.record.used = Math.max(0, counter.record.used - charge.amount + amountFor(charge));
         counter.inFlight -= 1;
       });
-      await this.persist(keys);
+      await this.persist(keys, false);
     };
     return {
       states,
@@ -214,11 +235,15 @@ export class QuotaStore implements QuotaCounters {
       if (counter.inFlight === 0 && counter.record.windowEnd !== null && counter.record.windowEnd <= now) ended.push(key);
     }
     for (const key of ended) this.counters.delete(key);
-    if (ended.length > 0) void this.persist(ended).catch(() => undefined);
+    if (ended.length > 0) void this.persist(ended, false).catch(() => undefined);
   }
 
-  /** Group commit: resolves once a batch holding the current state of `keys` reached LevelDB. */
-  private persist(keys: string[]): Promise<void> {
+  /**
+   * Group commit: resolves once a batch holding the current state of `keys` reached LevelDB. `urgent` (a reservation,
+   * which the request waits on): written at the end of this turn of the event loop, or right after the write in
+   * flight; else with the next write, at the latest LAZY_WRITE_MS from now.
+   */
+  private persist(keys: string[], urgent: boolean): Promise<void> {
     if (!this.pending) {
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
@@ -226,18 +251,43 @@ export class QuotaStore implements QuotaCounters {
         resolve = res;
         reject = rej;
       });
-      this.pending = { keys: new Set(), promise, resolve, reject };
+      this.pending = { keys: new Set(), urgent: false, promise, resolve, reject };
     }
     for (const key of keys) this.pending.keys.add(key);
+    if (urgent) this.pending.urgent = true;
     const { promise } = this.pending;
-    this.draining ??= this.drain();
+    this.schedule();
     return promise;
   }
 
-  /** Never rejects: each batch's outcome goes to the reservations waiting on it. */
+  /** Arms the start of the next write, unless the write loop runs (it takes what is pending when it can). */
+  private schedule(): void {
+    if (this.draining || !this.pending) return;
+    if (this.pending.urgent) this.immediate ??= setImmediate(this.startDrain);
+    else this.lazyTimer ??= setTimeout(this.startDrain, LAZY_WRITE_MS);
+  }
+
+  /** Reservations wait for a write (they arrived while one was in flight). */
+  private reservationsWait(): boolean {
+    return this.pending?.urgent === true;
+  }
+
+  private readonly startDrain = (): void => {
+    clearImmediate(this.immediate);
+    clearTimeout(this.lazyTimer);
+    this.immediate = undefined;
+    this.lazyTimer = undefined;
+    this.draining ??= this.drain();
+  };
+
+  /**
+   * Writes what is pending, then again while reservations wait (what arrived during a write); settlements left alone
+   * get their timer. Never rejects: each batch's outcome goes to the reservations waiting on it.
+   */
   private async drain(): Promise<void> {
-    while (this.pending) {
+    do {
       const write = this.pending;
+      if (!write) break;
       this.pending = undefined;
       const operations = [...write.keys].map((key): QuotaWrite => {
         const counter = this.counters.get(key);
@@ -249,8 +299,9 @@ export class QuotaStore implements QuotaCounters {
       } catch (err) {
         write.reject(err);
       }
-    }
+    } while (this.reservationsWait());
     this.draining = undefined;
+    this.schedule();
   }
 }
 

@@ -18,24 +18,47 @@ function secondsUntil(resetAt: number, now: number): number | undefined {
   return Number.isFinite(resetAt) ? Math.max(1, Math.ceil((resetAt - now) / 1000)) : undefined;
 }
 
-function headerSet(state: QuotaState, now: number, suffix: string): Record<string, string> {
+interface HeaderNames {
+  limit: string;
+  remaining: string;
+  reset: string;
+}
+
+const names = (suffix: string): HeaderNames => ({ limit: `x-ratelimit-limit${suffix}`, remaining: `x-ratelimit-remaining${suffix}`, reset: `x-ratelimit-reset${suffix}` });
+const UNSUFFIXED = names('');
+/** Each metric's header names, made once (a token request sends one set per limit it counts against). */
+const SUFFIXED: Record<QuotaMetric, HeaderNames> = { requests: names('-requests'), tokens: names('-tokens'), cost: names('-cost'), ip: names('-ip') };
+
+/** Adds the limit, remaining and reset headers of one counter to `headers`, under `name`. */
+function addHeaderSet(headers: Record<string, string>, state: QuotaState, now: number, name: HeaderNames): void {
   const { metric, limit } = state.charge;
-  const headers: Record<string, string> = {
-    [`x-ratelimit-limit${suffix}`]: display(metric, limit),
-    [`x-ratelimit-remaining${suffix}`]: display(metric, state.remaining),
-  };
+  headers[name.limit] = display(metric, limit);
+  headers[name.remaining] = display(metric, state.remaining);
   const reset = secondsUntil(state.resetAt, now);
-  if (reset !== undefined) headers[`x-ratelimit-reset${suffix}`] = String(reset);
+  if (reset !== undefined) headers[name.reset] = String(reset);
+}
+
+function headerSet(state: QuotaState, now: number, name: HeaderNames): Record<string, string> {
+  const headers: Record<string, string> = {};
+  addHeaderSet(headers, state, now, name);
   return headers;
 }
 
-/** Headers for a successful reservation: remaining quota of every limit that applied. */
+/**
+ * Headers for a successful reservation: remaining quota of every limit that applied, then the tightest one's
+ * unsuffixed. Built into one object (this runs for every token request).
+ */
 export function quotaHeaders(states: QuotaState[], now: number): Record<string, string> {
   if (states.length === 0) return {};
-  let headers: Record<string, string> = {};
-  for (const state of states) headers = { ...headers, ...headerSet(state, now, `-${state.charge.metric}`) };
-  const tightest = states.reduce((a, b) => (b.remaining / b.charge.limit < a.remaining / a.charge.limit ? b : a));
-  return { ...headers, ...headerSet(tightest, now, ''), 'x-ratelimit-scope': tightest.charge.metric };
+  const headers: Record<string, string> = {};
+  let tightest = states[0]!;
+  for (const state of states) {
+    addHeaderSet(headers, state, now, SUFFIXED[state.charge.metric]);
+    if (state.remaining / state.charge.limit < tightest.remaining / tightest.charge.limit) tightest = state;
+  }
+  addHeaderSet(headers, tightest, now, UNSUFFIXED);
+  headers['x-ratelimit-scope'] = tightest.charge.metric;
+  return headers;
 }
 
 const METRIC_NAMES: Record<QuotaMetric, string> = {
@@ -66,7 +89,7 @@ export function quotaExceeded(state: QuotaState, now: number): GatewayError {
     : `${name} limit reached (${money(limit)} per ${period}).`;
   return new GatewayError(LIMIT_CODES[metric], `${what} ${when}`, {
     retryAfter,
-    headers: { ...headerSet(state, now, ''), 'x-ratelimit-scope': metric },
+    headers: { ...headerSet(state, now, UNSUFFIXED), 'x-ratelimit-scope': metric },
     details: { limit: metric, period },
   });
 }

@@ -28,6 +28,14 @@ describe('a finished request is settled, then completed', () => {
     await vi.waitFor(() => expect(order).toEqual(['release', 'complete 404']));
   });
 
+  it("completes a request without waiting for its settlement's write (the quota store may hold it for the next one)", async () => {
+    const order: string[] = [];
+    // A settlement whose write never finishes: the counters changed at once, the record must not wait on the disk.
+    const { pipeline } = pipelineWith({ settle: () => undefined, release: () => { order.push('release'); return new Promise<void>(() => undefined); } }, (outcome) => order.push(`complete ${outcome.status}`));
+    await expect(pipeline.handle(request())).rejects.toMatchObject({ code: 'model_not_found' });
+    await vi.waitFor(() => expect(order).toEqual(['release', 'complete 404']));
+  });
+
   it('logs a settlement that failed and still completes the request (never an unhandled rejection)', async () => {
     const completed: Outcome[] = [];
     const { pipeline, lines } = pipelineWith({ settle: () => undefined, release: () => { throw new Error('quota store unreachable'); } }, (outcome) => completed.push(outcome));

@@ -125,6 +125,48 @@ describe('QuotaStore', () => {
     expect([...records.values()].map((record) => record.used)).toEqual([2]);
   });
 
+  it('writes a settlement with the next reservation (one write per request), else within 50 ms, and at flush', async () => {
+    const writes: string[][] = [];
+    const records = new Map<string, CounterRecord>();
+    const db: QuotaDb = {
+      async *iterator() {
+        yield* records.entries();
+      },
+      batch: async (operations) => {
+        writes.push(operations.map((op) => (op.type === 'put' ? `${op.key.split('|')[1]}=${op.value.used}` : `del ${op.key}`)));
+        for (const op of operations) if (op.type === 'put') records.set(op.key, op.value);
+      },
+    };
+    const quotas = await QuotaStore.open(db);
+    const tokens = (amount: number): QuotaCharge => ({ scope: 'token:t1', metric: 'tokens', limit: 10_000, period: 'day', amount });
+    const first = await quotas.reserve([tokens(500)]);
+    expect(writes).toEqual([['tokens=500']]);
+    // Settled at 120: counted at once, written with the next reservation's write — not a write of its own.
+    const settled = first.settle({ tokens: 120 });
+    await quotas.reserve([tokens(500)]);
+    await settled;
+    expect(writes).toEqual([['tokens=500'], ['tokens=620']]);
+    // Nothing else writes: the settlement goes alone, within 50 ms.
+    const started = performance.now();
+    await (await quotas.reserve([tokens(1)])).settle({ tokens: 1 });
+    expect(writes.slice(2)).toEqual([['tokens=621'], ['tokens=621']]);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(40);
+    // flush writes what waits at once.
+    const held = await quotas.reserve([tokens(100)]);
+    void held.release();
+    await quotas.flush();
+    expect(writes.at(-1)).toEqual(['tokens=621']);
+    expect(records.get([...records.keys()][0]!)!.used).toBe(621);
+  });
+
+  it('writes the reservations of one turn of the event loop with one write', async () => {
+    let writes = 0;
+    const db: QuotaDb = { async *iterator() {}, batch: async () => void (writes += 1) };
+    const quotas = await QuotaStore.open(db);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => quotas.reserve([{ ...requests(100), scope: `token:t${i % 3}` }])));
+    expect(writes).toBe(1);
+  });
+
   it('fails closed when the counters cannot be read at start', async () => {
     const db: QuotaDb = {
       async *iterator() {
