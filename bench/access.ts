@@ -3,8 +3,8 @@
  * `npx tsx bench/access.ts [--quick]`
  *
  * Per request it times `authenticate` (token verification, origin check) + `reserve` (request, token, cost and per-IP
- * counters in LevelDB) — the work done before the upstream call — and, separately, the `settle` after it (its call: the pipeline waits for
- * nobody's settlement write, which goes with the next reservation's).
+ * counters in LevelDB) — the work done before the upstream call — and, separately, the `settle` after it: its call,
+ * since nothing waits for a settlement's write (it goes with the next reservation's).
  * Cases: the same token on every request (a page's embedded token: the signature is checked once, then cached; expiry
  * and revocation are still checked each time), and a new token on every request (an Ed25519 verification each time).
  */

@@ -3,7 +3,8 @@
  * `npx tsx bench/state.ts [--quick]` (needs redis-server: `apt-get install redis-server`, or MESHGATE_REDIS_SERVER).
  *
  * 1. The quota reservation alone, in this process: `reserve` (request, token, cost and per-IP counters: one LevelDB
- *    read-modify-write per counter, or one Lua script on Redis) and `settle` (the call, which the pipeline does not wait on), p50/p99 per request, embedded vs Redis —
+ *    read-modify-write per counter, or one Lua script on Redis) and `settle` (its call: the pipeline does not wait on
+ *    it), p50/p99 per request, embedded vs Redis —
  *    the difference is the added cost per request of a Redis reservation (a loopback round trip included).
  * 2. The request rate of a whole node (its own process, token auth, every request reserving and settling) against
  *    the mock upstream, embedded vs Redis, in interleaved rounds so both see the same machine.

@@ -293,7 +293,7 @@ export class Pipeline {
     } catch (err) {
       this.deps.logger.error({ err, requestId: outcome.requestId }, 'completion handling failed');
     }
-    await settled;
+    if (settled) await settled;
   }
 
   private settlementFailed(err: unknown, outcome: Outcome): void {
